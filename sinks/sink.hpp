@@ -1,0 +1,48 @@
+// The contract every output honours: fed in batches from a receive worker,
+// never blocks it, and accounts for every packet it is handed.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "collector/session.hpp"
+#include "decap/bytes.hpp"
+#include "decap/flow.hpp"
+
+namespace mirrortap {
+
+struct Packet {
+    Session* session = nullptr;
+    uint64_t timestamp_ns = 0;     // kernel receive time (SO_TIMESTAMPNS)
+    Bytes frame;                   // inner Ethernet frame as received
+    uint32_t original_length = 0;  // before any truncation upstream of us
+    FlowKey flow;
+};
+
+// Totals across sessions; per-session figures live in Session::sinks[index].
+struct SinkStats {
+    uint64_t bytes_written = 0;
+    uint64_t files_rotated = 0;
+};
+
+class Sink {
+public:
+    virtual ~Sink() = default;
+    // The `sink` label, and this sink's slot in Session::sinks.
+    virtual std::string_view name() const = 0;
+    // Called once per received batch with the packets routed to this sink.
+    virtual void write(std::span<const Packet> batch) = 0;
+    // Called from the worker loop at least a few times a second, also when idle:
+    // flush buffers, rotate by time.
+    virtual void tick(uint64_t now_ns) = 0;
+    // SIGHUP: close what is open and start afresh.
+    virtual void rotate() = 0;
+    // SIGTERM: flush and close everything; nothing is written afterwards.
+    virtual void close() = 0;
+    virtual SinkStats stats() const = 0;
+    // False with a short reason when the sink cannot currently deliver.
+    virtual bool healthy(std::string& why) const = 0;
+};
+
+}  // namespace mirrortap

@@ -1,0 +1,31 @@
+// What a sink did with the packets it was handed, per session.
+// Identity kept by every sink: in = written + dropped(all reasons) + buffered.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "collector/counter.hpp"
+
+namespace mirrortap {
+
+// Each value becomes a `reason` label: keep names stable and snake_case.
+enum class SinkDropReason : uint8_t {
+    queue_full,   // the sink's queue or device was full; receive never waits
+    disk_full,    // ENOSPC/EDQUOT or below the free-space floor
+    write_error,  // any other I/O error
+    no_reader,    // a stream with nobody reading
+    not_open,     // the sink could not open its output (e.g. directory unwritable)
+};
+inline constexpr size_t kSinkDropReasonCount = 5;
+
+std::string_view to_string(SinkDropReason r);
+
+struct SinkCounters {
+    RelaxedCounter written;
+    std::array<RelaxedCounter, kSinkDropReasonCount> dropped;
+    RelaxedCounter buffered;  // a gauge: accepted, not yet on its way out
+    void drop(SinkDropReason r, uint64_t n = 1) { dropped[size_t(r)].add(n); }
+};
+
+}  // namespace mirrortap
