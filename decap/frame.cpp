@@ -24,7 +24,8 @@ void copy_addr(std::array<uint8_t, 16>& to, Bytes from, size_t at, size_t n) {
 }
 
 // Ports (or ICMP type/code) from the transport header, when it was captured.
-void parse_transport(Bytes frame, size_t at, FlowKey& flow) {
+void parse_transport(Bytes frame, size_t at, InnerFrame& out) {
+    FlowKey& flow = out.flow;
     switch (flow.protocol) {
         case kProtoTcp:
         case kProtoUdp:
@@ -32,6 +33,7 @@ void parse_transport(Bytes frame, size_t at, FlowKey& flow) {
             if (frame.size() >= at + 4) {
                 flow.src_port = load_be16(frame, at);
                 flow.dst_port = load_be16(frame, at + 2);
+                out.has_ports = true;
             }
             break;
         case kProtoIcmp:
@@ -59,7 +61,7 @@ void parse_ipv4(Bytes frame, size_t at, InnerFrame& out) {
     out.original_length = std::max<uint32_t>(out.original_length, uint32_t(at) + total_length);
     // Only the first fragment carries the transport header.
     const uint16_t fragment_offset = load_be16(frame, at + 6) & 0x1FFF;
-    if (fragment_offset == 0) parse_transport(frame, at + header_len, flow);
+    if (fragment_offset == 0) parse_transport(frame, at + header_len, out);
 }
 
 void parse_ipv6(Bytes frame, size_t at, InnerFrame& out) {
@@ -76,7 +78,7 @@ void parse_ipv6(Bytes frame, size_t at, InnerFrame& out) {
         out.original_length = std::max<uint32_t>(
             out.original_length, uint32_t(at + kIpv6Header) + payload_length);
     }
-    parse_transport(frame, at + kIpv6Header, flow);
+    parse_transport(frame, at + kIpv6Header, out);
 }
 
 }  // namespace

@@ -27,6 +27,10 @@ struct InnerFrame {
     // length field; equals the bytes received when nothing says otherwise.
     uint32_t original_length = 0;
     uint32_t captured_length = 0;  // bytes actually present
+    // flow.src_port/dst_port were read from a TCP/UDP/SCTP header. False for
+    // other protocols, non-first fragments and frames cut before the ports, so
+    // a port filter never mistakes "no ports" for port 0.
+    bool has_ports = false;
     bool truncated() const { return original_length > captured_length; }
 };
 

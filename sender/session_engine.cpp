@@ -1,0 +1,61 @@
+#include "sender/session_engine.hpp"
+
+#include <algorithm>
+
+namespace mirrortap::sender {
+
+std::string Session::name() const {
+    return description.empty() ? "session-" + std::to_string(session_number) : description;
+}
+
+std::string_view to_string(NotMirrored n) {
+    switch (n) {
+        case NotMirrored::rejected: return "rejected";
+        case NotMirrored::no_match: return "no_match";
+        case NotMirrored::non_ip: return "non_ip";
+    }
+    return "unknown";
+}
+
+SessionEngine::SessionEngine(std::vector<Session> sessions) : sessions_(std::move(sessions)) {
+    std::stable_sort(sessions_.begin(), sessions_.end(),
+                     [](const Session& a, const Session& b) { return a.session_number < b.session_number; });
+}
+
+Classification SessionEngine::classify(Direction dir, const InnerFrame& packet) const {
+    Classification c;
+    if (packet.flow.kind == FlowKind::non_ip) {
+        c.not_mirrored = NotMirrored::non_ip;
+        return c;
+    }
+    for (size_t i = 0; i < sessions_.size(); ++i) {
+        const FilterVerdict v = sessions_[i].filter.evaluate(dir, packet);
+        if (v.accepted()) {
+            c.session_index = int(i);
+            c.rule = v.rule;
+            return c;
+        }
+        if (v.rule && !c.rule) {
+            c.rule = v.rule;
+            c.not_mirrored = NotMirrored::rejected;
+        }
+    }
+    return c;
+}
+
+Truncation truncate_frame(uint32_t frame_bytes, std::optional<uint32_t> packet_length,
+                          uint32_t max_inner_bytes) {
+    Truncation t{frame_bytes};
+    if (packet_length && t.length > *packet_length) {
+        t.length = *packet_length;
+        t.by_packet_length = true;
+    }
+    if (t.length > max_inner_bytes) {
+        t.length = max_inner_bytes;
+        t.by_mtu = true;
+        t.by_packet_length = false;  // the tighter limit is the one that counted
+    }
+    return t;
+}
+
+}  // namespace mirrortap::sender

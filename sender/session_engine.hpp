@@ -1,0 +1,79 @@
+// Mirror sessions with AWS semantics: sessions are tried in session_number
+// order, and a packet goes to the first whose filter accepts it — once.
+// Pure: no I/O, no allocation per packet.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sender/filter.hpp"
+
+namespace mirrortap::sender {
+
+inline constexpr uint16_t kMinSessionNumber = 1;
+inline constexpr uint16_t kMaxSessionNumber = 32766;
+
+struct Session {
+    uint16_t session_number = 1;   // 1..32766, lower = higher priority
+    uint32_t vni = 0;              // virtual_network_id, 24 bits
+    std::optional<uint32_t> packet_length;  // bytes of each frame kept; absent = whole frame
+    Filter filter;
+    std::string description;
+
+    // "session-<n>" unless described; used as the metric label.
+    std::string name() const;
+};
+
+// Why a packet was not mirrored; each value is a metric `verdict` label.
+enum class NotMirrored : uint8_t {
+    rejected,  // some session's filter matched a reject rule, none accepted
+    no_match,  // no rule of any session matched (AWS's implicit reject)
+    non_ip,    // not IPv4/IPv6: AWS filters never select it
+};
+inline constexpr size_t kNotMirroredCount = 3;
+std::string_view to_string(NotMirrored n);
+
+struct Classification {
+    int session_index = -1;            // into SessionEngine::sessions(); -1 = not mirrored
+    const FilterRule* rule = nullptr;  // the accepting rule, or the first reject seen
+    NotMirrored not_mirrored = NotMirrored::no_match;
+    bool mirrored() const { return session_index >= 0; }
+};
+
+class SessionEngine {
+public:
+    SessionEngine() = default;
+    explicit SessionEngine(std::vector<Session> sessions);  // sorts by session_number
+
+    Classification classify(Direction dir, const InnerFrame& packet) const;
+    const std::vector<Session>& sessions() const { return sessions_; }
+
+private:
+    std::vector<Session> sessions_;
+};
+
+// Bytes of a frame that go on the wire: the session's packet length, then the
+// path MTU (AWS truncates a mirrored packet that would not fit the target's
+// MTU once encapsulated rather than fragmenting it).
+struct Truncation {
+    uint32_t length = 0;
+    bool by_packet_length = false;
+    bool by_mtu = false;
+};
+
+// Outer IP + UDP + VXLAN in front of the inner Ethernet frame. With the inner
+// Ethernet header these are the "50 bytes of headers" AWS documents for IPv4.
+inline constexpr uint32_t kOuterOverheadIpv4Bytes = 20 + 8 + 8;
+inline constexpr uint32_t kOuterOverheadIpv6Bytes = 40 + 8 + 8;
+
+// Largest inner frame that fits a path MTU once encapsulated.
+inline uint32_t max_inner_frame_bytes(uint32_t path_mtu, bool outer_ipv6) {
+    const uint32_t overhead = outer_ipv6 ? kOuterOverheadIpv6Bytes : kOuterOverheadIpv4Bytes;
+    return path_mtu > overhead ? path_mtu - overhead : 0;
+}
+
+Truncation truncate_frame(uint32_t frame_bytes, std::optional<uint32_t> packet_length,
+                          uint32_t max_inner_bytes);
+
+}  // namespace mirrortap::sender
