@@ -1,0 +1,79 @@
+// mirrortap-collector: receive VXLAN mirror traffic and hand it to sinks.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "collector/cli.hpp"
+#include "collector/collector.hpp"
+#include "collector/version.hpp"
+
+using namespace mirrortap;
+
+namespace {
+
+constexpr const char* kProgram = "mirrortap-collector";
+
+int fail(const std::string& message) {
+    std::cerr << kProgram << ": " << message << "\n";
+    return 1;
+}
+
+void print_summary(const Collector& c) {
+    uint64_t received = 0, refused = 0;
+    for (const auto& w : c.workers()) {
+        received += w->counters().received_packets.get();
+        for (const auto& r : w->counters().refused) refused += r.get();
+    }
+    std::cerr << kProgram << ": received " << received << " datagrams, " << refused << " refused, "
+              << c.session_count() << " sessions\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CliRequest req = parse_collector_cli(argc, argv);
+    if (req.action == CliRequest::Action::help) {
+        std::cout << collector_usage();
+        return 0;
+    }
+    if (req.action == CliRequest::Action::version) {
+        std::cout << kProgram << " " << MIRRORTAP_VERSION << "\n";
+        return 0;
+    }
+    if (!req.errors.empty()) {
+        for (const auto& e : req.errors) std::cerr << kProgram << ": " << e << "\n";
+        return 2;
+    }
+    if (req.action == CliRequest::Action::check_config) {
+        std::cout << (req.config_path.empty() ? std::string("defaults") : req.config_path) << ": OK\n";
+        return 0;
+    }
+
+    Collector collector(std::move(req.config));
+    if (auto why = collector.open(); !why.empty()) return fail(why);
+
+    boost::asio::io_context io;
+    boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
+    boost::asio::signal_set hup(io, SIGHUP);
+    stop_signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+    std::function<void()> wait_hup = [&] {
+        hup.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            collector.request_rotate();
+            wait_hup();
+        });
+    };
+    wait_hup();
+
+    collector.start();
+    std::cerr << kProgram << ": listening on " << collector.config().listen.text << " with "
+              << collector.workers().size() << " workers";
+    if (collector.config().pcap.enabled) std::cerr << ", writing pcaps under " << collector.config().pcap.dir;
+    std::cerr << std::endl;
+    io.run();
+    collector.stop();
+    print_summary(collector);
+    return 0;
+}

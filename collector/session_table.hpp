@@ -1,0 +1,67 @@
+// VNI (optionally with the outer source) -> Session. Owned and written by one
+// receive worker; read by the exporter through size() and at(), which see only
+// fully built sessions.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "collector/session.hpp"
+#include "config/config.hpp"
+
+namespace mirrortap {
+
+// Shared by all workers so that max_sessions bounds the whole process.
+struct SessionBudget {
+    explicit SessionBudget(uint32_t max) : max_sessions(max) {}
+    const uint32_t max_sessions;
+    std::atomic<uint32_t> created{0};
+    bool take() {
+        if (created.fetch_add(1, std::memory_order_relaxed) < max_sessions) return true;
+        created.fetch_sub(1, std::memory_order_relaxed);
+        return false;
+    }
+};
+
+class SessionTable {
+public:
+    SessionTable(const Config& config, SessionBudget& budget);
+
+    // The session for this packet, created on first sight; nullptr when the
+    // session budget is spent (the caller counts `session_limit`).
+    Session* route(uint32_t vni, const SourceAddress& source);
+
+    uint32_t size() const { return published_.load(std::memory_order_acquire); }
+    const Session& at(uint32_t i) const { return slots_[i]; }
+    Session& at(uint32_t i) { return slots_[i]; }
+
+    static std::string name_for(const Config& config, uint32_t vni, const SourceAddress* source);
+    static std::string format_source(const SourceAddress& a);
+
+private:
+    struct Key {
+        uint32_t vni;
+        SourceAddress source;
+        bool operator==(const Key&) const = default;
+    };
+    struct KeyHash {
+        size_t operator()(const Key& k) const;
+    };
+
+    Session* create(const Key& key);
+    static void remember_source(Session& s, const SourceAddress& source);
+
+    const Config& config_;
+    SessionBudget& budget_;
+    std::unique_ptr<Session[]> slots_;
+    std::atomic<uint32_t> published_{0};
+    std::unordered_map<Key, uint32_t, KeyHash> index_;
+    // Mirror traffic comes in long runs of one session: one compare usually
+    // replaces the hash lookup.
+    Key last_key_{};
+    Session* last_ = nullptr;
+};
+
+}  // namespace mirrortap

@@ -1,0 +1,37 @@
+// Where datagrams come from. One Source per receive worker; UDP sockets now,
+// AF_PACKET later, both behind this interface.
+#pragma once
+#include <cstdint>
+#include <span>
+
+#include "collector/session.hpp"
+#include "decap/bytes.hpp"
+
+namespace mirrortap {
+
+// Datagrams per receive call: enough to amortise the system call, small
+// enough that a batch stays in cache.
+inline constexpr size_t kReceiveBatch = 64;
+
+struct Datagram {
+    Bytes payload;                  // the UDP payload: VXLAN header + inner frame
+    uint64_t timestamp_ns = 0;      // kernel receive time
+    SourceAddress source{};         // outer source address (IPv4 mapped)
+    bool truncated = false;         // larger than the receive buffer: not all of it is here
+};
+
+struct SourceStats {
+    uint64_t kernel_drops = 0;  // datagrams the kernel dropped before we read them
+};
+
+class Source {
+public:
+    virtual ~Source() = default;
+    // Fills up to out.size() datagrams; waits at most timeout_ms for the first
+    // (0: take only what is already queued).
+    // The views stay valid until the next call. Returns how many were filled.
+    virtual size_t next_batch(std::span<Datagram> out, int timeout_ms) = 0;
+    virtual SourceStats stats() const = 0;
+};
+
+}  // namespace mirrortap

@@ -1,0 +1,166 @@
+#include "collector/udp_source.hpp"
+
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace mirrortap {
+
+namespace {
+
+// Classic BPF run by the kernel for each datagram to pick the socket in the
+// reuseport group; it sees the UDP payload. VNI modulo the group size keeps a
+// session on one worker, so its packets are written in arrival order.
+bool steer_by_vni(int fd, size_t count, std::string& error) {
+    sock_filter code[] = {
+        {BPF_LD | BPF_W | BPF_ABS, 0, 0, 4},               // A = VNI << 8 | reserved
+        {BPF_ALU | BPF_RSH | BPF_K, 0, 0, 8},              // A = VNI
+        {BPF_ALU | BPF_MOD | BPF_K, 0, 0, uint32_t(count)},
+        {BPF_RET | BPF_A, 0, 0, 0},
+    };
+    sock_fprog prog{uint16_t(std::size(code)), code};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0) return true;
+    error = std::string("cannot steer sessions to workers (SO_ATTACH_REUSEPORT_CBPF): ") + std::strerror(errno);
+    return false;
+}
+
+int open_one(const Endpoint& listen, uint64_t rcvbuf_bytes, std::string& error) {
+    const int fd = socket(listen.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error = std::string("socket: ") + std::strerror(errno);
+        return -1;
+    }
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    if (listen.family() == AF_INET6) {
+        const int zero = 0;  // [::]:4789 takes IPv4 too, as users expect
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    }
+    // FORCE ignores net.core.rmem_max when we are privileged; fall back otherwise.
+    const int bytes = int(std::min<uint64_t>(rcvbuf_bytes, INT32_MAX / 2));
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&listen.addr), listen.len) != 0) {
+        const int err = errno;
+        error = "cannot listen on " + listen.text + ": " + std::strerror(err);
+        if (err == EADDRINUSE) error += " (another program has this port; pick one with --listen)";
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+SourceAddress to_source_address(const sockaddr_storage& ss) {
+    SourceAddress a{};
+    if (ss.ss_family == AF_INET) {
+        const auto& v4 = reinterpret_cast<const sockaddr_in&>(ss);
+        a[10] = a[11] = 0xFF;
+        std::memcpy(a.data() + 12, &v4.sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(ss);
+        std::memcpy(a.data(), &v6.sin6_addr, 16);
+    }
+    return a;
+}
+
+uint64_t now_realtime_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+}  // namespace
+
+SocketGroup SocketGroup::open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes) {
+    SocketGroup g;
+    for (size_t i = 0; i < count; ++i) {
+        const int fd = open_one(listen, rcvbuf_bytes, g.error);
+        if (fd < 0) break;
+        g.fds.push_back(fd);
+    }
+    if (g.error.empty() && count > 1) steer_by_vni(g.fds.front(), count, g.error);
+    if (!g.error.empty()) {
+        for (int fd : g.fds) ::close(fd);
+        g.fds.clear();
+    }
+    return g;
+}
+
+struct UdpSource::Slot {
+    alignas(64) std::byte data[kDatagramBytes];
+    sockaddr_storage from;
+    iovec iov;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(uint32_t))];
+};
+
+UdpSource::UdpSource(int fd)
+    : fd_(fd),
+      slots_(std::make_unique<Slot[]>(kReceiveBatch)),
+      headers_(std::make_unique<mmsghdr[]>(kReceiveBatch)) {}
+
+UdpSource::~UdpSource() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+size_t UdpSource::next_batch(std::span<Datagram> out, int timeout_ms) {
+    // A zero timeout means "only what is queued now" (SO_RCVTIMEO 0 would wait forever).
+    const int flags = timeout_ms == 0 ? MSG_DONTWAIT : MSG_WAITFORONE;
+    if (timeout_ms > 0 && timeout_ms != timeout_ms_) {
+        timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        timeout_ms_ = timeout_ms;
+    }
+    const size_t want = std::min(out.size(), kReceiveBatch);
+    for (size_t i = 0; i < want; ++i) {
+        Slot& s = slots_[i];
+        s.iov = {s.data, sizeof s.data};
+        msghdr& h = headers_[i].msg_hdr;
+        h = {};
+        h.msg_name = &s.from;
+        h.msg_namelen = sizeof s.from;
+        h.msg_iov = &s.iov;
+        h.msg_iovlen = 1;
+        h.msg_control = s.control;
+        h.msg_controllen = sizeof s.control;
+    }
+    // Blocks (up to the timeout) for the first datagram, then takes whatever
+    // else is queued without waiting: one system call per batch.
+    const int n = recvmmsg(fd_, headers_.get(), unsigned(want), flags, nullptr);
+    if (n <= 0) return 0;
+    uint64_t fallback_ns = 0;
+    for (int i = 0; i < n; ++i) {
+        Slot& s = slots_[i];
+        const msghdr& h = headers_[i].msg_hdr;
+        Datagram& d = out[size_t(i)];
+        d.payload = Bytes(s.data, std::min<size_t>(headers_[i].msg_len, sizeof s.data));
+        d.truncated = (h.msg_flags & MSG_TRUNC) != 0;
+        d.source = to_source_address(s.from);
+        d.timestamp_ns = 0;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+            if (c->cmsg_level != SOL_SOCKET) continue;
+            if (c->cmsg_type == SO_TIMESTAMPNS) {
+                timespec ts;
+                std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                d.timestamp_ns = uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+            } else if (c->cmsg_type == SO_RXQ_OVFL) {
+                uint32_t drops;
+                std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+                kernel_drops_.set(drops);  // the kernel's running total for this socket
+            }
+        }
+        if (d.timestamp_ns == 0) {
+            if (fallback_ns == 0) fallback_ns = now_realtime_ns();
+            d.timestamp_ns = fallback_ns;
+        }
+    }
+    return size_t(n);
+}
+
+}  // namespace mirrortap

@@ -1,0 +1,46 @@
+// UDP receive with recvmmsg: a batch of datagrams per system call, each with
+// its kernel timestamp (SO_TIMESTAMPNS) and the socket's drop count (SO_RXQ_OVFL).
+#pragma once
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collector/counter.hpp"
+#include "collector/source.hpp"
+#include "config/config.hpp"
+
+namespace mirrortap {
+
+// A whole jumbo datagram: 9001-byte MTU frames plus the VXLAN header fit.
+inline constexpr size_t kDatagramBytes = 9216;
+
+// Opens the SO_REUSEPORT group of sockets, one per worker, and steers each VNI
+// to one socket so that a session's packets stay in order in one worker.
+struct SocketGroup {
+    std::vector<int> fds;
+    std::string error;  // set when opening failed; fds is empty then
+    static SocketGroup open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes);
+};
+
+class UdpSource final : public Source {
+public:
+    explicit UdpSource(int fd);  // takes ownership
+    ~UdpSource() override;
+    UdpSource(const UdpSource&) = delete;
+    UdpSource& operator=(const UdpSource&) = delete;
+
+    size_t next_batch(std::span<Datagram> out, int timeout_ms) override;
+    SourceStats stats() const override { return {kernel_drops_.get()}; }
+
+private:
+    int fd_;
+    int timeout_ms_ = -1;
+    struct Slot;
+    std::unique_ptr<Slot[]> slots_;
+    std::unique_ptr<mmsghdr[]> headers_;
+    RelaxedCounter kernel_drops_;
+};
+
+}  // namespace mirrortap

@@ -1,0 +1,74 @@
+// One receive worker: its socket, its sessions, its own instance of each sink.
+// Nothing here is shared with other workers, so the hot path takes no lock.
+#pragma once
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "collector/counter.hpp"
+#include "collector/session_table.hpp"
+#include "collector/source.hpp"
+#include "decap/vxlan.hpp"
+#include "sinks/sink.hpp"
+
+namespace mirrortap {
+
+// Why a datagram never reached a session. Each becomes a `reason` label of
+// mirrortap_decap_errors_total; the first values mirror DecapError.
+enum class Refusal : uint8_t {
+    too_short,
+    no_vni_flag,
+    inner_too_short,
+    datagram_truncated,  // larger than the receive buffer (kDatagramBytes)
+    session_limit,       // max_sessions reached; new VNIs are not tracked
+};
+inline constexpr size_t kRefusalCount = 5;
+std::string_view to_string(Refusal r);
+Refusal refusal_for(DecapError e);
+
+// Batch processing time buckets, in seconds (Prometheus histogram `le`).
+inline constexpr std::array<double, 10> kBatchSecondsBuckets = {
+    1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 1e-1};
+
+struct WorkerCounters {
+    RelaxedCounter received_packets;
+    RelaxedCounter received_bytes;
+    std::array<RelaxedCounter, kRefusalCount> refused;
+    std::array<RelaxedCounter, kBatchSecondsBuckets.size() + 1> batch_buckets;  // last is +Inf
+    RelaxedCounter batch_count;
+    RelaxedCounter batch_ns_sum;
+    RelaxedCounter heartbeat_ns;  // monotonic time of the last loop pass: liveness
+};
+
+class Worker {
+public:
+    Worker(const Config& config, SessionBudget& budget, std::unique_ptr<Source> source,
+           std::vector<std::unique_ptr<Sink>> sinks);
+
+    // Runs until `stop` is set, then closes every sink.
+    void run(const std::atomic<bool>& stop);
+    void request_rotate() { rotate_requested_.store(true, std::memory_order_relaxed); }
+
+    const WorkerCounters& counters() const { return counters_; }
+    const SessionTable& sessions() const { return sessions_; }
+    const std::vector<std::unique_ptr<Sink>>& sinks() const { return sinks_; }
+    SourceStats source_stats() const { return source_->stats(); }
+    bool finished() const { return finished_.load(std::memory_order_acquire); }
+
+private:
+    size_t route_batch(std::span<const Datagram> in, std::span<Packet> out);
+    void refuse(Refusal r) { counters_.refused[size_t(r)].add(); }
+    void record_batch_time(uint64_t ns);
+
+    SessionTable sessions_;
+    std::unique_ptr<Source> source_;
+    std::vector<std::unique_ptr<Sink>> sinks_;
+    WorkerCounters counters_;
+    std::atomic<bool> rotate_requested_{false};
+    std::atomic<bool> finished_{false};
+};
+
+}  // namespace mirrortap

@@ -1,0 +1,85 @@
+// One Config for the collector, filled by the YAML file and then by flags.
+// Everything downstream receives a validated Config and never re-checks it.
+#pragma once
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mirrortap {
+
+enum class SessionKeyMode { vni, vni_and_source };
+
+struct Endpoint {
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    std::string text;  // as the user wrote it, for messages
+    int family() const { return addr.ss_family; }
+};
+
+struct NamedSession {
+    uint32_t vni = 0;
+    std::string name;
+};
+
+struct PcapConfig {
+    bool enabled = true;
+    std::string dir = "./captures";
+    uint64_t rotate_size_bytes = 1ull << 30;
+    uint32_t rotate_seconds = 3600;  // 0 = never by time
+    uint32_t retain_files = 0;       // per session, 0 = keep all
+    uint64_t retain_bytes = 0;       // per session, 0 = keep all
+    uint32_t flush_interval_ms = 500;  // below a second so that tailing stays live
+    uint32_t buffer_bytes = 256 * 1024;  // per open file
+};
+
+struct Config {
+    Endpoint listen;
+    uint32_t workers = 0;  // 0 = one per core
+    uint64_t rcvbuf_bytes = 64ull << 20;
+    uint32_t snaplen = 65535;
+    SessionKeyMode session_key = SessionKeyMode::vni;
+    uint32_t max_sessions = 1024;
+    std::vector<NamedSession> sessions;
+    PcapConfig pcap;
+    std::optional<Endpoint> metrics_listen;
+
+    Config();  // defaults, including listen 0.0.0.0:4789
+    const std::string* name_for(uint32_t vni) const;
+};
+
+struct ConfigError {
+    int line = 0;    // 1-based; 0 when not tied to a place in a file
+    int column = 0;  // 1-based
+    std::string message;
+};
+
+// Formats as `origin:line:column: message` (or `origin: message`).
+std::string format_error(std::string_view origin, const ConfigError& e);
+
+struct ConfigLoad {
+    Config config;
+    std::vector<ConfigError> errors;
+    bool ok() const { return errors.empty(); }
+};
+
+// Parses YAML text over the defaults. Every problem is reported, not just the first.
+ConfigLoad load_config_text(std::string_view text);
+ConfigLoad load_config_file(const std::string& path);
+
+// Value parsers shared by the YAML loader and the command line.
+// Each returns nullopt with `why` set on bad input.
+std::optional<uint64_t> parse_size_bytes(std::string_view text, std::string& why);   // 64M, 1G, 4096
+std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why);      // 1.2.3.4:5, [::1]:5
+std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max, std::string& why);
+std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::string& why);
+// Session names become directory names and label values.
+bool valid_session_name(std::string_view name, std::string& why);
+
+// Cross-field checks run after flags are applied too.
+std::vector<ConfigError> validate(const Config& c);
+
+}  // namespace mirrortap

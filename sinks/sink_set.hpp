@@ -1,0 +1,19 @@
+// Where sinks are built from config: one line per kind of sink.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "sinks/sink.hpp"
+
+namespace mirrortap {
+
+// Checks, before any packet arrives, that every configured sink can start
+// (e.g. the pcap directory is writable). Returns a one-line reason, or "".
+std::string prepare_sinks(const Config& config);
+
+// The sinks of one receive worker, in index order (Session::sinks slots).
+std::vector<std::unique_ptr<Sink>> make_sinks(const Config& config);
+
+}  // namespace mirrortap
