@@ -7,6 +7,7 @@
 
 #include "collector/cli.hpp"
 #include "collector/collector.hpp"
+#include "collector/exporter.hpp"
 #include "collector/version.hpp"
 
 using namespace mirrortap;
@@ -53,11 +54,16 @@ int main(int argc, char** argv) {
 
     Collector collector(std::move(req.config));
     if (auto why = collector.open(); !why.empty()) return fail(why);
+    Exporter exporter(collector);
+    if (auto why = exporter.start(); !why.empty()) return fail(why);
 
     boost::asio::io_context io;
     boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
     boost::asio::signal_set hup(io, SIGHUP);
-    stop_signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+    stop_signals.async_wait([&](const boost::system::error_code&, int) {
+        exporter.set_draining();
+        io.stop();
+    });
     std::function<void()> wait_hup = [&] {
         hup.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec) return;
@@ -71,6 +77,7 @@ int main(int argc, char** argv) {
     std::cerr << kProgram << ": listening on " << collector.config().listen.text << " with "
               << collector.workers().size() << " workers";
     if (collector.config().pcap.enabled) std::cerr << ", writing pcaps under " << collector.config().pcap.dir;
+    if (const auto& m = collector.config().metrics_listen) std::cerr << ", metrics on http://" << m->text << "/metrics";
     std::cerr << std::endl;
     io.run();
     collector.stop();

@@ -1,0 +1,225 @@
+#include "collector/exporter.hpp"
+
+#include <CivetServer.h>
+#include <civetweb.h>
+#include <prometheus/collectable.h>
+#include <prometheus/client_metric.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+#include <sys/statvfs.h>
+
+#include <atomic>
+#include <ctime>
+#include <limits>
+#include <optional>
+
+#include "collector/metrics.hpp"
+#include "collector/version.hpp"
+
+namespace mirrortap {
+
+namespace {
+
+constexpr uint64_t kWorkerStallNs = 2'000'000'000;
+
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+std::optional<uint64_t> disk_free_bytes(const std::string& dir) {
+    struct statvfs s{};
+    if (statvfs(dir.c_str(), &s) != 0) return std::nullopt;
+    return uint64_t(s.f_bavail) * s.f_frsize;
+}
+
+bool worker_alive(const Worker& w, uint64_t now) {
+    return !w.finished() && now - w.counters().heartbeat_ns.get() < kWorkerStallNs;
+}
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+
+// Builds one family from its single definition in metrics.hpp.
+struct Family {
+    MetricFamily f;
+    explicit Family(const metrics::Def& d) { f = {d.name, d.help, d.type, {}}; }
+    ClientMetric& add(std::vector<ClientMetric::Label> labels = {}) {
+        f.metric.emplace_back();
+        f.metric.back().label = std::move(labels);
+        return f.metric.back();
+    }
+    void value(double v, std::vector<ClientMetric::Label> labels = {}) {
+        ClientMetric& m = add(std::move(labels));
+        if (f.type == prometheus::MetricType::Counter) m.counter.value = v;
+        else m.gauge.value = v;
+    }
+};
+
+}  // namespace
+
+Health check_health(const Collector& c, bool draining) {
+    Health h;
+    const uint64_t now = monotonic_ns();
+    for (const auto& w : c.workers()) {
+        if (!worker_alive(*w, now)) {
+            h.live = false;
+            h.why = "a receive worker is not running";
+            break;
+        }
+        for (const auto& sink : w->sinks()) {
+            std::string why;
+            if (h.live && !sink->healthy(why)) {
+                h.live = false;
+                h.why = std::string(sink->name()) + " sink: " + why;
+            }
+        }
+    }
+    h.ready = h.live && !draining;
+    if (h.live && draining) h.why = "draining for shutdown";
+    return h;
+}
+
+class Exporter::Metrics : public prometheus::Collectable {
+public:
+    Metrics(const Collector& c, const std::atomic<bool>& draining) : c_(c), draining_(draining) {}
+
+    std::vector<MetricFamily> Collect() const override {
+        Family build(metrics::build_info), received(metrics::received_packets), received_bytes(metrics::received_bytes),
+            decap(metrics::decap_errors), socket_drops(metrics::socket_drops), sessions(metrics::sessions),
+            session_packets(metrics::session_packets), session_bytes(metrics::session_bytes),
+            session_sources(metrics::session_sources), written(metrics::sink_written), dropped(metrics::sink_dropped),
+            buffered(metrics::sink_buffered), rotated(metrics::pcap_files_rotated),
+            pcap_bytes(metrics::pcap_bytes_written), disk_free(metrics::pcap_disk_free),
+            batch(metrics::batch_duration), alive(metrics::workers_alive), healthy(metrics::healthy);
+
+        build.value(1, {{"version", MIRRORTAP_VERSION}});
+        uint64_t rx = 0, rx_bytes = 0, kernel_drops = 0, sessions_seen = 0, workers_up = 0;
+        std::array<uint64_t, kRefusalCount> refused{};
+        std::array<uint64_t, kBatchSecondsBuckets.size() + 1> buckets{};
+        uint64_t batches = 0, batch_ns = 0, files_rotated = 0, bytes_written = 0;
+        const uint64_t now = monotonic_ns();
+        for (const auto& w : c_.workers()) {
+            const WorkerCounters& k = w->counters();
+            rx += k.received_packets.get();
+            rx_bytes += k.received_bytes.get();
+            for (size_t r = 0; r < kRefusalCount; ++r) refused[r] += k.refused[r].get();
+            for (size_t b = 0; b < buckets.size(); ++b) buckets[b] += k.batch_buckets[b].get();
+            batches += k.batch_count.get();
+            batch_ns += k.batch_ns_sum.get();
+            kernel_drops += w->source_stats().kernel_drops;
+            workers_up += worker_alive(*w, now) ? 1 : 0;
+            for (const auto& sink : w->sinks()) {
+                if (sink->name() != "pcap") continue;
+                const SinkStats s = sink->stats();
+                files_rotated += s.files_rotated;
+                bytes_written += s.bytes_written;
+            }
+            const SessionTable& table = w->sessions();
+            const uint32_t n = table.size();
+            sessions_seen += n;
+            for (uint32_t i = 0; i < n; ++i) add_session(table.at(i), *w, session_packets, session_bytes,
+                                                         session_sources, written, dropped, buffered);
+        }
+        received.value(double(rx));
+        received_bytes.value(double(rx_bytes));
+        // Every reason is always present, so that rate() works from the first error on.
+        for (size_t r = 0; r < kRefusalCount; ++r)
+            decap.value(double(refused[r]), {{"reason", std::string(to_string(Refusal(r)))}});
+        socket_drops.value(double(kernel_drops));
+        sessions.value(double(sessions_seen));
+        rotated.value(double(files_rotated));
+        pcap_bytes.value(double(bytes_written));
+        if (c_.config().pcap.enabled)
+            if (auto free = disk_free_bytes(c_.config().pcap.dir)) disk_free.value(double(*free));
+        ClientMetric& h = batch.add();
+        h.histogram.sample_count = batches;
+        h.histogram.sample_sum = double(batch_ns) * 1e-9;
+        uint64_t cumulative = 0;
+        for (size_t b = 0; b < kBatchSecondsBuckets.size(); ++b) {
+            cumulative += buckets[b];
+            h.histogram.bucket.push_back({cumulative, kBatchSecondsBuckets[b]});
+        }
+        h.histogram.bucket.push_back({batches, std::numeric_limits<double>::infinity()});
+        alive.value(double(workers_up));
+        healthy.value(check_health(c_, draining_.load()).live ? 1 : 0);
+
+        std::vector<MetricFamily> out;
+        for (Family* f : {&build, &received, &received_bytes, &decap, &socket_drops, &sessions, &session_packets,
+                          &session_bytes, &session_sources, &written, &dropped, &buffered, &rotated, &pcap_bytes,
+                          &disk_free, &batch, &alive, &healthy})
+            if (!f->f.metric.empty()) out.push_back(std::move(f->f));
+        return out;
+    }
+
+private:
+    static void add_session(const Session& s, const Worker& w, Family& packets, Family& bytes, Family& sources,
+                            Family& written, Family& dropped, Family& buffered) {
+        const ClientMetric::Label session{"session", s.name};
+        const ClientMetric::Label vni{"vni", std::to_string(s.vni)};
+        packets.value(double(s.packets.get()), {session, vni});
+        bytes.value(double(s.bytes.get()), {session, vni});
+        sources.value(double(s.source_count.load(std::memory_order_acquire)), {session, vni});
+        for (size_t i = 0; i < w.sinks().size(); ++i) {
+            const SinkCounters& k = s.sinks[i];
+            const ClientMetric::Label sink{"sink", std::string(w.sinks()[i]->name())};
+            written.value(double(k.written.get()), {sink, session, vni});
+            buffered.value(double(k.buffered.get()), {sink, session, vni});
+            for (size_t r = 0; r < kSinkDropReasonCount; ++r)
+                dropped.value(double(k.dropped[r].get()),
+                              {sink, session, vni, {"reason", std::string(to_string(SinkDropReason(r)))}});
+        }
+    }
+
+    const Collector& c_;
+    const std::atomic<bool>& draining_;
+};
+
+// civetweb's begin_request callback carries no pointer of ours (prometheus-cpp
+// owns the server), so the one exporter of the process is found here.
+struct HealthEndpoint {
+    static inline std::atomic<const Exporter*> instance{nullptr};
+
+    static int handle(mg_connection* conn) {
+        const mg_request_info* req = mg_get_request_info(conn);
+        const std::string_view uri = req->local_uri ? req->local_uri : "";
+        if (uri != "/healthz" && uri != "/readyz") return 0;  // /metrics: prometheus-cpp's
+        const Exporter* e = instance.load();
+        if (!e) return 0;
+        const Health h = check_health(e->collector_, e->draining_.load());
+        const bool ok = uri == "/healthz" ? h.live : h.ready;
+        const std::string body = ok ? "ok\n" : h.why + "\n";
+        mg_printf(conn,
+                  "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                  "Cache-Control: no-store\r\nConnection: close\r\n\r\n%s",
+                  ok ? 200 : 503, ok ? "OK" : "Service Unavailable", body.size(), body.c_str());
+        return ok ? 200 : 503;
+    }
+};
+
+Exporter::Exporter(const Collector& collector)
+    : collector_(collector), metrics_(std::make_shared<Metrics>(collector, draining_)) {}
+
+Exporter::~Exporter() {
+    const Exporter* self = this;
+    HealthEndpoint::instance.compare_exchange_strong(self, nullptr);
+}
+
+std::string Exporter::start() {
+    const auto& listen = collector_.config().metrics_listen;
+    if (!listen) return "";
+    // civetweb wants IPv6 listen addresses bracketed, as we already spell them.
+    static CivetCallbacks callbacks;
+    callbacks.begin_request = &HealthEndpoint::handle;
+    HealthEndpoint::instance.store(this);
+    try {
+        exposer_ = std::make_unique<prometheus::Exposer>(listen->text, 2, &callbacks);
+    } catch (const std::exception& e) {
+        return "cannot serve metrics on " + listen->text + ": " + e.what();
+    }
+    exposer_->RegisterCollectable(metrics_);
+    return "";
+}
+
+}  // namespace mirrortap

@@ -1,0 +1,49 @@
+// Every metric the collector exports: name, type and help, spelled once.
+#pragma once
+#include <prometheus/metric_type.h>
+
+namespace mirrortap::metrics {
+
+struct Def {
+    const char* name;
+    prometheus::MetricType type;
+    const char* help;
+};
+
+using T = prometheus::MetricType;
+
+inline constexpr Def build_info{"mirrortap_build_info", T::Gauge, "Always 1; the version label says which build runs."};
+inline constexpr Def received_packets{"mirrortap_received_packets_total", T::Counter,
+    "UDP datagrams read from the receive sockets."};
+inline constexpr Def received_bytes{"mirrortap_received_bytes_total", T::Counter,
+    "Bytes of UDP payload (VXLAN header and inner frame) read from the receive sockets."};
+inline constexpr Def decap_errors{"mirrortap_decap_errors_total", T::Counter,
+    "Datagrams refused before reaching a session, by reason. Never written."};
+inline constexpr Def socket_drops{"mirrortap_socket_drops_total", T::Counter,
+    "Datagrams the kernel dropped because a receive socket was full (SO_RXQ_OVFL)."};
+inline constexpr Def sessions{"mirrortap_sessions", T::Gauge, "Mirror sessions seen since start."};
+inline constexpr Def session_packets{"mirrortap_session_packets_total", T::Counter,
+    "Inner frames routed to a session."};
+inline constexpr Def session_bytes{"mirrortap_session_bytes_total", T::Counter,
+    "Bytes of inner frames routed to a session, as received."};
+inline constexpr Def session_sources{"mirrortap_session_sources", T::Gauge,
+    "Distinct outer source addresses seen for a session (bounded)."};
+inline constexpr Def sink_written{"mirrortap_sink_written_packets_total", T::Counter,
+    "Packets a sink delivered (on disk, on the device, on the wire)."};
+inline constexpr Def sink_dropped{"mirrortap_sink_dropped_packets_total", T::Counter,
+    "Packets a sink could not deliver, by reason."};
+inline constexpr Def sink_buffered{"mirrortap_sink_buffered_packets", T::Gauge,
+    "Packets a sink accepted and has not yet delivered or dropped."};
+inline constexpr Def pcap_files_rotated{"mirrortap_pcap_files_rotated_total", T::Counter,
+    "Pcap files finished (renamed from .pcap.part to .pcap)."};
+inline constexpr Def pcap_bytes_written{"mirrortap_pcap_bytes_written_total", T::Counter,
+    "Bytes written to pcap files, headers included."};
+inline constexpr Def pcap_disk_free{"mirrortap_pcap_disk_free_bytes", T::Gauge,
+    "Free bytes, for unprivileged users, on the filesystem of the pcap directory."};
+inline constexpr Def batch_duration{"mirrortap_batch_duration_seconds", T::Histogram,
+    "Time to decapsulate a received batch and hand it to every sink."};
+inline constexpr Def workers_alive{"mirrortap_workers_alive", T::Gauge,
+    "Receive workers that passed through their loop within the last two seconds."};
+inline constexpr Def healthy{"mirrortap_healthy", T::Gauge, "1 while /healthz answers 200, else 0."};
+
+}  // namespace mirrortap::metrics
