@@ -304,6 +304,11 @@ void PcapRotator::write(std::span<const Packet> batch) {
 
 void PcapRotator::tick(uint64_t now_ns) {
     last_now_ns_ = std::max(last_now_ns_, now_ns);
+    // A failing session tries again on its own, so health recovers even when
+    // no packet arrives to prompt it.
+    if (failing_sessions_.load(std::memory_order_relaxed) > 0 && !closed_)
+        for (auto& s : sessions_)
+            if (s && s->failing && s->fd < 0 && now_ns >= s->retry_at_ns) open_file(*s, now_ns);
     const uint64_t flush_ns = uint64_t(opt_.pcap.flush_interval_ms) * 1'000'000ull;
     for (size_t i = 0; i < open_.size();) {
         SessionFiles& f = *open_[i];

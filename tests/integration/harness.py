@@ -1,0 +1,248 @@
+"""Shared pieces of the integration tests: run the real collector, craft VXLAN
+datagrams, read results back with tcpdump, tshark and curl (tools we did not write)."""
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("MIRRORTAP_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+COLLECTOR = os.path.join(BIN, "mirrortap-collector")
+SKIP = 77  # ctest SKIP_RETURN_CODE
+
+
+def free_port(kind=socket.SOCK_DGRAM, family=socket.AF_INET, host="127.0.0.1"):
+    with socket.socket(family, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+# ---- frames -------------------------------------------------------------
+
+def mac(last):
+    return bytes([0x02, 0, 0, 0, 0, last])
+
+
+def ethernet(ether_type, vlans=(), dst=0xBB, src=0xAA):
+    """vlans: (tpid, vid) pairs, outermost first."""
+    b = mac(dst) + mac(src)
+    for tpid, vid in vlans:
+        b += struct.pack("!HH", tpid, vid)
+    return b + struct.pack("!H", ether_type)
+
+
+def ipv4(proto, src, dst, payload_len, total_length=None):
+    total = total_length if total_length is not None else 20 + payload_len
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, 0x1234, 0, 64, proto, 0,
+                       socket.inet_aton(src), socket.inet_aton(dst))
+
+
+def udp(sport, dport, payload):
+    return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+
+
+def udp4_frame(src="10.0.0.1", dst="10.0.0.2", sport=1000, dport=2000, payload=b"x" * 18, vlans=()):
+    l4 = udp(sport, dport, payload)
+    return ethernet(0x0800, vlans) + ipv4(17, src, dst, len(l4)) + l4
+
+
+def udp6_frame(src="2001:db8::1", dst="2001:db8::2", sport=1000, dport=2000, payload=b"y" * 20):
+    l4 = udp(sport, dport, payload)
+    ip = struct.pack("!IHBB", 0x60000000, len(l4), 17, 64) + socket.inet_pton(socket.AF_INET6, src) \
+        + socket.inet_pton(socket.AF_INET6, dst)
+    return ethernet(0x86DD) + ip + l4
+
+
+def seq_frame(session, seq, size=200):
+    """An IPv4/UDP frame of `size` bytes whose payload carries (session, seq)."""
+    payload = struct.pack("!II", session, seq)
+    payload += b"\0" * (size - 14 - 20 - 8 - len(payload))
+    return udp4_frame(sport=1000 + seq % 64, payload=payload)
+
+
+def vxlan(vni, frame, flags=0x08):
+    return struct.pack("!BBBB", flags, 0, 0, 0) + vni.to_bytes(3, "big") + b"\0" + frame
+
+
+# ---- the collector ------------------------------------------------------
+
+class Collector:
+    """The real binary on loopback; stop() sends SIGTERM and returns its exit code."""
+
+    def __init__(self, *args, pcap_dir=None, metrics=True, listen=None, config=None, workers=1):
+        self.tmp = tempfile.mkdtemp(prefix="mirrortap-it-")
+        self.pcap_dir = pcap_dir or os.path.join(self.tmp, "captures")
+        self.port = free_port()
+        self.listen = listen or f"127.0.0.1:{self.port}"
+        self.metrics_port = free_port(socket.SOCK_STREAM) if metrics else None
+        cmd = [COLLECTOR, "--listen", self.listen, "--pcap-dir", self.pcap_dir, "--workers", str(workers)]
+        if config:
+            path = os.path.join(self.tmp, "config.yaml")
+            with open(path, "w") as f:
+                f.write(config)
+            cmd = [COLLECTOR, "--config", path] + cmd[1:]
+        if metrics:
+            cmd += ["--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
+        cmd += list(args)
+        self.stderr_path = os.path.join(self.tmp, "stderr")
+        self.stderr = open(self.stderr_path, "w+")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        self._wait_listening()
+
+    def _wait_listening(self):
+        for _ in range(200):  # bounded: 10 s
+            if self.proc.poll() is not None:
+                raise AssertionError(f"collector exited {self.proc.returncode}: {self.read_stderr()}")
+            if "listening on" in self.read_stderr():
+                return
+            time.sleep(0.05)
+        raise AssertionError("collector did not start: " + self.read_stderr())
+
+    def read_stderr(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def send(self, datagrams, source="127.0.0.1", family=socket.AF_INET, pace_every=200):
+        host, port = self.listen.rsplit(":", 1)
+        host = host.strip("[]")
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.bind((source, 0))
+            for i, d in enumerate(datagrams):
+                s.sendto(d, (host, int(port)))
+                if pace_every and i % pace_every == pace_every - 1:
+                    time.sleep(0.002)  # stay well inside the receive buffer
+
+    def metrics(self):
+        out = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{self.metrics_port}/metrics"],
+                             capture_output=True, text=True, timeout=10)
+        assert out.returncode == 0, f"curl /metrics failed: {out.returncode}"
+        return parse_metrics(out.stdout)
+
+    def http_status(self, path):
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                              f"http://127.0.0.1:{self.metrics_port}{path}"],
+                             capture_output=True, text=True, timeout=10)
+        return int(out.stdout or 0)
+
+    def wait_settled(self, received):
+        """Until `received` datagrams are counted and nothing is buffered in any sink."""
+        for _ in range(200):  # bounded: 10 s
+            m = self.metrics()
+            if value(m, "mirrortap_received_packets_total") >= received and \
+                    sum(v for (n, _), v in m.items() if n == "mirrortap_sink_buffered_packets") == 0:
+                return m
+            time.sleep(0.05)
+        raise AssertionError(f"collector did not settle at {received} datagrams")
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("collector did not exit within 20 s of SIGTERM")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ---- reading results back -------------------------------------------------
+
+_METRIC = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels)): value} from the Prometheus text format."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _METRIC.match(line)
+        if not m:
+            raise AssertionError(f"unparseable metrics line: {line!r}")
+        labels = frozenset(_LABEL.findall(m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def value(metrics, name, **labels):
+    want = set(labels.items())
+    total = 0.0
+    for (n, l), v in metrics.items():
+        if n == name and want <= set(l):
+            total += v
+    return total
+
+
+def check_identities(m):
+    """received = Σ decap errors + Σ session packets; per (sink, session): in = written + dropped + buffered."""
+    received = value(m, "mirrortap_received_packets_total")
+    errors = value(m, "mirrortap_decap_errors_total")
+    sessions = value(m, "mirrortap_session_packets_total")
+    assert received == errors + sessions, f"received {received} != errors {errors} + sessions {sessions}"
+    for (n, l), packets in m.items():
+        if n != "mirrortap_session_packets_total":
+            continue
+        labels = dict(l)
+        sinks = {dict(sl)["sink"] for (sn, sl) in m if sn == "mirrortap_sink_written_packets_total"}
+        for sink in sinks:
+            w = value(m, "mirrortap_sink_written_packets_total", sink=sink, **labels)
+            d = value(m, "mirrortap_sink_dropped_packets_total", sink=sink, **labels)
+            b = value(m, "mirrortap_sink_buffered_packets", sink=sink, **labels)
+            assert packets == w + d + b, f"{sink}/{labels}: {packets} != {w} + {d} + {b}"
+
+
+def tcpdump_frames(path):
+    """Frame bytes of every record, as tcpdump prints them (-xx)."""
+    out = subprocess.run(["tcpdump", "-r", path, "-n", "-xx"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"tcpdump -r {path}: {out.stderr}"
+    assert "truncated" not in out.stderr.lower(), f"tcpdump says {path} is cut short: {out.stderr}"
+    frames, cur = [], None
+    for line in out.stdout.splitlines():
+        if line.startswith("\t0x"):
+            hexpart = line.split(":", 1)[1].split("  ")[1] if "  " in line.split(":", 1)[1] else ""
+            cur.extend(bytes.fromhex(hexpart.replace(" ", "")))
+        else:
+            cur = bytearray()
+            frames.append(cur)
+    return [bytes(f) for f in frames]
+
+
+def tshark_lengths(path):
+    """(frame.len, frame.cap_len) of every record, as tshark reads them."""
+    out = subprocess.run(["tshark", "-r", path, "-T", "fields", "-e", "frame.len", "-e", "frame.cap_len"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"tshark -r {path}: {out.stderr}"
+    return [tuple(int(x) for x in line.split("\t")) for line in out.stdout.splitlines() if line]
+
+
+def session_files(pcap_dir, session):
+    d = os.path.join(pcap_dir, session)
+    return sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".pcap")) if os.path.isdir(d) else []
+
+
+def leftovers(pcap_dir):
+    found = []
+    for root, _, files in os.walk(pcap_dir):
+        found += [os.path.join(root, f) for f in files if f.endswith(".part") or f == "current"]
+    return found
+
+
+def run(tests):
+    """Runs the named test function given on the command line."""
+    if os.geteuid() != 0 and os.environ.get("MIRRORTAP_NEEDS_ROOT"):
+        print("SKIP: needs root")
+        sys.exit(SKIP)
+    name = sys.argv[1]
+    tests[name]()
+    print(f"PASS {name}")

@@ -1,0 +1,236 @@
+"""The collector end to end: crafted VXLAN in, pcaps out, read back with tcpdump/tshark, counts with curl."""
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+from harness import (COLLECTOR, Collector, check_identities, free_port, leftovers, run, seq_frame, session_files,
+                     tcpdump_frames, tshark_lengths, udp4_frame, udp6_frame, value, vxlan, ethernet, ipv4, udp)
+
+
+def every_frame_kind():
+    """Each case: (vni, inner frame). Order within a VNI is the order sent."""
+    jumbo_payload = bytes(range(256)) * 35
+    truncated = ethernet(0x0800) + ipv4(6, "10.9.0.1", "10.9.0.2", 0, total_length=1500)
+    truncated += struct.pack("!HH", 443, 55555) + b"\xAB" * (128 - len(truncated) - 4)
+    return [
+        (0, udp4_frame(sport=1)),
+        (501, udp4_frame(sport=2)),
+        (16777215, udp4_frame(sport=3)),
+        (501, udp4_frame(sport=4, vlans=[(0x8100, 100)])),
+        (501, udp4_frame(sport=5, vlans=[(0x88A8, 10), (0x8100, 20)])),
+        (502, udp6_frame()),
+        (502, udp4_frame(sport=6, payload=jumbo_payload[:9000 - 42])),  # 9000-byte jumbo frame
+        (503, truncated),  # AWS packet_length 128 of a 1514-byte frame
+        (0, ethernet(0x0806) + b"\x00" * 28),  # ARP: non-IP is written too
+    ]
+
+
+MALFORMED = [
+    (b"\x08\x00\x00", "too_short"),
+    (vxlan(7, udp4_frame(), flags=0x00), "no_vni_flag"),
+    (vxlan(7, b"\x02" * 13), "inner_too_short"),
+    (b"", "too_short"),
+]
+
+
+def frames_are_written_exactly():
+    cases = every_frame_kind()
+    config = "sessions:\n  - {vni: 501, name: web}\n"
+    with Collector(config=config) as c:
+        c.send([vxlan(v, f) for v, f in cases] + [d for d, _ in MALFORMED])
+        m = c.wait_settled(len(cases) + len(MALFORMED))
+        check_identities(m)
+        for _, reason in set(MALFORMED):
+            want = sum(1 for _, r in MALFORMED if r == reason)
+            assert value(m, "mirrortap_decap_errors_total", reason=reason) == want, reason
+        assert value(m, "mirrortap_session_packets_total", session="web", vni="501") == 3
+        assert value(m, "mirrortap_sink_written_packets_total", sink="pcap") == len(cases)
+        assert value(m, "mirrortap_sessions") == 5
+        assert c.stop() == 0
+        names = {0: "vni-0", 501: "web", 502: "vni-502", 503: "vni-503", 16777215: "vni-16777215"}
+        assert sorted(os.listdir(c.pcap_dir)) == sorted(names.values()), os.listdir(c.pcap_dir)
+        for vni, name in names.items():
+            files = session_files(c.pcap_dir, name)
+            assert len(files) == 1, files
+            want = [f for v, f in cases if v == vni]
+            got = tcpdump_frames(files[0])
+            assert got == want, f"{name}: frames differ ({len(got)} read, {len(want)} sent)"
+        lengths = tshark_lengths(session_files(c.pcap_dir, "vni-503")[0])
+        assert lengths == [(1514, 128)], lengths  # caplen as received, length from the IP header
+        assert leftovers(c.pcap_dir) == []
+
+
+def rotation_makes_valid_files():
+    count = 3000
+    with Collector("--rotate-size", "32K") as c:
+        c.send([vxlan(9, seq_frame(9, i)) for i in range(count)])
+        m = c.wait_settled(count)
+        check_identities(m)
+        assert c.stop() == 0
+        files = session_files(c.pcap_dir, "vni-9")
+        assert len(files) >= 10, len(files)
+        seqs = []
+        for f in files:
+            assert os.path.getsize(f) <= 32 * 1024
+            seqs += [struct.unpack("!I", fr[46:50])[0] for fr in tcpdump_frames(f)]
+        assert seqs == list(range(count)), "records lost, repeated or reordered across files"
+        assert leftovers(c.pcap_dir) == []
+        rotated = value(m, "mirrortap_pcap_files_rotated_total")
+        assert rotated == len(files) - 1  # the last one was finished by SIGTERM, after the scrape
+
+
+def sighup_starts_new_files():
+    with Collector() as c:
+        c.send([vxlan(3, seq_frame(3, i)) for i in range(10)])
+        c.wait_settled(10)
+        c.proc.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            if len(session_files(c.pcap_dir, "vni-3")) == 1:
+                break
+            time.sleep(0.05)
+        assert len(session_files(c.pcap_dir, "vni-3")) == 1, "SIGHUP did not finish the open file"
+        c.send([vxlan(3, seq_frame(3, i)) for i in range(10, 20)])
+        c.wait_settled(20)
+        assert c.stop() == 0
+        files = session_files(c.pcap_dir, "vni-3")
+        assert len(files) == 2, files
+        assert [len(tcpdump_frames(f)) for f in files] == [10, 10]
+
+
+def ipv6_listen_works():
+    port = free_port(family=socket.AF_INET6, host="::1")
+    with Collector(listen=f"[::1]:{port}") as c:
+        c.send([vxlan(66, udp4_frame())] * 5, source="::1", family=socket.AF_INET6)
+        m = c.wait_settled(5)
+        assert value(m, "mirrortap_session_packets_total", vni="66") == 5
+        assert c.stop() == 0
+        assert len(tcpdump_frames(session_files(c.pcap_dir, "vni-66")[0])) == 5
+
+
+def two_workers_keep_session_order():
+    sessions, per_session = 8, 400
+    with Collector(workers=2) as c:
+        datagrams = [vxlan(100 + s, seq_frame(s, i)) for i in range(per_session) for s in range(sessions)]
+        c.send(datagrams)
+        m = c.wait_settled(len(datagrams))
+        check_identities(m)
+        assert c.stop() == 0
+        for s in range(sessions):
+            seqs = []
+            for f in session_files(c.pcap_dir, f"vni-{100 + s}"):
+                seqs += [struct.unpack("!I", fr[46:50])[0] for fr in tcpdump_frames(f)]
+            assert seqs == list(range(per_session)), f"session {s} out of order or incomplete"
+
+
+def sessions_split_by_source():
+    with Collector("--session-key", "vni_and_source") as c:
+        c.send([vxlan(7, udp4_frame())] * 3, source="127.0.0.1")
+        c.send([vxlan(7, udp4_frame())] * 4, source="127.0.0.2")
+        m = c.wait_settled(7)
+        assert value(m, "mirrortap_session_packets_total", session="vni-7-127.0.0.1") == 3
+        assert value(m, "mirrortap_session_packets_total", session="vni-7-127.0.0.2") == 4
+        assert c.stop() == 0
+
+
+def session_limit_is_counted():
+    with Collector("--max-sessions", "2") as c:
+        c.send([vxlan(v, udp4_frame()) for v in (1, 2, 3, 3, 1)])
+        m = c.wait_settled(5)
+        check_identities(m)
+        assert value(m, "mirrortap_decap_errors_total", reason="session_limit") == 2
+        assert value(m, "mirrortap_sessions") == 2
+        assert c.stop() == 0
+        assert sorted(os.listdir(c.pcap_dir)) == ["vni-1", "vni-2"]
+
+
+def health_follows_the_pcap_directory():
+    with Collector("--rotate-seconds", "0") as c:
+        c.send([vxlan(5, udp4_frame())])
+        c.wait_settled(1)
+        assert c.http_status("/healthz") == 200
+        assert c.http_status("/readyz") == 200
+        # Root ignores permissions, so make the session directory impossible instead:
+        # a plain file where the directory was.
+        session_dir = os.path.join(c.pcap_dir, "vni-5")
+        os.rename(session_dir, session_dir + ".moved")
+        with open(session_dir, "w") as f:
+            f.write("not a directory")
+        c.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        c.send([vxlan(5, udp4_frame())] * 3)
+        for _ in range(100):
+            if c.http_status("/healthz") == 503:
+                break
+            time.sleep(0.05)
+        assert c.http_status("/healthz") == 503
+        m = c.metrics()
+        assert value(m, "mirrortap_healthy") == 0
+        assert value(m, "mirrortap_sink_dropped_packets_total", reason="not_open") == 3
+        check_identities(m)
+        os.remove(session_dir)
+        for _ in range(100):  # bounded: the sink retries every second
+            if c.http_status("/healthz") == 200:
+                break
+            time.sleep(0.05)
+        assert c.http_status("/healthz") == 200
+        assert c.stop() == 0
+
+
+def bad_input_gives_one_clear_line():
+    tmp = Collector.__init__.__globals__["tempfile"].mkdtemp()
+    blocked = os.path.join(tmp, "file")
+    open(blocked, "w").close()
+    bad_yaml = os.path.join(tmp, "bad.yaml")
+    with open(bad_yaml, "w") as f:
+        f.write("listen: [127.0.0.1\n")
+    unknown = os.path.join(tmp, "unknown.yaml")
+    with open(unknown, "w") as f:
+        f.write("listen: 127.0.0.1:4789\npcap:\n  rotate_sise: 1G\n")
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    busy.bind(("127.0.0.1", 0))
+    busy_port = busy.getsockname()[1]
+    cases = [
+        (["--frobnicate"], "unknown option"),
+        (["--listen", "300.1.1.1:4789"], "not an IPv4 or IPv6 address"),
+        (["--listen", "127.0.0.1"], "ADDRESS:PORT"),
+        (["--rotate-size", "lots"], "bad --rotate-size"),
+        (["--listen", f"127.0.0.1:{busy_port}", "--pcap-dir", tmp], "Address already in use"),
+        (["--listen", "127.0.0.1:0", "--pcap-dir", blocked + "/sub"], "cannot create pcap directory"),
+        (["--config", bad_yaml], "bad.yaml:2:1: "),  # where the parser gave up
+        (["--config", unknown], "unknown.yaml:3:3: unknown key 'rotate_sise'"),
+        (["--config", os.path.join(tmp, "missing.yaml")], "cannot read"),
+    ]
+    for args, expect in cases:
+        out = subprocess.run([COLLECTOR] + args, capture_output=True, text=True, timeout=10)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode != 0, f"{args}: exit 0"
+        assert out.returncode < 128, f"{args}: crashed with {out.returncode}"
+        assert len(lines) == 1, f"{args}: {out.stderr!r}"
+        assert expect in lines[0], f"{args}: {lines[0]!r} lacks {expect!r}"
+        assert lines[0].startswith("mirrortap-collector: ")
+    busy.close()
+
+
+def help_version_and_check_config():
+    out = subprocess.run([COLLECTOR, "--help"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0
+    for flag in ["--listen", "--workers", "--rcvbuf", "--snaplen", "--pcap-dir", "--rotate-size", "--rotate-seconds",
+                 "--retain-files", "--retain-bytes", "--session-key", "--max-sessions", "--metrics-listen",
+                 "--check-config", "--config", "--version", "Example"]:
+        assert flag in out.stdout, flag
+    out = subprocess.run([COLLECTOR, "--version"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and out.stdout.startswith("mirrortap-collector ")
+    example = os.path.join(os.path.dirname(__file__), "../../config/example.yaml")
+    out = subprocess.run([COLLECTOR, "--config", example, "--check-config"], capture_output=True, text=True,
+                         timeout=10)
+    assert out.returncode == 0 and "OK" in out.stdout, out.stderr
+
+
+if __name__ == "__main__":
+    run({f.__name__: f for f in [
+        frames_are_written_exactly, rotation_makes_valid_files, sighup_starts_new_files, ipv6_listen_works,
+        two_workers_keep_session_order, sessions_split_by_source, session_limit_is_counted,
+        health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config]})
