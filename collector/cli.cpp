@@ -12,7 +12,7 @@ namespace {
 enum Flag : int {
     f_config = 1000, f_listen, f_workers, f_rcvbuf, f_snaplen, f_pcap_dir, f_no_pcap, f_rotate_size,
     f_rotate_seconds, f_retain_files, f_retain_bytes, f_session_key, f_max_sessions, f_metrics_listen,
-    f_check_config, f_version, f_help,
+    f_check_config, f_version, f_help, f_allow_source, f_allow_vni, f_user, f_allow_root, f_min_free,
 };
 
 const option kOptions[] = {
@@ -30,6 +30,11 @@ const option kOptions[] = {
     {"session-key", required_argument, nullptr, f_session_key},
     {"max-sessions", required_argument, nullptr, f_max_sessions},
     {"metrics-listen", required_argument, nullptr, f_metrics_listen},
+    {"allow-source", required_argument, nullptr, f_allow_source},
+    {"allow-vni", required_argument, nullptr, f_allow_vni},
+    {"user", required_argument, nullptr, f_user},
+    {"allow-root", no_argument, nullptr, f_allow_root},
+    {"min-free", required_argument, nullptr, f_min_free},
     {"check-config", no_argument, nullptr, f_check_config},
     {"version", no_argument, nullptr, f_version},
     {"help", no_argument, nullptr, f_help},
@@ -46,6 +51,16 @@ public:
         auto fail = [&] { errors_.push_back("bad --" + std::string(name) + " '" + std::string(value) + "': " + why); };
         auto size = [&](auto& out) { if (auto v = parse_size_bytes(value, why)) out = decltype(out)(*v); else fail(); };
         auto uint = [&](auto& out, uint64_t max) { if (auto v = parse_uint(value, max, why)) out = decltype(out)(*v); else fail(); };
+        // Comma-separated; a flag replaces what the file said.
+        auto list = [&](auto& out, auto parse) {
+            out.clear();
+            for (size_t start = 0; start <= value.size();) {
+                const size_t comma = std::min(value.find(',', start), value.size());
+                if (auto v = parse(value.substr(start, comma - start), why)) out.push_back(*v);
+                else return fail();
+                start = comma + 1;
+            }
+        };
         switch (flag) {
             case f_listen: if (auto e = parse_endpoint(value, why)) c_.listen = *e; else fail(); break;
             case f_metrics_listen: if (auto e = parse_endpoint(value, why)) c_.metrics_listen = *e; else fail(); break;
@@ -60,6 +75,11 @@ public:
             case f_retain_bytes: size(c_.pcap.retain_bytes); break;
             case f_session_key: if (auto k = parse_session_key(value, why)) c_.session_key = *k; else fail(); break;
             case f_max_sessions: uint(c_.max_sessions, 1u << 20); break;
+            case f_min_free: size(c_.pcap.min_free_bytes); break;
+            case f_allow_source: list(c_.allow.sources, parse_cidr); break;
+            case f_allow_vni: list(c_.allow.vnis, parse_vni_range); break;
+            case f_user: c_.user = std::string(value); break;
+            case f_allow_root: c_.allow_root = true; break;
             default: break;
         }
     }
@@ -101,8 +121,21 @@ Pcap files (<dir>/<session>/<session>-<UTC start>-<seq>.pcap):
   --retain-files N         finished files kept per session     [0 = all]
   --retain-bytes BYTES     finished bytes kept per session     [0 = all]
 
+  --min-free BYTES         stop writing below this free space [0 = off]
+
+Who may send:
+  --allow-source CIDR,...  outer source addresses accepted     [all]
+  --allow-vni VNI|A-B,...  VNIs accepted                       [all]
+                           others are dropped before decap and counted
+                           (source_not_allowed, vni_not_allowed)
+
 Monitoring:
   --metrics-listen ADDR:PORT  serve /metrics, /healthz, /readyz [off]
+                           basic auth or a bearer token: metrics_auth in the config
+
+Privileges:
+  --user NAME              drop root to NAME once sockets and files are open
+  --allow-root             keep running as root without --user
 
 Other:
   --config FILE            YAML config (see config/example.yaml)

@@ -1,5 +1,6 @@
 #include "collector/collector.hpp"
 
+#include "collector/privileges.hpp"
 #include "collector/udp_source.hpp"
 #include "sinks/sink_set.hpp"
 
@@ -13,11 +14,14 @@ Collector::~Collector() { stop(); }
 
 std::string Collector::open() {
     if (auto why = prepare_sinks(config_); !why.empty()) return why;
+    std::string why;
+    const int gid = group_id(config_.pcap.group, why);
+    if (!why.empty()) return "pcap.group: " + why;
     SocketGroup group = SocketGroup::open(config_.listen, config_.workers, config_.rcvbuf_bytes);
     if (!group.error.empty()) return group.error;
     for (int fd : group.fds)
         workers_.push_back(std::make_unique<Worker>(config_, budget_, std::make_unique<UdpSource>(fd),
-                                                    make_sinks(config_)));
+                                                    make_sinks(config_, gid)));
     return "";
 }
 

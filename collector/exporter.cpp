@@ -176,6 +176,40 @@ private:
     const std::atomic<bool>& draining_;
 };
 
+namespace {
+
+std::string base64(std::string_view in) {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (size_t i = 0; i < in.size(); i += 3) {
+        uint32_t v = uint32_t(uint8_t(in[i])) << 16;
+        if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
+        if (i + 2 < in.size()) v |= uint32_t(uint8_t(in[i + 2]));
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+        out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+        out += i + 2 < in.size() ? kAlphabet[v & 63] : '=';
+    }
+    return out;
+}
+
+// Compares without an early exit, so response time says nothing about the secret.
+bool same_secret(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < a.size(); ++i) diff |= uint8_t(a[i]) ^ uint8_t(i < b.size() ? b[i] : 0);
+    return diff == 0;
+}
+
+}  // namespace
+
+// Authorization header values that open /metrics; empty when it is open to all.
+std::vector<std::string> accepted_authorizations(const MetricsAuth& auth) {
+    std::vector<std::string> accepted;
+    if (!auth.username.empty()) accepted.push_back("Basic " + base64(auth.username + ":" + auth.password));
+    if (!auth.bearer_token.empty()) accepted.push_back("Bearer " + auth.bearer_token);
+    return accepted;
+}
+
 // civetweb's begin_request callback carries no pointer of ours (prometheus-cpp
 // owns the server), so the one exporter of the process is found here.
 struct HealthEndpoint {
@@ -184,9 +218,9 @@ struct HealthEndpoint {
     static int handle(mg_connection* conn) {
         const mg_request_info* req = mg_get_request_info(conn);
         const std::string_view uri = req->local_uri ? req->local_uri : "";
-        if (uri != "/healthz" && uri != "/readyz") return 0;  // /metrics: prometheus-cpp's
         const Exporter* e = instance.load();
         if (!e) return 0;
+        if (uri != "/healthz" && uri != "/readyz") return authorize(conn, *e);  // then prometheus-cpp serves
         const Health h = check_health(e->collector_, e->draining_.load());
         const bool ok = uri == "/healthz" ? h.live : h.ready;
         const std::string body = ok ? "ok\n" : h.why + "\n";
@@ -196,10 +230,26 @@ struct HealthEndpoint {
                   ok ? 200 : 503, ok ? "OK" : "Service Unavailable", body.size(), body.c_str());
         return ok ? 200 : 503;
     }
+
+    // Health stays open (NLB checks carry no credentials); everything else needs them when configured.
+    static int authorize(mg_connection* conn, const Exporter& e) {
+        if (e.accepted_auth_.empty()) return 0;
+        const char* given = mg_get_header(conn, "Authorization");
+        for (const auto& ok : e.accepted_auth_)
+            if (given && same_secret(given, ok)) return 0;
+        static constexpr char kBody[] = "credentials required\n";
+        mg_printf(conn,
+                  "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"mirrortap\"\r\n"
+                  "Content-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                  sizeof kBody - 1, kBody);
+        return 401;
+    }
 };
 
 Exporter::Exporter(const Collector& collector)
-    : collector_(collector), metrics_(std::make_shared<Metrics>(collector, draining_)) {}
+    : collector_(collector),
+      metrics_(std::make_shared<Metrics>(collector, draining_)),
+      accepted_auth_(accepted_authorizations(collector.config().metrics_auth)) {}
 
 Exporter::~Exporter() {
     const Exporter* self = this;

@@ -3,6 +3,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "collector/collector.hpp"
 
@@ -35,6 +36,7 @@ private:
     std::shared_ptr<Metrics> metrics_;
     std::unique_ptr<prometheus::Exposer> exposer_;
     std::atomic<bool> draining_{false};
+    std::vector<std::string> accepted_auth_;
     friend struct HealthEndpoint;
 };
 

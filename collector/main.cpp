@@ -8,6 +8,7 @@
 #include "collector/cli.hpp"
 #include "collector/collector.hpp"
 #include "collector/exporter.hpp"
+#include "collector/privileges.hpp"
 #include "collector/version.hpp"
 
 using namespace mirrortap;
@@ -56,6 +57,12 @@ int main(int argc, char** argv) {
     if (auto why = collector.open(); !why.empty()) return fail(why);
     Exporter exporter(collector);
     if (auto why = exporter.start(); !why.empty()) return fail(why);
+    // Sockets, sinks and the metrics port are open: root is no longer needed.
+    if (!collector.config().user.empty()) {
+        const auto& pcap = collector.config().pcap;
+        if (auto why = drop_privileges(collector.config().user, pcap.enabled ? pcap.dir : ""); !why.empty())
+            return fail(why);
+    }
 
     boost::asio::io_context io;
     boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);

@@ -25,6 +25,8 @@ std::string_view to_string(Refusal r) {
         case Refusal::inner_too_short: return "inner_too_short";
         case Refusal::datagram_truncated: return "datagram_truncated";
         case Refusal::session_limit: return "session_limit";
+        case Refusal::source_not_allowed: return "source_not_allowed";
+        case Refusal::vni_not_allowed: return "vni_not_allowed";
     }
     return "unknown";
 }
@@ -40,7 +42,7 @@ Refusal refusal_for(DecapError e) {
 
 Worker::Worker(const Config& config, SessionBudget& budget, std::unique_ptr<Source> source,
                std::vector<std::unique_ptr<Sink>> sinks)
-    : sessions_(config, budget), source_(std::move(source)), sinks_(std::move(sinks)) {}
+    : allow_(config.allow), sessions_(config, budget), source_(std::move(source)), sinks_(std::move(sinks)) {}
 
 size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) {
     size_t routed = 0;
@@ -49,6 +51,16 @@ size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) 
         counters_.received_bytes.add(d.payload.size());
         if (d.truncated) {
             refuse(Refusal::datagram_truncated);
+            continue;
+        }
+        // Strangers are turned away before their bytes are parsed.
+        if (!allow_.source_allowed(d.source)) {
+            refuse(Refusal::source_not_allowed);
+            continue;
+        }
+        if (d.payload.size() >= kVxlanHeaderBytes && (uint8_t(d.payload[0]) & kVxlanFlagVniValid) &&
+            !allow_.vni_allowed(load_be24(d.payload, 4))) {
+            refuse(Refusal::vni_not_allowed);
             continue;
         }
         const DecapResult r = decap_vxlan(d.payload);

@@ -24,8 +24,10 @@ enum class Refusal : uint8_t {
     inner_too_short,
     datagram_truncated,  // larger than the receive buffer (kDatagramBytes)
     session_limit,       // max_sessions reached; new VNIs are not tracked
+    source_not_allowed,  // outer source outside allowed_sources
+    vni_not_allowed,     // VNI outside allowed_vnis
 };
-inline constexpr size_t kRefusalCount = 5;
+inline constexpr size_t kRefusalCount = 7;
 std::string_view to_string(Refusal r);
 Refusal refusal_for(DecapError e);
 
@@ -63,6 +65,7 @@ private:
     void refuse(Refusal r) { counters_.refused[size_t(r)].add(); }
     void record_batch_time(uint64_t ns);
 
+    const Allowlist& allow_;
     SessionTable sessions_;
     std::unique_ptr<Source> source_;
     std::vector<std::unique_ptr<Sink>> sinks_;

@@ -111,6 +111,49 @@ void load_sessions(Reader& r, const YAML::Node& list, Config& c) {
     }
 }
 
+// A YAML list, or one scalar holding a comma-separated list, of values for one parser.
+template <typename T, typename Parse>
+void load_list(Reader& r, const YAML::Node& n, std::string_view key, std::vector<T>& out, Parse parse) {
+    auto one = [&](const YAML::Node& item, std::string_view text) {
+        std::string why;
+        if (auto v = parse(text, why)) out.push_back(*v);
+        else r.error(item, std::string(key) + ": " + why);
+    };
+    if (n.IsSequence()) {
+        for (const auto& item : n)
+            if (auto t = r.scalar(item, key)) one(item, *t);
+        return;
+    }
+    auto text = r.scalar(n, key);
+    if (!text) return;
+    std::string_view rest = *text;
+    while (!rest.empty()) {
+        const size_t comma = rest.find(',');
+        std::string_view part = rest.substr(0, comma);
+        while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+        while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+        if (!part.empty()) one(n, part);
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+}
+
+void load_metrics_auth(Reader& r, const YAML::Node& n, MetricsAuth& a) {
+    auto secret = [&](const YAML::Node& v, std::string_view key, std::string& out) {
+        std::string path;
+        r.string(v, key, path);
+        std::string why;
+        if (auto s = read_secret_file(path, why)) out = *s;
+        else r.error(v, std::string(key) + ": " + why);
+    };
+    r.map(n, "metrics_auth", {
+        {"username", [&](const YAML::Node& v) { r.string(v, "metrics_auth.username", a.username); }},
+        {"password_file", [&](const YAML::Node& v) { secret(v, "metrics_auth.password_file", a.password); }},
+        {"bearer_token_file", [&](const YAML::Node& v) { secret(v, "metrics_auth.bearer_token_file", a.bearer_token); }},
+    });
+    if (n.IsMap() && a.username.empty() != a.password.empty())
+        r.error(n, "metrics_auth: username and password_file go together");
+}
+
 void load_pcap(Reader& r, const YAML::Node& n, PcapConfig& p) {
     r.map(n, "pcap", {
         {"enabled", [&](const YAML::Node& v) { r.boolean(v, "pcap.enabled", p.enabled); }},
@@ -121,6 +164,9 @@ void load_pcap(Reader& r, const YAML::Node& n, PcapConfig& p) {
         {"retain_bytes", [&](const YAML::Node& v) { r.into(v, "pcap.retain_bytes", p.retain_bytes, parse_size_bytes); }},
         {"flush_interval_ms", [&](const YAML::Node& v) { r.uint(v, "pcap.flush_interval_ms", p.flush_interval_ms, 1000); }},
         {"buffer_size", [&](const YAML::Node& v) { r.into(v, "pcap.buffer_size", p.buffer_bytes, parse_size_bytes); }},
+        {"min_free_bytes", [&](const YAML::Node& v) { r.into(v, "pcap.min_free_bytes", p.min_free_bytes, parse_size_bytes); }},
+        {"file_mode", [&](const YAML::Node& v) { r.into(v, "pcap.file_mode", p.file_mode, parse_file_mode); }},
+        {"group", [&](const YAML::Node& v) { r.string(v, "pcap.group", p.group); }},
     });
 }
 
@@ -134,6 +180,11 @@ void load_root(Reader& r, const YAML::Node& root, Config& c) {
         {"max_sessions", [&](const YAML::Node& n) { r.uint(n, "max_sessions", c.max_sessions, 1u << 20); }},
         {"sessions", [&](const YAML::Node& n) { load_sessions(r, n, c); }},
         {"pcap", [&](const YAML::Node& n) { load_pcap(r, n, c.pcap); }},
+        {"allowed_sources", [&](const YAML::Node& n) { load_list(r, n, "allowed_sources", c.allow.sources, parse_cidr); }},
+        {"allowed_vnis", [&](const YAML::Node& n) { load_list(r, n, "allowed_vnis", c.allow.vnis, parse_vni_range); }},
+        {"user", [&](const YAML::Node& n) { r.string(n, "user", c.user); }},
+        {"allow_root", [&](const YAML::Node& n) { r.boolean(n, "allow_root", c.allow_root); }},
+        {"metrics_auth", [&](const YAML::Node& n) { load_metrics_auth(r, n, c.metrics_auth); }},
         {"metrics_listen", [&](const YAML::Node& n) {
              Endpoint e;
              r.into(n, "metrics_listen", e, parse_endpoint);
@@ -298,6 +349,94 @@ bool valid_session_name(std::string_view name, std::string& why) {
         }
     }
     return true;
+}
+
+bool Cidr::contains(const std::array<uint8_t, 16>& a) const {
+    const size_t whole = prefix_bits / 8;
+    if (std::memcmp(addr.data(), a.data(), whole) != 0) return false;
+    const unsigned rest = prefix_bits % 8;
+    if (rest == 0) return true;
+    const uint8_t mask = uint8_t(0xFF << (8 - rest));
+    return (addr[whole] & mask) == (a[whole] & mask);
+}
+
+bool Allowlist::source_allowed(const std::array<uint8_t, 16>& a) const {
+    if (sources.empty()) return true;
+    for (const auto& c : sources)
+        if (c.contains(a)) return true;
+    return false;
+}
+
+bool Allowlist::vni_allowed(uint32_t vni) const {
+    if (vnis.empty()) return true;
+    for (const auto& r : vnis)
+        if (vni >= r.first && vni <= r.last) return true;
+    return false;
+}
+
+std::optional<Cidr> parse_cidr(std::string_view text, std::string& why) {
+    const size_t slash = text.find('/');
+    const std::string host(text.substr(0, slash));
+    Cidr c;
+    unsigned max_bits = 128;
+    if (inet_pton(AF_INET, host.c_str(), c.addr.data() + 12) == 1) {
+        c.addr[10] = c.addr[11] = 0xFF;
+        max_bits = 32;
+    } else if (inet_pton(AF_INET6, host.c_str(), c.addr.data()) != 1) {
+        why = "expected an address or CIDR block such as 10.0.0.0/8 or 2001:db8::/32, got '" + std::string(text) + "'";
+        return std::nullopt;
+    }
+    uint64_t bits = max_bits;
+    if (slash != std::string_view::npos) {
+        std::string bits_why;
+        auto b = parse_uint(text.substr(slash + 1), max_bits, bits_why);
+        if (!b) {
+            why = "bad prefix length in '" + std::string(text) + "': " + bits_why;
+            return std::nullopt;
+        }
+        bits = *b;
+    }
+    c.prefix_bits = uint8_t(bits + (max_bits == 32 ? 96 : 0));
+    // Clear host bits so that 10.1.2.3/8 means 10.0.0.0/8.
+    for (unsigned i = c.prefix_bits; i < 128; ++i) c.addr[i / 8] &= uint8_t(~(0x80 >> (i % 8)));
+    return c;
+}
+
+std::optional<VniRange> parse_vni_range(std::string_view text, std::string& why) {
+    const size_t dash = text.find('-');
+    auto first = parse_uint(text.substr(0, dash), 0xFFFFFF, why);
+    auto last = dash == std::string_view::npos ? first : parse_uint(text.substr(dash + 1), 0xFFFFFF, why);
+    if (!first || !last || *last < *first) {
+        why = "expected a VNI (0..16777215) or a range such as 100-199, got '" + std::string(text) + "'";
+        return std::nullopt;
+    }
+    return VniRange{uint32_t(*first), uint32_t(*last)};
+}
+
+std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why) {
+    uint32_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 8);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty() || v > 0777) {
+        why = "expected an octal file mode such as 0640, got '" + std::string(text) + "'";
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::optional<std::string> read_secret_file(const std::string& path, std::string& why) {
+    std::ifstream in(path);
+    if (!in) {
+        why = "cannot read " + path + ": " + std::strerror(errno);
+        return std::nullopt;
+    }
+    std::string secret;
+    std::getline(in, secret);
+    while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ' || secret.back() == '\t')) secret.pop_back();
+    if (secret.empty()) {
+        why = path + " is empty";
+        return std::nullopt;
+    }
+    return secret;
 }
 
 std::vector<ConfigError> validate(const Config& c) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <sys/socket.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +21,36 @@ struct Endpoint {
     int family() const { return addr.ss_family; }
 };
 
+// An address block; IPv4 is held IPv4-mapped (::ffff:a.b.c.d) so that one
+// type and one compare serve both families, as for outer source addresses.
+struct Cidr {
+    std::array<uint8_t, 16> addr{};
+    uint8_t prefix_bits = 0;  // of the 128-bit form
+    bool contains(const std::array<uint8_t, 16>& a) const;
+};
+
+struct VniRange {
+    uint32_t first = 0;
+    uint32_t last = 0;
+};
+
+// Who may send. Empty lists allow everyone (the default: an NLB in front
+// already limits who reaches the port).
+struct Allowlist {
+    std::vector<Cidr> sources;
+    std::vector<VniRange> vnis;
+    bool source_allowed(const std::array<uint8_t, 16>& a) const;
+    bool vni_allowed(uint32_t vni) const;
+};
+
+// Credentials for /metrics; /healthz and /readyz stay open for load balancers.
+struct MetricsAuth {
+    std::string username;
+    std::string password;      // read from password_file
+    std::string bearer_token;  // read from bearer_token_file
+    bool enabled() const { return !username.empty() || !bearer_token.empty(); }
+};
+
 struct NamedSession {
     uint32_t vni = 0;
     std::string name;
@@ -34,6 +65,11 @@ struct PcapConfig {
     uint64_t retain_bytes = 0;       // per session, 0 = keep all
     uint32_t flush_interval_ms = 500;  // below a second so that tailing stays live
     uint32_t buffer_bytes = 256 * 1024;  // per open file
+    // Below this much free space the sink stops writing (records counted as
+    // disk_full) and /healthz goes 503, before the disk is really full.
+    uint64_t min_free_bytes = 0;
+    uint32_t file_mode = 0640;
+    std::string group;  // group of new files and directories; empty = the process's
 };
 
 struct Config {
@@ -46,6 +82,10 @@ struct Config {
     std::vector<NamedSession> sessions;
     PcapConfig pcap;
     std::optional<Endpoint> metrics_listen;
+    MetricsAuth metrics_auth;
+    Allowlist allow;
+    std::string user;         // drop root to this user once everything is open (like tcpdump -Z)
+    bool allow_root = false;  // run as root without --user, knowingly
 
     Config();  // defaults, including listen 0.0.0.0:4789
     const std::string* name_for(uint32_t vni) const;
@@ -78,6 +118,11 @@ std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max, std::str
 std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::string& why);
 // Session names become directory names and label values.
 bool valid_session_name(std::string_view name, std::string& why);
+std::optional<Cidr> parse_cidr(std::string_view text, std::string& why);              // 10.0.0.0/8, 2001:db8::/32, 1.2.3.4
+std::optional<VniRange> parse_vni_range(std::string_view text, std::string& why);     // 501, 100-199
+std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why);     // 0640
+// Reads a one-line secret; surrounding white space is dropped.
+std::optional<std::string> read_secret_file(const std::string& path, std::string& why);
 
 // Cross-field checks run after flags are applied too.
 std::vector<ConfigError> validate(const Config& c);

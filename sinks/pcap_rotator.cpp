@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,13 +46,12 @@ bool ends_with(std::string_view s, std::string_view tail) {
     return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
 }
 
-bool make_dirs(const std::string& path) {
-    for (size_t pos = 1; pos <= path.size(); ++pos) {
-        if (pos != path.size() && path[pos] != '/') continue;
-        const std::string prefix = path.substr(0, pos);
-        if (mkdir(prefix.c_str(), 0750) != 0 && errno != EEXIST) return false;
-    }
-    return true;
+// Directories get execute wherever their files get read: 0640 -> 0750.
+mode_t dir_mode_for(uint32_t file_mode) {
+    mode_t m = mode_t(file_mode) | 0700;
+    if (file_mode & 0040) m |= 0010;
+    if (file_mode & 0004) m |= 0001;
+    return m;
 }
 
 }  // namespace
@@ -114,7 +114,7 @@ PcapRotator::SessionFiles& PcapRotator::files_for(Session& s) {
     slot->session = &s;
     slot->dir = opt_.pcap.dir + "/" + s.name;
     slot->buffer = std::make_unique<std::byte[]>(opt_.pcap.buffer_bytes);
-    make_dirs(slot->dir);
+    make_session_dir(slot->dir);
     // Files left by an earlier run count against this session's retention.
     if (DIR* d = opendir(slot->dir.c_str())) {
         std::vector<FinishedFile> found;
@@ -136,6 +136,12 @@ PcapRotator::SessionFiles& PcapRotator::files_for(Session& s) {
 
 void PcapRotator::note_failure(SessionFiles& f, const std::string& what, int err) {
     f.failure_reason = reason_for(err);
+    // A full disk is the filesystem's state, not this session's: stop every
+    // session until check_free_space() sees room again.
+    if (f.failure_reason == SinkDropReason::disk_full) {
+        disk_low_.store(true, std::memory_order_relaxed);
+        next_space_check_ns_ = last_now_ns_ + 1'000'000'000ull;
+    }
     f.retry_at_ns = last_now_ns_ + opt_.retry_interval_ns;
     if (!f.failing) {
         f.failing = true;
@@ -147,7 +153,12 @@ void PcapRotator::note_failure(SessionFiles& f, const std::string& what, int err
 
 bool PcapRotator::open_file(SessionFiles& f, uint64_t now_ns) {
     if (f.failing && now_ns < f.retry_at_ns) return false;
-    if (!make_dirs(f.dir)) {
+    check_free_space(now_ns);  // rate-limited; makes the floor hold from the first file on
+    if (disk_low_.load(std::memory_order_relaxed)) {
+        f.failure_reason = SinkDropReason::disk_full;
+        return false;
+    }
+    if (!make_session_dir(f.dir)) {
         note_failure(f, "cannot create " + f.dir, errno);
         return false;
     }
@@ -159,13 +170,16 @@ bool PcapRotator::open_file(SessionFiles& f, uint64_t now_ns) {
         f.final_path = stem + seq + ".pcap";
         f.part_path = f.final_path + kPartSuffix;
         if (access(f.final_path.c_str(), F_OK) == 0) continue;  // never clobber a finished file
-        fd = ::open(f.part_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        fd = ::open(f.part_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(opt_.pcap.file_mode));
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
         note_failure(f, "cannot create " + f.part_path, errno);
         return false;
     }
+    // The umask may have taken bits the user asked for.
+    fchmod(fd, mode_t(opt_.pcap.file_mode));
+    if (opt_.group_id >= 0 && fchown(fd, uid_t(-1), gid_t(opt_.group_id)) != 0) { /* keep the file; mode still holds */ }
     f.fd = fd;
     f.opened_ns = now_ns;
     f.last_flush_ns = now_ns;
@@ -191,6 +205,42 @@ bool PcapRotator::open_file(SessionFiles& f, uint64_t now_ns) {
     unlink(tmp.c_str());
     if (symlink(target.c_str(), tmp.c_str()) == 0) rename(tmp.c_str(), link.c_str());
     return true;
+}
+
+bool PcapRotator::make_session_dir(const std::string& dir) {
+    if (mkdir(dir.c_str(), dir_mode_for(opt_.pcap.file_mode)) == 0) {
+        if (opt_.group_id >= 0 && chown(dir.c_str(), uid_t(-1), gid_t(opt_.group_id)) != 0) { /* mode still holds */ }
+        return true;
+    }
+    if (errno != EEXIST) return false;
+    struct stat st{};
+    if (stat(dir.c_str(), &st) != 0) return false;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return false;
+    }
+    return true;
+}
+
+void PcapRotator::check_free_space(uint64_t now_ns) {
+    const bool watching = opt_.pcap.min_free_bytes > 0 || disk_low_.load(std::memory_order_relaxed);
+    if (!watching || now_ns < next_space_check_ns_) return;
+    next_space_check_ns_ = now_ns + 1'000'000'000ull;
+    struct statvfs sv{};
+    if (statvfs(opt_.pcap.dir.c_str(), &sv) != 0) return;
+    const uint64_t free_bytes = uint64_t(sv.f_bavail) * sv.f_frsize;
+    // After ENOSPC, wait for room for a few buffers before trying again.
+    const uint64_t floor = std::max<uint64_t>(opt_.pcap.min_free_bytes, 4ull * opt_.pcap.buffer_bytes);
+    const bool low = free_bytes < floor;
+    if (low) {
+        if (!open_.empty()) rotate();  // finish open files while there is room to do it cleanly
+        std::lock_guard lock(why_mutex_);
+        why_ = "pcap: " + std::to_string(free_bytes) + " bytes free under " + opt_.pcap.dir + ", below " +
+               std::to_string(floor);
+        disk_low_.store(true, std::memory_order_relaxed);
+    } else {
+        disk_low_.store(false, std::memory_order_relaxed);
+    }
 }
 
 void PcapRotator::drop_buffered(SessionFiles& f, SinkDropReason reason) {
@@ -304,6 +354,7 @@ void PcapRotator::write(std::span<const Packet> batch) {
 
 void PcapRotator::tick(uint64_t now_ns) {
     last_now_ns_ = std::max(last_now_ns_, now_ns);
+    check_free_space(now_ns);
     // A failing session tries again on its own, so health recovers even when
     // no packet arrives to prompt it.
     if (failing_sessions_.load(std::memory_order_relaxed) > 0 && !closed_)
@@ -343,7 +394,8 @@ void PcapRotator::close() {
 SinkStats PcapRotator::stats() const { return {bytes_written_.get(), files_rotated_.get()}; }
 
 bool PcapRotator::healthy(std::string& why) const {
-    if (failing_sessions_.load(std::memory_order_relaxed) == 0) return true;
+    if (failing_sessions_.load(std::memory_order_relaxed) == 0 && !disk_low_.load(std::memory_order_relaxed))
+        return true;
     std::lock_guard lock(why_mutex_);
     why = why_;
     return false;

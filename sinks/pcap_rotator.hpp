@@ -23,6 +23,7 @@ struct PcapRotatorOptions {
     uint32_t sink_index = 0;  // this sink's slot in Session::sinks
     // How long to wait before trying to open a file again after a failure.
     uint64_t retry_interval_ns = 1'000'000'000;
+    int group_id = -1;  // chown new files and directories to this group; -1 = leave
 };
 
 // What rotation and retention decide, kept apart from the I/O so it can be tested alone.
@@ -74,6 +75,8 @@ private:
     void drop_buffered(SessionFiles& f, SinkDropReason reason);
     void apply_retention(SessionFiles& f);
     void note_failure(SessionFiles& f, const std::string& what, int err);
+    void check_free_space(uint64_t now_ns);
+    bool make_session_dir(const std::string& dir);
 
     PcapRotatorOptions opt_;
     RotationPolicy rotation_;
@@ -81,7 +84,10 @@ private:
     std::vector<std::unique_ptr<SessionFiles>> sessions_;  // by Session::id
     std::vector<SessionFiles*> open_;  // sessions with a file open, for tick()
     uint64_t last_now_ns_ = 0;
+    uint64_t next_space_check_ns_ = 0;
     bool closed_ = false;
+    // Below min_free_bytes: nothing is written until space comes back.
+    std::atomic<bool> disk_low_{false};
 
     RelaxedCounter bytes_written_;
     RelaxedCounter files_rotated_;

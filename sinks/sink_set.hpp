@@ -14,6 +14,7 @@ namespace mirrortap {
 std::string prepare_sinks(const Config& config);
 
 // The sinks of one receive worker, in index order (Session::sinks slots).
-std::vector<std::unique_ptr<Sink>> make_sinks(const Config& config);
+// pcap_group_id: group for new pcap files and directories, -1 to leave it.
+std::vector<std::unique_ptr<Sink>> make_sinks(const Config& config, int pcap_group_id = -1);
 
 }  // namespace mirrortap

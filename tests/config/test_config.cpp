@@ -36,6 +36,59 @@ TEST_CASE("config: the example file loads and every key takes effect") {
     CHECK(c.pcap.buffer_bytes == 256 * 1024);
     REQUIRE(c.metrics_listen.has_value());
     CHECK(c.metrics_listen->text == "127.0.0.1:9478");
+    CHECK(c.allow.sources.size() == 3);
+    CHECK(c.allow.vnis.size() == 3);
+    CHECK(c.allow.vni_allowed(1500));
+    CHECK_FALSE(c.allow.vni_allowed(503));
+    CHECK(c.pcap.file_mode == 0640);
+    CHECK_FALSE(c.allow_root);
+}
+
+TEST_CASE("config: CIDR blocks match IPv4 (mapped) and IPv6 sources") {
+    std::string why;
+    auto v4 = parse_cidr("10.1.2.3/8", why);
+    REQUIRE(v4);
+    std::array<uint8_t, 16> a{};
+    a[10] = a[11] = 0xFF;
+    a[12] = 10;
+    a[15] = 9;
+    CHECK(v4->contains(a));
+    a[12] = 11;
+    CHECK_FALSE(v4->contains(a));
+    auto host = parse_cidr("127.0.0.1", why);
+    REQUIRE(host);
+    CHECK(host->prefix_bits == 128);
+    auto v6 = parse_cidr("2001:db8::/32", why);
+    REQUIRE(v6);
+    std::array<uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    CHECK(v6->contains(b));
+    b[3] = 0xb9;
+    CHECK_FALSE(v6->contains(b));
+    CHECK_FALSE(v6->contains(a));
+    CHECK_FALSE(parse_cidr("10.0.0.0/33", why));
+    CHECK_FALSE(parse_cidr("2001:db8::/129", why));
+    CHECK_FALSE(parse_cidr("example.com/8", why));
+}
+
+TEST_CASE("config: VNI lists take single values and ranges; empty lists allow all") {
+    ConfigLoad l = load_config_text("allowed_vnis: \"7, 100-199\"\n");
+    REQUIRE(l.ok());
+    CHECK(l.config.allow.vni_allowed(7));
+    CHECK(l.config.allow.vni_allowed(150));
+    CHECK_FALSE(l.config.allow.vni_allowed(200));
+    CHECK(Allowlist{}.vni_allowed(123));
+    CHECK(Allowlist{}.source_allowed({}));
+    CHECK(only_error(load_config_text("allowed_vnis: [5-3]\n")).line == 1);
+    CHECK(only_error(load_config_text("allowed_sources:\n  - 10.0.0.0/8\n  - nonsense\n")).line == 3);
+}
+
+TEST_CASE("config: metrics credentials come from files that must exist") {
+    ConfigError e = only_error(load_config_text("metrics_auth:\n  bearer_token_file: /nonexistent/token\n"));
+    CHECK(e.line == 2);
+    CHECK(e.message.find("/nonexistent/token") != std::string::npos);
+    std::string why;
+    CHECK(*parse_file_mode("0600", why) == 0600);
+    CHECK_FALSE(parse_file_mode("0999", why));
 }
 
 TEST_CASE("config: an empty file means all defaults") {

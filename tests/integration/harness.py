@@ -73,7 +73,7 @@ def vxlan(vni, frame, flags=0x08):
 class Collector:
     """The real binary on loopback; stop() sends SIGTERM and returns its exit code."""
 
-    def __init__(self, *args, pcap_dir=None, metrics=True, listen=None, config=None, workers=1):
+    def __init__(self, *args, pcap_dir=None, metrics=True, listen=None, config=None, workers=1, defer_start=False):
         self.tmp = tempfile.mkdtemp(prefix="mirrortap-it-")
         self.pcap_dir = pcap_dir or os.path.join(self.tmp, "captures")
         self.port = free_port()
@@ -87,10 +87,15 @@ class Collector:
             cmd = [COLLECTOR, "--config", path] + cmd[1:]
         if metrics:
             cmd += ["--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
-        cmd += list(args)
+        self.cmd = cmd + list(args)
         self.stderr_path = os.path.join(self.tmp, "stderr")
+        self.proc = None
+        if not defer_start:
+            self.start()
+
+    def start(self):
         self.stderr = open(self.stderr_path, "w+")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
         self._wait_listening()
 
     def _wait_listening(self):
@@ -150,7 +155,7 @@ class Collector:
         return self
 
     def __exit__(self, *exc):
-        if self.proc.poll() is None:
+        if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
 
