@@ -429,12 +429,16 @@ ConfigLoad load_config_text(std::string_view text) {
                 "batch_size", "capture_buffer_bytes", "send_buffer_bytes", "resolve_interval_seconds"},
                [&](const std::string& k, const YAML::Node&, const YAML::Node& v) {
                    if (k == "interface") {
-                       c.interfaces_at = mark_of(v);
                        if (v.IsScalar()) {
                            c.interfaces = {v.Scalar()};
+                           c.interfaces_at = {mark_of(v)};
                        } else if (v.IsSequence() && v.size() > 0) {
-                           for (const YAML::Node& i : v)
-                               if (auto s = r.scalar(i, k)) c.interfaces.push_back(*s);
+                           for (const YAML::Node& i : v) {
+                               if (auto s = r.scalar(i, k)) {
+                                   c.interfaces.push_back(*s);
+                                   c.interfaces_at.push_back(mark_of(i));
+                               }
+                           }
                        } else {
                            r.error(v, "'interface' must be an interface name or a list of them");
                        }

@@ -44,7 +44,7 @@ inline constexpr uint16_t kDefaultTargetPort = 4789;
 
 struct SenderConfig {
     std::vector<std::string> interfaces;
-    SourceMark interfaces_at;
+    std::vector<SourceMark> interfaces_at;  // parallel to interfaces
     std::string target_host;        // name or address, resolved and re-resolved
     uint16_t target_port = kDefaultTargetPort;
     SourceMark target_at;

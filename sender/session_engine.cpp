@@ -33,10 +33,12 @@ Classification SessionEngine::classify(Direction dir, const InnerFrame& packet) 
         if (v.accepted()) {
             c.session_index = int(i);
             c.rule = v.rule;
+            c.rule_session_index = int(i);
             return c;
         }
         if (v.rule && !c.rule) {
             c.rule = v.rule;
+            c.rule_session_index = int(i);
             c.not_mirrored = NotMirrored::rejected;
         }
     }

@@ -37,6 +37,7 @@ std::string_view to_string(NotMirrored n);
 struct Classification {
     int session_index = -1;            // into SessionEngine::sessions(); -1 = not mirrored
     const FilterRule* rule = nullptr;  // the accepting rule, or the first reject seen
+    int rule_session_index = -1;       // the session `rule` belongs to
     NotMirrored not_mirrored = NotMirrored::no_match;
     bool mirrored() const { return session_index >= 0; }
 };

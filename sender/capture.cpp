@@ -1,0 +1,109 @@
+#include "sender/capture.hpp"
+
+#include <net/if.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+namespace mirrortap::sender {
+
+bool parse_mac(const std::string& text, std::array<uint8_t, 6>& mac) {
+    unsigned v[6];
+    char tail;
+    if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+        return false;
+    for (int i = 0; i < 6; ++i) {
+        if (v[i] > 255) return false;
+        mac[size_t(i)] = uint8_t(v[i]);
+    }
+    return true;
+}
+
+bool interface_mac(const std::string& interface, std::array<uint8_t, 6>& mac) {
+    if (interface.find('/') != std::string::npos) return false;
+    std::ifstream in("/sys/class/net/" + interface + "/address");
+    std::string text;
+    if (!(in >> text)) return false;
+    return parse_mac(text, mac);
+}
+
+std::string own_traffic_filter(const std::string& target_address, uint16_t target_port) {
+    return "not (udp and dst port " + std::to_string(target_port) + " and dst host " + target_address + ")";
+}
+
+std::unique_ptr<Capture> Capture::open(const std::string& interface, const CaptureOptions& options,
+                                       InterfaceStats* stats, std::string& error) {
+    if (if_nametoindex(interface.c_str()) == 0) {
+        error = "no such interface '" + interface + "'";
+        return nullptr;
+    }
+    char errbuf[PCAP_ERRBUF_SIZE] = {};
+    pcap_t* p = pcap_create(interface.c_str(), errbuf);
+    if (!p) {
+        error = interface + ": " + errbuf;
+        return nullptr;
+    }
+    std::unique_ptr<Capture> c(new Capture);
+    c->handle_ = p;
+    c->name_ = interface;
+    c->stats_ = stats;
+    pcap_set_snaplen(p, int(options.snaplen));
+    // Not promiscuous: AWS mirrors what the ENI sends and receives, not what
+    // merely passes by.
+    pcap_set_promisc(p, 0);
+    // Every frame as soon as it arrives; batching happens on the send side.
+    pcap_set_immediate_mode(p, 1);
+    pcap_set_buffer_size(p, int(std::min<uint64_t>(options.buffer_bytes, INT32_MAX)));
+    const int rc = pcap_activate(p);
+    if (rc < 0) {
+        error = interface + ": " + pcap_geterr(p) +
+                (rc == PCAP_ERROR_PERM_DENIED ? " (needs CAP_NET_RAW)" : "");
+        return nullptr;
+    }
+    if (pcap_datalink(p) != DLT_EN10MB) {
+        error = interface + ": not an Ethernet interface (link type " +
+                std::string(pcap_datalink_val_to_name(pcap_datalink(p)) ?: "?") +
+                "); mirror sessions carry Ethernet frames";
+        return nullptr;
+    }
+    if (pcap_setdirection(p, PCAP_D_INOUT) != 0) {
+        error = interface + ": " + pcap_geterr(p);
+        return nullptr;
+    }
+    if (pcap_setnonblock(p, 1, errbuf) != 0) {
+        error = interface + ": " + errbuf;
+        return nullptr;
+    }
+    c->has_mac_ = interface_mac(interface, c->mac_) &&
+                  std::any_of(c->mac_.begin(), c->mac_.end(), [](uint8_t b) { return b != 0; });
+    // Counters that survive a reopen (reload): libpcap's restart at zero.
+    if (stats) {
+        c->drops_base_ = stats->pcap_dropped.get();
+        c->ifdrops_base_ = stats->pcap_ifdropped.get();
+    }
+    return c;
+}
+
+Capture::~Capture() {
+    if (handle_) pcap_close(handle_);
+}
+
+std::string Capture::set_filter(const std::string& expression) {
+    bpf_program prog{};
+    if (pcap_compile(handle_, &prog, expression.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
+        return name_ + ": filter '" + expression + "': " + pcap_geterr(handle_);
+    const int rc = pcap_setfilter(handle_, &prog);
+    pcap_freecode(&prog);
+    if (rc != 0) return name_ + ": " + pcap_geterr(handle_);
+    return "";
+}
+
+void Capture::update_stats() {
+    pcap_stat s{};
+    if (!stats_ || pcap_stats(handle_, &s) != 0) return;
+    stats_->pcap_dropped.set(drops_base_ + s.ps_drop);
+    stats_->pcap_ifdropped.set(ifdrops_base_ + s.ps_ifdrop);
+}
+
+}  // namespace mirrortap::sender

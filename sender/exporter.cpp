@@ -1,0 +1,103 @@
+#include "sender/exporter.hpp"
+
+#include <prometheus/client_metric.h>
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+
+#include "collector/version.hpp"
+#include "sender/metrics.hpp"
+
+namespace mirrortap::sender {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+
+struct Family {
+    MetricFamily f;
+    explicit Family(const metrics::Def& d) { f = {d.name, d.help, d.type, {}}; }
+    void value(double v, std::vector<ClientMetric::Label> labels = {}) {
+        f.metric.emplace_back();
+        ClientMetric& m = f.metric.back();
+        m.label = std::move(labels);
+        if (f.type == prometheus::MetricType::Counter) m.counter.value = v;
+        else m.gauge.value = v;
+    }
+};
+
+}  // namespace
+
+class Exporter::Metrics : public prometheus::Collectable {
+public:
+    explicit Metrics(const SenderStats& s) : s_(s) {}
+
+    std::vector<MetricFamily> Collect() const override {
+        Family build(metrics::build_info), cap_p(metrics::captured_packets), cap_b(metrics::captured_bytes),
+            pdrop(metrics::pcap_dropped), mir_p(metrics::mirrored_packets), mir_b(metrics::mirrored_bytes),
+            filt(metrics::filtered_packets), rules(metrics::rule_decisions), trunc(metrics::truncated_packets),
+            drop(metrics::dropped_packets), sent_d(metrics::sent_datagrams), sent_b(metrics::sent_bytes),
+            calls(metrics::sendmmsg_calls), sess(metrics::sessions), res(metrics::resolutions),
+            rel(metrics::reloads);
+        build.value(1, {{"version", MIRRORTAP_VERSION}});
+        {
+            std::lock_guard lock(s_.lock);
+            for (const auto& i : s_.interfaces) {
+                cap_p.value(double(i->captured_packets.get()), {{"interface", i->name}});
+                cap_b.value(double(i->captured_bytes.get()), {{"interface", i->name}});
+                pdrop.value(double(i->pcap_dropped.get()), {{"interface", i->name}, {"reason", "kernel"}});
+                pdrop.value(double(i->pcap_ifdropped.get()), {{"interface", i->name}, {"reason", "interface"}});
+            }
+            for (const auto& ss : s_.sessions) {
+                const std::string vni = std::to_string(ss->vni);
+                mir_p.value(double(ss->mirrored_packets.get()), {{"session", ss->name}, {"vni", vni}});
+                mir_b.value(double(ss->mirrored_bytes.get()), {{"session", ss->name}, {"vni", vni}});
+                for (const auto& r : ss->rules) {
+                    rules.value(double(r->decisions.get()), {{"session", ss->name},
+                                                             {"vni", vni},
+                                                             {"direction", std::string(to_string(r->direction))},
+                                                             {"rule_number", std::to_string(r->rule_number)},
+                                                             {"action", std::string(to_string(r->action))}});
+                }
+            }
+        }
+        for (size_t v = 0; v < kFilteredVerdictCount; ++v)
+            filt.value(double(s_.filtered[v].get()), {{"verdict", std::string(to_string(FilteredVerdict(v)))}});
+        for (size_t r = 0; r < kDropReasonCount; ++r)
+            drop.value(double(s_.dropped[r].get()), {{"reason", std::string(to_string(DropReason(r)))}});
+        trunc.value(double(s_.truncated_packet_length.get()), {{"reason", "packet_length"}});
+        trunc.value(double(s_.truncated_mtu.get()), {{"reason", "mtu"}});
+        sent_d.value(double(s_.sent_datagrams.get()));
+        sent_b.value(double(s_.sent_bytes.get()));
+        calls.value(double(s_.sendmmsg_calls.get()));
+        sess.value(double(s_.configured_sessions.get()));
+        res.value(double(s_.resolutions_ok.get()), {{"result", "ok"}});
+        res.value(double(s_.resolutions_failed.get()), {{"result", "failed"}});
+        rel.value(double(s_.reloads_ok.get()), {{"result", "ok"}});
+        rel.value(double(s_.reloads_failed.get()), {{"result", "failed"}});
+        std::vector<MetricFamily> out;
+        for (Family* f : {&build, &cap_p, &cap_b, &pdrop, &mir_p, &mir_b, &filt, &rules, &trunc, &drop, &sent_d,
+                          &sent_b, &calls, &sess, &res, &rel})
+            out.push_back(std::move(f->f));
+        return out;
+    }
+
+private:
+    const SenderStats& s_;
+};
+
+Exporter::Exporter(const SenderStats& stats) : metrics_(std::make_shared<Metrics>(stats)) {}
+Exporter::~Exporter() = default;
+
+std::string Exporter::start(const std::string& listen) {
+    try {
+        exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
+    } catch (const std::exception& e) {
+        return "metrics on '" + listen + "': " + e.what();
+    }
+    exposer_->RegisterCollectable(metrics_);
+    return "";
+}
+
+}  // namespace mirrortap::sender

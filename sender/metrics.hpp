@@ -1,0 +1,51 @@
+// Every metric the sender exports: name, type and help, spelled once.
+#pragma once
+#include <prometheus/metric_type.h>
+
+namespace mirrortap::sender::metrics {
+
+struct Def {
+    const char* name;
+    prometheus::MetricType type;
+    const char* help;
+};
+
+using T = prometheus::MetricType;
+
+inline constexpr Def build_info{"mirrortap_sender_build_info", T::Gauge,
+    "Always 1; the version label says which build runs."};
+inline constexpr Def captured_packets{"mirrortap_sender_captured_packets_total", T::Counter,
+    "Frames read from libpcap, by interface. Each ends filtered, dropped or mirrored."};
+inline constexpr Def captured_bytes{"mirrortap_sender_captured_bytes_total", T::Counter,
+    "Bytes of the frames read from libpcap (their length on the wire), by interface."};
+inline constexpr Def pcap_dropped{"mirrortap_sender_pcap_dropped_packets_total", T::Counter,
+    "Frames libpcap reports lost before the sender saw them: reason kernel (ps_drop, capture "
+    "ring full) or interface (ps_ifdrop)."};
+inline constexpr Def mirrored_packets{"mirrortap_sender_mirrored_packets_total", T::Counter,
+    "Frames sent to the target, by the session that took them."};
+inline constexpr Def mirrored_bytes{"mirrortap_sender_mirrored_bytes_total", T::Counter,
+    "Bytes of inner frames sent to the target, after truncation, by session."};
+inline constexpr Def filtered_packets{"mirrortap_sender_filtered_packets_total", T::Counter,
+    "Frames not mirrored by filter verdict: rejected (a reject rule matched, no session "
+    "accepted), no_match (no rule matched), non_ip, own_traffic (the sender's own VXLAN)."};
+inline constexpr Def rule_decisions{"mirrortap_sender_rule_decisions_total", T::Counter,
+    "Frames decided by a filter rule: the accept rule of the session that mirrored them, or the "
+    "first reject rule met when none did."};
+inline constexpr Def truncated_packets{"mirrortap_sender_truncated_packets_total", T::Counter,
+    "Frames cut before sending, by reason: packet_length (the session's) or mtu (the path's)."};
+inline constexpr Def dropped_packets{"mirrortap_sender_dropped_packets_total", T::Counter,
+    "Frames a session accepted that were not sent, by reason: rate_limit, socket_full, "
+    "send_error, no_target."};
+inline constexpr Def sent_datagrams{"mirrortap_sender_sent_datagrams_total", T::Counter,
+    "VXLAN datagrams the kernel accepted."};
+inline constexpr Def sent_bytes{"mirrortap_sender_sent_bytes_total", T::Counter,
+    "Bytes of the outer IP packets the kernel accepted, headers included."};
+inline constexpr Def sendmmsg_calls{"mirrortap_sender_sendmmsg_calls_total", T::Counter,
+    "sendmmsg system calls; sent_datagrams over this is the mean batch."};
+inline constexpr Def sessions{"mirrortap_sender_sessions", T::Gauge, "Mirror sessions configured."};
+inline constexpr Def resolutions{"mirrortap_sender_target_resolutions_total", T::Counter,
+    "Lookups of the target's address, by result (ok, failed)."};
+inline constexpr Def reloads{"mirrortap_sender_config_reloads_total", T::Counter,
+    "SIGHUP reloads, by result (ok, failed: the old config stays)."};
+
+}  // namespace mirrortap::sender::metrics

@@ -1,0 +1,338 @@
+#include "sender/sender.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+
+#include "decap/frame.hpp"
+#include "sender/encap.hpp"
+
+namespace mirrortap::sender {
+
+namespace {
+
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+void log(const std::string& line) { std::cerr << "mirrortap-sender: " << line << std::endl; }
+
+bool same_address(const sockaddr_storage& a, const sockaddr_storage& b) {
+    if (a.ss_family != b.ss_family) return false;
+    if (a.ss_family == AF_INET)
+        return reinterpret_cast<const sockaddr_in&>(a).sin_addr.s_addr ==
+               reinterpret_cast<const sockaddr_in&>(b).sin_addr.s_addr;
+    if (a.ss_family == AF_INET6)
+        return std::memcmp(&reinterpret_cast<const sockaddr_in6&>(a).sin6_addr,
+                           &reinterpret_cast<const sockaddr_in6&>(b).sin6_addr, 16) == 0;
+    return false;
+}
+
+// The largest inner frame any MTU we accept allows (9216 - 36), plus our
+// UDP and VXLAN headers: the size of one send slot.
+constexpr uint32_t kMaxDatagramBytes = 8 + 8 + 9216;
+
+}  // namespace
+
+std::string resolve_target(const std::string& host, sockaddr_storage& out) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* res = nullptr;
+    const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    if (rc != 0) return "cannot resolve '" + host + "': " + gai_strerror(rc);
+    std::memset(&out, 0, sizeof out);
+    std::memcpy(&out, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return "";
+}
+
+std::string address_text(const sockaddr_storage& addr) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, buf, sizeof buf);
+    else if (addr.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, buf, sizeof buf);
+    return buf;
+}
+
+struct Sender::Source {
+    Sender* owner;
+    std::unique_ptr<Capture> capture;
+    boost::asio::posix::stream_descriptor fd;
+    bool closed = false;
+    Source(Sender* o, std::unique_ptr<Capture> c, boost::asio::io_context& io)
+        : owner(o), capture(std::move(c)), fd(io, ::dup(capture->selectable_fd())) {}
+    void close() {
+        closed = true;
+        boost::system::error_code ec;
+        fd.cancel(ec);
+        fd.close(ec);
+    }
+};
+
+Sender::Sender(boost::asio::io_context& io, SenderStats& stats)
+    : io_(io), stats_(stats), resolve_timer_(io), stats_timer_(io), resolver_(io) {}
+
+Sender::~Sender() { stop(); }
+
+std::string Sender::apply_target(const sockaddr_storage& addr) {
+    if (std::string e = tx_->open(addr.ss_family, run_.config.send_buffer_bytes); !e.empty()) return e;
+    tx_->set_target(addr);
+    target_ = addr;
+    have_target_ = true;
+    max_inner_bytes_ = max_inner_frame_bytes(run_.config.mtu, addr.ss_family == AF_INET6);
+    const std::string bpf = own_traffic_filter(address_text(addr), run_.config.target_port);
+    for (auto& s : sources_) {
+        if (std::string e = s->capture->set_filter(bpf); !e.empty()) return e;
+    }
+    return "";
+}
+
+std::string Sender::open_sources(const SenderConfig& c, const sockaddr_storage& target) {
+    std::vector<std::shared_ptr<Source>> opened;
+    const std::string bpf = own_traffic_filter(address_text(target), c.target_port);
+    for (const std::string& name : c.interfaces) {
+        InterfaceStats* is;
+        {
+            std::lock_guard lock(stats_.lock);
+            is = stats_.interface(name);
+        }
+        std::string error;
+        auto cap = Capture::open(name, {c.capture_buffer_bytes, 65535}, is, error);
+        if (!cap) return error;
+        if (std::string e = cap->set_filter(bpf); !e.empty()) return e;
+        opened.push_back(std::make_shared<Source>(this, std::move(cap), io_));
+    }
+    for (auto& s : sources_) s->close();
+    sources_ = std::move(opened);
+    for (auto& s : sources_) arm(s);
+    return "";
+}
+
+void Sender::apply_sessions(std::vector<Session> sessions) {
+    if (tx_) tx_->flush();
+    engine_ = SessionEngine(std::move(sessions));
+    slots_.clear();
+    stats_.configured_sessions.set(engine_.sessions().size());
+    std::lock_guard lock(stats_.lock);
+    for (const Session& s : engine_.sessions()) {
+        SessionSlot slot{stats_.session(s.name(), s.vni), {}};
+        for (Direction d : {Direction::ingress, Direction::egress})
+            for (const FilterRule& r : s.filter.rules(d))
+                slot.rules[size_t(d)].push_back(slot.stats->rule(d, r.rule_number, r.action));
+        slots_.push_back(std::move(slot));
+    }
+}
+
+std::string Sender::start(RunConfig run) {
+    stopped_ = false;
+    run_ = std::move(run);
+    const SenderConfig& c = run_.config;
+    sockaddr_storage addr{};
+    if (std::string e = resolve_target(c.target_host, addr); !e.empty()) {
+        stats_.resolutions_failed.add();
+        return "target: " + e;
+    }
+    stats_.resolutions_ok.add();
+    tx_ = std::make_unique<Transmitter>(stats_, c.batch_size, kMaxDatagramBytes);
+    if (std::string e = apply_target(addr); !e.empty()) return e;
+    if (std::string e = open_sources(c, target_); !e.empty()) return e;
+    apply_sessions(run_.sessions);
+    limiter_ = RateLimiter(c.max_rate.packets_per_second, c.max_rate.bits_per_second);
+    schedule_stats();
+    schedule_resolve();
+    std::string names;
+    for (auto& s : sources_) names += (names.empty() ? "" : ",") + s->capture->name();
+    log("capturing on " + names + ", mirroring to " + address_text(target_) + ":" + std::to_string(c.target_port) +
+        ", " + std::to_string(engine_.sessions().size()) + " session(s), inner frames up to " +
+        std::to_string(max_inner_bytes_) + " bytes");
+    return "";
+}
+
+std::string Sender::reload(RunConfig run) {
+    const SenderConfig& c = run.config;
+    tx_->flush();
+    // Everything that can fail is tried before anything changes.
+    sockaddr_storage addr = target_;
+    if (c.target_host != run_.config.target_host) {
+        if (std::string e = resolve_target(c.target_host, addr); !e.empty()) {
+            stats_.resolutions_failed.add();
+            return "target: " + e;
+        }
+        stats_.resolutions_ok.add();
+    }
+    if (c.interfaces != run_.config.interfaces || c.capture_buffer_bytes != run_.config.capture_buffer_bytes) {
+        if (std::string e = open_sources(c, addr); !e.empty()) return e;
+    }
+    if (c.batch_size != run_.config.batch_size)
+        tx_ = std::make_unique<Transmitter>(stats_, c.batch_size, kMaxDatagramBytes);
+    run_ = std::move(run);
+    if (std::string e = apply_target(addr); !e.empty()) return e;
+    apply_sessions(run_.sessions);
+    limiter_ = RateLimiter(run_.config.max_rate.packets_per_second, run_.config.max_rate.bits_per_second);
+    resolve_timer_.cancel();
+    schedule_resolve();
+    log("reloaded: " + std::to_string(engine_.sessions().size()) + " session(s), mirroring to " +
+        address_text(target_) + ":" + std::to_string(run_.config.target_port));
+    return "";
+}
+
+void Sender::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    resolve_timer_.cancel();
+    stats_timer_.cancel();
+    resolver_.cancel();
+    for (auto& s : sources_) {
+        s->capture->update_stats();
+        s->close();
+    }
+    if (tx_) tx_->flush();
+}
+
+void Sender::arm(const std::shared_ptr<Source>& s) {
+    s->fd.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                     [this, s](const boost::system::error_code& ec) {
+                         if (ec || s->closed || stopped_) return;
+                         drain(*s);
+                         if (!s->closed) arm(s);
+                     });
+}
+
+void Sender::on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+    auto* s = reinterpret_cast<Source*>(user);
+    s->owner->handle_frame(*s, h, bytes);
+}
+
+void Sender::drain(Source& s) {
+    now_ns_ = monotonic_ns();
+    // Bounded: each call empties what the ring holds now; under a flood the
+    // other interfaces and the timers get their turn after 64 rounds.
+    for (int round = 0; round < 64; ++round) {
+        const int n = pcap_dispatch(s.capture->handle(), -1, &Sender::on_frame, reinterpret_cast<u_char*>(&s));
+        if (n == PCAP_ERROR) {
+            log(s.capture->name() + ": " + pcap_geterr(s.capture->handle()));
+            break;
+        }
+        if (n <= 0) break;
+    }
+    // The ring is empty: send now rather than wait for a full batch, so that
+    // a quiet link is mirrored without delay.
+    tx_->flush();
+}
+
+// The hot path: no allocation, lock, log line or system call per frame
+// (sendmmsg runs once per batch in Transmitter::flush).
+void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) {
+    InterfaceStats* is = s.capture->stats();
+    is->captured_packets.add();
+    is->captured_bytes.add(h->len);
+    if (h->caplen < kEthernetHeaderBytes) {
+        stats_.filtered[size_t(FilteredVerdict::non_ip)].add();
+        return;
+    }
+    const Bytes frame{reinterpret_cast<const std::byte*>(bytes), h->caplen};
+    const InnerFrame inner = parse_inner_frame(frame);
+    const Direction dir = s.capture->is_own_mac(bytes) ? Direction::egress : Direction::ingress;
+
+    // The BPF filter already keeps our VXLAN out; this catches the moment
+    // between a new target address and the new filter.
+    const FlowKey& f = inner.flow;
+    if (f.protocol == kProtoUdp && inner.has_ports && f.dst_port == run_.config.target_port &&
+        ((f.kind == FlowKind::ipv4 && target_.ss_family == AF_INET &&
+          std::memcmp(f.dst.data(), &reinterpret_cast<const sockaddr_in&>(target_).sin_addr, 4) == 0) ||
+         (f.kind == FlowKind::ipv6 && target_.ss_family == AF_INET6 &&
+          std::memcmp(f.dst.data(), &reinterpret_cast<const sockaddr_in6&>(target_).sin6_addr, 16) == 0))) {
+        stats_.filtered[size_t(FilteredVerdict::own_traffic)].add();
+        return;
+    }
+
+    const Classification c = engine_.classify(dir, inner);
+    if (c.rule) {
+        const Filter& filter = engine_.sessions()[size_t(c.rule_session_index)].filter;
+        const size_t index = size_t(c.rule - filter.rules(dir).data());
+        slots_[size_t(c.rule_session_index)].rules[size_t(dir)][index]->decisions.add();
+    }
+    if (!c.mirrored()) {
+        static_assert(size_t(NotMirrored::rejected) == size_t(FilteredVerdict::rejected));
+        static_assert(size_t(NotMirrored::no_match) == size_t(FilteredVerdict::no_match));
+        static_assert(size_t(NotMirrored::non_ip) == size_t(FilteredVerdict::non_ip));
+        stats_.filtered[size_t(c.not_mirrored)].add();
+        return;
+    }
+    const Session& session = engine_.sessions()[size_t(c.session_index)];
+    const Truncation t = truncate_frame(h->caplen, session.packet_length, max_inner_bytes_);
+    if (t.by_packet_length) stats_.truncated_packet_length.add();
+    if (t.by_mtu) stats_.truncated_mtu.add();
+    const uint64_t wire_bytes = tx_->outer_ip_header_bytes() + kUdpHeaderBytes + kVxlanHeaderBytes + t.length;
+    if (!limiter_.allow(wire_bytes, now_ns_)) {
+        stats_.dropped[size_t(DropReason::rate_limit)].add();
+        return;
+    }
+    if (!have_target_) {
+        stats_.dropped[size_t(DropReason::no_target)].add();
+        return;
+    }
+    std::byte* out = tx_->slot();
+    if (!out) {
+        tx_->flush();
+        out = tx_->slot();
+    }
+    const size_t n = encapsulate_udp_vxlan(out, outer_source_port(f), run_.config.target_port, session.vni, frame,
+                                           t.length);
+    tx_->commit(n, slots_[size_t(c.session_index)].stats, t.length);
+    if (tx_->full()) tx_->flush();
+}
+
+void Sender::schedule_stats() {
+    stats_timer_.expires_after(std::chrono::seconds(1));
+    stats_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopped_) return;
+        for (auto& s : sources_) s->capture->update_stats();
+        tx_->flush();
+        schedule_stats();
+    });
+}
+
+void Sender::schedule_resolve() {
+    resolve_timer_.expires_after(std::chrono::seconds(run_.config.resolve_interval_seconds));
+    resolve_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopped_) return;
+        // getaddrinfo runs on Asio's resolver thread, never on the capture loop.
+        resolver_.async_resolve(
+            run_.config.target_host, "", boost::asio::ip::udp::resolver::numeric_service,
+            [this](const boost::system::error_code& rec, boost::asio::ip::udp::resolver::results_type results) {
+                if (stopped_ || rec == boost::asio::error::operation_aborted) return;
+                if (rec || results.empty()) {
+                    stats_.resolutions_failed.add();
+                    log("re-resolving '" + run_.config.target_host + "' failed: " + rec.message() +
+                        "; still sending to " + address_text(target_));
+                } else {
+                    stats_.resolutions_ok.add();
+                    sockaddr_storage addr{};
+                    const auto ep = results.begin()->endpoint();
+                    std::memcpy(&addr, ep.data(), ep.size());
+                    if (!same_address(addr, target_)) {
+                        const std::string before = address_text(target_);
+                        if (std::string e = apply_target(addr); !e.empty()) {
+                            log("new target address " + address_text(addr) + ": " + e);
+                        } else {
+                            log("target '" + run_.config.target_host + "' moved from " + before + " to " +
+                                address_text(addr));
+                        }
+                    }
+                }
+                schedule_resolve();
+            });
+    });
+}
+
+}  // namespace mirrortap::sender

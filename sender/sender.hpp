@@ -1,0 +1,85 @@
+// The running sender: captures, classifies, encapsulates and sends, on one
+// Boost.Asio thread. Reload swaps sessions (and reopens what changed).
+#pragma once
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sender/capture.hpp"
+#include "sender/config.hpp"
+#include "sender/rate_limit.hpp"
+#include "sender/session_engine.hpp"
+#include "sender/stats.hpp"
+#include "sender/transmit.hpp"
+
+namespace mirrortap::sender {
+
+// A config ready to run: well-formed, filter ids resolved.
+struct RunConfig {
+    SenderConfig config;
+    std::vector<Session> sessions;
+};
+
+// The first address of `host` (numeric or a name); "" or a one-line error.
+std::string resolve_target(const std::string& host, sockaddr_storage& out);
+std::string address_text(const sockaddr_storage& addr);
+
+class Sender {
+public:
+    Sender(boost::asio::io_context& io, SenderStats& stats);
+    ~Sender();
+
+    // Opens every capture and the socket, resolves the target; "" or an error.
+    std::string start(RunConfig run);
+    // Applies a new config; on error the old one keeps running.
+    std::string reload(RunConfig run);
+    // Stops capturing and sends what is batched.
+    void stop();
+
+    // For --explain and tests: the engine in use.
+    const SessionEngine& engine() const { return engine_; }
+
+private:
+    struct Source;
+    void arm(const std::shared_ptr<Source>& s);
+    void drain(Source& s);
+    static void on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
+    void handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes);
+    std::string open_sources(const SenderConfig& c, const sockaddr_storage& target);
+    std::string apply_target(const sockaddr_storage& addr);
+    void apply_sessions(std::vector<Session> sessions);
+    void schedule_resolve();
+    void schedule_stats();
+
+    boost::asio::io_context& io_;
+    SenderStats& stats_;
+    RunConfig run_;
+    SessionEngine engine_;
+    // Parallel to engine_.sessions(): counters, and per direction the
+    // counters of each rule in filter order.
+    struct SessionSlot {
+        SessionStats* stats;
+        std::array<std::vector<RuleStats*>, kDirectionCount> rules;
+    };
+    std::vector<SessionSlot> slots_;
+    std::vector<std::shared_ptr<Source>> sources_;
+    std::unique_ptr<Transmitter> tx_;
+    RateLimiter limiter_;
+    sockaddr_storage target_{};
+    bool have_target_ = false;
+    uint32_t max_inner_bytes_ = 0;
+    uint64_t now_ns_ = 0;  // read once per drained batch, not per frame
+    boost::asio::steady_timer resolve_timer_;
+    boost::asio::steady_timer stats_timer_;
+    boost::asio::ip::udp::resolver resolver_;
+    bool stopped_ = false;
+};
+
+}  // namespace mirrortap::sender

@@ -1,0 +1,134 @@
+#include "sender/transmit.hpp"
+
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace mirrortap::sender {
+
+std::string_view to_string(DropReason r) {
+    switch (r) {
+        case DropReason::rate_limit: return "rate_limit";
+        case DropReason::socket_full: return "socket_full";
+        case DropReason::send_error: return "send_error";
+        case DropReason::no_target: return "no_target";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(FilteredVerdict v) {
+    switch (v) {
+        case FilteredVerdict::rejected: return "rejected";
+        case FilteredVerdict::no_match: return "no_match";
+        case FilteredVerdict::non_ip: return "non_ip";
+        case FilteredVerdict::own_traffic: return "own_traffic";
+    }
+    return "unknown";
+}
+
+Transmitter::Transmitter(SenderStats& stats, uint32_t batch_size, uint32_t max_datagram_bytes)
+    : stats_(stats), batch_(batch_size), slot_bytes_(max_datagram_bytes),
+      buffers_(size_t(batch_size) * max_datagram_bytes), iov_(batch_size), msgs_(batch_size), pending_(batch_size) {}
+
+Transmitter::~Transmitter() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+std::string Transmitter::open(int family, uint64_t send_buffer_bytes) {
+    if (fd_ >= 0 && family_ == family) return "";
+    flush();
+    const int fd = ::socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (fd < 0) return std::string("raw UDP socket: ") + std::strerror(errno) + " (needs CAP_NET_RAW)";
+    // A raw UDP socket also receives a copy of every UDP datagram the host
+    // gets. We never read: a filter that accepts nothing keeps the kernel
+    // from queueing them.
+    sock_filter drop_all{BPF_RET | BPF_K, 0, 0, 0};
+    sock_fprog prog{1, &drop_all};
+    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+    const int sndbuf = int(std::min<uint64_t>(send_buffer_bytes, INT32_MAX / 2));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    if (family == AF_INET6) {
+        // UDP over IPv6 needs a checksum; have the kernel compute it (offset 6
+        // in our UDP header).
+        int offset = 6;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) != 0) {
+            std::string e = std::string("IPV6_CHECKSUM: ") + std::strerror(errno);
+            ::close(fd);
+            return e;
+        }
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+    family_ = family;
+    return "";
+}
+
+void Transmitter::set_target(const sockaddr_storage& addr) {
+    flush();
+    target_ = addr;
+    // The port lives in our UDP header. Raw IPv6 sockets insist that
+    // sin6_port is 0 or the protocol; IPv4 ignores it.
+    if (addr.ss_family == AF_INET) {
+        reinterpret_cast<sockaddr_in&>(target_).sin_port = 0;
+        target_len_ = sizeof(sockaddr_in);
+    } else {
+        reinterpret_cast<sockaddr_in6&>(target_).sin6_port = 0;
+        target_len_ = sizeof(sockaddr_in6);
+    }
+}
+
+void Transmitter::commit(size_t datagram_bytes, SessionStats* session, uint32_t inner_bytes) {
+    iov_[count_] = {buffers_.data() + size_t(count_) * slot_bytes_, datagram_bytes};
+    pending_[count_] = {session, inner_bytes};
+    ++count_;
+}
+
+void Transmitter::flush() {
+    if (count_ == 0) return;
+    if (fd_ < 0 || target_len_ == 0) {
+        stats_.dropped[size_t(DropReason::no_target)].add(count_);
+        count_ = 0;
+        return;
+    }
+    for (uint32_t i = 0; i < count_; ++i) {
+        msghdr& h = msgs_[i].msg_hdr;
+        h = {};
+        h.msg_name = &target_;
+        h.msg_namelen = target_len_;
+        h.msg_iov = &iov_[i];
+        h.msg_iovlen = 1;
+    }
+    uint32_t done = 0;
+    // Bounded: each pass sends at least one datagram or drops one.
+    while (done < count_) {
+        const int n = ::sendmmsg(fd_, msgs_.data() + done, count_ - done, MSG_DONTWAIT);
+        stats_.sendmmsg_calls.add();
+        if (n > 0) {
+            for (uint32_t i = done; i < done + uint32_t(n); ++i) {
+                stats_.sent_datagrams.add();
+                stats_.sent_bytes.add(iov_[i].iov_len + outer_ip_header_bytes());
+                pending_[i].session->mirrored_packets.add();
+                pending_[i].session->mirrored_bytes.add(pending_[i].inner_bytes);
+            }
+            done += uint32_t(n);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+            // The socket is full: what is left of this batch would only wait
+            // behind it, and capture must not wait. Drop and count.
+            stats_.dropped[size_t(DropReason::socket_full)].add(count_ - done);
+            break;
+        }
+        // Unreachable, too long, refused by a firewall...: this datagram only.
+        stats_.dropped[size_t(DropReason::send_error)].add();
+        ++done;
+    }
+    count_ = 0;
+}
+
+}  // namespace mirrortap::sender

@@ -1,0 +1,65 @@
+// Sends VXLAN datagrams to the target in sendmmsg batches.
+//
+// The outer UDP source port follows the inner flow (RFC 7348 §5; an NLB
+// hashes on it), so one UDP socket bound to one port will not do: a raw
+// socket carries our own UDP header and the kernel adds the IP header,
+// routes, and (for an IPv6 target) computes the checksum. CAP_NET_RAW, which
+// the capture needs anyway, is all it takes.
+#pragma once
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "decap/bytes.hpp"
+#include "sender/stats.hpp"
+
+namespace mirrortap::sender {
+
+class Transmitter {
+public:
+    Transmitter(SenderStats& stats, uint32_t batch_size, uint32_t max_datagram_bytes);
+    ~Transmitter();
+    Transmitter(const Transmitter&) = delete;
+    Transmitter& operator=(const Transmitter&) = delete;
+
+    // Opens the raw socket for the target's family; "" or a one-line error.
+    std::string open(int family, uint64_t send_buffer_bytes);
+    // Address only: the port is in our UDP header. Flushes first.
+    void set_target(const sockaddr_storage& addr);
+    int family() const { return family_; }
+    size_t outer_ip_header_bytes() const { return family_ == AF_INET6 ? 40 : 20; }
+
+    // Room for one datagram (UDP header onwards), or nullptr when the batch is
+    // full (flush first). `commit` then adds it to the batch.
+    std::byte* slot() { return count_ < batch_ ? buffers_.data() + size_t(count_) * slot_bytes_ : nullptr; }
+    void commit(size_t datagram_bytes, SessionStats* session, uint32_t inner_bytes);
+    bool full() const { return count_ >= batch_; }
+    bool empty() const { return count_ == 0; }
+    uint32_t max_datagram_bytes() const { return slot_bytes_; }
+
+    // Hands the batch to the kernel; whatever it refuses is counted as dropped.
+    void flush();
+
+private:
+    struct Pending {
+        SessionStats* session;
+        uint32_t inner_bytes;
+    };
+    SenderStats& stats_;
+    int fd_ = -1;
+    int family_ = 0;
+    sockaddr_storage target_{};
+    socklen_t target_len_ = 0;
+    uint32_t batch_;
+    uint32_t slot_bytes_;
+    uint32_t count_ = 0;
+    std::vector<std::byte> buffers_;
+    std::vector<iovec> iov_;
+    std::vector<mmsghdr> msgs_;
+    std::vector<Pending> pending_;
+};
+
+}  // namespace mirrortap::sender
