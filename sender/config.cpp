@@ -184,7 +184,9 @@ public:
         }
         std::set<std::string> seen;
         for (auto it = map.begin(); it != map.end(); ++it) {
-            const YAML::Node& key = it->first;
+            // A copy: yaml-cpp's operator-> returns a temporary pair, so a
+            // reference to its member dangles at the end of this statement.
+            const YAML::Node key = it->first;
             if (!key.IsScalar()) {
                 error(key, "keys in " + what_str(what) + " must be plain names");
                 continue;
