@@ -1,0 +1,19 @@
+output "nlb_dns_name" {
+  description = "Send mirrortap-sender traffic here."
+  value       = module.mirrortap.nlb_dns_name
+}
+
+output "mirror_target_id" {
+  description = "Traffic mirror target for further sessions (console, CLI, other stacks)."
+  value       = module.mirrortap.mirror_target_id
+}
+
+output "autoscaling_group_name" {
+  description = "The collectors' autoscaling group."
+  value       = module.mirrortap.autoscaling_group_name
+}
+
+output "metrics_port" {
+  description = "Prometheus scrapes every collector on this port."
+  value       = module.mirrortap.metrics_port
+}

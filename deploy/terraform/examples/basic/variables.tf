@@ -1,0 +1,72 @@
+variable "region" {
+  description = "AWS region of the VPC."
+  type        = string
+}
+
+variable "name" {
+  description = "Prefix for resource names."
+  type        = string
+  default     = "mirrortap"
+}
+
+variable "vpc_id" {
+  description = "VPC of the collectors and the NLB."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets, one per Availability Zone with mirror sources."
+  type        = list(string)
+}
+
+variable "source_cidrs" {
+  description = "CIDRs of the mirrored ENIs (usually the VPC CIDR)."
+  type        = list(string)
+}
+
+variable "monitoring_cidrs" {
+  description = "CIDRs of the Prometheus servers that scrape the collectors."
+  type        = list(string)
+  default     = []
+}
+
+variable "package_url" {
+  description = "URL of mirrortap-collector_<version>_amd64.deb (built with `cmake --build build --target package`)."
+  type        = string
+}
+
+variable "package_sha256" {
+  description = "sha256sum of that .deb."
+  type        = string
+  default     = null
+}
+
+variable "instance_type" {
+  description = "Collector instance type."
+  type        = string
+  default     = "c6in.large"
+}
+
+variable "min_size" {
+  description = "Fewest collectors."
+  type        = number
+  default     = 2
+}
+
+variable "max_size" {
+  description = "Most collectors."
+  type        = number
+  default     = 6
+}
+
+variable "web_enis" {
+  description = "ENIs (eni-...) of the web servers to mirror."
+  type        = list(string)
+  default     = []
+}
+
+variable "web_vni" {
+  description = "VNI of the web servers' mirror session: their pcaps go to captures/web/."
+  type        = number
+  default     = 501
+}

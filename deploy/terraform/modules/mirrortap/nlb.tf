@@ -1,0 +1,57 @@
+# Internal NLB with one UDP 4789 listener. NLB hashes each UDP flow (outer
+# 5-tuple) to one collector; AWS Traffic Mirroring and mirrortap-sender set the
+# outer source port from the inner flow, so an inner flow sticks to one
+# collector (deploy/scale-out.md).
+
+resource "aws_lb" "this" {
+  name                             = "${var.name}-nlb"
+  internal                         = true
+  load_balancer_type               = "network"
+  subnets                          = var.subnet_ids
+  security_groups                  = [aws_security_group.nlb.id]
+  enable_cross_zone_load_balancing = var.cross_zone_load_balancing
+  tags                             = local.tags
+}
+
+resource "aws_lb_target_group" "collectors" {
+  name                 = "${var.name}-vxlan"
+  vpc_id               = var.vpc_id
+  target_type          = "instance"
+  protocol             = "UDP"
+  port                 = local.vxlan_port
+  deregistration_delay = var.deregistration_delay_seconds
+  # At the end of the deregistration delay, flows still pinned to a removed
+  # collector are cut so that their next packets hash to one that stays.
+  # Mirror flows are never idle, so without this they would follow the
+  # collector until it is gone.
+  connection_termination = true
+
+  # UDP cannot be health-checked; the collector's HTTP /healthz goes red
+  # before data is lost (queues full, disk full, workers dead).
+  health_check {
+    enabled             = true
+    protocol            = "HTTP"
+    port                = tostring(var.metrics_port)
+    path                = "/healthz"
+    matcher             = "200"
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+  }
+
+  tags = local.tags
+}
+
+resource "aws_lb_listener" "vxlan" {
+  load_balancer_arn = aws_lb.this.arn
+  protocol          = "UDP"
+  port              = local.vxlan_port
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.collectors.arn
+  }
+
+  tags = local.tags
+}

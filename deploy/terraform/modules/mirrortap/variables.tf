@@ -1,0 +1,332 @@
+# ---------------------------------------------------------------------------
+# Where the fleet runs
+# ---------------------------------------------------------------------------
+
+variable "name" {
+  description = "Prefix for every resource name and the Name tag. Short: the NLB and target group names it prefixes are limited to 32 characters."
+  type        = string
+  default     = "mirrortap"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9-]{1,20}$", var.name))
+    error_message = "name: 1 to 20 letters, digits or '-'."
+  }
+}
+
+variable "vpc_id" {
+  description = "VPC of the NLB and the collectors. Mirror sources may be in other VPCs reached through peering or a transit gateway."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets, one per Availability Zone, for the internal NLB and the autoscaling group. Use every zone that has mirror sources."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) >= 1
+    error_message = "subnet_ids: at least one subnet."
+  }
+}
+
+variable "source_cidrs" {
+  description = "CIDRs of the mirror sources (their ENIs' addresses, or mirrortap-sender hosts). They may send VXLAN (UDP 4789) to the NLB and, because the NLB preserves client addresses, to the collectors."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.source_cidrs) > 0 && alltrue([for c in var.source_cidrs : can(cidrhost(c, 0))])
+    error_message = "source_cidrs: one or more IPv4 CIDRs."
+  }
+}
+
+variable "monitoring_cidrs" {
+  description = "CIDRs allowed to scrape /metrics on metrics_port (Prometheus). Nothing else reaches that port except the NLB's health checks."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.monitoring_cidrs : can(cidrhost(c, 0))])
+    error_message = "monitoring_cidrs: IPv4 CIDRs."
+  }
+}
+
+variable "egress_cidrs" {
+  description = "Where collectors may open HTTP/HTTPS connections: the Debian mirror and the package at boot. Narrow it to your proxy or VPC endpoints if you have them."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "tags" {
+  description = "Tags added to every resource that takes them."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------
+# The collectors
+# ---------------------------------------------------------------------------
+
+variable "architecture" {
+  description = "CPU architecture of the instances: x86_64 or arm64. The Debian 12 AMI and the package (amd64 or arm64 .deb) must match it."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture: x86_64 or arm64."
+  }
+}
+
+variable "ami_id" {
+  description = "AMI to run instead of the latest official Debian 12 image (for a hardened or pre-baked image). null = look the Debian image up."
+  type        = string
+  default     = null
+}
+
+variable "instance_type" {
+  description = "Instance type of a collector. Network-optimised types keep up best; see deploy/scale-out.md for sizing."
+  type        = string
+  default     = "c6in.large"
+}
+
+variable "root_volume_size_gb" {
+  description = "Size of each collector's root volume (gp3, encrypted), which holds the pcaps. Keep pcap_retain_bytes × sessions well below it."
+  type        = number
+  default     = 100
+}
+
+variable "min_size" {
+  description = "Fewest collectors. At least one per Availability Zone in subnet_ids keeps every zone served."
+  type        = number
+  default     = 2
+}
+
+variable "max_size" {
+  description = "Most collectors the group scales out to."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.max_size >= 1
+    error_message = "max_size: at least 1."
+  }
+}
+
+variable "scaling_metric" {
+  description = "What target tracking follows: network_in (bytes received per instance, the load of a collector) or cpu."
+  type        = string
+  default     = "network_in"
+
+  validation {
+    condition     = contains(["network_in", "cpu"], var.scaling_metric)
+    error_message = "scaling_metric: network_in or cpu."
+  }
+}
+
+variable "target_network_in_mbps" {
+  description = "With scaling_metric = network_in: the average megabits per second received per collector that the group aims at. Size it from the bench figures (deploy/scale-out.md)."
+  type        = number
+  default     = 2000
+}
+
+variable "target_cpu_percent" {
+  description = "With scaling_metric = cpu: the average CPU utilisation the group aims at."
+  type        = number
+  default     = 60
+}
+
+variable "disable_scale_in" {
+  description = "Never remove collectors automatically. Scale-in moves the flows of the removed collector to others (deploy/scale-out.md); set this if splitting a flow's pcap across two instances is unacceptable."
+  type        = bool
+  default     = false
+}
+
+variable "refresh_min_healthy_percentage" {
+  description = "During an instance refresh (new launch template version), the share of the group that stays in service."
+  type        = number
+  default     = 90
+}
+
+variable "replace_unhealthy" {
+  description = "Replace collectors that fail the NLB's /healthz check (ASG health check type ELB). false keeps them (EC2 checks only) so that their pcaps can be inspected; the NLB stops sending to them either way."
+  type        = bool
+  default     = true
+}
+
+variable "deregistration_delay_seconds" {
+  description = "How long a collector being removed keeps receiving its existing flows before the NLB moves them to other collectors."
+  type        = number
+  default     = 60
+}
+
+variable "termination_grace_seconds" {
+  description = "Lifecycle hook: time a collector stays up after it has been drained, before the instance is terminated. Use it to ship the last pcaps off the instance; 0 = no hook."
+  type        = number
+  default     = 120
+}
+
+variable "cross_zone_load_balancing" {
+  description = "Let each NLB node send to collectors in every zone. Without it a zone whose collectors are all down loses the mirror traffic sent through it; with it, inter-zone data charges apply."
+  type        = bool
+  default     = true
+}
+
+variable "enable_ssm" {
+  description = "Attach AmazonSSMManagedInstanceCore so that Session Manager can reach the collectors (no SSH keys, no open port 22)."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------------------
+# The package and its configuration
+# ---------------------------------------------------------------------------
+
+variable "package_url" {
+  description = "HTTP(S) URL of mirrortap-collector_<version>_<arch>.deb, fetched with curl at boot. Set this or package_s3_uri."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.package_url == null || can(regex("^https?://[^'\\s]+$", var.package_url))
+    error_message = "package_url: an http:// or https:// URL without quotes or spaces."
+  }
+}
+
+variable "package_s3_uri" {
+  description = "s3://bucket/key of the .deb. The instance role may then read that one object and nothing else. Set this or package_url."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.package_s3_uri == null || can(regex("^s3://[^/]+/.+", var.package_s3_uri))
+    error_message = "package_s3_uri: s3://bucket/key."
+  }
+}
+
+variable "package_sha256" {
+  description = "SHA-256 of the .deb. When set, boot stops unless the downloaded file matches."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.package_sha256 == null || can(regex("^[0-9a-f]{64}$", var.package_sha256))
+    error_message = "package_sha256: 64 lowercase hex digits."
+  }
+}
+
+variable "metrics_port" {
+  description = "TCP port of the collector's /metrics, /healthz and /readyz (metrics_listen). The NLB health-checks /healthz there."
+  type        = number
+  default     = 9478
+}
+
+variable "pcap_rotate_size" {
+  description = "Rotate a session's pcap past this size (collector syntax: 512M, 1G)."
+  type        = string
+  default     = "1G"
+}
+
+variable "pcap_retain_bytes" {
+  description = "Finished pcaps kept per session per collector, by total size (collector syntax; 0 = keep all, which fills the disk)."
+  type        = string
+  default     = "20G"
+}
+
+variable "collector_config" {
+  description = "Complete /etc/mirrortap/collector.yaml to write instead of the one this module renders (templates/collector.yaml.tftpl). It must keep metrics_listen on metrics_port."
+  type        = string
+  default     = null
+}
+
+variable "enable_tap" {
+  description = "Install the systemd drop-in that gives the collector CAP_NET_ADMIN and /dev/net/tun, for TAP sinks (an IDS reading an interface). Configure the TAP sink itself in collector_config."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------------------
+# Traffic Mirroring
+# ---------------------------------------------------------------------------
+
+variable "filter_rules" {
+  description = <<-EOT
+    Rules of the traffic mirror filter, as in the AWS console: direction
+    (ingress = traffic the source receives, egress = traffic it sends),
+    rule_number (lower first, unique per direction), action (accept or reject),
+    protocol (IANA number; null = all), CIDRs, and port ranges (TCP/UDP only).
+    The first matching rule decides; no match = not mirrored. The default
+    mirrors everything in both directions.
+  EOT
+  type = list(object({
+    direction         = string
+    rule_number       = number
+    action            = string
+    protocol          = optional(number)
+    source_cidr       = optional(string, "0.0.0.0/0")
+    destination_cidr  = optional(string, "0.0.0.0/0")
+    source_ports      = optional(object({ from = number, to = number }))
+    destination_ports = optional(object({ from = number, to = number }))
+    description       = optional(string)
+  }))
+  default = [
+    { direction = "ingress", rule_number = 100, action = "accept" },
+    { direction = "egress", rule_number = 100, action = "accept" },
+  ]
+
+  validation {
+    condition = alltrue([for r in var.filter_rules :
+      contains(["ingress", "egress"], r.direction) && contains(["accept", "reject"], r.action)
+      && r.rule_number >= 1 && r.rule_number <= 32766
+    ])
+    error_message = "filter_rules: direction ingress|egress, action accept|reject, rule_number 1..32766."
+  }
+
+  validation {
+    condition     = length(distinct([for r in var.filter_rules : "${r.direction}/${r.rule_number}"])) == length(var.filter_rules)
+    error_message = "filter_rules: rule_number must be unique within a direction."
+  }
+}
+
+variable "mirror_amazon_dns" {
+  description = "Also mirror the sources' queries to the Amazon DNS resolver (filter network service amazon-dns), which AWS otherwise leaves out."
+  type        = bool
+  default     = false
+}
+
+variable "mirror_sessions" {
+  description = <<-EOT
+    One traffic mirror session per entry: the source ENI, the session's VNI
+    and name (the collector's session, its pcap directory and `session`
+    label), session_number (1..32766, lower wins when sessions overlap on one
+    ENI) and packet_length (bytes of each packet mirrored; null = whole
+    packet, up to 8500 through an NLB). Several ENIs may share a VNI and name:
+    their traffic then lands in one session.
+  EOT
+  type = list(object({
+    network_interface_id = string
+    vni                  = number
+    name                 = string
+    session_number       = optional(number, 1)
+    packet_length        = optional(number)
+    description          = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([for s in var.mirror_sessions :
+      s.vni >= 0 && s.vni <= 16777215 && s.session_number >= 1 && s.session_number <= 32766
+      && can(regex("^[A-Za-z0-9_.-]{1,64}$", s.name)) && !contains([".", ".."], s.name)
+      && (s.packet_length == null ? true : s.packet_length >= 1 && s.packet_length <= 8500)
+    ])
+    error_message = "mirror_sessions: vni 0..16777215, session_number 1..32766, name of letters, digits, - _ . (1 to 64), packet_length 1..8500 or null."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.mirror_sessions : "${s.vni}=${s.name}"])) == length(distinct([for s in var.mirror_sessions : s.vni]))
+    error_message = "mirror_sessions: entries that share a VNI must share a name."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.mirror_sessions : "${s.network_interface_id}/${s.session_number}"])) == length(var.mirror_sessions)
+    error_message = "mirror_sessions: an ENI cannot have two sessions with the same session_number."
+  }
+}

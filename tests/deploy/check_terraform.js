@@ -1,0 +1,240 @@
+// Static checks of deploy/terraform, run by check_terraform.sh:
+//   node check_terraform.js <path to @cdktf/hcl2json> <deploy/terraform>
+// Each directory with .tf files is one Terraform module. For each: every file
+// parses; every var.X / local.X used is declared and every one declared is
+// used; module calls pass only variables the callee declares and every one it
+// requires, and read only outputs it has. For the mirrortap module: the
+// resources and arguments the deployment needs (issue 7) are present.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const hcl = require(process.argv[2]);
+const tfRoot = process.argv[3];
+
+let failures = 0;
+const ok = (msg) => console.log(`ok: ${msg}`);
+const fail = (msg) => { console.log(`FAIL: ${msg}`); failures++; };
+const check = (msg, cond, detail) => { if (cond) ok(msg); else fail(detail ? `${msg}: ${detail}` : msg); };
+
+function moduleDirs(dir) {
+  const out = [];
+  const entries = fs.readdirSync(dir, { withFileTypes: true });
+  if (entries.some((e) => e.isFile() && e.name.endsWith(".tf"))) out.push(dir);
+  for (const e of entries) {
+    if (e.isDirectory() && !e.name.startsWith(".")) out.push(...moduleDirs(path.join(dir, e.name)));
+  }
+  return out;
+}
+
+// Every string in a parsed tree: hcl2json keeps expressions as "${...}" strings.
+function strings(node, out = []) {
+  if (typeof node === "string") out.push(node);
+  else if (Array.isArray(node)) node.forEach((n) => strings(n, out));
+  else if (node && typeof node === "object") Object.values(node).forEach((n) => strings(n, out));
+  return out;
+}
+
+function refs(tree, prefix) {
+  const re = new RegExp(`\\b${prefix}\\.([A-Za-z_][A-Za-z0-9_-]*)`, "g");
+  const found = new Set();
+  for (const s of strings(tree)) for (const m of s.matchAll(re)) found.add(m[1]);
+  return found;
+}
+
+// Merges the files of one module: { file: parsed } and a list of blocks by kind.
+async function loadModule(dir) {
+  const files = {};
+  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith(".tf")).sort()) {
+    const file = path.join(dir, name);
+    try {
+      files[name] = await hcl.parse(name, fs.readFileSync(file, "utf8"));
+    } catch (e) {
+      fail(`${path.relative(tfRoot, file)} parses: ${e}`);
+    }
+  }
+  const blocks = { variable: {}, output: {}, locals: {}, module: {}, resource: {}, data: {}, provider: {}, terraform: [] };
+  for (const tree of Object.values(files)) {
+    for (const [name, body] of Object.entries(tree.variable || {})) blocks.variable[name] = body[0];
+    for (const [name, body] of Object.entries(tree.output || {})) blocks.output[name] = body[0];
+    for (const l of tree.locals || []) Object.assign(blocks.locals, l);
+    for (const [name, body] of Object.entries(tree.module || {})) blocks.module[name] = body[0];
+    for (const kind of ["resource", "data"]) {
+      for (const [type, byName] of Object.entries(tree[kind] || {})) {
+        for (const [name, body] of Object.entries(byName)) {
+          (blocks[kind][type] ||= {})[name] = body[0];
+        }
+      }
+    }
+    for (const [name, body] of Object.entries(tree.provider || {})) blocks.provider[name] = body;
+    blocks.terraform.push(...(tree.terraform || []));
+  }
+  return { dir, files, blocks };
+}
+
+function checkDeclaredAndUsed(mod) {
+  const rel = path.relative(tfRoot, mod.dir);
+  const trees = Object.values(mod.files);
+  const varUse = refs(trees, "var");
+  const declared = new Set(Object.keys(mod.blocks.variable));
+  const undeclared = [...varUse].filter((v) => !declared.has(v));
+  const unused = [...declared].filter((v) => !varUse.has(v));
+  check(`${rel}: every var.X used is declared`, undeclared.length === 0, undeclared.join(", "));
+  check(`${rel}: every declared variable is used`, unused.length === 0, unused.join(", "));
+  const undocumented = [...declared].filter((v) => !mod.blocks.variable[v].description || !mod.blocks.variable[v].type);
+  check(`${rel}: every variable has a description and a type`, undocumented.length === 0, undocumented.join(", "));
+  const noDesc = Object.keys(mod.blocks.output).filter((o) => !mod.blocks.output[o].description);
+  check(`${rel}: every output has a description`, noDesc.length === 0, noDesc.join(", "));
+
+  const localUse = refs(trees, "local");
+  const localDecl = new Set(Object.keys(mod.blocks.locals));
+  const localUndeclared = [...localUse].filter((l) => !localDecl.has(l));
+  const localUnused = [...localDecl].filter((l) => !localUse.has(l));
+  check(`${rel}: every local.X used is declared`, localUndeclared.length === 0, localUndeclared.join(", "));
+  check(`${rel}: every local is used`, localUnused.length === 0, localUnused.join(", "));
+
+  // templatefile("${path.module}/x") must name a file that exists.
+  for (const s of strings(trees)) {
+    for (const m of s.matchAll(/templatefile\("\$\{path\.module\}\/([^"]+)"/g)) {
+      check(`${rel}: template ${m[1]} exists`, fs.existsSync(path.join(mod.dir, m[1])));
+    }
+  }
+}
+
+async function checkModuleCalls(mod, loaded) {
+  const rel = path.relative(tfRoot, mod.dir);
+  const trees = Object.values(mod.files);
+  for (const [name, call] of Object.entries(mod.blocks.module)) {
+    const target = path.resolve(mod.dir, call.source);
+    const callee = loaded.get(target);
+    if (!callee) { fail(`${rel}: module "${name}" source ${call.source} is a module in this tree`); continue; }
+    const meta = new Set(["source", "version", "providers", "count", "for_each", "depends_on"]);
+    const args = Object.keys(call).filter((k) => !meta.has(k));
+    const vars = callee.blocks.variable;
+    const unknown = args.filter((a) => !(a in vars));
+    const required = Object.keys(vars).filter((v) => !("default" in vars[v]));
+    const missing = required.filter((v) => !args.includes(v));
+    check(`${rel}: module "${name}" passes only variables it declares`, unknown.length === 0, unknown.join(", "));
+    check(`${rel}: module "${name}" gets every required variable`, missing.length === 0, missing.join(", "));
+    const used = new Set();
+    for (const s of strings(trees)) for (const m of s.matchAll(new RegExp(`\\bmodule\\.${name}\\.([A-Za-z_][A-Za-z0-9_]*)`, "g"))) used.add(m[1]);
+    const noSuch = [...used].filter((o) => !(o in callee.blocks.output));
+    check(`${rel}: module "${name}" outputs read exist`, noSuch.length === 0, noSuch.join(", "));
+  }
+}
+
+// --- what the mirrortap module must contain --------------------------------
+const has = (v) => v !== undefined && v !== null;
+const mentions = (v, text) => has(v) && JSON.stringify(v).includes(text);
+const first = (v) => (Array.isArray(v) ? v[0] : v);
+
+function requireResources(mod) {
+  const rel = path.relative(tfRoot, mod.dir);
+  const r = mod.blocks.resource, d = mod.blocks.data;
+  const all = (type) => Object.values(r[type] || {});
+  const one = (type, pred = () => true) => all(type).find(pred);
+  const need = (what, cond) => check(`${rel}: ${what}`, !!cond);
+
+  const nlb = one("aws_lb");
+  need("aws_lb is an internal network load balancer", nlb && nlb.internal === true && nlb.load_balancer_type === "network");
+  need("aws_lb is placed in var.subnet_ids", nlb && mentions(nlb.subnets, "var.subnet_ids"));
+
+  const listener = one("aws_lb_listener");
+  need("aws_lb_listener: UDP 4789", listener && listener.protocol === "UDP" && mentions(listener.port, "vxlan_port"));
+  need("aws_lb_listener forwards to the target group",
+    listener && first(listener.default_action).type === "forward" && mentions(first(listener.default_action).target_group_arn, "aws_lb_target_group."));
+
+  const tg = one("aws_lb_target_group");
+  const hc = tg && first(tg.health_check);
+  need("target group: instances, UDP 4789", tg && tg.target_type === "instance" && tg.protocol === "UDP" && mentions(tg.port, "vxlan_port"));
+  need("target group: HTTP health check of /healthz on the metrics port",
+    hc && hc.protocol === "HTTP" && hc.path === "/healthz" && mentions(hc.port, "var.metrics_port"));
+  need("target group: deregistration delay and connection termination set",
+    tg && mentions(tg.deregistration_delay, "var.") && tg.connection_termination === true);
+
+  const ami = Object.values(d.aws_ami || {})[0];
+  need("data aws_ami looks up Debian 12 from Debian's account",
+    ami && mentions(ami.filter, "debian-12-") && mentions(ami.owners, "136693071363"));
+
+  const lt = one("aws_launch_template");
+  need("launch template: Debian AMI by data source", lt && mentions(lt.image_id, "data.aws_ami."));
+  need("launch template: user data from the template", lt && mentions(lt.user_data, "user_data.sh.tftpl"));
+  need("launch template: instance profile", lt && mentions(lt.iam_instance_profile, "aws_iam_instance_profile."));
+  need("launch template: IMDSv2 required", lt && first(lt.metadata_options).http_tokens === "required");
+  need("launch template: collector security group", lt && mentions(lt.vpc_security_group_ids, "aws_security_group.collector"));
+
+  const asg = one("aws_autoscaling_group");
+  need("ASG across var.subnet_ids", asg && mentions(asg.vpc_zone_identifier, "var.subnet_ids"));
+  need("ASG registers with the target group", asg && mentions(asg.target_group_arns, "aws_lb_target_group."));
+  need("ASG uses the launch template", asg && mentions(asg.launch_template, "aws_launch_template."));
+  need("ASG has min and max size", asg && has(asg.min_size) && has(asg.max_size));
+  need("ASG has an instance refresh setting", asg && has(asg.instance_refresh) && mentions(asg.instance_refresh, "Rolling"));
+
+  const policy = one("aws_autoscaling_policy", (p) => p.policy_type === "TargetTrackingScaling");
+  need("target tracking scaling policy on network-in or CPU", policy &&
+    mentions(policy.target_tracking_configuration, "ASGAverageNetworkIn") &&
+    mentions(policy.target_tracking_configuration, "ASGAverageCPUUtilization"));
+  need("lifecycle hook on termination", one("aws_autoscaling_lifecycle_hook", (h) => mentions(h.lifecycle_transition, "TERMINATING")));
+
+  need("security groups for the NLB and the collectors", r.aws_security_group && r.aws_security_group.nlb && r.aws_security_group.collector);
+  const ingress = all("aws_vpc_security_group_ingress_rule");
+  const into = (sg) => ingress.filter((i) => mentions(i.security_group_id, `aws_security_group.${sg}.`));
+  const udp4789 = (i) => i.ip_protocol === "udp" && mentions(i.from_port, "vxlan_port");
+  const metricsTcp = (i) => i.ip_protocol === "tcp" && mentions(i.from_port, "var.metrics_port");
+  need("NLB admits UDP 4789 from the sources' CIDRs", into("nlb").some((i) => udp4789(i) && mentions(i.for_each, "var.source_cidrs")));
+  need("collectors admit UDP 4789 from the sources' CIDRs", into("collector").some((i) => udp4789(i) && mentions(i.for_each, "var.source_cidrs")));
+  need("collectors admit UDP 4789 from the NLB", into("collector").some((i) => udp4789(i) && mentions(i.referenced_security_group_id, "aws_security_group.nlb")));
+  need("collectors admit the health port from the NLB", into("collector").some((i) => metricsTcp(i) && mentions(i.referenced_security_group_id, "aws_security_group.nlb")));
+  const metricsSources = into("collector").filter(metricsTcp).map((i) => JSON.stringify(i.for_each || i.referenced_security_group_id || i.cidr_ipv4));
+  need("metrics port open only to the NLB and var.monitoring_cidrs",
+    metricsSources.length > 0 && metricsSources.every((s) => s.includes("var.monitoring_cidrs") || s.includes("aws_security_group.nlb")));
+
+  const role = one("aws_iam_role");
+  const assume = Object.values(d.aws_iam_policy_document || {}).find((p) => mentions(p, "ec2.amazonaws.com"));
+  need("instance role assumable by EC2 only", role && assume && mentions(role.assume_role_policy, "data.aws_iam_policy_document."));
+  need("instance profile for the role", one("aws_iam_instance_profile", (p) => mentions(p.role, "aws_iam_role.")));
+  const grants = [...all("aws_iam_role_policy"), ...all("aws_iam_role_policy_attachment")];
+  need("every grant to the role is optional (count), none broad",
+    grants.every((g) => has(g.count)) && !JSON.stringify(r).match(/"Action":\s*"\*"|AdministratorAccess|s3:\*/));
+
+  const target = one("aws_ec2_traffic_mirror_target");
+  need("traffic mirror target on the NLB", target && mentions(target.network_load_balancer_arn, "aws_lb."));
+  need("traffic mirror filter", one("aws_ec2_traffic_mirror_filter"));
+  const rule = one("aws_ec2_traffic_mirror_filter_rule");
+  need("filter rules from var.filter_rules", rule && mentions(rule.for_each, "var.filter_rules") &&
+    ["traffic_direction", "rule_number", "rule_action", "source_cidr_block", "destination_cidr_block"].every((a) => has(rule[a])));
+  const session = one("aws_ec2_traffic_mirror_session");
+  need("mirror sessions for var.mirror_sessions (ENI, VNI, number, filter, target)", session &&
+    mentions(session.for_each, "var.mirror_sessions") &&
+    ["network_interface_id", "virtual_network_id", "session_number", "traffic_mirror_filter_id", "traffic_mirror_target_id"].every((a) => has(session[a])));
+
+  for (const o of ["nlb_dns_name", "mirror_target_id"]) need(`output ${o}`, mod.blocks.output[o]);
+  need("output nlb_dns_name is the NLB's DNS name", mentions(mod.blocks.output.nlb_dns_name, "aws_lb.this.dns_name"));
+  need("output mirror_target_id is the target's ID", mentions(mod.blocks.output.mirror_target_id, "aws_ec2_traffic_mirror_target."));
+  need("requires the hashicorp/aws provider", mentions(mod.blocks.terraform, "hashicorp/aws"));
+}
+
+function requireExample(mod) {
+  const rel = path.relative(tfRoot, mod.dir);
+  check(`${rel}: uses the mirrortap module`, Object.values(mod.blocks.module).some((m) => m.source.endsWith("modules/mirrortap")));
+  check(`${rel}: configures the aws provider`, !!mod.blocks.provider.aws);
+  for (const o of ["nlb_dns_name", "mirror_target_id"]) check(`${rel}: outputs ${o}`, !!mod.blocks.output[o]);
+}
+
+(async () => {
+  const dirs = moduleDirs(tfRoot);
+  check("deploy/terraform has a module and an example root", dirs.some((d) => d.endsWith("modules/mirrortap")) && dirs.some((d) => d.includes("examples")));
+  const loaded = new Map();
+  for (const dir of dirs) {
+    const mod = await loadModule(dir);
+    loaded.set(path.resolve(dir), mod);
+    ok(`${path.relative(tfRoot, dir)}: ${Object.keys(mod.files).length} .tf file(s) parsed`);
+  }
+  for (const mod of loaded.values()) {
+    checkDeclaredAndUsed(mod);
+    await checkModuleCalls(mod, loaded);
+    if (mod.dir.endsWith(path.join("modules", "mirrortap"))) requireResources(mod);
+    if (mod.dir.includes(`${path.sep}examples${path.sep}`)) requireExample(mod);
+  }
+  console.log(failures ? `${failures} check(s) failed` : "all checks passed");
+  process.exit(failures ? 1 : 0);
+})().catch((e) => { console.log(`FAIL: ${e.stack || e}`); process.exit(1); });

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# `terraform validate` and `terraform fmt -check` on the module and the example,
+# fully offline, plus the module's templates rendered by Terraform itself
+# (the collector config is then checked by the collector, the user data by bash).
+#
+# Terraform is not in Debian's archive and HashiCorp's registry is not
+# reachable from here, so this needs a terraform binary on PATH and an offline
+# copy of the hashicorp/aws provider (a filesystem mirror: <dir>/registry.terraform.io/
+# hashicorp/aws/<version>/<os_arch>/). Point MIRRORTAP_TF_PLUGIN_DIR at one, or
+# leave one in /opt/tf-plugins or ~/.terraform.d/plugins. Without them: SKIP.
+. "$(dirname "$0")/lib.sh"
+
+command -v terraform >/dev/null 2>&1 ||
+    skip "terraform not installed (Debian does not package it; HashiCorp's repository is not reachable)"
+
+plugin_dir=""
+for d in "${MIRRORTAP_TF_PLUGIN_DIR:-}" /opt/tf-plugins "$HOME/.terraform.d/plugins" /usr/share/terraform/plugins; do
+    if [ -n "$d" ] && [ -d "$d/registry.terraform.io/hashicorp/aws" ]; then plugin_dir=$d; break; fi
+done
+[ -n "$plugin_dir" ] || skip "no offline copy of the hashicorp/aws provider (set MIRRORTAP_TF_PLUGIN_DIR)"
+
+work="$MIRRORTAP_DEPLOY_WORK/terraform-validate"
+rm -rf "$work" && mkdir -p "$work"
+# Nothing may leave the machine: no version check, providers from the mirror only.
+cat >"$work/terraformrc" <<RC
+disable_checkpoint = true
+provider_installation {
+  filesystem_mirror {
+    path    = "$plugin_dir"
+    include = ["registry.terraform.io/hashicorp/*"]
+  }
+}
+RC
+export TF_CLI_CONFIG_FILE="$work/terraformrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
+unset TF_PLUGIN_CACHE_DIR
+echo "terraform: $(terraform version | head -1); aws provider from $plugin_dir"
+
+# Work on a copy so that .terraform/ and lock files never land in the tree.
+cp -r "$DEPLOY_SRC/terraform" "$work/tf"
+
+check "terraform fmt -check: every .tf is formatted" \
+    terraform fmt -check -recursive -diff "$work/tf"
+
+for root in modules/mirrortap examples/basic; do
+    dir="$work/tf/$root"
+    if terraform -chdir="$dir" init -backend=false -input=false -no-color >"$work/init.log" 2>&1; then
+        check "terraform validate $root" terraform -chdir="$dir" validate -no-color
+    else
+        cat "$work/init.log"
+        fail "terraform init (offline) $root"
+    fi
+done
+
+# Render the templates exactly as the module does, with sample values, by
+# applying a root that has only outputs (no provider, no state anywhere else).
+render="$work/render"
+mkdir -p "$render"
+tpl="$work/tf/modules/mirrortap/templates"
+cat >"$render/main.tf" <<TF
+output "collector_yaml" {
+  value = templatefile("$tpl/collector.yaml.tftpl", {
+    vxlan_port   = 4789
+    metrics_port = 9478
+    rotate_size  = "1G"
+    retain_bytes = "20G"
+    sessions     = [{ vni = 501, name = "web" }, { vni = 7, name = "db.primary" }]
+  })
+}
+output "collector_yaml_no_sessions" {
+  value = templatefile("$tpl/collector.yaml.tftpl", {
+    vxlan_port = 4789, metrics_port = 9478, rotate_size = "1G", retain_bytes = "0", sessions = []
+  })
+}
+output "user_data_url" {
+  value = templatefile("$tpl/user_data.sh.tftpl", {
+    package_url = "https://example.invalid/m.deb", package_s3_uri = "", package_sha256 = "",
+    enable_tap = true, collector_config = "listen: 0.0.0.0:4789\n"
+  })
+}
+output "user_data_s3" {
+  value = templatefile("$tpl/user_data.sh.tftpl", {
+    package_url = "", package_s3_uri = "s3://bucket/m.deb", package_sha256 = "$(printf '%064d' 0)",
+    enable_tap = false, collector_config = "listen: 0.0.0.0:4789\n"
+  })
+}
+TF
+if terraform -chdir="$render" init -backend=false -input=false -no-color >"$work/render-init.log" 2>&1 &&
+    terraform -chdir="$render" apply -auto-approve -input=false -no-color >"$work/render.log" 2>&1; then
+    for out in collector_yaml collector_yaml_no_sessions user_data_url user_data_s3; do
+        terraform -chdir="$render" output -raw "$out" >"$render/$out.txt"
+    done
+    check "user data (package_url, TAP) is valid bash" bash -n "$render/user_data_url.txt"
+    check "user data (package_s3_uri, sha256) is valid bash" bash -n "$render/user_data_s3.txt"
+    check "user data installs the TAP drop-in only when asked" \
+        bash -c "grep -q collector-tap.conf '$render/user_data_url.txt' && ! grep -q collector-tap.conf '$render/user_data_s3.txt'"
+    check "user data verifies the sha256 when given" grep -q 'sha256sum --check' "$render/user_data_s3.txt"
+    check "rendered config names the sessions" \
+        bash -c "grep -q 'name: web' '$render/collector_yaml.txt' && grep -q 'vni: 7' '$render/collector_yaml.txt'"
+    collector="$MIRRORTAP_BUILD_DIR/bin/mirrortap-collector"
+    if [ "$HAVE_COLLECTOR" = 1 ] && [ -x "$collector" ]; then
+        for out in collector_yaml collector_yaml_no_sessions; do
+            check "mirrortap-collector --check-config accepts the rendered $out" \
+                "$collector" --config "$render/$out.txt" --check-config
+        done
+    else
+        echo "note: mirrortap-collector not built; rendered config not checked by it"
+    fi
+else
+    cat "$work/render-init.log" "$work/render.log"
+    fail "rendering the templates with terraform"
+fi
+
+finish
