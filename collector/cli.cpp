@@ -161,7 +161,7 @@ CliRequest parse_collector_cli(int argc, char** argv) {
     // First pass: only --config, so that the file is loaded before flags override it.
     std::vector<std::pair<int, std::string>> flags;
     opterr = 0;
-    optind = 1;
+    optind = 0;  // glibc: start afresh, also when parsing again for a reload
     int longindex = 0;
     for (int c; (c = getopt_long(argc, argv, ":", kOptions, &longindex)) != -1;) {
         if (c == '?') {

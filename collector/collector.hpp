@@ -1,6 +1,7 @@
 // The receive side as a whole: sockets, one thread per worker, their sinks.
 #pragma once
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,15 +21,23 @@ public:
     std::string open();
     void start();
     void request_rotate();
+    // Applies a new configuration without a restart: sessions, allowlists and
+    // sinks. Settings bound at start (listen, workers, ...) keep their running
+    // value, each with a note in `notes`. Returns "" or why it was refused.
+    std::string reload(Config next, std::vector<std::string>& notes);
     // Stops receiving, drains what the kernel queued, flushes and closes every sink.
     void stop();
 
-    const Config& config() const { return config_; }
+    const Config& config() const { return *current_.load(std::memory_order_acquire); }
     const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
     uint32_t session_count() const { return budget_.created.load(std::memory_order_relaxed); }
 
 private:
-    Config config_;
+    Config config_;  // the first generation
+    // Every later generation, kept until exit: workers and the exporter hold
+    // plain pointers to the one they use.
+    std::deque<std::unique_ptr<const Config>> generations_;
+    std::atomic<const Config*> current_{&config_};
     SessionBudget budget_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<std::thread> threads_;

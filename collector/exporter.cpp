@@ -68,13 +68,13 @@ Health check_health(const Collector& c, bool draining) {
             h.why = "a receive worker is not running";
             break;
         }
-        for (const auto& sink : w->sinks()) {
+        w->each_sink([&h](const Sink& sink) {
             std::string why;
-            if (h.live && !sink->healthy(why)) {
+            if (h.live && !sink.healthy(why)) {
                 h.live = false;
-                h.why = std::string(sink->name()) + " sink: " + why;
+                h.why = std::string(sink.name()) + " sink: " + why;
             }
-        }
+        });
     }
     h.ready = h.live && !draining;
     if (h.live && draining) h.why = "draining for shutdown";
@@ -110,12 +110,12 @@ public:
             batch_ns += k.batch_ns_sum.get();
             kernel_drops += w->source_stats().kernel_drops;
             workers_up += worker_alive(*w, now) ? 1 : 0;
-            for (const auto& sink : w->sinks()) {
-                if (sink->name() != "pcap") continue;
-                const SinkStats s = sink->stats();
+            w->each_sink([&](const Sink& sink) {
+                if (sink.name() != "pcap") return;
+                const SinkStats s = sink.stats();
                 files_rotated += s.files_rotated;
                 bytes_written += s.bytes_written;
-            }
+            });
             const SessionTable& table = w->sessions();
             const uint32_t n = table.size();
             sessions_seen += n;
@@ -156,20 +156,20 @@ public:
 private:
     static void add_session(const Session& s, const Worker& w, Family& packets, Family& bytes, Family& sources,
                             Family& written, Family& dropped, Family& buffered) {
-        const ClientMetric::Label session{"session", s.name};
+        const ClientMetric::Label session{"session", s.name()};
         const ClientMetric::Label vni{"vni", std::to_string(s.vni)};
         packets.value(double(s.packets.get()), {session, vni});
         bytes.value(double(s.bytes.get()), {session, vni});
         sources.value(double(s.source_count.load(std::memory_order_acquire)), {session, vni});
-        for (size_t i = 0; i < w.sinks().size(); ++i) {
-            const SinkCounters& k = s.sinks[i];
-            const ClientMetric::Label sink{"sink", std::string(w.sinks()[i]->name())};
+        w.each_sink([&](const Sink& each) {
+            const SinkCounters& k = s.sinks[each.slot()];
+            const ClientMetric::Label sink{"sink", std::string(each.name())};
             written.value(double(k.written.get()), {sink, session, vni});
             buffered.value(double(k.buffered.get()), {sink, session, vni});
             for (size_t r = 0; r < kSinkDropReasonCount; ++r)
                 dropped.value(double(k.dropped[r].get()),
                               {sink, session, vni, {"reason", std::string(to_string(SinkDropReason(r)))}});
-        }
+        });
     }
 
     const Collector& c_;

@@ -32,6 +32,24 @@ void print_summary(const Collector& c) {
               << c.session_count() << " sessions\n";
 }
 
+// SIGHUP: read the configuration again, as at start. A bad one is refused
+// whole and the running one stays; either way every open file is finished.
+void reload(int argc, char** argv, Collector& collector) {
+    CliRequest next = parse_collector_cli(argc, argv);
+    std::string why;
+    std::vector<std::string> notes;
+    if (next.errors.empty()) why = collector.reload(std::move(next.config), notes);
+    for (const auto& e : next.errors) std::cerr << kProgram << ": reload refused: " << e << "\n";
+    if (!why.empty()) std::cerr << kProgram << ": reload refused: " << why << "\n";
+    for (const auto& n : notes) std::cerr << kProgram << ": reload: " << n << "\n";
+    if (next.errors.empty() && why.empty()) {
+        std::cerr << kProgram << ": reloaded " << (next.config_path.empty() ? "flags" : next.config_path) << std::endl;
+    } else {
+        collector.request_rotate();
+        std::cerr << kProgram << ": still running the previous configuration" << std::endl;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,7 +92,7 @@ int main(int argc, char** argv) {
     std::function<void()> wait_hup = [&] {
         hup.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec) return;
-            collector.request_rotate();
+            reload(argc, argv, collector);
             wait_hup();
         });
     };

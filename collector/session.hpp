@@ -21,7 +21,11 @@ using SourceAddress = std::array<uint8_t, 16>;
 struct Session {
     uint32_t id = 0;     // index in the owning worker's table; sinks key state by it
     uint32_t vni = 0;
-    std::string name;    // directory and `session` label; fixed once published
+    // Directory and `session` label. A reload may rename a session: the name is
+    // swapped as a pointer to a string its SessionTable keeps until exit, so a
+    // reader on another thread never sees a string being rewritten.
+    const std::string& name() const { return *name_.load(std::memory_order_acquire); }
+    void set_name(const std::string* n) { name_.store(n, std::memory_order_release); }
     uint32_t sink_mask = ~0u;  // which sinks (by index) this session feeds
 
     RelaxedCounter packets;
@@ -32,7 +36,11 @@ struct Session {
     // other threads see only fully written entries.
     std::array<SourceAddress, kMaxSourcesPerSession> sources{};
     std::atomic<uint32_t> source_count{0};
-    RelaxedCounter sources_overflow;  // sources beyond the bound, counted not kept
+    RelaxedCounter sources_overflow;  // packets from sources beyond the bound: counted, not kept
+
+private:
+    static inline const std::string kUnnamed;
+    std::atomic<const std::string*> name_{&kUnnamed};
 };
 
 }  // namespace mirrortap

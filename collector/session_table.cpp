@@ -25,7 +25,7 @@ size_t SessionTable::KeyHash::operator()(const Key& k) const {
 }
 
 SessionTable::SessionTable(const Config& config, SessionBudget& budget)
-    : config_(config), budget_(budget), slots_(std::make_unique<Session[]>(config.max_sessions)) {
+    : config_(&config), budget_(budget), slots_(std::make_unique<Session[]>(config.max_sessions)) {
     index_.reserve(config.max_sessions);
 }
 
@@ -50,7 +50,7 @@ std::string SessionTable::name_for(const Config& config, uint32_t vni, const Sou
 
 Session* SessionTable::route(uint32_t vni, const SourceAddress& source) {
     Key key{vni, {}};
-    if (config_.session_key == SessionKeyMode::vni_and_source) key.source = source;
+    if (config_->session_key == SessionKeyMode::vni_and_source) key.source = source;
     Session* s = last_;
     if (!s || !(key == last_key_)) {
         auto it = index_.find(key);
@@ -65,15 +65,29 @@ Session* SessionTable::route(uint32_t vni, const SourceAddress& source) {
 
 Session* SessionTable::create(const Key& key) {
     const uint32_t id = published_.load(std::memory_order_relaxed);
-    if (id >= config_.max_sessions || !budget_.take()) return nullptr;
+    if (id >= config_->max_sessions || !budget_.take()) return nullptr;
     Session& s = slots_[id];
     s.id = id;
     s.vni = key.vni;
-    const bool by_source = config_.session_key == SessionKeyMode::vni_and_source;
-    s.name = name_for(config_, key.vni, by_source ? &key.source : nullptr);
+    const bool by_source = config_->session_key == SessionKeyMode::vni_and_source;
+    names_.push_back(name_for(*config_, key.vni, by_source ? &key.source : nullptr));
+    s.set_name(&names_.back());
     index_.emplace(key, id);
     published_.store(id + 1, std::memory_order_release);
     return &s;
+}
+
+void SessionTable::apply(const Config& config) {
+    config_ = &config;
+    const bool by_source = config.session_key == SessionKeyMode::vni_and_source;
+    for (uint32_t i = 0; i < size(); ++i) {
+        Session& s = slots_[i];
+        // The source that keyed this session is its first one.
+        std::string name = name_for(config, s.vni, by_source ? &s.sources[0] : nullptr);
+        if (name == s.name()) continue;
+        names_.push_back(std::move(name));
+        s.set_name(&names_.back());
+    }
 }
 
 void SessionTable::remember_source(Session& s, const SourceAddress& source) {

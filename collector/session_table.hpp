@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <deque>
 #include <string>
 #include <unordered_map>
 
@@ -28,6 +29,10 @@ struct SessionBudget {
 class SessionTable {
 public:
     SessionTable(const Config& config, SessionBudget& budget);
+
+    // After a reload: names of new sessions come from `config`, and existing
+    // sessions whose name it changes are renamed.
+    void apply(const Config& config);
 
     // The session for this packet, created on first sight; nullptr when the
     // session budget is spent (the caller counts `session_limit`).
@@ -53,7 +58,8 @@ private:
     Session* create(const Key& key);
     static void remember_source(Session& s, const SourceAddress& source);
 
-    const Config& config_;
+    const Config* config_;  // the current generation; older ones outlive us (Collector keeps them)
+    std::deque<std::string> names_;  // every name ever given; stable addresses
     SessionBudget& budget_;
     std::unique_ptr<Session[]> slots_;
     std::atomic<uint32_t> published_{0};

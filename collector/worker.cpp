@@ -42,7 +42,7 @@ Refusal refusal_for(DecapError e) {
 
 Worker::Worker(const Config& config, SessionBudget& budget, std::unique_ptr<Source> source,
                std::vector<std::unique_ptr<Sink>> sinks)
-    : allow_(config.allow), sessions_(config, budget), source_(std::move(source)), sinks_(std::move(sinks)) {}
+    : allow_(&config.allow), sessions_(config, budget), applied_config_(&config), source_(std::move(source)), sinks_(std::move(sinks)) {}
 
 size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) {
     size_t routed = 0;
@@ -54,12 +54,12 @@ size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) 
             continue;
         }
         // Strangers are turned away before their bytes are parsed.
-        if (!allow_.source_allowed(d.source)) {
+        if (!allow_->source_allowed(d.source)) {
             refuse(Refusal::source_not_allowed);
             continue;
         }
         if (d.payload.size() >= kVxlanHeaderBytes && (uint8_t(d.payload[0]) & kVxlanFlagVniValid) &&
-            !allow_.vni_allowed(load_be24(d.payload, 4))) {
+            !allow_->vni_allowed(load_be24(d.payload, 4))) {
             refuse(Refusal::vni_not_allowed);
             continue;
         }
@@ -89,6 +89,35 @@ void Worker::record_batch_time(uint64_t ns) {
     counters_.batch_ns_sum.add(ns);
 }
 
+void Worker::request_reload(const Config& config, std::vector<std::unique_ptr<Sink>> sinks) {
+    std::lock_guard lock(reload_mutex_);
+    pending_config_ = &config;
+    pending_sinks_ = std::move(sinks);
+    reload_requested_.store(true, std::memory_order_release);
+}
+
+void Worker::apply_pending_reload() {
+    std::vector<std::unique_ptr<Sink>> next;
+    const Config* config = nullptr;
+    {
+        std::lock_guard lock(reload_mutex_);
+        reload_requested_.store(false, std::memory_order_relaxed);
+        config = pending_config_;
+        next = std::move(pending_sinks_);
+    }
+    // Between two batches: every packet received so far is already in the old
+    // sinks, which now finish their files; the socket holds what comes next.
+    for (auto& sink : sinks_) sink->close();
+    allow_ = &config->allow;
+    sessions_.apply(*config);
+    {
+        std::lock_guard lock(sinks_mutex_);
+        sinks_.swap(next);
+    }
+    applied_config_.store(config, std::memory_order_release);
+    // `next` now holds the old sinks, destroyed here outside the lock.
+}
+
 void Worker::run(const std::atomic<bool>& stop) {
     // Batch storage lives for the whole run: nothing is allocated per packet.
     std::array<Datagram, kReceiveBatch> datagrams;
@@ -111,6 +140,7 @@ void Worker::run(const std::atomic<bool>& stop) {
         }
         if (rotate_requested_.exchange(false, std::memory_order_relaxed))
             for (auto& sink : sinks_) sink->rotate();
+        if (reload_requested_.load(std::memory_order_relaxed)) apply_pending_reload();
     }
     // Datagrams the kernel already accepted are ours to account for: take what
     // is queued, without waiting, then close. Bounded, in case senders go on.

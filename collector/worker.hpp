@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -53,10 +54,21 @@ public:
     // Runs until `stop` is set, then closes every sink.
     void run(const std::atomic<bool>& stop);
     void request_rotate() { rotate_requested_.store(true, std::memory_order_relaxed); }
+    // Hands over a new configuration and the sinks built from it; the worker
+    // switches between two batches, finishing the old sinks' files first.
+    // `config` must outlive the worker.
+    void request_reload(const Config& config, std::vector<std::unique_ptr<Sink>> sinks);
+    // The configuration the worker runs now (changes between two batches).
+    const Config* applied_config() const { return applied_config_.load(std::memory_order_acquire); }
 
     const WorkerCounters& counters() const { return counters_; }
     const SessionTable& sessions() const { return sessions_; }
-    const std::vector<std::unique_ptr<Sink>>& sinks() const { return sinks_; }
+    // For other threads (exporter, health): the sinks, held still while `f` runs.
+    template <typename F>
+    void each_sink(F&& f) const {
+        std::lock_guard lock(sinks_mutex_);
+        for (const auto& s : sinks_) f(*s);
+    }
     SourceStats source_stats() const { return source_->stats(); }
     bool finished() const { return finished_.load(std::memory_order_acquire); }
 
@@ -64,13 +76,22 @@ private:
     size_t route_batch(std::span<const Datagram> in, std::span<Packet> out);
     void refuse(Refusal r) { counters_.refused[size_t(r)].add(); }
     void record_batch_time(uint64_t ns);
+    void apply_pending_reload();
 
-    const Allowlist& allow_;
+    const Allowlist* allow_;
     SessionTable sessions_;
     std::unique_ptr<Source> source_;
     std::vector<std::unique_ptr<Sink>> sinks_;
     WorkerCounters counters_;
     std::atomic<bool> rotate_requested_{false};
+    // Only this worker writes sinks_; it locks only to swap them, so that other
+    // threads reading under the lock never see a sink being destroyed.
+    mutable std::mutex sinks_mutex_;
+    std::atomic<bool> reload_requested_{false};
+    std::mutex reload_mutex_;
+    const Config* pending_config_ = nullptr;
+    std::vector<std::unique_ptr<Sink>> pending_sinks_;
+    std::atomic<const Config*> applied_config_;
     std::atomic<bool> finished_{false};
 };
 

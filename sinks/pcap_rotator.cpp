@@ -112,13 +112,13 @@ PcapRotator::SessionFiles& PcapRotator::files_for(Session& s) {
     // First packet of a session: the cold path, allowed to allocate and scan.
     slot = std::make_unique<SessionFiles>();
     slot->session = &s;
-    slot->dir = opt_.pcap.dir + "/" + s.name;
+    slot->dir = opt_.pcap.dir + "/" + s.name();
     slot->buffer = std::make_unique<std::byte[]>(opt_.pcap.buffer_bytes);
     make_session_dir(slot->dir);
     // Files left by an earlier run count against this session's retention.
     if (DIR* d = opendir(slot->dir.c_str())) {
         std::vector<FinishedFile> found;
-        const std::string prefix = s.name + "-";
+        const std::string prefix = s.name() + "-";
         while (dirent* e = readdir(d)) {
             std::string_view n = e->d_name;
             if (n.substr(0, prefix.size()) != prefix || !ends_with(n, ".pcap")) continue;
@@ -162,7 +162,7 @@ bool PcapRotator::open_file(SessionFiles& f, uint64_t now_ns) {
         note_failure(f, "cannot create " + f.dir, errno);
         return false;
     }
-    const std::string stem = f.dir + "/" + f.session->name + "-" + utc_stamp(now_ns) + "-";
+    const std::string stem = f.dir + "/" + f.session->name() + "-" + utc_stamp(now_ns) + "-";
     int fd = -1;
     for (int attempt = 0; attempt < 1000 && fd < 0; ++attempt) {
         char seq[16];

@@ -57,6 +57,7 @@ public:
     ~PcapRotator() override;
 
     std::string_view name() const override { return "pcap"; }
+    uint32_t slot() const override { return opt_.sink_index; }
     void write(std::span<const Packet> batch) override;
     void tick(uint64_t now_ns) override;
     void rotate() override;

@@ -29,8 +29,11 @@ struct SinkStats {
 class Sink {
 public:
     virtual ~Sink() = default;
-    // The `sink` label, and this sink's slot in Session::sinks.
+    // The `sink` label.
     virtual std::string_view name() const = 0;
+    // Where this sink counts in Session::sinks: fixed per kind of sink
+    // (SinkSlot), so that counters stay put when a reload adds or removes sinks.
+    virtual uint32_t slot() const = 0;
     // Called once per received batch with the packets routed to this sink.
     virtual void write(std::span<const Packet> batch) = 0;
     // Called from the worker loop at least a few times a second, also when idle:

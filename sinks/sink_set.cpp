@@ -41,10 +41,9 @@ std::string prepare_sinks(const Config& config) {
 
 std::vector<std::unique_ptr<Sink>> make_sinks(const Config& config, int pcap_group_id) {
     std::vector<std::unique_ptr<Sink>> sinks;
-    auto index = [&sinks] { return uint32_t(sinks.size()); };
     if (config.pcap.enabled)
-        sinks.push_back(std::make_unique<PcapRotator>(
-            PcapRotatorOptions{config.pcap, config.snaplen, config.max_sessions, index(), 1'000'000'000, pcap_group_id}));
+        sinks.push_back(std::make_unique<PcapRotator>(PcapRotatorOptions{
+            config.pcap, config.snaplen, config.max_sessions, uint32_t(SinkSlot::pcap), 1'000'000'000, pcap_group_id}));
     return sinks;
 }
 

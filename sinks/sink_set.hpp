@@ -9,6 +9,9 @@
 
 namespace mirrortap {
 
+// Each kind of sink counts in its own slot of Session::sinks (kMaxSinks).
+enum class SinkSlot : uint32_t { pcap = 0, tap = 1, stream = 2, forward = 3 };
+
 // Checks, before any packet arrives, that every configured sink can start
 // (e.g. the pcap directory is writable). Returns a one-line reason, or "".
 std::string prepare_sinks(const Config& config);

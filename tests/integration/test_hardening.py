@@ -131,7 +131,60 @@ def min_free_floor_turns_health_red():
         assert session_files(c.pcap_dir, "vni-12") == []
 
 
+def reload_applies_changes_and_refuses_bad_files():
+    import threading
+    base = "pcap:\n  rotate_seconds: 0\n"
+    first = base + "sessions:\n  - {vni: 5, name: alpha}\nallowed_vnis: [5]\n"
+    with Collector(config=first) as c:
+        path = os.path.join(c.tmp, "config.yaml")
+
+        def wait_for(text, count):
+            for _ in range(200):
+                if c.read_stderr().count(text) >= count:
+                    return
+                time.sleep(0.05)
+            raise AssertionError(f"no {text!r} in {c.read_stderr()}")
+
+        # A stream that goes on through the reload: not one packet may be lost.
+        total = 3000
+        stream = [vxlan(5, seq_frame(5, i)) for i in range(total)]
+        sender = threading.Thread(target=c.send, args=(stream,))
+        sender.start()
+        c.send([vxlan(7, udp4_frame())] * 2)  # not allowed yet
+        time.sleep(0.2)
+        with open(path, "w") as f:
+            f.write(base + "sessions:\n  - {vni: 5, name: beta}\nallowed_vnis: [5, 7]\n")
+        c.proc.send_signal(signal.SIGHUP)
+        wait_for("reloaded", 1)
+        sender.join()
+        c.send([vxlan(7, udp4_frame())] * 2)  # allowed now
+        c.wait_settled(total + 4)
+
+        with open(path, "w") as f:
+            f.write(base + "allowed_vnis: [5, 7]\nsessions:\n  - {vni: 5, nmae: gamma}\n")
+        c.proc.send_signal(signal.SIGHUP)
+        wait_for("reload refused", 1)
+        assert f"{path}:5:14: unknown key 'nmae'" in c.read_stderr(), c.read_stderr()
+        c.send([vxlan(7, udp4_frame())])  # the previous configuration still runs
+        c.send([vxlan(5, seq_frame(5, total))])
+        m = c.wait_settled(total + 6)
+        check_identities(m)
+        assert value(m, "mirrortap_decap_errors_total", reason="vni_not_allowed") == 2, m
+        assert value(m, "mirrortap_session_packets_total", session="beta") == total + 1
+        assert c.stop() == 0
+        seqs = []
+        for name in ("alpha", "beta"):
+            for f in session_files(c.pcap_dir, name):
+                seqs += [int.from_bytes(fr[46:50], "big") for fr in tcpdump_frames(f)]
+        assert seqs == list(range(total + 1)), "packets lost, repeated or reordered across the reload"
+        assert session_files(c.pcap_dir, "beta"), "the renamed session did not get its own directory"
+        assert sum(len(tcpdump_frames(f)) for f in session_files(c.pcap_dir, "vni-7")) == 3
+        assert not os.path.exists(os.path.join(c.pcap_dir, "gamma"))
+        assert leftovers(c.pcap_dir) == []
+
+
 if __name__ == "__main__":
     os.environ.setdefault("MIRRORTAP_NEEDS_ROOT", "1")
     run({f.__name__: f for f in [strangers_are_refused_and_counted, metrics_auth_refuses_scrapes_without_credentials,
-                                 user_flag_drops_root, full_disk_keeps_files_valid, min_free_floor_turns_health_red]})
+                                 user_flag_drops_root, full_disk_keeps_files_valid, min_free_floor_turns_health_red,
+                                 reload_applies_changes_and_refuses_bad_files]})

@@ -65,6 +65,7 @@ ReadBack read_pcap(const fs::path& p) {
 struct Fixture {
     TempDir tmp;
     Session session;
+    const std::string name = "s7";
     Buf frame = udp4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, 1000, 2000, 200);
     PcapRotatorOptions options() {
         PcapRotatorOptions o;
@@ -75,7 +76,7 @@ struct Fixture {
     Fixture() {
         session.id = 0;
         session.vni = 7;
-        session.name = "s7";
+        session.set_name(&name);
     }
     Packet packet(uint64_t ts_ns) { return Packet{&session, ts_ns, view(frame), uint32_t(frame.size()), {}}; }
     fs::path dir() { return tmp.path / "s7"; }

@@ -1,0 +1,475 @@
+#include "sinks/stream_sink.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+
+#include "sinks/pcap_format.hpp"
+
+namespace mirrortap {
+
+namespace {
+
+constexpr size_t kOutBytes = 1u << 20;        // one write(2) carries up to this much
+constexpr size_t kMaxRecordsPerWrite = 16384;
+constexpr int kPipeBytes = 1 << 20;           // the largest pipe an unprivileged user may ask for by default
+constexpr int kIdlePollMs = 100;
+
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+void set_nonblocking(int fd) {
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+SinkDropReason reason_for_write(int err) {
+    switch (err) {
+        case EPIPE:
+        case ECONNRESET:
+        case ENOTCONN: return SinkDropReason::no_reader;
+        case EAGAIN: return SinkDropReason::queue_full;
+        default: return SinkDropReason::write_error;
+    }
+}
+
+}  // namespace
+
+std::optional<StreamTarget> parse_stream_target(std::string_view text, std::string& why) {
+    StreamTarget t;
+    t.text = std::string(text);
+    if (text == "-") {
+        t.kind = StreamTarget::Kind::stdout_pipe;
+        return t;
+    }
+    if (text.starts_with("unix:")) {
+        t.kind = StreamTarget::Kind::unix_listen;
+        t.path = std::string(text.substr(5));
+        if (t.path.empty() || t.path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+            why = "a unix socket path has 1 to " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes";
+            return std::nullopt;
+        }
+        return t;
+    }
+    if (text.empty()) {
+        why = "expected -, a FIFO path or unix:PATH";
+        return std::nullopt;
+    }
+    t.kind = StreamTarget::Kind::fifo;
+    t.path = std::string(text);
+    return t;
+}
+
+// ---- the ring -----------------------------------------------------------
+
+StreamRing::StreamRing(size_t capacity_bytes)
+    : capacity_(std::bit_ceil(std::max<size_t>(capacity_bytes, 4096))),
+      mask_(capacity_ - 1),
+      buf_(std::make_unique<std::byte[]>(capacity_)) {}
+
+std::byte* StreamRing::reserve(Session* session, uint32_t record_bytes) {
+    const uint64_t need = entry_bytes(record_bytes);
+    const uint64_t to_end = capacity_ - (pending_head_ & mask_);
+    const uint64_t total = need + (to_end < need ? to_end : 0);
+    if (need > capacity_ / 2 || pending_head_ + total - tail_ > capacity_) return nullptr;
+    if (to_end < need) {
+        // Entries never wrap: pad to the end (sizes are multiples of 16, so the pad fits its header).
+        StreamEntry* pad = entry_at(pending_head_);
+        pad->session = nullptr;
+        pad->record_bytes = 0;
+        pad->outcome = kStreamPending;
+        pending_head_ += to_end;
+    }
+    StreamEntry* e = entry_at(pending_head_);
+    e->session = session;
+    e->record_bytes = record_bytes;
+    e->outcome = kStreamPending;
+    pending_head_ += need;
+    return reinterpret_cast<std::byte*>(e + 1);
+}
+
+// ---- the writer ---------------------------------------------------------
+
+StreamWriter::StreamWriter(StreamWriterOptions options) : opt_(std::move(options)) {
+    rings_.resize(std::max<uint32_t>(opt_.producers, 1));
+    cursor_.assign(rings_.size(), 0);
+    for (auto& r : rings_) r = std::make_unique<StreamRing>(opt_.ring_bytes);
+    out_capacity_ = std::max<size_t>(kOutBytes, sizeof(PcapFileHeader) + sizeof(PcapRecordHeader) + opt_.snaplen);
+    out_ = std::make_unique<std::byte[]>(out_capacity_);
+    taken_.reserve(kMaxRecordsPerWrite);
+}
+
+StreamWriter::~StreamWriter() {
+    stop_.store(true);
+    wake();
+    if (thread_.joinable()) thread_.join();
+    if (out_fd_ >= 0 && out_fd_ != STDOUT_FILENO) ::close(out_fd_);
+    if (listen_fd_ >= 0) {
+        ::close(listen_fd_);
+        unlink(opt_.target.path.c_str());
+    }
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+std::string StreamWriter::open() {
+    const StreamTarget& t = opt_.target;
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
+    struct stat st{};
+    switch (t.kind) {
+        case StreamTarget::Kind::stdout_pipe:
+            if (fstat(STDOUT_FILENO, &st) != 0) return "--stream -: standard output is closed";
+            if (isatty(STDOUT_FILENO)) return "--stream -: standard output is a terminal; pipe it to a reader";
+            if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+                set_nonblocking(STDOUT_FILENO);
+                fcntl(STDOUT_FILENO, F_SETPIPE_SZ, kPipeBytes);  // best effort
+            }
+            connected(STDOUT_FILENO);
+            reconnectable_ = false;
+            break;
+        case StreamTarget::Kind::fifo:
+            if (stat(t.path.c_str(), &st) == 0) {
+                if (!S_ISFIFO(st.st_mode))
+                    return "--stream " + t.text + ": exists and is not a FIFO (use unix:PATH for a socket)";
+            } else if (errno != ENOENT || mkfifo(t.path.c_str(), 0640) != 0) {
+                return "--stream " + t.text + ": cannot create FIFO: " + std::strerror(errno);
+            }
+            break;
+        case StreamTarget::Kind::unix_listen: {
+            // A socket left by an earlier run is ours to replace; anything else is not.
+            if (lstat(t.path.c_str(), &st) == 0) {
+                if (!S_ISSOCK(st.st_mode)) return "--stream " + t.text + ": exists and is not a socket";
+                unlink(t.path.c_str());
+            }
+            listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (listen_fd_ < 0) return std::string("socket: ") + std::strerror(errno);
+            sockaddr_un addr{};
+            addr.sun_family = AF_UNIX;
+            std::memcpy(addr.sun_path, t.path.data(), t.path.size());
+            if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listen_fd_, 4) != 0)
+                return "--stream " + t.text + ": cannot listen: " + std::strerror(errno);
+            break;
+        }
+    }
+    thread_ = std::thread([this] { run(); });
+    return "";
+}
+
+StreamRing* StreamWriter::add_producer() {
+    const uint32_t i = producer_count_.fetch_add(1);
+    if (i >= rings_.size()) return nullptr;
+    return rings_[i].get();
+}
+
+void StreamWriter::producer_closed() {
+    closed_count_.fetch_add(1);
+    wake();
+}
+
+void StreamWriter::wake() {
+    // Dekker with idle_wait(): the producer published `head` (seq_cst) before
+    // this load, the writer set `sleeping_` before re-reading every head.
+    if (sleeping_.load(std::memory_order_seq_cst)) {
+        const uint64_t one = 1;
+        if (::write(wake_fd_, &one, sizeof one) < 0) { /* already signalled: the counter is full */ }
+    }
+}
+
+void StreamWriter::connected(int fd) {
+    out_fd_ = fd;
+    is_socket_ = false;
+    struct stat st{};
+    if (fstat(fd, &st) == 0) is_socket_ = S_ISSOCK(st.st_mode);
+    // Every reader starts with a global header of its own.
+    PcapFileHeader header;
+    header.snaplen = opt_.snaplen;
+    std::memcpy(out_.get(), &header, sizeof header);
+    out_used_ = sizeof header;
+    taken_.clear();
+    reader_.store(true, std::memory_order_relaxed);
+    readers_seen_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void StreamWriter::disconnect() {
+    if (out_fd_ >= 0 && out_fd_ != STDOUT_FILENO) ::close(out_fd_);
+    out_fd_ = -1;
+    reader_.store(false, std::memory_order_relaxed);
+    next_attempt_ns_ = monotonic_ns() + opt_.reopen_interval_ns;
+}
+
+void StreamWriter::try_connect(uint64_t now_ns) {
+    if (out_fd_ >= 0 || !reconnectable_) return;
+    if (opt_.target.kind == StreamTarget::Kind::unix_listen) {
+        const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) connected(fd);
+        return;
+    }
+    if (now_ns < next_attempt_ns_) return;
+    next_attempt_ns_ = now_ns + opt_.reopen_interval_ns;
+    // Non-blocking open of a FIFO for writing fails with ENXIO until a reader has it open.
+    const int fd = ::open(opt_.target.path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) mkfifo(opt_.target.path.c_str(), 0640);  // removed under us: make it again
+        return;
+    }
+    fcntl(fd, F_SETPIPE_SZ, kPipeBytes);  // best effort: fewer, larger writes
+    connected(fd);
+}
+
+bool StreamWriter::draining(uint64_t now_ns) {
+    const bool all_closed = closed_count_.load() >= producer_count_.load() && producer_count_.load() > 0;
+    if (!stop_.load() && !all_closed) return false;
+    if (drain_deadline_ns_ == 0) drain_deadline_ns_ = now_ns + opt_.drain_timeout_ns;
+    return true;
+}
+
+bool StreamWriter::everything_done() {
+    for (size_t i = 0; i < rings_.size(); ++i)
+        if (cursor_[i] != rings_[i]->head()) return false;
+    return true;
+}
+
+// Without a reader, records are finished at once as `no_reader`, so rings
+// never fill while nobody listens.
+size_t StreamWriter::discard_all(uint8_t outcome) {
+    size_t n = 0;
+    for (size_t i = 0; i < rings_.size(); ++i) {
+        StreamRing& r = *rings_[i];
+        const uint64_t head = r.head();
+        uint64_t pos = cursor_[i];
+        while (pos < head) {
+            StreamEntry* e = r.entry_at(pos);
+            if (e->session) {
+                e->outcome = outcome;
+                ++n;
+            }
+            pos = r.next(pos, e);
+        }
+        cursor_[i] = pos;
+        r.set_done(pos);
+    }
+    return n;
+}
+
+// Copies whole records from the rings, round robin, into one output buffer.
+size_t StreamWriter::gather() {
+    size_t n = 0;
+    const size_t rings = rings_.size();
+    for (size_t k = 0; k < rings; ++k) {
+        const size_t i = (start_ring_ + k) % rings;
+        StreamRing& r = *rings_[i];
+        const uint64_t head = r.head();
+        uint64_t pos = cursor_[i];
+        while (pos < head && taken_.size() < kMaxRecordsPerWrite) {
+            StreamEntry* e = r.entry_at(pos);
+            if (e->session) {
+                if (out_used_ + e->record_bytes > out_capacity_) break;
+                std::memcpy(out_.get() + out_used_, e + 1, e->record_bytes);
+                out_used_ += e->record_bytes;
+                taken_.push_back({e, out_used_});
+                ++n;
+            }
+            pos = r.next(pos, e);
+        }
+        cursor_[i] = pos;
+    }
+    start_ring_ = (start_ring_ + 1) % rings;
+    return n;
+}
+
+void StreamWriter::flush_out() {
+    size_t off = 0;
+    SinkDropReason failure = SinkDropReason::write_error;
+    bool failed = false;
+    // Bounded: each pass writes bytes, or waits at most kIdlePollMs for room,
+    // and a stalled reader is given up on once the drain deadline passes.
+    while (off < out_used_) {
+        const ssize_t n = ::write(out_fd_, out_.get() + off, out_used_ - off);
+        if (n > 0) {
+            off += size_t(n);
+            bytes_written_.fetch_add(uint64_t(n), std::memory_order_relaxed);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            const uint64_t now = monotonic_ns();
+            if (draining(now) && now >= drain_deadline_ns_) {
+                failure = SinkDropReason::queue_full;
+                failed = true;
+                break;
+            }
+            pollfd p{out_fd_, POLLOUT, 0};
+            poll(&p, 1, kIdlePollMs);
+            continue;
+        }
+        failure = reason_for_write(n < 0 ? errno : EPIPE);
+        failed = true;
+        break;
+    }
+    for (const Taken& t : taken_)
+        t.entry->outcome = t.out_end <= off ? kStreamWritten : stream_outcome(failure);
+    for (size_t i = 0; i < rings_.size(); ++i) rings_[i]->set_done(cursor_[i]);
+    taken_.clear();
+    out_used_ = 0;
+    if (failed) disconnect();
+}
+
+void StreamWriter::idle_wait() {
+    sleeping_.store(true, std::memory_order_seq_cst);
+    bool work = false;
+    for (size_t i = 0; i < rings_.size() && !work; ++i) work = cursor_[i] != rings_[i]->head();
+    if (!work && !stop_.load()) {
+        pollfd fds[3];
+        nfds_t n = 0;
+        fds[n++] = {wake_fd_, POLLIN, 0};
+        // A reader that goes away shows as POLLERR (pipe) or POLLHUP/POLLRDHUP
+        // (socket) on our end, so health turns without waiting for traffic.
+        if (out_fd_ >= 0) fds[n++] = {out_fd_, short(is_socket_ ? POLLIN | POLLRDHUP : 0), 0};
+        if (listen_fd_ >= 0) fds[n++] = {listen_fd_, POLLIN, 0};
+        poll(fds, n, kIdlePollMs);
+        uint64_t count;
+        if (::read(wake_fd_, &count, sizeof count) < 0) { /* nothing was signalled */ }
+        if (out_fd_ >= 0 && fds[1].revents) {
+            if (fds[1].revents & (POLLERR | POLLHUP | POLLRDHUP)) {
+                disconnect();
+            } else if (fds[1].revents & POLLIN) {
+                char sink[512];  // a reader has nothing to say; read it away
+                if (::read(out_fd_, sink, sizeof sink) == 0) disconnect();
+            }
+        }
+    }
+    sleeping_.store(false, std::memory_order_relaxed);
+}
+
+void StreamWriter::run() {
+    // SIGPIPE for a write to a vanished reader is sent to the writing thread:
+    // blocked here, the write returns EPIPE instead and the process lives on.
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
+
+    for (;;) {
+        const uint64_t now = monotonic_ns();
+        try_connect(now);
+        if (listen_fd_ >= 0 && out_fd_ >= 0) {
+            // One reader at a time: a second one is closed at once and sees EOF.
+            const int extra = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (extra >= 0) ::close(extra);
+        }
+        size_t n = 0;
+        if (out_fd_ >= 0) {
+            n = gather();
+            // A new reader's header goes out at once, records or not.
+            if (n > 0 || out_used_ > 0) flush_out();
+        } else {
+            n = discard_all(stream_outcome(SinkDropReason::no_reader));
+        }
+        if (n > 0) continue;
+        // Every producer has closed (or we are told to stop) and nothing is
+        // left: close, so that the reader sees the end of the stream.
+        if (draining(now) && everything_done()) break;
+        idle_wait();
+    }
+    if (out_fd_ >= 0 && out_fd_ != STDOUT_FILENO) ::close(out_fd_);
+    if (out_fd_ == STDOUT_FILENO) ::close(STDOUT_FILENO);
+    out_fd_ = -1;
+    reader_.store(false, std::memory_order_relaxed);
+}
+
+// ---- the per-worker sink --------------------------------------------------
+
+StreamSink::StreamSink(StreamSinkOptions options)
+    : opt_(std::move(options)), ring_(opt_.writer->add_producer()), in_flight_(opt_.max_sessions, 0) {
+    first_ = ring_ != nullptr && ring_ == opt_.writer->first_ring();
+}
+
+StreamSink::~StreamSink() { close(); }
+
+void StreamSink::settle(Session& s, uint8_t outcome) {
+    SinkCounters& c = s.sinks[opt_.sink_slot];
+    if (outcome == kStreamWritten) c.written.add();
+    else c.drop(outcome >= 2 ? SinkDropReason(outcome - 2) : SinkDropReason::write_error);
+    c.buffered.set(--in_flight_[s.id]);
+}
+
+void StreamSink::reclaim() {
+    if (ring_) ring_->reclaim([this](const StreamEntry& e) { settle(*e.session, e.outcome); });
+}
+
+void StreamSink::write(std::span<const Packet> batch) {
+    reclaim();
+    const bool reader = opt_.writer->has_reader();
+    size_t queued = 0;
+    for (const Packet& p : batch) {
+        SinkCounters& c = p.session->sinks[opt_.sink_slot];
+        if (closed_ || !ring_) {
+            c.drop(SinkDropReason::not_open);
+            continue;
+        }
+        // Nobody listening: no copy, no queue, just the count.
+        if (!reader) {
+            c.drop(SinkDropReason::no_reader);
+            continue;
+        }
+        const uint32_t caplen = uint32_t(std::min<size_t>(p.frame.size(), opt_.snaplen));
+        const uint32_t record_bytes = uint32_t(sizeof(PcapRecordHeader)) + caplen;
+        std::byte* out = ring_->reserve(p.session, record_bytes);
+        if (!out) {
+            c.drop(SinkDropReason::queue_full);
+            continue;
+        }
+        const PcapRecordHeader rec = make_record_header(p.timestamp_ns, caplen, p.original_length);
+        std::memcpy(out, &rec, sizeof rec);
+        std::memcpy(out + sizeof rec, p.frame.data(), caplen);
+        c.buffered.set(++in_flight_[p.session->id]);
+        ++queued;
+    }
+    // One publish and at most one wake-up per batch, not per packet.
+    if (queued > 0) {
+        ring_->publish();
+        opt_.writer->wake();
+    }
+}
+
+void StreamSink::close() {
+    if (closed_) return;
+    closed_ = true;
+    if (!ring_) return;
+    ring_->closing.store(true);
+    opt_.writer->producer_closed();
+    // The writer finishes what was queued (or gives up on a stalled reader
+    // within its drain timeout); wait for it, bounded, then count the outcome.
+    const uint64_t deadline = monotonic_ns() + opt_.close_timeout_ns;
+    while (ring_->done() < ring_->head() && monotonic_ns() < deadline) {
+        timespec ms{0, 1'000'000};
+        nanosleep(&ms, nullptr);
+    }
+    reclaim();
+    ring_->abandon([this](const StreamEntry& e) { settle(*e.session, stream_outcome(SinkDropReason::write_error)); });
+}
+
+SinkStats StreamSink::stats() const { return {first_ ? opt_.writer->bytes_written() : 0, 0}; }
+
+bool StreamSink::healthy(std::string& why) const {
+    if (!opt_.required || opt_.writer->has_reader()) return true;
+    why = "nobody reads the stream at " + opt_.writer->target().text;
+    return false;
+}
+
+}  // namespace mirrortap

@@ -1,0 +1,206 @@
+// The IDS feed as a live classic-pcap stream: a global header, then records,
+// to stdout (`-`), a FIFO, or a unix socket (`unix:PATH`, we listen), so that
+// `mirrortap-collector --stream - | tshark -i -` works. One writer thread owns
+// the output; each receive worker hands it records through its own bounded
+// single-producer ring, so a slow or absent reader costs drops, never a wait.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sinks/sink.hpp"
+
+namespace mirrortap {
+
+// What --stream PATH names.
+struct StreamTarget {
+    enum class Kind { stdout_pipe, fifo, unix_listen } kind = Kind::fifo;
+    std::string path;  // empty for stdout
+    std::string text;  // as the user wrote it, for messages
+};
+// `-` is stdout, `unix:PATH` a listening unix stream socket; anything else a
+// FIFO, created when missing. nullopt with `why` when PATH cannot be one.
+std::optional<StreamTarget> parse_stream_target(std::string_view text, std::string& why);
+
+// One ring entry, 16-byte aligned; the pcap record header and data follow.
+struct StreamEntry {
+    Session* session;       // nullptr: padding to the end of the ring
+    uint32_t record_bytes;  // pcap record header + captured bytes
+    uint8_t outcome;        // set by the writer before it publishes `done`
+    uint8_t unused[3];
+};
+static_assert(sizeof(StreamEntry) == 16);
+inline constexpr uint8_t kStreamPending = 0;
+inline constexpr uint8_t kStreamWritten = 1;
+inline uint8_t stream_outcome(SinkDropReason r) { return uint8_t(2 + uint8_t(r)); }
+
+// Single producer (a receive worker), single consumer (the writer thread).
+// Three positions, all counted in bytes and never wrapped: the producer
+// publishes up to `head`; the writer consumes and sets each entry's outcome up
+// to `done`; the producer reads outcomes, counts them and frees up to its own `tail`.
+class StreamRing {
+public:
+    explicit StreamRing(size_t capacity_bytes);  // rounded up to a power of two
+
+    // Producer: room for one record of `record_bytes`, or nullptr when full.
+    std::byte* reserve(Session* session, uint32_t record_bytes);
+    void publish() { head_.store(pending_head_, std::memory_order_seq_cst); }
+    // Producer: calls on_done(entry) for each entry the writer has finished, oldest first.
+    template <typename F>
+    void reclaim(F&& on_done) {
+        const uint64_t done = done_.load(std::memory_order_acquire);
+        while (tail_ < done) {
+            StreamEntry* e = entry_at(tail_);
+            tail_ = next(tail_, e);
+            if (e->session) on_done(*e);
+        }
+    }
+    // Producer, at close: each entry published and not finished, as if abandoned.
+    template <typename F>
+    void abandon(F&& on_each) {
+        reclaim([](const StreamEntry&) {});
+        while (tail_ < pending_head_) {
+            StreamEntry* e = entry_at(tail_);
+            tail_ = next(tail_, e);
+            if (e->session) on_each(*e);
+        }
+    }
+
+    // Writer side.
+    uint64_t head() const { return head_.load(std::memory_order_seq_cst); }
+    uint64_t done() const { return done_.load(std::memory_order_acquire); }
+    void set_done(uint64_t pos) { done_.store(pos, std::memory_order_release); }
+    StreamEntry* entry_at(uint64_t pos) { return reinterpret_cast<StreamEntry*>(buf_.get() + (pos & mask_)); }
+    uint64_t next(uint64_t pos, const StreamEntry* e) const {
+        // Padding runs to the end of the buffer; a record occupies its aligned size.
+        if (!e->session) return pos + (capacity_ - (pos & mask_));
+        return pos + entry_bytes(e->record_bytes);
+    }
+    static uint64_t entry_bytes(uint32_t record_bytes) { return (sizeof(StreamEntry) + record_bytes + 15) & ~15ull; }
+    size_t capacity() const { return capacity_; }
+
+    std::atomic<bool> closing{false};
+
+private:
+    size_t capacity_;
+    uint64_t mask_;
+    std::unique_ptr<std::byte[]> buf_;
+    alignas(64) std::atomic<uint64_t> head_{0};
+    alignas(64) std::atomic<uint64_t> done_{0};
+    alignas(64) uint64_t pending_head_ = 0;  // producer-private
+    uint64_t tail_ = 0;                      // producer-private
+};
+
+struct StreamWriterOptions {
+    StreamTarget target;
+    uint32_t snaplen = 65535;
+    uint32_t producers = 1;  // receive workers; the writer finishes when all have closed
+    size_t ring_bytes = 8u << 20;  // per producer
+    uint64_t reopen_interval_ns = 200'000'000;  // how often a FIFO is tried for a new reader
+    uint64_t drain_timeout_ns = 2'000'000'000;  // at shutdown, how long a stalled reader is waited for
+};
+
+class StreamWriter {
+public:
+    explicit StreamWriter(StreamWriterOptions options);
+    ~StreamWriter();  // stops the thread (after the drain, when producers closed)
+
+    // Prepares the output (creates the FIFO, binds the socket) and starts the
+    // thread. One-line error, or "".
+    std::string open();
+    // A ring for one producer; call once per receive worker, before packets flow.
+    StreamRing* add_producer();
+    const StreamRing* first_ring() const { return rings_.front().get(); }
+    void producer_closed();
+    // Wakes the writer if it sleeps; producers call it once per published batch.
+    void wake();
+
+    bool has_reader() const { return reader_.load(std::memory_order_relaxed); }
+    uint64_t bytes_written() const { return bytes_written_.load(std::memory_order_relaxed); }
+    uint64_t readers_seen() const { return readers_seen_.load(std::memory_order_relaxed); }
+    const StreamTarget& target() const { return opt_.target; }
+
+private:
+    struct Taken {
+        StreamEntry* entry;
+        size_t out_end;
+    };
+
+    void run();
+    void try_connect(uint64_t now_ns);
+    void connected(int fd);
+    void disconnect();
+    size_t gather();
+    size_t discard_all(uint8_t outcome);
+    void flush_out();
+    void idle_wait();
+    bool draining(uint64_t now_ns);
+    bool everything_done();
+
+    StreamWriterOptions opt_;
+    std::vector<std::unique_ptr<StreamRing>> rings_;  // sized to opt_.producers
+    std::vector<uint64_t> cursor_;                    // per ring: taken up to here
+    std::atomic<uint32_t> producer_count_{0};
+    std::atomic<uint32_t> closed_count_{0};
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> sleeping_{false};
+    int wake_fd_ = -1;    // eventfd
+    int out_fd_ = -1;     // the reader's end, when there is one
+    int listen_fd_ = -1;  // unix:PATH
+    bool reconnectable_ = true;  // false for stdout once its reader left
+    bool is_socket_ = false;
+    uint64_t next_attempt_ns_ = 0;
+    uint64_t drain_deadline_ns_ = 0;
+    std::unique_ptr<std::byte[]> out_;
+    size_t out_capacity_ = 0;
+    size_t out_used_ = 0;
+    std::vector<Taken> taken_;
+    size_t start_ring_ = 0;
+    std::atomic<bool> reader_{false};
+    std::atomic<uint64_t> bytes_written_{0};
+    std::atomic<uint64_t> readers_seen_{0};
+    std::thread thread_;
+};
+
+struct StreamSinkOptions {
+    std::shared_ptr<StreamWriter> writer;
+    uint32_t snaplen = 65535;
+    uint32_t max_sessions = 1024;
+    uint32_t sink_slot = 2;
+    bool required = false;  // unhealthy while nobody reads
+    uint64_t close_timeout_ns = 5'000'000'000;
+};
+
+// One per receive worker: the producer end of its ring. All counting is done
+// here, on the worker's thread, from the outcomes the writer leaves in the ring.
+class StreamSink final : public Sink {
+public:
+    explicit StreamSink(StreamSinkOptions options);
+    ~StreamSink() override;
+
+    std::string_view name() const override { return "stream"; }
+    uint32_t slot() const override { return opt_.sink_slot; }
+    void write(std::span<const Packet> batch) override;
+    void tick(uint64_t) override { reclaim(); }
+    void rotate() override {}
+    void close() override;
+    SinkStats stats() const override;
+    bool healthy(std::string& why) const override;
+
+private:
+    void reclaim();
+    void settle(Session& s, uint8_t outcome);
+
+    StreamSinkOptions opt_;
+    StreamRing* ring_;
+    bool first_ = false;  // reports the writer's byte total, so that sums over workers stay right
+    std::vector<uint32_t> in_flight_;  // by Session::id
+    bool closed_ = false;
+};
+
+}  // namespace mirrortap

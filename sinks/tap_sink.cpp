@@ -1,0 +1,174 @@
+#include "sinks/tap_sink.hpp"
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "decap/frame.hpp"
+
+namespace mirrortap {
+
+namespace {
+
+// Best effort: a sysctl that is missing (IPv6 compiled out) changes nothing we rely on.
+void write_sysctl(const std::string& path, const char* value) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    if (::write(fd, value, std::strlen(value)) < 0) { /* best effort, see above */ }
+    ::close(fd);
+}
+
+std::string set_up(const std::string& name) {
+    const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return std::string("socket: ") + std::strerror(errno);
+    ifreq ifr{};
+    std::memcpy(ifr.ifr_name, name.data(), name.size());
+    std::string why;
+    if (ioctl(s, SIOCGIFMTU, &ifr) == 0 && uint32_t(ifr.ifr_mtu) < kTapMtu) {
+        ifr.ifr_mtu = int(kTapMtu);
+        ioctl(s, SIOCSIFMTU, &ifr);  // best effort: a smaller MTU only limits IDS snaplen
+    }
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+        why = "cannot read flags of TAP " + name + ": " + std::strerror(errno);
+    } else {
+        // IFF_NOARP: mirrored ARP requests for the host's own addresses must
+        // not be answered onto the feed. Up, so that capture on it works.
+        ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP | IFF_NOARP);
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
+            why = "cannot bring TAP " + name + " up: " + std::strerror(errno);
+    }
+    ::close(s);
+    return why;
+}
+
+}  // namespace
+
+uint16_t derived_vlan_id(uint32_t vni) {
+    const uint32_t v = vni % 4094;
+    return uint16_t(v == 0 ? 4094 : v);
+}
+
+uint16_t session_vlan_id(const Config& config, uint32_t vni) {
+    for (const auto& s : config.sessions)
+        if (s.vni == vni && s.vlan) return *s.vlan;
+    return derived_vlan_id(vni);
+}
+
+size_t push_vlan_tag(Bytes frame, uint16_t vid, std::byte* out) {
+    constexpr size_t kMacs = 12;
+    std::memcpy(out, frame.data(), kMacs);
+    store_be16(out + kMacs, kEtherTypeVlan);
+    store_be16(out + kMacs + 2, uint16_t(vid & 0x0FFF));
+    std::memcpy(out + kMacs + kVlanTagBytes, frame.data() + kMacs, frame.size() - kMacs);
+    return frame.size() + kVlanTagBytes;
+}
+
+TapDevices::~TapDevices() {
+    for (int fd : fds_) ::close(fd);
+}
+
+std::string TapDevices::open(const std::vector<std::string>& names) {
+    for (const auto& name : names) {
+        const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) return std::string("cannot open /dev/net/tun: ") + std::strerror(errno);
+        ifreq ifr{};
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+        std::memcpy(ifr.ifr_name, name.data(), std::min(name.size(), size_t(IFNAMSIZ - 1)));
+        if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+            const int err = errno;
+            ::close(fd);
+            std::string why = "cannot create TAP " + name + ": " + std::strerror(err);
+            if (err == EPERM) why += " (needs CAP_NET_ADMIN)";
+            if (err == EBUSY) why += " (another program holds it)";
+            if (err == EINVAL) why += " (an interface of that name exists and is not a single-queue TAP)";
+            return why;
+        }
+        fds_.push_back(fd);
+        names_.push_back(name);
+        // IPv6 off before the device goes up, so that it never sends a router
+        // solicitation or DAD probe that a sniffer on the TAP would take for traffic.
+        write_sysctl("/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6", "1");
+        // Strict reverse-path filtering: mirrored IPv4 from sources not routed
+        // over the TAP (all of them) never reaches the host's own sockets.
+        write_sysctl("/proc/sys/net/ipv4/conf/" + name + "/rp_filter", "1");
+        if (auto why = set_up(name); !why.empty()) return why;
+    }
+    return "";
+}
+
+TapSink::TapSink(TapSinkOptions options)
+    : opt_(std::move(options)),
+      vlan_by_session_(opt_.max_sessions, 0),
+      scratch_(std::make_unique<std::byte[]>(std::max<size_t>(opt_.snaplen, kTapMtu) + kVlanTagBytes + 64)) {}
+
+uint16_t TapSink::vlan_for(const Session& s) {
+    uint16_t& vid = vlan_by_session_[s.id];
+    if (vid == 0) {  // first packet of the session: the cold path
+        vid = derived_vlan_id(s.vni);
+        for (const auto& named : opt_.sessions)
+            if (named.vni == s.vni && named.vlan) vid = *named.vlan;
+    }
+    return vid;
+}
+
+void TapSink::note_error(size_t device, int err) {
+    last_error_device_.store(device, std::memory_order_relaxed);
+    last_error_.store(err, std::memory_order_relaxed);
+}
+
+void TapSink::write(std::span<const Packet> batch) {
+    const auto& fds = opt_.devices->fds();
+    const uint32_t count = uint32_t(fds.size());
+    for (const Packet& p : batch) {
+        SinkCounters& c = p.session->sinks[opt_.sink_slot];
+        if (closed_ || count == 0) {
+            c.drop(SinkDropReason::not_open);
+            continue;
+        }
+        const uint32_t out = flow_output(p.flow, p.session->vni, count);
+        Bytes frame = p.frame.first(std::min<size_t>(p.frame.size(), opt_.snaplen));
+        const std::byte* data = frame.data();
+        size_t length = frame.size();
+        if (opt_.session_vlan) {
+            length = push_vlan_tag(frame, vlan_for(*p.session), scratch_.get());
+            data = scratch_.get();
+        }
+        // One write(2) per frame is what the TAP interface offers; the fd is
+        // non-blocking, so a full device costs a drop, never a wait.
+        const ssize_t n = ::write(fds[out], data, length);
+        if (n == ssize_t(length)) {
+            c.written.add();
+            bytes_written_.add(length);
+            if (last_error_.load(std::memory_order_relaxed) != 0) last_error_.store(0, std::memory_order_relaxed);
+            continue;
+        }
+        const int err = n < 0 ? errno : EIO;
+        switch (err) {
+            case EAGAIN:
+            case ENOBUFS:
+            case ENOMEM: c.drop(SinkDropReason::queue_full); break;
+            case EBADFD:
+            case EIO: c.drop(SinkDropReason::not_open); note_error(out, err); break;  // device gone or down
+            default: c.drop(SinkDropReason::write_error); note_error(out, err); break;
+        }
+    }
+}
+
+bool TapSink::healthy(std::string& why) const {
+    const int err = last_error_.load(std::memory_order_relaxed);
+    if (err == 0) return true;
+    const size_t device = last_error_device_.load(std::memory_order_relaxed);
+    const auto& names = opt_.devices->names();
+    why = "cannot write to TAP " + (device < names.size() ? names[device] : std::string("?")) + ": " +
+          std::strerror(err);
+    return false;
+}
+
+}  // namespace mirrortap
