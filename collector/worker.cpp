@@ -49,13 +49,13 @@ size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) 
     for (const Datagram& d : in) {
         counters_.received_packets.add();
         counters_.received_bytes.add(d.payload.size());
-        if (d.truncated) {
-            refuse(Refusal::datagram_truncated);
-            continue;
-        }
         // Strangers are turned away before their bytes are parsed.
         if (!allow_->source_allowed(d.source)) {
             refuse(Refusal::source_not_allowed);
+            continue;
+        }
+        if (d.truncated) {
+            refuse(Refusal::datagram_truncated);
             continue;
         }
         if (d.payload.size() >= kVxlanHeaderBytes && (uint8_t(d.payload[0]) & kVxlanFlagVniValid) &&

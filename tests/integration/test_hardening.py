@@ -18,9 +18,10 @@ def strangers_are_refused_and_counted():
         c.send([vxlan(150, udp4_frame())] * 4, source="127.0.0.2")   # not an allowed source
         c.send([vxlan(300, udp4_frame())] * 5, source="127.0.0.1")   # not an allowed VNI
         c.send([vxlan(300, b"\x00" * 3)] * 2, source="127.0.0.2")     # malformed, from a stranger
-        m = c.wait_settled(14)
+        c.send([vxlan(300, b"\x00" * 12000)], source="127.0.0.2")     # oversized, from a stranger
+        m = c.wait_settled(15)
         check_identities(m)
-        assert value(m, "mirrortap_decap_errors_total", reason="source_not_allowed") == 6
+        assert value(m, "mirrortap_decap_errors_total", reason="source_not_allowed") == 7
         assert value(m, "mirrortap_decap_errors_total", reason="vni_not_allowed") == 5
         assert value(m, "mirrortap_session_packets_total") == 3
         assert c.stop() == 0
