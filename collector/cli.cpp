@@ -13,6 +13,7 @@ enum Flag : int {
     f_config = 1000, f_listen, f_workers, f_rcvbuf, f_snaplen, f_pcap_dir, f_no_pcap, f_rotate_size,
     f_rotate_seconds, f_retain_files, f_retain_bytes, f_session_key, f_max_sessions, f_metrics_listen,
     f_check_config, f_version, f_help, f_allow_source, f_allow_vni, f_user, f_allow_root, f_min_free,
+    f_tap, f_tap_session_vlan, f_stream, f_stream_required, f_forward,
 };
 
 const option kOptions[] = {
@@ -35,6 +36,11 @@ const option kOptions[] = {
     {"user", required_argument, nullptr, f_user},
     {"allow-root", no_argument, nullptr, f_allow_root},
     {"min-free", required_argument, nullptr, f_min_free},
+    {"tap", required_argument, nullptr, f_tap},
+    {"tap-session-vlan", no_argument, nullptr, f_tap_session_vlan},
+    {"stream", required_argument, nullptr, f_stream},
+    {"stream-required", no_argument, nullptr, f_stream_required},
+    {"forward", required_argument, nullptr, f_forward},
     {"check-config", no_argument, nullptr, f_check_config},
     {"version", no_argument, nullptr, f_version},
     {"help", no_argument, nullptr, f_help},
@@ -80,6 +86,11 @@ public:
             case f_allow_vni: list(c_.allow.vnis, parse_vni_range); break;
             case f_user: c_.user = std::string(value); break;
             case f_allow_root: c_.allow_root = true; break;
+            case f_tap: list(c_.tap, parse_tap_name); break;
+            case f_tap_session_vlan: c_.tap_session_vlan = true; break;
+            case f_stream: c_.stream = std::string(value); break;
+            case f_stream_required: c_.stream_required = true; break;
+            case f_forward: if (auto e = parse_endpoint(value, why)) c_.forward = *e; else fail(); break;
             default: break;
         }
     }
@@ -129,6 +140,15 @@ Who may send:
                            others are dropped before decap and counted
                            (source_not_allowed, vni_not_allowed)
 
+IDS feed and forwarding (per session: sinks: [...] in the config):
+  --tap NAME[,NAME...]     write frames to these TAP interfaces, created if
+                           missing; a flow and its reply share one TAP  [off]
+  --tap-session-vlan       tag frames on the TAPs with the session's VLAN
+  --stream PATH            live pcap stream: - (stdout), a FIFO (created if
+                           missing) or unix:PATH (we listen)          [off]
+  --stream-required        /healthz is 503 while nobody reads the stream
+  --forward ADDR:PORT      re-encapsulate (same VNI) and send on      [off]
+
 Monitoring:
   --metrics-listen ADDR:PORT  serve /metrics, /healthz, /readyz [off]
                            basic auth or a bearer token: metrics_auth in the config
@@ -153,6 +173,8 @@ Tail the file being written:
 Example:
   mirrortap-collector --listen 0.0.0.0:4789 --pcap-dir /var/lib/mirrortap/captures \
       --rotate-size 512M --rotate-seconds 300 --retain-bytes 50G
+  mirrortap-collector --no-pcap --stream - | tshark -i -
+  mirrortap-collector --tap mt0,mt1 --tap-session-vlan     # then: suricata --af-packet
 )";
 }
 

@@ -89,6 +89,9 @@ private:
     std::vector<ConfigError>& errors_;
 };
 
+template <typename T, typename Parse>
+void load_list(Reader& r, const YAML::Node& n, std::string_view key, std::vector<T>& out, Parse parse);
+
 void load_sessions(Reader& r, const YAML::Node& list, Config& c) {
     if (!list.IsSequence()) {
         r.error(list, "sessions: expected a list such as [{vni: 501, name: web}]");
@@ -103,6 +106,18 @@ void load_sessions(Reader& r, const YAML::Node& list, Config& c) {
                  r.string(n, "name", s.name);
                  std::string why;
                  if (!valid_session_name(s.name, why)) r.error(n, "name: " + why);
+             }},
+            {"vlan", [&](const YAML::Node& n) {
+                 uint16_t vid = 0;
+                 r.uint(n, "vlan", vid, 4094);
+                 if (vid == 0 && n.IsScalar() && n.Scalar() == "0") r.error(n, "vlan: 0 is reserved; use 1 to 4094");
+                 if (vid != 0) s.vlan = vid;
+             }},
+            {"sinks", [&](const YAML::Node& n) {
+                 std::vector<uint32_t> picked;
+                 load_list(r, n, "sinks", picked, parse_sink_name);
+                 s.sinks = 0;
+                 for (uint32_t i : picked) s.sinks |= 1u << i;
              }},
         });
         if (item.IsMap() && !have_vni) r.error(item, "sessions entry: 'vni' is required");
@@ -190,6 +205,15 @@ void load_root(Reader& r, const YAML::Node& root, Config& c) {
              r.into(n, "metrics_listen", e, parse_endpoint);
              if (e.len) c.metrics_listen = e;
          }},
+        {"tap", [&](const YAML::Node& n) { load_list(r, n, "tap", c.tap, parse_tap_name); }},
+        {"tap_session_vlan", [&](const YAML::Node& n) { r.boolean(n, "tap_session_vlan", c.tap_session_vlan); }},
+        {"stream", [&](const YAML::Node& n) { r.string(n, "stream", c.stream); }},
+        {"stream_required", [&](const YAML::Node& n) { r.boolean(n, "stream_required", c.stream_required); }},
+        {"forward", [&](const YAML::Node& n) {
+             Endpoint e;
+             r.into(n, "forward", e, parse_endpoint);
+             if (e.len) c.forward = e;
+         }},
     });
 }
 
@@ -204,6 +228,47 @@ const std::string* Config::name_for(uint32_t vni) const {
     for (const auto& s : sessions)
         if (s.vni == vni) return &s.name;
     return nullptr;
+}
+
+uint32_t Config::sink_mask_for(uint32_t vni) const {
+    for (const auto& s : sessions)
+        if (s.vni == vni) return s.sinks;
+    return kAllSinks;
+}
+
+uint16_t vlan_for_vni(uint32_t vni) {
+    const uint32_t v = vni % 4094;
+    return uint16_t(v == 0 ? 4094 : v);
+}
+
+uint16_t Config::session_vlan(uint32_t vni) const {
+    for (const auto& s : sessions)
+        if (s.vni == vni && s.vlan) return *s.vlan;
+    return vlan_for_vni(vni);
+}
+
+std::optional<std::string> parse_tap_name(std::string_view text, std::string& why) {
+    // IFNAMSIZ is 16 with the terminating NUL; '/' and white space are never allowed.
+    if (text.empty() || text.size() > 15 || text == "." || text == "..") {
+        why = "an interface name has 1 to 15 characters, got '" + std::string(text) + "'";
+        return std::nullopt;
+    }
+    for (char ch : text) {
+        const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                        ch == '-' || ch == '_' || ch == '.';
+        if (!ok) {
+            why = "'" + std::string(text) + "' may use only letters, digits, '-', '_' and '.'";
+            return std::nullopt;
+        }
+    }
+    return std::string(text);
+}
+
+std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why) {
+    for (uint32_t i = 0; i < kSinkNames.size(); ++i)
+        if (text == kSinkNames[i]) return i;
+    why = "unknown sink '" + std::string(text) + "' (pcap, tap, stream or forward)";
+    return std::nullopt;
 }
 
 std::string format_error(std::string_view origin, const ConfigError& e) {
@@ -439,6 +504,55 @@ std::optional<std::string> read_secret_file(const std::string& path, std::string
     return secret;
 }
 
+namespace {
+
+bool is_any_address(const Endpoint& e) {
+    if (e.family() == AF_INET) return reinterpret_cast<const sockaddr_in&>(e.addr).sin_addr.s_addr == INADDR_ANY;
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(e.addr).sin6_addr;
+    return std::memcmp(&a, &in6addr_any, sizeof a) == 0;
+}
+
+bool is_loopback(const Endpoint& e) {
+    if (e.family() == AF_INET)
+        return (ntohl(reinterpret_cast<const sockaddr_in&>(e.addr).sin_addr.s_addr) >> 24) == 127;
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(e.addr).sin6_addr;
+    return std::memcmp(&a, &in6addr_loopback, sizeof a) == 0;
+}
+
+uint16_t port_of(const Endpoint& e) {
+    return ntohs(e.family() == AF_INET ? reinterpret_cast<const sockaddr_in&>(e.addr).sin_port
+                                       : reinterpret_cast<const sockaddr_in6&>(e.addr).sin6_port);
+}
+
+void validate_ids_feed(const Config& c, std::vector<ConfigError>& errors) {
+    std::set<std::string> taps;
+    for (const auto& t : c.tap)
+        if (!taps.insert(t).second) errors.push_back({0, 0, "tap: '" + t + "' is named twice"});
+    if (c.tap.size() > 64) errors.push_back({0, 0, "tap: at most 64 devices"});
+    if (c.stream_required && c.stream.empty())
+        errors.push_back({0, 0, "stream_required: needs a stream (stream: PATH or --stream PATH)"});
+    if (c.stream.starts_with("unix:") && (c.stream.size() == 5 || c.stream.size() - 5 > 107))
+        errors.push_back({0, 0, "stream: a unix socket path has 1 to 107 bytes"});
+    if (c.tap_session_vlan) {
+        // Two named sessions on one VID would be one network to the IDS.
+        std::map<uint16_t, uint32_t> vni_of_vlan;
+        for (const auto& s : c.sessions) {
+            const uint16_t vid = c.session_vlan(s.vni);
+            auto [it, fresh] = vni_of_vlan.emplace(vid, s.vni);
+            if (!fresh)
+                errors.push_back({0, 0, "sessions: VNI " + std::to_string(it->second) + " and VNI " +
+                                            std::to_string(s.vni) + " would share VLAN " + std::to_string(vid) +
+                                            " on the TAPs; give one a vlan: of its own"});
+        }
+    }
+    // Only the loops we can see from here: our own address, or loopback while we listen on all.
+    if (c.forward && port_of(*c.forward) == port_of(c.listen) &&
+        (c.forward->text == c.listen.text || (is_any_address(c.listen) && is_loopback(*c.forward))))
+        errors.push_back({0, 0, "forward: " + c.forward->text + " is where we listen; that would loop"});
+}
+
+}  // namespace
+
 std::vector<ConfigError> validate(const Config& c) {
     std::vector<ConfigError> errors;
     std::set<uint32_t> vnis;
@@ -456,6 +570,7 @@ std::vector<ConfigError> validate(const Config& c) {
         errors.push_back({0, 0, "pcap.rotate_size: must be at least 4K"});
     if (c.pcap.buffer_bytes < 65536 + 16)
         errors.push_back({0, 0, "pcap.buffer_size: must be at least 64K so that one record always fits"});
+    validate_ids_feed(c, errors);
     return errors;
 }
 

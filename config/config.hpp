@@ -51,10 +51,21 @@ struct MetricsAuth {
     bool enabled() const { return !username.empty() || !bearer_token.empty(); }
 };
 
+// Sinks by name, in the order of their slot in Session::sinks (SinkSlot in sinks/sink_set.hpp).
+inline constexpr std::array<std::string_view, 4> kSinkNames = {"pcap", "tap", "stream", "forward"};
+inline constexpr uint32_t kAllSinks = ~0u;
+
 struct NamedSession {
     uint32_t vni = 0;
     std::string name;
+    std::optional<uint16_t> vlan;  // 802.1Q VID on the TAPs with tap_session_vlan, 1..4094
+    uint32_t sinks = kAllSinks;    // bit i: feeds kSinkNames[i]; every sink unless the entry lists them
 };
+
+// The VLAN ID of a VNI with tap_session_vlan and no `vlan:` of its own: the
+// VNI modulo 4094, 0 read as 4094 (VIDs 0 and 4095 are reserved), so VNIs
+// 1..4094 keep their number and VNIs that differ by a multiple of 4094 share one.
+uint16_t vlan_for_vni(uint32_t vni);
 
 struct PcapConfig {
     bool enabled = true;
@@ -86,9 +97,19 @@ struct Config {
     Allowlist allow;
     std::string user;         // drop root to this user once everything is open (like tcpdump -Z)
     bool allow_root = false;  // run as root without --user, knowingly
+    // The IDS feed and forwarding; each off while empty.
+    std::vector<std::string> tap;    // TAP device names (sinks/tap_sink.hpp)
+    bool tap_session_vlan = false;   // push each session's VLAN tag on the TAPs
+    std::string stream;              // "-" (stdout), a FIFO path or unix:PATH (sinks/stream_sink.hpp)
+    bool stream_required = false;    // /healthz says 503 while nobody reads the stream
+    std::optional<Endpoint> forward; // re-encapsulate and send here (sinks/forward_sink.hpp)
 
     Config();  // defaults, including listen 0.0.0.0:4789
     const std::string* name_for(uint32_t vni) const;
+    // Which sinks (bits by kSinkNames) the sessions of this VNI feed.
+    uint32_t sink_mask_for(uint32_t vni) const;
+    // The 802.1Q VID of this VNI's sessions on the TAPs: its `vlan:`, else vlan_for_vni.
+    uint16_t session_vlan(uint32_t vni) const;
 };
 
 struct ConfigError {
@@ -121,6 +142,8 @@ bool valid_session_name(std::string_view name, std::string& why);
 std::optional<Cidr> parse_cidr(std::string_view text, std::string& why);              // 10.0.0.0/8, 2001:db8::/32, 1.2.3.4
 std::optional<VniRange> parse_vni_range(std::string_view text, std::string& why);     // 501, 100-199
 std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why);     // 0640
+std::optional<std::string> parse_tap_name(std::string_view text, std::string& why);  // a Linux interface name
+std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why);     // its index in kSinkNames
 // Reads a one-line secret; surrounding white space is dropped.
 std::optional<std::string> read_secret_file(const std::string& path, std::string& why);
 
