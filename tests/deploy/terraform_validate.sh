@@ -51,6 +51,38 @@ for root in modules/mirrortap examples/basic; do
     fi
 done
 
+# The module's input validations, exercised: its variables.tf alone is a root
+# with no resources, so `terraform plan` evaluates them without any provider.
+vars="$work/vars"
+mkdir -p "$vars"
+cp "$work/tf/modules/mirrortap/variables.tf" "$vars/"
+if terraform -chdir="$vars" init -backend=false -input=false -no-color >"$work/vars-init.log" 2>&1; then
+    base=(-var vpc_id=vpc-1 -var 'subnet_ids=["subnet-1"]' -var 'source_cidrs=["10.0.0.0/16"]'
+          -var package_url=https://example.invalid/m.deb)
+    check "module inputs: a minimal valid set plans" \
+        terraform -chdir="$vars" plan -input=false -no-color "${base[@]}" -out=/dev/null
+    # refused VALUE EXPECTED_MESSAGE
+    refused() {
+        local out
+        out=$(terraform -chdir="$vars" plan -input=false -no-color "${base[@]}" -var "$1" 2>&1)
+        if [ $? -ne 0 ] && grep -qF "$2" <<<"$out"; then ok "module inputs refuse: $2"; else
+            echo "$out" | tail -8; fail "module inputs refuse: $2"; fi
+    }
+    refused 'mirror_sessions=[{network_interface_id="eni-1",vni=1,name="a"},{network_interface_id="eni-2",vni=1,name="b"}]' \
+        "entries that share a VNI must share a name"
+    refused 'mirror_sessions=[{network_interface_id="eni-1",vni=1,name="../x"}]' "mirror_sessions: vni 0..16777215"
+    refused 'mirror_sessions=[{network_interface_id="eni-1",vni=1,name="a",packet_length=9000}]' "mirror_sessions: vni 0..16777215"
+    refused 'mirror_sessions=[{network_interface_id="eni-1",vni=1,name="a",session_number=1},{network_interface_id="eni-1",vni=2,name="b",session_number=2},{network_interface_id="eni-1",vni=3,name="c",session_number=3},{network_interface_id="eni-1",vni=4,name="d",session_number=4}]' \
+        "at most 3 sessions per source ENI"
+    refused 'filter_rules=[{direction="ingress",rule_number=1,action="accept"},{direction="ingress",rule_number=1,action="reject"}]' \
+        "rule_number must be unique within a direction"
+    refused 'filter_rules=[{direction="inbound",rule_number=1,action="accept"}]' "direction ingress|egress"
+    refused "package_url=https://example.invalid/a'b" "without quotes or spaces"
+else
+    cat "$work/vars-init.log"
+    fail "terraform init of the variables-only root"
+fi
+
 # Render the templates exactly as the module does, with sample values, by
 # applying a root that has only outputs (no provider, no state anywhere else).
 render="$work/render"
@@ -61,14 +93,17 @@ output "collector_yaml" {
   value = templatefile("$tpl/collector.yaml.tftpl", {
     vxlan_port   = 4789
     metrics_port = 9478
-    rotate_size  = "1G"
-    retain_bytes = "20G"
-    sessions     = [{ vni = 501, name = "web" }, { vni = 7, name = "db.primary" }]
+    rotate_size     = "1G"
+    retain_bytes    = "20G"
+    min_free_bytes  = "2G"
+    allowed_sources = ["10.0.0.0/16", "192.168.7.0/24"]
+    sessions        = [{ vni = 501, name = "web" }, { vni = 7, name = "db.primary" }]
   })
 }
 output "collector_yaml_no_sessions" {
   value = templatefile("$tpl/collector.yaml.tftpl", {
-    vxlan_port = 4789, metrics_port = 9478, rotate_size = "1G", retain_bytes = "0", sessions = []
+    vxlan_port = 4789, metrics_port = 9478, rotate_size = "1G", retain_bytes = "0",
+    min_free_bytes = "0", allowed_sources = ["10.0.0.0/8"], sessions = []
   })
 }
 output "user_data_url" {

@@ -17,3 +17,8 @@ output "metrics_port" {
   description = "Prometheus scrapes every collector on this port."
   value       = module.mirrortap.metrics_port
 }
+
+output "target_group_arn" {
+  description = "Target group of the collectors: `aws elbv2 describe-target-health --target-group-arn ...`."
+  value       = module.mirrortap.target_group_arn
+}

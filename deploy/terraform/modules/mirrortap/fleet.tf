@@ -121,9 +121,14 @@ resource "aws_launch_template" "collector" {
     }
   }
 
+  # deploy/prometheus/prometheus.yml finds collectors by these two tags.
   tag_specifications {
     resource_type = "instance"
-    tags          = merge(local.tags, { Name = "${var.name}-collector" })
+    tags = merge(local.tags, {
+      Name                     = "${var.name}-collector"
+      "mirrortap-role"         = "collector"
+      "mirrortap-metrics-port" = tostring(var.metrics_port)
+    })
   }
 
   tag_specifications {

@@ -18,10 +18,12 @@ locals {
   collector_sessions = [for vni, names in local.sessions_by_vni : { vni = tonumber(vni), name = names[0] }]
 
   collector_config = var.collector_config != null ? var.collector_config : templatefile("${path.module}/templates/collector.yaml.tftpl", {
-    vxlan_port   = local.vxlan_port
-    metrics_port = var.metrics_port
-    rotate_size  = var.pcap_rotate_size
-    retain_bytes = var.pcap_retain_bytes
-    sessions     = local.collector_sessions
+    vxlan_port      = local.vxlan_port
+    metrics_port    = var.metrics_port
+    rotate_size     = var.pcap_rotate_size
+    retain_bytes    = var.pcap_retain_bytes
+    min_free_bytes  = var.pcap_min_free_bytes
+    allowed_sources = var.source_cidrs
+    sessions        = local.collector_sessions
   })
 }

@@ -231,6 +231,12 @@ variable "pcap_retain_bytes" {
   default     = "20G"
 }
 
+variable "pcap_min_free_bytes" {
+  description = "Free space below which a collector stops writing and turns /healthz red, so that the NLB moves its flows elsewhere before the disk fills (collector syntax)."
+  type        = string
+  default     = "2G"
+}
+
 variable "collector_config" {
   description = "Complete /etc/mirrortap/collector.yaml to write instead of the one this module renders (templates/collector.yaml.tftpl). It must keep metrics_listen on metrics_port."
   type        = string
@@ -284,6 +290,11 @@ variable "filter_rules" {
     condition     = length(distinct([for r in var.filter_rules : "${r.direction}/${r.rule_number}"])) == length(var.filter_rules)
     error_message = "filter_rules: rule_number must be unique within a direction."
   }
+
+  validation {
+    condition     = length(var.filter_rules) <= 10
+    error_message = "filter_rules: AWS allows at most 10 rules in a traffic mirror filter."
+  }
 }
 
 variable "mirror_amazon_dns" {
@@ -328,5 +339,12 @@ variable "mirror_sessions" {
   validation {
     condition     = length(distinct([for s in var.mirror_sessions : "${s.network_interface_id}/${s.session_number}"])) == length(var.mirror_sessions)
     error_message = "mirror_sessions: an ENI cannot have two sessions with the same session_number."
+  }
+
+  validation {
+    condition = alltrue([for eni in distinct([for s in var.mirror_sessions : s.network_interface_id]) :
+      length([for s in var.mirror_sessions : s if s.network_interface_id == eni]) <= 3
+    ])
+    error_message = "mirror_sessions: AWS allows at most 3 sessions per source ENI."
   }
 }
