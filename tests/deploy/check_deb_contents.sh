@@ -107,7 +107,7 @@ if [ -f "$MIRRORTAP_SOURCE_DIR/config/example.yaml" ]; then
 fi
 if [ "$HAVE_COLLECTOR" = 1 ]; then
     bin="$root/usr/bin/mirrortap-collector"
-    check "packaged collector is stripped" bash -c "! file '$bin' | grep -q 'not stripped'"
+    check "packaged collector is stripped (no .symtab)" bash -c "! readelf -S '$bin' | grep -q '\.symtab'"
     check "packaged collector runs: --version names $MIRRORTAP_VERSION" \
         bash -c "'$bin' --version | grep -qF '$MIRRORTAP_VERSION'"
     if [ -f "$root/etc/mirrortap/collector.yaml" ]; then
