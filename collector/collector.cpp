@@ -15,7 +15,7 @@ Collector::Collector(Config config) : config_(std::move(config)), budget_(config
 Collector::~Collector() { stop(); }
 
 std::string Collector::open() {
-    if (auto why = prepare_sinks(config_); !why.empty()) return why;
+    if (auto why = prepare_sinks(config_, outputs_); !why.empty()) return why;
     std::string why;
     const int gid = group_id(config_.pcap.group, why);
     if (!why.empty()) return "pcap.group: " + why;
@@ -23,7 +23,7 @@ std::string Collector::open() {
     if (!group.error.empty()) return group.error;
     for (int fd : group.fds)
         workers_.push_back(std::make_unique<Worker>(config_, budget_, std::make_unique<UdpSource>(fd),
-                                                    make_sinks(config_, gid)));
+                                                    make_sinks(config_, gid, outputs_)));
     return "";
 }
 
@@ -65,7 +65,7 @@ std::string Collector::reload(Config next, std::vector<std::string>& notes) {
          notes);
     keep("user", next.user, now.user, next.user != now.user, notes);
 
-    if (auto why = prepare_sinks(next); !why.empty()) return why;
+    if (auto why = prepare_sinks(next, outputs_); !why.empty()) return why;
     std::string why;
     const int gid = group_id(next.pcap.group, why);
     if (!why.empty()) return "pcap.group: " + why;
@@ -73,7 +73,7 @@ std::string Collector::reload(Config next, std::vector<std::string>& notes) {
     generations_.push_back(std::make_unique<const Config>(std::move(next)));
     const Config& adopted = *generations_.back();
     current_.store(&adopted, std::memory_order_release);
-    for (auto& w : workers_) w->request_reload(adopted, make_sinks(adopted, gid));
+    for (auto& w : workers_) w->request_reload(adopted, make_sinks(adopted, gid, outputs_));
     // Wait (bounded: a worker passes its loop at least every 100 ms) so that
     // "reloaded" means every packet read from now on meets the new config.
     for (int waited_ms = 0; waited_ms < 5000; waited_ms += 5) {

@@ -9,6 +9,7 @@
 
 #include "collector/worker.hpp"
 #include "config/config.hpp"
+#include "sinks/sink_set.hpp"
 
 namespace mirrortap {
 
@@ -39,6 +40,7 @@ private:
     std::deque<std::unique_ptr<const Config>> generations_;
     std::atomic<const Config*> current_{&config_};
     SessionBudget budget_;
+    SharedOutputs outputs_;  // TAPs and the stream writer, shared by every worker's sinks
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<std::thread> threads_;
     std::atomic<bool> stop_{false};

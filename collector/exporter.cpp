@@ -156,12 +156,17 @@ public:
 private:
     static void add_session(const Session& s, const Worker& w, Family& packets, Family& bytes, Family& sources,
                             Family& written, Family& dropped, Family& buffered) {
+        // Only the sinks this session feeds (per-session `sinks:`), so that
+        // written + dropped + buffered = session packets holds for each series.
+        const Config* config = w.applied_config();
+        const uint32_t feeds = config ? config->sink_mask_for(s.vni) : kAllSinks;
         const ClientMetric::Label session{"session", s.name()};
         const ClientMetric::Label vni{"vni", std::to_string(s.vni)};
         packets.value(double(s.packets.get()), {session, vni});
         bytes.value(double(s.bytes.get()), {session, vni});
         sources.value(double(s.source_count.load(std::memory_order_acquire)), {session, vni});
         w.each_sink([&](const Sink& each) {
+            if (!((feeds >> each.slot()) & 1)) return;
             const SinkCounters& k = s.sinks[each.slot()];
             const ClientMetric::Label sink{"sink", std::string(each.name())};
             written.value(double(k.written.get()), {sink, session, vni});

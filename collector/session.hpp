@@ -26,7 +26,7 @@ struct Session {
     // reader on another thread never sees a string being rewritten.
     const std::string& name() const { return *name_.load(std::memory_order_acquire); }
     void set_name(const std::string* n) { name_.store(n, std::memory_order_release); }
-    uint32_t sink_mask = ~0u;  // which sinks (by index) this session feeds
+    uint32_t sink_mask = ~0u;  // which sinks (bits by SinkSlot) this session feeds; the worker's alone
 
     RelaxedCounter packets;
     RelaxedCounter bytes;

@@ -72,6 +72,7 @@ Session* SessionTable::create(const Key& key) {
     const bool by_source = config_->session_key == SessionKeyMode::vni_and_source;
     names_.push_back(name_for(*config_, key.vni, by_source ? &key.source : nullptr));
     s.set_name(&names_.back());
+    s.sink_mask = config_->sink_mask_for(key.vni);
     index_.emplace(key, id);
     published_.store(id + 1, std::memory_order_release);
     return &s;
@@ -83,6 +84,7 @@ void SessionTable::apply(const Config& config) {
     for (uint32_t i = 0; i < size(); ++i) {
         Session& s = slots_[i];
         // The source that keyed this session is its first one.
+        s.sink_mask = config.sink_mask_for(s.vni);
         std::string name = name_for(config, s.vni, by_source ? &s.sources[0] : nullptr);
         if (name == s.name()) continue;
         names_.push_back(std::move(name));

@@ -80,6 +80,25 @@ size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) 
     return routed;
 }
 
+void Worker::deliver(std::span<const Packet> batch) {
+    uint32_t every = ~0u, some = 0;
+    for (const Packet& p : batch) {
+        every &= p.session->sink_mask;
+        some |= p.session->sink_mask;
+    }
+    for (auto& sink : sinks_) {
+        const uint32_t bit = 1u << sink->slot();
+        if (every & bit) {
+            sink->write(batch);  // the usual case: every session of the batch feeds this sink
+        } else if (some & bit) {
+            size_t n = 0;
+            for (const Packet& p : batch)
+                if (p.session->sink_mask & bit) selected_[n++] = p;
+            sink->write({selected_.data(), n});
+        }
+    }
+}
+
 void Worker::record_batch_time(uint64_t ns) {
     const double seconds = double(ns) * 1e-9;
     size_t bucket = 0;
@@ -129,7 +148,7 @@ void Worker::run(const std::atomic<bool>& stop) {
         if (n > 0) {
             const size_t routed = route_batch({datagrams.data(), n}, packets);
             if (routed > 0)
-                for (auto& sink : sinks_) sink->write({packets.data(), routed});
+                deliver({packets.data(), routed});
             record_batch_time(clock_ns(CLOCK_MONOTONIC) - started);
         }
         counters_.heartbeat_ns.set(started);
@@ -149,7 +168,7 @@ void Worker::run(const std::atomic<bool>& stop) {
         if (n == 0) break;
         const size_t routed = route_batch({datagrams.data(), n}, packets);
         if (routed > 0)
-            for (auto& sink : sinks_) sink->write({packets.data(), routed});
+            deliver({packets.data(), routed});
     }
     for (auto& sink : sinks_) sink->close();
     finished_.store(true, std::memory_order_release);

@@ -74,6 +74,8 @@ public:
 
 private:
     size_t route_batch(std::span<const Datagram> in, std::span<Packet> out);
+    // Hands a batch to each sink, keeping only the sessions that feed it.
+    void deliver(std::span<const Packet> batch);
     void refuse(Refusal r) { counters_.refused[size_t(r)].add(); }
     void record_batch_time(uint64_t ns);
     void apply_pending_reload();
@@ -82,6 +84,7 @@ private:
     SessionTable sessions_;
     std::unique_ptr<Source> source_;
     std::vector<std::unique_ptr<Sink>> sinks_;
+    std::array<Packet, kReceiveBatch> selected_;  // a batch cut down to one sink's sessions
     WorkerCounters counters_;
     std::atomic<bool> rotate_requested_{false};
     // Only this worker writes sinks_; it locks only to swap them, so that other

@@ -106,9 +106,6 @@ std::byte* StreamRing::reserve(Session* session, uint32_t record_bytes) {
 // ---- the writer ---------------------------------------------------------
 
 StreamWriter::StreamWriter(StreamWriterOptions options) : opt_(std::move(options)) {
-    rings_.resize(std::max<uint32_t>(opt_.producers, 1));
-    cursor_.assign(rings_.size(), 0);
-    for (auto& r : rings_) r = std::make_unique<StreamRing>(opt_.ring_bytes);
     out_capacity_ = std::max<size_t>(kOutBytes, sizeof(PcapFileHeader) + sizeof(PcapRecordHeader) + opt_.snaplen);
     out_ = std::make_unique<std::byte[]>(out_capacity_);
     taken_.reserve(kMaxRecordsPerWrite);
@@ -171,14 +168,28 @@ std::string StreamWriter::open() {
 }
 
 StreamRing* StreamWriter::add_producer() {
-    const uint32_t i = producer_count_.fetch_add(1);
-    if (i >= rings_.size()) return nullptr;
-    return rings_[i].get();
+    std::lock_guard lock(add_mutex_);
+    const uint32_t count = ring_count_.load(std::memory_order_relaxed);
+    for (uint32_t i = 0; i < count; ++i) {
+        StreamRing& r = *rings_[i];
+        // Acquire: the last owner's private positions, written before its
+        // release, are where the next owner goes on from.
+        if (!r.in_use.load(std::memory_order_acquire)) {
+            r.closing.store(false);
+            r.in_use.store(true);
+            return &r;
+        }
+    }
+    if (count == kMaxRings) return nullptr;
+    rings_[count] = std::make_unique<StreamRing>(opt_.ring_bytes);
+    rings_[count]->in_use.store(true);
+    ring_count_.store(count + 1, std::memory_order_release);  // the writer sees a whole ring
+    return rings_[count].get();
 }
 
-void StreamWriter::producer_closed() {
-    closed_count_.fetch_add(1);
-    wake();
+void StreamWriter::release(StreamRing* ring) {
+    std::lock_guard lock(add_mutex_);
+    ring->in_use.store(false, std::memory_order_release);
 }
 
 void StreamWriter::wake() {
@@ -231,15 +242,17 @@ void StreamWriter::try_connect(uint64_t now_ns) {
     connected(fd);
 }
 
-bool StreamWriter::draining(uint64_t now_ns) {
-    const bool all_closed = closed_count_.load() >= producer_count_.load() && producer_count_.load() > 0;
-    if (!stop_.load() && !all_closed) return false;
-    if (drain_deadline_ns_ == 0) drain_deadline_ns_ = now_ns + opt_.drain_timeout_ns;
-    return true;
+bool StreamWriter::anyone_closing() const {
+    if (stop_.load()) return true;
+    const uint32_t count = ring_count_.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < count; ++i)
+        if (rings_[i]->closing.load(std::memory_order_relaxed)) return true;
+    return false;
 }
 
-bool StreamWriter::everything_done() {
-    for (size_t i = 0; i < rings_.size(); ++i)
+bool StreamWriter::everything_done() const {
+    const uint32_t count = ring_count_.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < count; ++i)
         if (cursor_[i] != rings_[i]->head()) return false;
     return true;
 }
@@ -248,7 +261,8 @@ bool StreamWriter::everything_done() {
 // never fill while nobody listens.
 size_t StreamWriter::discard_all(uint8_t outcome) {
     size_t n = 0;
-    for (size_t i = 0; i < rings_.size(); ++i) {
+    const uint32_t count = ring_count_.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < count; ++i) {
         StreamRing& r = *rings_[i];
         const uint64_t head = r.head();
         uint64_t pos = cursor_[i];
@@ -269,7 +283,8 @@ size_t StreamWriter::discard_all(uint8_t outcome) {
 // Copies whole records from the rings, round robin, into one output buffer.
 size_t StreamWriter::gather() {
     size_t n = 0;
-    const size_t rings = rings_.size();
+    const size_t rings = ring_count_.load(std::memory_order_acquire);
+    if (rings == 0) return 0;
     for (size_t k = 0; k < rings; ++k) {
         const size_t i = (start_ring_ + k) % rings;
         StreamRing& r = *rings_[i];
@@ -281,7 +296,7 @@ size_t StreamWriter::gather() {
                 if (out_used_ + e->record_bytes > out_capacity_) break;
                 std::memcpy(out_.get() + out_used_, e + 1, e->record_bytes);
                 out_used_ += e->record_bytes;
-                taken_.push_back({e, out_used_});
+                taken_.push_back({e, uint32_t(i), out_used_});
                 ++n;
             }
             pos = r.next(pos, e);
@@ -296,8 +311,11 @@ void StreamWriter::flush_out() {
     size_t off = 0;
     SinkDropReason failure = SinkDropReason::write_error;
     bool failed = false;
-    // Bounded: each pass writes bytes, or waits at most kIdlePollMs for room,
-    // and a stalled reader is given up on once the drain deadline passes.
+    uint64_t waiting_since = 0;
+    // Bounded while anyone closes: each pass writes bytes or waits at most
+    // kIdlePollMs for room, and a stalled reader is given up on after
+    // drain_timeout. Otherwise a slow reader is waited for: the rings fill and
+    // the workers drop (queue_full), never the other way round.
     while (off < out_used_) {
         const ssize_t n = ::write(out_fd_, out_.get() + off, out_used_ - off);
         if (n > 0) {
@@ -308,7 +326,8 @@ void StreamWriter::flush_out() {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) {
             const uint64_t now = monotonic_ns();
-            if (draining(now) && now >= drain_deadline_ns_) {
+            if (waiting_since == 0) waiting_since = now;
+            if (anyone_closing() && now >= waiting_since + opt_.drain_timeout_ns) {
                 failure = SinkDropReason::queue_full;
                 failed = true;
                 break;
@@ -321,9 +340,16 @@ void StreamWriter::flush_out() {
         failed = true;
         break;
     }
-    for (const Taken& t : taken_)
-        t.entry->outcome = t.out_end <= off ? kStreamWritten : stream_outcome(failure);
-    for (size_t i = 0; i < rings_.size(); ++i) rings_[i]->set_done(cursor_[i]);
+    for (const Taken& t : taken_) {
+        const bool delivered = t.out_end <= off;
+        t.entry->outcome = delivered ? kStreamWritten : stream_outcome(failure);
+        if (delivered) {
+            auto& bytes = rings_[t.ring]->bytes_written;
+            bytes.store(bytes.load(std::memory_order_relaxed) + t.entry->record_bytes, std::memory_order_relaxed);
+        }
+    }
+    const uint32_t count = ring_count_.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < count; ++i) rings_[i]->set_done(cursor_[i]);
     taken_.clear();
     out_used_ = 0;
     if (failed) disconnect();
@@ -331,9 +357,7 @@ void StreamWriter::flush_out() {
 
 void StreamWriter::idle_wait() {
     sleeping_.store(true, std::memory_order_seq_cst);
-    bool work = false;
-    for (size_t i = 0; i < rings_.size() && !work; ++i) work = cursor_[i] != rings_[i]->head();
-    if (!work && !stop_.load()) {
+    if (everything_done() && !stop_.load()) {
         pollfd fds[3];
         nfds_t n = 0;
         fds[n++] = {wake_fd_, POLLIN, 0};
@@ -381,9 +405,9 @@ void StreamWriter::run() {
             n = discard_all(stream_outcome(SinkDropReason::no_reader));
         }
         if (n > 0) continue;
-        // Every producer has closed (or we are told to stop) and nothing is
-        // left: close, so that the reader sees the end of the stream.
-        if (draining(now) && everything_done()) break;
+        // Told to stop (every sink is gone) and nothing is left: close, so
+        // that the reader sees the end of the stream.
+        if (stop_.load() && everything_done()) break;
         idle_wait();
     }
     if (out_fd_ >= 0 && out_fd_ != STDOUT_FILENO) ::close(out_fd_);
@@ -396,7 +420,7 @@ void StreamWriter::run() {
 
 StreamSink::StreamSink(StreamSinkOptions options)
     : opt_(std::move(options)), ring_(opt_.writer->add_producer()), in_flight_(opt_.max_sessions, 0) {
-    first_ = ring_ != nullptr && ring_ == opt_.writer->first_ring();
+    if (ring_) bytes_at_start_ = ring_->bytes_written.load(std::memory_order_relaxed);
 }
 
 StreamSink::~StreamSink() { close(); }
@@ -452,7 +476,7 @@ void StreamSink::close() {
     closed_ = true;
     if (!ring_) return;
     ring_->closing.store(true);
-    opt_.writer->producer_closed();
+    opt_.writer->wake();
     // The writer finishes what was queued (or gives up on a stalled reader
     // within its drain timeout); wait for it, bounded, then count the outcome.
     const uint64_t deadline = monotonic_ns() + opt_.close_timeout_ns;
@@ -461,10 +485,18 @@ void StreamSink::close() {
         nanosleep(&ms, nullptr);
     }
     reclaim();
+    if (ring_->done() == ring_->head()) {
+        opt_.writer->release(ring_);
+        return;
+    }
+    // The writer is stuck (it never should be past its drain timeout): count
+    // what it still holds as lost, and leave the ring to it, never to be reused.
     ring_->abandon([this](const StreamEntry& e) { settle(*e.session, stream_outcome(SinkDropReason::write_error)); });
 }
 
-SinkStats StreamSink::stats() const { return {first_ ? opt_.writer->bytes_written() : 0, 0}; }
+SinkStats StreamSink::stats() const {
+    return {ring_ ? ring_->bytes_written.load(std::memory_order_relaxed) - bytes_at_start_ : 0, 0};
+}
 
 bool StreamSink::healthy(std::string& why) const {
     if (!opt_.required || opt_.writer->has_reader()) return true;

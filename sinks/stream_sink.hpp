@@ -4,9 +4,11 @@
 // the output; each receive worker hands it records through its own bounded
 // single-producer ring, so a slow or absent reader costs drops, never a wait.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <string>
@@ -84,7 +86,12 @@ public:
     static uint64_t entry_bytes(uint32_t record_bytes) { return (sizeof(StreamEntry) + record_bytes + 15) & ~15ull; }
     size_t capacity() const { return capacity_; }
 
+    // Set by the producer: it is closing (the writer stops waiting on a
+    // stalled reader for long), and whether a producer owns the ring at all.
     std::atomic<bool> closing{false};
+    std::atomic<bool> in_use{false};
+    // Bytes of records the writer delivered from this ring (writer-only).
+    std::atomic<uint64_t> bytes_written{0};
 
 private:
     size_t capacity_;
@@ -99,24 +106,26 @@ private:
 struct StreamWriterOptions {
     StreamTarget target;
     uint32_t snaplen = 65535;
-    uint32_t producers = 1;  // receive workers; the writer finishes when all have closed
-    size_t ring_bytes = 8u << 20;  // per producer
+    size_t ring_bytes = 4u << 20;  // per producer
     uint64_t reopen_interval_ns = 200'000'000;  // how often a FIFO is tried for a new reader
-    uint64_t drain_timeout_ns = 2'000'000'000;  // at shutdown, how long a stalled reader is waited for
+    uint64_t drain_timeout_ns = 2'000'000'000;  // while closing, how long a stalled reader is waited for
 };
 
 class StreamWriter {
 public:
     explicit StreamWriter(StreamWriterOptions options);
-    ~StreamWriter();  // stops the thread (after the drain, when producers closed)
+    ~StreamWriter();  // finishes what is queued (bounded), closes the output, stops the thread
 
     // Prepares the output (creates the FIFO, binds the socket) and starts the
     // thread. One-line error, or "".
     std::string open();
-    // A ring for one producer; call once per receive worker, before packets flow.
+    // A ring for one producer (a receive worker's sink), or nullptr when
+    // kMaxRings are taken. Rings given back by release() are used again, so a
+    // reload, which builds new sinks while the old ones finish, needs no more
+    // than twice the workers.
     StreamRing* add_producer();
-    const StreamRing* first_ring() const { return rings_.front().get(); }
-    void producer_closed();
+    // The producer is done with the ring (everything it queued is finished).
+    void release(StreamRing* ring);
     // Wakes the writer if it sleeps; producers call it once per published batch.
     void wake();
 
@@ -128,6 +137,7 @@ public:
 private:
     struct Taken {
         StreamEntry* entry;
+        uint32_t ring;
         size_t out_end;
     };
 
@@ -139,14 +149,15 @@ private:
     size_t discard_all(uint8_t outcome);
     void flush_out();
     void idle_wait();
-    bool draining(uint64_t now_ns);
-    bool everything_done();
+    bool anyone_closing() const;
+    bool everything_done() const;
 
+    static constexpr size_t kMaxRings = 1024;
     StreamWriterOptions opt_;
-    std::vector<std::unique_ptr<StreamRing>> rings_;  // sized to opt_.producers
-    std::vector<uint64_t> cursor_;                    // per ring: taken up to here
-    std::atomic<uint32_t> producer_count_{0};
-    std::atomic<uint32_t> closed_count_{0};
+    std::mutex add_mutex_;  // add_producer/release come from config threads and workers
+    std::array<std::unique_ptr<StreamRing>, kMaxRings> rings_;
+    std::atomic<uint32_t> ring_count_{0};  // rings_[0, ring_count_) exist
+    std::array<uint64_t, kMaxRings> cursor_{};  // writer: taken up to here, per ring
     std::atomic<bool> stop_{false};
     std::atomic<bool> sleeping_{false};
     int wake_fd_ = -1;    // eventfd
@@ -155,7 +166,6 @@ private:
     bool reconnectable_ = true;  // false for stdout once its reader left
     bool is_socket_ = false;
     uint64_t next_attempt_ns_ = 0;
-    uint64_t drain_deadline_ns_ = 0;
     std::unique_ptr<std::byte[]> out_;
     size_t out_capacity_ = 0;
     size_t out_used_ = 0;
@@ -198,7 +208,7 @@ private:
 
     StreamSinkOptions opt_;
     StreamRing* ring_;
-    bool first_ = false;  // reports the writer's byte total, so that sums over workers stay right
+    uint64_t bytes_at_start_ = 0;  // the ring's byte count when this sink took it
     std::vector<uint32_t> in_flight_;  // by Session::id
     bool closed_ = false;
 };

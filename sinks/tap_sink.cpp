@@ -50,17 +50,6 @@ std::string set_up(const std::string& name) {
 
 }  // namespace
 
-uint16_t derived_vlan_id(uint32_t vni) {
-    const uint32_t v = vni % 4094;
-    return uint16_t(v == 0 ? 4094 : v);
-}
-
-uint16_t session_vlan_id(const Config& config, uint32_t vni) {
-    for (const auto& s : config.sessions)
-        if (s.vni == vni && s.vlan) return *s.vlan;
-    return derived_vlan_id(vni);
-}
-
 size_t push_vlan_tag(Bytes frame, uint16_t vid, std::byte* out) {
     constexpr size_t kMacs = 12;
     std::memcpy(out, frame.data(), kMacs);
@@ -74,8 +63,18 @@ TapDevices::~TapDevices() {
     for (int fd : fds_) ::close(fd);
 }
 
-std::string TapDevices::open(const std::vector<std::string>& names) {
+std::string TapDevices::open(const std::vector<std::string>& names, const TapDevices* running) {
     for (const auto& name : names) {
+        if (running) {
+            auto it = std::find(running->names_.begin(), running->names_.end(), name);
+            if (it != running->names_.end()) {
+                const int fd = fcntl(running->fds_[size_t(it - running->names_.begin())], F_DUPFD_CLOEXEC, 0);
+                if (fd < 0) return "cannot share TAP " + name + ": " + std::strerror(errno);
+                fds_.push_back(fd);
+                names_.push_back(name);
+                continue;
+            }
+        }
         const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) return std::string("cannot open /dev/net/tun: ") + std::strerror(errno);
         ifreq ifr{};
@@ -111,7 +110,7 @@ TapSink::TapSink(TapSinkOptions options)
 uint16_t TapSink::vlan_for(const Session& s) {
     uint16_t& vid = vlan_by_session_[s.id];
     if (vid == 0) {  // first packet of the session: the cold path
-        vid = derived_vlan_id(s.vni);
+        vid = vlan_for_vni(s.vni);
         for (const auto& named : opt_.sessions)
             if (named.vni == s.vni && named.vlan) vid = *named.vlan;
     }

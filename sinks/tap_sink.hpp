@@ -20,13 +20,6 @@ inline constexpr size_t kVlanTagBytes = 4;
 // MTU (Suricata's af-packet does this) never cut them.
 inline constexpr uint32_t kTapMtu = 9216;
 
-// The 802.1Q VLAN ID that tells a session apart when `tap_session_vlan` is on:
-// the session's `vlan:` when the config gives one, else the VNI modulo 4094
-// with 0 read as 4094, so VNIs 1..4094 keep their own number. VIDs 0 and 4095
-// are reserved by 802.1Q. VNIs that differ by a multiple of 4094 share a VID.
-uint16_t derived_vlan_id(uint32_t vni);
-uint16_t session_vlan_id(const Config& config, uint32_t vni);
-
 // Writes `frame` with an 802.1Q tag (TPID 0x8100, PCP 0, VID `vid`) pushed
 // after the two MAC addresses, outermost before any tags already there.
 // `out` holds frame.size() + 4 bytes; returns the bytes written.
@@ -49,8 +42,10 @@ class TapDevices {
 public:
     ~TapDevices();
     // Creates (or attaches to) each named TAP, brings it up, with ARP and IPv6
-    // off so the host never answers or adds frames of its own. One-line error, or "".
-    std::string open(const std::vector<std::string>& names);
+    // off so the host never answers or adds frames of its own. Devices that
+    // `running` already holds (a reload) are shared with it, not opened again,
+    // which the tun driver would refuse. One-line error, or "".
+    std::string open(const std::vector<std::string>& names, const TapDevices* running = nullptr);
     const std::vector<int>& fds() const { return fds_; }
     const std::vector<std::string>& names() const { return names_; }
 
@@ -65,7 +60,7 @@ struct TapSinkOptions {
     uint32_t snaplen = 65535;
     uint32_t max_sessions = 1024;
     uint32_t sink_slot = 1;
-    std::vector<NamedSession> sessions;  // for their `vlan:` keys
+    std::vector<NamedSession> sessions;  // for their `vlan:` keys (Config::session_vlan)
 };
 
 // One per receive worker. All counting is done here, on the worker's thread.

@@ -199,7 +199,9 @@ def check_identities(m):
         if n != "mirrortap_session_packets_total":
             continue
         labels = dict(l)
-        sinks = {dict(sl)["sink"] for (sn, sl) in m if sn == "mirrortap_sink_written_packets_total"}
+        # The sinks this session feeds (a session may select some with `sinks:`).
+        sinks = {dict(sl)["sink"] for (sn, sl) in m
+                 if sn == "mirrortap_sink_written_packets_total" and set(labels.items()) <= set(sl)}
         for sink in sinks:
             w = value(m, "mirrortap_sink_written_packets_total", sink=sink, **labels)
             d = value(m, "mirrortap_sink_dropped_packets_total", sink=sink, **labels)
