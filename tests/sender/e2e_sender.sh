@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# End to end: host A talks to B over a veth pair (TCP, UDP, ICMP, IPv4 and
+# IPv6); mirrortap-sender on A mirrors to mirrortap-collector in C over a
+# second veth pair. tcpdump on A's interface is the truth; check_mirror.py
+# demands that each session's pcap holds exactly what AWS semantics assign it.
+# Then: the sender capturing on the mirror path itself must not mirror its
+# own VXLAN. Every namespace, process and file is made here and removed on exit.
+#
+# usage: e2e_sender.sh BIN_DIR     (exit 77 = skipped: needs root)
+set -euo pipefail
+
+BIN=${1:?usage: e2e_sender.sh BIN_DIR}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
+for tool in ip tcpdump curl ping "$PY"; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+
+# The collector is another room's work; wait a little for it to appear.
+for _ in $(seq 1 60); do [ -x "$BIN/mirrortap-collector" ] && break; sleep 5; done
+[ -x "$BIN/mirrortap-collector" ] || { echo "FAIL: $BIN/mirrortap-collector not built"; exit 1; }
+[ -x "$BIN/mirrortap-sender" ] || { echo "FAIL: $BIN/mirrortap-sender not built"; exit 1; }
+
+A=mt-a-$$ B=mt-b-$$ C=mt-c-$$
+WORK=$(mktemp -d /tmp/mt-sender-e2e.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    ip netns del "$A" 2>/dev/null || true
+    ip netns del "$B" 2>/dev/null || true
+    ip netns del "$C" 2>/dev/null || true
+    if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# Foreground helpers only: a background job must be `ip netns exec ... &`
+# itself, so that $! is the process and not a subshell around it.
+inA() { ip netns exec "$A" "$@"; }
+inB() { ip netns exec "$B" "$@"; }
+inC() { ip netns exec "$C" "$@"; }
+
+# Polls `cmd` every 0.1 s, at most 100 times.
+wait_for() {
+    local what=$1; shift
+    for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    echo "FAIL: timed out waiting for $what"; return 1
+}
+
+# --- the three hosts --------------------------------------------------------
+ip netns add "$A"; ip netns add "$B"; ip netns add "$C"
+for ns in "$A" "$B" "$C"; do
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+        net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.default.router_solicitations=0
+    ip -n "$ns" link set lo up
+done
+ip -n "$A" link add ab type veth peer name ba netns "$B"
+ip -n "$A" link add ac type veth peer name ca netns "$C"
+ip -n "$A" addr add 10.77.1.1/24 dev ab
+ip -n "$A" addr add fd00:77:1::1/64 dev ab nodad
+ip -n "$B" addr add 10.77.1.2/24 dev ba
+ip -n "$B" addr add fd00:77:1::2/64 dev ba nodad
+ip -n "$A" addr add 10.77.2.1/24 dev ac
+ip -n "$C" addr add 10.77.2.2/24 dev ca
+for l in "$A ab" "$A ac" "$B ba" "$C ca"; do set -- $l; ip -n "$1" link set "$2" up; done
+sleep 1  # let link-up chatter pass; the marker window catches any that doesn't
+
+# --- collector in C, web server in B ----------------------------------------
+mkdir -p "$WORK/www" "$WORK/captures"
+head -c 300 /dev/zero | tr '\0' 'm' > "$WORK/www/small.txt"
+ip netns exec "$C" "$BIN/mirrortap-collector" --listen 10.77.2.2:4789 --pcap-dir "$WORK/captures" --workers 1 \
+    --allow-root >"$WORK/collector.log" 2>&1 &
+COLL1=$!; PIDS+=($COLL1)
+wait_for "collector socket" sh -c "ip netns exec $C ss -uln | grep -q 10.77.2.2:4789"
+ip netns exec "$B" "$PY" -m http.server 8000 --bind :: --directory "$WORK/www" >"$WORK/http.log" 2>&1 &
+PIDS+=($!)
+wait_for "web server" sh -c "ip netns exec $B ss -tln | grep -q ':8000'"
+
+# --- the truth: tcpdump on A's interface, one file per direction ------------
+ip netns exec "$A" tcpdump -i ab -Q in -s 0 -U -w "$WORK/truth-in.pcap" 2>"$WORK/tcpdump-in.log" &
+TD_IN=$!; PIDS+=($TD_IN)
+ip netns exec "$A" tcpdump -i ab -Q out -s 0 -U -w "$WORK/truth-out.pcap" 2>"$WORK/tcpdump-out.log" &
+TD_OUT=$!; PIDS+=($TD_OUT)
+wait_for "tcpdump in" grep -q "listening on" "$WORK/tcpdump-in.log"
+wait_for "tcpdump out" grep -q "listening on" "$WORK/tcpdump-out.log"
+
+# --- the sender on A -------------------------------------------------------
+MTU=1200
+ip netns exec "$A" "$BIN/mirrortap-sender" -c "$HERE/data/e2e.yaml" -i ab -t 10.77.2.2:4789 --mtu $MTU \
+    --metrics-listen 127.0.0.1:9187 >"$WORK/sender.log" 2>&1 &
+SENDER=$!; PIDS+=($SENDER)
+wait_for "sender" grep -q "capturing on" "$WORK/sender.log"
+
+udp_send() {  # udp_send NS DST PORT BYTES [PAYLOAD]
+    ip netns exec "$1" "$PY" -c "
+import socket, sys
+dst, port, n, tag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].encode()
+fam = socket.AF_INET6 if ':' in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.sendto((tag * n)[:n] if tag else b'u' * n, (dst, port))" "$2" "$3" "$4" "${5:-}"
+}
+tcp_knock() {  # tcp_knock NS DST PORT: a connection attempt that is refused
+    ip netns exec "$1" "$PY" -c "
+import socket, sys
+dst, port = sys.argv[1], int(sys.argv[2])
+fam = socket.AF_INET6 if ':' in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(2)
+try: s.connect((dst, port))
+except OSError: pass" "$2" "$3"
+}
+
+# --- traffic ---------------------------------------------------------------
+udp_send "$A" 10.77.1.2 7 16 MTSTART
+sleep 0.2
+inA curl -s -o /dev/null http://10.77.1.2:8000/small.txt            # TCP v4 -> session 10
+inA curl -s -g -o /dev/null "http://[fd00:77:1::2]:8000/small.txt"  # TCP v6 -> session 10
+inA ping -c 3 -i 0.2 -q 10.77.1.2 >/dev/null                        # ICMP -> session 20
+inA ping -c 1 -s 1300 -q 10.77.1.2 >/dev/null                       # cut to the MTU
+inA ping -6 -c 2 -i 0.2 -q fd00:77:1::2 >/dev/null                  # out -> 30, replies -> 20
+udp_send "$A" 10.77.1.2 5001 100                                    # -> 20
+udp_send "$A" 10.77.1.2 5002 1400                                   # -> 20, cut to the MTU
+udp_send "$A" 10.77.1.2 9999 50                                     # rejected by 20, taken by 30
+udp_send "$A" fd00:77:1::2 6000 700                                 # -> 30, cut to 200
+udp_send "$B" 10.77.1.1 6001 80                                     # UDP in: not mirrored
+tcp_knock "$B" 10.77.1.1 7000                                       # SYN in v4 -> 20 (0.0.0.0/0)
+tcp_knock "$B" fd00:77:1::1 7000                                    # SYN in v6 -> 30, not 20
+kill -HUP "$SENDER"                                                 # reload mid-stream: no loss, no twice
+wait_for "reload" grep -q "reloaded" "$WORK/sender.log"
+inA curl -s -o /dev/null http://10.77.1.2:8000/small.txt
+udp_send "$A" 10.77.1.2 5003 60
+sleep 0.3
+udp_send "$A" 10.77.1.2 7 16 MTEND
+sleep 1
+
+METRICS=$(inA curl -s http://127.0.0.1:9187/metrics)
+kill -TERM "$SENDER"; wait "$SENDER" || { echo "FAIL: sender exited non-zero"; cat "$WORK/sender.log"; exit 1; }
+sleep 0.5
+kill -TERM "$COLL1"; wait "$COLL1" || true   # the collector: closes its files
+kill -INT "$TD_IN" "$TD_OUT"; wait "$TD_IN" "$TD_OUT" || true
+
+echo "--- sender log"; cat "$WORK/sender.log"
+echo "--- sender metrics"; echo "$METRICS" | grep -E '^mirrortap_sender_(captured|mirrored|filtered|dropped|truncated|config_reloads)' || true
+echo "--- collector files (tcpdump -r)"
+for f in "$WORK"/captures/*/*.pcap; do
+    [ -L "$f" ] && continue
+    echo "$(basename "$(dirname "$f")"): $(tcpdump -r "$f" 2>/dev/null | wc -l) frames"
+done
+
+echo "--- check"
+"$PY" "$HERE/check_mirror.py" --config "$HERE/data/e2e.yaml" --truth-in "$WORK/truth-in.pcap" \
+    --truth-out "$WORK/truth-out.pcap" --sessions-dir "$WORK/captures" --mtu $MTU
+
+# Counters reconcile: every captured frame ends mirrored, filtered or dropped, and nothing was dropped.
+"$PY" - "$METRICS" <<'EOF'
+import re, sys
+def total(name, text):
+    return sum(float(v) for v in re.findall(r'^' + name + r'(?:\{[^}]*\})? (\S+)$', text, re.M))
+m = sys.argv[1]
+captured = total("mirrortap_sender_captured_packets_total", m)
+mirrored = total("mirrortap_sender_mirrored_packets_total", m)
+filtered = total("mirrortap_sender_filtered_packets_total", m)
+dropped = total("mirrortap_sender_dropped_packets_total", m)
+reloads = re.search(r'^mirrortap_sender_config_reloads_total\{result="ok"\} (\S+)$', m, re.M)
+print(f"metrics: captured {captured:.0f} = mirrored {mirrored:.0f} + filtered {filtered:.0f} + dropped {dropped:.0f}")
+ok = captured > 0 and captured == mirrored + filtered + dropped and dropped == 0
+ok = ok and reloads and float(reloads.group(1)) == 1
+if not ok:
+    print("FAIL: sender counters do not reconcile (or a drop, or no reload)")
+    sys.exit(1)
+EOF
+
+# --- the sender must never mirror its own VXLAN ------------------------------
+# Capture on the mirror path itself, accept everything: without the BPF
+# exclusion each mirrored datagram would be captured and mirrored again.
+mkdir -p "$WORK/own"
+ip netns exec "$C" "$BIN/mirrortap-collector" --listen 10.77.2.2:4789 --pcap-dir "$WORK/own" --workers 1 \
+    --allow-root >"$WORK/collector2.log" 2>&1 &
+COLL2=$!; PIDS+=($COLL2)
+wait_for "collector socket" sh -c "ip netns exec $C ss -uln | grep -q 10.77.2.2:4789"
+ip netns exec "$A" "$BIN/mirrortap-sender" -i ac -t 10.77.2.2 --vni 7 --accept-all >"$WORK/sender2.log" 2>&1 &
+SENDER2=$!; PIDS+=($SENDER2)
+wait_for "sender on the mirror path" grep -q "capturing on" "$WORK/sender2.log"
+inA ping -c 3 -i 0.2 -q 10.77.2.2 >/dev/null
+sleep 1
+kill -TERM "$SENDER2"; wait "$SENDER2" || true
+sleep 0.3
+kill -TERM "$COLL2"; wait "$COLL2" || true
+OWN=$(cat "$WORK"/own/vni-7/*.pcap 2>/dev/null | wc -c)
+ICMP=$(for f in "$WORK"/own/vni-7/*.pcap; do [ -L "$f" ] || tcpdump -nr "$f" icmp 2>/dev/null; done | wc -l)
+VXLAN=$(for f in "$WORK"/own/vni-7/*.pcap; do [ -L "$f" ] || tcpdump -nr "$f" udp port 4789 2>/dev/null; done | wc -l)
+echo "own-traffic check: vni-7 holds $ICMP ICMP frames and $VXLAN VXLAN frames ($OWN bytes)"
+if [ "$ICMP" -ne 6 ] || [ "$VXLAN" -ne 0 ]; then
+    echo "FAIL: expected the 6 ICMP frames of 3 pings and no VXLAN"; cat "$WORK/sender2.log"; exit 1
+fi
+echo "PASS"
