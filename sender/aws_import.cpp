@@ -6,6 +6,7 @@
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -203,10 +204,39 @@ private:
     AwsImport& out_;
 };
 
+// property_tree's JSON parser recurses once per nesting level, so a file
+// nested tens of thousands deep overflows the stack (found by fuzz/aws_import).
+// AWS's output nests five levels; anything past this is refused unparsed.
+constexpr int kMaxJsonDepth = 64;
+
+int json_depth(std::string_view json) {
+    int depth = 0, deepest = 0;
+    bool in_string = false, escaped = false;
+    for (char c : json) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
 }  // namespace
 
 AwsImport import_aws_filters_text(std::string_view json) {
     AwsImport out;
+    if (json_depth(json) > kMaxJsonDepth) {
+        out.errors.push_back({{}, "JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                      " levels: not what aws ec2 describe-traffic-mirror-filters prints"});
+        return out;
+    }
     ptree root;
     try {
         std::istringstream in{std::string(json)};
