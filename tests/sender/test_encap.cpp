@@ -1,0 +1,187 @@
+#include <doctest/doctest.h>
+#include <pcap/pcap.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+#include <string>
+
+#include "decap/vxlan.hpp"
+#include "sender/capture.hpp"
+#include "sender/encap.hpp"
+#include "sender/explain.hpp"
+#include "sender/rate_limit.hpp"
+#include "tests/sender/packets.hpp"
+
+using namespace mirrortap;
+using namespace mirrortap::sender;
+using namespace mirrortap::test;
+
+TEST_CASE("encap: UDP + VXLAN header with the session's VNI, then the frame, decaps back") {
+    Buf frame = ip4_frame(6, {10, 0, 0, 1}, {10, 0, 0, 2}, 40000, 443, 200);
+    std::vector<std::byte> out(16 + frame.size());
+    const size_t n = encapsulate_udp_vxlan(out.data(), 50000, 4789, 501, view(frame), uint32_t(frame.size()));
+    CHECK(n == 16 + 200);
+    CHECK(load_be16(out, 0) == 50000);
+    CHECK(load_be16(out, 2) == 4789);
+    CHECK(load_be16(out, 4) == n);
+    CHECK(load_be16(out, 6) == 0);
+    CHECK(uint8_t(out[8]) == 0x08);  // I flag
+    DecapResult d = decap_vxlan(Bytes(out).subspan(8));
+    REQUIRE(d.ok());
+    CHECK(d.value.header.vni == 501);
+    CHECK(d.value.frame.size() == 200);
+    CHECK(std::equal(d.value.frame.begin(), d.value.frame.end(), frame.begin()));
+}
+
+TEST_CASE("encap: a truncated frame keeps its original length in the inner IP header") {
+    Buf frame = ip4_frame(17, {10, 0, 0, 1}, {10, 0, 0, 2}, 1, 2, 1000);
+    std::vector<std::byte> out(16 + 128);
+    encapsulate_udp_vxlan(out.data(), 50000, 4789, 7, view(frame), 128);
+    DecapResult d = decap_vxlan(Bytes(out).subspan(8));
+    REQUIRE(d.ok());
+    CHECK(d.value.inner.captured_length == 128);
+    CHECK(d.value.inner.original_length == 1000);
+    CHECK(d.value.inner.truncated());
+}
+
+TEST_CASE("encap: the outer source port is symmetric per flow and in 49152-65535") {
+    for (uint16_t p = 1000; p < 1200; ++p) {
+        FlowKey ab = parsed(ip4_frame(6, {10, 0, 0, 1}, {10, 0, 0, 2}, p, 443)).flow;
+        FlowKey ba = parsed(ip4_frame(6, {10, 0, 0, 2}, {10, 0, 0, 1}, 443, p)).flow;
+        const uint16_t port = outer_source_port(ab);
+        CHECK(port == outer_source_port(ba));
+        CHECK(port >= 49152);
+    }
+    FlowKey v6a = parsed(ip6_frame(17, 1, 2, 5353, 53)).flow;
+    FlowKey v6b = parsed(ip6_frame(17, 2, 1, 53, 5353)).flow;
+    CHECK(outer_source_port(v6a) == outer_source_port(v6b));
+}
+
+TEST_CASE("rate limit: packets per second cap, burst of 10 ms") {
+    RateLimiter limiter(1000, 0);
+    uint64_t passed = 0;
+    // 10000 packets spread over one second: 1000/s plus the initial burst of 10.
+    for (uint64_t i = 0; i < 10000; ++i) passed += limiter.allow(100, 1'000'000'000 + i * 100'000);
+    CHECK(passed >= 1000);
+    CHECK(passed <= 1011);
+}
+
+TEST_CASE("rate limit: bits per second cap counts the bytes on the wire") {
+    RateLimiter limiter(0, 8'000'000);  // 1 MB/s
+    uint64_t bytes = 0;
+    for (uint64_t i = 0; i < 20000; ++i) {
+        if (limiter.allow(1000, 1'000'000'000 + i * 100'000)) bytes += 1000;  // 2 s of offers at 10 MB/s
+    }
+    CHECK(bytes >= 2'000'000);
+    CHECK(bytes <= 2'000'000 + 80'000);
+}
+
+TEST_CASE("rate limit: a packet refused by one cap takes nothing from the other") {
+    RateLimiter limiter(1'000'000, 8 * 1000);  // plenty of packets, 1000 B/s; burst is one 65535-byte datagram
+    const uint64_t t = 5'000'000'000;
+    CHECK(limiter.allow(60000, t));
+    CHECK_FALSE(limiter.allow(60000, t));  // the bit bucket is empty
+    CHECK(limiter.allow(5000, t));
+    RateLimiter unlimited;
+    for (int i = 0; i < 1000; ++i) CHECK(unlimited.allow(9000, t));
+}
+
+TEST_CASE("capture: the own-traffic BPF filter compiles and drops only our VXLAN") {
+    pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
+    auto matches = [&](const std::string& expr, const Buf& frame) {
+        bpf_program prog{};
+        REQUIRE(pcap_compile(dead, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0);
+        pcap_pkthdr h{};
+        h.caplen = h.len = uint32_t(frame.size());
+        const bool m = pcap_offline_filter(&prog, &h, reinterpret_cast<const u_char*>(frame.data())) != 0;
+        pcap_freecode(&prog);
+        return m;
+    };
+    const std::string f4 = own_traffic_filter("10.8.0.2", 4789);
+    CHECK_FALSE(matches(f4, ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789)));  // our VXLAN
+    CHECK(matches(f4, ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 3}, 50000, 4789)));        // someone else's
+    CHECK(matches(f4, ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 53)));          // other port
+    CHECK(matches(f4, ip4_frame(6, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789)));         // TCP
+    CHECK(matches(f4, ip4_frame(1, {10, 8, 0, 2}, {10, 0, 0, 1})));
+    const std::string f6 = own_traffic_filter("2000::2", 4789);
+    CHECK_FALSE(matches(f6, ip6_frame(17, 1, 2, 50000, 4789)));
+    CHECK(matches(f6, ip6_frame(17, 1, 3, 50000, 4789)));
+    pcap_close(dead);
+}
+
+TEST_CASE("capture: MAC addresses parse") {
+    std::array<uint8_t, 6> mac{};
+    CHECK(parse_mac("02:00:00:00:00:aa", mac));
+    CHECK(mac[5] == 0xAA);
+    CHECK_FALSE(parse_mac("02:00:00:00:00", mac));
+    CHECK_FALSE(parse_mac("02:00:00:00:00:aa:bb", mac));
+    CHECK_FALSE(parse_mac("02:00:00:00:00:1ff", mac));
+}
+
+TEST_CASE("explain: each frame of a pcap file is shown with its session and rule") {
+    FilterRule reject_dns;
+    reject_dns.rule_number = 5;
+    reject_dns.action = RuleAction::reject;
+    reject_dns.protocol = kProtoUdp;
+    reject_dns.destination_ports = PortRange{53, 53};
+    FilterRule web;
+    web.rule_number = 10;
+    web.protocol = kProtoTcp;
+    web.destination_ports = PortRange{443, 443};
+    web.description = "tls";
+    Session s;
+    s.session_number = 3;
+    s.vni = 501;
+    s.packet_length = 64;
+    s.filter = Filter({}, {reject_dns, web});
+    SessionEngine engine({s});
+
+    char path[] = "/tmp/mt-explain-XXXXXX";
+    const int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    close(fd);
+    pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
+    pcap_dumper_t* dump = pcap_dump_open(dead, path);
+    REQUIRE(dump);
+    auto write = [&](Buf frame) {
+        pcap_pkthdr h{};
+        h.caplen = h.len = uint32_t(frame.size());
+        pcap_dump(reinterpret_cast<u_char*>(dump), &h, reinterpret_cast<const u_char*>(frame.data()));
+    };
+    write(ip4_frame(6, {10, 0, 0, 1}, {10, 0, 0, 2}, 40000, 443, 200));  // src MAC ...:aa is ours
+    write(ip4_frame(17, {10, 0, 0, 1}, {10, 0, 0, 2}, 40000, 53));
+    write(ip4_frame(1, {10, 0, 0, 1}, {10, 0, 0, 2}));
+    Buf arp = ethernet(0x0806);
+    pad_to(arp, 60);
+    write(arp);
+    pcap_dump_close(dump);
+    pcap_close(dead);
+
+    ExplainOptions o;
+    o.local_mac = std::array<uint8_t, 6>{0x02, 0, 0, 0, 0, 0xAA};
+    std::ostringstream out;
+    ExplainTotals totals;
+    CHECK(explain_pcap(path, engine, o, out, totals) == "");
+    std::remove(path);
+    CHECK(totals.packets == 4);
+    CHECK(totals.mirrored == 1);
+    const std::string text = out.str();
+    INFO(text);
+    CHECK(text.find("1 egress 10.0.0.1.40000 > 10.0.0.2.443 tcp length 200: mirrored by session 3 egress rule 10 "
+                    "accept \"tls\" (vni 501), sends 64 bytes (packet_length)") != std::string::npos);
+    CHECK(text.find("2 egress 10.0.0.1.40000 > 10.0.0.2.53 udp length 60: not mirrored: session 3 egress rule 5 "
+                    "reject") != std::string::npos);
+    CHECK(text.find("3 egress 10.0.0.1 > 10.0.0.2 icmp length 60: not mirrored: no rule matched") != std::string::npos);
+    CHECK(text.find("4 egress ethertype 0x0806 (arp) length 60: not mirrored: not IP") != std::string::npos);
+
+    // Without a MAC, both directions are shown.
+    bool mirrored = false;
+    Buf tls = ip4_frame(6, {10, 0, 0, 1}, {10, 0, 0, 2}, 40000, 443, 100);
+    std::string both = explain_frame(engine, std::nullopt, reinterpret_cast<const uint8_t*>(tls.data()),
+                                     uint32_t(tls.size()), uint32_t(tls.size()), 1464, mirrored);
+    CHECK(mirrored);
+    CHECK(both.find("as egress mirrored by session 3") != std::string::npos);
+    CHECK(both.find("as ingress not mirrored: no rule matched") != std::string::npos);
+    CHECK(explain_pcap("/nonexistent.pcap", engine, o, out, totals) != "");
+}
