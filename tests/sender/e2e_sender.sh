@@ -31,6 +31,7 @@ cleanup() {
     ip netns del "$A" 2>/dev/null || true
     ip netns del "$B" 2>/dev/null || true
     ip netns del "$C" 2>/dev/null || true
+    rm -rf "/etc/netns/$A"
     if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -192,5 +193,34 @@ VXLAN=$(for f in "$WORK"/own/vni-7/*.pcap; do [ -L "$f" ] || tcpdump -nr "$f" ud
 echo "own-traffic check: vni-7 holds $ICMP ICMP frames and $VXLAN VXLAN frames ($OWN bytes)"
 if [ "$ICMP" -ne 6 ] || [ "$VXLAN" -ne 0 ]; then
     echo "FAIL: expected the 6 ICMP frames of 3 pings and no VXLAN"; cat "$WORK/sender2.log"; exit 1
+fi
+
+# --- a target name is re-resolved: IPv4 first, then it moves to IPv6 -------
+# `ip netns exec` mounts /etc/netns/NS/hosts over /etc/hosts: A's own DNS.
+ip -n "$A" addr add fd00:77:2::1/64 dev ac nodad
+ip -n "$C" addr add fd00:77:2::2/64 dev ca nodad
+mkdir -p "/etc/netns/$A" "$WORK/moved"
+echo "10.77.2.2 collector.mt.test" >"/etc/netns/$A/hosts"
+ip netns exec "$C" "$BIN/mirrortap-collector" --listen "[::]:4789" --pcap-dir "$WORK/moved" --workers 1 \
+    --allow-root >"$WORK/collector3.log" 2>&1 &
+COLL3=$!; PIDS+=($COLL3)
+wait_for "collector socket" sh -c "ip netns exec $C ss -uln | grep -q ':4789'"
+ip netns exec "$A" "$BIN/mirrortap-sender" -i ab -t collector.mt.test --resolve-seconds 1 --vni 9 --accept-all \
+    >"$WORK/sender3.log" 2>&1 &
+SENDER3=$!; PIDS+=($SENDER3)
+wait_for "sender with a target name" grep -q "capturing on" "$WORK/sender3.log"
+inA ping -c 2 -i 0.2 -q 10.77.1.2 >/dev/null
+echo "fd00:77:2::2 collector.mt.test" >"/etc/netns/$A/hosts"   # same file: the mount sees it
+wait_for "the sender to follow the name" grep -q "moved from 10.77.2.2 to fd00:77:2::2" "$WORK/sender3.log"
+inA ping -c 3 -i 0.2 -q 10.77.1.2 >/dev/null
+sleep 1
+kill -TERM "$SENDER3"; wait "$SENDER3" || true
+sleep 0.3
+kill -TERM "$COLL3"; wait "$COLL3" || true
+MOVED=$(for f in "$WORK"/moved/vni-9/*.pcap; do [ -L "$f" ] || tcpdump -nr "$f" icmp 2>/dev/null; done | wc -l)
+echo "re-resolution check: vni-9 holds $MOVED ICMP frames (2 pings to the IPv4 target, 3 to the IPv6 one)"
+grep "moved" "$WORK/sender3.log"
+if [ "$MOVED" -ne 10 ]; then
+    echo "FAIL: expected 10 ICMP frames across the move"; cat "$WORK/sender3.log" "$WORK/collector3.log"; exit 1
 fi
 echo "PASS"
