@@ -100,9 +100,9 @@ uint64_t monotonic_ns() {
 }
 
 int set_receive_buffer(int fd, int bytes) {
-    // The kernel doubles the request for its own bookkeeping; ask for half so
-    // that the buffer holds about `bytes` of datagrams, as the collector's does.
-    const int request = bytes / 2;
+    // Passed as given, exactly as the collector does (the kernel doubles it for
+    // its bookkeeping), so that the baseline queues as much as the collector.
+    const int request = bytes;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &request, sizeof request) != 0) {
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &request, sizeof request);
     }
