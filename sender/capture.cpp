@@ -1,5 +1,6 @@
 #include "sender/capture.hpp"
 
+#include <arpa/inet.h>
 #include <net/if.h>
 
 #include <algorithm>
@@ -28,8 +29,33 @@ bool interface_mac(const std::string& interface, std::array<uint8_t, 6>& mac) {
     return parse_mac(text, mac);
 }
 
-std::string own_traffic_filter(const std::string& target_address, uint16_t target_port) {
-    return "not (udp and dst port " + std::to_string(target_port) + " and dst host " + target_address + ")";
+std::string own_traffic_filter(const OwnTarget& t) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const bool v4 = t.family == FlowKind::ipv4;
+    inet_ntop(v4 ? AF_INET : AF_INET6, t.address.data(), text, sizeof text);
+    const std::string port = std::to_string(t.port);
+    auto word = [&](size_t at) {
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "0x%02x%02x%02x%02x", t.address[at], t.address[at + 1], t.address[at + 2],
+                      t.address[at + 3]);
+        return std::string(hex);
+    };
+    std::string f = "not (udp and dst port " + port + " and dst host " + text + ")";
+    if (v4) {
+        // ICMP error types 3, 11, 12; the quoted IP header at icmp[8], its
+        // destination at icmp[24], the quoted UDP destination port at icmp[30]
+        // (our datagrams carry no IP options).
+        f += " and not (icmp and (icmp[0] == 3 or icmp[0] == 11 or icmp[0] == 12) and icmp[24:4] == " + word(0) +
+             " and icmp[30:2] == " + port + ")";
+    } else {
+        // ICMPv6 error types 1-4 right after the fixed header (ip6[40]); the
+        // quoted IPv6 header at ip6[48], its destination at ip6[72], the quoted
+        // UDP destination port at ip6[90].
+        f += " and not (icmp6 and ip6[40] >= 1 and ip6[40] <= 4 and ip6[72:4] == " + word(0) +
+             " and ip6[76:4] == " + word(4) + " and ip6[80:4] == " + word(8) + " and ip6[84:4] == " + word(12) +
+             " and ip6[90:2] == " + port + ")";
+    }
+    return f;
 }
 
 std::unique_ptr<Capture> Capture::open(const std::string& interface, const CaptureOptions& options,

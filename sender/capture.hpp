@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "sender/own_traffic.hpp"
 #include "sender/stats.hpp"
 
 namespace mirrortap::sender {
@@ -53,7 +54,8 @@ private:
 bool interface_mac(const std::string& interface, std::array<uint8_t, 6>& mac);
 bool parse_mac(const std::string& text, std::array<uint8_t, 6>& mac);
 
-// The BPF expression that keeps the sender's own VXLAN out of its capture.
-std::string own_traffic_filter(const std::string& target_address, uint16_t target_port);
+// The BPF expression that keeps the sender's own VXLAN out of its capture,
+// and the ICMP errors that quote it (see own_traffic.hpp).
+std::string own_traffic_filter(const OwnTarget& target);
 
 }  // namespace mirrortap::sender

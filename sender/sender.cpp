@@ -24,6 +24,19 @@ uint64_t monotonic_ns() {
 
 void log(const std::string& line) { std::cerr << "mirrortap-sender: " << line << std::endl; }
 
+OwnTarget own_target(const sockaddr_storage& addr, uint16_t port) {
+    OwnTarget t;
+    t.port = port;
+    if (addr.ss_family == AF_INET) {
+        t.family = FlowKind::ipv4;
+        std::memcpy(t.address.data(), &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, 4);
+    } else if (addr.ss_family == AF_INET6) {
+        t.family = FlowKind::ipv6;
+        std::memcpy(t.address.data(), &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, 16);
+    }
+    return t;
+}
+
 bool same_address(const sockaddr_storage& a, const sockaddr_storage& b) {
     if (a.ss_family != b.ss_family) return false;
     if (a.ss_family == AF_INET)
@@ -87,9 +100,10 @@ std::string Sender::apply_target(const sockaddr_storage& addr) {
     if (std::string e = tx_->open(addr.ss_family, run_.config.send_buffer_bytes); !e.empty()) return e;
     tx_->set_target(addr);
     target_ = addr;
+    own_ = own_target(addr, run_.config.target_port);
     have_target_ = true;
     max_inner_bytes_ = max_inner_frame_bytes(run_.config.mtu, addr.ss_family == AF_INET6);
-    const std::string bpf = own_traffic_filter(address_text(addr), run_.config.target_port);
+    const std::string bpf = own_traffic_filter(own_);
     for (auto& s : sources_) {
         if (std::string e = s->capture->set_filter(bpf); !e.empty()) return e;
     }
@@ -98,7 +112,7 @@ std::string Sender::apply_target(const sockaddr_storage& addr) {
 
 std::string Sender::open_sources(const SenderConfig& c, const sockaddr_storage& target) {
     std::vector<std::shared_ptr<Source>> opened;
-    const std::string bpf = own_traffic_filter(address_text(target), c.target_port);
+    const std::string bpf = own_traffic_filter(own_target(target, c.target_port));
     for (const std::string& name : c.interfaces) {
         InterfaceStats* is;
         {
@@ -243,14 +257,10 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
     const InnerFrame inner = parse_inner_frame(frame);
     const Direction dir = s.capture->is_own_mac(bytes) ? Direction::egress : Direction::ingress;
 
-    // The BPF filter already keeps our VXLAN out; this catches the moment
-    // between a new target address and the new filter.
+    // The BPF filter already keeps our VXLAN (and ICMP errors quoting it)
+    // out; this catches the moment between a new target and the new filter.
     const FlowKey& f = inner.flow;
-    if (f.protocol == kProtoUdp && inner.has_ports && f.dst_port == run_.config.target_port &&
-        ((f.kind == FlowKind::ipv4 && target_.ss_family == AF_INET &&
-          std::memcmp(f.dst.data(), &reinterpret_cast<const sockaddr_in&>(target_).sin_addr, 4) == 0) ||
-         (f.kind == FlowKind::ipv6 && target_.ss_family == AF_INET6 &&
-          std::memcmp(f.dst.data(), &reinterpret_cast<const sockaddr_in6&>(target_).sin6_addr, 16) == 0))) {
+    if (is_own_traffic(frame, inner, own_)) {
         stats_.filtered[size_t(FilteredVerdict::own_traffic)].add();
         return;
     }

@@ -73,6 +73,7 @@ private:
     std::unique_ptr<Transmitter> tx_;
     RateLimiter limiter_;
     sockaddr_storage target_{};
+    OwnTarget own_;  // target_ and its port, as the own-traffic check wants them
     bool have_target_ = false;
     uint32_t max_inner_bytes_ = 0;
     uint64_t now_ns_ = 0;  // read once per drained batch, not per frame

@@ -195,6 +195,20 @@ if [ "$ICMP" -ne 6 ] || [ "$VXLAN" -ne 0 ]; then
     echo "FAIL: expected the 6 ICMP frames of 3 pings and no VXLAN"; cat "$WORK/sender2.log"; exit 1
 fi
 
+# A collector that is down answers each datagram with ICMP port unreachable,
+# which quotes our VXLAN: mirroring it would loop (on loopback, a storm).
+ip netns exec "$A" "$BIN/mirrortap-sender" -i lo -t 127.0.0.1 --vni 8 --accept-all >"$WORK/sender-lo.log" 2>&1 &
+SENDER_LO=$!; PIDS+=($SENDER_LO)
+wait_for "sender on loopback" grep -q "capturing on" "$WORK/sender-lo.log"
+inA ping -c 2 -i 0.2 -q 127.0.0.1 >/dev/null
+sleep 1
+kill -TERM "$SENDER_LO"; wait "$SENDER_LO" || true
+LO_MIRRORED=$(awk '/packets mirrored/ {print $1}' "$WORK/sender-lo.log")
+echo "loopback, no collector: $LO_MIRRORED frames mirrored (want the 4 of 2 pings, not the ICMP errors they cause)"
+if [ "$LO_MIRRORED" != 4 ]; then
+    echo "FAIL: ICMP errors about our own VXLAN were mirrored (a loop)"; cat "$WORK/sender-lo.log"; exit 1
+fi
+
 # --- a target name is re-resolved: IPv4 first, then it moves to IPv6 -------
 # `ip netns exec` mounts /etc/netns/NS/hosts over /etc/hosts: A's own DNS.
 ip -n "$A" addr add fd00:77:2::1/64 dev ac nodad

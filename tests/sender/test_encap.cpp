@@ -10,6 +10,7 @@
 #include "sender/capture.hpp"
 #include "sender/encap.hpp"
 #include "sender/explain.hpp"
+#include "sender/own_traffic.hpp"
 #include "sender/rate_limit.hpp"
 #include "tests/sender/packets.hpp"
 
@@ -87,26 +88,109 @@ TEST_CASE("rate limit: a packet refused by one cap takes nothing from the other"
     for (int i = 0; i < 1000; ++i) CHECK(unlimited.allow(9000, t));
 }
 
-TEST_CASE("capture: the own-traffic BPF filter compiles and drops only our VXLAN") {
+namespace {
+
+OwnTarget target4(std::array<uint8_t, 4> a, uint16_t port) {
+    OwnTarget t;
+    t.family = FlowKind::ipv4;
+    std::copy(a.begin(), a.end(), t.address.begin());
+    t.port = port;
+    return t;
+}
+
+OwnTarget target6(uint8_t last, uint16_t port) {  // 2000::<last>, as ip6_frame builds them
+    OwnTarget t;
+    t.family = FlowKind::ipv6;
+    t.address[0] = 0x20;
+    t.address[15] = last;
+    t.port = port;
+    return t;
+}
+
+// An ICMP error from 10.8.0.2 quoting a UDP datagram 10.0.0.1 -> quoted_dst:dport.
+Buf icmp4_error(uint8_t type, std::initializer_list<uint8_t> quoted_dst, uint16_t dport) {
+    Buf b = ethernet(0x0800);
+    ipv4(b, 1, {10, 8, 0, 2}, {10, 0, 0, 1}, 20 + 8 + 20 + 8);
+    put(b, {type, 3, 0, 0, 0, 0, 0, 0});
+    ipv4(b, 17, {10, 0, 0, 1}, quoted_dst, 200);
+    ports(b, 50000, dport);
+    put(b, {0, 200 - 20, 0, 0});
+    return b;
+}
+
+// An ICMPv6 error from 2000::<dst_last> quoting UDP 2000::1 -> 2000::<quoted_dst>:dport.
+Buf icmp6_error(uint8_t type, uint8_t quoted_dst, uint16_t dport) {
+    Buf b = ethernet(0x86DD);
+    ipv6(b, 58, 2, 1, 8 + 40 + 8);
+    put(b, {type, 4, 0, 0, 0, 0, 0, 0});
+    ipv6(b, 17, 1, quoted_dst, 8 + 100);
+    ports(b, 50000, dport);
+    put(b, {0, 108, 0, 0});
+    return b;
+}
+
+}  // namespace
+
+TEST_CASE("own traffic: our VXLAN and ICMP errors quoting it are recognised, nothing else") {
+    const OwnTarget t4 = target4({10, 8, 0, 2}, 4789);
+    auto own4 = [&](const Buf& b) { return is_own_traffic(view(b), parsed(b), t4); };
+    CHECK(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789)));
+    CHECK_FALSE(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 3}, 50000, 4789)));
+    CHECK_FALSE(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 53)));
+    CHECK_FALSE(own4(ip4_frame(6, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789)));
+    CHECK(own4(icmp4_error(3, {10, 8, 0, 2}, 4789)));        // port unreachable from a collector that is down
+    CHECK(own4(icmp4_error(11, {10, 8, 0, 2}, 4789)));
+    CHECK_FALSE(own4(icmp4_error(3, {10, 8, 0, 2}, 53)));    // about other traffic to the same host
+    CHECK_FALSE(own4(icmp4_error(3, {10, 8, 0, 9}, 4789)));
+    CHECK_FALSE(own4(icmp4_error(8, {10, 8, 0, 2}, 4789)));  // not an error type
+    CHECK_FALSE(own4(ip4_frame(1, {10, 8, 0, 2}, {10, 0, 0, 1})));
+    const OwnTarget t6 = target6(2, 4789);
+    auto own6 = [&](const Buf& b) { return is_own_traffic(view(b), parsed(b), t6); };
+    CHECK(own6(ip6_frame(17, 1, 2, 50000, 4789)));
+    CHECK_FALSE(own6(ip6_frame(17, 1, 3, 50000, 4789)));
+    CHECK(own6(icmp6_error(1, 2, 4789)));
+    CHECK_FALSE(own6(icmp6_error(1, 3, 4789)));
+    CHECK_FALSE(own6(icmp6_error(128, 2, 4789)));
+    // No target yet, or another family: never own traffic.
+    CHECK_FALSE(is_own_traffic(view(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 5, 4789)),
+                               parsed(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 5, 4789)), OwnTarget{}));
+    CHECK_FALSE(own6(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789)));
+}
+
+TEST_CASE("capture: the own-traffic BPF filter drops exactly what is_own_traffic recognises") {
     pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
-    auto matches = [&](const std::string& expr, const Buf& frame) {
+    auto passes = [&](const std::string& expr, const Buf& frame) {
         bpf_program prog{};
-        REQUIRE(pcap_compile(dead, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0);
+        REQUIRE_MESSAGE(pcap_compile(dead, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0, pcap_geterr(dead));
         pcap_pkthdr h{};
         h.caplen = h.len = uint32_t(frame.size());
         const bool m = pcap_offline_filter(&prog, &h, reinterpret_cast<const u_char*>(frame.data())) != 0;
         pcap_freecode(&prog);
         return m;
     };
-    const std::string f4 = own_traffic_filter("10.8.0.2", 4789);
-    CHECK_FALSE(matches(f4, ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789)));  // our VXLAN
-    CHECK(matches(f4, ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 3}, 50000, 4789)));        // someone else's
-    CHECK(matches(f4, ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 53)));          // other port
-    CHECK(matches(f4, ip4_frame(6, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789)));         // TCP
-    CHECK(matches(f4, ip4_frame(1, {10, 8, 0, 2}, {10, 0, 0, 1})));
-    const std::string f6 = own_traffic_filter("2000::2", 4789);
-    CHECK_FALSE(matches(f6, ip6_frame(17, 1, 2, 50000, 4789)));
-    CHECK(matches(f6, ip6_frame(17, 1, 3, 50000, 4789)));
+    const OwnTarget t4 = target4({10, 8, 0, 2}, 4789);
+    const std::string f4 = own_traffic_filter(t4);
+    INFO(f4);
+    const Buf frames4[] = {
+        ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789), ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 3}, 50000, 4789),
+        ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 53),   ip4_frame(6, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789),
+        ip4_frame(1, {10, 8, 0, 2}, {10, 0, 0, 1}),                icmp4_error(3, {10, 8, 0, 2}, 4789),
+        icmp4_error(12, {10, 8, 0, 2}, 4789),                      icmp4_error(3, {10, 8, 0, 2}, 53),
+        icmp4_error(3, {10, 8, 0, 9}, 4789),                       icmp4_error(0, {10, 8, 0, 2}, 4789)};
+    for (const Buf& b : frames4) CHECK(passes(f4, b) == !is_own_traffic(view(b), parsed(b), t4));
+    CHECK_FALSE(passes(f4, frames4[0]));
+    CHECK_FALSE(passes(f4, frames4[5]));
+
+    const OwnTarget t6 = target6(2, 4789);
+    const std::string f6 = own_traffic_filter(t6);
+    INFO(f6);
+    const Buf frames6[] = {ip6_frame(17, 1, 2, 50000, 4789), ip6_frame(17, 1, 3, 50000, 4789),
+                           icmp6_error(1, 2, 4789),          icmp6_error(2, 2, 4789),
+                           icmp6_error(1, 3, 4789),          icmp6_error(1, 2, 53),
+                           icmp6_error(129, 2, 4789),        ip6_frame(58, 1, 2)};
+    for (const Buf& b : frames6) CHECK(passes(f6, b) == !is_own_traffic(view(b), parsed(b), t6));
+    CHECK_FALSE(passes(f6, frames6[0]));
+    CHECK_FALSE(passes(f6, frames6[2]));
     pcap_close(dead);
 }
 
