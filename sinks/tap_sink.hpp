@@ -46,6 +46,12 @@ public:
     // `running` already holds (a reload) are shared with it, not opened again,
     // which the tun driver would refuse. One-line error, or "".
     std::string open(const std::vector<std::string>& names, const TapDevices* running = nullptr);
+    // Takes an fd opened elsewhere (a supervisor's TAP, a test's socket):
+    // frames go to it as to a TAP. Ours to close.
+    void adopt(int fd, std::string name) {
+        fds_.push_back(fd);
+        names_.push_back(std::move(name));
+    }
     const std::vector<int>& fds() const { return fds_; }
     const std::vector<std::string>& names() const { return names_; }
 
