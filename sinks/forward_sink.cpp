@@ -47,7 +47,6 @@ ForwardSink::~ForwardSink() { close(); }
 void ForwardSink::close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
-    if (open_error_.empty()) open_error_ = "closed";
 }
 
 void ForwardSink::note_error(int err) { last_error_.store(err, std::memory_order_relaxed); }
@@ -103,7 +102,7 @@ void ForwardSink::send_chunk(std::span<const Packet> batch) {
 }
 
 bool ForwardSink::healthy(std::string& why) const {
-    if (fd_ < 0 && open_error_ != "closed") {
+    if (!open_error_.empty()) {
         why = open_error_;
         return false;
     }

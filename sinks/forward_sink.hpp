@@ -45,8 +45,8 @@ private:
     void note_error(int err);
 
     ForwardSinkOptions opt_;
-    int fd_ = -1;
-    std::string open_error_;
+    int fd_ = -1;             // the worker's alone
+    std::string open_error_;  // fixed once constructed: read by the health check
     // Per batch: one VXLAN header and two iovecs per packet; the frame itself
     // is sent from the receive buffer it arrived in, never copied.
     std::unique_ptr<std::byte[][8]> headers_;
