@@ -13,7 +13,7 @@
 namespace mirrortap::sender {
 
 struct CaptureOptions {
-    uint64_t buffer_bytes = 32ull << 20;
+    uint64_t buffer_bytes = 64ull << 20;
     uint32_t snaplen = 65535;
 };
 

@@ -428,7 +428,8 @@ ConfigLoad load_config_text(std::string_view text) {
     SenderConfig& c = out.config;
     r.each_key(root, "the top level",
                {"interface", "target", "sessions", "aws_filter_files", "mtu", "max_rate", "metrics_listen",
-                "batch_size", "capture_buffer_bytes", "send_buffer_bytes", "resolve_interval_seconds"},
+                "batch_size", "capture_buffer_bytes", "send_buffer_bytes", "resolve_interval_seconds",
+                "poll_interval_usec"},
                [&](const std::string& k, const YAML::Node&, const YAML::Node& v) {
                    if (k == "interface") {
                        if (v.IsScalar()) {
@@ -479,6 +480,8 @@ ConfigLoad load_config_text(std::string_view text) {
                        if (auto n = r.size(v, k)) c.capture_buffer_bytes = *n;
                    } else if (k == "send_buffer_bytes") {
                        if (auto n = r.size(v, k)) c.send_buffer_bytes = *n;
+                   } else if (k == "poll_interval_usec") {
+                       if (auto n = r.integer(v, k, 0, 100000)) c.poll_interval_usec = uint32_t(*n);
                    } else if (k == "resolve_interval_seconds") {
                        if (auto n = r.integer(v, k, 1, 86400)) c.resolve_interval_seconds = uint32_t(*n);
                    }

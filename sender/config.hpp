@@ -54,9 +54,13 @@ struct SenderConfig {
     RateLimit max_rate;
     std::string metrics_listen;          // ADDR:PORT, empty = off
     uint32_t batch_size = 64;            // datagrams per sendmmsg
-    uint64_t capture_buffer_bytes = 32ull << 20;  // libpcap ring per interface
+    uint64_t capture_buffer_bytes = 64ull << 20;  // libpcap ring per interface
     uint64_t send_buffer_bytes = 4ull << 20;      // SO_SNDBUF
     uint32_t resolve_interval_seconds = 30;
+    // After a wake-up that found less than a batch, wait this long before the
+    // next: frames gather in the ring and leave in one sendmmsg, instead of a
+    // wake-up and a system call each. 0 = wake for every frame.
+    uint32_t poll_interval_usec = 500;
 };
 
 struct ConfigLoad {

@@ -46,9 +46,12 @@ goes to the first that accepts it, once.
       --max-rate RATE        cap what is sent: 20000pps, 100Mbps, or both with a comma;
                              the excess is dropped and counted
       --batch N              datagrams per sendmmsg (default 64)
-  -B, --buffer-size BYTES    libpcap ring per interface, K/M/G suffix (default 32M)
+  -B, --buffer-size BYTES    libpcap ring per interface, K/M/G suffix (default 64M)
       --sndbuf BYTES         socket send buffer (default 4M)
       --resolve-seconds N    re-resolve the target this often (default 30)
+      --poll-usec N          after a wake-up that found less than a batch, look again
+                             N microseconds later so frames leave in batches
+                             (default 500; 0 = wake for every frame)
       --metrics-listen ADDR:PORT
                              serve Prometheus metrics at /metrics (default off)
       --import-aws-filter FILE
@@ -87,6 +90,7 @@ struct Options {
     std::optional<uint64_t> buffer_bytes;
     std::optional<uint64_t> sndbuf_bytes;
     std::optional<uint32_t> resolve_seconds;
+    std::optional<uint32_t> poll_usec;
     std::optional<std::string> metrics_listen;
     std::vector<std::string> aws_filter_files;
     std::optional<uint32_t> vni;
@@ -116,7 +120,7 @@ uint64_t number_arg(const char* flag, const char* text, uint64_t min, uint64_t m
 Options parse_args(int argc, char** argv) {
     enum {
         kMtu = 1000, kMaxRate, kBatch, kSndbuf, kResolve, kMetrics, kImport, kVni, kSessionNumber, kPacketLength,
-        kAcceptAll, kCheck, kExplain, kLocalMac
+        kAcceptAll, kCheck, kExplain, kLocalMac, kPoll
     };
     static const option longopts[] = {
         {"config", required_argument, nullptr, 'c'},
@@ -128,6 +132,7 @@ Options parse_args(int argc, char** argv) {
         {"buffer-size", required_argument, nullptr, 'B'},
         {"sndbuf", required_argument, nullptr, kSndbuf},
         {"resolve-seconds", required_argument, nullptr, kResolve},
+        {"poll-usec", required_argument, nullptr, kPoll},
         {"metrics-listen", required_argument, nullptr, kMetrics},
         {"import-aws-filter", required_argument, nullptr, kImport},
         {"vni", required_argument, nullptr, kVni},
@@ -164,6 +169,7 @@ Options parse_args(int argc, char** argv) {
                 if (!o.sndbuf_bytes) usage_error("--sndbuf: " + why);
                 break;
             case kResolve: o.resolve_seconds = uint32_t(number_arg("--resolve-seconds", optarg, 1, 86400)); break;
+            case kPoll: o.poll_usec = uint32_t(number_arg("--poll-usec", optarg, 0, 100000)); break;
             case kMetrics: o.metrics_listen = optarg; break;
             case kImport: o.aws_filter_files.push_back(optarg); break;
             case kVni: o.vni = uint32_t(number_arg("--vni", optarg, 0, 0xFFFFFF)); break;
@@ -224,6 +230,7 @@ Loaded load(const Options& o, bool for_run) {
     if (o.buffer_bytes) c.capture_buffer_bytes = *o.buffer_bytes;
     if (o.sndbuf_bytes) c.send_buffer_bytes = *o.sndbuf_bytes;
     if (o.resolve_seconds) c.resolve_interval_seconds = *o.resolve_seconds;
+    if (o.poll_usec) c.poll_interval_usec = *o.poll_usec;
     if (o.metrics_listen) c.metrics_listen = *o.metrics_listen;
 
     std::vector<std::string> files;

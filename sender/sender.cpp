@@ -80,12 +80,14 @@ struct Sender::Source {
     Sender* owner;
     std::unique_ptr<Capture> capture;
     boost::asio::posix::stream_descriptor fd;
+    boost::asio::steady_timer pause;
     bool closed = false;
     Source(Sender* o, std::unique_ptr<Capture> c, boost::asio::io_context& io)
-        : owner(o), capture(std::move(c)), fd(io, ::dup(capture->selectable_fd())) {}
+        : owner(o), capture(std::move(c)), fd(io, ::dup(capture->selectable_fd())), pause(io) {}
     void close() {
         closed = true;
         boost::system::error_code ec;
+        pause.cancel();
         fd.cancel(ec);
         fd.close(ec);
     }
@@ -216,8 +218,18 @@ void Sender::arm(const std::shared_ptr<Source>& s) {
     s->fd.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                      [this, s](const boost::system::error_code& ec) {
                          if (ec || s->closed || stopped_) return;
-                         drain(*s);
-                         if (!s->closed) arm(s);
+                         const uint64_t frames = drain(*s);
+                         if (s->closed) return;
+                         // A quiet ring: let frames gather rather than wake for
+                         // each. A busy one: straight back to it.
+                         if (frames >= run_.config.batch_size || run_.config.poll_interval_usec == 0) {
+                             arm(s);
+                             return;
+                         }
+                         s->pause.expires_after(std::chrono::microseconds(run_.config.poll_interval_usec));
+                         s->pause.async_wait([this, s](const boost::system::error_code& pec) {
+                             if (!pec && !s->closed && !stopped_) arm(s);
+                         });
                      });
 }
 
@@ -226,8 +238,9 @@ void Sender::on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
     s->owner->handle_frame(*s, h, bytes);
 }
 
-void Sender::drain(Source& s) {
+uint64_t Sender::drain(Source& s) {
     now_ns_ = monotonic_ns();
+    uint64_t frames = 0;
     // Bounded: each call empties what the ring holds now; under a flood the
     // other interfaces and the timers get their turn after 64 rounds.
     for (int round = 0; round < 64; ++round) {
@@ -237,10 +250,11 @@ void Sender::drain(Source& s) {
             break;
         }
         if (n <= 0) break;
+        frames += uint64_t(n);
     }
-    // The ring is empty: send now rather than wait for a full batch, so that
-    // a quiet link is mirrored without delay.
+    // The ring is empty: send what this wake-up gathered.
     tx_->flush();
+    return frames;
 }
 
 // The hot path: no allocation, lock, log line or system call per frame

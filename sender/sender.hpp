@@ -49,7 +49,7 @@ public:
 private:
     struct Source;
     void arm(const std::shared_ptr<Source>& s);
-    void drain(Source& s);
+    uint64_t drain(Source& s);  // returns the frames read
     static void on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
     void handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes);
     std::string open_sources(const SenderConfig& c, const sockaddr_storage& target);

@@ -87,7 +87,7 @@ TEST_CASE("config: sender/example.yaml loads and documents every key") {
     REQUIRE(l.ok());
     CHECK(l.config.sessions.size() == 2);
     CHECK(l.config.mtu == 1500);
-    CHECK(l.config.capture_buffer_bytes == 32ull << 20);
+    CHECK(l.config.capture_buffer_bytes == 64ull << 20);
     CHECK(l.config.metrics_listen == "127.0.0.1:9101");
     CHECK(l.config.sessions[1].session.filter.rules(Direction::egress)[1].protocol == kProtoUdp);
     // Every top-level, session and rule key the loader accepts appears in the example.
@@ -102,7 +102,7 @@ TEST_CASE("config: sender/example.yaml loads and documents every key") {
     }
     for (const char* key : {"interface", "target", "sessions", "aws_filter_files", "mtu", "max_rate",
                             "packets_per_second", "bits_per_second", "metrics_listen", "batch_size",
-                            "capture_buffer_bytes", "send_buffer_bytes", "resolve_interval_seconds",
+                            "capture_buffer_bytes", "send_buffer_bytes", "resolve_interval_seconds", "poll_interval_usec",
                             "session_number", "virtual_network_id", "packet_length", "description", "filter",
                             "traffic_mirror_filter_id", "egress", "ingress", "rule_number", "rule_action",
                             "protocol", "source_cidr_block", "destination_cidr_block", "source_port_range",
@@ -116,7 +116,7 @@ TEST_CASE("config: unknown keys are refused with line and column") {
     CHECK(first_error("interface: eth0\ntarjet: 1.2.3.4\n") ==
           "cfg:2:1: unknown key 'tarjet' in the top level (known: interface, target, sessions, aws_filter_files, "
           "mtu, max_rate, metrics_listen, batch_size, capture_buffer_bytes, send_buffer_bytes, "
-          "resolve_interval_seconds)");
+          "resolve_interval_seconds, poll_interval_usec)");
     std::string e = first_error(
         "sessions:\n  - session_number: 1\n    virtual_network_id: 5\n    filter:\n      egress:\n"
         "        - {rule_number: 1, rule_action: accept, proto: 6}\n");
