@@ -1,7 +1,9 @@
 #include "sinks/tap_sink.hpp"
 
 #include <fcntl.h>
+#include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -22,6 +24,42 @@ void write_sysctl(const std::string& path, const char* value) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return;
     if (::write(fd, value, std::strlen(value)) < 0) { /* best effort, see above */ }
+    ::close(fd);
+}
+
+// No IPv6 link-local address on the TAP, hence no DAD probe, router
+// solicitation or MLD report of the host's own mixed into the feed. Unlike
+// the disable_ipv6 sysctl this works where /proc/sys is read-only (systemd's
+// ProtectKernelTunables). Best effort: a kernel without IPv6 needs nothing.
+void no_ipv6_link_local(const std::string& name) {
+    const unsigned index = if_nametoindex(name.c_str());
+    const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (index == 0 || fd < 0) {
+        if (fd >= 0) ::close(fd);
+        return;
+    }
+    struct Request {
+        nlmsghdr header;
+        ifinfomsg link;
+        rtattr af_spec;     // IFLA_AF_SPEC {
+        rtattr inet6;       //   AF_INET6 {
+        rtattr mode;        //     IFLA_INET6_ADDR_GEN_MODE: u8
+        uint8_t value[4];   //   } }
+    } req{};
+    static_assert(sizeof(Request) == NLMSG_LENGTH(sizeof(ifinfomsg)) + 3 * sizeof(rtattr) + 4);
+    req.header.nlmsg_len = sizeof req;
+    req.header.nlmsg_type = RTM_SETLINK;
+    req.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    req.link.ifi_family = AF_UNSPEC;
+    req.link.ifi_index = int(index);
+    req.af_spec = {uint16_t(3 * sizeof(rtattr) + 4), IFLA_AF_SPEC};
+    req.inet6 = {uint16_t(2 * sizeof(rtattr) + 4), AF_INET6};
+    req.mode = {uint16_t(sizeof(rtattr) + 1), IFLA_INET6_ADDR_GEN_MODE};
+    req.value[0] = IN6_ADDR_GEN_MODE_NONE;
+    if (::send(fd, &req, sizeof req, 0) == ssize_t(sizeof req)) {
+        char ack[256];
+        if (::recv(fd, ack, sizeof ack, 0) < 0) { /* best effort: the ack only says whether it took */ }
+    }
     ::close(fd);
 }
 
@@ -91,8 +129,9 @@ std::string TapDevices::open(const std::vector<std::string>& names, const TapDev
         }
         fds_.push_back(fd);
         names_.push_back(name);
-        // IPv6 off before the device goes up, so that it never sends a router
+        // IPv6 quiet before the device goes up, so that it never sends a router
         // solicitation or DAD probe that a sniffer on the TAP would take for traffic.
+        no_ipv6_link_local(name);
         write_sysctl("/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6", "1");
         // Strict reverse-path filtering: mirrored IPv4 from sources not routed
         // over the TAP (all of them) never reaches the host's own sockets.
