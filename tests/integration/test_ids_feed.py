@@ -370,8 +370,33 @@ def sessions_pick_their_sinks():
         assert sorted(os.listdir(second.pcap_dir)) == ["vni-602", "vni-603"]
 
 
+def deploy_ids_files_agree():
+    """deploy/ids: the example collector config checks, and Suricata and Zeek sniff exactly its TAPs."""
+    import configparser
+    import yaml
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../deploy/ids")
+    collector = os.path.join(here, "collector-ids.yaml")
+    out = subprocess.run([os.path.join(os.environ.get("MIRRORTAP_BIN", ""), "mirrortap-collector"),
+                          "--config", collector, "--check-config"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    with open(collector) as f:
+        taps = yaml.safe_load(f)["tap"]
+    with open(os.path.join(here, "suricata-af-packet.yaml")) as f:
+        suricata = yaml.safe_load(f)
+    entries = suricata["af-packet"]
+    assert [e["interface"] for e in entries] == taps
+    assert all(e["threads"] == 1 and e["cluster-type"] == "cluster_flow" for e in entries)
+    assert len({e["cluster-id"] for e in entries}) == len(entries), "cluster-id must differ per interface"
+    assert suricata["vlan"]["use-for-tracking"] is True
+    node = configparser.ConfigParser()
+    node.read(os.path.join(here, "zeek-node.cfg"))
+    workers = [node[s]["interface"] for s in node.sections() if node[s]["type"] == "worker"]
+    assert workers == taps, workers
+
+
 if __name__ == "__main__":
     run({f.__name__: f for f in [
         tap_flows_keep_both_directions_together, tap_session_vlan_tells_overlapping_sessions_apart,
         stream_read_by_tshark_carries_every_frame, stream_reader_restarted_on_a_fifo,
-        reload_keeps_the_feed_running, forward_into_a_second_collector, sessions_pick_their_sinks]})
+        reload_keeps_the_feed_running, forward_into_a_second_collector, sessions_pick_their_sinks,
+        deploy_ids_files_agree]})
