@@ -1,6 +1,7 @@
 #include "sinks/sink_set.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,7 +56,17 @@ std::string prepare_sinks(const Config& config, SharedOutputs& shared) {
         std::string why;
         auto target = parse_stream_target(config.stream, why);
         if (!target) return "stream: " + why;
-        auto writer = std::make_shared<StreamWriter>(StreamWriterOptions{*target, config.snaplen});
+        StreamWriterOptions options{*target, config.snaplen};
+        if (!config.user.empty()) {
+            // The FIFO is opened again for every reader, by then as --user.
+            passwd pw{}, *found = nullptr;
+            char buf[4096];
+            if (getpwnam_r(config.user.c_str(), &pw, buf, sizeof buf, &found) == 0 && found) {
+                options.owner_uid = int(pw.pw_uid);
+                options.owner_gid = int(pw.pw_gid);
+            }
+        }
+        auto writer = std::make_shared<StreamWriter>(options);
         if (why = writer->open(); !why.empty()) return why;
         shared.stream = std::move(writer);
         shared.stream_text = config.stream;

@@ -26,6 +26,11 @@ constexpr size_t kOutBytes = 1u << 20;        // one write(2) carries up to this
 constexpr size_t kMaxRecordsPerWrite = 16384;
 constexpr int kPipeBytes = 1 << 20;           // the largest pipe an unprivileged user may ask for by default
 constexpr int kIdlePollMs = 100;
+// A writer woken for every receive batch spends more on wake-ups and small
+// writes than on the data: after a small write it lets up to this long of
+// records gather first (1000 writes a second at most while traffic is light).
+constexpr long kCoalesceNs = 1'000'000;
+constexpr size_t kCoalesceRecords = 512;
 
 uint64_t monotonic_ns() {
     timespec ts{};
@@ -145,6 +150,9 @@ std::string StreamWriter::open() {
                     return "--stream " + t.text + ": exists and is not a FIFO (use unix:PATH for a socket)";
             } else if (errno != ENOENT || mkfifo(t.path.c_str(), 0640) != 0) {
                 return "--stream " + t.text + ": cannot create FIFO: " + std::strerror(errno);
+            } else if (opt_.owner_uid >= 0 && chown(t.path.c_str(), uid_t(opt_.owner_uid), gid_t(opt_.owner_gid)) != 0) {
+                // The writer reopens the FIFO for every reader, after --user has dropped root.
+                return "--stream " + t.text + ": cannot give the FIFO to the --user: " + std::strerror(errno);
             }
             break;
         case StreamTarget::Kind::unix_listen: {
@@ -404,7 +412,13 @@ void StreamWriter::run() {
         } else {
             n = discard_all(stream_outcome(SinkDropReason::no_reader));
         }
-        if (n > 0) continue;
+        if (n > 0) {
+            if (n < kCoalesceRecords && !stop_.load()) {
+                timespec pause{0, kCoalesceNs};
+                nanosleep(&pause, nullptr);
+            }
+            continue;
+        }
         // Told to stop (every sink is gone) and nothing is left: close, so
         // that the reader sees the end of the stream.
         if (stop_.load() && everything_done()) break;

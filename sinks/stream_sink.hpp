@@ -109,6 +109,8 @@ struct StreamWriterOptions {
     size_t ring_bytes = 4u << 20;  // per producer
     uint64_t reopen_interval_ns = 200'000'000;  // how often a FIFO is tried for a new reader
     uint64_t drain_timeout_ns = 2'000'000'000;  // while closing, how long a stalled reader is waited for
+    int owner_uid = -1;  // owner of a FIFO we create (the --user the process becomes), -1 = ours
+    int owner_gid = -1;
 };
 
 class StreamWriter {
