@@ -47,7 +47,14 @@ Refusal refusal_for(DecapError e) {
 
 Worker::Worker(const Config& config, SessionBudget& budget, std::unique_ptr<Source> source,
                std::vector<std::unique_ptr<Sink>> sinks)
-    : allow_(&config.allow), sessions_(config, budget), applied_config_(&config), source_(std::move(source)), sinks_(std::move(sinks)) {}
+    : allow_(&config.allow),
+      sessions_(config, budget),
+      source_(std::move(source)),
+      sinks_(std::move(sinks)),
+      applied_config_(&config) {
+    // Alive from birth: health must not read a worker that has yet to pass its loop as stalled.
+    counters_.heartbeat_ns.set(clock_ns(CLOCK_MONOTONIC));
+}
 
 size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) {
     size_t routed = 0;

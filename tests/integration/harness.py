@@ -70,6 +70,10 @@ def vxlan(vni, frame, flags=0x08):
 
 # ---- the collector ------------------------------------------------------
 
+class StartFailed(AssertionError):
+    pass
+
+
 class Collector:
     """The real binary on loopback; stop() sends SIGTERM and returns its exit code."""
 
@@ -94,14 +98,30 @@ class Collector:
             self.start()
 
     def start(self):
-        self.stderr = open(self.stderr_path, "w+")
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
-        self._wait_listening()
+        # Ports are picked free but not held: a parallel test may take one first.
+        for attempt in range(3):
+            self.stderr = open(self.stderr_path, "w+")
+            self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
+            try:
+                return self._wait_listening()
+            except StartFailed as e:
+                if "in use" not in str(e) or attempt == 2 or self.listen != f"127.0.0.1:{self.port}":
+                    raise AssertionError(str(e))
+                self._new_ports()
+
+    def _new_ports(self):
+        old_listen, old_metrics = self.listen, f"127.0.0.1:{self.metrics_port}"
+        self.port = free_port()
+        self.listen = f"127.0.0.1:{self.port}"
+        if self.metrics_port:
+            self.metrics_port = free_port(socket.SOCK_STREAM)
+        new_metrics = f"127.0.0.1:{self.metrics_port}"
+        self.cmd = [new_metrics if a == old_metrics else self.listen if a == old_listen else a for a in self.cmd]
 
     def _wait_listening(self):
         for _ in range(200):  # bounded: 10 s
             if self.proc.poll() is not None:
-                raise AssertionError(f"collector exited {self.proc.returncode}: {self.read_stderr()}")
+                raise StartFailed(f"collector exited {self.proc.returncode}: {self.read_stderr()}")
             if "listening on" in self.read_stderr():
                 return
             time.sleep(0.05)
