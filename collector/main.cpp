@@ -1,6 +1,8 @@
 // mirrortap-collector: receive VXLAN mirror traffic and hand it to sinks.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -70,6 +72,12 @@ int main(int argc, char** argv) {
         std::cout << (req.config_path.empty() ? std::string("defaults") : req.config_path) << ": OK\n";
         return 0;
     }
+
+    // Like tcpdump -Z: a process that parses packets from the network should not
+    // keep root. Refuse unless the user names who to become, or says so knowingly.
+    if (geteuid() == 0 && req.config.user.empty() && !req.config.allow_root)
+        return fail("refusing to run as root: give --user NAME to drop privileges once ready (like tcpdump -Z), "
+                    "or --allow-root");
 
     Collector collector(std::move(req.config));
     if (auto why = collector.open(); !why.empty()) return fail(why);

@@ -91,6 +91,8 @@ class Collector:
             cmd = [COLLECTOR, "--config", path] + cmd[1:]
         if metrics:
             cmd += ["--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
+        if os.geteuid() == 0 and "--user" not in args:
+            cmd.append("--allow-root")  # tests run as root; the collector refuses that unless told
         self.cmd = cmd + list(args)
         self.stderr_path = os.path.join(self.tmp, "stderr")
         self.proc = None

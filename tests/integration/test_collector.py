@@ -203,6 +203,12 @@ def bad_input_gives_one_clear_line():
         (["--config", unknown], "unknown.yaml:3:3: unknown key 'rotate_sise'"),
         (["--config", os.path.join(tmp, "missing.yaml")], "cannot read"),
     ]
+    if os.geteuid() == 0:
+        # Refused before any socket opens; every other case runs with --allow-root.
+        out = subprocess.run([COLLECTOR, "--listen", "127.0.0.1:0", "--pcap-dir", tmp], capture_output=True,
+                             text=True, timeout=10)
+        assert out.returncode == 1 and "refusing to run as root" in out.stderr, out.stderr
+        cases = [(args + ["--allow-root"], expect) for args, expect in cases]
     for args, expect in cases:
         out = subprocess.run([COLLECTOR] + args, capture_output=True, text=True, timeout=10)
         lines = out.stderr.strip().splitlines()

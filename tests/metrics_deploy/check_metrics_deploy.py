@@ -478,6 +478,8 @@ def scrape_live(collector, fail):
         log = open(Path(tmp) / "collector.log", "w+")
         cmd = [collector, "--listen", f"127.0.0.1:{udp_port}", "--metrics-listen", f"127.0.0.1:{http_port}",
                "--pcap-dir", str(Path(tmp) / "pcap"), "--workers", "1"]
+        if os.geteuid() == 0:
+            cmd.append("--allow-root")  # the collector refuses root unless told
         (Path(tmp) / "pcap").mkdir()
         print("$", " ".join(cmd))
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
