@@ -27,21 +27,13 @@
 #include "sinks/stream_sink.hpp"
 #include "sinks/tap_sink.hpp"
 #include "tests/support/frames.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/mirrortap-ids-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 // A session as a worker would hold it, with a name that outlives it.
 struct TestSession {

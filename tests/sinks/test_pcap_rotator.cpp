@@ -12,21 +12,13 @@
 #include "sinks/pcap_format.hpp"
 #include "sinks/pcap_rotator.hpp"
 #include "tests/support/frames.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/mirrortap-test-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 std::vector<fs::path> files_in(const fs::path& dir, const std::string& ext) {
     std::vector<fs::path> out;
