@@ -70,8 +70,7 @@ size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) 
             refuse(Refusal::datagram_truncated);
             continue;
         }
-        if (d.payload.size() >= kVxlanHeaderBytes && (uint8_t(d.payload[0]) & kVxlanFlagVniValid) &&
-            !allow_->vni_allowed(load_be24(d.payload, 4))) {
+        if (const int64_t vni = peek_vni(d.payload); vni >= 0 && !allow_->vni_allowed(uint32_t(vni))) {
             refuse(Refusal::vni_not_allowed);
             continue;
         }

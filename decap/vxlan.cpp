@@ -18,6 +18,12 @@ void VxlanHeader::encode(std::byte* out, uint32_t vni) {
     out[7] = std::byte{0};
 }
 
+int64_t peek_vni(Bytes datagram) {
+    if (datagram.size() < kVxlanHeaderBytes) return -1;
+    if ((uint8_t(datagram[0]) & kVxlanFlagVniValid) == 0) return -1;
+    return load_be24(datagram, 4);
+}
+
 DecapResult decap_vxlan(Bytes datagram) {
     DecapResult r;
     auto fail = [&r](DecapError e) {

@@ -45,6 +45,10 @@ struct DecapResult {
     Decapped value{};
 };
 
+// The VNI of a datagram whose header says it carries one, without parsing the
+// inner frame: for refusing a VNI before any further work. -1 otherwise.
+int64_t peek_vni(Bytes datagram);
+
 // Only the I bit is checked: RFC 7348 asks receivers to ignore the other flag
 // bits and the reserved fields, and real senders do set them.
 DecapResult decap_vxlan(Bytes datagram);

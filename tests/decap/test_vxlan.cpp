@@ -72,3 +72,14 @@ TEST_CASE("vxlan: encode writes what decap reads") {
     CHECK(uint8_t(hdr[0]) == 0x08);
     CHECK(uint8_t(hdr[7]) == 0);
 }
+
+TEST_CASE("vxlan: peek_vni reads the VNI only when the header says there is one") {
+    Buf inner = udp4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, 1, 2);
+    CHECK(peek_vni(view(vxlan(0xABCDEF, inner))) == 0xABCDEF);
+    CHECK(peek_vni(view(vxlan(7, inner, 0x00))) == -1);
+    Buf short_header = {std::byte{0x08}, std::byte{0}, std::byte{0}};
+    CHECK(peek_vni(view(short_header)) == -1);
+    // No inner frame needed: the allowlist decides before decap looks further.
+    Buf header_only(vxlan(9, {}));
+    CHECK(peek_vni(view(header_only)) == 9);
+}

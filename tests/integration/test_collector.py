@@ -4,6 +4,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 
 from harness import (COLLECTOR, Collector, check_identities, free_port, leftovers, run, seq_frame, session_files,
@@ -180,7 +181,7 @@ def health_follows_the_pcap_directory():
 
 
 def bad_input_gives_one_clear_line():
-    tmp = Collector.__init__.__globals__["tempfile"].mkdtemp()
+    tmp = tempfile.mkdtemp()
     blocked = os.path.join(tmp, "file")
     open(blocked, "w").close()
     bad_yaml = os.path.join(tmp, "bad.yaml")
@@ -189,6 +190,9 @@ def bad_input_gives_one_clear_line():
     unknown = os.path.join(tmp, "unknown.yaml")
     with open(unknown, "w") as f:
         f.write("listen: 127.0.0.1:4789\npcap:\n  rotate_sise: 1G\n")
+    bad_group = os.path.join(tmp, "group.yaml")
+    with open(bad_group, "w") as f:
+        f.write("pcap:\n  group: no-such-group\n")
     busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     busy.bind(("127.0.0.1", 0))
     busy_port = busy.getsockname()[1]
@@ -202,6 +206,8 @@ def bad_input_gives_one_clear_line():
         (["--config", bad_yaml], "bad.yaml:2:1: "),  # where the parser gave up
         (["--config", unknown], "unknown.yaml:3:3: unknown key 'rotate_sise'"),
         (["--config", os.path.join(tmp, "missing.yaml")], "cannot read"),
+        (["--config", bad_group, "--listen", "127.0.0.1:0", "--pcap-dir", tmp], "unknown group 'no-such-group'"),
+        (["--user", "no-such-user", "--listen", "127.0.0.1:0", "--pcap-dir", tmp], "unknown user 'no-such-user'"),
     ]
     if os.geteuid() == 0:
         # Refused before any socket opens; every other case runs with --allow-root.
