@@ -93,12 +93,6 @@ std::optional<uint64_t> parse_count(std::string_view text, uint64_t suffix_base)
     return value * scale;
 }
 
-uint64_t monotonic_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
-
 int set_receive_buffer(int fd, int bytes) {
     // Passed as given, exactly as the collector does (the kernel doubles it for
     // its bookkeeping), so that the baseline queues as much as the collector.

@@ -8,7 +8,11 @@
 #include <string>
 #include <string_view>
 
+#include "support/clock.hpp"
+
 namespace mirrortap::bench {
+
+using mirrortap::monotonic_ns;
 
 // An IPv4 or IPv6 UDP address as the command line spells it:
 // "127.0.0.1:4789", "[::1]:4789", or a bare address (port = default_port).
@@ -30,9 +34,6 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, uint16_t default_p
 // Decimal with an optional K/M/G suffix (powers of 1000 for counts, of 1024 for
 // bytes: the caller says which). Rejects trailing junk and overflow.
 std::optional<uint64_t> parse_count(std::string_view text, uint64_t suffix_base = 1000);
-
-// Monotonic time in nanoseconds; clock_gettime is a vDSO call, not a syscall.
-uint64_t monotonic_ns();
 
 // Root can size a socket buffer past net.core.rmem_max (SO_RCVBUFFORCE); others
 // get what the sysctl allows. Returns the size the kernel reports afterwards.

@@ -14,19 +14,14 @@
 #include <optional>
 
 #include "collector/metrics.hpp"
-#include "collector/version.hpp"
+#include "support/version.hpp"
+#include "support/clock.hpp"
 
 namespace mirrortap {
 
 namespace {
 
 constexpr uint64_t kWorkerStallNs = 2'000'000'000;
-
-uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
 
 std::optional<uint64_t> disk_free_bytes(const std::string& dir) {
     struct statvfs s{};

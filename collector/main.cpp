@@ -11,7 +11,7 @@
 #include "collector/collector.hpp"
 #include "collector/exporter.hpp"
 #include "collector/privileges.hpp"
-#include "collector/version.hpp"
+#include "support/version.hpp"
 
 using namespace mirrortap;
 

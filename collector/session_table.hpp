@@ -9,7 +9,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "collector/session.hpp"
+#include "core/session.hpp"
 #include "config/config.hpp"
 
 namespace mirrortap {

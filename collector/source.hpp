@@ -4,14 +4,11 @@
 #include <cstdint>
 #include <span>
 
-#include "collector/session.hpp"
+#include "core/session.hpp"
+#include "core/sink.hpp"
 #include "decap/bytes.hpp"
 
 namespace mirrortap {
-
-// Datagrams per receive call: enough to amortise the system call, small
-// enough that a batch stays in cache.
-inline constexpr size_t kReceiveBatch = 64;
 
 struct Datagram {
     Bytes payload;                  // the UDP payload: VXLAN header + inner frame

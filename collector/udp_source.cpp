@@ -1,4 +1,5 @@
 #include "collector/udp_source.hpp"
+#include "support/clock.hpp"
 
 #include <linux/filter.h>
 #include <netinet/in.h>
@@ -68,12 +69,6 @@ SourceAddress to_source_address(const sockaddr_storage& ss) {
         std::memcpy(a.data(), &v6.sin6_addr, 16);
     }
     return a;
-}
-
-uint64_t now_realtime_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
 }
 
 }  // namespace
@@ -156,7 +151,7 @@ size_t UdpSource::next_batch(std::span<Datagram> out, int timeout_ms) {
             }
         }
         if (d.timestamp_ns == 0) {
-            if (fallback_ns == 0) fallback_ns = now_realtime_ns();
+            if (fallback_ns == 0) fallback_ns = realtime_ns();
             d.timestamp_ns = fallback_ns;
         }
     }

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/counter.hpp"
+#include "support/counter.hpp"
 #include "collector/source.hpp"
 #include "config/config.hpp"
 

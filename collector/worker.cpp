@@ -1,5 +1,7 @@
 #include "collector/worker.hpp"
 
+#include "support/clock.hpp"
+
 #include <ctime>
 
 namespace mirrortap {
@@ -14,12 +16,6 @@ constexpr size_t kMaxDrainBatches = 4096;
 // every few datagrams (what a TPACKET_V3 block timeout does for tcpdump). At
 // 1 Mpps this leaves ~200 datagrams queued, far below any receive buffer.
 constexpr uint64_t kCoalesceNs = 200'000;
-
-uint64_t clock_ns(clockid_t clock) {
-    timespec ts{};
-    clock_gettime(clock, &ts);  // vDSO: no system call
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -53,7 +49,7 @@ Worker::Worker(const Config& config, SessionBudget& budget, std::unique_ptr<Sour
       sinks_(std::move(sinks)),
       applied_config_(&config) {
     // Alive from birth: health must not read a worker that has yet to pass its loop as stalled.
-    counters_.heartbeat_ns.set(clock_ns(CLOCK_MONOTONIC));
+    counters_.heartbeat_ns.set(monotonic_ns());
 }
 
 size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) {
@@ -155,12 +151,12 @@ void Worker::run(const std::atomic<bool>& stop) {
     uint64_t last_tick = 0;
     while (!stop.load(std::memory_order_relaxed)) {
         const size_t n = source_->next_batch(datagrams, kReceiveTimeoutMs);
-        const uint64_t started = clock_ns(CLOCK_MONOTONIC);
+        const uint64_t started = monotonic_ns();
         if (n > 0) {
             const size_t routed = route_batch({datagrams.data(), n}, packets);
             if (routed > 0)
                 deliver({packets.data(), routed});
-            record_batch_time(clock_ns(CLOCK_MONOTONIC) - started);
+            record_batch_time(monotonic_ns() - started);
             if (n < kReceiveBatch / 2) {
                 const timespec pause{0, long(kCoalesceNs)};
                 nanosleep(&pause, nullptr);
@@ -169,7 +165,7 @@ void Worker::run(const std::atomic<bool>& stop) {
         counters_.heartbeat_ns.set(started);
         if (started - last_tick >= kTickIntervalNs) {
             last_tick = started;
-            const uint64_t wall = clock_ns(CLOCK_REALTIME);
+            const uint64_t wall = realtime_ns();
             for (auto& sink : sinks_) sink->tick(wall);
         }
         if (rotate_requested_.exchange(false, std::memory_order_relaxed))

@@ -9,11 +9,11 @@
 #include <string_view>
 #include <vector>
 
-#include "collector/counter.hpp"
+#include "support/counter.hpp"
 #include "collector/session_table.hpp"
 #include "collector/source.hpp"
 #include "decap/vxlan.hpp"
-#include "sinks/sink.hpp"
+#include "core/sink.hpp"
 
 namespace mirrortap {
 

@@ -5,7 +5,7 @@
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
 
-#include "collector/version.hpp"
+#include "support/version.hpp"
 #include "sender/metrics.hpp"
 
 namespace mirrortap::sender {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/version.hpp"
+#include "support/version.hpp"
 #include "sender/aws_import.hpp"
 #include "sender/capture.hpp"
 #include "sender/config.hpp"

@@ -11,16 +11,11 @@
 
 #include "decap/frame.hpp"
 #include "sender/encap.hpp"
+#include "support/clock.hpp"
 
 namespace mirrortap::sender {
 
 namespace {
-
-uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
 
 void log(const std::string& line) { std::cerr << "mirrortap-sender: " << line << std::endl; }
 

@@ -10,9 +10,8 @@
 #include <mutex>
 #include <string>
 
-#include "collector/source.hpp"
 #include "config/config.hpp"
-#include "sinks/sink.hpp"
+#include "core/sink.hpp"
 
 namespace mirrortap {
 

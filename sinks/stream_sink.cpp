@@ -17,6 +17,7 @@
 #include <ctime>
 
 #include "sinks/pcap_format.hpp"
+#include "support/clock.hpp"
 
 namespace mirrortap {
 
@@ -31,12 +32,6 @@ constexpr int kIdlePollMs = 100;
 // records gather first (1000 writes a second at most while traffic is light).
 constexpr long kCoalesceNs = 1'000'000;
 constexpr size_t kCoalesceRecords = 512;
-
-uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
 
 void set_nonblocking(int fd) {
     const int flags = fcntl(fd, F_GETFL);

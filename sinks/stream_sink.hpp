@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "sinks/sink.hpp"
+#include "core/sink.hpp"
 
 namespace mirrortap {
 

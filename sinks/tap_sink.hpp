@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "sinks/sink.hpp"
+#include "core/sink.hpp"
 
 namespace mirrortap {
 

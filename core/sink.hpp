@@ -6,11 +6,15 @@
 #include <string>
 #include <string_view>
 
-#include "collector/session.hpp"
+#include "core/session.hpp"
 #include "decap/bytes.hpp"
 #include "decap/flow.hpp"
 
 namespace mirrortap {
+
+// Datagrams per receive call, and so the most packets a sink is handed at
+// once: enough to amortise the system call, small enough that a batch stays in cache.
+inline constexpr size_t kReceiveBatch = 64;
 
 struct Packet {
     Session* session = nullptr;

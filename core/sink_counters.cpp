@@ -1,4 +1,4 @@
-#include "sinks/sink_counters.hpp"
+#include "core/sink_counters.hpp"
 
 namespace mirrortap {
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "collector/counter.hpp"
-#include "sinks/sink_counters.hpp"
+#include "support/counter.hpp"
+#include "core/sink_counters.hpp"
 
 namespace mirrortap {
 

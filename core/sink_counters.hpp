@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "collector/counter.hpp"
+#include "support/counter.hpp"
 
 namespace mirrortap {
 
