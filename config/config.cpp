@@ -4,24 +4,21 @@
 #include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
-#include <charconv>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
-#include <sstream>
+
+#include "support/file.hpp"
+#include "support/text.hpp"
+#include "support/yaml.hpp"
 
 namespace mirrortap {
 
 namespace {
 
-ConfigError error_at(const YAML::Node& node, std::string message) {
-    const YAML::Mark m = node.Mark();
-    // yaml-cpp counts from 0; editors and compilers count from 1.
-    if (m.is_null()) return {0, 0, std::move(message)};
-    return {m.line + 1, m.column + 1, std::move(message)};
-}
+const auto size_parser = [](std::string_view t, std::string& why) { return parse_size_bytes(t, why); };
+const auto endpoint_parser = [](std::string_view t, std::string& why) { return parse_endpoint(t, why); };
 
 // Turns a scalar into a value with one of the shared parsers, or records why not.
 class Reader {
@@ -54,11 +51,7 @@ public:
     }
 
     void boolean(const YAML::Node& n, std::string_view key, bool& out) {
-        auto text = scalar(n, key);
-        if (!text) return;
-        if (*text == "true" || *text == "yes" || *text == "on") out = true;
-        else if (*text == "false" || *text == "no" || *text == "off") out = false;
-        else errors_.push_back(error_at(n, std::string(key) + ": expected true or false, got '" + *text + "'"));
+        into(n, key, out, parse_bool);
     }
 
     void string(const YAML::Node& n, std::string_view key, std::string& out) {
@@ -158,7 +151,7 @@ void load_metrics_auth(Reader& r, const YAML::Node& n, MetricsAuth& a) {
         r.string(v, key, path);
         std::string why;
         if (auto s = read_secret_file(path, why)) out = *s;
-        else r.error(v, std::string(key) + ": " + why);
+        else r.error(v, std::string(key) + ": " + quote(path) + ": " + why);
     };
     r.map(n, "metrics_auth", {
         {"username", [&](const YAML::Node& v) { r.string(v, "metrics_auth.username", a.username); }},
@@ -173,13 +166,13 @@ void load_pcap(Reader& r, const YAML::Node& n, PcapConfig& p) {
     r.map(n, "pcap", {
         {"enabled", [&](const YAML::Node& v) { r.boolean(v, "pcap.enabled", p.enabled); }},
         {"dir", [&](const YAML::Node& v) { r.string(v, "pcap.dir", p.dir); }},
-        {"rotate_size", [&](const YAML::Node& v) { r.into(v, "pcap.rotate_size", p.rotate_size_bytes, parse_size_bytes); }},
+        {"rotate_size", [&](const YAML::Node& v) { r.into(v, "pcap.rotate_size", p.rotate_size_bytes, size_parser); }},
         {"rotate_seconds", [&](const YAML::Node& v) { r.uint(v, "pcap.rotate_seconds", p.rotate_seconds, 366u * 86400); }},
         {"retain_files", [&](const YAML::Node& v) { r.uint(v, "pcap.retain_files", p.retain_files, 1u << 30); }},
-        {"retain_bytes", [&](const YAML::Node& v) { r.into(v, "pcap.retain_bytes", p.retain_bytes, parse_size_bytes); }},
+        {"retain_bytes", [&](const YAML::Node& v) { r.into(v, "pcap.retain_bytes", p.retain_bytes, size_parser); }},
         {"flush_interval_ms", [&](const YAML::Node& v) { r.uint(v, "pcap.flush_interval_ms", p.flush_interval_ms, 1000); }},
-        {"buffer_size", [&](const YAML::Node& v) { r.into(v, "pcap.buffer_size", p.buffer_bytes, parse_size_bytes); }},
-        {"min_free_bytes", [&](const YAML::Node& v) { r.into(v, "pcap.min_free_bytes", p.min_free_bytes, parse_size_bytes); }},
+        {"buffer_size", [&](const YAML::Node& v) { r.into(v, "pcap.buffer_size", p.buffer_bytes, size_parser); }},
+        {"min_free_bytes", [&](const YAML::Node& v) { r.into(v, "pcap.min_free_bytes", p.min_free_bytes, size_parser); }},
         {"file_mode", [&](const YAML::Node& v) { r.into(v, "pcap.file_mode", p.file_mode, parse_file_mode); }},
         {"group", [&](const YAML::Node& v) { r.string(v, "pcap.group", p.group); }},
     });
@@ -187,9 +180,9 @@ void load_pcap(Reader& r, const YAML::Node& n, PcapConfig& p) {
 
 void load_root(Reader& r, const YAML::Node& root, Config& c) {
     r.map(root, "config", {
-        {"listen", [&](const YAML::Node& n) { r.into(n, "listen", c.listen, parse_endpoint); }},
+        {"listen", [&](const YAML::Node& n) { r.into(n, "listen", c.listen, endpoint_parser); }},
         {"workers", [&](const YAML::Node& n) { r.uint(n, "workers", c.workers, 256); }},
-        {"rcvbuf", [&](const YAML::Node& n) { r.into(n, "rcvbuf", c.rcvbuf_bytes, parse_size_bytes); }},
+        {"rcvbuf", [&](const YAML::Node& n) { r.into(n, "rcvbuf", c.rcvbuf_bytes, size_parser); }},
         {"snaplen", [&](const YAML::Node& n) { r.uint(n, "snaplen", c.snaplen, 262144); }},
         {"session_key", [&](const YAML::Node& n) { r.into(n, "session_key", c.session_key, parse_session_key); }},
         {"max_sessions", [&](const YAML::Node& n) { r.uint(n, "max_sessions", c.max_sessions, 1u << 20); }},
@@ -202,7 +195,7 @@ void load_root(Reader& r, const YAML::Node& root, Config& c) {
         {"metrics_auth", [&](const YAML::Node& n) { load_metrics_auth(r, n, c.metrics_auth); }},
         {"metrics_listen", [&](const YAML::Node& n) {
              Endpoint e;
-             r.into(n, "metrics_listen", e, parse_endpoint);
+             r.into(n, "metrics_listen", e, endpoint_parser);
              if (e.len) c.metrics_listen = e;
          }},
         {"tap", [&](const YAML::Node& n) { load_list(r, n, "tap", c.tap, parse_tap_name); }},
@@ -211,7 +204,7 @@ void load_root(Reader& r, const YAML::Node& root, Config& c) {
         {"stream_required", [&](const YAML::Node& n) { r.boolean(n, "stream_required", c.stream_required); }},
         {"forward", [&](const YAML::Node& n) {
              Endpoint e;
-             r.into(n, "forward", e, parse_endpoint);
+             r.into(n, "forward", e, endpoint_parser);
              if (e.len) c.forward = e;
          }},
     });
@@ -271,122 +264,26 @@ std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why)
     return std::nullopt;
 }
 
-std::string format_error(std::string_view origin, const ConfigError& e) {
-    std::ostringstream o;
-    o << origin;
-    if (e.line > 0) o << ':' << e.line << ':' << e.column;
-    o << ": " << e.message;
-    return o.str();
-}
-
 ConfigLoad load_config_text(std::string_view text) {
     ConfigLoad out;
-    YAML::Node root;
-    try {
-        root = YAML::Load(std::string(text));
-    } catch (const YAML::Exception& e) {
-        out.errors.push_back({e.mark.line + 1, e.mark.column + 1, e.msg});
-        return out;
-    }
+    ErrorList errors(out.errors);
+    const auto root = parse_yaml_document(text, errors);
+    if (!root) return out;
     Reader r(out.errors);
-    if (root.IsNull()) return out;  // an empty file means all defaults
-    load_root(r, root, out.config);
+    load_root(r, *root, out.config);
     if (out.errors.empty()) out.errors = validate(out.config);
     return out;
 }
 
 ConfigLoad load_config_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
+    std::string why;
+    const auto text = read_config_file(path, why);
+    if (!text) {
         ConfigLoad out;
-        out.errors.push_back({0, 0, std::string("cannot read: ") + std::strerror(errno)});
+        out.errors.push_back({0, 0, why});
         return out;
     }
-    std::stringstream buf;
-    buf << in.rdbuf();
-    return load_config_text(buf.str());
-}
-
-std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max, std::string& why) {
-    uint64_t v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-        why = "expected a whole number, got '" + std::string(text) + "'";
-        return std::nullopt;
-    }
-    if (v > max) {
-        why = "must be at most " + std::to_string(max) + ", got " + std::string(text);
-        return std::nullopt;
-    }
-    return v;
-}
-
-std::optional<uint64_t> parse_size_bytes(std::string_view text, std::string& why) {
-    if (text.empty()) {
-        why = "expected a size such as 4096, 64K, 100M or 1G";
-        return std::nullopt;
-    }
-    uint64_t unit = 1;
-    std::string_view digits = text;
-    switch (text.back()) {
-        case 'k': case 'K': unit = 1ull << 10; break;
-        case 'm': case 'M': unit = 1ull << 20; break;
-        case 'g': case 'G': unit = 1ull << 30; break;
-        case 't': case 'T': unit = 1ull << 40; break;
-        default: break;
-    }
-    if (unit != 1) digits.remove_suffix(1);
-    auto v = parse_uint(digits, UINT64_MAX / unit, why);
-    if (!v) {
-        why = "expected a size such as 4096, 64K, 100M or 1G, got '" + std::string(text) + "'";
-        return std::nullopt;
-    }
-    return *v * unit;
-}
-
-std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why) {
-    Endpoint e;
-    e.text = std::string(text);
-    std::string host;
-    std::string_view port;
-    if (!text.empty() && text.front() == '[') {
-        auto close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-            why = "expected [IPv6]:PORT, got '" + e.text + "'";
-            return std::nullopt;
-        }
-        host = std::string(text.substr(1, close - 1));
-        port = text.substr(close + 2);
-    } else {
-        auto colon = text.rfind(':');
-        if (colon == std::string_view::npos || text.find(':') != colon) {
-            why = "expected ADDRESS:PORT (IPv6 as [ADDRESS]:PORT), got '" + e.text + "'";
-            return std::nullopt;
-        }
-        host = std::string(text.substr(0, colon));
-        port = text.substr(colon + 1);
-    }
-    std::string port_why;
-    auto p = parse_uint(port, 65535, port_why);
-    if (!p) {
-        why = "bad port in '" + e.text + "': " + port_why;
-        return std::nullopt;
-    }
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&e.addr);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&e.addr);
-    if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(uint16_t(*p));
-        e.len = sizeof(sockaddr_in);
-    } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(uint16_t(*p));
-        e.len = sizeof(sockaddr_in6);
-    } else {
-        why = "'" + host + "' is not an IPv4 or IPv6 address";
-        return std::nullopt;
-    }
-    return e;
+    return load_config_text(*text);
 }
 
 std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::string& why) {
@@ -416,15 +313,6 @@ bool valid_session_name(std::string_view name, std::string& why) {
     return true;
 }
 
-bool Cidr::contains(const std::array<uint8_t, 16>& a) const {
-    const size_t whole = prefix_bits / 8;
-    if (std::memcmp(addr.data(), a.data(), whole) != 0) return false;
-    const unsigned rest = prefix_bits % 8;
-    if (rest == 0) return true;
-    const uint8_t mask = uint8_t(0xFF << (8 - rest));
-    return (addr[whole] & mask) == (a[whole] & mask);
-}
-
 bool Allowlist::source_allowed(const std::array<uint8_t, 16>& a) const {
     if (sources.empty()) return true;
     for (const auto& c : sources)
@@ -437,71 +325,6 @@ bool Allowlist::vni_allowed(uint32_t vni) const {
     for (const auto& r : vnis)
         if (vni >= r.first && vni <= r.last) return true;
     return false;
-}
-
-std::optional<Cidr> parse_cidr(std::string_view text, std::string& why) {
-    const size_t slash = text.find('/');
-    const std::string host(text.substr(0, slash));
-    Cidr c;
-    unsigned max_bits = 128;
-    if (inet_pton(AF_INET, host.c_str(), c.addr.data() + 12) == 1) {
-        c.addr[10] = c.addr[11] = 0xFF;
-        max_bits = 32;
-    } else if (inet_pton(AF_INET6, host.c_str(), c.addr.data()) != 1) {
-        why = "expected an address or CIDR block such as 10.0.0.0/8 or 2001:db8::/32, got '" + std::string(text) + "'";
-        return std::nullopt;
-    }
-    uint64_t bits = max_bits;
-    if (slash != std::string_view::npos) {
-        std::string bits_why;
-        auto b = parse_uint(text.substr(slash + 1), max_bits, bits_why);
-        if (!b) {
-            why = "bad prefix length in '" + std::string(text) + "': " + bits_why;
-            return std::nullopt;
-        }
-        bits = *b;
-    }
-    c.prefix_bits = uint8_t(bits + (max_bits == 32 ? 96 : 0));
-    // Clear host bits so that 10.1.2.3/8 means 10.0.0.0/8.
-    for (unsigned i = c.prefix_bits; i < 128; ++i) c.addr[i / 8] &= uint8_t(~(0x80 >> (i % 8)));
-    return c;
-}
-
-std::optional<VniRange> parse_vni_range(std::string_view text, std::string& why) {
-    const size_t dash = text.find('-');
-    auto first = parse_uint(text.substr(0, dash), 0xFFFFFF, why);
-    auto last = dash == std::string_view::npos ? first : parse_uint(text.substr(dash + 1), 0xFFFFFF, why);
-    if (!first || !last || *last < *first) {
-        why = "expected a VNI (0..16777215) or a range such as 100-199, got '" + std::string(text) + "'";
-        return std::nullopt;
-    }
-    return VniRange{uint32_t(*first), uint32_t(*last)};
-}
-
-std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why) {
-    uint32_t v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 8);
-    if (ec != std::errc() || end != text.data() + text.size() || text.empty() || v > 0777) {
-        why = "expected an octal file mode such as 0640, got '" + std::string(text) + "'";
-        return std::nullopt;
-    }
-    return v;
-}
-
-std::optional<std::string> read_secret_file(const std::string& path, std::string& why) {
-    std::ifstream in(path);
-    if (!in) {
-        why = "cannot read " + path + ": " + std::strerror(errno);
-        return std::nullopt;
-    }
-    std::string secret;
-    std::getline(in, secret);
-    while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ' || secret.back() == '\t')) secret.pop_back();
-    if (secret.empty()) {
-        why = path + " is empty";
-        return std::nullopt;
-    }
-    return secret;
 }
 
 namespace {

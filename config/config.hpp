@@ -1,8 +1,6 @@
 // One Config for the collector, filled by the YAML file and then by flags.
 // Everything downstream receives a validated Config and never re-checks it.
 #pragma once
-#include <sys/socket.h>
-
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -10,29 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "support/errors.hpp"
+#include "support/parse.hpp"
+
 namespace mirrortap {
 
 enum class SessionKeyMode { vni, vni_and_source };
-
-struct Endpoint {
-    sockaddr_storage addr{};
-    socklen_t len = 0;
-    std::string text;  // as the user wrote it, for messages
-    int family() const { return addr.ss_family; }
-};
-
-// An address block; IPv4 is held IPv4-mapped (::ffff:a.b.c.d) so that one
-// type and one compare serve both families, as for outer source addresses.
-struct Cidr {
-    std::array<uint8_t, 16> addr{};
-    uint8_t prefix_bits = 0;  // of the 128-bit form
-    bool contains(const std::array<uint8_t, 16>& a) const;
-};
-
-struct VniRange {
-    uint32_t first = 0;
-    uint32_t last = 0;
-};
 
 // Who may send. Empty lists allow everyone (the default: an NLB in front
 // already limits who reaches the port).
@@ -112,15 +93,6 @@ struct Config {
     uint16_t session_vlan(uint32_t vni) const;
 };
 
-struct ConfigError {
-    int line = 0;    // 1-based; 0 when not tied to a place in a file
-    int column = 0;  // 1-based
-    std::string message;
-};
-
-// Formats as `origin:line:column: message` (or `origin: message`).
-std::string format_error(std::string_view origin, const ConfigError& e);
-
 struct ConfigLoad {
     Config config;
     std::vector<ConfigError> errors;
@@ -131,21 +103,13 @@ struct ConfigLoad {
 ConfigLoad load_config_text(std::string_view text);
 ConfigLoad load_config_file(const std::string& path);
 
-// Value parsers shared by the YAML loader and the command line.
+// The collector's own value parsers (support/parse.hpp has the shared ones).
 // Each returns nullopt with `why` set on bad input.
-std::optional<uint64_t> parse_size_bytes(std::string_view text, std::string& why);   // 64M, 1G, 4096
-std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why);      // 1.2.3.4:5, [::1]:5
-std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max, std::string& why);
 std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::string& why);
 // Session names become directory names and label values.
 bool valid_session_name(std::string_view name, std::string& why);
-std::optional<Cidr> parse_cidr(std::string_view text, std::string& why);              // 10.0.0.0/8, 2001:db8::/32, 1.2.3.4
-std::optional<VniRange> parse_vni_range(std::string_view text, std::string& why);     // 501, 100-199
-std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why);     // 0640
 std::optional<std::string> parse_tap_name(std::string_view text, std::string& why);  // a Linux interface name
 std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why);     // its index in kSinkNames
-// Reads a one-line secret; surrounding white space is dropped.
-std::optional<std::string> read_secret_file(const std::string& path, std::string& why);
 
 // Cross-field checks run after flags are applied too.
 std::vector<ConfigError> validate(const Config& c);

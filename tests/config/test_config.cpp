@@ -89,11 +89,12 @@ TEST_CASE("config: metrics credentials come from files that must exist") {
     CHECK_FALSE(parse_file_mode("0999", why));
 }
 
-TEST_CASE("config: an empty file means all defaults") {
-    ConfigLoad l = load_config_text("");
-    CHECK(l.ok());
-    CHECK(l.config.pcap.dir == "./captures");
-    CHECK(l.config.listen.family() == AF_INET);
+TEST_CASE("config: an empty file is refused; defaults come from giving no file") {
+    CHECK(only_error(load_config_text("")).message == "config file is empty");
+    CHECK(only_error(load_config_text("# nothing but a comment\n")).message == "config file is empty");
+    const Config defaults;
+    CHECK(defaults.pcap.dir == "./captures");
+    CHECK(defaults.listen.family() == AF_INET);
 }
 
 TEST_CASE("config: an unknown key is an error at its line and column") {

@@ -1,0 +1,119 @@
+#include "support/file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+
+namespace mirrortap {
+
+namespace {
+
+const char* kind_of(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    return "not a regular file";
+}
+
+std::string not_regular(std::string_view what, mode_t mode) {
+    return "cannot read " + std::string(what) + ": it is " + kind_of(mode) + ", not a regular file";
+}
+
+std::string size_text(size_t bytes) {
+    if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+    if (bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+    return std::to_string(bytes) + " bytes";
+}
+
+// Closes the descriptor on every way out.
+struct Fd {
+    int fd;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+}  // namespace
+
+std::optional<std::string> read_regular_file(const std::string& path, size_t max_bytes, std::string_view what,
+                                             std::string& why) {
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    Fd file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+    if (file.fd < 0) {
+        const int err = errno;
+        struct stat st{};
+        // A unix socket cannot be opened at all (ENXIO); say what it is.
+        if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+            why = not_regular(what, st.st_mode);
+        else
+            why = "cannot read " + std::string(what) + ": " + std::strerror(err);
+        return std::nullopt;
+    }
+    struct stat st{};
+    if (::fstat(file.fd, &st) != 0) {
+        why = "cannot read " + std::string(what) + ": " + std::strerror(errno);
+        return std::nullopt;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        why = not_regular(what, st.st_mode);
+        return std::nullopt;
+    }
+    const std::string too_big = std::string(what) + " is larger than " + size_text(max_bytes) + ", the most we read";
+    if (uint64_t(st.st_size) > max_bytes) {
+        why = too_big;
+        return std::nullopt;
+    }
+    // Read up to one byte past the cap: the file may have grown since fstat.
+    std::string content(max_bytes + 1, '\0');
+    size_t got = 0;
+    while (got < content.size()) {
+        const ssize_t n = ::read(file.fd, content.data() + got, content.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            why = "cannot read " + std::string(what) + ": " + std::strerror(errno);
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        got += size_t(n);
+    }
+    if (got > max_bytes) {
+        why = too_big;
+        return std::nullopt;
+    }
+    content.resize(got);
+    return content;
+}
+
+std::optional<std::string> read_config_file(const std::string& path, std::string& why) {
+    auto text = read_regular_file(path, kMaxConfigFileBytes, "config file", why);
+    if (text && text->empty()) {
+        why = "config file is empty";
+        return std::nullopt;
+    }
+    return text;
+}
+
+std::optional<std::string> read_secret_file(const std::string& path, std::string& why) {
+    auto text = read_regular_file(path, kMaxSecretFileBytes, "secret file", why);
+    if (!text) return std::nullopt;
+    std::string_view secret = *text;
+    while (!secret.empty() && std::strchr(" \t\r\n", secret.back())) secret.remove_suffix(1);
+    while (!secret.empty() && std::strchr(" \t\r\n", secret.front())) secret.remove_prefix(1);
+    if (secret.empty()) {
+        why = "secret file is empty";
+        return std::nullopt;
+    }
+    if (secret.find_first_of("\r\n") != std::string_view::npos) {
+        why = "secret file holds more than one line; a secret is one line";
+        return std::nullopt;
+    }
+    return std::string(secret);
+}
+
+}  // namespace mirrortap

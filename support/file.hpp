@@ -1,0 +1,30 @@
+// Reading the files a user points us at (configs, secrets), failing closed:
+// only a regular file is read, never a directory, FIFO, socket or device (a
+// FIFO is opened without blocking, so a reload cannot hang on one), and never
+// more than a size cap. Each refusal is one line in `why` that does not repeat
+// the path: the caller puts it in front ("PATH: config file is empty").
+#pragma once
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mirrortap {
+
+inline constexpr size_t kMaxConfigFileBytes = 1 << 20;  // 1 MiB
+inline constexpr size_t kMaxSecretFileBytes = 4096;
+
+// The whole content of a regular file of at most `max_bytes`; `what` names it
+// in messages ("config file", "secret file"). An empty file is returned as "".
+std::optional<std::string> read_regular_file(const std::string& path, size_t max_bytes, std::string_view what,
+                                             std::string& why);
+
+// A config file: regular, at most 1 MiB, not empty ("config file is empty").
+std::optional<std::string> read_config_file(const std::string& path, std::string& why);
+
+// A one-line secret (password, token): regular, at most 4 KiB. Surrounding
+// white space and one line end are dropped; an empty secret or a second line
+// is refused.
+std::optional<std::string> read_secret_file(const std::string& path, std::string& why);
+
+}  // namespace mirrortap

@@ -1,0 +1,357 @@
+#include "support/parse.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "support/text.hpp"
+
+namespace mirrortap {
+
+// ---- numbers, sizes, durations, switches ------------------------------------
+
+namespace {
+
+// Digits only, into a uint64_t; nullopt on anything else or on overflow.
+std::optional<uint64_t> digits_value(std::string_view text) {
+    if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return v;
+}
+
+// Splits "100M" into "100" and "M".
+std::pair<std::string_view, std::string_view> split_suffix(std::string_view text) {
+    size_t n = 0;
+    while (n < text.size() && text[n] >= '0' && text[n] <= '9') ++n;
+    return {text.substr(0, n), text.substr(n)};
+}
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return out;
+}
+
+}  // namespace
+
+std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max, std::string& why) {
+    return parse_uint(text, 0, max, why);
+}
+
+std::optional<uint64_t> parse_uint(std::string_view text, uint64_t min, uint64_t max, std::string& why) {
+    const auto v = digits_value(text);
+    if (!v) {
+        // All digits but no value: too large for any counter we have.
+        const bool too_long = !text.empty() && split_suffix(text).second.empty();
+        why = too_long ? "must be at most " + std::to_string(max) + ", got " + quote(text)
+                       : "expected a whole number, got " + quote(text);
+        return std::nullopt;
+    }
+    if (*v < min || *v > max) {
+        why = (*v < min ? "must be at least " + std::to_string(min) : "must be at most " + std::to_string(max)) +
+              ", got " + quote(text);
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::optional<uint64_t> parse_size_bytes(std::string_view text, std::string& why) {
+    return parse_size_bytes(text, 0, UINT64_MAX, why);
+}
+
+std::optional<uint64_t> parse_size_bytes(std::string_view text, uint64_t min, uint64_t max, std::string& why) {
+    const auto [digits, suffix] = split_suffix(text);
+    unsigned shift = 0;
+    if (suffix.size() > 1) shift = 99;
+    else if (suffix.size() == 1) {
+        switch (suffix.front()) {
+            case 'k': case 'K': shift = 10; break;
+            case 'm': case 'M': shift = 20; break;
+            case 'g': case 'G': shift = 30; break;
+            case 't': case 'T': shift = 40; break;
+            default: shift = 99;
+        }
+    }
+    const auto n = digits_value(digits);
+    if (!n || shift == 99) {
+        why = "expected a size such as 4096, 64K, 100M, 1G or 2T, got " + quote(text);
+        return std::nullopt;
+    }
+    if (*n > (UINT64_MAX >> shift)) {
+        why = "size " + quote(text) + " is too large";
+        return std::nullopt;
+    }
+    const uint64_t v = *n << shift;
+    if (v < min || v > max) {
+        why = (v < min ? "must be at least " + format_size(min) : "must be at most " + format_size(max)) +
+              ", got " + quote(text);
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::string format_size(uint64_t bytes) {
+    static constexpr std::pair<unsigned, char> kUnits[] = {{40, 'T'}, {30, 'G'}, {20, 'M'}, {10, 'K'}};
+    if (bytes != 0)
+        for (auto [shift, unit] : kUnits)
+            if (bytes % (1ull << shift) == 0) return std::to_string(bytes >> shift) + unit;
+    return std::to_string(bytes);
+}
+
+namespace {
+
+struct DurationUnit {
+    std::string_view suffix;
+    Duration length;
+};
+// Largest first: format_duration picks the first that divides.
+constexpr DurationUnit kDurationUnits[] = {
+    {"d", std::chrono::hours(24)}, {"h", std::chrono::hours(1)}, {"m", std::chrono::minutes(1)},
+    {"s", std::chrono::seconds(1)}, {"ms", std::chrono::milliseconds(1)},
+};
+
+}  // namespace
+
+std::optional<Duration> parse_duration(std::string_view text, std::string& why) {
+    return parse_duration(text, Duration::zero(), Duration::max(), why);
+}
+
+std::optional<Duration> parse_duration(std::string_view text, Duration min, Duration max, std::string& why) {
+    const auto [digits, suffix] = split_suffix(text);
+    const auto n = digits_value(digits);
+    const DurationUnit* unit = suffix.empty() ? &kDurationUnits[3] : nullptr;  // bare: seconds
+    for (const auto& u : kDurationUnits)
+        if (suffix == u.suffix) unit = &u;
+    if (!n || !unit) {
+        why = "expected a duration such as 30 (seconds), 30s, 500ms, 5m, 2h or 1d, got " + quote(text);
+        return std::nullopt;
+    }
+    if (*n > uint64_t(Duration::max().count() / unit->length.count())) {
+        why = "duration " + quote(text) + " is too long";
+        return std::nullopt;
+    }
+    const Duration d = unit->length * int64_t(*n);
+    if (d < min || d > max) {
+        why = (d < min ? "must be at least " + format_duration(min) : "must be at most " + format_duration(max)) +
+              ", got " + quote(text);
+        return std::nullopt;
+    }
+    return d;
+}
+
+std::string format_duration(Duration d) {
+    for (const auto& u : kDurationUnits)
+        if (d.count() % u.length.count() == 0) return std::to_string(d / u.length) + std::string(u.suffix);
+    return std::to_string(d.count()) + "ns";
+}
+
+std::optional<bool> parse_bool(std::string_view text, std::string& why) {
+    const std::string t = lower(text);
+    if (t == "true" || t == "yes" || t == "on") return true;
+    if (t == "false" || t == "no" || t == "off") return false;
+    why = "expected true or false (or yes/no, on/off), got " + quote(text);
+    return std::nullopt;
+}
+
+std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why) {
+    uint32_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 8);
+    if (text.empty() || text.front() == '-' || text.front() == '+' || ec != std::errc() ||
+        end != text.data() + text.size() || v > 0777) {
+        why = "expected an octal file mode such as 0640, got " + quote(text);
+        return std::nullopt;
+    }
+    return v;
+}
+
+// ---- VXLAN network identifiers -----------------------------------------------
+
+namespace {
+constexpr uint32_t kMaxVni = 0xFFFFFF;  // 24 bits; decap/vxlan.hpp has the same, but support is below decap
+}  // namespace
+
+std::optional<uint32_t> parse_vni(std::string_view text, std::string& why) {
+    std::string number_why;
+    const auto v = parse_uint(text, kMaxVni, number_why);
+    if (!v) {
+        why = "expected a VNI (0..16777215), got " + quote(text);
+        return std::nullopt;
+    }
+    return uint32_t(*v);
+}
+
+std::optional<VniRange> parse_vni_range(std::string_view text, std::string& why) {
+    const size_t dash = text.find('-');
+    std::string ignored;
+    const auto first = parse_uint(text.substr(0, dash), kMaxVni, ignored);
+    const auto last = dash == std::string_view::npos ? first : parse_uint(text.substr(dash + 1), kMaxVni, ignored);
+    if (!first || !last) {
+        why = "expected a VNI (0..16777215) or a range such as 100-199, got " + quote(text);
+        return std::nullopt;
+    }
+    if (*last < *first) {
+        why = "range " + quote(text) + " is reversed; write the lower VNI first";
+        return std::nullopt;
+    }
+    return VniRange{uint32_t(*first), uint32_t(*last)};
+}
+
+// ---- addresses ----------------------------------------------------------------
+
+namespace {
+
+constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+
+}  // namespace
+
+bool Cidr::contains(const std::array<uint8_t, 16>& a) const {
+    const size_t whole = prefix_bits / 8;
+    if (std::memcmp(addr.data(), a.data(), whole) != 0) return false;
+    const unsigned rest = prefix_bits % 8;
+    if (rest == 0) return true;
+    const auto mask = uint8_t(0xFF << (8 - rest));
+    return (addr[whole] & mask) == (a[whole] & mask);
+}
+
+bool Cidr::is_v4() const { return prefix_bits >= 96 && std::memcmp(addr.data(), kMappedPrefix, 12) == 0; }
+
+std::string Cidr::to_string() const {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (is_v4()) {
+        inet_ntop(AF_INET, addr.data() + 12, buf, sizeof buf);
+        return std::string(buf) + "/" + std::to_string(prefix_bits - 96);
+    }
+    inet_ntop(AF_INET6, addr.data(), buf, sizeof buf);
+    return std::string(buf) + "/" + std::to_string(prefix_bits);
+}
+
+std::optional<Cidr> parse_cidr(std::string_view text, std::string& why) {
+    const size_t slash = text.find('/');
+    const std::string host(text.substr(0, slash));
+    Cidr c;
+    unsigned max_bits = 128;
+    if (inet_pton(AF_INET, host.c_str(), c.addr.data() + 12) == 1) {
+        std::memcpy(c.addr.data(), kMappedPrefix, 12);
+        max_bits = 32;
+    } else if (inet_pton(AF_INET6, host.c_str(), c.addr.data()) != 1) {
+        why = "expected an address or CIDR block such as 10.0.0.0/8 or 2001:db8::/32, got " + quote(text);
+        return std::nullopt;
+    }
+    uint64_t bits = max_bits;
+    if (slash != std::string_view::npos) {
+        std::string bits_why;
+        const auto b = parse_uint(text.substr(slash + 1), max_bits, bits_why);
+        if (!b) {
+            why = "bad prefix length in " + quote(text) + ": " + bits_why;
+            return std::nullopt;
+        }
+        bits = *b;
+    }
+    c.prefix_bits = uint8_t(bits + 128 - max_bits);
+    // Clear host bits so that 10.1.2.3/8 means 10.0.0.0/8.
+    for (unsigned i = c.prefix_bits; i < 128; ++i) c.addr[i / 8] &= uint8_t(~(0x80 >> (i % 8)));
+    return c;
+}
+
+bool Endpoint::operator==(const Endpoint& other) const {
+    if (len != other.len || port != other.port) return false;
+    return len ? std::memcmp(&addr, &other.addr, len) == 0 : host == other.host;
+}
+
+bool valid_host_name(std::string_view name) {
+    if (name.empty() || name.size() > 253) return false;
+    std::string_view last_label;
+    for (std::string_view rest = name;;) {
+        const size_t dot = rest.find('.');
+        const std::string_view label = rest.substr(0, dot);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+        for (const char ch : label) {
+            const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                            ch == '-' || ch == '_';
+            if (!ok) return false;
+        }
+        last_label = label;
+        if (dot == std::string_view::npos) break;
+        rest.remove_prefix(dot + 1);
+    }
+    // A top-level label is never numeric: "300.1.1.1" is a bad address, not a name.
+    return !std::all_of(last_label.begin(), last_label.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why) {
+    return parse_endpoint(text, EndpointRules{}, why);
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view text, const EndpointRules& rules, std::string& why) {
+    Endpoint e;
+    e.text = std::string(text);
+    const std::string form = std::string(rules.allow_names ? "HOST" : "ADDRESS") +
+                             (rules.default_port ? "[:PORT]" : ":PORT") + " (IPv6 as [ADDRESS]" +
+                             (rules.default_port ? "[:PORT]" : ":PORT") + ")";
+    std::string_view host;
+    std::optional<std::string_view> port;
+    if (!text.empty() && text.front() == '[') {
+        const size_t close = text.find(']');
+        const std::string_view after = close == std::string_view::npos ? "" : text.substr(close + 1);
+        if (close == std::string_view::npos || (!after.empty() && after.front() != ':')) {
+            why = "expected " + form + ", got " + quote(text);
+            return std::nullopt;
+        }
+        host = text.substr(1, close - 1);
+        if (!after.empty()) port = after.substr(1);
+    } else if (std::count(text.begin(), text.end(), ':') > 1) {
+        // Several colons and no brackets: a bare IPv6 address, whose port cannot be told apart.
+        if (!rules.default_port) {
+            why = "expected " + form + ", got " + quote(text);
+            return std::nullopt;
+        }
+        host = text;
+    } else if (const size_t colon = text.find(':'); colon != std::string_view::npos) {
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    } else {
+        host = text;
+    }
+    if (!port && !rules.default_port) {
+        why = "expected " + form + ", got " + quote(text);
+        return std::nullopt;
+    }
+    if (port) {
+        std::string port_why;
+        const auto p = parse_uint(*port, rules.min_port, 65535, port_why);
+        if (!p) {
+            why = "bad port in " + quote(text) + ": " + port_why;
+            return std::nullopt;
+        }
+        e.port = uint16_t(*p);
+    } else {
+        e.port = *rules.default_port;
+    }
+    e.host = std::string(host);
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&e.addr);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&e.addr);
+    if (inet_pton(AF_INET, e.host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(e.port);
+        e.len = sizeof(sockaddr_in);
+    } else if (inet_pton(AF_INET6, e.host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(e.port);
+        e.len = sizeof(sockaddr_in6);
+    } else if (rules.allow_names && valid_host_name(host) && text.front() != '[') {
+        e.addr = {};  // a name: the caller resolves it
+    } else {
+        why = quote(host) + (rules.allow_names ? " is not an IPv4 or IPv6 address or a host name"
+                                                : " is not an IPv4 or IPv6 address");
+        return std::nullopt;
+    }
+    return e;
+}
+
+}  // namespace mirrortap

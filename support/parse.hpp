@@ -1,0 +1,105 @@
+// Value parsers for config files and command lines, shared by both programs.
+// Each takes the text as written and returns the value, or nullopt with
+// `why` set to one line that quotes the text (escaped with quote()).
+#pragma once
+#include <sys/socket.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mirrortap {
+
+// ---- numbers, sizes, durations, switches ------------------------------------
+
+// A decimal whole number in [min, max]; no sign, no spaces, no suffix.
+std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max, std::string& why);
+std::optional<uint64_t> parse_uint(std::string_view text, uint64_t min, uint64_t max, std::string& why);
+
+// Bytes: 4096, 64K, 100M, 1G, 2T (either case; powers of 1024), in [min, max].
+std::optional<uint64_t> parse_size_bytes(std::string_view text, std::string& why);
+std::optional<uint64_t> parse_size_bytes(std::string_view text, uint64_t min, uint64_t max, std::string& why);
+// The shortest exact spelling parse_size_bytes reads back: 1073741824 -> "1G", 65552 -> "65552".
+std::string format_size(uint64_t bytes);
+
+// A time span: 30 (seconds), 30s, 500ms, 5m, 2h, 1d; whole numbers only.
+using Duration = std::chrono::nanoseconds;
+std::optional<Duration> parse_duration(std::string_view text, std::string& why);
+std::optional<Duration> parse_duration(std::string_view text, Duration min, Duration max, std::string& why);
+// The largest whole unit: 300s -> "5m", 1500ms -> "1500ms".
+std::string format_duration(Duration d);
+
+// true/false, yes/no, on/off, in any case.
+std::optional<bool> parse_bool(std::string_view text, std::string& why);
+
+// An octal permission mode, 0 to 0777: "0640", "640".
+std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why);
+
+// ---- VXLAN network identifiers -----------------------------------------------
+
+// 0 .. 16777215.
+std::optional<uint32_t> parse_vni(std::string_view text, std::string& why);
+
+struct VniRange {
+    uint32_t first = 0;
+    uint32_t last = 0;
+    bool contains(uint32_t vni) const { return vni >= first && vni <= last; }
+    bool operator==(const VniRange&) const = default;
+};
+
+// "501" or "100-199"; a reversed range ("199-100") is refused, not swapped.
+std::optional<VniRange> parse_vni_range(std::string_view text, std::string& why);
+
+// ---- addresses ----------------------------------------------------------------
+
+// An address block of either family. IPv4 is held IPv4-mapped (::ffff:a.b.c.d,
+// prefix + 96) so that one type and one compare serve both families.
+struct Cidr {
+    std::array<uint8_t, 16> addr{};  // host bits cleared
+    uint8_t prefix_bits = 0;         // of the 128-bit form
+    // `a` in the same 128-bit form (IPv4 mapped).
+    bool contains(const std::array<uint8_t, 16>& a) const;
+    bool is_v4() const;
+    // "10.0.0.0/8", "2001:db8::/32": what parse_cidr reads back as this block.
+    std::string to_string() const;
+    bool operator==(const Cidr&) const = default;
+};
+
+// "10.0.0.0/8", "2001:db8::/32", or a bare address (/32, /128). Host bits
+// are cleared: 10.1.2.3/8 is 10.0.0.0/8.
+std::optional<Cidr> parse_cidr(std::string_view text, std::string& why);
+
+// A UDP/TCP endpoint: a literal address with its socket address ready, or a
+// host name kept as text for the caller to resolve (and re-resolve).
+struct Endpoint {
+    sockaddr_storage addr{};  // filled for a literal address; len is 0 for a name
+    socklen_t len = 0;
+    std::string host;         // the address or name, without brackets
+    uint16_t port = 0;
+    std::string text;         // as the user wrote it, for messages
+
+    int family() const { return addr.ss_family; }
+    bool is_name() const { return len == 0; }
+    // Same place: same socket address, or same name, and same port.
+    bool operator==(const Endpoint& other) const;
+};
+
+struct EndpointRules {
+    bool allow_names = false;             // "collector.example:4789" kept as a name
+    std::optional<uint16_t> default_port; // a port may be left out ("host", "::1"); without it, required
+    uint16_t min_port = 0;                // 1 where port 0 (any free port) makes no sense
+};
+
+// "1.2.3.4:5", "[2001:db8::1]:5"; with rules, also "name:5", and without a
+// port "1.2.3.4", "2001:db8::1", "[2001:db8::1]", "name".
+std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why);
+std::optional<Endpoint> parse_endpoint(std::string_view text, const EndpointRules& rules, std::string& why);
+
+// A DNS host name: dot-separated labels of letters, digits, '-' and '_',
+// 1 to 63 bytes each, 253 in all, not all digits in the last label.
+bool valid_host_name(std::string_view name);
+
+}  // namespace mirrortap

@@ -1,0 +1,171 @@
+#include "support/settings.hpp"
+
+#include <algorithm>
+
+namespace mirrortap {
+
+namespace {
+
+// Edits (insert, delete, replace) between two short words.
+size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diagonal = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            const size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// The known key closest to a misspelt one, if close enough to be a typo.
+std::string_view closest(std::string_view word, const std::vector<std::string_view>& known) {
+    std::string_view best;
+    size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+    for (std::string_view k : known) {
+        const size_t d = edit_distance(word, k);
+        if (d < best_distance) best = k, best_distance = d;
+    }
+    return best;
+}
+
+class SettingsWalker {
+public:
+    SettingsWalker(const std::vector<std::string_view>& keys,
+                   const std::function<void(size_t, const YAML::Node&)>& found, ErrorList& errors)
+        : keys_(keys), found_(found), errors_(errors) {}
+
+    // A mapping whose keys are `prefix` + key; `where` names it in messages.
+    void section(const YAML::Node& map, const std::string& prefix, const std::string& where) {
+        if (!map.IsMap()) {
+            errors_.add(error_at(map, where + ": expected a mapping of keys to values"));
+            return;
+        }
+        for (const auto& kv : map) {
+            if (errors_.stopped()) return;
+            const YAML::Node key = kv.first;  // a copy: the pair is a temporary
+            if (!key.IsScalar()) {
+                errors_.add(error_at(key, "keys in " + where + " must be plain names"));
+                continue;
+            }
+            const std::string path = prefix + key.Scalar();
+            // Nesting is by mappings: "pcap.dir" as one key is not pcap's dir.
+            const bool plain = key.Scalar().find('.') == std::string::npos;
+            if (auto i = index_of(path); i && plain) {
+                found_(*i, kv.second);
+            } else if (plain && is_section(path)) {
+                section(kv.second, path + ".", path);
+            } else {
+                unknown(key, prefix, where);
+            }
+        }
+    }
+
+private:
+    std::optional<size_t> index_of(std::string_view path) const {
+        for (size_t i = 0; i < keys_.size(); ++i)
+            if (keys_[i] == path) return i;
+        return std::nullopt;
+    }
+
+    bool is_section(std::string_view path) const {
+        return std::any_of(keys_.begin(), keys_.end(), [&](std::string_view k) {
+            return k.size() > path.size() && k.starts_with(path) && k[path.size()] == '.';
+        });
+    }
+
+    void unknown(const YAML::Node& key, const std::string& prefix, const std::string& where) {
+        // The names this section knows, for a "did you mean".
+        std::vector<std::string_view> here;
+        for (std::string_view k : keys_) {
+            if (!k.starts_with(prefix)) continue;
+            k.remove_prefix(prefix.size());
+            here.push_back(k.substr(0, k.find('.')));
+        }
+        std::string message = "unknown key " + quote(key.Scalar()) + " in " + where;
+        if (std::string_view guess = closest(key.Scalar(), here); !guess.empty())
+            message += " (did you mean " + std::string(guess) + "?)";
+        errors_.add(error_at(key, message));
+    }
+
+    const std::vector<std::string_view>& keys_;
+    const std::function<void(size_t, const YAML::Node&)>& found_;
+    ErrorList& errors_;
+};
+
+std::string markdown_cell(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '|') out += "\\|";
+        else if (c == '\n') out += ' ';
+        else out += c;
+    }
+    return out;
+}
+
+std::string code_cell(std::string_view text) { return text.empty() ? "" : "`" + markdown_cell(text) + "`"; }
+
+}  // namespace
+
+void walk_settings(const YAML::Node& root, const std::vector<std::string_view>& keys,
+                   const std::function<void(size_t, const YAML::Node&)>& found, ErrorList& errors) {
+    SettingsWalker(keys, found, errors).section(root, "", "the top level");
+}
+
+std::string_view long_flag_name(std::string_view flag) {
+    const size_t comma = flag.rfind(',');
+    return comma == std::string_view::npos ? flag : flag.substr(comma + 1);
+}
+
+std::string flag_synopsis(const SettingDoc& d) {
+    std::string out;
+    for (char c : d.flag) out += c == ',' ? std::string(", ") : std::string(1, c);
+    if (!d.value_name.empty()) out += " " + std::string(d.value_name);
+    return out;
+}
+
+std::string render_help(const std::vector<SettingDoc>& docs, const std::vector<std::string_view>& group_order) {
+    constexpr size_t kHelpColumn = 27;     // where the help text starts
+    constexpr size_t kDefaultColumn = 62;  // where "[default]" goes when the line leaves room
+    std::string out;
+    for (std::string_view group : group_order) {
+        std::string lines;
+        for (const SettingDoc& d : docs) {
+            if (d.group != group || d.flag.empty()) continue;
+            std::string line = "  " + flag_synopsis(d);
+            line += line.size() + 2 <= kHelpColumn ? std::string(kHelpColumn - line.size(), ' ') : "  ";
+            std::string_view help = d.help;
+            const size_t newline = help.find('\n');
+            line += help.substr(0, newline);
+            if (!d.default_text.empty()) {
+                line += line.size() + 1 <= kDefaultColumn ? std::string(kDefaultColumn - line.size(), ' ') : " ";
+                line += "[" + std::string(d.default_text) + "]";
+            }
+            lines += line + "\n";
+            // Further help lines, under the first.
+            for (size_t at = newline; at != std::string_view::npos;) {
+                const size_t next = help.find('\n', at + 1);
+                lines += std::string(kHelpColumn, ' ') + std::string(help.substr(at + 1, next - at - 1)) + "\n";
+                at = next;
+            }
+        }
+        if (!lines.empty()) out += (out.empty() ? "" : "\n") + std::string(group) + ":\n" + lines;
+    }
+    return out;
+}
+
+std::string markdown_table(const std::vector<SettingDoc>& docs) {
+    std::string out = "| flag | config key | default | on reload | meaning |\n| --- | --- | --- | --- | --- |\n";
+    for (const SettingDoc& d : docs) {
+        const std::string reload = d.key.empty() ? "" : d.on_reload == OnReload::restart ? "restart" : "applies";
+        out += "| " + code_cell(d.flag.empty() ? "" : flag_synopsis(d)) + " | " + code_cell(d.key) + " | " +
+               code_cell(d.default_text) + " | " + reload + " | " + markdown_cell(d.help) + " |\n";
+    }
+    return out;
+}
+
+}  // namespace mirrortap

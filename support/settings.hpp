@@ -1,0 +1,312 @@
+// One declaration per setting, for either program: its YAML key, its flag,
+// how its value is parsed and bounded, its default, its help, and whether a
+// reload applies it. The YAML loader, the command line, --help, the docs
+// table and the reload's list of restart-only settings are all read off the
+// one table, so they cannot drift apart.
+//
+//   const SettingsTable<MyConfig> table = {
+//       {.key = "pcap.rotate_size", .flag = "--rotate-size", .value_name = "BYTES",
+//        .default_text = "1G", .group = "Pcap files", .help = "start a new file past this size",
+//        .value = size_value<MyConfig>(field<&MyConfig::pcap, &Pcap::rotate_size_bytes>, 4096)},
+//   };
+//   load_settings(table, root, config, errors);            // YAML, after parse_yaml_document
+//   apply_flag(table[i], value, first_use, config);         // each use from parse_command_line
+//   render_help(describe(table), groups);                   // --help
+//   keep_restart_only(table, next, running);                // a reload's notes
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <functional>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "support/errors.hpp"
+#include "support/parse.hpp"
+#include "support/text.hpp"
+#include "support/yaml.hpp"
+
+namespace mirrortap {
+
+// When a changed value takes effect.
+enum class OnReload {
+    applies,  // a reload applies the new value
+    restart,  // bound at start (sockets, threads, privileges): a reload keeps the running value, with a note
+};
+
+// How a setting's value is read and where it lands in the config struct.
+template <typename Config>
+struct SettingValue {
+    enum class Shape {
+        scalar,  // one value: "64M"
+        list,    // a YAML list or comma-separated text: [a, b] or "a, b"; a flag replaces the file's list
+        node,    // a structure only the file can hold, read by `load` (a list of maps, say)
+    };
+    Shape shape = Shape::scalar;
+    // scalar: applies the value; list: appends one item. Returns "" or why not.
+    std::function<std::string(std::string_view text, Config&)> set;
+    std::function<void(Config&)> clear;                                // list: empties it before the items
+    std::function<void(const YAML::Node&, Config&, ErrorList&)> load;  // node: reads it, errors at their place
+    std::function<bool(const Config&, const Config&)> same;            // unchanged between two configs?
+    std::function<void(Config& to, const Config& from)> copy;          // a reload keeps the running value
+};
+
+template <typename Config>
+struct Setting {
+    std::string_view key;           // YAML key, dotted when nested ("pcap.rotate_size"); never empty
+    std::string_view flag;          // CLI11 names ("--rotate-size", "-i,--interface"); "" = only in the file
+    std::string_view value_name;    // "BYTES" in --help; "" = the flag is a switch that sets switch_value
+    std::string_view switch_value;  // what a switch flag sets: "true" (--allow-root), "false" (--no-pcap)
+    std::string_view default_text;  // the default as --help and the docs show it; "" = none
+    std::string_view group;         // the --help section it is listed in
+    std::string_view help;          // what it does; '\n' starts another --help line
+    OnReload on_reload = OnReload::applies;
+    SettingValue<Config> value;
+    std::function<void(Config&)> flag_also;  // what the flag does beyond the value (--pcap-dir turns pcap on)
+};
+
+template <typename Config>
+using SettingsTable = std::vector<Setting<Config>>;
+
+// ---- where a value lands ------------------------------------------------------
+
+// An accessor for a (nested) member: field<&Config::pcap, &Pcap::dir>(config) is config.pcap.dir.
+template <auto... Members>
+inline constexpr auto field = [](auto& object) -> auto& { return (object .* ... .* Members); };
+
+namespace settings_detail {
+
+template <typename Config, typename At>
+using FieldType = std::remove_cvref_t<std::invoke_result_t<At, Config&>>;
+
+template <typename Config, typename At>
+void compare_by_field(SettingValue<Config>& v, At at) {
+    v.same = [at](const Config& a, const Config& b) { return at(a) == at(b); };
+    v.copy = [at](Config& to, const Config& from) { at(to) = at(from); };
+}
+
+}  // namespace settings_detail
+
+// A scalar read by `parse(text, why) -> std::optional<V>` into the field.
+template <typename Config, typename At, typename Parse>
+SettingValue<Config> parsed_value(At at, Parse parse) {
+    SettingValue<Config> v;
+    v.set = [at, parse](std::string_view text, Config& c) -> std::string {
+        std::string why;
+        auto parsed = parse(text, why);
+        if (!parsed) return why;
+        at(c) = static_cast<settings_detail::FieldType<Config, At>>(std::move(*parsed));
+        return "";
+    };
+    settings_detail::compare_by_field(v, at);
+    return v;
+}
+
+// A whole number in [min, max] (max defaults to what the field holds).
+template <typename Config, typename At>
+SettingValue<Config> number_value(At at, uint64_t min = 0,
+                                  uint64_t max = std::numeric_limits<settings_detail::FieldType<Config, At>>::max()) {
+    return parsed_value<Config>(at, [min, max](std::string_view t, std::string& why) { return parse_uint(t, min, max, why); });
+}
+
+// Bytes with K/M/G/T, in [min, max].
+template <typename Config, typename At>
+SettingValue<Config> size_value(At at, uint64_t min = 0,
+                                uint64_t max = std::numeric_limits<settings_detail::FieldType<Config, At>>::max()) {
+    return parsed_value<Config>(at, [min, max](std::string_view t, std::string& why) {
+        return parse_size_bytes(t, min, max, why);
+    });
+}
+
+// A duration (30, 30s, 5m, ...) into an integral field counting `Unit`s; it must be whole Units.
+template <typename Config, typename At, typename Rep, typename Period>
+SettingValue<Config> duration_value(At at, std::chrono::duration<Rep, Period> min, std::chrono::duration<Rep, Period> max) {
+    using Unit = std::chrono::duration<Rep, Period>;
+    return parsed_value<Config>(at, [min, max](std::string_view t, std::string& why) -> std::optional<Rep> {
+        const auto d = parse_duration(t, min, max, why);
+        if (!d) return std::nullopt;
+        if (*d % Unit(1) != Duration::zero()) {
+            why = "must be a whole number of " + format_duration(Unit(1)) + ", got " + quote(t);
+            return std::nullopt;
+        }
+        return std::chrono::duration_cast<Unit>(*d).count();
+    });
+}
+
+template <typename Config, typename At>
+SettingValue<Config> bool_value(At at) {
+    return parsed_value<Config>(at, parse_bool);
+}
+
+// Free text (a path, a user name); control characters are refused.
+template <typename Config, typename At>
+SettingValue<Config> text_value(At at) {
+    return parsed_value<Config>(at, [](std::string_view t, std::string& why) -> std::optional<std::string> {
+        if (has_control_character(t)) {
+            why = quote(t) + " holds a control character";
+            return std::nullopt;
+        }
+        return std::string(t);
+    });
+}
+
+template <typename Config, typename At>
+SettingValue<Config> endpoint_value(At at, EndpointRules rules = {}) {
+    return parsed_value<Config>(at, [rules](std::string_view t, std::string& why) { return parse_endpoint(t, rules, why); });
+}
+
+// A list whose items `parse(text, why) -> std::optional<Item>` reads.
+template <typename Config, typename At, typename Parse>
+SettingValue<Config> list_value(At at, Parse parse) {
+    SettingValue<Config> v;
+    v.shape = SettingValue<Config>::Shape::list;
+    v.set = [at, parse](std::string_view text, Config& c) -> std::string {
+        std::string why;
+        auto item = parse(text, why);
+        if (!item) return why;
+        at(c).push_back(std::move(*item));
+        return "";
+    };
+    v.clear = [at](Config& c) { at(c).clear(); };
+    settings_detail::compare_by_field(v, at);
+    return v;
+}
+
+// A structure only the file holds, read by `load(node, field, errors)`.
+template <typename Config, typename At, typename Load>
+SettingValue<Config> node_value(At at, Load load) {
+    SettingValue<Config> v;
+    v.shape = SettingValue<Config>::Shape::node;
+    v.load = [at, load](const YAML::Node& n, Config& c, ErrorList& errors) { load(n, at(c), errors); };
+    settings_detail::compare_by_field(v, at);
+    return v;
+}
+
+// ---- reading the file ---------------------------------------------------------
+
+// Walks nested mappings by the dotted keys and calls `found(index, value)` for
+// each key of `keys` present. Unknown keys (with a "did you mean"), non-scalar
+// keys and non-mapping sections are errors at their place.
+void walk_settings(const YAML::Node& root, const std::vector<std::string_view>& keys,
+                   const std::function<void(size_t index, const YAML::Node& value)>& found, ErrorList& errors);
+
+// Reads one setting's YAML value into the config; errors name the key.
+template <typename Config>
+void load_setting(const Setting<Config>& s, const YAML::Node& n, Config& config, ErrorList& errors) {
+    using Shape = typename SettingValue<Config>::Shape;
+    const std::string key(s.key);
+    auto set = [&](const YAML::Node& at, std::string_view text) {
+        if (std::string why = s.value.set(text, config); !why.empty()) errors.add(error_at(at, key + ": " + why));
+    };
+    switch (s.value.shape) {
+        case Shape::node:
+            s.value.load(n, config, errors);
+            return;
+        case Shape::scalar:
+            if (!n.IsScalar()) return errors.add(error_at(n, key + ": expected a single value"));
+            return set(n, n.Scalar());
+        case Shape::list:
+            if (n.IsSequence()) {
+                s.value.clear(config);
+                for (const YAML::Node& item : n) {
+                    if (errors.stopped()) return;
+                    if (item.IsScalar()) set(item, item.Scalar());
+                    else errors.add(error_at(item, key + ": expected a single value in the list"));
+                }
+            } else if (n.IsScalar()) {
+                s.value.clear(config);
+                for (std::string_view item : split_list(n.Scalar())) set(n, item);
+            } else {
+                errors.add(error_at(n, key + ": expected a list such as [a, b] (or [] for none)"));
+            }
+            return;
+    }
+}
+
+// Loads a parsed YAML document over `config` (which holds the defaults).
+template <typename Config>
+void load_settings(const SettingsTable<Config>& table, const YAML::Node& root, Config& config, ErrorList& errors) {
+    std::vector<std::string_view> keys;
+    for (const auto& s : table) keys.push_back(s.key);
+    walk_settings(root, keys, [&](size_t i, const YAML::Node& n) { load_setting(table[i], n, config, errors); },
+                  errors);
+}
+
+// ---- the command line ---------------------------------------------------------
+
+// "--rotate-size" of "--rotate-size", "--interface" of "-i,--interface".
+std::string_view long_flag_name(std::string_view flag);
+
+// Applies one use of a setting's flag. `first_use`: the first time this flag
+// appears on the command line, when a list drops what the file said (later
+// uses add to it). Returns "" or a one-line error naming the flag.
+template <typename Config>
+std::string apply_flag(const Setting<Config>& s, std::string_view value, bool first_use, Config& config) {
+    using Shape = typename SettingValue<Config>::Shape;
+    std::string why;
+    if (s.value_name.empty()) {
+        why = s.value.set(s.switch_value, config);
+    } else if (s.value.shape == Shape::list) {
+        if (first_use) s.value.clear(config);
+        for (std::string_view item : split_list(value))
+            if (why = s.value.set(item, config); !why.empty()) break;
+    } else {
+        why = s.value.set(value, config);
+    }
+    if (!why.empty()) return "bad " + std::string(long_flag_name(s.flag)) + ": " + why;
+    if (s.flag_also) s.flag_also(config);
+    return "";
+}
+
+// ---- reloads --------------------------------------------------------------------
+
+// Restores the running value of every restart-only setting that `next`
+// changed, one note each ("listen changes only with a restart; ...").
+template <typename Config>
+std::vector<std::string> keep_restart_only(const SettingsTable<Config>& table, Config& next, const Config& running) {
+    std::vector<std::string> notes;
+    for (const auto& s : table) {
+        if (s.on_reload != OnReload::restart || s.value.same(next, running)) continue;
+        s.value.copy(next, running);
+        notes.push_back(std::string(s.key) + " changes only with a restart; keeping the running value");
+    }
+    return notes;
+}
+
+// ---- help and docs ----------------------------------------------------------------
+
+// A setting or a command-line action (--help, --check-config) as --help and
+// the docs present it, whatever the config struct.
+struct SettingDoc {
+    std::string_view key;  // "" for an action
+    std::string_view flag;
+    std::string_view value_name;
+    std::string_view default_text;
+    std::string_view group;
+    std::string_view help;
+    OnReload on_reload = OnReload::applies;
+};
+
+template <typename Config>
+std::vector<SettingDoc> describe(const SettingsTable<Config>& table) {
+    std::vector<SettingDoc> docs;
+    for (const auto& s : table) docs.push_back({s.key, s.flag, s.value_name, s.default_text, s.group, s.help, s.on_reload});
+    return docs;
+}
+
+// "-i, --interface IFACE": a flag as --help and the docs write it.
+std::string flag_synopsis(const SettingDoc& d);
+
+// The flags of `docs` grouped under their section titles, in `group_order`,
+// tcpdump style: flag and value, what it does, the default in brackets.
+// Settings without a flag are left out.
+std::string render_help(const std::vector<SettingDoc>& docs, const std::vector<std::string_view>& group_order);
+
+// A Markdown table of `docs`, one row each: flag, config key, default, on
+// reload (applies / restart), meaning. `|` is escaped.
+std::string markdown_table(const std::vector<SettingDoc>& docs);
+
+}  // namespace mirrortap

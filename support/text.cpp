@@ -1,0 +1,57 @@
+#include "support/text.hpp"
+
+namespace mirrortap {
+
+namespace {
+bool is_control(unsigned char c) { return c < 0x20 || c == 0x7F; }
+}  // namespace
+
+std::string printable(std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\\': out += "\\\\"; break;
+            default:
+                if (is_control(c)) {
+                    out += "\\x";
+                    out += kHex[c >> 4];
+                    out += kHex[c & 0xF];
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    return out;
+}
+
+std::string quote(std::string_view text) { return "'" + printable(text) + "'"; }
+
+bool has_control_character(std::string_view text) {
+    for (const char ch : text)
+        if (is_control(static_cast<unsigned char>(ch))) return true;
+    return false;
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+    return text;
+}
+
+std::vector<std::string_view> split_list(std::string_view text) {
+    std::vector<std::string_view> items;
+    for (;;) {
+        const size_t comma = text.find(',');
+        items.push_back(trim(text.substr(0, comma)));
+        if (comma == std::string_view::npos) return items;
+        text.remove_prefix(comma + 1);
+    }
+}
+
+}  // namespace mirrortap

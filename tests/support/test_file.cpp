@@ -1,0 +1,97 @@
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "support/file.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace mirrortap;
+
+namespace {
+
+std::string write(const test::TempDir& dir, const std::string& name, const std::string& content) {
+    const std::string path = (dir.path / name).string();
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+}
+
+std::string config_refusal(const std::string& path) {
+    std::string why;
+    CHECK_FALSE(read_config_file(path, why));
+    CHECK_FALSE(why.empty());
+    return why;
+}
+
+std::string secret_refusal(const std::string& path) {
+    std::string why;
+    CHECK_FALSE(read_secret_file(path, why));
+    CHECK_FALSE(why.empty());
+    return why;
+}
+
+}  // namespace
+
+TEST_CASE("file: a regular config file is read whole") {
+    test::TempDir dir;
+    std::string why;
+    const std::string path = write(dir, "c.yaml", "listen: 127.0.0.1:1\n");
+    CHECK(read_config_file(path, why) == "listen: 127.0.0.1:1\n");
+    const std::string cap = write(dir, "cap.yaml", std::string(kMaxConfigFileBytes, '#'));
+    CHECK(read_config_file(cap, why)->size() == kMaxConfigFileBytes);
+}
+
+TEST_CASE("file: directories, FIFOs, sockets and devices are refused without blocking") {
+    test::TempDir dir;
+    CHECK(config_refusal(dir.path.string()) == "cannot read config file: it is a directory, not a regular file");
+
+    const std::string fifo = (dir.path / "fifo").string();
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    // No writer: a blocking open would wait here forever (ctest's timeout would end it).
+    CHECK(config_refusal(fifo).find("it is a FIFO") != std::string::npos);
+
+    const std::string sock = (dir.path / "sock").string();
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock.c_str());
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    CHECK(config_refusal(sock).find("it is a socket") != std::string::npos);
+    close(fd);
+
+    CHECK(config_refusal("/dev/zero").find("it is a character device") != std::string::npos);
+    CHECK(config_refusal("/dev/null").find("it is a character device") != std::string::npos);
+    CHECK(secret_refusal("/dev/zero").find("it is a character device") != std::string::npos);
+}
+
+TEST_CASE("file: missing, over-size and empty files are refused, each with its own message") {
+    test::TempDir dir;
+    CHECK(config_refusal((dir.path / "missing").string()) == "cannot read config file: No such file or directory");
+    const std::string big = write(dir, "big.yaml", std::string(kMaxConfigFileBytes + 1, '#'));
+    CHECK(config_refusal(big) == "config file is larger than 1 MiB, the most we read");
+    CHECK(config_refusal(write(dir, "empty.yaml", "")) == "config file is empty");
+    // A symlink to a regular file is that file.
+    const std::string target = write(dir, "real.yaml", "a: 1\n");
+    const std::string link = (dir.path / "link.yaml").string();
+    REQUIRE(symlink(target.c_str(), link.c_str()) == 0);
+    std::string why;
+    CHECK(read_config_file(link, why) == "a: 1\n");
+}
+
+TEST_CASE("file: a secret is one line of at most 4 KiB, trimmed") {
+    test::TempDir dir;
+    std::string why;
+    CHECK(read_secret_file(write(dir, "s1", "s3cret\n"), why) == "s3cret");
+    CHECK(read_secret_file(write(dir, "s2", "  tok-123 \r\n"), why) == "tok-123");
+    CHECK(read_secret_file(write(dir, "s3", "no newline"), why) == "no newline");
+    CHECK(secret_refusal(write(dir, "e1", "")) == "secret file is empty");
+    CHECK(secret_refusal(write(dir, "e2", " \n\n")) == "secret file is empty");
+    CHECK(secret_refusal(write(dir, "two", "one\ntwo\n")).find("more than one line") != std::string::npos);
+    CHECK(secret_refusal(write(dir, "big", std::string(kMaxSecretFileBytes + 1, 'x'))) ==
+          "secret file is larger than 4 KiB, the most we read");
+    CHECK(secret_refusal(dir.path.string()).find("directory") != std::string::npos);
+}

@@ -1,0 +1,212 @@
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "support/parse.hpp"
+#include "support/text.hpp"
+
+using namespace mirrortap;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The value, or a failed check that shows why it was refused.
+template <typename T>
+T must(std::optional<T> v, const std::string& why) {
+    INFO(why);
+    REQUIRE(v.has_value());
+    return *v;
+}
+
+template <typename Parse>
+std::string refusal(Parse parse, std::string_view text) {
+    std::string why;
+    auto v = parse(text, why);
+    CHECK_FALSE(v.has_value());
+    CHECK_FALSE(why.empty());
+    return why;
+}
+
+const auto uint_to_1000 = [](std::string_view t, std::string& why) { return parse_uint(t, 1, 1000, why); };
+const auto size = [](std::string_view t, std::string& why) { return parse_size_bytes(t, why); };
+const auto duration = [](std::string_view t, std::string& why) { return parse_duration(t, why); };
+const auto endpoint = [](std::string_view t, std::string& why) { return parse_endpoint(t, why); };
+const auto target = [](std::string_view t, std::string& why) {
+    return parse_endpoint(t, EndpointRules{.allow_names = true, .default_port = 4789, .min_port = 1}, why);
+};
+
+uint16_t port_of(const Endpoint& e) {
+    return ntohs(e.family() == AF_INET ? reinterpret_cast<const sockaddr_in&>(e.addr).sin_port
+                                       : reinterpret_cast<const sockaddr_in6&>(e.addr).sin6_port);
+}
+
+std::array<uint8_t, 16> v4_mapped(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+    return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, a, b, c, d};
+}
+
+}  // namespace
+
+TEST_CASE("parse: whole numbers keep to their bounds and refuse overflow and signs") {
+    std::string why;
+    CHECK(must(parse_uint("0", 5, why), why) == 0);
+    CHECK(must(parse_uint("18446744073709551615", UINT64_MAX, why), why) == UINT64_MAX);
+    CHECK(refusal(uint_to_1000, "0").find("at least 1") != std::string::npos);
+    CHECK(refusal(uint_to_1000, "1001").find("at most 1000") != std::string::npos);
+    CHECK(refusal(uint_to_1000, "18446744073709551616").find("at most 1000") != std::string::npos);
+    refusal(uint_to_1000, "");
+    refusal(uint_to_1000, "-1");
+    refusal(uint_to_1000, "+1");
+    refusal(uint_to_1000, " 1");
+    refusal(uint_to_1000, "1 ");
+    refusal(uint_to_1000, "0x10");
+    refusal(uint_to_1000, "1e3");
+}
+
+TEST_CASE("parse: sizes take K/M/G/T in either case and refuse overflow") {
+    std::string why;
+    CHECK(must(parse_size_bytes("4096", why), why) == 4096);
+    CHECK(must(parse_size_bytes("64K", why), why) == 64ull << 10);
+    CHECK(must(parse_size_bytes("64k", why), why) == 64ull << 10);
+    CHECK(must(parse_size_bytes("100M", why), why) == 100ull << 20);
+    CHECK(must(parse_size_bytes("2g", why), why) == 2ull << 30);
+    CHECK(must(parse_size_bytes("3T", why), why) == 3ull << 40);
+    CHECK(must(parse_size_bytes("16777215T", why), why) == 16777215ull << 40);  // the largest T that fits
+    CHECK(refusal(size, "16777216T").find("too large") != std::string::npos);
+    CHECK(refusal(size, "99999999999999999999").find("4096, 64K") != std::string::npos);
+    for (auto bad : {"", "M", "1.5G", "1KB", "1 K", "K1", "-1K", "1P"}) refusal(size, bad);
+    CHECK(parse_size_bytes("1K", 4096, UINT64_MAX, why) == std::nullopt);
+    CHECK(why == "must be at least 4K, got '1K'");
+    CHECK(format_size(1ull << 30) == "1G");
+    CHECK(format_size(65552) == "65552");
+    CHECK(format_size(0) == "0");
+    CHECK(format_size(5ull << 40) == "5T");
+}
+
+TEST_CASE("parse: durations count seconds unless a unit says otherwise") {
+    std::string why;
+    CHECK(must(parse_duration("30", why), why) == 30s);
+    CHECK(must(parse_duration("30s", why), why) == 30s);
+    CHECK(must(parse_duration("500ms", why), why) == 500ms);
+    CHECK(must(parse_duration("5m", why), why) == 5min);
+    CHECK(must(parse_duration("2h", why), why) == 2h);
+    CHECK(must(parse_duration("1d", why), why) == 24h);
+    CHECK(must(parse_duration("0", why), why) == 0s);
+    for (auto bad : {"", "s", "1.5s", "5M", "1w", "-1s", "1 s", "10us"}) refusal(duration, bad);
+    CHECK(refusal(duration, "9999999999999999d").find("too long") != std::string::npos);
+    CHECK(parse_duration("2d", 0s, 24h, why) == std::nullopt);
+    CHECK(why == "must be at most 1d, got '2d'");
+    CHECK(format_duration(300s) == "5m");
+    CHECK(format_duration(1500ms) == "1500ms");
+}
+
+TEST_CASE("parse: booleans and file modes") {
+    std::string why;
+    for (auto yes : {"true", "yes", "on", "True", "ON"}) CHECK(must(parse_bool(yes, why), why));
+    for (auto no : {"false", "no", "off", "FALSE"}) CHECK_FALSE(must(parse_bool(no, why), why));
+    for (auto bad : {"", "1", "0", "y", "enabled"}) refusal(parse_bool, bad);
+    CHECK(must(parse_file_mode("0640", why), why) == 0640);
+    CHECK(must(parse_file_mode("600", why), why) == 0600);
+    for (auto bad : {"", "0999", "01000", "-640", "+640", "rw-r-----"}) refusal(parse_file_mode, bad);
+}
+
+TEST_CASE("parse: VNIs and VNI ranges; a reversed range is refused, not swapped") {
+    std::string why;
+    CHECK(must(parse_vni("16777215", why), why) == 16777215u);
+    refusal(parse_vni, "16777216");
+    CHECK(must(parse_vni_range("501", why), why) == VniRange{501, 501});
+    CHECK(must(parse_vni_range("100-199", why), why) == VniRange{100, 199});
+    CHECK(must(parse_vni_range("0-16777215", why), why) == VniRange{0, 16777215u});
+    CHECK(refusal(parse_vni_range, "199-100").find("reversed") != std::string::npos);
+    for (auto bad : {"", "-", "5-", "-5", "1-2-3", "0-16777216", "a-b", "1 - 2"}) refusal(parse_vni_range, bad);
+    CHECK(VniRange{100, 199}.contains(150));
+    CHECK_FALSE(VniRange{100, 199}.contains(200));
+}
+
+TEST_CASE("parse: one CIDR type for both families, IPv4 held mapped") {
+    std::string why;
+    const Cidr v4 = must(parse_cidr("10.1.2.3/8", why), why);
+    CHECK(v4.is_v4());
+    CHECK(v4.to_string() == "10.0.0.0/8");
+    CHECK(v4.contains(v4_mapped(10, 200, 0, 1)));
+    CHECK_FALSE(v4.contains(v4_mapped(11, 0, 0, 1)));
+    const Cidr host = must(parse_cidr("127.0.0.1", why), why);
+    CHECK(host.prefix_bits == 128);
+    CHECK(host.to_string() == "127.0.0.1/32");
+    const Cidr v6 = must(parse_cidr("2001:db8::/32", why), why);
+    CHECK_FALSE(v6.is_v4());
+    CHECK(v6.to_string() == "2001:db8::/32");
+    std::array<uint8_t, 16> inside{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    CHECK(v6.contains(inside));
+    inside[3] = 0xb9;
+    CHECK_FALSE(v6.contains(inside));
+    CHECK_FALSE(v6.contains(v4_mapped(10, 0, 0, 1)));
+    CHECK(must(parse_cidr("0.0.0.0/0", why), why).contains(v4_mapped(1, 2, 3, 4)));
+    CHECK(must(parse_cidr("10.0.0.0/8", why), why) == v4);
+    // Prefix lengths past the family's width, and everything that is not an address.
+    CHECK(refusal(parse_cidr, "10.0.0.0/33").find("prefix") != std::string::npos);
+    CHECK(refusal(parse_cidr, "2001:db8::/129").find("prefix") != std::string::npos);
+    for (auto bad : {"", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8/8", "example.com/8", "10.0.0/8", "[::1]/128"})
+        refusal(parse_cidr, bad);
+}
+
+TEST_CASE("parse: endpoints are ADDR:PORT and [v6]:PORT; names only where allowed") {
+    std::string why;
+    const Endpoint v4 = must(parse_endpoint("127.0.0.1:4789", why), why);
+    CHECK(v4.family() == AF_INET);
+    CHECK(port_of(v4) == 4789);
+    CHECK(v4.host == "127.0.0.1");
+    CHECK(v4.text == "127.0.0.1:4789");
+    const Endpoint v6 = must(parse_endpoint("[::1]:4790", why), why);
+    CHECK(v6.family() == AF_INET6);
+    CHECK(port_of(v6) == 4790);
+    CHECK(v6.host == "::1");
+    CHECK(must(parse_endpoint("127.0.0.1:0", why), why).port == 0);  // any free port
+    CHECK(refusal(endpoint, "::1:4789").find("[ADDRESS]:PORT") != std::string::npos);
+    CHECK(refusal(endpoint, "127.0.0.1").find("ADDRESS:PORT") != std::string::npos);
+    CHECK(refusal(endpoint, "127.0.0.1:65536").find("bad port") != std::string::npos);
+    CHECK(refusal(endpoint, "localhost:80").find("not an IPv4 or IPv6 address") != std::string::npos);
+    CHECK(refusal(endpoint, "300.1.1.1:4789").find("not an IPv4 or IPv6 address") != std::string::npos);
+    for (auto bad : {"", ":80", "[::1]", "[::1]80", "[::1:80", "1.2.3.4:", "1.2.3.4:-1", "[1.2.3.4]:80x"})
+        refusal(endpoint, bad);
+    // Equal when they name the same place, however written.
+    CHECK(must(parse_endpoint("[::1]:80", why), why) == must(parse_endpoint("[0::1]:80", why), why));
+    CHECK_FALSE(must(parse_endpoint("[::1]:80", why), why) == must(parse_endpoint("[::1]:81", why), why));
+}
+
+TEST_CASE("parse: targets may be host names, a port may default, port 0 may be refused") {
+    std::string why;
+    const Endpoint name = must(target("collector.example:4790", why), why);
+    CHECK(name.is_name());
+    CHECK(name.host == "collector.example");
+    CHECK(name.port == 4790);
+    CHECK(must(target("collector", why), why).port == 4789);
+    CHECK(must(target("::1", why), why).family() == AF_INET6);  // a bare IPv6 address, default port
+    CHECK(must(target("[2001:db8::5]", why), why).port == 4789);
+    CHECK(must(target("10.0.0.5", why), why).port == 4789);
+    CHECK(must(target("my_host-1.internal", why), why).is_name());
+    CHECK(refusal(target, "collector:0").find("at least 1") != std::string::npos);
+    for (auto bad : {"", "300.1.1.1", "-bad.example", "bad..example", "[name]:80", "a b", "x:y", "host/x:80"})
+        refusal(target, bad);
+    CHECK(valid_host_name(std::string(63, 'a') + ".example"));
+    CHECK_FALSE(valid_host_name(std::string(64, 'a') + ".example"));
+    CHECK_FALSE(valid_host_name("1.2.3"));
+}
+
+TEST_CASE("parse: a refusal echoes the text with control characters escaped") {
+    std::string why;
+    CHECK_FALSE(parse_size_bytes("1G\nmirrortap-collector: OK", why));
+    CHECK(why.find('\n') == std::string::npos);
+    CHECK(why.find("'1G\\nmirrortap-collector: OK'") != std::string::npos);
+    CHECK(printable("a\tb\r\x01\x7f\\ é") == "a\\tb\\r\\x01\\x7f\\\\ é");
+    CHECK(quote("x\ny") == "'x\\ny'");
+    CHECK(has_control_character("a\x1b[31m"));
+    CHECK_FALSE(has_control_character("plain text/é"));
+}
+
+TEST_CASE("parse: lists split at commas and keep empty items for the parser to refuse") {
+    CHECK(split_list("a, b ,c") == std::vector<std::string_view>{"a", "b", "c"});
+    CHECK(split_list("a,,b") == std::vector<std::string_view>{"a", "", "b"});
+    CHECK(split_list("") == std::vector<std::string_view>{""});
+    CHECK(trim(" \tx y\t ") == "x y");
+}
