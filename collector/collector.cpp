@@ -4,6 +4,7 @@
 
 #include "collector/privileges.hpp"
 #include "collector/udp_source.hpp"
+#include "config/settings.hpp"
 #include "sinks/sink_set.hpp"
 
 namespace mirrortap {
@@ -35,35 +36,11 @@ void Collector::request_rotate() {
     for (auto& w : workers_) w->request_rotate();
 }
 
-namespace {
-
-// Settings bound when the process starts: a reload keeps the running value.
-template <typename T>
-void keep(const char* what, T& next, const T& running, bool changed, std::vector<std::string>& notes) {
-    if (!changed) return;
-    notes.push_back(std::string(what) + " changes only with a restart; keeping the running value");
-    next = running;
-}
-
-}  // namespace
-
 std::string Collector::reload(Config next, std::vector<std::string>& notes) {
     const Config& now = config();
     if (next.workers == 0) next.workers = now.workers;
-    keep("listen", next.listen, now.listen, next.listen.text != now.listen.text, notes);
-    keep("workers", next.workers, now.workers, next.workers != now.workers, notes);
-    keep("rcvbuf", next.rcvbuf_bytes, now.rcvbuf_bytes, next.rcvbuf_bytes != now.rcvbuf_bytes, notes);
-    keep("session_key", next.session_key, now.session_key, next.session_key != now.session_key, notes);
-    keep("max_sessions", next.max_sessions, now.max_sessions, next.max_sessions != now.max_sessions, notes);
-    const auto endpoint_text = [](const std::optional<Endpoint>& e) { return e ? e->text : std::string(); };
-    keep("metrics_listen", next.metrics_listen, now.metrics_listen,
-         endpoint_text(next.metrics_listen) != endpoint_text(now.metrics_listen), notes);
-    keep("metrics_auth", next.metrics_auth, now.metrics_auth,
-         next.metrics_auth.username != now.metrics_auth.username ||
-             next.metrics_auth.password != now.metrics_auth.password ||
-             next.metrics_auth.bearer_token != now.metrics_auth.bearer_token,
-         notes);
-    keep("user", next.user, now.user, next.user != now.user, notes);
+    // Settings bound at start (config/settings.cpp marks them) keep their running value.
+    for (auto& note : keep_restart_only_settings(next, now)) notes.push_back(std::move(note));
 
     if (auto why = prepare_sinks(next, outputs_); !why.empty()) return why;
     std::string why;

@@ -11,6 +11,7 @@
 #include "collector/collector.hpp"
 #include "collector/exporter.hpp"
 #include "collector/privileges.hpp"
+#include "support/text.hpp"
 #include "support/version.hpp"
 
 using namespace mirrortap;
@@ -45,7 +46,8 @@ void reload(int argc, char** argv, Collector& collector) {
     if (!why.empty()) std::cerr << kProgram << ": reload refused: " << why << "\n";
     for (const auto& n : notes) std::cerr << kProgram << ": reload: " << n << "\n";
     if (next.errors.empty() && why.empty()) {
-        std::cerr << kProgram << ": reloaded " << (next.config_path.empty() ? "flags" : next.config_path) << std::endl;
+        std::cerr << kProgram << ": reloaded " << (next.config_path.empty() ? "flags" : printable(next.config_path))
+                  << std::endl;
     } else {
         collector.request_rotate();
         std::cerr << kProgram << ": still running the previous configuration" << std::endl;
@@ -69,7 +71,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (req.action == CliRequest::Action::check_config) {
-        std::cout << (req.config_path.empty() ? std::string("defaults") : req.config_path) << ": OK\n";
+        std::cout << (req.config_path.empty() ? std::string("defaults") : printable(req.config_path)) << ": OK\n";
         return 0;
     }
 

@@ -41,6 +41,7 @@ struct NamedSession {
     std::string name;
     std::optional<uint16_t> vlan;  // 802.1Q VID on the TAPs with tap_session_vlan, 1..4094
     uint32_t sinks = kAllSinks;    // bit i: feeds kSinkNames[i]; every sink unless the entry lists them
+    bool operator==(const NamedSession&) const = default;
 };
 
 // The VLAN ID of a VNI with tap_session_vlan and no `vlan:` of its own: the
@@ -95,12 +96,16 @@ struct Config {
 
 struct ConfigLoad {
     Config config;
-    std::vector<ConfigError> errors;
+    std::vector<ConfigError> errors;  // at most 50, then "too many errors, stopping"
     bool ok() const { return errors.empty(); }
 };
 
-// Parses YAML text over the defaults. Every problem is reported, not just the first.
+// Parses YAML text over the defaults, by the table of settings
+// (config/settings.hpp). Every problem is reported, not just the first; an
+// empty text, a key given twice and an unknown key are errors.
 ConfigLoad load_config_text(std::string_view text);
+// The same for a file, read fail-closed (support/file.hpp): errors without a
+// line are about the file itself.
 ConfigLoad load_config_file(const std::string& path);
 
 // The collector's own value parsers (support/parse.hpp has the shared ones).
@@ -111,7 +116,8 @@ bool valid_session_name(std::string_view name, std::string& why);
 std::optional<std::string> parse_tap_name(std::string_view text, std::string& why);  // a Linux interface name
 std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why);     // its index in kSinkNames
 
-// Cross-field checks run after flags are applied too.
+// Checks between settings (names used twice, a forward that would loop, ...),
+// run after flags are applied too. Each setting's own bounds are its parser's.
 std::vector<ConfigError> validate(const Config& c);
 
 }  // namespace mirrortap

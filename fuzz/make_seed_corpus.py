@@ -102,6 +102,15 @@ def collector_config_seeds():
         "allow.yaml": "allowed_sources: 10.0.0.0/8, 2001:db8::/32\nallowed_vnis: 1-100, 4096\n",
         "limits.yaml": "rcvbuf: 256M\nsnaplen: 9216\nmax_sessions: 4\nmetrics_listen: 0.0.0.0:9478\n"
                        "user: nobody\nallow_root: yes\n",
+        "ids-feed.yaml": "tap: [mt0, mt1]\ntap_session_vlan: true\nstream: unix:/run/mt.sock\nstream_required: on\n"
+                         "forward: '[fd00::5]:4789'\nsessions:\n  - {vni: 5, name: a, vlan: 42, sinks: [pcap, tap]}\n"
+                         "  - {vni: 6, name: b, sinks: 'stream, forward'}\n",
+        "durations.yaml": "pcap:\n  rotate_seconds: 5m\n  rotate_size: 2T\n  flush_interval_ms: 0\n",
+        "auth.yaml": "metrics_auth:\n  username: prom\n  password_file: /etc/hostname\n"
+                     "  bearer_token_file: /etc/hostname\n",
+        # The same bytes also run as a command line, arguments split at NUL.
+        "command-line": "--listen\0[::1]:4789\0--allow-vni=1-9,12\0--no-pcap\0--tap\0mt0\0--rotate-seconds\0"
+                        "1h\0--stream\0-\0--min-free\01G",
     })
     return seeds
 

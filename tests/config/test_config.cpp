@@ -157,3 +157,85 @@ TEST_CASE("config: endpoints take IPv4 and bracketed IPv6") {
     CHECK_FALSE(parse_endpoint("127.0.0.1:65536", why));
     CHECK_FALSE(parse_endpoint("localhost:80", why));
 }
+
+TEST_CASE("config: a key given twice is refused, at top level, in pcap and in a session") {
+    ConfigError e = only_error(load_config_text("listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n"));
+    CHECK(e.line == 2);
+    CHECK(e.message == "key 'listen' given twice in one mapping (first at line 1)");
+    e = only_error(load_config_text("pcap:\n  dir: /a\n  dir: /b\n"));
+    CHECK(e.line == 3);
+    CHECK(e.column == 3);
+    e = only_error(load_config_text("sessions:\n  - vni: 1\n    name: a\n    name: b\n"));
+    CHECK(e.line == 4);
+    CHECK(e.message.find("'name'") != std::string::npos);
+    // The same top-level section twice, each half valid on its own.
+    CHECK(only_error(load_config_text("pcap:\n  dir: /a\nworkers: 1\npcap:\n  rotate_size: 1G\n")).line == 4);
+}
+
+TEST_CASE("config: a session entry's unknown key is found where it is, with a guess") {
+    const ConfigLoad typo = load_config_text("allowed_vnis: [5, 7]\nsessions:\n  - {vni: 5, nmae: gamma}\n");
+    REQUIRE(typo.errors.size() == 2);  // and so the name is missing
+    ConfigError e = typo.errors[0];
+    CHECK(e.line == 3);
+    CHECK(e.column == 14);
+    CHECK(e.message == "unknown key 'nmae' in sessions entry (did you mean name?)");
+    CHECK(typo.errors[1].message == "sessions entry: 'name' is required");
+    CHECK(only_error(load_config_text("sessions:\n  - {vni: 1, name: a, sinks: [pcap, tcp]}\n")).message ==
+          "sinks: unknown sink 'tcp' (pcap, tap, stream or forward)");
+    CHECK(only_error(load_config_text("sessions:\n  - {vni: 1, name: a, vlan: 0}\n")).message ==
+          "vlan: 0 is reserved; use 1 to 4094");
+    CHECK(only_error(load_config_text("sessions: {vni: 1}\n")).message.find("sessions: expected a list") == 0);
+    ConfigLoad l = load_config_text("sessions:\n  - {vni: 1, name: a, sinks: \"pcap, forward\"}\n");
+    REQUIRE(l.ok());
+    CHECK(l.config.sink_mask_for(1) == 0b1001u);
+}
+
+TEST_CASE("config: a value echoed in an error cannot forge a log line") {
+    ConfigLoad l = load_config_text("sessions:\n  - {vni: 1, name: \"web\\nmirrortap-collector: OK\"}\n");
+    const ConfigError e = only_error(l);
+    CHECK(e.message.find('\n') == std::string::npos);
+    CHECK(e.message.find("'web\\nmirrortap-collector: OK'") != std::string::npos);
+    for (auto yaml : {"user: \"a\\rb\"\n", "\"x\\ny\": 1\n", "stream: \"\\e[31m\"\n", "listen: \"1.2.3.4:\\n\"\n"}) {
+        CAPTURE(yaml);
+        const ConfigLoad bad = load_config_text(yaml);
+        REQUIRE_FALSE(bad.ok());
+        for (const auto& err : bad.errors) {
+            CHECK(err.message.find('\n') == std::string::npos);
+            CHECK(err.message.find('\r') == std::string::npos);
+            CHECK(err.message.find('\x1b') == std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("config: bounds live with each setting and report their line") {
+    CHECK(only_error(load_config_text("snaplen: 13\n")).message == "snaplen: must be at least 14, got '13'");
+    CHECK(only_error(load_config_text("max_sessions: 0\n")).message == "max_sessions: must be at least 1, got '0'");
+    CHECK(only_error(load_config_text("pcap:\n  rotate_size: 1K\n")).line == 2);
+    CHECK(only_error(load_config_text("pcap:\n  buffer_size: 64K\n")).message.find("at least 65552") !=
+          std::string::npos);
+    CHECK(only_error(load_config_text("workers: 257\n")).message == "workers: must be at most 256, got '257'");
+    ConfigLoad l = load_config_text("pcap:\n  rotate_seconds: 5m\n  rotate_size: 2T\n");
+    REQUIRE(l.ok());
+    CHECK(l.config.pcap.rotate_seconds == 300);
+    CHECK(l.config.pcap.rotate_size_bytes == 2ull << 40);
+}
+
+TEST_CASE("config: at most fifty errors, then one line says so") {
+    std::string yaml = "sessions:\n";
+    for (int i = 0; i < 500; ++i) yaml += "  - {vni: 99999999, name: \"bad name\"}\n";
+    const ConfigLoad l = load_config_text(yaml);
+    REQUIRE(l.errors.size() == 51);
+    CHECK(l.errors.back().message == "too many errors, stopping");
+}
+
+TEST_CASE("config: files that are not regular, or are empty or too big, are refused") {
+    CHECK(only_error(load_config_file("/dev/zero")).message ==
+          "cannot read config file: it is a character device, not a regular file");
+    CHECK(only_error(load_config_file("/")).message == "cannot read config file: it is a directory, not a regular file");
+    // Secrets too: a directory is not a password.
+    ConfigError e = only_error(load_config_text("metrics_auth:\n  username: u\n  password_file: /\n"));
+    CHECK(e.line == 3);
+    CHECK(e.message == "metrics_auth.password_file: '/': cannot read secret file: it is a directory, not a regular file");
+    CHECK(only_error(load_config_text("metrics_auth:\n  username: u\n")).message ==
+          "metrics_auth: username and password_file go together");
+}

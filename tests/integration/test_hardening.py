@@ -3,12 +3,13 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-from harness import (Collector, check_identities, leftovers, run, seq_frame, session_files, tcpdump_frames,
+from harness import (COLLECTOR, Collector, check_identities, leftovers, run, seq_frame, session_files, tcpdump_frames,
                      udp4_frame, value, vxlan)
 
 
@@ -184,8 +185,136 @@ def reload_applies_changes_and_refuses_bad_files():
         assert leftovers(c.pcap_dir) == []
 
 
+def _one_line_refusal(args, expect):
+    """The collector exits non-zero with one line that says `expect`; the harness's timeout catches a hang."""
+    out = subprocess.run([COLLECTOR] + args, capture_output=True, text=True, timeout=20)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode != 0, f"{args}: exit 0"
+    assert out.returncode < 128, f"{args}: crashed with {out.returncode}"
+    assert len(lines) == 1, f"{args}: {out.stderr!r}"
+    assert lines[0].startswith("mirrortap-collector: "), lines[0]
+    assert expect in lines[0], f"{args}: {lines[0]!r} lacks {expect!r}"
+    return lines[0]
+
+
+def check_config_refuses_what_is_not_a_config():
+    tmp = tempfile.mkdtemp()
+    fifo = os.path.join(tmp, "fifo.yaml")
+    os.mkfifo(fifo)  # nobody writes: a blocking open would hang here
+    sock_path = os.path.join(tmp, "sock.yaml")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(sock_path)
+
+    def file(name, content):
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write(content)
+        return path
+
+    cases = [
+        (tmp, "is a directory, not a regular file"),
+        (fifo, "is a FIFO, not a regular file"),
+        (sock_path, "is a socket, not a regular file"),
+        ("/dev/zero", "is a character device, not a regular file"),
+        (file("empty.yaml", ""), "config file is empty"),
+        (file("comments.yaml", "# nothing here\n\n   # or here\n"), "config file is empty"),
+        (file("big.yaml", "#" * (1024 * 1024) + "\nworkers: 1\n"), "config file is larger than 1 MiB"),
+        (file("twice.yaml", "pcap:\n  dir: /a\n  dir: /b\n"),
+         "twice.yaml:3:3: key 'dir' given twice in one mapping (first at line 2)"),
+        (file("two-docs.yaml", "workers: 1\n---\nworkers: 2\n"), "second YAML document"),
+    ]
+    for path, expect in cases:
+        _one_line_refusal(["--config", path, "--check-config"], expect)
+    sock.close()
+
+
+def reload_refuses_what_is_not_a_config_and_keeps_the_allowlist():
+    """SIGHUP after the config was replaced by a directory, an empty file, a FIFO, a device and a
+    file with a key given twice: each is refused, and VNI 7 stays outside the allowlist."""
+    good = "pcap:\n  rotate_seconds: 0\nsessions:\n  - {vni: 5, name: alpha}\nallowed_vnis: [5]\n"
+    with Collector(config=good) as c:
+        path = os.path.join(c.tmp, "config.yaml")
+
+        def wait_for(text, count):
+            for _ in range(200):  # bounded: 10 s
+                if c.read_stderr().count(text) >= count:
+                    return
+                time.sleep(0.05)
+            raise AssertionError(f"no {count} x {text!r} in {c.read_stderr()}")
+
+        def replace_with(make):
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            elif os.path.lexists(path):
+                os.remove(path)
+            make()
+
+        def write(text):
+            with open(path, "w") as f:
+                f.write(text)
+
+        bad = [
+            (lambda: os.mkdir(path), "is a directory"),
+            (lambda: write(""), "config file is empty"),
+            (lambda: os.mkfifo(path), "is a FIFO"),
+            (lambda: os.symlink("/dev/zero", path), "is a character device"),
+            (lambda: write("allowed_vnis: [5]\nallowed_vnis: [5, 7]\n"), "given twice"),
+        ]
+        sent = 0
+        for n, (make, expect) in enumerate(bad, start=1):
+            replace_with(make)
+            c.proc.send_signal(signal.SIGHUP)
+            wait_for("still running the previous configuration", n)
+            log = c.read_stderr()
+            assert log.count("reload refused: ") >= n and expect in log, log
+            c.send([vxlan(7, udp4_frame())] * 2 + [vxlan(5, udp4_frame())])
+            sent += 3
+            m = c.wait_settled(sent)
+            check_identities(m)
+            assert value(m, "mirrortap_decap_errors_total", reason="vni_not_allowed") == 2 * n, m
+            assert value(m, "mirrortap_session_packets_total", session="alpha") == n, m
+        assert "reloaded" not in c.read_stderr()
+        # A good file again is taken: the process was not wedged by any of the above.
+        replace_with(lambda: write(good.replace("[5]", "[5, 7]")))
+        c.proc.send_signal(signal.SIGHUP)
+        wait_for("reloaded", 1)
+        c.send([vxlan(7, udp4_frame())])
+        m = c.wait_settled(sent + 1)
+        assert value(m, "mirrortap_session_packets_total", vni="7") == 1, m
+        assert c.stop() == 0
+
+
+def messages_escape_control_characters_in_values():
+    tmp = tempfile.mkdtemp()
+    forged = os.path.join(tmp, "forged.yaml")
+    with open(forged, "w") as f:
+        f.write('sessions:\n  - {vni: 5, name: "web\\nmirrortap-collector: OK"}\n')
+    line = _one_line_refusal(["--config", forged, "--check-config"], "forged.yaml:2:")
+    assert "'web\\nmirrortap-collector: OK'" in line, line
+    # Flags too.
+    line = _one_line_refusal(["--listen", "1.2.3.4:x\nmirrortap-collector: OK", "--check-config"], "bad --listen")
+    assert "x\\nmirrortap-collector: OK" in line, line
+    # And a reload's log.
+    with Collector(config="workers: 1\n") as c:
+        path = os.path.join(c.tmp, "config.yaml")
+        with open(path, "w") as f:
+            f.write('sessions:\n  - {vni: 5, name: "web\\nmirrortap-collector: reloaded"}\n')
+        c.proc.send_signal(signal.SIGHUP)
+        for _ in range(200):
+            if "still running the previous configuration" in c.read_stderr():
+                break
+            time.sleep(0.05)
+        log = c.read_stderr().splitlines()
+        assert not any(l.strip() == "mirrortap-collector: reloaded" for l in log), log
+        assert any("web\\nmirrortap-collector: reloaded" in l for l in log), log
+        assert c.stop() == 0
+
+
 if __name__ == "__main__":
     os.environ.setdefault("MIRRORTAP_NEEDS_ROOT", "1")
     run({f.__name__: f for f in [strangers_are_refused_and_counted, metrics_auth_refuses_scrapes_without_credentials,
                                  user_flag_drops_root, full_disk_keeps_files_valid, min_free_floor_turns_health_red,
-                                 reload_applies_changes_and_refuses_bad_files]})
+                                 reload_applies_changes_and_refuses_bad_files,
+                                 check_config_refuses_what_is_not_a_config,
+                                 reload_refuses_what_is_not_a_config_and_keeps_the_allowlist,
+                                 messages_escape_control_characters_in_values]})

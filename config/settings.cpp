@@ -1,0 +1,250 @@
+#include "config/settings.hpp"
+
+#include <chrono>
+
+#include "support/file.hpp"
+#include "support/text.hpp"
+
+namespace mirrortap {
+
+namespace {
+
+using C = Config;
+using P = PcapConfig;
+using std::chrono::seconds;
+
+// --help sections.
+constexpr std::string_view kReceiving = "Receiving";
+constexpr std::string_view kPcap = "Pcap files (<dir>/<session>/<session>-<UTC start>-<seq>.pcap)";
+constexpr std::string_view kWhoMaySend = "Who may send";
+constexpr std::string_view kIdsFeed = "IDS feed and forwarding (per session: sinks: [...] in the config)";
+constexpr std::string_view kMonitoring = "Monitoring";
+constexpr std::string_view kPrivileges = "Privileges";
+
+// The collector binds and connects to addresses, never to names.
+constexpr EndpointRules kLiteralAddress{};
+
+// A password or token file's content into the field; the error names the file.
+std::optional<std::string> secret_from_file(std::string_view path, std::string& why) {
+    std::string file_why;
+    auto secret = read_secret_file(std::string(path), file_why);
+    if (!secret) why = quote(path) + ": " + file_why;
+    return secret;
+}
+
+// ---- sessions: [{vni, name, vlan, sinks}] --------------------------------------
+
+// `text` (the node's, or one item of its list) through `parse`; errors at the node.
+template <typename Parse>
+auto parse_at(const YAML::Node& n, std::string_view text, std::string_view key, ErrorList& errors, Parse parse) {
+    std::string why;
+    auto v = parse(text, why);
+    if (!v) errors.add(error_at(n, std::string(key) + ": " + why));
+    return v;
+}
+
+template <typename Parse>
+auto read_scalar(const YAML::Node& n, std::string_view key, ErrorList& errors, Parse parse) {
+    if (!n.IsScalar()) {
+        errors.add(error_at(n, std::string(key) + ": expected a single value"));
+        return decltype(parse_at(n, "", key, errors, parse)){};
+    }
+    return parse_at(n, n.Scalar(), key, errors, parse);
+}
+
+std::optional<std::string> parse_session_name(std::string_view text, std::string& why) {
+    if (!valid_session_name(text, why)) return std::nullopt;
+    return std::string(text);
+}
+
+std::optional<uint16_t> parse_vlan_id(std::string_view text, std::string& why) {
+    auto v = parse_uint(text, 4094, why);
+    if (v && *v == 0) why = "0 is reserved; use 1 to 4094";
+    if (!v || *v == 0) return std::nullopt;
+    return uint16_t(*v);
+}
+
+NamedSession load_session(const YAML::Node& item, ErrorList& errors) {
+    static const std::vector<std::string_view> kKeys = {"vni", "name", "vlan", "sinks"};
+    NamedSession s;
+    bool have_vni = false, have_name = false;  // a bad value was reported already: not "missing" as well
+    walk_settings(item, kKeys, [&](size_t key, const YAML::Node& v) {
+        switch (key) {
+            case 0:
+                if (auto vni = read_scalar(v, "vni", errors, parse_vni)) s.vni = *vni;
+                have_vni = true;
+                break;
+            case 1:
+                if (auto name = read_scalar(v, "name", errors, parse_session_name)) s.name = *name;
+                have_name = true;
+                break;
+            case 2:
+                s.vlan = read_scalar(v, "vlan", errors, parse_vlan_id);
+                break;
+            case 3:
+                if (auto items = list_items(v, "sinks", errors)) {
+                    s.sinks = 0;
+                    for (const ListItem& item : *items)
+                        if (auto i = parse_at(item.node, item.text, "sinks", errors, parse_sink_name))
+                            s.sinks |= 1u << *i;
+                }
+                break;
+        }
+    }, errors, "sessions entry");
+    if (item.IsMap() && !have_vni) errors.add(error_at(item, "sessions entry: 'vni' is required"));
+    if (item.IsMap() && !have_name) errors.add(error_at(item, "sessions entry: 'name' is required"));
+    return s;
+}
+
+void load_sessions(const YAML::Node& list, std::vector<NamedSession>& sessions, ErrorList& errors) {
+    if (!list.IsSequence()) {
+        errors.add(error_at(list, "sessions: expected a list such as [{vni: 501, name: web}]"));
+        return;
+    }
+    sessions.clear();
+    for (const YAML::Node& item : list) {
+        if (errors.stopped()) return;
+        sessions.push_back(load_session(item, errors));
+    }
+}
+
+SettingsTable<Config> make_table() {
+    return {
+        // ---- receiving ----
+        {.key = "listen", .flag = "--listen", .value_name = "ADDR:PORT", .default_text = "0.0.0.0:4789",
+         .group = kReceiving, .help = "UDP address to listen on\nIPv6 as [ADDR]:PORT; [::]:4789 takes IPv4 too",
+         .on_reload = OnReload::restart, .value = endpoint_value<C>(field<&C::listen>, kLiteralAddress)},
+        {.key = "workers", .flag = "--workers", .value_name = "N", .default_text = "0", .group = kReceiving,
+         .help = "receive workers, 0 = one per core\none SO_REUSEPORT socket and thread each", .on_reload = OnReload::restart,
+         .value = number_value<C>(field<&C::workers>, 0, 256)},
+        {.key = "rcvbuf", .flag = "--rcvbuf", .value_name = "BYTES", .default_text = "64M", .group = kReceiving,
+         .help = "socket receive buffer (K/M/G)", .on_reload = OnReload::restart,
+         .value = size_value<C>(field<&C::rcvbuf_bytes>)},
+        {.key = "snaplen", .flag = "--snaplen", .value_name = "N", .default_text = "65535", .group = kReceiving,
+         .help = "bytes of each inner frame kept", .value = number_value<C>(field<&C::snaplen>, 14, 262144)},
+        {.key = "session_key", .flag = "--session-key", .value_name = "MODE", .default_text = "vni",
+         .group = kReceiving, .help = "what makes a session\nvni, or vni_and_source (VNI and outer source)", .on_reload = OnReload::restart,
+         .value = parsed_value<C>(field<&C::session_key>, parse_session_key)},
+        {.key = "max_sessions", .flag = "--max-sessions", .value_name = "N", .default_text = "1024",
+         .group = kReceiving, .help = "at most this many sessions\nfurther VNIs are dropped, counted as session_limit", .on_reload = OnReload::restart,
+         .value = number_value<C>(field<&C::max_sessions>, 1, 1u << 20)},
+        {.key = "sessions", .group = kReceiving,
+         .help = "names, VLANs and sinks of sessions: [{vni: 501, name: web, vlan: 501, sinks: [pcap, tap]}]",
+         .value = node_value<C>(field<&C::sessions>, load_sessions)},
+
+        // ---- pcap files ----
+        {.key = "pcap.enabled", .flag = "--no-pcap", .switch_value = "false", .default_text = "true",
+         .group = kPcap, .help = "write no pcap files", .value = bool_value<C>(field<&C::pcap, &P::enabled>)},
+        {.key = "pcap.dir", .flag = "--pcap-dir", .value_name = "DIR", .default_text = "./captures", .group = kPcap,
+         .help = "where session directories go", .value = text_value<C>(field<&C::pcap, &P::dir>),
+         .flag_also = [](C& c) { c.pcap.enabled = true; }},
+        {.key = "pcap.rotate_size", .flag = "--rotate-size", .value_name = "BYTES", .default_text = "1G",
+         .group = kPcap, .help = "new file past this size (K/M/G)",
+         .value = size_value<C>(field<&C::pcap, &P::rotate_size_bytes>, 4096)},
+        {.key = "pcap.rotate_seconds", .flag = "--rotate-seconds", .value_name = "N", .default_text = "3600",
+         .group = kPcap, .help = "new file after N seconds, 0 = never\n(or a duration: 5m, 1h, 1d)",
+         .value = duration_value<C>(field<&C::pcap, &P::rotate_seconds>, seconds(0), seconds(366 * 86400))},
+        {.key = "pcap.retain_files", .flag = "--retain-files", .value_name = "N", .default_text = "0",
+         .group = kPcap, .help = "finished files kept per session\n0 = keep all",
+         .value = number_value<C>(field<&C::pcap, &P::retain_files>, 0, 1u << 30)},
+        {.key = "pcap.retain_bytes", .flag = "--retain-bytes", .value_name = "BYTES", .default_text = "0",
+         .group = kPcap, .help = "finished bytes kept per session\n0 = keep all",
+         .value = size_value<C>(field<&C::pcap, &P::retain_bytes>)},
+        {.key = "pcap.min_free_bytes", .flag = "--min-free", .value_name = "BYTES", .default_text = "0",
+         .group = kPcap, .help = "stop writing below this free space\n0 = off; records counted as disk_full, /healthz 503",
+         .value = size_value<C>(field<&C::pcap, &P::min_free_bytes>)},
+        {.key = "pcap.flush_interval_ms", .default_text = "500", .group = kPcap,
+         .help = "how often buffered records reach the file, in ms",
+         .value = number_value<C>(field<&C::pcap, &P::flush_interval_ms>, 0, 1000)},
+        {.key = "pcap.buffer_size", .default_text = "256K", .group = kPcap,
+         .help = "write buffer per open file; at least 64K + 16 so one record always fits",
+         .value = size_value<C>(field<&C::pcap, &P::buffer_bytes>, 65536 + 16)},
+        {.key = "pcap.file_mode", .default_text = "0640", .group = kPcap,
+         .help = "mode of new files; directories get x where files get r",
+         .value = parsed_value<C>(field<&C::pcap, &P::file_mode>, parse_file_mode)},
+        {.key = "pcap.group", .group = kPcap, .help = "group of new files and directories; empty = the process's",
+         .value = text_value<C>(field<&C::pcap, &P::group>)},
+
+        // ---- who may send ----
+        {.key = "allowed_sources", .flag = "--allow-source", .value_name = "CIDR,...", .group = kWhoMaySend,
+         .help = "outer source addresses accepted\nempty = all; others dropped as source_not_allowed",
+         .value = list_value<C>(field<&C::allow, &Allowlist::sources>, parse_cidr)},
+        {.key = "allowed_vnis", .flag = "--allow-vni", .value_name = "VNI|A-B,...", .group = kWhoMaySend,
+         .help = "VNIs accepted\nempty = all; others dropped as vni_not_allowed",
+         .value = list_value<C>(field<&C::allow, &Allowlist::vnis>, parse_vni_range)},
+
+        // ---- IDS feed and forwarding ----
+        {.key = "tap", .flag = "--tap", .value_name = "NAME[,NAME...]", .group = kIdsFeed,
+         .help = "write frames to these TAP interfaces\ncreated if missing; a flow and its reply share one TAP",
+         .value = list_value<C>(field<&C::tap>, parse_tap_name)},
+        {.key = "tap_session_vlan", .flag = "--tap-session-vlan", .switch_value = "true", .default_text = "false",
+         .group = kIdsFeed, .help = "tag frames on the TAPs with the session's VLAN",
+         .value = bool_value<C>(field<&C::tap_session_vlan>)},
+        {.key = "stream", .flag = "--stream", .value_name = "PATH", .group = kIdsFeed,
+         .help = "live pcap stream\n- (stdout), a FIFO (created if missing) or unix:PATH\nunix:PATH: we listen, one reader at a time",
+         .value = text_value<C>(field<&C::stream>)},
+        {.key = "stream_required", .flag = "--stream-required", .switch_value = "true", .default_text = "false",
+         .group = kIdsFeed, .help = "/healthz is 503 while nobody reads the stream",
+         .value = bool_value<C>(field<&C::stream_required>)},
+        {.key = "forward", .flag = "--forward", .value_name = "ADDR:PORT", .group = kIdsFeed,
+         .help = "re-encapsulate (same VNI), send there",
+         .value = endpoint_value<C>(field<&C::forward>, kLiteralAddress)},
+
+        // ---- monitoring ----
+        {.key = "metrics_listen", .flag = "--metrics-listen", .value_name = "ADDR:PORT", .group = kMonitoring,
+         .help = "serve /metrics, /healthz, /readyz\noff when absent; credentials: metrics_auth.* keys", .on_reload = OnReload::restart,
+         .value = endpoint_value<C>(field<&C::metrics_listen>, kLiteralAddress)},
+        {.key = "metrics_auth.username", .group = kMonitoring, .help = "basic-auth user for /metrics",
+         .on_reload = OnReload::restart, .value = text_value<C>(field<&C::metrics_auth, &MetricsAuth::username>)},
+        {.key = "metrics_auth.password_file", .group = kMonitoring,
+         .help = "file holding the basic-auth password (one line, at most 4 KiB)", .on_reload = OnReload::restart,
+         .value = parsed_value<C>(field<&C::metrics_auth, &MetricsAuth::password>, secret_from_file)},
+        {.key = "metrics_auth.bearer_token_file", .group = kMonitoring,
+         .help = "file holding a bearer token for /metrics (one line, at most 4 KiB)", .on_reload = OnReload::restart,
+         .value = parsed_value<C>(field<&C::metrics_auth, &MetricsAuth::bearer_token>, secret_from_file)},
+
+        // ---- privileges ----
+        {.key = "user", .flag = "--user", .value_name = "NAME", .group = kPrivileges,
+         .help = "drop root to NAME once sockets and files are open\nlike tcpdump -Z", .on_reload = OnReload::restart,
+         .value = text_value<C>(field<&C::user>)},
+        {.key = "allow_root", .flag = "--allow-root", .switch_value = "true", .default_text = "false",
+         .group = kPrivileges, .help = "keep running as root without --user", .on_reload = OnReload::restart,
+         .value = bool_value<C>(field<&C::allow_root>)},
+    };
+}
+
+}  // namespace
+
+const SettingsTable<Config>& collector_settings() {
+    static const SettingsTable<Config> table = make_table();
+    return table;
+}
+
+const std::vector<std::string_view>& collector_setting_groups() {
+    static const std::vector<std::string_view> groups = {kReceiving, kPcap,        kWhoMaySend, kIdsFeed,
+                                                          kMonitoring, kPrivileges, "Other"};
+    return groups;
+}
+
+const std::vector<SettingDoc>& collector_action_docs() {
+    static const std::vector<SettingDoc> actions = {
+        {.flag = "--config", .value_name = "FILE", .group = "Other",
+         .help = "YAML config (see config/example.yaml); flags override it"},
+        {.flag = "--check-config", .group = "Other", .help = "validate the configuration and exit"},
+        {.flag = "--version", .group = "Other", .help = "print the version and exit"},
+        {.flag = "--help", .group = "Other", .help = "print this help and exit"},
+    };
+    return actions;
+}
+
+std::vector<SettingDoc> collector_docs() {
+    std::vector<SettingDoc> docs = describe(collector_settings());
+    docs.insert(docs.end(), collector_action_docs().begin(), collector_action_docs().end());
+    return docs;
+}
+
+std::vector<std::string> keep_restart_only_settings(Config& next, const Config& running) {
+    return keep_restart_only(collector_settings(), next, running);
+}
+
+}  // namespace mirrortap
