@@ -120,6 +120,8 @@ StreamWriter::~StreamWriter() {
         ::close(listen_fd_);
         unlink(opt_.target.path.c_str());
     }
+    // Built for a reload that was then refused: leave no trace of it.
+    if (made_fifo_ && !had_producer_) unlink(opt_.target.path.c_str());
     if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
@@ -143,12 +145,14 @@ std::string StreamWriter::open() {
             if (stat(t.path.c_str(), &st) == 0) {
                 if (!S_ISFIFO(st.st_mode))
                     return "--stream " + t.text + ": exists and is not a FIFO (use unix:PATH for a socket)";
-            } else if (errno != ENOENT || mkfifo(t.path.c_str(), 0640) != 0) {
-                return "--stream " + t.text + ": cannot create FIFO: " + std::strerror(errno);
-            } else if (opt_.owner_uid >= 0 && chown(t.path.c_str(), uid_t(opt_.owner_uid), gid_t(opt_.owner_gid)) != 0) {
-                // The writer reopens the FIFO for every reader, after --user has dropped root.
-                return "--stream " + t.text + ": cannot give the FIFO to the --user: " + std::strerror(errno);
+                break;
             }
+            if (errno != ENOENT || mkfifo(t.path.c_str(), 0640) != 0)
+                return "--stream " + t.text + ": cannot create FIFO: " + std::strerror(errno);
+            made_fifo_ = true;
+            // The writer reopens the FIFO for every reader, after --user has dropped root.
+            if (opt_.owner_uid >= 0 && chown(t.path.c_str(), uid_t(opt_.owner_uid), gid_t(opt_.owner_gid)) != 0)
+                return "--stream " + t.text + ": cannot give the FIFO to the --user: " + std::strerror(errno);
             break;
         case StreamTarget::Kind::unix_listen: {
             // A socket left by an earlier run is ours to replace; anything else is not.
@@ -172,6 +176,7 @@ std::string StreamWriter::open() {
 
 StreamRing* StreamWriter::add_producer(uint32_t producer) {
     std::lock_guard lock(add_mutex_);
+    had_producer_ = true;
     const auto take = [&](StreamRing& r) {
         r.closing.store(false);
         r.producer.store(producer);

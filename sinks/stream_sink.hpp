@@ -123,7 +123,9 @@ struct StreamWriterOptions {
 class StreamWriter final : public SharedOutput {
 public:
     explicit StreamWriter(StreamWriterOptions options);
-    ~StreamWriter() override;  // finishes what is queued (bounded), closes the output, stops the thread
+    // Finishes what is queued (bounded), closes the output, stops the thread.
+    // A FIFO it created goes too if no sink ever used it (a refused reload built it).
+    ~StreamWriter() override;
 
     // Prepares the output (creates the FIFO, binds the socket) and starts the
     // thread. One-line error, or "".
@@ -178,6 +180,8 @@ private:
     int out_fd_ = -1;     // the reader's end, when there is one
     int listen_fd_ = -1;  // unix:PATH
     bool reconnectable_ = true;  // false for stdout once its reader left
+    bool made_fifo_ = false;     // open() created the FIFO
+    bool had_producer_ = false;  // under add_mutex_: some sink used this writer
     bool is_socket_ = false;
     uint64_t next_attempt_ns_ = 0;
     std::unique_ptr<std::byte[]> out_;

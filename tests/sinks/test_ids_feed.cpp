@@ -481,16 +481,31 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one ge
     CHECK(p.records.size() == 10);
 }
 
+namespace {
+
+// A writer on a FIFO whose reader has it open and reads nothing until told:
+// the pipe fills first, then the writer's buffer, then the rings.
+struct QuietReader {
+    std::shared_ptr<StreamWriter> writer;
+    int fd = -1;
+    QuietReader(const fs::path& dir, size_t ring_bytes) {
+        StreamWriterOptions o = fifo_options(dir);
+        o.ring_bytes = ring_bytes;
+        writer = std::make_shared<StreamWriter>(o);
+        REQUIRE(writer->open() == "");
+        fd = ::open((dir / "feed").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        REQUIRE(eventually([&] { return writer->has_reader(); }));
+    }
+    ~QuietReader() { ::close(fd); }
+};
+
+}  // namespace
+
 TEST_CASE("stream: a reader that stops reading costs queue_full drops, and closing still ends in bounded time") {
     TempDir tmp;
-    StreamWriterOptions o = fifo_options(tmp.path);
-    o.ring_bytes = 64 * 1024;
-    auto writer = std::make_shared<StreamWriter>(o);
-    REQUIRE(writer->open() == "");
-    // Opened, never read: the pipe fills, then the ring.
-    const int stalled = ::open((tmp.path / "feed").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    REQUIRE(stalled >= 0);
-    REQUIRE(eventually([&] { return writer->has_reader(); }));
+    QuietReader stalled(tmp.path, 64 * 1024);  // never reads
+    auto& writer = stalled.writer;
     TestSession s(0, 7);
     StreamSink sink(StreamSinkOptions{writer, 65535, uint32_t(sink_kind("stream")), false});
     const Buf frame = tcp4(1, 2, 3, 4, 1500);
@@ -504,7 +519,49 @@ TEST_CASE("stream: a reader that stops reading costs queue_full drops, and closi
     CHECK(dropped(c, SinkDropReason::queue_full) > 0);
     CHECK(c.written.get() + all_dropped(c) == 6400);
     CHECK(c.buffered.get() == 0);
-    ::close(stalled);
+}
+
+TEST_CASE("stream: across a reload a worker's records keep their order: its new ring waits for its old one") {
+    TempDir tmp;
+    // Not read yet: the rest of the old sink's records are still in its ring
+    // when the new sink (the same worker after a reload) queues its own.
+    QuietReader reader(tmp.path, 8u << 20);
+    auto& writer = reader.writer;
+    TestSession s(0, 9);
+    const size_t kind = sink_kind("stream");
+    constexpr uint32_t kWorker = 3;
+    auto before = std::make_unique<StreamSink>(
+        StreamSinkOptions{writer, 65535, counter_slot(kind, 0), false, 5'000'000'000, kWorker});
+    auto after = std::make_unique<StreamSink>(
+        StreamSinkOptions{writer, 65535, counter_slot(kind, 1), false, 5'000'000'000, kWorker});
+    constexpr uint32_t kOld = 50000, kNew = 3000;  // 4 MB of records before, more than pipe + buffer
+    std::vector<Buf> frames;
+    for (uint32_t i = 0; i < kOld + kNew; ++i) frames.push_back(numbered_frame(i));
+    const auto feed = [&](StreamSink& sink, uint32_t from, uint32_t to) {
+        for (uint32_t at = from; at < to; at += 64) {
+            std::vector<Packet> batch;
+            for (uint32_t i = at; i < std::min(at + 64, to); ++i) batch.push_back(packet(s.s, frames[i]));
+            sink.write(batch);
+        }
+    };
+    feed(*before, 0, kOld);
+    feed(*after, kOld, kOld + kNew);
+    Buf bytes;
+    const size_t expected = sizeof(PcapFileHeader) + (kOld + kNew) * (sizeof(PcapRecordHeader) + 64);
+    CHECK(eventually([&] {
+        std::byte buf[65536];
+        for (ssize_t n; (n = ::read(reader.fd, buf, sizeof buf)) > 0;) bytes.insert(bytes.end(), buf, buf + n);
+        return bytes.size() >= expected;
+    }, 20000));
+    before->close();
+    after->close();
+    CHECK(s.s.sinks[counter_slot(kind, 0)].written.get() == kOld);
+    CHECK(s.s.sinks[counter_slot(kind, 1)].written.get() == kNew);
+    const PcapStream p = parse_stream(bytes);
+    REQUIRE(p.records.size() == kOld + kNew);
+    size_t out_of_order = 0;
+    for (uint32_t i = 0; i < kOld + kNew; ++i) out_of_order += seq_of(view(p.data[i])) != i;
+    CHECK(out_of_order == 0);
 }
 
 TEST_CASE("stream: targets are -, unix:PATH, or a FIFO path") {
