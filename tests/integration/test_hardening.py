@@ -1,8 +1,6 @@
 """Hostile senders, full disks, credentials and privileges: the collector stays honest and whole."""
 import os
 import pwd
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
