@@ -150,6 +150,8 @@ constexpr std::array<SinkKind, kSinkKindCount> kSinkKinds{{
     // A rotator's close removes each session's `current` link, which its
     // successor may have made already, and the names of its last files and of
     // the successor's first ones come from the same clock: it closes first.
+    // (Once its close leaves a `current` that is not its own and it never
+    // renames onto an existing file, this can be false.)
     {"pcap", [](const Config& c) { return c.pcap.enabled; }, prepare_pcap, make_pcap, true},
     {"tap", [](const Config& c) { return !c.tap.empty(); }, prepare_tap, make_tap},
     {"stream", [](const Config& c) { return !c.stream.empty(); }, prepare_stream, make_stream},

@@ -7,9 +7,10 @@
 //  1. sinks/<kind>_sink.{hpp,cpp}: a class implementing Sink (core/sink.hpp)
 //     that counts every packet it is handed in Session::sinks[slot()].
 //  2. One entry at the end of the table in sink_registry.cpp: the name,
-//     `enabled`, `prepare` (checks and shared outputs; nullptr if none) and
-//     `make`. Its position is its kind: its counter slots and its bit in
-//     per-session sink masks follow from it.
+//     `enabled`, `prepare` (checks and shared outputs; nullptr if none),
+//     `make`, and `close_before_successor` if a replaced sink must be closed
+//     before its successor writes. Its position is its kind: its counter
+//     slots and its bit in per-session sink masks follow from it.
 //  3. Its name at the same position in kSinkNames (config/config.hpp), which
 //     per-session `sinks:` lists are parsed with (a unit test fails until the
 //     two agree), and its keys in the config's settings table (config/), which
