@@ -2,29 +2,38 @@
 
 #include <chrono>
 
-#include "collector/privileges.hpp"
 #include "collector/udp_source.hpp"
 #include "config/settings.hpp"
-#include "sinks/sink_set.hpp"
 
 namespace mirrortap {
 
-Collector::Collector(Config config) : config_(std::move(config)), budget_(config_.max_sessions) {
-    if (config_.workers == 0) config_.workers = std::max(1u, std::thread::hardware_concurrency());
+namespace {
+
+std::shared_ptr<const Config> with_workers_resolved(Config config) {
+    if (config.workers == 0) config.workers = std::max(1u, std::thread::hardware_concurrency());
+    return std::make_shared<const Config>(std::move(config));
 }
+
+}  // namespace
+
+Collector::Collector(Config config)
+    : current_(with_workers_resolved(std::move(config))), budget_(this->config()->max_sessions) {}
 
 Collector::~Collector() { stop(); }
 
 std::string Collector::open() {
-    if (auto why = prepare_sinks(config_, outputs_); !why.empty()) return why;
-    std::string why;
-    const int gid = group_id(config_.pcap.group, why);
-    if (!why.empty()) return "pcap.group: " + why;
-    SocketGroup group = SocketGroup::open(config_.listen, config_.workers, config_.rcvbuf_bytes);
+    const auto config = this->config();
+    SharedOutputs outputs;
+    if (auto why = prepare_sinks(*config, outputs_, outputs); !why.empty()) return why;
+    outputs_ = std::move(outputs);
+    SocketGroup group = SocketGroup::open(config->listen, config->workers, config->rcvbuf_bytes);
     if (!group.error.empty()) return group.error;
-    for (int fd : group.fds)
-        workers_.push_back(std::make_unique<Worker>(config_, budget_, std::make_unique<UdpSource>(fd),
-                                                    make_sinks(config_, gid, outputs_)));
+    for (uint32_t i = 0; i < group.fds.size(); ++i) {
+        std::vector<std::unique_ptr<Sink>> sinks;
+        if (auto why = make_sinks(*config, outputs_, generation_, i, sinks); !why.empty()) return why;
+        workers_.push_back(std::make_unique<Worker>(config, budget_, std::make_unique<UdpSource>(group.fds[i]),
+                                                    std::move(sinks), retirer_));
+    }
     return "";
 }
 
@@ -36,30 +45,53 @@ void Collector::request_rotate() {
     for (auto& w : workers_) w->request_rotate();
 }
 
+bool Collector::all_switched(std::chrono::steady_clock::time_point deadline) const {
+    for (;;) {
+        bool all = true;
+        for (auto& w : workers_) all = all && (w->applied_generation() == generation_ || w->finished());
+        if (all) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+}
+
+bool Collector::settled(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (!all_switched(deadline)) return false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    return retirer_.wait_idle(std::max(left, std::chrono::milliseconds(0)));
+}
+
 std::string Collector::reload(Config next, std::vector<std::string>& notes) {
-    const Config& now = config();
+    const auto running = config();
+    const Config& now = *running;
     if (next.workers == 0) next.workers = now.workers;
     // Settings bound at start (config/settings.cpp marks them) keep their running value.
     for (auto& note : keep_restart_only_settings(next, now)) notes.push_back(std::move(note));
 
-    if (auto why = prepare_sinks(next, outputs_); !why.empty()) return why;
-    std::string why;
-    const int gid = group_id(next.pcap.group, why);
-    if (!why.empty()) return "pcap.group: " + why;
+    // Everything that can fail, tried aside: shared outputs (directories,
+    // TAPs, the stream) and every worker's sinks. A failure drops what was
+    // built; the running outputs and sinks never saw any of it.
+    if (!settled(std::chrono::seconds(5)))
+        return "the previous reload is still being applied (a worker has not switched, or the sinks it replaced "
+               "are still closing)";
+    SharedOutputs outputs;
+    if (auto why = prepare_sinks(next, outputs_, outputs); !why.empty()) return why;
+    const uint64_t generation = generation_ + 1;
+    std::vector<std::vector<std::unique_ptr<Sink>>> sinks(workers_.size());
+    for (uint32_t i = 0; i < workers_.size(); ++i)
+        if (auto why = make_sinks(next, outputs, generation, i, sinks[i]); !why.empty()) return why;
 
-    generations_.push_back(std::make_unique<const Config>(std::move(next)));
-    const Config& adopted = *generations_.back();
-    current_.store(&adopted, std::memory_order_release);
-    for (auto& w : workers_) w->request_reload(adopted, make_sinks(adopted, gid, outputs_));
+    // Nothing below can fail.
+    auto adopted = std::make_shared<const Config>(std::move(next));
+    generation_ = generation;
+    outputs_ = std::move(outputs);  // outputs no longer named go when their last sink does
+    current_.store(adopted, std::memory_order_release);
+    for (uint32_t i = 0; i < workers_.size(); ++i) workers_[i]->request_reload(adopted, generation, std::move(sinks[i]));
     // Wait (bounded: a worker passes its loop at least every 100 ms) so that
     // "reloaded" means every packet read from now on meets the new config.
-    for (int waited_ms = 0; waited_ms < 5000; waited_ms += 5) {
-        bool all = true;
-        for (auto& w : workers_) all = all && (w->applied_config() == &adopted || w->finished());
-        if (all) return "";
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    notes.push_back("a worker took over 5 s to switch; it will switch after its current batch");
+    if (!all_switched(std::chrono::steady_clock::now() + std::chrono::seconds(5)))
+        notes.push_back("a worker took over 5 s to switch; it will switch after its current batch");
     return "";
 }
 
@@ -68,6 +100,7 @@ void Collector::stop() {
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
+    retirer_.stop();
 }
 
 }  // namespace mirrortap

@@ -1,15 +1,16 @@
 // The receive side as a whole: sockets, one thread per worker, their sinks.
 #pragma once
 #include <atomic>
-#include <deque>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "collector/sink_retirer.hpp"
 #include "collector/worker.hpp"
 #include "config/config.hpp"
-#include "sinks/sink_set.hpp"
+#include "sinks/sink_registry.hpp"
 
 namespace mirrortap {
 
@@ -24,24 +25,37 @@ public:
     void request_rotate();
     // Applies a new configuration without a restart: sessions, allowlists and
     // sinks. Settings bound at start (listen, workers, ...) keep their running
-    // value, each with a note in `notes`. Returns "" or why it was refused.
+    // value, each with a note in `notes`. All or nothing: everything that can
+    // fail (groups, directories, TAPs, the stream, every worker's sinks) is
+    // tried aside first; when anything fails, nothing running has changed.
+    // Returns "" or why it was refused. Not for concurrent callers.
     std::string reload(Config next, std::vector<std::string>& notes);
     // Stops receiving, drains what the kernel queued, flushes and closes every sink.
     void stop();
 
-    const Config& config() const { return *current_.load(std::memory_order_acquire); }
+    // The configuration now in force; the copy keeps it alive while used.
+    std::shared_ptr<const Config> config() const { return current_.load(std::memory_order_acquire); }
     const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
     uint32_t session_count() const { return budget_.created.load(std::memory_order_relaxed); }
 
 private:
-    Config config_;  // the first generation
-    // Every later generation, kept until exit: workers and the exporter hold
-    // plain pointers to the one they use.
-    std::deque<std::unique_ptr<const Config>> generations_;
-    std::atomic<const Config*> current_{&config_};
+    // True once every worker runs generation_ (or has ended), waiting until `deadline`.
+    bool all_switched(std::chrono::steady_clock::time_point deadline) const;
+    // True once every worker runs generation_ and the sinks they replaced are
+    // closed, waiting up to `timeout`: only then may a reload build sinks for
+    // the next generation, which count where those did (counter_slot).
+    bool settled(std::chrono::milliseconds timeout);
+
+    // Each worker holds the generation it runs; an older one is freed when
+    // the last worker leaves it.
+    std::atomic<std::shared_ptr<const Config>> current_;
+    uint64_t generation_ = 0;  // of current_; the reloading thread's alone
     SessionBudget budget_;
-    SharedOutputs outputs_;  // TAPs and the stream writer, shared by every worker's sinks
+    SharedOutputs outputs_;  // what the running sinks share, by kind
     std::vector<std::unique_ptr<Worker>> workers_;
+    // After workers_: destroyed first, closing what is left while the sessions
+    // those sinks count in still exist.
+    SinkRetirer retirer_;
     std::vector<std::thread> threads_;
     std::atomic<bool> stop_{false};
 };

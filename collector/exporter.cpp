@@ -21,16 +21,10 @@ namespace mirrortap {
 
 namespace {
 
-constexpr uint64_t kWorkerStallNs = 2'000'000'000;
-
 std::optional<uint64_t> disk_free_bytes(const std::string& dir) {
     struct statvfs s{};
     if (statvfs(dir.c_str(), &s) != 0) return std::nullopt;
     return uint64_t(s.f_bavail) * s.f_frsize;
-}
-
-bool worker_alive(const Worker& w, uint64_t now) {
-    return !w.finished() && now - w.counters().heartbeat_ns.get() < kWorkerStallNs;
 }
 
 using prometheus::ClientMetric;
@@ -54,27 +48,7 @@ struct Family {
 
 }  // namespace
 
-Health check_health(const Collector& c, bool draining) {
-    Health h;
-    const uint64_t now = monotonic_ns();
-    for (const auto& w : c.workers()) {
-        if (!worker_alive(*w, now)) {
-            h.live = false;
-            h.why = "a receive worker is not running";
-            break;
-        }
-        w->each_sink([&h](const Sink& sink) {
-            std::string why;
-            if (h.live && !sink.healthy(why)) {
-                h.live = false;
-                h.why = std::string(sink.name()) + " sink: " + why;
-            }
-        });
-    }
-    h.ready = h.live && !draining;
-    if (h.live && draining) h.why = "draining for shutdown";
-    return h;
-}
+Health check_health(const Collector& c, bool draining) { return check_health(c.workers(), draining, monotonic_ns()); }
 
 class Exporter::Metrics : public prometheus::Collectable {
 public:
@@ -126,8 +100,8 @@ public:
         sessions.value(double(sessions_seen));
         rotated.value(double(files_rotated));
         pcap_bytes.value(double(bytes_written));
-        if (c_.config().pcap.enabled)
-            if (auto free = disk_free_bytes(c_.config().pcap.dir)) disk_free.value(double(*free));
+        if (const auto config = c_.config(); config->pcap.enabled)
+            if (auto free = disk_free_bytes(config->pcap.dir)) disk_free.value(double(*free));
         ClientMetric& h = batch.add();
         h.histogram.sample_count = batches;
         h.histogram.sample_sum = double(batch_ns) * 1e-9;
@@ -153,22 +127,29 @@ private:
                             Family& written, Family& dropped, Family& buffered) {
         // Only the sinks this session feeds (per-session `sinks:`), so that
         // written + dropped + buffered = session packets holds for each series.
-        const Config* config = w.applied_config();
-        const uint32_t feeds = config ? config->sink_mask_for(s.vni) : kAllSinks;
+        const uint32_t feeds = s.sink_mask.load(std::memory_order_relaxed);
         const ClientMetric::Label session{"session", s.name()};
         const ClientMetric::Label vni{"vni", std::to_string(s.vni)};
         packets.value(double(s.packets.get()), {session, vni});
         bytes.value(double(s.bytes.get()), {session, vni});
         sources.value(double(s.source_count.load(std::memory_order_acquire)), {session, vni});
         w.each_sink([&](const Sink& each) {
-            if (!((feeds >> each.slot()) & 1)) return;
-            const SinkCounters& k = s.sinks[each.slot()];
+            const size_t kind = kind_of_slot(each.slot());
+            if (!((feeds >> kind) & 1)) return;
+            // A kind counts in one slot per generation in turn: its figures are their sum.
+            uint64_t out = 0, held = 0;
+            std::array<uint64_t, kSinkDropReasonCount> lost{};
+            for (uint32_t bank = 0; bank < kCounterBanks; ++bank) {
+                const SinkCounters& k = s.sinks[counter_slot(kind, bank)];
+                out += k.written.get();
+                held += k.buffered.get();
+                for (size_t r = 0; r < kSinkDropReasonCount; ++r) lost[r] += k.dropped[r].get();
+            }
             const ClientMetric::Label sink{"sink", std::string(each.name())};
-            written.value(double(k.written.get()), {sink, session, vni});
-            buffered.value(double(k.buffered.get()), {sink, session, vni});
+            written.value(double(out), {sink, session, vni});
+            buffered.value(double(held), {sink, session, vni});
             for (size_t r = 0; r < kSinkDropReasonCount; ++r)
-                dropped.value(double(k.dropped[r].get()),
-                              {sink, session, vni, {"reason", std::string(to_string(SinkDropReason(r)))}});
+                dropped.value(double(lost[r]), {sink, session, vni, {"reason", std::string(to_string(SinkDropReason(r)))}});
         });
     }
 
@@ -249,7 +230,7 @@ struct HealthEndpoint {
 Exporter::Exporter(const Collector& collector)
     : collector_(collector),
       metrics_(std::make_shared<Metrics>(collector, draining_)),
-      accepted_auth_(accepted_authorizations(collector.config().metrics_auth)) {}
+      accepted_auth_(accepted_authorizations(collector.config()->metrics_auth)) {}
 
 Exporter::~Exporter() {
     const Exporter* self = this;
@@ -257,7 +238,7 @@ Exporter::~Exporter() {
 }
 
 std::string Exporter::start() {
-    const auto& listen = collector_.config().metrics_listen;
+    const auto listen = collector_.config()->metrics_listen;
     if (!listen) return "";
     // civetweb wants IPv6 listen addresses bracketed, as we already spell them.
     static CivetCallbacks callbacks;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "collector/collector.hpp"
+#include "collector/health.hpp"
 
 namespace prometheus {
 class Exposer;
@@ -13,12 +14,7 @@ class Exposer;
 
 namespace mirrortap {
 
-struct Health {
-    bool live = true;   // /healthz: workers alive and every sink can write
-    bool ready = true;  // /readyz: live, and not draining for shutdown
-    std::string why;    // first reason when not
-};
-
+// check_health for the collector's workers, now.
 Health check_health(const Collector& collector, bool draining);
 
 class Exporter {

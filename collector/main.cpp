@@ -86,10 +86,9 @@ int main(int argc, char** argv) {
     Exporter exporter(collector);
     if (auto why = exporter.start(); !why.empty()) return fail(why);
     // Sockets, sinks and the metrics port are open: root is no longer needed.
-    if (!collector.config().user.empty()) {
-        const auto& pcap = collector.config().pcap;
-        if (auto why = drop_privileges(collector.config().user, pcap.enabled ? pcap.dir : ""); !why.empty())
-            return fail(why);
+    if (const auto config = collector.config(); !config->user.empty()) {
+        const auto& pcap = config->pcap;
+        if (auto why = drop_privileges(config->user, pcap.enabled ? pcap.dir : ""); !why.empty()) return fail(why);
     }
 
     boost::asio::io_context io;
@@ -109,10 +108,11 @@ int main(int argc, char** argv) {
     wait_hup();
 
     collector.start();
-    std::cerr << kProgram << ": listening on " << collector.config().listen.text << " with "
-              << collector.workers().size() << " workers";
-    if (collector.config().pcap.enabled) std::cerr << ", writing pcaps under " << collector.config().pcap.dir;
-    if (const auto& m = collector.config().metrics_listen) std::cerr << ", metrics on http://" << m->text << "/metrics";
+    const auto config = collector.config();
+    std::cerr << kProgram << ": listening on " << config->listen.text << " with " << collector.workers().size()
+              << " workers";
+    if (config->pcap.enabled) std::cerr << ", writing pcaps under " << config->pcap.dir;
+    if (const auto& m = config->metrics_listen) std::cerr << ", metrics on http://" << m->text << "/metrics";
     std::cerr << std::endl;
     io.run();
     collector.stop();

@@ -11,13 +11,6 @@
 
 namespace mirrortap {
 
-int group_id(const std::string& name, std::string& why) {
-    if (name.empty()) return -1;
-    if (const group* g = getgrnam(name.c_str())) return int(g->gr_gid);
-    why = "unknown group '" + name + "'";
-    return -1;
-}
-
 namespace {
 
 // The top directory and the session directories in it, not every file: files

@@ -4,9 +4,6 @@
 
 namespace mirrortap {
 
-// Resolves a group name to its id; -1 with `why` set when there is none.
-int group_id(const std::string& name, std::string& why);
-
 // Gives the capture directory to `user`, then switches to that user's uid,
 // gid and supplementary groups for good. Returns a one-line error, or "".
 std::string drop_privileges(const std::string& user, const std::string& pcap_dir);

@@ -25,9 +25,10 @@ size_t SessionTable::KeyHash::operator()(const Key& k) const {
 }
 
 SessionTable::SessionTable(const Config& config, SessionBudget& budget)
-    : config_(&config), budget_(budget), slots_(std::make_unique<Session[]>(config.max_sessions)) {
-    index_.reserve(config.max_sessions);
-}
+    : config_(&config),
+      budget_(budget),
+      capacity_(config.max_sessions),
+      blocks_(std::make_unique<std::unique_ptr<Session[]>[]>((capacity_ + kBlockSessions - 1) / kBlockSessions)) {}
 
 std::string SessionTable::format_source(const SourceAddress& a) {
     char buf[INET6_ADDRSTRLEN] = {};
@@ -54,7 +55,7 @@ Session* SessionTable::route(uint32_t vni, const SourceAddress& source) {
     Session* s = last_;
     if (!s || !(key == last_key_)) {
         auto it = index_.find(key);
-        s = it != index_.end() ? &slots_[it->second] : create(key);
+        s = it != index_.end() ? it->second : create(key);
         if (!s) return nullptr;
         last_key_ = key;
         last_ = s;
@@ -65,15 +66,16 @@ Session* SessionTable::route(uint32_t vni, const SourceAddress& source) {
 
 Session* SessionTable::create(const Key& key) {
     const uint32_t id = published_.load(std::memory_order_relaxed);
-    if (id >= config_->max_sessions || !budget_.take()) return nullptr;
-    Session& s = slots_[id];
+    if (id >= capacity_ || !budget_.take()) return nullptr;
+    auto& block = blocks_[id / kBlockSessions];
+    if (!block) block = std::make_unique<Session[]>(kBlockSessions);
+    Session& s = block[id % kBlockSessions];
     s.id = id;
     s.vni = key.vni;
     const bool by_source = config_->session_key == SessionKeyMode::vni_and_source;
-    names_.push_back(name_for(*config_, key.vni, by_source ? &key.source : nullptr));
-    s.set_name(&names_.back());
-    s.sink_mask = config_->sink_mask_for(key.vni);
-    index_.emplace(key, id);
+    s.set_name(std::make_shared<const std::string>(name_for(*config_, key.vni, by_source ? &key.source : nullptr)));
+    s.sink_mask.store(config_->sink_mask_for(key.vni), std::memory_order_relaxed);
+    index_.emplace(key, &s);
     published_.store(id + 1, std::memory_order_release);
     return &s;
 }
@@ -82,13 +84,12 @@ void SessionTable::apply(const Config& config) {
     config_ = &config;
     const bool by_source = config.session_key == SessionKeyMode::vni_and_source;
     for (uint32_t i = 0; i < size(); ++i) {
-        Session& s = slots_[i];
-        // The source that keyed this session is its first one.
-        s.sink_mask = config.sink_mask_for(s.vni);
+        Session& s = at(i);
+        s.sink_mask.store(config.sink_mask_for(s.vni), std::memory_order_relaxed);
+        // The source that keyed this session is its first one. A reader
+        // holding the old name keeps it until done; then it is freed.
         std::string name = name_for(config, s.vni, by_source ? &s.sources[0] : nullptr);
-        if (name == s.name()) continue;
-        names_.push_back(std::move(name));
-        s.set_name(&names_.back());
+        if (name != s.name()) s.set_name(std::make_shared<const std::string>(std::move(name)));
     }
 }
 

@@ -1,5 +1,6 @@
 #include "collector/worker.hpp"
 
+#include "sinks/sink_registry.hpp"
 #include "support/clock.hpp"
 
 #include <ctime>
@@ -41,13 +42,14 @@ Refusal refusal_for(DecapError e) {
     return Refusal::too_short;
 }
 
-Worker::Worker(const Config& config, SessionBudget& budget, std::unique_ptr<Source> source,
-               std::vector<std::unique_ptr<Sink>> sinks)
-    : allow_(&config.allow),
-      sessions_(config, budget),
+Worker::Worker(std::shared_ptr<const Config> config, SessionBudget& budget, std::unique_ptr<Source> source,
+               std::vector<std::unique_ptr<Sink>> sinks, SinkRetirer& retirer)
+    : config_(std::move(config)),
+      allow_(&config_->allow),
+      sessions_(*config_, budget),
       source_(std::move(source)),
       sinks_(std::move(sinks)),
-      applied_config_(&config) {
+      retirer_(retirer) {
     // Alive from birth: health must not read a worker that has yet to pass its loop as stalled.
     counters_.heartbeat_ns.set(monotonic_ns());
 }
@@ -88,19 +90,21 @@ size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) 
 }
 
 void Worker::deliver(std::span<const Packet> batch) {
+    // Only this worker writes sink_mask: relaxed loads are plain loads.
+    const auto mask = [](const Packet& p) { return p.session->sink_mask.load(std::memory_order_relaxed); };
     uint32_t every = ~0u, some = 0;
     for (const Packet& p : batch) {
-        every &= p.session->sink_mask;
-        some |= p.session->sink_mask;
+        every &= mask(p);
+        some |= mask(p);
     }
     for (auto& sink : sinks_) {
-        const uint32_t bit = 1u << sink->slot();
+        const uint32_t bit = 1u << kind_of_slot(sink->slot());
         if (every & bit) {
             sink->write(batch);  // the usual case: every session of the batch feeds this sink
         } else if (some & bit) {
             size_t n = 0;
             for (const Packet& p : batch)
-                if (p.session->sink_mask & bit) selected_[n++] = p;
+                if (mask(p) & bit) selected_[n++] = p;
             sink->write({selected_.data(), n});
         }
     }
@@ -115,33 +119,43 @@ void Worker::record_batch_time(uint64_t ns) {
     counters_.batch_ns_sum.add(ns);
 }
 
-void Worker::request_reload(const Config& config, std::vector<std::unique_ptr<Sink>> sinks) {
+void Worker::request_reload(std::shared_ptr<const Config> config, uint64_t generation,
+                            std::vector<std::unique_ptr<Sink>> sinks) {
     std::lock_guard lock(reload_mutex_);
-    pending_config_ = &config;
+    pending_config_ = std::move(config);
+    pending_generation_ = generation;
     pending_sinks_ = std::move(sinks);
     reload_requested_.store(true, std::memory_order_release);
 }
 
 void Worker::apply_pending_reload() {
-    std::vector<std::unique_ptr<Sink>> next;
-    const Config* config = nullptr;
+    std::vector<std::unique_ptr<Sink>> sinks;
+    std::shared_ptr<const Config> config;
+    uint64_t generation;
     {
         std::lock_guard lock(reload_mutex_);
         reload_requested_.store(false, std::memory_order_relaxed);
-        config = pending_config_;
-        next = std::move(pending_sinks_);
+        config = std::move(pending_config_);
+        generation = pending_generation_;
+        sinks = std::move(pending_sinks_);
     }
-    // Between two batches: every packet received so far is already in the old
-    // sinks, which now finish their files; the socket holds what comes next.
-    for (auto& sink : sinks_) sink->close();
+    // Between two batches: every packet received so far is in the old sinks,
+    // which finish it (written or counted) on the retirer's thread, or here
+    // for the kinds whose successor must not write before they are closed;
+    // the socket holds what comes next, for the new sinks.
+    for (auto& sink : sinks_)
+        if (sink_kinds()[kind_of_slot(sink->slot())].close_before_successor) sink->close();
     allow_ = &config->allow;
     sessions_.apply(*config);
+    config_.swap(config);
     {
         std::lock_guard lock(sinks_mutex_);
-        sinks_.swap(next);
+        sinks_.swap(sinks);
     }
-    applied_config_.store(config, std::memory_order_release);
-    // `next` now holds the old sinks, destroyed here outside the lock.
+    // Handed over before the generation is published: whoever sees the worker
+    // switched and then waits for the retirer to be idle finds them closed.
+    retirer_.retire(std::move(sinks), std::move(config));
+    applied_generation_.store(generation, std::memory_order_release);
 }
 
 void Worker::run(const std::atomic<bool>& stop) {

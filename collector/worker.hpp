@@ -11,6 +11,7 @@
 
 #include "support/counter.hpp"
 #include "collector/session_table.hpp"
+#include "collector/sink_retirer.hpp"
 #include "collector/source.hpp"
 #include "decap/vxlan.hpp"
 #include "core/sink.hpp"
@@ -48,18 +49,20 @@ struct WorkerCounters {
 
 class Worker {
 public:
-    Worker(const Config& config, SessionBudget& budget, std::unique_ptr<Source> source,
-           std::vector<std::unique_ptr<Sink>> sinks);
+    // `retirer` closes the sinks a reload replaces; it outlives the worker's run().
+    Worker(std::shared_ptr<const Config> config, SessionBudget& budget, std::unique_ptr<Source> source,
+           std::vector<std::unique_ptr<Sink>> sinks, SinkRetirer& retirer);
 
     // Runs until `stop` is set, then closes every sink.
     void run(const std::atomic<bool>& stop);
     void request_rotate() { rotate_requested_.store(true, std::memory_order_relaxed); }
-    // Hands over a new configuration and the sinks built from it; the worker
-    // switches between two batches, finishing the old sinks' files first.
-    // `config` must outlive the worker.
-    void request_reload(const Config& config, std::vector<std::unique_ptr<Sink>> sinks);
-    // The configuration the worker runs now (changes between two batches).
-    const Config* applied_config() const { return applied_config_.load(std::memory_order_acquire); }
+    // Hands over config generation `generation` and the sinks built from it.
+    // The worker switches between two batches and hands the sinks it ran
+    // until then, with their config, to the retirer, which closes them.
+    void request_reload(std::shared_ptr<const Config> config, uint64_t generation,
+                        std::vector<std::unique_ptr<Sink>> sinks);
+    // The config generation the worker runs now (0 from the start; changes between two batches).
+    uint64_t applied_generation() const { return applied_generation_.load(std::memory_order_acquire); }
 
     const WorkerCounters& counters() const { return counters_; }
     const SessionTable& sessions() const { return sessions_; }
@@ -80,6 +83,7 @@ private:
     void record_batch_time(uint64_t ns);
     void apply_pending_reload();
 
+    std::shared_ptr<const Config> config_;  // the worker's alone; sessions_ and allow_ point into it
     const Allowlist* allow_;
     SessionTable sessions_;
     std::unique_ptr<Source> source_;
@@ -92,9 +96,11 @@ private:
     mutable std::mutex sinks_mutex_;
     std::atomic<bool> reload_requested_{false};
     std::mutex reload_mutex_;
-    const Config* pending_config_ = nullptr;
+    std::shared_ptr<const Config> pending_config_;
+    uint64_t pending_generation_ = 0;
     std::vector<std::unique_ptr<Sink>> pending_sinks_;
-    std::atomic<const Config*> applied_config_;
+    std::atomic<uint64_t> applied_generation_{0};
+    SinkRetirer& retirer_;
     std::atomic<bool> finished_{false};
 };
 

@@ -35,8 +35,10 @@ public:
     virtual ~Sink() = default;
     // The `sink` label.
     virtual std::string_view name() const = 0;
-    // Where this sink counts in Session::sinks: fixed per kind of sink
-    // (SinkSlot), so that counters stay put when a reload adds or removes sinks.
+    // Where this sink counts in Session::sinks: one of the two counter slots
+    // of its kind (sinks/sink_registry.hpp), so that the sinks a reload builds
+    // and the ones they replace, closing meanwhile on another thread, never
+    // write the same counters.
     virtual uint32_t slot() const = 0;
     // Called once per received batch with the packets routed to this sink.
     virtual void write(std::span<const Packet> batch) = 0;
@@ -45,11 +47,21 @@ public:
     virtual void tick(uint64_t now_ns) = 0;
     // SIGHUP: close what is open and start afresh.
     virtual void rotate() = 0;
-    // SIGTERM: flush and close everything; nothing is written afterwards.
+    // SIGTERM, or replaced by a reload: flush and close everything; nothing is
+    // written afterwards. A replaced sink is closed and destroyed on another
+    // thread than the worker that wrote it, after the worker's last write().
     virtual void close() = 0;
     virtual SinkStats stats() const = 0;
     // False with a short reason when the sink cannot currently deliver.
     virtual bool healthy(std::string& why) const = 0;
+};
+
+// What the sinks of one kind in every worker share (the TAP devices, the
+// stream writer): opened once (creating a TAP needs privileges the process
+// gives up after start) and kept across reloads while the config names it.
+class SharedOutput {
+public:
+    virtual ~SharedOutput() = default;
 };
 
 }  // namespace mirrortap

@@ -120,6 +120,8 @@ StreamWriter::~StreamWriter() {
         ::close(listen_fd_);
         unlink(opt_.target.path.c_str());
     }
+    // Built for a reload that was then refused: leave no trace of it.
+    if (made_fifo_ && !had_producer_) unlink(opt_.target.path.c_str());
     if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
@@ -143,12 +145,14 @@ std::string StreamWriter::open() {
             if (stat(t.path.c_str(), &st) == 0) {
                 if (!S_ISFIFO(st.st_mode))
                     return "--stream " + t.text + ": exists and is not a FIFO (use unix:PATH for a socket)";
-            } else if (errno != ENOENT || mkfifo(t.path.c_str(), 0640) != 0) {
-                return "--stream " + t.text + ": cannot create FIFO: " + std::strerror(errno);
-            } else if (opt_.owner_uid >= 0 && chown(t.path.c_str(), uid_t(opt_.owner_uid), gid_t(opt_.owner_gid)) != 0) {
-                // The writer reopens the FIFO for every reader, after --user has dropped root.
-                return "--stream " + t.text + ": cannot give the FIFO to the --user: " + std::strerror(errno);
+                break;
             }
+            if (errno != ENOENT || mkfifo(t.path.c_str(), 0640) != 0)
+                return "--stream " + t.text + ": cannot create FIFO: " + std::strerror(errno);
+            made_fifo_ = true;
+            // The writer reopens the FIFO for every reader, after --user has dropped root.
+            if (opt_.owner_uid >= 0 && chown(t.path.c_str(), uid_t(opt_.owner_uid), gid_t(opt_.owner_gid)) != 0)
+                return "--stream " + t.text + ": cannot give the FIFO to the --user: " + std::strerror(errno);
             break;
         case StreamTarget::Kind::unix_listen: {
             // A socket left by an earlier run is ours to replace; anything else is not.
@@ -170,29 +174,50 @@ std::string StreamWriter::open() {
     return "";
 }
 
-StreamRing* StreamWriter::add_producer() {
+StreamRing* StreamWriter::add_producer(uint32_t producer) {
     std::lock_guard lock(add_mutex_);
+    had_producer_ = true;
+    const auto take = [&](StreamRing& r) {
+        r.closing.store(false);
+        r.producer.store(producer);
+        r.taken_at.store(++rings_taken_);
+        r.in_use.store(true);  // seq_cst, after its owner: the writer reads it first
+        return &r;
+    };
     const uint32_t count = ring_count_.load(std::memory_order_relaxed);
     for (uint32_t i = 0; i < count; ++i) {
         StreamRing& r = *rings_[i];
         // Acquire: the last owner's private positions, written before its
         // release, are where the next owner goes on from.
-        if (!r.in_use.load(std::memory_order_acquire)) {
-            r.closing.store(false);
-            r.in_use.store(true);
-            return &r;
-        }
+        if (!r.in_use.load(std::memory_order_acquire)) return take(r);
     }
     if (count == kMaxRings) return nullptr;
     rings_[count] = std::make_unique<StreamRing>(opt_.ring_bytes);
-    rings_[count]->in_use.store(true);
+    StreamRing* ring = take(*rings_[count]);
     ring_count_.store(count + 1, std::memory_order_release);  // the writer sees a whole ring
-    return rings_[count].get();
+    return ring;
 }
 
 void StreamWriter::release(StreamRing* ring) {
     std::lock_guard lock(add_mutex_);
     ring->in_use.store(false, std::memory_order_release);
+}
+
+// True while an earlier ring of the same producer holds records not yet
+// taken: the producer wrote those before anything in `ring`.
+bool StreamWriter::waits_for_earlier_ring(size_t ring, size_t rings) const {
+    const StreamRing& r = *rings_[ring];
+    const uint32_t producer = r.producer.load();
+    if (producer == kAnyProducer) return false;
+    const uint64_t taken_at = r.taken_at.load();
+    for (size_t j = 0; j < rings; ++j) {
+        const StreamRing& earlier = *rings_[j];
+        if (j == ring || !earlier.in_use.load() || earlier.producer.load() != producer ||
+            earlier.taken_at.load() >= taken_at)
+            continue;
+        if (cursor_[j] != earlier.head()) return true;
+    }
+    return false;
 }
 
 void StreamWriter::wake() {
@@ -290,6 +315,7 @@ size_t StreamWriter::gather() {
     if (rings == 0) return 0;
     for (size_t k = 0; k < rings; ++k) {
         const size_t i = (start_ring_ + k) % rings;
+        if (waits_for_earlier_ring(i, rings)) continue;  // taken on a later pass, after the earlier ring
         StreamRing& r = *rings_[i];
         const uint64_t head = r.head();
         uint64_t pos = cursor_[i];
@@ -428,7 +454,7 @@ void StreamWriter::run() {
 // ---- the per-worker sink --------------------------------------------------
 
 StreamSink::StreamSink(StreamSinkOptions options)
-    : opt_(std::move(options)), ring_(opt_.writer->add_producer()), in_flight_(opt_.max_sessions, 0) {
+    : opt_(std::move(options)), ring_(opt_.writer->add_producer(opt_.producer)) {
     if (ring_) bytes_at_start_ = ring_->bytes_written.load(std::memory_order_relaxed);
 }
 
@@ -470,6 +496,7 @@ void StreamSink::write(std::span<const Packet> batch) {
         const PcapRecordHeader rec = make_record_header(p.timestamp_ns, caplen, p.original_length);
         std::memcpy(out, &rec, sizeof rec);
         std::memcpy(out + sizeof rec, p.frame.data(), caplen);
+        if (p.session->id >= in_flight_.size()) in_flight_.resize(p.session->id + 1);  // a session's first record
         c.buffered.set(++in_flight_[p.session->id]);
         ++queued;
     }

@@ -90,6 +90,10 @@ public:
     // stalled reader for long), and whether a producer owns the ring at all.
     std::atomic<bool> closing{false};
     std::atomic<bool> in_use{false};
+    // Who owns the ring (kAnyProducer: no order with other rings) and when it
+    // was taken: a producer's later ring waits for its earlier one (StreamWriter::add_producer).
+    std::atomic<uint32_t> producer{0};
+    std::atomic<uint64_t> taken_at{0};
     // Bytes of records the writer delivered from this ring (writer-only).
     std::atomic<uint64_t> bytes_written{0};
 
@@ -103,6 +107,9 @@ private:
     uint64_t tail_ = 0;                      // producer-private
 };
 
+// A producer whose records need no order with those of any other ring.
+inline constexpr uint32_t kAnyProducer = ~0u;
+
 struct StreamWriterOptions {
     StreamTarget target;
     uint32_t snaplen = 65535;
@@ -113,10 +120,12 @@ struct StreamWriterOptions {
     int owner_gid = -1;
 };
 
-class StreamWriter {
+class StreamWriter final : public SharedOutput {
 public:
     explicit StreamWriter(StreamWriterOptions options);
-    ~StreamWriter();  // finishes what is queued (bounded), closes the output, stops the thread
+    // Finishes what is queued (bounded), closes the output, stops the thread.
+    // A FIFO it created goes too if no sink ever used it (a refused reload built it).
+    ~StreamWriter() override;
 
     // Prepares the output (creates the FIFO, binds the socket) and starts the
     // thread. One-line error, or "".
@@ -124,8 +133,11 @@ public:
     // A ring for one producer (a receive worker's sink), or nullptr when
     // kMaxRings are taken. Rings given back by release() are used again, so a
     // reload, which builds new sinks while the old ones finish, needs no more
-    // than twice the workers.
-    StreamRing* add_producer();
+    // than twice the workers. When a reload replaces a worker's sink, the
+    // worker writes to the new ring while the old one still holds records:
+    // records of the later ring of one `producer` are written only once
+    // every earlier ring of it has been taken, so its order holds.
+    StreamRing* add_producer(uint32_t producer = kAnyProducer);
     // The producer is done with the ring (everything it queued is finished).
     void release(StreamRing* ring);
     // Wakes the writer if it sleeps; producers call it once per published batch.
@@ -153,12 +165,14 @@ private:
     void idle_wait();
     bool anyone_closing() const;
     bool everything_done() const;
+    bool waits_for_earlier_ring(size_t ring, size_t rings) const;
 
     static constexpr size_t kMaxRings = 1024;
     StreamWriterOptions opt_;
     std::mutex add_mutex_;  // add_producer/release come from config threads and workers
     std::array<std::unique_ptr<StreamRing>, kMaxRings> rings_;
     std::atomic<uint32_t> ring_count_{0};  // rings_[0, ring_count_) exist
+    uint64_t rings_taken_ = 0;  // under add_mutex_: orders the rings of one producer
     std::array<uint64_t, kMaxRings> cursor_{};  // writer: taken up to here, per ring
     std::atomic<bool> stop_{false};
     std::atomic<bool> sleeping_{false};
@@ -166,6 +180,8 @@ private:
     int out_fd_ = -1;     // the reader's end, when there is one
     int listen_fd_ = -1;  // unix:PATH
     bool reconnectable_ = true;  // false for stdout once its reader left
+    bool made_fifo_ = false;     // open() created the FIFO
+    bool had_producer_ = false;  // under add_mutex_: some sink used this writer
     bool is_socket_ = false;
     uint64_t next_attempt_ns_ = 0;
     std::unique_ptr<std::byte[]> out_;
@@ -182,10 +198,10 @@ private:
 struct StreamSinkOptions {
     std::shared_ptr<StreamWriter> writer;
     uint32_t snaplen = 65535;
-    uint32_t max_sessions = 1024;
     uint32_t sink_slot = 2;
     bool required = false;  // unhealthy while nobody reads
     uint64_t close_timeout_ns = 5'000'000'000;
+    uint32_t producer = kAnyProducer;  // the receive worker: its sinks' records keep their order across reloads
 };
 
 // One per receive worker: the producer end of its ring. All counting is done
@@ -203,6 +219,8 @@ public:
     void close() override;
     SinkStats stats() const override;
     bool healthy(std::string& why) const override;
+    // False when the writer had no ring left for this sink (it would drop everything as not_open).
+    bool attached() const { return ring_ != nullptr; }
 
 private:
     void reclaim();
@@ -211,7 +229,7 @@ private:
     StreamSinkOptions opt_;
     StreamRing* ring_;
     uint64_t bytes_at_start_ = 0;  // the ring's byte count when this sink took it
-    std::vector<uint32_t> in_flight_;  // by Session::id
+    std::vector<uint32_t> in_flight_;  // by Session::id; grows on a session's first record
     bool closed_ = false;
 };
 

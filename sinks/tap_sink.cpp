@@ -143,10 +143,10 @@ std::string TapDevices::open(const std::vector<std::string>& names, const TapDev
 
 TapSink::TapSink(TapSinkOptions options)
     : opt_(std::move(options)),
-      vlan_by_session_(opt_.max_sessions, 0),
       scratch_(std::make_unique<std::byte[]>(std::max<size_t>(opt_.snaplen, kTapMtu) + kVlanTagBytes + 64)) {}
 
 uint16_t TapSink::vlan_for(const Session& s) {
+    if (s.id >= vlan_by_session_.size()) vlan_by_session_.resize(s.id + 1, 0);  // a session's first packet
     uint16_t& vid = vlan_by_session_[s.id];
     if (vid == 0) {  // first packet of the session: the cold path
         vid = vlan_for_vni(s.vni);

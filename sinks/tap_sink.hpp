@@ -38,9 +38,9 @@ inline uint32_t flow_output(const FlowKey& flow, uint32_t vni, uint32_t count) {
 // rather than one IFF_MULTI_QUEUE fd per worker: that also attaches to TAPs
 // made beforehand with `ip tuntap add` (single-queue), and the write path has
 // no per-queue lock for workers to contend on.
-class TapDevices {
+class TapDevices final : public SharedOutput {
 public:
-    ~TapDevices();
+    ~TapDevices() override;
     // Creates (or attaches to) each named TAP, brings it up, with ARP and IPv6
     // off so the host never answers or adds frames of its own. Devices that
     // `running` already holds (a reload) are shared with it, not opened again,
@@ -64,7 +64,6 @@ struct TapSinkOptions {
     std::shared_ptr<TapDevices> devices;
     bool session_vlan = false;
     uint32_t snaplen = 65535;
-    uint32_t max_sessions = 1024;
     uint32_t sink_slot = 1;
     std::vector<NamedSession> sessions;  // for their `vlan:` keys (Config::session_vlan)
 };
@@ -88,7 +87,7 @@ private:
     void note_error(size_t device, int err);
 
     TapSinkOptions opt_;
-    std::vector<uint16_t> vlan_by_session_;  // by Session::id; 0 = not looked up yet
+    std::vector<uint16_t> vlan_by_session_;  // by Session::id, grown on a session's first packet; 0 = not looked up yet
     std::unique_ptr<std::byte[]> scratch_;   // a tagged frame is built here, never allocated
     bool closed_ = false;
     RelaxedCounter bytes_written_;

@@ -133,6 +133,20 @@ class Collector:
         with open(self.stderr_path) as f:
             return f.read()
 
+    def wait_stderr(self, text, count=1):
+        """Until `text` has appeared `count` times on standard error (bounded: 10 s)."""
+        for _ in range(200):
+            if self.read_stderr().count(text) >= count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"no {text!r} (x{count}) in {self.read_stderr()}")
+
+    def reload(self, config):
+        """Writes `config` as the collector's config file and sends SIGHUP."""
+        with open(os.path.join(self.tmp, "config.yaml"), "w") as f:
+            f.write(config)
+        self.proc.send_signal(signal.SIGHUP)
+
     def send(self, datagrams, source="127.0.0.1", family=socket.AF_INET, pace_every=200):
         host, port = self.listen.rsplit(":", 1)
         host = host.strip("[]")

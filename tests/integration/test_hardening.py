@@ -1,7 +1,6 @@
 """Hostile senders, full disks, credentials and privileges: the collector stays honest and whole."""
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
@@ -139,14 +138,6 @@ def reload_applies_changes_and_refuses_bad_files():
     first = base + "sessions:\n  - {vni: 5, name: alpha}\nallowed_vnis: [5]\n"
     with Collector(config=first) as c:
         path = os.path.join(c.tmp, "config.yaml")
-
-        def wait_for(text, count):
-            for _ in range(200):
-                if c.read_stderr().count(text) >= count:
-                    return
-                time.sleep(0.05)
-            raise AssertionError(f"no {text!r} in {c.read_stderr()}")
-
         # A stream that goes on through the reload: not one packet may be lost.
         total = 3000
         stream = [vxlan(5, seq_frame(5, i)) for i in range(total)]
@@ -154,18 +145,14 @@ def reload_applies_changes_and_refuses_bad_files():
         sender.start()
         c.send([vxlan(7, udp4_frame())] * 2)  # not allowed yet
         time.sleep(0.2)
-        with open(path, "w") as f:
-            f.write(base + "sessions:\n  - {vni: 5, name: beta}\nallowed_vnis: [5, 7]\n")
-        c.proc.send_signal(signal.SIGHUP)
-        wait_for("reloaded", 1)
+        c.reload(base + "sessions:\n  - {vni: 5, name: beta}\nallowed_vnis: [5, 7]\n")
+        c.wait_stderr("reloaded")
         sender.join()
         c.send([vxlan(7, udp4_frame())] * 2)  # allowed now
         c.wait_settled(total + 4)
 
-        with open(path, "w") as f:
-            f.write(base + "allowed_vnis: [5, 7]\nsessions:\n  - {vni: 5, nmae: gamma}\n")
-        c.proc.send_signal(signal.SIGHUP)
-        wait_for("reload refused", 1)
+        c.reload(base + "allowed_vnis: [5, 7]\nsessions:\n  - {vni: 5, nmae: gamma}\n")
+        c.wait_stderr("reload refused")
         assert f"{path}:5:14: unknown key 'nmae'" in c.read_stderr(), c.read_stderr()
         c.send([vxlan(7, udp4_frame())])  # the previous configuration still runs
         c.send([vxlan(5, seq_frame(5, total))])
@@ -310,6 +297,77 @@ def messages_escape_control_characters_in_values():
         assert c.stop() == 0
 
 
+def refused_reloads_change_nothing():
+    """Reloads that fail at different steps (pcap group, TAP, stream, forward), each bundled with
+    changes that would otherwise apply (a rename, the allowlist, a new stream): the running
+    configuration, its directories and its stream carry on untouched; a good reload still works."""
+    tmp = tempfile.mkdtemp(prefix="mirrortap-refused-")
+    feed, other_feed = os.path.join(tmp, "feed"), os.path.join(tmp, "other-feed")
+    base = "pcap:\n  rotate_seconds: 0\nstream_required: true\n"
+    running = base + f"stream: {feed}\nsessions:\n  - {{vni: 5, name: alpha}}\nallowed_vnis: [5]\n"
+    wanted = "sessions:\n  - {vni: 5, name: beta}\nallowed_vnis: [5, 7]\n"
+    failures = [
+        ("pcap:\n  rotate_seconds: 0\n  group: no-such-group-mirrortap\nstream_required: true\n"
+         f"stream: {other_feed}\n", "pcap.group: unknown group 'no-such-group-mirrortap'"),
+        (base + f"stream: {other_feed}\ntap: [lo]\n", "cannot create TAP lo"),
+        (base + f"stream: {tmp}/missing/feed\n", f"--stream {tmp}/missing/feed: cannot create FIFO"),
+        (base + f"stream: {other_feed}\nforward: 255.255.255.255:4789\n",
+         "cannot forward to 255.255.255.255:4789: Permission denied"),
+    ]
+    per_round = 200
+    with Collector(config=running) as c:
+        reader_path = os.path.join(tmp, "reader.pcap")
+        reader = subprocess.Popen(["tcpdump", "-r", feed, "-w", reader_path], stderr=subprocess.DEVNULL)
+        for _ in range(200):  # the stream is required: healthy once its reader is there
+            if c.http_status("/healthz") == 200:
+                break
+            time.sleep(0.05)
+        assert c.http_status("/healthz") == 200
+
+        def send_round(n):
+            c.send([vxlan(5, seq_frame(5, i)) for i in range(n * per_round, (n + 1) * per_round)])
+            c.send([vxlan(7, udp4_frame())] * 2)  # refused while the running allowlist holds
+
+        send_round(0)
+        for n, (bad, why) in enumerate(failures):
+            c.reload(bad + wanted)
+            c.wait_stderr("still running the previous configuration", n + 1)
+            assert f"reload refused: {why}" in c.read_stderr(), c.read_stderr()
+            send_round(n + 1)
+        rounds = len(failures) + 1
+        m = c.wait_settled(rounds * (per_round + 2))
+        check_identities(m)
+        assert value(m, "mirrortap_decap_errors_total", reason="vni_not_allowed") == 2 * rounds
+        assert value(m, "mirrortap_session_packets_total", session="alpha") == rounds * per_round
+        assert value(m, "mirrortap_sink_written_packets_total", sink="stream") == rounds * per_round
+        assert not os.path.exists(other_feed), "a stream built for a refused reload was left behind"
+        assert c.http_status("/healthz") == 200
+
+        # Refusals left nothing half-done: the same changes, without the failure, apply.
+        c.reload(base + f"stream: {feed}\n" + wanted)
+        c.wait_stderr("reloaded")
+        send_round(rounds)
+        m = c.wait_settled((rounds + 1) * (per_round + 2))
+        check_identities(m)
+        # Renamed in place: the session keeps its counts under its new name.
+        assert value(m, "mirrortap_session_packets_total", session="beta") == (rounds + 1) * per_round
+        assert value(m, "mirrortap_decap_errors_total", reason="vni_not_allowed") == 2 * rounds
+        assert c.stop() == 0
+        reader.wait(timeout=30)
+    total = (rounds + 1) * per_round
+    # One stream from start to end, never restarted: a single header, every record in order.
+    on_stream = [int.from_bytes(fr[46:50], "big") for fr in tcpdump_frames(reader_path)
+                 if fr[42:46] == (5).to_bytes(4, "big")]
+    assert on_stream == list(range(total)), on_stream[:5]
+    seqs = []
+    for name in ("alpha", "beta"):
+        for f in session_files(c.pcap_dir, name):
+            seqs += [int.from_bytes(fr[46:50], "big") for fr in tcpdump_frames(f)]
+    assert seqs == list(range(total))
+    assert sorted(os.listdir(c.pcap_dir)) == ["alpha", "beta", "vni-7"]
+    assert leftovers(c.pcap_dir) == []
+
+
 if __name__ == "__main__":
     os.environ.setdefault("MIRRORTAP_NEEDS_ROOT", "1")
     run({f.__name__: f for f in [strangers_are_refused_and_counted, metrics_auth_refuses_scrapes_without_credentials,
@@ -317,4 +375,4 @@ if __name__ == "__main__":
                                  reload_applies_changes_and_refuses_bad_files,
                                  check_config_refuses_what_is_not_a_config,
                                  reload_refuses_what_is_not_a_config_and_keeps_the_allowlist,
-                                 messages_escape_control_characters_in_values]})
+                                 messages_escape_control_characters_in_values, refused_reloads_change_nothing]})

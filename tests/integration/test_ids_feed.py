@@ -300,14 +300,8 @@ def reload_keeps_the_feed_running():
         dump = Tcpdump("mt0", os.path.join(tmp, "mt0.pcap"))
         time.sleep(0.5)  # the FIFO's reader is found within 200 ms
         c.send([vxlan(701, f) for f in frames[:total // 2]])
-        with open(os.path.join(c.tmp, "config.yaml"), "w") as f:
-            f.write(base + "tap: [mt0, mt1]\n")
-        c.proc.send_signal(signal.SIGHUP)
-        for _ in range(200):
-            if "reloaded" in c.read_stderr():
-                break
-            time.sleep(0.05)
-        assert "reloaded" in c.read_stderr(), c.read_stderr()
+        c.reload(base + "tap: [mt0, mt1]\n")
+        c.wait_stderr("reloaded")
         assert subprocess.run(["ip", "link", "show", "mt1"], capture_output=True).returncode == 0
         c.send([vxlan(701, f) for f in frames[total // 2:]])
         m = c.wait_settled(total)
@@ -321,6 +315,43 @@ def reload_keeps_the_feed_running():
     assert seqs_by_vni(tcpdump_frames(reader_path))[701] == list(range(total))
     # The flow of these frames hashes to one TAP of two after the reload; before it, mt0 had them all.
     assert len(on_mt0) >= total // 2
+
+
+@in_private_netns
+def refused_reload_leaves_the_taps_as_they_were():
+    """A reload that would add a TAP but fails at a later step (forward) or at the TAP itself:
+    the TAP made aside is gone again, mt0 carries every frame, in order."""
+    tmp = tempfile.mkdtemp(prefix="mirrortap-tap-refused-")
+    base = "pcap:\n  enabled: false\n"
+    total = 3000
+    frames = numbered(702, total)
+    with Collector(config=base + "tap: [mt0]\n") as c:
+        dump = Tcpdump("mt0", os.path.join(tmp, "mt0.pcap"))
+
+        def refused(config, why, count):
+            c.reload(base + config)
+            c.wait_stderr("still running the previous configuration", count)
+            assert f"reload refused: {why}" in c.read_stderr(), c.read_stderr()
+
+        c.send([vxlan(702, f) for f in frames[:1000]])
+        # No route for it here (EACCES where there is one): the last step fails either way.
+        refused("tap: [mt0, mt1]\nforward: 255.255.255.255:4789\n", "cannot forward to 255.255.255.255:4789: ", 1)
+        assert subprocess.run(["ip", "link", "show", "mt1"], capture_output=True).returncode != 0, \
+            "the TAP opened for a refused reload is still there"
+        c.send([vxlan(702, f) for f in frames[1000:2000]])
+        refused("tap: [mt0, mt1, lo]\n", "cannot create TAP lo", 2)
+        assert subprocess.run(["ip", "link", "show", "mt1"], capture_output=True).returncode != 0
+        c.send([vxlan(702, f) for f in frames[2000:]])
+        m = c.wait_settled(total)
+        check_identities(m)
+        assert value(m, "mirrortap_sink_written_packets_total", sink="tap") == total
+        on_mt0 = dump.stop()
+        # And a reload without the failure adds the TAP.
+        c.reload(base + "tap: [mt0, mt1]\n")
+        c.wait_stderr("reloaded")
+        assert subprocess.run(["ip", "link", "show", "mt1"], capture_output=True).returncode == 0
+        assert c.stop() == 0
+    assert seqs_by_vni(on_mt0)[702] == list(range(total))
 
 
 # ---- forward ---------------------------------------------------------------------
@@ -398,5 +429,6 @@ if __name__ == "__main__":
     run({f.__name__: f for f in [
         tap_flows_keep_both_directions_together, tap_session_vlan_tells_overlapping_sessions_apart,
         stream_read_by_tshark_carries_every_frame, stream_reader_restarted_on_a_fifo,
-        reload_keeps_the_feed_running, forward_into_a_second_collector, sessions_pick_their_sinks,
+        reload_keeps_the_feed_running, refused_reload_leaves_the_taps_as_they_were, forward_into_a_second_collector,
+        sessions_pick_their_sinks,
         deploy_ids_files_agree]})

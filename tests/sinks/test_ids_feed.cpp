@@ -23,7 +23,7 @@
 #include "decap/vxlan.hpp"
 #include "sinks/forward_sink.hpp"
 #include "sinks/pcap_format.hpp"
-#include "sinks/sink_set.hpp"
+#include "sinks/sink_registry.hpp"
 #include "sinks/stream_sink.hpp"
 #include "sinks/tap_sink.hpp"
 #include "tests/support/frames.hpp"
@@ -35,16 +35,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A session as a worker would hold it, with a name that outlives it.
+// A session as a worker would hold it. Sinks here count in the first slot of their kind.
 struct TestSession {
-    std::string name;
     Session s;
-    TestSession(uint32_t id, uint32_t vni) : name("vni-" + std::to_string(vni)) {
+    TestSession(uint32_t id, uint32_t vni) {
         s.id = id;
         s.vni = vni;
-        s.set_name(&name);
+        s.set_name(std::make_shared<const std::string>("vni-" + std::to_string(vni)));
     }
-    SinkCounters& sink(SinkSlot slot) { return s.sinks[size_t(slot)]; }
+    SinkCounters& sink(std::string_view kind) { return s.sinks[sink_kind(kind)]; }
 };
 
 uint64_t dropped(const SinkCounters& c, SinkDropReason r) { return c.dropped[size_t(r)].get(); }
@@ -269,13 +268,13 @@ TEST_CASE("tap: each frame is written once, to the TAP of its flow, with its ses
     FakeTaps taps;
     TestSession web(0, 501), db(1, 502);
     const Buf a = tcp4(1, 2, 1111, 80), b = tcp4(2, 1, 80, 1111), c = tcp4(3, 4, 2222, 22), d = tcp4(1, 2, 1111, 80);
-    TapSink sink(TapSinkOptions{taps.devices, true, 65535, 4, uint32_t(SinkSlot::tap),
+    TapSink sink(TapSinkOptions{taps.devices, true, 65535, uint32_t(sink_kind("tap")),
                                 {NamedSession{502, "db", uint16_t(7)}}});
     std::vector<Packet> batch = {packet(web.s, a), packet(web.s, b), packet(web.s, c), packet(db.s, d)};
     sink.write(batch);
-    CHECK(web.sink(SinkSlot::tap).written.get() == 3);
-    CHECK(db.sink(SinkSlot::tap).written.get() == 1);
-    CHECK(all_dropped(web.sink(SinkSlot::tap)) == 0);
+    CHECK(web.sink("tap").written.get() == 3);
+    CHECK(db.sink("tap").written.get() == 1);
+    CHECK(all_dropped(web.sink("tap")) == 0);
     std::vector<Buf> got[2] = {taps.frames(0), taps.frames(1)};
     CHECK(got[0].size() + got[1].size() == 4);
     // Frame a and its reply b sit on the same TAP; each carries VLAN 501, db's carries 7.
@@ -296,13 +295,13 @@ TEST_CASE("tap: each frame is written once, to the TAP of its flow, with its ses
 TEST_CASE("tap: a full device drops as queue_full and never blocks the caller") {
     FakeTaps taps(4096);
     TestSession s(0, 9);
-    TapSink sink(TapSinkOptions{taps.devices, false, 65535, 4, uint32_t(SinkSlot::tap), {}});
+    TapSink sink(TapSinkOptions{taps.devices, false, 65535, uint32_t(sink_kind("tap")), {}});
     const Buf frame = tcp4(1, 2, 5, 6, 1500);
     std::vector<Packet> batch(64, packet(s.s, frame));
     const auto started = std::chrono::steady_clock::now();
     for (int i = 0; i < 50; ++i) sink.write(batch);
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
-    SinkCounters& c = s.sink(SinkSlot::tap);
+    SinkCounters& c = s.sink("tap");
     CHECK(dropped(c, SinkDropReason::queue_full) > 0);
     CHECK(c.written.get() + dropped(c, SinkDropReason::queue_full) == 50 * 64);
     CHECK(c.written.get() == taps.frames(0).size() + taps.frames(1).size());
@@ -402,7 +401,7 @@ TEST_CASE("stream: a FIFO reader gets a header, then every record in order, and 
     {
         FifoReader reader((tmp.path / "feed").string());
         REQUIRE(eventually([&] { return writer->has_reader(); }));
-        auto sink = std::make_unique<StreamSink>(StreamSinkOptions{writer, 65535, 4, uint32_t(SinkSlot::stream), false});
+        auto sink = std::make_unique<StreamSink>(StreamSinkOptions{writer, 65535, uint32_t(sink_kind("stream")), false});
         for (size_t at = 0; at < frames.size(); at += 50) {
             std::vector<Packet> batch;
             for (size_t i = at; i < at + 50; ++i)
@@ -410,9 +409,9 @@ TEST_CASE("stream: a FIFO reader gets a header, then every record in order, and 
             sink->write(batch);
         }
         sink->close();  // waits until the writer has delivered what was queued
-        CHECK(a.sink(SinkSlot::stream).written.get() == 250);
-        CHECK(b.sink(SinkSlot::stream).written.get() == 250);
-        CHECK(a.sink(SinkSlot::stream).buffered.get() == 0);
+        CHECK(a.sink("stream").written.get() == 250);
+        CHECK(b.sink("stream").written.get() == 250);
+        CHECK(a.sink("stream").buffered.get() == 0);
         CHECK(sink->stats().bytes_written > 0);
         sink.reset();
         writer.reset();  // the last holder: the writer closes, the reader sees EOF
@@ -435,7 +434,7 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one ge
     auto writer = std::make_shared<StreamWriter>(fifo_options(tmp.path));
     REQUIRE(writer->open() == "");
     TestSession s(0, 7);
-    auto owned = std::make_unique<StreamSink>(StreamSinkOptions{writer, 65535, 4, uint32_t(SinkSlot::stream), true});
+    auto owned = std::make_unique<StreamSink>(StreamSinkOptions{writer, 65535, uint32_t(sink_kind("stream")), true});
     StreamSink& sink = *owned;
     std::string why;
     CHECK_FALSE(sink.healthy(why));  // required, and nobody reads yet
@@ -443,7 +442,7 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one ge
     const Buf frame = tcp4(1, 2, 3, 4, 100);
     std::vector<Packet> batch(10, packet(s.s, frame));
     sink.write(batch);  // nobody reading: counted at once, nothing queued
-    CHECK(dropped(s.sink(SinkSlot::stream), SinkDropReason::no_reader) == 10);
+    CHECK(dropped(s.sink("stream"), SinkDropReason::no_reader) == 10);
 
     const size_t first_bytes = sizeof(PcapFileHeader) + 3 * (sizeof(PcapRecordHeader) + frame.size());
     auto first = std::make_unique<FifoReader>((tmp.path / "feed").string(), first_bytes);
@@ -460,7 +459,7 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one ge
     REQUIRE_FALSE(writer->has_reader());
     REQUIRE(eventually([&] {
         sink.tick(0);
-        return s.sink(SinkSlot::stream).buffered.get() == 0;
+        return s.sink("stream").buffered.get() == 0;
     }));
     CHECK_FALSE(sink.healthy(why));
 
@@ -468,7 +467,7 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one ge
     REQUIRE(eventually([&] { return writer->has_reader(); }));
     sink.write(batch);
     sink.close();
-    const SinkCounters& c = s.sink(SinkSlot::stream);
+    const SinkCounters& c = s.sink("stream");
     CHECK(c.written.get() >= 3 + 10);
     CHECK(dropped(c, SinkDropReason::no_reader) >= 10);
     CHECK(c.buffered.get() == 0);
@@ -482,18 +481,33 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one ge
     CHECK(p.records.size() == 10);
 }
 
+namespace {
+
+// A writer on a FIFO whose reader has it open and reads nothing until told:
+// the pipe fills first, then the writer's buffer, then the rings.
+struct QuietReader {
+    std::shared_ptr<StreamWriter> writer;
+    int fd = -1;
+    QuietReader(const fs::path& dir, size_t ring_bytes) {
+        StreamWriterOptions o = fifo_options(dir);
+        o.ring_bytes = ring_bytes;
+        writer = std::make_shared<StreamWriter>(o);
+        REQUIRE(writer->open() == "");
+        fd = ::open((dir / "feed").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        REQUIRE(eventually([&] { return writer->has_reader(); }));
+    }
+    ~QuietReader() { ::close(fd); }
+};
+
+}  // namespace
+
 TEST_CASE("stream: a reader that stops reading costs queue_full drops, and closing still ends in bounded time") {
     TempDir tmp;
-    StreamWriterOptions o = fifo_options(tmp.path);
-    o.ring_bytes = 64 * 1024;
-    auto writer = std::make_shared<StreamWriter>(o);
-    REQUIRE(writer->open() == "");
-    // Opened, never read: the pipe fills, then the ring.
-    const int stalled = ::open((tmp.path / "feed").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    REQUIRE(stalled >= 0);
-    REQUIRE(eventually([&] { return writer->has_reader(); }));
+    QuietReader stalled(tmp.path, 64 * 1024);  // never reads
+    auto& writer = stalled.writer;
     TestSession s(0, 7);
-    StreamSink sink(StreamSinkOptions{writer, 65535, 4, uint32_t(SinkSlot::stream), false});
+    StreamSink sink(StreamSinkOptions{writer, 65535, uint32_t(sink_kind("stream")), false});
     const Buf frame = tcp4(1, 2, 3, 4, 1500);
     std::vector<Packet> batch(64, packet(s.s, frame));
     const auto started = std::chrono::steady_clock::now();
@@ -501,11 +515,53 @@ TEST_CASE("stream: a reader that stops reading costs queue_full drops, and closi
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
     sink.close();
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(8));
-    const SinkCounters& c = s.sink(SinkSlot::stream);
+    const SinkCounters& c = s.sink("stream");
     CHECK(dropped(c, SinkDropReason::queue_full) > 0);
     CHECK(c.written.get() + all_dropped(c) == 6400);
     CHECK(c.buffered.get() == 0);
-    ::close(stalled);
+}
+
+TEST_CASE("stream: across a reload a worker's records keep their order: its new ring waits for its old one") {
+    TempDir tmp;
+    // Not read yet: the rest of the old sink's records are still in its ring
+    // when the new sink (the same worker after a reload) queues its own.
+    QuietReader reader(tmp.path, 8u << 20);
+    auto& writer = reader.writer;
+    TestSession s(0, 9);
+    const size_t kind = sink_kind("stream");
+    constexpr uint32_t kWorker = 3;
+    auto before = std::make_unique<StreamSink>(
+        StreamSinkOptions{writer, 65535, counter_slot(kind, 0), false, 5'000'000'000, kWorker});
+    auto after = std::make_unique<StreamSink>(
+        StreamSinkOptions{writer, 65535, counter_slot(kind, 1), false, 5'000'000'000, kWorker});
+    constexpr uint32_t kOld = 50000, kNew = 3000;  // 4 MB of records before, more than pipe + buffer
+    std::vector<Buf> frames;
+    for (uint32_t i = 0; i < kOld + kNew; ++i) frames.push_back(numbered_frame(i));
+    const auto feed = [&](StreamSink& sink, uint32_t from, uint32_t to) {
+        for (uint32_t at = from; at < to; at += 64) {
+            std::vector<Packet> batch;
+            for (uint32_t i = at; i < std::min(at + 64, to); ++i) batch.push_back(packet(s.s, frames[i]));
+            sink.write(batch);
+        }
+    };
+    feed(*before, 0, kOld);
+    feed(*after, kOld, kOld + kNew);
+    Buf bytes;
+    const size_t expected = sizeof(PcapFileHeader) + (kOld + kNew) * (sizeof(PcapRecordHeader) + 64);
+    CHECK(eventually([&] {
+        std::byte buf[65536];
+        for (ssize_t n; (n = ::read(reader.fd, buf, sizeof buf)) > 0;) bytes.insert(bytes.end(), buf, buf + n);
+        return bytes.size() >= expected;
+    }, 20000));
+    before->close();
+    after->close();
+    CHECK(s.s.sinks[counter_slot(kind, 0)].written.get() == kOld);
+    CHECK(s.s.sinks[counter_slot(kind, 1)].written.get() == kNew);
+    const PcapStream p = parse_stream(bytes);
+    REQUIRE(p.records.size() == kOld + kNew);
+    size_t out_of_order = 0;
+    for (uint32_t i = 0; i < kOld + kNew; ++i) out_of_order += seq_of(view(p.data[i])) != i;
+    CHECK(out_of_order == 0);
 }
 
 TEST_CASE("stream: targets are -, unix:PATH, or a FIFO path") {
@@ -535,7 +591,7 @@ TEST_CASE("stream: over a unix socket, each reader that connects gets its own he
     auto writer = std::make_shared<StreamWriter>(o);
     REQUIRE(writer->open() == "");
     TestSession s(0, 7);
-    StreamSink sink(StreamSinkOptions{writer, 65535, 4, uint32_t(SinkSlot::stream), false});
+    StreamSink sink(StreamSinkOptions{writer, 65535, uint32_t(sink_kind("stream")), false});
     const Buf frame = tcp4(1, 2, 3, 4, 90);
     for (int round = 0; round < 2; ++round) {
         const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -561,7 +617,7 @@ TEST_CASE("stream: over a unix socket, each reader that connects gets its own he
         REQUIRE(eventually([&] { return !writer->has_reader(); }));
     }
     sink.close();
-    CHECK(s.sink(SinkSlot::stream).written.get() == 10);
+    CHECK(s.sink("stream").written.get() == 10);
 }
 
 // ---- forward ----------------------------------------------------------------
@@ -581,7 +637,7 @@ TEST_CASE("forward: each frame leaves as one VXLAN datagram with its session's V
     auto to = parse_endpoint("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), why);
     REQUIRE(to);
     TestSession web(0, 501), big(1, 0xFFFFFF);
-    ForwardSink sink(ForwardSinkOptions{*to, uint32_t(SinkSlot::forward)});
+    ForwardSink sink(ForwardSinkOptions{*to, uint32_t(sink_kind("forward"))});
     const Buf a = tcp4(1, 2, 10, 20, 64), b = tcp4(2, 1, 20, 10, 9000);
     std::vector<Packet> batch;
     for (int i = 0; i < 100; ++i) batch.push_back(packet(i % 3 ? web.s : big.s, i % 2 ? a : b));
@@ -597,12 +653,12 @@ TEST_CASE("forward: each frame leaves as one VXLAN datagram with its session's V
         const Buf& want = i % 2 ? a : b;
         CHECK(Buf(d.value.frame.begin(), d.value.frame.end()) == want);
     }
-    CHECK(web.sink(SinkSlot::forward).written.get() + big.sink(SinkSlot::forward).written.get() == 100);
+    CHECK(web.sink("forward").written.get() + big.sink("forward").written.get() == 100);
     CHECK(sink.healthy(why));
     CHECK(sink.stats().bytes_written == 50 * (8 + 64) + 50 * (8 + 9000));
     sink.close();
     sink.write(batch);
-    CHECK(dropped(web.sink(SinkSlot::forward), SinkDropReason::not_open) == 66);
+    CHECK(dropped(web.sink("forward"), SinkDropReason::not_open) == 66);
     ::close(rx);
 }
 
@@ -618,11 +674,11 @@ TEST_CASE("forward: a destination that refuses (ICMP port unreachable) does not 
     std::string why;
     auto to = parse_endpoint("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), why);
     TestSession s(0, 5);
-    ForwardSink sink(ForwardSinkOptions{*to, uint32_t(SinkSlot::forward)});
+    ForwardSink sink(ForwardSinkOptions{*to, uint32_t(sink_kind("forward"))});
     const Buf frame = tcp4(1, 2, 3, 4, 100);
     std::vector<Packet> batch(32, packet(s.s, frame));
     for (int i = 0; i < 10; ++i) sink.write(batch);
-    CHECK(s.sink(SinkSlot::forward).written.get() == 320);
-    CHECK(all_dropped(s.sink(SinkSlot::forward)) == 0);
+    CHECK(s.sink("forward").written.get() == 320);
+    CHECK(all_dropped(s.sink("forward")) == 0);
     CHECK(sink.healthy(why));
 }

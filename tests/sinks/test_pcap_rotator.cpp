@@ -68,7 +68,7 @@ struct Fixture {
     Fixture() {
         session.id = 0;
         session.vni = 7;
-        session.set_name(&name);
+        session.set_name(std::make_shared<const std::string>(name));
     }
     Packet packet(uint64_t ts_ns) { return Packet{&session, ts_ns, view(frame), uint32_t(frame.size()), {}}; }
     fs::path dir() { return tmp.path / "s7"; }

@@ -72,4 +72,16 @@ inline Buf udp4_frame(std::initializer_list<uint8_t> src, std::initializer_list<
 
 inline Bytes view(const Buf& b) { return {b.data(), b.size()}; }
 
+// A 64-byte IPv4/UDP frame whose last four bytes carry a sequence number.
+inline Buf numbered_frame(uint32_t seq) {
+    Buf f = udp4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, 1000, 2000, 64);
+    f.resize(f.size() - 4);
+    put32(f, seq);
+    return f;
+}
+inline uint32_t seq_of(Bytes frame) {
+    const std::byte* b = frame.data() + frame.size() - 4;
+    return uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | uint32_t(b[3]);
+}
+
 }  // namespace mirrortap::test

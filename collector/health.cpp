@@ -1,0 +1,30 @@
+#include "collector/health.hpp"
+
+namespace mirrortap {
+
+bool worker_alive(const Worker& w, uint64_t now_ns) {
+    return !w.finished() && now_ns - w.counters().heartbeat_ns.get() < kWorkerStallNs;
+}
+
+Health check_health(const std::vector<std::unique_ptr<Worker>>& workers, bool draining, uint64_t now_ns) {
+    Health h;
+    for (const auto& w : workers) {
+        if (!worker_alive(*w, now_ns)) {
+            h.live = false;
+            h.why = "a receive worker is not running";
+            break;
+        }
+        w->each_sink([&h](const Sink& sink) {
+            std::string why;
+            if (h.live && !sink.healthy(why)) {
+                h.live = false;
+                h.why = std::string(sink.name()) + " sink: " + why;
+            }
+        });
+    }
+    h.ready = h.live && !draining;
+    if (h.live && draining) h.why = "draining for shutdown";
+    return h;
+}
+
+}  // namespace mirrortap
