@@ -22,11 +22,11 @@
 #include "decap/frame.hpp"
 #include "decap/vxlan.hpp"
 #include "sinks/forward_sink.hpp"
-#include "sinks/pcap_format.hpp"
 #include "sinks/sink_set.hpp"
 #include "sinks/stream_sink.hpp"
 #include "sinks/tap_sink.hpp"
 #include "tests/support/frames.hpp"
+#include "tests/support/pcap_read.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace mirrortap;
@@ -84,35 +84,14 @@ bool eventually(F&& done, int ms = 5000) {
     return done();
 }
 
-struct PcapStream {
-    PcapFileHeader header{};
-    std::vector<PcapRecordHeader> records;
-    std::vector<Buf> data;
-    bool whole = true;
-};
-
-PcapStream parse_stream(const Buf& bytes) {
-    PcapStream p;
-    REQUIRE(bytes.size() >= sizeof p.header);
-    std::memcpy(&p.header, bytes.data(), sizeof p.header);
-    size_t at = sizeof p.header;
-    while (at < bytes.size()) {
-        PcapRecordHeader rec;
-        if (at + sizeof rec > bytes.size()) {
-            p.whole = false;
-            break;
-        }
-        std::memcpy(&rec, bytes.data() + at, sizeof rec);
-        at += sizeof rec;
-        if (at + rec.caplen > bytes.size()) {
-            p.whole = false;
-            break;
-        }
-        p.records.push_back(rec);
-        p.data.emplace_back(bytes.begin() + long(at), bytes.begin() + long(at + rec.caplen));
-        at += rec.caplen;
-    }
-    return p;
+// The stream as a reader on the pipe would take it: through libpcap, as tshark does.
+void check_stream_header(const PcapRead& p) {
+    INFO(p.error);
+    REQUIRE(p.opened);
+    CHECK(p.major == 2);
+    CHECK(p.minor == 4);
+    CHECK_FALSE(p.swapped);
+    CHECK(p.linktype == DLT_EN10MB);
 }
 
 }  // namespace
@@ -417,15 +396,16 @@ TEST_CASE("stream: a FIFO reader gets a header, then every record in order, and 
         sink.reset();
         writer.reset();  // the last holder: the writer closes, the reader sees EOF
         reader.join();
-        const PcapStream p = parse_stream(reader.bytes);
+        const PcapRead p = read_pcap(reader.bytes);
+        check_stream_header(p);
         CHECK(p.whole);
-        CHECK(p.header.magic == kPcapMagicNanoseconds);
-        CHECK(p.header.linktype == kLinkTypeEthernet);
         REQUIRE(p.records.size() == frames.size());
         for (size_t i = 0; i < frames.size(); ++i) {
-            CHECK(p.data[i] == frames[i]);
-            CHECK(p.records[i].ts_sec == 5);
-            CHECK(p.records[i].ts_nsec == i);
+            CHECK(p.records[i].data == frames[i]);
+            CHECK(p.records[i].caplen == frames[i].size());
+            CHECK(p.records[i].len == frames[i].size());
+            // Nanoseconds 0..499: a microsecond stream could not carry them.
+            CHECK(p.records[i].ts_ns == 5'000'000'000ull + i);
         }
     }
 }
@@ -445,7 +425,7 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one ge
     sink.write(batch);  // nobody reading: counted at once, nothing queued
     CHECK(dropped(s.sink(SinkSlot::stream), SinkDropReason::no_reader) == 10);
 
-    const size_t first_bytes = sizeof(PcapFileHeader) + 3 * (sizeof(PcapRecordHeader) + frame.size());
+    const size_t first_bytes = kPcapFileHeaderBytes + 3 * (kPcapRecordHeaderBytes + frame.size());
     auto first = std::make_unique<FifoReader>((tmp.path / "feed").string(), first_bytes);
     REQUIRE(eventually([&] { return writer->has_reader(); }));
     CHECK(sink.healthy(why));
@@ -476,10 +456,14 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one ge
     owned.reset();
     writer.reset();
     second.join();
-    const PcapStream p = parse_stream(second.bytes);
+    const PcapRead p = read_pcap(second.bytes);
+    check_stream_header(p);
     CHECK(p.whole);
-    CHECK(p.header.magic == kPcapMagicNanoseconds);
-    CHECK(p.records.size() == 10);
+    REQUIRE(p.records.size() == 10);
+    for (const PcapRecord& r : p.records) {
+        CHECK(r.ts_ns == 1'700'000'000'123'456'789ull);
+        CHECK(r.data == frame);
+    }
 }
 
 TEST_CASE("stream: a reader that stops reading costs queue_full drops, and closing still ends in bounded time") {
@@ -546,7 +530,7 @@ TEST_CASE("stream: over a unix socket, each reader that connects gets its own he
         REQUIRE(eventually([&] { return writer->has_reader(); }));
         std::vector<Packet> batch(5, packet(s.s, frame));
         sink.write(batch);
-        const size_t want = sizeof(PcapFileHeader) + 5 * (sizeof(PcapRecordHeader) + frame.size());
+        const size_t want = kPcapFileHeaderBytes + 5 * (kPcapRecordHeaderBytes + frame.size());
         Buf got;
         REQUIRE(eventually([&] {
             std::byte buf[4096];
@@ -554,9 +538,11 @@ TEST_CASE("stream: over a unix socket, each reader that connects gets its own he
             if (n > 0) got.insert(got.end(), buf, buf + n);
             return got.size() >= want;
         }));
-        const PcapStream p = parse_stream(got);
-        CHECK(p.header.magic == kPcapMagicNanoseconds);
-        CHECK(p.records.size() == 5);
+        const PcapRead p = read_pcap(got);
+        check_stream_header(p);
+        CHECK(p.whole);
+        REQUIRE(p.records.size() == 5);
+        for (const PcapRecord& r : p.records) CHECK(r.data == frame);
         ::close(fd);
         REQUIRE(eventually([&] { return !writer->has_reader(); }));
     }
