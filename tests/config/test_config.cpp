@@ -68,7 +68,7 @@ TEST_CASE("config: CIDR blocks match IPv4 (mapped) and IPv6 sources") {
     CHECK_FALSE(parse_cidr("example.com/8", why));
 }
 
-TEST_CASE("config: VNI lists take single values and ranges; empty lists allow all") {
+TEST_CASE("config: VNI lists take single values and ranges, and empty lists allow all") {
     ConfigLoad l = load_config_text("allowed_vnis: \"7, 100-199\"\n");
     REQUIRE(l.ok());
     CHECK(l.config.allow.vni_allowed(7));

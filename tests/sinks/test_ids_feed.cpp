@@ -410,7 +410,7 @@ TEST_CASE("stream: a FIFO reader gets a header, then every record in order, and 
     }
 }
 
-TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one gets a fresh header") {
+TEST_CASE("stream: a reader that leaves is counted as no_reader, and the next one gets a fresh header") {
     TempDir tmp;
     auto writer = std::make_shared<StreamWriter>(fifo_options(tmp.path));
     REQUIRE(writer->open() == "");
