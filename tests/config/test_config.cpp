@@ -68,7 +68,7 @@ TEST_CASE("config: CIDR blocks match IPv4 (mapped) and IPv6 sources") {
     CHECK_FALSE(parse_cidr("example.com/8", why));
 }
 
-TEST_CASE("config: VNI lists take single values and ranges; empty lists allow all") {
+TEST_CASE("config: VNI lists take single values and ranges, and empty lists allow all") {
     ConfigLoad l = load_config_text("allowed_vnis: \"7, 100-199\"\n");
     REQUIRE(l.ok());
     CHECK(l.config.allow.vni_allowed(7));
@@ -89,7 +89,7 @@ TEST_CASE("config: metrics credentials come from files that must exist") {
     CHECK_FALSE(parse_file_mode("0999", why));
 }
 
-TEST_CASE("config: an empty file is refused; defaults come from giving no file") {
+TEST_CASE("config: an empty file is refused, defaults come from giving no file") {
     CHECK(only_error(load_config_text("")).message == "config file is empty");
     CHECK(only_error(load_config_text("# nothing but a comment\n")).message == "config file is empty");
     const Config defaults;

@@ -113,7 +113,7 @@ TEST_CASE("settings: every default shown is the default a Config holds") {
     }
 }
 
-TEST_CASE("settings: keys and flags are unique; every flagged setting is in a --help group") {
+TEST_CASE("settings: keys and flags are unique, every flagged setting is in a --help group") {
     std::set<std::string_view> keys, flags;
     const auto& groups = collector_setting_groups();
     for (const auto& s : collector_settings()) {

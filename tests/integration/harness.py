@@ -190,10 +190,14 @@ class Collector:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if exc_type is not None and self.proc:
+            # A failed test's first clue is often the collector's own words, a
+            # sanitizer's report (exit 66 under TSan) among them; ctest shows ours.
+            sys.stderr.write(f"--- collector stderr ({self.stderr_path}):\n{self.read_stderr()[-20000:]}\n")
 
 
 # ---- reading results back -------------------------------------------------

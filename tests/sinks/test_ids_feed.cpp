@@ -22,11 +22,11 @@
 #include "decap/frame.hpp"
 #include "decap/vxlan.hpp"
 #include "sinks/forward_sink.hpp"
-#include "sinks/pcap_format.hpp"
 #include "sinks/sink_registry.hpp"
 #include "sinks/stream_sink.hpp"
 #include "sinks/tap_sink.hpp"
 #include "tests/support/frames.hpp"
+#include "tests/support/pcap_read.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace mirrortap;
@@ -83,35 +83,14 @@ bool eventually(F&& done, int ms = 5000) {
     return done();
 }
 
-struct PcapStream {
-    PcapFileHeader header{};
-    std::vector<PcapRecordHeader> records;
-    std::vector<Buf> data;
-    bool whole = true;
-};
-
-PcapStream parse_stream(const Buf& bytes) {
-    PcapStream p;
-    REQUIRE(bytes.size() >= sizeof p.header);
-    std::memcpy(&p.header, bytes.data(), sizeof p.header);
-    size_t at = sizeof p.header;
-    while (at < bytes.size()) {
-        PcapRecordHeader rec;
-        if (at + sizeof rec > bytes.size()) {
-            p.whole = false;
-            break;
-        }
-        std::memcpy(&rec, bytes.data() + at, sizeof rec);
-        at += sizeof rec;
-        if (at + rec.caplen > bytes.size()) {
-            p.whole = false;
-            break;
-        }
-        p.records.push_back(rec);
-        p.data.emplace_back(bytes.begin() + long(at), bytes.begin() + long(at + rec.caplen));
-        at += rec.caplen;
-    }
-    return p;
+// The stream as a reader on the pipe would take it: through libpcap, as tshark does.
+void check_stream_header(const PcapRead& p) {
+    INFO(p.error);
+    REQUIRE(p.opened);
+    CHECK(p.major == 2);
+    CHECK(p.minor == 4);
+    CHECK_FALSE(p.swapped);
+    CHECK(p.linktype == DLT_EN10MB);
 }
 
 }  // namespace
@@ -416,20 +395,21 @@ TEST_CASE("stream: a FIFO reader gets a header, then every record in order, and 
         sink.reset();
         writer.reset();  // the last holder: the writer closes, the reader sees EOF
         reader.join();
-        const PcapStream p = parse_stream(reader.bytes);
+        const PcapRead p = read_pcap(reader.bytes);
+        check_stream_header(p);
         CHECK(p.whole);
-        CHECK(p.header.magic == kPcapMagicNanoseconds);
-        CHECK(p.header.linktype == kLinkTypeEthernet);
         REQUIRE(p.records.size() == frames.size());
         for (size_t i = 0; i < frames.size(); ++i) {
-            CHECK(p.data[i] == frames[i]);
-            CHECK(p.records[i].ts_sec == 5);
-            CHECK(p.records[i].ts_nsec == i);
+            CHECK(p.records[i].data == frames[i]);
+            CHECK(p.records[i].caplen == frames[i].size());
+            CHECK(p.records[i].len == frames[i].size());
+            // Nanoseconds 0..499: a microsecond stream could not carry them.
+            CHECK(p.records[i].ts_ns == 5'000'000'000ull + i);
         }
     }
 }
 
-TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one gets a fresh header") {
+TEST_CASE("stream: a reader that leaves is counted as no_reader, and the next one gets a fresh header") {
     TempDir tmp;
     auto writer = std::make_shared<StreamWriter>(fifo_options(tmp.path));
     REQUIRE(writer->open() == "");
@@ -444,7 +424,7 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one ge
     sink.write(batch);  // nobody reading: counted at once, nothing queued
     CHECK(dropped(s.sink("stream"), SinkDropReason::no_reader) == 10);
 
-    const size_t first_bytes = sizeof(PcapFileHeader) + 3 * (sizeof(PcapRecordHeader) + frame.size());
+    const size_t first_bytes = kPcapFileHeaderBytes + 3 * (kPcapRecordHeaderBytes + frame.size());
     auto first = std::make_unique<FifoReader>((tmp.path / "feed").string(), first_bytes);
     REQUIRE(eventually([&] { return writer->has_reader(); }));
     CHECK(sink.healthy(why));
@@ -475,10 +455,14 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader; the next one ge
     owned.reset();
     writer.reset();
     second.join();
-    const PcapStream p = parse_stream(second.bytes);
+    const PcapRead p = read_pcap(second.bytes);
+    check_stream_header(p);
     CHECK(p.whole);
-    CHECK(p.header.magic == kPcapMagicNanoseconds);
-    CHECK(p.records.size() == 10);
+    REQUIRE(p.records.size() == 10);
+    for (const PcapRecord& r : p.records) {
+        CHECK(r.ts_ns == 1'700'000'000'123'456'789ull);
+        CHECK(r.data == frame);
+    }
 }
 
 namespace {
@@ -547,7 +531,7 @@ TEST_CASE("stream: across a reload a worker's records keep their order: its new 
     feed(*before, 0, kOld);
     feed(*after, kOld, kOld + kNew);
     Buf bytes;
-    const size_t expected = sizeof(PcapFileHeader) + (kOld + kNew) * (sizeof(PcapRecordHeader) + 64);
+    const size_t expected = kPcapFileHeaderBytes + (kOld + kNew) * (kPcapRecordHeaderBytes + 64);
     CHECK(eventually([&] {
         std::byte buf[65536];
         for (ssize_t n; (n = ::read(reader.fd, buf, sizeof buf)) > 0;) bytes.insert(bytes.end(), buf, buf + n);
@@ -557,10 +541,11 @@ TEST_CASE("stream: across a reload a worker's records keep their order: its new 
     after->close();
     CHECK(s.s.sinks[counter_slot(kind, 0)].written.get() == kOld);
     CHECK(s.s.sinks[counter_slot(kind, 1)].written.get() == kNew);
-    const PcapStream p = parse_stream(bytes);
+    const PcapRead p = read_pcap(bytes);
+    check_stream_header(p);
     REQUIRE(p.records.size() == kOld + kNew);
     size_t out_of_order = 0;
-    for (uint32_t i = 0; i < kOld + kNew; ++i) out_of_order += seq_of(view(p.data[i])) != i;
+    for (uint32_t i = 0; i < kOld + kNew; ++i) out_of_order += seq_of(view(p.records[i].data)) != i;
     CHECK(out_of_order == 0);
 }
 
@@ -602,7 +587,7 @@ TEST_CASE("stream: over a unix socket, each reader that connects gets its own he
         REQUIRE(eventually([&] { return writer->has_reader(); }));
         std::vector<Packet> batch(5, packet(s.s, frame));
         sink.write(batch);
-        const size_t want = sizeof(PcapFileHeader) + 5 * (sizeof(PcapRecordHeader) + frame.size());
+        const size_t want = kPcapFileHeaderBytes + 5 * (kPcapRecordHeaderBytes + frame.size());
         Buf got;
         REQUIRE(eventually([&] {
             std::byte buf[4096];
@@ -610,9 +595,11 @@ TEST_CASE("stream: over a unix socket, each reader that connects gets its own he
             if (n > 0) got.insert(got.end(), buf, buf + n);
             return got.size() >= want;
         }));
-        const PcapStream p = parse_stream(got);
-        CHECK(p.header.magic == kPcapMagicNanoseconds);
-        CHECK(p.records.size() == 5);
+        const PcapRead p = read_pcap(got);
+        check_stream_header(p);
+        CHECK(p.whole);
+        REQUIRE(p.records.size() == 5);
+        for (const PcapRecord& r : p.records) CHECK(r.data == frame);
         ::close(fd);
         REQUIRE(eventually([&] { return !writer->has_reader(); }));
     }

@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "sinks/pcap_format.hpp"
 #include "sinks/pcap_rotator.hpp"
 #include "tests/support/frames.hpp"
+#include "tests/support/pcap_read.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace mirrortap;
@@ -29,29 +29,17 @@ std::vector<fs::path> files_in(const fs::path& dir, const std::string& ext) {
     return out;
 }
 
-// Reads a pcap file back, checking the structure a reader relies on.
-struct ReadBack {
-    PcapFileHeader header{};
-    std::vector<PcapRecordHeader> records;
-    std::vector<Buf> data;
-    bool whole = true;
-};
-
-ReadBack read_pcap(const fs::path& p) {
-    ReadBack r;
-    std::ifstream in(p, std::ios::binary);
-    in.read(reinterpret_cast<char*>(&r.header), sizeof r.header);
-    PcapRecordHeader rec;
-    while (in.read(reinterpret_cast<char*>(&rec), sizeof rec)) {
-        Buf d(rec.caplen);
-        if (!in.read(reinterpret_cast<char*>(d.data()), rec.caplen)) {
-            r.whole = false;
-            break;
-        }
-        r.records.push_back(rec);
-        r.data.push_back(std::move(d));
-    }
-    return r;
+// What every file the rotator finishes must be for libpcap: classic pcap
+// 2.4 in host byte order, Ethernet, nanosecond timestamps, read to a clean end.
+void check_readable(const PcapRead& r, int snaplen = 65535) {
+    INFO(r.error);
+    REQUIRE(r.opened);
+    CHECK(r.major == 2);
+    CHECK(r.minor == 4);
+    CHECK_FALSE(r.swapped);
+    CHECK(r.linktype == DLT_EN10MB);
+    CHECK(r.snaplen == snaplen);
+    CHECK(r.whole);
 }
 
 struct Fixture {
@@ -92,14 +80,17 @@ TEST_CASE("pcap: records are written with nanosecond timestamps and renamed on c
     auto files = files_in(fx.dir(), ".pcap");
     REQUIRE(files.size() == 1);
     CHECK(files[0].filename().string().rfind("s7-20231114T221320Z-000001", 0) == 0);
-    ReadBack r = read_pcap(files[0]);
-    CHECK(r.header.magic == kPcapMagicNanoseconds);
-    CHECK(r.header.linktype == 1);
-    CHECK(r.whole);
+    const PcapRead r = read_pcap(files[0]);
+    check_readable(r);
     REQUIRE(r.records.size() == 2);
-    CHECK(r.records[0].ts_nsec == 1);
-    CHECK(r.records[1].ts_nsec == 999'999'999);
-    CHECK(r.data[0] == fx.frame);
+    // Odd nanoseconds: a microsecond file could not carry them.
+    CHECK(r.records[0].ts_ns == kT0 + 1);
+    CHECK(r.records[1].ts_ns == kT0 + 999'999'999);
+    for (const PcapRecord& rec : r.records) {
+        CHECK(rec.caplen == fx.frame.size());
+        CHECK(rec.len == fx.frame.size());
+        CHECK(rec.data == fx.frame);
+    }
     CHECK(fx.session.sinks[0].written.get() == 2);
     CHECK(fx.session.sinks[0].buffered.get() == 0);
 }
@@ -117,7 +108,13 @@ TEST_CASE("pcap: records wait in the buffer until the flush interval") {
     sink.tick(kT0 + 100'000'000);
     CHECK(fs::file_size(part) == 0);
     sink.tick(kT0 + 600'000'000);
-    CHECK(fs::file_size(part) == sizeof(PcapFileHeader) + sizeof(PcapRecordHeader) + fx.frame.size());
+    CHECK(fs::file_size(part) == kPcapFileHeaderBytes + kPcapRecordHeaderBytes + fx.frame.size());
+    // What someone tailing `current` reads at this moment: a whole file so far.
+    const PcapRead r = read_pcap(part);
+    check_readable(r);
+    REQUIRE(r.records.size() == 1);
+    CHECK(r.records[0].ts_ns == kT0);
+    CHECK(r.records[0].data == fx.frame);
     CHECK(fx.session.sinks[0].written.get() == 1);
     CHECK(fx.session.sinks[0].buffered.get() == 0);
 }
@@ -135,12 +132,16 @@ TEST_CASE("pcap: size rotation makes many valid files holding every record once"
     auto files = files_in(fx.dir(), ".pcap");
     CHECK(files.size() > 5);
     size_t total = 0;
-    uint32_t expect_ns = 0;
+    uint64_t expect_ns = kT0;
     for (auto& f : files) {
         CHECK(fs::file_size(f) <= 4096);
-        ReadBack r = read_pcap(f);
-        CHECK(r.whole);
-        for (auto& rec : r.records) CHECK(rec.ts_nsec == expect_ns++);
+        const PcapRead r = read_pcap(f);
+        check_readable(r);
+        CHECK_FALSE(r.records.empty());
+        for (const PcapRecord& rec : r.records) {
+            CHECK(rec.ts_ns == expect_ns++);
+            CHECK(rec.data == fx.frame);
+        }
         total += r.records.size();
     }
     CHECK(total == 100);
@@ -173,7 +174,13 @@ TEST_CASE("pcap: rotate() (SIGHUP) finishes every open file") {
     CHECK(files_in(fx.dir(), ".pcap").size() == 1);
     sink.write(batch);
     sink.rotate();
-    CHECK(files_in(fx.dir(), ".pcap").size() == 2);
+    auto files = files_in(fx.dir(), ".pcap");
+    CHECK(files.size() == 2);
+    for (auto& f : files) {
+        const PcapRead r = read_pcap(f);
+        check_readable(r);
+        CHECK(r.records.size() == 1);
+    }
 }
 
 TEST_CASE("pcap: snaplen cuts records and keeps the original length") {
@@ -185,11 +192,33 @@ TEST_CASE("pcap: snaplen cuts records and keeps the original length") {
     batch[0].original_length = 1514;
     sink.write(batch);
     sink.close();
-    ReadBack r = read_pcap(files_in(fx.dir(), ".pcap").at(0));
+    const PcapRead r = read_pcap(files_in(fx.dir(), ".pcap").at(0));
+    check_readable(r, 64);
     REQUIRE(r.records.size() == 1);
-    CHECK(r.header.snaplen == 64);
     CHECK(r.records[0].caplen == 64);
     CHECK(r.records[0].len == 1514);
+    CHECK(r.records[0].data == Buf(fx.frame.begin(), fx.frame.begin() + 64));
+}
+
+TEST_CASE("pcap: a frame cut short before us (AWS packet length) keeps its bytes and its original length") {
+    Fixture fx;
+    PcapRotator sink(fx.options());
+    const Buf cut(fx.frame.begin(), fx.frame.begin() + 128);
+    std::vector<Packet> batch = {fx.packet(kT0), fx.packet(kT0 + 1)};
+    batch[0].frame = view(cut);
+    batch[0].original_length = uint32_t(fx.frame.size());
+    sink.write(batch);
+    sink.close();
+    const PcapRead r = read_pcap(files_in(fx.dir(), ".pcap").at(0));
+    check_readable(r);
+    REQUIRE(r.records.size() == 2);
+    CHECK(r.records[0].caplen == 128);
+    CHECK(r.records[0].len == fx.frame.size());
+    CHECK(r.records[0].data == cut);
+    // The record after a short one starts where it should.
+    CHECK(r.records[1].ts_ns == kT0 + 1);
+    CHECK(r.records[1].caplen == fx.frame.size());
+    CHECK(r.records[1].data == fx.frame);
 }
 
 TEST_CASE("retention: oldest files go first, by count and by bytes") {
@@ -217,8 +246,10 @@ TEST_CASE("retention: applied on rotation, never to the file being written") {
     auto files = files_in(fx.dir(), ".pcap");
     CHECK(files.size() == 2);
     // The newest records survive.
-    ReadBack last = read_pcap(files.back());
-    CHECK(last.records.back().ts_nsec == 199);
+    for (auto& f : files) check_readable(read_pcap(f));
+    const PcapRead last = read_pcap(files.back());
+    REQUIRE_FALSE(last.records.empty());
+    CHECK(last.records.back().ts_ns == kT0 + 199);
 }
 
 TEST_CASE("rotation policy: a record larger than the limit still gets a file") {

@@ -110,7 +110,7 @@ TEST_CASE("parse: booleans and file modes") {
     for (auto bad : {"", "0999", "01000", "-640", "+640", "rw-r-----"}) refusal(parse_file_mode, bad);
 }
 
-TEST_CASE("parse: VNIs and VNI ranges; a reversed range is refused, not swapped") {
+TEST_CASE("parse: VNIs and VNI ranges, a reversed range is refused, not swapped") {
     std::string why;
     CHECK(must(parse_vni("16777215", why), why) == 16777215u);
     refusal(parse_vni, "16777216");
@@ -150,7 +150,7 @@ TEST_CASE("parse: one CIDR type for both families, IPv4 held mapped") {
         refusal(parse_cidr, bad);
 }
 
-TEST_CASE("parse: endpoints are ADDR:PORT and [v6]:PORT; names only where allowed") {
+TEST_CASE("parse: endpoints are ADDR:PORT and [v6]:PORT, names only where allowed") {
     std::string why;
     const Endpoint v4 = must(parse_endpoint("127.0.0.1:4789", why), why);
     CHECK(v4.family() == AF_INET);

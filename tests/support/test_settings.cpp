@@ -93,7 +93,7 @@ std::vector<std::string> apply_args(std::vector<const char*> args, ToyConfig& c)
 
 }  // namespace
 
-TEST_CASE("settings: dotted keys read nested maps; values land in their fields") {
+TEST_CASE("settings: dotted keys read nested maps, values land in their fields") {
     const Loaded l = load(
         "listen: '[::1]:5'\nworkers: 4\nout:\n  dir: /srv/x\n  rotate_size: 64M\n  rotate_seconds: 5m\n"
         "allowed_vnis: [7, 100-199]\nnames:\n  - {name: a}\n  - {name: b}\nloud: yes\n");
@@ -140,7 +140,7 @@ TEST_CASE("settings: an unknown key is an error at its place, with a guess") {
     CHECK(only_error(load("\"bad\\nkey\": 1\n")).message.find("'bad\\nkey'") != std::string::npos);
 }
 
-TEST_CASE("settings: flags apply in order; switches, lists and side effects") {
+TEST_CASE("settings: flags apply in order, switches, lists and side effects") {
     ToyConfig c;
     CHECK(apply_args({"--no-out", "--rotate-size", "8M", "-w", "3", "--loud"}, c).empty());
     CHECK_FALSE(c.out.enabled);
@@ -189,7 +189,7 @@ TEST_CASE("settings: a reload keeps restart-only values and says which") {
     CHECK(keep_restart_only(toy_table(), next, running).empty());
 }
 
-TEST_CASE("settings: --help groups flags and shows defaults; file-only keys stay out") {
+TEST_CASE("settings: --help groups flags and shows defaults, file-only keys stay out") {
     const std::string help = render_help(describe(toy_table()), {"Receiving", "Output", "Other"});
     CHECK(help ==
           "Receiving:\n"
