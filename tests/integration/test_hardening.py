@@ -3,9 +3,11 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from harness import (Collector, check_identities, leftovers, run, seq_frame, session_files, tcpdump_frames,
@@ -184,8 +186,51 @@ def reload_applies_changes_and_refuses_bad_files():
         assert leftovers(c.pcap_dir) == []
 
 
+def slow_clients_do_not_starve_health():
+    """200 connections held open to the metrics port, some trickling a request line byte by byte,
+    while the load balancer checks /healthz: every check is answered (2 s bounds a hang)."""
+    with Collector() as c:
+        clients, stop = [], threading.Event()
+        for i in range(200):
+            s = socket.create_connection(("127.0.0.1", c.metrics_port), timeout=5)
+            clients.append(s)
+
+        def trickle(sockets):
+            line = b"GET /metrics HTTP/1.1\r\nHost: x\r\n"
+            for byte in range(len(line)):  # bounded: one line, one byte every 100 ms
+                if stop.is_set():
+                    return
+                for s in sockets:
+                    try:
+                        s.send(line[byte:byte + 1])
+                    except OSError:
+                        pass
+                time.sleep(0.1)
+
+        slow = threading.Thread(target=trickle, args=(clients[::4],))
+        slow.start()
+        try:
+            answered = []
+            for _ in range(20):
+                out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
+                                      f"http://127.0.0.1:{c.metrics_port}/healthz"],
+                                     capture_output=True, text=True, timeout=10)
+                answered.append(out.stdout)
+                time.sleep(0.1)
+            assert answered == ["200"] * 20, answered
+            m = c.metrics()  # curl, as Prometheus would scrape
+            assert value(m, "mirrortap_build_info") == 1
+        finally:
+            stop.set()
+            slow.join()
+            for s in clients:
+                s.close()
+        assert c.stop() == 0
+
+
 if __name__ == "__main__":
     os.environ.setdefault("MIRRORTAP_NEEDS_ROOT", "1")
     run({f.__name__: f for f in [strangers_are_refused_and_counted, metrics_auth_refuses_scrapes_without_credentials,
                                  user_flag_drops_root, full_disk_keeps_files_valid, min_free_floor_turns_health_red,
-                                 reload_applies_changes_and_refuses_bad_files]})
+                                 reload_applies_changes_and_refuses_bad_files,
+                                 slow_clients_do_not_starve_health]})
