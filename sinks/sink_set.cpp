@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sinks/capture_dir.hpp"
 #include "sinks/forward_sink.hpp"
 #include "sinks/pcap_rotator.hpp"
 #include "sinks/stream_sink.hpp"
@@ -15,33 +16,12 @@
 
 namespace mirrortap {
 
-namespace {
-
-std::string prepare_pcap_dir(const std::string& dir) {
-    std::string path;
-    for (size_t pos = 1; pos <= dir.size(); ++pos) {
-        if (pos != dir.size() && dir[pos] != '/') continue;
-        path = dir.substr(0, pos);
-        if (mkdir(path.c_str(), 0750) != 0 && errno != EEXIST)
-            return "cannot create pcap directory " + path + ": " + std::strerror(errno);
-    }
-    // access() says yes to root even on a read-only mount: try a real file.
-    const std::string probe = dir + "/.mirrortap-write-test";
-    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return "pcap directory " + dir + " is not writable: " + std::strerror(errno);
-    ::close(fd);
-    unlink(probe.c_str());
-    return "";
-}
-
-}  // namespace
-
 static_assert(kSinkNames[size_t(SinkSlot::pcap)] == "pcap" && kSinkNames[size_t(SinkSlot::tap)] == "tap" &&
               kSinkNames[size_t(SinkSlot::stream)] == "stream" && kSinkNames[size_t(SinkSlot::forward)] == "forward");
 
 std::string prepare_sinks(const Config& config, SharedOutputs& shared) {
     if (config.pcap.enabled) {
-        if (auto why = prepare_pcap_dir(config.pcap.dir); !why.empty()) return why;
+        if (auto why = prepare_capture_dir(config.pcap, config.user); !why.empty()) return why;
     }
     if (config.tap.empty()) {
         shared.taps.reset();
