@@ -1,11 +1,9 @@
 #include "collector/exporter.hpp"
 
-#include <CivetServer.h>
-#include <civetweb.h>
 #include <prometheus/collectable.h>
 #include <prometheus/client_metric.h>
-#include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
 #include <sys/statvfs.h>
 
 #include <atomic>
@@ -174,13 +172,6 @@ std::string base64(std::string_view in) {
     return out;
 }
 
-// Compares without an early exit, so response time says nothing about the secret.
-bool same_secret(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (size_t i = 0; i < a.size(); ++i) diff |= uint8_t(a[i]) ^ uint8_t(i < b.size() ? b[i] : 0);
-    return diff == 0;
-}
-
 }  // namespace
 
 // Authorization header values that open /metrics; empty when it is open to all.
@@ -191,69 +182,39 @@ std::vector<std::string> accepted_authorizations(const MetricsAuth& auth) {
     return accepted;
 }
 
-// civetweb's begin_request callback carries no pointer of ours (prometheus-cpp
-// owns the server), so the one exporter of the process is found here.
-struct HealthEndpoint {
-    static inline std::atomic<const Exporter*> instance{nullptr};
-
-    static int handle(mg_connection* conn) {
-        const mg_request_info* req = mg_get_request_info(conn);
-        const std::string_view uri = req->local_uri ? req->local_uri : "";
-        const Exporter* e = instance.load();
-        if (!e) return 0;
-        if (uri != "/healthz" && uri != "/readyz") return authorize(conn, *e);  // then prometheus-cpp serves
-        const Health h = check_health(e->collector_, e->draining_.load());
-        const bool ok = uri == "/healthz" ? h.live : h.ready;
-        const std::string body = ok ? "ok\n" : h.why + "\n";
-        mg_printf(conn,
-                  "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-                  "Cache-Control: no-store\r\nConnection: close\r\n\r\n%s",
-                  ok ? 200 : 503, ok ? "OK" : "Service Unavailable", body.size(), body.c_str());
-        return ok ? 200 : 503;
+HttpResponse Exporter::answer(const HttpRequest& request) const {
+    if (request.path == "/healthz" || request.path == "/readyz") {
+        // Open to all: load balancers' checks carry no credentials.
+        const Health h = check_health(collector_, draining_.load());
+        const bool ok = request.path == "/healthz" ? h.live : h.ready;
+        return {ok ? 200 : 503, "text/plain; charset=utf-8", ok ? "ok\n" : h.why + "\n", {}};
     }
+    if (request.path == "/metrics") return metrics_page(request.authorization);
+    return {404, "text/plain; charset=utf-8", "not found: try /metrics, /healthz or /readyz\n", {}};
+}
 
-    // Health stays open (NLB checks carry no credentials); everything else needs them when configured.
-    static int authorize(mg_connection* conn, const Exporter& e) {
-        if (e.accepted_auth_.empty()) return 0;
-        const char* given = mg_get_header(conn, "Authorization");
-        for (const auto& ok : e.accepted_auth_)
-            if (given && same_secret(given, ok)) return 0;
-        static constexpr char kBody[] = "credentials required\n";
-        mg_printf(conn,
-                  "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"mirrortap\"\r\n"
-                  "Content-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                  sizeof kBody - 1, kBody);
-        return 401;
-    }
-};
+HttpResponse Exporter::metrics_page(std::string_view authorization) const {
+    bool allowed = accepted_auth_.empty();
+    for (const auto& ok : accepted_auth_) allowed |= same_secret(authorization, ok);
+    if (!allowed)
+        return {401, "text/plain; charset=utf-8", "credentials required\n",
+                {{"WWW-Authenticate", "Basic realm=\"mirrortap\""}}};
+    return {200, "text/plain; version=0.0.4; charset=utf-8", prometheus::TextSerializer().Serialize(metrics_->Collect()),
+            {}};
+}
 
 Exporter::Exporter(const Collector& collector)
     : collector_(collector),
       metrics_(std::make_shared<Metrics>(collector, draining_)),
       accepted_auth_(accepted_authorizations(collector.config()->metrics_auth)) {}
 
-Exporter::~Exporter() {
-    const Exporter* self = this;
-    HealthEndpoint::instance.compare_exchange_strong(self, nullptr);
-    // A request already inside HealthEndpoint still reads accepted_auth_, which
-    // is destroyed before exposer_ (declared earlier). Stopping the server here
-    // joins its threads first (ThreadSanitizer found the race at shutdown).
-    exposer_.reset();
-}
+Exporter::~Exporter() = default;
 
 std::string Exporter::start() {
     const auto listen = collector_.config()->metrics_listen;
     if (!listen) return "";
-    // civetweb wants IPv6 listen addresses bracketed, as we already spell them.
-    static CivetCallbacks callbacks;
-    callbacks.begin_request = &HealthEndpoint::handle;
-    HealthEndpoint::instance.store(this);
-    try {
-        exposer_ = std::make_unique<prometheus::Exposer>(listen->text, 2, &callbacks);
-    } catch (const std::exception& e) {
-        return "cannot serve metrics on " + listen->text + ": " + e.what();
-    }
-    exposer_->RegisterCollectable(metrics_);
+    server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) { return answer(r); });
+    if (auto why = server_->start(listen->text); !why.empty()) return "cannot serve metrics on " + listen->text + ": " + why;
     return "";
 }
 

@@ -1,5 +1,7 @@
-// /metrics, /healthz and /readyz over prometheus-cpp's HTTP exposer. Counts
-// are read from the workers at scrape time; the hot path keeps no registry.
+// /metrics, /healthz and /readyz over the small HTTP server of support/ (one
+// thread, bounded connections), so that idle or slow clients never keep a
+// load balancer's health check waiting. Counts are read from the workers at
+// scrape time and serialized with prometheus-cpp; the hot path keeps no registry.
 #pragma once
 #include <memory>
 #include <string>
@@ -7,10 +9,7 @@
 
 #include "collector/collector.hpp"
 #include "collector/health.hpp"
-
-namespace prometheus {
-class Exposer;
-}
+#include "support/http_server.hpp"
 
 namespace mirrortap {
 
@@ -28,12 +27,14 @@ public:
 
 private:
     class Metrics;
+    HttpResponse answer(const HttpRequest& request) const;
+    HttpResponse metrics_page(std::string_view authorization) const;
+
     const Collector& collector_;
     std::shared_ptr<Metrics> metrics_;
-    std::unique_ptr<prometheus::Exposer> exposer_;
     std::atomic<bool> draining_{false};
     std::vector<std::string> accepted_auth_;
-    friend struct HealthEndpoint;
+    std::unique_ptr<HttpServer> server_;  // last: stopped before what it reads
 };
 
 }  // namespace mirrortap

@@ -1,6 +1,7 @@
 // mirrortap-collector: receive VXLAN mirror traffic and hand it to sinks.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <grp.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -11,6 +12,7 @@
 #include "collector/collector.hpp"
 #include "collector/exporter.hpp"
 #include "collector/privileges.hpp"
+#include "sinks/capture_dir.hpp"
 #include "support/text.hpp"
 #include "support/version.hpp"
 
@@ -54,6 +56,24 @@ void reload(int argc, char** argv, Collector& collector) {
     }
 }
 
+// Run as the --user, right after the drop: what a reload will read and the
+// directory every packet goes to must work for that user, or we do not start.
+std::string check_as_user(int argc, char** argv, const Config& running) {
+    const std::string& user = running.user;
+    CliRequest again = parse_collector_cli(argc, argv);
+    if (!again.errors.empty()) {
+        const group* g = getgrgid(getegid());
+        const std::string group_name = g ? g->gr_name : std::to_string(getegid());
+        return "as user " + user + ", the configuration cannot be read again (a reload would fail): " +
+               again.errors.front() + "; let " + user + " read it and every file it names (e.g. chgrp " +
+               group_name + " FILE && chmod g+r FILE)";
+    }
+    if (running.pcap.enabled) {
+        if (auto why = check_capture_dir_writable(running.pcap); !why.empty()) return why;
+    }
+    return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,14 +101,18 @@ int main(int argc, char** argv) {
         return fail("refusing to run as root: give --user NAME to drop privileges once ready (like tcpdump -Z), "
                     "or --allow-root");
 
+    // Before any thread exists, so that every thread inherits it: no exec may
+    // gain privileges, and no capability can come back once dropped.
+    if (auto why = restrict_process(); !why.empty()) return fail(why);
+
     Collector collector(std::move(req.config));
     if (auto why = collector.open(); !why.empty()) return fail(why);
     Exporter exporter(collector);
     if (auto why = exporter.start(); !why.empty()) return fail(why);
     // Sockets, sinks and the metrics port are open: root is no longer needed.
-    if (const auto config = collector.config(); !config->user.empty()) {
-        const auto& pcap = config->pcap;
-        if (auto why = drop_privileges(config->user, pcap.enabled ? pcap.dir : ""); !why.empty()) return fail(why);
+    if (const auto config = collector.config(); !config->user.empty() && geteuid() == 0) {
+        if (auto why = drop_privileges(config->user); !why.empty()) return fail(why);
+        if (auto why = check_as_user(argc, argv, *config); !why.empty()) return fail(why);
     }
 
     boost::asio::io_context io;

@@ -1,47 +1,81 @@
 #include "collector/privileges.hpp"
 
-#include <dirent.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
-#include <sys/stat.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace mirrortap {
 
 namespace {
 
-// The top directory and the session directories in it, not every file: files
-// of earlier runs stay readable through the group and are removed by retention
-// through the directory's permissions.
-void give_directories(const std::string& dir, uid_t uid, gid_t gid) {
-    if (chown(dir.c_str(), uid, gid) != 0) return;
-    DIR* d = opendir(dir.c_str());
-    if (!d) return;
-    while (dirent* e = readdir(d)) {
-        if (e->d_name[0] == '.') continue;
-        const std::string path = dir + "/" + e->d_name;
-        struct stat st{};
-        if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && chown(path.c_str(), uid, gid) != 0) { /* best effort */ }
+// The calling thread's capability sets, straight from the kernel (no libcap:
+// two system calls do all we need).
+struct CapabilitySets {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+
+    bool read() { return syscall(SYS_capget, &header, data) == 0; }
+    bool clear() {
+        for (auto& d : data) d = {};
+        return syscall(SYS_capset, &header, data) == 0;
     }
-    closedir(d);
+    bool has(int cap) const { return (data[cap / 32].effective >> (cap % 32)) & 1; }
+    bool empty() const {
+        for (const auto& d : data)
+            if (d.effective || d.permitted || d.inheritable) return false;
+        return true;
+    }
+};
+
+int last_capability() {
+    // The running kernel may know more capabilities than our headers do.
+    int last = CAP_LAST_CAP;
+    std::ifstream in("/proc/sys/kernel/cap_last_cap");
+    if (int k = 0; in >> k && k > last) last = k;
+    return last;
 }
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
 }  // namespace
 
-std::string drop_privileges(const std::string& user, const std::string& pcap_dir) {
-    errno = 0;
-    const passwd* pw = getpwnam(user.c_str());
-    if (!pw) return "unknown user '" + user + "' for --user";
-    const uid_t uid = pw->pw_uid;
-    const gid_t gid = pw->pw_gid;
-    if (!pcap_dir.empty()) give_directories(pcap_dir, uid, gid);
-    if (initgroups(pw->pw_name, gid) != 0) return std::string("initgroups: ") + std::strerror(errno);
-    // glibc applies these to every thread of the process.
-    if (setgid(gid) != 0) return std::string("setgid: ") + std::strerror(errno);
-    if (setuid(uid) != 0) return std::string("setuid: ") + std::strerror(errno);
+std::string restrict_process() {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno_text("prctl(PR_SET_NO_NEW_PRIVS)");
+    CapabilitySets caps;
+    if (!caps.read()) return errno_text("capget");
+    // Without CAP_SETPCAP the bounding set is whatever our parent left
+    // (systemd's CapabilityBoundingSet=); we cannot and need not shrink it.
+    if (!caps.has(CAP_SETPCAP)) return "";
+    for (int cap = 0, last = last_capability(); cap <= last; ++cap)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+            return errno_text("prctl(PR_CAPBSET_DROP)");
+    return "";
+}
+
+std::string drop_privileges(const std::string& user) {
+    passwd pw{}, *found = nullptr;
+    char buf[4096];
+    if (getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) != 0 || !found)
+        return "unknown user '" + user + "' for --user";
+    const uid_t uid = pw.pw_uid;
+    const gid_t gid = pw.pw_gid;
+    if (initgroups(pw.pw_name, gid) != 0) return errno_text("initgroups");
+    // glibc applies these to every thread of the process. Leaving uid 0
+    // clears each thread's permitted, effective and ambient capabilities.
+    if (setgid(gid) != 0) return errno_text("setgid");
+    if (setuid(uid) != 0) return errno_text("setuid");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        return errno_text("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+    CapabilitySets caps;
+    if (!caps.clear() || !caps.read()) return errno_text("capset");  // the inheritable set too
+    if (uid != 0 && !caps.empty()) return "capabilities left after dropping privileges";
     if (uid != 0 && setuid(0) == 0) return "could still regain root after dropping privileges";
     return "";
 }

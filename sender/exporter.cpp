@@ -2,8 +2,8 @@
 
 #include <prometheus/client_metric.h>
 #include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
 
 #include "support/version.hpp"
 #include "sender/metrics.hpp"
@@ -91,12 +91,12 @@ Exporter::Exporter(const SenderStats& stats) : metrics_(std::make_shared<Metrics
 Exporter::~Exporter() = default;
 
 std::string Exporter::start(const std::string& listen) {
-    try {
-        exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
-    } catch (const std::exception& e) {
-        return "metrics on '" + listen + "': " + e.what();
-    }
-    exposer_->RegisterCollectable(metrics_);
+    server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) -> HttpResponse {
+        if (r.path != "/metrics") return {404, "text/plain; charset=utf-8", "not found: try /metrics\n", {}};
+        return {200, "text/plain; version=0.0.4; charset=utf-8",
+                prometheus::TextSerializer().Serialize(metrics_->Collect()), {}};
+    });
+    if (auto why = server_->start(listen); !why.empty()) return "metrics on '" + listen + "': " + why;
     return "";
 }
 

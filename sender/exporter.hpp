@@ -1,14 +1,12 @@
-// /metrics for the sender over prometheus-cpp's exposer. Counts are read
-// from SenderStats at scrape time; the hot path keeps no registry.
+// /metrics for the sender over the HTTP server of support/, serialized with
+// prometheus-cpp. Counts are read from SenderStats at scrape time; the hot
+// path keeps no registry.
 #pragma once
 #include <memory>
 #include <string>
 
 #include "sender/stats.hpp"
-
-namespace prometheus {
-class Exposer;
-}
+#include "support/http_server.hpp"
 
 namespace mirrortap::sender {
 
@@ -22,7 +20,7 @@ public:
 private:
     class Metrics;
     std::shared_ptr<Metrics> metrics_;
-    std::unique_ptr<prometheus::Exposer> exposer_;
+    std::unique_ptr<HttpServer> server_;  // last: stopped before what it reads
 };
 
 }  // namespace mirrortap::sender

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "sinks/capture_dir.hpp"
 #include "sinks/pcap_format.hpp"
 
 namespace mirrortap {
@@ -19,6 +20,7 @@ namespace {
 
 constexpr const char* kPartSuffix = ".part";
 constexpr const char* kCurrentLink = "current";
+constexpr const char* kCurrentLinkNew = "current.new";
 
 SinkDropReason reason_for(int err) {
     switch (err) {
@@ -28,6 +30,7 @@ SinkDropReason reason_for(int err) {
         case EPERM:
         case EROFS:
         case ENOENT:
+        case ELOOP:  // a symlink where a session directory should be: never followed
         case ENOTDIR: return SinkDropReason::not_open;
         default: return SinkDropReason::write_error;
     }
@@ -41,6 +44,9 @@ std::string utc_stamp(uint64_t ns) {
     strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &t);
     return buf;
 }
+
+// The last component of a path, for the *at() calls relative to its directory.
+const char* base_name(const std::string& path) { return path.c_str() + path.rfind('/') + 1; }
 
 bool ends_with(std::string_view s, std::string_view tail) {
     return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
@@ -74,7 +80,8 @@ size_t RetentionPolicy::excess(const std::deque<FinishedFile>& oldest_first) con
 
 struct PcapRotator::SessionFiles {
     Session* session = nullptr;
-    std::string dir;
+    std::string dir;   // for messages; operations go through a descriptor of it
+    std::string name;  // the directory's name in the capture directory
     int fd = -1;
     std::string part_path;
     std::string final_path;
@@ -112,24 +119,28 @@ PcapRotator::SessionFiles& PcapRotator::files_for(Session& s) {
     // First packet of a session: the cold path, allowed to allocate and scan.
     slot = std::make_unique<SessionFiles>();
     slot->session = &s;
-    slot->dir = opt_.pcap.dir + "/" + s.name();
+    slot->name = s.name();
+    slot->dir = opt_.pcap.dir + "/" + slot->name;
     slot->buffer = std::make_unique<std::byte[]>(opt_.pcap.buffer_bytes);
-    make_session_dir(slot->dir);
     // Files left by an earlier run count against this session's retention.
-    if (DIR* d = opendir(slot->dir.c_str())) {
+    const int dir_fd = open_dir_fd(*slot);
+    if (DIR* d = dir_fd >= 0 ? fdopendir(dir_fd) : nullptr) {
         std::vector<FinishedFile> found;
         const std::string prefix = s.name() + "-";
         while (dirent* e = readdir(d)) {
             std::string_view n = e->d_name;
             if (n.substr(0, prefix.size()) != prefix || !ends_with(n, ".pcap")) continue;
             struct stat st{};
-            const std::string path = slot->dir + "/" + std::string(n);
-            if (stat(path.c_str(), &st) == 0) found.push_back({path, uint64_t(st.st_size)});
+            // Regular files only: a symlink planted here is not ours to count or delete.
+            if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                found.push_back({slot->dir + "/" + std::string(n), uint64_t(st.st_size)});
         }
-        closedir(d);
+        closedir(d);  // closes dir_fd
         // Names carry the UTC start time and a sequence: their order is their age.
         std::sort(found.begin(), found.end(), [](auto& a, auto& b) { return a.path < b.path; });
         slot->finished.assign(found.begin(), found.end());
+    } else if (dir_fd >= 0) {
+        ::close(dir_fd);
     }
     return *slot;
 }
@@ -158,7 +169,8 @@ bool PcapRotator::open_file(SessionFiles& f, uint64_t now_ns) {
         f.failure_reason = SinkDropReason::disk_full;
         return false;
     }
-    if (!make_session_dir(f.dir)) {
+    const int dir_fd = open_dir_fd(f);
+    if (dir_fd < 0) {
         note_failure(f, "cannot create " + f.dir, errno);
         return false;
     }
@@ -169,12 +181,16 @@ bool PcapRotator::open_file(SessionFiles& f, uint64_t now_ns) {
         snprintf(seq, sizeof seq, "%06u", ++f.seq);
         f.final_path = stem + seq + ".pcap";
         f.part_path = f.final_path + kPartSuffix;
-        if (access(f.final_path.c_str(), F_OK) == 0) continue;  // never clobber a finished file
-        fd = ::open(f.part_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(opt_.pcap.file_mode));
+        struct stat st{};
+        if (fstatat(dir_fd, base_name(f.final_path), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;  // never clobber
+        fd = openat(dir_fd, base_name(f.part_path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    mode_t(opt_.pcap.file_mode));
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
-        note_failure(f, "cannot create " + f.part_path, errno);
+        const int err = errno;
+        ::close(dir_fd);
+        note_failure(f, "cannot create " + f.part_path, err);
         return false;
     }
     // The umask may have taken bits the user asked for.
@@ -198,28 +214,26 @@ bool PcapRotator::open_file(SessionFiles& f, uint64_t now_ns) {
         open_.push_back(&f);
         f.listed_open = true;
     }
-    // Point `current` at the new file: a symlink swapped in by rename is never missing.
-    const std::string link = f.dir + "/" + kCurrentLink;
-    const std::string tmp = link + ".new";
-    const std::string target = f.part_path.substr(f.dir.size() + 1);
-    unlink(tmp.c_str());
-    if (symlink(target.c_str(), tmp.c_str()) == 0) rename(tmp.c_str(), link.c_str());
+    // Point `current` at the new file: a symlink swapped in by rename is never
+    // missing. unlinkat, symlinkat and renameat act on names, never through one.
+    unlinkat(dir_fd, kCurrentLinkNew, 0);
+    if (symlinkat(base_name(f.part_path), dir_fd, kCurrentLinkNew) == 0)
+        renameat(dir_fd, kCurrentLinkNew, dir_fd, kCurrentLink);
+    ::close(dir_fd);
     return true;
 }
 
-bool PcapRotator::make_session_dir(const std::string& dir) {
-    if (mkdir(dir.c_str(), dir_mode_for(opt_.pcap.file_mode)) == 0) {
-        if (opt_.group_id >= 0 && chown(dir.c_str(), uid_t(-1), gid_t(opt_.group_id)) != 0) { /* mode still holds */ }
-        return true;
-    }
-    if (errno != EEXIST) return false;
-    struct stat st{};
-    if (stat(dir.c_str(), &st) != 0) return false;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return false;
-    }
-    return true;
+int PcapRotator::open_dir_fd(const SessionFiles& f) const {
+    // Walked afresh each time (cold path: once per file): a capture directory
+    // replaced while we run is found again, and no symlink is ever followed.
+    std::string why;
+    const int capture_fd = open_dir_path(opt_.pcap.dir, false, 0, why);
+    if (capture_fd < 0) return -1;
+    const int fd = open_session_dir(capture_fd, f.name, dir_mode_for(opt_.pcap.file_mode), opt_.group_id);
+    const int err = errno;
+    ::close(capture_fd);
+    errno = err;
+    return fd;
 }
 
 void PcapRotator::check_free_space(uint64_t now_ns) {
@@ -288,24 +302,28 @@ void PcapRotator::finish_file(SessionFiles& f) {
     if (f.fd < 0) return;
     ::close(f.fd);
     f.fd = -1;
+    const int dir_fd = open_dir_fd(f);
+    if (dir_fd < 0) {
+        note_failure(f, "cannot open " + f.dir + " to finish " + f.part_path, errno);
+        return;
+    }
     if (f.committed_bytes <= sizeof(PcapFileHeader)) {
         // Not one record made it: an empty capture helps nobody.
-        unlink(f.part_path.c_str());
-        return;
-    }
-    if (rename(f.part_path.c_str(), f.final_path.c_str()) != 0) {
+        unlinkat(dir_fd, base_name(f.part_path), 0);
+    } else if (renameat(dir_fd, base_name(f.part_path), dir_fd, base_name(f.final_path)) != 0) {
         note_failure(f, "cannot rename " + f.part_path, errno);
-        return;
+    } else {
+        files_rotated_.add();
+        f.finished.push_back({f.final_path, f.committed_bytes});
+        apply_retention(f, dir_fd);
     }
-    files_rotated_.add();
-    f.finished.push_back({f.final_path, f.committed_bytes});
-    apply_retention(f);
+    ::close(dir_fd);
 }
 
-void PcapRotator::apply_retention(SessionFiles& f) {
+void PcapRotator::apply_retention(SessionFiles& f, int dir_fd) {
     // Only finished files are candidates: the one being written is never in the list.
     for (size_t n = retention_.excess(f.finished); n > 0; --n) {
-        unlink(f.finished.front().path.c_str());
+        unlinkat(dir_fd, base_name(f.finished.front().path), 0);
         f.finished.pop_front();
     }
 }
@@ -386,8 +404,13 @@ void PcapRotator::rotate() {
 void PcapRotator::close() {
     if (closed_) return;
     rotate();
-    for (auto& s : sessions_)
-        if (s) unlink((s->dir + "/" + kCurrentLink).c_str());
+    for (auto& s : sessions_) {
+        if (!s) continue;
+        if (const int dir_fd = open_dir_fd(*s); dir_fd >= 0) {
+            unlinkat(dir_fd, kCurrentLink, 0);
+            ::close(dir_fd);
+        }
+    }
     closed_ = true;
 }
 

@@ -74,10 +74,11 @@ private:
     bool flush(SessionFiles& f);
     void finish_file(SessionFiles& f);
     void drop_buffered(SessionFiles& f, SinkDropReason reason);
-    void apply_retention(SessionFiles& f);
+    void apply_retention(SessionFiles& f, int dir_fd);
     void note_failure(SessionFiles& f, const std::string& what, int err);
     void check_free_space(uint64_t now_ns);
-    bool make_session_dir(const std::string& dir);
+    // The session's directory, created if missing, never through a symlink; -1 with errno.
+    int open_dir_fd(const SessionFiles& f) const;
 
     PcapRotatorOptions opt_;
     RotationPolicy rotation_;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sinks/capture_dir.hpp"
 #include "sinks/forward_sink.hpp"
 #include "sinks/pcap_rotator.hpp"
 #include "sinks/stream_sink.hpp"
@@ -26,38 +27,16 @@ struct PcapShared final : SharedOutput {
 };
 
 std::string resolve_group(const std::string& name, int& gid) {
-    gid = -1;
-    if (name.empty()) return "";
-    group g{}, *found = nullptr;
-    char buf[16384];
-    if (getgrnam_r(name.c_str(), &g, buf, sizeof buf, &found) != 0 || !found)
-        return "pcap.group: unknown group '" + name + "'";
-    gid = int(found->gr_gid);
-    return "";
-}
-
-std::string prepare_pcap_dir(const std::string& dir) {
-    std::string path;
-    for (size_t pos = 1; pos <= dir.size(); ++pos) {
-        if (pos != dir.size() && dir[pos] != '/') continue;
-        path = dir.substr(0, pos);
-        if (mkdir(path.c_str(), 0750) != 0 && errno != EEXIST)
-            return "cannot create pcap directory " + path + ": " + std::strerror(errno);
-    }
-    // access() says yes to root even on a read-only mount: try a real file.
-    const std::string probe = dir + "/.mirrortap-write-test";
-    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return "pcap directory " + dir + " is not writable: " + std::strerror(errno);
-    ::close(fd);
-    unlink(probe.c_str());
-    return "";
+    std::string why;
+    gid = group_id(name, why);
+    return why.empty() ? "" : "pcap.group: " + why;
 }
 
 std::string prepare_pcap(const Config& config, const std::shared_ptr<SharedOutput>&,
                          std::shared_ptr<SharedOutput>& next) {
     auto shared = std::make_shared<PcapShared>();
     if (auto why = resolve_group(config.pcap.group, shared->group_id); !why.empty()) return why;
-    if (auto why = prepare_pcap_dir(config.pcap.dir); !why.empty()) return why;
+    if (auto why = prepare_capture_dir(config.pcap, config.user); !why.empty()) return why;
     next = std::move(shared);
     return "";
 }

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "sinks/capture_dir.hpp"
 #include "sinks/pcap_format.hpp"
 #include "support/clock.hpp"
 
@@ -118,7 +119,10 @@ StreamWriter::~StreamWriter() {
     if (out_fd_ >= 0 && out_fd_ != STDOUT_FILENO) ::close(out_fd_);
     if (listen_fd_ >= 0) {
         ::close(listen_fd_);
-        unlink(opt_.target.path.c_str());
+        // Only the socket we bound: someone may have put another in its place.
+        struct stat st{};
+        if (lstat(opt_.target.path.c_str(), &st) == 0 && st.st_dev == socket_dev_ && st.st_ino == socket_ino_)
+            unlink(opt_.target.path.c_str());
     }
     // Built for a reload that was then refused: leave no trace of it.
     if (made_fifo_ && !had_producer_) unlink(opt_.target.path.c_str());
@@ -130,6 +134,11 @@ std::string StreamWriter::open() {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
     struct stat st{};
+    // The FIFO and the socket are made as the --user the process becomes: it
+    // owns them, and they can only be made where it may make files.
+    std::optional<UserIds> owner;
+    if (opt_.owner_uid >= 0) owner = UserIds{uid_t(opt_.owner_uid), gid_t(opt_.owner_gid), ""};
+    const ActAsOwner as_owner(owner);
     switch (t.kind) {
         case StreamTarget::Kind::stdout_pipe:
             if (fstat(STDOUT_FILENO, &st) != 0) return "--stream -: standard output is closed";
@@ -147,30 +156,53 @@ std::string StreamWriter::open() {
                     return "--stream " + t.text + ": exists and is not a FIFO (use unix:PATH for a socket)";
                 break;
             }
+            // Made as the --user (ActAsOwner above): the writer reopens the
+            // FIFO for every reader, after root has been dropped.
             if (errno != ENOENT || mkfifo(t.path.c_str(), 0640) != 0)
-                return "--stream " + t.text + ": cannot create FIFO: " + std::strerror(errno);
+                return "--stream " + t.text + ": cannot create FIFO" + (owner ? " as the --user" : "") + ": " +
+                       std::strerror(errno);
             made_fifo_ = true;
-            // The writer reopens the FIFO for every reader, after --user has dropped root.
-            if (opt_.owner_uid >= 0 && chown(t.path.c_str(), uid_t(opt_.owner_uid), gid_t(opt_.owner_gid)) != 0)
-                return "--stream " + t.text + ": cannot give the FIFO to the --user: " + std::strerror(errno);
             break;
         case StreamTarget::Kind::unix_listen: {
-            // A socket left by an earlier run is ours to replace; anything else is not.
-            if (lstat(t.path.c_str(), &st) == 0) {
-                if (!S_ISSOCK(st.st_mode)) return "--stream " + t.text + ": exists and is not a socket";
-                unlink(t.path.c_str());
-            }
-            listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-            if (listen_fd_ < 0) return std::string("socket: ") + std::strerror(errno);
             sockaddr_un addr{};
             addr.sun_family = AF_UNIX;
             std::memcpy(addr.sun_path, t.path.data(), t.path.size());
+            if (auto why = clear_stale_socket(addr); !why.empty()) return "--stream " + t.text + ": " + why;
+            listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (listen_fd_ < 0) return std::string("socket: ") + std::strerror(errno);
             if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listen_fd_, 4) != 0)
-                return "--stream " + t.text + ": cannot listen: " + std::strerror(errno);
+                return "--stream " + t.text + ": cannot listen" + (owner ? " as the --user" : "") + ": " +
+                       std::strerror(errno);
+            // Readers connect as the owner or a member of its group (connecting needs write).
+            if (fchmodat(AT_FDCWD, t.path.c_str(), 0660, AT_SYMLINK_NOFOLLOW) != 0 ||
+                lstat(t.path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
+                return "--stream " + t.text + ": cannot set the socket's mode: " + std::strerror(errno);
+            socket_dev_ = st.st_dev;
+            socket_ino_ = st.st_ino;
             break;
         }
     }
     thread_ = std::thread([this] { run(); });
+    return "";
+}
+
+std::string StreamWriter::clear_stale_socket(const sockaddr_un& addr) const {
+    struct stat st{};
+    if (lstat(addr.sun_path, &st) != 0) return errno == ENOENT ? "" : std::strerror(errno);
+    if (!S_ISSOCK(st.st_mode)) return "exists and is not a socket";
+    const uid_t ours = opt_.owner_uid >= 0 ? uid_t(opt_.owner_uid) : geteuid();
+    if (st.st_uid != ours)
+        return "a socket of uid " + std::to_string(st.st_uid) + " is there, not ours; remove it if it is stale";
+    // A socket someone still listens on is in use, even when it is ours: a second collector, say.
+    const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe < 0) return std::string("socket: ") + std::strerror(errno);
+    const bool live = connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 || errno == EAGAIN;
+    const int err = errno;
+    ::close(probe);
+    if (live) return "another process is listening there";
+    if (err != ECONNREFUSED) return std::string("cannot tell whether the socket there is in use: ") + std::strerror(err);
+    // Left by an earlier run of ours: replace it.
+    if (unlink(addr.sun_path) != 0 && errno != ENOENT) return std::string("cannot remove the old socket: ") + std::strerror(errno);
     return "";
 }
 

@@ -15,7 +15,11 @@
 #include <thread>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "core/sink.hpp"
+
+struct sockaddr_un;
 
 namespace mirrortap {
 
@@ -116,7 +120,10 @@ struct StreamWriterOptions {
     size_t ring_bytes = 4u << 20;  // per producer
     uint64_t reopen_interval_ns = 200'000'000;  // how often a FIFO is tried for a new reader
     uint64_t drain_timeout_ns = 2'000'000'000;  // while closing, how long a stalled reader is waited for
-    int owner_uid = -1;  // owner of a FIFO we create (the --user the process becomes), -1 = ours
+    // Who makes the FIFO or the socket (the --user the process becomes), -1 = us.
+    // An existing socket at the path is replaced only when it is this owner's
+    // and nobody listens on it.
+    int owner_uid = -1;
     int owner_gid = -1;
 };
 
@@ -155,6 +162,8 @@ private:
         size_t out_end;
     };
 
+    // Removes a socket an earlier run left at the path; "" or why not.
+    std::string clear_stale_socket(const sockaddr_un& addr) const;
     void run();
     void try_connect(uint64_t now_ns);
     void connected(int fd);
@@ -179,6 +188,8 @@ private:
     int wake_fd_ = -1;    // eventfd
     int out_fd_ = -1;     // the reader's end, when there is one
     int listen_fd_ = -1;  // unix:PATH
+    dev_t socket_dev_ = 0;  // the socket file we bound, removed at exit if still there
+    ino_t socket_ino_ = 0;
     bool reconnectable_ = true;  // false for stdout once its reader left
     bool made_fifo_ = false;     // open() created the FIFO
     bool had_producer_ = false;  // under add_mutex_: some sink used this writer

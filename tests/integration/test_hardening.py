@@ -1,4 +1,6 @@
 """Hostile senders, full disks, credentials and privileges: the collector stays honest and whole."""
+import grp
+import hashlib
 import os
 import pwd
 import signal
@@ -6,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from harness import (COLLECTOR, Collector, check_identities, leftovers, run, seq_frame, session_files, tcpdump_frames,
@@ -368,6 +371,340 @@ def refused_reloads_change_nothing():
     assert leftovers(c.pcap_dir) == []
 
 
+# ---- the collector under attack ----------------------------------------------
+# An unprivileged user (`nobody`) who can write where the collector works plants
+# links and races renames; the collector runs as root until it drops to --user.
+# Each test asserts that nothing outside the capture directory changed.
+
+NOBODY = pwd.getpwnam("nobody")
+
+
+def as_nobody(args, **kw):
+    """Runs a command as nobody, with no supplementary groups."""
+    group = grp.getgrgid(NOBODY.pw_gid).gr_name
+    return subprocess.run(["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={group}", "--clear-groups", "--"] + args,
+                          check=True, timeout=60, **kw)
+
+
+def attack_ground():
+    """A scratch directory others may enter (mkdtemp's 0700 would keep nobody out)."""
+    tmp = tempfile.mkdtemp(prefix="mirrortap-attack-")
+    os.chmod(tmp, 0o755)
+    return tmp
+
+
+def nobodys_dir(path):
+    os.mkdir(path)
+    os.chown(path, NOBODY.pw_uid, NOBODY.pw_gid)
+    return path
+
+
+class Bait:
+    """Root-owned files and directories outside the capture directory, with a snapshot of
+    what matters: content, owner, group and mode of every entry."""
+
+    def __init__(self, parent):
+        self.dir = os.path.join(parent, "bait")
+        os.mkdir(self.dir, 0o750)
+        os.mkdir(os.path.join(self.dir, "sub"), 0o700)
+        self.file = os.path.join(self.dir, "secret")
+        with open(self.file, "w") as f:
+            f.write("root's secret, not to be touched\n")
+        os.chmod(self.file, 0o600)
+        # Named like a capture of session vni-10, so that retention would find it.
+        self.capture = os.path.join(self.dir, "vni-10-20000101T000000Z-000001.pcap")
+        with open(self.capture, "wb") as f:
+            f.write(b"\xd4\xc3\xb2\xa1" + b"\0" * 20)
+        os.chmod(self.capture, 0o600)
+        self.before = self.snapshot()
+
+    def snapshot(self):
+        seen = {}
+        for root, dirs, files in os.walk(self.dir):
+            for name in [""] + dirs + files:
+                path = os.path.join(root, name) if name else root
+                st = os.lstat(path)
+                digest = None
+                if os.path.isfile(path) and not os.path.islink(path):
+                    with open(path, "rb") as f:
+                        digest = hashlib.sha256(f.read()).hexdigest()
+                seen[os.path.relpath(path, self.dir)] = (st.st_uid, st.st_gid, oct(st.st_mode), digest)
+        return seen
+
+    def assert_untouched(self):
+        after = self.snapshot()
+        changed = {k: (self.before.get(k), after.get(k)) for k in set(self.before) | set(after)
+                   if self.before.get(k) != after.get(k)}
+        assert not changed, f"outside the capture directory, changed (before, after): {changed}"
+
+
+def user_collector(*args, **kw):
+    """A collector that drops to nobody; its scratch directory (config, stderr) readable by nobody."""
+    c = Collector("--user", "nobody", *args, defer_start=True, **kw)
+    os.chmod(c.tmp, 0o755)
+    return c
+
+
+def starts(c):
+    """Whether the collector starts (True) or refuses to (False, its reason in c.read_stderr())."""
+    try:
+        c.start()
+        return True
+    except AssertionError:
+        return False
+
+
+def probe_link_truncates_nothing():
+    """The old writability probe opened <dir>/.mirrortap-write-test with O_TRUNC as root."""
+    tmp = attack_ground()
+    bait = Bait(tmp)
+    captures = nobodys_dir(os.path.join(tmp, "captures"))  # handed to nobody by an earlier start
+    as_nobody(["ln", "-s", bait.file, os.path.join(captures, ".mirrortap-write-test")])
+    with user_collector(pcap_dir=captures) as c:
+        c.start()
+        assert c.stop() == 0
+    bait.assert_untouched()
+
+
+def session_links_are_not_followed():
+    """A collector running as root (--allow-root) writes into a directory nobody can write too:
+    a session directory that is a link, and `current` links, must not lead it outside."""
+    tmp = attack_ground()
+    bait = Bait(tmp)
+    captures = nobodys_dir(os.path.join(tmp, "captures"))
+    as_nobody(["ln", "-s", bait.dir, os.path.join(captures, "vni-10")])
+    as_nobody(["mkdir", os.path.join(captures, "vni-9")])
+    for name in ("current", "current.new"):
+        as_nobody(["ln", "-s", bait.file, os.path.join(captures, "vni-9", name)])
+    with Collector("--retain-files", "1", "--rotate-seconds", "0", pcap_dir=captures) as c:
+        assert os.geteuid() == 0 and "--allow-root" in c.cmd
+        c.send([vxlan(9, udp4_frame())] * 3 + [vxlan(10, udp4_frame())] * 4)
+        m = c.wait_settled(7)
+        check_identities(m)
+        # Refused and counted, never written through the link.
+        assert value(m, "mirrortap_sink_dropped_packets_total", session="vni-10", reason="not_open") == 4, m
+        assert value(m, "mirrortap_sink_written_packets_total", session="vni-9") == 3
+        c.proc.send_signal(signal.SIGHUP)  # rotation: rename, retention and a new `current`
+        c.send([vxlan(9, udp4_frame())] * 2)
+        c.wait_settled(9)
+        assert c.stop() == 0
+    bait.assert_untouched()
+    assert os.path.islink(os.path.join(captures, "vni-10")), "the planted link itself is left alone"
+    assert sum(len(tcpdump_frames(f)) for f in session_files(captures, "vni-9")) == 5
+
+
+RENAME_EXCHANGE = 2
+
+
+def chown_race_gives_nothing_away():
+    """nobody swaps directories and links to a root file in the capture directory, as fast as it can,
+    while the collector restarts: the old lstat-then-chown of every subdirectory lost this race."""
+    tmp = attack_ground()
+    bait = Bait(tmp)
+    captures = nobodys_dir(os.path.join(tmp, "captures"))
+    pairs, seconds = 200, 10
+    swapper = os.path.join(tmp, "swap.py")
+    with open(swapper, "w") as f:
+        f.write(f"""
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+d = {captures!r}
+for i in range({pairs}):
+    os.mkdir(f"{{d}}/d{{i}}")
+    os.symlink({bait.file!r}, f"{{d}}/l{{i}}")
+names = [(f"{{d}}/d{{i}}".encode(), f"{{d}}/l{{i}}".encode()) for i in range({pairs})]
+deadline, swaps = time.time() + {seconds}, 0
+while time.time() < deadline and swaps < 5_000_000:  # bounded in time and count
+    for a, b in names:
+        libc.renameat2(-100, a, -100, b, {RENAME_EXCHANGE})
+    swaps += len(names)
+print(swaps)
+""")
+    group = grp.getgrgid(NOBODY.pw_gid).gr_name
+    race = subprocess.Popen(["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={group}", "--clear-groups", "--",
+                             sys.executable, swapper], stdout=subprocess.PIPE, text=True)
+    try:
+        restarts = 0
+        time.sleep(0.3)  # the pairs exist
+        while race.poll() is None and restarts < 30:
+            with user_collector(pcap_dir=captures) as c:
+                c.start()
+                assert c.stop() == 0
+            restarts += 1
+            bait.assert_untouched()
+        out, _ = race.communicate(timeout=seconds + 30)
+        assert race.returncode == 0 and int(out) > 0, "the swapper did not run"
+        print(f"{restarts} restarts during {out.strip()} swaps")
+        assert restarts >= 3, f"only {restarts} restarts during the race"
+    finally:
+        if race.poll() is None:
+            race.kill()
+            race.wait()
+    bait.assert_untouched()
+
+
+def linked_pcap_dir_is_refused():
+    """--pcap-dir names a link nobody planted (nobody owns its parent): refused, its target untouched."""
+    tmp = attack_ground()
+    bait = Bait(tmp)
+    home = nobodys_dir(os.path.join(tmp, "home"))
+    captures = os.path.join(home, "captures")
+    as_nobody(["ln", "-s", bait.dir, captures])
+    with user_collector(pcap_dir=captures) as c:
+        started = starts(c)
+        bait.assert_untouched()
+        assert not started, "started with a capture directory that is nobody's link"
+        err = c.read_stderr()
+        assert "symbolic link" in err and "real directory" in err, err
+
+
+def missing_parents_are_made_usable():
+    """Parents of --pcap-dir that do not exist are made so that the user can reach its directory;
+    one the user cannot reach stops the start with what to do, instead of dropping every packet."""
+    tmp = attack_ground()
+    captures = os.path.join(tmp, "a", "b", "captures")
+    with user_collector(pcap_dir=captures) as c:
+        c.start()
+        c.send([vxlan(8, udp4_frame())] * 5)
+        m = c.wait_settled(5)
+        check_identities(m)
+        assert value(m, "mirrortap_sink_written_packets_total") == 5, m
+        assert value(m, "mirrortap_sink_dropped_packets_total", reason="not_open") == 0, m
+        assert c.stop() == 0
+    assert os.stat(captures).st_uid == NOBODY.pw_uid
+    locked = os.path.join(tmp, "locked")
+    os.mkdir(locked, 0o700)  # root's, and closed to others
+    with user_collector(pcap_dir=os.path.join(locked, "captures")) as c:
+        started = starts(c)
+        assert not started, "started although nobody cannot reach the capture directory"
+        err = c.read_stderr()
+        assert "as user nobody" in err and "chmod" in err, err
+
+
+def no_capability_survives_the_drop():
+    with user_collector() as c:
+        c.start()
+        tasks = os.listdir(f"/proc/{c.proc.pid}/task")
+        assert len(tasks) >= 2, tasks  # the workers and the HTTP server are threads of their own
+        for task in tasks:
+            with open(f"/proc/{c.proc.pid}/task/{task}/status") as f:
+                status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+            got = {k: status[k].strip() for k in ("NoNewPrivs", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+            assert got == {"NoNewPrivs": "1", "CapInh": "0" * 16, "CapPrm": "0" * 16, "CapEff": "0" * 16,
+                           "CapBnd": "0" * 16, "CapAmb": "0" * 16}, (task, got)
+            assert status["Uid"].split() == [str(NOBODY.pw_uid)] * 4
+        assert c.stop() == 0
+
+
+def what_a_reload_reads_must_be_readable_by_the_user():
+    config = "metrics_auth:\n  username: prom\n  password_file: {}\n"
+    with user_collector(config="# written below\n") as c:
+        secret = os.path.join(c.tmp, "pass")
+        with open(secret, "w") as f:
+            f.write("s3cret\n")
+        os.chmod(secret, 0o600)  # root's alone
+        with open(os.path.join(c.tmp, "config.yaml"), "w") as f:
+            f.write(config.format(secret))
+        started = starts(c)
+        assert not started, "started although nobody could not read the password file again"
+        err = c.read_stderr()
+        assert "as user nobody" in err and secret in err and "chmod g+r" in err, err
+        os.chmod(secret, 0o644)
+        c.start()
+        assert c.stop() == 0
+
+
+def stream_socket_is_the_users_and_others_are_left_alone():
+    tmp = attack_ground()
+    run_dir = nobodys_dir(os.path.join(tmp, "run"))
+    path = os.path.join(run_dir, "feed.sock")
+    # Someone else's live socket at the path: refused, and it stays usable.
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(path)
+    other.listen(1)
+    with user_collector("--stream", f"unix:{path}") as c:
+        started = starts(c)
+        assert not started, "started by replacing another user's live socket"
+        assert "not ours" in c.read_stderr(), c.read_stderr()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.connect(path)  # still there, still the other one's
+    other.close()
+    os.unlink(path)
+    with user_collector("--stream", f"unix:{path}") as c:
+        c.start()
+        st = os.lstat(path)
+        assert (st.st_uid, oct(st.st_mode & 0o777)) == (NOBODY.pw_uid, "0o660"), (st.st_uid, oct(st.st_mode))
+        # The user can read the feed: a pcap global header arrives first.
+        out = as_nobody([sys.executable, "-c", f"import socket; s = socket.socket(socket.AF_UNIX); "
+                                               f"s.settimeout(5); s.connect({path!r}); "
+                                               f"print(s.recv(24).hex())"], capture_output=True, text=True)
+        assert out.stdout.strip()[:8] == "4d3cb2a1", out.stdout
+        c.proc.kill()  # leaves its socket behind, as a crash would
+        c.proc.wait()
+        c.start()  # our own stale socket is replaced
+        assert os.lstat(path).st_uid == NOBODY.pw_uid
+        assert c.stop() == 0
+
+
+def pcap_group_is_honoured_or_refused():
+    other = next(g for g in ("adm", "disk", "daemon") if NOBODY.pw_name not in grp.getgrnam(g).gr_mem)
+    with user_collector(config=f"pcap:\n  group: {other}\n") as c:
+        started = starts(c)
+        assert not started, f"started although nobody cannot give files to group {other}"
+        assert f"usermod -aG {other} nobody" in c.read_stderr(), c.read_stderr()
+    own = grp.getgrgid(NOBODY.pw_gid).gr_name
+    tmp = attack_ground()
+    with user_collector(config=f"pcap:\n  group: {own}\n", pcap_dir=os.path.join(tmp, "captures")) as c:
+        c.start()
+        c.send([vxlan(8, udp4_frame())] * 2)
+        c.wait_settled(2)
+        assert c.stop() == 0
+        files = session_files(c.pcap_dir, "vni-8")
+        assert files and all(os.stat(f).st_gid == NOBODY.pw_gid for f in files)
+
+
+def slow_clients_do_not_starve_health():
+    """200 connections held open to the metrics port, some trickling a request line byte by byte,
+    while the load balancer checks /healthz: every check is answered (2 s bounds a hang)."""
+    with Collector() as c:
+        clients, stop = [], threading.Event()
+        for i in range(200):
+            s = socket.create_connection(("127.0.0.1", c.metrics_port), timeout=5)
+            clients.append(s)
+
+        def trickle(sockets):
+            line = b"GET /metrics HTTP/1.1\r\nHost: x\r\n"
+            for byte in range(len(line)):  # bounded: one line, one byte every 100 ms
+                if stop.is_set():
+                    return
+                for s in sockets:
+                    try:
+                        s.send(line[byte:byte + 1])
+                    except OSError:
+                        pass
+                time.sleep(0.1)
+
+        slow = threading.Thread(target=trickle, args=(clients[::4],))
+        slow.start()
+        try:
+            answered = []
+            for _ in range(20):
+                out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
+                                      f"http://127.0.0.1:{c.metrics_port}/healthz"],
+                                     capture_output=True, text=True, timeout=10)
+                answered.append(out.stdout)
+                time.sleep(0.1)
+            assert answered == ["200"] * 20, answered
+            m = c.metrics()  # curl, as Prometheus would scrape
+            assert value(m, "mirrortap_build_info") == 1
+        finally:
+            stop.set()
+            slow.join()
+            for s in clients:
+                s.close()
+        assert c.stop() == 0
+
+
 if __name__ == "__main__":
     os.environ.setdefault("MIRRORTAP_NEEDS_ROOT", "1")
     run({f.__name__: f for f in [strangers_are_refused_and_counted, metrics_auth_refuses_scrapes_without_credentials,
@@ -375,4 +712,10 @@ if __name__ == "__main__":
                                  reload_applies_changes_and_refuses_bad_files,
                                  check_config_refuses_what_is_not_a_config,
                                  reload_refuses_what_is_not_a_config_and_keeps_the_allowlist,
-                                 messages_escape_control_characters_in_values, refused_reloads_change_nothing]})
+                                 messages_escape_control_characters_in_values, refused_reloads_change_nothing,
+                                 probe_link_truncates_nothing,
+                                 session_links_are_not_followed, chown_race_gives_nothing_away,
+                                 linked_pcap_dir_is_refused, missing_parents_are_made_usable,
+                                 no_capability_survives_the_drop, what_a_reload_reads_must_be_readable_by_the_user,
+                                 stream_socket_is_the_users_and_others_are_left_alone,
+                                 pcap_group_is_honoured_or_refused, slow_clients_do_not_starve_health]})

@@ -141,7 +141,7 @@ TEST_CASE("registry: preparing a config is all or nothing, and what runs is left
         }
         SUBCASE("pcap.dir") {
             bad.pcap.dir = (file / "captures").string();
-            want = "cannot create pcap directory " + bad.pcap.dir + ": Not a directory";
+            want = "cannot create pcap directory " + bad.pcap.dir + ": " + file.string() + " is not a directory";
         }
         SUBCASE("stream") {
             bad.stream = (tmp.path / "missing" / "feed").string();
