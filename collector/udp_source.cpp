@@ -97,7 +97,7 @@ struct UdpSource::Slot {
 
 UdpSource::UdpSource(int fd)
     : fd_(fd),
-      slots_(std::make_unique<Slot[]>(kReceiveBatch)),
+      slots_(std::make_unique_for_overwrite<Slot[]>(kReceiveBatch)),
       headers_(std::make_unique<mmsghdr[]>(kReceiveBatch)) {}
 
 UdpSource::~UdpSource() {

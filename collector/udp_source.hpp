@@ -13,8 +13,13 @@
 
 namespace mirrortap {
 
-// A whole jumbo datagram: 9001-byte MTU frames plus the VXLAN header fit.
-inline constexpr size_t kDatagramBytes = 9216;
+// The largest UDP payload there is (65535 less the UDP header, IPv6's bound),
+// so that no datagram is ever cut by the receive: an inner frame longer than
+// any MTU (GRO on the source, a sender's super-frame) reaches the sinks whole
+// and is cut to the snaplen there, like any other. Pages the kernel never
+// writes are never touched (the slots are not zeroed), so memory follows the
+// sizes that really arrive.
+inline constexpr size_t kDatagramBytes = 65536;
 
 // Opens the SO_REUSEPORT group of sockets, one per worker, and steers each VNI
 // to one socket so that a session's packets stay in order in one worker.

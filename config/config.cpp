@@ -177,6 +177,20 @@ void validate_ids_feed(const Config& c, std::vector<ConfigError>& errors) {
 
 }  // namespace
 
+std::optional<uint32_t> automatic_name_vni(std::string_view name) {
+    if (!name.starts_with("vni-")) return std::nullopt;
+    name.remove_prefix(4);
+    // vni-<VNI>, and vni-<VNI>-<source> with session_key vni_and_source.
+    const size_t digits = std::min(name.find('-'), name.size());
+    if (digits == 0 || digits > 8) return std::nullopt;
+    uint32_t vni = 0;
+    for (char ch : name.substr(0, digits)) {
+        if (ch < '0' || ch > '9') return std::nullopt;
+        vni = vni * 10 + uint32_t(ch - '0');
+    }
+    return vni;
+}
+
 std::vector<ConfigError> validate(const Config& c) {
     std::vector<ConfigError> errors;
     std::set<uint32_t> vnis;
@@ -186,6 +200,10 @@ std::vector<ConfigError> validate(const Config& c) {
             errors.push_back({0, 0, "sessions: VNI " + std::to_string(s.vni) + " is named twice"});
         if (!s.name.empty() && !names.insert(s.name).second)
             errors.push_back({0, 0, "sessions: name " + quote(s.name) + " is used twice"});
+        if (const auto other = automatic_name_vni(s.name); other && *other != s.vni)
+            errors.push_back({0, 0, "sessions: VNI " + std::to_string(s.vni) + " may not be named " + quote(s.name) +
+                                        ": that is the name (and directory) of unnamed VNI " +
+                                        std::to_string(*other)});
     }
     if (c.pcap.enabled && c.pcap.dir.empty()) errors.push_back({0, 0, "pcap.dir: must not be empty"});
     if (c.metrics_auth.username.empty() != c.metrics_auth.password.empty())

@@ -120,4 +120,9 @@ std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why)
 // run after flags are applied too. Each setting's own bounds are its parser's.
 std::vector<ConfigError> validate(const Config& c);
 
+// The VNI whose automatic session name `name` is (vni-501, vni-501-10.0.0.1),
+// or nullopt: a named session may take only its own VNI's automatic name, or
+// it would share a directory and a `session` label with another VNI.
+std::optional<uint32_t> automatic_name_vni(std::string_view name);
+
 }  // namespace mirrortap

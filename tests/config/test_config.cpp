@@ -130,6 +130,18 @@ TEST_CASE("config: a session needs a VNI in range and a safe name") {
     CHECK_FALSE(load_config_text("sessions:\n  - {vni: 1, name: a}\n  - {vni: 1, name: b}\n").ok());
 }
 
+TEST_CASE("config: a named session cannot take another VNI's automatic name") {
+    // vni-2 for VNI 1 would write into VNI 2's directory under VNI 2's label.
+    const std::string other = only_error(load_config_text("sessions:\n  - {vni: 1, name: vni-2}\n")).message;
+    CHECK(other.find("unnamed VNI 2") != std::string::npos);
+    CHECK_FALSE(load_config_text("sessions:\n  - {vni: 1, name: vni-2-10.0.0.1}\n").ok());
+    CHECK(load_config_text("sessions:\n  - {vni: 2, name: vni-2}\n").ok());
+    CHECK(load_config_text("sessions:\n  - {vni: 1, name: vni-web}\n").ok());
+    CHECK(automatic_name_vni("vni-16777215") == 16777215u);
+    CHECK_FALSE(automatic_name_vni("vni-"));
+    CHECK_FALSE(automatic_name_vni("web"));
+}
+
 TEST_CASE("config: sizes take K/M/G suffixes") {
     std::string why;
     CHECK(*parse_size_bytes("4096", why) == 4096);

@@ -241,8 +241,27 @@ def help_version_and_check_config():
     assert out.returncode == 0 and "OK" in out.stdout, out.stderr
 
 
+
+def oversized_inner_frames_are_cut_to_the_snaplen():
+    """A mirrored frame longer than any MTU (a GRO super-frame, say: 30000 bytes) is kept up to
+    the snaplen with its true length, like any other frame; none is refused for its size."""
+    big = udp4_frame(sport=7, payload=bytes(range(256)) * 117)  # 29994 bytes of frame
+    small = udp4_frame(sport=8)
+    with Collector("--snaplen", "9000") as c:
+        c.send([vxlan(11, big), vxlan(11, small)])
+        m = c.wait_settled(2)
+        check_identities(m)
+        assert value(m, "mirrortap_decap_errors_total", reason="datagram_truncated") == 0
+        assert value(m, "mirrortap_sink_written_packets_total", sink="pcap") == 2
+        assert c.stop() == 0
+        files = session_files(c.pcap_dir, "vni-11")
+        assert tshark_lengths(files[0]) == [(len(big), 9000), (len(small), len(small))]
+        assert tcpdump_frames(files[0])[0] == big[:9000]
+
+
 if __name__ == "__main__":
     run({f.__name__: f for f in [
         frames_are_written_exactly, rotation_makes_valid_files, sighup_starts_new_files, ipv6_listen_works,
         two_workers_keep_session_order, sessions_split_by_source, session_limit_is_counted,
-        health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config]})
+        health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config,
+        oversized_inner_frames_are_cut_to_the_snaplen]})
