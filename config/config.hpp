@@ -83,7 +83,7 @@ struct Config {
     std::vector<std::string> tap;    // TAP device names (sinks/tap_sink.hpp)
     bool tap_session_vlan = false;   // push each session's VLAN tag on the TAPs
     std::string stream;              // "-" (stdout), a FIFO path or unix:PATH (sinks/stream_sink.hpp)
-    bool stream_required = false;    // /healthz says 503 while nobody reads the stream
+    bool stream_required = false;    // /healthz says 503 while nobody reads the stream, or its reader stalls
     std::optional<Endpoint> forward; // re-encapsulate and send here (sinks/forward_sink.hpp)
 
     Config();  // defaults, including listen 0.0.0.0:4789

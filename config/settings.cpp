@@ -184,7 +184,7 @@ SettingsTable<Config> make_table() {
          .help = "live pcap stream\n- (stdout), a FIFO (created if missing) or unix:PATH\nunix:PATH: we listen, one reader at a time",
          .value = text_value<C>(field<&C::stream>)},
         {.key = "stream_required", .flag = "--stream-required", .switch_value = "true", .default_text = "false",
-         .group = kIdsFeed, .help = "/healthz is 503 while nobody reads the stream",
+         .group = kIdsFeed, .help = "/healthz is 503 while nobody reads the stream, or its reader has taken nothing for 2 s",
          .value = bool_value<C>(field<&C::stream_required>)},
         {.key = "forward", .flag = "--forward", .value_name = "ADDR:PORT", .group = kIdsFeed,
          .help = "re-encapsulate (same VNI), send there",

@@ -382,12 +382,17 @@ void StreamWriter::flush_out() {
         if (n > 0) {
             off += size_t(n);
             bytes_written_.fetch_add(uint64_t(n), std::memory_order_relaxed);
+            waiting_since = 0;
+            blocked_since_ns_.store(0, std::memory_order_relaxed);
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) {
             const uint64_t now = monotonic_ns();
-            if (waiting_since == 0) waiting_since = now;
+            if (waiting_since == 0) {
+                waiting_since = now;
+                blocked_since_ns_.store(now, std::memory_order_relaxed);
+            }
             if (anyone_closing() && now >= waiting_since + opt_.drain_timeout_ns) {
                 failure = SinkDropReason::queue_full;
                 failed = true;
@@ -413,7 +418,13 @@ void StreamWriter::flush_out() {
     for (uint32_t i = 0; i < count; ++i) rings_[i]->set_done(cursor_[i]);
     taken_.clear();
     out_used_ = 0;
+    blocked_since_ns_.store(0, std::memory_order_relaxed);
     if (failed) disconnect();
+}
+
+uint64_t StreamWriter::blocked_ns(uint64_t now_ns) const {
+    const uint64_t since = blocked_since_ns_.load(std::memory_order_relaxed);
+    return since == 0 || now_ns < since ? 0 : now_ns - since;
 }
 
 void StreamWriter::idle_wait() {
@@ -567,9 +578,19 @@ SinkStats StreamSink::stats() const {
 }
 
 bool StreamSink::healthy(std::string& why) const {
-    if (!opt_.required || opt_.writer->has_reader()) return true;
-    why = "nobody reads the stream at " + opt_.writer->target().text;
-    return false;
+    if (!opt_.required) return true;
+    if (!opt_.writer->has_reader()) {
+        why = "nobody reads the stream at " + opt_.writer->target().text;
+        return false;
+    }
+    // A reader that holds the stream open and takes nothing is no reader: every
+    // record is dropped as queue_full while it looks connected.
+    if (const uint64_t blocked = opt_.writer->blocked_ns(monotonic_ns()); blocked >= opt_.stall_grace_ns) {
+        why = "the reader of the stream at " + opt_.writer->target().text + " has taken nothing for " +
+              std::to_string(blocked / 1'000'000'000) + " s; records are dropped as queue_full";
+        return false;
+    }
+    return true;
 }
 
 }  // namespace mirrortap

@@ -151,6 +151,8 @@ public:
     void wake();
 
     bool has_reader() const { return reader_.load(std::memory_order_relaxed); }
+    // How long the reader has taken nothing while records wait for it (0: it keeps up).
+    uint64_t blocked_ns(uint64_t now_ns) const;
     uint64_t bytes_written() const { return bytes_written_.load(std::memory_order_relaxed); }
     uint64_t readers_seen() const { return readers_seen_.load(std::memory_order_relaxed); }
     const StreamTarget& target() const { return opt_.target; }
@@ -201,6 +203,7 @@ private:
     std::vector<Taken> taken_;
     size_t start_ring_ = 0;
     std::atomic<bool> reader_{false};
+    std::atomic<uint64_t> blocked_since_ns_{0};  // monotonic time the reader stopped taking bytes, 0 = it takes them
     std::atomic<uint64_t> bytes_written_{0};
     std::atomic<uint64_t> readers_seen_{0};
     std::thread thread_;
@@ -210,9 +213,10 @@ struct StreamSinkOptions {
     std::shared_ptr<StreamWriter> writer;
     uint32_t snaplen = 65535;
     uint32_t sink_slot = 2;
-    bool required = false;  // unhealthy while nobody reads
+    bool required = false;  // unhealthy while nobody reads, or the reader takes nothing
     uint64_t close_timeout_ns = 5'000'000'000;
     uint32_t producer = kAnyProducer;  // the receive worker: its sinks' records keep their order across reloads
+    uint64_t stall_grace_ns = 2'000'000'000;  // how long a reader may take nothing before health says so
 };
 
 // One per receive worker: the producer end of its ring. All counting is done
