@@ -97,11 +97,12 @@ private:
     ErrorList& errors_;
 };
 
+// Each --help line of a setting is a clause of its own; in one cell they are joined with "; ".
 std::string markdown_cell(std::string_view text) {
     std::string out;
     for (char c : text) {
         if (c == '|') out += "\\|";
-        else if (c == '\n') out += ' ';
+        else if (c == '\n') out += "; ";
         else out += c;
     }
     return out;
@@ -112,8 +113,9 @@ std::string code_cell(std::string_view text) { return text.empty() ? "" : "`" + 
 }  // namespace
 
 void walk_settings(const YAML::Node& root, const std::vector<std::string_view>& keys,
-                   const std::function<void(size_t, const YAML::Node&)>& found, ErrorList& errors) {
-    SettingsWalker(keys, found, errors).section(root, "", "the top level");
+                   const std::function<void(size_t, const YAML::Node&)>& found, ErrorList& errors,
+                   std::string_view where) {
+    SettingsWalker(keys, found, errors).section(root, "", std::string(where));
 }
 
 std::string_view long_flag_name(std::string_view flag) {
@@ -141,7 +143,8 @@ std::string render_help(const std::vector<SettingDoc>& docs, const std::vector<s
             std::string_view help = d.help;
             const size_t newline = help.find('\n');
             line += help.substr(0, newline);
-            if (!d.default_text.empty()) {
+            // A switch flips its setting away from the default: showing that would mislead.
+            if (!d.default_text.empty() && !d.value_name.empty()) {
                 line += line.size() + 1 <= kDefaultColumn ? std::string(kDefaultColumn - line.size(), ' ') : " ";
                 line += "[" + std::string(d.default_text) + "]";
             }

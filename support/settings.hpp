@@ -10,7 +10,8 @@
 //        .value = size_value<MyConfig>(field<&MyConfig::pcap, &Pcap::rotate_size_bytes>, 4096)},
 //   };
 //   load_settings(table, root, config, errors);            // YAML, after parse_yaml_document
-//   apply_flag(table[i], value, first_use, config);         // each use from parse_command_line
+//   const auto flags = flag_table(table);                   // the command line
+//   apply_flags(flags, parse_command_line(argc, argv, flags.specs).uses, config);
 //   render_help(describe(table), groups);                   // --help
 //   keep_restart_only(table, next, running);                // a reload's notes
 #pragma once
@@ -24,6 +25,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "support/command_line.hpp"
 #include "support/errors.hpp"
 #include "support/parse.hpp"
 #include "support/text.hpp"
@@ -62,7 +64,7 @@ struct Setting {
     std::string_view switch_value;  // what a switch flag sets: "true" (--allow-root), "false" (--no-pcap)
     std::string_view default_text;  // the default as --help and the docs show it; "" = none
     std::string_view group;         // the --help section it is listed in
-    std::string_view help;          // what it does; '\n' starts another --help line
+    std::string_view help;          // what it does; '\n' starts another --help line, each line a clause
     OnReload on_reload = OnReload::applies;
     SettingValue<Config> value;
     std::function<void(Config&)> flag_also;  // what the flag does beyond the value (--pcap-dir turns pcap on)
@@ -189,9 +191,11 @@ SettingValue<Config> node_value(At at, Load load) {
 
 // Walks nested mappings by the dotted keys and calls `found(index, value)` for
 // each key of `keys` present. Unknown keys (with a "did you mean"), non-scalar
-// keys and non-mapping sections are errors at their place.
+// keys and non-mapping sections are errors at their place; `where` names the
+// outermost mapping in them ("unknown key 'x' in the top level").
 void walk_settings(const YAML::Node& root, const std::vector<std::string_view>& keys,
-                   const std::function<void(size_t index, const YAML::Node& value)>& found, ErrorList& errors);
+                   const std::function<void(size_t index, const YAML::Node& value)>& found, ErrorList& errors,
+                   std::string_view where = "the top level");
 
 // Reads one setting's YAML value into the config; errors name the key.
 template <typename Config>
@@ -209,18 +213,9 @@ void load_setting(const Setting<Config>& s, const YAML::Node& n, Config& config,
             if (!n.IsScalar()) return errors.add(error_at(n, key + ": expected a single value"));
             return set(n, n.Scalar());
         case Shape::list:
-            if (n.IsSequence()) {
+            if (auto items = list_items(n, key, errors)) {
                 s.value.clear(config);
-                for (const YAML::Node& item : n) {
-                    if (errors.stopped()) return;
-                    if (item.IsScalar()) set(item, item.Scalar());
-                    else errors.add(error_at(item, key + ": expected a single value in the list"));
-                }
-            } else if (n.IsScalar()) {
-                s.value.clear(config);
-                for (std::string_view item : split_list(n.Scalar())) set(n, item);
-            } else {
-                errors.add(error_at(n, key + ": expected a list such as [a, b] (or [] for none)"));
+                for (const ListItem& item : *items) set(item.node, item.text);
             }
             return;
     }
@@ -259,6 +254,41 @@ std::string apply_flag(const Setting<Config>& s, std::string_view value, bool fi
     if (!why.empty()) return "bad " + std::string(long_flag_name(s.flag)) + ": " + why;
     if (s.flag_also) s.flag_also(config);
     return "";
+}
+
+// The settings that have a flag, in table order, with the FlagSpecs that
+// parse_command_line takes: specs[i] is settings[i]'s flag. A program may
+// append its own action flags (--help, --config) after them.
+template <typename Config>
+struct FlagTable {
+    std::vector<const Setting<Config>*> settings;
+    std::vector<FlagSpec> specs;
+};
+
+template <typename Config>
+FlagTable<Config> flag_table(const SettingsTable<Config>& table) {
+    FlagTable<Config> flags;
+    for (const auto& s : table) {
+        if (s.flag.empty()) continue;
+        flags.settings.push_back(&s);
+        flags.specs.push_back({std::string(s.flag), !s.value_name.empty()});
+    }
+    return flags;
+}
+
+// Applies the uses of settings' flags in command-line order (uses of specs
+// past flags.settings, the program's own, are skipped). Returns the errors.
+template <typename Config>
+std::vector<std::string> apply_flags(const FlagTable<Config>& flags, const std::vector<FlagUse>& uses, Config& config) {
+    std::vector<std::string> errors;
+    std::vector<bool> used(flags.settings.size());
+    for (const FlagUse& use : uses) {
+        if (use.spec >= flags.settings.size()) continue;
+        if (auto e = apply_flag(*flags.settings[use.spec], use.value, !used[use.spec], config); !e.empty())
+            errors.push_back(std::move(e));
+        used[use.spec] = true;
+    }
+    return errors;
 }
 
 // ---- reloads --------------------------------------------------------------------
@@ -301,12 +331,12 @@ std::vector<SettingDoc> describe(const SettingsTable<Config>& table) {
 std::string flag_synopsis(const SettingDoc& d);
 
 // The flags of `docs` grouped under their section titles, in `group_order`,
-// tcpdump style: flag and value, what it does, the default in brackets.
-// Settings without a flag are left out.
+// tcpdump style: flag and value, what it does, the default in brackets
+// (not for switches). Settings without a flag are left out.
 std::string render_help(const std::vector<SettingDoc>& docs, const std::vector<std::string_view>& group_order);
 
 // A Markdown table of `docs`, one row each: flag, config key, default, on
-// reload (applies / restart), meaning. `|` is escaped.
+// reload (applies / restart), meaning (help lines joined with "; "). `|` is escaped.
 std::string markdown_table(const std::vector<SettingDoc>& docs);
 
 }  // namespace mirrortap

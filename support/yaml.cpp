@@ -80,6 +80,23 @@ private:
 
 }  // namespace
 
+std::optional<std::vector<ListItem>> list_items(const YAML::Node& n, std::string_view key, ErrorList& errors) {
+    std::vector<ListItem> items;
+    if (n.IsScalar()) {
+        for (std::string_view text : split_list(n.Scalar())) items.push_back({n, std::string(text)});
+        return items;
+    }
+    if (!n.IsSequence()) {
+        errors.add(error_at(n, std::string(key) + ": expected a list such as [a, b] (or [] for none)"));
+        return std::nullopt;
+    }
+    for (const YAML::Node& item : n) {
+        if (item.IsScalar()) items.push_back({item, item.Scalar()});
+        else errors.add(error_at(item, std::string(key) + ": expected a single value in the list"));
+    }
+    return items;
+}
+
 ConfigError error_at(const YAML::Node& node, std::string message) { return error_at_mark(node.Mark(), std::move(message)); }
 
 std::optional<YAML::Node> parse_yaml_document(std::string_view text, ErrorList& errors) {
@@ -95,7 +112,7 @@ std::optional<YAML::Node> parse_yaml_document(std::string_view text, ErrorList& 
             }
         }
     } catch (const YAML::Exception& e) {
-        errors.add(error_at_mark(e.mark, e.msg));
+        errors.add(error_at_mark(e.mark, printable(e.msg)));
         return std::nullopt;
     }
     if (finder.documents == 0 || finder.empty_document) {
@@ -105,7 +122,7 @@ std::optional<YAML::Node> parse_yaml_document(std::string_view text, ErrorList& 
     try {
         return YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {  // the event pass above would have thrown first
-        errors.add(error_at_mark(e.mark, e.msg));
+        errors.add(error_at_mark(e.mark, printable(e.msg)));
         return std::nullopt;
     }
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "support/errors.hpp"
 
@@ -24,5 +25,17 @@ std::optional<YAML::Node> parse_yaml_document(std::string_view text, ErrorList& 
 // An error at the place where `node` starts (1-based), or without a place for
 // a node that has none.
 ConfigError error_at(const YAML::Node& node, std::string message);
+
+// One item of a list value.
+struct ListItem {
+    YAML::Node node;   // where it is, for errors
+    std::string text;
+};
+
+// The items of a list value: a YAML sequence of scalars, or one scalar
+// holding a comma-separated list ("7, 100-199"; empty items kept for the
+// item's parser to refuse). Another shape is an error naming `key` (nullopt);
+// a non-scalar item is an error and left out.
+std::optional<std::vector<ListItem>> list_items(const YAML::Node& n, std::string_view key, ErrorList& errors);
 
 }  // namespace mirrortap

@@ -84,15 +84,10 @@ ConfigError only_error(const Loaded& l) {
 
 // Flags as a program applies them: in command-line order, over `c`.
 std::vector<std::string> apply_args(std::vector<const char*> args, ToyConfig& c) {
-    std::vector<FlagSpec> specs;
-    for (const auto& s : toy_table()) specs.push_back({std::string(s.flag), !s.value_name.empty()});
+    const auto flags = flag_table(toy_table());
     args.insert(args.begin(), "toy");
-    CommandLine cl = parse_command_line(int(args.size()), args.data(), specs);
-    std::vector<bool> used(specs.size());
-    for (const FlagUse& u : cl.uses) {
-        if (auto e = apply_flag(toy_table()[u.spec], u.value, !used[u.spec], c); !e.empty()) cl.errors.push_back(e);
-        used[u.spec] = true;
-    }
+    CommandLine cl = parse_command_line(int(args.size()), args.data(), flags.specs);
+    for (auto& e : apply_flags(flags, cl.uses, c)) cl.errors.push_back(std::move(e));
     return cl.errors;
 }
 
@@ -204,19 +199,19 @@ TEST_CASE("settings: --help groups flags and shows defaults; file-only keys stay
           "  --allow-vni VNI|A-B,...  VNIs accepted\n"
           "\n"
           "Output:\n"
-          "  --no-out                 write nothing                      [true]\n"
+          "  --no-out                 write nothing\n"
           "  --out-dir DIR            where files go                     [./out]\n"
           "  --rotate-size BYTES      new file past this size            [1G]\n"
           "\n"
           "Other:\n"
-          "  --loud                   say more                           [false]\n");
+          "  --loud                   say more\n");
 }
 
 TEST_CASE("settings: the docs table has a row per setting, pipes escaped") {
     const std::string md = markdown_table(describe(toy_table()));
     CHECK(md.find("| `--allow-vni VNI\\|A-B,...` | `allowed_vnis` |  | applies | VNIs accepted |\n") !=
           std::string::npos);
-    CHECK(md.find("| `--listen ADDR:PORT` | `listen` | `0.0.0.0:4789` | restart | where to listen IPv6 as [ADDR]:PORT |") !=
+    CHECK(md.find("| `--listen ADDR:PORT` | `listen` | `0.0.0.0:4789` | restart | where to listen; IPv6 as [ADDR]:PORT |") !=
           std::string::npos);
     CHECK(md.find("|  | `names` |  | applies | names for things |") != std::string::npos);
 }
