@@ -222,3 +222,9 @@ TEST_CASE("parse: lists split at commas and keep empty items for the parser to r
     CHECK(split_list("") == std::vector<std::string_view>{""});
     CHECK(trim(" \tx y\t ") == "x y");
 }
+
+TEST_CASE("text: a list of names wraps before the width, the first line after its lead") {
+    CHECK(wrapped_words("Only in the file:", {"a", "b"}) == "Only in the file: a, b.\n");
+    CHECK(wrapped_words("Keys:", {"alpha", "beta", "gamma"}, 16) == "Keys: alpha,\nbeta, gamma.\n");
+    CHECK(wrapped_words("", {"one"}) == "one.\n");
+}
