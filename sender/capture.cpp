@@ -7,26 +7,18 @@
 #include <cstdio>
 #include <fstream>
 
-namespace mirrortap::sender {
+#include "sender/values.hpp"
 
-bool parse_mac(const std::string& text, std::array<uint8_t, 6>& mac) {
-    unsigned v[6];
-    char tail;
-    if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-        return false;
-    for (int i = 0; i < 6; ++i) {
-        if (v[i] > 255) return false;
-        mac[size_t(i)] = uint8_t(v[i]);
-    }
-    return true;
-}
+namespace mirrortap::sender {
 
 bool interface_mac(const std::string& interface, std::array<uint8_t, 6>& mac) {
     if (interface.find('/') != std::string::npos) return false;
     std::ifstream in("/sys/class/net/" + interface + "/address");
-    std::string text;
+    std::string text, why;
     if (!(in >> text)) return false;
-    return parse_mac(text, mac);
+    const auto parsed = parse_mac(text, why);
+    if (parsed) mac = *parsed;
+    return parsed.has_value();
 }
 
 std::string own_traffic_filter(const OwnTarget& t) {

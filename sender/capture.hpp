@@ -52,7 +52,6 @@ private:
 
 // The interface's MAC address from sysfs; false when it has none.
 bool interface_mac(const std::string& interface, std::array<uint8_t, 6>& mac);
-bool parse_mac(const std::string& text, std::array<uint8_t, 6>& mac);
 
 // The BPF expression that keeps the sender's own VXLAN out of its capture,
 // and the ICMP errors that quote it (see own_traffic.hpp).

@@ -62,15 +62,6 @@ std::string resolve_target(const std::string& host, sockaddr_storage& out) {
     return "";
 }
 
-std::string address_text(const sockaddr_storage& addr) {
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (addr.ss_family == AF_INET)
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, buf, sizeof buf);
-    else if (addr.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, buf, sizeof buf);
-    return buf;
-}
-
 struct Sender::Source {
     Sender* owner;
     std::unique_ptr<Capture> capture;
@@ -97,7 +88,7 @@ std::string Sender::apply_target(const sockaddr_storage& addr) {
     if (std::string e = tx_->open(addr.ss_family, run_.config.send_buffer_bytes); !e.empty()) return e;
     tx_->set_target(addr);
     target_ = addr;
-    own_ = own_target(addr, run_.config.target_port);
+    own_ = own_target(addr, run_.config.target.port);
     have_target_ = true;
     max_inner_bytes_ = max_inner_frame_bytes(run_.config.mtu, addr.ss_family == AF_INET6);
     const std::string bpf = own_traffic_filter(own_);
@@ -109,7 +100,7 @@ std::string Sender::apply_target(const sockaddr_storage& addr) {
 
 std::string Sender::open_sources(const SenderConfig& c, const sockaddr_storage& target) {
     std::vector<std::shared_ptr<Source>> opened;
-    const std::string bpf = own_traffic_filter(own_target(target, c.target_port));
+    const std::string bpf = own_traffic_filter(own_target(target, c.target.port));
     for (const std::string& name : c.interfaces) {
         InterfaceStats* is;
         {
@@ -148,7 +139,7 @@ std::string Sender::start(RunConfig run) {
     run_ = std::move(run);
     const SenderConfig& c = run_.config;
     sockaddr_storage addr{};
-    if (std::string e = resolve_target(c.target_host, addr); !e.empty()) {
+    if (std::string e = resolve_target(c.target.host, addr); !e.empty()) {
         stats_.resolutions_failed.add();
         return "target: " + e;
     }
@@ -162,7 +153,7 @@ std::string Sender::start(RunConfig run) {
     schedule_resolve();
     std::string names;
     for (auto& s : sources_) names += (names.empty() ? "" : ",") + s->capture->name();
-    log("capturing on " + names + ", mirroring to " + address_text(target_) + ":" + std::to_string(c.target_port) +
+    log("capturing on " + names + ", mirroring to " + address_text(target_) + ":" + std::to_string(c.target.port) +
         ", " + std::to_string(engine_.sessions().size()) + " session(s), inner frames up to " +
         std::to_string(max_inner_bytes_) + " bytes");
     return "";
@@ -173,8 +164,8 @@ std::string Sender::reload(RunConfig run) {
     tx_->flush();
     // Everything that can fail is tried before anything changes.
     sockaddr_storage addr = target_;
-    if (c.target_host != run_.config.target_host) {
-        if (std::string e = resolve_target(c.target_host, addr); !e.empty()) {
+    if (c.target.host != run_.config.target.host) {
+        if (std::string e = resolve_target(c.target.host, addr); !e.empty()) {
             stats_.resolutions_failed.add();
             return "target: " + e;
         }
@@ -192,7 +183,7 @@ std::string Sender::reload(RunConfig run) {
     resolve_timer_.cancel();
     schedule_resolve();
     log("reloaded: " + std::to_string(engine_.sessions().size()) + " session(s), mirroring to " +
-        address_text(target_) + ":" + std::to_string(run_.config.target_port));
+        address_text(target_) + ":" + std::to_string(run_.config.target.port));
     return "";
 }
 
@@ -305,7 +296,7 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
         tx_->flush();
         out = tx_->slot();
     }
-    const size_t n = encapsulate_udp_vxlan(out, outer_source_port(f), run_.config.target_port, session.vni, frame,
+    const size_t n = encapsulate_udp_vxlan(out, outer_source_port(f), run_.config.target.port, session.vni, frame,
                                            t.length);
     tx_->commit(n, slots_[size_t(c.session_index)].stats, t.length);
     if (tx_->full()) tx_->flush();
@@ -327,12 +318,12 @@ void Sender::schedule_resolve() {
         if (ec || stopped_) return;
         // getaddrinfo runs on Asio's resolver thread, never on the capture loop.
         resolver_.async_resolve(
-            run_.config.target_host, "", boost::asio::ip::udp::resolver::numeric_service,
+            run_.config.target.host, "", boost::asio::ip::udp::resolver::numeric_service,
             [this](const boost::system::error_code& rec, boost::asio::ip::udp::resolver::results_type results) {
                 if (stopped_ || rec == boost::asio::error::operation_aborted) return;
                 if (rec || results.empty()) {
                     stats_.resolutions_failed.add();
-                    log("re-resolving '" + run_.config.target_host + "' failed: " + rec.message() +
+                    log("re-resolving '" + run_.config.target.host + "' failed: " + rec.message() +
                         "; still sending to " + address_text(target_));
                 } else {
                     stats_.resolutions_ok.add();
@@ -344,7 +335,7 @@ void Sender::schedule_resolve() {
                         if (std::string e = apply_target(addr); !e.empty()) {
                             log("new target address " + address_text(addr) + ": " + e);
                         } else {
-                            log("target '" + run_.config.target_host + "' moved from " + before + " to " +
+                            log("target '" + run_.config.target.host + "' moved from " + before + " to " +
                                 address_text(addr));
                         }
                     }

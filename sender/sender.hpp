@@ -29,7 +29,6 @@ struct RunConfig {
 
 // The first address of `host` (numeric or a name); "" or a one-line error.
 std::string resolve_target(const std::string& host, sockaddr_storage& out);
-std::string address_text(const sockaddr_storage& addr);
 
 class Sender {
 public:
