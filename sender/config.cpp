@@ -1,5 +1,7 @@
 #include "sender/config.hpp"
 
+#include <algorithm>
+
 #include "sender/settings.hpp"
 #include "support/file.hpp"
 #include "support/settings.hpp"
@@ -301,6 +303,13 @@ std::vector<Session> resolve_sessions(const SenderConfig& c, const FilterLibrary
 
 void validate_for_run(const SenderConfig& c, std::vector<ConfigError>& errors) {
     if (c.interfaces.empty()) errors.push_back({0, 0, "no interface to capture on: set 'interface:' or give -i IFACE"});
+    for (size_t i = 0; i < c.interfaces.size(); ++i) {
+        // Two captures on one interface would mirror each frame twice.
+        if (std::find(c.interfaces.begin(), c.interfaces.begin() + long(i), c.interfaces[i]) !=
+            c.interfaces.begin() + long(i))
+            errors.push_back(error_at_mark(i < c.interfaces_at.size() ? c.interfaces_at[i] : SourceMark{},
+                                           "interface " + quote(c.interfaces[i]) + " is given twice"));
+    }
     if (c.target.host.empty()) errors.push_back({0, 0, "no target: set 'target:' or give --target HOST[:PORT]"});
     if (c.sessions.empty()) errors.push_back({0, 0, "no sessions: nothing would be mirrored"});
 }

@@ -19,6 +19,7 @@
 #include "sender/explain.hpp"
 #include "sender/exporter.hpp"
 #include "sender/sender.hpp"
+#include "sender/settings.hpp"
 #include "support/text.hpp"
 #include "support/version.hpp"
 
@@ -157,6 +158,38 @@ int explain(const Options& o) {
     return 0;
 }
 
+// /metrics on `listen`, or none when it is absent; "" or an error.
+std::string open_exporter(const std::optional<Endpoint>& listen, const SenderStats& stats,
+                          std::unique_ptr<Exporter>& out) {
+    if (!listen) return "";
+    out = std::make_unique<Exporter>(stats);
+    return out->start(endpoint_text(listen->addr));
+}
+
+// SIGHUP: the file, the AWS filter files and the flags read again, then
+// applied all or nothing. What can fail is tried on new objects first: the
+// config loads and checks (interfaces exist, the target resolves), a changed
+// metrics address binds, and the sender stages its captures, filters and
+// socket; only when all of it worked is anything swapped.
+std::string reload(const Options& o, Sender& sender, SenderStats& stats, SenderConfig& running,
+                   std::unique_ptr<Exporter>& exporter) {
+    Loaded next = load(o, true);
+    print_errors(next);
+    if (!next.errors.empty()) return "the config has errors";
+    SenderConfig& c = next.run.config;
+    for (const std::string& note : keep_restart_only(sender_settings(), c, running))
+        std::cerr << "mirrortap-sender: note: " << note << "\n";
+    std::unique_ptr<Exporter> next_exporter;
+    const bool metrics_move = c.metrics_listen != running.metrics_listen;
+    if (metrics_move)
+        if (std::string e = open_exporter(c.metrics_listen, stats, next_exporter); !e.empty()) return e;
+    SenderConfig applied = c;
+    if (std::string e = sender.reload(std::move(next.run)); !e.empty()) return e;  // next_exporter closes again
+    if (metrics_move) exporter = std::move(next_exporter);  // the old one stops listening
+    running = std::move(applied);
+    return "";
+}
+
 int run(const Options& o) {
     Loaded l = load(o, true);
     print_errors(l);
@@ -165,14 +198,11 @@ int run(const Options& o) {
     boost::asio::io_context io;
     SenderStats stats;
     std::unique_ptr<Exporter> exporter;
-    const std::optional<Endpoint> metrics_listen = l.run.config.metrics_listen;
-    if (metrics_listen) {
-        exporter = std::make_unique<Exporter>(stats);
-        if (std::string e = exporter->start(endpoint_text(metrics_listen->addr)); !e.empty()) {
-            std::cerr << "mirrortap-sender: " << e << "\n";
-            return 1;
-        }
+    if (std::string e = open_exporter(l.run.config.metrics_listen, stats, exporter); !e.empty()) {
+        std::cerr << "mirrortap-sender: " << e << "\n";
+        return 1;
     }
+    SenderConfig running = l.run.config;
     Sender sender(io, stats);
     if (std::string e = sender.start(std::move(l.run)); !e.empty()) {
         std::cerr << "mirrortap-sender: " << e << "\n";
@@ -184,17 +214,11 @@ int run(const Options& o) {
         [&](const boost::system::error_code& ec, int signo) {
             if (ec) return;
             if (signo == SIGHUP) {
-                Loaded next = load(o, true);
-                print_errors(next);
-                const std::optional<Endpoint> next_metrics = next.run.config.metrics_listen;
-                std::string e = next.errors.empty() ? sender.reload(std::move(next.run)) : "config has errors";
-                if (e.empty()) {
+                if (std::string e = reload(o, sender, stats, running, exporter); e.empty()) {
                     stats.reloads_ok.add();
-                    if (next_metrics != metrics_listen)
-                        std::cerr << "mirrortap-sender: metrics_listen changes take a restart\n";
                 } else {
                     stats.reloads_failed.add();
-                    std::cerr << "mirrortap-sender: reload refused, the running config stays: " << e << "\n";
+                    std::cerr << "mirrortap-sender: reload refused, nothing changed: " << e << "\n";
                 }
                 signals.async_wait(on_signal);
                 return;

@@ -354,6 +354,18 @@ TEST_CASE("config: durations, sizes and lists where the settings are of that kin
     CHECK(first_error("batch_size: [1]\n") == "cfg:1:13: batch_size: expected a single value");
 }
 
+TEST_CASE("config: running needs an interface, a target and a session, each interface once") {
+    ConfigLoad l = load_config_text("interface: [eth0, eth1, eth0]\n");
+    REQUIRE(l.ok());
+    std::vector<ConfigError> errors;
+    validate_for_run(l.config, errors);
+    std::string all;
+    for (const auto& e : errors) all += format_error("cfg", e) + "\n";
+    CHECK(all == "cfg:1:25: interface 'eth0' is given twice\n"
+                 "cfg: no target: set 'target:' or give --target HOST[:PORT]\n"
+                 "cfg: no sessions: nothing would be mirrored\n");
+}
+
 TEST_CASE("config: the YAML reader's rules hold for the sender too") {
     CHECK(first_error("mtu: 1500\nmtu: 9000\n") == "cfg:2:1: key 'mtu' given twice in one mapping (first at line 1)");
     CHECK(first_error("sessions:\n  - {session_number: 1, session_number: 2}\n") ==
