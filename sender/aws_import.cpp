@@ -14,6 +14,7 @@
 #include "support/file.hpp"
 #include "support/text.hpp"
 #include "support/yaml.hpp"
+#include "support/yaml_value.hpp"
 
 namespace mirrortap::sender {
 

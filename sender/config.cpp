@@ -7,6 +7,7 @@
 #include "support/settings.hpp"
 #include "support/text.hpp"
 #include "support/yaml.hpp"
+#include "support/yaml_value.hpp"
 
 namespace mirrortap::sender {
 

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "support/yaml_value.hpp"
+
 namespace mirrortap::sender {
 
 namespace {

@@ -2,6 +2,7 @@
 
 #include "support/parse.hpp"
 #include "support/yaml.hpp"
+#include "support/yaml_value.hpp"
 
 using namespace mirrortap;
 
