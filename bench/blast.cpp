@@ -20,6 +20,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <optional>
@@ -52,121 +53,77 @@ struct BlastOptions {
     uint64_t count = 1'000'000;
     uint64_t rate_pps = 0;  // 0 = as fast as the kernel takes them
     unsigned batch = 64;
-    double seconds = 0;     // 0 = no time limit
+    uint64_t limit_ms = 0;  // 0 = no time limit
     bool quiet = false;
     bool plain_udp = false;
 };
 
-void print_usage(FILE* to) {
-    std::fprintf(to,
-        "Usage: mirrortap-blast [options]\n"
-        "Send VXLAN-encapsulated Ethernet/IPv4/UDP frames like AWS Traffic Mirroring.\n"
-        "\n"
-        "  --target ADDR:PORT  where to send (default 127.0.0.1:4789; [::1]:4789 for IPv6)\n"
-        "  --sessions N        mirror sessions: VNIs vni-base .. vni-base+N-1 (default 8)\n"
-        "  --vni-base V        first VNI (default 100)\n"
-        "  --size BYTES        inner Ethernet frame size, %u..%u (default 200)\n"
-        "  --flows N           inner UDP flows per session, both directions (default 64)\n"
-        "  --count N           datagrams in total, K/M/G suffix allowed (default 1M)\n"
-        "  --rate PPS          datagrams per second, 0 = as fast as possible (default 0)\n"
-        "  --batch N           datagrams per sendmmsg call (default 64)\n"
-        "  --seconds S         stop after S seconds even if --count is not reached\n"
-        "  --source ADDR       outer source address (raw mode; default: the kernel's choice,\n"
-        "                      or another 127/8 address when the target is loopback)\n"
-        "  --udp               plain UDP socket: no root needed, but one outer source port\n"
-        "  --quiet             print only the final summary line\n"
-        "  --help\n"
-        "\n"
-        "Each session's frames carry a sequence number from 0 at payload offset %zu\n"
-        "(after the magic \"MTB1\" and the VNI), so a receiver can check order and loss.\n"
-        "Example: mirrortap-blast --target 127.0.0.1:4789 --sessions 8 --rate 2000 --seconds 10\n",
-        kMinFrameBytes, kMaxFrameBytes, kInnerHeadersBytes + 8);
+constexpr EndpointRules kTargetRules{.default_port = kVxlanPort, .min_port = 1};
+constexpr EndpointRules kSourceRules{.default_port = 0};
+
+const SettingsTable<BlastOptions>& blast_options() {
+    using O = BlastOptions;
+    using std::chrono::milliseconds;
+    static const SettingsTable<O> table = {
+        {.key = "target", .flag = "--target", .value_name = "ADDR:PORT", .default_text = "127.0.0.1:4789",
+         .group = "Options", .help = "where to send; [::1]:4789 for IPv6",
+         .value = endpoint_value<O>(field<&O::target>, kTargetRules)},
+        {.key = "sessions", .flag = "--sessions", .value_name = "N", .default_text = "8", .group = "Options",
+         .help = "mirror sessions: VNIs vni-base .. vni-base+N-1",
+         .value = count_value<O>(field<&O::shape, &StreamShape::sessions>, 1, kMaxSessions)},
+        {.key = "vni_base", .flag = "--vni-base", .value_name = "V", .default_text = "100", .group = "Options",
+         .help = "first VNI", .value = count_value<O>(field<&O::shape, &StreamShape::vni_base>, 0, kMaxVni)},
+        {.key = "size", .flag = "--size", .value_name = "BYTES", .default_text = "200", .group = "Options",
+         .help = "inner Ethernet frame size, 64..9208",
+         .value = size_value<O>(field<&O::shape, &StreamShape::frame_bytes>, kMinFrameBytes, kMaxFrameBytes)},
+        {.key = "flows", .flag = "--flows", .value_name = "N", .default_text = "64", .group = "Options",
+         .help = "inner UDP flows per session, both directions",
+         .value = count_value<O>(field<&O::shape, &StreamShape::flows>, 1, kMaxFlows)},
+        {.key = "count", .flag = "--count", .value_name = "N", .default_text = "1M", .group = "Options",
+         .help = "datagrams in total (k/M/G: 1000s)", .value = count_value<O>(field<&O::count>, 1, UINT64_MAX)},
+        {.key = "rate", .flag = "--rate", .value_name = "PPS", .default_text = "0", .group = "Options",
+         .help = "datagrams per second, 0 = as fast as possible",
+         .value = count_value<O>(field<&O::rate_pps>, 0, 100'000'000)},
+        {.key = "batch", .flag = "--batch", .value_name = "N", .default_text = "64", .group = "Options",
+         .help = "datagrams per sendmmsg call", .value = count_value<O>(field<&O::batch>, 1, kMaxBatch)},
+        {.key = "seconds", .flag = "--seconds", .value_name = "S", .group = "Options",
+         .help = "stop after S seconds even if --count is not reached\n(or a duration: 500ms, 2m)",
+         .value = duration_value<O>(field<&O::limit_ms>, milliseconds(1), milliseconds(1'000'000'000))},
+        {.key = "source", .flag = "--source", .value_name = "ADDR", .group = "Options",
+         .help = "outer source address (raw mode; default: the kernel's choice,\nor another 127/8 address when the target is loopback)",
+         .value = endpoint_value<O>(field<&O::source>, kSourceRules)},
+        {.key = "udp", .flag = "--udp", .switch_value = "true", .default_text = "false", .group = "Options",
+         .help = "plain UDP socket: no root needed, but one outer source port",
+         .value = bool_value<O>(field<&O::plain_udp>)},
+        {.key = "quiet", .flag = "--quiet", .switch_value = "true", .default_text = "false", .group = "Options",
+         .help = "print only the final summary line", .value = bool_value<O>(field<&O::quiet>)},
+    };
+    return table;
 }
 
-bool fail_flag(std::string_view flag, std::string_view value) {
-    std::fprintf(stderr, "mirrortap-blast: bad value for %.*s: '%.*s' (see --help)\n",
-                 int(flag.size()), flag.data(), int(value.size()), value.data());
-    return false;
+[[noreturn]] void usage_error(const char* message) {
+    std::fprintf(stderr, "mirrortap-blast: %s\n(mirrortap-blast --help lists the options)\n", message);
+    std::exit(2);
 }
 
-bool parse_options(int argc, char** argv, BlastOptions& o) {
-    o.target = *parse_endpoint("127.0.0.1", kVxlanPort);
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        if (flag == "--help" || flag == "-h") { print_usage(stdout); std::exit(0); }
-        if (flag == "--quiet") { o.quiet = true; continue; }
-        if (flag == "--udp") { o.plain_udp = true; continue; }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "mirrortap-blast: unknown flag or missing value: %s (see --help)\n", argv[i]);
-            return false;
-        }
-        const std::string_view value = argv[++i];
-        auto number = [&](uint64_t lo, uint64_t hi) -> std::optional<uint64_t> {
-            auto n = parse_count(value);
-            if (!n || *n < lo || *n > hi) return std::nullopt;
-            return n;
-        };
-        if (flag == "--target") {
-            auto e = parse_endpoint(value, kVxlanPort);
-            if (!e) return fail_flag(flag, value);
-            o.target = *e;
-        } else if (flag == "--source") {
-            auto e = parse_endpoint(value, 0);
-            if (!e) return fail_flag(flag, value);
-            o.source = e;
-        } else if (flag == "--sessions") {
-            auto n = number(1, kMaxSessions);
-            if (!n) return fail_flag(flag, value);
-            o.shape.sessions = uint32_t(*n);
-        } else if (flag == "--vni-base") {
-            auto n = number(0, kMaxVni);
-            if (!n) return fail_flag(flag, value);
-            o.shape.vni_base = uint32_t(*n);
-        } else if (flag == "--size") {
-            auto n = number(kMinFrameBytes, kMaxFrameBytes);
-            if (!n) return fail_flag(flag, value);
-            o.shape.frame_bytes = uint32_t(*n);
-        } else if (flag == "--flows") {
-            auto n = number(1, kMaxFlows);
-            if (!n) return fail_flag(flag, value);
-            o.shape.flows = uint32_t(*n);
-        } else if (flag == "--count") {
-            auto n = number(1, UINT64_MAX);
-            if (!n) return fail_flag(flag, value);
-            o.count = *n;
-        } else if (flag == "--rate") {
-            auto n = number(0, 100'000'000);
-            if (!n) return fail_flag(flag, value);
-            o.rate_pps = *n;
-        } else if (flag == "--batch") {
-            auto n = number(1, kMaxBatch);
-            if (!n) return fail_flag(flag, value);
-            o.batch = unsigned(*n);
-        } else if (flag == "--seconds") {
-            char* end = nullptr;
-            const std::string text(value);
-            o.seconds = std::strtod(text.c_str(), &end);
-            if (end == text.c_str() || *end != '\0' || !(o.seconds > 0) || o.seconds > 1e6) {
-                return fail_flag(flag, value);
-            }
-        } else {
-            std::fprintf(stderr, "mirrortap-blast: unknown flag: %s (see --help)\n", argv[i]);
-            return false;
-        }
-    }
-    if (uint64_t(o.shape.vni_base) + o.shape.sessions - 1 > kMaxVni) {
-        std::fprintf(stderr, "mirrortap-blast: --vni-base + --sessions goes past VNI %u\n", kMaxVni);
-        return false;
-    }
-    if (uint64_t(o.shape.sessions) * o.shape.flows > (1u << 24)) {
-        std::fprintf(stderr, "mirrortap-blast: --sessions x --flows must stay under 16M\n");
-        return false;
-    }
-    if (o.source && o.source->family() != o.target.family()) {
-        std::fprintf(stderr, "mirrortap-blast: --source and --target must be the same address family\n");
-        return false;
-    }
-    return true;
+BlastOptions parse_options(int argc, char** argv) {
+    BlastOptions o;
+    char footer[512];
+    std::snprintf(footer, sizeof footer,
+                  "\nEach session's frames carry a sequence number from 0 at payload offset %zu\n"
+                  "(after the magic \"MTB1\" and the VNI), so a receiver can check order and loss.\n"
+                  "Example: mirrortap-blast --target 127.0.0.1:4789 --sessions 8 --rate 2000 --seconds 10\n",
+                  kInnerHeadersBytes + 8);
+    parse_options_or_exit(argc, argv, blast_options(), "mirrortap-blast",
+                          "Usage: mirrortap-blast [options]\n"
+                          "Send VXLAN-encapsulated Ethernet/IPv4/UDP frames like AWS Traffic Mirroring.\n",
+                          footer, o);
+    if (uint64_t(o.shape.vni_base) + o.shape.sessions - 1 > kMaxVni)
+        usage_error(("--vni-base + --sessions goes past VNI " + std::to_string(kMaxVni)).c_str());
+    if (uint64_t(o.shape.sessions) * o.shape.flows > (1u << 24)) usage_error("--sessions x --flows must stay under 16M");
+    if (o.source && o.source->family() != o.target.family())
+        usage_error("--source and --target must be the same address family");
+    return o;
 }
 
 // The outer source port of every (session, flow), computed once: the hash is
@@ -213,7 +170,7 @@ public:
         if (mode_ == Mode::raw) {
             // A raw socket's address port must be 0 or the protocol (IPv6 checks it);
             // the real destination port is in the UDP header we write.
-            destination_.set_port(0);
+            set_port(destination_, 0);
             if (!prepare_raw(o)) return false;
         }
         // A deep send queue so that a burst of batches is not cut short by
@@ -229,12 +186,10 @@ public:
     int fd() const { return fd_; }
     const Endpoint& destination() const { return destination_; }
     std::string source_text() const {
-        Endpoint local;
-        local.length = sizeof local.storage;
-        if (getsockname(fd_, local.get(), &local.length) != 0) return "?";
-        std::string text = local.to_string();
-        if (mode_ == Mode::raw) text = text.substr(0, text.rfind(':'));  // no port on a raw socket
-        return text;
+        sockaddr_storage local{};
+        socklen_t length = sizeof local;
+        if (getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &length) != 0) return "?";
+        return mode_ == Mode::raw ? address_text(local) : endpoint_text(local);  // no port on a raw socket
     }
 
 private:
@@ -244,15 +199,15 @@ private:
         // for its local address, which would cost a clone per packet on
         // loopback. Sending from a second loopback address keeps our own
         // datagrams out of it entirely.
-        if (!source && o.target.family() == AF_INET && o.target.is_loopback()) {
-            auto* target_v4 = reinterpret_cast<const sockaddr_in*>(&o.target.storage);
-            const bool target_is_dot2 = ntohl(target_v4->sin_addr.s_addr) == 0x7F000002;
-            source = parse_endpoint(target_is_dot2 ? "127.0.0.3" : "127.0.0.2", 0);
+        if (!source && o.target.family() == AF_INET && is_loopback(o.target)) {
+            const bool target_is_dot2 = o.target.host == "127.0.0.2";
+            std::string why;
+            source = parse_endpoint(target_is_dot2 ? "127.0.0.3" : "127.0.0.2", kSourceRules, why);
         }
         if (source) {
             Endpoint bind_to = *source;
-            bind_to.set_port(0);
-            if (bind(fd_, bind_to.get(), bind_to.length) != 0) return fail("bind --source");
+            set_port(bind_to, 0);
+            if (bind(fd_, socket_address(bind_to), bind_to.len) != 0) return fail("bind --source");
         }
         // Whatever still matches (IPv6 ::1 to ::1) is dropped by a filter that
         // accepts nothing, into a receive buffer as small as the kernel allows.
@@ -304,8 +259,8 @@ public:
             iov_[i] = {slot + skip, datagram_bytes_ - skip};
             msgs_[i].msg_hdr.msg_iov = &iov_[i];
             msgs_[i].msg_hdr.msg_iovlen = 1;
-            msgs_[i].msg_hdr.msg_name = const_cast<sockaddr*>(socket.destination().get());
-            msgs_[i].msg_hdr.msg_namelen = socket.destination().length;
+            msgs_[i].msg_hdr.msg_name = const_cast<sockaddr*>(socket_address(socket.destination()));
+            msgs_[i].msg_hdr.msg_namelen = socket.destination().len;
         }
     }
 
@@ -425,12 +380,12 @@ int run(const BlastOptions& o) {
     // traffic, or the stream would arrive in visible lumps.
     unsigned batch = capacity;
     if (o.rate_pps) batch = unsigned(std::clamp<uint64_t>(o.rate_pps / 1000, 1, capacity));
-    DatagramBatch datagrams(capacity, o.shape, socket, o.target.port());
+    DatagramBatch datagrams(capacity, o.shape, socket, o.target.port);
 
     if (!o.quiet) {
         std::printf("mirrortap-blast: %" PRIu64 " datagrams to %s from %s (%s), %u sessions (VNI %u-%u) x %u flows, "
                     "%u-byte inner frames, batch %u, rate %s\n",
-                    o.count, o.target.to_string().c_str(), socket.source_text().c_str(),
+                    o.count, endpoint_text(o.target.addr).c_str(), socket.source_text().c_str(),
                     socket.mode() == VxlanSocket::Mode::raw ? "raw socket, per-flow source ports"
                                                             : "UDP socket, one source port",
                     o.shape.sessions, o.shape.vni_base, o.shape.vni_base + o.shape.sessions - 1,
@@ -440,7 +395,7 @@ int run(const BlastOptions& o) {
     }
 
     const uint64_t start_ns = monotonic_ns();
-    const uint64_t deadline_ns = o.seconds > 0 ? start_ns + uint64_t(o.seconds * kNsPerSecond) : UINT64_MAX;
+    const uint64_t deadline_ns = o.limit_ms > 0 ? start_ns + o.limit_ms * 1'000'000 : UINT64_MAX;
     Pacer pacer(o.rate_pps, start_ns);
     SendTally tally;
     bool ok = true;
@@ -472,8 +427,7 @@ int run(const BlastOptions& o) {
 
 int main(int argc, char** argv) {
     using namespace mirrortap::bench;
-    BlastOptions options;
-    if (!parse_options(argc, argv, options)) return 2;
+    const BlastOptions options = parse_options(argc, argv);
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;  // no SA_RESTART: a blocked send returns EINTR
     sigaction(SIGINT, &sa, nullptr);

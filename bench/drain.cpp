@@ -43,54 +43,45 @@ struct DrainOptions {
     bool quiet = false;
 };
 
-void print_usage(FILE* to) {
-    std::fprintf(to,
-        "Usage: mirrortap-drain [options]\n"
-        "Receive UDP datagrams with recvmmsg (%u per call, %zu-byte buffers) and count them.\n"
-        "\n"
-        "  --listen ADDR:PORT  where to receive (default 127.0.0.1:4789; [::1]:4789 for IPv6)\n"
-        "  --count N           stop after N datagrams (K/M/G suffix allowed)\n"
-        "  --idle-ms MS        stop MS milliseconds after the last datagram (once one arrived)\n"
-        "  --rcvbuf BYTES      socket receive buffer, K/M/G suffix (default 64M, as the collector)\n"
-        "  --wait-start        bind, then read nothing until SIGUSR1: measures the drain rate\n"
-        "                      of a socket filled beforehand\n"
-        "  --quiet             print only the final summary line\n"
-        "  --help\n"
-        "Stops on SIGTERM/SIGINT too. Prints datagrams, bytes, the time from the first to\n"
-        "the last datagram, the rate, the kernel's drop count (SO_RXQ_OVFL) and its own CPU.\n",
-        kBatch, kBufferBytes);
+constexpr EndpointRules kListenRules{.default_port = kVxlanPort};
+
+const SettingsTable<DrainOptions>& drain_options() {
+    using O = DrainOptions;
+    static const SettingsTable<O> table = {
+        {.key = "listen", .flag = "--listen", .value_name = "ADDR:PORT", .default_text = "127.0.0.1:4789",
+         .group = "Options", .help = "where to receive; [::1]:4789 for IPv6",
+         .value = endpoint_value<O>(field<&O::listen>, kListenRules)},
+        {.key = "count", .flag = "--count", .value_name = "N", .default_text = "0", .group = "Options",
+         .help = "stop after N datagrams (k/M/G: 1000s); 0 = no limit",
+         .value = count_value<O>(field<&O::count>, 0, UINT64_MAX)},
+        {.key = "idle_ms", .flag = "--idle-ms", .value_name = "MS", .default_text = "0", .group = "Options",
+         .help = "stop MS milliseconds after the last datagram\n(once one arrived); 0 = wait for a signal",
+         .value = count_value<O>(field<&O::idle_ms>, 0, UINT64_MAX / 1000000)},
+        {.key = "rcvbuf", .flag = "--rcvbuf", .value_name = "BYTES", .default_text = "64M", .group = "Options",
+         .help = "socket receive buffer (K/M/G), as the collector's",
+         .value = size_value<O>(field<&O::rcvbuf_bytes>, 0, 1ull << 30)},
+        {.key = "wait_start", .flag = "--wait-start", .switch_value = "true", .default_text = "false",
+         .group = "Options",
+         .help = "bind, then read nothing until SIGUSR1: measures the drain\nrate of a socket filled beforehand",
+         .value = bool_value<O>(field<&O::wait_for_start>)},
+        {.key = "quiet", .flag = "--quiet", .switch_value = "true", .default_text = "false", .group = "Options",
+         .help = "print only the final summary line", .value = bool_value<O>(field<&O::quiet>)},
+    };
+    return table;
 }
 
-bool parse_options(int argc, char** argv, DrainOptions& o) {
-    o.listen = *parse_endpoint("127.0.0.1", kVxlanPort);
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        if (flag == "--help" || flag == "-h") { print_usage(stdout); std::exit(0); }
-        if (flag == "--quiet") { o.quiet = true; continue; }
-        if (flag == "--wait-start") { o.wait_for_start = true; continue; }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "mirrortap-drain: unknown flag or missing value: %s (see --help)\n", argv[i]);
-            return false;
-        }
-        const std::string_view value = argv[++i];
-        bool good = true;
-        if (flag == "--listen") {
-            auto e = parse_endpoint(value, kVxlanPort);
-            if ((good = e.has_value())) o.listen = *e;
-        } else if (flag == "--count" || flag == "--idle-ms" || flag == "--rcvbuf") {
-            auto n = parse_count(value, flag == "--rcvbuf" ? 1024 : 1000);
-            good = n.has_value() && (flag != "--rcvbuf" || *n <= (1ull << 30));
-            if (good) (flag == "--count" ? o.count : flag == "--idle-ms" ? o.idle_ms : o.rcvbuf_bytes) = *n;
-        } else {
-            std::fprintf(stderr, "mirrortap-drain: unknown flag: %s (see --help)\n", argv[i]);
-            return false;
-        }
-        if (!good) {
-            std::fprintf(stderr, "mirrortap-drain: bad value for %s: '%s'\n", argv[i - 1], argv[i]);
-            return false;
-        }
-    }
-    return true;
+DrainOptions parse_options(int argc, char** argv) {
+    DrainOptions o;
+    char synopsis[256];
+    std::snprintf(synopsis, sizeof synopsis,
+                  "Usage: mirrortap-drain [options]\n"
+                  "Receive UDP datagrams with recvmmsg (%u per call, %zu-byte buffers) and count them.\n",
+                  kBatch, kBufferBytes);
+    parse_options_or_exit(argc, argv, drain_options(), "mirrortap-drain", synopsis,
+                          "\nStops on SIGTERM/SIGINT too. Prints datagrams, bytes, the time from the first to\n"
+                          "the last datagram, the rate, the kernel's drop count (SO_RXQ_OVFL) and its own CPU.\n",
+                          o);
+    return o;
 }
 
 // recvmmsg's arrays, set up once; a control buffer per message carries the
@@ -139,6 +130,7 @@ double cpu_seconds() {
 
 int run(const DrainOptions& o) {
     const int fd = socket(o.listen.family(), SOCK_DGRAM, IPPROTO_UDP);
+    const std::string listen = endpoint_text(o.listen.addr);
     if (fd < 0) { std::perror("mirrortap-drain: socket"); return 1; }
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
@@ -147,12 +139,12 @@ int run(const DrainOptions& o) {
     // the idle limit; it costs nothing while datagrams flow.
     timeval poll{0, kPollMs * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &poll, sizeof poll);
-    if (bind(fd, o.listen.get(), o.listen.length) != 0) {
-        std::fprintf(stderr, "mirrortap-drain: bind %s: %s\n", o.listen.to_string().c_str(), std::strerror(errno));
+    if (bind(fd, socket_address(o.listen), o.listen.len) != 0) {
+        std::fprintf(stderr, "mirrortap-drain: bind %s: %s\n", listen.c_str(), std::strerror(errno));
         return 1;
     }
     if (!o.quiet) {
-        std::printf("mirrortap-drain: listening on %s, receive buffer %d bytes%s\n", o.listen.to_string().c_str(),
+        std::printf("mirrortap-drain: listening on %s, receive buffer %d bytes%s\n", listen.c_str(),
                     rcvbuf, o.wait_for_start ? ", waiting for SIGUSR1" : "");
         std::fflush(stdout);
     }
@@ -193,8 +185,7 @@ int run(const DrainOptions& o) {
 
 int main(int argc, char** argv) {
     using namespace mirrortap::bench;
-    DrainOptions options;
-    if (!parse_options(argc, argv, options)) return 2;
+    const DrainOptions options = parse_options(argc, argv);
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;  // no SA_RESTART: a blocked receive returns EINTR
     sigaction(SIGINT, &sa, nullptr);

@@ -1,39 +1,71 @@
-// Small helpers shared by the bench tools: socket addresses and numeric flags.
+// Small helpers shared by the bench tools: what they do with support's
+// Endpoint beyond parsing it, counts with SI suffixes, receive buffers, and
+// reading their command line through a table of options.
 #pragma once
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "support/clock.hpp"
+#include "support/command_line.hpp"
+#include "support/parse.hpp"
+#include "support/settings.hpp"
 
 namespace mirrortap::bench {
 
 using mirrortap::monotonic_ns;
 
-// An IPv4 or IPv6 UDP address as the command line spells it:
-// "127.0.0.1:4789", "[::1]:4789", or a bare address (port = default_port).
-struct Endpoint {
-    sockaddr_storage storage{};
-    socklen_t length = 0;
+inline const sockaddr* socket_address(const Endpoint& e) { return reinterpret_cast<const sockaddr*>(&e.addr); }
+// The port in the socket address too (a raw socket wants 0 there).
+void set_port(Endpoint& e, uint16_t port);
+bool is_loopback(const Endpoint& e);
 
-    int family() const { return storage.ss_family; }
-    uint16_t port() const;
-    void set_port(uint16_t port);
-    const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
-    sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
-    bool is_loopback() const;
-    std::string to_string() const;
-};
+// A count: 1000000, 200k, 1M, 2G (k/M/G in powers of 1000, either case), in [min, max].
+std::optional<uint64_t> parse_count(std::string_view text, uint64_t min, uint64_t max, std::string& why);
 
-std::optional<Endpoint> parse_endpoint(std::string_view text, uint16_t default_port);
+// A count option of a bench tool's table, in [min, max].
+template <typename Options, typename At>
+SettingValue<Options> count_value(At at, uint64_t min, uint64_t max) {
+    return parsed_value<Options>(at, [min, max](std::string_view t, std::string& why) {
+        return parse_count(t, min, max, why);
+    });
+}
 
-// Decimal with an optional K/M/G suffix (powers of 1000 for counts, of 1024 for
-// bytes: the caller says which). Rejects trailing junk and overflow.
-std::optional<uint64_t> parse_count(std::string_view text, uint64_t suffix_base = 1000);
+// Reads a bench tool's command line through its table of options (support's
+// settings: CLI11, the same parsers and one-line errors as the programs).
+// The defaults are the table's (what --help shows is what runs). --help / -h
+// prints `synopsis`, the options and `footer`, and exits 0; any mistake is
+// printed as "tool: ..." and exits 2.
+template <typename Options>
+void parse_options_or_exit(int argc, char** argv, const SettingsTable<Options>& table, const char* tool,
+                           const std::string& synopsis, const std::string& footer, Options& options) {
+    for (const auto& s : table)
+        if (!s.default_text.empty() && !s.value.set(s.default_text, options).empty()) std::abort();  // a typo in the table
+    const FlagTable<Options> flags = flag_table(table);
+    std::vector<FlagSpec> specs = flags.specs;
+    specs.push_back({"-h,--help", false});
+    const CommandLine cl = parse_command_line(argc, argv, specs);
+    for (const FlagUse& use : cl.uses) {
+        if (use.spec < flags.settings.size()) continue;
+        std::vector<SettingDoc> docs = describe(table);
+        docs.push_back({.flag = "-h,--help", .group = "Options", .help = "print this help and exit"});
+        std::printf("%s\n%s%s", synopsis.c_str(), render_help(docs, {"Options"}).c_str(), footer.c_str());
+        std::exit(0);
+    }
+    std::vector<std::string> errors = cl.errors;
+    if (errors.empty()) errors = apply_flags(flags, cl.uses, options);
+    for (const std::string& e : errors) std::fprintf(stderr, "%s: %s\n", tool, e.c_str());
+    if (!errors.empty()) {
+        std::fprintf(stderr, "(%s --help lists the options)\n", tool);
+        std::exit(2);
+    }
+}
 
 // Root can size a socket buffer past net.core.rmem_max (SO_RCVBUFFORCE); others
 // get what the sysctl allows. Returns the size the kernel reports afterwards.

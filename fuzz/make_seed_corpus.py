@@ -138,6 +138,13 @@ def sender_config_seeds():
         "rate.yaml": "max_rate: {packets_per_second: 20000, bits_per_second: 100000000}\nmtu: 9001\n"
                      "batch_size: 1024\ncapture_buffer_bytes: 64M\nsend_buffer_bytes: 8M\n"
                      "resolve_interval_seconds: 86400\nmetrics_listen: 127.0.0.1:9101\n",
+        "settings-forms.yaml": "max_rate: 5kpps, 1Gbps\ninterface: 'eth0, eth1'\nresolve_interval_seconds: 5m\n"
+                               "poll_interval_usec: 0\nmetrics_listen: '[::1]:9101'\n",
+        # The fuzzer also reads its input as a command line, words split at spaces.
+        "command-line.txt": "-i eth0 --interface=eth1,eth2 -t [fd00::1]:4790 -B 8M --mtu 9000 --max-rate 5kpps,1Gbps "
+                            "--resolve-seconds 2m --poll-usec 0 --metrics-listen 127.0.0.1:9101 --vni 42 "
+                            "--session-number 7 --packet-length 128 --accept-all --import-aws-filter f.json "
+                            "--local-mac 02:00:00:00:00:01 --check-config --explain x.pcap -c s.yaml",
     })
     return seeds
 
@@ -168,6 +175,10 @@ def aws_import_seeds():
         "NetworkServices": ["amazon-dns"], "Description": "seed", "Tags": [{"Key": "k", "Value": "v"}]}]})
     seeds["filter-without-rules.json"] = json.dumps({"TrafficMirrorFilters": [{
         "TrafficMirrorFilterId": "tmf-empty", "IngressFilterRules": [], "EgressFilterRules": []}]})
+    # Escapes as JSON encoders write them: \/ and surrogate pairs (ensure_ascii).
+    seeds["escapes.json"] = json.dumps({"TrafficMirrorFilters": [{
+        "TrafficMirrorFilterId": "tmf-esc", "EgressFilterRules": [
+            aws_rule("egress", 1, "accept", Description="caf\u00e9 \U0001F600 a/b")]}]}).replace("/", "\\/")
     return seeds
 
 

@@ -1,11 +1,15 @@
-// The sender's YAML config loader and its command-line value parsers. Loading
-// never throws or crashes; what loads is well formed (the checks below are the
-// promises of sender/config.hpp); a loaded filter survives filter_to_yaml.
+// The sender's YAML config loader, its value parsers and its command line.
+// Loading never throws or crashes; what loads is well formed (the checks
+// below are the promises of sender/config.hpp and the bounds its settings
+// table declares); a loaded filter survives filter_to_yaml; the same bytes,
+// split into words, are a command line that parses or says why not.
 #include <string>
 
 #include "fuzz/filter_roundtrip.hpp"
 #include "fuzz/fuzz_support.hpp"
+#include "sender/cli.hpp"
 #include "sender/config.hpp"
+#include "support/text.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::sender;
@@ -15,7 +19,9 @@ namespace {
 void check_errors(const std::vector<ConfigError>& errors) {
     for (const ConfigError& e : errors) {
         FUZZ_CHECK(!e.message.empty());
-        FUZZ_CHECK(e.at.line >= 0 && e.at.column >= 0);
+        FUZZ_CHECK(e.line >= 0 && e.column >= 0);
+        // Whatever the input held, a message is one printable line.
+        FUZZ_CHECK(!has_control_character(e.message));
         FUZZ_CHECK(!format_error("fuzz.yaml", e).empty());
     }
 }
@@ -47,6 +53,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const SenderConfig& c = load.config;
         FUZZ_CHECK(c.mtu >= 576 && c.mtu <= 9216);
         FUZZ_CHECK(c.batch_size >= 1 && c.batch_size <= 1024);
+        FUZZ_CHECK(c.resolve_interval_seconds >= 1 && c.resolve_interval_seconds <= 86400);
+        FUZZ_CHECK(c.poll_interval_usec <= 100000);
+        FUZZ_CHECK(c.capture_buffer_bytes >= (64u << 10) && c.capture_buffer_bytes <= (1u << 30));
+        FUZZ_CHECK(c.interfaces_at.size() == c.interfaces.size());
+        for (const std::string& i : c.interfaces) FUZZ_CHECK(!i.empty() && i.size() < 16);
+        if (!c.target.host.empty()) FUZZ_CHECK(c.target.port >= 1);
+        if (c.metrics_listen) FUZZ_CHECK(!c.metrics_listen->is_name() && c.metrics_listen->port >= 1);
         for (size_t i = 0; i < c.sessions.size(); ++i) {
             const Session& s = c.sessions[i].session;
             FUZZ_CHECK(s.session_number >= kMinSessionNumber && s.session_number <= kMaxSessionNumber);
@@ -55,6 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             for (size_t j = 0; j < i; ++j)
                 FUZZ_CHECK(c.sessions[j].session.session_number != s.session_number);
             FUZZ_CHECK(!s.name().empty());
+            FUZZ_CHECK(!has_control_character(s.name()));
             check_rules(s.filter);
             fuzz::check_filter_roundtrip(s.filter);
         }
@@ -65,18 +79,39 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(sessions.size() <= c.sessions.size());
     }
 
-    // The same bytes through each command-line value parser.
+    // The same bytes through each value parser.
     std::string why;
-    if (!parse_size_bytes(text, why)) FUZZ_CHECK(!why.empty());
-    why.clear();
     if (!parse_rate(text, why)) FUZZ_CHECK(!why.empty());
     why.clear();
-    std::string host;
-    uint16_t port = 0;
-    if (!parse_target(text, host, port, why)) FUZZ_CHECK(!why.empty());
-    else FUZZ_CHECK(!host.empty());
+    if (!parse_endpoint(text, kTargetRules, why)) FUZZ_CHECK(!why.empty());
     why.clear();
     std::optional<uint8_t> protocol;
     if (!parse_protocol(text, protocol, why)) FUZZ_CHECK(!why.empty());
+    why.clear();
+    if (!parse_mac(text, why)) FUZZ_CHECK(!why.empty());
+    why.clear();
+    if (const auto name = parse_interface_name(text, why)) FUZZ_CHECK(name->size() < 16);
+    else FUZZ_CHECK(!why.empty());
+    why.clear();
+    if (!parse_filter_cidr(text, why)) FUZZ_CHECK(!why.empty());
+
+    // And as a command line: words split at spaces and newlines, at most 64.
+    std::vector<std::string> words = {"mirrortap-sender"};
+    for (size_t at = 0; at < text.size() && words.size() < 64;) {
+        const size_t end = std::min(text.find_first_of(" \n", at), text.size());
+        if (end > at) words.emplace_back(text.substr(at, end - at));
+        at = end + 1;
+    }
+    std::vector<const char*> argv;
+    for (const std::string& w : words) argv.push_back(w.c_str());
+    const SenderCommandLine cl = parse_sender_command_line(int(argv.size()), argv.data());
+    for (const std::string& e : cl.errors) FUZZ_CHECK(!e.empty() && !has_control_character(e));
+    if (cl.errors.empty()) {
+        SenderConfig c;
+        FUZZ_CHECK(apply_setting_flags(cl, c).empty());  // accepted flags apply without an error
+        FUZZ_CHECK(c.mtu >= 576 && c.mtu <= 9216);
+        if (cl.vni) FUZZ_CHECK(*cl.vni <= 0xFFFFFF);
+        FUZZ_CHECK(cl.session_number >= kMinSessionNumber && cl.session_number <= kMaxSessionNumber);
+    }
     return 0;
 }

@@ -1,196 +1,110 @@
 #include "sender/aws_import.hpp"
 
-// Boost.JSON arrived in Boost 1.75; Debian 12's Boost is 1.74, whose
-// property_tree reads JSON well enough for this document (every value becomes
-// text, arrays are children with empty keys).
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
+// JSON is YAML 1.2's flow syntax, so the YAML reader every config goes
+// through (support/yaml.hpp, yaml-cpp) reads this file too: one parser, with
+// line:column in its errors and keys given twice refused. Two things yaml-cpp
+// does not do as JSON does are handled before it sees the text (see
+// prepare_json): nesting depth (its own guard answers "bad file" at 1:1) and
+// UTF-16 surrogate pairs (\ud83d\ude00), which it refuses as invalid code
+// points. It also accepts some text that is not JSON ({,}, comments, bare
+// words); every value is still checked below, so such text fails there.
 
-#include <algorithm>
-#include <charconv>
-#include <fstream>
-#include <set>
-#include <sstream>
+#include <cstdio>
+
+#include "support/file.hpp"
+#include "support/text.hpp"
+#include "support/yaml.hpp"
+#include "support/yaml_value.hpp"
 
 namespace mirrortap::sender {
 
 namespace {
 
-using boost::property_tree::ptree;
+// AWS's output nests five levels; anything past this is refused unparsed.
+constexpr int kMaxJsonDepth = 64;
+
+// A document of many filters can pass the 1 MiB a config may have.
+constexpr size_t kMaxJsonBytes = 16u << 20;
+
+bool is_high_surrogate(unsigned v) { return v >= 0xD800 && v <= 0xDBFF; }
+bool is_low_surrogate(unsigned v) { return v >= 0xDC00 && v <= 0xDFFF; }
+
+// The four hex digits of a \uXXXX escape starting at `at` (the backslash).
+std::optional<unsigned> unicode_escape(std::string_view json, size_t at) {
+    if (at + 6 > json.size() || json[at] != '\\' || json[at + 1] != 'u') return std::nullopt;
+    unsigned v = 0;
+    for (size_t i = at + 2; i < at + 6; ++i) {
+        const char c = json[i];
+        const int digit = c >= '0' && c <= '9' ? c - '0'
+                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                 : -1;
+        if (digit < 0) return std::nullopt;
+        v = v * 16 + unsigned(digit);
+    }
+    return v;
+}
+
+// The JSON text as yaml-cpp can read it: each surrogate pair \uD8xx\uDCxx
+// written as the one escape YAML has for it, \UXXXXXXXX (two columns shorter:
+// an error's line stays right, its column may be off by a few after one).
+// nullopt and `why` when nested deeper than kMaxJsonDepth.
+std::optional<std::string> prepare_json(std::string_view json, std::string& why) {
+    std::string out;
+    out.reserve(json.size());
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < json.size(); ++i) {
+        const char c = json[i];
+        if (in_string) {
+            if (c == '\\' && i + 1 < json.size()) {
+                const auto high = unicode_escape(json, i);
+                const auto low = high && is_high_surrogate(*high) ? unicode_escape(json, i + 6) : std::nullopt;
+                if (low && is_low_surrogate(*low)) {
+                    char escape[11];
+                    std::snprintf(escape, sizeof escape, "\\U%08X", 0x10000 + ((*high - 0xD800) << 10) + (*low - 0xDC00));
+                    out += escape;
+                    i += 11;
+                } else {
+                    out += json.substr(i, 2);  // any other escape, \" and \\ included, as it is
+                    ++i;
+                }
+                continue;
+            }
+            if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if ((c == '[' || c == '{') && ++depth > kMaxJsonDepth) {
+            why = "JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                  " levels: not what aws ec2 describe-traffic-mirror-filters prints";
+            return std::nullopt;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+        out += c;
+    }
+    return out;
+}
 
 class Importer {
 public:
-    explicit Importer(AwsImport& out) : out_(out) {}
+    explicit Importer(AwsImport& out) : out_(out), errors_(out.errors) {}
 
-    void error(const std::string& path, const std::string& message) {
-        out_.errors.push_back({{}, path + ": " + message});
-    }
-
-    std::optional<long> integer(const ptree& node, const std::string& path, long min, long max) {
-        const std::string& s = node.data();
-        long v = 0;
-        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || v < min || v > max) {
-            error(path, "expected a whole number " + std::to_string(min) + ".." + std::to_string(max) + ", got '" +
-                            s + "'");
-            return std::nullopt;
+    void run(const YAML::Node& root) {
+        if (!root.IsMap()) {
+            errors_.add(error_at(root, "expected a JSON object with TrafficMirrorFilters (the output of "
+                                       "aws ec2 describe-traffic-mirror-filters)"));
+            return;
         }
-        return v;
-    }
-
-    std::optional<PortRange> port_range(const ptree& node, const std::string& path) {
-        PortRange r;
-        auto from = node.get_child_optional("FromPort");
-        auto to = node.get_child_optional("ToPort");
-        if (!from || !to) {
-            error(path, "a port range needs FromPort and ToPort");
-            return std::nullopt;
-        }
-        auto f = integer(*from, path + ".FromPort", 0, 65535);
-        auto t = integer(*to, path + ".ToPort", 0, 65535);
-        if (!f || !t) return std::nullopt;
-        if (*f > *t) {
-            error(path, "FromPort is above ToPort");
-            return std::nullopt;
-        }
-        r.from_port = uint16_t(*f);
-        r.to_port = uint16_t(*t);
-        return r;
-    }
-
-    std::optional<FilterRule> rule(const ptree& node, const std::string& path, std::optional<Direction> expected,
-                                   Direction& direction) {
-        FilterRule r;
-        bool ok = true;
-        if (auto d = node.get_optional<std::string>("TrafficDirection")) {
-            if (*d == "ingress") direction = Direction::ingress;
-            else if (*d == "egress") direction = Direction::egress;
-            else {
-                error(path + ".TrafficDirection", "expected ingress or egress, got '" + *d + "'");
-                return std::nullopt;
-            }
-            if (expected && *expected != direction) {
-                error(path + ".TrafficDirection", "'" + *d + "' in the " +
-                                                      std::string(*expected == Direction::ingress ? "Ingress" : "Egress") +
-                                                      "FilterRules list");
-                return std::nullopt;
-            }
-        } else if (expected) {
-            direction = *expected;
-        } else {
-            error(path, "no TrafficDirection");
-            return std::nullopt;
-        }
-        if (auto n = node.get_child_optional("RuleNumber")) {
-            auto v = integer(*n, path + ".RuleNumber", 1, 32766);
-            if (v) r.rule_number = uint16_t(*v);
-            else ok = false;
-        } else {
-            error(path, "no RuleNumber");
-            ok = false;
-        }
-        const std::string action = node.get("RuleAction", "");
-        if (action == "accept") r.action = RuleAction::accept;
-        else if (action == "reject") r.action = RuleAction::reject;
-        else {
-            error(path + ".RuleAction", "expected accept or reject, got '" + action + "'");
-            ok = false;
-        }
-        // Protocol absent (or 0) is AWS's "All protocols".
-        if (auto p = node.get_child_optional("Protocol")) {
-            auto v = integer(*p, path + ".Protocol", 0, 255);
-            if (!v) ok = false;
-            else if (*v != 0) r.protocol = uint8_t(*v);
-        }
-        auto cidr = [&](const char* key, std::optional<Cidr>& into) {
-            if (auto s = node.get_optional<std::string>(key)) {
-                into = Cidr::parse(*s);
-                if (!into) {
-                    error(path + "." + key, "'" + *s + "' is not a CIDR block");
-                    ok = false;
-                }
-            }
-        };
-        cidr("SourceCidrBlock", r.source_cidr);
-        cidr("DestinationCidrBlock", r.destination_cidr);
-        if (auto p = node.get_child_optional("SourcePortRange")) {
-            r.source_ports = port_range(*p, path + ".SourcePortRange");
-            ok &= bool(r.source_ports);
-        }
-        if (auto p = node.get_child_optional("DestinationPortRange")) {
-            r.destination_ports = port_range(*p, path + ".DestinationPortRange");
-            ok &= bool(r.destination_ports);
-        }
-        if (ok && r.has_port_range() && r.protocol != kProtoTcp && r.protocol != kProtoUdp) {
-            error(path, "a port range with a protocol other than 6 (tcp) or 17 (udp)");
-            ok = false;
-        }
-        r.description = node.get("Description", "");
-        if (!ok) return std::nullopt;
-        return r;
-    }
-
-    using RuleLists = std::array<std::vector<FilterRule>, kDirectionCount>;
-
-    void add_rules(const ptree& list, const std::string& path, std::optional<Direction> expected,
-                   std::map<std::string, RuleLists>& by_filter, const std::string& filter_id) {
-        size_t i = 0;
-        for (const auto& [key, node] : list) {
-            const std::string p = path + "[" + std::to_string(i++) + "]";
-            std::string id = filter_id.empty() ? node.get("TrafficMirrorFilterId", "") : filter_id;
-            if (id.empty()) {
-                error(p, "no TrafficMirrorFilterId");
-                continue;
-            }
-            Direction d = Direction::ingress;
-            if (auto r = rule(node, p, expected, d)) {
-                auto& rules = by_filter[id][size_t(d)];
-                for (const FilterRule& other : rules) {
-                    if (other.rule_number == r->rule_number) {
-                        error(p, "duplicate RuleNumber " + std::to_string(r->rule_number) + " in " +
-                                     std::string(to_string(d)) + " rules of " + id);
-                    }
-                }
-                rules.push_back(std::move(*r));
-            }
-        }
-    }
-
-    void run(const ptree& root) {
         std::map<std::string, RuleLists> by_filter;
-        bool found = false;
-        if (auto filters = root.get_child_optional("TrafficMirrorFilters")) {
-            found = true;
-            size_t i = 0;
-            for (const auto& [key, f] : *filters) {
-                const std::string path = "TrafficMirrorFilters[" + std::to_string(i++) + "]";
-                const std::string id = f.get("TrafficMirrorFilterId", "");
-                if (id.empty()) {
-                    error(path, "no TrafficMirrorFilterId");
-                    continue;
-                }
-                by_filter[id];  // a filter without rules still exists (and mirrors nothing)
-                if (auto l = f.get_child_optional("IngressFilterRules"))
-                    add_rules(*l, path + ".IngressFilterRules", Direction::ingress, by_filter, id);
-                if (auto l = f.get_child_optional("EgressFilterRules"))
-                    add_rules(*l, path + ".EgressFilterRules", Direction::egress, by_filter, id);
-                if (auto services = f.get_child_optional("NetworkServices")) {
-                    for (const auto& [k, s] : *services) {
-                        if (s.data() == "amazon-dns")
-                            out_.notes.push_back(id + ": NetworkServices amazon-dns has no meaning off AWS; "
-                                                      "DNS traffic is filtered by the rules like any other");
-                    }
-                }
-            }
-        }
+        const YAML::Node filters = root["TrafficMirrorFilters"];
+        const YAML::Node flat = root["TrafficMirrorFilterRules"];
+        if (filters) read_filters(filters, by_filter);
         // describe-traffic-mirror-filter-rules prints one flat list.
-        if (auto rules = root.get_child_optional("TrafficMirrorFilterRules")) {
-            found = true;
-            add_rules(*rules, "TrafficMirrorFilterRules", std::nullopt, by_filter, "");
-        }
-        if (!found) {
-            error("(top level)", "neither TrafficMirrorFilters nor TrafficMirrorFilterRules: is this the output of "
-                                 "aws ec2 describe-traffic-mirror-filters?");
+        if (flat) add_rules(flat, "TrafficMirrorFilterRules", std::nullopt, by_filter, "");
+        if (!filters && !flat) {
+            errors_.add(error_at(root, "(top level): neither TrafficMirrorFilters nor TrafficMirrorFilterRules: is "
+                                       "this the output of aws ec2 describe-traffic-mirror-filters?"));
             return;
         }
         for (auto& [id, lists] : by_filter) {
@@ -201,64 +115,199 @@ public:
     }
 
 private:
-    AwsImport& out_;
-};
+    using RuleLists = std::array<std::vector<FilterRule>, kDirectionCount>;
 
-// property_tree's JSON parser recurses once per nesting level, so a file
-// nested tens of thousands deep overflows the stack (found by fuzz/aws_import).
-// AWS's output nests five levels; anything past this is refused unparsed.
-constexpr int kMaxJsonDepth = 64;
+    // "TrafficMirrorFilters[0].IngressFilterRules[2].RuleNumber: why", at the value.
+    void error(const YAML::Node& at, const std::string& path, const std::string& why) {
+        errors_.add(error_at(at, path + ": " + why));
+    }
 
-int json_depth(std::string_view json) {
-    int depth = 0, deepest = 0;
-    bool in_string = false, escaped = false;
-    for (char c : json) {
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            deepest = std::max(deepest, ++depth);
-        } else if (c == ']' || c == '}') {
-            --depth;
+    // The value at `key` of `node` read by `parse` into `into`, when given.
+    // False when it was given and bad (reported at the value).
+    template <typename Parse, typename T>
+    bool read_field(const YAML::Node& node, const char* key, const std::string& path, Parse parse, T& into) {
+        const YAML::Node v = node[key];
+        if (!v) return true;
+        auto value = read_value(v, path + "." + key, errors_, parse);
+        if (value) into = std::move(*value);
+        return bool(value);
+    }
+
+    // A field AWS always prints; its absence is an error.
+    template <typename Parse, typename T>
+    bool read_required(const YAML::Node& node, const char* key, const std::string& path, Parse parse, T& into) {
+        if (!node[key]) {
+            error(node, path, std::string("no ") + key);
+            return false;
+        }
+        return read_field(node, key, path, parse, into);
+    }
+
+    std::optional<PortRange> port_range(const YAML::Node& node, const std::string& path) {
+        const auto port = [](std::string_view t, std::string& why) { return parse_uint(t, 65535, why); };
+        if (!node.IsMap() || !node["FromPort"] || !node["ToPort"]) {
+            error(node, path, "a port range needs FromPort and ToPort");
+            return std::nullopt;
+        }
+        uint64_t from = 0, to = 0;
+        if (!read_field(node, "FromPort", path, port, from) || !read_field(node, "ToPort", path, port, to))
+            return std::nullopt;
+        if (from > to) {
+            error(node, path, "FromPort is above ToPort");
+            return std::nullopt;
+        }
+        return PortRange{uint16_t(from), uint16_t(to)};
+    }
+
+    std::optional<Direction> direction(const YAML::Node& node, const std::string& path,
+                                       std::optional<Direction> expected) {
+        const YAML::Node d = node["TrafficDirection"];
+        if (!d) {
+            if (!expected) error(node, path, "no TrafficDirection");
+            return expected;
+        }
+        const auto named = read_value(d, path + ".TrafficDirection", errors_,
+                                      [](std::string_view t, std::string& why) -> std::optional<Direction> {
+                                          if (t == "ingress") return Direction::ingress;
+                                          if (t == "egress") return Direction::egress;
+                                          why = "expected ingress or egress, got " + quote(t);
+                                          return std::nullopt;
+                                      });
+        if (named && expected && *named != *expected) {
+            error(d, path + ".TrafficDirection",
+                  quote(d.Scalar()) + " in the " + (*expected == Direction::ingress ? "Ingress" : "Egress") +
+                      "FilterRules list");
+            return std::nullopt;
+        }
+        return named;
+    }
+
+    std::optional<FilterRule> rule(const YAML::Node& node, const std::string& path) {
+        FilterRule r;
+        bool ok = read_required(node, "RuleNumber", path, parse_rule_number, r.rule_number);
+        ok &= read_required(node, "RuleAction", path, parse_rule_action, r.action);
+        // Protocol absent (or 0) is AWS's "All protocols".
+        uint64_t protocol = 0;
+        ok &= read_field(node, "Protocol", path, [](std::string_view t, std::string& why) { return parse_uint(t, 255, why); },
+                         protocol);
+        if (protocol != 0) r.protocol = uint8_t(protocol);
+        ok &= read_field(node, "SourceCidrBlock", path, parse_filter_cidr, r.source_cidr);
+        ok &= read_field(node, "DestinationCidrBlock", path, parse_filter_cidr, r.destination_cidr);
+        for (auto [key, into] : {std::pair{"SourcePortRange", &r.source_ports},
+                                 std::pair{"DestinationPortRange", &r.destination_ports}}) {
+            if (const YAML::Node p = node[key]) {
+                *into = port_range(p, path + "." + key);
+                ok &= into->has_value();
+            }
+        }
+        ok &= read_field(node, "Description", path, parse_label_text, r.description);
+        if (ok) {
+            if (std::string problem = port_range_problem(r); !problem.empty()) {
+                error(node, path, problem);
+                ok = false;
+            }
+        }
+        if (!ok) return std::nullopt;
+        return r;
+    }
+
+    void add_rules(const YAML::Node& list, const std::string& path, std::optional<Direction> expected,
+                   std::map<std::string, RuleLists>& by_filter, const std::string& filter_id) {
+        if (!list.IsSequence()) {
+            error(list, path, "expected a list of rules");
+            return;
+        }
+        size_t i = 0;
+        for (const YAML::Node& node : list) {
+            if (errors_.stopped()) return;
+            const std::string p = path + "[" + std::to_string(i++) + "]";
+            if (!node.IsMap()) {
+                error(node, p, "expected a rule (a JSON object)");
+                continue;
+            }
+            std::string id = filter_id;
+            if (id.empty() && !read_field(node, "TrafficMirrorFilterId", p, parse_label_text, id)) continue;
+            if (id.empty()) {
+                error(node, p, "no TrafficMirrorFilterId");
+                continue;
+            }
+            const auto d = direction(node, p, expected);
+            auto r = rule(node, p);
+            if (!d || !r) continue;
+            auto& rules = by_filter[id][size_t(*d)];
+            for (const FilterRule& other : rules) {
+                if (other.rule_number == r->rule_number)
+                    error(node, p, "duplicate RuleNumber " + std::to_string(r->rule_number) + " in " +
+                                       std::string(to_string(*d)) + " rules of " + printable(id));
+            }
+            rules.push_back(std::move(*r));
         }
     }
-    return deepest;
-}
+
+    void read_filters(const YAML::Node& filters, std::map<std::string, RuleLists>& by_filter) {
+        if (!filters.IsSequence()) {
+            error(filters, "TrafficMirrorFilters", "expected a list of filters");
+            return;
+        }
+        size_t i = 0;
+        for (const YAML::Node& f : filters) {
+            if (errors_.stopped()) return;
+            const std::string path = "TrafficMirrorFilters[" + std::to_string(i++) + "]";
+            std::string id;
+            if (f.IsMap() && !read_field(f, "TrafficMirrorFilterId", path, parse_label_text, id)) continue;
+            if (id.empty()) {
+                error(f, path, "no TrafficMirrorFilterId");
+                continue;
+            }
+            by_filter[id];  // a filter without rules still exists (and mirrors nothing)
+            if (const YAML::Node l = f["IngressFilterRules"])
+                add_rules(l, path + ".IngressFilterRules", Direction::ingress, by_filter, id);
+            if (const YAML::Node l = f["EgressFilterRules"])
+                add_rules(l, path + ".EgressFilterRules", Direction::egress, by_filter, id);
+            if (const YAML::Node services = f["NetworkServices"]; services && services.IsSequence()) {
+                for (const YAML::Node& s : services) {
+                    if (s.IsScalar() && s.Scalar() == "amazon-dns")
+                        out_.notes.push_back(printable(id) + ": NetworkServices amazon-dns has no meaning off AWS; "
+                                                             "DNS traffic is filtered by the rules like any other");
+                }
+            }
+        }
+    }
+
+    AwsImport& out_;
+    ErrorList errors_;
+};
 
 }  // namespace
 
 AwsImport import_aws_filters_text(std::string_view json) {
     AwsImport out;
-    if (json_depth(json) > kMaxJsonDepth) {
-        out.errors.push_back({{}, "JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
-                                      " levels: not what aws ec2 describe-traffic-mirror-filters prints"});
+    ErrorList errors(out.errors);
+    if (trim(json).find_first_not_of("\r\n") == std::string_view::npos) {
+        errors.add("empty: not what aws ec2 describe-traffic-mirror-filters prints");
         return out;
     }
-    ptree root;
-    try {
-        std::istringstream in{std::string(json)};
-        boost::property_tree::read_json(in, root);
-    } catch (const boost::property_tree::json_parser_error& e) {
-        out.errors.push_back({{int(e.line()), 1}, "JSON: " + e.message()});
+    std::string why;
+    const std::optional<std::string> prepared = prepare_json(json, why);
+    if (!prepared) {
+        errors.add(why);
         return out;
     }
-    Importer(out).run(root);
+    const std::optional<YAML::Node> root = parse_yaml_document(*prepared, errors);
+    if (!root || !errors.empty()) return out;
+    Importer(out).run(*root);
     return out;
 }
 
 AwsImport import_aws_filters_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
+    std::string why;
+    const std::optional<std::string> text = read_regular_file(path, kMaxJsonBytes, "AWS filter file", why);
+    if (!text) {
         AwsImport out;
-        out.errors.push_back({{}, "cannot open file"});
+        out.errors.push_back({0, 0, why});
         return out;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return import_aws_filters_text(ss.str());
+    return import_aws_filters_text(*text);
 }
 
 }  // namespace mirrortap::sender

@@ -7,26 +7,19 @@
 #include <cstdio>
 #include <fstream>
 
-namespace mirrortap::sender {
+#include "sender/values.hpp"
+#include "support/text.hpp"
 
-bool parse_mac(const std::string& text, std::array<uint8_t, 6>& mac) {
-    unsigned v[6];
-    char tail;
-    if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-        return false;
-    for (int i = 0; i < 6; ++i) {
-        if (v[i] > 255) return false;
-        mac[size_t(i)] = uint8_t(v[i]);
-    }
-    return true;
-}
+namespace mirrortap::sender {
 
 bool interface_mac(const std::string& interface, std::array<uint8_t, 6>& mac) {
     if (interface.find('/') != std::string::npos) return false;
     std::ifstream in("/sys/class/net/" + interface + "/address");
-    std::string text;
+    std::string text, why;
     if (!(in >> text)) return false;
-    return parse_mac(text, mac);
+    const auto parsed = parse_mac(text, why);
+    if (parsed) mac = *parsed;
+    return parsed.has_value();
 }
 
 std::string own_traffic_filter(const OwnTarget& t) {
@@ -59,9 +52,9 @@ std::string own_traffic_filter(const OwnTarget& t) {
 }
 
 std::unique_ptr<Capture> Capture::open(const std::string& interface, const CaptureOptions& options,
-                                       InterfaceStats* stats, std::string& error) {
+                                       std::string& error) {
     if (if_nametoindex(interface.c_str()) == 0) {
-        error = "no such interface '" + interface + "'";
+        error = "no such interface " + quote(interface);
         return nullptr;
     }
     char errbuf[PCAP_ERRBUF_SIZE] = {};
@@ -73,7 +66,6 @@ std::unique_ptr<Capture> Capture::open(const std::string& interface, const Captu
     std::unique_ptr<Capture> c(new Capture);
     c->handle_ = p;
     c->name_ = interface;
-    c->stats_ = stats;
     pcap_set_snaplen(p, int(options.snaplen));
     // Not promiscuous: AWS mirrors what the ENI sends and receives, not what
     // merely passes by.
@@ -103,26 +95,41 @@ std::unique_ptr<Capture> Capture::open(const std::string& interface, const Captu
     }
     c->has_mac_ = interface_mac(interface, c->mac_) &&
                   std::any_of(c->mac_.begin(), c->mac_.end(), [](uint8_t b) { return b != 0; });
-    // Counters that survive a reopen (reload): libpcap's restart at zero.
-    if (stats) {
-        c->drops_base_ = stats->pcap_dropped.get();
-        c->ifdrops_base_ = stats->pcap_ifdropped.get();
-    }
     return c;
+}
+
+void Capture::attach_stats(InterfaceStats* stats) {
+    stats_ = stats;
+    // Counters that survive a reopen (reload): libpcap's restart at zero.
+    drops_base_ = stats->pcap_dropped.get();
+    ifdrops_base_ = stats->pcap_ifdropped.get();
 }
 
 Capture::~Capture() {
     if (handle_) pcap_close(handle_);
 }
 
-std::string Capture::set_filter(const std::string& expression) {
-    bpf_program prog{};
-    if (pcap_compile(handle_, &prog, expression.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
-        return name_ + ": filter '" + expression + "': " + pcap_geterr(handle_);
-    const int rc = pcap_setfilter(handle_, &prog);
-    pcap_freecode(&prog);
-    if (rc != 0) return name_ + ": " + pcap_geterr(handle_);
+std::unique_ptr<CompiledFilter> Capture::compile(const std::string& expression, std::string& error) {
+    auto f = std::make_unique<CompiledFilter>();
+    f->expression = expression;
+    if (pcap_compile(handle_, &f->program, expression.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        error = name_ + ": filter '" + expression + "': " + pcap_geterr(handle_);
+        return nullptr;
+    }
+    return f;
+}
+
+std::string Capture::install(const CompiledFilter& filter) {
+    // pcap_setfilter copies the program; `filter` may go after this.
+    if (pcap_setfilter(handle_, const_cast<bpf_program*>(&filter.program)) != 0) return name_ + ": " + pcap_geterr(handle_);
+    filter_ = filter.expression;
     return "";
+}
+
+std::string Capture::set_filter(const std::string& expression) {
+    std::string error;
+    const auto compiled = compile(expression, error);
+    return compiled ? install(*compiled) : error;
 }
 
 void Capture::update_stats() {

@@ -1,6 +1,9 @@
-// One SenderConfig, filled by the YAML file (sender/example.yaml documents
-// every key) and then by flags. Every problem is reported with line:column.
+// One SenderConfig, filled by the YAML file and then by flags, both read off
+// the table of settings (sender/settings.hpp; sender/example.yaml shows every
+// key). Every problem is reported with line:column (support/errors.hpp).
 #pragma once
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -10,50 +13,47 @@
 
 #include "sender/filter.hpp"
 #include "sender/session_engine.hpp"
+#include "sender/values.hpp"
+#include "support/errors.hpp"
+#include "support/parse.hpp"
 
 namespace mirrortap::sender {
 
-// Where a value came from; line 0 = the command line or a default.
+// Where a value was written; line 0 = the command line or a default.
 struct SourceMark {
     int line = 0;    // 1-based
     int column = 0;  // 1-based
+    bool operator==(const SourceMark&) const = default;
 };
 
-struct ConfigError {
-    SourceMark at;
-    std::string message;
-};
-
-// `origin:line:column: message`, or `origin: message` without a place.
-std::string format_error(std::string_view origin, const ConfigError& e);
-
-struct RateLimit {
-    uint64_t packets_per_second = 0;  // 0 = no cap
-    uint64_t bits_per_second = 0;     // 0 = no cap; counts the bytes sent, outer headers included
-    bool any() const { return packets_per_second || bits_per_second; }
-};
+SourceMark mark_of(const YAML::Node& n);
+// An error at `at` (without a place when `at` has none).
+ConfigError error_at_mark(SourceMark at, std::string message);
 
 struct SessionConfig {
     Session session;
     std::string filter_id;  // traffic_mirror_filter_id: an imported AWS filter instead of `filter:`
     SourceMark at;
     SourceMark filter_id_at;
+    bool operator==(const SessionConfig&) const = default;
 };
 
 inline constexpr uint16_t kDefaultTargetPort = 4789;
+// A target: an address or a host name (resolved, and resolved again), the
+// port 4789 unless given.
+inline constexpr EndpointRules kTargetRules{.allow_names = true, .default_port = kDefaultTargetPort, .min_port = 1};
 
 struct SenderConfig {
     std::vector<std::string> interfaces;
-    std::vector<SourceMark> interfaces_at;  // parallel to interfaces
-    std::string target_host;        // name or address, resolved and re-resolved
-    uint16_t target_port = kDefaultTargetPort;
+    std::vector<SourceMark> interfaces_at;  // parallel to interfaces when they came from the file
+    Endpoint target;                        // host empty = none given
     SourceMark target_at;
     std::vector<SessionConfig> sessions;
     std::vector<std::string> aws_filter_files;  // relative to the config file's directory
-    uint32_t mtu = 1500;                 // path MTU towards the target
+    uint32_t mtu = 1500;                        // path MTU towards the target
     RateLimit max_rate;
-    std::string metrics_listen;          // ADDR:PORT, empty = off
-    uint32_t batch_size = 64;            // datagrams per sendmmsg
+    std::optional<Endpoint> metrics_listen;     // absent = off
+    uint32_t batch_size = 64;                   // datagrams per sendmmsg
     uint64_t capture_buffer_bytes = 64ull << 20;  // libpcap ring per interface
     uint64_t send_buffer_bytes = 4ull << 20;      // SO_SNDBUF
     uint32_t resolve_interval_seconds = 30;
@@ -69,10 +69,16 @@ struct ConfigLoad {
     bool ok() const { return errors.empty(); }
 };
 
-// Parses YAML over the defaults. Unknown keys, bad types, bad values,
-// duplicate rule and session numbers are all errors, every one reported.
+// Parses YAML over the defaults (support/yaml.hpp: one document, no key given
+// twice, not empty). Unknown keys, bad types, bad values, duplicate rule and
+// session numbers are all errors, every one reported.
 ConfigLoad load_config_text(std::string_view text);
+// The file read fail-closed (support/file.hpp: a regular file of at most
+// 1 MiB); a file that cannot be read is one error without a place.
 ConfigLoad load_config_file(const std::string& path);
+
+// `sessions:`, a list of sessions with their filters; a setting of node shape.
+void load_sessions(const YAML::Node& list, std::vector<SessionConfig>& sessions, ErrorList& errors);
 
 // Imported AWS filters by TrafficMirrorFilterId.
 using FilterLibrary = std::map<std::string, Filter>;
@@ -86,14 +92,12 @@ std::vector<Session> resolve_sessions(const SenderConfig& c, const FilterLibrary
 // at least one session.
 void validate_for_run(const SenderConfig& c, std::vector<ConfigError>& errors);
 
-// Value parsers shared with the command line; nullopt with `why` set on bad input.
-std::optional<uint64_t> parse_size_bytes(std::string_view text, std::string& why);  // 4096, 64K, 32M, 1G
-std::optional<RateLimit> parse_rate(std::string_view text, std::string& why);       // 20000pps, 100Mbps, both with a comma
-// "host:port", "host", "[v6]:port", "v6"
-bool parse_target(std::string_view text, std::string& host, uint16_t& port, std::string& why);
-// "6", "tcp", "udp", "icmp", "icmpv6", or "all"/"0"/"-1" (AWS's spellings of
-// every protocol, which leave `protocol` empty).
-bool parse_protocol(std::string_view text, std::optional<uint8_t>& protocol, std::string& why);
+// Shared by the YAML rules and the AWS import: 1..32766, and accept/reject.
+std::optional<uint16_t> parse_rule_number(std::string_view text, std::string& why);
+std::optional<RuleAction> parse_rule_action(std::string_view text, std::string& why);
+// AWS refuses a port range on anything but TCP and UDP, and so do we, rather
+// than keep a rule that could never match: "" or why not.
+std::string port_range_problem(const FilterRule& rule);
 
 // The filter as YAML in this file's own shape, for --import-aws-filter --check-config.
 std::string filter_to_yaml(const Filter& f, int indent);

@@ -1,10 +1,8 @@
 #include "sender/filter.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <charconv>
-#include <cstring>
+
+#include "support/text.hpp"
 
 namespace mirrortap::sender {
 
@@ -16,54 +14,22 @@ std::string_view to_string(RuleAction a) {
     return a == RuleAction::accept ? "accept" : "reject";
 }
 
-std::optional<Cidr> Cidr::parse(std::string_view text) {
-    Cidr c;
-    std::string_view addr_part = text;
-    std::optional<unsigned> prefix;
-    if (auto slash = text.find('/'); slash != std::string_view::npos) {
-        addr_part = text.substr(0, slash);
-        std::string_view p = text.substr(slash + 1);
-        unsigned v = 0;
-        auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
-        if (ec != std::errc{} || end != p.data() + p.size() || p.empty()) return std::nullopt;
-        prefix = v;
-    }
-    std::string addr(addr_part);
-    if (inet_pton(AF_INET, addr.c_str(), c.address.data()) == 1) {
-        c.family = FlowKind::ipv4;
-        c.prefix_length = uint8_t(prefix.value_or(32));
-        if (prefix.value_or(32) > 32) return std::nullopt;
-    } else if (inet_pton(AF_INET6, addr.c_str(), c.address.data()) == 1) {
-        c.family = FlowKind::ipv6;
-        c.prefix_length = uint8_t(prefix.value_or(128));
-        if (prefix.value_or(128) > 128) return std::nullopt;
-    } else {
+std::optional<Cidr> parse_filter_cidr(std::string_view text, std::string& why) {
+    auto block = parse_cidr(text, why);
+    if (block && block->is_v4() && text.find(':') != std::string_view::npos) {
+        why = quote(text) + " is an IPv4-mapped IPv6 block; filters tell IPv4 from IPv6, so write " +
+              block->to_string() + " for IPv4 packets";
         return std::nullopt;
     }
-    // Clear host bits so that contains() is one masked compare and
-    // to_string() prints the network as AWS does.
-    const size_t width = c.family == FlowKind::ipv4 ? 4 : 16;
-    for (size_t i = 0; i < width; ++i) {
-        const int bits = std::clamp(int(c.prefix_length) - int(i * 8), 0, 8);
-        c.address[i] &= uint8_t(0xFF00 >> bits);
-    }
-    return c;
+    return block;
 }
 
-bool Cidr::contains(FlowKind kind, const std::array<uint8_t, 16>& addr) const {
-    if (kind != family) return false;
-    const size_t full = prefix_length / 8;
-    if (std::memcmp(addr.data(), address.data(), full) != 0) return false;
-    const unsigned rest = prefix_length % 8;
-    if (rest == 0) return true;
-    const uint8_t mask = uint8_t(0xFF00 >> rest);
-    return (addr[full] & mask) == address[full];
-}
-
-std::string Cidr::to_string() const {
-    char buf[INET6_ADDRSTRLEN] = {};
-    inet_ntop(family == FlowKind::ipv4 ? AF_INET : AF_INET6, address.data(), buf, sizeof buf);
-    return std::string(buf) + "/" + std::to_string(prefix_length);
+bool block_holds(const Cidr& block, FlowKind kind, const std::array<uint8_t, 16>& address) {
+    if (kind == FlowKind::ipv6) return !block.is_v4() && block.contains(address);
+    if (kind != FlowKind::ipv4 || !block.is_v4()) return false;
+    const std::array<uint8_t, 16> mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF,
+                                            address[0], address[1], address[2], address[3]};
+    return block.contains(mapped);
 }
 
 bool FilterRule::matches(const InnerFrame& packet) const {
@@ -72,8 +38,8 @@ bool FilterRule::matches(const InnerFrame& packet) const {
     // never mirrored, whatever the rules say.
     if (f.kind == FlowKind::non_ip) return false;
     if (protocol && *protocol != f.protocol) return false;
-    if (source_cidr && !source_cidr->contains(f.kind, f.src)) return false;
-    if (destination_cidr && !destination_cidr->contains(f.kind, f.dst)) return false;
+    if (source_cidr && !block_holds(*source_cidr, f.kind, f.src)) return false;
+    if (destination_cidr && !block_holds(*destination_cidr, f.kind, f.dst)) return false;
     if (has_port_range()) {
         // Port ranges apply to TCP and UDP only: such a rule never matches
         // another protocol, nor a packet whose ports were not seen (a

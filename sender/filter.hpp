@@ -10,6 +10,7 @@
 
 #include "decap/flow.hpp"
 #include "decap/frame.hpp"
+#include "support/parse.hpp"
 
 namespace mirrortap::sender {
 
@@ -27,19 +28,19 @@ inline constexpr uint8_t kProtoTcp = 6;
 inline constexpr uint8_t kProtoUdp = 17;
 inline constexpr uint8_t kProtoIcmpv6 = 58;
 
-// An IPv4 or IPv6 prefix. A v4 prefix never matches a v6 packet and the
-// reverse, as in AWS (0.0.0.0/0 is "all IPv4", ::/0 "all IPv6").
-struct Cidr {
-    FlowKind family = FlowKind::ipv4;
-    std::array<uint8_t, 16> address{};  // host bits cleared
-    uint8_t prefix_length = 0;
+// A rule's address block is support's Cidr (IPv4 held IPv4-mapped). Filters
+// tell the families apart, as AWS does: an IPv4 block never matches an IPv6
+// packet and the reverse (0.0.0.0/0 is "all IPv4", ::/0 "all IPv6").
 
-    // "10.0.0.0/8", "2001:db8::/32"; a bare address is a /32 or /128.
-    static std::optional<Cidr> parse(std::string_view text);
-    bool contains(FlowKind kind, const std::array<uint8_t, 16>& addr) const;
-    std::string to_string() const;
-    bool operator==(const Cidr&) const = default;
-};
+// "10.0.0.0/8", "2001:db8::/32", or a bare address (/32, /128). An IPv6 block
+// inside ::ffff:0:0/96 (IPv4-mapped) is refused: in AWS it matches IPv6
+// packets, which never carry such addresses on the wire, but it would read
+// here as an IPv4 block and match IPv4 traffic instead.
+std::optional<Cidr> parse_filter_cidr(std::string_view text, std::string& why);
+
+// Whether `block` holds a packet's address of family `kind` (FlowKey's form:
+// IPv4 in the first four bytes).
+bool block_holds(const Cidr& block, FlowKind kind, const std::array<uint8_t, 16>& address);
 
 struct PortRange {
     uint16_t from_port = 0;
@@ -63,6 +64,7 @@ struct FilterRule {
 
     bool has_port_range() const { return source_ports || destination_ports; }
     bool matches(const InnerFrame& packet) const;
+    bool operator==(const FilterRule&) const = default;
 };
 
 // What a filter decided for one packet.
@@ -82,6 +84,7 @@ public:
 
     const std::vector<FilterRule>& rules(Direction dir) const { return rules_[size_t(dir)]; }
     std::string id;  // TrafficMirrorFilterId when imported from AWS, else empty
+    bool operator==(const Filter&) const = default;
 
 private:
     std::array<std::vector<FilterRule>, kDirectionCount> rules_;

@@ -1,6 +1,5 @@
 // mirrortap-sender: software traffic mirroring with AWS's filter and session
 // model, for hosts VPC Traffic Mirroring cannot cover.
-#include <getopt.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
 
@@ -13,187 +12,23 @@
 #include <string>
 #include <vector>
 
-#include "support/version.hpp"
 #include "sender/aws_import.hpp"
 #include "sender/capture.hpp"
+#include "sender/cli.hpp"
 #include "sender/config.hpp"
 #include "sender/explain.hpp"
 #include "sender/exporter.hpp"
 #include "sender/sender.hpp"
+#include "sender/settings.hpp"
+#include "support/text.hpp"
+#include "support/version.hpp"
 
+using namespace mirrortap;
 using namespace mirrortap::sender;
 
 namespace {
 
-const char* kUsage = R"(Usage: mirrortap-sender [ -c config.yaml ] [ -i interface ]... [ -t host[:port] ]
-                        [ --mtu bytes ] [ --max-rate rate ] [ --metrics-listen addr:port ]
-                        [ --import-aws-filter file ]... [ --vni n [ --packet-length n ] ]
-                        [ --check-config ] [ --explain file.pcap [ --local-mac mac ] ]
-
-Mirrors what this host's interfaces send and receive to a VXLAN target (a
-mirrortap collector, or an NLB in front of several), with the filters and
-sessions of AWS VPC Traffic Mirroring: rules in rule_number order, first match
-decides, no match is not mirrored; sessions in session_number order, a packet
-goes to the first that accepts it, once.
-
-  -c, --config FILE          YAML config; every key is documented in example.yaml.
-                             Flags override the file. SIGHUP reloads it.
-  -i, --interface IFACE      capture on IFACE, both directions; repeat for several
-  -t, --target HOST[:PORT]   where VXLAN goes (port 4789 by default); a DNS name is
-                             resolved again every --resolve-seconds
-      --mtu BYTES            path MTU to the target (default 1500); larger frames are
-                             cut to MTU-36 bytes (IPv4 target), as AWS does
-      --max-rate RATE        cap what is sent: 20000pps, 100Mbps, or both with a comma;
-                             the excess is dropped and counted
-      --batch N              datagrams per sendmmsg (default 64)
-  -B, --buffer-size BYTES    libpcap ring per interface, K/M/G suffix (default 64M)
-      --sndbuf BYTES         socket send buffer (default 4M)
-      --resolve-seconds N    re-resolve the target this often (default 30)
-      --poll-usec N          after a wake-up that found less than a batch, look again
-                             N microseconds later so frames leave in batches
-                             (default 500; 0 = wake for every frame)
-      --metrics-listen ADDR:PORT
-                             serve Prometheus metrics at /metrics (default off)
-      --import-aws-filter FILE
-                             load filters from `aws ec2 describe-traffic-mirror-filters`
-                             JSON; sessions name them by traffic_mirror_filter_id.
-                             With --check-config, prints them as YAML
-      --vni N                one session from the command line, with the one imported
-                             filter (or --accept-all): session number
-                             --session-number (default 1), packet length --packet-length
-      --session-number N     see --vni
-      --packet-length N      see --vni
-      --accept-all           with --vni and no imported filter: mirror every IP packet
-      --check-config         check the config (interfaces exist, target resolves), print
-                             the sessions, and exit: 0 when good, 1 with every error
-      --explain FILE         for each frame of a pcap file (tcpdump -w -i IFACE), print the
-                             session and rule that decide it, then exit
-      --local-mac MAC        with --explain: frames from MAC are egress, others ingress
-                             (default: the configured interface's MAC, when it exists here)
-  -V, --version              print the version and exit
-  -h, --help                 this text
-
-The sender never mirrors its own VXLAN: its capture filter leaves out UDP to
-the target's address and port. It needs CAP_NET_RAW (capture, and a raw socket
-so that the outer UDP source port can follow each inner flow). Turn off
-segmentation offloads (ethtool -K IFACE tso off gso off gro off) to mirror
-packets as they are on the wire rather than as the kernel's larger aggregates.
-)";
-
-struct Options {
-    std::string config_path;
-    std::vector<std::string> interfaces;
-    std::optional<std::string> target;
-    std::optional<uint32_t> mtu;
-    std::optional<RateLimit> max_rate;
-    std::optional<uint32_t> batch;
-    std::optional<uint64_t> buffer_bytes;
-    std::optional<uint64_t> sndbuf_bytes;
-    std::optional<uint32_t> resolve_seconds;
-    std::optional<uint32_t> poll_usec;
-    std::optional<std::string> metrics_listen;
-    std::vector<std::string> aws_filter_files;
-    std::optional<uint32_t> vni;
-    uint16_t session_number = 1;
-    std::optional<uint32_t> packet_length;
-    bool accept_all = false;
-    bool check_config = false;
-    std::string explain_path;
-    std::optional<std::array<uint8_t, 6>> local_mac;
-};
-
-[[noreturn]] void usage_error(const std::string& message) {
-    std::cerr << "mirrortap-sender: " << message << "\n(mirrortap-sender --help lists the options)\n";
-    std::exit(2);
-}
-
-uint64_t number_arg(const char* flag, const char* text, uint64_t min, uint64_t max) {
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long v = std::strtoull(text, &end, 10);
-    if (errno || !end || *end || end == text || v < min || v > max)
-        usage_error(std::string(flag) + " wants a number " + std::to_string(min) + ".." + std::to_string(max) +
-                    ", got '" + text + "'");
-    return v;
-}
-
-Options parse_args(int argc, char** argv) {
-    enum {
-        kMtu = 1000, kMaxRate, kBatch, kSndbuf, kResolve, kMetrics, kImport, kVni, kSessionNumber, kPacketLength,
-        kAcceptAll, kCheck, kExplain, kLocalMac, kPoll
-    };
-    static const option longopts[] = {
-        {"config", required_argument, nullptr, 'c'},
-        {"interface", required_argument, nullptr, 'i'},
-        {"target", required_argument, nullptr, 't'},
-        {"mtu", required_argument, nullptr, kMtu},
-        {"max-rate", required_argument, nullptr, kMaxRate},
-        {"batch", required_argument, nullptr, kBatch},
-        {"buffer-size", required_argument, nullptr, 'B'},
-        {"sndbuf", required_argument, nullptr, kSndbuf},
-        {"resolve-seconds", required_argument, nullptr, kResolve},
-        {"poll-usec", required_argument, nullptr, kPoll},
-        {"metrics-listen", required_argument, nullptr, kMetrics},
-        {"import-aws-filter", required_argument, nullptr, kImport},
-        {"vni", required_argument, nullptr, kVni},
-        {"session-number", required_argument, nullptr, kSessionNumber},
-        {"packet-length", required_argument, nullptr, kPacketLength},
-        {"accept-all", no_argument, nullptr, kAcceptAll},
-        {"check-config", no_argument, nullptr, kCheck},
-        {"explain", required_argument, nullptr, kExplain},
-        {"local-mac", required_argument, nullptr, kLocalMac},
-        {"version", no_argument, nullptr, 'V'},
-        {"help", no_argument, nullptr, 'h'},
-        {nullptr, 0, nullptr, 0},
-    };
-    Options o;
-    int ch;
-    std::string why;
-    while ((ch = getopt_long(argc, argv, "c:i:t:B:Vh", longopts, nullptr)) != -1) {
-        switch (ch) {
-            case 'c': o.config_path = optarg; break;
-            case 'i': o.interfaces.push_back(optarg); break;
-            case 't': o.target = optarg; break;
-            case kMtu: o.mtu = uint32_t(number_arg("--mtu", optarg, 576, 9216)); break;
-            case kMaxRate:
-                o.max_rate = parse_rate(optarg, why);
-                if (!o.max_rate) usage_error("--max-rate: " + why);
-                break;
-            case kBatch: o.batch = uint32_t(number_arg("--batch", optarg, 1, 1024)); break;
-            case 'B':
-                o.buffer_bytes = parse_size_bytes(optarg, why);
-                if (!o.buffer_bytes) usage_error("--buffer-size: " + why);
-                break;
-            case kSndbuf:
-                o.sndbuf_bytes = parse_size_bytes(optarg, why);
-                if (!o.sndbuf_bytes) usage_error("--sndbuf: " + why);
-                break;
-            case kResolve: o.resolve_seconds = uint32_t(number_arg("--resolve-seconds", optarg, 1, 86400)); break;
-            case kPoll: o.poll_usec = uint32_t(number_arg("--poll-usec", optarg, 0, 100000)); break;
-            case kMetrics: o.metrics_listen = optarg; break;
-            case kImport: o.aws_filter_files.push_back(optarg); break;
-            case kVni: o.vni = uint32_t(number_arg("--vni", optarg, 0, 0xFFFFFF)); break;
-            case kSessionNumber: o.session_number = uint16_t(number_arg("--session-number", optarg, 1, 32766)); break;
-            case kPacketLength: o.packet_length = uint32_t(number_arg("--packet-length", optarg, 14, 65535)); break;
-            case kAcceptAll: o.accept_all = true; break;
-            case kCheck: o.check_config = true; break;
-            case kExplain: o.explain_path = optarg; break;
-            case kLocalMac: {
-                std::array<uint8_t, 6> mac{};
-                if (!parse_mac(optarg, mac)) usage_error(std::string("--local-mac: bad MAC '") + optarg + "'");
-                o.local_mac = mac;
-                break;
-            }
-            case 'V':
-                std::cout << "mirrortap-sender " << MIRRORTAP_VERSION << "\n" << pcap_lib_version() << "\n";
-                std::exit(0);
-            case 'h': std::cout << kUsage; std::exit(0);
-            default: usage_error("unknown option");
-        }
-    }
-    if (optind < argc) usage_error(std::string("unexpected argument '") + argv[optind] + "'");
-    return o;
-}
+using Options = SenderCommandLine;
 
 struct Loaded {
     RunConfig run;
@@ -207,31 +42,15 @@ struct Loaded {
 Loaded load(const Options& o, bool for_run) {
     Loaded out;
     SenderConfig& c = out.run.config;
-    const std::string origin = o.config_path.empty() ? "command line" : o.config_path;
+    const std::string origin = o.config_path.empty() ? "command line" : printable(o.config_path);
     std::vector<ConfigError> errors;
     if (!o.config_path.empty()) {
         ConfigLoad l = load_config_file(o.config_path);
-        for (const auto& e : l.errors) out.errors.push_back(format_error(o.config_path, e));
+        for (const auto& e : l.errors) out.errors.push_back(format_error(origin, e));
         if (!l.ok()) return out;
         c = std::move(l.config);
     }
-    if (!o.interfaces.empty()) {
-        c.interfaces = o.interfaces;
-        c.interfaces_at.assign(o.interfaces.size(), SourceMark{});
-    }
-    if (o.target) {
-        std::string why;
-        if (!parse_target(*o.target, c.target_host, c.target_port, why)) out.errors.push_back("--target: " + why);
-        c.target_at = {};
-    }
-    if (o.mtu) c.mtu = *o.mtu;
-    if (o.max_rate) c.max_rate = *o.max_rate;
-    if (o.batch) c.batch_size = *o.batch;
-    if (o.buffer_bytes) c.capture_buffer_bytes = *o.buffer_bytes;
-    if (o.sndbuf_bytes) c.send_buffer_bytes = *o.sndbuf_bytes;
-    if (o.resolve_seconds) c.resolve_interval_seconds = *o.resolve_seconds;
-    if (o.poll_usec) c.poll_interval_usec = *o.poll_usec;
-    if (o.metrics_listen) c.metrics_listen = *o.metrics_listen;
+    for (const std::string& e : apply_setting_flags(o, c)) out.errors.push_back("mirrortap-sender: " + e);
 
     std::vector<std::string> files;
     const std::filesystem::path base =
@@ -240,8 +59,8 @@ Loaded load(const Options& o, bool for_run) {
     for (const auto& f : o.aws_filter_files) files.push_back(f);
     for (const auto& f : files) {
         AwsImport imp = import_aws_filters_file(f);
-        for (const auto& e : imp.errors) out.errors.push_back(format_error(f, e));
-        for (const auto& n : imp.notes) out.notes.push_back(f + ": " + n);
+        for (const auto& e : imp.errors) out.errors.push_back(format_error(printable(f), e));
+        for (const auto& n : imp.notes) out.notes.push_back(printable(f) + ": " + n);
         for (auto& [id, filter] : imp.filters) out.imported[id] = filter;
     }
 
@@ -257,12 +76,12 @@ Loaded load(const Options& o, bool for_run) {
         } else if (out.imported.size() == 1) {
             sc.filter_id = out.imported.begin()->first;
         } else {
-            out.errors.push_back("--vni: needs exactly one imported filter (--import-aws-filter) or --accept-all; " +
-                                 std::to_string(out.imported.size()) + " imported");
+            out.errors.push_back("mirrortap-sender: --vni: needs exactly one imported filter (--import-aws-filter) or "
+                                 "--accept-all; " + std::to_string(out.imported.size()) + " imported");
         }
         for (const auto& other : c.sessions)
             if (other.session.session_number == o.session_number)
-                out.errors.push_back("--vni: session number " + std::to_string(o.session_number) +
+                out.errors.push_back("mirrortap-sender: --vni: session number " + std::to_string(o.session_number) +
                                      " is already in the config; choose another with --session-number");
         c.sessions.push_back(std::move(sc));
     }
@@ -272,16 +91,16 @@ Loaded load(const Options& o, bool for_run) {
         validate_for_run(c, errors);
         for (size_t i = 0; i < c.interfaces.size(); ++i) {
             if (if_nametoindex(c.interfaces[i].c_str()) == 0)
-                errors.push_back({i < c.interfaces_at.size() ? c.interfaces_at[i] : SourceMark{},
-                                  "interface: no such interface '" + c.interfaces[i] + "'"});
+                errors.push_back(error_at_mark(i < c.interfaces_at.size() ? c.interfaces_at[i] : SourceMark{},
+                                               "interface: no such interface " + quote(c.interfaces[i])));
         }
-        if (!c.target_host.empty()) {
+        if (!c.target.host.empty()) {
             sockaddr_storage addr{};
-            if (std::string e = resolve_target(c.target_host, addr); !e.empty())
-                errors.push_back({c.target_at, "target: " + e});
+            if (std::string e = resolve_target(c.target.host, addr); !e.empty())
+                errors.push_back(error_at_mark(c.target_at, "target: " + e));
         }
     }
-    for (const auto& e : errors) out.errors.push_back(format_error(e.at.line ? origin : "mirrortap-sender", e));
+    for (const auto& e : errors) out.errors.push_back(format_error(e.line ? origin : "mirrortap-sender", e));
     return out;
 }
 
@@ -302,8 +121,8 @@ int check_config(const Options& o) {
     const SenderConfig& c = l.run.config;
     std::string names;
     for (const auto& i : c.interfaces) names += (names.empty() ? "" : ",") + i;
-    std::cout << "interface " << names << ", target " << c.target_host << ":" << c.target_port << ", mtu " << c.mtu
-              << "\n";
+    std::cout << "interface " << names << ", target " << printable(c.target.host) << ":" << c.target.port << ", mtu "
+              << c.mtu << "\n";
     SessionEngine engine(l.run.sessions);
     for (const Session& s : engine.sessions()) {
         std::cout << "session " << s.session_number << " vni " << s.vni << " (" << s.name() << ")"
@@ -339,6 +158,38 @@ int explain(const Options& o) {
     return 0;
 }
 
+// /metrics on `listen`, or none when it is absent; "" or an error.
+std::string open_exporter(const std::optional<Endpoint>& listen, const SenderStats& stats,
+                          std::unique_ptr<Exporter>& out) {
+    if (!listen) return "";
+    out = std::make_unique<Exporter>(stats);
+    return out->start(endpoint_text(listen->addr));
+}
+
+// SIGHUP: the file, the AWS filter files and the flags read again, then
+// applied all or nothing. What can fail is tried on new objects first: the
+// config loads and checks (interfaces exist, the target resolves), a changed
+// metrics address binds, and the sender stages its captures, filters and
+// socket; only when all of it worked is anything swapped.
+std::string reload(const Options& o, Sender& sender, SenderStats& stats, SenderConfig& running,
+                   std::unique_ptr<Exporter>& exporter) {
+    Loaded next = load(o, true);
+    print_errors(next);
+    if (!next.errors.empty()) return "the config has errors";
+    SenderConfig& c = next.run.config;
+    for (const std::string& note : keep_restart_only(sender_settings(), c, running))
+        std::cerr << "mirrortap-sender: note: " << note << "\n";
+    std::unique_ptr<Exporter> next_exporter;
+    const bool metrics_move = c.metrics_listen != running.metrics_listen;
+    if (metrics_move)
+        if (std::string e = open_exporter(c.metrics_listen, stats, next_exporter); !e.empty()) return e;
+    SenderConfig applied = c;
+    if (std::string e = sender.reload(std::move(next.run)); !e.empty()) return e;  // next_exporter closes again
+    if (metrics_move) exporter = std::move(next_exporter);  // the old one stops listening
+    running = std::move(applied);
+    return "";
+}
+
 int run(const Options& o) {
     Loaded l = load(o, true);
     print_errors(l);
@@ -347,14 +198,11 @@ int run(const Options& o) {
     boost::asio::io_context io;
     SenderStats stats;
     std::unique_ptr<Exporter> exporter;
-    const std::string metrics_listen = l.run.config.metrics_listen;
-    if (!metrics_listen.empty()) {
-        exporter = std::make_unique<Exporter>(stats);
-        if (std::string e = exporter->start(metrics_listen); !e.empty()) {
-            std::cerr << "mirrortap-sender: " << e << "\n";
-            return 1;
-        }
+    if (std::string e = open_exporter(l.run.config.metrics_listen, stats, exporter); !e.empty()) {
+        std::cerr << "mirrortap-sender: " << e << "\n";
+        return 1;
     }
+    SenderConfig running = l.run.config;
     Sender sender(io, stats);
     if (std::string e = sender.start(std::move(l.run)); !e.empty()) {
         std::cerr << "mirrortap-sender: " << e << "\n";
@@ -366,17 +214,11 @@ int run(const Options& o) {
         [&](const boost::system::error_code& ec, int signo) {
             if (ec) return;
             if (signo == SIGHUP) {
-                Loaded next = load(o, true);
-                print_errors(next);
-                const std::string next_metrics = next.run.config.metrics_listen;
-                std::string e = next.errors.empty() ? sender.reload(std::move(next.run)) : "config has errors";
-                if (e.empty()) {
+                if (std::string e = reload(o, sender, stats, running, exporter); e.empty()) {
                     stats.reloads_ok.add();
-                    if (next_metrics != metrics_listen)
-                        std::cerr << "mirrortap-sender: metrics_listen changes take a restart\n";
                 } else {
                     stats.reloads_failed.add();
-                    std::cerr << "mirrortap-sender: reload refused, the running config stays: " << e << "\n";
+                    std::cerr << "mirrortap-sender: reload refused, nothing changed: " << e << "\n";
                 }
                 signals.async_wait(on_signal);
                 return;
@@ -409,7 +251,21 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    Options o = parse_args(argc, argv);
+    const Options o = parse_sender_command_line(argc, argv);
+    // --help and --version answer whatever else the command line got wrong.
+    if (o.help) {
+        std::cout << sender_usage();
+        return 0;
+    }
+    if (o.version) {
+        std::cout << "mirrortap-sender " << MIRRORTAP_VERSION << "\n" << pcap_lib_version() << "\n";
+        return 0;
+    }
+    if (!o.errors.empty()) {
+        for (const std::string& e : o.errors) std::cerr << "mirrortap-sender: " << e << "\n";
+        std::cerr << "(mirrortap-sender --help lists the options)\n";
+        return 2;
+    }
     if (o.check_config) return check_config(o);
     if (!o.explain_path.empty()) return explain(o);
     return run(o);

@@ -4,14 +4,17 @@
 #include <netdb.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstring>
+#include <system_error>
 #include <ctime>
 #include <iostream>
 
 #include "decap/frame.hpp"
 #include "sender/encap.hpp"
 #include "support/clock.hpp"
+#include "support/text.hpp"
 
 namespace mirrortap::sender {
 
@@ -55,20 +58,11 @@ std::string resolve_target(const std::string& host, sockaddr_storage& out) {
     hints.ai_socktype = SOCK_DGRAM;
     addrinfo* res = nullptr;
     const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
-    if (rc != 0) return "cannot resolve '" + host + "': " + gai_strerror(rc);
+    if (rc != 0) return "cannot resolve " + quote(host) + ": " + gai_strerror(rc);
     std::memset(&out, 0, sizeof out);
     std::memcpy(&out, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
     return "";
-}
-
-std::string address_text(const sockaddr_storage& addr) {
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (addr.ss_family == AF_INET)
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, buf, sizeof buf);
-    else if (addr.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, buf, sizeof buf);
-    return buf;
 }
 
 struct Sender::Source {
@@ -78,7 +72,11 @@ struct Sender::Source {
     boost::asio::steady_timer pause;
     bool closed = false;
     Source(Sender* o, std::unique_ptr<Capture> c, boost::asio::io_context& io)
-        : owner(o), capture(std::move(c)), fd(io, ::dup(capture->selectable_fd())), pause(io) {}
+        : owner(o), capture(std::move(c)), fd(io), pause(io) {
+        const int copy = ::dup(capture->selectable_fd());
+        if (copy < 0) throw std::system_error(errno, std::generic_category(), capture->name() + ": dup");
+        fd.assign(copy);  // on a throw the stream_descriptor is empty: close it here
+    }
     void close() {
         closed = true;
         boost::system::error_code ec;
@@ -88,44 +86,109 @@ struct Sender::Source {
     }
 };
 
+// What a config needs, built beside the running objects.
+struct Sender::Staged {
+    RunConfig run;
+    sockaddr_storage target{};
+    std::unique_ptr<Transmitter> tx;  // null: the running one serves (same family, batch and buffer)
+    struct Interface {
+        std::shared_ptr<Source> running;         // kept: the capture already running on it
+        std::unique_ptr<CompiledFilter> filter;  // the kept capture's new filter, when it changes
+        std::shared_ptr<Source> opened;          // or new: opened and filtered, not armed yet
+    };
+    std::vector<Interface> interfaces;  // in config order
+};
+
 Sender::Sender(boost::asio::io_context& io, SenderStats& stats)
     : io_(io), stats_(stats), resolve_timer_(io), stats_timer_(io), resolver_(io) {}
 
 Sender::~Sender() { stop(); }
 
-std::string Sender::apply_target(const sockaddr_storage& addr) {
-    if (std::string e = tx_->open(addr.ss_family, run_.config.send_buffer_bytes); !e.empty()) return e;
-    tx_->set_target(addr);
-    target_ = addr;
-    own_ = own_target(addr, run_.config.target_port);
-    have_target_ = true;
-    max_inner_bytes_ = max_inner_frame_bytes(run_.config.mtu, addr.ss_family == AF_INET6);
-    const std::string bpf = own_traffic_filter(own_);
-    for (auto& s : sources_) {
-        if (std::string e = s->capture->set_filter(bpf); !e.empty()) return e;
+std::shared_ptr<Sender::Source> Sender::running_source(const std::string& interface) const {
+    for (const auto& s : sources_)
+        if (s->capture->name() == interface) return s;
+    return nullptr;
+}
+
+std::string Sender::stage(RunConfig run, const sockaddr_storage& target, Staged& staged) {
+    const SenderConfig& c = run.config;
+    const std::string bpf = own_traffic_filter(own_target(target, c.target.port));
+    if (!tx_ || !tx_->suits(target.ss_family, c.batch_size, c.send_buffer_bytes)) {
+        std::string error;
+        staged.tx = Transmitter::open(stats_, target.ss_family, c.batch_size, kMaxDatagramBytes, c.send_buffer_bytes,
+                                      error);
+        if (!staged.tx) return error;
+        staged.tx->set_target(target);
     }
+    for (const std::string& name : c.interfaces) {
+        Staged::Interface& i = staged.interfaces.emplace_back();
+        std::string error;
+        if ((i.running = running_source(name))) {
+            // Its ring keeps what it holds; only the filter may change (a new target).
+            if (i.running->capture->filter() != bpf && !(i.filter = i.running->capture->compile(bpf, error)))
+                return error;
+            continue;
+        }
+        auto capture = Capture::open(name, {c.capture_buffer_bytes, 65535}, error);
+        if (!capture) return error;
+        if (std::string e = capture->set_filter(bpf); !e.empty()) return e;
+        try {
+            i.opened = std::make_shared<Source>(this, std::move(capture), io_);
+        } catch (const std::exception& e) {
+            return e.what();
+        }
+    }
+    staged.run = std::move(run);
+    staged.target = target;
     return "";
 }
 
-std::string Sender::open_sources(const SenderConfig& c, const sockaddr_storage& target) {
-    std::vector<std::shared_ptr<Source>> opened;
-    const std::string bpf = own_traffic_filter(own_target(target, c.target_port));
-    for (const std::string& name : c.interfaces) {
-        InterfaceStats* is;
+void Sender::commit(Staged& staged) {
+    // What a capture that goes already holds was captured under the running
+    // config: it leaves under it, before anything changes.
+    for (auto& s : sources_) {
+        const bool kept = std::any_of(staged.interfaces.begin(), staged.interfaces.end(),
+                                      [&](const Staged::Interface& i) { return i.running == s; });
+        if (kept) continue;
+        drain(*s);
+        s->capture->update_stats();
+        s->close();
+    }
+    if (tx_) tx_->flush();
+    if (staged.tx) tx_ = std::move(staged.tx);
+    else tx_->set_target(staged.target);
+    target_ = staged.target;
+    own_ = own_target(staged.target, staged.run.config.target.port);
+    have_target_ = true;
+    max_inner_bytes_ = max_inner_frame_bytes(staged.run.config.mtu, staged.target.ss_family == AF_INET6);
+
+    std::vector<std::shared_ptr<Source>> sources;
+    for (Staged::Interface& i : staged.interfaces) {
+        if (i.running) {
+            // Compiled for this very handle, so only a kernel out of memory
+            // could refuse it; the capture then keeps its old filter and the
+            // per-frame own-traffic check keeps our VXLAN out all the same.
+            if (i.filter)
+                if (std::string e = i.running->capture->install(*i.filter); !e.empty())
+                    log(e + "; the per-frame check keeps our own traffic out");
+            sources.push_back(i.running);
+            continue;
+        }
         {
             std::lock_guard lock(stats_.lock);
-            is = stats_.interface(name);
+            i.opened->capture->attach_stats(stats_.interface(i.opened->capture->name()));
         }
-        std::string error;
-        auto cap = Capture::open(name, {c.capture_buffer_bytes, 65535}, is, error);
-        if (!cap) return error;
-        if (std::string e = cap->set_filter(bpf); !e.empty()) return e;
-        opened.push_back(std::make_shared<Source>(this, std::move(cap), io_));
+        sources.push_back(i.opened);
     }
-    for (auto& s : sources_) s->close();
-    sources_ = std::move(opened);
-    for (auto& s : sources_) arm(s);
-    return "";
+    sources_ = std::move(sources);
+    for (Staged::Interface& i : staged.interfaces)
+        if (i.opened) arm(i.opened);
+
+    apply_sessions(staged.run.sessions);
+    limiter_ = RateLimiter(staged.run.config.max_rate.packets_per_second, staged.run.config.max_rate.bits_per_second);
+    run_ = std::move(staged.run);
+    resolve_timer_.cancel();
+    schedule_resolve();
 }
 
 void Sender::apply_sessions(std::vector<Session> sessions) {
@@ -145,54 +208,42 @@ void Sender::apply_sessions(std::vector<Session> sessions) {
 
 std::string Sender::start(RunConfig run) {
     stopped_ = false;
-    run_ = std::move(run);
-    const SenderConfig& c = run_.config;
     sockaddr_storage addr{};
-    if (std::string e = resolve_target(c.target_host, addr); !e.empty()) {
+    if (std::string e = resolve_target(run.config.target.host, addr); !e.empty()) {
         stats_.resolutions_failed.add();
         return "target: " + e;
     }
     stats_.resolutions_ok.add();
-    tx_ = std::make_unique<Transmitter>(stats_, c.batch_size, kMaxDatagramBytes);
-    if (std::string e = apply_target(addr); !e.empty()) return e;
-    if (std::string e = open_sources(c, target_); !e.empty()) return e;
-    apply_sessions(run_.sessions);
-    limiter_ = RateLimiter(c.max_rate.packets_per_second, c.max_rate.bits_per_second);
+    Staged staged;
+    if (std::string e = stage(std::move(run), addr, staged); !e.empty()) return e;
+    commit(staged);
     schedule_stats();
-    schedule_resolve();
     std::string names;
     for (auto& s : sources_) names += (names.empty() ? "" : ",") + s->capture->name();
-    log("capturing on " + names + ", mirroring to " + address_text(target_) + ":" + std::to_string(c.target_port) +
-        ", " + std::to_string(engine_.sessions().size()) + " session(s), inner frames up to " +
-        std::to_string(max_inner_bytes_) + " bytes");
+    log("capturing on " + names + ", mirroring to " + address_text(target_) + ":" +
+        std::to_string(run_.config.target.port) + ", " + std::to_string(engine_.sessions().size()) +
+        " session(s), inner frames up to " + std::to_string(max_inner_bytes_) + " bytes");
     return "";
 }
 
 std::string Sender::reload(RunConfig run) {
-    const SenderConfig& c = run.config;
-    tx_->flush();
-    // Everything that can fail is tried before anything changes.
+    // The running address, unless the name changed: a name that moves is the
+    // resolve timer's (it stages and commits the same way).
     sockaddr_storage addr = target_;
-    if (c.target_host != run_.config.target_host) {
-        if (std::string e = resolve_target(c.target_host, addr); !e.empty()) {
+    if (run.config.target.host != run_.config.target.host) {
+        if (std::string e = resolve_target(run.config.target.host, addr); !e.empty()) {
             stats_.resolutions_failed.add();
             return "target: " + e;
         }
         stats_.resolutions_ok.add();
     }
-    if (c.interfaces != run_.config.interfaces || c.capture_buffer_bytes != run_.config.capture_buffer_bytes) {
-        if (std::string e = open_sources(c, addr); !e.empty()) return e;
-    }
-    if (c.batch_size != run_.config.batch_size)
-        tx_ = std::make_unique<Transmitter>(stats_, c.batch_size, kMaxDatagramBytes);
-    run_ = std::move(run);
-    if (std::string e = apply_target(addr); !e.empty()) return e;
-    apply_sessions(run_.sessions);
-    limiter_ = RateLimiter(run_.config.max_rate.packets_per_second, run_.config.max_rate.bits_per_second);
-    resolve_timer_.cancel();
-    schedule_resolve();
-    log("reloaded: " + std::to_string(engine_.sessions().size()) + " session(s), mirroring to " +
-        address_text(target_) + ":" + std::to_string(run_.config.target_port));
+    Staged staged;
+    if (std::string e = stage(std::move(run), addr, staged); !e.empty()) return e;
+    commit(staged);
+    std::string names;
+    for (auto& s : sources_) names += (names.empty() ? "" : ",") + s->capture->name();
+    log("reloaded: capturing on " + names + ", " + std::to_string(engine_.sessions().size()) +
+        " session(s), mirroring to " + address_text(target_) + ":" + std::to_string(run_.config.target.port));
     return "";
 }
 
@@ -305,7 +356,7 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
         tx_->flush();
         out = tx_->slot();
     }
-    const size_t n = encapsulate_udp_vxlan(out, outer_source_port(f), run_.config.target_port, session.vni, frame,
+    const size_t n = encapsulate_udp_vxlan(out, outer_source_port(f), run_.config.target.port, session.vni, frame,
                                            t.length);
     tx_->commit(n, slots_[size_t(c.session_index)].stats, t.length);
     if (tx_->full()) tx_->flush();
@@ -327,12 +378,12 @@ void Sender::schedule_resolve() {
         if (ec || stopped_) return;
         // getaddrinfo runs on Asio's resolver thread, never on the capture loop.
         resolver_.async_resolve(
-            run_.config.target_host, "", boost::asio::ip::udp::resolver::numeric_service,
+            run_.config.target.host, "", boost::asio::ip::udp::resolver::numeric_service,
             [this](const boost::system::error_code& rec, boost::asio::ip::udp::resolver::results_type results) {
                 if (stopped_ || rec == boost::asio::error::operation_aborted) return;
                 if (rec || results.empty()) {
                     stats_.resolutions_failed.add();
-                    log("re-resolving '" + run_.config.target_host + "' failed: " + rec.message() +
+                    log("re-resolving " + quote(run_.config.target.host) + " failed: " + rec.message() +
                         "; still sending to " + address_text(target_));
                 } else {
                     stats_.resolutions_ok.add();
@@ -341,10 +392,13 @@ void Sender::schedule_resolve() {
                     std::memcpy(&addr, ep.data(), ep.size());
                     if (!same_address(addr, target_)) {
                         const std::string before = address_text(target_);
-                        if (std::string e = apply_target(addr); !e.empty()) {
-                            log("new target address " + address_text(addr) + ": " + e);
+                        Staged staged;
+                        if (std::string e = stage(run_, addr, staged); !e.empty()) {
+                            log("new target address " + address_text(addr) + ": " + e + "; still sending to " +
+                                before);
                         } else {
-                            log("target '" + run_.config.target_host + "' moved from " + before + " to " +
+                            commit(staged);
+                            log("target " + quote(run_.config.target.host) + " moved from " + before + " to " +
                                 address_text(addr));
                         }
                     }

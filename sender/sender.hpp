@@ -1,5 +1,7 @@
 // The running sender: captures, classifies, encapsulates and sends, on one
-// Boost.Asio thread. Reload swaps sessions (and reopens what changed).
+// Boost.Asio thread. A reload (and a target that moves to a new address) is
+// all or nothing: what the new config needs is opened beside the running
+// objects first, and swapped in only once all of it is there.
 #pragma once
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -29,16 +31,22 @@ struct RunConfig {
 
 // The first address of `host` (numeric or a name); "" or a one-line error.
 std::string resolve_target(const std::string& host, sockaddr_storage& out);
-std::string address_text(const sockaddr_storage& addr);
 
 class Sender {
 public:
     Sender(boost::asio::io_context& io, SenderStats& stats);
     ~Sender();
 
-    // Opens every capture and the socket, resolves the target; "" or an error.
+    // Resolves the target, opens every capture and the socket; "" or an error
+    // (and then nothing runs).
     std::string start(RunConfig run);
-    // Applies a new config; on error the old one keeps running.
+    // Applies a new config all or nothing. Everything that can fail is done on
+    // new objects while the running ones keep capturing and sending: the
+    // target is resolved (when its name changed), captures are opened and
+    // filtered on interfaces not captured yet, the running captures' new
+    // filter is compiled, a transmit socket is opened when the family, batch
+    // or buffer changes. Only then are they swapped in; on an error nothing
+    // changed and the error is returned.
     std::string reload(RunConfig run);
     // Stops capturing and sends what is batched.
     void stop();
@@ -48,12 +56,16 @@ public:
 
 private:
     struct Source;
+    struct Staged;
+    // Builds what `run` needs with `target` beside the running objects; "" or an error.
+    std::string stage(RunConfig run, const sockaddr_storage& target, Staged& staged);
+    // Swaps the staged objects in; cannot fail.
+    void commit(Staged& staged);
+    std::shared_ptr<Source> running_source(const std::string& interface) const;
     void arm(const std::shared_ptr<Source>& s);
     uint64_t drain(Source& s);  // returns the frames read
     static void on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
     void handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes);
-    std::string open_sources(const SenderConfig& c, const sockaddr_storage& target);
-    std::string apply_target(const sockaddr_storage& addr);
     void apply_sessions(std::vector<Session> sessions);
     void schedule_resolve();
     void schedule_stats();

@@ -23,6 +23,7 @@ struct Session {
 
     // "session-<n>" unless described; used as the metric label.
     std::string name() const;
+    bool operator==(const Session&) const = default;
 };
 
 // Why a packet was not mirrored; each value is a metric `verdict` label.

@@ -38,33 +38,35 @@ Transmitter::~Transmitter() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-std::string Transmitter::open(int family, uint64_t send_buffer_bytes) {
-    if (fd_ >= 0 && family_ == family) return "";
-    flush();
-    const int fd = ::socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
-    if (fd < 0) return std::string("raw UDP socket: ") + std::strerror(errno) + " (needs CAP_NET_RAW)";
+std::unique_ptr<Transmitter> Transmitter::open(SenderStats& stats, int family, uint32_t batch_size,
+                                               uint32_t max_datagram_bytes, uint64_t send_buffer_bytes,
+                                               std::string& error) {
+    std::unique_ptr<Transmitter> t(new Transmitter(stats, batch_size, max_datagram_bytes));
+    t->fd_ = ::socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (t->fd_ < 0) {
+        error = std::string("raw UDP socket: ") + std::strerror(errno) + " (needs CAP_NET_RAW)";
+        return nullptr;
+    }
+    t->family_ = family;
+    t->send_buffer_bytes_ = send_buffer_bytes;
     // A raw UDP socket also receives a copy of every UDP datagram the host
     // gets. We never read: a filter that accepts nothing keeps the kernel
     // from queueing them.
     sock_filter drop_all{BPF_RET | BPF_K, 0, 0, 0};
     sock_fprog prog{1, &drop_all};
-    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+    setsockopt(t->fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
     const int sndbuf = int(std::min<uint64_t>(send_buffer_bytes, INT32_MAX / 2));
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    setsockopt(t->fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     if (family == AF_INET6) {
         // UDP over IPv6 needs a checksum; have the kernel compute it (offset 6
         // in our UDP header).
         int offset = 6;
-        if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) != 0) {
-            std::string e = std::string("IPV6_CHECKSUM: ") + std::strerror(errno);
-            ::close(fd);
-            return e;
+        if (setsockopt(t->fd_, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) != 0) {
+            error = std::string("IPV6_CHECKSUM: ") + std::strerror(errno);
+            return nullptr;
         }
     }
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-    family_ = family;
-    return "";
+    return t;
 }
 
 void Transmitter::set_target(const sockaddr_storage& addr) {

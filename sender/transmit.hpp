@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,13 +21,19 @@ namespace mirrortap::sender {
 
 class Transmitter {
 public:
-    Transmitter(SenderStats& stats, uint32_t batch_size, uint32_t max_datagram_bytes);
+    // A raw socket for `family` with its send buffer, and room for
+    // `batch_size` datagrams; nullptr and `error` when the socket cannot be had.
+    static std::unique_ptr<Transmitter> open(SenderStats& stats, int family, uint32_t batch_size,
+                                             uint32_t max_datagram_bytes, uint64_t send_buffer_bytes,
+                                             std::string& error);
     ~Transmitter();
     Transmitter(const Transmitter&) = delete;
     Transmitter& operator=(const Transmitter&) = delete;
 
-    // Opens the raw socket for the target's family; "" or a one-line error.
-    std::string open(int family, uint64_t send_buffer_bytes);
+    // Whether this one serves a config that wants these (else a new one is opened).
+    bool suits(int family, uint32_t batch_size, uint64_t send_buffer_bytes) const {
+        return family == family_ && batch_size == batch_ && send_buffer_bytes == send_buffer_bytes_;
+    }
     // Address only: the port is in our UDP header. Flushes first.
     void set_target(const sockaddr_storage& addr);
     int family() const { return family_; }
@@ -44,6 +51,7 @@ public:
     void flush();
 
 private:
+    Transmitter(SenderStats& stats, uint32_t batch_size, uint32_t max_datagram_bytes);
     struct Pending {
         SessionStats* session;
         uint32_t inner_bytes;
@@ -51,6 +59,7 @@ private:
     SenderStats& stats_;
     int fd_ = -1;
     int family_ = 0;
+    uint64_t send_buffer_bytes_ = 0;
     sockaddr_storage target_{};
     socklen_t target_len_ = 0;
     uint32_t batch_;

@@ -264,6 +264,23 @@ bool Endpoint::operator==(const Endpoint& other) const {
     return len ? std::memcmp(&addr, &other.addr, len) == 0 : host == other.host;
 }
 
+std::string address_text(const sockaddr_storage& addr) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, buf, sizeof buf);
+    else if (addr.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, buf, sizeof buf);
+    return buf;
+}
+
+std::string endpoint_text(const sockaddr_storage& addr) {
+    const bool v6 = addr.ss_family == AF_INET6;
+    const uint16_t port = ntohs(v6 ? reinterpret_cast<const sockaddr_in6&>(addr).sin6_port
+                                   : reinterpret_cast<const sockaddr_in&>(addr).sin_port);
+    const std::string host = address_text(addr);
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 bool valid_host_name(std::string_view name) {
     if (name.empty() || name.size() > 253) return false;
     std::string_view last_label;

@@ -98,6 +98,12 @@ struct EndpointRules {
 std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why);
 std::optional<Endpoint> parse_endpoint(std::string_view text, const EndpointRules& rules, std::string& why);
 
+// "10.0.0.1" or "2001:db8::1": the address of a socket address (IPv4 or
+// IPv6), without its port; "" for another family.
+std::string address_text(const sockaddr_storage& addr);
+// "10.0.0.1:4789" or "[2001:db8::1]:4789": what parse_endpoint reads back.
+std::string endpoint_text(const sockaddr_storage& addr);
+
 // A DNS host name: dot-separated labels of letters, digits, '-' and '_',
 // 1 to 63 bytes each, 253 in all, not all digits in the last label.
 bool valid_host_name(std::string_view name);

@@ -54,4 +54,14 @@ std::vector<std::string_view> split_list(std::string_view text) {
     }
 }
 
+std::string wrapped_words(std::string lead, const std::vector<std::string_view>& words, size_t width) {
+    std::string out, line = std::move(lead);
+    for (size_t i = 0; i < words.size(); ++i) {
+        const std::string word = std::string(words[i]) + (i + 1 < words.size() ? "," : ".");
+        if (!line.empty() && line.size() + 1 + word.size() > width) out += line + "\n", line.clear();
+        line += (line.empty() ? "" : " ") + word;
+    }
+    return out + line + "\n";
+}
+
 }  // namespace mirrortap

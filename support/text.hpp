@@ -26,4 +26,8 @@ std::string_view trim(std::string_view text);
 // and "" are mistakes, not shorter lists.
 std::vector<std::string_view> split_list(std::string_view text);
 
+// "lead a, b, c." with lines wrapped before `width` columns: a list of names
+// in a --help text.
+std::string wrapped_words(std::string lead, const std::vector<std::string_view>& words, size_t width = 78);
+
 }  // namespace mirrortap

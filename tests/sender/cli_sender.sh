@@ -14,7 +14,7 @@ FAILED=0
 expect() {
     local name=$1 status=$2 text=$3; shift 4
     local out rc
-    out=$("$S" "$@" 2>&1); rc=$?
+    out=$(timeout 20 "$S" "$@" 2>&1); rc=$?  # bounded: a FIFO must never make it wait
     if [ "$rc" -ne "$status" ] || ! grep -qF -- "$text" <<<"$out"; then
         echo "FAIL: $name: status $rc (want $status), output:"; echo "$out" | sed 's/^/    /'
         echo "    wanted: $text"
@@ -63,9 +63,25 @@ expect "an imported AWS filter prints as YAML" 0 "  - {rule_number: 100, rule_ac
 expect "an unknown filter id names the line" 1 "$WORK/aws.yaml:4:74: traffic_mirror_filter_id 'tmf-0a1b2c3d4e5f67890' is not among the imported AWS filters" -- \
     -c "$WORK/aws.yaml" --check-config
 expect "the example config is good" 0 "config OK" -- -c "$HERE/../../sender/example.yaml" -i lo -t 127.0.0.1 --check-config
+printf 'interface: lo\ntarget: 127.0.0.1\ninterface: eth0\n' >"$WORK/twice.yaml"
+expect "a key given twice names both lines" 1 "$WORK/twice.yaml:3:1: key 'interface' given twice in one mapping (first at line 1)" -- \
+    -c "$WORK/twice.yaml" --check-config
+expect "a directory as the config is refused" 1 "$WORK: cannot read config file: it is a directory, not a regular file" -- \
+    -c "$WORK" --check-config
+mkfifo "$WORK/fifo.yaml"
+expect "a FIFO as the config is refused, without waiting for a writer" 1 "cannot read config file: it is a FIFO, not a regular file" -- \
+    -c "$WORK/fifo.yaml" --check-config
+: >"$WORK/empty.yaml"
+expect "an empty config is refused" 1 "$WORK/empty.yaml: config file is empty" -- -c "$WORK/empty.yaml" --check-config
+expect "short flags with their values attached" 0 "session 1 vni 5 (session-1)" -- -ilo -t127.0.0.1 --vni 5 --accept-all --check-config
+expect "a flag's value with a control character is echoed escaped" 2 "bad --mtu: expected a whole number, got '15\\n00'" -- \
+    --mtu "$(printf '15\n00')" --check-config
+expect "a flag without its value" 2 "option '--target' needs a value" -- --check-config --target
+expect "--help answers whatever else is wrong" 0 "Usage: mirrortap-sender" -- --frobnicate --help
 expect "--help reads like tcpdump's" 0 "Usage: mirrortap-sender [ -c config.yaml ] [ -i interface ]..." -- --help
 expect "--version" 0 "mirrortap-sender " -- --version
-expect "bad --max-rate" 2 "--max-rate: expected a rate such as 20000pps" -- --max-rate 12 --check-config
-expect "unknown flag" 2 "mirrortap-sender --help lists the options" -- --frobnicate
+expect "bad --max-rate" 2 "bad --max-rate: expected a rate such as 20000pps" -- --max-rate 12 --check-config
+expect "unknown flag" 2 "mirrortap-sender: unknown option '--frobnicate' (see --help)" -- --frobnicate
+expect "--help lists every flag from the table" 0 "-B, --buffer-size BYTES" -- --help
 
 exit $FAILED

@@ -1,9 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "sender/aws_import.hpp"
 #include "sender/config.hpp"
+#include "sender/settings.hpp"
 #include "tests/sender/packets.hpp"
 
 using namespace mirrortap;
@@ -56,8 +61,10 @@ TEST_CASE("config: the issue's YAML loads exactly as written") {
     REQUIRE(l.ok());
     const SenderConfig& c = l.config;
     CHECK(c.interfaces == std::vector<std::string>{"eth0"});
-    CHECK(c.target_host == "10.8.0.2");
-    CHECK(c.target_port == 4789);
+    CHECK(c.target.host == "10.8.0.2");
+    CHECK(c.target.port == 4789);
+    CHECK(c.target_at == SourceMark{2, 9});
+    CHECK(c.interfaces_at == std::vector<SourceMark>{{1, 12}});
     REQUIRE(c.sessions.size() == 1);
     const Session& s = c.sessions[0].session;
     CHECK(s.session_number == 1);
@@ -88,7 +95,8 @@ TEST_CASE("config: sender/example.yaml loads and documents every key") {
     CHECK(l.config.sessions.size() == 2);
     CHECK(l.config.mtu == 1500);
     CHECK(l.config.capture_buffer_bytes == 64ull << 20);
-    CHECK(l.config.metrics_listen == "127.0.0.1:9101");
+    REQUIRE(l.config.metrics_listen);
+    CHECK(l.config.metrics_listen->text == "127.0.0.1:9101");
     CHECK(l.config.sessions[1].session.filter.rules(Direction::egress)[1].protocol == kProtoUdp);
     // Every top-level, session and rule key the loader accepts appears in the example.
     std::string text;
@@ -100,10 +108,11 @@ TEST_CASE("config: sender/example.yaml loads and documents every key") {
         while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
         std::fclose(f);
     }
-    for (const char* key : {"interface", "target", "sessions", "aws_filter_files", "mtu", "max_rate",
-                            "packets_per_second", "bits_per_second", "metrics_listen", "batch_size",
-                            "capture_buffer_bytes", "send_buffer_bytes", "resolve_interval_seconds", "poll_interval_usec",
-                            "session_number", "virtual_network_id", "packet_length", "description", "filter",
+    for (const auto& setting : sender_settings()) {
+        INFO(setting.key);
+        CHECK(text.find(std::string(setting.key) + ":") != std::string::npos);
+    }
+    for (const char* key : {"packets_per_second", "bits_per_second", "session_number", "virtual_network_id", "packet_length", "description", "filter",
                             "traffic_mirror_filter_id", "egress", "ingress", "rule_number", "rule_action",
                             "protocol", "source_cidr_block", "destination_cidr_block", "source_port_range",
                             "destination_port_range", "from_port", "to_port"}) {
@@ -114,13 +123,15 @@ TEST_CASE("config: sender/example.yaml loads and documents every key") {
 
 TEST_CASE("config: unknown keys are refused with line and column") {
     CHECK(first_error("interface: eth0\ntarjet: 1.2.3.4\n") ==
-          "cfg:2:1: unknown key 'tarjet' in the top level (known: interface, target, sessions, aws_filter_files, "
-          "mtu, max_rate, metrics_listen, batch_size, capture_buffer_bytes, send_buffer_bytes, "
-          "resolve_interval_seconds, poll_interval_usec)");
+          "cfg:2:1: unknown key 'tarjet' in the top level (did you mean target?)");
     std::string e = first_error(
         "sessions:\n  - session_number: 1\n    virtual_network_id: 5\n    filter:\n      egress:\n"
         "        - {rule_number: 1, rule_action: accept, proto: 6}\n");
-    CHECK(e.rfind("cfg:6:49: unknown key 'proto' in a rule", 0) == 0);
+    CHECK(e == "cfg:6:49: unknown key 'proto' in a rule");
+    e = first_error("sessions:\n  - {session_number: 1, virtual_network_id: 5, filter: {}, vni: 5}\n");
+    CHECK(e == "cfg:2:60: unknown key 'vni' in a session");
+    e = first_error("sessions:\n  - {session_number: 1, virtual_network_id: 5, filter: {egres: []}}\n");
+    CHECK(e == "cfg:2:57: unknown key 'egres' in filter (did you mean egress?)");
 }
 
 TEST_CASE("config: duplicate rule numbers are an error naming the line") {
@@ -183,18 +194,19 @@ sessions:
 )");
     std::string all = all_errors(l.errors);
     INFO(all);
-    CHECK(all.find("cfg:2:9: 'target': bad port '99999' (1..65535)") != std::string::npos);
-    CHECK(all.find("cfg:3:6: 'mtu' must be a whole number 576..9216, got '100'") != std::string::npos);
-    CHECK(all.find("cfg:4:32: 'packets_per_second' must be a whole number") != std::string::npos);
-    CHECK(all.find("cfg:6:21: 'session_number' must be a whole number 1..32766") != std::string::npos);
-    CHECK(all.find("cfg:7:25: 'virtual_network_id' must be a whole number 0..16777215") != std::string::npos);
-    CHECK(all.find("cfg:8:20: 'packet_length' must be a whole number 14..65535") != std::string::npos);
-    CHECK(all.find("cfg:11:25: 'rule_number' must be a whole number 1..32766") != std::string::npos);
-    CHECK(all.find("cfg:11:41: 'rule_action' must be accept or reject, got 'allow'") != std::string::npos);
-    CHECK(all.find("cfg:11:58: protocol must be an IANA number") != std::string::npos);
-    CHECK(all.find("cfg:11:82: 'source_cidr_block': '10.0.0.0/33' is not an IPv4 or IPv6 CIDR block") !=
+    CHECK(all.find("cfg:2:9: target: bad port in '10.0.0.1:99999': must be at most 65535, got '99999'") !=
           std::string::npos);
-    CHECK(all.find("cfg:12:36: 'destination_port_range': from_port 9 is above to_port 1") != std::string::npos);
+    CHECK(all.find("cfg:3:6: mtu: must be at least 576, got '100'") != std::string::npos);
+    CHECK(all.find("cfg:4:32: packets_per_second: expected a whole number, got 'lots'") != std::string::npos);
+    CHECK(all.find("cfg:6:21: session_number: must be at most 32766, got '40000'") != std::string::npos);
+    CHECK(all.find("cfg:7:25: virtual_network_id: expected a VNI (0..16777215), got '16777216'") != std::string::npos);
+    CHECK(all.find("cfg:8:20: packet_length: must be at least 14, got '4'") != std::string::npos);
+    CHECK(all.find("cfg:11:25: rule_number: must be at least 1, got '0'") != std::string::npos);
+    CHECK(all.find("cfg:11:41: rule_action: expected accept or reject, got 'allow'") != std::string::npos);
+    CHECK(all.find("cfg:11:58: protocol: expected an IANA protocol number") != std::string::npos);
+    CHECK(all.find("cfg:11:82: source_cidr_block: bad prefix length in '10.0.0.0/33': must be at most 32") !=
+          std::string::npos);
+    CHECK(all.find("cfg:12:36: destination_port_range: from_port 9 is above to_port 1") != std::string::npos);
     CHECK(all.find("cfg:13:5: a session needs a session_number") != std::string::npos);
     CHECK(all.find("cfg:13:5: a session needs a filter or a traffic_mirror_filter_id") != std::string::npos);
     // A value that is present but wrong is reported once, not also as missing.
@@ -230,39 +242,137 @@ sessions:
     INFO(all_errors(l.errors));
     REQUIRE(l.ok());
     CHECK(l.config.interfaces.size() == 2);
-    CHECK(l.config.target_host == "2001:db8::5");
-    CHECK(l.config.target_port == 8472);
+    CHECK(l.config.target.host == "2001:db8::5");
+    CHECK(l.config.target.port == 8472);
+    CHECK(l.config.interfaces_at == std::vector<SourceMark>{{1, 13}, {1, 20}});
     const auto& rules = l.config.sessions[0].session.filter.rules(Direction::egress);
     CHECK_FALSE(rules[0].protocol);
     CHECK(rules[1].protocol == kProtoUdp);
     CHECK(rules[2].protocol == kProtoIcmpv6);
 }
 
-TEST_CASE("config: target, size and rate parsers") {
-    std::string host, why;
-    uint16_t port = 0;
-    CHECK(parse_target("collector.example.com", host, port, why));
-    CHECK(host == "collector.example.com");
-    CHECK(port == 4789);
-    CHECK(parse_target("nlb-1.elb.amazonaws.com:4790", host, port, why));
-    CHECK(port == 4790);
-    CHECK(parse_target("::1", host, port, why));
-    CHECK(host == "::1");
-    CHECK_FALSE(parse_target(":4789", host, port, why));
-    CHECK_FALSE(parse_target("[::1", host, port, why));
-    CHECK(parse_size_bytes("64M", why) == 64ull << 20);
-    CHECK(parse_size_bytes("4096", why) == 4096u);
-    CHECK_FALSE(parse_size_bytes("64Q", why));
+TEST_CASE("config: targets are support's endpoints with names and port 4789 by default") {
+    std::string why;
+    auto target = [&](std::string_view t) { return parse_endpoint(t, kTargetRules, why); };
+    CHECK(target("collector.example.com")->host == "collector.example.com");
+    CHECK(target("collector.example.com")->port == 4789);
+    CHECK(target("nlb-1.elb.amazonaws.com:4790")->port == 4790);
+    CHECK(target("::1")->host == "::1");
+    CHECK(target("[2001:db8::5]:8472")->port == 8472);
+    for (auto bad : {"", ":4789", "[::1", "host:0", "host:65536", "a b", "[name]:1"}) {
+        INFO(bad);
+        CHECK_FALSE(target(bad));
+    }
+    // The loader says the same, at the value.
+    CHECK(first_error("target: 'host:0'\n") == "cfg:1:9: target: bad port in 'host:0': must be at least 1, got '0'");
+}
+
+TEST_CASE("values: rates, with their units, one of each kind at most") {
+    std::string why;
     auto r = parse_rate("20000pps", why);
     REQUIRE(r);
     CHECK(r->packets_per_second == 20000);
     CHECK(r->bits_per_second == 0);
-    r = parse_rate("5kpps,100Mbps", why);
+    r = parse_rate("5kpps, 100Mbps", why);
     REQUIRE(r);
     CHECK(r->packets_per_second == 5000);
     CHECK(r->bits_per_second == 100000000);
-    CHECK_FALSE(parse_rate("100", why));
-    CHECK_FALSE(parse_rate("fast", why));
+    CHECK(parse_rate("1GBPS", why)->bits_per_second == 1000000000);
+    CHECK(parse_rate("2Mpps", why)->packets_per_second == 2000000);
+    for (auto bad : {"100", "fast", "", "pps", "5kpps,", "-5pps", "1.5Mbps", "5pps,6pps"}) {
+        INFO(bad);
+        why.clear();
+        CHECK_FALSE(parse_rate(bad, why));
+        CHECK_FALSE(why.empty());
+    }
+    CHECK_FALSE(parse_rate("18446744073709551615gbps", why));
+    CHECK(why == "rate '18446744073709551615gbps' is too large");
+    CHECK_FALSE(parse_rate("5pps,6pps", why));
+    CHECK(why == "rate '5pps,6pps' gives packets per second twice");
+    // In the file: the same text, or a mapping.
+    ConfigLoad l = load_config_text("max_rate: 5kpps\n");
+    REQUIRE(l.ok());
+    CHECK(l.config.max_rate == RateLimit{5000, 0});
+    l = load_config_text("max_rate: {bits_per_second: 1000}\n");
+    REQUIRE(l.ok());
+    CHECK(l.config.max_rate == RateLimit{0, 1000});
+    CHECK(first_error("max_rate: 5\n") ==
+          "cfg:1:11: max_rate: expected a rate such as 20000pps, 50kpps, 100Mbps, 1Gbps or one of each with a comma, "
+          "got '5'");
+    CHECK(first_error("max_rate: {pps: 5}\n") ==
+          "cfg:1:12: unknown key 'pps' in max_rate");
+}
+
+TEST_CASE("values: protocols, MAC addresses, interface names, labels") {
+    std::string why;
+    std::optional<uint8_t> protocol;
+    CHECK(parse_protocol("TCP", protocol, why));
+    CHECK(protocol == kProtoTcp);
+    CHECK(parse_protocol("all", protocol, why));
+    CHECK_FALSE(protocol);
+    CHECK(parse_protocol("132", protocol, why));
+    CHECK(protocol == 132);
+    CHECK_FALSE(parse_protocol("256", protocol, why));
+    CHECK_FALSE(parse_protocol("tcp6", protocol, why));
+
+    const auto mac = parse_mac("02:00:00:00:00:aa", why);
+    REQUIRE(mac);
+    CHECK((*mac)[5] == 0xAA);
+    CHECK(parse_mac("2:0:0:0:0:a", why) == MacAddress{2, 0, 0, 0, 0, 0xa});
+    for (auto bad : {"02:00:00:00:00", "02:00:00:00:00:aa:bb", "02:00:00:00:00:1ff", "02:00:00:00:00:", "0x:00:00:00:00:00",
+                     "02-00-00-00-00-aa", "", "02:00:00:00:00:aa "}) {
+        INFO(bad);
+        CHECK_FALSE(parse_mac(bad, why));
+    }
+
+    CHECK(parse_interface_name("eth0", why) == "eth0");
+    CHECK(parse_interface_name(std::string(15, 'x'), why));
+    for (auto bad : {"", ".", "..", "a/b", "a:1", "a b", "tab\there", "sixteen-bytes-xx"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_interface_name(bad, why));
+    }
+    CHECK(first_error("interface: [eth0, 'bad/name']\n") ==
+          "cfg:1:19: interface: expected an interface name (1 to 15 bytes, no '/', ':' or spaces), got 'bad/name'");
+
+    CHECK(parse_label_text("web tier é", why) == "web tier é");
+    CHECK_FALSE(parse_label_text("web\nOK", why));
+    CHECK(why == "'web\\nOK' holds a control character");
+}
+
+TEST_CASE("config: durations, sizes and lists where the settings are of that kind") {
+    ConfigLoad l = load_config_text(
+        "resolve_interval_seconds: 5m\ncapture_buffer_bytes: 8m\nsend_buffer_bytes: 1G\ninterface: 'eth0, eth1'\n");
+    for (const auto& e : l.errors) FAIL(format_error("cfg", e));
+    CHECK(l.config.resolve_interval_seconds == 300);
+    CHECK(l.config.capture_buffer_bytes == 8ull << 20);
+    CHECK(l.config.send_buffer_bytes == 1ull << 30);
+    CHECK(l.config.interfaces == std::vector<std::string>{"eth0", "eth1"});
+    CHECK(l.config.interfaces_at == std::vector<SourceMark>{{4, 12}, {4, 12}});
+    CHECK(first_error("resolve_interval_seconds: 500ms\n") ==
+          "cfg:1:27: resolve_interval_seconds: must be at least 1s, got '500ms'");
+    CHECK(first_error("capture_buffer_bytes: 2T\n") == "cfg:1:23: capture_buffer_bytes: must be at most 1G, got '2T'");
+    CHECK(first_error("batch_size: [1]\n") == "cfg:1:13: batch_size: expected a single value");
+}
+
+TEST_CASE("config: running needs an interface, a target and a session, each interface once") {
+    ConfigLoad l = load_config_text("interface: [eth0, eth1, eth0]\n");
+    REQUIRE(l.ok());
+    std::vector<ConfigError> errors;
+    validate_for_run(l.config, errors);
+    std::string all;
+    for (const auto& e : errors) all += format_error("cfg", e) + "\n";
+    CHECK(all == "cfg:1:25: interface 'eth0' is given twice\n"
+                 "cfg: no target: set 'target:' or give --target HOST[:PORT]\n"
+                 "cfg: no sessions: nothing would be mirrored\n");
+}
+
+TEST_CASE("config: the YAML reader's rules hold for the sender too") {
+    CHECK(first_error("mtu: 1500\nmtu: 9000\n") == "cfg:2:1: key 'mtu' given twice in one mapping (first at line 1)");
+    CHECK(first_error("sessions:\n  - {session_number: 1, session_number: 2}\n") ==
+          "cfg:2:25: key 'session_number' given twice in one mapping (first at line 2)");
+    CHECK(first_error("") == "cfg: config file is empty");
+    CHECK(first_error("# nothing\n") == "cfg: config file is empty");
+    CHECK(first_error("mtu: 1500\n---\nmtu: 9000\n").find("a second YAML document") != std::string::npos);
 }
 
 TEST_CASE("aws import: describe-traffic-mirror-filters JSON becomes the same filters") {
@@ -332,7 +442,7 @@ TEST_CASE("aws import: the flat describe-traffic-mirror-filter-rules output is g
 TEST_CASE("aws import: bad JSON and bad rules are reported") {
     AwsImport bad = import_aws_filters_text("{\n \"TrafficMirrorFilters\": [\n  {,}\n]}");
     REQUIRE_FALSE(bad.ok());
-    CHECK(bad.errors[0].at.line == 3);
+    CHECK(bad.errors[0].line == 3);
     AwsImport wrong = import_aws_filters_text(R"({"TrafficMirrorFilters": [{"TrafficMirrorFilterId": "tmf-1",
       "IngressFilterRules": [
         {"TrafficDirection": "egress", "RuleNumber": 1, "RuleAction": "accept"},
@@ -347,8 +457,10 @@ TEST_CASE("aws import: bad JSON and bad rules are reported") {
     CHECK(all.find("TrafficMirrorFilters[0].IngressFilterRules[0].TrafficDirection: 'egress' in the "
                    "IngressFilterRules list") != std::string::npos);
     CHECK(all.find("IngressFilterRules[1].RuleAction: expected accept or reject, got 'maybe'") != std::string::npos);
-    CHECK(all.find("IngressFilterRules[2]: a port range with a protocol other than 6") != std::string::npos);
-    CHECK(all.find("IngressFilterRules[3].SourceCidrBlock: '10.0.0.0/99' is not a CIDR block") != std::string::npos);
+    CHECK(all.find("cfg:5:9: TrafficMirrorFilters[0].IngressFilterRules[2]: a port range needs protocol 6 (tcp) or 17 "
+                   "(udp); this rule has protocol 1") != std::string::npos);
+    CHECK(all.find("cfg:6:70: TrafficMirrorFilters[0].IngressFilterRules[3].SourceCidrBlock: bad prefix length in "
+                   "'10.0.0.0/99': must be at most 32, got '99'") != std::string::npos);
     CHECK(all.find("IngressFilterRules[5]: duplicate RuleNumber 5") != std::string::npos);
     CHECK_FALSE(import_aws_filters_text(R"({"Something": []})").ok());
 }
@@ -379,4 +491,112 @@ TEST_CASE("aws import: an imported filter prints as YAML that loads back the sam
             CHECK(a.description == b.description);
         }
     }
+}
+
+namespace {
+
+// The description of the one egress rule of filter tmf-1 in `json`'s rule list.
+std::string imported_description(const std::string& rule_json) {
+    AwsImport imp = import_aws_filters_text(
+        R"({"TrafficMirrorFilters": [{"TrafficMirrorFilterId": "tmf-1", "EgressFilterRules": [)" + rule_json + "]}]}");
+    INFO(all_errors(imp.errors));
+    REQUIRE(imp.ok());
+    return imp.filters.at("tmf-1").rules(Direction::egress).at(0).description;
+}
+
+}  // namespace
+
+TEST_CASE("aws import: JSON string escapes read as JSON means them") {
+    const std::string rule = R"({"RuleNumber": 1, "RuleAction": "accept", "Description": )";
+    // \/ is JSON's (and YAML 1.2's) escaped slash.
+    CHECK(imported_description(rule + R"("a\/b"})") == "a/b");
+    CHECK(imported_description(rule + R"("caf\u00e9 \u00E9"})") == "café é");
+    CHECK(imported_description(rule + R"("q\"b\\s"})") == "q\"b\\s");
+    // A character past U+FFFF is a UTF-16 surrogate pair in JSON, which
+    // yaml-cpp alone refuses ("invalid unicode"): written as \U0001F600 first.
+    CHECK(imported_description(rule + R"("up \ud83d\ude00 \uD83D\uDE00!"})") == "up \xF0\x9F\x98\x80 \xF0\x9F\x98\x80!");
+    // An escaped backslash before "u" is not an escape.
+    CHECK(imported_description(rule + R"("\\ud83d\\ude00"})") == "\\ud83d\\ude00");
+    // Raw UTF-8 passes as it is.
+    CHECK(imported_description(rule + "\"\xE2\x9C\x93 ok\"}") == "\xE2\x9C\x93 ok");
+    // A control character in a description is refused, escaped ones included.
+    AwsImport control = import_aws_filters_text(R"({"TrafficMirrorFilterRules": [{"TrafficMirrorFilterId": "tmf-1",
+        "TrafficDirection": "egress", "RuleNumber": 1, "RuleAction": "accept", "Description": "a\nb"}]})");
+    REQUIRE(control.errors.size() == 1);
+    CHECK(format_error("f", control.errors[0]) ==
+          "f:2:95: TrafficMirrorFilterRules[0].Description: 'a\\nb' holds a control character");
+}
+
+TEST_CASE("aws import: JSON layouts and mistakes") {
+    // Compact, tab-indented and CRLF JSON all read.
+    CHECK(import_aws_filters_text(R"({"TrafficMirrorFilters":[{"TrafficMirrorFilterId":"tmf-1"}]})").ok());
+    CHECK(import_aws_filters_text("{\n\t\"TrafficMirrorFilters\": [\n\t\t{\"TrafficMirrorFilterId\": \"tmf-1\"}\n\t]\n}").ok());
+    CHECK(import_aws_filters_text("{\r\n \"TrafficMirrorFilters\": []\r\n}\r\n").ok());
+    // Syntax errors carry their place.
+    AwsImport unclosed = import_aws_filters_text("{\"TrafficMirrorFilters\": [\n  {\"TrafficMirrorFilterId\": \"x\"}\n");
+    REQUIRE_FALSE(unclosed.ok());
+    CHECK(unclosed.errors[0].line >= 2);
+    // A lone surrogate is not a character.
+    AwsImport lone = import_aws_filters_text(
+        "{\"TrafficMirrorFilters\": [\n {\"TrafficMirrorFilterId\": \"tmf-\\ud83d\"}]}");
+    REQUIRE_FALSE(lone.ok());
+    CHECK(lone.errors[0].line == 2);
+    // A key given twice is refused, as in a config.
+    AwsImport twice = import_aws_filters_text(
+        "{\"TrafficMirrorFilters\": [{\"TrafficMirrorFilterId\": \"a\",\n \"TrafficMirrorFilterId\": \"b\"}]}");
+    REQUIRE(twice.errors.size() == 1);
+    CHECK(format_error("f", twice.errors[0]) ==
+          "f:2:2: key 'TrafficMirrorFilterId' given twice in one mapping (first at line 1)");
+    // Deep nesting is refused before parsing, with a message that says why.
+    AwsImport deep = import_aws_filters_text(std::string(100000, '[') + std::string(100000, ']'));
+    REQUIRE(deep.errors.size() == 1);
+    CHECK(deep.errors[0].message.find("nested deeper than 64 levels") != std::string::npos);
+    // Brackets inside strings do not count as nesting.
+    CHECK(imported_description(R"({"RuleNumber": 1, "RuleAction": "accept", "Description": ")" + std::string(100, '[') +
+                               "\"}") == std::string(100, '['));
+    // Not an object of filters.
+    for (const char* wrong : {"[1, 2]", "\"filters\"", "{\"TrafficMirrorFilters\": \"x\"}", "", "  \n",
+                              "{\"TrafficMirrorFilters\": [5]}", "{\"TrafficMirrorFilterRules\": [[]]}"}) {
+        INFO(wrong);
+        AwsImport imp = import_aws_filters_text(wrong);
+        CHECK_FALSE(imp.ok());
+        CHECK(imp.filters.empty());
+    }
+    // A v4-mapped IPv6 block is refused here as in the YAML.
+    AwsImport mapped = import_aws_filters_text(R"({"TrafficMirrorFilterRules": [{"TrafficMirrorFilterId": "tmf-1",
+        "TrafficDirection": "egress", "RuleNumber": 1, "RuleAction": "accept", "SourceCidrBlock": "::ffff:0:0/96"}]})");
+    REQUIRE(mapped.errors.size() == 1);
+    CHECK(mapped.errors[0].message.find("IPv4-mapped IPv6 block") != std::string::npos);
+}
+
+TEST_CASE("files: a config or filter file that is not a regular file is refused by name") {
+    char dir_template[] = "/tmp/mt-sender-files.XXXXXX";
+    const std::string dir = mkdtemp(dir_template);
+    auto write = [&](const std::string& name, const std::string& text) {
+        FILE* f = std::fopen((dir + "/" + name).c_str(), "w");
+        REQUIRE(f);
+        std::fwrite(text.data(), 1, text.size(), f);
+        std::fclose(f);
+        return dir + "/" + name;
+    };
+    auto config_error = [](const std::string& path) {
+        ConfigLoad l = load_config_file(path);
+        REQUIRE(l.errors.size() == 1);
+        return l.errors[0].message;
+    };
+    CHECK(config_error(dir) == "cannot read config file: it is a directory, not a regular file");
+    CHECK(config_error(write("empty.yaml", "")) == "config file is empty");
+    CHECK(config_error(write("big.yaml", std::string((1 << 20) + 1, '#'))) ==
+          "config file is larger than 1 MiB, the most we read");
+    CHECK(config_error(dir + "/missing.yaml") == "cannot read config file: No such file or directory");
+    const std::string fifo = dir + "/fifo";
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK(config_error(fifo) == "cannot read config file: it is a FIFO, not a regular file");  // and no hang
+    AwsImport imp = import_aws_filters_file(fifo);
+    REQUIRE(imp.errors.size() == 1);
+    CHECK(imp.errors[0].message == "cannot read AWS filter file: it is a FIFO, not a regular file");
+    imp = import_aws_filters_file(write("empty.json", ""));
+    REQUIRE(imp.errors.size() == 1);
+    CHECK(imp.errors[0].message == "empty: not what aws ec2 describe-traffic-mirror-filters prints");
+    std::filesystem::remove_all(dir);
 }

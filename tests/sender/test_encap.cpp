@@ -194,15 +194,6 @@ TEST_CASE("capture: the own-traffic BPF filter drops exactly what is_own_traffic
     pcap_close(dead);
 }
 
-TEST_CASE("capture: MAC addresses parse") {
-    std::array<uint8_t, 6> mac{};
-    CHECK(parse_mac("02:00:00:00:00:aa", mac));
-    CHECK(mac[5] == 0xAA);
-    CHECK_FALSE(parse_mac("02:00:00:00:00", mac));
-    CHECK_FALSE(parse_mac("02:00:00:00:00:aa:bb", mac));
-    CHECK_FALSE(parse_mac("02:00:00:00:00:1ff", mac));
-}
-
 TEST_CASE("explain: each frame of a pcap file is shown with its session and rule") {
     FilterRule reject_dns;
     reject_dns.rule_number = 5;

@@ -129,9 +129,10 @@ TEST_CASE("truncation: frames that would exceed the path MTU with 50 bytes of he
 
 TEST_CASE("sessions: IPv6 traffic goes to the session with the IPv6 rule") {
     FilterRule v4_all = accept_proto(1, std::nullopt);
-    v4_all.destination_cidr = Cidr::parse("0.0.0.0/0");
+    std::string why;
+    v4_all.destination_cidr = parse_filter_cidr("0.0.0.0/0", why);
     FilterRule v6_all = accept_proto(1, std::nullopt);
-    v6_all.destination_cidr = Cidr::parse("::/0");
+    v6_all.destination_cidr = parse_filter_cidr("::/0", why);
     SessionEngine engine({session(1, 4, {v4_all}), session(2, 6, {v6_all})});
     Classification c = engine.classify(Direction::egress, parsed(ip6_frame(6, 1, 2, 1000, 443)));
     REQUIRE(c.mirrored());

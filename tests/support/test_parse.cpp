@@ -174,6 +174,18 @@ TEST_CASE("parse: endpoints are ADDR:PORT and [v6]:PORT, names only where allowe
     CHECK_FALSE(must(parse_endpoint("[::1]:80", why), why) == must(parse_endpoint("[::1]:81", why), why));
 }
 
+TEST_CASE("parse: a socket address prints as parse_endpoint reads it") {
+    std::string why;
+    for (auto text : {"127.0.0.1:4789", "[::1]:4790", "[2001:db8::5]:0", "10.0.0.1:65535"}) {
+        const Endpoint e = must(parse_endpoint(text, why), why);
+        CHECK(endpoint_text(e.addr) == text);
+        CHECK(must(parse_endpoint(endpoint_text(e.addr), why), why) == e);
+    }
+    CHECK(address_text(must(parse_endpoint("[2001:db8:0::5]:1", why), why).addr) == "2001:db8::5");
+    CHECK(address_text(must(parse_endpoint("10.1.2.3:1", why), why).addr) == "10.1.2.3");
+    CHECK(address_text(sockaddr_storage{}) == "");
+}
+
 TEST_CASE("parse: targets may be host names, a port may default, port 0 may be refused") {
     std::string why;
     const Endpoint name = must(target("collector.example:4790", why), why);
@@ -209,4 +221,10 @@ TEST_CASE("parse: lists split at commas and keep empty items for the parser to r
     CHECK(split_list("a,,b") == std::vector<std::string_view>{"a", "", "b"});
     CHECK(split_list("") == std::vector<std::string_view>{""});
     CHECK(trim(" \tx y\t ") == "x y");
+}
+
+TEST_CASE("text: a list of names wraps before the width, the first line after its lead") {
+    CHECK(wrapped_words("Only in the file:", {"a", "b"}) == "Only in the file: a, b.\n");
+    CHECK(wrapped_words("Keys:", {"alpha", "beta", "gamma"}, 16) == "Keys: alpha,\nbeta, gamma.\n");
+    CHECK(wrapped_words("", {"one"}) == "one.\n");
 }

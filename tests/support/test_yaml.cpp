@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include "support/parse.hpp"
 #include "support/yaml.hpp"
+#include "support/yaml_value.hpp"
 
 using namespace mirrortap;
 
@@ -128,4 +130,19 @@ TEST_CASE("yaml: errors stop at fifty, then one line says so") {
 TEST_CASE("yaml: format_error puts the place first") {
     CHECK(format_error("f.yaml", {4, 3, "bad"}) == "f.yaml:4:3: bad");
     CHECK(format_error("f.yaml", {0, 0, "bad"}) == "f.yaml: bad");
+}
+
+TEST_CASE("yaml: read_value reads one value with the parser, errors at its place") {
+    const Parsed p = parse("n: 7\nbad: x7\nlist: [1, 2]\n");
+    REQUIRE(p.root);
+    std::vector<ConfigError> out;
+    ErrorList errors(out);
+    const auto number = [](std::string_view t, std::string& why) { return parse_uint(t, 1, 10, why); };
+    CHECK(read_value((*p.root)["n"], "n", errors, number) == 7u);
+    CHECK(out.empty());
+    CHECK_FALSE(read_value((*p.root)["bad"], "bad", errors, number));
+    CHECK_FALSE(read_value((*p.root)["list"], "list", errors, number));
+    REQUIRE(out.size() == 2);
+    CHECK(format_error("f", out[0]) == "f:2:6: bad: expected a whole number, got 'x7'");
+    CHECK(format_error("f", out[1]) == "f:3:7: list: expected a single value");
 }

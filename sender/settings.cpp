@@ -1,0 +1,144 @@
+#include "sender/settings.hpp"
+
+#include <chrono>
+
+#include "support/yaml_value.hpp"
+
+namespace mirrortap::sender {
+
+namespace {
+
+using C = SenderConfig;
+using std::chrono::seconds;
+
+// --help sections.
+constexpr std::string_view kCapture = "Capturing";
+constexpr std::string_view kTarget = "Where mirrored packets go";
+constexpr std::string_view kSending = "Sending";
+constexpr std::string_view kMonitoring = "Monitoring";
+constexpr std::string_view kOneSession = "One session from the command line (instead of sessions: in the file)";
+constexpr std::string_view kChecking = "Checking";
+constexpr std::string_view kOther = "Other";
+// Keys only the file holds (no flag), listed in the docs table, not in --help.
+constexpr std::string_view kFileOnly = "";
+
+// The metrics endpoint binds a literal address; port 0 (any) would be unfindable.
+constexpr EndpointRules kListenRules{.min_port = 1};
+
+// max_rate: "20000pps, 100Mbps" as the flag takes it, or in the file also
+// {packets_per_second: N, bits_per_second: N}. The flag replaces both caps.
+SettingValue<C> max_rate_value() {
+    SettingValue<C> v = parsed_value<C>(field<&C::max_rate>, parse_rate);
+    v.shape = SettingValue<C>::Shape::node;
+    v.load = [set = v.set](const YAML::Node& n, C& c, ErrorList& errors) {
+        if (n.IsScalar()) {
+            if (std::string why = set(n.Scalar(), c); !why.empty()) errors.add(error_at(n, "max_rate: " + why));
+            return;
+        }
+        static const std::vector<std::string_view> kKeys = {"packets_per_second", "bits_per_second"};
+        c.max_rate = {};
+        walk_settings(n, kKeys, [&](size_t key, const YAML::Node& value) {
+            const auto cap = read_value(value, kKeys[key], errors,
+                                        [](std::string_view t, std::string& why) { return parse_uint(t, UINT64_MAX, why); });
+            if (cap) (key == 0 ? c.max_rate.packets_per_second : c.max_rate.bits_per_second) = *cap;
+        }, errors, "max_rate");
+    };
+    return v;
+}
+
+SettingsTable<C> make_table() {
+    return {
+        // ---- capturing ----
+        {.key = "interface", .flag = "-i,--interface", .value_name = "IFACE", .group = kCapture,
+         .help = "capture on IFACE, both directions\nrepeat for several",
+         .value = list_value<C>(field<&C::interfaces>, parse_interface_name),
+         .flag_also = [](C& c) { c.interfaces_at.clear(); }},
+        {.key = "capture_buffer_bytes", .flag = "-B,--buffer-size", .value_name = "BYTES", .default_text = "64M",
+         .group = kCapture, .help = "libpcap ring per interface (K/M/G)", .on_reload = OnReload::restart,
+         .value = size_value<C>(field<&C::capture_buffer_bytes>, 64 << 10, 1ull << 30)},
+        {.key = "poll_interval_usec", .flag = "--poll-usec", .value_name = "N", .default_text = "500",
+         .group = kCapture,
+         .help = "pause N microseconds after a quiet wake-up\nframes gather and leave in one sendmmsg\n0 = wake for every frame",
+         .value = number_value<C>(field<&C::poll_interval_usec>, 0, 100000)},
+
+        // ---- where mirrored packets go ----
+        {.key = "target", .flag = "-t,--target", .value_name = "HOST[:PORT]", .group = kTarget,
+         .help = "where VXLAN goes; port 4789 unless given\nIPv6 as [ADDR]:PORT\na name is resolved again every --resolve-seconds",
+         .value = endpoint_value<C>(field<&C::target>, kTargetRules), .flag_also = [](C& c) { c.target_at = {}; }},
+        {.key = "resolve_interval_seconds", .flag = "--resolve-seconds", .value_name = "N", .default_text = "30",
+         .group = kTarget, .help = "re-resolve the target this often\nor a duration: 5m, 1h",
+         .value = duration_value<C>(field<&C::resolve_interval_seconds>, seconds(1), seconds(86400))},
+        {.key = "mtu", .flag = "--mtu", .value_name = "BYTES", .default_text = "1500", .group = kTarget,
+         .help = "path MTU to the target (576..9216)\nlonger frames are cut to MTU-36 bytes as AWS does\nMTU-56 with an IPv6 target",
+         .value = number_value<C>(field<&C::mtu>, 576, 9216)},
+
+        // ---- sending ----
+        {.key = "max_rate", .flag = "--max-rate", .value_name = "RATE", .group = kSending,
+         .help = "cap what is sent: 20000pps, 100Mbps or both\nboth with a comma: 5kpps,100Mbps\nwhat is over it is dropped and counted\nin the file also as a mapping (example.yaml)",
+         .value = max_rate_value()},
+        {.key = "batch_size", .flag = "--batch", .value_name = "N", .default_text = "64", .group = kSending,
+         .help = "datagrams per sendmmsg (1..1024)", .value = number_value<C>(field<&C::batch_size>, 1, 1024)},
+        {.key = "send_buffer_bytes", .flag = "--sndbuf", .value_name = "BYTES", .default_text = "4M", .group = kSending,
+         .help = "socket send buffer (K/M/G)", .value = size_value<C>(field<&C::send_buffer_bytes>, 4 << 10, 1ull << 30)},
+
+        // ---- sessions (the file's) ----
+        {.key = "sessions", .group = kFileOnly,
+         .help = "mirror sessions with their filters, AWS's model (sender/example.yaml)",
+         .value = node_value<C>(field<&C::sessions>, load_sessions)},
+        {.key = "aws_filter_files", .group = kFileOnly,
+         .help = "describe-traffic-mirror-filters JSON files\nrelative to the config file\nsessions name their filters by traffic_mirror_filter_id",
+         .value = list_value<C>(field<&C::aws_filter_files>, parse_label_text)},
+
+        // ---- monitoring ----
+        {.key = "metrics_listen", .flag = "--metrics-listen", .value_name = "ADDR:PORT", .group = kMonitoring,
+         .help = "serve Prometheus metrics at /metrics\noff when absent\na reload binds the new address before the old closes",
+         .value = endpoint_value<C>(field<&C::metrics_listen>, kListenRules)},
+    };
+}
+
+}  // namespace
+
+const SettingsTable<SenderConfig>& sender_settings() {
+    static const SettingsTable<SenderConfig> table = make_table();
+    return table;
+}
+
+const std::vector<std::string_view>& sender_setting_groups() {
+    static const std::vector<std::string_view> groups = {kCapture,   kTarget,   kSending, kMonitoring,
+                                                          kOneSession, kChecking, kOther};
+    return groups;
+}
+
+const std::vector<SettingDoc>& sender_action_docs() {
+    static const std::vector<SettingDoc> actions = {
+        {.flag = "--import-aws-filter", .value_name = "FILE", .group = kOneSession,
+         .help = "load `aws ec2 describe-traffic-mirror-filters` JSON\nsessions name them by traffic_mirror_filter_id\nrepeat for several\nwith --check-config, prints them as YAML"},
+        {.flag = "--vni", .value_name = "N", .group = kOneSession,
+         .help = "one session with this VNI\nits filter: the one imported (or --accept-all)"},
+        {.flag = "--session-number", .value_name = "N", .default_text = "1", .group = kOneSession,
+         .help = "--vni's session number (1..32766)"},
+        {.flag = "--packet-length", .value_name = "N", .group = kOneSession,
+         .help = "--vni's truncation, bytes of each frame (14..65535)"},
+        {.flag = "--accept-all", .group = kOneSession,
+         .help = "with --vni: mirror every IP packet (no filter)"},
+        {.flag = "--check-config", .group = kChecking,
+         .help = "check the config and exit: 0 good, 1 errors\ninterfaces must exist and the target resolve\nprints the sessions"},
+        {.flag = "--explain", .value_name = "FILE", .group = kChecking,
+         .help = "explain a pcap file (tcpdump -w -i IFACE)\nper frame: the session and rule that decide it\nthen exit"},
+        {.flag = "--local-mac", .value_name = "MAC", .group = kChecking,
+         .help = "with --explain: frames from MAC are egress\nothers ingress\ndefault: the interface's MAC, when it exists here"},
+        {.flag = "-c,--config", .value_name = "FILE", .group = kOther,
+         .help = "YAML config; sender/example.yaml shows every key\nflags override the file\nSIGHUP reloads it"},
+        {.flag = "-V,--version", .group = kOther, .help = "print the version and exit"},
+        {.flag = "-h,--help", .group = kOther, .help = "print this help and exit"},
+    };
+    return actions;
+}
+
+std::vector<SettingDoc> sender_docs() {
+    std::vector<SettingDoc> docs = describe(sender_settings());
+    docs.insert(docs.end(), sender_action_docs().begin(), sender_action_docs().end());
+    return docs;
+}
+
+}  // namespace mirrortap::sender

@@ -1,0 +1,131 @@
+#include "sender/values.hpp"
+
+#include <net/if.h>
+
+#include <charconv>
+
+#include "sender/filter.hpp"
+#include "support/parse.hpp"
+#include "support/text.hpp"
+
+namespace mirrortap::sender {
+
+namespace {
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return out;
+}
+
+struct RateUnit {
+    std::string_view suffix;
+    uint64_t scale;
+    bool packets;
+};
+constexpr RateUnit kRateUnits[] = {
+    {"pps", 1, true},     {"kpps", 1000, true},        {"mpps", 1000000, true},
+    {"bps", 1, false},    {"kbps", 1000, false},       {"mbps", 1000000, false},
+    {"gbps", 1000000000, false},
+};
+
+}  // namespace
+
+std::optional<RateLimit> parse_rate(std::string_view text, std::string& why) {
+    const std::string expected =
+        "expected a rate such as 20000pps, 50kpps, 100Mbps, 1Gbps or one of each with a comma, got " + quote(text);
+    RateLimit rate;
+    bool packets_given = false, bits_given = false;
+    for (std::string_view part : split_list(text)) {
+        size_t digits = 0;
+        while (digits < part.size() && part[digits] >= '0' && part[digits] <= '9') ++digits;
+        const std::string suffix = lower(part.substr(digits));
+        const RateUnit* unit = nullptr;
+        for (const RateUnit& u : kRateUnits)
+            if (suffix == u.suffix) unit = &u;
+        std::string number_why;
+        const auto n = parse_uint(part.substr(0, digits), UINT64_MAX / (unit ? unit->scale : 1), number_why);
+        if (!unit || digits == 0) {
+            why = expected;
+            return std::nullopt;
+        }
+        if (!n) {
+            why = "rate " + quote(part) + " is too large";
+            return std::nullopt;
+        }
+        bool& given = unit->packets ? packets_given : bits_given;
+        if (given) {
+            why = "rate " + quote(text) + " gives " + (unit->packets ? "packets" : "bits") + " per second twice";
+            return std::nullopt;
+        }
+        given = true;
+        (unit->packets ? rate.packets_per_second : rate.bits_per_second) = *n * unit->scale;
+    }
+    return rate;
+}
+
+bool parse_protocol(std::string_view text, std::optional<uint8_t>& protocol, std::string& why) {
+    const std::string t = lower(text);
+    if (t == "all" || t == "-1" || t == "0") {
+        protocol.reset();
+        return true;
+    }
+    static constexpr std::pair<std::string_view, uint8_t> kNames[] = {
+        {"icmp", kProtoIcmp}, {"tcp", kProtoTcp}, {"udp", kProtoUdp}, {"icmpv6", kProtoIcmpv6}, {"sctp", 132}};
+    for (auto [name, number] : kNames) {
+        if (t == name) {
+            protocol = number;
+            return true;
+        }
+    }
+    std::string number_why;
+    const auto n = parse_uint(text, 255, number_why);
+    if (!n) {
+        why = "expected an IANA protocol number 0..255, a name (tcp, udp, icmp, icmpv6, sctp) or all, got " +
+              quote(text);
+        return false;
+    }
+    protocol = uint8_t(*n);
+    return true;
+}
+
+std::optional<MacAddress> parse_mac(std::string_view text, std::string& why) {
+    MacAddress mac{};
+    std::string_view rest = text;
+    for (size_t i = 0; i < mac.size(); ++i) {
+        const size_t colon = i + 1 < mac.size() ? rest.find(':') : rest.size();
+        const std::string_view group = rest.substr(0, colon);
+        unsigned v = 0;
+        const auto [end, ec] = std::from_chars(group.data(), group.data() + group.size(), v, 16);
+        const bool hex_only = group.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
+        if (colon == std::string_view::npos || group.empty() || group.size() > 2 || !hex_only ||
+            ec != std::errc() || end != group.data() + group.size()) {
+            why = "expected a MAC address such as 02:00:5e:10:00:01, got " + quote(text);
+            return std::nullopt;
+        }
+        mac[i] = uint8_t(v);
+        rest.remove_prefix(std::min(rest.size(), colon + 1));
+    }
+    return mac;
+}
+
+std::optional<std::string> parse_interface_name(std::string_view text, std::string& why) {
+    const bool bad_byte = text.find_first_of("/: \t") != std::string_view::npos || has_control_character(text);
+    if (text.empty() || text.size() >= IFNAMSIZ || text == "." || text == ".." || bad_byte) {
+        why = "expected an interface name (1 to " + std::to_string(IFNAMSIZ - 1) +
+              " bytes, no '/', ':' or spaces), got " + quote(text);
+        return std::nullopt;
+    }
+    return std::string(text);
+}
+
+std::optional<std::string> parse_label_text(std::string_view text, std::string& why) {
+    if (has_control_character(text)) {
+        why = quote(text) + " holds a control character";
+        return std::nullopt;
+    }
+    return std::string(text);
+}
+
+}  // namespace mirrortap::sender
