@@ -1,5 +1,7 @@
 #include "collector/collector.hpp"
 
+#include <pthread.h>
+
 #include <chrono>
 
 #include "collector/privileges.hpp"
@@ -28,7 +30,13 @@ std::string Collector::open() {
 }
 
 void Collector::start() {
-    for (auto& w : workers_) threads_.emplace_back([this, worker = w.get()] { worker->run(stop_); });
+    for (size_t i = 0; i < workers_.size(); ++i)
+        threads_.emplace_back([this, i, worker = workers_[i].get()] {
+            // "mt-recv-N": how top -H, /proc/PID/task/*/comm and strace tell the receive workers apart.
+            const std::string name = "mt-recv-" + std::to_string(i);
+            pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+            worker->run(stop_);
+        });
 }
 
 void Collector::request_rotate() {

@@ -186,6 +186,9 @@ void Worker::run(const std::atomic<bool>& stop) {
             deliver({packets.data(), routed});
     }
     for (auto& sink : sinks_) sink->close();
+    // Receiving is over: now wait for sinks that finish on threads of their
+    // own, before anyone frees the sessions they count into.
+    for (auto& sink : sinks_) sink->drain();
     finished_.store(true, std::memory_order_release);
 }
 

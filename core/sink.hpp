@@ -45,8 +45,14 @@ public:
     virtual void tick(uint64_t now_ns) = 0;
     // SIGHUP: close what is open and start afresh.
     virtual void rotate() = 0;
-    // SIGTERM: flush and close everything; nothing is written afterwards.
+    // SIGTERM, and a reload that replaces this sink: flush and close
+    // everything; nothing is accepted afterwards. A sink with a thread of its
+    // own may hand the finishing to it and return at once (see drain()).
     virtual void close() = 0;
+    // After close(), once receiving has stopped (SIGTERM, never a reload):
+    // returns when everything this sink accepted is delivered or counted
+    // dropped, so that the sessions the sink counts into may be freed.
+    virtual void drain() {}
     virtual SinkStats stats() const = 0;
     // False with a short reason when the sink cannot currently deliver.
     virtual bool healthy(std::string& why) const = 0;

@@ -24,7 +24,9 @@ std::string_view to_string(SinkDropReason r);
 struct SinkCounters {
     RelaxedCounter written;
     std::array<RelaxedCounter, kSinkDropReasonCount> dropped;
-    RelaxedCounter buffered;  // a gauge: accepted, not yet on its way out
+    // A gauge: accepted, not yet on its way out. Shared: the pcap sink's
+    // worker adds to it and its writer thread takes away.
+    SharedGauge buffered;
     void drop(SinkDropReason r, uint64_t n = 1) { dropped[size_t(r)].add(n); }
 };
 
