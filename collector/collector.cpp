@@ -1,6 +1,7 @@
 #include "collector/collector.hpp"
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <chrono>
 
@@ -35,6 +36,10 @@ void Collector::start() {
             // "mt-recv-N": how top -H, /proc/PID/task/*/comm and strace tell the receive workers apart.
             const std::string name = "mt-recv-" + std::to_string(i);
             pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+            // Signal handlers (SIGHUP, SIGTERM) run on the main thread, never in the receive loop.
+            sigset_t all;
+            sigfillset(&all);
+            pthread_sigmask(SIG_BLOCK, &all, nullptr);
             worker->run(stop_);
         });
 }

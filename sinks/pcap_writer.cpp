@@ -2,6 +2,7 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -115,6 +116,9 @@ void PcapWriter::start() {
     thread_ = std::thread([this] {
         // Named so that `top -H`, /proc/PID/task/*/comm and strace tell it from the receive workers.
         pthread_setname_np(pthread_self(), "mt-pcap-writer");
+        sigset_t all;  // the process's signal handlers run elsewhere
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
         run();
     });
 }
