@@ -21,6 +21,9 @@ inline constexpr size_t kSinkDropReasonCount = 5;
 
 std::string_view to_string(SinkDropReason r);
 
+// Each RelaxedCounter has one writing thread. For the pcap sink, its writer
+// thread counts `written` and every drop reason but queue_full, which the
+// receive worker counts.
 struct SinkCounters {
     RelaxedCounter written;
     std::array<RelaxedCounter, kSinkDropReasonCount> dropped;

@@ -86,6 +86,8 @@ void PcapRotator::write(std::span<const Packet> batch) {
     for (const Packet& p : batch) {
         Session& s = *p.session;
         if (closed_) {
+            // Only a caller breaking the contract (write after close) gets here; the
+            // worker never does, so the writer stays this counter's only writer in practice.
             s.sinks[opt_.sink_index].drop(SinkDropReason::not_open);
             continue;
         }
