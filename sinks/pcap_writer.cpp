@@ -2,6 +2,7 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -119,6 +120,10 @@ void PcapWriter::start() {
         sigset_t all;  // the process's signal handlers run elsewhere
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        // Its fair share of the CPU, but no preempting a receive worker when a
+        // block wakes it: the wake-up would land inside that worker's batch.
+        const sched_param normal{0};
+        pthread_setschedparam(pthread_self(), SCHED_BATCH, &normal);
         run();
     });
 }
