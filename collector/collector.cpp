@@ -1,5 +1,8 @@
 #include "collector/collector.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <chrono>
 
 #include "collector/udp_source.hpp"
@@ -38,7 +41,17 @@ std::string Collector::open() {
 }
 
 void Collector::start() {
-    for (auto& w : workers_) threads_.emplace_back([this, worker = w.get()] { worker->run(stop_); });
+    for (size_t i = 0; i < workers_.size(); ++i)
+        threads_.emplace_back([this, i, worker = workers_[i].get()] {
+            // "mt-recv-N": how top -H, /proc/PID/task/*/comm and strace tell the receive workers apart.
+            const std::string name = "mt-recv-" + std::to_string(i);
+            pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+            // Signal handlers (SIGHUP, SIGTERM) run on the main thread, never in the receive loop.
+            sigset_t all;
+            sigfillset(&all);
+            pthread_sigmask(SIG_BLOCK, &all, nullptr);
+            worker->run(stop_);
+        });
 }
 
 void Collector::request_rotate() {

@@ -41,7 +41,8 @@ inline constexpr Def pcap_bytes_written{"mirrortap_pcap_bytes_written_total", T:
 inline constexpr Def pcap_disk_free{"mirrortap_pcap_disk_free_bytes", T::Gauge,
     "Free bytes, for unprivileged users, on the filesystem of the pcap directory."};
 inline constexpr Def batch_duration{"mirrortap_batch_duration_seconds", T::Histogram,
-    "Time to decapsulate a received batch and hand it to every sink."};
+    "Time from a received batch to the next receive call: decapsulating it, handing it to every sink, "
+    "and the sinks' housekeeping (tick, rotate, reload) that follows it."};
 inline constexpr Def workers_alive{"mirrortap_workers_alive", T::Gauge,
     "Receive workers that passed through their loop within the last two seconds."};
 inline constexpr Def healthy{"mirrortap_healthy", T::Gauge, "1 while /healthz answers 200, else 0."};

@@ -170,11 +170,6 @@ void Worker::run(const std::atomic<bool>& stop) {
             const size_t routed = route_batch({datagrams.data(), n}, packets);
             if (routed > 0)
                 deliver({packets.data(), routed});
-            record_batch_time(monotonic_ns() - started);
-            if (n < kReceiveBatch / 2) {
-                const timespec pause{0, long(kCoalesceNs)};
-                nanosleep(&pause, nullptr);
-            }
         }
         counters_.heartbeat_ns.set(started);
         if (started - last_tick >= kTickIntervalNs) {
@@ -185,6 +180,15 @@ void Worker::run(const std::atomic<bool>& stop) {
         if (rotate_requested_.exchange(false, std::memory_order_relaxed))
             for (auto& sink : sinks_) sink->rotate();
         if (reload_requested_.load(std::memory_order_relaxed)) apply_pending_reload();
+        if (n > 0) {
+            // Everything between two receive calls counts, housekeeping too:
+            // while it runs the socket only fills.
+            record_batch_time(monotonic_ns() - started);
+            if (n < kReceiveBatch / 2) {
+                const timespec pause{0, long(kCoalesceNs)};
+                nanosleep(&pause, nullptr);
+            }
+        }
     }
     // Datagrams the kernel already accepted are ours to account for: take what
     // is queued, without waiting, then close. Bounded, in case senders go on.
@@ -196,6 +200,9 @@ void Worker::run(const std::atomic<bool>& stop) {
             deliver({packets.data(), routed});
     }
     for (auto& sink : sinks_) sink->close();
+    // Receiving is over: now wait for sinks that finish on threads of their
+    // own, before anyone frees the sessions they count into.
+    for (auto& sink : sinks_) sink->drain();
     finished_.store(true, std::memory_order_release);
 }
 

@@ -48,9 +48,15 @@ public:
     // SIGHUP: close what is open and start afresh.
     virtual void rotate() = 0;
     // SIGTERM, or replaced by a reload: flush and close everything; nothing is
-    // written afterwards. A replaced sink is closed and destroyed on another
-    // thread than the worker that wrote it, after the worker's last write().
+    // accepted afterwards. A sink with a thread of its own may hand the
+    // finishing to it and return at once (see drain()). A replaced sink may be
+    // closed and destroyed on another thread than the worker that wrote it,
+    // after the worker's last write().
     virtual void close() = 0;
+    // After close(), once receiving has stopped (SIGTERM, never a reload):
+    // returns when everything this sink accepted is delivered or counted
+    // dropped, so that the sessions the sink counts into may be freed.
+    virtual void drain() {}
     virtual SinkStats stats() const = 0;
     // False with a short reason when the sink cannot currently deliver.
     virtual bool healthy(std::string& why) const = 0;

@@ -21,10 +21,15 @@ inline constexpr size_t kSinkDropReasonCount = 5;
 
 std::string_view to_string(SinkDropReason r);
 
+// Each RelaxedCounter has one writing thread. For the pcap sink, its writer
+// thread counts `written` and every drop reason but queue_full, which the
+// receive worker counts.
 struct SinkCounters {
     RelaxedCounter written;
     std::array<RelaxedCounter, kSinkDropReasonCount> dropped;
-    RelaxedCounter buffered;  // a gauge: accepted, not yet on its way out
+    // A gauge: accepted, not yet on its way out. Shared: the pcap sink's
+    // worker adds to it and its writer thread takes away.
+    SharedGauge buffered;
     void drop(SinkDropReason r, uint64_t n = 1) { dropped[size_t(r)].add(n); }
 };
 

@@ -2,58 +2,53 @@
 // A file is written as `.pcap.part` and renamed when closed, so that tools
 // watching the directory see only finished files; `<dir>/<session>/current`
 // points at the file being written for people who tail it live.
+//
+// The sink is the receive worker's half: it copies records into fixed-size
+// blocks (one session per block) from a pool allocated once, and hands full
+// blocks, and blocks older than flush_interval_ms, to the pcap writer thread
+// (sinks/pcap_writer.hpp), which makes every file-system call. When the writer
+// falls behind and the pool is empty, records are dropped and counted as
+// queue_full: a stalled disk shows as counted drops, never as socket loss.
 #pragma once
-#include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
 #include "core/sink.hpp"
+#include "sinks/pcap_files.hpp"
 
 namespace mirrortap {
+
+class PcapChannel;
+class PcapWriter;
+
+// A pool of this many bytes unless block_count says otherwise: what one
+// worker's pcap sink may have in flight when the disk stalls (at 1 Gbit/s, half
+// a second), only touched as far as it is used.
+inline constexpr size_t kDefaultPcapPoolBytes = 64ull << 20;
 
 struct PcapRotatorOptions {
     PcapConfig pcap;
     uint32_t snaplen = 65535;
+    // Not a size: per-session state grows with the sessions that appear.
     uint32_t max_sessions = 1024;
     uint32_t sink_index = 0;  // this sink's slot in Session::sinks
     // How long to wait before trying to open a file again after a failure.
     uint64_t retry_interval_ns = 1'000'000'000;
     int group_id = -1;  // chown new files and directories to this group; -1 = leave
-};
-
-// What rotation and retention decide, kept apart from the I/O so it can be tested alone.
-struct RotationPolicy {
-    uint64_t rotate_size_bytes;
-    uint64_t rotate_seconds;
-    bool should_rotate(uint64_t file_bytes, uint64_t record_bytes, uint64_t records_in_file) const {
-        // A record larger than the limit still gets a file of its own.
-        return records_in_file > 0 && file_bytes + record_bytes > rotate_size_bytes;
-    }
-    bool expired(uint64_t opened_ns, uint64_t now_ns) const {
-        return rotate_seconds > 0 && now_ns >= opened_ns + rotate_seconds * 1'000'000'000ull;
-    }
-};
-
-struct FinishedFile {
-    std::string path;
-    uint64_t bytes = 0;
-};
-
-struct RetentionPolicy {
-    uint32_t max_files;   // 0 = no limit
-    uint64_t max_bytes;   // 0 = no limit
-    // How many of the oldest files (front of the list) to delete.
-    size_t excess(const std::deque<FinishedFile>& oldest_first) const;
+    // Blocks in the pool, each pcap.buffer_bytes; 0 = kDefaultPcapPoolBytes' worth.
+    // A session holds at most one partly filled block.
+    uint32_t block_count = 0;
+    // The writer thread; empty = the process's own (PcapWriter::shared()).
+    std::shared_ptr<PcapWriter> writer;
 };
 
 class PcapRotator final : public Sink {
 public:
     explicit PcapRotator(PcapRotatorOptions options);
+    // Closes without waiting: the writer finishes the files (see drain()).
     ~PcapRotator() override;
 
     std::string_view name() const override { return "pcap"; }
@@ -61,42 +56,40 @@ public:
     void write(std::span<const Packet> batch) override;
     void tick(uint64_t now_ns) override;
     void rotate() override;
+    // Hands every block to the writer, which finishes the files; returns at once.
     void close() override;
+    // Waits until the writer has finished this sink's files, and those of every
+    // pcap sink closed before it on this thread. The sessions this sink counts
+    // into must live until then.
+    void drain() override;
     SinkStats stats() const override;
     bool healthy(std::string& why) const override;
 
-private:
-    struct SessionFiles;
+    // Waits until the writer has dealt with everything handed to it so far.
+    void sync();
+    uint32_t block_count() const;
 
-    SessionFiles& files_for(Session& s);
-    bool open_file(SessionFiles& f, uint64_t now_ns);
-    void append(SessionFiles& f, const Packet& p);
-    bool flush(SessionFiles& f);
-    void finish_file(SessionFiles& f);
-    void drop_buffered(SessionFiles& f, SinkDropReason reason);
-    void apply_retention(SessionFiles& f, int dir_fd);
-    void note_failure(SessionFiles& f, const std::string& what, int err);
-    void check_free_space(uint64_t now_ns);
-    // The session's directory, created if missing, never through a symlink; -1 with errno.
-    int open_dir_fd(const SessionFiles& f) const;
+private:
+    static constexpr uint32_t kNoBlock = ~0u;
+
+    uint32_t& block_of(const Session& s);
+    bool start_block(uint32_t& slot, Session& s, uint64_t timestamp_ns);
+    void hand_over(size_t filling_index);
+    void hand_over_all();
+    void report_buffered();
+    void publish();
 
     PcapRotatorOptions opt_;
-    RotationPolicy rotation_;
-    RetentionPolicy retention_;
-    std::vector<std::unique_ptr<SessionFiles>> sessions_;  // by Session::id
-    std::vector<SessionFiles*> open_;  // sessions with a file open, for tick()
-    uint64_t last_now_ns_ = 0;
-    uint64_t next_space_check_ns_ = 0;
+    std::shared_ptr<PcapWriter> writer_;
+    std::shared_ptr<PcapChannel> channel_;
+    std::vector<uint32_t> block_of_;  // by Session::id: the block being filled, or kNoBlock
+    std::vector<uint32_t> filling_;   // blocks being filled, for tick() and close()
+    std::vector<uint32_t> spare_;     // free blocks; the last freed is used first, so few pages stay warm
+    // Records accepted for one session and not yet on its buffered gauge: the
+    // gauge moves once per run of a session, not per packet.
+    Session* run_session_ = nullptr;
+    uint32_t run_records_ = 0;
     bool closed_ = false;
-    // Below min_free_bytes: nothing is written until space comes back.
-    std::atomic<bool> disk_low_{false};
-
-    RelaxedCounter bytes_written_;
-    RelaxedCounter files_rotated_;
-    // Health is read by the exporter thread; the reason is cold-path only.
-    std::atomic<uint32_t> failing_sessions_{0};
-    mutable std::mutex why_mutex_;
-    std::string why_;
 };
 
 }  // namespace mirrortap

@@ -1,13 +1,16 @@
 """The collector end to end: crafted VXLAN in, pcaps out, read back with tcpdump/tshark, counts with curl."""
 import os
+import re
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 
-from harness import (COLLECTOR, Collector, check_identities, free_port, leftovers, run, seq_frame, session_files,
+from harness import (COLLECTOR, SKIP, Collector, check_identities, free_port, leftovers, run, seq_frame, session_files,
                      tcpdump_frames, tshark_lengths, udp4_frame, udp6_frame, value, vxlan, ethernet, ipv4, udp)
 
 
@@ -259,9 +262,86 @@ def oversized_inner_frames_are_cut_to_the_snaplen():
         assert tcpdump_frames(files[0])[0] == big[:9000]
 
 
+# System calls that touch the file system (or write to a file), which a receive worker must never make.
+FILE_SYSTEM_CALLS = "%file,write,writev,pwrite64,pwritev,pwritev2,ftruncate,fstatfs,fsync,fdatasync,fchmod,fchown,close"
+
+
+def receive_workers_make_no_file_system_calls():
+    """strace -f while traffic flows, files rotate every second and SIGHUPs reload: until SIGTERM, the
+    threads named mt-recv-N make none of FILE_SYSTEM_CALLS; mt-pcap-writer makes them all."""
+    strace = shutil.which("strace")
+    if not strace:
+        print("SKIP: needs strace (./dev test installs it)")
+        sys.exit(SKIP)
+    with open(COLLECTOR, "rb") as f:
+        sanitized = b"__asan_init" in f.read()
+    if sanitized:
+        # LeakSanitizer cannot work under ptrace: it would fail the exit, not find a leak.
+        os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    with Collector("--rotate-seconds", "1", workers=2, defer_start=True) as c:
+        trace = os.path.join(c.tmp, "strace.out")
+        # In a sanitized build, stacks (-k) tell the runtime's own calls (UBSan's vptr check probes
+        # memory through a pipe) from ours.
+        c.cmd = [strace, "-f", "-qq", "-ttt", "--seccomp-bpf"] + (["-k"] if sanitized else []) + \
+            ["-o", trace, "-e", f"trace={FILE_SYSTEM_CALLS}"] + c.cmd
+        c.start()
+        with open(f"/proc/{c.proc.pid}/task/{c.proc.pid}/children") as f:
+            collector_pid = int(f.read().split()[0])
+        threads = {}
+        for tid in os.listdir(f"/proc/{collector_pid}/task"):
+            with open(f"/proc/{collector_pid}/task/{tid}/comm") as f:
+                threads[int(tid)] = f.read().strip()
+        workers = {t for t, name in threads.items() if name.startswith("mt-recv-")}
+        writers = {t for t, name in threads.items() if name == "mt-pcap-writer"}
+        assert len(workers) == 2 and len(writers) == 1, threads
+        sent = 0
+        for round in range(4):  # bounded: four seconds of traffic, a reload each
+            for vni in (21, 22):  # the workers steer by VNI: one session each
+                c.send([vxlan(vni, seq_frame(vni, sent + i)) for i in range(300)])
+            sent += 300
+            os.kill(collector_pid, signal.SIGHUP)
+            time.sleep(1.1)
+        m = c.wait_settled(2 * sent)
+        check_identities(m)
+        # Judged up to here: at exit a sanitizer runtime may make calls of its own on a finishing thread.
+        stopped_at = time.time()
+        os.kill(collector_pid, signal.SIGTERM)
+        assert c.proc.wait(timeout=30) == 0
+        files = session_files(c.pcap_dir, "vni-21") + session_files(c.pcap_dir, "vni-22")
+        assert len(files) >= 6, f"files did not rotate under the trace: {files}"
+        assert sum(len(tcpdump_frames(f)) for f in files) == value(m, "mirrortap_sink_written_packets_total")
+
+    calls = {}
+    line_of = {}
+    with open(trace) as f:
+        # One entry per finished call: a whole line, or the "<... resumed>" line of an interrupted one,
+        # with -k followed by its stack (" > frame" lines).
+        finished = []
+        for line in f:
+            if line.startswith(" > "):
+                if finished and ("__sanitizer::" in line or "__ubsan::" in line):
+                    finished[-1]["runtime"] = True
+                continue
+            found = re.match(r"^(\d+)\s+(\d+\.\d+)\s+(?:<\.\.\. )?(\w+)", line)
+            if found and "<unfinished ...>" not in line:
+                finished.append({"tid": int(found.group(1)), "at": float(found.group(2)), "name": found.group(3),
+                                 "line": line.strip(), "runtime": False})
+    for call in finished:
+        if call["at"] < stopped_at and not call["runtime"]:
+            calls.setdefault(call["tid"], set()).add(call["name"])
+            line_of.setdefault((call["tid"], call["name"]), call["line"])
+    for tid in workers:
+        made = calls.get(tid, set())
+        assert not made, f"receive worker {threads[tid]} made {sorted(made)}, e.g. " + \
+            "; ".join(line_of[(tid, n)] for n in sorted(made))
+    writer_calls = calls.get(next(iter(writers)), set())
+    for needed in ("openat", "writev", "renameat", "symlinkat"):
+        assert needed in writer_calls, f"the writer thread made no {needed}: the trace saw {sorted(writer_calls)}"
+
+
 if __name__ == "__main__":
     run({f.__name__: f for f in [
         frames_are_written_exactly, rotation_makes_valid_files, sighup_starts_new_files, ipv6_listen_works,
         two_workers_keep_session_order, sessions_split_by_source, session_limit_is_counted,
         health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config,
-        oversized_inner_frames_are_cut_to_the_snaplen]})
+        oversized_inner_frames_are_cut_to_the_snaplen, receive_workers_make_no_file_system_calls]})

@@ -1,0 +1,467 @@
+#include "sinks/pcap_files.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "sinks/capture_dir.hpp"
+#include "sinks/pcap_format.hpp"
+#include "sinks/pcap_rotator.hpp"
+
+namespace mirrortap {
+
+namespace {
+
+constexpr const char* kPartSuffix = ".part";
+constexpr const char* kCurrentLink = "current";
+constexpr const char* kCurrentLinkNew = "current.new";
+
+SinkDropReason reason_for(int err) {
+    switch (err) {
+        case ENOSPC:
+        case EDQUOT: return SinkDropReason::disk_full;
+        case EACCES:
+        case EPERM:
+        case EROFS:
+        case ENOENT:
+        case ELOOP:  // a symlink where a session directory should be: never followed
+        case ENOTDIR: return SinkDropReason::not_open;
+        default: return SinkDropReason::write_error;
+    }
+}
+
+std::string utc_stamp(uint64_t ns) {
+    const time_t secs = time_t(ns / 1'000'000'000ull);
+    tm t{};
+    gmtime_r(&secs, &t);
+    char buf[32];
+    strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &t);
+    return buf;
+}
+
+// The last component of a path: what the *at() calls take beside a directory descriptor.
+const char* base_name(const std::string& path) {
+    const size_t slash = path.rfind('/');
+    return path.c_str() + (slash == std::string::npos ? 0 : slash + 1);
+}
+
+bool ends_with(std::string_view s, std::string_view tail) {
+    return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
+}
+
+// Directories get execute wherever their files get read: 0640 -> 0750.
+mode_t dir_mode_for(uint32_t file_mode) {
+    mode_t m = mode_t(file_mode) | 0700;
+    if (file_mode & 0040) m |= 0010;
+    if (file_mode & 0004) m |= 0001;
+    return m;
+}
+
+PcapRecordHeader record_at(const std::byte* p) {
+    PcapRecordHeader h;
+    std::memcpy(&h, p, sizeof h);
+    return h;
+}
+
+uint64_t timestamp_of(const PcapRecordHeader& h) { return uint64_t(h.ts_sec) * 1'000'000'000ull + h.ts_nsec; }
+
+// Every byte of `iov` to `fd`, resuming after short writes. 0, or the errno
+// that stopped it (ENOSPC when the kernel took nothing and said nothing).
+int write_all(int fd, iovec* iov, int count) {
+    while (count > 0) {
+        const ssize_t n = ::writev(fd, iov, count);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return n < 0 ? errno : ENOSPC;
+        size_t done = size_t(n);
+        while (count > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            ++iov;
+            --count;
+        }
+        if (count > 0) {
+            iov->iov_base = static_cast<std::byte*>(iov->iov_base) + done;
+            iov->iov_len -= done;
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+size_t RetentionPolicy::excess(const std::deque<FinishedFile>& oldest_first) const {
+    uint64_t total = 0;
+    for (const auto& f : oldest_first) total += f.bytes;
+    size_t remove = 0;
+    size_t count = oldest_first.size();
+    while (remove < oldest_first.size()) {
+        const bool too_many = max_files > 0 && count > max_files;
+        const bool too_big = max_bytes > 0 && total > max_bytes;
+        if (!too_many && !too_big) break;
+        total -= oldest_first[remove].bytes;
+        --count;
+        ++remove;
+    }
+    return remove;
+}
+
+struct PcapFiles::SessionFiles {
+    Session* session = nullptr;
+    std::string name;  // the session directory's name: the session's name when it first showed up
+    std::string dir;   // capture directory/name, for messages and FinishedFile paths
+    int fd = -1;
+    std::string part_path;
+    std::string final_path;
+    std::string current_target;    // what our `current` link names, "" when we made none
+    uint64_t committed_bytes = 0;  // known to be in the file, header included
+    uint64_t records_in_file = 0;
+    uint64_t opened_ns = 0;
+    uint32_t seq = 0;
+    bool failing = false;
+    SinkDropReason failure_reason = SinkDropReason::write_error;
+    uint64_t retry_at_ns = 0;
+    bool listed_open = false;
+    std::deque<FinishedFile> finished;  // oldest first, for retention
+    // The file's size once the header is out: it goes with the first records.
+    uint64_t file_bytes() const { return committed_bytes > 0 ? committed_bytes : sizeof(PcapFileHeader); }
+    SinkCounters& counters(uint32_t sink_index) { return session->sinks[sink_index]; }
+};
+
+PcapFiles::PcapFiles(const PcapRotatorOptions& o)
+    : pcap_(o.pcap),
+      snaplen_(o.snaplen),
+      sink_index_(o.sink_index),
+      retry_interval_ns_(o.retry_interval_ns),
+      group_id_(o.group_id),
+      rotation_{o.pcap.rotate_size_bytes, o.pcap.rotate_seconds},
+      retention_{o.pcap.retain_files, o.pcap.retain_bytes} {}
+
+PcapFiles::~PcapFiles() {
+    for (auto& s : sessions_)
+        if (s && s->fd >= 0) ::close(s->fd);
+}
+
+PcapFiles::SessionFiles& PcapFiles::files_for(Session& s) {
+    if (s.id >= sessions_.size()) sessions_.resize(s.id + 1);
+    auto& slot = sessions_[s.id];
+    if (slot) return *slot;
+    // A session's first block: the cold path, allowed to allocate and scan.
+    slot = std::make_unique<SessionFiles>();
+    slot->session = &s;
+    slot->name = s.name();
+    slot->dir = pcap_.dir + "/" + slot->name;
+    // Files left by an earlier run (or an earlier configuration) count against
+    // this session's retention: regular files only, nothing followed.
+    const int dir_fd = open_dir_fd(*slot);
+    if (DIR* d = dir_fd >= 0 ? fdopendir(dir_fd) : nullptr) {
+        std::vector<FinishedFile> found;
+        const std::string prefix = slot->name + "-";
+        while (dirent* e = readdir(d)) {
+            std::string_view n = e->d_name;
+            if (n.substr(0, prefix.size()) != prefix || !ends_with(n, ".pcap")) continue;
+            struct stat st{};
+            if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                found.push_back({slot->dir + "/" + std::string(n), uint64_t(st.st_size)});
+        }
+        closedir(d);  // closes dir_fd
+        // Names carry the UTC start time and a sequence: their order is their age.
+        std::sort(found.begin(), found.end(), [](auto& a, auto& b) { return a.path < b.path; });
+        slot->finished.assign(found.begin(), found.end());
+    } else if (dir_fd >= 0) {
+        ::close(dir_fd);
+    }
+    return *slot;
+}
+
+void PcapFiles::note_failure(SessionFiles& f, const std::string& what, int err) {
+    f.failure_reason = reason_for(err);
+    // A full disk is the filesystem's state, not this session's: stop every
+    // session until check_free_space() sees room again.
+    if (f.failure_reason == SinkDropReason::disk_full) {
+        disk_low_.store(true, std::memory_order_relaxed);
+        next_space_check_ns_ = now_ns_ + 1'000'000'000ull;
+    }
+    f.retry_at_ns = now_ns_ + retry_interval_ns_;
+    if (!f.failing) {
+        f.failing = true;
+        ++failing_;
+    }
+    std::lock_guard lock(why_mutex_);
+    why_ = "pcap: " + what + ": " + std::strerror(err);
+}
+
+// Health turns with the counts already in place: whoever sees /healthz go red
+// finds the drops that explain it.
+void PcapFiles::publish_health() { failing_sessions_.store(failing_, std::memory_order_relaxed); }
+
+bool PcapFiles::open_file(SessionFiles& f, uint64_t start_ns) {
+    if (f.failing && now_ns_ < f.retry_at_ns) return false;
+    check_free_space(now_ns_);  // rate-limited; makes the floor hold from the first file on
+    if (disk_low_.load(std::memory_order_relaxed)) {
+        f.failure_reason = SinkDropReason::disk_full;
+        return false;
+    }
+    const int dir_fd = open_dir_fd(f);
+    if (dir_fd < 0) {
+        note_failure(f, "cannot open " + f.dir, errno);
+        return false;
+    }
+    const std::string stem = f.dir + "/" + f.name + "-" + utc_stamp(start_ns) + "-";
+    int fd = -1;
+    for (int attempt = 0; attempt < 1000 && fd < 0; ++attempt) {
+        char seq[16];
+        snprintf(seq, sizeof seq, "%06u", ++f.seq);
+        f.final_path = stem + seq + ".pcap";
+        f.part_path = f.final_path + kPartSuffix;
+        struct stat st{};
+        if (fstatat(dir_fd, base_name(f.final_path), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;  // never clobber
+        // O_NOFOLLOW with O_EXCL: a name someone planted is never opened through.
+        fd = openat(dir_fd, base_name(f.part_path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    mode_t(pcap_.file_mode));
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        const int err = errno;
+        ::close(dir_fd);
+        note_failure(f, "cannot create " + f.part_path, err);
+        return false;
+    }
+    // The umask may have taken bits the user asked for.
+    fchmod(fd, mode_t(pcap_.file_mode));
+    if (group_id_ >= 0 && fchown(fd, uid_t(-1), gid_t(group_id_)) != 0) { /* keep the file; mode still holds */ }
+    f.fd = fd;
+    f.opened_ns = start_ns;
+    f.committed_bytes = 0;
+    f.records_in_file = 0;
+    if (f.failing) {
+        f.failing = false;
+        --failing_;
+    }
+    if (!f.listed_open) {
+        open_.push_back(&f);
+        f.listed_open = true;
+    }
+    point_current_at(f, dir_fd);
+    ::close(dir_fd);
+    return true;
+}
+
+// A symlink swapped in by rename is never missing. unlinkat, symlinkat and
+// renameat act on names in the directory, never through a link planted there.
+void PcapFiles::point_current_at(SessionFiles& f, int dir_fd) {
+    const char* target = base_name(f.part_path);
+    unlinkat(dir_fd, kCurrentLinkNew, 0);
+    if (symlinkat(target, dir_fd, kCurrentLinkNew) == 0 && renameat(dir_fd, kCurrentLinkNew, dir_fd, kCurrentLink) == 0)
+        f.current_target = target;
+}
+
+// The session's directory, opened without following any link the
+// unprivileged user could have planted (capture_dir.hpp); created when
+// missing. Opened per cold-path step so that a session holds one descriptor
+// (its open file) between them. -1 with errno on failure.
+int PcapFiles::open_dir_fd(const SessionFiles& f) const {
+    std::string why;
+    const int capture_fd = open_dir_path(pcap_.dir, false, 0, why);
+    if (capture_fd < 0) return -1;
+    const int fd = open_session_dir(capture_fd, f.name, dir_mode_for(pcap_.file_mode), group_id_);
+    const int err = errno;
+    ::close(capture_fd);
+    errno = err;
+    return fd;
+}
+
+void PcapFiles::check_free_space(uint64_t now_ns) {
+    const bool watching = pcap_.min_free_bytes > 0 || disk_low_.load(std::memory_order_relaxed);
+    if (!watching || now_ns < next_space_check_ns_) return;
+    next_space_check_ns_ = now_ns + 1'000'000'000ull;
+    struct statvfs sv{};
+    if (statvfs(pcap_.dir.c_str(), &sv) != 0) return;
+    const uint64_t free_bytes = uint64_t(sv.f_bavail) * sv.f_frsize;
+    // After ENOSPC, wait for room for a few buffers before trying again.
+    const uint64_t floor = std::max<uint64_t>(pcap_.min_free_bytes, 4ull * pcap_.buffer_bytes);
+    const bool low = free_bytes < floor;
+    if (low) {
+        finish_all();  // finish open files while there is room to do it cleanly
+        std::lock_guard lock(why_mutex_);
+        why_ = "pcap: " + std::to_string(free_bytes) + " bytes free under " + pcap_.dir + ", below " +
+               std::to_string(floor);
+        disk_low_.store(true, std::memory_order_relaxed);
+    } else {
+        disk_low_.store(false, std::memory_order_relaxed);
+    }
+}
+
+void PcapFiles::settle(SessionFiles& f, uint32_t records, bool written, SinkDropReason reason) {
+    if (records == 0) return;
+    SinkCounters& c = f.counters(sink_index_);
+    if (written) c.written.add(records);
+    else c.drop(reason, records);
+    c.buffered.sub(records);
+}
+
+bool PcapFiles::append(SessionFiles& f, const std::byte* data, size_t bytes, uint32_t records) {
+    PcapFileHeader header;
+    header.snaplen = snaplen_;
+    iovec iov[2];
+    int count = 0;
+    if (f.committed_bytes == 0) iov[count++] = {&header, sizeof header};
+    iov[count++] = {const_cast<std::byte*>(data), bytes};
+    const size_t total = bytes + (count == 2 ? sizeof header : 0);
+    if (const int err = write_all(f.fd, iov, count); err != 0) {
+        // Cut the file back to its last whole record so that it stays readable,
+        // and account for every record that did not make it.
+        if (ftruncate(f.fd, off_t(f.committed_bytes)) != 0) { /* the rename below still ends the file */ }
+        settle(f, records, false, reason_for(err));
+        note_failure(f, "cannot write " + f.part_path, err);
+        finish_file(f);
+        return false;
+    }
+    f.committed_bytes += total;
+    f.records_in_file += records;
+    bytes_written_.add(total);
+    settle(f, records, true);
+    return true;
+}
+
+// From `from` in the block: how many bytes (and, in `records`, how many
+// records) still belong in f's open file before size or time says rotate.
+size_t PcapFiles::records_for_this_file(const SessionFiles& f, const PcapBlock& block, const std::byte* data,
+                                        size_t from, uint32_t& records) const {
+    const uint64_t deadline = rotation_.deadline(f.opened_ns);
+    uint64_t file_bytes = f.file_bytes();
+    // The usual case: the whole block fits, in size and in time.
+    if (from == 0 && file_bytes + block.bytes <= rotation_.rotate_size_bytes && block.last_ns < deadline) {
+        records = block.records;
+        return block.bytes;
+    }
+    records = 0;
+    size_t at = from;
+    while (at < block.bytes) {
+        const PcapRecordHeader h = record_at(data + at);
+        const uint64_t record_bytes = sizeof h + h.caplen;
+        const uint64_t in_file = f.records_in_file + records;
+        if (rotation_.should_rotate(file_bytes, record_bytes, in_file) || (in_file > 0 && timestamp_of(h) >= deadline))
+            break;
+        file_bytes += record_bytes;
+        at += record_bytes;
+        ++records;
+    }
+    return at - from;
+}
+
+void PcapFiles::write_block(const PcapBlock& block, const std::byte* data) {
+    now_ns_ = std::max(now_ns_, block.last_ns);
+    SessionFiles& f = files_for(*block.session);
+    size_t at = 0;
+    uint32_t left = block.records;
+    while (left > 0) {
+        if (f.fd < 0 && !open_file(f, timestamp_of(record_at(data + at)))) {
+            settle(f, left, false, f.failure_reason);
+            break;
+        }
+        uint32_t records = 0;
+        const size_t bytes = records_for_this_file(f, block, data, at, records);
+        if (records == 0) {  // this file is full or old enough: the next one takes the rest
+            finish_file(f);
+            continue;
+        }
+        append(f, data + at, bytes, records);  // on failure: counted, and the file is finished
+        at += bytes;
+        left -= records;
+    }
+    publish_health();
+}
+
+void PcapFiles::finish_file(SessionFiles& f) {
+    if (f.fd < 0) return;
+    ::close(f.fd);
+    f.fd = -1;
+    const int dir_fd = open_dir_fd(f);
+    if (dir_fd < 0) {
+        note_failure(f, "cannot open " + f.dir, errno);
+        return;
+    }
+    if (f.committed_bytes <= sizeof(PcapFileHeader)) {
+        // Not one record made it: an empty capture helps nobody.
+        unlinkat(dir_fd, base_name(f.part_path), 0);
+    } else if (renameat(dir_fd, base_name(f.part_path), dir_fd, base_name(f.final_path)) != 0) {
+        note_failure(f, "cannot rename " + f.part_path, errno);
+    } else {
+        files_rotated_.add();
+        f.finished.push_back({f.final_path, f.committed_bytes});
+        apply_retention(f, dir_fd);
+    }
+    ::close(dir_fd);
+}
+
+void PcapFiles::apply_retention(SessionFiles& f, int dir_fd) {
+    // Only finished files are candidates: the one being written is never in the list.
+    for (size_t n = retention_.excess(f.finished); n > 0; --n) {
+        unlinkat(dir_fd, base_name(f.finished.front().path), 0);
+        f.finished.pop_front();
+    }
+}
+
+void PcapFiles::tick(uint64_t now_ns) {
+    now_ns_ = std::max(now_ns_, now_ns);
+    check_free_space(now_ns_);
+    // A failing session tries again on its own, so health recovers even when
+    // no packet arrives to prompt it.
+    if (failing_ > 0)
+        for (auto& s : sessions_)
+            if (s && s->failing && s->fd < 0 && now_ns_ >= s->retry_at_ns) open_file(*s, now_ns_);
+    for (size_t i = 0; i < open_.size();) {
+        SessionFiles& f = *open_[i];
+        if (f.fd >= 0 && rotation_.expired(f.opened_ns, now_ns_)) finish_file(f);
+        if (f.fd < 0) {
+            f.listed_open = false;
+            open_[i] = open_.back();
+            open_.pop_back();
+            continue;
+        }
+        ++i;
+    }
+    publish_health();
+}
+
+void PcapFiles::finish_all() {
+    for (SessionFiles* f : open_) {
+        finish_file(*f);
+        f->listed_open = false;
+    }
+    open_.clear();
+}
+
+void PcapFiles::close() {
+    finish_all();
+    // Take down `current` only while it still names our file: after a reload
+    // the sink that replaced us may already point it at its own.
+    char target[PATH_MAX];
+    for (auto& s : sessions_) {
+        if (!s || s->current_target.empty()) continue;
+        const int dir_fd = open_dir_fd(*s);
+        if (dir_fd < 0) continue;
+        const ssize_t n = readlinkat(dir_fd, kCurrentLink, target, sizeof target);
+        if (n > 0 && std::string_view(target, size_t(n)) == s->current_target) unlinkat(dir_fd, kCurrentLink, 0);
+        ::close(dir_fd);
+    }
+    publish_health();
+}
+
+bool PcapFiles::healthy(std::string& why) const {
+    if (failing_sessions_.load(std::memory_order_relaxed) == 0 && !disk_low_.load(std::memory_order_relaxed))
+        return true;
+    std::lock_guard lock(why_mutex_);
+    why = why_;
+    return false;
+}
+
+}  // namespace mirrortap

@@ -1,0 +1,115 @@
+// The file-system side of the pcap sink, run only by the pcap writer thread:
+// per-session files `<dir>/<session>/<session>-<UTC start>-<seq>.pcap`,
+// written as `.pcap.part` and renamed when finished (tools watching the
+// directory see only finished files), `<dir>/<session>/current` pointing at the
+// file being written, rotation by size and time, retention, the free-space
+// floor and disk-full handling. Health and totals are read from other threads.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/sink.hpp"
+#include "sinks/pcap_blocks.hpp"
+
+namespace mirrortap {
+
+struct PcapRotatorOptions;
+
+// What rotation and retention decide, kept apart from the I/O so it can be tested alone.
+struct RotationPolicy {
+    uint64_t rotate_size_bytes;
+    uint64_t rotate_seconds;
+    bool should_rotate(uint64_t file_bytes, uint64_t record_bytes, uint64_t records_in_file) const {
+        // A record larger than the limit still gets a file of its own.
+        return records_in_file > 0 && file_bytes + record_bytes > rotate_size_bytes;
+    }
+    bool expired(uint64_t opened_ns, uint64_t now_ns) const {
+        return rotate_seconds > 0 && now_ns >= deadline(opened_ns);
+    }
+    // When a file opened at `opened_ns` is due to be finished; never when rotate_seconds is 0.
+    uint64_t deadline(uint64_t opened_ns) const {
+        return rotate_seconds > 0 ? opened_ns + rotate_seconds * 1'000'000'000ull : ~0ull;
+    }
+};
+
+struct FinishedFile {
+    std::string path;
+    uint64_t bytes = 0;
+};
+
+struct RetentionPolicy {
+    uint32_t max_files;   // 0 = no limit
+    uint64_t max_bytes;   // 0 = no limit
+    // How many of the oldest files (front of the list) to delete.
+    size_t excess(const std::deque<FinishedFile>& oldest_first) const;
+};
+
+class PcapFiles {
+public:
+    explicit PcapFiles(const PcapRotatorOptions& options);
+    ~PcapFiles();
+
+    // Writer thread. Writes the records of one block to its session's files,
+    // rotating where size or time says; counts each record written or dropped.
+    void write_block(const PcapBlock& block, const std::byte* records);
+    // Writer thread. Time has moved on (a worker tick, or a record's timestamp):
+    // finish files past their time, check free space, retry failed sessions.
+    void tick(uint64_t now_ns);
+    // Writer thread. SIGHUP: finish every open file.
+    void finish_all();
+    // Writer thread. Finish everything and take down our `current` links.
+    void close();
+
+    // Any thread.
+    SinkStats stats() const { return {bytes_written_.get(), files_rotated_.get()}; }
+    bool healthy(std::string& why) const;
+
+private:
+    struct SessionFiles;
+
+    SessionFiles& files_for(Session& s);
+    // A new file for f, named after `start_ns` (its first record's time).
+    bool open_file(SessionFiles& f, uint64_t start_ns);
+    bool append(SessionFiles& f, const std::byte* data, size_t bytes, uint32_t records);
+    size_t records_for_this_file(const SessionFiles& f, const PcapBlock& block, const std::byte* data, size_t from,
+                                 uint32_t& records) const;
+    void finish_file(SessionFiles& f);
+    void settle(SessionFiles& f, uint32_t records, bool written, SinkDropReason reason = SinkDropReason::write_error);
+    void apply_retention(SessionFiles& f, int dir_fd);
+    void point_current_at(SessionFiles& f, int dir_fd);
+    int open_dir_fd(const SessionFiles& f) const;
+    void note_failure(SessionFiles& f, const std::string& what, int err);
+    void publish_health();
+    void check_free_space(uint64_t now_ns);
+
+    const PcapConfig pcap_;
+    const uint32_t snaplen_;
+    const uint32_t sink_index_;
+    const uint64_t retry_interval_ns_;
+    const int group_id_;
+    RotationPolicy rotation_;
+    RetentionPolicy retention_;
+    // By Session::id, grown when a session first shows up.
+    std::vector<std::unique_ptr<SessionFiles>> sessions_;
+    std::vector<SessionFiles*> open_;  // sessions with a file open
+    uint64_t now_ns_ = 0;              // the latest time seen: ticks and record timestamps
+    uint64_t next_space_check_ns_ = 0;
+    uint32_t failing_ = 0;  // sessions whose last attempt failed; published by publish_health()
+
+    RelaxedCounter bytes_written_;
+    RelaxedCounter files_rotated_;
+    // Health is read by the exporter thread; the reason is cold-path only.
+    // Below min_free_bytes (or after ENOSPC) nothing is written until space comes back.
+    std::atomic<bool> disk_low_{false};
+    std::atomic<uint32_t> failing_sessions_{0};
+    mutable std::mutex why_mutex_;
+    std::string why_;
+};
+
+}  // namespace mirrortap

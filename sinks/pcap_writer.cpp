@@ -1,0 +1,220 @@
+#include "sinks/pcap_writer.hpp"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "sinks/pcap_rotator.hpp"
+
+namespace mirrortap {
+
+namespace {
+
+// How long an idle writer sleeps: the resolution of time rotation, retries
+// and free-space checks when no block arrives to wake it.
+constexpr long kIdleWaitNs = 100'000'000;
+// Rotate marks that may wait in a ring at once, beyond one entry per block;
+// a SIGHUP that finds them all taken joins the rotations already queued.
+constexpr size_t kRotateMarks = 16;
+
+long futex(std::atomic<uint32_t>& word, int op, uint32_t value, const timespec* timeout) {
+    static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+    return syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), op, value, timeout, nullptr, 0);
+}
+
+}  // namespace
+
+// ---- rings and blocks ------------------------------------------------------
+
+SpscRing::SpscRing(size_t min_capacity)
+    : capacity_(std::bit_ceil(std::max<size_t>(min_capacity, 2))),
+      mask_(capacity_ - 1),
+      slots_(std::make_unique<uint32_t[]>(capacity_)) {}
+
+BlockPool::BlockPool(size_t block_bytes, uint32_t count)
+    : block_bytes_(block_bytes),
+      count_(count),
+      mapped_bytes_(block_bytes * count),
+      blocks_(std::make_unique<PcapBlock[]>(count)) {
+    void* p = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        throw std::runtime_error("pcap: cannot map " + std::to_string(mapped_bytes_) + " bytes of buffers: " +
+                                 std::strerror(errno));
+    base_ = static_cast<std::byte*>(p);
+}
+
+BlockPool::~BlockPool() { munmap(base_, mapped_bytes_); }
+
+// ---- one sink's channel ------------------------------------------------------
+
+PcapChannel::PcapChannel(const PcapRotatorOptions& options, size_t block_bytes, uint32_t block_count)
+    : pool(block_bytes, block_count),
+      to_writer(block_count + kRotateMarks),
+      to_worker(block_count),
+      files(options) {}
+
+void PcapChannel::take_snapshot() {
+    // Closing first: a worker sets it after publishing its last block, so a
+    // head read afterwards holds every block there will be.
+    snapshot_.closing = closing.load(std::memory_order_acquire);
+    snapshot_.head = to_writer.head();
+}
+
+bool PcapChannel::serve() {
+    if (done.load(std::memory_order_relaxed)) return false;
+    const uint64_t head = snapshot_.head;
+    bool worked = false;
+    for (uint64_t pos = to_writer.tail(); pos != head; ++pos) {
+        worked = true;
+        const uint32_t entry = to_writer.at(pos);
+        if (entry == kRotateMark) {
+            files.finish_all();
+            continue;
+        }
+        files.write_block(pool.block(entry), pool.data(entry));
+        // Back to the worker at once: it may be waiting for a free block.
+        to_worker.push(entry);  // never full: it has room for every block
+        to_worker.publish();
+    }
+    to_writer.consume_to(head);
+    files.tick(now_ns.load(std::memory_order_relaxed));
+    if (snapshot_.closing) {
+        files.close();
+        done.store(true, std::memory_order_release);
+        worked = true;
+    }
+    return worked;
+}
+
+bool PcapChannel::has_work() const {
+    if (done.load(std::memory_order_relaxed)) return false;
+    return to_writer.head() != to_writer.tail() || closing.load(std::memory_order_acquire);
+}
+
+// ---- the writer thread -------------------------------------------------------
+
+std::shared_ptr<PcapWriter> PcapWriter::shared() {
+    static const std::shared_ptr<PcapWriter> writer = [] {
+        auto w = std::make_shared<PcapWriter>();
+        w->start();
+        return w;
+    }();
+    return writer;
+}
+
+void PcapWriter::start() {
+    if (thread_.joinable()) return;
+    thread_ = std::thread([this] {
+        // Named so that `top -H`, /proc/PID/task/*/comm and strace tell it from the receive workers.
+        pthread_setname_np(pthread_self(), "mt-pcap-writer");
+        sigset_t all;  // the process's signal handlers run elsewhere
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        // Its fair share of the CPU, but no preempting a receive worker when a
+        // block wakes it: the wake-up would land inside that worker's batch.
+        const sched_param normal{0};
+        pthread_setschedparam(pthread_self(), SCHED_BATCH, &normal);
+        run();
+    });
+}
+
+PcapWriter::~PcapWriter() {
+    start();  // a writer never started still finishes what it was given
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_now();
+    thread_.join();
+}
+
+void PcapWriter::attach(std::shared_ptr<PcapChannel> channel) {
+    {
+        std::lock_guard lock(mutex_);
+        incoming_.push_back(std::move(channel));
+    }
+    wake_now();
+}
+
+void PcapWriter::wake_now() {
+    wake_word_.fetch_add(1, std::memory_order_seq_cst);
+    futex(wake_word_, FUTEX_WAKE_PRIVATE, 1, nullptr);
+}
+
+bool PcapWriter::pass() {
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& c : incoming_) channels_.push_back(std::move(c));
+        incoming_.clear();
+    }
+    // Newest first: a worker publishes into its new sink only after it closed
+    // the old one, so whatever the new channel shows, the old one's snapshot,
+    // taken after it, holds all that came before. Served oldest first, the
+    // old sink's last records reach their files before the new sink's first:
+    // a reload keeps each session's files in the order of their records.
+    for (size_t i = channels_.size(); i-- > 0;) channels_[i]->take_snapshot();
+    bool worked = false;
+    for (auto& c : channels_) worked |= c->serve();
+    std::erase_if(channels_, [](const auto& c) { return c->done.load(std::memory_order_relaxed); });
+    return worked;
+}
+
+bool PcapWriter::anything_to_do() const {
+    return std::any_of(channels_.begin(), channels_.end(), [](const auto& c) { return c->has_work(); });
+}
+
+void PcapWriter::idle_wait() {
+    const uint32_t word = wake_word_.load(std::memory_order_seq_cst);
+    // Say we sleep, then look once more: a worker publishes, then reads this
+    // flag, so either it sees us asleep and wakes us, or we see its block.
+    sleeping_.store(true, std::memory_order_seq_cst);
+    if (!anything_to_do()) {
+        const timespec timeout{0, kIdleWaitNs};
+        futex(wake_word_, FUTEX_WAIT_PRIVATE, word, &timeout);
+    }
+    sleeping_.store(false, std::memory_order_relaxed);
+}
+
+void PcapWriter::run() {
+    for (;;) {
+        const bool worked = pass();
+        bool stop;
+        {
+            std::lock_guard lock(mutex_);
+            ++passes_;
+            stop = stopping_;
+        }
+        passed_.notify_all();
+        if (stop) {
+            // Every sink is gone, each closed on its way: one more pass finishes them.
+            pass();
+            break;
+        }
+        if (!worked) idle_wait();
+    }
+}
+
+void PcapWriter::sync() {
+    std::unique_lock lock(mutex_);
+    const uint64_t target = passes_ + 2;  // the pass under way may have begun before the call
+    wake_now();
+    passed_.wait(lock, [&] { return passes_ >= target || stopping_; });
+}
+
+void PcapWriter::wait_done(const PcapChannel& channel) {
+    std::unique_lock lock(mutex_);
+    wake_now();
+    passed_.wait(lock, [&] { return channel.done.load(std::memory_order_acquire) || stopping_; });
+}
+
+}  // namespace mirrortap

@@ -1,0 +1,106 @@
+// The pcap writer: one thread per process ("mt-pcap-writer") that makes every
+// file-system call of the pcap sink, so that a receive worker never waits on a
+// disk. Each pcap sink (one per worker, a new one per reload) owns a channel:
+// a block pool, the rings that carry blocks to the writer and back, and the
+// files (PcapFiles) that only the writer touches.
+//
+// One thread for the process rather than one per worker: the disk, not the
+// CPU, is what a writer waits on (it copies nothing, each write(2) carries a
+// whole block); one thread keeps the directory operations of every session
+// serialised, leaves the cores to the receive workers, and, living as long as
+// the process, lets a reload hand its old sink's files over without waiting
+// for a thread to end.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "sinks/pcap_blocks.hpp"
+#include "sinks/pcap_files.hpp"
+
+namespace mirrortap {
+
+// One sink's end of the writer. The sink (on its worker's thread) fills
+// blocks and pushes them on `to_writer`; the writer writes them and pushes
+// them back on `to_worker`. Everything else is the writer's alone, or atomic.
+class PcapChannel {
+public:
+    // Stands for SIGHUP in `to_writer`: finish every open file here.
+    static constexpr uint32_t kRotateMark = ~0u;
+
+    PcapChannel(const PcapRotatorOptions& options, size_t block_bytes, uint32_t block_count);
+
+    BlockPool pool;
+    SpscRing to_writer;  // blocks to write, and rotate marks
+    SpscRing to_worker;  // blocks written or dropped: free again
+    PcapFiles files;
+    // Set by the worker, read by the writer.
+    std::atomic<uint64_t> now_ns{0};      // the worker's latest tick: time for rotation
+    std::atomic<bool> closing{false};     // set after the last block: finish and let go
+    // Set by the writer: everything handed over is written or counted.
+    std::atomic<bool> done{false};
+
+    // Writer thread only.
+    struct Snapshot {
+        bool closing = false;
+        uint64_t head = 0;
+    };
+    void take_snapshot();
+    // Writes what the snapshot holds; returns whether there was any work.
+    bool serve();
+    bool has_work() const;
+
+private:
+    Snapshot snapshot_;
+};
+
+class PcapWriter {
+public:
+    // The process's writer, started on first use; it lives until exit, so a
+    // reload never waits for it.
+    static std::shared_ptr<PcapWriter> shared();
+
+    PcapWriter() = default;
+    ~PcapWriter();  // finishes every channel, then stops the thread
+    PcapWriter(const PcapWriter&) = delete;
+    PcapWriter& operator=(const PcapWriter&) = delete;
+
+    // Starts the thread. Until then channels fill and nothing is written
+    // (tests use that to stand for a stalled disk).
+    void start();
+    // Any thread but a receive worker's (takes a lock).
+    void attach(std::shared_ptr<PcapChannel> channel);
+    // From a worker, after publishing: wakes the writer if it sleeps. One load
+    // when it is awake; a futex wake, no file-system call, when it is not.
+    void wake() {
+        if (sleeping_.load(std::memory_order_seq_cst)) wake_now();
+    }
+    // Blocks until the writer has made a whole pass that began after this call.
+    void sync();
+    // Blocks until `channel` is done (closed and finished). Channels closed
+    // before it by the same thread are then done too.
+    void wait_done(const PcapChannel& channel);
+
+private:
+    void run();
+    bool pass();
+    void idle_wait();
+    void wake_now();
+    bool anything_to_do() const;
+
+    std::mutex mutex_;  // attach(), sync(), wait_done(): never a receive worker
+    std::condition_variable passed_;
+    std::vector<std::shared_ptr<PcapChannel>> incoming_;  // under mutex_
+    uint64_t passes_ = 0;                                 // under mutex_
+    bool stopping_ = false;                               // under mutex_
+    std::vector<std::shared_ptr<PcapChannel>> channels_;  // the writer's, oldest first
+    std::atomic<uint32_t> wake_word_{0};
+    std::atomic<bool> sleeping_{false};
+    std::thread thread_;
+};
+
+}  // namespace mirrortap
