@@ -17,6 +17,7 @@
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <limits>
@@ -325,6 +326,38 @@ std::vector<SettingDoc> describe(const SettingsTable<Config>& table) {
     std::vector<SettingDoc> docs;
     for (const auto& s : table) docs.push_back({s.key, s.flag, s.value_name, s.default_text, s.group, s.help, s.on_reload});
     return docs;
+}
+
+// What would make a table lie to its users, one line each (empty: none):
+// a key or flag declared twice (settings and actions together), a setting
+// without help or without same/copy (a reload could not compare or keep it),
+// a flag outside the --help groups, a switch that does not say what it sets.
+template <typename Config>
+std::vector<std::string> table_problems(const SettingsTable<Config>& table, const std::vector<SettingDoc>& actions,
+                                        const std::vector<std::string_view>& groups) {
+    std::vector<std::string> problems;
+    std::vector<std::string_view> keys, flags;
+    const auto seen = [](std::vector<std::string_view>& in, std::string_view v) {
+        const bool fresh = std::find(in.begin(), in.end(), v) == in.end();
+        in.push_back(v);
+        return fresh;
+    };
+    const auto grouped = [&](std::string_view g) { return std::find(groups.begin(), groups.end(), g) != groups.end(); };
+    for (const auto& s : table) {
+        const std::string key(s.key);
+        if (!seen(keys, s.key)) problems.push_back(key + ": key declared twice");
+        if (s.help.empty()) problems.push_back(key + ": no help");
+        if (!s.value.same || !s.value.copy) problems.push_back(key + ": a reload cannot compare or keep it");
+        if (s.flag.empty()) continue;
+        if (!seen(flags, s.flag)) problems.push_back(key + ": flag " + std::string(s.flag) + " declared twice");
+        if (!grouped(s.group)) problems.push_back(key + ": flag outside the --help groups");
+        if (s.value_name.empty() && s.switch_value.empty()) problems.push_back(key + ": a switch that sets nothing");
+    }
+    for (const auto& a : actions) {
+        if (!seen(flags, a.flag)) problems.push_back(std::string(a.flag) + ": flag declared twice");
+        if (!grouped(a.group)) problems.push_back(std::string(a.flag) + ": action outside the --help groups");
+    }
+    return problems;
 }
 
 // "-i, --interface IFACE": a flag as --help and the docs write it.

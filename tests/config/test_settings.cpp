@@ -114,20 +114,8 @@ TEST_CASE("settings: every default shown is the default a Config holds") {
 }
 
 TEST_CASE("settings: keys and flags are unique, every flagged setting is in a --help group") {
-    std::set<std::string_view> keys, flags;
-    const auto& groups = collector_setting_groups();
-    for (const auto& s : collector_settings()) {
-        CAPTURE(s.key);
-        CHECK(keys.insert(s.key).second);
-        CHECK_FALSE(s.help.empty());
-        CHECK(s.value.same);
-        CHECK(s.value.copy);
-        if (s.flag.empty()) continue;
-        CHECK(flags.insert(s.flag).second);
-        CHECK(std::find(groups.begin(), groups.end(), s.group) != groups.end());
-        if (s.value_name.empty()) CHECK_FALSE(s.switch_value.empty());  // a switch says what it sets
-    }
-    for (const auto& a : collector_action_docs()) CHECK(flags.insert(a.flag).second);
+    const auto problems = table_problems(collector_settings(), collector_action_docs(), collector_setting_groups());
+    CHECK_MESSAGE(problems.empty(), (problems.empty() ? std::string() : problems.front()));
 }
 
 TEST_CASE("settings: every flag and key in use before the table still exists") {

@@ -75,24 +75,8 @@ TEST_CASE("settings: every default shown is the default a SenderConfig holds") {
 }
 
 TEST_CASE("settings: keys and flags are unique, every flag is in a --help group") {
-    std::set<std::string_view> keys, flags;
-    const auto& groups = sender_setting_groups();
-    for (const auto& s : sender_settings()) {
-        CAPTURE(s.key);
-        CHECK(keys.insert(s.key).second);
-        CHECK_FALSE(s.help.empty());
-        CHECK(s.value.same);
-        CHECK(s.value.copy);
-        if (s.flag.empty()) continue;
-        CHECK(flags.insert(s.flag).second);
-        CHECK(std::find(groups.begin(), groups.end(), s.group) != groups.end());
-        if (s.value_name.empty()) CHECK_FALSE(s.switch_value.empty());
-    }
-    for (const auto& a : sender_action_docs()) {
-        CAPTURE(a.flag);
-        CHECK(flags.insert(a.flag).second);
-        CHECK(std::find(groups.begin(), groups.end(), a.group) != groups.end());
-    }
+    const auto problems = table_problems(sender_settings(), sender_action_docs(), sender_setting_groups());
+    CHECK_MESSAGE(problems.empty(), (problems.empty() ? std::string() : problems.front()));
 }
 
 TEST_CASE("settings: every flag and key in use before the table still exists") {

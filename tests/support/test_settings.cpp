@@ -189,6 +189,21 @@ TEST_CASE("settings: a reload keeps restart-only values and says which") {
     CHECK(keep_restart_only(toy_table(), next, running).empty());
 }
 
+TEST_CASE("settings: a table that would lie to its users is found out") {
+    const std::vector<std::string_view> groups = {"Receiving", "Output", "Other"};
+    CHECK(table_problems(toy_table(), {}, groups).empty());
+    SettingsTable<ToyConfig> bad = toy_table();
+    bad.push_back(bad[1]);            // workers again: key and flag twice
+    bad[2].group = "Nowhere";         // --no-out in no --help group
+    bad[8].switch_value = "";         // --loud sets nothing
+    const std::vector<SettingDoc> actions = {{.flag = "--listen", .group = "Other"}};  // an action on a setting's flag
+    const auto problems = table_problems(bad, actions, groups);
+    CHECK(problems == std::vector<std::string>{"out.enabled: flag outside the --help groups",
+                                               "loud: a switch that sets nothing", "workers: key declared twice",
+                                               "workers: flag -w,--workers declared twice",
+                                               "--listen: flag declared twice"});
+}
+
 TEST_CASE("settings: --help groups flags and shows defaults, file-only keys stay out") {
     const std::string help = render_help(describe(toy_table()), {"Receiving", "Output", "Other"});
     CHECK(help ==
