@@ -1,6 +1,6 @@
 // mirrortap-drain: the cheapest possible receiver of the same stream, a bare
 // recvmmsg loop that looks at nothing. It is the baseline every other
-// configuration of the benchmark is compared with (DESIGN §6), so it uses the
+// configuration of the benchmark is compared with (docs/design.md §7), so it uses the
 // collector's receive shape: 64 datagrams per call into 9216-byte buffers.
 #include <netinet/in.h>
 #include <signal.h>
@@ -25,7 +25,7 @@ namespace mirrortap::bench {
 namespace {
 
 constexpr unsigned kBatch = 64;            // as the collector's recvmmsg
-constexpr size_t kBufferBytes = 9216;      // a whole jumbo datagram (DESIGN §3)
+constexpr size_t kBufferBytes = 9216;      // a whole jumbo datagram (as AWS documents it)
 constexpr int kPollMs = 50;                // how often a blocked receive looks at the clock and signals
 constexpr uint64_t kNsPerMs = 1'000'000;
 

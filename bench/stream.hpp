@@ -55,7 +55,7 @@ InnerFlow inner_flow(uint32_t session, uint32_t flow);
 
 // AWS picks the outer UDP source port from a hash of the inner flow, so that
 // an NLB keeps a flow on one target; it being symmetric keeps both directions
-// there too (DESIGN §3).
+// there too (as AWS documents it).
 inline constexpr uint16_t kOuterPortLow = 49152;
 inline constexpr uint16_t kOuterPortCount = 16384;
 uint16_t outer_source_port(const FlowKey& inner);

@@ -1,4 +1,4 @@
-// VXLAN encapsulation as AWS Traffic Mirroring sends it (DESIGN §3).
+// VXLAN encapsulation as AWS Traffic Mirroring sends it (as AWS documents it).
 // Pure: fills a caller's buffer; no I/O, no allocation.
 #pragma once
 #include <cstdint>

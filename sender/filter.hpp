@@ -1,4 +1,4 @@
-// Traffic mirror filters with AWS VPC Traffic Mirroring semantics (DESIGN §3).
+// Traffic mirror filters with AWS VPC Traffic Mirroring semantics (as AWS documents it).
 // Pure: a packet's flow key in, the rule that decided out. No I/O, no allocation.
 #pragma once
 #include <array>
