@@ -1,6 +1,6 @@
 // mirrortap-blast: sends VXLAN the way AWS Traffic Mirroring does, as fast as
 // the kernel takes it or at a set rate, so that the collector, tcpdump and the
-// kernel's own vxlan device can be fed one identical stream (DESIGN §6).
+// kernel's own vxlan device can be fed one identical stream (docs/design.md §7).
 //
 // As root it sends through a raw IPv4/IPv6 socket and writes the outer UDP
 // header itself, so every inner flow gets its own outer source port (a

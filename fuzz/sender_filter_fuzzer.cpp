@@ -1,5 +1,5 @@
 // The sender's filter and session engine, against a model of AWS's rules
-// written here from DESIGN.md §3 and nothing else: rules in rule-number order,
+// written here from AWS's documented rules and nothing else: rules in rule-number order,
 // first match decides, no match = not mirrored; a CIDR of one family never
 // matches the other; port ranges only ever match TCP and UDP with their ports
 // seen; non-IP frames are never mirrored; sessions are tried in

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU per mirrored packet: mirrortap-sender against the kernel's own path for
 # the same job (tc mirred to a vxlan device), same stream, same run. Two
-# measures: whole-machine CPU from /proc/stat (DESIGN §6: user+nice+system+
+# measures: whole-machine CPU from /proc/stat (docs/design.md §7: user+nice+system+
 # irq+softirq), which means something only on an otherwise idle machine, and
 # the CPU of the processes of the run (generator, both drains, the sender):
 # tc's and veth's softirq work runs in the generator's context, so it is in
