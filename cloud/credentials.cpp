@@ -175,6 +175,10 @@ std::unique_ptr<CredentialSource> choose_credential_source(const EnvLookup& env,
         const auto url = sts_url(env, why);
         if (!url) return nullptr;
         settings.sts_url = *url;
+        // A refresh holds the provider's lock: STS gets seconds, not the S3 default minute.
+        settings.limits.connect_timeout = std::chrono::seconds(5);
+        settings.limits.total_timeout = std::chrono::seconds(15);
+        settings.limits.max_response_bytes = 64 * 1024;
         return web_identity_credentials(std::move(settings));
     }
 

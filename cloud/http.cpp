@@ -102,6 +102,12 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 AwsError transport_error(CURLcode code, const char* detail, const Exchange& x) {
     AwsError e;
+    if (x.read_errno != 0) {
+        // on_read aborted (curl reports that as aborted by callback): the file, not the network.
+        e.code = "ReadFailed";
+        e.message = std::string("reading the body failed: ") + std::strerror(x.read_errno);
+        return e;
+    }
     e.message = detail[0] ? detail : curl_easy_strerror(code);
     switch (code) {
         case CURLE_COULDNT_RESOLVE_HOST:
@@ -129,7 +135,6 @@ AwsError transport_error(CURLcode code, const char* detail, const Exchange& x) {
             break;
         case CURLE_READ_ERROR:
             e.code = "ReadFailed";
-            e.message = std::string("reading the body failed: ") + std::strerror(x.read_errno ? x.read_errno : EIO);
             break;
         case CURLE_WRITE_ERROR:
             e.code = x.too_large ? "ResponseTooLarge" : "HeadersTooLarge";
