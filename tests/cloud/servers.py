@@ -2,12 +2,16 @@
 recording proxy in front of it that checks bodies as S3 does and can be told
 to fail, an IMDSv2 stand-in and an STS stand-in. Each serves 127.0.0.1 on a
 port the kernel picked and stops with the test."""
+import atexit
 import base64
+import ctypes
 import hashlib
 import http.client
 import http.server
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -33,6 +37,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+def scratch_dir():
+    """A directory of this test's own, removed when the test ends."""
+    path = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -48,6 +59,11 @@ def random_file(directory, name, size):
     return path
 
 
+def die_with_parent():
+    """In the child before exec: a test killed by its timeout takes s3rver along."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class S3rver:
     """The npm s3rver on 127.0.0.1 with one bucket, its data in a scratch directory."""
 
@@ -55,7 +71,7 @@ class S3rver:
         if not os.path.exists(S3RVER):
             raise AssertionError(f"s3rver is not installed at {S3RVER}: ./dev test installs it "
                                  "(npm ci of tests/cloud/npm into BUILD/npm)")
-        self.dir = tempfile.mkdtemp(prefix="mirrortap-s3rver-")
+        self.dir = scratch_dir()
         self.log_path = os.path.join(self.dir, "log")
         for _ in range(3):  # a port picked free may be taken by a parallel test before s3rver binds it
             self.port = free_port()
@@ -64,11 +80,12 @@ class S3rver:
             self.proc = subprocess.Popen(
                 ["node", "--openssl-legacy-provider", S3RVER, "-d", os.path.join(self.dir, "data"),
                  "-a", "127.0.0.1", "-p", str(self.port), "--configure-bucket", BUCKET],
-                stdout=self.log, stderr=subprocess.STDOUT)
+                stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
             if self._wait_listening():
                 return
             self.stop()
-        raise AssertionError("s3rver did not start: " + open(self.log_path).read())
+        with open(self.log_path) as f:
+            raise AssertionError("s3rver did not start: " + f.read())
 
     def _wait_listening(self):
         for _ in range(200):  # bounded: 20 s (node starts slowly under load)

@@ -8,11 +8,10 @@ import json
 import os
 import re
 import sys
-import tempfile
 import urllib.parse
 
 from servers import (BUCKET, S3RVER_KEY, S3RVER_SECRET, Imds, RecordingProxy, S3rver, Sts, aws, clean_env, driver,
-                     random_file, sha256_file)
+                     random_file, scratch_dir, sha256_file)
 
 MiB = 1 << 20
 # Keys S3 allows that need care in a URL and a signature.
@@ -54,7 +53,7 @@ def read_back(endpoint, key, directory):
 def objects_read_back_with_the_aws_cli():
     """PutObject of awkward keys with metadata: the aws CLI reads the same bytes
     and metadata; HeadObject, ListObjectsV2 and a ranged GetObject agree."""
-    tmp = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    tmp = scratch_dir()
     path = random_file(tmp, "small", 300_000)
     with S3rver() as s3:
         for key in AWKWARD_KEYS:
@@ -90,7 +89,7 @@ def objects_read_back_with_the_aws_cli():
 def multipart_upload_reads_back_whole():
     """A file of several 5 MiB parts (and a short last one) is stored whole, in
     one Create, one UploadPart per part and one Complete."""
-    tmp = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    tmp = scratch_dir()
     path = random_file(tmp, "big", 12 * MiB + 12345)
     with S3rver() as s3, RecordingProxy(s3.port) as proxy:
         rc, result = upload(proxy.endpoint, path, "multi/part file.pcap", *multipart_flags(), "--meta", "kind=capture",
@@ -121,7 +120,7 @@ def part_two(fault_kind, *fault_args, times=1):
 def retried_part(fault):
     """Part 2 fails once as `fault` says: it alone is sent again and the object
     reads back whole."""
-    tmp = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    tmp = scratch_dir()
     size = 12 * MiB + 777
     path = random_file(tmp, "big", size)
     with S3rver() as s3, RecordingProxy(s3.port, fault) as proxy:
@@ -165,7 +164,7 @@ def corrupted_part_is_refused_and_sent_again():
 def giving_up_aborts_the_upload():
     """Part 2 fails every time: after max attempts the upload is aborted, and
     no object exists."""
-    tmp = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    tmp = scratch_dir()
     path = random_file(tmp, "big", 11 * MiB)
     with S3rver() as s3, RecordingProxy(s3.port, part_two("status", "InternalError", 500, times=100)) as proxy:
         rc, result = upload(proxy.endpoint, path, "abort/x.pcap", *multipart_flags(), attempts=3)
@@ -181,7 +180,7 @@ def giving_up_aborts_the_upload():
 
 def permanent_errors_are_not_retried():
     """AccessDenied is final: one request, the error as S3 worded it."""
-    tmp = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    tmp = scratch_dir()
     path = random_file(tmp, "small", 1000)
     deny = lambda request, attempt: ("status", "AccessDenied", 403) if request.method == "PUT" else None
     with S3rver() as s3, RecordingProxy(s3.port, deny) as proxy:
@@ -195,7 +194,7 @@ def permanent_errors_are_not_retried():
 def unreachable_store_is_a_bounded_retryable_failure():
     """Nobody listens: each attempt fails to connect, and the client stops
     after its attempts with a connection error."""
-    tmp = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    tmp = scratch_dir()
     path = random_file(tmp, "small", 1000)
     from servers import free_port
     rc, result = upload(f"http://127.0.0.1:{free_port()}", path, "x.pcap", attempts=3)
@@ -257,7 +256,7 @@ def signatures_match_botocore():
         import botocore  # noqa: F401
     except ImportError:
         raise AssertionError("botocore is missing: ./dev test installs python3-botocore")
-    tmp = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    tmp = scratch_dir()
     small = random_file(tmp, "small", 70_000)
     big = random_file(tmp, "big", 11 * MiB)
     secret, token, region = "a-secret/with+odd=chars", "FwoGZXIvYXdzE//token+with=odd/chars", "eu-west-3"
@@ -309,7 +308,7 @@ def credentials(env, *extra):
 
 
 def chain_takes_environment_then_web_identity_then_imds():
-    tmp = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    tmp = scratch_dir()
     token = "eyJhbGciOiJSUzI1NiJ9.web-identity.token"
     with Imds() as imds, Sts(token, ROLE_ARN) as sts:
         everything = dict(AWS_ACCESS_KEY_ID="AKIAENVIRONMENT", AWS_SECRET_ACCESS_KEY="env-secret",
@@ -350,7 +349,7 @@ def half_a_setting_is_an_error():
 
 
 def web_identity_refusal_is_reported():
-    tmp = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    tmp = scratch_dir()
     with Sts("the-right-token", ROLE_ARN) as sts:
         rc, out = credentials(clean_env(AWS_EC2_METADATA_DISABLED="true", **web_identity_env(sts, tmp, "a-wrong-token")))
         assert rc == 1 and out[0]["code"] == "InvalidIdentityToken" and out[0]["status"] == 400, out
@@ -399,7 +398,7 @@ def imds_disabled_leaves_no_source():
 
 def region_comes_from_imds_when_not_configured():
     with Imds() as imds, S3rver() as s3:
-        tmp = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+        tmp = scratch_dir()
         path = random_file(tmp, "small", 100)
         proxy_env = s3_env()
         proxy_env.pop("AWS_EC2_METADATA_DISABLED")
