@@ -16,6 +16,7 @@ declare -A allowed=(
     [collector]="collector sinks core config decap support"
     [sender]="sender decap support"
     [bench]="bench decap support"
+    [cloud]="cloud support"
 )
 
 bad=0

@@ -1,0 +1,464 @@
+#include "cloud/s3_client.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "cloud/aws_error.hpp"
+#include "cloud/digest.hpp"
+#include "cloud/xml.hpp"
+#include "support/text.hpp"
+
+namespace mirrortap::cloud {
+
+namespace {
+
+constexpr size_t kMaxMetadataBytes = 2048;
+constexpr size_t kMaxListPages = 10'000;
+
+AwsError local_error(std::string code, std::string message) {
+    return AwsError{0, std::move(code), std::move(message), "", false, ""};
+}
+
+std::string context_for(std::string_view operation, std::string_view key) {
+    return std::string(operation) + " " + quote(key);
+}
+
+bool printable_ascii(std::string_view text) {
+    for (const char c : text)
+        if (c < 0x20 || c > 0x7E) return false;
+    return true;
+}
+
+uint64_t to_uint(std::string_view text) {
+    uint64_t value = 0;
+    for (const char c : text) {
+        if (c < '0' || c > '9') return 0;
+        value = value * 10 + uint64_t(c - '0');
+    }
+    return value;
+}
+
+// The body headers every request with a body carries: S3 refuses the body
+// unless it hashes to both.
+void add_body_digests(Headers& headers, const BodyDigests& d) {
+    headers.emplace_back("Content-MD5", d.content_md5());
+    headers.emplace_back("x-amz-content-sha256", d.sha256_hex());
+}
+
+Headers object_headers(const ObjectWrite& write) {
+    Headers headers{{"Content-Type", write.content_type}};
+    if (!write.storage_class.empty()) headers.emplace_back("x-amz-storage-class", write.storage_class);
+    for (const auto& [name, value] : write.metadata) headers.emplace_back("x-amz-meta-" + name, value);
+    return headers;
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Percent-decoding of keys in a ListObjectsV2 answer with EncodingType url
+// ('+' is a space there).
+std::optional<std::string> url_decode(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '+') {
+            out += ' ';
+        } else if (text[i] == '%') {
+            if (i + 2 >= text.size()) return std::nullopt;
+            const int hi = hex_digit(text[i + 1]), lo = hex_digit(text[i + 2]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string check_object_write(const ObjectWrite& write) {
+    size_t metadata_bytes = 0;
+    for (const auto& [name, value] : write.metadata) {
+        if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
+            return "metadata name " + quote(name) + " must be lowercase a-z, 0-9, '-' and '_'";
+        if (value.empty() || !printable_ascii(value) || value.front() == ' ' || value.back() == ' ')
+            return "metadata " + quote(name) + " value " + quote(value) +
+                   " must be printable ASCII, not empty, without spaces at either end";
+        metadata_bytes += name.size() + value.size();
+        for (const auto& [other, unused] : write.metadata) {
+            if (&other == &name) continue;
+            if (other == name) return "metadata name " + quote(name) + " is given twice";
+            // libcurl 7.88 sorts signed headers by "name:value": a name that
+            // continues another with '-', '.' or a digit (all below ':') would
+            // be signed in an order S3 does not use.
+            if (other.size() > name.size() && other.starts_with(name) && other[name.size()] < ':')
+                return "metadata names " + quote(name) + " and " + quote(other) +
+                       " cannot both be sent (one continues the other with '" + other[name.size()] +
+                       "'; libcurl would sign them out of order)";
+        }
+    }
+    if (metadata_bytes > kMaxMetadataBytes)
+        return "metadata of " + std::to_string(metadata_bytes) + " bytes is more than S3's 2 KiB";
+    if (!write.storage_class.empty() &&
+        (write.storage_class.size() > 32 ||
+         write.storage_class.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != std::string::npos))
+        return "storage class " + quote(write.storage_class) + " is not one (STANDARD_IA, GLACIER_IR, ...)";
+    if (write.content_type.empty() || !printable_ascii(write.content_type))
+        return "content type " + quote(write.content_type) + " must be printable ASCII";
+    if (write.part_size < kMinPartSize || write.part_size > kMaxPartSize)
+        return "part size must be 5 MiB to 5 GiB";
+    if (write.multipart_threshold > kMaxPartSize)
+        return "multipart threshold must be at most 5 GiB (S3's largest PutObject)";
+    return "";
+}
+
+S3Client::S3Client(S3ClientOptions options, std::shared_ptr<CredentialProvider> credentials)
+    : options_(std::move(options)), credentials_(std::move(credentials)) {
+    http_.set_cancel_flag(options_.cancel);
+}
+
+bool S3Client::cancelled() const { return options_.cancel && options_.cancel->load(std::memory_order_relaxed); }
+
+bool S3Client::wait(std::chrono::milliseconds delay, bool cancellable) {
+    const auto until = std::chrono::steady_clock::now() + delay;
+    while (std::chrono::steady_clock::now() < until) {
+        if (cancellable && cancelled()) return false;
+        std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
+            std::chrono::milliseconds(50),
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()) +
+                std::chrono::milliseconds(1)));
+    }
+    return !(cancellable && cancelled());
+}
+
+HttpLimits S3Client::limits_for_body() const {
+    HttpLimits limits = options_.limits;
+    limits.total_timeout = std::chrono::milliseconds(0);  // the speed floor bounds it
+    return limits;
+}
+
+Result<HttpResponse> S3Client::send(std::string context, const BuildRequest& build, bool cancellable,
+                                    int max_attempts) {
+    const int attempts = std::max(1, max_attempts > 0 ? max_attempts : options_.retry.max_attempts);
+    AwsError last;
+    for (int attempt = 1; attempt <= attempts; ++attempt) {
+        if (attempt > 1) {
+            if (!wait(backoff_delay(options_.retry, attempt - 1), cancellable)) break;
+            if (stats_) ++stats_->retries;
+        }
+        if (cancellable && cancelled()) break;
+        auto request = build();
+        if (!request) {
+            last = request.error();
+        } else {
+            auto credentials = credentials_->get();
+            if (!credentials) {
+                last = credentials.error();
+            } else {
+                HttpRequest& r = request.value();
+                r.signing_credentials = &credentials.value();
+                r.signing_region = options_.location.region;
+                r.signing_service = "s3";
+                if (!credentials->session_token.empty())
+                    r.headers.emplace_back("x-amz-security-token", credentials->session_token);
+                if (stats_) stats_->body_bytes_sent += r.file.fd >= 0 ? r.file.length : r.body.size();
+                http_.set_cancel_flag(cancellable ? options_.cancel : nullptr);
+                auto answer = http_.perform(r);
+                if (answer && answer->status >= 200 && answer->status < 300) return answer;
+                last = answer ? error_from_response(answer->status, answer->body, answer->header("x-amz-request-id"))
+                              : answer.error();
+                if (last.code == "ExpiredToken") credentials_->refresh_soon();
+            }
+        }
+        if (!last.retryable) break;
+        if (attempt == attempts && attempts > 1) last.message += " (gave up after " + std::to_string(attempts) + " attempts)";
+    }
+    if (cancellable && cancelled()) last = local_error("Cancelled", "stopped before it was done");
+    last.context = std::move(context);
+    return last;
+}
+
+HttpRequest S3Client::memory_request(std::string method, std::string url, Headers headers, std::string body) const {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.url = std::move(url);
+    r.headers = std::move(headers);
+    const BodyDigests digests = digest(body);
+    if (r.method == "PUT" || r.method == "POST") {
+        add_body_digests(r.headers, digests);
+    } else {
+        r.headers.emplace_back("x-amz-content-sha256", digests.sha256_hex());
+    }
+    r.body = std::move(body);
+    r.limits = options_.limits;
+    return r;
+}
+
+Result<HttpRequest> S3Client::file_request(std::string method, std::string url, Headers headers, FileBody body) {
+    std::string why;
+    const auto digests = digest_file_range(body.fd, body.offset, body.length, why);
+    if (!digests) return local_error("ReadFailed", why);
+    HttpRequest r;
+    r.method = std::move(method);
+    r.url = std::move(url);
+    r.headers = std::move(headers);
+    add_body_digests(r.headers, *digests);
+    r.file = body;
+    r.limits = limits_for_body();
+    return r;
+}
+
+Result<UploadResult> S3Client::upload_file(const std::string& path, std::string_view key, const ObjectWrite& write) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return local_error("ReadFailed", path + ": " + std::strerror(errno));
+    struct stat st {};
+    Result<UploadResult> result = local_error("ReadFailed", path + ": not a regular file");
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        const auto size = static_cast<uint64_t>(st.st_size);
+        result = size <= write.multipart_threshold ? put_object(fd, size, key, write)
+                                                   : multipart_upload(fd, size, key, write);
+    }
+    close(fd);
+    return result;
+}
+
+Result<UploadResult> S3Client::put_object(int fd, uint64_t size, std::string_view key, const ObjectWrite& write) {
+    const std::string context = context_for("PutObject", key);
+    for (const std::string& why : {check_object_key(key), check_object_write(write)})
+        if (!why.empty()) return AwsError{0, "InvalidRequest", why, "", false, context};
+    UploadResult result;
+    stats_ = &result;
+    const std::string url = s3_url(options_.location, key);
+    auto answer = send(context, [&] { return file_request("PUT", url, object_headers(write), FileBody{fd, 0, size}); });
+    stats_ = nullptr;
+    if (!answer) return answer.error();
+    result.etag = answer->header("etag");
+    return result;
+}
+
+Result<std::string> S3Client::create_multipart_upload(std::string_view key, const ObjectWrite& write) {
+    const std::string context = context_for("CreateMultipartUpload", key);
+    for (const std::string& why : {check_object_key(key), check_object_write(write)})
+        if (!why.empty()) return AwsError{0, "InvalidRequest", why, "", false, context};
+    const std::string url = s3_url(options_.location, key, {{"uploads", ""}});
+    auto answer = send(context, [&]() -> Result<HttpRequest> { return memory_request("POST", url, object_headers(write)); });
+    if (!answer) return answer.error();
+    std::string why;
+    const auto doc = parse_xml(answer->body, why);
+    const XmlTree* result = doc ? xml_child(*doc, "InitiateMultipartUploadResult") : nullptr;
+    const std::string upload_id = result ? xml_text(*result, "UploadId") : "";
+    if (upload_id.empty())
+        return AwsError{answer->status, "MalformedAnswer", "no UploadId in the answer " + why, "", false, context};
+    return upload_id;
+}
+
+Result<std::string> S3Client::upload_part(std::string_view key, std::string_view upload_id, uint32_t part_number,
+                                          FileBody body) {
+    const std::string context = "UploadPart " + std::to_string(part_number) + " of " + quote(key);
+    const std::string url = s3_url(options_.location, key,
+                                   {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}});
+    auto answer = send(context, [&] { return file_request("PUT", url, {}, body); });
+    if (!answer) return answer.error();
+    std::string etag = answer->header("etag");
+    if (etag.empty()) return AwsError{answer->status, "MalformedAnswer", "no ETag in the answer", "", false, context};
+    return etag;
+}
+
+Result<std::string> S3Client::complete_multipart_upload(std::string_view key, std::string_view upload_id,
+                                                        const std::vector<std::string>& part_etags) {
+    const std::string context = context_for("CompleteMultipartUpload", key);
+    std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+    for (size_t i = 0; i < part_etags.size(); ++i)
+        body += "<Part><ETag>" + xml_escape(part_etags[i]) + "</ETag><PartNumber>" + std::to_string(i + 1) +
+                "</PartNumber></Part>";
+    body += "</CompleteMultipartUpload>";
+    const std::string url = s3_url(options_.location, key, {{"uploadId", std::string(upload_id)}});
+    // S3 may answer 200 and still fail: the error is then in the body, found
+    // after the status. Such an answer is retried like any other.
+    for (int round = 1;; ++round) {
+        auto answer = send(context, [&]() -> Result<HttpRequest> {
+            return memory_request("POST", url, {{"Content-Type", "application/xml"}}, body);
+        });
+        if (!answer) return answer.error();
+        if (const auto error = parse_aws_error_body(answer->body)) {
+            AwsError e{answer->status, error->code, error->message, error->request_id,
+                       retryable_error(500, error->code), context};
+            if (!e.retryable || round >= options_.retry.max_attempts) return e;
+            if (!wait(backoff_delay(options_.retry, round), true)) return AwsError{0, "Cancelled", "stopped before it was done", "", false, context};
+            continue;
+        }
+        std::string why;
+        const auto doc = parse_xml(answer->body, why);
+        const XmlTree* result = doc ? xml_child(*doc, "CompleteMultipartUploadResult") : nullptr;
+        if (!result)
+            return AwsError{answer->status, "MalformedAnswer", "no CompleteMultipartUploadResult " + why, "", false,
+                            context};
+        return xml_text(*result, "ETag");
+    }
+}
+
+Result<Done> S3Client::abort_multipart_upload(std::string_view key, std::string_view upload_id) {
+    const std::string url = s3_url(options_.location, key, {{"uploadId", std::string(upload_id)}});
+    // Not cancellable: it is what tidies up after a cancelled upload.
+    auto answer = send(context_for("AbortMultipartUpload", key),
+                       [&]() -> Result<HttpRequest> { return memory_request("DELETE", url); }, false,
+                       std::min(options_.retry.max_attempts, 3));
+    if (!answer) return answer.error();
+    return Done{};
+}
+
+Result<UploadResult> S3Client::multipart_upload(int fd, uint64_t size, std::string_view key,
+                                                const ObjectWrite& write) {
+    std::string why;
+    const auto plan = plan_parts(size, write.part_size, why);
+    if (!plan) return AwsError{0, "EntityTooLarge", why, "", false, context_for("multipart upload", key)};
+    UploadResult result;
+    stats_ = &result;
+    auto upload_id = create_multipart_upload(key, write);
+    if (!upload_id) {
+        stats_ = nullptr;
+        return upload_id.error();
+    }
+    std::vector<std::string> etags;
+    etags.reserve(plan->count);
+    std::optional<AwsError> failure;
+    for (uint32_t n = 1; n <= plan->count && !failure; ++n) {
+        auto etag = upload_part(key, upload_id.value(), n, FileBody{fd, plan->offset(n), plan->size(n)});
+        if (etag) etags.push_back(std::move(etag.value()));
+        else failure = etag.error();
+    }
+    if (!failure) {
+        auto etag = complete_multipart_upload(key, upload_id.value(), etags);
+        if (etag) {
+            result.etag = std::move(etag.value());
+            result.parts = plan->count;
+            stats_ = nullptr;
+            return result;
+        }
+        failure = etag.error();
+        // A Complete whose answer was lost, sent again, finds the upload gone:
+        // the object is there if S3 shows one of this size made of these parts.
+        if (failure->code == "NoSuchUpload") {
+            const auto head = head_object(key);
+            if (head && head->size == size && head->etag.ends_with("-" + std::to_string(plan->count) + "\"")) {
+                result.etag = head->etag;
+                result.parts = plan->count;
+                stats_ = nullptr;
+                return result;
+            }
+        }
+    }
+    stats_ = nullptr;
+    // Giving up: the parts already stored would be billed until a lifecycle
+    // rule removed them, so the upload is aborted.
+    const auto aborted = abort_multipart_upload(key, upload_id.value());
+    failure->message += aborted ? " (upload aborted)" : " (abort failed too: " + aborted.error().describe() + ")";
+    return *failure;
+}
+
+Result<ObjectInfo> S3Client::head_object(std::string_view key) {
+    const std::string url = s3_url(options_.location, key);
+    auto answer = send(context_for("HeadObject", key),
+                       [&]() -> Result<HttpRequest> { return memory_request("HEAD", url); });
+    if (!answer) return answer.error();
+    ObjectInfo info;
+    info.size = to_uint(answer->header("content-length"));
+    info.etag = answer->header("etag");
+    info.last_modified = answer->header("last-modified");
+    info.content_type = answer->header("content-type");
+    info.storage_class = answer->header("x-amz-storage-class");
+    for (const auto& [name, value] : answer->headers)
+        if (name.starts_with("x-amz-meta-")) info.metadata.emplace_back(name.substr(11), value);
+    return info;
+}
+
+Result<ListPage> S3Client::list_objects_page(std::string_view prefix, std::string_view continuation_token,
+                                             uint32_t max_keys) {
+    std::vector<QueryParam> query{{"list-type", "2"},
+                                  {"encoding-type", "url"},
+                                  {"max-keys", std::to_string(std::clamp<uint32_t>(max_keys, 1, 1000))}};
+    if (!prefix.empty()) query.push_back({"prefix", std::string(prefix)});
+    if (!continuation_token.empty()) query.push_back({"continuation-token", std::string(continuation_token)});
+    const std::string url = s3_url(options_.location, "", query);
+    const std::string context = "ListObjectsV2 " + quote(prefix);
+    auto answer = send(context, [&]() -> Result<HttpRequest> { return memory_request("GET", url); });
+    if (!answer) return answer.error();
+    std::string why;
+    const auto doc = parse_xml(answer->body, why);
+    const XmlTree* root = doc ? xml_child(*doc, "ListBucketResult") : nullptr;
+    if (!root) return AwsError{answer->status, "MalformedAnswer", "no ListBucketResult " + why, "", false, context};
+    // Keys come percent-encoded when the answer says so: XML 1.0 cannot carry every byte a key may hold.
+    const bool encoded = xml_text(*root, "EncodingType") == "url";
+    ListPage page;
+    for (const auto& [name, node] : *root) {
+        if (name != "Contents") continue;
+        ListedObject object;
+        object.key = xml_text(node, "Key");
+        if (encoded) {
+            const auto decoded = url_decode(object.key);
+            if (!decoded) return AwsError{answer->status, "MalformedAnswer", "key " + quote(object.key) + " is not URL-encoded", "", false, context};
+            object.key = *decoded;
+        }
+        object.size = to_uint(xml_text(node, "Size"));
+        object.etag = xml_text(node, "ETag");
+        object.last_modified = xml_text(node, "LastModified");
+        object.storage_class = xml_text(node, "StorageClass");
+        page.objects.push_back(std::move(object));
+    }
+    if (xml_text(*root, "IsTruncated") == "true") {
+        page.next_continuation_token = xml_text(*root, "NextContinuationToken");
+        if (page.next_continuation_token.empty())
+            return AwsError{answer->status, "MalformedAnswer", "a truncated listing without NextContinuationToken", "", false, context};
+    }
+    return page;
+}
+
+Result<std::vector<ListedObject>> S3Client::list_objects(std::string_view prefix, size_t max_objects) {
+    std::vector<ListedObject> all;
+    std::string token;
+    for (size_t page_count = 0; page_count < kMaxListPages && all.size() < max_objects; ++page_count) {
+        const auto want = static_cast<uint32_t>(std::min<size_t>(1000, max_objects - all.size()));
+        auto page = list_objects_page(prefix, token, want);
+        if (!page) return page.error();
+        for (auto& object : page->objects) {
+            if (all.size() == max_objects) break;
+            all.push_back(std::move(object));
+        }
+        if (page->next_continuation_token.empty() || page->next_continuation_token == token) break;
+        token = std::move(page->next_continuation_token);
+    }
+    return all;
+}
+
+Result<std::string> S3Client::get_object_range(std::string_view key, uint64_t first, uint64_t last) {
+    const std::string context = context_for("GetObject", key) + " bytes " + std::to_string(first) + "-" +
+                                std::to_string(last);
+    if (last < first) return AwsError{0, "InvalidRange", "the range ends before it starts", "", false, context};
+    const uint64_t length = last - first + 1;
+    const std::string url = s3_url(options_.location, key);
+    auto answer = send(context, [&]() -> Result<HttpRequest> {
+        HttpRequest r =
+            memory_request("GET", url, {{"Range", "bytes=" + std::to_string(first) + "-" + std::to_string(last)}});
+        r.limits = limits_for_body();
+        r.limits.max_response_bytes = static_cast<size_t>(length);
+        return r;
+    });
+    if (!answer) return answer.error();
+    // 206 with the range, or (an object shorter than `last`) the bytes there are.
+    if (answer->status != 206 && !(answer->status == 200 && first == 0))
+        return AwsError{answer->status, "RangeIgnored", "the store answered without the range", "", false, context};
+    return std::move(answer->body);
+}
+
+}  // namespace mirrortap::cloud

@@ -1,0 +1,413 @@
+"""Real servers on loopback for the cloud/ integration tests: s3rver (npm), a
+recording proxy in front of it that checks bodies as S3 does and can be told
+to fail, an IMDSv2 stand-in and an STS stand-in. Each serves 127.0.0.1 on a
+port the kernel picked and stops with the test."""
+import atexit
+import base64
+import ctypes
+import hashlib
+import http.client
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.normpath(os.path.join(HERE, "../.."))
+BIN = os.environ.get("MIRRORTAP_BIN", os.path.join(SOURCE, "build/bin"))
+DRIVER = os.path.join(BIN, "cloud_driver")
+# ./dev test installs s3rver (tests/cloud/npm's lock file) and says where.
+S3RVER = os.environ.get("MIRRORTAP_S3RVER", os.path.join(SOURCE, "build/npm/node_modules/s3rver/bin/s3rver.js"))
+BUCKET = "mirrortap-test"
+# s3rver knows one account: any signature is taken, but only this key id.
+S3RVER_KEY = "S3RVER"
+S3RVER_SECRET = "S3RVER"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scratch_dir():
+    """A directory of this test's own, removed when the test ends."""
+    path = tempfile.mkdtemp(prefix="mirrortap-cloud-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def random_file(directory, name, size):
+    path = os.path.join(directory, name)
+    with open(path, "wb") as f:
+        f.write(os.urandom(size))
+    return path
+
+
+def die_with_parent():
+    """In the child before exec: a test killed by its timeout takes s3rver along."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class S3rver:
+    """The npm s3rver on 127.0.0.1 with one bucket, its data in a scratch directory."""
+
+    def __init__(self):
+        if not os.path.exists(S3RVER):
+            raise AssertionError(f"s3rver is not installed at {S3RVER}: ./dev test installs it "
+                                 "(npm ci of tests/cloud/npm into BUILD/npm)")
+        self.dir = scratch_dir()
+        self.log_path = os.path.join(self.dir, "log")
+        for _ in range(3):  # a port picked free may be taken by a parallel test before s3rver binds it
+            self.port = free_port()
+            self.log = open(self.log_path, "w")
+            # s3rver makes continuation tokens with DES, which Node's OpenSSL 3 keeps in its legacy provider.
+            self.proc = subprocess.Popen(
+                ["node", "--openssl-legacy-provider", S3RVER, "-d", os.path.join(self.dir, "data"),
+                 "-a", "127.0.0.1", "-p", str(self.port), "--configure-bucket", BUCKET],
+                stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+            if self._wait_listening():
+                return
+            self.stop()
+        with open(self.log_path) as f:
+            raise AssertionError("s3rver did not start: " + f.read())
+
+    def _wait_listening(self):
+        for _ in range(200):  # bounded: 20 s (node starts slowly under load)
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.1)
+        return False
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Recorded:
+    """One request as the proxy received it."""
+
+    def __init__(self, method, path, headers, body):
+        self.method = method
+        self.path = path  # as sent: encoded path and query
+        self.headers = headers  # [(name, value)] in the order and case sent
+        self.body = body
+        parsed = urllib.parse.urlsplit(path)
+        self.query = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
+        self.status = None
+
+    def header(self, name):
+        for n, v in self.headers:
+            if n.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return f"{self.method} {self.path} -> {self.status}"
+
+
+class LoopbackServer:
+    """An HTTP/1.1 server on 127.0.0.1 (a port the kernel picked) whose
+    `serve(handler)` answers each request; it records them in `requests`."""
+
+    def __init__(self):
+        self.requests = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def serve(self):
+                outer.serve(self)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = serve
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def record(self, r):
+        with self.lock:
+            self.requests.append(r)
+
+    @staticmethod
+    def respond(handler, status, headers, body):
+        handler.send_response(status)
+        for name, value in headers:
+            handler.send_header(name, value)
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(body)
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def error_answer(code, message, status):
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            f'<RequestId>PROXY0001</RequestId></Error>').encode()
+    return status, [("Content-Type", "application/xml")], body
+
+
+class RecordingProxy(LoopbackServer):
+    """An HTTP/1.1 proxy in front of s3rver. It records every request, checks
+    Content-MD5 and x-amz-content-sha256 against the body as S3 does (400
+    BadDigest / XAmzContentSHA256Mismatch), and asks `fault(request, attempt)`
+    whether to misbehave: None (pass on), ("status", code, status), ("cut",)
+    to close the connection half way through the body, or ("corrupt",) to flip
+    a byte of the body before the checks. `attempt` counts from 1 per method
+    and path+query. AbortMultipartUpload, which s3rver lacks, it answers itself."""
+
+    HOP_BY_HOP = {"connection", "expect", "transfer-encoding", "content-length", "keep-alive"}
+
+    def __init__(self, upstream_port, fault=None):
+        self.upstream_port = upstream_port
+        self.fault = fault or (lambda request, attempt: None)
+        self.attempts = {}
+        super().__init__()
+
+    def serve(self, h):
+        length = int(h.headers.get("Content-Length", "0"))
+        headers = list(h.headers.items())
+        with self.lock:
+            key = (h.command, h.path)
+            self.attempts[key] = self.attempts.get(key, 0) + 1
+            attempt = self.attempts[key]
+        action = self.fault(Recorded(h.command, h.path, headers, b""), attempt)
+        if action and action[0] == "cut":
+            h.rfile.read(length // 2)
+            record = Recorded(h.command, h.path, headers, b"")
+            record.status = "cut"
+            self.record(record)
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
+        body = h.rfile.read(length) if length else b""
+        record = Recorded(h.command, h.path, headers, body)
+        if action and action[0] == "corrupt" and body:
+            body = bytes([body[0] ^ 0xFF]) + body[1:]
+        self.record(record)
+        status, out_headers, out_body = self.answer(h, record, body, action)
+        record.status = status
+        self.respond(h, status, out_headers, out_body)
+
+    def answer(self, h, record, body, action):
+        if action and action[0] == "status":
+            return error_answer(action[1], "injected by the test proxy", action[2])
+        md5 = record.header("Content-MD5")
+        if md5 is not None and base64.b64encode(hashlib.md5(body).digest()).decode() != md5:
+            return error_answer("BadDigest", "The Content-MD5 you specified did not match what we received.", 400)
+        sha = record.header("x-amz-content-sha256")
+        if sha and len(sha) == 64 and hashlib.sha256(body).hexdigest() != sha:
+            return error_answer("XAmzContentSHA256Mismatch",
+                                "The provided 'x-amz-content-sha256' header does not match what was computed.", 400)
+        if h.command == "DELETE" and "uploadId" in record.query:
+            # s3rver 3.7.1 has no AbortMultipartUpload (405); answered as S3 documents it.
+            return 204, [], b""
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
+        forward = {n: v for n, v in record.headers if n.lower() not in self.HOP_BY_HOP}
+        forward["Content-Length"] = str(len(body))
+        conn.request(h.command, h.path, body=body, headers=forward)
+        response = conn.getresponse()
+        data = response.read()
+        headers = [(n, v) for n, v in response.getheaders() if n.lower() not in self.HOP_BY_HOP]
+        headers.append(("Content-Length", response.getheader("Content-Length", "0") if h.command == "HEAD"
+                        else str(len(data))))
+        conn.close()
+        return response.status, headers, data
+
+    def matching(self, method, query=None):
+        """Recorded requests of `method` whose query holds each item of `query`."""
+        with self.lock:
+            return [r for r in self.requests
+                    if r.method == method and all(r.query.get(k) == v for k, v in (query or {}).items())]
+
+
+class StandIn(LoopbackServer):
+    """A stand-in for an AWS service: `handle(request)` returns (status,
+    headers, body), called one request at a time."""
+
+    def serve(self, h):
+        length = int(h.headers.get("Content-Length", "0"))
+        record = Recorded(h.command, h.path, list(h.headers.items()), h.rfile.read(length) if length else b"")
+        with self.lock:
+            self.requests.append(record)
+            status, headers, data = self.handle(record)
+        record.status = status
+        self.respond(h, status, headers, data)
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class Imds(StandIn):
+    """IMDSv2 as EC2 serves it: a token from PUT /latest/api/token (which must
+    carry X-aws-ec2-metadata-token-ttl-seconds), required on every GET (401
+    without it or with one it no longer knows). Role credentials carry a new
+    AccessKeyId each time they are served, valid for `lifetime` seconds.
+    `token_uses`: how many GETs a token serves before it is forgotten."""
+
+    def __init__(self, lifetime=6 * 3600, token_uses=None, role="mirrortap-test-role"):
+        self.lifetime = lifetime
+        self.token_uses = token_uses
+        self.role = role
+        self.tokens = {}
+        self.issued_tokens = 0
+        self.credentials_served = 0
+        self.refused = 0
+        super().__init__()
+
+    def handle(self, r):
+        path = urllib.parse.urlsplit(r.path).path
+        if r.method == "PUT" and path == "/latest/api/token":
+            ttl = r.header("X-aws-ec2-metadata-token-ttl-seconds")
+            if not ttl or not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
+                return 400, [], b"bad ttl"
+            self.issued_tokens += 1
+            token = f"token-{self.issued_tokens}-" + os.urandom(8).hex()
+            self.tokens[token] = 0
+            return 200, [("X-aws-ec2-metadata-token-ttl-seconds", ttl)], token.encode()
+        if r.method != "GET":
+            return 405, [], b""
+        token = r.header("X-aws-ec2-metadata-token")
+        if token not in self.tokens:
+            self.refused += 1
+            return 401, [], b""
+        self.tokens[token] += 1
+        if self.token_uses is not None and self.tokens[token] >= self.token_uses:
+            del self.tokens[token]
+        items = {
+            "/latest/meta-data/instance-id": b"i-0123456789abcdef0",
+            "/latest/meta-data/placement/region": b"eu-west-3",
+            "/latest/meta-data/autoscaling/target-lifecycle-state": b"InService",
+            "/latest/meta-data/iam/security-credentials/": self.role.encode(),
+        }
+        if path in items:
+            return 200, [("Content-Type", "text/plain")], items[path]
+        if path == f"/latest/meta-data/iam/security-credentials/{self.role}":
+            self.credentials_served += 1
+            now = time.time()
+            doc = {"Code": "Success", "LastUpdated": iso(now), "Type": "AWS-HMAC",
+                   "AccessKeyId": f"ASIAIMDS{self.credentials_served:08d}", "SecretAccessKey": "imds-secret",
+                   "Token": f"imds-token-{self.credentials_served}", "Expiration": iso(now + self.lifetime)}
+            return 200, [("Content-Type", "text/plain")], json.dumps(doc).encode()
+        return 404, [], b""
+
+
+class Sts(StandIn):
+    """STS AssumeRoleWithWebIdentity: takes the form POST the SDKs send,
+    checks the token and role, answers the documented XML."""
+
+    def __init__(self, token, role_arn):
+        self.token = token
+        self.role_arn = role_arn
+        self.calls = 0
+        super().__init__()
+
+    def handle(self, r):
+        form = dict(urllib.parse.parse_qsl(r.body.decode(), keep_blank_values=True))
+        if r.method != "POST" or form.get("Action") != "AssumeRoleWithWebIdentity" or form.get("Version") != "2011-06-15":
+            return 400, [], b"<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>"
+        if form.get("WebIdentityToken") != self.token or form.get("RoleArn") != self.role_arn:
+            body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code>"
+                    b"<Message>token or role does not match</Message></Error><RequestId>r1</RequestId></ErrorResponse>")
+            return 400, [("Content-Type", "text/xml")], body
+        self.calls += 1
+        body = f"""<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <SubjectFromWebIdentityToken>system:serviceaccount:capture:mirrortap</SubjectFromWebIdentityToken>
+    <Credentials>
+      <SessionToken>web-identity-token-{self.calls}</SessionToken>
+      <SecretAccessKey>web-identity-secret</SecretAccessKey>
+      <Expiration>{iso(time.time() + 3600)}</Expiration>
+      <AccessKeyId>ASIAWEBID{self.calls:07d}</AccessKeyId>
+    </Credentials>
+    <AssumedRoleUser><Arn>{self.role_arn}/{form.get('RoleSessionName')}</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>ad4156e9-bce1-11e2-82e6-6b6efEXAMPLE</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>"""
+        return 200, [("Content-Type", "text/xml")], body.encode()
+
+
+def clean_env(**extra):
+    """The environment without any AWS setting of the machine's, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({k: v for k, v in extra.items() if v is not None})
+    return env
+
+
+def driver(args, env, timeout=120):
+    """Runs cloud_driver; returns (exit code, the JSON lines it printed)."""
+    p = subprocess.run([DRIVER] + args, env=env, capture_output=True, text=True, timeout=timeout)
+    lines = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    if p.stderr.strip():
+        print(p.stderr.strip())
+    return p.returncode, lines
+
+
+def aws(endpoint, *args, env=None):
+    """The real aws CLI against `endpoint`, as S3RVER; returns stdout."""
+    e = clean_env(AWS_ACCESS_KEY_ID=S3RVER_KEY, AWS_SECRET_ACCESS_KEY=S3RVER_SECRET, AWS_DEFAULT_REGION="us-east-1",
+                  AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true")
+    if os.environ.get("AWS_CA_BUNDLE"):
+        e["AWS_CA_BUNDLE"] = os.environ["AWS_CA_BUNDLE"]
+    e.update(env or {})
+    p = subprocess.run(["aws", "--endpoint-url", endpoint, "--output", "json"] + list(args), env=e,
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise AssertionError(f"aws {' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
+    return p.stdout
