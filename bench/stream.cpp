@@ -12,7 +12,6 @@ namespace {
 constexpr uint16_t kServerPort = 5001;
 constexpr uint16_t kClientPortBase = 32768;
 constexpr uint32_t kClientsPerPort = 250;  // .1 to .250 before the port moves on
-constexpr uint8_t kIpProtocolUdp = 17;
 constexpr uint8_t kTtl = 64;
 constexpr uint16_t kDontFragment = 0x4000;
 

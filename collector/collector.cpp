@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -31,11 +32,21 @@ std::string Collector::open() {
     outputs_ = std::move(outputs);
     SocketGroup group = SocketGroup::open(config->listen, config->workers, config->rcvbuf_bytes);
     if (!group.error.empty()) return group.error;
+    // GENEVE: a second group, steered to the same worker index by the same VNI.
+    SocketGroup geneve;
+    if (config->listen_geneve) {
+        geneve = SocketGroup::open(*config->listen_geneve, config->workers, config->rcvbuf_bytes, Encapsulation::geneve);
+        if (!geneve.error.empty()) {
+            for (int fd : group.fds) ::close(fd);
+            return geneve.error;
+        }
+    }
     for (uint32_t i = 0; i < group.fds.size(); ++i) {
         std::vector<std::unique_ptr<Sink>> sinks;
         if (auto why = make_sinks(*config, outputs_, generation_, i, sinks); !why.empty()) return why;
-        workers_.push_back(std::make_unique<Worker>(config, budget_, std::make_unique<UdpSource>(group.fds[i]),
-                                                    std::move(sinks), retirer_));
+        auto source = geneve.fds.empty() ? std::make_unique<UdpSource>(group.fds[i])
+                                         : std::make_unique<UdpSource>(group.fds[i], geneve.fds[i]);
+        workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(sinks), retirer_));
     }
     return "";
 }

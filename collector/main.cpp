@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
     const auto config = collector.config();
     std::cerr << kProgram << ": listening on " << config->listen.text << " with " << collector.workers().size()
               << " workers";
+    if (const auto& g = config->listen_geneve) std::cerr << ", GENEVE on " << g->text;
     if (config->pcap.enabled) std::cerr << ", writing pcaps under " << config->pcap.dir;
     if (const auto& m = config->metrics_listen) std::cerr << ", metrics on http://" << m->text << "/metrics";
     std::cerr << std::endl;

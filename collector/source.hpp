@@ -10,11 +10,18 @@
 
 namespace mirrortap {
 
+// What a datagram's UDP payload starts with, by the socket it came in on.
+enum class Encapsulation : uint8_t {
+    vxlan,   // --listen: VXLAN header + inner frame
+    geneve,  // --listen-geneve: GENEVE from a Gateway Load Balancer, the VXLAN packet inside
+};
+
 struct Datagram {
-    Bytes payload;                  // the UDP payload: VXLAN header + inner frame
+    Bytes payload;                  // the UDP payload: VXLAN header + inner frame, or GENEVE (encap)
     uint64_t timestamp_ns = 0;      // kernel receive time
     SourceAddress source{};         // outer source address (IPv4 mapped)
     bool truncated = false;         // larger than the receive buffer: not all of it is here
+    Encapsulation encap = Encapsulation::vxlan;
 };
 
 struct SourceStats {

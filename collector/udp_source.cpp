@@ -3,6 +3,7 @@
 
 #include <linux/filter.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +28,46 @@ bool steer_by_vni(int fd, size_t count, std::string& error) {
     sock_fprog prog{uint16_t(std::size(code)), code};
     if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0) return true;
     error = std::string("cannot steer sessions to workers (SO_ATTACH_REUSEPORT_CBPF): ") + std::strerror(errno);
+    return false;
+}
+
+// The same choice for GENEVE datagrams, whose VXLAN VNI sits behind the
+// GENEVE options (6-bit length in 4-byte words) and the inner IP header
+// (IPv4: IHL words; IPv6: 40 bytes): VNI modulo the group size again, so a
+// VNI goes to the same worker index as over VXLAN. What is too short or not
+// IP goes to socket 0 (a load past the end ends the program with 0), where
+// the decoder refuses it. Options let no flow cookie or endpoint id steer:
+// the VNI is the session, and a session must stay in one worker.
+bool steer_geneve_by_vni(int fd, size_t count, std::string& error) {
+    const uint32_t n = uint32_t(count);
+    sock_filter code[] = {
+        {BPF_LD | BPF_B | BPF_ABS, 0, 0, 0},          //  0: A = version << 6 | opt len
+        {BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x3F},      //  1
+        {BPF_ALU | BPF_LSH | BPF_K, 0, 0, 2},         //  2
+        {BPF_ALU | BPF_ADD | BPF_K, 0, 0, 8},         //  3: A = where the inner IP header starts
+        {BPF_MISC | BPF_TAX, 0, 0, 0},                //  4: X = A
+        {BPF_LD | BPF_B | BPF_IND, 0, 0, 0},          //  5: A = IP version << 4 | IHL
+        {BPF_ALU | BPF_RSH | BPF_K, 0, 0, 4},         //  6
+        {BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 4},         //  7: IPv4 -> 9
+        {BPF_JMP | BPF_JEQ | BPF_K, 9, 13, 6},        //  8: IPv6 -> 18, else -> 22
+        {BPF_LD | BPF_B | BPF_IND, 0, 0, 0},          //  9: A = version << 4 | IHL
+        {BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x0F},      // 10
+        {BPF_ALU | BPF_LSH | BPF_K, 0, 0, 2},         // 11: A = IPv4 header bytes
+        {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0},         // 12: A = where the inner UDP header starts
+        {BPF_MISC | BPF_TAX, 0, 0, 0},                // 13
+        {BPF_LD | BPF_W | BPF_IND, 0, 0, 8 + 4},      // 14: A = VNI << 8 | reserved (UDP 8, VXLAN 4)
+        {BPF_ALU | BPF_RSH | BPF_K, 0, 0, 8},         // 15
+        {BPF_ALU | BPF_MOD | BPF_K, 0, 0, n},         // 16
+        {BPF_RET | BPF_A, 0, 0, 0},                   // 17
+        {BPF_LD | BPF_W | BPF_IND, 0, 0, 40 + 8 + 4}, // 18: IPv6: the same word past 40 bytes
+        {BPF_ALU | BPF_RSH | BPF_K, 0, 0, 8},         // 19
+        {BPF_ALU | BPF_MOD | BPF_K, 0, 0, n},         // 20
+        {BPF_RET | BPF_A, 0, 0, 0},                   // 21
+        {BPF_RET | BPF_K, 0, 0, 0},                   // 22: not IP: socket 0
+    };
+    sock_fprog prog{uint16_t(std::size(code)), code};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0) return true;
+    error = std::string("cannot steer GENEVE sessions to workers (SO_ATTACH_REUSEPORT_CBPF): ") + std::strerror(errno);
     return false;
 }
 
@@ -73,14 +114,17 @@ SourceAddress to_source_address(const sockaddr_storage& ss) {
 
 }  // namespace
 
-SocketGroup SocketGroup::open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes) {
+SocketGroup SocketGroup::open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes, Encapsulation encap) {
     SocketGroup g;
     for (size_t i = 0; i < count; ++i) {
         const int fd = open_one(listen, rcvbuf_bytes, g.error);
         if (fd < 0) break;
         g.fds.push_back(fd);
     }
-    if (g.error.empty() && count > 1) steer_by_vni(g.fds.front(), count, g.error);
+    if (g.error.empty() && count > 1) {
+        if (encap == Encapsulation::geneve) steer_geneve_by_vni(g.fds.front(), count, g.error);
+        else steer_by_vni(g.fds.front(), count, g.error);
+    }
     if (!g.error.empty()) {
         for (int fd : g.fds) ::close(fd);
         g.fds.clear();
@@ -96,24 +140,65 @@ struct UdpSource::Slot {
 };
 
 UdpSource::UdpSource(int fd)
-    : fd_(fd),
-      slots_(std::make_unique_for_overwrite<Slot[]>(kReceiveBatch)),
-      headers_(std::make_unique<mmsghdr[]>(kReceiveBatch)) {}
+    : slots_(std::make_unique_for_overwrite<Slot[]>(kReceiveBatch)),
+      headers_(std::make_unique<mmsghdr[]>(kReceiveBatch)) {
+    sockets_[0].fd = fd;
+}
+
+UdpSource::UdpSource(int vxlan_fd, int geneve_fd) : UdpSource(vxlan_fd) {
+    sockets_[1].fd = geneve_fd;
+    sockets_[1].encap = Encapsulation::geneve;
+    socket_count_ = 2;
+}
 
 UdpSource::~UdpSource() {
-    if (fd_ >= 0) ::close(fd_);
+    for (size_t i = 0; i < socket_count_; ++i)
+        if (sockets_[i].fd >= 0) ::close(sockets_[i].fd);
+}
+
+SourceStats UdpSource::stats() const {
+    uint64_t drops = 0;
+    for (size_t i = 0; i < socket_count_; ++i) drops += sockets_[i].kernel_drops.get();
+    return {drops};
 }
 
 size_t UdpSource::next_batch(std::span<Datagram> out, int timeout_ms) {
+    if (socket_count_ == 2) return next_batch_of_two(out, timeout_ms);
     // A zero timeout means "only what is queued now" (SO_RCVTIMEO 0 would wait forever).
     const int flags = timeout_ms == 0 ? MSG_DONTWAIT : MSG_WAITFORONE;
     if (timeout_ms > 0 && timeout_ms != timeout_ms_) {
         timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-        setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(sockets_[0].fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         timeout_ms_ = timeout_ms;
     }
-    const size_t want = std::min(out.size(), kReceiveBatch);
-    for (size_t i = 0; i < want; ++i) {
+    // Blocks (up to the timeout) for the first datagram, then takes whatever
+    // else is queued without waiting: one system call per batch.
+    return receive(sockets_[0], out, 0, flags);
+}
+
+// Two sockets: take what each has queued, without waiting, the first in turn
+// so that a busy one cannot starve the other; only when both were empty wait
+// on both (poll) and take again. Under load that is two calls per batch.
+size_t UdpSource::next_batch_of_two(std::span<Datagram> out, int timeout_ms) {
+    const auto take = [&] {
+        Socket& first = sockets_[turn_];
+        Socket& second = sockets_[1 - turn_];
+        turn_ = 1 - turn_;
+        const size_t n = receive(first, out, 0, MSG_DONTWAIT);
+        return n + receive(second, out, n, MSG_DONTWAIT);
+    };
+    const size_t n = take();
+    if (n > 0 || timeout_ms == 0) return n;
+    pollfd fds[2] = {{sockets_[0].fd, POLLIN, 0}, {sockets_[1].fd, POLLIN, 0}};
+    if (poll(fds, 2, timeout_ms) <= 0) return 0;
+    return take();
+}
+
+size_t UdpSource::receive(Socket& socket, std::span<Datagram> out, size_t first, int flags) {
+    const size_t end = std::min(out.size(), kReceiveBatch);
+    if (first >= end) return 0;
+    const size_t want = end - first;
+    for (size_t i = first; i < end; ++i) {
         Slot& s = slots_[i];
         s.iov = {s.data, sizeof s.data};
         msghdr& h = headers_[i].msg_hdr;
@@ -125,18 +210,17 @@ size_t UdpSource::next_batch(std::span<Datagram> out, int timeout_ms) {
         h.msg_control = s.control;
         h.msg_controllen = sizeof s.control;
     }
-    // Blocks (up to the timeout) for the first datagram, then takes whatever
-    // else is queued without waiting: one system call per batch.
-    const int n = recvmmsg(fd_, headers_.get(), unsigned(want), flags, nullptr);
+    const int n = recvmmsg(socket.fd, headers_.get() + first, unsigned(want), flags, nullptr);
     if (n <= 0) return 0;
     uint64_t fallback_ns = 0;
-    for (int i = 0; i < n; ++i) {
+    for (size_t i = first; i < first + size_t(n); ++i) {
         Slot& s = slots_[i];
         const msghdr& h = headers_[i].msg_hdr;
-        Datagram& d = out[size_t(i)];
+        Datagram& d = out[i];
         d.payload = Bytes(s.data, std::min<size_t>(headers_[i].msg_len, sizeof s.data));
         d.truncated = (h.msg_flags & MSG_TRUNC) != 0;
         d.source = to_source_address(s.from);
+        d.encap = socket.encap;
         d.timestamp_ns = 0;
         for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
             if (c->cmsg_level != SOL_SOCKET) continue;
@@ -147,7 +231,7 @@ size_t UdpSource::next_batch(std::span<Datagram> out, int timeout_ms) {
             } else if (c->cmsg_type == SO_RXQ_OVFL) {
                 uint32_t drops;
                 std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
-                kernel_drops_.set(drops);  // the kernel's running total for this socket
+                socket.kernel_drops.set(drops);  // the kernel's running total for this socket
             }
         }
         if (d.timestamp_ns == 0) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <sys/socket.h>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,30 +23,46 @@ namespace mirrortap {
 inline constexpr size_t kDatagramBytes = 65536;
 
 // Opens the SO_REUSEPORT group of sockets, one per worker, and steers each VNI
-// to one socket so that a session's packets stay in order in one worker.
+// to one socket so that a session's packets stay in order in one worker. The
+// GENEVE group reads the VNI of the VXLAN packet inside and steers it to the
+// same index as the VXLAN group does, so one worker holds a session whichever
+// way its packets come.
 struct SocketGroup {
     std::vector<int> fds;
     std::string error;  // set when opening failed; fds is empty then
-    static SocketGroup open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes);
+    static SocketGroup open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes,
+                            Encapsulation encap = Encapsulation::vxlan);
 };
 
 class UdpSource final : public Source {
 public:
     explicit UdpSource(int fd);  // takes ownership
+    // Reads both sockets, taking turns which goes first (takes ownership of both).
+    UdpSource(int vxlan_fd, int geneve_fd);
     ~UdpSource() override;
     UdpSource(const UdpSource&) = delete;
     UdpSource& operator=(const UdpSource&) = delete;
 
     size_t next_batch(std::span<Datagram> out, int timeout_ms) override;
-    SourceStats stats() const override { return {kernel_drops_.get()}; }
+    SourceStats stats() const override;
 
 private:
-    int fd_;
+    struct Socket {
+        int fd = -1;
+        Encapsulation encap = Encapsulation::vxlan;
+        RelaxedCounter kernel_drops;  // the kernel's running total for this socket
+    };
+    // One recvmmsg on `socket` into slots and `out` from `first` on.
+    size_t receive(Socket& socket, std::span<Datagram> out, size_t first, int flags);
+    size_t next_batch_of_two(std::span<Datagram> out, int timeout_ms);
+
+    std::array<Socket, 2> sockets_;
+    size_t socket_count_ = 1;
+    size_t turn_ = 0;  // which socket is read first next time
     int timeout_ms_ = -1;
     struct Slot;
     std::unique_ptr<Slot[]> slots_;
     std::unique_ptr<mmsghdr[]> headers_;
-    RelaxedCounter kernel_drops_;
 };
 
 }  // namespace mirrortap

@@ -29,8 +29,20 @@ std::string_view to_string(Refusal r) {
         case Refusal::session_limit: return "session_limit";
         case Refusal::source_not_allowed: return "source_not_allowed";
         case Refusal::vni_not_allowed: return "vni_not_allowed";
+        default: break;
     }
+    if (r >= Refusal::geneve_too_short && size_t(r) < kRefusalCount)
+        return to_string(GeneveError(size_t(r) - size_t(Refusal::geneve_too_short)));
     return "unknown";
+}
+
+// GeneveError's values but `vxlan` line up with the geneve_ refusals.
+static_assert(kRefusalCount - size_t(Refusal::geneve_too_short) == kGeneveErrorCount - 1);
+static_assert(size_t(GeneveError::vxlan) == kGeneveErrorCount - 1);
+
+Refusal refusal_for(const GeneveResult& r) {
+    if (r.error == GeneveError::vxlan) return refusal_for(r.vxlan_error);
+    return Refusal(size_t(Refusal::geneve_too_short) + size_t(r.error));
 }
 
 Refusal refusal_for(DecapError e) {
@@ -68,25 +80,39 @@ size_t Worker::route_batch(std::span<const Datagram> in, std::span<Packet> out) 
             refuse(Refusal::datagram_truncated);
             continue;
         }
-        if (const int64_t vni = peek_vni(d.payload); vni >= 0 && !allow_->vni_allowed(uint32_t(vni))) {
-            refuse(Refusal::vni_not_allowed);
-            continue;
-        }
-        const DecapResult r = decap_vxlan(d.payload);
-        if (!r.ok()) {
-            refuse(refusal_for(r.error));
-            continue;
-        }
-        Session* s = sessions_.route(r.value.header.vni, d.source);
+        Decapped v;
+        SourceAddress source;
+        if (!unwrap(d, v, source)) continue;
+        Session* s = sessions_.route(v.header.vni, source);
         if (!s) {
             refuse(Refusal::session_limit);
             continue;
         }
         s->packets.add();
-        s->bytes.add(r.value.frame.size());
-        out[routed++] = Packet{s, d.timestamp_ns, r.value.frame, r.value.inner.original_length, r.value.inner.flow};
+        s->bytes.add(v.frame.size());
+        out[routed++] = Packet{s, d.timestamp_ns, v.frame, v.inner.original_length, v.inner.flow};
     }
     return routed;
+}
+
+bool Worker::unwrap(const Datagram& d, Decapped& vxlan, SourceAddress& mirror_source) {
+    if (d.encap == Encapsulation::geneve) {
+        // The VNI sits behind the GENEVE options and the inner IP header: the
+        // whole packet is parsed before the VNI can be refused.
+        const GeneveResult g = decap_geneve(d.payload);
+        if (!g.ok()) return refuse(refusal_for(g)), false;
+        if (!allow_->vni_allowed(g.value.vxlan.header.vni)) return refuse(Refusal::vni_not_allowed), false;
+        vxlan = g.value.vxlan;
+        mirror_source = g.value.mirror_source;  // GWLB's node sent the datagram; the mirror source sent what is inside
+        return true;
+    }
+    if (const int64_t vni = peek_vni(d.payload); vni >= 0 && !allow_->vni_allowed(uint32_t(vni)))
+        return refuse(Refusal::vni_not_allowed), false;
+    const DecapResult r = decap_vxlan(d.payload);
+    if (!r.ok()) return refuse(refusal_for(r.error)), false;
+    vxlan = r.value;
+    mirror_source = d.source;
+    return true;
 }
 
 void Worker::deliver(std::span<const Packet> batch) {

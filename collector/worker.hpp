@@ -13,6 +13,7 @@
 #include "collector/session_table.hpp"
 #include "collector/sink_retirer.hpp"
 #include "collector/source.hpp"
+#include "decap/geneve.hpp"
 #include "decap/vxlan.hpp"
 #include "core/sink.hpp"
 
@@ -28,10 +29,24 @@ enum class Refusal : uint8_t {
     session_limit,       // max_sessions reached; new VNIs are not tracked
     source_not_allowed,  // outer source outside allowed_sources
     vni_not_allowed,     // VNI outside allowed_vnis
+    // GENEVE (--listen-geneve): GeneveError's values, in its order, from here;
+    // its to_string names them (geneve_too_short, ...).
+    geneve_too_short,
+    geneve_bad_version,
+    geneve_oam,
+    geneve_options_too_long,
+    geneve_bad_option,
+    geneve_critical_option,
+    geneve_inner_not_ip,
+    geneve_inner_truncated,
+    geneve_inner_fragment,
+    geneve_inner_not_udp_4789,
 };
-inline constexpr size_t kRefusalCount = 7;
+inline constexpr size_t kRefusalCount = 17;
 std::string_view to_string(Refusal r);
 Refusal refusal_for(DecapError e);
+// A GENEVE refusal, or the VXLAN one of the packet inside.
+Refusal refusal_for(const GeneveResult& r);
 
 // Batch processing time buckets, in seconds (Prometheus histogram `le`):
 // 1-2-5 steps from 1 us to 1 s, fine enough to read a p99.9 off them.
@@ -78,6 +93,9 @@ public:
 
 private:
     size_t route_batch(std::span<const Datagram> in, std::span<Packet> out);
+    // The VXLAN packet a datagram carries (directly, or inside GENEVE) and the
+    // source its session is keyed by; false once the refusal is counted.
+    bool unwrap(const Datagram& d, Decapped& vxlan, SourceAddress& mirror_source);
     // Hands a batch to each sink, keeping only the sessions that feed it.
     void deliver(std::span<const Packet> batch);
     void refuse(Refusal r) { counters_.refused[size_t(r)].add(); }

@@ -67,6 +67,7 @@ struct PcapConfig {
 
 struct Config {
     Endpoint listen;
+    std::optional<Endpoint> listen_geneve;  // GENEVE from a Gateway Load Balancer; off when absent
     uint32_t workers = 0;  // 0 = one per core
     uint64_t rcvbuf_bytes = 64ull << 20;
     uint32_t snaplen = 65535;

@@ -9,11 +9,8 @@ namespace {
 
 constexpr uint8_t kProtoIcmp = 1;
 constexpr uint8_t kProtoTcp = 6;
-constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kProtoSctp = 132;
 constexpr uint8_t kProtoIcmpv6 = 58;
-constexpr size_t kIpv4MinHeader = 20;
-constexpr size_t kIpv6Header = 40;
 
 bool is_vlan_tpid(uint16_t t) {
     return t == kEtherTypeVlan || t == kEtherTypeQinQ || t == kEtherTypeQinQOld;
@@ -28,7 +25,7 @@ void parse_transport(Bytes frame, size_t at, InnerFrame& out) {
     FlowKey& flow = out.flow;
     switch (flow.protocol) {
         case kProtoTcp:
-        case kProtoUdp:
+        case kIpProtocolUdp:
         case kProtoSctp:
             if (frame.size() >= at + 4) {
                 flow.src_port = load_be16(frame, at);
@@ -47,11 +44,11 @@ void parse_transport(Bytes frame, size_t at, InnerFrame& out) {
 }
 
 void parse_ipv4(Bytes frame, size_t at, InnerFrame& out) {
-    if (frame.size() < at + kIpv4MinHeader) return;
+    if (frame.size() < at + kIpv4MinHeaderBytes) return;
     const uint8_t version_ihl = uint8_t(frame[at]);
     if ((version_ihl >> 4) != 4) return;
     const size_t header_len = size_t(version_ihl & 0x0F) * 4;
-    if (header_len < kIpv4MinHeader) return;
+    if (header_len < kIpv4MinHeaderBytes) return;
     FlowKey& flow = out.flow;
     flow.kind = FlowKind::ipv4;
     flow.protocol = uint8_t(frame[at + 9]);
@@ -60,12 +57,12 @@ void parse_ipv4(Bytes frame, size_t at, InnerFrame& out) {
     const uint32_t total_length = load_be16(frame, at + 2);
     out.original_length = std::max<uint32_t>(out.original_length, uint32_t(at) + total_length);
     // Only the first fragment carries the transport header.
-    const uint16_t fragment_offset = load_be16(frame, at + 6) & 0x1FFF;
+    const uint16_t fragment_offset = load_be16(frame, at + 6) & kIpv4FragmentOffset;
     if (fragment_offset == 0) parse_transport(frame, at + header_len, out);
 }
 
 void parse_ipv6(Bytes frame, size_t at, InnerFrame& out) {
-    if (frame.size() < at + kIpv6Header) return;
+    if (frame.size() < at + kIpv6HeaderBytes) return;
     if ((uint8_t(frame[at]) >> 4) != 6) return;
     FlowKey& flow = out.flow;
     flow.kind = FlowKind::ipv6;
@@ -76,9 +73,9 @@ void parse_ipv6(Bytes frame, size_t at, InnerFrame& out) {
     // A zero payload length means a jumbogram; keep what we have then.
     if (payload_length != 0) {
         out.original_length = std::max<uint32_t>(
-            out.original_length, uint32_t(at + kIpv6Header) + payload_length);
+            out.original_length, uint32_t(at + kIpv6HeaderBytes) + payload_length);
     }
-    parse_transport(frame, at + kIpv6Header, out);
+    parse_transport(frame, at + kIpv6HeaderBytes, out);
 }
 
 }  // namespace

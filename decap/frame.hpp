@@ -16,6 +16,11 @@ inline constexpr uint16_t kEtherTypeVlan = 0x8100;    // 802.1Q
 inline constexpr uint16_t kEtherTypeQinQ = 0x88A8;    // 802.1ad
 inline constexpr uint16_t kEtherTypeQinQOld = 0x9100; // pre-standard QinQ
 inline constexpr size_t kMaxVlanTags = 2;
+inline constexpr uint8_t kIpProtocolUdp = 17;
+inline constexpr size_t kIpv4MinHeaderBytes = 20;
+inline constexpr size_t kIpv6HeaderBytes = 40;
+inline constexpr uint16_t kIpv4MoreFragments = 0x2000;   // in the flags/offset field
+inline constexpr uint16_t kIpv4FragmentOffset = 0x1FFF;  // in 8-byte units; 0 in a first fragment
 
 struct InnerFrame {
     FlowKey flow;

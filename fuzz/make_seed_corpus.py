@@ -89,6 +89,39 @@ def decap_seeds():
     return seeds
 
 
+# ---- geneve: GENEVE from a Gateway Load Balancer, the VXLAN packet inside ----
+
+def udp_to_4789(vxlan_packet):
+    return struct.pack(">HHHH", 50000, 4789, 8 + len(vxlan_packet), 0) + vxlan_packet
+
+
+def geneve(options, inner, protocol=0x0800, flags=0):
+    return bytes([len(options) // 4, flags]) + struct.pack(">H", protocol) + bytes(4) + options + inner
+
+
+def geneve_option(cls, kind, data):
+    return struct.pack(">HBB", cls, kind, len(data) // 4) + data
+
+
+GWLB_OPTIONS = (geneve_option(0x0108, 1, bytes.fromhex("0e1d2c3b4a596877"))
+                + geneve_option(0x0108, 2, bytes.fromhex("00000000cafef00d"))
+                + geneve_option(0x0108, 3, bytes.fromhex("deadbeef")))
+
+
+def geneve_seeds():
+    mirror4 = ipv4(17, udp_to_4789(vxlan(501, ethernet(0x0800, ipv4(6, tcp())))))
+    mirror6 = ipv6(17, udp_to_4789(vxlan(601, ethernet(0x86DD, ipv6(17, udp())))))
+    return {
+        "gwlb-ipv4": geneve(GWLB_OPTIONS, mirror4),
+        "gwlb-ipv6": geneve(GWLB_OPTIONS, mirror6, protocol=0x86DD),
+        "no-options-ipv4": geneve(b"", mirror4),
+        "other-options-ipv4": geneve(geneve_option(0x0123, 0x01, bytes(124)) + geneve_option(0xFFFF, 0x7F, b""), mirror4),
+        "critical-known-ipv4": geneve(geneve_option(0x0108, 0x83, b"\1\2\3\4"), mirror4, flags=0x40),
+        "ipv4-options-inner": geneve(GWLB_OPTIONS, ipv4(17, udp_to_4789(vxlan(7, ethernet(0x0806, bytes(28)))),
+                                                        options=b"\x01\x01\x01\x00")),
+    }
+
+
 # ---- collector config ---------------------------------------------------------
 
 def collector_config_seeds():
@@ -192,6 +225,7 @@ def sender_filter_seeds():
 
 TARGETS = {
     "decap": decap_seeds,
+    "geneve": geneve_seeds,
     "collector_config": collector_config_seeds,
     "sender_config": sender_config_seeds,
     "sender_filter": sender_filter_seeds,
