@@ -151,6 +151,19 @@ function requireResources(mod) {
   need("target group: deregistration delay and connection termination set",
     tg && mentions(tg.deregistration_delay, "var.") && tg.connection_termination === true);
 
+  // flow_affinity: "none" (default) or "source_ip", validated; stickiness by
+  // source IP is rendered only for source_ip (terraform_validate.sh plans both).
+  const affinity = mod.blocks.variable.flow_affinity;
+  need("variable flow_affinity defaults to none and accepts only none or source_ip", affinity &&
+    affinity.default === "none" && mentions(affinity.validation, "[\\\"none\\\", \\\"source_ip\\\"]"));
+  const sticky = tg && [].concat(tg.dynamic || []).map((dyn) => dyn.stickiness).filter(has).map(first)[0];
+  const stickyContent = sticky && first(sticky.content);
+  need("target group: stickiness only when flow_affinity is source_ip, by source IP, enabled",
+    tg && !has(tg.stickiness) && sticky &&
+    mentions(sticky.for_each, "var.flow_affinity == \\\"source_ip\\\"") &&
+    stickyContent && stickyContent.type === "source_ip" && stickyContent.enabled === true);
+  need("output flow_affinity", mentions(mod.blocks.output.flow_affinity, "var.flow_affinity"));
+
   const ami = Object.values(d.aws_ami || {})[0];
   need("data aws_ami looks up Debian 12 from Debian's account",
     ami && mentions(ami.filter, "debian-12-") && mentions(ami.owners, "136693071363"));

@@ -78,9 +78,69 @@ if terraform -chdir="$vars" init -backend=false -input=false -no-color >"$work/v
         "rule_number must be unique within a direction"
     refused 'filter_rules=[{direction="inbound",rule_number=1,action="accept"}]' "direction ingress|egress"
     refused "package_url=https://example.invalid/a'b" "without quotes or spaces"
+    refused 'flow_affinity=source_port' "flow_affinity: none or source_ip"
+    refused 'flow_affinity=' "flow_affinity: none or source_ip"
 else
     cat "$work/vars-init.log"
     fail "terraform init of the variables-only root"
+fi
+
+# flow_affinity, as the aws provider plans it: a root that calls the module
+# and plans only the target group (-target, -refresh=false; dummy credentials
+# and every skip_* set, so the provider makes no AWS call). The stickiness
+# block must be there with source_ip and absent with none.
+affinity="$work/affinity"
+mkdir -p "$affinity"
+cat >"$affinity/main.tf" <<TF
+provider "aws" {
+  region                      = "eu-west-1"
+  access_key                  = "offline"
+  secret_key                  = "offline"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+}
+variable "flow_affinity" {
+  type = string
+}
+module "mirrortap" {
+  source        = "$work/tf/modules/mirrortap"
+  vpc_id        = "vpc-1"
+  subnet_ids    = ["subnet-1"]
+  source_cidrs  = ["10.0.0.0/16"]
+  package_url   = "https://example.invalid/m.deb"
+  flow_affinity = var.flow_affinity
+}
+TF
+# planned_stickiness AFFINITY: prints the target group's planned stickiness as JSON.
+planned_stickiness() {
+    terraform -chdir="$affinity" plan -refresh=false -input=false -no-color \
+        -target=module.mirrortap.aws_lb_target_group.collectors \
+        -var "flow_affinity=$1" -out="$affinity/$1.plan" >"$affinity/$1.log" 2>&1 || {
+        cat "$affinity/$1.log" >&2; return 1; }
+    terraform -chdir="$affinity" show -json "$affinity/$1.plan" | python3 -c '
+import json, sys
+plan = json.load(sys.stdin)
+groups = [r["change"]["after"] for r in plan["resource_changes"] if r["type"] == "aws_lb_target_group"]
+assert len(groups) == 1, groups
+print(json.dumps(groups[0].get("stickiness") or []))'
+}
+if terraform -chdir="$affinity" init -backend=false -input=false -no-color >"$work/affinity-init.log" 2>&1; then
+    if sticky=$(planned_stickiness source_ip); then
+        check "flow_affinity=source_ip: target group sticks by source IP ($sticky)" \
+            python3 -c 'import json, sys; s = json.loads(sys.argv[1]); sys.exit(not (len(s) == 1 and s[0]["type"] == "source_ip" and s[0]["enabled"] is True))' "$sticky"
+    else
+        fail "flow_affinity=source_ip: planning the target group"
+    fi
+    if sticky=$(planned_stickiness none); then
+        check "flow_affinity=none: no stickiness block ($sticky)" test "$sticky" = "[]"
+    else
+        fail "flow_affinity=none: planning the target group"
+    fi
+else
+    cat "$work/affinity-init.log"
+    fail "terraform init of the flow_affinity root"
 fi
 
 # Render the templates exactly as the module does, with sample values, by

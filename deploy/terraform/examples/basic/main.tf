@@ -31,6 +31,10 @@ module "mirrortap" {
   max_size      = var.max_size
   enable_ssm    = true
 
+  # The web servers are watched by an IDS: keep both directions of a
+  # connection on one collector (deploy/scale-out.md, "Flow affinity").
+  flow_affinity = var.flow_affinity
+
   # Mirror web traffic only; everything else on the ENIs is left out.
   filter_rules = [
     { direction = "ingress", rule_number = 100, action = "accept", protocol = 6, destination_ports = { from = 443, to = 443 } },

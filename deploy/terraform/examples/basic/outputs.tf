@@ -22,3 +22,8 @@ output "target_group_arn" {
   description = "Target group of the collectors: `aws elbv2 describe-target-health --target-group-arn ...`."
   value       = module.mirrortap.target_group_arn
 }
+
+output "flow_affinity" {
+  description = "What one collector receives (source_ip: all of a source's traffic; none: single flows)."
+  value       = module.mirrortap.flow_affinity
+}

@@ -70,3 +70,9 @@ variable "web_vni" {
   type        = number
   default     = 501
 }
+
+variable "flow_affinity" {
+  description = "\"source_ip\": everything mirrored from one web server reaches one collector, so an IDS there sees both directions of its connections. \"none\": balance by flow."
+  type        = string
+  default     = "source_ip"
+}

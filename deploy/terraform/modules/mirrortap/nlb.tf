@@ -1,7 +1,9 @@
 # Internal NLB with one UDP 4789 listener. NLB hashes each UDP flow (outer
 # 5-tuple) to one collector; AWS Traffic Mirroring and mirrortap-sender set the
 # outer source port from the inner flow, so an inner flow sticks to one
-# collector (deploy/scale-out.md).
+# collector (deploy/scale-out.md). With flow_affinity = "source_ip" the NLB
+# picks the collector by the outer source IP alone (the mirrored ENI), so both
+# directions of every connection of one source land on one collector.
 
 resource "aws_lb" "this" {
   name                             = "${var.name}-nlb"
@@ -25,6 +27,16 @@ resource "aws_lb_target_group" "collectors" {
   # Mirror flows are never idle, so without this they would follow the
   # collector until it is gone.
   connection_termination = true
+
+  # Only rendered for source_ip: "none" keeps the provider's default (no
+  # stickiness block at all, 5-tuple hashing), so existing plans do not change.
+  dynamic "stickiness" {
+    for_each = var.flow_affinity == "source_ip" ? [1] : []
+    content {
+      type    = "source_ip"
+      enabled = true
+    }
+  }
 
   # UDP cannot be health-checked; the collector's HTTP /healthz goes red
   # before data is lost (queues full, disk full, workers dead).

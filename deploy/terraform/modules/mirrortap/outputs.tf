@@ -42,3 +42,8 @@ output "metrics_port" {
   description = "Port of /metrics and /healthz on every collector (Prometheus scrape target)."
   value       = var.metrics_port
 }
+
+output "flow_affinity" {
+  description = "What one collector receives: \"source_ip\" = everything mirrored from a source ENI (both directions of its connections); \"none\" = single flows, whose two directions may reach two collectors."
+  value       = var.flow_affinity
+}

@@ -164,6 +164,26 @@ variable "termination_grace_seconds" {
   default     = 120
 }
 
+variable "flow_affinity" {
+  description = <<-EOT
+    How the NLB picks a collector for a mirrored packet. "none": by the outer
+    5-tuple; AWS does not promise that the two directions of a connection get
+    the same outer source port, so they may be written by two collectors and
+    an IDS on each sees half a conversation. "source_ip": by the outer source
+    IP, i.e. the mirrored ENI; everything mirrored from one source (both
+    directions of all its flows) reaches one collector, at the price of
+    balancing by source, not by flow: a busy source loads one collector
+    alone. Trade-off and figures: deploy/scale-out.md, "Flow affinity".
+  EOT
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "source_ip"], var.flow_affinity)
+    error_message = "flow_affinity: none or source_ip."
+  }
+}
+
 variable "cross_zone_load_balancing" {
   description = "Let each NLB node send to collectors in every zone. Without it a zone whose collectors are all down loses the mirror traffic sent through it; with it, inter-zone data charges apply."
   type        = bool
