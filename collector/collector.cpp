@@ -52,17 +52,20 @@ std::string Collector::open() {
 }
 
 void Collector::start() {
-    for (size_t i = 0; i < workers_.size(); ++i)
-        threads_.emplace_back([this, i, worker = workers_[i].get()] {
-            // "mt-recv-N": how top -H, /proc/PID/task/*/comm and strace tell the receive workers apart.
-            const std::string name = "mt-recv-" + std::to_string(i);
-            pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-            // Signal handlers (SIGHUP, SIGTERM) run on the main thread, never in the receive loop.
-            sigset_t all;
-            sigfillset(&all);
-            pthread_sigmask(SIG_BLOCK, &all, nullptr);
-            worker->run(stop_);
-        });
+    // Signal handlers (SIGHUP, SIGTERM) run on the main thread, never in the
+    // receive loop: the workers are born with every signal blocked (a thread
+    // inherits its creator's mask), so none can land on one before it runs.
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &before);
+    for (size_t i = 0; i < workers_.size(); ++i) {
+        threads_.emplace_back([this, worker = workers_[i].get()] { worker->run(stop_); });
+        // "mt-recv-N": how top -H, /proc/PID/task/*/comm and strace tell the
+        // receive workers apart. Named here, so the name is there once start() returns.
+        const std::string name = "mt-recv-" + std::to_string(i);
+        pthread_setname_np(threads_.back().native_handle(), name.substr(0, 15).c_str());
+    }
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
 void Collector::request_rotate() {
