@@ -246,6 +246,33 @@ TEST_CASE("pcap: time rotation closes a file once it is old enough") {
     sink.drain();
 }
 
+TEST_CASE("pcap: a file finished by time with no new file after it leaves `current` naming the finished file") {
+    Fixture fx;
+    auto o = fx.options();
+    o.pcap.rotate_seconds = 10;
+    PcapRotator sink(o);
+    std::vector<Packet> first = {fx.packet(kT0)};
+    sink.write(first);
+    sink.tick(kT0 + 9 * kSecond);
+    sink.sync();
+    const fs::path part = files_in(fx.dir(), ".part").at(0);
+    REQUIRE(fs::read_symlink(fx.dir() / "current") == part.filename());
+    sink.tick(kT0 + 10 * kSecond);  // finished by time; the session is idle, no new file
+    sink.sync();
+    const fs::path done = files_in(fx.dir(), ".pcap").at(0);
+    REQUIRE(fs::is_symlink(fx.dir() / "current"));
+    CHECK(fs::read_symlink(fx.dir() / "current") == done.filename());
+    CHECK(fs::exists(fx.dir() / "current"));  // never dangling
+    // The next file takes it over; closing takes it down, since it names ours.
+    std::vector<Packet> later = {fx.packet(kT0 + 11 * kSecond)};
+    sink.write(later);
+    sink.tick(kT0 + 12 * kSecond);
+    sink.sync();
+    CHECK(fs::read_symlink(fx.dir() / "current") == files_in(fx.dir(), ".part").at(0).filename());
+    sink.drain();
+    CHECK_FALSE(fs::exists(fs::symlink_status(fx.dir() / "current")));
+}
+
 TEST_CASE("pcap: time rotation splits a block at the record that starts the next period") {
     Fixture fx;
     auto o = fx.options();
