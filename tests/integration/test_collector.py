@@ -193,6 +193,33 @@ def idle_sessions_end_and_free_their_slots():
         assert leftovers(c.pcap_dir) == []
 
 
+def reload_ends_sessions_its_allowlist_refuses():
+    """A reload that narrows allowed_vnis ends the refused sessions at once and frees their slots."""
+    with Collector("--max-sessions", "3", "--rotate-seconds", "0", config="allowed_vnis: []\n") as c:
+        c.send([vxlan(v, udp4_frame(sport=v)) for v in (1, 2, 3, 4)])
+        m = c.wait_settled(4)
+        assert value(m, "mirrortap_decap_errors_total", reason="session_limit") == 1
+        c.reload("allowed_vnis: [1, 4]\n")
+        c.wait_stderr("reloaded")
+        for _ in range(200):  # bounded: 10 s
+            m = c.metrics()
+            if value(m, "mirrortap_sessions_expired_total") == 2:
+                break
+            time.sleep(0.05)
+        assert value(m, "mirrortap_sessions_expired_total") == 2
+        assert value(m, "mirrortap_sessions") == 1
+        check_identities(m)
+        assert leftovers(os.path.join(c.pcap_dir, "vni-2")) == []
+        assert tcpdump_frames(session_files(c.pcap_dir, "vni-3")[0]) == [udp4_frame(sport=3)]
+        c.send([vxlan(4, udp4_frame(sport=4)), vxlan(2, udp4_frame())])
+        m = c.wait_settled(6)
+        check_identities(m)
+        assert value(m, "mirrortap_session_packets_total", vni="4") == 1  # a freed slot
+        assert value(m, "mirrortap_decap_errors_total", reason="vni_not_allowed") == 1
+        assert c.stop() == 0
+        assert sorted(os.listdir(c.pcap_dir)) == ["vni-1", "vni-2", "vni-3", "vni-4"]
+
+
 def health_follows_the_pcap_directory():
     with Collector("--rotate-seconds", "0") as c:
         c.send([vxlan(5, udp4_frame())])
@@ -386,5 +413,5 @@ if __name__ == "__main__":
     run({f.__name__: f for f in [
         frames_are_written_exactly, rotation_makes_valid_files, sighup_starts_new_files, ipv6_listen_works,
         two_workers_keep_session_order, sessions_split_by_source, session_limit_is_counted,
-        idle_sessions_end_and_free_their_slots, health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config,
+        idle_sessions_end_and_free_their_slots, reload_ends_sessions_its_allowlist_refuses, health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config,
         oversized_inner_frames_are_cut_to_the_snaplen, receive_workers_make_no_file_system_calls]})
