@@ -160,9 +160,11 @@ void Worker::apply_pending_reload() {
         sinks_.swap(sinks);
     }
     // Sessions still ending: the new sinks get their tickets too (a pcap
-    // sink's expiry then follows the old sink's last blocks), and none is
-    // released before the retirer has closed the sinks they were ended in.
-    if (!ending_.empty()) ending_wait_retirer_ = true;
+    // sink's expiry then follows the old sink's last blocks). No session is
+    // released before the retirer has closed the replaced sinks: until then
+    // they may still count into any session (a stream sink closing counts
+    // what its reader never took).
+    ending_wait_retirer_ = true;
     for (EndingSession& e : ending_)
         for (size_t i = 0; i < sinks_.size(); ++i) e.tickets[i] = sinks_[i]->expire(*e.session);
     // Sessions whose VNI the new allowlist refuses end from the next tick on, freeing their slots.

@@ -118,7 +118,7 @@ private:
     // Sessions ended and not yet released, with each sink's ticket (by position in sinks_).
     std::vector<EndingSession> ending_;
     std::vector<Session*> scratch_;  // sessions ended or released by one call, reused
-    // A reload retired sinks that may still hold an ending session: release
+    // A reload retired sinks that may still count into sessions: release
     // nothing until the retirer has closed them.
     bool ending_wait_retirer_ = false;
     bool end_refused_ = false;  // a reload changed the allowlist: end the sessions it refuses
