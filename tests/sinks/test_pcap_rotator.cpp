@@ -417,6 +417,41 @@ TEST_CASE("pcap: a stalled writer costs counted queue_full drops, never a wait, 
     for (size_t i = 0; i < records.size(); ++i) CHECK(records[i].ts_ns == kT0 + i);
 }
 
+TEST_CASE("pcap: an ended session is let go of only once the writer has written its records and finished its file") {
+    Fixture fx;
+    auto writer = std::make_shared<PcapWriter>();  // not started: the session's block waits
+    auto o = fx.options();
+    o.pcap.rotate_seconds = 0;
+    o.writer = writer;
+    PcapRotator sink(o);
+    std::vector<Packet> batch = {fx.packet(kT0), fx.packet(kT0 + 1), fx.packet(kT0 + 2, 1)};
+    sink.write(batch);
+    const uint64_t ticket = sink.expire(fx.sessions[0]);
+    CHECK(ticket != 0);
+    CHECK_FALSE(sink.released(ticket));  // its block is still on its way: the slot must not be reused
+    CHECK(fx.counters().buffered.get() == 2);
+    writer->start();
+    sink.sync();  // a whole writer pass: the block, then the end mark
+    REQUIRE(sink.released(ticket));
+    CHECK(fx.counters().written.get() == 2);
+    CHECK(fx.counters().buffered.get() == 0);
+    // Finished while the sink runs on: renamed, `current` gone, nothing left open.
+    CHECK(records_of(fx.dir()).size() == 2);
+    CHECK(files_in(fx.dir(), ".part").empty());
+    CHECK_FALSE(fs::exists(fs::symlink_status(fx.dir() / "current")));
+    // The slot serves another session with the same id: new name, new files, counters from zero.
+    Session& reused = fx.sessions[0];
+    for (auto& c : reused.sinks) c.written.set(0);
+    reused.set_name(std::make_shared<const std::string>("s7-again"));
+    std::vector<Packet> later = {fx.packet(kT0 + 5)};
+    sink.write(later);
+    sink.drain();
+    CHECK(records_of(fx.tmp.path / "s7-again").size() == 1);
+    CHECK(records_of(fx.dir()).size() == 2);  // the ended session's file untouched
+    CHECK(fx.counters().written.get() == 1);
+    CHECK(records_of(fx.dir(1)).size() == 1);  // the other session never noticed
+}
+
 TEST_CASE("pcap: blocks come back from the writer, so a pool far smaller than the stream carries it all") {
     Fixture fx;
     auto o = fx.options();
