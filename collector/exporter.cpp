@@ -46,6 +46,26 @@ struct Family {
 
 }  // namespace
 
+// The released sessions of every worker, summed by kind of sink (both counter banks).
+struct ExpiredTotals {
+    uint64_t sessions = 0, packets = 0, bytes = 0;
+    std::array<uint64_t, kSinkKindCount> fed{}, written{};
+    std::array<std::array<uint64_t, kSinkDropReasonCount>, kSinkKindCount> dropped{};
+    void add(const ExpiredSessions& e) {
+        sessions += e.sessions.get();
+        packets += e.packets.get();
+        bytes += e.bytes.get();
+        for (size_t kind = 0; kind < kSinkKindCount; ++kind) {
+            fed[kind] += e.fed[kind].get();
+            for (uint32_t bank = 0; bank < kCounterBanks; ++bank) {
+                const SinkCounters& k = e.sinks[counter_slot(kind, bank)];
+                written[kind] += k.written.get();
+                for (size_t r = 0; r < kSinkDropReasonCount; ++r) dropped[kind][r] += k.dropped[r].get();
+            }
+        }
+    }
+};
+
 Health check_health(const Collector& c, bool draining) { return check_health(c.workers(), draining, monotonic_ns()); }
 
 class Exporter::Metrics : public prometheus::Collectable {
@@ -59,7 +79,12 @@ public:
             session_sources(metrics::session_sources), written(metrics::sink_written), dropped(metrics::sink_dropped),
             buffered(metrics::sink_buffered), rotated(metrics::pcap_files_rotated),
             pcap_bytes(metrics::pcap_bytes_written), disk_free(metrics::pcap_disk_free),
-            batch(metrics::batch_duration), alive(metrics::workers_alive), healthy(metrics::healthy);
+            batch(metrics::batch_duration), alive(metrics::workers_alive), healthy(metrics::healthy),
+            expired_sessions(metrics::sessions_expired), expired_packets(metrics::expired_session_packets),
+            expired_bytes(metrics::expired_session_bytes), expired_fed(metrics::expired_sink_packets),
+            expired_written(metrics::expired_sink_written), expired_dropped(metrics::expired_sink_dropped);
+        ExpiredTotals expired;
+        uint32_t kinds_running = 0;  // bit k: some worker runs a sink of kind k
 
         build.value(1, {{"version", MIRRORTAP_VERSION}});
         uint64_t rx = 0, rx_bytes = 0, kernel_drops = 0, sessions_seen = 0, workers_up = 0;
@@ -78,16 +103,38 @@ public:
             kernel_drops += w->source_stats().kernel_drops;
             workers_up += worker_alive(*w, now) ? 1 : 0;
             w->each_sink([&](const Sink& sink) {
+                kinds_running |= 1u << kind_of_slot(sink.slot());
                 if (sink.name() != "pcap") return;
                 const SinkStats s = sink.stats();
                 files_rotated += s.files_rotated;
                 bytes_written += s.bytes_written;
             });
             const SessionTable& table = w->sessions();
+            // Held still: no session is released (its counters moved to
+            // expired()) or its slot reused while we read, so the sessions
+            // and the expired totals add up.
+            const auto hold = table.hold();
             const uint32_t n = table.size();
-            sessions_seen += n;
-            for (uint32_t i = 0; i < n; ++i) add_session(table.at(i), *w, session_packets, session_bytes,
-                                                         session_sources, written, dropped, buffered);
+            for (uint32_t i = 0; i < n; ++i) {
+                if (!table.in_use(i)) continue;
+                ++sessions_seen;
+                add_session(table.at(i), *w, session_packets, session_bytes, session_sources, written, dropped,
+                            buffered);
+            }
+            expired.add(table.expired());
+        }
+        expired_sessions.value(double(expired.sessions));
+        expired_packets.value(double(expired.packets));
+        expired_bytes.value(double(expired.bytes));
+        for (size_t kind = 0; kind < kSinkKindCount; ++kind) {
+            // As for live sessions: the kinds of sink that run now.
+            if (!((kinds_running >> kind) & 1)) continue;
+            const ClientMetric::Label sink{"sink", std::string(kSinkNames[kind])};
+            expired_fed.value(double(expired.fed[kind]), {sink});
+            expired_written.value(double(expired.written[kind]), {sink});
+            for (size_t r = 0; r < kSinkDropReasonCount; ++r)
+                expired_dropped.value(double(expired.dropped[kind][r]),
+                                      {sink, {"reason", std::string(to_string(SinkDropReason(r)))}});
         }
         received.value(double(rx));
         received_bytes.value(double(rx_bytes));
@@ -114,8 +161,9 @@ public:
 
         std::vector<MetricFamily> out;
         for (Family* f : {&build, &received, &received_bytes, &decap, &socket_drops, &sessions, &session_packets,
-                          &session_bytes, &session_sources, &written, &dropped, &buffered, &rotated, &pcap_bytes,
-                          &disk_free, &batch, &alive, &healthy})
+                          &session_bytes, &session_sources, &written, &dropped, &buffered, &expired_sessions,
+                          &expired_packets, &expired_bytes, &expired_fed, &expired_written, &expired_dropped,
+                          &rotated, &pcap_bytes, &disk_free, &batch, &alive, &healthy})
             if (!f->f.metric.empty()) out.push_back(std::move(f->f));
         return out;
     }

@@ -21,7 +21,20 @@ inline constexpr Def decap_errors{"mirrortap_decap_errors_total", T::Counter,
     "Datagrams refused before reaching a session, by reason. Never written."};
 inline constexpr Def socket_drops{"mirrortap_socket_drops_total", T::Counter,
     "Datagrams the kernel dropped because a receive socket was full (SO_RXQ_OVFL)."};
-inline constexpr Def sessions{"mirrortap_sessions", T::Gauge, "Mirror sessions seen since start."};
+inline constexpr Def sessions{"mirrortap_sessions", T::Gauge,
+    "Mirror sessions now held (live, or ended and finishing); what max_sessions bounds."};
+inline constexpr Def sessions_expired{"mirrortap_sessions_expired_total", T::Counter,
+    "Sessions ended after session_idle_seconds without packets (or refused by a reload) and released."};
+inline constexpr Def expired_session_packets{"mirrortap_expired_session_packets_total", T::Counter,
+    "Inner frames routed to sessions since released: with mirrortap_session_packets_total, all ever routed."};
+inline constexpr Def expired_session_bytes{"mirrortap_expired_session_bytes_total", T::Counter,
+    "Bytes of inner frames routed to sessions since released."};
+inline constexpr Def expired_sink_packets{"mirrortap_expired_sink_packets_total", T::Counter,
+    "Packets of released sessions that fed this sink: its expired written + dropped."};
+inline constexpr Def expired_sink_written{"mirrortap_expired_sink_written_packets_total", T::Counter,
+    "Packets a sink delivered for sessions since released."};
+inline constexpr Def expired_sink_dropped{"mirrortap_expired_sink_dropped_packets_total", T::Counter,
+    "Packets a sink could not deliver for sessions since released, by reason."};
 inline constexpr Def session_packets{"mirrortap_session_packets_total", T::Counter,
     "Inner frames routed to a session."};
 inline constexpr Def session_bytes{"mirrortap_session_bytes_total", T::Counter,

@@ -65,25 +65,115 @@ Session* SessionTable::route(uint32_t vni, const SourceAddress& source) {
 }
 
 Session* SessionTable::create(const Key& key) {
-    const uint32_t id = published_.load(std::memory_order_relaxed);
-    if (id >= capacity_ || !budget_.take()) return nullptr;
-    auto& block = blocks_[id / kBlockSessions];
-    if (!block) block = std::make_unique<Session[]>(kBlockSessions);
-    Session& s = block[id % kBlockSessions];
-    s.id = id;
-    s.vni = key.vni;
+    const uint32_t fresh = published_.load(std::memory_order_relaxed);
+    if ((free_.empty() && fresh >= capacity_) || !budget_.take()) return nullptr;
+    Session* s;
+    if (!free_.empty()) {
+        // A released slot: nobody reads it (in_use is false), its counters are zero.
+        s = &at(free_.back());
+        free_.pop_back();
+    } else {
+        auto& block = blocks_[fresh / kBlockSessions];
+        if (!block) block = std::make_unique<Session[]>(kBlockSessions);
+        s = &block[fresh % kBlockSessions];
+        s->id = fresh;
+        slots_.emplace_back();
+    }
+    s->vni = key.vni;
     const bool by_source = config_->session_key == SessionKeyMode::vni_and_source;
-    s.set_name(std::make_shared<const std::string>(name_for(*config_, key.vni, by_source ? &key.source : nullptr)));
-    s.sink_mask.store(config_->sink_mask_for(key.vni), std::memory_order_relaxed);
-    index_.emplace(key, &s);
-    published_.store(id + 1, std::memory_order_release);
-    return &s;
+    s->set_name(std::make_shared<const std::string>(name_for(*config_, key.vni, by_source ? &key.source : nullptr)));
+    s->sink_mask.store(config_->sink_mask_for(key.vni), std::memory_order_relaxed);
+    slots_[s->id] = Slot{key, SlotState::live, 0, 0};
+    index_.emplace(key, s);
+    s->in_use.store(true, std::memory_order_release);
+    if (s->id == fresh) published_.store(fresh + 1, std::memory_order_release);
+    return s;
+}
+
+void SessionTable::end(Session& s) {
+    Slot& slot = slots_[s.id];
+    slot.state = SlotState::ending;
+    index_.erase(slot.key);
+    if (last_ == &s) last_ = nullptr;
+}
+
+void SessionTable::end_idle(uint64_t now_ns, uint64_t idle_ns, uint32_t scan, size_t limit,
+                            std::vector<Session*>& ended) {
+    const uint32_t n = size();
+    for (uint32_t looked = 0; looked < std::min(scan, n) && limit > 0; ++looked) {
+        if (scan_at_ >= n) scan_at_ = 0;
+        Session& s = at(scan_at_++);
+        Slot& slot = slots_[s.id];
+        if (slot.state != SlotState::live) continue;
+        // Idle is "its packet count did not move": nothing on the hot path.
+        const uint64_t packets = s.packets.get();
+        if (packets != slot.seen_packets || slot.idle_since_ns == 0) {
+            slot.seen_packets = packets;
+            slot.idle_since_ns = now_ns;
+        } else if (now_ns - slot.idle_since_ns >= idle_ns) {
+            end(s);
+            ended.push_back(&s);
+            --limit;
+        }
+    }
+}
+
+void SessionTable::end_refused(const Allowlist& allow, size_t limit, std::vector<Session*>& ended) {
+    for (uint32_t i = 0; i < size() && limit > 0; ++i) {
+        Session& s = at(i);
+        if (slots_[i].state == SlotState::live && !allow.vni_allowed(s.vni)) {
+            end(s);
+            ended.push_back(&s);
+            --limit;
+        }
+    }
+}
+
+bool SessionTable::release(std::span<Session* const> ended) {
+    std::unique_lock lock(release_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) return false;
+    for (Session* s : ended) {
+        forget(*s);
+        s->in_use.store(false, std::memory_order_relaxed);  // under the lock: readers see it with the totals
+        slots_[s->id].state = SlotState::free;
+        free_.push_back(s->id);
+        budget_.give_back();
+    }
+    return true;
+}
+
+// Its counters into expired_, and back to zero for the slot's next session.
+void SessionTable::forget(Session& s) {
+    const uint64_t packets = s.packets.get();
+    expired_.sessions.add();
+    expired_.packets.add(packets);
+    expired_.bytes.add(s.bytes.get());
+    const uint32_t feeds = s.sink_mask.load(std::memory_order_relaxed);
+    for (size_t kind = 0; kind < kMaxSinks; ++kind)
+        if ((feeds >> kind) & 1) expired_.fed[kind].add(packets);
+    for (size_t i = 0; i < kMaxSinks; ++i) {
+        SinkCounters& from = s.sinks[i];
+        SinkCounters& to = expired_.sinks[i];
+        to.written.add(from.written.get());
+        from.written.set(0);
+        for (size_t r = 0; r < kSinkDropReasonCount; ++r) {
+            to.dropped[r].add(from.dropped[r].get());
+            from.dropped[r].set(0);
+        }
+        to.buffered.add(from.buffered.get());
+        from.buffered.set(0);
+    }
+    s.packets.set(0);
+    s.bytes.set(0);
+    s.sources_overflow.set(0);
+    s.source_count.store(0, std::memory_order_relaxed);
 }
 
 void SessionTable::apply(const Config& config) {
     config_ = &config;
     const bool by_source = config.session_key == SessionKeyMode::vni_and_source;
     for (uint32_t i = 0; i < size(); ++i) {
+        if (slots_[i].state == SlotState::free) continue;
         Session& s = at(i);
         s.sink_mask.store(config.sink_mask_for(s.vni), std::memory_order_relaxed);
         // The source that keyed this session is its first one. A reader

@@ -1,14 +1,25 @@
 // VNI (optionally with the outer source) -> Session. Owned and written by one
-// receive worker; read by the exporter through size() and at(), which see only
-// fully built sessions. Sessions live in blocks allocated as sessions appear,
-// so memory follows the sessions that exist rather than max_sessions, and a
-// Session never moves: sinks and other threads hold Session pointers.
+// receive worker; read by the exporter through size(), at() and in_use(),
+// which see only fully built sessions. Sessions live in blocks allocated as
+// sessions appear, so memory follows the sessions that exist rather than
+// max_sessions, and a Session never moves: sinks and other threads hold
+// Session pointers.
+//
+// A session idle for session_idle_seconds ends in two steps. end_idle() takes
+// it out of the index (its VNI's next packet makes a new session) and the
+// worker tells its sinks, which finish its files and let go of it on their own
+// threads. Once every sink has let go, release() adds its counters to
+// expired(), and its slot goes on a free list for the next new session, with
+// the same id: memory is reused, and the budget counts live sessions only.
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/session.hpp"
 #include "config/config.hpp"
@@ -25,6 +36,19 @@ struct SessionBudget {
         created.fetch_sub(1, std::memory_order_relaxed);
         return false;
     }
+    void give_back() { created.fetch_sub(1, std::memory_order_relaxed); }
+};
+
+// What the sessions a worker released had counted, so that the process-wide
+// identities (received = Σ refusals + Σ session packets) hold after their
+// series are gone from /metrics.
+struct ExpiredSessions {
+    RelaxedCounter sessions;
+    RelaxedCounter packets;
+    RelaxedCounter bytes;
+    std::array<SinkCounters, kMaxSinks> sinks;  // by counter slot, as Session::sinks
+    // By bit of Session::sink_mask: packets of the released sessions that fed that kind of sink.
+    std::array<RelaxedCounter, kMaxSinks> fed;
 };
 
 class SessionTable {
@@ -44,10 +68,28 @@ public:
     // session budget is spent (the caller counts `session_limit`).
     Session* route(uint32_t vni, const SourceAddress& source);
 
-    // Sessions [0, size()) are whole; at(i) for i below a size() read on any thread.
+    // Slots [0, size()) are whole; at(i) for i below a size() read on any
+    // thread. A slot holds a session (live or ending) while in_use(i); other
+    // threads read a slot's session only then, holding hold() so that it is
+    // neither released nor reused meanwhile.
     uint32_t size() const { return published_.load(std::memory_order_acquire); }
+    bool in_use(uint32_t i) const { return at(i).in_use.load(std::memory_order_acquire); }
+    std::unique_lock<std::mutex> hold() const { return std::unique_lock(release_mutex_); }
+    // Read under hold(), with the sessions in use: their sum is what all sessions ever counted.
+    const ExpiredSessions& expired() const { return expired_; }
     const Session& at(uint32_t i) const { return blocks_[i / kBlockSessions][i % kBlockSessions]; }
     Session& at(uint32_t i) { return blocks_[i / kBlockSessions][i % kBlockSessions]; }
+
+    // Worker. Looks at up to `scan` slots from where the last call stopped and
+    // ends, at most `limit` of them, the live sessions that received nothing
+    // for `idle_ns` (time by `now_ns`, any monotonic clock); appends them to `ended`.
+    void end_idle(uint64_t now_ns, uint64_t idle_ns, uint32_t scan, size_t limit, std::vector<Session*>& ended);
+    // Worker. Ends up to `limit` live sessions whose VNI `allow` refuses (after a reload).
+    void end_refused(const Allowlist& allow, size_t limit, std::vector<Session*>& ended);
+    // Worker. Sessions ended before, which no sink touches any more: their
+    // counters go to expired() and their slots to the free list. False (nothing
+    // done) when a reader holds the table: try again on the next tick.
+    bool release(std::span<Session* const> ended);
 
     static std::string name_for(const Config& config, uint32_t vni, const SourceAddress* source);
     static std::string format_source(const SourceAddress& a);
@@ -62,7 +104,18 @@ private:
         size_t operator()(const Key& k) const;
     };
 
+    // The worker's own view of a slot.
+    enum class SlotState : uint8_t { live, ending, free };
+    struct Slot {
+        Key key{};
+        SlotState state = SlotState::free;
+        uint64_t seen_packets = 0;  // Session::packets when last looked at
+        uint64_t idle_since_ns = 0; // when it was last seen to change
+    };
+
     Session* create(const Key& key);
+    void end(Session& s);
+    void forget(Session& s);
     static void remember_source(Session& s, const SourceAddress& source);
 
     const Config* config_;
@@ -74,6 +127,13 @@ private:
     std::unique_ptr<std::unique_ptr<Session[]>[]> blocks_;
     std::atomic<uint32_t> published_{0};
     std::unordered_map<Key, Session*, KeyHash> index_;  // grows with the sessions, on the cold path
+    std::vector<Slot> slots_;        // by Session::id, for [0, size())
+    std::vector<uint32_t> free_;     // released slots; the last released is reused first
+    uint32_t scan_at_ = 0;           // where end_idle() goes on
+    // Taken by the worker only to release a session (never to route or create
+    // one), and with try_lock: a scrape can delay a release, never a packet.
+    mutable std::mutex release_mutex_;
+    ExpiredSessions expired_;
     // Mirror traffic comes in long runs of one session: one compare usually
     // replaces the hash lookup.
     Key last_key_{};

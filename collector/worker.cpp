@@ -3,6 +3,8 @@
 #include "sinks/sink_registry.hpp"
 #include "support/clock.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 
 namespace mirrortap {
@@ -17,6 +19,9 @@ constexpr size_t kMaxDrainBatches = 4096;
 // every few datagrams (what a TPACKET_V3 block timeout does for tcpdump). At
 // 1 Mpps this leaves ~200 datagrams queued, far below any receive buffer.
 constexpr uint64_t kCoalesceNs = 200'000;
+// Sessions the idle scan looks at per tick (10 a second): a whole table of
+// max_sessions 1024 every tenth of a second, a million in under two minutes.
+constexpr uint32_t kIdleScanPerTick = 1024;
 
 }  // namespace
 
@@ -62,6 +67,8 @@ Worker::Worker(std::shared_ptr<const Config> config, SessionBudget& budget, std:
       source_(std::move(source)),
       sinks_(std::move(sinks)),
       retirer_(retirer) {
+    ending_.reserve(kMaxEndingSessions);
+    scratch_.reserve(kMaxEndingSessions);
     // Alive from birth: health must not read a worker that has yet to pass its loop as stalled.
     counters_.heartbeat_ns.set(monotonic_ns());
 }
@@ -178,10 +185,61 @@ void Worker::apply_pending_reload() {
         std::lock_guard lock(sinks_mutex_);
         sinks_.swap(sinks);
     }
+    // Sessions still ending: the new sinks get their tickets too (a pcap
+    // sink's expiry then follows the old sink's last blocks). No session is
+    // released before the retirer has closed the replaced sinks: until then
+    // they may still count into any session (a stream sink closing counts
+    // what its reader never took).
+    ending_wait_retirer_ = true;
+    for (EndingSession& e : ending_)
+        for (size_t i = 0; i < sinks_.size(); ++i) e.tickets[i] = sinks_[i]->expire(*e.session);
+    // Sessions whose VNI the new allowlist refuses end from the next tick on, freeing their slots.
+    end_refused_ = true;
     // Handed over before the generation is published: whoever sees the worker
     // switched and then waits for the retirer to be idle finds them closed.
     retirer_.retire(std::move(sinks), std::move(config));
     applied_generation_.store(generation, std::memory_order_release);
+}
+
+void Worker::end_sessions(std::span<Session* const> sessions) {
+    for (Session* s : sessions) {
+        EndingSession e{s, {}};
+        for (size_t i = 0; i < sinks_.size(); ++i) e.tickets[i] = sinks_[i]->expire(*s);
+        ending_.push_back(e);
+    }
+}
+
+bool Worker::all_released(const EndingSession& e) {
+    for (size_t i = 0; i < sinks_.size(); ++i)
+        if (!sinks_[i]->released(e.tickets[i])) return false;
+    return true;
+}
+
+void Worker::expire_sessions(uint64_t now_ns) {
+    if (!ending_.empty()) {
+        if (ending_wait_retirer_ && retirer_.wait_idle(std::chrono::milliseconds(0))) ending_wait_retirer_ = false;
+        if (!ending_wait_retirer_) {
+            scratch_.clear();
+            for (const EndingSession& e : ending_)
+                if (all_released(e)) scratch_.push_back(e.session);
+            if (!scratch_.empty() && sessions_.release(scratch_))
+                std::erase_if(ending_, [this](const EndingSession& e) {
+                    return std::find(scratch_.begin(), scratch_.end(), e.session) != scratch_.end();
+                });
+        }
+    }
+    if (end_refused_ && ending_.size() < kMaxEndingSessions) {
+        scratch_.clear();
+        const size_t limit = kMaxEndingSessions - ending_.size();
+        sessions_.end_refused(*allow_, limit, scratch_);
+        end_refused_ = scratch_.size() == limit;  // maybe more: go on at the next tick
+        end_sessions(scratch_);
+    }
+    const uint64_t idle_ns = uint64_t(config_->session_idle_seconds) * 1'000'000'000ull;
+    if (idle_ns == 0 || ending_.size() >= kMaxEndingSessions) return;
+    scratch_.clear();
+    sessions_.end_idle(now_ns, idle_ns, kIdleScanPerTick, kMaxEndingSessions - ending_.size(), scratch_);
+    end_sessions(scratch_);
 }
 
 void Worker::run(const std::atomic<bool>& stop) {
@@ -201,6 +259,7 @@ void Worker::run(const std::atomic<bool>& stop) {
         if (started - last_tick >= kTickIntervalNs) {
             last_tick = started;
             const uint64_t wall = realtime_ns();
+            expire_sessions(started);
             for (auto& sink : sinks_) sink->tick(wall);
         }
         if (rotate_requested_.exchange(false, std::memory_order_relaxed))

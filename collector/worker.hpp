@@ -63,6 +63,12 @@ struct WorkerCounters {
     RelaxedCounter heartbeat_ns;  // monotonic time of the last loop pass: liveness
 };
 
+// A session the worker ended, waiting for its sinks to let go of it.
+struct EndingSession {
+    Session* session;
+    std::array<uint64_t, kMaxSinks> tickets{};  // by position in the worker's sinks
+};
+
 class Worker {
 public:
     // `retirer` closes the sinks a reload replaces; it outlives the worker's run().
@@ -101,6 +107,12 @@ private:
     void refuse(Refusal r) { counters_.refused[size_t(r)].add(); }
     void record_batch_time(uint64_t ns);
     void apply_pending_reload();
+    // At tick time: ends sessions idle for session_idle_seconds, and releases
+    // those every sink has let go of. Bounded work per call.
+    void expire_sessions(uint64_t now_ns);
+    // Tells every sink that these sessions ended; they wait in ending_ until released.
+    void end_sessions(std::span<Session* const> sessions);
+    bool all_released(const EndingSession& e);
 
     std::shared_ptr<const Config> config_;  // the worker's alone; sessions_ and allow_ point into it
     const Allowlist* allow_;
@@ -121,6 +133,13 @@ private:
     std::atomic<uint64_t> applied_generation_{0};
     SinkRetirer& retirer_;
     std::atomic<bool> finished_{false};
+    // Sessions ended and not yet released, with each sink's ticket (by position in sinks_).
+    std::vector<EndingSession> ending_;
+    std::vector<Session*> scratch_;  // sessions ended or released by one call, reused
+    // A reload retired sinks that may still count into sessions: release
+    // nothing until the retirer has closed them.
+    bool ending_wait_retirer_ = false;
+    bool end_refused_ = false;  // a reload changed the allowlist: end the sessions it refuses
 };
 
 }  // namespace mirrortap

@@ -57,7 +57,11 @@ struct PcapConfig {
     uint32_t retain_files = 0;       // per session, 0 = keep all
     uint64_t retain_bytes = 0;       // per session, 0 = keep all
     uint32_t flush_interval_ms = 500;  // below a second so that tailing stays live
-    uint32_t buffer_bytes = 256 * 1024;  // per open file
+    // One block of records handed to the pcap writer thread (one write(2)).
+    uint32_t buffer_bytes = 256 * 1024;
+    // Blocks per worker's pool: buffer_blocks * buffer_bytes may wait for a
+    // slow disk before records are dropped as queue_full (64 MiB by default).
+    uint32_t buffer_blocks = 256;
     // Below this much free space the sink stops writing (records counted as
     // disk_full) and /healthz goes 503, before the disk is really full.
     uint64_t min_free_bytes = 0;
@@ -73,6 +77,9 @@ struct Config {
     uint32_t snaplen = 65535;
     SessionKeyMode session_key = SessionKeyMode::vni;
     uint32_t max_sessions = 1024;
+    // A session idle this long is ended and its slot freed, so that a burst of
+    // stray VNIs cannot hold max_sessions for ever. 0 = sessions never end.
+    uint32_t session_idle_seconds = 600;
     std::vector<NamedSession> sessions;
     PcapConfig pcap;
     std::optional<Endpoint> metrics_listen;

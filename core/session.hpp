@@ -46,6 +46,11 @@ struct Session {
     std::atomic<uint32_t> source_count{0};
     RelaxedCounter sources_overflow;  // packets from sources beyond the bound: counted, not kept
 
+    // Whether the slot holds a session: set by the owning worker once the
+    // session is built (a slot is reused after its session expired); other
+    // threads read nothing else of a slot without it.
+    std::atomic<bool> in_use{false};
+
 private:
     std::atomic<std::shared_ptr<const std::string>> name_;
 };

@@ -16,6 +16,10 @@ namespace mirrortap {
 // once: enough to amortise the system call, small enough that a batch stays in cache.
 inline constexpr size_t kReceiveBatch = 64;
 
+// Sessions a worker has ended and its sinks not yet let go of, at most: what
+// a sink must have room for in whatever carries expire() to its threads.
+inline constexpr size_t kMaxEndingSessions = 64;
+
 struct Packet {
     Session* session = nullptr;
     uint64_t timestamp_ns = 0;     // kernel receive time (SO_TIMESTAMPNS)
@@ -57,6 +61,15 @@ public:
     // returns when everything this sink accepted is delivered or counted
     // dropped, so that the sessions the sink counts into may be freed.
     virtual void drain() {}
+    // The session has ended (idle, or refused by a reload): finish what this
+    // sink holds of it (its file is finished, its buffered records written)
+    // and forget its per-session state, since its slot and id will serve
+    // another session. Returns a ticket for released(). The worker ends at
+    // most kMaxEndingSessions sessions that are not yet released.
+    virtual uint64_t expire(Session&) { return 0; }
+    // Worker. True once no thread of this sink will touch the session that
+    // expire() gave `ticket` for: its counters are final, its slot may be reused.
+    virtual bool released(uint64_t /*ticket*/) { return true; }
     virtual SinkStats stats() const = 0;
     // False with a short reason when the sink cannot currently deliver.
     virtual bool healthy(std::string& why) const = 0;

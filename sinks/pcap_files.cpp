@@ -249,15 +249,14 @@ bool PcapFiles::open_file(SessionFiles& f, uint64_t start_ns) {
         open_.push_back(&f);
         f.listed_open = true;
     }
-    point_current_at(f, dir_fd);
+    point_current_at(f, dir_fd, base_name(f.part_path));
     ::close(dir_fd);
     return true;
 }
 
 // A symlink swapped in by rename is never missing. unlinkat, symlinkat and
 // renameat act on names in the directory, never through a link planted there.
-void PcapFiles::point_current_at(SessionFiles& f, int dir_fd) {
-    const char* target = base_name(f.part_path);
+void PcapFiles::point_current_at(SessionFiles& f, int dir_fd, const char* target) {
     unlinkat(dir_fd, kCurrentLinkNew, 0);
     if (symlinkat(target, dir_fd, kCurrentLinkNew) == 0 && renameat(dir_fd, kCurrentLinkNew, dir_fd, kCurrentLink) == 0)
         f.current_target = target;
@@ -396,6 +395,10 @@ void PcapFiles::finish_file(SessionFiles& f) {
         note_failure(f, "cannot rename " + f.part_path, errno);
     } else {
         files_rotated_.add();
+        // `current` must never name a file that is gone: it follows the file
+        // to its finished name, and the next file (if any) takes it over. A
+        // `tail -F current` keeps reading the finished file until then.
+        if (f.current_target == base_name(f.part_path)) point_current_at(f, dir_fd, base_name(f.final_path));
         f.finished.push_back({f.final_path, f.committed_bytes});
         apply_retention(f, dir_fd);
     }
@@ -442,17 +445,31 @@ void PcapFiles::finish_all() {
 
 void PcapFiles::close() {
     finish_all();
-    // Take down `current` only while it still names our file: after a reload
-    // the sink that replaced us may already point it at its own.
+    for (auto& s : sessions_)
+        if (s) take_down_current(*s);
+    publish_health();
+}
+
+// Only while it still names our file: after a reload the sink that replaced
+// us may already point it at its own.
+void PcapFiles::take_down_current(const SessionFiles& f) {
+    if (f.current_target.empty()) return;
+    const int dir_fd = open_dir_fd(f);
+    if (dir_fd < 0) return;
     char target[PATH_MAX];
-    for (auto& s : sessions_) {
-        if (!s || s->current_target.empty()) continue;
-        const int dir_fd = open_dir_fd(*s);
-        if (dir_fd < 0) continue;
-        const ssize_t n = readlinkat(dir_fd, kCurrentLink, target, sizeof target);
-        if (n > 0 && std::string_view(target, size_t(n)) == s->current_target) unlinkat(dir_fd, kCurrentLink, 0);
-        ::close(dir_fd);
-    }
+    const ssize_t n = readlinkat(dir_fd, kCurrentLink, target, sizeof target);
+    if (n > 0 && std::string_view(target, size_t(n)) == f.current_target) unlinkat(dir_fd, kCurrentLink, 0);
+    ::close(dir_fd);
+}
+
+void PcapFiles::end_session(uint32_t id) {
+    if (id >= sessions_.size() || !sessions_[id]) return;
+    SessionFiles& f = *sessions_[id];
+    finish_file(f);
+    take_down_current(f);
+    if (f.listed_open) std::erase(open_, &f);
+    if (f.failing) --failing_;
+    sessions_[id].reset();
     publish_health();
 }
 

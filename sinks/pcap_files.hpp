@@ -65,6 +65,9 @@ public:
     void finish_all();
     // Writer thread. Finish everything and take down our `current` links.
     void close();
+    // Writer thread. The session with this id has ended: finish its file,
+    // take down its `current`, and forget it (the id will name another session).
+    void end_session(uint32_t id);
 
     // Any thread.
     SinkStats stats() const { return {bytes_written_.get(), files_rotated_.get()}; }
@@ -80,9 +83,10 @@ private:
     size_t records_for_this_file(const SessionFiles& f, const PcapBlock& block, const std::byte* data, size_t from,
                                  uint32_t& records) const;
     void finish_file(SessionFiles& f);
+    void take_down_current(const SessionFiles& f);
     void settle(SessionFiles& f, uint32_t records, bool written, SinkDropReason reason = SinkDropReason::write_error);
     void apply_retention(SessionFiles& f, int dir_fd);
-    void point_current_at(SessionFiles& f, int dir_fd);
+    void point_current_at(SessionFiles& f, int dir_fd, const char* target);
     int open_dir_fd(const SessionFiles& f) const;
     void note_failure(SessionFiles& f, const std::string& what, int err);
     void publish_health();

@@ -152,6 +152,25 @@ void PcapRotator::drain() {
     writer_->wait_done(*channel_);
 }
 
+uint64_t PcapRotator::expire(Session& s) {
+    if (closed_) return 0;  // the writer finishes everything of a closed sink
+    if (s.id < block_of_.size() && block_of_[s.id] != kNoBlock)
+        hand_over(size_t(std::find(filling_.begin(), filling_.end(), block_of_[s.id]) - filling_.begin()));
+    // Room for it: the ring holds every block, the rotate marks and kMaxEndingSessions end marks.
+    channel_->to_writer.push(PcapChannel::kEndMark | s.id);
+    if (run_session_ == &s) {
+        report_buffered();
+        run_session_ = nullptr;
+    }
+    publish();
+    return ++sessions_ended_;
+}
+
+bool PcapRotator::released(uint64_t ticket) {
+    return ticket == 0 || channel_->done.load(std::memory_order_acquire) ||
+           channel_->sessions_ended.load(std::memory_order_acquire) >= ticket;
+}
+
 void PcapRotator::sync() { writer_->sync(); }
 
 SinkStats PcapRotator::stats() const { return channel_->files.stats(); }

@@ -62,6 +62,10 @@ public:
     // pcap sink closed before it on this thread. The sessions this sink counts
     // into must live until then.
     void drain() override;
+    // Hands the session's block over, then an end mark: the writer finishes
+    // its file, takes down `current`, and forgets it.
+    uint64_t expire(Session& s) override;
+    bool released(uint64_t ticket) override;
     SinkStats stats() const override;
     bool healthy(std::string& why) const override;
 
@@ -89,6 +93,7 @@ private:
     // gauge moves once per run of a session, not per packet.
     Session* run_session_ = nullptr;
     uint32_t run_records_ = 0;
+    uint64_t sessions_ended_ = 0;  // end marks handed to the writer
     bool closed_ = false;
 };
 

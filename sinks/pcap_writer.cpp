@@ -59,7 +59,7 @@ BlockPool::~BlockPool() { munmap(base_, mapped_bytes_); }
 
 PcapChannel::PcapChannel(const PcapRotatorOptions& options, size_t block_bytes, uint32_t block_count)
     : pool(block_bytes, block_count),
-      to_writer(block_count + kRotateMarks),
+      to_writer(block_count + kRotateMarks + kMaxEndingSessions),
       to_worker(block_count),
       files(options) {}
 
@@ -79,6 +79,12 @@ bool PcapChannel::serve() {
         const uint32_t entry = to_writer.at(pos);
         if (entry == kRotateMark) {
             files.finish_all();
+            continue;
+        }
+        if (entry & kEndMark) {
+            // Every block of the session came before this mark: its records are counted.
+            files.end_session(entry & ~kEndMark);
+            sessions_ended.store(sessions_ended.load(std::memory_order_relaxed) + 1, std::memory_order_release);
             continue;
         }
         files.write_block(pool.block(entry), pool.data(entry));

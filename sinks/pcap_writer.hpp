@@ -31,6 +31,9 @@ class PcapChannel {
 public:
     // Stands for SIGHUP in `to_writer`: finish every open file here.
     static constexpr uint32_t kRotateMark = ~0u;
+    // kEndMark | Session::id in `to_writer`: that session has ended; finish its
+    // file and forget it. Block indices and session ids stay below it.
+    static constexpr uint32_t kEndMark = 1u << 31;
 
     PcapChannel(const PcapRotatorOptions& options, size_t block_bytes, uint32_t block_count);
 
@@ -43,6 +46,8 @@ public:
     std::atomic<bool> closing{false};     // set after the last block: finish and let go
     // Set by the writer: everything handed over is written or counted.
     std::atomic<bool> done{false};
+    // Set by the writer: how many end marks it has dealt with (sessions it let go of).
+    std::atomic<uint64_t> sessions_ended{0};
 
     // Writer thread only.
     struct Snapshot {

@@ -550,6 +550,17 @@ void StreamSink::write(std::span<const Packet> batch) {
     }
 }
 
+uint64_t StreamSink::expire(Session&) {
+    if (closed_ || !ring_) return 0;
+    return ring_->reserved_to() + 1;  // 0 stays "nothing to wait for"
+}
+
+bool StreamSink::released(uint64_t ticket) {
+    if (ticket == 0 || closed_ || !ring_) return true;
+    reclaim();
+    return ring_->reclaimed_to() + 1 >= ticket;
+}
+
 void StreamSink::close() {
     if (closed_) return;
     closed_ = true;

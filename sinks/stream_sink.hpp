@@ -77,6 +77,10 @@ public:
         }
     }
 
+    // Producer: where the next record goes, and how far finished records are counted.
+    uint64_t reserved_to() const { return pending_head_; }
+    uint64_t reclaimed_to() const { return tail_; }
+
     // Writer side.
     uint64_t head() const { return head_.load(std::memory_order_seq_cst); }
     uint64_t done() const { return done_.load(std::memory_order_acquire); }
@@ -232,6 +236,10 @@ public:
     void tick(uint64_t) override { reclaim(); }
     void rotate() override {}
     void close() override;
+    // The ring's entries hold the session: it is let go of once the records
+    // queued before the end are written and counted.
+    uint64_t expire(Session& s) override;
+    bool released(uint64_t ticket) override;
     SinkStats stats() const override;
     bool healthy(std::string& why) const override;
     // False when the writer had no ring left for this sink (it would drop everything as not_open).

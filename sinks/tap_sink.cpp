@@ -209,4 +209,9 @@ bool TapSink::healthy(std::string& why) const {
     return false;
 }
 
+uint64_t TapSink::expire(Session& s) {
+    if (s.id < vlan_by_session_.size()) vlan_by_session_[s.id] = 0;  // looked up again when the id serves anew
+    return 0;
+}
+
 }  // namespace mirrortap

@@ -79,6 +79,8 @@ public:
     void tick(uint64_t) override {}
     void rotate() override {}
     void close() override { closed_ = true; }
+    // Forgets the session's VLAN: its id will serve another session.
+    uint64_t expire(Session& s) override;
     SinkStats stats() const override { return {bytes_written_.get(), 0}; }
     bool healthy(std::string& why) const override;
 

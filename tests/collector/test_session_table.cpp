@@ -1,11 +1,14 @@
 // The session table: sessions made on first sight, named from the config,
-// renamed by a reload in place, bounded by the budget, grown block by block.
+// renamed by a reload in place, bounded by the budget, grown block by block,
+// ended when idle and their slots reused.
 #include <doctest/doctest.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "collector/session_table.hpp"
+#include "support/parse.hpp"
 
 using namespace mirrortap;
 
@@ -160,4 +163,158 @@ TEST_CASE("session table: memory follows the sessions that exist, not max_sessio
     for (uint32_t vni = 0; vni < 100; ++vni) REQUIRE(table.route(vni, v4(10, 0, 0, 1)));
     const size_t hundred = heap_in_use() - before;
     CHECK(hundred - empty < 100 * (2 * sizeof(Session) + 256));  // two blocks and the index
+}
+
+namespace {
+constexpr uint64_t kSecondNs = 1'000'000'000;
+
+// Ends every idle session the table finds at `now`, looking at all of them.
+std::vector<Session*> end_idle(SessionTable& table, uint64_t now, uint64_t idle = kSecondNs) {
+    std::vector<Session*> ended;
+    table.end_idle(now, idle, 1u << 20, 1u << 20, ended);
+    return ended;
+}
+}  // namespace
+
+TEST_CASE("session table: an idle session ends, its slot is freed and reused with its id, its counts kept in expired()") {
+    const Config config = with_sessions({{501, "web"}}, 2);
+    SessionBudget budget(config.max_sessions);
+    SessionTable table(config, budget);
+    Session* web = table.route(501, v4(10, 0, 0, 1));
+    Session* busy = table.route(502, v4(10, 0, 0, 1));
+    REQUIRE(web);
+    REQUIRE(busy);
+    web->packets.add(7);
+    web->bytes.add(700);
+    web->sinks[0].written.add(5);
+    web->sinks[0].drop(SinkDropReason::queue_full, 2);
+    CHECK(table.route(503, v4(10, 0, 0, 1)) == nullptr);  // the budget is spent
+
+    CHECK(end_idle(table, 1 * kSecondNs).empty());  // first look: idle from now on
+    busy->packets.add();                             // the other one keeps receiving
+    const auto ended = end_idle(table, 2 * kSecondNs);
+    REQUIRE(ended.size() == 1);
+    CHECK(ended[0] == web);
+    CHECK(table.in_use(web->id));  // ending: still readable until its sinks let go
+    CHECK(budget.created.load() == 2);
+
+    // Its VNI no longer finds it: the next packet would make a new session.
+    REQUIRE(table.release(ended));
+    CHECK_FALSE(table.in_use(web->id));
+    CHECK(budget.created.load() == 1);
+    CHECK(table.expired().sessions.get() == 1);
+    CHECK(table.expired().packets.get() == 7);
+    CHECK(table.expired().bytes.get() == 700);
+    CHECK(table.expired().sinks[0].written.get() == 5);
+    CHECK(table.expired().sinks[0].dropped[size_t(SinkDropReason::queue_full)].get() == 2);
+    CHECK(table.expired().fed[0].get() == 7);
+
+    // The freed slot serves the next new session: same memory, same id, counters from zero.
+    Session* next = table.route(503, v4(10, 0, 0, 1));
+    REQUIRE(next == web);
+    CHECK(next->id == 0);
+    CHECK(next->vni == 503);
+    CHECK(next->name() == "vni-503");
+    CHECK(next->packets.get() == 0);
+    CHECK(next->sinks[0].written.get() == 0);
+    CHECK(next->sinks[0].dropped[size_t(SinkDropReason::queue_full)].get() == 0);
+    CHECK(table.in_use(next->id));
+    CHECK(table.size() == 2);  // no slot beyond the two
+    // And 501, back again, gets a slot only when one is free.
+    CHECK(table.route(501, v4(10, 0, 0, 1)) == nullptr);
+    CHECK(table.route(502, v4(10, 0, 0, 1)) == busy);
+}
+
+TEST_CASE("session table: a VNI back after its session ended gets a new session, never the ending one") {
+    const Config config = with_sessions({}, 4);
+    SessionBudget budget(config.max_sessions);
+    SessionTable table(config, budget);
+    Session* first = table.route(9, v4(10, 0, 0, 1));
+    REQUIRE(first);
+    first->packets.add();
+    end_idle(table, 1 * kSecondNs);
+    REQUIRE(end_idle(table, 3 * kSecondNs).size() == 1);
+    Session* again = table.route(9, v4(10, 0, 0, 1));  // the one-entry cache must not hand back `first`
+    REQUIRE(again);
+    CHECK(again != first);
+    CHECK(again->vni == 9);
+    CHECK(budget.created.load() == 2);  // the ending one still counts until released
+}
+
+TEST_CASE("session table: the idle scan is bounded per call and goes round the table") {
+    const Config config = with_sessions({}, 100);
+    SessionBudget budget(config.max_sessions);
+    SessionTable table(config, budget);
+    for (uint32_t vni = 0; vni < 100; ++vni) REQUIRE(table.route(vni, v4(10, 0, 0, 1)));
+    std::vector<Session*> ended;
+    for (int pass = 0; pass < 10; ++pass) table.end_idle(kSecondNs, kSecondNs, 10, 100, ended);  // first looks
+    CHECK(ended.empty());
+    table.end_idle(3 * kSecondNs, kSecondNs, 10, 100, ended);
+    CHECK(ended.size() == 10);  // looked at 10
+    table.end_idle(3 * kSecondNs, kSecondNs, 100, 5, ended);
+    CHECK(ended.size() == 15);  // at most `limit` more
+    table.end_idle(3 * kSecondNs, kSecondNs, 100, 100, ended);
+    CHECK(ended.size() == 100);  // round the table: every one, once
+    std::sort(ended.begin(), ended.end());
+    CHECK(std::unique(ended.begin(), ended.end()) == ended.end());
+}
+
+TEST_CASE("session table: a reload's allowlist ends the sessions it refuses") {
+    Config first = with_sessions({}, 8);
+    SessionBudget budget(first.max_sessions);
+    SessionTable table(first, budget);
+    Session* kept = table.route(501, v4(10, 0, 0, 1));
+    Session* refused = table.route(777, v4(10, 0, 0, 1));
+    REQUIRE(kept);
+    REQUIRE(refused);
+    Config second = first;
+    std::string why;
+    second.allow.vnis.push_back(*parse_vni_range("501", why));
+    table.apply(second);
+    std::vector<Session*> ended;
+    table.end_refused(second.allow, 8, ended);
+    REQUIRE(ended.size() == 1);
+    CHECK(ended[0] == refused);
+    REQUIRE(table.release(ended));
+    CHECK(table.route(501, v4(10, 0, 0, 1)) == kept);
+}
+
+TEST_CASE("session table: a reader holding the table sees every packet once, in a live session or in expired()") {
+    const Config config = with_sessions({}, 4);
+    SessionBudget budget(config.max_sessions);
+    SessionTable table(config, budget);
+    std::atomic<bool> done{false};
+    std::atomic<uint64_t> sent{0};
+    size_t wrong = 0, reads = 0;
+    std::thread reader([&] {
+        while (!done.load() || reads < 100) {  // bounded: the writer below ends
+            // What the worker had counted before this read began is a floor.
+            const uint64_t floor = sent.load(std::memory_order_acquire);
+            uint64_t seen = 0;
+            {
+                const auto hold = table.hold();
+                for (uint32_t i = 0; i < table.size(); ++i)
+                    if (table.in_use(i)) seen += table.at(i).packets.get();
+                seen += table.expired().packets.get();
+            }
+            wrong += seen < floor;
+            ++reads;
+        }
+    });
+    uint64_t now = kSecondNs;
+    for (uint32_t round = 0; round < 2000; ++round) {
+        Session* s = table.route(round % 16, v4(10, 0, 0, 1));
+        if (s) {
+            s->packets.add();
+            sent.store(sent.load() + 1, std::memory_order_release);
+        }
+        now += kSecondNs;
+        std::vector<Session*> ended;
+        table.end_idle(now, kSecondNs, 4, 4, ended);
+        while (!ended.empty() && !table.release(ended)) std::this_thread::yield();  // a reader may hold it
+    }
+    done.store(true);
+    reader.join();
+    CHECK(wrong == 0);
+    CHECK(reads >= 100);
 }

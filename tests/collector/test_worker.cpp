@@ -1,12 +1,16 @@
 // The receive worker fed real VXLAN datagrams over loopback: batch routing,
-// per-session order, per-session sink selection, and a reload in mid-stream.
+// per-session order, per-session sink selection, a reload in mid-stream, and
+// idle sessions ending while other threads read them.
 #include <doctest/doctest.h>
 
 #include <numeric>
 
 #include "collector/sink_retirer.hpp"
 #include "collector/worker.hpp"
+#include "sinks/pcap_rotator.hpp"
+#include "sinks/sink_registry.hpp"
 #include "tests/collector/recording_sink.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::test;
@@ -149,4 +153,80 @@ TEST_CASE("worker: a reload in mid-stream switches sinks between two batches and
     for (const auto* r : {old_stream.get(), new_stream.get()})
         for (const auto& e : r->entries) elsewhere += e.vni == 7 && e.session != seven;
     CHECK(elsewhere == 0);
+}
+
+TEST_CASE("worker: idle sessions end, their pcap files are finished, and their slots serve new VNIs while scrapes read") {
+    // max_sessions 4 and three waves of 4 new VNIs: each wave needs the slots
+    // the one before it freed. A reader holds the table as the exporter does,
+    // and the pcap writer thread holds the sessions' blocks: under TSan this
+    // checks that no slot is reused while either still uses it.
+    test::TempDir dir;
+    Config c;
+    c.max_sessions = 4;
+    c.session_idle_seconds = 1;
+    c.pcap.dir = dir.path.string();
+    c.pcap.rotate_seconds = 0;
+    auto config = std::make_shared<const Config>(c);
+    SessionBudget budget(config->max_sessions);
+    SinkRetirer retirer;
+    LoopbackFeed feed;
+    std::vector<std::unique_ptr<Sink>> sinks;
+    sinks.push_back(std::make_unique<PcapRotator>(
+        PcapRotatorOptions{config->pcap, config->snaplen, config->max_sessions, counter_slot(sink_kind("pcap"), 0)}));
+    Worker worker(config, budget, std::move(feed.source), std::move(sinks), retirer);
+    constexpr uint32_t kWaves = 3, kPerVni = 50;
+    const auto expired = [&] { return worker.sessions().expired().sessions.get(); };
+    std::atomic<bool> done{false};
+    uint64_t inconsistent = 0;
+    {
+        Running run(worker);
+        std::thread scraper([&] {
+            while (!done.load()) {
+                uint64_t packets = 0, written = 0;
+                {
+                    const auto hold = worker.sessions().hold();
+                    const SessionTable& t = worker.sessions();
+                    // Written before packets, packets before received: each read
+                    // later than the one it must not exceed.
+                    for (uint32_t i = 0; i < t.size(); ++i)
+                        if (t.in_use(i)) {
+                            written += t.at(i).sinks[counter_slot(sink_kind("pcap"), 0)].written.get();
+                            packets += t.at(i).packets.get();
+                            (void)t.at(i).name();
+                        }
+                    written += t.expired().sinks[counter_slot(sink_kind("pcap"), 0)].written.get();
+                    packets += t.expired().packets.get();
+                }
+                inconsistent += written > packets || packets > worker.counters().received_packets.get();
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        });
+        for (uint32_t wave = 0; wave < kWaves; ++wave) {
+            for (uint32_t i = 0; i < kPerVni; ++i)
+                for (uint32_t v = 0; v < 4; ++v) feed.send(100 + 4 * wave + v, i);
+            REQUIRE(eventually([&] { return worker.counters().received_packets.get() == (wave + 1) * 4 * kPerVni; }));
+            // Idle 1 s, then ended and released: all four slots free again.
+            REQUIRE(eventually([&] { return expired() == (wave + 1) * 4; }));
+        }
+        done.store(true);
+        scraper.join();
+    }
+    CHECK(inconsistent == 0);
+    CHECK(worker.counters().refused[size_t(Refusal::session_limit)].get() == 0);
+    CHECK(worker.sessions().size() == 4);  // the same four slots, reused
+    CHECK(budget.created.load() == 0);
+    const ExpiredSessions& e = worker.sessions().expired();
+    CHECK(e.packets.get() == kWaves * 4 * kPerVni);
+    CHECK(e.sinks[counter_slot(sink_kind("pcap"), 0)].written.get() == kWaves * 4 * kPerVni);
+    CHECK(e.sinks[counter_slot(sink_kind("pcap"), 0)].buffered.get() == 0);
+    // Every session's file finished while the collector ran: renamed, no `current`.
+    for (uint32_t vni = 100; vni < 100 + 4 * kWaves; ++vni) {
+        CAPTURE(vni);
+        const auto session_dir = dir.path / ("vni-" + std::to_string(vni));
+        size_t finished = 0, other = 0;
+        for (const auto& f : std::filesystem::directory_iterator(session_dir))
+            (f.path().extension() == ".pcap" ? finished : other)++;
+        CHECK(finished == 1);
+        CHECK(other == 0);
+    }
 }

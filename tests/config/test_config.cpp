@@ -34,10 +34,15 @@ TEST_CASE("config: the example file loads and every key takes effect") {
     CHECK(c.name_for(503) == nullptr);
     CHECK(c.pcap.rotate_size_bytes == 1ull << 30);
     CHECK(c.pcap.buffer_bytes == 256 * 1024);
+    CHECK(c.pcap.buffer_blocks == 256);
+    CHECK(c.session_idle_seconds == 600);
     REQUIRE(c.metrics_listen.has_value());
     CHECK(c.metrics_listen->text == "127.0.0.1:9478");
     CHECK(c.allow.sources.empty());  // a packaged collector must not drop traffic before it is edited
-    CHECK(c.allow.vnis.empty());
+    // but accepts only the VNIs it names: nobody fills max_sessions with VNIs of their own.
+    CHECK(c.allow.vni_allowed(501));
+    CHECK(c.allow.vni_allowed(502));
+    CHECK_FALSE(c.allow.vni_allowed(503));
     CHECK(c.pcap.file_mode == 0640);
     CHECK_FALSE(c.allow_root);
 }

@@ -191,6 +191,10 @@ if terraform -chdir="$render" init -backend=false -input=false -no-color >"$work
     check "user data verifies the sha256 when given" grep -q 'sha256sum --check' "$render/user_data_s3.txt"
     check "rendered config names the sessions" \
         bash -c "grep -q 'name: web' '$render/collector_yaml.txt' && grep -q 'vni: 7' '$render/collector_yaml.txt'"
+    check "rendered config accepts only the sessions' VNIs" \
+        grep -qx 'allowed_vnis: \[501, 7\]' "$render/collector_yaml.txt"
+    check "rendered config without sessions accepts every VNI" \
+        grep -qx 'allowed_vnis: \[\]' "$render/collector_yaml_no_sessions.txt"
     collector="$MIRRORTAP_BUILD_DIR/bin/mirrortap-collector"
     if [ "$HAVE_COLLECTOR" = 1 ] && [ -x "$collector" ]; then
         for out in collector_yaml collector_yaml_no_sessions; do

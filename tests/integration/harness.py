@@ -230,11 +230,21 @@ def value(metrics, name, **labels):
 
 
 def check_identities(m):
-    """received = Σ decap errors + Σ session packets; per (sink, session): in = written + dropped + buffered."""
+    """received = Σ decap errors + Σ session packets (live and expired sessions);
+    per (sink, session): in = written + dropped + buffered; per sink, for expired sessions: in = written + dropped."""
     received = value(m, "mirrortap_received_packets_total")
     errors = value(m, "mirrortap_decap_errors_total")
     sessions = value(m, "mirrortap_session_packets_total")
-    assert received == errors + sessions, f"received {received} != errors {errors} + sessions {sessions}"
+    expired = value(m, "mirrortap_expired_session_packets_total")
+    assert received == errors + sessions + expired, \
+        f"received {received} != errors {errors} + sessions {sessions} + expired sessions {expired}"
+    for (n, l), fed in m.items():
+        if n != "mirrortap_expired_sink_packets_total":
+            continue
+        sink = dict(l)["sink"]
+        w = value(m, "mirrortap_expired_sink_written_packets_total", sink=sink)
+        d = value(m, "mirrortap_expired_sink_dropped_packets_total", sink=sink)
+        assert fed == w + d, f"expired sessions, {sink}: {fed} != {w} + {d}"
     for (n, l), packets in m.items():
         if n != "mirrortap_session_packets_total":
             continue

@@ -150,6 +150,76 @@ def session_limit_is_counted():
         assert sorted(os.listdir(c.pcap_dir)) == ["vni-1", "vni-2"]
 
 
+def idle_sessions_end_and_free_their_slots():
+    """1024 VNIs from anyone fill max_sessions; once idle they end, their files are finished, and new VNIs get in."""
+    count, limit = 1030, 1024
+    frames = {1000 + i: udp4_frame(sport=i) for i in range(count)}
+    # A block for each session's first record: the pool must hold one per session, or the rest wait as queue_full.
+    config = "pcap:\n  buffer_size: 65552\n  buffer_blocks: 1100\n"
+    with Collector("--session-idle-seconds", "1", "--rotate-seconds", "0", "--max-sessions", str(limit),
+                   config=config) as c:
+        c.send([vxlan(v, f) for v, f in frames.items()])
+        m = c.wait_settled(count)
+        check_identities(m)
+        assert value(m, "mirrortap_decap_errors_total", reason="session_limit") == count - limit
+        for _ in range(400):  # bounded: 20 s; ended 64 at a time, a few times a second
+            m = c.metrics()
+            if value(m, "mirrortap_sessions_expired_total") == limit:
+                break
+            time.sleep(0.05)
+        assert value(m, "mirrortap_sessions_expired_total") == limit, m
+        assert value(m, "mirrortap_sessions") == 0
+        check_identities(m)
+        assert value(m, "mirrortap_expired_session_packets_total") == limit
+        assert value(m, "mirrortap_expired_sink_written_packets_total", sink="pcap") == limit, \
+            {k: v for k, v in m.items() if k[0].startswith("mirrortap_expired") and v}
+        # Their files are finished while the collector runs: no .part, no `current`.
+        assert leftovers(c.pcap_dir) == [], leftovers(c.pcap_dir)[:5]
+        for vni in (1000, 1500, 1000 + limit - 1):
+            files = session_files(c.pcap_dir, f"vni-{vni}")
+            assert len(files) == 1, files
+            assert tcpdump_frames(files[0]) == [frames[vni]]
+        # A new VNI gets a session now, and an old one a new session (and file).
+        c.send([vxlan(5000, udp4_frame(sport=1)), vxlan(1000, udp4_frame(sport=2))])
+        m = c.wait_settled(count + 2)
+        check_identities(m)
+        assert value(m, "mirrortap_decap_errors_total", reason="session_limit") == count - limit
+        assert value(m, "mirrortap_session_packets_total", vni="5000") == 1
+        assert value(m, "mirrortap_session_packets_total", vni="1000") == 1
+        assert value(m, "mirrortap_sessions") == 2
+        assert c.stop() == 0
+        assert len(session_files(c.pcap_dir, "vni-1000")) == 2
+        assert tcpdump_frames(session_files(c.pcap_dir, "vni-5000")[0]) == [udp4_frame(sport=1)]
+        assert leftovers(c.pcap_dir) == []
+
+
+def reload_ends_sessions_its_allowlist_refuses():
+    """A reload that narrows allowed_vnis ends the refused sessions at once and frees their slots."""
+    with Collector("--max-sessions", "3", "--rotate-seconds", "0", config="allowed_vnis: []\n") as c:
+        c.send([vxlan(v, udp4_frame(sport=v)) for v in (1, 2, 3, 4)])
+        m = c.wait_settled(4)
+        assert value(m, "mirrortap_decap_errors_total", reason="session_limit") == 1
+        c.reload("allowed_vnis: [1, 4]\n")
+        c.wait_stderr("reloaded")
+        for _ in range(200):  # bounded: 10 s
+            m = c.metrics()
+            if value(m, "mirrortap_sessions_expired_total") == 2:
+                break
+            time.sleep(0.05)
+        assert value(m, "mirrortap_sessions_expired_total") == 2
+        assert value(m, "mirrortap_sessions") == 1
+        check_identities(m)
+        assert leftovers(os.path.join(c.pcap_dir, "vni-2")) == []
+        assert tcpdump_frames(session_files(c.pcap_dir, "vni-3")[0]) == [udp4_frame(sport=3)]
+        c.send([vxlan(4, udp4_frame(sport=4)), vxlan(2, udp4_frame())])
+        m = c.wait_settled(6)
+        check_identities(m)
+        assert value(m, "mirrortap_session_packets_total", vni="4") == 1  # a freed slot
+        assert value(m, "mirrortap_decap_errors_total", reason="vni_not_allowed") == 1
+        assert c.stop() == 0
+        assert sorted(os.listdir(c.pcap_dir)) == ["vni-1", "vni-2", "vni-3", "vni-4"]
+
+
 def health_follows_the_pcap_directory():
     with Collector("--rotate-seconds", "0") as c:
         c.send([vxlan(5, udp4_frame())])
@@ -343,5 +413,5 @@ if __name__ == "__main__":
     run({f.__name__: f for f in [
         frames_are_written_exactly, rotation_makes_valid_files, sighup_starts_new_files, ipv6_listen_works,
         two_workers_keep_session_order, sessions_split_by_source, session_limit_is_counted,
-        health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config,
+        idle_sessions_end_and_free_their_slots, reload_ends_sessions_its_allowlist_refuses, health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config,
         oversized_inner_frames_are_cut_to_the_snaplen, receive_workers_make_no_file_system_calls]})

@@ -486,6 +486,28 @@ struct QuietReader {
 
 }  // namespace
 
+TEST_CASE("stream: an ended session is let go of once every record queued for it is delivered and counted") {
+    TempDir tmp;
+    auto writer = std::make_shared<StreamWriter>(fifo_options(tmp.path));
+    REQUIRE(writer->open() == "");
+    TestSession a(0, 501);
+    FifoReader reader((tmp.path / "feed").string());
+    REQUIRE(eventually([&] { return writer->has_reader(); }));
+    StreamSink sink(StreamSinkOptions{writer, 65535, uint32_t(sink_kind("stream")), false});
+    const Buf frame = tcp4(1, 2, 3, 4, 200);
+    std::vector<Packet> batch(50, packet(a.s, frame));
+    sink.write(batch);
+    const uint64_t ticket = sink.expire(a.s);
+    CHECK(ticket != 0);
+    // Released means final: nothing of the ring counts into the session afterwards.
+    REQUIRE(eventually([&] { return sink.released(ticket); }));
+    CHECK(a.sink("stream").written.get() == 50);
+    CHECK(a.sink("stream").buffered.get() == 0);
+    sink.close();
+    CHECK(a.sink("stream").written.get() == 50);
+    writer.reset();
+}
+
 TEST_CASE("stream: a reader that stops reading costs queue_full drops, and closing still ends in bounded time") {
     TempDir tmp;
     QuietReader stalled(tmp.path, 64 * 1024);  // never reads

@@ -246,6 +246,33 @@ TEST_CASE("pcap: time rotation closes a file once it is old enough") {
     sink.drain();
 }
 
+TEST_CASE("pcap: a file finished by time with no new file after it leaves `current` naming the finished file") {
+    Fixture fx;
+    auto o = fx.options();
+    o.pcap.rotate_seconds = 10;
+    PcapRotator sink(o);
+    std::vector<Packet> first = {fx.packet(kT0)};
+    sink.write(first);
+    sink.tick(kT0 + 9 * kSecond);
+    sink.sync();
+    const fs::path part = files_in(fx.dir(), ".part").at(0);
+    REQUIRE(fs::read_symlink(fx.dir() / "current") == part.filename());
+    sink.tick(kT0 + 10 * kSecond);  // finished by time; the session is idle, no new file
+    sink.sync();
+    const fs::path done = files_in(fx.dir(), ".pcap").at(0);
+    REQUIRE(fs::is_symlink(fx.dir() / "current"));
+    CHECK(fs::read_symlink(fx.dir() / "current") == done.filename());
+    CHECK(fs::exists(fx.dir() / "current"));  // never dangling
+    // The next file takes it over; closing takes it down, since it names ours.
+    std::vector<Packet> later = {fx.packet(kT0 + 11 * kSecond)};
+    sink.write(later);
+    sink.tick(kT0 + 12 * kSecond);
+    sink.sync();
+    CHECK(fs::read_symlink(fx.dir() / "current") == files_in(fx.dir(), ".part").at(0).filename());
+    sink.drain();
+    CHECK_FALSE(fs::exists(fs::symlink_status(fx.dir() / "current")));
+}
+
 TEST_CASE("pcap: time rotation splits a block at the record that starts the next period") {
     Fixture fx;
     auto o = fx.options();
@@ -388,6 +415,41 @@ TEST_CASE("pcap: a stalled writer costs counted queue_full drops, never a wait, 
     REQUIRE(records.size() == kSent - queue_full);
     // What was kept is the stream's beginning, in order: drops came after the pool ran out.
     for (size_t i = 0; i < records.size(); ++i) CHECK(records[i].ts_ns == kT0 + i);
+}
+
+TEST_CASE("pcap: an ended session is let go of only once the writer has written its records and finished its file") {
+    Fixture fx;
+    auto writer = std::make_shared<PcapWriter>();  // not started: the session's block waits
+    auto o = fx.options();
+    o.pcap.rotate_seconds = 0;
+    o.writer = writer;
+    PcapRotator sink(o);
+    std::vector<Packet> batch = {fx.packet(kT0), fx.packet(kT0 + 1), fx.packet(kT0 + 2, 1)};
+    sink.write(batch);
+    const uint64_t ticket = sink.expire(fx.sessions[0]);
+    CHECK(ticket != 0);
+    CHECK_FALSE(sink.released(ticket));  // its block is still on its way: the slot must not be reused
+    CHECK(fx.counters().buffered.get() == 2);
+    writer->start();
+    sink.sync();  // a whole writer pass: the block, then the end mark
+    REQUIRE(sink.released(ticket));
+    CHECK(fx.counters().written.get() == 2);
+    CHECK(fx.counters().buffered.get() == 0);
+    // Finished while the sink runs on: renamed, `current` gone, nothing left open.
+    CHECK(records_of(fx.dir()).size() == 2);
+    CHECK(files_in(fx.dir(), ".part").empty());
+    CHECK_FALSE(fs::exists(fs::symlink_status(fx.dir() / "current")));
+    // The slot serves another session with the same id: new name, new files, counters from zero.
+    Session& reused = fx.sessions[0];
+    for (auto& c : reused.sinks) c.written.set(0);
+    reused.set_name(std::make_shared<const std::string>("s7-again"));
+    std::vector<Packet> later = {fx.packet(kT0 + 5)};
+    sink.write(later);
+    sink.drain();
+    CHECK(records_of(fx.tmp.path / "s7-again").size() == 1);
+    CHECK(records_of(fx.dir()).size() == 2);  // the ended session's file untouched
+    CHECK(fx.counters().written.get() == 1);
+    CHECK(records_of(fx.dir(1)).size() == 1);  // the other session never noticed
 }
 
 TEST_CASE("pcap: blocks come back from the writer, so a pool far smaller than the stream carries it all") {
