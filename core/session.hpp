@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "support/counter.hpp"
@@ -24,13 +25,19 @@ struct Session {
     uint32_t id = 0;     // index in the owning worker's table, dense from 0; sinks key state by it
     uint32_t vni = 0;
     // Directory and `session` label. A reload may rename a session: the name is
-    // swapped whole, and a reader on another thread keeps the string it loaded
-    // alive until it is done with its copy. Cold path only (file open, scrape).
+    // swapped whole under a lock, and a reader on another thread keeps the
+    // string it took alive until it is done with it. Cold path only (file
+    // open, scrape, reload), so a plain mutex: libstdc++'s atomic<shared_ptr>
+    // guards itself with a lock bit ThreadSanitizer cannot see, and reported
+    // its own swap as a race.
     std::string name() const {
-        const auto n = name_.load(std::memory_order_acquire);
-        return n ? *n : std::string();
+        std::lock_guard lock(name_mutex_);
+        return name_ ? *name_ : std::string();
     }
-    void set_name(std::shared_ptr<const std::string> n) { name_.store(std::move(n), std::memory_order_release); }
+    void set_name(std::shared_ptr<const std::string> n) {
+        std::lock_guard lock(name_mutex_);
+        name_.swap(n);  // the old name is freed outside the lock, as `n` goes
+    }
     // Which kinds of sink this session feeds (bit i: kSinkNames[i]). Written by
     // the owning worker on a reload, read by the exporter.
     std::atomic<uint32_t> sink_mask{~0u};
@@ -52,7 +59,8 @@ struct Session {
     std::atomic<bool> in_use{false};
 
 private:
-    std::atomic<std::shared_ptr<const std::string>> name_;
+    mutable std::mutex name_mutex_;
+    std::shared_ptr<const std::string> name_;
 };
 
 }  // namespace mirrortap
