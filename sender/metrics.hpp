@@ -27,7 +27,9 @@ inline constexpr Def mirrored_bytes{"mirrortap_sender_mirrored_bytes_total", T::
     "Bytes of inner frames sent to the target, after truncation, by session."};
 inline constexpr Def filtered_packets{"mirrortap_sender_filtered_packets_total", T::Counter,
     "Frames not mirrored by filter verdict: rejected (a reject rule matched, no session "
-    "accepted), no_match (no rule matched), non_ip, own_traffic (the sender's own VXLAN)."};
+    "accepted), no_match (no rule matched), non_ip, aws_service (AWS never mirrors it: instance metadata, time, "
+    "Windows activation, DHCP, DHCPv6, Amazon DNS unless a filter lists amazon-dns), own_traffic (the sender's "
+    "own VXLAN)."};
 inline constexpr Def rule_decisions{"mirrortap_sender_rule_decisions_total", T::Counter,
     "Frames decided by a filter rule: the accept rule of the session that mirrored them, or the "
     "first reject rule met when none did."};

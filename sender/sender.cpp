@@ -112,7 +112,10 @@ std::shared_ptr<Sender::Source> Sender::running_source(const std::string& interf
 
 std::string Sender::stage(RunConfig run, const sockaddr_storage& target, Staged& staged) {
     const SenderConfig& c = run.config;
-    const std::string bpf = own_traffic_filter(own_target(target, c.target.port));
+    const bool amazon_dns = std::any_of(run.sessions.begin(), run.sessions.end(),
+                                        [](const Session& s) { return s.filter.amazon_dns; });
+    const std::string bpf = own_traffic_filter(own_target(target, c.target.port)) + " and " +
+                            aws_services_filter(amazon_dns);
     if (!tx_ || !tx_->suits(target.ss_family, c.batch_size, c.send_buffer_bytes)) {
         std::string error;
         staged.tx = Transmitter::open(stats_, target.ss_family, c.batch_size, kMaxDatagramBytes, c.send_buffer_bytes,
@@ -335,6 +338,7 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
         static_assert(size_t(NotMirrored::rejected) == size_t(FilteredVerdict::rejected));
         static_assert(size_t(NotMirrored::no_match) == size_t(FilteredVerdict::no_match));
         static_assert(size_t(NotMirrored::non_ip) == size_t(FilteredVerdict::non_ip));
+        static_assert(size_t(NotMirrored::aws_service) == size_t(FilteredVerdict::aws_service));
         stats_.filtered[size_t(c.not_mirrored)].add();
         return;
     }

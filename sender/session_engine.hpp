@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sender/aws_services.hpp"
 #include "sender/filter.hpp"
 
 namespace mirrortap::sender {
@@ -31,8 +32,9 @@ enum class NotMirrored : uint8_t {
     rejected,  // some session's filter matched a reject rule, none accepted
     no_match,  // no rule of any session matched (AWS's implicit reject)
     non_ip,    // not IPv4/IPv6: AWS filters never select it
+    aws_service,  // AWS never mirrors it (aws_services.hpp), or Amazon DNS no filter asked for
 };
-inline constexpr size_t kNotMirroredCount = 3;
+inline constexpr size_t kNotMirroredCount = 4;
 std::string_view to_string(NotMirrored n);
 
 struct Classification {
@@ -40,6 +42,7 @@ struct Classification {
     const FilterRule* rule = nullptr;  // the accepting rule, or the first reject seen
     int rule_session_index = -1;       // the session `rule` belongs to
     NotMirrored not_mirrored = NotMirrored::no_match;
+    AwsService service = AwsService::none;  // which, when not_mirrored is aws_service
     bool mirrored() const { return session_index >= 0; }
 };
 
@@ -50,9 +53,12 @@ public:
 
     Classification classify(Direction dir, const InnerFrame& packet) const;
     const std::vector<Session>& sessions() const { return sessions_; }
+    // Some session's filter lists the amazon-dns network service.
+    bool any_amazon_dns() const { return any_amazon_dns_; }
 
 private:
     std::vector<Session> sessions_;
+    bool any_amazon_dns_ = false;
 };
 
 // Bytes of a frame that go on the wire: the session's packet length, then the

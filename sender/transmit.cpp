@@ -25,6 +25,7 @@ std::string_view to_string(FilteredVerdict v) {
         case FilteredVerdict::rejected: return "rejected";
         case FilteredVerdict::no_match: return "no_match";
         case FilteredVerdict::non_ip: return "non_ip";
+        case FilteredVerdict::aws_service: return "aws_service";
         case FilteredVerdict::own_traffic: return "own_traffic";
     }
     return "unknown";
