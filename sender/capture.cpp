@@ -34,6 +34,9 @@ std::string own_traffic_filter(const OwnTarget& t) {
         return std::string(hex);
     };
     std::string f = "not (udp and dst port " + port + " and dst host " + text + ")";
+    // Fragments towards the target: only the first has a UDP header (own_traffic.hpp).
+    f += v4 ? " and not (ip and dst host " + std::string(text) + " and ip[6:2] & 0x3fff != 0)"
+            : " and not (ip6 and dst host " + std::string(text) + " and ip6[6] == 44)";
     if (v4) {
         // ICMP error types 3, 11, 12; the quoted IP header at icmp[8], its
         // destination at icmp[24], the quoted UDP destination port at icmp[30]

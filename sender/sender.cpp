@@ -46,7 +46,7 @@ bool same_address(const sockaddr_storage& a, const sockaddr_storage& b) {
     return false;
 }
 
-// The largest inner frame any MTU we accept allows (9216 - 36), plus our
+// The largest inner frame any MTU we accept allows (9216 - 40), plus our
 // UDP and VXLAN headers: the size of one send slot.
 constexpr uint32_t kMaxDatagramBytes = 8 + 8 + 9216;
 
@@ -163,7 +163,8 @@ void Sender::commit(Staged& staged) {
     target_ = staged.target;
     own_ = own_target(staged.target, staged.run.config.target.port);
     have_target_ = true;
-    max_inner_bytes_ = max_inner_frame_bytes(staged.run.config.mtu, staged.target.ss_family == AF_INET6);
+    path_mtu_ = 0;
+    refresh_path_mtu(staged.run.config.mtu);
 
     std::vector<std::shared_ptr<Source>> sources;
     for (Staged::Interface& i : staged.interfaces) {
@@ -192,6 +193,17 @@ void Sender::commit(Staged& staged) {
     run_ = std::move(staged.run);
     resolve_timer_.cancel();
     schedule_resolve();
+}
+
+void Sender::refresh_path_mtu(uint32_t configured) {
+    const uint32_t route = route_mtu(target_);
+    const uint32_t mtu = route != 0 ? std::min(configured, route) : configured;
+    if (mtu == path_mtu_) return;
+    if (path_mtu_ != 0 || mtu != configured)
+        log("path MTU to " + address_text(target_) + ": " + std::to_string(mtu) +
+            (mtu < configured ? " (the route's; --mtu says " + std::to_string(configured) + ")" : ""));
+    path_mtu_ = mtu;
+    max_inner_bytes_ = max_inner_frame_bytes(mtu, target_.ss_family == AF_INET6);
 }
 
 void Sender::apply_sessions(std::vector<Session> sessions) {
@@ -372,6 +384,7 @@ void Sender::schedule_stats() {
         if (ec || stopped_) return;
         for (auto& s : sources_) s->capture->update_stats();
         tx_->flush();
+        refresh_path_mtu(run_.config.mtu);
         schedule_stats();
     });
 }

@@ -67,6 +67,9 @@ private:
     static void on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
     void handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes);
     void apply_sessions(std::vector<Session> sessions);
+    // The MTU frames are cut to: --mtu, or the route's towards the target
+    // when smaller (asked once a second: a syscall, never per frame).
+    void refresh_path_mtu(uint32_t configured);
     void schedule_resolve();
     void schedule_stats();
 
@@ -87,6 +90,7 @@ private:
     sockaddr_storage target_{};
     OwnTarget own_;  // target_ and its port, as the own-traffic check wants them
     bool have_target_ = false;
+    uint32_t path_mtu_ = 0;
     uint32_t max_inner_bytes_ = 0;
     uint64_t now_ns_ = 0;  // read once per drained batch, not per frame
     boost::asio::steady_timer resolve_timer_;

@@ -70,10 +70,14 @@ struct Truncation {
     bool by_mtu = false;
 };
 
-// Outer IP + UDP + VXLAN in front of the inner Ethernet frame. With the inner
-// Ethernet header these are the "50 bytes of headers" AWS documents for IPv4.
-inline constexpr uint32_t kOuterOverheadIpv4Bytes = 20 + 8 + 8;
-inline constexpr uint32_t kOuterOverheadIpv6Bytes = 40 + 8 + 8;
+// What AWS keeps free around the inner Ethernet frame. AWS documents that at
+// a target MTU of 9001 mirrored packets up to 8947 bytes are not truncated:
+// 54 bytes around the inner IP packet with an IPv4 target (74 with IPv6).
+// Outer IP + UDP + VXLAN + the inner Ethernet header add up to 50 (70); the
+// 4 bytes more are AWS's, and kept so that we cut where AWS cuts.
+inline constexpr uint32_t kAwsUnexplainedBytes = 4;
+inline constexpr uint32_t kOuterOverheadIpv4Bytes = 20 + 8 + 8 + kAwsUnexplainedBytes;
+inline constexpr uint32_t kOuterOverheadIpv6Bytes = 40 + 8 + 8 + kAwsUnexplainedBytes;
 
 // Largest inner frame that fits a path MTU once encapsulated.
 inline uint32_t max_inner_frame_bytes(uint32_t path_mtu, bool outer_ipv6) {

@@ -69,7 +69,7 @@ SettingsTable<C> make_table() {
          .group = kTarget, .help = "re-resolve the target this often\nor a duration: 5m, 1h",
          .value = duration_value<C>(field<&C::resolve_interval_seconds>, seconds(1), seconds(86400))},
         {.key = "mtu", .flag = "--mtu", .value_name = "BYTES", .default_text = "1500", .group = kTarget,
-         .help = "path MTU to the target (576..9216)\nlonger frames are cut to MTU-36 bytes as AWS does\nMTU-56 with an IPv6 target",
+         .help = "path MTU to the target (576..9216)\nthe kernel's route MTU lowers it\nframes are cut to MTU-40 bytes as AWS does\nMTU-60 with an IPv6 target",
          .value = number_value<C>(field<&C::mtu>, 576, 9216)},
 
         // ---- sending ----

@@ -31,6 +31,28 @@ std::string_view to_string(FilteredVerdict v) {
     return "unknown";
 }
 
+namespace {
+constexpr int kOn = 1;
+}  // namespace
+
+uint32_t route_mtu(const sockaddr_storage& target) {
+    // A connected UDP socket: the kernel picks the route (and any path MTU
+    // it learned from "fragmentation needed") without a packet being sent.
+    const int fd = ::socket(target.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    sockaddr_storage to = target;
+    if (to.ss_family == AF_INET) reinterpret_cast<sockaddr_in&>(to).sin_port = htons(9);
+    else reinterpret_cast<sockaddr_in6&>(to).sin6_port = htons(9);
+    const socklen_t len = to.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    int mtu = 0;
+    socklen_t mtu_len = sizeof mtu;
+    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&to), len) == 0 &&
+                    (to.ss_family == AF_INET ? getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &mtu_len)
+                                             : getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &mtu_len)) == 0;
+    ::close(fd);
+    return ok && mtu > 0 ? uint32_t(mtu) : 0;
+}
+
 Transmitter::Transmitter(SenderStats& stats, uint32_t batch_size, uint32_t max_datagram_bytes)
     : stats_(stats), batch_(batch_size), slot_bytes_(max_datagram_bytes),
       buffers_(size_t(batch_size) * max_datagram_bytes), iov_(batch_size), msgs_(batch_size), pending_(batch_size) {}
@@ -58,6 +80,20 @@ std::unique_ptr<Transmitter> Transmitter::open(SenderStats& stats, int family, u
     setsockopt(t->fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
     const int sndbuf = int(std::min<uint64_t>(send_buffer_bytes, INT32_MAX / 2));
     setsockopt(t->fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    // Never fragment: a fragment has no UDP header, so nothing (neither our
+    // own-traffic check nor a collector's NLB) could tell it is ours, and a
+    // sender capturing on the mirror path would mirror it again. Frames are
+    // cut to the path MTU instead (Sender), as AWS does; what is still too
+    // long fails with EMSGSIZE and is counted.
+    const int dont = family == AF_INET6 ? IPV6_PMTUDISC_DO : IP_PMTUDISC_DO;
+    const bool df = family == AF_INET6
+                        ? setsockopt(t->fd_, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &dont, sizeof dont) == 0 &&
+                              setsockopt(t->fd_, IPPROTO_IPV6, IPV6_DONTFRAG, &kOn, sizeof kOn) == 0
+                        : setsockopt(t->fd_, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont) == 0;
+    if (!df) {
+        error = std::string("don't-fragment on the raw socket: ") + std::strerror(errno);
+        return nullptr;
+    }
     if (family == AF_INET6) {
         // UDP over IPv6 needs a checksum; have the kernel compute it (offset 6
         // in our UDP header).

@@ -19,6 +19,9 @@
 
 namespace mirrortap::sender {
 
+// The kernel's MTU on the route to `target` (0 when there is no route).
+uint32_t route_mtu(const sockaddr_storage& target);
+
 class Transmitter {
 public:
     // A raw socket for `family` with its send buffer, and room for

@@ -93,7 +93,7 @@ TEST_CASE("aws services: each address and port pair AWS keeps out is recognised,
     }
 }
 
-TEST_CASE("aws services: never mirrored by an accept-all session, either direction; Amazon DNS only when listed") {
+TEST_CASE("aws services: never mirrored by an accept-all session, either direction, Amazon DNS only when listed") {
     const SessionEngine plain({session(1, false)});
     const SessionEngine with_dns({session(1, false), session(2, true)});
     for (const Case& c : cases()) {

@@ -157,6 +157,24 @@ TEST_CASE("own traffic: our VXLAN and ICMP errors quoting it are recognised, not
     CHECK_FALSE(own6(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789)));
 }
 
+TEST_CASE("own traffic: any fragment towards the target is ours, whole datagrams of others are not") {
+    const OwnTarget t4 = target4({10, 8, 0, 2}, 4789);
+    auto own4 = [&](const Buf& b) { return is_own_traffic(view(b), parsed(b), t4); };
+    // A non-first piece of our VXLAN: no UDP header to recognise it by.
+    CHECK(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 0, 0, 60, 0x00B9)));   // offset 1480, last
+    CHECK(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 0, 0, 60, 0x20B9)));   // offset 1480, more follow
+    CHECK(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 53, 60, 0x2000)));  // first, more follow
+    CHECK(own4(ip4_frame(1, {10, 0, 0, 1}, {10, 8, 0, 2}, 0, 0, 60, 0x00B9)));    // any protocol
+    CHECK_FALSE(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 3}, 0, 0, 60, 0x00B9)));  // another host
+    CHECK_FALSE(own4(ip4_frame(17, {10, 8, 0, 2}, {10, 0, 0, 1}, 0, 0, 60, 0x00B9)));  // from the target
+    CHECK_FALSE(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 53, 60, 0x4000)));  // DF, whole
+    const OwnTarget t6 = target6(2, 4789);
+    auto own6 = [&](const Buf& b) { return is_own_traffic(view(b), parsed(b), t6); };
+    CHECK(own6(ip6_frame(44, 1, 2)));  // a fragment header first
+    CHECK_FALSE(own6(ip6_frame(44, 1, 3)));
+    CHECK_FALSE(own6(ip6_frame(44, 2, 1)));
+}
+
 TEST_CASE("capture: the own-traffic BPF filter drops exactly what is_own_traffic recognises") {
     auto passes = bpf_passes;
     const OwnTarget t4 = target4({10, 8, 0, 2}, 4789);
@@ -167,7 +185,10 @@ TEST_CASE("capture: the own-traffic BPF filter drops exactly what is_own_traffic
         ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 53),   ip4_frame(6, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789),
         ip4_frame(1, {10, 8, 0, 2}, {10, 0, 0, 1}),                icmp4_error(3, {10, 8, 0, 2}, 4789),
         icmp4_error(12, {10, 8, 0, 2}, 4789),                      icmp4_error(3, {10, 8, 0, 2}, 53),
-        icmp4_error(3, {10, 8, 0, 9}, 4789),                       icmp4_error(0, {10, 8, 0, 2}, 4789)};
+        icmp4_error(3, {10, 8, 0, 9}, 4789),                       icmp4_error(0, {10, 8, 0, 2}, 4789),
+        ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 0, 0, 60, 0x00B9), ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 0, 0, 60, 0x20B9),
+        ip4_frame(6, {10, 0, 0, 1}, {10, 8, 0, 2}, 1, 2, 60, 0x2000), ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 3}, 0, 0, 60, 0x00B9),
+        ip4_frame(17, {10, 8, 0, 2}, {10, 0, 0, 1}, 0, 0, 60, 0x00B9), ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 5, 53, 60, 0x4000)};
     for (const Buf& b : frames4) CHECK(passes(f4, b) == !is_own_traffic(view(b), parsed(b), t4));
     CHECK_FALSE(passes(f4, frames4[0]));
     CHECK_FALSE(passes(f4, frames4[5]));
@@ -178,7 +199,9 @@ TEST_CASE("capture: the own-traffic BPF filter drops exactly what is_own_traffic
     const Buf frames6[] = {ip6_frame(17, 1, 2, 50000, 4789), ip6_frame(17, 1, 3, 50000, 4789),
                            icmp6_error(1, 2, 4789),          icmp6_error(2, 2, 4789),
                            icmp6_error(1, 3, 4789),          icmp6_error(1, 2, 53),
-                           icmp6_error(129, 2, 4789),        ip6_frame(58, 1, 2)};
+                           icmp6_error(129, 2, 4789),        ip6_frame(58, 1, 2),
+                           ip6_frame(44, 1, 2),              ip6_frame(44, 1, 3),
+                           ip6_frame(44, 2, 1)};
     for (const Buf& b : frames6) CHECK(passes(f6, b) == !is_own_traffic(view(b), parsed(b), t6));
     CHECK_FALSE(passes(f6, frames6[0]));
     CHECK_FALSE(passes(f6, frames6[2]));
@@ -244,7 +267,7 @@ TEST_CASE("explain: each frame of a pcap file is shown with its session and rule
     bool mirrored = false;
     Buf tls = ip4_frame(6, {10, 0, 0, 1}, {10, 0, 0, 2}, 40000, 443, 100);
     std::string both = explain_frame(engine, std::nullopt, reinterpret_cast<const uint8_t*>(tls.data()),
-                                     uint32_t(tls.size()), uint32_t(tls.size()), 1464, mirrored);
+                                     uint32_t(tls.size()), uint32_t(tls.size()), 1460, mirrored);
     CHECK(mirrored);
     CHECK(both.find("as egress mirrored by session 3") != std::string::npos);
     CHECK(both.find("as ingress not mirrored: no rule matched") != std::string::npos);
