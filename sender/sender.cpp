@@ -104,10 +104,17 @@ Sender::Sender(boost::asio::io_context& io, SenderStats& stats)
 
 Sender::~Sender() { stop(); }
 
-std::shared_ptr<Sender::Source> Sender::running_source(const std::string& interface) const {
+std::shared_ptr<Sender::Source> Sender::running_source(const std::string& interface, Direction direction) const {
     for (const auto& s : sources_)
-        if (s->capture->name() == interface) return s;
+        if (s->capture->name() == interface && s->capture->direction() == direction) return s;
     return nullptr;
+}
+
+std::string Sender::interface_names() const {
+    std::string names;
+    for (auto& s : sources_)
+        if (s->capture->direction() == Direction::ingress) names += (names.empty() ? "" : ",") + s->capture->name();
+    return names;
 }
 
 std::string Sender::stage(RunConfig run, const sockaddr_storage& target, Staged& staged) {
@@ -123,16 +130,20 @@ std::string Sender::stage(RunConfig run, const sockaddr_storage& target, Staged&
         if (!staged.tx) return error;
         staged.tx->set_target(target);
     }
-    for (const std::string& name : c.interfaces) {
+    // Two captures per interface, one per direction: the kernel says which
+    // way a frame went. Each gets half the ring the setting asks for.
+    const CaptureOptions options{c.capture_buffer_bytes / 2, 65535};
+    for (const std::string& name : c.interfaces)
+    for (const Direction direction : {Direction::ingress, Direction::egress}) {
         Staged::Interface& i = staged.interfaces.emplace_back();
         std::string error;
-        if ((i.running = running_source(name))) {
+        if ((i.running = running_source(name, direction))) {
             // Its ring keeps what it holds; only the filter may change (a new target).
             if (i.running->capture->filter() != bpf && !(i.filter = i.running->capture->compile(bpf, error)))
                 return error;
             continue;
         }
-        auto capture = Capture::open(name, {c.capture_buffer_bytes, 65535}, error);
+        auto capture = Capture::open(name, direction, options, error);
         if (!capture) return error;
         if (std::string e = capture->set_filter(bpf); !e.empty()) return e;
         try {
@@ -233,9 +244,7 @@ std::string Sender::start(RunConfig run) {
     if (std::string e = stage(std::move(run), addr, staged); !e.empty()) return e;
     commit(staged);
     schedule_stats();
-    std::string names;
-    for (auto& s : sources_) names += (names.empty() ? "" : ",") + s->capture->name();
-    log("capturing on " + names + ", mirroring to " + address_text(target_) + ":" +
+    log("capturing on " + interface_names() + ", mirroring to " + address_text(target_) + ":" +
         std::to_string(run_.config.target.port) + ", " + std::to_string(engine_.sessions().size()) +
         " session(s), inner frames up to " + std::to_string(max_inner_bytes_) + " bytes");
     return "";
@@ -255,9 +264,7 @@ std::string Sender::reload(RunConfig run) {
     Staged staged;
     if (std::string e = stage(std::move(run), addr, staged); !e.empty()) return e;
     commit(staged);
-    std::string names;
-    for (auto& s : sources_) names += (names.empty() ? "" : ",") + s->capture->name();
-    log("reloaded: capturing on " + names + ", " + std::to_string(engine_.sessions().size()) +
+    log("reloaded: capturing on " + interface_names() + ", " + std::to_string(engine_.sessions().size()) +
         " session(s), mirroring to " + address_text(target_) + ":" + std::to_string(run_.config.target.port));
     return "";
 }
@@ -330,7 +337,7 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
     }
     const Bytes frame{reinterpret_cast<const std::byte*>(bytes), h->caplen};
     const InnerFrame inner = parse_inner_frame(frame);
-    const Direction dir = s.capture->is_own_mac(bytes) ? Direction::egress : Direction::ingress;
+    const Direction dir = s.capture->direction();
 
     // The BPF filter already keeps our VXLAN (and ICMP errors quoting it)
     // out; this catches the moment between a new target and the new filter.

@@ -61,7 +61,8 @@ private:
     std::string stage(RunConfig run, const sockaddr_storage& target, Staged& staged);
     // Swaps the staged objects in; cannot fail.
     void commit(Staged& staged);
-    std::shared_ptr<Source> running_source(const std::string& interface) const;
+    std::shared_ptr<Source> running_source(const std::string& interface, Direction direction) const;
+    std::string interface_names() const;  // "eth0,eth1", each once
     void arm(const std::shared_ptr<Source>& s);
     uint64_t drain(Source& s);  // returns the frames read
     static void on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes);

@@ -54,7 +54,7 @@ SettingsTable<C> make_table() {
          .value = list_value<C>(field<&C::interfaces>, parse_interface_name),
          .flag_also = [](C& c) { c.interfaces_at.clear(); }},
         {.key = "capture_buffer_bytes", .flag = "-B,--buffer-size", .value_name = "BYTES", .default_text = "64M",
-         .group = kCapture, .help = "libpcap ring per interface (K/M/G)", .on_reload = OnReload::restart,
+         .group = kCapture, .help = "libpcap ring per interface (K/M/G), half for each direction", .on_reload = OnReload::restart,
          .value = size_value<C>(field<&C::capture_buffer_bytes>, 64 << 10, 1ull << 30)},
         {.key = "poll_interval_usec", .flag = "--poll-usec", .value_name = "N", .default_text = "500",
          .group = kCapture,

@@ -6,8 +6,11 @@
 # TCP with full-size segments: each original frame (tcpdump on A's link to B)
 # must reach the collector exactly once, cut to the route's MTU, and no mirror
 # may be our own VXLAN or a piece of it. Once with an IPv4 target, once with
-# an IPv6 one. Bounded: every wait is polled with a limit, the traffic is a
-# fixed amount.
+# an IPv6 one. Then direction comes from the kernel, not from MAC addresses:
+# a frame received with A's own source MAC is ingress, one A sends with a
+# foreign source MAC is egress, and a frame for another host that reaches a
+# promiscuous interface is not mirrored at all. Bounded: every wait is polled
+# with a limit, the traffic is a fixed amount.
 #
 # usage: loop_sender.sh BIN_DIR     (exit 77 = skipped: needs root)
 set -euo pipefail
@@ -94,4 +97,55 @@ round() {  # round NAME TARGET_ADDR LISTEN MAX_INNER
 # AWS: 54 bytes around the inner IP packet over IPv4, 74 over IPv6; 14 of them the inner Ethernet header.
 round ipv4 10.78.2.2 10.78.2.2:4789 $((MTU - 40))
 round ipv6 fd00:78:2::2 "[fd00:78:2::2]:4789" $((MTU - 60))
+
+# --- direction from the kernel ------------------------------------------------
+ethernet_udp() {  # ethernet_udp NS IFACE SRC_MAC DST_MAC SRC_IP DST_IP DPORT: 3 frames through a packet socket
+    ip netns exec "$1" "$PY" -c "
+import socket, struct, sys
+iface, smac, dmac, sip, dip, dport = sys.argv[1:7]
+mac = lambda t: bytes.fromhex(t.replace(':', ''))
+payload = b'direction'
+udp = struct.pack('!HHHH', 40000, int(dport), 8 + len(payload), 0) + payload
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 1, 0x4000, 64, 17, 0,
+                 socket.inet_aton(sip), socket.inet_aton(dip))
+s = sum(struct.unpack('!10H', ip)); s = (s & 0xFFFF) + (s >> 16); s = (s & 0xFFFF) + (s >> 16)
+ip = ip[:10] + struct.pack('!H', ~s & 0xFFFF) + ip[12:]
+p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); p.bind((iface, 0))
+for _ in range(3): p.send(mac(dmac) + mac(smac) + b'\x08\x00' + ip + udp)" "$2" "$3" "$4" "$5" "$6" "$7"
+}
+cat >"$WORK/direction.yaml" <<'YAML'
+sessions:
+  - session_number: 1
+    virtual_network_id: 6
+    filter:
+      ingress:
+        - {rule_number: 1, rule_action: accept, protocol: 17, destination_port_range: {from_port: 7777, to_port: 7778}}
+      egress:
+        - {rule_number: 1, rule_action: accept, protocol: 17, destination_port_range: {from_port: 7779, to_port: 7779}}
+YAML
+A_MAC=$(ip netns exec "$A" cat /sys/class/net/ab/address)
+B_MAC=$(ip netns exec "$B" cat /sys/class/net/ba/address)
+ip -n "$A" link set ab promisc on   # as a bridge member would be: frames for other hosts reach it
+mkdir -p "$WORK/direction/captures"
+ip netns exec "$C" "$BIN/mirrortap-collector" --listen 10.78.2.2:4789 --pcap-dir "$WORK/direction/captures" \
+    --workers 1 --allow-root >"$WORK/direction/collector.log" 2>&1 &
+COLL=$!; PIDS+=($COLL)
+wait_for "collector socket" sh -c "ip netns exec $C ss -uln | grep -q ':4789'"
+ip netns exec "$A" "$BIN/mirrortap-sender" -c "$WORK/direction.yaml" -i ab -t 10.78.2.2 >"$WORK/direction/sender.log" 2>&1 &
+SENDER=$!; PIDS+=($SENDER)
+wait_for "sender" grep -q "capturing on" "$WORK/direction/sender.log"
+ethernet_udp "$B" ba "$A_MAC" "$A_MAC" 10.78.1.2 10.78.1.1 7777           # received, with A's own source MAC
+ethernet_udp "$B" ba "$B_MAC" 02:00:00:00:00:99 10.78.1.2 10.78.1.9 7778  # for another host
+ethernet_udp "$A" ab 02:00:00:00:00:98 "$B_MAC" 10.78.1.1 10.78.1.2 7779  # sent, with a foreign source MAC
+sleep 1
+kill -TERM "$SENDER"; wait "$SENDER" || true
+sleep 0.5
+kill -TERM "$COLL"; wait "$COLL" || true
+count() { for f in "$WORK"/direction/captures/vni-6/*.pcap; do [ -L "$f" ] || tcpdump -nr "$f" "udp dst port $1" 2>/dev/null; done | wc -l; }
+IN=$(count 7777) OTHER=$(count 7778) OUT=$(count 7779)
+echo "direction: ingress with A's source MAC $IN/3 mirrored, for another host $OTHER/0, egress with a foreign MAC $OUT/3"
+if [ "$IN" -ne 3 ] || [ "$OTHER" -ne 0 ] || [ "$OUT" -ne 3 ]; then
+    echo "FAIL: direction must be the kernel's, and frames for other hosts never mirrored"
+    cat "$WORK/direction/sender.log"; exit 1
+fi
 echo "PASS"
