@@ -11,8 +11,10 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "decap/frame.hpp"
+#include "support/parse.hpp"
 
 namespace mirrortap::sender {
 
@@ -60,12 +62,20 @@ inline bool both_ports_in(const FlowKey& f, uint16_t a, uint16_t b) {
 
 }  // namespace detail
 
+// The Amazon DNS resolvers in the VPC's own range: base + 2 of each block.
+using VpcResolvers = std::vector<std::array<uint8_t, 4>>;
+VpcResolvers vpc_resolvers(const std::vector<Cidr>& vpc_blocks);
+
 // Which AWS service `packet` belongs to, from either address or the ports.
-inline AwsService aws_service(const InnerFrame& packet) {
+inline AwsService aws_service(const InnerFrame& packet, const VpcResolvers& resolvers = {}) {
     const FlowKey& f = packet.flow;
     if (f.kind == FlowKind::non_ip) return AwsService::none;
     if (AwsService s = detail::link_local_service(f.kind, f.dst); s != AwsService::none) return s;
     if (AwsService s = detail::link_local_service(f.kind, f.src); s != AwsService::none) return s;
+    if (f.kind == FlowKind::ipv4)
+        for (const auto& r : resolvers)
+            if (std::memcmp(f.dst.data(), r.data(), 4) == 0 || std::memcmp(f.src.data(), r.data(), 4) == 0)
+                return AwsService::amazon_dns;
     if (f.protocol == 17 && packet.has_ports) {
         if (f.kind == FlowKind::ipv4 && detail::both_ports_in(f, 67, 68)) return AwsService::dhcp;
         if (f.kind == FlowKind::ipv6 && detail::both_ports_in(f, 546, 547)) return AwsService::dhcpv6;
@@ -76,6 +86,6 @@ inline AwsService aws_service(const InnerFrame& packet) {
 // The capture filter that keeps these out in the kernel already (the hot
 // path checks again: VLAN-tagged frames pass a BPF filter unlooked-at).
 // Amazon DNS too unless some session's filter asks for it.
-std::string aws_services_filter(bool keep_amazon_dns);
+std::string aws_services_filter(bool keep_amazon_dns, const VpcResolvers& resolvers = {});
 
 }  // namespace mirrortap::sender

@@ -149,6 +149,7 @@ int explain(const Options& o) {
         std::cout << "# no --local-mac and no local interface to take it from: each frame is shown both ways\n";
     eo.max_inner_bytes = max_inner_frame_bytes(l.run.config.mtu, false);
     SessionEngine engine(l.run.sessions);
+    engine.set_vpc_resolvers(vpc_resolvers(l.run.config.vpc_cidrs));
     ExplainTotals totals;
     if (std::string e = explain_pcap(o.explain_path, engine, eo, std::cout, totals); !e.empty()) {
         std::cerr << "mirrortap-sender: " << e << "\n";

@@ -122,7 +122,7 @@ std::string Sender::stage(RunConfig run, const sockaddr_storage& target, Staged&
     const bool amazon_dns = std::any_of(run.sessions.begin(), run.sessions.end(),
                                         [](const Session& s) { return s.filter.amazon_dns; });
     const std::string bpf = own_traffic_filter(own_target(target, c.target.port)) + " and " +
-                            aws_services_filter(amazon_dns);
+                            aws_services_filter(amazon_dns, vpc_resolvers(c.vpc_cidrs));
     if (!tx_ || !tx_->suits(target.ss_family, c.batch_size, c.send_buffer_bytes)) {
         std::string error;
         staged.tx = Transmitter::open(stats_, target.ss_family, c.batch_size, kMaxDatagramBytes, c.send_buffer_bytes,
@@ -199,7 +199,7 @@ void Sender::commit(Staged& staged) {
     for (Staged::Interface& i : staged.interfaces)
         if (i.opened) arm(i.opened);
 
-    apply_sessions(staged.run.sessions);
+    apply_sessions(staged.run.sessions, vpc_resolvers(staged.run.config.vpc_cidrs));
     limiter_ = RateLimiter(staged.run.config.max_rate.packets_per_second, staged.run.config.max_rate.bits_per_second);
     run_ = std::move(staged.run);
     resolve_timer_.cancel();
@@ -217,9 +217,10 @@ void Sender::refresh_path_mtu(uint32_t configured) {
     max_inner_bytes_ = max_inner_frame_bytes(mtu, target_.ss_family == AF_INET6);
 }
 
-void Sender::apply_sessions(std::vector<Session> sessions) {
+void Sender::apply_sessions(std::vector<Session> sessions, VpcResolvers resolvers) {
     if (tx_) tx_->flush();
     engine_ = SessionEngine(std::move(sessions));
+    engine_.set_vpc_resolvers(std::move(resolvers));
     slots_.clear();
     stats_.configured_sessions.set(engine_.sessions().size());
     std::lock_guard lock(stats_.lock);

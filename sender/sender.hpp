@@ -67,7 +67,7 @@ private:
     uint64_t drain(Source& s);  // returns the frames read
     static void on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
     void handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes);
-    void apply_sessions(std::vector<Session> sessions);
+    void apply_sessions(std::vector<Session> sessions, VpcResolvers resolvers);
     // The MTU frames are cut to: --mtu, or the route's towards the target
     // when smaller (asked once a second: a syscall, never per frame).
     void refresh_path_mtu(uint32_t configured);

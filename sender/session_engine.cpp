@@ -30,7 +30,7 @@ Classification SessionEngine::classify(Direction dir, const InnerFrame& packet) 
         c.not_mirrored = NotMirrored::non_ip;
         return c;
     }
-    const AwsService service = aws_service(packet);
+    const AwsService service = aws_service(packet, resolvers_);
     if (service != AwsService::none && (service != AwsService::amazon_dns || !any_amazon_dns_)) {
         c.not_mirrored = NotMirrored::aws_service;
         c.service = service;

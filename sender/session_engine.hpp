@@ -55,10 +55,14 @@ public:
     const std::vector<Session>& sessions() const { return sessions_; }
     // Some session's filter lists the amazon-dns network service.
     bool any_amazon_dns() const { return any_amazon_dns_; }
+    // The VPC's own Amazon DNS addresses (vpc_cidr), besides 169.254.169.253.
+    void set_vpc_resolvers(VpcResolvers r) { resolvers_ = std::move(r); }
+    const VpcResolvers& vpc_resolvers() const { return resolvers_; }
 
 private:
     std::vector<Session> sessions_;
     bool any_amazon_dns_ = false;
+    VpcResolvers resolvers_;
 };
 
 // Bytes of a frame that go on the wire: the session's packet length, then the

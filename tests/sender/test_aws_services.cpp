@@ -171,3 +171,42 @@ TEST_CASE("aws services: network_services in the YAML filter and NetworkServices
     CHECK(imp.filters.at("tmf-1").amazon_dns);
     CHECK_FALSE(imp.filters.at("tmf-2").amazon_dns);
 }
+
+TEST_CASE("aws services: the VPC's own resolver at base + 2 of vpc_cidr is Amazon DNS, in the engine and the BPF") {
+    std::string why;
+    const VpcResolvers resolvers =
+        vpc_resolvers({*parse_cidr("10.0.0.0/16", why), *parse_cidr("172.31.16.0/20", why), *parse_cidr("10.0.0.0/16", why)});
+    REQUIRE(resolvers.size() == 2);
+    CHECK(resolvers[0] == std::array<uint8_t, 4>{10, 0, 0, 2});
+    CHECK(resolvers[1] == std::array<uint8_t, 4>{172, 31, 16, 2});
+    SessionEngine plain({session(1, false)});
+    plain.set_vpc_resolvers(resolvers);
+    SessionEngine with_dns({session(1, false), session(2, true)});
+    with_dns.set_vpc_resolvers(resolvers);
+    const Buf query = ip4_frame(17, {10, 0, 5, 5}, {10, 0, 0, 2}, 40000, 53);
+    const Buf answer = ip4_frame(17, {172, 31, 16, 2}, {10, 0, 5, 5}, 53, 40000);
+    const Buf neighbour = ip4_frame(17, {10, 0, 5, 5}, {10, 0, 0, 3}, 40000, 53);
+    for (const Buf* b : {&query, &answer}) {
+        const Classification c = plain.classify(Direction::egress, parsed(*b));
+        CHECK_FALSE(c.mirrored());
+        CHECK(c.service == AwsService::amazon_dns);
+        const Classification d = with_dns.classify(Direction::egress, parsed(*b));
+        REQUIRE(d.mirrored());
+        CHECK(with_dns.sessions()[size_t(d.session_index)].session_number == 2);
+        CHECK_FALSE(bpf_passes(aws_services_filter(false, resolvers), *b));
+        CHECK(bpf_passes(aws_services_filter(true, resolvers), *b));
+    }
+    CHECK(plain.classify(Direction::egress, parsed(neighbour)).mirrored());
+    CHECK(bpf_passes(aws_services_filter(false, resolvers), neighbour));
+    // Without vpc_cidr, 10.0.0.2 is nobody in particular.
+    CHECK(SessionEngine({session(1, false)}).classify(Direction::egress, parsed(query)).mirrored());
+
+    ConfigLoad l = load_config_text("vpc_cidr: [10.0.0.0/16, 172.31.16.0/20]\n");
+    REQUIRE(l.ok());
+    CHECK(l.config.vpc_cidrs.size() == 2);
+    for (const char* bad : {"vpc_cidr: 2001:db8::/56\n", "vpc_cidr: 10.0.0.0/8\n", "vpc_cidr: 10.0.0.0/29\n"}) {
+        ConfigLoad b = load_config_text(bad);
+        REQUIRE_FALSE(b.ok());
+        CHECK(b.errors[0].message.find("a VPC block is IPv4, /16 to /28") != std::string::npos);
+    }
+}
