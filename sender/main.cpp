@@ -245,7 +245,8 @@ int run(const Options& o) {
     std::cerr << captured << " packets captured\n"
               << mirrored << " packets mirrored\n"
               << dropped << " packets dropped by the sender (rate limit, socket)\n"
-              << kernel_drops << " packets dropped by kernel\n";
+              << kernel_drops << " packets dropped by kernel\n"
+              << stats.target_unreachable.get() << " ICMP unreachable from the target\n";
     return 0;
 }
 

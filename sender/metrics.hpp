@@ -42,6 +42,9 @@ inline constexpr Def sent_datagrams{"mirrortap_sender_sent_datagrams_total", T::
     "VXLAN datagrams the kernel accepted."};
 inline constexpr Def sent_bytes{"mirrortap_sender_sent_bytes_total", T::Counter,
     "Bytes of the outer IP packets the kernel accepted, headers included."};
+inline constexpr Def target_unreachable{"mirrortap_sender_target_unreachable_total", T::Counter,
+    "ICMP destination unreachable (port, host, network...) received about datagrams sent to the target: "
+    "nothing listens there, or no route."};
 inline constexpr Def sendmmsg_calls{"mirrortap_sender_sendmmsg_calls_total", T::Counter,
     "sendmmsg system calls; sent_datagrams over this is the mean batch."};
 inline constexpr Def sessions{"mirrortap_sender_sessions", T::Gauge, "Mirror sessions configured."};

@@ -280,7 +280,10 @@ void Sender::stop() {
         s->capture->update_stats();
         s->close();
     }
-    if (tx_) tx_->flush();
+    if (tx_) {
+        tx_->flush();
+        tx_->read_errors();
+    }
 }
 
 void Sender::arm(const std::shared_ptr<Source>& s) {
@@ -392,6 +395,7 @@ void Sender::schedule_stats() {
         if (ec || stopped_) return;
         for (auto& s : sources_) s->capture->update_stats();
         tx_->flush();
+        tx_->read_errors();
         refresh_path_mtu(run_.config.mtu);
         schedule_stats();
     });

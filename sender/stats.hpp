@@ -86,6 +86,7 @@ struct SenderStats {
     Count reloads_ok;
     Count reloads_failed;
     Count sendmmsg_calls;
+    Count target_unreachable;  // ICMP "destination unreachable" about our datagrams
     Count configured_sessions;
 
     // Replaced on reload; the exporter takes the lock, the hot path never does

@@ -1,5 +1,6 @@
 #include "sender/transmit.hpp"
 
+#include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -33,7 +34,38 @@ std::string_view to_string(FilteredVerdict v) {
 
 namespace {
 constexpr int kOn = 1;
+
+// What a send returns when an ICMP error is pending on the socket.
+bool is_icmp_report(int e) {
+    return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN || e == EPROTO;
+}
 }  // namespace
+
+void Transmitter::read_errors() {
+    if (fd_ < 0) return;
+    // Bounded: the error queue holds at most a receive buffer's worth.
+    for (int i = 0; i < 4096; ++i) {
+        char control[512];
+        std::byte data[64];
+        iovec iov{data, sizeof data};
+        msghdr h{};
+        h.msg_iov = &iov;
+        h.msg_iovlen = 1;
+        h.msg_control = control;
+        h.msg_controllen = sizeof control;
+        if (::recvmsg(fd_, &h, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+            const bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+            const bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+            if (!v4 && !v6) continue;
+            sock_extended_err e;
+            std::memcpy(&e, CMSG_DATA(c), sizeof e);
+            if ((e.ee_origin == SO_EE_ORIGIN_ICMP && e.ee_type == 3) ||
+                (e.ee_origin == SO_EE_ORIGIN_ICMP6 && e.ee_type == 1))
+                stats_.target_unreachable.add();
+        }
+    }
+}
 
 uint32_t route_mtu(const sockaddr_storage& target) {
     // A connected UDP socket: the kernel picks the route (and any path MTU
@@ -94,6 +126,14 @@ std::unique_ptr<Transmitter> Transmitter::open(SenderStats& stats, int family, u
         error = std::string("don't-fragment on the raw socket: ") + std::strerror(errno);
         return nullptr;
     }
+    // ICMP errors about our datagrams (a collector that is down answers "port
+    // unreachable") queue on the socket's error queue; read_errors counts them.
+    const bool recverr = family == AF_INET6 ? setsockopt(t->fd_, IPPROTO_IPV6, IPV6_RECVERR, &kOn, sizeof kOn) == 0
+                                            : setsockopt(t->fd_, IPPROTO_IP, IP_RECVERR, &kOn, sizeof kOn) == 0;
+    if (!recverr) {
+        error = std::string("IP_RECVERR: ") + std::strerror(errno);
+        return nullptr;
+    }
     if (family == AF_INET6) {
         // UDP over IPv6 needs a checksum; have the kernel compute it (offset 6
         // in our UDP header).
@@ -141,8 +181,9 @@ void Transmitter::flush() {
         h.msg_iov = &iov_[i];
         h.msg_iovlen = 1;
     }
-    uint32_t done = 0;
-    // Bounded: each pass sends at least one datagram or drops one.
+    uint32_t done = 0, retries = 0;
+    // Bounded: each pass sends at least one datagram or drops one, or is one
+    // of at most count_ retries.
     while (done < count_) {
         const int n = ::sendmmsg(fd_, msgs_.data() + done, count_ - done, MSG_DONTWAIT);
         stats_.sendmmsg_calls.add();
@@ -156,7 +197,10 @@ void Transmitter::flush() {
             done += uint32_t(n);
             continue;
         }
-        if (errno == EINTR) continue;
+        // An ICMP error that arrived since the last send is reported once, by
+        // this call, instead of sending: it is counted by read_errors; send
+        // the datagram again (at most once per datagram in the batch).
+        if (errno == EINTR || (is_icmp_report(errno) && retries++ < count_)) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
             // The socket is full: what is left of this batch would only wait
             // behind it, and capture must not wait. Drop and count.

@@ -52,6 +52,9 @@ public:
 
     // Hands the batch to the kernel; whatever it refuses is counted as dropped.
     void flush();
+    // Counts the ICMP unreachable errors queued about our datagrams (cold:
+    // once a second).
+    void read_errors();
 
 private:
     Transmitter(SenderStats& stats, uint32_t batch_size, uint32_t max_datagram_bytes);

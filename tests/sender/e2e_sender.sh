@@ -181,9 +181,16 @@ inA ping -c 2 -i 0.2 -q 127.0.0.1 >/dev/null
 sleep 1
 kill -TERM "$SENDER_LO"; wait "$SENDER_LO" || true
 LO_MIRRORED=$(awk '/packets mirrored/ {print $1}' "$WORK/sender-lo.log")
+LO_UNREACHABLE=$(awk '/ICMP unreachable from the target/ {print $1}' "$WORK/sender-lo.log")
 echo "loopback, no collector: $LO_MIRRORED frames mirrored (want the 4 of 2 pings, not the ICMP errors they cause)"
 if [ "$LO_MIRRORED" != 4 ]; then
     echo "FAIL: ICMP errors about our own VXLAN were mirrored (a loop)"; cat "$WORK/sender-lo.log"; exit 1
+fi
+# ... and counted: a target nobody listens on is seen. The kernel rate-limits
+# ICMP errors, so at least one of the 4, not all.
+echo "loopback, no collector: ${LO_UNREACHABLE:-none} ICMP unreachable counted"
+if [ -z "$LO_UNREACHABLE" ] || [ "$LO_UNREACHABLE" -lt 1 ] || [ "$LO_UNREACHABLE" -gt 4 ]; then
+    echo "FAIL: want 1..4 ICMP port unreachable counted from a target without a collector"; cat "$WORK/sender-lo.log"; exit 1
 fi
 
 # --- a target name is re-resolved: IPv4 first, then it moves to IPv6 -------
