@@ -3,7 +3,9 @@
 // first match decides, no match = not mirrored; a CIDR of one family never
 // matches the other; port ranges only ever match TCP and UDP with their ports
 // seen; non-IP frames are never mirrored; sessions are tried in
-// session-number order and the first whose filter accepts takes the packet.
+// session-number order and the first whose filter accepts takes the packet;
+// what AWS never mirrors (instance metadata, time, Windows activation, DHCP,
+// DHCPv6, Amazon DNS: sessions here never list amazon-dns) never is.
 // The input is read as structure: CIDR texts, rules, sessions and packets.
 #include <arpa/inet.h>
 
@@ -23,6 +25,24 @@ using namespace mirrortap::sender;
 using fuzz::FuzzInput;
 
 namespace {
+
+// AWS's never-mirrored list as its documentation writes the addresses.
+bool model_aws_never_mirrors(const InnerFrame& p) {
+    static const std::vector<std::string> kAddresses = {"169.254.169.254", "169.254.169.123", "169.254.169.250",
+                                                        "169.254.169.251", "169.254.169.253", "fd00:ec2::254",
+                                                        "fd00:ec2::123",   "fd00:ec2::253"};
+    const FlowKey& f = p.flow;
+    auto listed = [&](const std::array<uint8_t, 16>& a) {
+        char text[INET6_ADDRSTRLEN] = {};
+        inet_ntop(f.kind == FlowKind::ipv4 ? AF_INET : AF_INET6, a.data(), text, sizeof text);
+        return std::find(kAddresses.begin(), kAddresses.end(), text) != kAddresses.end();
+    };
+    if (f.kind == FlowKind::non_ip) return false;
+    if (listed(f.src) || listed(f.dst)) return true;
+    if (f.protocol != 17 || !p.has_ports) return false;
+    const uint16_t low = f.kind == FlowKind::ipv4 ? 67 : 546;  // DHCP 67/68, DHCPv6 546/547
+    return (f.src_port == low || f.src_port == low + 1) && (f.dst_port == low || f.dst_port == low + 1);
+}
 
 bool bit(const std::array<uint8_t, 16>& a, unsigned i) { return (a[i / 8] >> (7 - i % 8)) & 1; }
 
@@ -218,6 +238,10 @@ void check_engine(const SessionEngine& engine, const std::vector<ModelSession>& 
 
     for (Direction d : {Direction::ingress, Direction::egress}) {
         const Classification c = engine.classify(d, p);
+        if (model_aws_never_mirrors(p)) {
+            FUZZ_CHECK(!c.mirrored() && c.not_mirrored == NotMirrored::aws_service);
+            continue;
+        }
         int mirrored_by = -1;
         const FilterRule* first_reject = nullptr;
         int first_reject_session = -1;

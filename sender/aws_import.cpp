@@ -10,6 +10,7 @@
 // words); every value is still checked below, so such text fails there.
 
 #include <cstdio>
+#include <set>
 
 #include "support/file.hpp"
 #include "support/text.hpp"
@@ -110,6 +111,7 @@ public:
         for (auto& [id, lists] : by_filter) {
             Filter f(std::move(lists[size_t(Direction::ingress)]), std::move(lists[size_t(Direction::egress)]));
             f.id = id;
+            f.amazon_dns = amazon_dns.count(id) > 0;
             out_.filters[id] = std::move(f);
         }
     }
@@ -266,9 +268,8 @@ private:
                 add_rules(l, path + ".EgressFilterRules", Direction::egress, by_filter, id);
             if (const YAML::Node services = f["NetworkServices"]; services && services.IsSequence()) {
                 for (const YAML::Node& s : services) {
-                    if (s.IsScalar() && s.Scalar() == "amazon-dns")
-                        out_.notes.push_back(printable(id) + ": NetworkServices amazon-dns has no meaning off AWS; "
-                                                             "DNS traffic is filtered by the rules like any other");
+                    if (s.IsScalar() && s.Scalar() == "amazon-dns") amazon_dns.insert(id);
+                    else error(s, path + ".NetworkServices", "unknown network service (AWS has amazon-dns)");
                 }
             }
         }
@@ -276,6 +277,7 @@ private:
 
     AwsImport& out_;
     ErrorList errors_;
+    std::set<std::string> amazon_dns;  // filters whose NetworkServices list amazon-dns
 };
 
 }  // namespace

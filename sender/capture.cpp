@@ -34,6 +34,9 @@ std::string own_traffic_filter(const OwnTarget& t) {
         return std::string(hex);
     };
     std::string f = "not (udp and dst port " + port + " and dst host " + text + ")";
+    // Fragments towards the target: only the first has a UDP header (own_traffic.hpp).
+    f += v4 ? " and not (ip and dst host " + std::string(text) + " and ip[6:2] & 0x3fff != 0)"
+            : " and not (ip6 and dst host " + std::string(text) + " and ip6[6] == 44)";
     if (v4) {
         // ICMP error types 3, 11, 12; the quoted IP header at icmp[8], its
         // destination at icmp[24], the quoted UDP destination port at icmp[30]
@@ -51,8 +54,14 @@ std::string own_traffic_filter(const OwnTarget& t) {
     return f;
 }
 
-std::unique_ptr<Capture> Capture::open(const std::string& interface, const CaptureOptions& options,
-                                       std::string& error) {
+std::string with_direction_filter(const std::string& expression, Direction direction, const std::string& mac_text) {
+    if (direction == Direction::egress || mac_text.empty()) return expression;
+    // eth_type_trans's rule for PACKET_OTHERHOST.
+    return "(" + expression + ") and not (ether[0] & 1 == 0 and not ether dst " + mac_text + ")";
+}
+
+std::unique_ptr<Capture> Capture::open(const std::string& interface, Direction direction,
+                                       const CaptureOptions& options, std::string& error) {
     if (if_nametoindex(interface.c_str()) == 0) {
         error = "no such interface " + quote(interface);
         return nullptr;
@@ -66,6 +75,13 @@ std::unique_ptr<Capture> Capture::open(const std::string& interface, const Captu
     std::unique_ptr<Capture> c(new Capture);
     c->handle_ = p;
     c->name_ = interface;
+    c->direction_ = direction;
+    std::array<uint8_t, 6> mac{};
+    if (interface_mac(interface, mac) && std::any_of(mac.begin(), mac.end(), [](uint8_t b) { return b != 0; })) {
+        char text[18];
+        std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+        c->mac_text_ = text;
+    }
     pcap_set_snaplen(p, int(options.snaplen));
     // Not promiscuous: AWS mirrors what the ENI sends and receives, not what
     // merely passes by.
@@ -85,7 +101,7 @@ std::unique_ptr<Capture> Capture::open(const std::string& interface, const Captu
                 "); mirror sessions carry Ethernet frames";
         return nullptr;
     }
-    if (pcap_setdirection(p, PCAP_D_INOUT) != 0) {
+    if (pcap_setdirection(p, direction == Direction::egress ? PCAP_D_OUT : PCAP_D_IN) != 0) {
         error = interface + ": " + pcap_geterr(p);
         return nullptr;
     }
@@ -93,16 +109,7 @@ std::unique_ptr<Capture> Capture::open(const std::string& interface, const Captu
         error = interface + ": " + errbuf;
         return nullptr;
     }
-    c->has_mac_ = interface_mac(interface, c->mac_) &&
-                  std::any_of(c->mac_.begin(), c->mac_.end(), [](uint8_t b) { return b != 0; });
     return c;
-}
-
-void Capture::attach_stats(InterfaceStats* stats) {
-    stats_ = stats;
-    // Counters that survive a reopen (reload): libpcap's restart at zero.
-    drops_base_ = stats->pcap_dropped.get();
-    ifdrops_base_ = stats->pcap_ifdropped.get();
 }
 
 Capture::~Capture() {
@@ -112,8 +119,9 @@ Capture::~Capture() {
 std::unique_ptr<CompiledFilter> Capture::compile(const std::string& expression, std::string& error) {
     auto f = std::make_unique<CompiledFilter>();
     f->expression = expression;
-    if (pcap_compile(handle_, &f->program, expression.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        error = name_ + ": filter '" + expression + "': " + pcap_geterr(handle_);
+    const std::string full = with_direction_filter(expression, direction_, mac_text_);
+    if (pcap_compile(handle_, &f->program, full.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        error = name_ + ": filter '" + full + "': " + pcap_geterr(handle_);
         return nullptr;
     }
     return f;
@@ -135,8 +143,12 @@ std::string Capture::set_filter(const std::string& expression) {
 void Capture::update_stats() {
     pcap_stat s{};
     if (!stats_ || pcap_stats(handle_, &s) != 0) return;
-    stats_->pcap_dropped.set(drops_base_ + s.ps_drop);
-    stats_->pcap_ifdropped.set(ifdrops_base_ + s.ps_ifdrop);
+    // Deltas: the interface's two captures add to one counter, and a capture
+    // opened again on a reload starts libpcap's counts at zero.
+    stats_->pcap_dropped.add(s.ps_drop - drops_seen_);
+    stats_->pcap_ifdropped.add(s.ps_ifdrop - ifdrops_seen_);
+    drops_seen_ = s.ps_drop;
+    ifdrops_seen_ = s.ps_ifdrop;
 }
 
 }  // namespace mirrortap::sender

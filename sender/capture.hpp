@@ -1,4 +1,9 @@
-// libpcap on one interface, both directions, immediate mode, big ring.
+// libpcap on one interface in one direction, immediate mode, big ring. The
+// direction is the kernel's (pcap_setdirection: PACKET_OUTGOING is egress,
+// the rest ingress), never guessed from MAC addresses. Frames for other hosts
+// (what the kernel marks PACKET_OTHERHOST on a promiscuous interface or a
+// bridge member) are refused by the ingress capture's filter, by the
+// kernel's own rule: a unicast destination that is not the interface's MAC.
 #pragma once
 #include <pcap/pcap.h>
 
@@ -7,6 +12,9 @@
 #include <memory>
 #include <string>
 
+#include <vector>
+
+#include "sender/filter.hpp"
 #include "sender/own_traffic.hpp"
 #include "sender/stats.hpp"
 
@@ -19,7 +27,7 @@ struct CaptureOptions {
 
 // A BPF program compiled for one capture, ready to install on it.
 struct CompiledFilter {
-    std::string expression;
+    std::string expression;  // as given, without the capture's own part
     bpf_program program{};
     CompiledFilter() = default;
     ~CompiledFilter() { pcap_freecode(&program); }
@@ -27,20 +35,26 @@ struct CompiledFilter {
     CompiledFilter& operator=(const CompiledFilter&) = delete;
 };
 
+// What a capture adds to every filter: for ingress on an interface with a
+// MAC, "not a unicast frame for another MAC" (PACKET_OTHERHOST); for egress
+// nothing. (A filter reading the kernel's packet type itself would do, but
+// libpcap runs the filter in user space on what the ring held before it was
+// installed, where that type cannot be read, and would drop those frames.)
+std::string with_direction_filter(const std::string& expression, Direction direction, const std::string& mac_text);
+
 class Capture {
 public:
     // Opened and activated (the ring is capturing from here on), not yet
     // counted anywhere; nullptr and `error` when the interface cannot be
     // captured on.
-    static std::unique_ptr<Capture> open(const std::string& interface, const CaptureOptions& options,
-                                         std::string& error);
+    static std::unique_ptr<Capture> open(const std::string& interface, Direction direction,
+                                         const CaptureOptions& options, std::string& error);
     ~Capture();
     Capture(const Capture&) = delete;
     Capture& operator=(const Capture&) = delete;
 
-    // Where its counts go; the drop counts continue from the stats' (a capture
-    // opened again on a reload does not start them at zero).
-    void attach_stats(InterfaceStats* stats);
+    // Where its counts go (the interface's, shared by its two directions).
+    void attach_stats(InterfaceStats* stats) { stats_ = stats; }
 
     // A reload tries the new filter first (compile: what can fail), and
     // installs it only once everything else is ready too.
@@ -48,27 +62,24 @@ public:
     std::string install(const CompiledFilter& filter);  // "" or a one-line error
     std::string set_filter(const std::string& expression);  // both
     const std::string& filter() const { return filter_; }  // the installed expression
-    // Copies libpcap's ps_drop and ps_ifdrop into the stats.
+    // Adds what libpcap's ps_drop and ps_ifdrop grew by since the last call.
     void update_stats();
 
     pcap_t* handle() const { return handle_; }
     int selectable_fd() const { return pcap_get_selectable_fd(handle_); }
     const std::string& name() const { return name_; }
     InterfaceStats* stats() const { return stats_; }
-    // A frame whose source MAC is the interface's own is leaving it: egress.
-    bool is_own_mac(const uint8_t* frame) const {
-        return has_mac_ && std::equal(mac_.begin(), mac_.end(), frame + 6);
-    }
+    Direction direction() const { return direction_; }
 
 private:
     Capture() = default;
     pcap_t* handle_ = nullptr;
     std::string name_;
-    std::array<uint8_t, 6> mac_{};
-    bool has_mac_ = false;
+    Direction direction_ = Direction::ingress;
+    std::string mac_text_;  // "aa:bb:cc:dd:ee:ff", or empty when the interface has none
     InterfaceStats* stats_ = nullptr;
     std::string filter_;
-    uint64_t drops_base_ = 0, ifdrops_base_ = 0;
+    uint32_t drops_seen_ = 0, ifdrops_seen_ = 0;  // libpcap's counts at the last update
 };
 
 // The interface's MAC address from sysfs; false when it has none.

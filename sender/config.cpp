@@ -166,15 +166,33 @@ std::vector<FilterRule> read_rules(const YAML::Node& list, Direction dir, ErrorL
     return rules;
 }
 
+// AWS's NetworkServices: `amazon-dns` is the only one there is.
+bool read_network_services(const YAML::Node& list, ErrorList& errors) {
+    if (!list.IsSequence()) {
+        errors.add(error_at(list, "network_services: expected a list, e.g. [amazon-dns]"));
+        return false;
+    }
+    bool amazon_dns = false;
+    for (const YAML::Node& s : list) {
+        if (s.IsScalar() && s.Scalar() == "amazon-dns") amazon_dns = true;
+        else errors.add(error_at(s, "network_services: the only network service is amazon-dns"));
+    }
+    return amazon_dns;
+}
+
 Filter read_filter(const YAML::Node& n, ErrorList& errors) {
-    static const std::vector<std::string_view> kKeys = {"ingress", "egress", "description"};
+    static const std::vector<std::string_view> kKeys = {"ingress", "egress", "description", "network_services"};
     std::vector<FilterRule> ingress, egress;
+    bool amazon_dns = false;
     walk_settings(n, kKeys, [&](size_t key, const YAML::Node& v) {
         if (key == 0) ingress = read_rules(v, Direction::ingress, errors);
         else if (key == 1) egress = read_rules(v, Direction::egress, errors);
+        else if (key == 3) amazon_dns = read_network_services(v, errors);
         else read_value(v, kKeys[key], errors, parse_label_text);  // for the reader only
     }, errors, "filter");
-    return Filter(std::move(ingress), std::move(egress));
+    Filter f(std::move(ingress), std::move(egress));
+    f.amazon_dns = amazon_dns;
+    return f;
 }
 
 // One session; `number` is its session_number when that was good.
@@ -318,6 +336,7 @@ void validate_for_run(const SenderConfig& c, std::vector<ConfigError>& errors) {
 std::string filter_to_yaml(const Filter& f, int indent) {
     std::string pad(size_t(indent), ' ');
     std::string out;
+    if (f.amazon_dns) out += pad + "network_services: [amazon-dns]\n";
     for (Direction d : {Direction::egress, Direction::ingress}) {
         out += pad + std::string(to_string(d)) + ":";
         if (f.rules(d).empty()) {

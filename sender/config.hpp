@@ -50,6 +50,9 @@ struct SenderConfig {
     SourceMark target_at;
     std::vector<SessionConfig> sessions;
     std::vector<std::string> aws_filter_files;  // relative to the config file's directory
+    // The VPC's IPv4 blocks: the Amazon DNS resolver is at each one's base + 2
+    // (10.0.0.0/16 -> 10.0.0.2), kept out like 169.254.169.253.
+    std::vector<Cidr> vpc_cidrs;
     uint32_t mtu = 1500;                        // path MTU towards the target
     RateLimit max_rate;
     std::optional<Endpoint> metrics_listen;     // absent = off

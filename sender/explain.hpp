@@ -15,7 +15,7 @@ struct ExplainOptions {
     // Frames from this MAC are egress, others ingress. Without it a pcap file
     // says nothing about direction, and both are shown.
     std::optional<std::array<uint8_t, 6>> local_mac;
-    uint32_t max_inner_bytes = 1464;
+    uint32_t max_inner_bytes = 1460;
 };
 
 struct ExplainTotals {

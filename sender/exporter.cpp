@@ -38,7 +38,7 @@ public:
             pdrop(metrics::pcap_dropped), mir_p(metrics::mirrored_packets), mir_b(metrics::mirrored_bytes),
             filt(metrics::filtered_packets), rules(metrics::rule_decisions), trunc(metrics::truncated_packets),
             drop(metrics::dropped_packets), sent_d(metrics::sent_datagrams), sent_b(metrics::sent_bytes),
-            calls(metrics::sendmmsg_calls), sess(metrics::sessions), res(metrics::resolutions),
+            calls(metrics::sendmmsg_calls), unreach(metrics::target_unreachable), sess(metrics::sessions), res(metrics::resolutions),
             rel(metrics::reloads);
         build.value(1, {{"version", MIRRORTAP_VERSION}});
         {
@@ -71,6 +71,7 @@ public:
         sent_d.value(double(s_.sent_datagrams.get()));
         sent_b.value(double(s_.sent_bytes.get()));
         calls.value(double(s_.sendmmsg_calls.get()));
+        unreach.value(double(s_.target_unreachable.get()));
         sess.value(double(s_.configured_sessions.get()));
         res.value(double(s_.resolutions_ok.get()), {{"result", "ok"}});
         res.value(double(s_.resolutions_failed.get()), {{"result", "failed"}});
@@ -78,7 +79,7 @@ public:
         rel.value(double(s_.reloads_failed.get()), {{"result", "failed"}});
         std::vector<MetricFamily> out;
         for (Family* f : {&build, &cap_p, &cap_b, &pdrop, &mir_p, &mir_b, &filt, &rules, &trunc, &drop, &sent_d,
-                          &sent_b, &calls, &sess, &res, &rel})
+                          &sent_b, &calls, &unreach, &sess, &res, &rel})
             out.push_back(std::move(f->f));
         return out;
     }

@@ -84,6 +84,9 @@ public:
 
     const std::vector<FilterRule>& rules(Direction dir) const { return rules_[size_t(dir)]; }
     std::string id;  // TrafficMirrorFilterId when imported from AWS, else empty
+    // AWS's NetworkServices ["amazon-dns"]: the filter also sees traffic to
+    // and from the Amazon DNS resolver, which AWS otherwise never mirrors.
+    bool amazon_dns = false;
     bool operator==(const Filter&) const = default;
 
 private:

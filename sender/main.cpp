@@ -149,6 +149,7 @@ int explain(const Options& o) {
         std::cout << "# no --local-mac and no local interface to take it from: each frame is shown both ways\n";
     eo.max_inner_bytes = max_inner_frame_bytes(l.run.config.mtu, false);
     SessionEngine engine(l.run.sessions);
+    engine.set_vpc_resolvers(vpc_resolvers(l.run.config.vpc_cidrs));
     ExplainTotals totals;
     if (std::string e = explain_pcap(o.explain_path, engine, eo, std::cout, totals); !e.empty()) {
         std::cerr << "mirrortap-sender: " << e << "\n";
@@ -244,7 +245,8 @@ int run(const Options& o) {
     std::cerr << captured << " packets captured\n"
               << mirrored << " packets mirrored\n"
               << dropped << " packets dropped by the sender (rate limit, socket)\n"
-              << kernel_drops << " packets dropped by kernel\n";
+              << kernel_drops << " packets dropped by kernel\n"
+              << stats.target_unreachable.get() << " ICMP unreachable from the target\n";
     return 0;
 }
 

@@ -27,7 +27,9 @@ inline constexpr Def mirrored_bytes{"mirrortap_sender_mirrored_bytes_total", T::
     "Bytes of inner frames sent to the target, after truncation, by session."};
 inline constexpr Def filtered_packets{"mirrortap_sender_filtered_packets_total", T::Counter,
     "Frames not mirrored by filter verdict: rejected (a reject rule matched, no session "
-    "accepted), no_match (no rule matched), non_ip, own_traffic (the sender's own VXLAN)."};
+    "accepted), no_match (no rule matched), non_ip, aws_service (AWS never mirrors it: instance metadata, time, "
+    "Windows activation, DHCP, DHCPv6, Amazon DNS unless a filter lists amazon-dns), own_traffic (the sender's "
+    "own VXLAN)."};
 inline constexpr Def rule_decisions{"mirrortap_sender_rule_decisions_total", T::Counter,
     "Frames decided by a filter rule: the accept rule of the session that mirrored them, or the "
     "first reject rule met when none did."};
@@ -40,6 +42,9 @@ inline constexpr Def sent_datagrams{"mirrortap_sender_sent_datagrams_total", T::
     "VXLAN datagrams the kernel accepted."};
 inline constexpr Def sent_bytes{"mirrortap_sender_sent_bytes_total", T::Counter,
     "Bytes of the outer IP packets the kernel accepted, headers included."};
+inline constexpr Def target_unreachable{"mirrortap_sender_target_unreachable_total", T::Counter,
+    "ICMP destination unreachable (port, host, network...) received about datagrams sent to the target: "
+    "nothing listens there, or no route."};
 inline constexpr Def sendmmsg_calls{"mirrortap_sender_sendmmsg_calls_total", T::Counter,
     "sendmmsg system calls; sent_datagrams over this is the mean batch."};
 inline constexpr Def sessions{"mirrortap_sender_sessions", T::Gauge, "Mirror sessions configured."};

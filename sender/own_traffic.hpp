@@ -1,4 +1,5 @@
-// Recognises the sender's own mirror traffic, and the ICMP errors that quote
+// Recognises the sender's own mirror traffic (whole or any fragment of it),
+// and the ICMP errors that quote
 // it (a collector that is down answers each datagram with "port unreachable";
 // mirroring that answer would make another datagram, and another answer: on
 // a loopback target, a storm). Pure: bytes in, yes or no out.
@@ -35,12 +36,25 @@ inline bool quotes_target(Bytes frame, size_t inner_ip, const OwnTarget& t) {
            load_be16(frame, inner_ip + 40 + 2) == t.port;
 }
 
+// An IPv4 fragment (more fragments, or an offset), or an IPv6 packet whose
+// first next header is a fragment header (44).
+inline bool is_fragment(Bytes frame, const InnerFrame& in) {
+    if (in.flow.kind == FlowKind::ipv4)
+        return frame.size() >= in.l3_offset + 8 && (load_be16(frame, in.l3_offset + 6) & 0x3FFF) != 0;
+    return in.flow.protocol == 44;
+}
+
 }  // namespace detail
 
 inline bool is_own_traffic(Bytes frame, const InnerFrame& in, const OwnTarget& t) {
     const FlowKey& f = in.flow;
     if (t.family == FlowKind::non_ip || f.kind != t.family) return false;
     const size_t width = f.kind == FlowKind::ipv4 ? 4 : 16;
+    // A fragment towards the target may be a piece of our VXLAN (only the
+    // first piece has the UDP header): never mirror one. We send with DF,
+    // so this is the second line; it costs mirroring other fragmented
+    // traffic to the collector host, which should have none.
+    if (detail::is_fragment(frame, in) && std::memcmp(f.dst.data(), t.address.data(), width) == 0) return true;
     if (f.protocol == 17)
         return in.has_ports && f.dst_port == t.port && std::memcmp(f.dst.data(), t.address.data(), width) == 0;
     size_t icmp = 0;

@@ -46,7 +46,7 @@ bool same_address(const sockaddr_storage& a, const sockaddr_storage& b) {
     return false;
 }
 
-// The largest inner frame any MTU we accept allows (9216 - 36), plus our
+// The largest inner frame any MTU we accept allows (9216 - 40), plus our
 // UDP and VXLAN headers: the size of one send slot.
 constexpr uint32_t kMaxDatagramBytes = 8 + 8 + 9216;
 
@@ -104,15 +104,25 @@ Sender::Sender(boost::asio::io_context& io, SenderStats& stats)
 
 Sender::~Sender() { stop(); }
 
-std::shared_ptr<Sender::Source> Sender::running_source(const std::string& interface) const {
+std::shared_ptr<Sender::Source> Sender::running_source(const std::string& interface, Direction direction) const {
     for (const auto& s : sources_)
-        if (s->capture->name() == interface) return s;
+        if (s->capture->name() == interface && s->capture->direction() == direction) return s;
     return nullptr;
+}
+
+std::string Sender::interface_names() const {
+    std::string names;
+    for (auto& s : sources_)
+        if (s->capture->direction() == Direction::ingress) names += (names.empty() ? "" : ",") + s->capture->name();
+    return names;
 }
 
 std::string Sender::stage(RunConfig run, const sockaddr_storage& target, Staged& staged) {
     const SenderConfig& c = run.config;
-    const std::string bpf = own_traffic_filter(own_target(target, c.target.port));
+    const bool amazon_dns = std::any_of(run.sessions.begin(), run.sessions.end(),
+                                        [](const Session& s) { return s.filter.amazon_dns; });
+    const std::string bpf = own_traffic_filter(own_target(target, c.target.port)) + " and " +
+                            aws_services_filter(amazon_dns, vpc_resolvers(c.vpc_cidrs));
     if (!tx_ || !tx_->suits(target.ss_family, c.batch_size, c.send_buffer_bytes)) {
         std::string error;
         staged.tx = Transmitter::open(stats_, target.ss_family, c.batch_size, kMaxDatagramBytes, c.send_buffer_bytes,
@@ -120,16 +130,20 @@ std::string Sender::stage(RunConfig run, const sockaddr_storage& target, Staged&
         if (!staged.tx) return error;
         staged.tx->set_target(target);
     }
-    for (const std::string& name : c.interfaces) {
+    // Two captures per interface, one per direction: the kernel says which
+    // way a frame went. Each gets half the ring the setting asks for.
+    const CaptureOptions options{c.capture_buffer_bytes / 2, 65535};
+    for (const std::string& name : c.interfaces)
+    for (const Direction direction : {Direction::ingress, Direction::egress}) {
         Staged::Interface& i = staged.interfaces.emplace_back();
         std::string error;
-        if ((i.running = running_source(name))) {
+        if ((i.running = running_source(name, direction))) {
             // Its ring keeps what it holds; only the filter may change (a new target).
             if (i.running->capture->filter() != bpf && !(i.filter = i.running->capture->compile(bpf, error)))
                 return error;
             continue;
         }
-        auto capture = Capture::open(name, {c.capture_buffer_bytes, 65535}, error);
+        auto capture = Capture::open(name, direction, options, error);
         if (!capture) return error;
         if (std::string e = capture->set_filter(bpf); !e.empty()) return e;
         try {
@@ -160,7 +174,8 @@ void Sender::commit(Staged& staged) {
     target_ = staged.target;
     own_ = own_target(staged.target, staged.run.config.target.port);
     have_target_ = true;
-    max_inner_bytes_ = max_inner_frame_bytes(staged.run.config.mtu, staged.target.ss_family == AF_INET6);
+    path_mtu_ = 0;
+    refresh_path_mtu(staged.run.config.mtu);
 
     std::vector<std::shared_ptr<Source>> sources;
     for (Staged::Interface& i : staged.interfaces) {
@@ -184,16 +199,28 @@ void Sender::commit(Staged& staged) {
     for (Staged::Interface& i : staged.interfaces)
         if (i.opened) arm(i.opened);
 
-    apply_sessions(staged.run.sessions);
+    apply_sessions(staged.run.sessions, vpc_resolvers(staged.run.config.vpc_cidrs));
     limiter_ = RateLimiter(staged.run.config.max_rate.packets_per_second, staged.run.config.max_rate.bits_per_second);
     run_ = std::move(staged.run);
     resolve_timer_.cancel();
     schedule_resolve();
 }
 
-void Sender::apply_sessions(std::vector<Session> sessions) {
+void Sender::refresh_path_mtu(uint32_t configured) {
+    const uint32_t route = route_mtu(target_);
+    const uint32_t mtu = route != 0 ? std::min(configured, route) : configured;
+    if (mtu == path_mtu_) return;
+    if (path_mtu_ != 0 || mtu != configured)
+        log("path MTU to " + address_text(target_) + ": " + std::to_string(mtu) +
+            (mtu < configured ? " (the route's; --mtu says " + std::to_string(configured) + ")" : ""));
+    path_mtu_ = mtu;
+    max_inner_bytes_ = max_inner_frame_bytes(mtu, target_.ss_family == AF_INET6);
+}
+
+void Sender::apply_sessions(std::vector<Session> sessions, VpcResolvers resolvers) {
     if (tx_) tx_->flush();
     engine_ = SessionEngine(std::move(sessions));
+    engine_.set_vpc_resolvers(std::move(resolvers));
     slots_.clear();
     stats_.configured_sessions.set(engine_.sessions().size());
     std::lock_guard lock(stats_.lock);
@@ -218,9 +245,7 @@ std::string Sender::start(RunConfig run) {
     if (std::string e = stage(std::move(run), addr, staged); !e.empty()) return e;
     commit(staged);
     schedule_stats();
-    std::string names;
-    for (auto& s : sources_) names += (names.empty() ? "" : ",") + s->capture->name();
-    log("capturing on " + names + ", mirroring to " + address_text(target_) + ":" +
+    log("capturing on " + interface_names() + ", mirroring to " + address_text(target_) + ":" +
         std::to_string(run_.config.target.port) + ", " + std::to_string(engine_.sessions().size()) +
         " session(s), inner frames up to " + std::to_string(max_inner_bytes_) + " bytes");
     return "";
@@ -240,9 +265,7 @@ std::string Sender::reload(RunConfig run) {
     Staged staged;
     if (std::string e = stage(std::move(run), addr, staged); !e.empty()) return e;
     commit(staged);
-    std::string names;
-    for (auto& s : sources_) names += (names.empty() ? "" : ",") + s->capture->name();
-    log("reloaded: capturing on " + names + ", " + std::to_string(engine_.sessions().size()) +
+    log("reloaded: capturing on " + interface_names() + ", " + std::to_string(engine_.sessions().size()) +
         " session(s), mirroring to " + address_text(target_) + ":" + std::to_string(run_.config.target.port));
     return "";
 }
@@ -257,7 +280,10 @@ void Sender::stop() {
         s->capture->update_stats();
         s->close();
     }
-    if (tx_) tx_->flush();
+    if (tx_) {
+        tx_->flush();
+        tx_->read_errors();
+    }
 }
 
 void Sender::arm(const std::shared_ptr<Source>& s) {
@@ -315,7 +341,7 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
     }
     const Bytes frame{reinterpret_cast<const std::byte*>(bytes), h->caplen};
     const InnerFrame inner = parse_inner_frame(frame);
-    const Direction dir = s.capture->is_own_mac(bytes) ? Direction::egress : Direction::ingress;
+    const Direction dir = s.capture->direction();
 
     // The BPF filter already keeps our VXLAN (and ICMP errors quoting it)
     // out; this catches the moment between a new target and the new filter.
@@ -335,6 +361,7 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
         static_assert(size_t(NotMirrored::rejected) == size_t(FilteredVerdict::rejected));
         static_assert(size_t(NotMirrored::no_match) == size_t(FilteredVerdict::no_match));
         static_assert(size_t(NotMirrored::non_ip) == size_t(FilteredVerdict::non_ip));
+        static_assert(size_t(NotMirrored::aws_service) == size_t(FilteredVerdict::aws_service));
         stats_.filtered[size_t(c.not_mirrored)].add();
         return;
     }
@@ -368,6 +395,8 @@ void Sender::schedule_stats() {
         if (ec || stopped_) return;
         for (auto& s : sources_) s->capture->update_stats();
         tx_->flush();
+        tx_->read_errors();
+        refresh_path_mtu(run_.config.mtu);
         schedule_stats();
     });
 }

@@ -61,12 +61,16 @@ private:
     std::string stage(RunConfig run, const sockaddr_storage& target, Staged& staged);
     // Swaps the staged objects in; cannot fail.
     void commit(Staged& staged);
-    std::shared_ptr<Source> running_source(const std::string& interface) const;
+    std::shared_ptr<Source> running_source(const std::string& interface, Direction direction) const;
+    std::string interface_names() const;  // "eth0,eth1", each once
     void arm(const std::shared_ptr<Source>& s);
     uint64_t drain(Source& s);  // returns the frames read
     static void on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
     void handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes);
-    void apply_sessions(std::vector<Session> sessions);
+    void apply_sessions(std::vector<Session> sessions, VpcResolvers resolvers);
+    // The MTU frames are cut to: --mtu, or the route's towards the target
+    // when smaller (asked once a second: a syscall, never per frame).
+    void refresh_path_mtu(uint32_t configured);
     void schedule_resolve();
     void schedule_stats();
 
@@ -87,6 +91,7 @@ private:
     sockaddr_storage target_{};
     OwnTarget own_;  // target_ and its port, as the own-traffic check wants them
     bool have_target_ = false;
+    uint32_t path_mtu_ = 0;
     uint32_t max_inner_bytes_ = 0;
     uint64_t now_ns_ = 0;  // read once per drained batch, not per frame
     boost::asio::steady_timer resolve_timer_;

@@ -13,6 +13,7 @@ std::string_view to_string(NotMirrored n) {
         case NotMirrored::rejected: return "rejected";
         case NotMirrored::no_match: return "no_match";
         case NotMirrored::non_ip: return "non_ip";
+        case NotMirrored::aws_service: return "aws_service";
     }
     return "unknown";
 }
@@ -20,6 +21,7 @@ std::string_view to_string(NotMirrored n) {
 SessionEngine::SessionEngine(std::vector<Session> sessions) : sessions_(std::move(sessions)) {
     std::stable_sort(sessions_.begin(), sessions_.end(),
                      [](const Session& a, const Session& b) { return a.session_number < b.session_number; });
+    any_amazon_dns_ = std::any_of(sessions_.begin(), sessions_.end(), [](const Session& s) { return s.filter.amazon_dns; });
 }
 
 Classification SessionEngine::classify(Direction dir, const InnerFrame& packet) const {
@@ -28,7 +30,15 @@ Classification SessionEngine::classify(Direction dir, const InnerFrame& packet) 
         c.not_mirrored = NotMirrored::non_ip;
         return c;
     }
+    const AwsService service = aws_service(packet, resolvers_);
+    if (service != AwsService::none && (service != AwsService::amazon_dns || !any_amazon_dns_)) {
+        c.not_mirrored = NotMirrored::aws_service;
+        c.service = service;
+        return c;
+    }
     for (size_t i = 0; i < sessions_.size(); ++i) {
+        // Amazon DNS traffic is only for the filters that name the service.
+        if (service == AwsService::amazon_dns && !sessions_[i].filter.amazon_dns) continue;
         const FilterVerdict v = sessions_[i].filter.evaluate(dir, packet);
         if (v.accepted()) {
             c.session_index = int(i);

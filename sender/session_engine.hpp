@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sender/aws_services.hpp"
 #include "sender/filter.hpp"
 
 namespace mirrortap::sender {
@@ -31,8 +32,9 @@ enum class NotMirrored : uint8_t {
     rejected,  // some session's filter matched a reject rule, none accepted
     no_match,  // no rule of any session matched (AWS's implicit reject)
     non_ip,    // not IPv4/IPv6: AWS filters never select it
+    aws_service,  // AWS never mirrors it (aws_services.hpp), or Amazon DNS no filter asked for
 };
-inline constexpr size_t kNotMirroredCount = 3;
+inline constexpr size_t kNotMirroredCount = 4;
 std::string_view to_string(NotMirrored n);
 
 struct Classification {
@@ -40,6 +42,7 @@ struct Classification {
     const FilterRule* rule = nullptr;  // the accepting rule, or the first reject seen
     int rule_session_index = -1;       // the session `rule` belongs to
     NotMirrored not_mirrored = NotMirrored::no_match;
+    AwsService service = AwsService::none;  // which, when not_mirrored is aws_service
     bool mirrored() const { return session_index >= 0; }
 };
 
@@ -50,9 +53,16 @@ public:
 
     Classification classify(Direction dir, const InnerFrame& packet) const;
     const std::vector<Session>& sessions() const { return sessions_; }
+    // Some session's filter lists the amazon-dns network service.
+    bool any_amazon_dns() const { return any_amazon_dns_; }
+    // The VPC's own Amazon DNS addresses (vpc_cidr), besides 169.254.169.253.
+    void set_vpc_resolvers(VpcResolvers r) { resolvers_ = std::move(r); }
+    const VpcResolvers& vpc_resolvers() const { return resolvers_; }
 
 private:
     std::vector<Session> sessions_;
+    bool any_amazon_dns_ = false;
+    VpcResolvers resolvers_;
 };
 
 // Bytes of a frame that go on the wire: the session's packet length, then the
@@ -64,10 +74,14 @@ struct Truncation {
     bool by_mtu = false;
 };
 
-// Outer IP + UDP + VXLAN in front of the inner Ethernet frame. With the inner
-// Ethernet header these are the "50 bytes of headers" AWS documents for IPv4.
-inline constexpr uint32_t kOuterOverheadIpv4Bytes = 20 + 8 + 8;
-inline constexpr uint32_t kOuterOverheadIpv6Bytes = 40 + 8 + 8;
+// What AWS keeps free around the inner Ethernet frame. AWS documents that at
+// a target MTU of 9001 mirrored packets up to 8947 bytes are not truncated:
+// 54 bytes around the inner IP packet with an IPv4 target (74 with IPv6).
+// Outer IP + UDP + VXLAN + the inner Ethernet header add up to 50 (70); the
+// 4 bytes more are AWS's, and kept so that we cut where AWS cuts.
+inline constexpr uint32_t kAwsUnexplainedBytes = 4;
+inline constexpr uint32_t kOuterOverheadIpv4Bytes = 20 + 8 + 8 + kAwsUnexplainedBytes;
+inline constexpr uint32_t kOuterOverheadIpv6Bytes = 40 + 8 + 8 + kAwsUnexplainedBytes;
 
 // Largest inner frame that fits a path MTU once encapsulated.
 inline uint32_t max_inner_frame_bytes(uint32_t path_mtu, bool outer_ipv6) {

@@ -46,6 +46,16 @@ SettingValue<C> max_rate_value() {
     return v;
 }
 
+// AWS VPC blocks are IPv4, /16 to /28.
+std::optional<Cidr> parse_vpc_cidr(std::string_view text, std::string& why) {
+    auto block = parse_cidr(text, why);
+    if (block && (!block->is_v4() || block->prefix_bits < 96 + 16 || block->prefix_bits > 96 + 28)) {
+        why = "a VPC block is IPv4, /16 to /28";
+        return std::nullopt;
+    }
+    return block;
+}
+
 SettingsTable<C> make_table() {
     return {
         // ---- capturing ----
@@ -54,8 +64,11 @@ SettingsTable<C> make_table() {
          .value = list_value<C>(field<&C::interfaces>, parse_interface_name),
          .flag_also = [](C& c) { c.interfaces_at.clear(); }},
         {.key = "capture_buffer_bytes", .flag = "-B,--buffer-size", .value_name = "BYTES", .default_text = "64M",
-         .group = kCapture, .help = "libpcap ring per interface (K/M/G)", .on_reload = OnReload::restart,
+         .group = kCapture, .help = "libpcap ring per interface (K/M/G), half for each direction", .on_reload = OnReload::restart,
          .value = size_value<C>(field<&C::capture_buffer_bytes>, 64 << 10, 1ull << 30)},
+        {.key = "vpc_cidr", .flag = "--vpc-cidr", .value_name = "CIDR", .group = kCapture,
+         .help = "the VPC's IPv4 block (/16../28)\nits Amazon DNS resolver (base + 2) is not mirrored unless a filter lists amazon-dns\nrepeat for several",
+         .value = list_value<C>(field<&C::vpc_cidrs>, parse_vpc_cidr)},
         {.key = "poll_interval_usec", .flag = "--poll-usec", .value_name = "N", .default_text = "500",
          .group = kCapture,
          .help = "pause N microseconds after a quiet wake-up\nframes gather and leave in one sendmmsg\n0 = wake for every frame",
@@ -69,7 +82,7 @@ SettingsTable<C> make_table() {
          .group = kTarget, .help = "re-resolve the target this often\nor a duration: 5m, 1h",
          .value = duration_value<C>(field<&C::resolve_interval_seconds>, seconds(1), seconds(86400))},
         {.key = "mtu", .flag = "--mtu", .value_name = "BYTES", .default_text = "1500", .group = kTarget,
-         .help = "path MTU to the target (576..9216)\nlonger frames are cut to MTU-36 bytes as AWS does\nMTU-56 with an IPv6 target",
+         .help = "path MTU to the target (576..9216)\nthe kernel's route MTU lowers it\nframes are cut to MTU-40 bytes as AWS does\nMTU-60 with an IPv6 target",
          .value = number_value<C>(field<&C::mtu>, 576, 9216)},
 
         // ---- sending ----

@@ -34,8 +34,8 @@ inline constexpr size_t kDropReasonCount = 4;
 std::string_view to_string(DropReason r);
 
 // Each value is a `verdict` label of mirrortap_sender_filtered_packets_total.
-enum class FilteredVerdict : uint8_t { rejected, no_match, non_ip, own_traffic };
-inline constexpr size_t kFilteredVerdictCount = 4;
+enum class FilteredVerdict : uint8_t { rejected, no_match, non_ip, aws_service, own_traffic };
+inline constexpr size_t kFilteredVerdictCount = 5;
 std::string_view to_string(FilteredVerdict v);
 
 struct InterfaceStats {
@@ -86,6 +86,7 @@ struct SenderStats {
     Count reloads_ok;
     Count reloads_failed;
     Count sendmmsg_calls;
+    Count target_unreachable;  // ICMP "destination unreachable" about our datagrams
     Count configured_sessions;
 
     // Replaced on reload; the exporter takes the lock, the hot path never does

@@ -1,5 +1,6 @@
 #include "sender/transmit.hpp"
 
+#include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -25,9 +26,63 @@ std::string_view to_string(FilteredVerdict v) {
         case FilteredVerdict::rejected: return "rejected";
         case FilteredVerdict::no_match: return "no_match";
         case FilteredVerdict::non_ip: return "non_ip";
+        case FilteredVerdict::aws_service: return "aws_service";
         case FilteredVerdict::own_traffic: return "own_traffic";
     }
     return "unknown";
+}
+
+namespace {
+constexpr int kOn = 1;
+
+// What a send returns when an ICMP error is pending on the socket.
+bool is_icmp_report(int e) {
+    return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN || e == EPROTO;
+}
+}  // namespace
+
+void Transmitter::read_errors() {
+    if (fd_ < 0) return;
+    // Bounded: the error queue holds at most a receive buffer's worth.
+    for (int i = 0; i < 4096; ++i) {
+        char control[512];
+        std::byte data[64];
+        iovec iov{data, sizeof data};
+        msghdr h{};
+        h.msg_iov = &iov;
+        h.msg_iovlen = 1;
+        h.msg_control = control;
+        h.msg_controllen = sizeof control;
+        if (::recvmsg(fd_, &h, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+            const bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+            const bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+            if (!v4 && !v6) continue;
+            sock_extended_err e;
+            std::memcpy(&e, CMSG_DATA(c), sizeof e);
+            if ((e.ee_origin == SO_EE_ORIGIN_ICMP && e.ee_type == 3) ||
+                (e.ee_origin == SO_EE_ORIGIN_ICMP6 && e.ee_type == 1))
+                stats_.target_unreachable.add();
+        }
+    }
+}
+
+uint32_t route_mtu(const sockaddr_storage& target) {
+    // A connected UDP socket: the kernel picks the route (and any path MTU
+    // it learned from "fragmentation needed") without a packet being sent.
+    const int fd = ::socket(target.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    sockaddr_storage to = target;
+    if (to.ss_family == AF_INET) reinterpret_cast<sockaddr_in&>(to).sin_port = htons(9);
+    else reinterpret_cast<sockaddr_in6&>(to).sin6_port = htons(9);
+    const socklen_t len = to.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    int mtu = 0;
+    socklen_t mtu_len = sizeof mtu;
+    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&to), len) == 0 &&
+                    (to.ss_family == AF_INET ? getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &mtu_len)
+                                             : getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &mtu_len)) == 0;
+    ::close(fd);
+    return ok && mtu > 0 ? uint32_t(mtu) : 0;
 }
 
 Transmitter::Transmitter(SenderStats& stats, uint32_t batch_size, uint32_t max_datagram_bytes)
@@ -57,6 +112,28 @@ std::unique_ptr<Transmitter> Transmitter::open(SenderStats& stats, int family, u
     setsockopt(t->fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
     const int sndbuf = int(std::min<uint64_t>(send_buffer_bytes, INT32_MAX / 2));
     setsockopt(t->fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    // Never fragment: a fragment has no UDP header, so nothing (neither our
+    // own-traffic check nor a collector's NLB) could tell it is ours, and a
+    // sender capturing on the mirror path would mirror it again. Frames are
+    // cut to the path MTU instead (Sender), as AWS does; what is still too
+    // long fails with EMSGSIZE and is counted.
+    const int dont = family == AF_INET6 ? IPV6_PMTUDISC_DO : IP_PMTUDISC_DO;
+    const bool df = family == AF_INET6
+                        ? setsockopt(t->fd_, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &dont, sizeof dont) == 0 &&
+                              setsockopt(t->fd_, IPPROTO_IPV6, IPV6_DONTFRAG, &kOn, sizeof kOn) == 0
+                        : setsockopt(t->fd_, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont) == 0;
+    if (!df) {
+        error = std::string("don't-fragment on the raw socket: ") + std::strerror(errno);
+        return nullptr;
+    }
+    // ICMP errors about our datagrams (a collector that is down answers "port
+    // unreachable") queue on the socket's error queue; read_errors counts them.
+    const bool recverr = family == AF_INET6 ? setsockopt(t->fd_, IPPROTO_IPV6, IPV6_RECVERR, &kOn, sizeof kOn) == 0
+                                            : setsockopt(t->fd_, IPPROTO_IP, IP_RECVERR, &kOn, sizeof kOn) == 0;
+    if (!recverr) {
+        error = std::string("IP_RECVERR: ") + std::strerror(errno);
+        return nullptr;
+    }
     if (family == AF_INET6) {
         // UDP over IPv6 needs a checksum; have the kernel compute it (offset 6
         // in our UDP header).
@@ -104,8 +181,9 @@ void Transmitter::flush() {
         h.msg_iov = &iov_[i];
         h.msg_iovlen = 1;
     }
-    uint32_t done = 0;
-    // Bounded: each pass sends at least one datagram or drops one.
+    uint32_t done = 0, retries = 0;
+    // Bounded: each pass sends at least one datagram or drops one, or is one
+    // of at most count_ retries.
     while (done < count_) {
         const int n = ::sendmmsg(fd_, msgs_.data() + done, count_ - done, MSG_DONTWAIT);
         stats_.sendmmsg_calls.add();
@@ -119,7 +197,10 @@ void Transmitter::flush() {
             done += uint32_t(n);
             continue;
         }
-        if (errno == EINTR) continue;
+        // An ICMP error that arrived since the last send is reported once, by
+        // this call, instead of sending: it is counted by read_errors; send
+        // the datagram again (at most once per datagram in the batch).
+        if (errno == EINTR || (is_icmp_report(errno) && retries++ < count_)) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
             // The socket is full: what is left of this batch would only wait
             // behind it, and capture must not wait. Drop and count.

@@ -19,6 +19,9 @@
 
 namespace mirrortap::sender {
 
+// The kernel's MTU on the route to `target` (0 when there is no route).
+uint32_t route_mtu(const sockaddr_storage& target);
+
 class Transmitter {
 public:
     // A raw socket for `family` with its send buffer, and room for
@@ -49,6 +52,9 @@ public:
 
     // Hands the batch to the kernel; whatever it refuses is counted as dropped.
     void flush();
+    // Counts the ICMP unreachable errors queued about our datagrams (cold:
+    // once a second).
+    void read_errors();
 
 private:
     Transmitter(SenderStats& stats, uint32_t batch_size, uint32_t max_datagram_bytes);

@@ -146,7 +146,7 @@ def main():
 
     with open(args.config) as f:
         sessions = sorted(yaml.safe_load(f)["sessions"], key=lambda s: s["session_number"])
-    max_inner = args.mtu - 36
+    max_inner = args.mtu - 40  # AWS: 54 bytes around the inner IP packet, 14 of them its Ethernet header
 
     truth = [(t, frame, "ingress") for t, frame in read_pcap(args.truth_in)]
     truth += [(t, frame, "egress") for t, frame in read_pcap(args.truth_out)]

@@ -1,7 +1,11 @@
 // Packets for sender tests, built as wire bytes and parsed by decap, so the
 // filter sees exactly what it sees when capturing.
 #pragma once
+#include <doctest/doctest.h>
+#include <pcap/pcap.h>
+
 #include <initializer_list>
+#include <string>
 
 #include "decap/frame.hpp"
 #include "tests/support/frames.hpp"
@@ -30,5 +34,20 @@ inline Buf ip6_frame(uint8_t next, uint8_t src_last, uint8_t dst_last, uint16_t 
 }
 
 inline InnerFrame parsed(const Buf& b) { return parse_inner_frame(view(b)); }
+
+// Whether a capture filter expression lets `frame` through, as the kernel's
+// copy of it would; an expression that does not compile fails the test.
+inline bool bpf_passes(const std::string& expr, const Buf& frame) {
+    pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
+    bpf_program prog{};
+    const bool compiled = pcap_compile(dead, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0;
+    REQUIRE_MESSAGE(compiled, pcap_geterr(dead));
+    pcap_pkthdr h{};
+    h.caplen = h.len = uint32_t(frame.size());
+    const bool passes = pcap_offline_filter(&prog, &h, reinterpret_cast<const u_char*>(frame.data())) != 0;
+    pcap_freecode(&prog);
+    pcap_close(dead);
+    return passes;
+}
 
 }  // namespace mirrortap::test

@@ -21,27 +21,10 @@ PY=/usr/bin/python3
 for tool in ip tcpdump curl ping "$PY"; do
     command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
-for b in mirrortap-sender mirrortap-collector; do
-    [ -x "$BIN/$b" ] || { echo "FAIL: $BIN/$b not built"; exit 1; }
-done
-
-A=mt-ra-$$ B=mt-rb-$$ C=mt-rc-$$
-WORK=$(mktemp -d /tmp/mt-sender-reload.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    for ns in "$A" "$B" "$C"; do ip netns del "$ns" 2>/dev/null || true; done
-    if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-# Polls `cmd` every 0.1 s, at most 100 times.
-wait_for() {
-    local what=$1; shift
-    for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-    echo "FAIL: timed out waiting for $what"; echo "--- sender log"; cat "$WORK/sender.log"; return 1
-}
+. "$(cd "$(dirname "$0")" && pwd)/netns_lib.sh"
+need_bins "$BIN" mirrortap-sender mirrortap-collector
+netns_hosts r reload
+WAIT_LOG=$WORK/sender.log
 
 # --- the hosts ----------------------------------------------------------------
 for ns in "$A" "$B" "$C"; do

@@ -157,17 +157,26 @@ TEST_CASE("own traffic: our VXLAN and ICMP errors quoting it are recognised, not
     CHECK_FALSE(own6(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789)));
 }
 
+TEST_CASE("own traffic: any fragment towards the target is ours, whole datagrams of others are not") {
+    const OwnTarget t4 = target4({10, 8, 0, 2}, 4789);
+    auto own4 = [&](const Buf& b) { return is_own_traffic(view(b), parsed(b), t4); };
+    // A non-first piece of our VXLAN: no UDP header to recognise it by.
+    CHECK(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 0, 0, 60, 0x00B9)));   // offset 1480, last
+    CHECK(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 0, 0, 60, 0x20B9)));   // offset 1480, more follow
+    CHECK(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 53, 60, 0x2000)));  // first, more follow
+    CHECK(own4(ip4_frame(1, {10, 0, 0, 1}, {10, 8, 0, 2}, 0, 0, 60, 0x00B9)));    // any protocol
+    CHECK_FALSE(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 3}, 0, 0, 60, 0x00B9)));  // another host
+    CHECK_FALSE(own4(ip4_frame(17, {10, 8, 0, 2}, {10, 0, 0, 1}, 0, 0, 60, 0x00B9)));  // from the target
+    CHECK_FALSE(own4(ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 53, 60, 0x4000)));  // DF, whole
+    const OwnTarget t6 = target6(2, 4789);
+    auto own6 = [&](const Buf& b) { return is_own_traffic(view(b), parsed(b), t6); };
+    CHECK(own6(ip6_frame(44, 1, 2)));  // a fragment header first
+    CHECK_FALSE(own6(ip6_frame(44, 1, 3)));
+    CHECK_FALSE(own6(ip6_frame(44, 2, 1)));
+}
+
 TEST_CASE("capture: the own-traffic BPF filter drops exactly what is_own_traffic recognises") {
-    pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
-    auto passes = [&](const std::string& expr, const Buf& frame) {
-        bpf_program prog{};
-        REQUIRE_MESSAGE(pcap_compile(dead, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0, pcap_geterr(dead));
-        pcap_pkthdr h{};
-        h.caplen = h.len = uint32_t(frame.size());
-        const bool m = pcap_offline_filter(&prog, &h, reinterpret_cast<const u_char*>(frame.data())) != 0;
-        pcap_freecode(&prog);
-        return m;
-    };
+    auto passes = bpf_passes;
     const OwnTarget t4 = target4({10, 8, 0, 2}, 4789);
     const std::string f4 = own_traffic_filter(t4);
     INFO(f4);
@@ -176,7 +185,10 @@ TEST_CASE("capture: the own-traffic BPF filter drops exactly what is_own_traffic
         ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 53),   ip4_frame(6, {10, 0, 0, 1}, {10, 8, 0, 2}, 50000, 4789),
         ip4_frame(1, {10, 8, 0, 2}, {10, 0, 0, 1}),                icmp4_error(3, {10, 8, 0, 2}, 4789),
         icmp4_error(12, {10, 8, 0, 2}, 4789),                      icmp4_error(3, {10, 8, 0, 2}, 53),
-        icmp4_error(3, {10, 8, 0, 9}, 4789),                       icmp4_error(0, {10, 8, 0, 2}, 4789)};
+        icmp4_error(3, {10, 8, 0, 9}, 4789),                       icmp4_error(0, {10, 8, 0, 2}, 4789),
+        ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 0, 0, 60, 0x00B9), ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 0, 0, 60, 0x20B9),
+        ip4_frame(6, {10, 0, 0, 1}, {10, 8, 0, 2}, 1, 2, 60, 0x2000), ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 3}, 0, 0, 60, 0x00B9),
+        ip4_frame(17, {10, 8, 0, 2}, {10, 0, 0, 1}, 0, 0, 60, 0x00B9), ip4_frame(17, {10, 0, 0, 1}, {10, 8, 0, 2}, 5, 53, 60, 0x4000)};
     for (const Buf& b : frames4) CHECK(passes(f4, b) == !is_own_traffic(view(b), parsed(b), t4));
     CHECK_FALSE(passes(f4, frames4[0]));
     CHECK_FALSE(passes(f4, frames4[5]));
@@ -187,11 +199,12 @@ TEST_CASE("capture: the own-traffic BPF filter drops exactly what is_own_traffic
     const Buf frames6[] = {ip6_frame(17, 1, 2, 50000, 4789), ip6_frame(17, 1, 3, 50000, 4789),
                            icmp6_error(1, 2, 4789),          icmp6_error(2, 2, 4789),
                            icmp6_error(1, 3, 4789),          icmp6_error(1, 2, 53),
-                           icmp6_error(129, 2, 4789),        ip6_frame(58, 1, 2)};
+                           icmp6_error(129, 2, 4789),        ip6_frame(58, 1, 2),
+                           ip6_frame(44, 1, 2),              ip6_frame(44, 1, 3),
+                           ip6_frame(44, 2, 1)};
     for (const Buf& b : frames6) CHECK(passes(f6, b) == !is_own_traffic(view(b), parsed(b), t6));
     CHECK_FALSE(passes(f6, frames6[0]));
     CHECK_FALSE(passes(f6, frames6[2]));
-    pcap_close(dead);
 }
 
 TEST_CASE("explain: each frame of a pcap file is shown with its session and rule") {
@@ -254,9 +267,31 @@ TEST_CASE("explain: each frame of a pcap file is shown with its session and rule
     bool mirrored = false;
     Buf tls = ip4_frame(6, {10, 0, 0, 1}, {10, 0, 0, 2}, 40000, 443, 100);
     std::string both = explain_frame(engine, std::nullopt, reinterpret_cast<const uint8_t*>(tls.data()),
-                                     uint32_t(tls.size()), uint32_t(tls.size()), 1464, mirrored);
+                                     uint32_t(tls.size()), uint32_t(tls.size()), 1460, mirrored);
     CHECK(mirrored);
     CHECK(both.find("as egress mirrored by session 3") != std::string::npos);
     CHECK(both.find("as ingress not mirrored: no rule matched") != std::string::npos);
     CHECK(explain_pcap("/nonexistent.pcap", engine, o, out, totals) != "");
+}
+
+TEST_CASE("capture: the ingress capture refuses unicast frames for another MAC, the kernel's PACKET_OTHERHOST") {
+    const std::string mac = "02:00:00:00:00:01";
+    const std::string in = with_direction_filter("ip", Direction::ingress, mac);
+    const std::string out = with_direction_filter("ip", Direction::egress, mac);
+    INFO(in);
+    auto to = [](std::initializer_list<uint8_t> dst) {
+        Buf b = ip4_frame(17, {10, 0, 0, 1}, {10, 0, 0, 2}, 5, 6);
+        std::copy(dst.begin(), dst.end(), reinterpret_cast<uint8_t*>(b.data()));
+        return b;
+    };
+    CHECK(bpf_passes(in, to({0x02, 0, 0, 0, 0, 0x01})));              // ours: PACKET_HOST
+    CHECK(bpf_passes(in, to({0xff, 0xff, 0xff, 0xff, 0xff, 0xff})));  // PACKET_BROADCAST
+    CHECK(bpf_passes(in, to({0x01, 0x00, 0x5e, 0, 0, 0x01})));        // PACKET_MULTICAST
+    CHECK_FALSE(bpf_passes(in, to({0x02, 0, 0, 0, 0, 0x02})));        // PACKET_OTHERHOST
+    // Egress is what the kernel sent: whatever the MACs say.
+    CHECK(bpf_passes(out, to({0x02, 0, 0, 0, 0, 0x02})));
+    // The expression still decides: not IP is refused either way.
+    CHECK_FALSE(bpf_passes(in, ethernet(0x0806)));
+    // An interface without a MAC (no other hosts to tell apart): the expression alone.
+    CHECK(with_direction_filter("ip", Direction::ingress, "") == "ip");
 }

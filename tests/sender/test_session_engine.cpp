@@ -94,35 +94,37 @@ TEST_CASE("sessions: no sessions means nothing is mirrored") {
 }
 
 TEST_CASE("truncation: packet_length cuts the frame, absent keeps it whole") {
-    Truncation t = truncate_frame(1000, 128, 1464);
+    Truncation t = truncate_frame(1000, 128, 1460);
     CHECK(t.length == 128);
     CHECK(t.by_packet_length);
     CHECK_FALSE(t.by_mtu);
-    t = truncate_frame(100, 128, 1464);
+    t = truncate_frame(100, 128, 1460);
     CHECK(t.length == 100);
     CHECK_FALSE(t.by_packet_length);
-    t = truncate_frame(1000, std::nullopt, 1464);
+    t = truncate_frame(1000, std::nullopt, 1460);
     CHECK(t.length == 1000);
     CHECK_FALSE(t.by_packet_length);
     CHECK_FALSE(t.by_mtu);
 }
 
-TEST_CASE("truncation: frames that would exceed the path MTU with 50 bytes of headers are cut to fit") {
-    // A 1500-byte inner IP packet is a 1514-byte frame; with outer IPv4, UDP
-    // and VXLAN it would need a 1550-byte path. With MTU 1500 the frame is cut
-    // to 1464 bytes, so that the outer packet is exactly 1500.
-    CHECK(max_inner_frame_bytes(1500, false) == 1464);
-    CHECK(max_inner_frame_bytes(1500, false) + 50 - 14 == 1500);
-    CHECK(max_inner_frame_bytes(9001, false) == 8965);
-    CHECK(max_inner_frame_bytes(1500, true) == 1444);
+TEST_CASE("truncation: AWS's figures: 54 bytes around the inner packet over IPv4, 74 over IPv6") {
+    // AWS: with a target MTU of 9001, mirrored packets up to 8947 bytes are
+    // not truncated: 54 bytes of overhead around the inner IP packet (outer
+    // IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14, and 4 more). We count the
+    // inner Ethernet frame, so 8947 + 14 = 8961 bytes of frame.
+    CHECK(max_inner_frame_bytes(9001, false) == 8961);
+    CHECK(max_inner_frame_bytes(9001, false) - 14 + 54 == 9001);
+    CHECK(max_inner_frame_bytes(1500, false) == 1460);
+    CHECK(max_inner_frame_bytes(1500, true) - 14 + 74 == 1500);  // IPv6: 20 more
+    CHECK(max_inner_frame_bytes(1500, true) == 1440);
     Truncation t = truncate_frame(1514, std::nullopt, max_inner_frame_bytes(1500, false));
-    CHECK(t.length == 1464);
+    CHECK(t.length == 1460);
     CHECK(t.by_mtu);
-    t = truncate_frame(1464, std::nullopt, max_inner_frame_bytes(1500, false));
+    t = truncate_frame(1460, std::nullopt, max_inner_frame_bytes(1500, false));
     CHECK_FALSE(t.by_mtu);
     // The MTU still applies under a larger packet_length.
     t = truncate_frame(9000, 8500, max_inner_frame_bytes(1500, false));
-    CHECK(t.length == 1464);
+    CHECK(t.length == 1460);
     CHECK(t.by_mtu);
     CHECK_FALSE(t.by_packet_length);
 }

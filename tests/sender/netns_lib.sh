@@ -1,0 +1,46 @@
+# Sourced by the sender's namespace tests (e2e, reload, loop, bench): three
+# hosts A, B, C as network namespaces named after the test and its pid, a
+# work directory, background processes in PIDS; all of it removed on exit.
+#
+#   netns_hosts TAG WORKNAME    sets A B C WORK PIDS and the exit trap
+#   netns_add_quiet            creates A B C with lo up and no IPv6 autoconfiguration
+#   need_bins DIR NAME...       FAIL unless each $DIR/NAME is executable
+#   wait_for WHAT CMD...        polls CMD every 0.1 s, at most 100 times;
+#                               on a timeout prints $WAIT_LOG when set
+
+netns_hosts() {
+    A=mt-$1a-$$ B=mt-$1b-$$ C=mt-$1c-$$
+    WORK=$(mktemp -d "/tmp/mt-sender-$2.XXXXXX")
+    PIDS=()
+    trap netns_cleanup EXIT
+}
+
+netns_add_quiet() {
+    for ns in "$A" "$B" "$C"; do
+        ip netns add "$ns"
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+            net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.default.router_solicitations=0
+        ip -n "$ns" link set lo up
+    done
+}
+
+netns_cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for ns in "$A" "$B" "$C"; do ip netns del "$ns" 2>/dev/null || true; done
+    rm -rf "/etc/netns/$A"
+    if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+
+need_bins() {
+    local dir=$1; shift
+    for b in "$@"; do [ -x "$dir/$b" ] || { echo "FAIL: $dir/$b not built"; exit 1; }; done
+}
+
+wait_for() {
+    local what=$1; shift
+    for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    echo "FAIL: timed out waiting for $what"
+    if [ -n "${WAIT_LOG:-}" ]; then echo "--- $WAIT_LOG"; cat "$WAIT_LOG"; fi
+    return 1
+}
