@@ -31,6 +31,7 @@ std::string Collector::open() {
     if (auto why = prepare_sinks(*config, outputs_, outputs); !why.empty()) return why;
     outputs_ = std::move(outputs);
     SocketGroup group = SocketGroup::open(config->listen, config->workers, config->rcvbuf_bytes);
+    rcvbuf_granted_bytes_ = group.rcvbuf_granted_bytes;
     if (!group.error.empty()) return group.error;
     // GENEVE: a second group, steered to the same worker index by the same VNI.
     SocketGroup geneve;

@@ -37,6 +37,8 @@ public:
     std::shared_ptr<const Config> config() const { return current_.load(std::memory_order_acquire); }
     const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
     uint32_t session_count() const { return budget_.created.load(std::memory_order_relaxed); }
+    // The receive buffer each socket got (open() reads it back from the kernel).
+    uint64_t rcvbuf_granted_bytes() const { return rcvbuf_granted_bytes_; }
 
 private:
     // True once every worker runs generation_ (or has ended), waiting until `deadline`.
@@ -58,6 +60,7 @@ private:
     SinkRetirer retirer_;
     std::vector<std::thread> threads_;
     std::atomic<bool> stop_{false};
+    uint64_t rcvbuf_granted_bytes_ = 0;
 };
 
 }  // namespace mirrortap

@@ -56,6 +56,19 @@ void reload(int argc, char** argv, Collector& collector) {
     }
 }
 
+// A receive buffer smaller than asked is silent loss waiting for a burst:
+// say so at start, with the fix (unprivileged, net.core.rmem_max caps it).
+void warn_if_rcvbuf_capped(const Collector& collector) {
+    const uint64_t asked = collector.config()->rcvbuf_bytes;
+    const uint64_t got = collector.rcvbuf_granted_bytes();
+    if (got >= asked) return;
+    std::cerr << kProgram << ": warning: receive buffer " << got / 1024 << " KiB per socket, less than the "
+              << asked / 1024 << " KiB asked (--rcvbuf): net.core.rmem_max caps it for a "
+              << "process without CAP_NET_ADMIN; run as root with --user, or raise it: sysctl -w "
+              << "net.core.rmem_max=" << asked << " (deploy/sysctl/60-mirrortap-collector.conf does at install)"
+              << std::endl;
+}
+
 // Run as the --user, right after the drop: what a reload will read and the
 // directory every packet goes to must work for that user, or we do not start.
 std::string check_as_user(int argc, char** argv, const Config& running) {
@@ -107,6 +120,7 @@ int main(int argc, char** argv) {
 
     Collector collector(std::move(req.config));
     if (auto why = collector.open(); !why.empty()) return fail(why);
+    warn_if_rcvbuf_capped(collector);
     Exporter exporter(collector);
     if (auto why = exporter.start(); !why.empty()) return fail(why);
     // Sockets, sinks and the metrics port are open: root is no longer needed.

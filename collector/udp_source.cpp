@@ -120,6 +120,10 @@ SocketGroup SocketGroup::open(const Endpoint& listen, size_t count, uint64_t rcv
         const int fd = open_one(listen, rcvbuf_bytes, g.error);
         if (fd < 0) break;
         g.fds.push_back(fd);
+        int granted = 0;
+        socklen_t len = sizeof granted;
+        if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &len) == 0)
+            g.rcvbuf_granted_bytes = uint64_t(granted) / 2;
     }
     if (g.error.empty() && count > 1) {
         if (encap == Encapsulation::geneve) steer_geneve_by_vni(g.fds.front(), count, g.error);

@@ -30,6 +30,9 @@ inline constexpr size_t kDatagramBytes = 65536;
 struct SocketGroup {
     std::vector<int> fds;
     std::string error;  // set when opening failed; fds is empty then
+    // What the kernel granted each socket (SO_RCVBUF reads back twice the
+    // usable size): below what was asked when net.core.rmem_max capped it.
+    uint64_t rcvbuf_granted_bytes = 0;
     static SocketGroup open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes,
                             Encapsulation encap = Encapsulation::vxlan);
 };

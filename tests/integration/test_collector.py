@@ -409,9 +409,44 @@ def receive_workers_make_no_file_system_calls():
         assert needed in writer_calls, f"the writer thread made no {needed}: the trace saw {sorted(writer_calls)}"
 
 
+
+def _start_and_stop(prefix, pcap_dir, rcvbuf):
+    """Runs the collector until it listens, stops it, returns its stderr (bounded: 10 s)."""
+    cmd = prefix + [COLLECTOR, "--listen", "127.0.0.1:0", "--workers", "1", "--pcap-dir", pcap_dir,
+                    "--rcvbuf", str(rcvbuf), "--allow-root"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        lines.append(line)
+        if not line or "listening on" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=10)
+    return "".join(lines) + rest
+
+
+def a_capped_receive_buffer_is_reported():
+    """Unprivileged, the kernel caps the receive buffer at net.core.rmem_max: the collector says
+    so at start, with the fix, instead of losing the first burst silently. Root gets it whole."""
+    with open("/proc/sys/net/core/rmem_max") as f:
+        cap = int(f.read())
+    want = cap * 4
+    tmp = tempfile.mkdtemp()
+    os.chmod(tmp, 0o777)
+    capped = _start_and_stop(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"],
+                             os.path.join(tmp, "nobody"), want)
+    assert "warning: receive buffer" in capped, capped
+    assert f"sysctl -w net.core.rmem_max={want}" in capped, capped
+    whole = _start_and_stop([], os.path.join(tmp, "root"), want)
+    assert "listening on" in whole and "warning: receive buffer" not in whole, whole
+
+
 if __name__ == "__main__":
     run({f.__name__: f for f in [
         frames_are_written_exactly, rotation_makes_valid_files, sighup_starts_new_files, ipv6_listen_works,
         two_workers_keep_session_order, sessions_split_by_source, session_limit_is_counted,
         idle_sessions_end_and_free_their_slots, reload_ends_sessions_its_allowlist_refuses, health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config,
-        oversized_inner_frames_are_cut_to_the_snaplen, receive_workers_make_no_file_system_calls]})
+        oversized_inner_frames_are_cut_to_the_snaplen, receive_workers_make_no_file_system_calls,
+        a_capped_receive_buffer_is_reported]})
