@@ -114,7 +114,10 @@ std::string Collector::reload(Config next, std::vector<std::string>& notes) {
     auto adopted = std::make_shared<const Config>(std::move(next));
     generation_ = generation;
     outputs_ = std::move(outputs);  // outputs no longer named go when their last sink does
-    current_.store(adopted, std::memory_order_release);
+    {
+        std::lock_guard lock(current_mutex_);
+        current_ = adopted;
+    }
     for (uint32_t i = 0; i < workers_.size(); ++i) workers_[i]->request_reload(adopted, generation, std::move(sinks[i]));
     // Wait (bounded: a worker passes its loop at least every 100 ms) so that
     // "reloaded" means every packet read from now on meets the new config.

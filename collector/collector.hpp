@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,7 +35,13 @@ public:
     void stop();
 
     // The configuration now in force; the copy keeps it alive while used.
-    std::shared_ptr<const Config> config() const { return current_.load(std::memory_order_acquire); }
+    // The running configuration; any thread. A plain mutex rather than
+    // atomic<shared_ptr>: libstdc++ guards that with a lock bit
+    // ThreadSanitizer cannot see, and it reported reload against scrape.
+    std::shared_ptr<const Config> config() const {
+        std::lock_guard lock(current_mutex_);
+        return current_;
+    }
     const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
     uint32_t session_count() const { return budget_.created.load(std::memory_order_relaxed); }
     // The receive buffer each socket got (open() reads it back from the kernel).
@@ -50,7 +57,8 @@ private:
 
     // Each worker holds the generation it runs; an older one is freed when
     // the last worker leaves it.
-    std::atomic<std::shared_ptr<const Config>> current_;
+    mutable std::mutex current_mutex_;
+    std::shared_ptr<const Config> current_;
     uint64_t generation_ = 0;  // of current_; the reloading thread's alone
     SessionBudget budget_;
     SharedOutputs outputs_;  // what the running sinks share, by kind
