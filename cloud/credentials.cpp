@@ -139,15 +139,25 @@ std::unique_ptr<CredentialSource> instance_role_credentials(std::shared_ptr<Imds
     return std::make_unique<InstanceRoleSource>(std::move(imds));
 }
 
+namespace {
+
+// Variables that only mean something together: one without the other is a
+// mistake to name, not a source to skip.
+bool both_set(const std::optional<std::string>& a, const char* a_name, const std::optional<std::string>& b,
+              const char* b_name, std::string& why) {
+    if (a && b) return true;
+    why = a ? std::string(a_name) + " is set but " + b_name + " is not"
+            : std::string(b_name) + " is set but " + a_name + " is not";
+    return false;
+}
+
+}  // namespace
+
 std::unique_ptr<CredentialSource> choose_credential_source(const EnvLookup& env, std::string& why) {
     const auto key_id = env("AWS_ACCESS_KEY_ID");
     const auto secret = env("AWS_SECRET_ACCESS_KEY");
     if (key_id || secret) {
-        if (!key_id || !secret) {
-            why = std::string(key_id ? "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
-                                     : "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
-            return nullptr;
-        }
+        if (!both_set(key_id, "AWS_ACCESS_KEY_ID", secret, "AWS_SECRET_ACCESS_KEY", why)) return nullptr;
         Credentials c{*key_id, *secret, env("AWS_SESSION_TOKEN").value_or(""), std::nullopt};
         return static_credentials(std::move(c), "environment (AWS_ACCESS_KEY_ID)");
     }
@@ -155,11 +165,7 @@ std::unique_ptr<CredentialSource> choose_credential_source(const EnvLookup& env,
     const auto token_file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
     const auto role_arn = env("AWS_ROLE_ARN");
     if (token_file || role_arn) {
-        if (!token_file || !role_arn) {
-            why = std::string(token_file ? "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not"
-                                         : "AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not");
-            return nullptr;
-        }
+        if (!both_set(token_file, "AWS_WEB_IDENTITY_TOKEN_FILE", role_arn, "AWS_ROLE_ARN", why)) return nullptr;
         WebIdentitySettings settings;
         settings.token_file = *token_file;
         settings.role_arn = *role_arn;
