@@ -15,10 +15,19 @@ COLLECTOR = os.path.join(BIN, "mirrortap-collector")
 SKIP = 77  # ctest SKIP_RETURN_CODE
 
 
+_handed_out = set()
+
+
 def free_port(kind=socket.SOCK_DGRAM, family=socket.AF_INET, host="127.0.0.1"):
-    with socket.socket(family, kind) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port nobody holds now, and never one this process handed out before: the kernel
+    gives a just-closed ephemeral port again, so two calls could name the same port."""
+    while True:
+        with socket.socket(family, kind) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 # ---- frames -------------------------------------------------------------
