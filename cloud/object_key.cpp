@@ -34,6 +34,8 @@ std::optional<std::string> capture_object_key(const CaptureObject& object, std::
     why = check_segment("session", object.session, false);
     if (why.empty()) why = check_segment("collector id", object.collector_id, false);
     if (why.empty()) why = check_segment("file name", object.file_name, true);
+    if (why.empty() && object.tree != kPcapTree && object.tree != kFlowsTree)
+        why = "tree " + quote(object.tree) + " is neither pcap nor flows";
     if (!why.empty()) return std::nullopt;
     using namespace std::chrono;
     const auto day = floor<days>(object.start);
@@ -44,7 +46,7 @@ std::optional<std::string> capture_object_key(const CaptureObject& object, std::
                   static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()), static_cast<int>(hour));
     std::string key;
     if (!prefix.empty()) key.append(prefix).append("/");
-    key.append("session=").append(object.session).append("/").append(partition);
+    key.append(object.tree).append("/session=").append(object.session).append("/").append(partition);
     key.append("/collector=").append(object.collector_id).append("/").append(object.file_name);
     why = check_object_key(key);
     if (!why.empty()) return std::nullopt;

@@ -1,8 +1,11 @@
 // Where a finished capture file goes in S3. Keys are Hive-style partitions,
 // so that Athena (partition projection) and a person in the console can both
 // walk them:
-//   PREFIX/session=NAME/date=YYYY-MM-DD/hour=HH/collector=ID/FILE
-// date and hour are the UTC start of the capture, as its file name says.
+//   PREFIX/TREE/session=NAME/date=YYYY-MM-DD/hour=HH/collector=ID/FILE
+// TREE is "pcap" for the captures and "flows" for their flow indexes: a table
+// over PREFIX/flows/ then holds nothing but index files, and an index's pcap
+// is found by swapping the tree and the file name. date and hour are the UTC
+// start of the capture, as its file name says.
 #pragma once
 #include <chrono>
 #include <optional>
@@ -11,12 +14,16 @@
 
 namespace mirrortap::cloud {
 
+inline constexpr std::string_view kPcapTree = "pcap";
+inline constexpr std::string_view kFlowsTree = "flows";
+
 struct CaptureObject {
     std::string_view prefix;        // "" for none; slashes at either end are dropped
     std::string_view session;       // the session's directory name (web, vni-501)
     std::string_view collector_id;  // which collector wrote it (an instance id, a host name)
     std::string_view file_name;     // the file's own name, no directory
     std::chrono::sys_seconds start; // the capture's first second, UTC
+    std::string_view tree = kPcapTree;  // kPcapTree or kFlowsTree
 };
 
 // The key, or nullopt with `why` when a part is empty, holds '/', '=' (session,

@@ -32,11 +32,24 @@ std::string refusal(std::string_view prefix, std::string_view session, std::stri
 
 TEST_CASE("object_key: Hive-style partitions by session, UTC date and hour, and collector") {
     CHECK(key_for("captures", "web", "i-0abc123", "web-20240501T130502Z-000007.pcap", at(2024, 5, 1, 13, 5, 2)) ==
-          "captures/session=web/date=2024-05-01/hour=13/collector=i-0abc123/web-20240501T130502Z-000007.pcap");
+          "captures/pcap/session=web/date=2024-05-01/hour=13/collector=i-0abc123/web-20240501T130502Z-000007.pcap");
     CHECK(key_for("", "vni-501", "host-a", "f.pcap", at(1999, 12, 31, 23, 59, 59)) ==
-          "session=vni-501/date=1999-12-31/hour=23/collector=host-a/f.pcap");
+          "pcap/session=vni-501/date=1999-12-31/hour=23/collector=host-a/f.pcap");
     CHECK(key_for("/prod/eu/", "web", "c", "f.pcap", at(2024, 1, 2, 0, 0, 0)) ==
-          "prod/eu/session=web/date=2024-01-02/hour=00/collector=c/f.pcap");
+          "prod/eu/pcap/session=web/date=2024-01-02/hour=00/collector=c/f.pcap");
+}
+
+TEST_CASE("object_key: a flow index lies in the flows tree, at its pcap's partitions") {
+    std::string why;
+    CaptureObject index{"captures", "web", "i-1", "web-20240501T130502Z-000007.pcap.flows.json.gz",
+                        at(2024, 5, 1, 13, 5, 2), kFlowsTree};
+    const auto key = capture_object_key(index, why);
+    REQUIRE_MESSAGE(key, why);
+    CHECK(*key == "captures/flows/session=web/date=2024-05-01/hour=13/collector=i-1/"
+                  "web-20240501T130502Z-000007.pcap.flows.json.gz");
+    index.tree = "other";
+    CHECK_FALSE(capture_object_key(index, why));
+    CHECK(why.find("neither pcap nor flows") != std::string::npos);
 }
 
 TEST_CASE("object_key: parts that would break the layout are refused") {
