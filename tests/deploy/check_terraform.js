@@ -134,22 +134,32 @@ function requireResources(mod) {
   const one = (type, pred = () => true) => all(type).find(pred);
   const need = (what, cond) => check(`${rel}: ${what}`, !!cond);
 
+  // target_type picks the kind: an internal NLB (UDP 4789) or a Gateway Load
+  // Balancer (GENEVE 6081). terraform_validate.sh's mock-provider tests apply
+  // both; here, that both branches are written as they must be.
+  const targetType = mod.blocks.variable.target_type;
+  need("variable target_type defaults to nlb and accepts only nlb or gwlb", targetType &&
+    targetType.default === "nlb" && mentions(targetType.validation, "[\\\"nlb\\\", \\\"gwlb\\\"]"));
   const nlb = one("aws_lb");
-  need("aws_lb is an internal network load balancer", nlb && nlb.internal === true && nlb.load_balancer_type === "network");
+  need("aws_lb: an internal network load balancer, or a gateway one for gwlb",
+    nlb && mentions(nlb.internal, "true") && mentions(nlb.load_balancer_type, "\\\"network\\\"") && mentions(nlb.load_balancer_type, "\\\"gateway\\\"") &&
+    mentions(nlb.load_balancer_type, "local.gwlb"));
   need("aws_lb is placed in var.subnet_ids", nlb && mentions(nlb.subnets, "var.subnet_ids"));
 
   const listener = one("aws_lb_listener");
-  need("aws_lb_listener: UDP 4789", listener && listener.protocol === "UDP" && mentions(listener.port, "vxlan_port"));
+  need("aws_lb_listener: UDP 4789 (none for a GWLB)", listener && mentions(listener.protocol, "\\\"UDP\\\"") && mentions(listener.port, "vxlan_port"));
   need("aws_lb_listener forwards to the target group",
     listener && first(listener.default_action).type === "forward" && mentions(first(listener.default_action).target_group_arn, "aws_lb_target_group."));
 
   const tg = one("aws_lb_target_group");
   const hc = tg && first(tg.health_check);
-  need("target group: instances, UDP 4789", tg && tg.target_type === "instance" && tg.protocol === "UDP" && mentions(tg.port, "vxlan_port"));
+  need("target group: instances, UDP 4789 or GENEVE 6081", tg && tg.target_type === "instance" &&
+    mentions(tg.protocol, "\\\"UDP\\\"") && mentions(tg.protocol, "\\\"GENEVE\\\"") && mentions(tg.port, "vxlan_port") && mentions(tg.port, "geneve_port"));
+  need("locals: VXLAN on 4789, GENEVE on 6081", mod.blocks.locals.vxlan_port === 4789 && mod.blocks.locals.geneve_port === 6081);
   need("target group: HTTP health check of /healthz on the metrics port",
     hc && hc.protocol === "HTTP" && hc.path === "/healthz" && mentions(hc.port, "var.metrics_port"));
   need("target group: deregistration delay and connection termination set",
-    tg && mentions(tg.deregistration_delay, "var.") && tg.connection_termination === true);
+    tg && mentions(tg.deregistration_delay, "var.") && mentions(tg.connection_termination, "true"));
 
   // flow_affinity: "none" (default) or "source_ip", validated; stickiness by
   // source IP is rendered only for source_ip (terraform_validate.sh plans both).
@@ -161,15 +171,24 @@ function requireResources(mod) {
   need("target group: stickiness only when flow_affinity is source_ip, by source IP, enabled",
     tg && !has(tg.stickiness) && sticky &&
     mentions(sticky.for_each, "var.flow_affinity == \\\"source_ip\\\"") &&
-    stickyContent && stickyContent.type === "source_ip" && stickyContent.enabled === true);
+    stickyContent && mentions(stickyContent.type, "\\\"source_ip\\\"") && mentions(stickyContent.type, "source_ip_dest_ip") && stickyContent.enabled === true);
   need("output flow_affinity", mentions(mod.blocks.output.flow_affinity, "var.flow_affinity"));
 
-  const ami = Object.values(d.aws_ami || {})[0];
+  const ami = (d.aws_ami || {}).debian12;
   need("data aws_ami looks up Debian 12 from Debian's account",
     ami && mentions(ami.filter, "debian-12-") && mentions(ami.owners, "136693071363"));
+  const custom = (d.aws_ami || {}).custom;
+  need("data aws_ami looks a custom ami_id up (its root device name)", custom && mentions(custom.filter, "var.ami_id") && mentions(custom.count, "var.ami_id"));
+  need("local.ami is the custom AMI or Debian's", mentions(mod.blocks.locals.ami, "data.aws_ami.debian12") && mentions(mod.blocks.locals.ami, "data.aws_ami.custom"));
 
   const lt = one("aws_launch_template");
-  need("launch template: Debian AMI by data source", lt && mentions(lt.image_id, "data.aws_ami."));
+  const ebs = lt && first(first(lt.block_device_mappings).ebs);
+  need("launch template: the AMI by data source", lt && mentions(lt.image_id, "local.ami.id"));
+  need("launch template: the volume on the AMI's own root device", lt && mentions(first(lt.block_device_mappings).device_name, "local.ami.root_device_name"));
+  need("launch template: gp3 size, throughput and IOPS derived from the target rate", ebs && ebs.volume_type === "gp3" &&
+    mentions(ebs.volume_size, "local.disk_size_gb") && mentions(ebs.throughput, "local.disk_throughput_mibps") && mentions(ebs.iops, "local.disk_iops") &&
+    mentions(mod.blocks.locals.target_bytes_s, "var.target_network_in_mbps") && mentions(mod.blocks.locals.disk_size_gb, "var.disk_buffer_minutes"));
+  need("launch template: key pair from var.key_name", lt && mentions(lt.key_name, "var.key_name"));
   need("launch template: user data from the template", lt && mentions(lt.user_data, "user_data.sh.tftpl"));
   need("launch template: instance profile", lt && mentions(lt.iam_instance_profile, "aws_iam_instance_profile."));
   need("launch template: IMDSv2 required", lt && first(lt.metadata_options).http_tokens === "required");
@@ -181,16 +200,48 @@ function requireResources(mod) {
   need("ASG uses the launch template", asg && mentions(asg.launch_template, "aws_launch_template."));
   need("ASG has min and max size", asg && has(asg.min_size) && has(asg.max_size));
   need("ASG has an instance refresh setting", asg && has(asg.instance_refresh) && mentions(asg.instance_refresh, "Rolling"));
+  const prefs = asg && first(first(asg.instance_refresh).preferences);
+  need("instance refresh launches before it terminates (min healthy 100, max healthy above 100 by default)", prefs &&
+    mentions(prefs.min_healthy_percentage, "var.refresh_min_healthy_percentage") && mentions(prefs.max_healthy_percentage, "var.refresh_max_healthy_percentage") &&
+    mod.blocks.variable.refresh_min_healthy_percentage.default === 100 && mod.blocks.variable.refresh_max_healthy_percentage.default > 100);
+  need("ASG health-check grace period from var.health_check_grace_seconds", asg && mentions(asg.health_check_grace_period, "var.health_check_grace_seconds"));
+  need("ASG named as the collector config names it", asg && mentions(asg.name, "local.asg_name"));
 
   const policy = one("aws_autoscaling_policy", (p) => p.policy_type === "TargetTrackingScaling");
   need("target tracking scaling policy on network-in or CPU", policy &&
     mentions(policy.target_tracking_configuration, "ASGAverageNetworkIn") &&
     mentions(policy.target_tracking_configuration, "ASGAverageCPUUtilization"));
-  need("lifecycle hook on termination", one("aws_autoscaling_lifecycle_hook", (h) => mentions(h.lifecycle_transition, "TERMINATING")));
+  const hook = one("aws_autoscaling_lifecycle_hook", (h) => mentions(h.lifecycle_transition, "TERMINATING"));
+  need("lifecycle hook on termination", hook);
+  need("the hook's timeout is sized for the drain (upload_drain_seconds + margin)", hook && mentions(hook.heartbeat_timeout, "local.hook_timeout") &&
+    mentions(mod.blocks.locals.hook_timeout, "var.upload_drain_seconds + var.lifecycle_margin_seconds") && mentions(hook.name, "local.drain_hook"));
+
+  // Captures to S3: the bucket, the endpoint, the rendered config.
+  const bucket = (r.aws_s3_bucket || {}).captures;
+  need("optional capture bucket", bucket && mentions(bucket.count, "var.create_capture_bucket"));
+  const sse = one("aws_s3_bucket_server_side_encryption_configuration");
+  need("capture bucket: SSE by default", sse && mentions(sse.rule, "sse_algorithm"));
+  const pab = one("aws_s3_bucket_public_access_block");
+  need("capture bucket: every public access blocked", pab &&
+    ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"].every((k) => pab[k] === true));
+  const lcfg = one("aws_s3_bucket_lifecycle_configuration");
+  need("capture bucket: expiry after var.capture_retention_days, incomplete uploads aborted", lcfg &&
+    mentions(lcfg, "var.capture_retention_days") && mentions(lcfg, "abort_incomplete_multipart_upload"));
+  const s3ep = one("aws_vpc_endpoint", (e) => e.vpc_endpoint_type === "Gateway");
+  need("gateway VPC endpoint for S3", s3ep && mentions(s3ep.service_name, ".s3"));
+  const cfg = mod.blocks.locals.collector_config;
+  need("rendered config gets upload, lifecycle, listen_geneve and the total budget", cfg &&
+    ["upload", "lifecycle", "geneve_port", "retain_total_bytes", "allowed_vnis"].every((k) => mentions(cfg, k)));
+
+  // GWLB: endpoint service, endpoint, mirror target of that type.
+  const svc = one("aws_vpc_endpoint_service");
+  need("GWLB endpoint service offering the load balancer", svc && mentions(svc.gateway_load_balancer_arns, "aws_lb.this.arn") &&
+    mentions(svc.allowed_principals, "var.gwlb_allowed_principals"));
+  need("GWLB endpoint of that service", one("aws_vpc_endpoint", (e) => e.vpc_endpoint_type === "GatewayLoadBalancer" && mentions(e.service_name, "aws_vpc_endpoint_service.")));
 
   need("security groups for the NLB and the collectors", r.aws_security_group && r.aws_security_group.nlb && r.aws_security_group.collector);
   const ingress = all("aws_vpc_security_group_ingress_rule");
-  const into = (sg) => ingress.filter((i) => mentions(i.security_group_id, `aws_security_group.${sg}.`));
+  const into = (sg) => ingress.filter((i) => mentions(i.security_group_id, `aws_security_group.${sg}`));
   const udp4789 = (i) => i.ip_protocol === "udp" && mentions(i.from_port, "vxlan_port");
   const metricsTcp = (i) => i.ip_protocol === "tcp" && mentions(i.from_port, "var.metrics_port");
   need("NLB admits UDP 4789 from the sources' CIDRs", into("nlb").some((i) => udp4789(i) && mentions(i.for_each, "var.source_cidrs")));
@@ -198,19 +249,38 @@ function requireResources(mod) {
   need("collectors admit UDP 4789 from the NLB", into("collector").some((i) => udp4789(i) && mentions(i.referenced_security_group_id, "aws_security_group.nlb")));
   need("collectors admit the health port from the NLB", into("collector").some((i) => metricsTcp(i) && mentions(i.referenced_security_group_id, "aws_security_group.nlb")));
   const metricsSources = into("collector").filter(metricsTcp).map((i) => JSON.stringify(i.for_each || i.referenced_security_group_id || i.cidr_ipv4));
-  need("metrics port open only to the NLB and var.monitoring_cidrs",
-    metricsSources.length > 0 && metricsSources.every((s) => s.includes("var.monitoring_cidrs") || s.includes("aws_security_group.nlb")));
+  need("metrics port open only to the load balancer and var.monitoring_cidrs",
+    metricsSources.length > 0 && metricsSources.every((s) => s.includes("var.monitoring_cidrs") || s.includes("aws_security_group.nlb") || s.includes("local.subnet_cidrs")));
+  need("collectors admit GENEVE 6081 from the GWLB's subnets", into("collector").some((i) => i.ip_protocol === "udp" &&
+    mentions(i.from_port, "geneve_port") && mentions(i.for_each, "local.subnet_cidrs")));
+  const cidrRules = [...ingress, ...all("aws_vpc_security_group_egress_rule")].filter((i) => has(i.cidr_ipv4));
+  need("every CIDR rule takes IPv4 or IPv6 by the CIDR's family", cidrRules.length > 0 && cidrRules.every((i) =>
+    has(i.cidr_ipv6) || mentions(i.for_each, "local.subnet_cidrs")));
+  need("SSH only from var.admin_cidrs, only with a key pair", into("collector").filter((i) => mentions(i.from_port, "22")).every((i) =>
+    mentions(i.for_each, "local.ssh_cidrs")) && mentions(mod.blocks.locals.ssh_cidrs, "var.key_name == null"));
 
   const role = one("aws_iam_role");
   const assume = Object.values(d.aws_iam_policy_document || {}).find((p) => mentions(p, "ec2.amazonaws.com"));
   need("instance role assumable by EC2 only", role && assume && mentions(role.assume_role_policy, "data.aws_iam_policy_document."));
   need("instance profile for the role", one("aws_iam_instance_profile", (p) => mentions(p.role, "aws_iam_role.")));
   const grants = [...all("aws_iam_role_policy"), ...all("aws_iam_role_policy_attachment")];
+  const docs = d.aws_iam_policy_document || {};
+  need("upload grant: PutObject and the multipart calls on PREFIX/*, ListBucket by prefix, nothing else",
+    docs.upload && mentions(docs.upload.statement, "${var.capture_prefix}/*") && mentions(docs.upload.statement, "s3:prefix") &&
+    [].concat(docs.upload.statement).flatMap((st) => st.actions).sort().join() ===
+      ["s3:AbortMultipartUpload", "s3:ListBucket", "s3:ListMultipartUploadParts", "s3:PutObject"].join());
+  need("lifecycle grant: Complete/RecordHeartbeat on its own group only", docs.lifecycle &&
+    mentions(docs.lifecycle.statement, "autoScalingGroupName/${local.asg_name}") &&
+    mentions(docs.lifecycle.statement, "autoscaling:CompleteLifecycleAction") && mentions(docs.lifecycle.statement, "autoscaling:RecordLifecycleActionHeartbeat"));
+  need("SSM: AmazonSSMManagedInstanceCore when var.enable_ssm, on by default", r.aws_iam_role_policy_attachment &&
+    mentions(r.aws_iam_role_policy_attachment.ssm, "AmazonSSMManagedInstanceCore") && mentions(r.aws_iam_role_policy_attachment.ssm.count, "var.enable_ssm") &&
+    mod.blocks.variable.enable_ssm.default === true);
   need("every grant to the role is optional (count), none broad",
     grants.every((g) => has(g.count)) && !JSON.stringify(r).match(/"Action":\s*"\*"|AdministratorAccess|s3:\*/));
 
   const target = one("aws_ec2_traffic_mirror_target");
-  need("traffic mirror target on the NLB", target && mentions(target.network_load_balancer_arn, "aws_lb."));
+  need("traffic mirror target on the NLB or the GWLB endpoint", target && mentions(target.network_load_balancer_arn, "aws_lb.") &&
+    mentions(target.gateway_load_balancer_endpoint_id, "aws_vpc_endpoint.gwlb"));
   need("traffic mirror filter", one("aws_ec2_traffic_mirror_filter"));
   const rule = one("aws_ec2_traffic_mirror_filter_rule");
   need("filter rules from var.filter_rules", rule && mentions(rule.for_each, "var.filter_rules") &&

@@ -29,7 +29,16 @@ module "mirrortap" {
   instance_type = var.instance_type
   min_size      = var.min_size
   max_size      = var.max_size
-  enable_ssm    = true
+
+  # Operators reach the collectors through Session Manager (the module
+  # installs the SSM agent); no key pair, port 22 stays closed.
+  enable_ssm = true
+
+  # Finished pcaps go to a new bucket under captures/ and expire there after
+  # capture_retention_days; a collector being scaled in uploads what it has
+  # before it is terminated.
+  capture_prefix         = "captures"
+  capture_retention_days = var.capture_retention_days
 
   # The web servers are watched by an IDS: keep both directions of a
   # connection on one collector (deploy/scale-out.md, "Flow affinity").

@@ -27,3 +27,13 @@ output "flow_affinity" {
   description = "What one collector receives (source_ip: all of a source's traffic; none: single flows)."
   value       = module.mirrortap.flow_affinity
 }
+
+output "capture_url" {
+  description = "Where the captures are: `aws s3 ls --recursive <this>/pcap/`, or `mirrortap-find --from <this>`."
+  value       = module.mirrortap.capture_url
+}
+
+output "disk" {
+  description = "Each collector's volume, sized from the target rate."
+  value       = "${module.mirrortap.disk_size_gb} GiB gp3 at ${module.mirrortap.disk_throughput_mibps} MiB/s, ${module.mirrortap.pcap_retain_total_bytes} for captures"
+}

@@ -76,3 +76,9 @@ variable "flow_affinity" {
   type        = string
   default     = "source_ip"
 }
+
+variable "capture_retention_days" {
+  description = "Days an uploaded capture stays in the bucket."
+  type        = number
+  default     = 30
+}

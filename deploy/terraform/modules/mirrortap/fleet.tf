@@ -1,7 +1,10 @@
-# The collectors: official Debian 12 AMI, user data that installs the package
-# and writes the config, and an autoscaling group behind the NLB.
+# The collectors: official Debian 12 AMI (or yours), user data that installs
+# the package and writes the config, and an autoscaling group behind the load
+# balancer.
 
 data "aws_ami" "debian12" {
+  count = var.ami_id == null ? 1 : 0
+
   # Debian's own AWS account publishes the official images.
   owners      = ["136693071363"]
   most_recent = true
@@ -22,67 +25,30 @@ data "aws_ami" "debian12" {
   }
 }
 
-# --- instance role: nothing by default -------------------------------------
-# The collector calls no AWS API. The role exists so that the two optional
-# grants below have somewhere to go: read the one package object, and Session
-# Manager access.
+# A custom AMI is looked up too: its root device (/dev/xvda, /dev/sda1, ...)
+# is where the sized, encrypted gp3 volume must go; Debian's name would add
+# a second volume instead and leave the root one at the image's size.
+data "aws_ami" "custom" {
+  count = var.ami_id == null ? 0 : 1
 
-data "aws_iam_policy_document" "assume_ec2" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
+  filter {
+    name   = "image-id"
+    values = [var.ami_id]
   }
-}
-
-resource "aws_iam_role" "collector" {
-  name_prefix        = "${var.name}-collector-"
-  assume_role_policy = data.aws_iam_policy_document.assume_ec2.json
-  tags               = local.tags
 }
 
 locals {
-  package_s3_parts = var.package_s3_uri == null ? null : regex("^s3://([^/]+)/(.+)$", var.package_s3_uri)
-}
-
-data "aws_iam_policy_document" "read_package" {
-  count = var.package_s3_uri == null ? 0 : 1
-
-  statement {
-    actions   = ["s3:GetObject"]
-    resources = ["arn:aws:s3:::${local.package_s3_parts[0]}/${local.package_s3_parts[1]}"]
-  }
-}
-
-resource "aws_iam_role_policy" "read_package" {
-  count = var.package_s3_uri == null ? 0 : 1
-
-  name   = "read-mirrortap-package"
-  role   = aws_iam_role.collector.id
-  policy = data.aws_iam_policy_document.read_package[0].json
-}
-
-resource "aws_iam_role_policy_attachment" "ssm" {
-  count = var.enable_ssm ? 1 : 0
-
-  role       = aws_iam_role.collector.name
-  policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-}
-
-resource "aws_iam_instance_profile" "collector" {
-  name_prefix = "${var.name}-collector-"
-  role        = aws_iam_role.collector.name
-  tags        = local.tags
+  ami      = var.ami_id == null ? data.aws_ami.debian12[0] : data.aws_ami.custom[0]
+  deb_arch = var.architecture == "arm64" ? "arm64" : "amd64"
 }
 
 # --- launch template ---------------------------------------------------------
 
 resource "aws_launch_template" "collector" {
   name_prefix            = "${var.name}-collector-"
-  image_id               = coalesce(var.ami_id, data.aws_ami.debian12.id)
+  image_id               = local.ami.id
   instance_type          = var.instance_type
+  key_name               = var.key_name
   vpc_security_group_ids = [aws_security_group.collector.id]
   update_default_version = true
 
@@ -91,6 +57,9 @@ resource "aws_launch_template" "collector" {
     package_s3_uri   = var.package_s3_uri == null ? "" : var.package_s3_uri
     package_sha256   = var.package_sha256 == null ? "" : var.package_sha256
     enable_tap       = var.enable_tap
+    enable_ssm       = var.enable_ssm
+    region           = local.region
+    deb_arch         = local.deb_arch
     collector_config = local.collector_config
   }))
 
@@ -98,7 +67,9 @@ resource "aws_launch_template" "collector" {
     arn = aws_iam_instance_profile.collector.arn
   }
 
-  # IMDSv2 only, and not reachable from containers on the host.
+  # IMDSv2 only, and not reachable from containers on the host. The
+  # collector reads its instance id, role credentials and lifecycle state
+  # there; instance_metadata_tags stays off (nothing reads tags).
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
@@ -111,11 +82,15 @@ resource "aws_launch_template" "collector" {
     enabled = true
   }
 
+  # The captures' volume: big enough to queue disk_buffer_minutes at the
+  # target rate, fast enough to write it and read it back for the upload.
   block_device_mappings {
-    device_name = data.aws_ami.debian12.root_device_name
+    device_name = local.ami.root_device_name
     ebs {
-      volume_size           = var.root_volume_size_gb
+      volume_size           = local.disk_size_gb
       volume_type           = "gp3"
+      throughput            = local.disk_throughput_mibps
+      iops                  = local.disk_iops
       encrypted             = true
       delete_on_termination = true
     }
@@ -143,13 +118,23 @@ resource "aws_launch_template" "collector" {
       condition     = (var.package_url == null) != (var.package_s3_uri == null)
       error_message = "Set exactly one of package_url and package_s3_uri."
     }
+    precondition {
+      condition     = local.disk_throughput_wanted <= 1000
+      error_message = "target_network_in_mbps needs ${local.disk_throughput_wanted} MiB/s of gp3 throughput (written, and read again for the upload), more than gp3's 1000: lower target_network_in_mbps so that the group scales out sooner."
+    }
+    precondition {
+      condition     = local.disk_size_gb > local.system_reserve_gib + local.min_free_gib
+      error_message = "root_volume_size_gb leaves nothing for captures after the system reserve (${local.system_reserve_gib} GiB) and pcap_min_free_bytes."
+    }
   }
 }
 
 # --- autoscaling group ---------------------------------------------------------
 
 resource "aws_autoscaling_group" "collectors" {
-  name_prefix         = "${var.name}-collectors-"
+  # A fixed name: the collector's config names its group for the lifecycle
+  # action, and the config is part of the launch template the group uses.
+  name                = local.asg_name
   vpc_zone_identifier = var.subnet_ids
   min_size            = var.min_size
   max_size            = var.max_size
@@ -158,7 +143,7 @@ resource "aws_autoscaling_group" "collectors" {
   # ELB: an instance whose /healthz stays red is replaced. Boot (apt, package,
   # first health checks) takes a few minutes.
   health_check_type         = var.replace_unhealthy ? "ELB" : "EC2"
-  health_check_grace_period = 300
+  health_check_grace_period = var.health_check_grace_seconds
   default_instance_warmup   = 180
 
   launch_template {
@@ -167,11 +152,14 @@ resource "aws_autoscaling_group" "collectors" {
   }
 
   # A new launch template version (package, config, AMI) rolls through the
-  # group a few instances at a time; each old one is drained like a scale-in.
+  # group. With min 100 / max 200 each replacement is launched and healthy
+  # before the collector it replaces is terminated (and drained, like a
+  # scale-in): capacity never drops during a refresh.
   instance_refresh {
     strategy = "Rolling"
     preferences {
       min_healthy_percentage = var.refresh_min_healthy_percentage
+      max_healthy_percentage = var.refresh_max_healthy_percentage
       instance_warmup        = 180
     }
   }
@@ -205,17 +193,4 @@ resource "aws_autoscaling_policy" "track" {
     target_value     = var.scaling_metric == "cpu" ? var.target_cpu_percent : var.target_network_in_mbps * 1000000 / 8 * 60
     disable_scale_in = var.disable_scale_in
   }
-}
-
-# Scale-in and instance refresh: the ASG first deregisters the instance and
-# waits out the NLB's deregistration delay, then holds it here before
-# terminating. Shutdown then sends SIGTERM and the collector closes its files.
-resource "aws_autoscaling_lifecycle_hook" "drain" {
-  count = var.termination_grace_seconds > 0 ? 1 : 0
-
-  name                   = "${var.name}-drain"
-  autoscaling_group_name = aws_autoscaling_group.collectors.name
-  lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
-  heartbeat_timeout      = max(var.termination_grace_seconds, 30)
-  default_result         = "CONTINUE"
 }

@@ -1,13 +1,23 @@
-# Traffic Mirroring: the NLB as the target, one filter whose rules come from
-# var.filter_rules, and one session per source ENI in var.mirror_sessions.
+# Traffic Mirroring: the NLB or the GWLB endpoint as the target, one filter
+# whose rules come from var.filter_rules, and one session per source ENI in
+# var.mirror_sessions.
 
-resource "aws_ec2_traffic_mirror_target" "nlb" {
-  description               = "${var.name} collectors"
-  network_load_balancer_arn = aws_lb.this.arn
-  tags                      = merge(local.tags, { Name = var.name })
+resource "aws_ec2_traffic_mirror_target" "this" {
+  count = local.gwlb && !var.create_gwlb_endpoint ? 0 : 1
 
-  # AWS accepts an NLB as a mirror target only once it has a UDP listener.
+  description                       = "${var.name} collectors"
+  network_load_balancer_arn         = local.gwlb ? null : aws_lb.this.arn
+  gateway_load_balancer_endpoint_id = local.gwlb ? aws_vpc_endpoint.gwlb[0].id : null
+  tags                              = merge(local.tags, { Name = var.name })
+
+  # AWS accepts an NLB as a mirror target only once it has a UDP listener,
+  # and a GWLB endpoint only once its load balancer has a listener.
   depends_on = [aws_lb_listener.vxlan]
+}
+
+moved {
+  from = aws_ec2_traffic_mirror_target.nlb
+  to   = aws_ec2_traffic_mirror_target.this[0]
 }
 
 resource "aws_ec2_traffic_mirror_filter" "this" {
@@ -54,9 +64,16 @@ resource "aws_ec2_traffic_mirror_session" "sessions" {
   virtual_network_id       = each.value.vni
   packet_length            = each.value.packet_length
   traffic_mirror_filter_id = aws_ec2_traffic_mirror_filter.this.id
-  traffic_mirror_target_id = aws_ec2_traffic_mirror_target.nlb.id
+  traffic_mirror_target_id = one(aws_ec2_traffic_mirror_target.this[*].id)
   tags                     = merge(local.tags, { Name = "${var.name}-${each.value.name}" })
 
   # Sessions match the filter's rules as they are when the session starts.
   depends_on = [aws_ec2_traffic_mirror_filter_rule.rules]
+
+  lifecycle {
+    precondition {
+      condition     = length(aws_ec2_traffic_mirror_target.this) == 1
+      error_message = "mirror_sessions need this module's mirror target: with target_type = \"gwlb\" keep create_gwlb_endpoint true, or create the sessions where the endpoints are."
+    }
+  }
 }

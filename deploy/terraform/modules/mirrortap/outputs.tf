@@ -1,5 +1,5 @@
 output "nlb_dns_name" {
-  description = "DNS name of the internal NLB. mirrortap-sender hosts send VXLAN here."
+  description = "DNS name of the internal NLB (mirrortap-sender hosts send VXLAN here); with target_type = gwlb, the GWLB's."
   value       = aws_lb.this.dns_name
 }
 
@@ -9,8 +9,8 @@ output "nlb_arn" {
 }
 
 output "mirror_target_id" {
-  description = "Traffic mirror target (tmt-...) for sessions created outside this module, in this or another account."
-  value       = aws_ec2_traffic_mirror_target.nlb.id
+  description = "Traffic mirror target (tmt-...) for sessions created outside this module, in this or another account (null with target_type = gwlb and no endpoint here)."
+  value       = one(aws_ec2_traffic_mirror_target.this[*].id)
 }
 
 output "mirror_filter_id" {
@@ -46,4 +46,64 @@ output "metrics_port" {
 output "flow_affinity" {
   description = "What one collector receives: \"source_ip\" = everything mirrored from a source ENI (both directions of its connections); \"none\" = single flows, whose two directions may reach two collectors."
   value       = var.flow_affinity
+}
+
+output "target_type" {
+  description = "What the mirror sessions send to: nlb (VXLAN on UDP 4789) or gwlb (a GWLB endpoint; GENEVE on UDP 6081 to the collectors)."
+  value       = var.target_type
+}
+
+output "gwlb_endpoint_service_name" {
+  description = "With target_type = gwlb: the endpoint service (com.amazonaws.vpce....) that other accounts create GWLB endpoints of."
+  value       = one(aws_vpc_endpoint_service.gwlb[*].service_name)
+}
+
+output "gwlb_endpoint_id" {
+  description = "With target_type = gwlb: the GWLB endpoint (vpce-...) this module created, the mirror target's."
+  value       = one(aws_vpc_endpoint.gwlb[*].id)
+}
+
+output "capture_bucket" {
+  description = "Bucket the collectors upload finished pcaps to (null: no upload)."
+  value       = local.capture_bucket
+}
+
+output "capture_url" {
+  description = "s3://BUCKET/PREFIX of the uploads: aws s3 ls it, or mirrortap-find --from it."
+  value       = local.upload_enabled ? "s3://${local.capture_bucket}/${var.capture_prefix}" : null
+}
+
+output "lifecycle_hook_name" {
+  description = "Termination lifecycle hook that holds a collector while it drains (null: none)."
+  value       = one(aws_autoscaling_lifecycle_hook.drain[*].name)
+}
+
+output "lifecycle_hook_timeout_seconds" {
+  description = "How long the hook holds a terminating collector at most: upload_drain_seconds + lifecycle_margin_seconds with upload."
+  value       = one(aws_autoscaling_lifecycle_hook.drain[*].heartbeat_timeout)
+}
+
+output "health_check_grace_seconds" {
+  description = "The group's health-check grace period; MirrortapTargetDown's for: must not be shorter (deploy/prometheus/mirrortap-rules.yml)."
+  value       = var.health_check_grace_seconds
+}
+
+output "disk_size_gb" {
+  description = "Root volume of each collector (GiB), derived from target_network_in_mbps and disk_buffer_minutes unless root_volume_size_gb is set."
+  value       = local.disk_size_gb
+}
+
+output "disk_throughput_mibps" {
+  description = "Provisioned gp3 throughput of that volume (MiB/s)."
+  value       = local.disk_throughput_mibps
+}
+
+output "pcap_retain_total_bytes" {
+  description = "pcap.retain_total_bytes rendered into the collector config."
+  value       = local.retain_total_bytes
+}
+
+output "collector_config" {
+  description = "The /etc/mirrortap/collector.yaml each collector gets."
+  value       = local.collector_config
 }

@@ -34,7 +34,7 @@ variable "source_cidrs" {
 
   validation {
     condition     = length(var.source_cidrs) > 0 && alltrue([for c in var.source_cidrs : can(cidrhost(c, 0))])
-    error_message = "source_cidrs: one or more IPv4 CIDRs."
+    error_message = "source_cidrs: one or more IPv4 or IPv6 CIDRs."
   }
 }
 
@@ -45,12 +45,12 @@ variable "monitoring_cidrs" {
 
   validation {
     condition     = alltrue([for c in var.monitoring_cidrs : can(cidrhost(c, 0))])
-    error_message = "monitoring_cidrs: IPv4 CIDRs."
+    error_message = "monitoring_cidrs: IPv4 or IPv6 CIDRs."
   }
 }
 
 variable "egress_cidrs" {
-  description = "Where collectors may open HTTP/HTTPS connections: the Debian mirror and the package at boot. Narrow it to your proxy or VPC endpoints if you have them."
+  description = "Where collectors may open HTTP/HTTPS connections: the Debian mirror and the package at boot, S3 (uploads, through the gateway endpoint when there is one), the Auto Scaling API (lifecycle actions) and, with enable_ssm, Systems Manager. Narrow it to your proxy or VPC endpoints if you have them. When the VPC has IPv6, ::/0 is added unless egress_ipv6 is false."
   type        = list(string)
   default     = ["0.0.0.0/0"]
 }
@@ -89,9 +89,31 @@ variable "instance_type" {
 }
 
 variable "root_volume_size_gb" {
-  description = "Size of each collector's root volume (gp3, encrypted), which holds the pcaps. Keep pcap_retain_bytes × sessions well below it."
+  description = "Size of each collector's root volume (gp3, encrypted), which holds the pcaps. null = derived from target_network_in_mbps and disk_buffer_minutes (see outputs disk_size_gb, disk_throughput_mibps)."
   type        = number
-  default     = 100
+  default     = null
+
+  validation {
+    condition     = var.root_volume_size_gb == null ? true : var.root_volume_size_gb >= 16 && var.root_volume_size_gb <= 16384
+    error_message = "root_volume_size_gb: 16..16384, or null to derive it."
+  }
+}
+
+variable "disk_buffer_minutes" {
+  description = "How many minutes of capture at target_network_in_mbps the root volume holds beyond the system: the queue of files waiting for S3 when the store is unreachable, and the local history when there is no upload. Sizes the volume when root_volume_size_gb is null."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.disk_buffer_minutes >= 1 && var.disk_buffer_minutes <= 1440
+    error_message = "disk_buffer_minutes: 1..1440."
+  }
+}
+
+variable "pcap_retain_total_bytes" {
+  description = "Budget for the finished pcaps of all sessions together on one collector (pcap.retain_total_bytes, collector syntax). null = the volume less the system reserve and pcap_min_free_bytes, so that retention, not the free-space floor, decides what goes."
+  type        = string
+  default     = null
 }
 
 variable "min_size" {
@@ -141,9 +163,36 @@ variable "disable_scale_in" {
 }
 
 variable "refresh_min_healthy_percentage" {
-  description = "During an instance refresh (new launch template version), the share of the group that stays in service."
+  description = "During an instance refresh (new launch template version), the share of the group that stays in service. 100 (with refresh_max_healthy_percentage above 100) launches each replacement and waits for it to be healthy before it terminates the old collector."
   type        = number
-  default     = 90
+  default     = 100
+
+  validation {
+    condition     = var.refresh_min_healthy_percentage >= 0 && var.refresh_min_healthy_percentage <= 100
+    error_message = "refresh_min_healthy_percentage: 0..100."
+  }
+}
+
+variable "refresh_max_healthy_percentage" {
+  description = "During an instance refresh, how far above the desired capacity the group may grow while replacements boot (100..200). Above 100, the group launches before it terminates."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.refresh_max_healthy_percentage >= 100 && var.refresh_max_healthy_percentage <= 200
+    error_message = "refresh_max_healthy_percentage: 100..200."
+  }
+}
+
+variable "health_check_grace_seconds" {
+  description = "Time a new collector has to boot (apt, package, first health checks) before the group acts on a failed health check. The target-down alert waits at least this long (deploy/prometheus/mirrortap-rules.yml)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.health_check_grace_seconds >= 0 && var.health_check_grace_seconds <= 7200
+    error_message = "health_check_grace_seconds: 0..7200."
+  }
 }
 
 variable "replace_unhealthy" {
@@ -159,7 +208,7 @@ variable "deregistration_delay_seconds" {
 }
 
 variable "termination_grace_seconds" {
-  description = "Lifecycle hook: time a collector stays up after it has been drained, before the instance is terminated. Use it to ship the last pcaps off the instance; 0 = no hook."
+  description = "Without upload: the lifecycle hook's time a collector stays up after it has been drained, before the instance is terminated; 0 = no hook. With upload, the hook's timeout is upload_drain_seconds + lifecycle_margin_seconds instead, and the collector completes the action itself as soon as its files are in S3."
   type        = number
   default     = 120
 }
@@ -191,9 +240,32 @@ variable "cross_zone_load_balancing" {
 }
 
 variable "enable_ssm" {
-  description = "Attach AmazonSSMManagedInstanceCore so that Session Manager can reach the collectors (no SSH keys, no open port 22)."
+  description = "Install the SSM agent at boot (the Debian AMI has none) and attach AmazonSSMManagedInstanceCore, so that Session Manager can reach the collectors (no SSH keys, no open port 22)."
   type        = bool
-  default     = false
+  default     = true
+}
+
+variable "key_name" {
+  description = "EC2 key pair for SSH to the collectors (ssh admin@HOST). null = none; SSH is then closed whatever admin_cidrs says."
+  type        = string
+  default     = null
+}
+
+variable "admin_cidrs" {
+  description = "CIDRs (IPv4 or IPv6) allowed to reach the collectors on TCP 22. Only with key_name."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.admin_cidrs : can(cidrhost(c, 0))])
+    error_message = "admin_cidrs: IPv4 or IPv6 CIDRs."
+  }
+}
+
+variable "egress_ipv6" {
+  description = "When the VPC has an IPv6 CIDR, also allow HTTP/HTTPS out to ::/0 (Debian mirrors and AWS endpoints over IPv6)."
+  type        = bool
+  default     = true
 }
 
 # ---------------------------------------------------------------------------
@@ -252,9 +324,25 @@ variable "pcap_retain_bytes" {
 }
 
 variable "pcap_min_free_bytes" {
-  description = "Free space below which a collector stops writing and turns /healthz red, so that the NLB moves its flows elsewhere before the disk fills (collector syntax)."
+  description = "Free space below which a collector stops writing and turns /healthz red, so that the NLB moves its flows elsewhere before the disk fills (collector syntax: a number, optionally K, M, G or T)."
   type        = string
   default     = "2G"
+
+  validation {
+    condition     = can(regex("^[0-9]+[KMGTkmgt]?$", var.pcap_min_free_bytes))
+    error_message = "pcap_min_free_bytes: a number of bytes, optionally with K, M, G or T (binary units)."
+  }
+}
+
+variable "allowed_vnis" {
+  description = "VNIs the rendered config accepts (allowed_vnis, e.g. [\"501\", \"1000-1999\"]). null = only the VNIs of mirror_sessions (every VNI when none are named); [] = every VNI. Sessions created outside this module (other accounts, the console) need their VNIs here."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.allowed_vnis == null ? true : alltrue([for v in var.allowed_vnis : can(regex("^[0-9]{1,8}(-[0-9]{1,8})?$", v))])
+    error_message = "allowed_vnis: VNIs or ranges A-B, as strings."
+  }
 }
 
 variable "collector_config" {
@@ -367,4 +455,157 @@ variable "mirror_sessions" {
     ])
     error_message = "mirror_sessions: AWS allows at most 3 sessions per source ENI."
   }
+}
+
+# ---------------------------------------------------------------------------
+# What the mirror sessions send to: an NLB or a Gateway Load Balancer endpoint
+# ---------------------------------------------------------------------------
+
+variable "target_type" {
+  description = <<-EOT
+    "nlb": the mirror target is an internal NLB (UDP 4789), the collectors
+    receive the mirrored VXLAN as the sources sent it. "gwlb": a Gateway Load
+    Balancer with a GENEVE (UDP 6081) target group of the collectors, an
+    endpoint service and a GWLB endpoint, and the mirror target is that
+    endpoint; the collectors listen for GENEVE as well (listen_geneve). A GWLB
+    endpoint service can be shared with other accounts (gwlb_allowed_principals),
+    whose own endpoints and mirror targets then feed the same fleet
+    (deploy/README.md, "Gateway Load Balancer").
+  EOT
+  type        = string
+  default     = "nlb"
+
+  validation {
+    condition     = contains(["nlb", "gwlb"], var.target_type)
+    error_message = "target_type: nlb or gwlb."
+  }
+}
+
+variable "gwlb_endpoint_subnet_id" {
+  description = "With target_type = gwlb: the subnet of the GWLB endpoint this module creates (a GWLB endpoint lives in one subnet). null = the first of subnet_ids."
+  type        = string
+  default     = null
+}
+
+variable "create_gwlb_endpoint" {
+  description = "With target_type = gwlb: create a GWLB endpoint and a mirror target on it in this VPC. false when only other accounts or VPCs connect to the endpoint service."
+  type        = bool
+  default     = true
+}
+
+variable "gwlb_allowed_principals" {
+  description = "With target_type = gwlb: ARNs allowed to create endpoints of the endpoint service (e.g. arn:aws:iam::123456789012:root for another account)."
+  type        = list(string)
+  default     = []
+}
+
+variable "gwlb_acceptance_required" {
+  description = "With target_type = gwlb: each endpoint connection must be accepted by this account before traffic flows."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------------------
+# Captures to S3
+# ---------------------------------------------------------------------------
+
+variable "create_capture_bucket" {
+  description = "Create the bucket that finished pcaps are uploaded to (SSE-S3, public access blocked, versioning off, expiry after capture_retention_days). false = use capture_bucket_name as it is, or no upload when that is null."
+  type        = bool
+  default     = true
+}
+
+variable "capture_bucket_name" {
+  description = "With create_capture_bucket: the new bucket's name (null = a unique name from name). Without: an existing bucket to upload to (its owner keeps its encryption and lifecycle); null = no upload, captures stay on the instances."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.capture_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.capture_bucket_name))
+    error_message = "capture_bucket_name: an S3 bucket name (3..63 of a-z 0-9 . -)."
+  }
+}
+
+variable "capture_prefix" {
+  description = "Key prefix of the uploads: objects are PREFIX/pcap/session=NAME/date=YYYY-MM-DD/hour=HH/collector=ID/FILE and PREFIX/flows/... . The instance role may write under it and nowhere else in the bucket."
+  type        = string
+  default     = "mirrortap"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.capture_prefix))
+    error_message = "capture_prefix: one or more path segments of letters, digits and !_.*'()- separated by '/', no slash at either end."
+  }
+}
+
+variable "capture_retention_days" {
+  description = "With create_capture_bucket: uploaded captures expire after this many days (0 = keep them)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.capture_retention_days >= 0
+    error_message = "capture_retention_days: 0 (keep) or more."
+  }
+}
+
+variable "upload_storage_class" {
+  description = "Storage class of uploaded objects (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...). null = the bucket's default."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.upload_storage_class == null || can(regex("^[A-Z_]+$", var.upload_storage_class))
+    error_message = "upload_storage_class: an S3 storage class name such as STANDARD_IA."
+  }
+}
+
+variable "upload_delete_after_upload" {
+  description = "Delete a local pcap once S3 holds it (the disk then only queues). false keeps it until retention removes it."
+  type        = bool
+  default     = true
+}
+
+variable "upload_drain_seconds" {
+  description = "On SIGTERM or a termination lifecycle action, how long a collector keeps uploading what is pending (upload.drain_seconds). The lifecycle hook waits this plus lifecycle_margin_seconds."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.upload_drain_seconds >= 10 && var.upload_drain_seconds <= 6600
+    error_message = "upload_drain_seconds: 10..6600 (the hook's timeout, drain plus margin, is at most 7200)."
+  }
+}
+
+variable "lifecycle_margin_seconds" {
+  description = "Added to upload_drain_seconds for the termination hook's heartbeat timeout: time to notice the Terminating state, close the open files and complete the action."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.lifecycle_margin_seconds >= 30 && var.lifecycle_margin_seconds <= 600
+    error_message = "lifecycle_margin_seconds: 30..600."
+  }
+}
+
+variable "lifecycle_poll_seconds" {
+  description = "How often a collector asks IMDS for its autoscaling lifecycle state (lifecycle.poll_seconds)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.lifecycle_poll_seconds >= 1 && var.lifecycle_poll_seconds <= 60
+    error_message = "lifecycle_poll_seconds: 1..60."
+  }
+}
+
+variable "s3_gateway_endpoint" {
+  description = "Create a gateway VPC endpoint for S3 on the route tables of subnet_ids, so that uploads (and the SSM agent download) from private subnets go neither through a NAT gateway nor its per-GB charge. false when the VPC already has one on those route tables (AWS refuses a second)."
+  type        = bool
+  default     = true
+}
+
+variable "route_table_ids" {
+  description = "Route tables for the S3 gateway endpoint. null = the ones associated with subnet_ids (each subnet needs an explicit association then)."
+  type        = list(string)
+  default     = null
 }
