@@ -34,6 +34,7 @@ RULES = "deploy/prometheus/mirrortap-rules.yml"
 PROM_CONFIG = "deploy/prometheus/prometheus.yml"
 CONTRACT = "docs/interfaces.md"
 RULE_TESTS = "tests/metrics_deploy/mirrortap-rules.test.yml"
+TERRAFORM_VARIABLES = "deploy/terraform/modules/mirrortap/variables.tf"
 
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 # Labels Prometheus itself puts on every scraped series, and the bucket label of histograms.
@@ -292,6 +293,26 @@ def check_rules(rules, fail):
     fail.check(alerts, RULES, "has no alerts")
 
 
+def duration_seconds(text):
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", str(text)))
+
+
+def check_target_down_waits_out_grace(rules, variables_tf, fail):
+    """A collector cannot be scraped while it boots; the autoscaling group gives it the
+    health-check grace period for that. MirrortapTargetDown must not fire sooner."""
+    m = re.search(r'variable "health_check_grace_seconds"\s*{[^}]*?default\s*=\s*(\d+)', variables_tf, re.S)
+    if not fail.check(m, TERRAFORM_VARIABLES, "no default for health_check_grace_seconds"):
+        return
+    grace = int(m.group(1))
+    alerts = [r for g in rules.get("groups") or [] for r in g.get("rules") or [] if r.get("alert") == "MirrortapTargetDown"]
+    if fail.check(len(alerts) == 1, RULES, "needs one MirrortapTargetDown alert"):
+        waits = duration_seconds(alerts[0].get("for", "0s"))
+        fail.check(waits >= grace, f"{RULES} MirrortapTargetDown",
+                   f"for: {alerts[0].get('for')} ({waits} s) is shorter than the group's health-check grace period "
+                   f"({grace} s, {TERRAFORM_VARIABLES}): it fires while a new collector boots")
+
+
 def check_prom_config(cfg, fail, rules_path):
     where = PROM_CONFIG
     rule_files = cfg.get("rule_files") or []
@@ -465,11 +486,34 @@ def sample_value(text, name):
     return total
 
 
+# Metrics a collector exports only with a feature switched on: (name prefix, the flag that says
+# the collector has the feature, config that switches it on with {port} a closed loopback port).
+# The live check turns each feature on when the collector offers it; a collector built before the
+# feature existed cannot export its metrics, and they are left out of the check, with a note.
+# Uploads go to a store that refuses connections: the series exist, nothing is stored.
+FEATURE_METRICS = [
+    ("mirrortap_upload_", "--upload", """upload:
+  url: s3://mirrortap-metrics-check/live
+  endpoint: http://127.0.0.1:{port}
+  region: us-east-1
+  drain_seconds: 1
+"""),
+]
+FEATURE_ENV = {"AWS_ACCESS_KEY_ID": "AKIDMIRRORTAPCHECK", "AWS_SECRET_ACCESS_KEY": "not-a-secret"}
+
+
 def scrape_live(collector, fail):
+    """Returns (exposition, prefixes of metrics this collector cannot export) or (None, ...)."""
     help_text = subprocess.run([collector, "--help"], capture_output=True, text=True, timeout=10)
-    if "--metrics-listen" not in help_text.stdout + help_text.stderr:
+    help_text = help_text.stdout + help_text.stderr
+    if "--metrics-listen" not in help_text:
         print(f"{collector} --help does not offer --metrics-listen yet: nothing to scrape")
         sys.exit(SKIP)
+    features = [(prefix, conf) for prefix, flag, conf in FEATURE_METRICS if flag in help_text]
+    absent = [prefix for prefix, flag, _ in FEATURE_METRICS if flag not in help_text]
+    for prefix, flag, _ in FEATURE_METRICS:
+        if flag not in help_text:
+            print(f"note: {collector} has no {flag} yet: {prefix}* metrics are not checked live")
     if not shutil.which("curl"):
         sys.exit("curl is missing (Debian: apt-get install curl)")
     udp_port, http_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
@@ -481,8 +525,12 @@ def scrape_live(collector, fail):
         if os.geteuid() == 0:
             cmd.append("--allow-root")  # the collector refuses root unless told
         (Path(tmp) / "pcap").mkdir()
+        if features:
+            conf = Path(tmp) / "features.yaml"
+            conf.write_text("".join(c.format(port=free_port(socket.SOCK_STREAM)) for _, c in features))
+            cmd += ["--config", str(conf)]
         print("$", " ".join(cmd))
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **FEATURE_ENV})
         try:
             code, body = None, ""
             deadline = time.monotonic() + 10
@@ -495,7 +543,7 @@ def scrape_live(collector, fail):
                 log.seek(0)
                 fail.add("collector", f"/metrics did not answer 200 ({code}: {body}); exit={proc.poll()}\n"
                          + log.read())
-                return None
+                return None, absent
             # Good datagrams on two sessions, and one of each malformed kind, so that the
             # labelled series (session/vni, reason) exist.
             datagrams = [vxlan(100, inner_frame(1, 2, 40000 + i, 53)) for i in range(5)]
@@ -521,8 +569,8 @@ def scrape_live(collector, fail):
             time.sleep(1.2)  # let sinks drain so buffered/written series settle
             code, body = curl(base + "/metrics")
             if not fail.check(code == 200, "collector", f"/metrics answered {code}: {body}"):
-                return None
-            return body
+                return None, absent
+            return body, absent
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -538,11 +586,14 @@ def scrape_live(collector, fail):
             log.close()
 
 
-def check_names_live(queries, exposition, extra_labels, contract, fail):
+def check_names_live(queries, exposition, extra_labels, contract, absent, fail):
     types, series = parse_exposition(exposition)
     for q in queries:
         seen_labels, complete = set(), True
         for name in sorted(q.metrics):
+            if name.startswith(tuple(absent)):
+                complete = False
+                continue
             fam = family_of(name, types)
             if name in series:
                 seen_labels |= series[name]
@@ -588,13 +639,14 @@ def main():
     print(f"{len(queries)} PromQL queries reference {len(referenced)} series names: {', '.join(sorted(referenced))}")
 
     if args.collector:
-        exposition = scrape_live(args.collector, fail)
+        exposition, absent = scrape_live(args.collector, fail)
         if exposition is not None:
-            check_names_live(queries, exposition, extra_labels, contract, fail)
+            check_names_live(queries, exposition, extra_labels, contract, absent, fail)
     else:
         fail.check(contract, CONTRACT, "no metrics table found")
         check_dashboard(dash, fail)
         check_rules(rules, fail)
+        check_target_down_waits_out_grace(rules, (src / TERRAFORM_VARIABLES).read_text(encoding="utf-8"), fail)
         check_prom_config(prom, fail, src / RULES)
         check_names_against_contract(queries, contract, extra_labels, recorded, fail)
         check_job_matchers(queries, jobs, fail)
