@@ -252,14 +252,14 @@ output "collector_yaml_fleet" {
 output "user_data_url" {
   value = templatefile("$tpl/user_data.sh.tftpl", {
     package_url = "https://example.invalid/m.deb", package_s3_uri = "", package_sha256 = "",
-    enable_tap = true, enable_ssm = true, region = "eu-west-1", deb_arch = "amd64",
+    enable_tap = true, enable_ssm = true, region = "eu-west-1", deb_arch = "amd64", stop_timeout_seconds = 330,
     collector_config = "listen: 0.0.0.0:4789\n"
   })
 }
 output "user_data_s3" {
   value = templatefile("$tpl/user_data.sh.tftpl", {
     package_url = "", package_s3_uri = "s3://bucket/m.deb", package_sha256 = "$(printf '%064d' 0)",
-    enable_tap = false, enable_ssm = false, region = "eu-west-1", deb_arch = "arm64",
+    enable_tap = false, enable_ssm = false, region = "eu-west-1", deb_arch = "arm64", stop_timeout_seconds = 0,
     collector_config = "listen: 0.0.0.0:4789\n"
   })
 }
@@ -278,6 +278,9 @@ if terraform -chdir="$render" init -backend=false -input=false -no-color >"$work
         bash -c "grep -q 'amazon-ssm-eu-west-1/latest/debian_amd64/amazon-ssm-agent.deb' '$render/user_data_url.txt' &&
                  ! grep -q amazon-ssm '$render/user_data_s3.txt' &&
                  [ \$(grep -n 'enable --now mirrortap-collector' '$render/user_data_url.txt' | cut -d: -f1) -lt \$(grep -n 'dpkg -i \"\$ssm_deb\"' '$render/user_data_url.txt' | cut -d: -f1) ]"
+    check "user data gives the unit a stop timeout for the upload drain only with uploads" \
+        bash -c "grep -qF \"'330'\" '$render/user_data_url.txt' && grep -q TimeoutStopSec '$render/user_data_url.txt' &&
+                 ! grep -q TimeoutStopSec '$render/user_data_s3.txt'"
     check "user data verifies the sha256 when given" grep -q 'sha256sum --check' "$render/user_data_s3.txt"
     check "rendered config names the sessions" \
         bash -c "grep -q 'name: web' '$render/collector_yaml.txt' && grep -q 'vni: 7' '$render/collector_yaml.txt'"

@@ -108,6 +108,10 @@ run "nlb_default_affinity_uploads_to_a_new_bucket" {
     condition     = strcontains(base64decode(aws_launch_template.collector.user_data), output.collector_config)
     error_message = "the user data writes the rendered config"
   }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.collector.user_data), "TimeoutStopSec=%ss\\n' '330'")
+    error_message = "the unit waits for the drain on stop (drain + 30 s)"
+  }
 
   # The S3 gateway endpoint on the subnets' route tables, and egress to it.
   assert {
@@ -223,8 +227,9 @@ run "no_upload_keeps_the_grace_hook" {
     error_message = "no bucket, no upload grant, no upload or lifecycle section"
   }
   assert {
-    condition     = aws_autoscaling_lifecycle_hook.drain[0].heartbeat_timeout == 120 && output.capture_url == null
-    error_message = "the hook holds a drained collector for termination_grace_seconds"
+    condition = (aws_autoscaling_lifecycle_hook.drain[0].heartbeat_timeout == 120 && output.capture_url == null
+    && !strcontains(base64decode(aws_launch_template.collector.user_data), "TimeoutStopSec"))
+    error_message = "the hook holds a drained collector for termination_grace_seconds; the unit keeps its stop timeout"
   }
   # Without upload the disk is written only: 238.4 MiB/s + 25% = 299.
   assert {

@@ -53,14 +53,16 @@ resource "aws_launch_template" "collector" {
   update_default_version = true
 
   user_data = base64encode(templatefile("${path.module}/templates/user_data.sh.tftpl", {
-    package_url      = var.package_url == null ? "" : var.package_url
-    package_s3_uri   = var.package_s3_uri == null ? "" : var.package_s3_uri
-    package_sha256   = var.package_sha256 == null ? "" : var.package_sha256
-    enable_tap       = var.enable_tap
-    enable_ssm       = var.enable_ssm
-    region           = local.region
-    deb_arch         = local.deb_arch
-    collector_config = local.collector_config
+    package_url    = var.package_url == null ? "" : var.package_url
+    package_s3_uri = var.package_s3_uri == null ? "" : var.package_s3_uri
+    package_sha256 = var.package_sha256 == null ? "" : var.package_sha256
+    enable_tap     = var.enable_tap
+    enable_ssm     = var.enable_ssm
+    # The unit's stop timeout agrees with the drain (and some for the rest).
+    stop_timeout_seconds = local.upload_enabled ? var.upload_drain_seconds + 30 : 0
+    region               = local.region
+    deb_arch             = local.deb_arch
+    collector_config     = local.collector_config
   }))
 
   iam_instance_profile {
