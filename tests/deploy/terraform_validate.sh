@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `terraform validate` and `terraform fmt -check` on the module and the examples,
-# fully offline; `terraform test` of the module against a mock aws provider
-# (tests/deploy/terraform/*.tftest.hcl: both target types, both flow
-# affinities, uploads, IAM, the drain hook, disk sizing, operator access); and
+# fully offline; `terraform test` of the module against a mock aws provider and
+# planned by the real one (tests/deploy/terraform/*.tftest.hcl: both target
+# types, both flow affinities, uploads, IAM, the drain hook, disk sizing,
+# operator access); and
 # the module's templates rendered by Terraform itself (the collector config is
 # then checked by the collector, the user data by bash).
 #
@@ -54,18 +55,21 @@ for root in modules/mirrortap examples/basic examples/gwlb; do
     fi
 done
 
-# The module's behaviour, planned and applied against a mock aws provider:
-# every run block asserts the resources, permissions and rendered config.
+# The module's behaviour, applied against a mock aws provider (nlb and gwlb
+# .tftest.hcl: every run block asserts the resources, permissions and
+# rendered config), and planned whole by the real aws provider with its data
+# sources overridden (real_provider_plan.tftest.hcl: the provider's own
+# plan-time checks, both target types, both flow affinities). No AWS call.
 module_dir="$work/tf/modules/mirrortap"
 mkdir -p "$module_dir/tests/mocks"
 cp "$MIRRORTAP_SOURCE_DIR"/tests/deploy/terraform/*.tftest.hcl "$module_dir/tests/"
 cp "$MIRRORTAP_SOURCE_DIR"/tests/deploy/terraform/*.tfmock.hcl "$module_dir/tests/mocks/"
 if terraform -chdir="$module_dir" test -no-color >"$work/test.log" 2>&1; then
     grep -E '^\s+run ' "$work/test.log"
-    ok "terraform test (mock provider): $(grep -E '^Success!' "$work/test.log")"
+    ok "terraform test (mock provider; real provider plans): $(grep -E '^Success!' "$work/test.log")"
 else
     grep -v '^  - ' "$work/test.log" | tail -60
-    fail "terraform test (mock provider)"
+    fail "terraform test (mock provider; real provider plans)"
 fi
 
 # The module's input validations, exercised: its variables.tf alone is a root
@@ -107,64 +111,6 @@ if terraform -chdir="$vars" init -backend=false -input=false -no-color >"$work/v
 else
     cat "$work/vars-init.log"
     fail "terraform init of the variables-only root"
-fi
-
-# flow_affinity, as the aws provider plans it: a root that calls the module
-# and plans only the target group (-target, -refresh=false; dummy credentials
-# and every skip_* set, so the provider makes no AWS call). The stickiness
-# block must be there with source_ip and absent with none.
-affinity="$work/affinity"
-mkdir -p "$affinity"
-cat >"$affinity/main.tf" <<TF
-provider "aws" {
-  region                      = "eu-west-1"
-  access_key                  = "offline"
-  secret_key                  = "offline"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-}
-variable "flow_affinity" {
-  type = string
-}
-module "mirrortap" {
-  source        = "$work/tf/modules/mirrortap"
-  vpc_id        = "vpc-1"
-  subnet_ids    = ["subnet-1"]
-  source_cidrs  = ["10.0.0.0/16"]
-  package_url   = "https://example.invalid/m.deb"
-  flow_affinity = var.flow_affinity
-}
-TF
-# planned_stickiness AFFINITY: prints the target group's planned stickiness as JSON.
-planned_stickiness() {
-    terraform -chdir="$affinity" plan -refresh=false -input=false -no-color \
-        -target=module.mirrortap.aws_lb_target_group.collectors \
-        -var "flow_affinity=$1" -out="$affinity/$1.plan" >"$affinity/$1.log" 2>&1 || {
-        cat "$affinity/$1.log" >&2; return 1; }
-    terraform -chdir="$affinity" show -json "$affinity/$1.plan" | python3 -c '
-import json, sys
-plan = json.load(sys.stdin)
-groups = [r["change"]["after"] for r in plan["resource_changes"] if r["type"] == "aws_lb_target_group"]
-assert len(groups) == 1, groups
-print(json.dumps(groups[0].get("stickiness") or []))'
-}
-if terraform -chdir="$affinity" init -backend=false -input=false -no-color >"$work/affinity-init.log" 2>&1; then
-    if sticky=$(planned_stickiness source_ip); then
-        check "flow_affinity=source_ip: target group sticks by source IP ($sticky)" \
-            python3 -c 'import json, sys; s = json.loads(sys.argv[1]); sys.exit(not (len(s) == 1 and s[0]["type"] == "source_ip" and s[0]["enabled"] is True))' "$sticky"
-    else
-        fail "flow_affinity=source_ip: planning the target group"
-    fi
-    if sticky=$(planned_stickiness none); then
-        check "flow_affinity=none: no stickiness block ($sticky)" test "$sticky" = "[]"
-    else
-        fail "flow_affinity=none: planning the target group"
-    fi
-else
-    cat "$work/affinity-init.log"
-    fail "terraform init of the flow_affinity root"
 fi
 
 # check_rendered_config COLLECTOR FILE NAME: mirrortap-collector --check-config

@@ -1,0 +1,110 @@
+# The whole module planned by the real aws provider, offline: dummy
+# credentials, every skip_* set, and the data sources (the only calls a plan
+# makes to AWS) overridden. Unlike the mock provider, this runs the provider's
+# own plan-time checks of every resource, for both target types and both flow
+# affinities. Run by tests/deploy/terraform_validate.sh.
+
+provider "aws" {
+  region                      = "eu-west-1"
+  access_key                  = "offline"
+  secret_key                  = "offline"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+}
+
+override_data {
+  target = data.aws_caller_identity.current
+  values = { account_id = "123456789012" }
+}
+override_data {
+  target = data.aws_ami.debian12[0]
+  values = { id = "ami-0debian12", root_device_name = "/dev/xvda" }
+}
+override_data {
+  target = data.aws_vpc.this
+  values = { ipv6_cidr_block = "2001:db8::/56" }
+}
+override_data {
+  target = data.aws_route_table.subnet["subnet-a"]
+  values = { id = "rtb-0a" }
+}
+override_data {
+  target = data.aws_route_table.subnet["subnet-b"]
+  values = { id = "rtb-0b" }
+}
+override_data {
+  target = data.aws_subnet.lb["subnet-a"]
+  values = { cidr_block = "10.0.1.0/24" }
+}
+override_data {
+  target = data.aws_subnet.lb["subnet-b"]
+  values = { cidr_block = "10.0.2.0/24" }
+}
+override_data {
+  target = data.aws_iam_policy_document.assume_ec2
+  values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+}
+override_data {
+  target = data.aws_iam_policy_document.upload[0]
+  values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+}
+override_data {
+  target = data.aws_iam_policy_document.lifecycle[0]
+  values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+}
+
+variables {
+  vpc_id       = "vpc-1"
+  subnet_ids   = ["subnet-a", "subnet-b"]
+  source_cidrs = ["10.0.0.0/16", "2001:db8:1::/64"]
+  package_url  = "https://example.invalid/mirrortap-collector.deb"
+  key_name     = "ops"
+  admin_cidrs  = ["192.0.2.0/24"]
+  mirror_sessions = [
+    { network_interface_id = "eni-1", vni = 501, name = "web" },
+  ]
+}
+
+run "nlb_none" {
+  command = plan
+  assert {
+    condition     = aws_lb.this.load_balancer_type == "network" && aws_lb_target_group.collectors.protocol == "UDP"
+    error_message = "NLB, UDP"
+  }
+}
+
+run "nlb_source_ip" {
+  command = plan
+  variables {
+    flow_affinity = "source_ip"
+  }
+  assert {
+    condition     = one(aws_lb_target_group.collectors.stickiness).type == "source_ip"
+    error_message = "source_ip stickiness"
+  }
+}
+
+run "gwlb_none" {
+  command = plan
+  variables {
+    target_type = "gwlb"
+  }
+  assert {
+    condition     = aws_lb.this.load_balancer_type == "gateway" && aws_lb_target_group.collectors.protocol == "GENEVE"
+    error_message = "GWLB, GENEVE"
+  }
+}
+
+run "gwlb_source_ip" {
+  command = plan
+  variables {
+    target_type   = "gwlb"
+    flow_affinity = "source_ip"
+  }
+  assert {
+    condition     = one(aws_lb_target_group.collectors.stickiness).type == "source_ip_dest_ip"
+    error_message = "source_ip_dest_ip stickiness"
+  }
+}
