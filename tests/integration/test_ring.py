@@ -220,6 +220,19 @@ def ring_ipv6_listen_takes_both_families():
         assert value(m, "mirrortap_session_packets_total", vni="66") == 5
         assert value(m, "mirrortap_session_packets_total", vni="67") == 3
         assert c.stop() == 0
+    # An IPv6 datagram over the veth's MTU arrives in fragments: the ring cannot reassemble
+    # IPv6, so it counts the first (the only one that names the port), and takes nothing.
+    with Collector("--capture-interface", IFACE, listen=f"[::]:{port}") as c:
+        send_from_peer(port, [vxlan(70, udp4_frame(payload=b"f" * 3000))], family=socket.AF_INET6)
+        for _ in range(100):  # bounded: 5 s
+            m = c.metrics()
+            if value(m, "mirrortap_socket_drops_total", reason="outer_fragment") >= 1:
+                break
+            time.sleep(0.05)
+        assert value(m, "mirrortap_socket_drops_total", reason="outer_fragment") == 1, m
+        assert value(m, "mirrortap_socket_drops_total", reason="queue_full") == 0
+        assert value(m, "mirrortap_received_packets_total") == 0
+        assert c.stop() == 0
     with ring_collector(family=socket.AF_INET6) as c:
         send_from_peer(c.port, [vxlan(68, udp4_frame())] * 4, family=socket.AF_INET6)
         send_from_peer(c.port, [vxlan(69, udp4_frame())] * 2)  # IPv4 to the port: not for [fd00:199::1]
@@ -305,6 +318,13 @@ def missing_interface_is_a_clear_error():
     assert out.returncode != 0 and out.returncode < 128, out.returncode
     assert len(lines) == 1 and lines[0].startswith("mirrortap-collector: "), out.stderr
     assert "capture interface 'r2nosuch0'" in lines[0] and "No such device" in lines[0], lines[0]
+    # Unprivileged: the interface exists, the packet socket is refused, and the message says what is needed.
+    os.chmod(tmp, 0o777)
+    out = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", COLLECTOR,
+                          "--capture-interface", "lo", "--listen", "127.0.0.1:0", "--pcap-dir", tmp],
+                         capture_output=True, text=True, timeout=10)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode != 0 and len(lines) == 1 and "CAP_NET_RAW" in lines[0], out.stderr
     out = subprocess.run([COLLECTOR, "--capture-interface", "r2nosuch0", "--listen-geneve", "127.0.0.1:6081",
                           "--check-config"], capture_output=True, text=True, timeout=10)
     assert out.returncode != 0 and "GENEVE" in out.stderr, out.stderr
