@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "collector/ring_source.hpp"
 #include "collector/udp_source.hpp"
 #include "config/settings.hpp"
 
@@ -23,13 +24,17 @@ std::shared_ptr<const Config> with_workers_resolved(Config config) {
 Collector::Collector(Config config)
     : current_(with_workers_resolved(std::move(config))), budget_(this->config()->max_sessions) {}
 
-Collector::~Collector() { stop(); }
+Collector::~Collector() {
+    stop();
+    if (port_guard_ >= 0) ::close(port_guard_);
+}
 
 std::string Collector::open() {
     const auto config = this->config();
     SharedOutputs outputs;
     if (auto why = prepare_sinks(*config, outputs_, outputs); !why.empty()) return why;
     outputs_ = std::move(outputs);
+    if (!config->capture_interface.empty()) return open_rings(config);
     SocketGroup group = SocketGroup::open(config->listen, config->workers, config->rcvbuf_bytes);
     rcvbuf_granted_bytes_ = group.rcvbuf_granted_bytes;
     if (!group.error.empty()) return group.error;
@@ -47,6 +52,27 @@ std::string Collector::open() {
         if (auto why = make_sinks(*config, outputs_, generation_, i, sinks); !why.empty()) return why;
         auto source = geneve.fds.empty() ? std::make_unique<UdpSource>(group.fds[i])
                                          : std::make_unique<UdpSource>(group.fds[i], geneve.fds[i]);
+        workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(sinks), retirer_));
+    }
+    return "";
+}
+
+// --capture-interface: a ring per worker instead of a socket. The port
+// guard stays open as long as the collector (see RingGroup).
+std::string Collector::open_rings(const std::shared_ptr<const Config>& config) {
+    RingGroup group = RingGroup::open(config->capture_interface, config->listen, config->workers, config->rcvbuf_bytes);
+    if (!group.error.empty()) return group.error;
+    port_guard_ = group.port_guard;
+    group.port_guard = -1;
+    rcvbuf_granted_bytes_ = config->rcvbuf_bytes;  // a ring is what was asked, or open failed
+    for (uint32_t i = 0; i < group.rings.size(); ++i) {
+        std::vector<std::unique_ptr<Sink>> sinks;
+        if (auto why = make_sinks(*config, outputs_, generation_, i, sinks); !why.empty()) {
+            group.rings.erase(group.rings.begin(), group.rings.begin() + i);  // the workers own the others
+            group.close();
+            return why;
+        }
+        auto source = std::make_unique<RingSource>(group.rings[i]);
         workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(sinks), retirer_));
     }
     return "";

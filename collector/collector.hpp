@@ -48,6 +48,7 @@ public:
     uint64_t rcvbuf_granted_bytes() const { return rcvbuf_granted_bytes_; }
 
 private:
+    std::string open_rings(const std::shared_ptr<const Config>& config);
     // True once every worker runs generation_ (or has ended), waiting until `deadline`.
     bool all_switched(std::chrono::steady_clock::time_point deadline) const;
     // True once every worker runs generation_ and the sinks they replaced are
@@ -69,6 +70,7 @@ private:
     std::vector<std::thread> threads_;
     std::atomic<bool> stop_{false};
     uint64_t rcvbuf_granted_bytes_ = 0;
+    int port_guard_ = -1;  // --capture-interface: the listen port's drop-all UDP socket
 };
 
 }  // namespace mirrortap

@@ -87,7 +87,7 @@ public:
         uint32_t kinds_running = 0;  // bit k: some worker runs a sink of kind k
 
         build.value(1, {{"version", MIRRORTAP_VERSION}});
-        uint64_t rx = 0, rx_bytes = 0, kernel_drops = 0, sessions_seen = 0, workers_up = 0;
+        uint64_t rx = 0, rx_bytes = 0, kernel_drops = 0, outer_fragments = 0, sessions_seen = 0, workers_up = 0;
         std::array<uint64_t, kRefusalCount> refused{};
         std::array<uint64_t, kBatchSecondsBuckets.size() + 1> buckets{};
         uint64_t batches = 0, batch_ns = 0, files_rotated = 0, bytes_written = 0;
@@ -100,7 +100,9 @@ public:
             for (size_t b = 0; b < buckets.size(); ++b) buckets[b] += k.batch_buckets[b].get();
             batches += k.batch_count.get();
             batch_ns += k.batch_ns_sum.get();
-            kernel_drops += w->source_stats().kernel_drops;
+            const SourceStats source = w->source_stats();
+            kernel_drops += source.kernel_drops;
+            outer_fragments += source.outer_fragments;
             workers_up += worker_alive(*w, now) ? 1 : 0;
             w->each_sink([&](const Sink& sink) {
                 kinds_running |= 1u << kind_of_slot(sink.slot());
@@ -141,7 +143,9 @@ public:
         // Every reason is always present, so that rate() works from the first error on.
         for (size_t r = 0; r < kRefusalCount; ++r)
             decap.value(double(refused[r]), {{"reason", std::string(to_string(Refusal(r)))}});
-        socket_drops.value(double(kernel_drops));
+        // Both reasons always present, as for decap errors.
+        socket_drops.value(double(kernel_drops), {{"reason", "queue_full"}});
+        socket_drops.value(double(outer_fragments), {{"reason", "outer_fragment"}});
         sessions.value(double(sessions_seen));
         rotated.value(double(files_rotated));
         pcap_bytes.value(double(bytes_written));

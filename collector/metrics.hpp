@@ -14,13 +14,15 @@ using T = prometheus::MetricType;
 
 inline constexpr Def build_info{"mirrortap_build_info", T::Gauge, "Always 1; the version label says which build runs."};
 inline constexpr Def received_packets{"mirrortap_received_packets_total", T::Counter,
-    "UDP datagrams read from the receive sockets."};
+    "UDP datagrams read from the receive sockets (or the --capture-interface rings)."};
 inline constexpr Def received_bytes{"mirrortap_received_bytes_total", T::Counter,
     "Bytes of UDP payload (VXLAN header and inner frame) read from the receive sockets."};
 inline constexpr Def decap_errors{"mirrortap_decap_errors_total", T::Counter,
     "Datagrams refused before reaching a session, by reason. Never written."};
 inline constexpr Def socket_drops{"mirrortap_socket_drops_total", T::Counter,
-    "Datagrams the kernel dropped because a receive socket was full (SO_RXQ_OVFL)."};
+    "Datagrams lost before a worker read them, by reason: queue_full (a receive socket's buffer, SO_RXQ_OVFL, "
+    "or a --capture-interface ring, PACKET_STATISTICS tp_drops, was full), outer_fragment (the ring: an IPv6 "
+    "fragment for the listen port, never reassembled)."};
 inline constexpr Def sessions{"mirrortap_sessions", T::Gauge,
     "Mirror sessions now held (live, or ended and finishing); what max_sessions bounds."};
 inline constexpr Def sessions_expired{"mirrortap_sessions_expired_total", T::Counter,

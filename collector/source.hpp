@@ -1,5 +1,5 @@
-// Where datagrams come from. One Source per receive worker; UDP sockets now,
-// AF_PACKET later, both behind this interface.
+// Where datagrams come from. One Source per receive worker: UDP sockets
+// (udp_source.hpp, the default) or an AF_PACKET ring (ring_source.hpp).
 #pragma once
 #include <cstdint>
 #include <span>
@@ -25,7 +25,8 @@ struct Datagram {
 };
 
 struct SourceStats {
-    uint64_t kernel_drops = 0;  // datagrams the kernel dropped before we read them
+    uint64_t kernel_drops = 0;  // datagrams the kernel dropped before we read them (socket or ring full)
+    uint64_t outer_fragments = 0;  // ring source: IPv6 fragments for the port, never reassembled
 };
 
 class Source {
@@ -36,6 +37,9 @@ public:
     // The views stay valid until the next call. Returns how many were filled.
     virtual size_t next_batch(std::span<Datagram> out, int timeout_ms) = 0;
     virtual SourceStats stats() const = 0;
+    // How long the drain at stop waits for what the kernel still holds back
+    // (a ring's block it has not yet retired); a socket holds nothing back.
+    virtual int drain_timeout_ms() const { return 0; }
 };
 
 }  // namespace mirrortap

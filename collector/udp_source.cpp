@@ -72,31 +72,17 @@ bool steer_geneve_by_vni(int fd, size_t count, std::string& error) {
 }
 
 int open_one(const Endpoint& listen, uint64_t rcvbuf_bytes, std::string& error) {
-    const int fd = socket(listen.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        error = std::string("socket: ") + std::strerror(errno);
-        return -1;
-    }
+    const int fd = listen_socket(listen, error);
+    if (fd < 0) return -1;
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-    if (listen.family() == AF_INET6) {
-        const int zero = 0;  // [::]:4789 takes IPv4 too, as users expect
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-    }
     // FORCE ignores net.core.rmem_max when we are privileged; fall back otherwise.
     const int bytes = int(std::min<uint64_t>(rcvbuf_bytes, INT32_MAX / 2));
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-    if (bind(fd, reinterpret_cast<const sockaddr*>(&listen.addr), listen.len) != 0) {
-        const int err = errno;
-        error = "cannot listen on " + listen.text + ": " + std::strerror(err);
-        if (err == EADDRINUSE) error += " (another program has this port; pick one with --listen)";
-        ::close(fd);
-        return -1;
-    }
-    return fd;
+    return bind_listen(fd, listen, error) ? fd : -1;
 }
 
 SourceAddress to_source_address(const sockaddr_storage& ss) {
@@ -113,6 +99,28 @@ SourceAddress to_source_address(const sockaddr_storage& ss) {
 }
 
 }  // namespace
+
+int listen_socket(const Endpoint& listen, std::string& error) {
+    const int fd = socket(listen.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error = std::string("socket: ") + std::strerror(errno);
+        return -1;
+    }
+    if (listen.family() == AF_INET6) {
+        const int zero = 0;  // [::]:4789 takes IPv4 too, as users expect
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    }
+    return fd;
+}
+
+bool bind_listen(int fd, const Endpoint& listen, std::string& error) {
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&listen.addr), listen.len) == 0) return true;
+    const int err = errno;
+    error = "cannot listen on " + listen.text + ": " + std::strerror(err);
+    if (err == EADDRINUSE) error += " (another program has this port; pick one with --listen)";
+    ::close(fd);
+    return false;
+}
 
 SocketGroup SocketGroup::open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes, Encapsulation encap) {
     SocketGroup g;

@@ -37,6 +37,12 @@ struct SocketGroup {
                             Encapsulation encap = Encapsulation::vxlan);
 };
 
+// A UDP socket for the listen address ([::] takes IPv4 too, as users
+// expect); -1 with `error` set.
+int listen_socket(const Endpoint& listen, std::string& error);
+// Binds it there; on failure closes it and says why (a port in use names --listen).
+bool bind_listen(int fd, const Endpoint& listen, std::string& error);
+
 class UdpSource final : public Source {
 public:
     explicit UdpSource(int fd);  // takes ownership

@@ -277,8 +277,9 @@ void Worker::run(const std::atomic<bool>& stop) {
     }
     // Datagrams the kernel already accepted are ours to account for: take what
     // is queued, without waiting, then close. Bounded, in case senders go on.
+    // A ring may hold the last datagrams back for a block timeout: wait that long, no more.
     for (size_t batch = 0; batch < kMaxDrainBatches; ++batch) {
-        const size_t n = source_->next_batch(datagrams, 0);
+        const size_t n = source_->next_batch(datagrams, source_->drain_timeout_ms());
         if (n == 0) break;
         const size_t routed = route_batch({datagrams.data(), n}, packets);
         if (routed > 0)

@@ -208,6 +208,8 @@ std::vector<ConfigError> validate(const Config& c) {
     if (c.pcap.enabled && c.pcap.dir.empty()) errors.push_back({0, 0, "pcap.dir: must not be empty"});
     if (c.metrics_auth.username.empty() != c.metrics_auth.password.empty())
         errors.push_back({0, 0, "metrics_auth: username and password_file go together"});
+    if (c.listen_geneve && !c.capture_interface.empty())
+        errors.push_back({0, 0, "capture_interface: the ring takes VXLAN on listen only; GENEVE (listen_geneve) needs the socket source"});
     // One port, two SO_REUSEPORT groups would be one group: VXLAN and GENEVE mixed.
     if (c.listen_geneve && port_of(*c.listen_geneve) == port_of(c.listen))
         errors.push_back({0, 0, "listen_geneve: " + quote(c.listen_geneve->text) + " has the port of listen; give GENEVE a port of its own"});

@@ -74,6 +74,9 @@ struct Config {
     std::optional<Endpoint> listen_geneve;  // GENEVE from a Gateway Load Balancer; off when absent
     uint32_t workers = 0;  // 0 = one per core
     uint64_t rcvbuf_bytes = 64ull << 20;
+    // Receive from an AF_PACKET ring on this interface (collector/ring_source.hpp)
+    // instead of UDP sockets; empty = sockets, the default.
+    std::string capture_interface;
     uint32_t snaplen = 65535;
     SessionKeyMode session_key = SessionKeyMode::vni;
     uint32_t max_sessions = 1024;

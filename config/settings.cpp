@@ -123,6 +123,10 @@ SettingsTable<Config> make_table() {
         {.key = "rcvbuf", .flag = "--rcvbuf", .value_name = "BYTES", .default_text = "64M", .group = kReceiving,
          .help = "socket receive buffer (K/M/G)", .on_reload = OnReload::restart,
          .value = size_value<C>(field<&C::rcvbuf_bytes>)},
+        {.key = "capture_interface", .flag = "--capture-interface", .value_name = "IFACE", .group = kReceiving,
+         .help = "receive from an AF_PACKET ring on IFACE instead of UDP sockets\n"
+                 "one TPACKET_V3 ring per worker, steered by VNI; needs CAP_NET_RAW at start; --rcvbuf sizes each ring",
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::capture_interface>, parse_tap_name)},
         {.key = "snaplen", .flag = "--snaplen", .value_name = "N", .default_text = "65535", .group = kReceiving,
          .help = "bytes of each inner frame kept", .value = number_value<C>(field<&C::snaplen>, 14, 262144)},
         {.key = "session_key", .flag = "--session-key", .value_name = "MODE", .default_text = "vni",

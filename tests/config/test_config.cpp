@@ -256,3 +256,14 @@ TEST_CASE("config: files that are not regular, or are empty or too big, are refu
     CHECK(only_error(load_config_text("metrics_auth:\n  username: u\n")).message ==
           "metrics_auth: username and password_file go together");
 }
+
+TEST_CASE("config: capture_interface takes an interface name, and VXLAN only") {
+    const ConfigLoad ok = load_config_text("capture_interface: eth0\n");
+    REQUIRE(ok.ok());
+    CHECK(ok.config.capture_interface == "eth0");
+    CHECK(Config().capture_interface.empty());  // the socket source is the default
+    CHECK(only_error(load_config_text("capture_interface: eth/0\n")).message.find("capture_interface") !=
+          std::string::npos);
+    const ConfigLoad geneve = load_config_text("capture_interface: eth0\nlisten_geneve: 0.0.0.0:6081\n");
+    CHECK(only_error(geneve).message.find("GENEVE (listen_geneve) needs the socket source") != std::string::npos);
+}

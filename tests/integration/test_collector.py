@@ -40,31 +40,42 @@ MALFORMED = [
 ]
 
 
+# Sessions every_frame_kind() makes, by VNI.
+EVERY_KIND_SESSIONS = {0: "vni-0", 501: "web", 502: "vni-502", 503: "vni-503", 16777215: "vni-16777215"}
+
+
+def every_frame_kind_was_written(c, m, cases):
+    """What a collector sent every_frame_kind() and MALFORMED (config: VNI 501 named web) must
+    show: counts by reason and session, then, once stopped, one file per session holding exactly
+    its frames in the order sent."""
+    check_identities(m)
+    for _, reason in set(MALFORMED):
+        want = sum(1 for _, r in MALFORMED if r == reason)
+        assert value(m, "mirrortap_decap_errors_total", reason=reason) == want, reason
+    assert value(m, "mirrortap_session_packets_total", session="web", vni="501") == 3
+    assert value(m, "mirrortap_sink_written_packets_total", sink="pcap") == len(cases)
+    assert value(m, "mirrortap_sessions") == 5
+    assert c.stop() == 0
+    names = EVERY_KIND_SESSIONS
+    assert sorted(os.listdir(c.pcap_dir)) == sorted(names.values()), os.listdir(c.pcap_dir)
+    for vni, name in names.items():
+        files = session_files(c.pcap_dir, name)
+        assert len(files) == 1, files
+        want = [f for v, f in cases if v == vni]
+        got = tcpdump_frames(files[0])
+        assert got == want, f"{name}: frames differ ({len(got)} read, {len(want)} sent)"
+    lengths = tshark_lengths(session_files(c.pcap_dir, "vni-503")[0])
+    assert lengths == [(1514, 128)], lengths  # caplen as received, length from the IP header
+    assert leftovers(c.pcap_dir) == []
+
+
 def frames_are_written_exactly():
     cases = every_frame_kind()
     config = "sessions:\n  - {vni: 501, name: web}\n"
     with Collector(config=config) as c:
         c.send([vxlan(v, f) for v, f in cases] + [d for d, _ in MALFORMED])
         m = c.wait_settled(len(cases) + len(MALFORMED))
-        check_identities(m)
-        for _, reason in set(MALFORMED):
-            want = sum(1 for _, r in MALFORMED if r == reason)
-            assert value(m, "mirrortap_decap_errors_total", reason=reason) == want, reason
-        assert value(m, "mirrortap_session_packets_total", session="web", vni="501") == 3
-        assert value(m, "mirrortap_sink_written_packets_total", sink="pcap") == len(cases)
-        assert value(m, "mirrortap_sessions") == 5
-        assert c.stop() == 0
-        names = {0: "vni-0", 501: "web", 502: "vni-502", 503: "vni-503", 16777215: "vni-16777215"}
-        assert sorted(os.listdir(c.pcap_dir)) == sorted(names.values()), os.listdir(c.pcap_dir)
-        for vni, name in names.items():
-            files = session_files(c.pcap_dir, name)
-            assert len(files) == 1, files
-            want = [f for v, f in cases if v == vni]
-            got = tcpdump_frames(files[0])
-            assert got == want, f"{name}: frames differ ({len(got)} read, {len(want)} sent)"
-        lengths = tshark_lengths(session_files(c.pcap_dir, "vni-503")[0])
-        assert lengths == [(1514, 128)], lengths  # caplen as received, length from the IP header
-        assert leftovers(c.pcap_dir) == []
+        every_frame_kind_was_written(c, m, cases)
 
 
 def rotation_makes_valid_files():

@@ -1,0 +1,387 @@
+#include "collector/ring_source.hpp"
+#include "collector/udp_source.hpp"
+
+#include <arpa/inet.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace mirrortap {
+
+namespace {
+
+// A block is retired to us when full or after this long, whichever is first:
+// what a datagram may wait in a quiet ring before a worker sees it.
+constexpr unsigned kBlockTimeoutMs = 8;
+constexpr size_t kFrameBytes = 2048;  // TPACKET_V3 packs frames; this only sizes tp_frame_nr
+
+// ---- classic BPF, with named jump targets ------------------------------------
+
+// Loads relative to the network header (SKF_NET_OFF), so that the programs
+// read the same bytes whether the kernel hands them the frame from its MAC
+// header (a packet socket's filter) or from its IP header (the fanout's).
+constexpr uint32_t net(uint32_t offset) { return uint32_t(SKF_NET_OFF) + offset; }
+constexpr uint32_t ancillary(uint32_t what) { return uint32_t(SKF_AD_OFF) + what; }
+
+class Program {
+public:
+    enum Label : uint8_t { none, accept, drop, ipv4, ipv6, udp6, fragment6, label_count };
+
+    void op(uint16_t code, uint32_t k = 0) { code_.push_back({code, 0, 0, k}); jumps_.push_back({none, none}); }
+    // if (A == k) goto yes else goto no (none: the next instruction)
+    void jump_eq(uint32_t k, Label yes, Label no) { jump(BPF_JMP | BPF_JEQ | BPF_K, k, yes, no); }
+    void jump_set(uint32_t k, Label yes, Label no) { jump(BPF_JMP | BPF_JSET | BPF_K, k, yes, no); }
+    void here(Label l) { at_[l] = code_.size(); }
+    // Resolves the labels; accept returns the whole frame, drop nothing.
+    std::vector<sock_filter> done() {
+        here(accept);
+        op(BPF_RET | BPF_K, 0x40000);
+        here(drop);
+        op(BPF_RET | BPF_K, 0);
+        for (size_t i = 0; i < code_.size(); ++i) {
+            const auto offset = [&](Label l) { return l == none ? uint8_t(0) : uint8_t(at_[l] - i - 1); };
+            code_[i].jt = offset(jumps_[i].first);
+            code_[i].jf = offset(jumps_[i].second);
+        }
+        return code_;
+    }
+
+private:
+    void jump(uint16_t code, uint32_t k, Label yes, Label no) {
+        code_.push_back({code, 0, 0, k});
+        jumps_.push_back({yes, no});
+    }
+    std::vector<sock_filter> code_;
+    std::vector<std::pair<Label, Label>> jumps_;
+    size_t at_[label_count] = {};
+};
+
+uint32_t word(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+
+// A = the 32-bit word at network header + offset; goto drop unless it equals `expected`.
+void require_word(Program& p, uint32_t offset, uint32_t expected) {
+    p.op(BPF_LD | BPF_W | BPF_ABS, net(offset));
+    p.jump_eq(expected, Program::none, Program::drop);
+}
+
+// The ring's socket filter: UDP for this host (not frames the interface
+// sees for others, nor ones we send) to the listen port and address, IPv4
+// and, when the listen address takes it, IPv6; the first IPv6 fragment of
+// such a datagram too, so that it is counted. Everything else never enters
+// the ring.
+std::vector<sock_filter> listen_port_filter(const Endpoint& listen, uint16_t port) {
+    using P = Program;
+    P p;
+    const bool v4 = listen.family() == AF_INET;
+    const auto& a4 = reinterpret_cast<const sockaddr_in&>(listen.addr).sin_addr;
+    const auto& a6 = reinterpret_cast<const sockaddr_in6&>(listen.addr).sin6_addr;
+    const bool any = v4 ? a4.s_addr == INADDR_ANY : IN6_IS_ADDR_UNSPECIFIED(&a6);
+    const bool take_v4 = v4 || any;  // [::]:4789 takes IPv4 too, like the socket
+    const bool take_v6 = !v4;
+    p.op(BPF_LD | BPF_W | BPF_ABS, ancillary(SKF_AD_PKTTYPE));
+    p.jump_eq(PACKET_HOST, P::none, P::drop);
+    p.op(BPF_LD | BPF_W | BPF_ABS, ancillary(SKF_AD_PROTOCOL));
+    p.jump_eq(ETH_P_IP, take_v4 ? P::ipv4 : P::drop, P::none);
+    p.jump_eq(ETH_P_IPV6, take_v6 ? P::ipv6 : P::drop, P::drop);
+
+    p.here(P::ipv4);
+    p.op(BPF_LD | BPF_B | BPF_ABS, net(9));
+    p.jump_eq(IPPROTO_UDP, P::none, P::drop);
+    if (v4 && !any) require_word(p, 16, ntohl(a4.s_addr));
+    p.op(BPF_LD | BPF_H | BPF_ABS, net(6));
+    p.jump_set(0x1FFF, P::drop, P::none);           // a later fragment: no UDP header to read
+    p.op(BPF_LD | BPF_B | BPF_ABS, net(0));
+    p.op(BPF_ALU | BPF_AND | BPF_K, 0x0F);
+    p.op(BPF_ALU | BPF_LSH | BPF_K, 2);
+    p.op(BPF_MISC | BPF_TAX);                        // X = IPv4 header bytes
+    p.op(BPF_LD | BPF_H | BPF_IND, net(2));          // UDP destination port
+    p.jump_eq(port, P::accept, P::drop);
+
+    p.here(P::ipv6);
+    if (!v4 && !any) {
+        const auto* b = a6.s6_addr;
+        for (uint32_t i = 0; i < 4; ++i) require_word(p, 24 + 4 * i, word(b + 4 * i));
+    }
+    p.op(BPF_LD | BPF_B | BPF_ABS, net(6));         // next header
+    p.jump_eq(IPPROTO_UDP, P::udp6, P::none);
+    p.jump_eq(IPPROTO_FRAGMENT, P::fragment6, P::drop);
+    p.here(P::udp6);
+    p.op(BPF_LD | BPF_H | BPF_ABS, net(40 + 2));
+    p.jump_eq(port, P::accept, P::drop);
+    p.here(P::fragment6);
+    p.op(BPF_LD | BPF_B | BPF_ABS, net(40));        // the fragment header's next header
+    p.jump_eq(IPPROTO_UDP, P::none, P::drop);
+    p.op(BPF_LD | BPF_H | BPF_ABS, net(40 + 2));    // offset << 3 | M
+    p.jump_set(0xFFF8, P::drop, P::none);           // a later fragment: no UDP header to read
+    p.op(BPF_LD | BPF_H | BPF_ABS, net(48 + 2));
+    p.jump_eq(port, P::accept, P::drop);
+    return p.done();
+}
+
+// The fanout's program: the VNI (the kernel takes it modulo the ring count,
+// as SO_ATTACH_REUSEPORT_CBPF's VNI % count does for sockets). It runs for
+// every frame on the interface; what is not ours goes to ring 0, whose own
+// filter drops it (a load past the end returns 0).
+std::vector<sock_filter> steer_by_vni() {
+    using P = Program;
+    P p;
+    p.op(BPF_LD | BPF_W | BPF_ABS, ancillary(SKF_AD_PROTOCOL));
+    p.jump_eq(ETH_P_IP, P::ipv4, P::none);
+    p.jump_eq(ETH_P_IPV6, P::ipv6, P::drop);
+    p.here(P::ipv4);
+    p.op(BPF_LD | BPF_B | BPF_ABS, net(0));
+    p.op(BPF_ALU | BPF_AND | BPF_K, 0x0F);
+    p.op(BPF_ALU | BPF_LSH | BPF_K, 2);
+    p.op(BPF_MISC | BPF_TAX);
+    p.op(BPF_LD | BPF_W | BPF_IND, net(8 + 4));     // VNI << 8 | reserved (UDP 8, VXLAN flags 4)
+    p.op(BPF_ALU | BPF_RSH | BPF_K, 8);
+    p.op(BPF_RET | BPF_A);
+    p.here(P::ipv6);
+    p.op(BPF_LD | BPF_W | BPF_ABS, net(40 + 8 + 4));
+    p.op(BPF_ALU | BPF_RSH | BPF_K, 8);
+    p.op(BPF_RET | BPF_A);
+    return p.done();  // drop: ring 0
+}
+
+bool attach(int fd, int level, int option, const std::vector<sock_filter>& code) {
+    sock_fprog prog{uint16_t(code.size()), const_cast<sock_filter*>(code.data())};
+    return setsockopt(fd, level, option, &prog, sizeof prog) == 0;
+}
+
+const std::vector<sock_filter> kDropAll = {{BPF_RET | BPF_K, 0, 0, 0}};
+
+std::string failed(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// A UDP socket on the listen address that takes nothing: see RingGroup.
+int open_port_guard(const Endpoint& listen, uint16_t& port, std::string& error) {
+    const int fd = listen_socket(listen, error);
+    if (fd < 0) return -1;
+    // Before bind: not one datagram is ever queued on it.
+    const int one = 1;
+    if (!attach(fd, SOL_SOCKET, SO_ATTACH_FILTER, kDropAll) ||
+        setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof one) != 0) {
+        error = failed("cannot guard the listen port (SO_ATTACH_FILTER)");
+        ::close(fd);
+        return -1;
+    }
+    if (!bind_listen(fd, listen, error)) return -1;
+    sockaddr_storage bound{};
+    socklen_t len = sizeof bound;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+    port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
+                                             : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+    return fd;
+}
+
+// Blocks of 1 MiB (a 64 KiB datagram always fits), fewer for a small ring; at least 4.
+tpacket_req3 ring_geometry(uint64_t ring_bytes) {
+    const uint32_t block = ring_bytes >= (16u << 20) ? (1u << 20) : (1u << 18);
+    const uint32_t blocks = uint32_t(std::max<uint64_t>(4, std::min<uint64_t>(ring_bytes / block, 1u << 16)));
+    tpacket_req3 req{};
+    req.tp_block_size = block;
+    req.tp_block_nr = blocks;
+    req.tp_frame_size = kFrameBytes;
+    req.tp_frame_nr = uint32_t(block / kFrameBytes * blocks);
+    req.tp_retire_blk_tov = kBlockTimeoutMs;
+    return req;
+}
+
+// A packet socket with its ring mapped, bound to the interface, taking
+// nothing yet (drop-all filter): the group is formed before any ring fills.
+std::string open_ring(int ifindex, uint64_t ring_bytes, Ring& ring) {
+    ring.fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: receives nothing until bound
+    if (ring.fd < 0) {
+        std::string why = failed("cannot open a packet socket for --capture-interface");
+        if (errno == EPERM) why += " (needs CAP_NET_RAW: start as root, with --user to drop it)";
+        return why;
+    }
+    const int version = TPACKET_V3;
+    if (setsockopt(ring.fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0)
+        return failed("PACKET_VERSION TPACKET_V3");
+    tpacket_req3 req = ring_geometry(ring_bytes);
+    if (setsockopt(ring.fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0)
+        return failed("cannot set up a " + std::to_string(uint64_t(req.tp_block_size) * req.tp_block_nr >> 20) +
+                      " MiB receive ring (PACKET_RX_RING; --rcvbuf sizes it)");
+    const size_t bytes = size_t(req.tp_block_size) * req.tp_block_nr;
+    void* map = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring.fd, 0);
+    if (map == MAP_FAILED) return failed("cannot map the receive ring");
+    ring.map = static_cast<std::byte*>(map);
+    ring.block_bytes = req.tp_block_size;
+    ring.block_count = req.tp_block_nr;
+    if (!attach(ring.fd, SOL_SOCKET, SO_ATTACH_FILTER, kDropAll)) return failed("SO_ATTACH_FILTER");
+    sockaddr_ll at{};
+    at.sll_family = AF_PACKET;
+    at.sll_protocol = htons(ETH_P_ALL);
+    at.sll_ifindex = ifindex;
+    if (bind(ring.fd, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0)
+        return failed("cannot bind the receive ring to the capture interface");
+    return "";
+}
+
+void close_ring(Ring& ring) {
+    if (ring.map) munmap(ring.map, ring.block_bytes * ring.block_count);
+    if (ring.fd >= 0) ::close(ring.fd);
+    ring = {};
+}
+
+// Joins every ring into one new fanout group steered by VNI.
+std::string form_group(std::vector<Ring>& rings) {
+    constexpr int kFlags = PACKET_FANOUT_FLAG_DEFRAG;
+    // The first ring asks the kernel for a group id nobody uses; the others join it.
+    int arg = (PACKET_FANOUT_CBPF | kFlags | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+    if (setsockopt(rings[0].fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0)
+        return failed("cannot form the fanout group of receive rings (PACKET_FANOUT)");
+    int got = 0;
+    socklen_t len = sizeof got;
+    if (getsockopt(rings[0].fd, SOL_PACKET, PACKET_FANOUT, &got, &len) != 0) return failed("PACKET_FANOUT");
+    if (!attach(rings[0].fd, SOL_PACKET, PACKET_FANOUT_DATA, steer_by_vni()))
+        return failed("cannot steer sessions to workers (PACKET_FANOUT_DATA)");
+    arg = (got & 0xFFFF) | (PACKET_FANOUT_CBPF | kFlags) << 16;
+    for (size_t i = 1; i < rings.size(); ++i)
+        if (setsockopt(rings[i].fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0)
+            return failed("cannot join the fanout group of receive rings (PACKET_FANOUT)");
+    return "";
+}
+
+uint16_t be16(const std::byte* p) { return load_be16(Bytes(p, 2), 0); }
+
+}  // namespace
+
+RingGroup RingGroup::open(const std::string& interface, const Endpoint& listen, size_t count, uint64_t ring_bytes) {
+    RingGroup g;
+    const unsigned ifindex = if_nametoindex(interface.c_str());
+    if (ifindex == 0) {
+        g.error = "capture interface '" + interface + "': " + std::strerror(errno) + " (see ip link)";
+        return g;
+    }
+    g.port_guard = open_port_guard(listen, g.port, g.error);
+    if (g.port_guard < 0) return g;
+    for (size_t i = 0; i < count && g.error.empty(); ++i) {
+        g.rings.emplace_back();
+        g.error = open_ring(int(ifindex), ring_bytes, g.rings.back());
+    }
+    if (g.error.empty()) g.error = form_group(g.rings);
+    // The group is whole: only now does any ring take packets.
+    const auto filter = listen_port_filter(listen, g.port);
+    for (size_t i = 0; i < g.rings.size() && g.error.empty(); ++i)
+        if (!attach(g.rings[i].fd, SOL_SOCKET, SO_ATTACH_FILTER, filter)) g.error = failed("SO_ATTACH_FILTER");
+    if (!g.error.empty()) {
+        g.error = "--capture-interface " + interface + ": " + g.error;
+        g.close();
+    }
+    return g;
+}
+
+void RingGroup::close() {
+    for (Ring& r : rings) close_ring(r);
+    rings.clear();
+    if (port_guard >= 0) ::close(port_guard);
+    port_guard = -1;
+}
+
+RingSource::RingSource(Ring ring) : ring_(ring) {}
+
+RingSource::~RingSource() { close_ring(ring_); }
+
+int RingSource::drain_timeout_ms() const { return int(2 * kBlockTimeoutMs); }
+
+SourceStats RingSource::stats() const {
+    tpacket_stats_v3 s{};
+    socklen_t len = sizeof s;
+    if (getsockopt(ring_.fd, SOL_PACKET, PACKET_STATISTICS, &s, &len) == 0)
+        ring_drops_.fetch_add(s.tp_drops, std::memory_order_relaxed);
+    return {ring_drops_.load(std::memory_order_relaxed), fragments_.get()};
+}
+
+bool RingSource::block_ready(size_t index) const {
+    auto* desc = reinterpret_cast<tpacket_block_desc*>(ring_.map + index * ring_.block_bytes);
+    return (__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
+}
+
+void RingSource::release_read_blocks() {
+    for (; to_release_ > 0; --to_release_) {
+        const size_t index = (next_block_ + ring_.block_count - to_release_) % ring_.block_count;
+        auto* desc = reinterpret_cast<tpacket_block_desc*>(ring_.map + index * ring_.block_bytes);
+        __atomic_store_n(&desc->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    }
+}
+
+size_t RingSource::next_batch(std::span<Datagram> out, int timeout_ms) {
+    release_read_blocks();
+    size_t n = 0;
+    bool waited = false;
+    while (n < out.size()) {
+        if (frames_left_ == 0) {
+            if (!block_ready(next_block_)) {
+                if (n > 0 || waited || timeout_ms == 0) break;
+                // Nothing retired yet: sleep until the kernel retires a block (one system call).
+                pollfd p{ring_.fd, POLLIN | POLLERR, 0};
+                waited = true;
+                if (poll(&p, 1, timeout_ms) <= 0) break;
+                continue;
+            }
+            const auto* desc = reinterpret_cast<const tpacket_block_desc*>(ring_.map + next_block_ * ring_.block_bytes);
+            frames_left_ = desc->hdr.bh1.num_pkts;
+            frame_ = reinterpret_cast<const std::byte*>(desc) + desc->hdr.bh1.offset_to_first_pkt;
+        }
+        for (; frames_left_ > 0 && n < out.size(); --frames_left_) {
+            const auto* h = reinterpret_cast<const tpacket3_hdr*>(frame_);
+            if (parse(frame_, out[n])) ++n;
+            frame_ += h->tp_next_offset;
+        }
+        if (frames_left_ == 0) {
+            // Its datagrams are in `out` until the next call: released then.
+            ++to_release_;
+            next_block_ = (next_block_ + 1) % ring_.block_count;
+        }
+    }
+    return n;
+}
+
+bool RingSource::parse(const std::byte* frame, Datagram& d) {
+    const auto* h = reinterpret_cast<const tpacket3_hdr*>(frame);
+    const std::byte* ip = frame + h->tp_net;
+    // What the ring holds from the IP header on (tp_snaplen counts from tp_mac).
+    const size_t held = h->tp_net >= h->tp_mac ? h->tp_snaplen - std::min<size_t>(h->tp_snaplen, h->tp_net - h->tp_mac) : 0;
+    d.timestamp_ns = uint64_t(h->tp_sec) * 1'000'000'000ull + h->tp_nsec;
+    d.encap = Encapsulation::vxlan;
+    d.source = {};
+    size_t header = 0;  // IP header bytes before the UDP header
+    if (held >= 20 && (uint8_t(ip[0]) >> 4) == 4) {
+        // The filter let through only first fragments; the fanout reassembled the rest.
+        if ((be16(ip + 6) & 0x3FFF) != 0) return fragments_.add(), false;
+        header = (uint8_t(ip[0]) & 0x0F) * 4u;
+        d.source[10] = d.source[11] = 0xFF;
+        std::memcpy(d.source.data() + 12, ip + 12, 4);
+    } else if (held >= 40 && (uint8_t(ip[0]) >> 4) == 6) {
+        if (uint8_t(ip[6]) == IPPROTO_FRAGMENT) return fragments_.add(), false;
+        header = 40;
+        std::memcpy(d.source.data(), ip + 8, 16);
+    }
+    // Too short for its headers (the filter read them, so only a frame cut by
+    // the ring can be): received and refused as truncated, never read past.
+    if (header < 20 || held < header + 8) {
+        d.payload = {};
+        d.truncated = true;
+        return true;
+    }
+    const std::byte* udp = ip + header;
+    const size_t length = be16(udp + 4);  // the UDP length, not the frame's (Ethernet pads short ones)
+    const size_t want = length >= 8 ? length - 8 : 0;
+    const size_t have = held - header - 8;
+    d.payload = Bytes(udp + 8, std::min(want, have));
+    d.truncated = want > have;
+    return true;
+}
+
+}  // namespace mirrortap

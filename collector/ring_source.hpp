@@ -1,0 +1,80 @@
+// AF_PACKET TPACKET_V3 receive (--capture-interface): the kernel writes each
+// VXLAN datagram for the listen port into a memory-mapped ring, with its
+// receive time, and never queues it on a UDP socket. The worker reads the
+// UDP payload where the kernel put it: the only copy of a packet is the
+// sink's, from the ring into its buffer.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "collector/source.hpp"
+#include "config/config.hpp"
+#include "support/counter.hpp"
+
+namespace mirrortap {
+
+// One worker's ring: an AF_PACKET socket, bound and in the group, and its mapping.
+struct Ring {
+    int fd = -1;
+    std::byte* map = nullptr;
+    size_t block_bytes = 0;
+    size_t block_count = 0;
+};
+
+// One ring per worker, all in one PACKET_FANOUT group whose classic BPF
+// program steers by VNI (VNI modulo the ring count, as the socket group
+// does), so a session's packets stay in one worker, in order. IPv4 is
+// reassembled before the fanout (PACKET_FANOUT_FLAG_DEFRAG); an IPv6
+// fragment for the port is counted (outer_fragment), not reassembled.
+//
+// The port guard: a UDP socket bound to the listen address whose filter
+// drops everything. With it the kernel finds a socket for the port (no ICMP
+// port unreachable goes back to the sender) and queues nothing on it; other
+// ports and other programs' sockets are not touched. It also keeps a second
+// collector (or anything else) off the port, as the socket source does.
+struct RingGroup {
+    std::vector<Ring> rings;
+    int port_guard = -1;
+    uint16_t port = 0;     // the listen port (the kernel's choice when --listen said 0)
+    std::string error;     // set when opening failed; nothing is open then
+    // ring_bytes: each ring's size (--rcvbuf), in whole blocks.
+    static RingGroup open(const std::string& interface, const Endpoint& listen, size_t count, uint64_t ring_bytes);
+    void close();  // what the sources did not take over
+};
+
+class RingSource final : public Source {
+public:
+    explicit RingSource(Ring ring);  // takes ownership of the socket and its mapping
+    ~RingSource() override;
+    RingSource(const RingSource&) = delete;
+    RingSource& operator=(const RingSource&) = delete;
+
+    size_t next_batch(std::span<Datagram> out, int timeout_ms) override;
+    SourceStats stats() const override;
+    // A block the kernel is still filling is ours only once it retires it (at
+    // the latest after its block timeout): the drain at stop waits that long.
+    int drain_timeout_ms() const override;
+
+private:
+    // Hands the blocks read by the previous call back to the kernel: the
+    // datagrams it returned pointed into them.
+    void release_read_blocks();
+    bool block_ready(size_t index) const;
+    // The datagram in a frame, or false for an outer fragment (counted).
+    bool parse(const std::byte* frame, Datagram& d);
+
+    Ring ring_;
+    size_t next_block_ = 0;             // the block to read, or being read
+    size_t to_release_ = 0;             // blocks finished by the previous call, just before next_block_
+    const std::byte* frame_ = nullptr;  // the next frame of the block being read
+    uint32_t frames_left_ = 0;          // frames of that block not yet read
+    RelaxedCounter fragments_;
+    // PACKET_STATISTICS resets the kernel's counts at each read: summed here,
+    // by whichever thread asks (the exporter's).
+    mutable std::atomic<uint64_t> ring_drops_{0};
+};
+
+}  // namespace mirrortap
