@@ -43,9 +43,12 @@ public:
             auto state = imds_->target_lifecycle_state();
             if (!state) {
                 note_unreadable(state.error());
-            } else if (note_state(state.value()) && state.value() == "Terminated") {
-                terminate();
-                return;
+            } else {
+                note_state(state.value());
+                if (state.value() == "Terminated") {
+                    terminate();
+                    return;
+                }
             }
             sleep(std::chrono::seconds(config_.poll_seconds));
         }
@@ -72,12 +75,10 @@ private:
         last_said_ = what;
     }
 
-    // True for a state worth acting on (one that was read).
-    bool note_state(const std::string& state) {
+    void note_state(const std::string& state) {
         const std::string what = "target lifecycle state " + quote(state);
         if (what != last_said_) log(what + (state == "Terminated" ? "" : "; watching for Terminated"));
         last_said_ = what;
-        return true;
     }
 
     // Which action to complete, and the client that completes it. Until both
@@ -134,12 +135,14 @@ private:
         uint64_t heartbeats = 0;
         while (drained.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready && !stopping()) {
             if (Clock::now() < next_heartbeat) continue;
-            next_heartbeat += heartbeat;
+            next_heartbeat = Clock::now() + heartbeat;  // whatever happens next, tried again a heartbeat later
             if (!target) target = action();
             if (!target) continue;
             const auto sent = client_->record_lifecycle_action_heartbeat(*target);
             if (sent) ++heartbeats;
             else log("heartbeat failed: " + sent.error().describe());
+            // From the answer: a slow one does not bunch the next heartbeats up.
+            next_heartbeat = Clock::now() + heartbeat;
         }
         // The drain is bounded by its deadline; it is waited for even when stopping.
         const bool safe = drained.get();

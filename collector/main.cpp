@@ -159,7 +159,10 @@ int main(int argc, char** argv) {
     LifecycleWatcher lifecycle({.config = config->lifecycle,
                                 .on_terminating = [&] { exporter.set_terminating(); },
                                 .drain = [&](auto deadline) { return collector.finish_open_files(deadline); },
-                                .log = [](const std::string& line) { std::cerr << kProgram << ": " << line << std::endl; }});
+                                // One write per line: the watcher's threads log beside main's.
+                                .log = [](const std::string& line) {
+                                    std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
+                                }});
     if (auto why = lifecycle.start(); !why.empty()) return fail(why);
     io.run();
     lifecycle.stop();
