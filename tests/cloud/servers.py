@@ -278,7 +278,8 @@ class RecordingProxy(LoopbackServer):
 
 class StandIn(LoopbackServer):
     """A stand-in for an AWS service: `handle(request)` returns (status,
-    headers, body), called one request at a time."""
+    headers, body), called one request at a time; status "lost" closes the
+    connection without an answer."""
 
     def serve(self, h):
         length = int(h.headers.get("Content-Length", "0"))
@@ -287,6 +288,10 @@ class StandIn(LoopbackServer):
             self.requests.append(record)
             status, headers, data = self.handle(record)
         record.status = status
+        if status == "lost":  # done, but the answer never arrives
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.respond(h, status, headers, data)
 
 
@@ -391,7 +396,8 @@ class AutoScaling(StandIn):
     and RecordLifecycleActionHeartbeat as form POSTs (Version 2011-01-01), each
     recorded; a completed action is no longer active, as in AWS.
     `fault(request, attempt)` may return (status, code) to answer an error
-    instead; `attempt` counts from 1 per Action."""
+    instead, or ("lost",) to do the request's work and close the connection
+    without an answer; `attempt` counts from 1 per Action."""
 
     def __init__(self, fault=None):
         self.fault = fault or (lambda request, attempt: None)
@@ -418,7 +424,7 @@ class AutoScaling(StandIn):
         action = form.get("Action")
         self.attempts[action] = self.attempts.get(action, 0) + 1
         injected = self.fault(r, self.attempts[action])
-        if injected:
+        if injected and injected[0] != "lost":
             return self.error(injected[0], injected[1], "injected by the test")
         if r.method != "POST" or form.get("Version") != "2011-01-01" or \
                 action not in ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat"):
@@ -430,6 +436,8 @@ class AutoScaling(StandIn):
             if form.get("LifecycleActionResult") not in ("CONTINUE", "ABANDON"):
                 return self.error(400, "ValidationError", "LifecycleActionResult must be CONTINUE or ABANDON")
             self.completed.add(key)
+        if injected:
+            return "lost", [], b""
         body = (f'<{action}Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><{action}Result/>'
                 f'<ResponseMetadata><RequestId>asg-ok</RequestId></ResponseMetadata></{action}Response>')
         return 200, [("Content-Type", "text/xml")], body.encode()

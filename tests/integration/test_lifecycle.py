@@ -139,6 +139,22 @@ def server_error_on_complete_is_retried():
         check_signature(r, IMDS_SECRET, REGION)
 
 
+def lost_answer_to_complete_counts_as_done():
+    """The completion arrives but its answer is lost: sent again, Auto Scaling
+    says no action is active any more, and that is the completion's success."""
+    lose_first = lambda request, attempt: ("lost",) if attempt == 1 else None
+    with Imds() as imds, AutoScaling(lose_first) as asg:
+        use_imds(imds)
+        with Collector(config=lifecycle_config(asg)) as c:
+            imds.lifecycle_state = "Terminated"
+            c.wait_stderr("completed the lifecycle action")
+            assert "CompleteLifecycleAction failed" not in c.read_stderr()
+            assert c.stop() == 0
+    completes = asg.calls("CompleteLifecycleAction")
+    assert [r.status for r in completes] == ["lost", 400], completes
+    assert asg.completed == {(GROUP, HOOK, INSTANCE)}
+
+
 def outside_a_group_nothing_is_sent():
     """IMDS has no target-lifecycle-state (404): said once, nothing sent,
     /readyz stays green and the files stay open."""
@@ -262,6 +278,17 @@ def long_drain_sends_heartbeats():
     assert d.lines.index("terminating") < d.lines.index("drain started")
 
 
+def stopped_while_draining_completes_nothing():
+    """SIGTERM during the drain: the drain is waited for, nothing is completed
+    (the hook's timeout decides), and the watcher says so."""
+    with terminating_driver(heartbeat=60, deadline=60, takes_ms=1500) as (d, asg):
+        d.wait_line("drain started")
+        d.proc.terminate()
+        d.wait_line("stopped while draining")
+        d.wait_line("stopped")
+    assert "drain ended" in d.lines and asg.requests == [], (d.lines, asg.requests)
+
+
 def drain_past_its_deadline_is_not_completed():
     """A drain that misses its deadline: no completion (the hook's timeout
     decides), and the watcher says so."""
@@ -275,4 +302,5 @@ if __name__ == "__main__":
     run({t.__name__: t for t in [
         terminated_instance_finishes_files_then_completes_once, server_error_on_complete_is_retried,
         long_drain_sends_heartbeats, drain_past_its_deadline_is_not_completed, outside_a_group_nothing_is_sent,
+        lost_answer_to_complete_counts_as_done, stopped_while_draining_completes_nothing,
         disabled_metadata_nothing_is_sent, bad_lifecycle_settings_are_refused]})
