@@ -41,6 +41,17 @@ struct HttpLimits {
     size_t max_response_bytes = 8 << 20;  // more is an error (ResponseTooLarge)
 };
 
+// The limits of a short exchange (a small request, a small answer): IMDS,
+// STS, Auto Scaling.
+inline HttpLimits short_exchange_limits(std::chrono::milliseconds connect, std::chrono::milliseconds total,
+                                        size_t max_response_bytes) {
+    HttpLimits limits;
+    limits.connect_timeout = connect;
+    limits.total_timeout = total;
+    limits.max_response_bytes = max_response_bytes;
+    return limits;
+}
+
 // A body read from a file as it is sent (pread; the file is not loaded).
 struct FileBody {
     int fd = -1;

@@ -19,13 +19,7 @@ namespace mirrortap::cloud {
 
 struct ImdsSettings {
     std::string endpoint = "http://169.254.169.254";
-    HttpLimits limits = [] {
-        HttpLimits l;
-        l.connect_timeout = std::chrono::seconds(1);
-        l.total_timeout = std::chrono::seconds(2);
-        l.max_response_bytes = 64 * 1024;
-        return l;
-    }();
+    HttpLimits limits = short_exchange_limits(std::chrono::seconds(1), std::chrono::seconds(2), 64 * 1024);
     std::chrono::seconds token_ttl{21600};
 };
 

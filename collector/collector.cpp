@@ -8,6 +8,7 @@
 
 #include "collector/ring_source.hpp"
 #include "collector/udp_source.hpp"
+#include "sinks/pcap_writer.hpp"
 #include "config/settings.hpp"
 
 namespace mirrortap {
@@ -97,6 +98,22 @@ void Collector::start() {
 
 void Collector::request_rotate() {
     for (auto& w : workers_) w->request_rotate();
+}
+
+bool Collector::finish_open_files(std::chrono::steady_clock::time_point deadline) {
+    std::vector<uint64_t> before;
+    for (const auto& w : workers_) before.push_back(w->rotations_done());
+    request_rotate();
+    // Each worker hands its sinks the rotation between two batches (at least every 100 ms).
+    for (size_t i = 0; i < workers_.size(); ++i) {
+        while (workers_[i]->rotations_done() == before[i] && !workers_[i]->finished()) {
+            if (std::chrono::steady_clock::now() >= deadline) return false;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+    // The rotate marks are queued for the pcap writer: a whole pass after now has finished the files.
+    if (config()->pcap.enabled) return PcapWriter::shared()->sync_until(deadline);
+    return true;
 }
 
 bool Collector::all_switched(std::chrono::steady_clock::time_point deadline) const {

@@ -24,6 +24,11 @@ public:
     std::string open();
     void start();
     void request_rotate();
+    // Finishes every open pcap file and waits, until `deadline`, for the
+    // writer to have renamed them to .pcap (what SIGHUP does, waited for).
+    // False when a worker or the writer did not get there in time. Packets
+    // that arrive afterwards start new files. Not concurrent with stop().
+    bool finish_open_files(std::chrono::steady_clock::time_point deadline);
     // Applies a new configuration without a restart: sessions, allowlists and
     // sinks. Settings bound at start (listen, workers, ...) keep their running
     // value, each with a note in `notes`. All or nothing: everything that can

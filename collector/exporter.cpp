@@ -66,7 +66,9 @@ struct ExpiredTotals {
     }
 };
 
-Health check_health(const Collector& c, bool draining) { return check_health(c.workers(), draining, monotonic_ns()); }
+Health check_health(const Collector& c, bool draining, bool terminating) {
+    return check_health(c.workers(), draining, monotonic_ns(), terminating);
+}
 
 class Exporter::Metrics : public prometheus::Collectable {
 public:
@@ -237,7 +239,7 @@ std::vector<std::string> accepted_authorizations(const MetricsAuth& auth) {
 HttpResponse Exporter::answer(const HttpRequest& request) const {
     if (request.path == "/healthz" || request.path == "/readyz") {
         // Open to all: load balancers' checks carry no credentials.
-        const Health h = check_health(collector_, draining_.load());
+        const Health h = check_health(collector_, draining_.load(), terminating_.load());
         const bool ok = request.path == "/healthz" ? h.live : h.ready;
         return {ok ? 200 : 503, "text/plain; charset=utf-8", ok ? "ok\n" : h.why + "\n", {}};
     }

@@ -14,7 +14,7 @@
 namespace mirrortap {
 
 // check_health for the collector's workers, now.
-Health check_health(const Collector& collector, bool draining);
+Health check_health(const Collector& collector, bool draining, bool terminating = false);
 
 class Exporter {
 public:
@@ -24,6 +24,8 @@ public:
     std::string start();
     // From SIGTERM on, /readyz answers 503 so that the load balancer stops sending.
     void set_draining() { draining_ = true; }
+    // From the Auto Scaling group's Terminated on (collector/lifecycle.hpp), /readyz answers 503 with why.
+    void set_terminating() { terminating_ = true; }
 
 private:
     class Metrics;
@@ -33,6 +35,7 @@ private:
     const Collector& collector_;
     std::shared_ptr<Metrics> metrics_;
     std::atomic<bool> draining_{false};
+    std::atomic<bool> terminating_{false};
     std::vector<std::string> accepted_auth_;
     std::unique_ptr<HttpServer> server_;  // last: stopped before what it reads
 };

@@ -6,7 +6,8 @@ bool worker_alive(const Worker& w, uint64_t now_ns) {
     return !w.finished() && now_ns - w.counters().heartbeat_ns.get() < kWorkerStallNs;
 }
 
-Health check_health(const std::vector<std::unique_ptr<Worker>>& workers, bool draining, uint64_t now_ns) {
+Health check_health(const std::vector<std::unique_ptr<Worker>>& workers, bool draining, uint64_t now_ns,
+                    bool terminating) {
     Health h;
     for (const auto& w : workers) {
         if (!worker_alive(*w, now_ns)) {
@@ -22,8 +23,10 @@ Health check_health(const std::vector<std::unique_ptr<Worker>>& workers, bool dr
             }
         });
     }
-    h.ready = h.live && !draining;
+    h.ready = h.live && !draining && !terminating;
     if (h.live && draining) h.why = "draining for shutdown";
+    else if (h.live && terminating)
+        h.why = "instance terminating (Auto Scaling scale-in): finishing files before the lifecycle action completes";
     return h;
 }
 

@@ -11,6 +11,7 @@
 #include "collector/cli.hpp"
 #include "collector/collector.hpp"
 #include "collector/exporter.hpp"
+#include "collector/lifecycle.hpp"
 #include "collector/privileges.hpp"
 #include "sinks/capture_dir.hpp"
 #include "support/text.hpp"
@@ -153,7 +154,18 @@ int main(int argc, char** argv) {
     if (config->pcap.enabled) std::cerr << ", writing pcaps under " << config->pcap.dir;
     if (const auto& m = config->metrics_listen) std::cerr << ", metrics on http://" << m->text << "/metrics";
     std::cerr << std::endl;
+    // Scale-in: on the group's Terminated, /readyz goes red, the open files
+    // are finished, and the hook's action is completed (collector/lifecycle.hpp).
+    LifecycleWatcher lifecycle({.config = config->lifecycle,
+                                .on_terminating = [&] { exporter.set_terminating(); },
+                                .drain = [&](auto deadline) { return collector.finish_open_files(deadline); },
+                                // One write per line: the watcher's threads log beside main's.
+                                .log = [](const std::string& line) {
+                                    std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
+                                }});
+    if (auto why = lifecycle.start(); !why.empty()) return fail(why);
     io.run();
+    lifecycle.stop();
     collector.stop();
     print_summary(collector);
     return 0;

@@ -262,8 +262,10 @@ void Worker::run(const std::atomic<bool>& stop) {
             expire_sessions(started);
             for (auto& sink : sinks_) sink->tick(wall);
         }
-        if (rotate_requested_.exchange(false, std::memory_order_relaxed))
+        if (rotate_requested_.exchange(false, std::memory_order_relaxed)) {
             for (auto& sink : sinks_) sink->rotate();
+            rotations_done_.fetch_add(1, std::memory_order_release);
+        }
         if (reload_requested_.load(std::memory_order_relaxed)) apply_pending_reload();
         if (n > 0) {
             // Everything between two receive calls counts, housekeeping too:

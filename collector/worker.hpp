@@ -78,6 +78,10 @@ public:
     // Runs until `stop` is set, then closes every sink.
     void run(const std::atomic<bool>& stop);
     void request_rotate() { rotate_requested_.store(true, std::memory_order_relaxed); }
+    // Rotations the worker has handed to its sinks: one more than before a
+    // request_rotate() once the sinks have been told (their files finish on
+    // the sinks' own threads).
+    uint64_t rotations_done() const { return rotations_done_.load(std::memory_order_acquire); }
     // Hands over config generation `generation` and the sinks built from it.
     // The worker switches between two batches and hands the sinks it ran
     // until then, with their config, to the retirer, which closes them.
@@ -122,6 +126,7 @@ private:
     std::array<Packet, kReceiveBatch> selected_;  // a batch cut down to one sink's sessions
     WorkerCounters counters_;
     std::atomic<bool> rotate_requested_{false};
+    std::atomic<uint64_t> rotations_done_{0};
     // Only this worker writes sinks_; it locks only to swap them, so that other
     // threads reading under the lock never see a sink being destroyed.
     mutable std::mutex sinks_mutex_;

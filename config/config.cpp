@@ -67,6 +67,23 @@ std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why)
     return std::nullopt;
 }
 
+std::optional<std::string> parse_auto_scaling_name(std::string_view text, std::string& why) {
+    if (text.empty() || text.size() > 255 || has_control_character(text) || text.find(':') != std::string_view::npos) {
+        why = quote(text) + " is not a group or hook name (1 to 255 characters, no control characters, no ':')";
+        return std::nullopt;
+    }
+    return std::string(text);
+}
+
+std::optional<std::string> parse_region(std::string_view text, std::string& why) {
+    if (text.empty() || text.size() > 32 ||
+        text.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string_view::npos) {
+        why = quote(text) + " is not a region name (such as eu-west-3)";
+        return std::nullopt;
+    }
+    return std::string(text);
+}
+
 ConfigLoad load_config_text(std::string_view text) {
     ConfigLoad out;
     ErrorList errors(out.errors);
@@ -175,6 +192,12 @@ void validate_ids_feed(const Config& c, std::vector<ConfigError>& errors) {
         errors.push_back({0, 0, "forward: " + quote(c.forward->text) + " is where we listen; that would loop"});
 }
 
+void validate_lifecycle(const LifecycleConfig& l, std::vector<ConfigError>& errors) {
+    const bool any = !l.hook_name.empty() || !l.group_name.empty() || !l.endpoint.empty() || !l.region.empty();
+    if (any && (l.hook_name.empty() || l.group_name.empty()))
+        errors.push_back({0, 0, "lifecycle: hook_name and group_name go together (the termination hook and its group)"});
+}
+
 }  // namespace
 
 std::optional<uint32_t> automatic_name_vni(std::string_view name) {
@@ -214,6 +237,7 @@ std::vector<ConfigError> validate(const Config& c) {
     if (c.listen_geneve && port_of(*c.listen_geneve) == port_of(c.listen))
         errors.push_back({0, 0, "listen_geneve: " + quote(c.listen_geneve->text) + " has the port of listen; give GENEVE a port of its own"});
     validate_ids_feed(c, errors);
+    validate_lifecycle(c.lifecycle, errors);
     return errors;
 }
 

@@ -69,6 +69,20 @@ struct PcapConfig {
     std::string group;  // group of new files and directories; empty = the process's
 };
 
+// Scale-in without losing captures (collector/lifecycle.hpp): in an Auto
+// Scaling group with a termination lifecycle hook, the collector finishes
+// its files and then completes the hook's action itself. Off while hook_name is empty.
+struct LifecycleConfig {
+    std::string hook_name;
+    std::string group_name;
+    std::string endpoint;   // Auto Scaling's endpoint URL; empty = AWS's for the region
+    std::string region;     // empty = AWS_REGION, AWS_DEFAULT_REGION, else the instance's
+    uint32_t poll_seconds = 5;        // how often IMDS's target-lifecycle-state is read
+    uint32_t heartbeat_seconds = 60;  // RecordLifecycleActionHeartbeat this often while draining
+    uint32_t drain_seconds = 1800;    // the drain's deadline; unfinished, the hook's timeout ends the wait
+    bool enabled() const { return !hook_name.empty(); }
+};
+
 struct Config {
     Endpoint listen;
     std::optional<Endpoint> listen_geneve;  // GENEVE from a Gateway Load Balancer; off when absent
@@ -96,6 +110,7 @@ struct Config {
     std::string stream;              // "-" (stdout), a FIFO path or unix:PATH (sinks/stream_sink.hpp)
     bool stream_required = false;    // /healthz says 503 while nobody reads the stream, or its reader stalls
     std::optional<Endpoint> forward; // re-encapsulate and send here (sinks/forward_sink.hpp)
+    LifecycleConfig lifecycle;
 
     Config();  // defaults, including listen 0.0.0.0:4789
     const std::string* name_for(uint32_t vni) const;
@@ -126,6 +141,10 @@ std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::stri
 bool valid_session_name(std::string_view name, std::string& why);
 std::optional<std::string> parse_tap_name(std::string_view text, std::string& why);  // a Linux interface name
 std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why);     // its index in kSinkNames
+// Auto Scaling group and lifecycle hook names: 1 to 255 characters, no control characters, no ':'.
+std::optional<std::string> parse_auto_scaling_name(std::string_view text, std::string& why);
+// An AWS region name (eu-west-3): 1 to 32 of a-z, 0-9 and '-'.
+std::optional<std::string> parse_region(std::string_view text, std::string& why);
 
 // Checks between settings (names used twice, a forward that would loop, ...),
 // run after flags are applied too. Each setting's own bounds are its parser's.

@@ -11,6 +11,7 @@ namespace {
 
 using C = Config;
 using P = PcapConfig;
+using L = LifecycleConfig;
 using std::chrono::seconds;
 
 // --help sections.
@@ -20,6 +21,7 @@ constexpr std::string_view kWhoMaySend = "Who may send";
 constexpr std::string_view kIdsFeed = "IDS feed and forwarding (per session: sinks: [...] in the config)";
 constexpr std::string_view kMonitoring = "Monitoring";
 constexpr std::string_view kPrivileges = "Privileges";
+constexpr std::string_view kLifecycle = "Auto Scaling termination (lifecycle hook)";
 
 // The collector binds and connects to addresses, never to names.
 constexpr EndpointRules kLiteralAddress{};
@@ -225,6 +227,32 @@ SettingsTable<Config> make_table() {
         {.key = "allow_root", .flag = "--allow-root", .switch_value = "true", .default_text = "false",
          .group = kPrivileges, .help = "keep running as root without --user", .on_reload = OnReload::restart,
          .value = bool_value<C>(field<&C::allow_root>)},
+
+        // ---- Auto Scaling termination ----
+        {.key = "lifecycle.hook_name", .flag = "--lifecycle-hook", .value_name = "NAME", .group = kLifecycle,
+         .help = "the group's termination lifecycle hook: on Terminated (IMDS), /readyz 503, files finished, then CompleteLifecycleAction\n"
+                 "off when empty; needs lifecycle.group_name",
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::lifecycle, &L::hook_name>, parse_auto_scaling_name)},
+        {.key = "lifecycle.group_name", .flag = "--lifecycle-group", .value_name = "NAME", .group = kLifecycle,
+         .help = "the Auto Scaling group of the hook", .on_reload = OnReload::restart,
+         .value = parsed_value<C>(field<&C::lifecycle, &L::group_name>, parse_auto_scaling_name)},
+        {.key = "lifecycle.endpoint", .group = kLifecycle,
+         .help = "Auto Scaling endpoint URL; empty = https://autoscaling.REGION.amazonaws.com", .on_reload = OnReload::restart,
+         .value = parsed_value<C>(field<&C::lifecycle, &L::endpoint>, parse_endpoint_url)},
+        {.key = "lifecycle.region", .group = kLifecycle,
+         .help = "region of the group; empty = AWS_REGION, AWS_DEFAULT_REGION, else the instance's (IMDS)",
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::lifecycle, &L::region>, parse_region)},
+        {.key = "lifecycle.poll_seconds", .default_text = "5", .group = kLifecycle,
+         .help = "how often the instance's target lifecycle state is read from IMDS", .on_reload = OnReload::restart,
+         .value = duration_value<C>(field<&C::lifecycle, &L::poll_seconds>, seconds(1), seconds(300))},
+        {.key = "lifecycle.heartbeat_seconds", .default_text = "60", .group = kLifecycle,
+         .help = "RecordLifecycleActionHeartbeat this often while draining; below the hook's heartbeat timeout",
+         .on_reload = OnReload::restart,
+         .value = duration_value<C>(field<&C::lifecycle, &L::heartbeat_seconds>, seconds(1), seconds(7200))},
+        {.key = "lifecycle.drain_seconds", .default_text = "1800", .group = kLifecycle,
+         .help = "longest drain; one not done by then is not completed: the hook's timeout ends the wait",
+         .on_reload = OnReload::restart,
+         .value = duration_value<C>(field<&C::lifecycle, &L::drain_seconds>, seconds(1), seconds(172800))},
     };
 }
 
@@ -237,7 +265,7 @@ const SettingsTable<Config>& collector_settings() {
 
 const std::vector<std::string_view>& collector_setting_groups() {
     static const std::vector<std::string_view> groups = {kReceiving, kPcap,        kWhoMaySend, kIdsFeed,
-                                                          kMonitoring, kPrivileges, "Other"};
+                                                          kMonitoring, kPrivileges, kLifecycle, "Other"};
     return groups;
 }
 

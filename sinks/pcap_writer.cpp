@@ -211,10 +211,15 @@ void PcapWriter::run() {
 }
 
 void PcapWriter::sync() {
+    // A year stands for ever, without the overflow a time_point::max() deadline risks.
+    sync_until(std::chrono::steady_clock::now() + std::chrono::hours(24 * 365));
+}
+
+bool PcapWriter::sync_until(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mutex_);
     const uint64_t target = passes_ + 2;  // the pass under way may have begun before the call
     wake_now();
-    passed_.wait(lock, [&] { return passes_ >= target || stopping_; });
+    return passed_.wait_until(lock, deadline, [&] { return passes_ >= target || stopping_; });
 }
 
 void PcapWriter::wait_done(const PcapChannel& channel) {

@@ -12,6 +12,7 @@
 // for a thread to end.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -86,6 +87,8 @@ public:
     }
     // Blocks until the writer has made a whole pass that began after this call.
     void sync();
+    // sync(), giving up at `deadline` (a stalled disk): true when the pass was made.
+    bool sync_until(std::chrono::steady_clock::time_point deadline);
     // Blocks until `channel` is done (closed and finished). Channels closed
     // before it by the same thread are then done too.
     void wait_done(const PcapChannel& channel);

@@ -371,4 +371,29 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, const EndpointRule
     return e;
 }
 
+std::optional<std::string> parse_endpoint_url(std::string_view text, std::string& why) {
+    std::string_view rest = text;
+    if (rest.starts_with("http://")) rest.remove_prefix(7);
+    else if (rest.starts_with("https://")) rest.remove_prefix(8);
+    else {
+        why = "endpoint " + quote(text) + " must start with http:// or https://";
+        return std::nullopt;
+    }
+    if (rest.ends_with('/')) rest.remove_suffix(1);
+    if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos || has_control_character(rest)) {
+        why = "endpoint " + quote(text) + " must be http[s]://HOST[:PORT], without a path, query or user";
+        return std::nullopt;
+    }
+    EndpointRules rules;
+    rules.allow_names = true;
+    rules.default_port = 80;
+    rules.min_port = 1;
+    std::string host_why;
+    if (!parse_endpoint(rest, rules, host_why)) {
+        why = "endpoint " + quote(text) + ": " + host_why;
+        return std::nullopt;
+    }
+    return std::string(text.substr(0, text.size() - (text.ends_with('/') ? 1 : 0)));
+}
+
 }  // namespace mirrortap

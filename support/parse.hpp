@@ -104,6 +104,11 @@ std::string address_text(const sockaddr_storage& addr);
 // "10.0.0.1:4789" or "[2001:db8::1]:4789": what parse_endpoint reads back.
 std::string endpoint_text(const sockaddr_storage& addr);
 
+// A service's endpoint URL: http:// or https://, a host (name, IPv4,
+// [IPv6]), an optional port, nothing after but an optional '/'. Returned
+// without the '/'. (S3-compatible stores, Auto Scaling, STS, IMDS.)
+std::optional<std::string> parse_endpoint_url(std::string_view text, std::string& why);
+
 // A DNS host name: dot-separated labels of letters, digits, '-' and '_',
 // 1 to 63 bytes each, 253 in all, not all digits in the last label.
 bool valid_host_name(std::string_view name);

@@ -278,7 +278,8 @@ class RecordingProxy(LoopbackServer):
 
 class StandIn(LoopbackServer):
     """A stand-in for an AWS service: `handle(request)` returns (status,
-    headers, body), called one request at a time."""
+    headers, body), called one request at a time; status "lost" closes the
+    connection without an answer."""
 
     def serve(self, h):
         length = int(h.headers.get("Content-Length", "0"))
@@ -287,6 +288,10 @@ class StandIn(LoopbackServer):
             self.requests.append(record)
             status, headers, data = self.handle(record)
         record.status = status
+        if status == "lost":  # done, but the answer never arrives
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.respond(h, status, headers, data)
 
 
@@ -301,8 +306,10 @@ class Imds(StandIn):
     AccessKeyId each time they are served, valid for `lifetime` seconds.
     `token_uses`: how many GETs a token serves before it is forgotten."""
 
-    def __init__(self, lifetime=6 * 3600, token_uses=None, role="mirrortap-test-role"):
+    def __init__(self, lifetime=6 * 3600, token_uses=None, role="mirrortap-test-role", lifecycle_state="InService"):
         self.lifetime = lifetime
+        # What meta-data/autoscaling/target-lifecycle-state says; None: 404, as outside a group.
+        self.lifecycle_state = lifecycle_state
         self.token_uses = token_uses
         self.role = role
         self.tokens = {}
@@ -333,9 +340,10 @@ class Imds(StandIn):
         items = {
             "/latest/meta-data/instance-id": b"i-0123456789abcdef0",
             "/latest/meta-data/placement/region": b"eu-west-3",
-            "/latest/meta-data/autoscaling/target-lifecycle-state": b"InService",
             "/latest/meta-data/iam/security-credentials/": self.role.encode(),
         }
+        if self.lifecycle_state is not None:
+            items["/latest/meta-data/autoscaling/target-lifecycle-state"] = self.lifecycle_state.encode()
         if path in items:
             return 200, [("Content-Type", "text/plain")], items[path]
         if path == f"/latest/meta-data/iam/security-credentials/{self.role}":
@@ -381,6 +389,75 @@ class Sts(StandIn):
   <ResponseMetadata><RequestId>ad4156e9-bce1-11e2-82e6-6b6efEXAMPLE</RequestId></ResponseMetadata>
 </AssumeRoleWithWebIdentityResponse>"""
         return 200, [("Content-Type", "text/xml")], body.encode()
+
+
+class AutoScaling(StandIn):
+    """EC2 Auto Scaling's Query API for lifecycle hooks: CompleteLifecycleAction
+    and RecordLifecycleActionHeartbeat as form POSTs (Version 2011-01-01), each
+    recorded; a completed action is no longer active, as in AWS.
+    `fault(request, attempt)` may return (status, code) to answer an error
+    instead, or ("lost",) to do the request's work and close the connection
+    without an answer; `attempt` counts from 1 per Action."""
+
+    def __init__(self, fault=None):
+        self.fault = fault or (lambda request, attempt: None)
+        self.attempts = {}
+        self.completed = set()
+        super().__init__()
+
+    @staticmethod
+    def form(r):
+        return dict(urllib.parse.parse_qsl(r.body.decode(), keep_blank_values=True))
+
+    def calls(self, action):
+        with self.lock:
+            return [r for r in self.requests if self.form(r).get("Action") == action]
+
+    @staticmethod
+    def error(status, code, message):
+        body = (f'<ErrorResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><Error><Type>Sender</Type>'
+                f'<Code>{code}</Code><Message>{message}</Message></Error><RequestId>asg-0001</RequestId></ErrorResponse>')
+        return status, [("Content-Type", "text/xml")], body.encode()
+
+    def handle(self, r):
+        form = self.form(r)
+        action = form.get("Action")
+        self.attempts[action] = self.attempts.get(action, 0) + 1
+        injected = self.fault(r, self.attempts[action])
+        if injected and injected[0] != "lost":
+            return self.error(injected[0], injected[1], "injected by the test")
+        if r.method != "POST" or form.get("Version") != "2011-01-01" or \
+                action not in ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat"):
+            return self.error(400, "InvalidAction", f"not an action this stand-in knows: {action}")
+        key = (form.get("AutoScalingGroupName"), form.get("LifecycleHookName"), form.get("InstanceId"))
+        if key in self.completed:
+            return self.error(400, "ValidationError", f"No active Lifecycle Action found with instance ID {key[2]}")
+        if action == "CompleteLifecycleAction":
+            if form.get("LifecycleActionResult") not in ("CONTINUE", "ABANDON"):
+                return self.error(400, "ValidationError", "LifecycleActionResult must be CONTINUE or ABANDON")
+            self.completed.add(key)
+        if injected:
+            return "lost", [], b""
+        body = (f'<{action}Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><{action}Result/>'
+                f'<ResponseMetadata><RequestId>asg-ok</RequestId></ResponseMetadata></{action}Response>')
+        return 200, [("Content-Type", "text/xml")], body.encode()
+
+
+def check_botocore_signature(r, signature, signed, key_id, secret, token, region, service):
+    """botocore's SigV4 over what arrived (the headers named `signed`, the
+    body, the path as sent) gives `signature`: S3's flavour for "s3", the
+    Query APIs' otherwise."""
+    from botocore.auth import S3SigV4Auth, SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    headers = {name: r.header(name) for name in signed}
+    request = AWSRequest(method=r.method, url=f"http://{r.header('Host')}{r.path}", headers=headers, data=r.body)
+    request.context["timestamp"] = r.header("x-amz-date")
+    auth = (S3SigV4Auth if service == "s3" else SigV4Auth)(Credentials(key_id, secret, token), service, region)
+    canonical = auth.canonical_request(request)
+    expected = auth.signature(auth.string_to_sign(request, canonical), request)
+    assert signature == expected, f"{r}: signature {signature} != botocore's {expected}\n{canonical}"
 
 
 def clean_env(**extra):

@@ -10,8 +10,8 @@ import re
 import sys
 import urllib.parse
 
-from servers import (BUCKET, S3RVER_KEY, S3RVER_SECRET, Imds, RecordingProxy, S3rver, Sts, aws, clean_env, driver,
-                     random_file, scratch_dir, sha256_file)
+from servers import (BUCKET, S3RVER_KEY, S3RVER_SECRET, Imds, RecordingProxy, S3rver, Sts, aws,
+                     check_botocore_signature, clean_env, driver, random_file, scratch_dir, sha256_file)
 
 MiB = 1 << 20
 # Keys S3 allows that need care in a URL and a signature.
@@ -210,10 +210,6 @@ AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_
 def check_signature(r, secret, token, region):
     """Recomputes the request's SigV4 signature with botocore, from what the
     proxy received, and checks what S3 would check around it."""
-    from botocore.auth import S3SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
     m = AUTH.match(r.header("Authorization") or "")
     assert m, f"{r}: Authorization {r.header('Authorization')!r}"
     key_id, day, scope_region, signed, signature = m.groups()
@@ -239,13 +235,7 @@ def check_signature(r, secret, token, region):
         for part in (name, value):
             assert urllib.parse.quote(urllib.parse.unquote(part), safe="-_.~") == part, item
 
-    headers = {name: r.header(name) for name in signed}
-    request = AWSRequest(method=r.method, url=f"http://{r.header('Host')}{r.path}", headers=headers, data=r.body)
-    request.context["timestamp"] = r.header("x-amz-date")
-    auth = S3SigV4Auth(Credentials(key_id, secret, token), "s3", region)
-    canonical = auth.canonical_request(request)
-    expected = auth.signature(auth.string_to_sign(request, canonical), request)
-    assert signature == expected, f"{r}: signature {signature} != botocore's {expected}\n{canonical}"
+    check_botocore_signature(r, signature, signed, key_id, secret, token, region, "s3")
 
 
 def signatures_match_botocore():

@@ -267,3 +267,32 @@ TEST_CASE("config: capture_interface takes an interface name, and VXLAN only") {
     const ConfigLoad geneve = load_config_text("capture_interface: eth0\nlisten_geneve: 0.0.0.0:6081\n");
     CHECK(only_error(geneve).message.find("GENEVE (listen_geneve) needs the socket source") != std::string::npos);
 }
+
+TEST_CASE("config: lifecycle is off by default, takes its keys, and refuses half a hook or a bad value") {
+    CHECK_FALSE(Config().lifecycle.enabled());
+    ConfigLoad l = load_config_text(
+        "lifecycle:\n  hook_name: mirrortap-drain\n  group_name: mirrortap collectors\n"
+        "  endpoint: http://127.0.0.1:8080/\n  region: eu-west-3\n  poll_seconds: 2\n  heartbeat_seconds: 1m\n"
+        "  drain_seconds: 10m\n");
+    for (const auto& e : l.errors) FAIL(format_error("lifecycle", e));
+    const LifecycleConfig& c = l.config.lifecycle;
+    CHECK(c.enabled());
+    CHECK(c.hook_name == "mirrortap-drain");
+    CHECK(c.group_name == "mirrortap collectors");
+    CHECK(c.endpoint == "http://127.0.0.1:8080");
+    CHECK(c.region == "eu-west-3");
+    CHECK(c.poll_seconds == 2);
+    CHECK(c.heartbeat_seconds == 60);
+    CHECK(c.drain_seconds == 600);
+
+    CHECK(only_error(load_config_text("lifecycle:\n  hook_name: h\n")).message.find("go together") !=
+          std::string::npos);
+    CHECK(only_error(load_config_text("lifecycle:\n  group_name: g\n  region: eu-west-1\n")).message.find(
+              "go together") != std::string::npos);
+    // Each bad value alone, in an otherwise good section: one error, at its line.
+    for (const char* bad : {"  endpoint: autoscaling.example\n", "  endpoint: http://h/path\n", "  region: EU\n",
+                            "  poll_seconds: 0\n", "  heartbeat_seconds: 3h\n", "  group_name: \"a:b\"\n"}) {
+        const ConfigError e = only_error(load_config_text(std::string("lifecycle:\n  hook_name: h\n") + bad));
+        CHECK_MESSAGE(e.line == 3, bad);
+    }
+}

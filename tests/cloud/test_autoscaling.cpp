@@ -1,0 +1,33 @@
+#include <doctest/doctest.h>
+
+#include "cloud/autoscaling.hpp"
+#include "cloud/aws_error.hpp"
+
+using namespace mirrortap::cloud;
+
+TEST_CASE("autoscaling: the regional endpoint, .com.cn in China, refused for what is no region") {
+    std::string why;
+    CHECK(autoscaling_endpoint("eu-west-3", why) == "https://autoscaling.eu-west-3.amazonaws.com");
+    CHECK(autoscaling_endpoint("cn-north-1", why) == "https://autoscaling.cn-north-1.amazonaws.com.cn");
+    for (const char* bad : {"", "EU-WEST-3", "eu-west-3.evil.example", "eu west", "a/b"}) {
+        why.clear();
+        CHECK_FALSE(autoscaling_endpoint(bad, why));
+        CHECK(why.find("is not a region name") != std::string::npos);
+    }
+}
+
+TEST_CASE("autoscaling: a Query API error gives its Code and Message, and is final unless the service failed") {
+    const std::string body =
+        "<ErrorResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><Error><Type>Sender</Type>"
+        "<Code>ValidationError</Code><Message>No active Lifecycle Action found with instance ID i-1</Message>"
+        "</Error><RequestId>r-1</RequestId></ErrorResponse>";
+    const AwsError e = error_from_response(400, body, "");
+    CHECK(e.code == "ValidationError");
+    CHECK(e.message == "No active Lifecycle Action found with instance ID i-1");
+    CHECK(e.request_id == "r-1");
+    CHECK_FALSE(e.retryable);
+    CHECK(error_from_response(500, "<ErrorResponse><Error><Code>InternalFailure</Code></Error></ErrorResponse>", "")
+              .retryable);
+    CHECK(error_from_response(400, "<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>", "")
+              .retryable);
+}
