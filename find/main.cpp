@@ -179,12 +179,13 @@ int main(int argc, char** argv) {
     }
     // A reader that goes away is the end of the output, not a signal death.
     ::signal(SIGPIPE, SIG_IGN);
-    struct sigaction sa{};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
 
     if (a.follow) {
+        // Ctrl-C ends the live view between batches: what was written stays whole.
+        struct sigaction sa{};
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, nullptr);
+        sigaction(SIGTERM, &sa, nullptr);
         FollowOptions follow;
         for (const auto& f : a.from) {
             if (f.starts_with("s3://")) return usage_error("--follow reads a collector's directory, not " + f);
