@@ -187,6 +187,7 @@ const char* verdict_name(FlowVerdict v) {
 
 PartialFrame synthetic_frame(const IndexedFlow& flow, const std::vector<uint16_t>& tpids) {
     PartialFrame f;
+    if (!flow.ether_type) return {};
     const bool ip = flow.ip_version.has_value();
     if (ip) {
         put_unknown(f, 12);  // the MACs of an IP flow are not part of its key
@@ -198,7 +199,7 @@ PartialFrame synthetic_frame(const IndexedFlow& flow, const std::vector<uint16_t
     }
     if (tpids.size() != flow.vlans.size()) return {};
     for (size_t i = 0; i < flow.vlans.size(); ++i) put_vlan_tag(f, tpids[i], flow.vlans[i]);
-    put_u16(f, flow.ether_type);
+    put_u16(f, *flow.ether_type);
     if (!ip) return f;
     if (!flow.protocol) return {};
     const uint8_t protocol = *flow.protocol;

@@ -235,7 +235,6 @@ bool read_member(LineFields& l, std::string_view name, const Value& v) {
         "first_offset", "end_offset", "ether_type"};
     for (uint32_t i = 0; i < std::size(kRequired); ++i)
         if (name == kRequired[i]) l.seen |= 1u << i;
-    std::optional<uint16_t> ether_type;
     if (name == "session") return as_text(v, f.session);
     if (name == "collector") return as_text(v, f.collector);
     if (name == "file") return as_text(v, f.file);
@@ -251,11 +250,7 @@ bool read_member(LineFields& l, std::string_view name, const Value& v) {
     if (name == "bytes") return as_u64(v, w.bytes);
     if (name == "first_offset") return as_u64(v, w.first_offset);
     if (name == "end_offset") return as_u64(v, w.end_offset);
-    if (name == "ether_type") {
-        if (!as_small(v, ether_type, 0xffff) || !ether_type) return false;
-        w.ether_type = *ether_type;
-        return true;
-    }
+    if (name == "ether_type") return as_small(v, w.ether_type, 0xffff);
     if (name == "vlans") {
         if (v.kind == Value::null) return true;
         if (v.kind != Value::array) return false;

@@ -15,7 +15,7 @@ namespace mirrortap::find {
 struct IndexedFlow {
     uint64_t first_ns = 0, last_ns = 0, packets = 0, bytes = 0;
     uint64_t first_offset = 0, end_offset = 0;  // [first record header, just past the last record)
-    uint16_t ether_type = 0;                    // after the VLAN tags
+    std::optional<uint16_t> ether_type;         // after the VLAN tags; none for a frame cut before it
     std::vector<uint16_t> vlans;                // outermost first
     std::optional<uint8_t> ip_version;          // 4 or 6; none for non-IP frames
     std::optional<uint8_t> protocol;

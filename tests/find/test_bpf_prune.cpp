@@ -165,4 +165,6 @@ TEST_CASE("a flow cut before its ports may match a port expression") {
 TEST_CASE("a flow whose key cannot be built may match") {
     auto f = tcp4("not-an-address", "10.0.9.1", 1, 2);
     CHECK(judge("host 10.0.3.7", f) == maybe);
+    IndexedFlow runt;  // a frame cut before its EtherType
+    CHECK(judge("arp", runt) == maybe);
 }

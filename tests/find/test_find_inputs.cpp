@@ -78,12 +78,14 @@ TEST_CASE("nulls and non-IP lines are read") {
     replace(R"("protocol":6)", R"("protocol":null)");
     replace(R"("src_port":40000)", R"("src_port":null)");
     replace(R"("src":"10.0.3.7")", R"("src":"02:00:00:00:00:aa")");
+    replace(R"("ether_type":2048)", R"("ether_type":null)");
     std::string why;
     const auto index = parse_flow_index(line, why);
     REQUIRE_MESSAGE(index, why);
     CHECK_FALSE(index->flows[0].ip_version);
     CHECK_FALSE(index->flows[0].src_port);
     CHECK(index->flows[0].src == "02:00:00:00:00:aa");
+    CHECK_FALSE(index->flows[0].ether_type);
 }
 
 TEST_CASE("corrupt or stale indexes are refused with a reason") {
