@@ -257,6 +257,10 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
         }
     }
     std::stable_sort(plans.begin(), plans.end(), [](const ReadPlan& a, const ReadPlan& b) { return a.lower_ns < b.lower_ns; });
+    for (const auto& p : plans)
+        std::fprintf(log, "mirrortap-find: reading %s of %s in %zu range%s: %s\n", human(p.bytes()).c_str(),
+                     human(p.file.size).c_str(), p.ranges.size(), p.ranges.size() == 1 ? "" : "s",
+                     p.file.where.c_str());
     uint64_t planned = 0;
     for (const auto& p : plans) planned += p.bytes();
     Progress progress(log, options.progress, planned);
