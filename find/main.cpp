@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
     }
     if (options.selection.until_ns < options.selection.since_ns) return usage_error("--until is before --since");
     options.selection.sessions = a.sessions;
+    options.progress = isatty(STDERR_FILENO) == 1;
 
     CompiledFilter filter;
     if (!filter.compile(a.expression, why)) {
