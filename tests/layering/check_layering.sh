@@ -17,6 +17,7 @@ declare -A allowed=(
     [sender]="sender decap support"
     [bench]="bench decap support"
     [cloud]="cloud support"
+    [find]="find cloud decap support"
 )
 
 bad=0

@@ -1,0 +1,229 @@
+// mirrortap-find: the packets of any flow, across every collector and file,
+// as one pcap. See docs/find.md.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "find/bpf_prune.hpp"
+#include "find/follow.hpp"
+#include "find/pcap_output.hpp"
+#include "find/search.hpp"
+#include "find/store.hpp"
+#include "find/time_arg.hpp"
+#include "support/command_line.hpp"
+#include "support/version.hpp"
+
+using namespace mirrortap;
+using namespace mirrortap::find;
+
+namespace {
+
+constexpr const char* kDefaultDir = "/var/lib/mirrortap/captures";
+
+const char* kUsage = R"(usage: mirrortap-find [--from DIR|s3://BUCKET/PREFIX]... [--session NAME]...
+                      [--since TIME] [--until TIME] [-w FILE] [--follow] [BPF EXPRESSION]
+
+The packets of the collectors' captures that match a libpcap expression (as
+tcpdump takes it, applied to the inner frames), from every source and file,
+merged by timestamp into one pcap (nanosecond) on standard output or FILE.
+Flow indexes (<file>.pcap.flows.json.gz) decide which files and byte ranges
+are read; without one, the whole pcap is read.
+
+  --from DIR|s3://BUCKET/PREFIX  a collector's pcap directory, or an S3 prefix
+                                 its uploads went to; repeatable (default
+                                 /var/lib/mirrortap/captures)
+  --session NAME     only this session (repeatable; default all)
+  --since TIME       packets at or after TIME: RFC 3339 (2026-12-01T10:02:00Z)
+                     or relative to now (-15m, -2h, -1d)
+  --until TIME       packets at or before TIME
+  -w, --write FILE   write the pcap to FILE instead of standard output
+  --follow           live: follow the files being written in each DIR across
+                     rotations until Ctrl-C, flushed batch by batch
+                     (mirrortap-find --follow --session web 'port 443' | wireshark -k -i -)
+  --s3-endpoint URL  an S3-compatible store (also AWS_ENDPOINT_URL_S3)
+  --region REGION    the bucket's region (also AWS_REGION; default us-east-1)
+  --version, --help
+
+What was read (files, bytes, from where) goes to standard error, with a
+progress bar when that is a terminal. Exit status: 0 done, 1 failed, 2 usage.
+)";
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+struct Args {
+    std::vector<std::string> from, sessions;
+    std::string since, until, write, endpoint, region;
+    bool follow = false, help = false, version = false;
+    std::string expression;
+};
+
+enum Flag { kFrom, kSession, kSince, kUntil, kWrite, kFollow, kEndpoint, kRegion, kHelp, kVersion };
+const std::vector<FlagSpec> kFlags = {
+    {"--from"}, {"--session"}, {"--since"}, {"--until"}, {"-w,--write"}, {"--follow", false},
+    {"--s3-endpoint"}, {"--region"}, {"-h,--help", false}, {"--version", false}};
+
+// Flags go to the shared parser; the words that are not flags (or come after
+// "--") are the expression. A flag's value is passed as --name=value so that
+// a value starting with '-' (--since -15m) is never taken for a flag.
+bool parse_args(int argc, char** argv, Args& a) {
+    std::vector<std::string> flags{argv[0]};
+    std::vector<std::string> words;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--") {
+            words.insert(words.end(), argv + i + 1, argv + argc);
+            break;
+        }
+        if (arg.size() < 2 || arg[0] != '-') {
+            words.push_back(arg);
+            continue;
+        }
+        bool takes_value = false;
+        std::string long_name;
+        for (const auto& spec : kFlags) {
+            if (!spec.takes_value) continue;
+            for (size_t at = 0; at <= spec.names.size();) {
+                const size_t comma = spec.names.find(',', at);
+                const std::string name = spec.names.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+                if (name == arg) takes_value = true;
+                long_name = name;  // the last name given is the long one
+                at = comma == std::string::npos ? spec.names.size() + 1 : comma + 1;
+            }
+            if (takes_value) break;
+        }
+        if (takes_value && i + 1 < argc) flags.push_back(long_name + "=" + argv[++i]);
+        else flags.push_back(arg);
+    }
+    std::vector<const char*> cargv;
+    for (const auto& f : flags) cargv.push_back(f.c_str());
+    const CommandLine cl = parse_command_line(int(cargv.size()), cargv.data(), kFlags);
+    if (!cl.errors.empty()) {
+        for (const auto& e : cl.errors) std::fprintf(stderr, "mirrortap-find: %s\n", e.c_str());
+        return false;
+    }
+    for (const auto& use : cl.uses) {
+        switch (Flag(use.spec)) {
+            case kFrom: a.from.push_back(use.value); break;
+            case kSession: a.sessions.push_back(use.value); break;
+            case kSince: a.since = use.value; break;
+            case kUntil: a.until = use.value; break;
+            case kWrite: a.write = use.value; break;
+            case kFollow: a.follow = true; break;
+            case kEndpoint: a.endpoint = use.value; break;
+            case kRegion: a.region = use.value; break;
+            case kHelp: a.help = true; break;
+            case kVersion: a.version = true; break;
+        }
+    }
+    for (const auto& w : words) a.expression += (a.expression.empty() ? "" : " ") + w;
+    return true;
+}
+
+uint64_t now_ns() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count());
+}
+
+int usage_error(const std::string& what) {
+    std::fprintf(stderr, "mirrortap-find: %s (see --help)\n", what.c_str());
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Args a;
+    if (!parse_args(argc, argv, a)) return 2;
+    if (a.help) {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (a.version) {
+        std::printf("mirrortap-find %s\n", MIRRORTAP_VERSION);
+        return 0;
+    }
+    if (a.from.empty()) a.from.push_back(kDefaultDir);
+    SearchOptions options;
+    const uint64_t now = now_ns();
+    std::string why;
+    if (!a.since.empty()) {
+        const auto t = parse_time_arg(a.since, now, why);
+        if (!t) return usage_error("--since " + a.since + ": " + why);
+        options.selection.since_ns = *t;
+    }
+    if (!a.until.empty()) {
+        const auto t = parse_time_arg(a.until, now, why);
+        if (!t) return usage_error("--until " + a.until + ": " + why);
+        options.selection.until_ns = *t;
+    }
+    if (options.selection.until_ns < options.selection.since_ns) return usage_error("--until is before --since");
+    options.selection.sessions = a.sessions;
+    options.progress = isatty(STDERR_FILENO) == 1;
+
+    CompiledFilter filter;
+    if (!filter.compile(a.expression, why)) {
+        std::fprintf(stderr, "mirrortap-find: libpcap refuses the expression '%s': %s\n", a.expression.c_str(), why.c_str());
+        return 2;
+    }
+    if (a.write.empty() && isatty(STDOUT_FILENO)) {
+        std::fprintf(stderr, "mirrortap-find: refusing to write a pcap to a terminal: give -w FILE or pipe it "
+                             "(| tcpdump -r -, | wireshark -k -i -)\n");
+        return 2;
+    }
+    // A reader that goes away is the end of the output, not a signal death.
+    ::signal(SIGPIPE, SIG_IGN);
+
+    if (a.follow) {
+        // Ctrl-C ends the live view between batches: what was written stays whole.
+        struct sigaction sa{};
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, nullptr);
+        sigaction(SIGTERM, &sa, nullptr);
+        FollowOptions follow;
+        for (const auto& f : a.from) {
+            if (f.starts_with("s3://")) return usage_error("--follow reads a collector's directory, not " + f);
+            follow.dirs.push_back(f);
+        }
+        follow.sessions = a.sessions;
+        if (!a.since.empty() || !a.until.empty()) return usage_error("--follow takes no --since or --until");
+        PcapOutput out;
+        if (!out.open(a.write, why)) {
+            std::fprintf(stderr, "mirrortap-find: %s\n", why.c_str());
+            return 1;
+        }
+        const int rc = run_follow(follow, filter, out, stderr, g_stop);
+        std::fprintf(stderr, "mirrortap-find: wrote %llu packets\n", static_cast<unsigned long long>(out.packets()));
+        out.close();
+        return rc;
+    }
+
+    std::vector<std::unique_ptr<Store>> stores;
+    for (const auto& f : a.from) {
+        if (f.starts_with("s3://")) {
+            auto s = s3_store({f, a.endpoint, a.region}, why);
+            if (!s) return usage_error(why);
+            stores.push_back(std::move(s));
+        } else {
+            stores.push_back(local_store(f));
+        }
+    }
+    PcapOutput out;
+    if (!out.open(a.write, why)) {
+        std::fprintf(stderr, "mirrortap-find: %s\n", why.c_str());
+        return 1;
+    }
+    const int rc = run_search(stores, options, filter, out, stderr);
+    if (!out.close() && !out.reader_gone()) {
+        std::fprintf(stderr, "mirrortap-find: writing the output failed: %s\n", out.error().c_str());
+        return 1;
+    }
+    return rc;
+}

@@ -1,0 +1,325 @@
+#include "find/search.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <queue>
+#include <set>
+
+namespace mirrortap::find {
+
+namespace {
+
+constexpr uint32_t kMaxRecordBytes = 1 << 20;  // a record longer than this is a corrupt file
+
+std::string human(uint64_t bytes) {
+    char buf[32];
+    if (bytes < 10 * 1024) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+    else if (bytes < 10ull << 20) std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
+    else if (bytes < 10ull << 30) std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
+    else std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / 1073741824.0);
+    return buf;
+}
+
+// A bar on a terminal, redrawn at most ten times a second.
+class Progress {
+public:
+    Progress(std::FILE* log, bool enabled, uint64_t total) : log_(log), enabled_(enabled), total_(total) {}
+    void add(uint64_t bytes) {
+        done_ += bytes;
+        if (!enabled_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - drawn_ < std::chrono::milliseconds(100) && done_ < total_) return;
+        drawn_ = now;
+        const double f = total_ ? std::min(1.0, double(done_) / double(total_)) : 1.0;
+        const int width = 30, filled = int(f * width);
+        std::fprintf(log_, "\r[%.*s%*s] %3d%% %s of %s", filled, "##############################", width - filled,
+                     "", int(f * 100), human(done_).c_str(), human(total_).c_str());
+        std::fflush(log_);
+        shown_ = true;
+    }
+    void finish() {
+        if (shown_) std::fprintf(log_, "\r\033[K");
+    }
+
+private:
+    std::FILE* log_;
+    bool enabled_;
+    uint64_t total_;
+    uint64_t done_ = 0;
+    bool shown_ = false;
+    std::chrono::steady_clock::time_point drawn_{};
+};
+
+struct ReadPlan {
+    CaptureFile file;
+    std::vector<ByteRange> ranges;
+    bool whole = false;      // no usable index: the file header comes first
+    uint64_t lower_ns = 0;   // no packet of the plan is earlier
+    uint64_t bytes() const {
+        uint64_t n = 0;
+        for (const auto& r : ranges) n += r.end - r.first;
+        return n;
+    }
+};
+
+// The matching packets of one plan, in file order, read chunk by chunk.
+class FileCursor {
+public:
+    FileCursor(Store& store, const ReadPlan& plan, const CompiledFilter& filter, const Selection& sel,
+               Progress& progress, std::FILE* log)
+        : store_(store), plan_(plan), filter_(filter), sel_(sel), progress_(progress), log_(log) {
+        if (!plan_.ranges.empty()) read_off_ = plan_.ranges[0].first;
+        header_pending_ = plan_.whole;
+    }
+
+    // The next matching packet (valid until the next call); false at the end.
+    bool next(Packet& p) {
+        while (true) {
+            if (failed_) return false;
+            if (pos_ == buffer_.size() && !range_left()) {
+                if (++range_ >= plan_.ranges.size()) return false;
+                buffer_.clear();
+                pos_ = 0;
+                read_off_ = plan_.ranges[range_].first;
+            }
+            if (header_pending_ && !read_file_header()) return false;
+            if (!have(16)) return false;
+            uint32_t h[4];
+            std::memcpy(h, buffer_.data() + pos_, sizeof h);
+            if (h[2] > kMaxRecordBytes) return corrupt("a record of " + std::to_string(h[2]) + " bytes");
+            if (!have(16 + h[2])) return false;
+            p.ts_ns = uint64_t(h[0]) * 1'000'000'000ull + uint64_t(h[1]) * ns_per_unit_;
+            p.caplen = h[2];
+            p.len = h[3];
+            p.data = reinterpret_cast<const uint8_t*>(buffer_.data() + pos_ + 16);
+            pos_ += 16 + h[2];
+            if (p.ts_ns < sel_.since_ns || p.ts_ns > sel_.until_ns) continue;
+            const pcap_pkthdr hdr{{time_t(h[0]), suseconds_t(h[1])}, h[2], h[3]};
+            if (filter_.matches(hdr, p.data)) return true;
+        }
+    }
+
+private:
+    bool range_left() const { return range_ < plan_.ranges.size() && read_off_ < plan_.ranges[range_].end; }
+
+    bool corrupt(const std::string& what) {
+        std::fprintf(log_, "mirrortap-find: %s: %s at byte %llu; the rest of this file is skipped\n",
+                     plan_.file.where.c_str(), what.c_str(),
+                     static_cast<unsigned long long>(read_off_ - (buffer_.size() - pos_)));
+        failed_ = true;
+        return false;
+    }
+
+    // `need` bytes from pos_ in the buffer, reading more of the range when short.
+    bool have(size_t need) {
+        if (buffer_.size() - pos_ >= need) return true;
+        buffer_.erase(0, pos_);
+        pos_ = 0;
+        while (buffer_.size() < need) {
+            if (!range_left())
+                return buffer_.empty() && need == 16 ? false : corrupt("the range ends inside a record");
+            const uint64_t end = plan_.ranges[range_].end;
+            const uint64_t want = std::min<uint64_t>(std::max<uint64_t>(store_.chunk_bytes(), need - buffer_.size()),
+                                                     end - read_off_);
+            std::string chunk, why;
+            if (!store_.read_range(plan_.file, read_off_, want, chunk, why)) return corrupt("read failed: " + why);
+            progress_.add(want);
+            read_off_ += want;
+            buffer_ += chunk;
+        }
+        return true;
+    }
+
+    bool read_file_header() {
+        header_pending_ = false;
+        if (!have(24)) return false;
+        uint32_t magic;
+        std::memcpy(&magic, buffer_.data(), 4);
+        uint32_t linktype;
+        std::memcpy(&linktype, buffer_.data() + 20, 4);
+        if (magic == 0xA1B23C4D) ns_per_unit_ = 1;
+        else if (magic == 0xA1B2C3D4) ns_per_unit_ = 1000;
+        else return corrupt("not a pcap in this machine's byte order");
+        if (linktype != 1) return corrupt("not Ethernet (link type " + std::to_string(linktype) + ")");
+        pos_ += 24;
+        return true;
+    }
+
+    Store& store_;
+    const ReadPlan& plan_;
+    const CompiledFilter& filter_;
+    const Selection& sel_;
+    Progress& progress_;
+    std::FILE* log_;
+    std::string buffer_;
+    size_t pos_ = 0;
+    size_t range_ = 0;
+    uint64_t read_off_ = 0;
+    uint64_t ns_per_unit_ = 1;
+    bool header_pending_ = false;
+    bool failed_ = false;
+};
+
+struct StoreTally {
+    uint64_t files = 0, stored = 0, files_read = 0, index_bytes = 0;
+};
+
+// What to read of one file, from its index when it has a usable one.
+std::optional<ReadPlan> plan_file(Store& store, const CaptureFile& f, const CompiledFilter& filter,
+                                  const Selection& sel, StoreTally& tally, std::FILE* log) {
+    ReadPlan plan;
+    plan.file = f;
+    const auto whole = [&](const std::string& why) {
+        std::fprintf(log, "mirrortap-find: %s: %s: reading the whole pcap\n", f.where.c_str(), why.c_str());
+        plan.whole = true;
+        plan.lower_ns = f.start_ns;
+        if (f.size > 24) plan.ranges.push_back({0, f.size});
+        return plan;
+    };
+    if (f.index_ref.empty()) return whole("no flow index");
+    std::string gz, why;
+    if (!store.read_index(f, gz, why)) return whole("flow index unreadable (" + why + ")");
+    tally.index_bytes += gz.size();
+    const auto index = read_flow_index(gz, f.size, why);
+    if (!index) return whole("flow index corrupt (" + why + ")");
+    if (index->flows.empty()) return std::nullopt;
+    if (index->file.last_ns < sel.since_ns || index->file.first_ns > sel.until_ns) return std::nullopt;
+    if (!index->file.index_complete) return whole("flow index incomplete (its flow cap was reached)");
+    std::vector<ByteRange> ranges;
+    uint64_t lower = ~0ull;
+    for (const auto& flow : index->flows) {
+        if (flow.last_ns < sel.since_ns || flow.first_ns > sel.until_ns) continue;
+        if (judge_flow(filter.program(), flow) == FlowVerdict::no_match) continue;
+        ranges.push_back({flow.first_offset, flow.end_offset});
+        lower = std::min(lower, flow.first_ns);
+    }
+    if (ranges.empty()) return std::nullopt;
+    plan.ranges = merge_ranges(std::move(ranges), store.coalesce_gap());
+    plan.lower_ns = lower;
+    return plan;
+}
+
+}  // namespace
+
+std::vector<ByteRange> merge_ranges(std::vector<ByteRange> ranges, uint64_t gap) {
+    std::sort(ranges.begin(), ranges.end(), [](const ByteRange& a, const ByteRange& b) { return a.first < b.first; });
+    std::vector<ByteRange> out;
+    for (const auto& r : ranges) {
+        if (!out.empty() && r.first <= out.back().end + gap) out.back().end = std::max(out.back().end, r.end);
+        else out.push_back(r);
+    }
+    return out;
+}
+
+int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions& options, const CompiledFilter& filter,
+               PcapOutput& out, std::FILE* log) {
+    const Selection& sel = options.selection;
+    std::vector<CaptureFile> files;
+    for (size_t i = 0; i < stores.size(); ++i) {
+        std::vector<CaptureFile> listed;
+        std::string why;
+        if (!stores[i]->list(sel, listed, why)) {
+            std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", stores[i]->describe().c_str(), why.c_str());
+            return 1;
+        }
+        for (auto& f : listed) f.store = i;
+        files.insert(files.end(), std::make_move_iterator(listed.begin()), std::make_move_iterator(listed.end()));
+    }
+    // A session no store has at all is a typing error, not an empty answer.
+    for (const auto& s : sel.sessions) {
+        if (std::any_of(files.begin(), files.end(), [&](const CaptureFile& f) { return f.session == s; })) continue;
+        std::set<std::string> known;
+        for (auto& store : stores) {
+            std::string why;
+            if (!store->sessions(known, why)) {
+                std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", store->describe().c_str(), why.c_str());
+                return 1;
+            }
+        }
+        if (known.count(s)) continue;
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        std::fprintf(log, "mirrortap-find: unknown session '%s' (sessions: %s)\n", s.c_str(),
+                     list.empty() ? "none" : list.c_str());
+        return 1;
+    }
+    drop_files_before(files, sel.since_ns);
+
+    std::vector<StoreTally> tally(stores.size());
+    std::vector<ReadPlan> plans;
+    for (const auto& f : files) {
+        tally[f.store].files++;
+        tally[f.store].stored += f.size;
+        if (auto plan = plan_file(*stores[f.store], f, filter, sel, tally[f.store], log)) {
+            tally[f.store].files_read++;
+            plans.push_back(std::move(*plan));
+        }
+    }
+    std::stable_sort(plans.begin(), plans.end(), [](const ReadPlan& a, const ReadPlan& b) { return a.lower_ns < b.lower_ns; });
+    for (const auto& p : plans)
+        std::fprintf(log, "mirrortap-find: reading %s of %s in %zu range%s: %s\n", human(p.bytes()).c_str(),
+                     human(p.file.size).c_str(), p.ranges.size(), p.ranges.size() == 1 ? "" : "s",
+                     p.file.where.c_str());
+    uint64_t planned = 0;
+    for (const auto& p : plans) planned += p.bytes();
+    Progress progress(log, options.progress, planned);
+
+    // k-way merge by timestamp; a file joins once the merge reaches its
+    // earliest possible packet, so only overlapping files hold buffers.
+    struct Head {
+        uint64_t ts;
+        size_t cursor;
+        bool operator>(const Head& o) const { return ts != o.ts ? ts > o.ts : cursor > o.cursor; }
+    };
+    std::priority_queue<Head, std::vector<Head>, std::greater<>> heap;
+    std::vector<std::unique_ptr<FileCursor>> cursors(plans.size());
+    std::vector<Packet> current(plans.size());
+    size_t next_plan = 0;
+    bool reader_gone = false;
+    while (!reader_gone) {
+        while (next_plan < plans.size() && (heap.empty() || plans[next_plan].lower_ns <= heap.top().ts)) {
+            const size_t i = next_plan++;
+            cursors[i] = std::make_unique<FileCursor>(*stores[plans[i].file.store], plans[i], filter, sel, progress, log);
+            if (cursors[i]->next(current[i])) heap.push({current[i].ts_ns, i});
+            else cursors[i].reset();
+        }
+        if (heap.empty()) break;
+        const size_t i = heap.top().cursor;
+        heap.pop();
+        if (!out.write(current[i])) {
+            reader_gone = true;
+            break;
+        }
+        if (cursors[i]->next(current[i])) heap.push({current[i].ts_ns, i});
+        else cursors[i].reset();
+    }
+    progress.finish();
+
+    uint64_t stored = 0, read = 0, index_bytes = 0, nfiles = 0, nread = 0;
+    for (size_t i = 0; i < stores.size(); ++i) {
+        const auto& t = tally[i];
+        std::fprintf(log, "mirrortap-find: %s: %llu files in the selection (%s), read %s of %llu of them in %llu requests, %s of indexes\n",
+                     stores[i]->describe().c_str(), static_cast<unsigned long long>(t.files), human(t.stored).c_str(),
+                     human(stores[i]->bytes_read).c_str(), static_cast<unsigned long long>(t.files_read),
+                     static_cast<unsigned long long>(stores[i]->requests), human(t.index_bytes).c_str());
+        stored += t.stored;
+        read += stores[i]->bytes_read;
+        index_bytes += t.index_bytes;
+        nfiles += t.files;
+        nread += t.files_read;
+    }
+    std::fprintf(log, "mirrortap-find: read %llu of %llu pcap bytes (%.3f%%) from %llu of %llu files, %llu index bytes; wrote %llu packets\n",
+                 static_cast<unsigned long long>(read), static_cast<unsigned long long>(stored),
+                 stored ? 100.0 * double(read) / double(stored) : 0.0, static_cast<unsigned long long>(nread),
+                 static_cast<unsigned long long>(nfiles), static_cast<unsigned long long>(index_bytes),
+                 static_cast<unsigned long long>(out.packets()));
+    if (reader_gone) std::fprintf(log, "mirrortap-find: the reader closed the output\n");
+    else if (!out.flush()) {
+        std::fprintf(log, "mirrortap-find: writing the output failed: %s\n", out.error().c_str());
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace mirrortap::find

@@ -1,0 +1,379 @@
+#include "find/store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "cloud/credentials.hpp"
+#include "cloud/environment.hpp"
+#include "cloud/object_key.hpp"
+#include "cloud/s3_client.hpp"
+
+namespace mirrortap::find {
+
+namespace {
+
+constexpr std::string_view kIndexSuffix = ".flows.json.gz";
+constexpr uint64_t kSecond = 1'000'000'000ull;
+
+std::optional<uint64_t> name_start_ns(std::string_view name) {
+    const auto start = cloud::capture_file_start(name);
+    if (!start) return std::nullopt;
+    return uint64_t(start->time_since_epoch().count()) * kSecond;
+}
+
+bool full_pread(int fd, uint64_t offset, uint64_t length, std::string& out, std::string& why) {
+    out.resize(length);
+    uint64_t done = 0;
+    while (done < length) {
+        const ssize_t n = ::pread(fd, out.data() + done, length - done, off_t(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            why = std::strerror(errno);
+            return false;
+        }
+        if (n == 0) {
+            why = "the file ends at byte " + std::to_string(offset + done);
+            return false;
+        }
+        done += uint64_t(n);
+    }
+    return true;
+}
+
+class LocalStore : public Store {
+public:
+    explicit LocalStore(std::string dir) : dir_(std::move(dir)) {
+        while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+    }
+    std::string describe() const override { return dir_; }
+    uint64_t chunk_bytes() const override { return 1 << 20; }
+    uint64_t coalesce_gap() const override { return 16 << 10; }
+
+    bool sessions(std::set<std::string>& out, std::string& why) override {
+        DIR* d = opendir(dir_.c_str());
+        if (!d) {
+            why = "cannot read " + dir_ + ": " + std::strerror(errno);
+            return false;
+        }
+        while (dirent* e = readdir(d)) {
+            if (e->d_name[0] == '.') continue;
+            struct stat st{};
+            if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+                out.insert(e->d_name);
+        }
+        closedir(d);
+        return true;
+    }
+
+    bool list(const Selection& sel, std::vector<CaptureFile>& out, std::string& why) override {
+        std::set<std::string> names;
+        if (!sessions(names, why)) return false;
+        for (const auto& session : names) {
+            if (!sel.sessions.empty() && std::find(sel.sessions.begin(), sel.sessions.end(), session) == sel.sessions.end())
+                continue;
+            const std::string dir = dir_ + "/" + session;
+            DIR* d = opendir(dir.c_str());
+            if (!d) continue;
+            std::set<std::string> entries;
+            while (dirent* e = readdir(d)) entries.insert(e->d_name);
+            for (const auto& n : entries) {
+                if (!n.ends_with(".pcap")) continue;
+                const auto start = name_start_ns(n);
+                struct stat st{};
+                if (!start || fstatat(dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+                    continue;
+                if (*start > sel.until_ns) continue;
+                CaptureFile f;
+                f.where = dir + "/" + n;
+                f.session = session;
+                f.name = n;
+                f.size = uint64_t(st.st_size);
+                f.start_ns = *start;
+                f.pcap_ref = f.where;
+                if (entries.count(n + std::string(kIndexSuffix))) f.index_ref = f.where + std::string(kIndexSuffix);
+                out.push_back(std::move(f));
+            }
+            closedir(d);
+        }
+        return true;
+    }
+
+    bool read_range(const CaptureFile& file, uint64_t offset, uint64_t length, std::string& out,
+                    std::string& why) override {
+        if (fd_path_ != file.pcap_ref) {
+            if (fd_ >= 0) ::close(fd_);
+            fd_ = ::open(file.pcap_ref.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            fd_path_ = fd_ >= 0 ? file.pcap_ref : "";
+            if (fd_ < 0) {
+                why = std::strerror(errno);
+                return false;
+            }
+        }
+        ++requests;
+        if (!full_pread(fd_, offset, length, out, why)) return false;
+        bytes_read += length;
+        return true;
+    }
+
+    bool read_index(const CaptureFile& file, std::string& out, std::string& why) override {
+        const int fd = ::open(file.index_ref.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st{};
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            why = std::strerror(errno);
+            if (fd >= 0) ::close(fd);
+            return false;
+        }
+        const bool ok = full_pread(fd, 0, uint64_t(st.st_size), out, why);
+        ::close(fd);
+        return ok;
+    }
+
+    ~LocalStore() override {
+        if (fd_ >= 0) ::close(fd_);
+    }
+
+private:
+    std::string dir_;
+    int fd_ = -1;  // the file last read: ranges of one file come one after another
+    std::string fd_path_;
+};
+
+// PREFIX/TREE/session=S/date=D/hour=H/collector=C/FILE, split.
+struct KeyParts {
+    std::string tree, session, collector, file;
+};
+
+std::optional<KeyParts> split_key(std::string_view key, std::string_view prefix) {
+    if (!key.starts_with(prefix)) return std::nullopt;
+    key.remove_prefix(prefix.size());
+    std::vector<std::string_view> parts;
+    while (!key.empty()) {
+        const size_t slash = key.find('/');
+        parts.push_back(key.substr(0, slash));
+        key.remove_prefix(slash == std::string_view::npos ? key.size() : slash + 1);
+    }
+    if (parts.size() != 6) return std::nullopt;
+    const auto value = [&](size_t i, std::string_view name) -> std::optional<std::string> {
+        if (!parts[i].starts_with(name) || parts[i].size() <= name.size()) return std::nullopt;
+        return std::string(parts[i].substr(name.size()));
+    };
+    const auto session = value(1, "session="), collector = value(4, "collector=");
+    if (!session || !collector || !value(2, "date=") || !value(3, "hour=")) return std::nullopt;
+    return KeyParts{std::string(parts[0]), *session, *collector, std::string(parts[5])};
+}
+
+std::string date_text(uint64_t ns) {
+    using namespace std::chrono;
+    const year_month_day ymd{floor<days>(sys_seconds(seconds(ns / kSecond)))};
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", int(ymd.year()), unsigned(ymd.month()), unsigned(ymd.day()));
+    return buf;
+}
+
+class S3Store : public Store {
+public:
+    S3Store(std::string url, std::string prefix, cloud::S3ClientOptions options,
+            std::shared_ptr<cloud::CredentialProvider> credentials)
+        : url_(std::move(url)), prefix_(std::move(prefix)), client_(std::move(options), std::move(credentials)) {}
+
+    std::string describe() const override { return url_; }
+    uint64_t chunk_bytes() const override { return 8 << 20; }
+    uint64_t coalesce_gap() const override { return 256 << 10; }
+
+    bool sessions(std::set<std::string>& out, std::string& why) override {
+        auto listed = client_.list_objects(tree_prefix(cloud::kFlowsTree), kMaxObjects);
+        if (!listed) return fail(listed.error(), why);
+        for (const auto& o : listed.value())
+            if (const auto k = split_key(o.key, prefix_)) out.insert(k->session);
+        auto pcaps = client_.list_objects(tree_prefix(cloud::kPcapTree), kMaxObjects);
+        if (!pcaps) return fail(pcaps.error(), why);
+        for (const auto& o : pcaps.value())
+            if (const auto k = split_key(o.key, prefix_)) out.insert(k->session);
+        return true;
+    }
+
+    bool list(const Selection& sel, std::vector<CaptureFile>& out, std::string& why) override {
+        // Index and pcap keys by (session, collector, file name).
+        std::map<std::tuple<std::string, std::string, std::string>, std::pair<cloud::ListedObject, cloud::ListedObject>> pcaps;
+        for (const auto& tree : {cloud::kPcapTree, cloud::kFlowsTree}) {
+            for (const auto& prefix : prefixes(tree, sel)) {
+                auto listed = client_.list_objects(prefix, kMaxObjects);
+                if (!listed) return fail(listed.error(), why);
+                for (auto& o : listed.value()) {
+                    const auto k = split_key(o.key, prefix_);
+                    if (!k || k->tree != tree) continue;
+                    if (tree == cloud::kPcapTree) {
+                        if (k->file.ends_with(".pcap")) pcaps[{k->session, k->collector, k->file}].first = o;
+                    } else if (k->file.ends_with(kIndexSuffix)) {
+                        const std::string pcap = k->file.substr(0, k->file.size() - kIndexSuffix.size());
+                        pcaps[{k->session, k->collector, pcap}].second = o;
+                    }
+                }
+            }
+        }
+        for (auto& [id, found] : pcaps) {
+            const auto& [session, collector, name] = id;
+            if (!sel.sessions.empty() && std::find(sel.sessions.begin(), sel.sessions.end(), session) == sel.sessions.end())
+                continue;
+            const auto start = name_start_ns(name);
+            if (found.first.key.empty() || !start) continue;  // an index without its pcap: nothing to read
+            if (*start > sel.until_ns) continue;
+            CaptureFile f;
+            f.where = "s3://" + client_.options().location.bucket + "/" + found.first.key;
+            f.session = session;
+            f.collector = collector;
+            f.name = name;
+            f.size = found.first.size;
+            f.start_ns = *start;
+            f.pcap_ref = found.first.key;
+            f.index_ref = found.second.key;
+            f.index_size = found.second.size;
+            out.push_back(std::move(f));
+        }
+        return true;
+    }
+
+    bool read_range(const CaptureFile& file, uint64_t offset, uint64_t length, std::string& out,
+                    std::string& why) override {
+        ++requests;
+        auto got = client_.get_object_range(file.pcap_ref, offset, offset + length - 1);
+        if (!got) return fail(got.error(), why);
+        if (got->size() != length) {
+            why = "asked for " + std::to_string(length) + " bytes, got " + std::to_string(got->size());
+            return false;
+        }
+        out = std::move(got.value());
+        bytes_read += length;
+        return true;
+    }
+
+    bool read_index(const CaptureFile& file, std::string& out, std::string& why) override {
+        // The size came with the listing: one GET, no HEAD.
+        if (file.index_size == 0) {
+            out.clear();
+            return true;
+        }
+        ++requests;
+        auto got = client_.get_object_range(file.index_ref, 0, file.index_size - 1);
+        if (!got) return fail(got.error(), why);
+        out = std::move(got.value());
+        return true;
+    }
+
+private:
+    static constexpr size_t kMaxObjects = 1'000'000;
+
+    static bool fail(const cloud::AwsError& e, std::string& why) {
+        why = e.describe();
+        return false;
+    }
+    std::string tree_prefix(std::string_view tree) const { return prefix_ + std::string(tree) + "/"; }
+
+    // Listing prefixes: one per session, narrowed to dates when the window
+    // is bounded (a file is under the date it started: one day earlier is
+    // listed too, for files that began before midnight).
+    std::vector<std::string> prefixes(std::string_view tree, const Selection& sel) const {
+        if (sel.sessions.empty()) return {tree_prefix(tree)};
+        std::vector<std::string> out;
+        const uint64_t until = std::min<uint64_t>(sel.until_ns, now_ns());
+        const uint64_t day = 86400 * kSecond;
+        const bool by_date = sel.since_ns > day && until >= sel.since_ns && until - sel.since_ns <= 31 * day;
+        for (const auto& s : sel.sessions) {
+            const std::string session = tree_prefix(tree) + "session=" + s + "/";
+            if (!by_date) {
+                out.push_back(session);
+                continue;
+            }
+            for (uint64_t t = sel.since_ns - day; t < until + day; t += day) {
+                if (t > until) t = until;
+                const std::string p = session + "date=" + date_text(t) + "/";
+                if (out.empty() || out.back() != p) out.push_back(p);
+            }
+        }
+        return out;
+    }
+    static uint64_t now_ns() {
+        return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+    }
+
+    std::string url_;
+    std::string prefix_;  // "" or "a/b/"
+    cloud::S3Client client_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> local_store(const std::string& dir) { return std::make_unique<LocalStore>(dir); }
+
+std::unique_ptr<Store> s3_store(const S3Settings& settings, std::string& why) {
+    std::string_view rest = settings.url;
+    rest.remove_prefix(std::string_view("s3://").size());
+    const size_t slash = rest.find('/');
+    cloud::S3ClientOptions options;
+    options.location.bucket = std::string(rest.substr(0, slash));
+    std::string prefix(slash == std::string_view::npos ? "" : rest.substr(slash + 1));
+    while (prefix.starts_with('/')) prefix.erase(0, 1);
+    while (prefix.ends_with('/')) prefix.pop_back();
+    if (!prefix.empty()) prefix += "/";
+    const auto env = cloud::process_environment();
+    options.location.region = !settings.region.empty() ? settings.region
+                              : env("AWS_REGION")       ? *env("AWS_REGION")
+                              : env("AWS_DEFAULT_REGION") ? *env("AWS_DEFAULT_REGION")
+                                                        : "us-east-1";
+    std::string endpoint = settings.endpoint;
+    if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL_S3").value_or(env("AWS_ENDPOINT_URL").value_or(""));
+    if (!endpoint.empty()) {
+        const auto parsed = cloud::parse_endpoint_url(endpoint, why);
+        if (!parsed) {
+            why = "endpoint " + endpoint + ": " + why;
+            return nullptr;
+        }
+        options.location.endpoint = *parsed;
+    }
+    if (const std::string bad = cloud::check_location(options.location); !bad.empty()) {
+        why = settings.url + ": " + bad;
+        return nullptr;
+    }
+    // A person waits on this: fewer, shorter retries than the uploader's.
+    options.retry.max_attempts = 3;
+    options.retry.base = std::chrono::milliseconds(200);
+    options.retry.cap = std::chrono::milliseconds(2000);
+    options.limits.connect_timeout = std::chrono::milliseconds(5000);
+    options.limits.max_response_bytes = 16 << 20;
+    std::string cred_why;
+    auto source = cloud::choose_credential_source(env, cred_why);
+    if (!source) {
+        why = "no AWS credentials: " + cred_why;
+        return nullptr;
+    }
+    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(source));
+    return std::make_unique<S3Store>(settings.url, prefix, std::move(options), std::move(credentials));
+}
+
+void drop_files_before(std::vector<CaptureFile>& files, uint64_t since_ns) {
+    if (since_ns == 0) return;
+    std::sort(files.begin(), files.end(), [](const CaptureFile& a, const CaptureFile& b) {
+        return std::tie(a.store, a.session, a.collector, a.name) < std::tie(b.store, b.session, b.collector, b.name);
+    });
+    std::vector<CaptureFile> kept;
+    for (size_t i = 0; i < files.size(); ++i) {
+        const bool has_next = i + 1 < files.size() && files[i + 1].store == files[i].store &&
+                              files[i + 1].session == files[i].session && files[i + 1].collector == files[i].collector;
+        // The successor's first record is before start + 1 s; this file's last is at or before it.
+        if (has_next && files[i + 1].start_ns + kSecond <= since_ns) continue;
+        kept.push_back(std::move(files[i]));
+    }
+    files = std::move(kept);
+}
+
+}  // namespace mirrortap::find

@@ -1,0 +1,69 @@
+// Where captures are: a collector's pcap directory (<dir>/<session>/*.pcap
+// with <file>.flows.json.gz beside each) or an S3 prefix laid out as
+// cloud/object_key.hpp says (PREFIX/pcap/... and PREFIX/flows/...).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace mirrortap::find {
+
+// What to look for: sessions (empty = all) and the time window.
+struct Selection {
+    std::vector<std::string> sessions;
+    uint64_t since_ns = 0;
+    uint64_t until_ns = ~0ull;
+};
+
+struct CaptureFile {
+    std::string where;      // for messages: a path or s3://bucket/key
+    std::string session;
+    std::string collector;  // "" for a local directory
+    std::string name;       // <session>-<UTC start>-<seq>.pcap
+    uint64_t size = 0;
+    uint64_t start_ns = 0;  // from the name: at or before its first record
+    std::string pcap_ref;   // path or key
+    std::string index_ref;  // path or key; "" when there is none
+    uint64_t index_size = 0;  // as listed (S3)
+    size_t store = 0;       // which Store holds it
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+    virtual std::string describe() const = 0;
+    // The finished captures of the selected sessions that may hold packets of
+    // the window; false with `why` when the store cannot be read.
+    virtual bool list(const Selection& selection, std::vector<CaptureFile>& out, std::string& why) = 0;
+    // Every session the store holds (for "unknown session" messages).
+    virtual bool sessions(std::set<std::string>& out, std::string& why) = 0;
+    // Bytes [offset, offset + length) of the capture, or the whole index.
+    virtual bool read_range(const CaptureFile& file, uint64_t offset, uint64_t length, std::string& out,
+                            std::string& why) = 0;
+    virtual bool read_index(const CaptureFile& file, std::string& out, std::string& why) = 0;
+    // How much to ask for at once, and how big a gap between two wanted
+    // ranges is still read through (one request instead of two).
+    virtual uint64_t chunk_bytes() const = 0;
+    virtual uint64_t coalesce_gap() const = 0;
+    uint64_t bytes_read = 0;
+    uint64_t requests = 0;
+};
+
+std::unique_ptr<Store> local_store(const std::string& dir);
+
+struct S3Settings {
+    std::string url;       // s3://BUCKET[/PREFIX]
+    std::string endpoint;  // "" for AWS
+    std::string region;
+};
+// nullptr with `why` for a bad URL, endpoint or missing credentials.
+std::unique_ptr<Store> s3_store(const S3Settings& settings, std::string& why);
+
+// Drops files that end before the window: within one (session, collector),
+// names sort by start, and a file ends before its successor starts.
+void drop_files_before(std::vector<CaptureFile>& files, uint64_t since_ns);
+
+}  // namespace mirrortap::find

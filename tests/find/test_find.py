@@ -1,0 +1,432 @@
+"""mirrortap-find against real collectors on loopback: two collectors get the
+two directions of the same flows, write their own pcap directories, and
+mirrortap-find over both (and over s3rver, where the files are copied under
+the S3 key layout with the aws CLI) must return exactly the packets that
+tcpdump -r with the same expression finds in mergecap of every file, in time
+order. Flow indexes are written beside finished pcaps by flow_index.py (the
+format's own writer in Python) until the collector writes them."""
+import atexit
+import datetime
+import gzip
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "../integration"))
+sys.path.insert(0, os.path.join(HERE, "../cloud"))
+sys.path.insert(0, HERE)
+
+import flow_index  # noqa: E402
+from harness import BIN, Collector, ethernet, ipv4, session_files, udp, vxlan  # noqa: E402
+
+FIND = os.path.join(BIN, "mirrortap-find")
+SESSIONS_CONFIG = "sessions: [{vni: 501, name: web}, {vni: 502, name: db}]\n"
+
+
+# ---- frames ---------------------------------------------------------------
+
+def tcp(sport, dport, seq, flags, payload):
+    return struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0) + payload
+
+
+def tcp4_frame(src, dst, sport, dport, seq, payload, flags=0x18, vlans=()):
+    l4 = tcp(sport, dport, seq, flags, payload)
+    return ethernet(0x0800, vlans) + ipv4(6, src, dst, len(l4)) + l4
+
+
+def udp4_frame(src, dst, sport, dport, payload, vlans=()):
+    l4 = udp(sport, dport, payload)
+    return ethernet(0x0800, vlans) + ipv4(17, src, dst, len(l4)) + l4
+
+
+def udp6_frame(src, dst, sport, dport, payload):
+    l4 = udp(sport, dport, payload)
+    ip = struct.pack("!IHBB", 0x60000000, len(l4), 17, 64) + socket.inet_pton(socket.AF_INET6, src) + \
+        socket.inet_pton(socket.AF_INET6, dst)
+    return ethernet(0x86DD) + ip + l4
+
+
+def icmp4_frame(src, dst, seq):
+    icmp = struct.pack("!BBHHH", 8, 0, 0, 1, seq) + b"p" * 32
+    return ethernet(0x0800) + ipv4(1, src, dst, len(icmp)) + icmp
+
+
+def arp_frame(seq):
+    body = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + bytes(6) + socket.inet_aton("10.0.3.1") + bytes(6) + \
+        socket.inet_aton(f"10.0.3.{100 + seq % 50}")
+    return ethernet(0x0806, dst=0xFF, src=0xAA) + body
+
+
+def conversations(rnd, pad=0):
+    """(vni, forward frame, reverse frame) of every flow for round `rnd`: the payload carries the round;
+    `pad` bytes more in each TCP payload."""
+    tag = struct.pack("!I", rnd) + b"P" * pad
+    out = []
+    for i in range(1, 7):
+        client = f"10.0.3.{i}"
+        out.append((501, tcp4_frame(client, "10.0.9.2", 40000 + i, 443, rnd, tag + b"q" * (40 + i)),
+                    tcp4_frame("10.0.9.2", client, 443, 40000 + i, rnd, tag + b"r" * (200 + i))))
+        out.append((502, tcp4_frame(client, "10.0.9.1", 41000 + i, 5432, rnd, tag + b"s" * 30),
+                    tcp4_frame("10.0.9.1", client, 5432, 41000 + i, rnd, tag + b"t" * 120)))
+    for i in range(1, 4):
+        out.append((501, udp6_frame(f"2001:db8::{i}", "2001:db8::53", 5000 + i, 53, tag + b"dns?"),
+                    udp6_frame("2001:db8::53", f"2001:db8::{i}", 53, 5000 + i, tag + b"dns!" * 10)))
+    out.append((502, udp4_frame("10.1.0.1", "10.1.0.2", 9000, 9001, tag + b"v" * 60, vlans=[(0x8100, 100)]),
+                udp4_frame("10.1.0.2", "10.1.0.1", 9001, 9000, tag + b"w" * 60, vlans=[(0x8100, 100)])))
+    out.append((502, icmp4_frame("10.0.3.1", "10.0.9.1", rnd), icmp4_frame("10.0.9.1", "10.0.3.1", rnd)))
+    out.append((501, arp_frame(rnd), arp_frame(rnd + 1000)))
+    # A SYN now and then: flags the index cannot see.
+    if rnd % 5 == 0:
+        out.append((501, tcp4_frame("10.0.3.9", "10.0.9.2", 42000 + rnd, 443, rnd, b"", flags=0x02),
+                    tcp4_frame("10.0.9.2", "10.0.3.9", 443, 42000 + rnd, rnd, b"", flags=0x12)))
+    return out
+
+
+def scratch(prefix="mirrortap-find-"):
+    """A directory of this test's own, removed when the test ends."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def rfc3339(ns):
+    t = datetime.datetime.fromtimestamp(ns // 1_000_000_000, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000:09d}Z"
+
+
+class Fleet:
+    """Two collectors on loopback, the forward direction of every flow to the
+    first and the reverse to the second; finished files indexed beside them."""
+
+    def __init__(self, rounds=30, rotate="16K", pad=0, min_files=2):
+        self.collectors = [Collector("--rotate-size", rotate, config=SESSIONS_CONFIG) for _ in range(2)]
+        self.marks = []
+        sent = [0, 0]
+        for rnd in range(rounds):
+            if rnd in (rounds // 3, 2 * rounds // 3):
+                time.sleep(0.05)
+                self.marks.append(time.time_ns())
+                time.sleep(0.05)
+            fwd, rev = [], []
+            for vni, a, b in conversations(rnd, pad):
+                fwd.append(vxlan(vni, a))
+                rev.append(vxlan(vni, b))
+            self.collectors[0].send(fwd)
+            self.collectors[1].send(rev)
+            sent[0] += len(fwd)
+            sent[1] += len(rev)
+            time.sleep(0.01)
+        for c, n in zip(self.collectors, sent):
+            c.wait_settled(n)
+            assert c.stop() == 0, c.read_stderr()
+        self.dirs = [c.pcap_dir for c in self.collectors]
+        self.tmp = scratch()
+        for i, d in enumerate(self.dirs):
+            for s in ("web", "db"):
+                files = session_files(d, s)
+                assert len(files) >= min_files, f"{d}/{s}: expected {min_files}+ files, got {files}"
+                for f in files:
+                    # The collector's own index when it wrote one; the format's Python writer otherwise.
+                    if not os.path.exists(f + ".flows.json.gz"):
+                        flow_index.write_index(f, s, f"collector-{i}")
+
+    def files(self, sessions=("web", "db")):
+        return [f for d in self.dirs for s in sessions for f in session_files(d, s)]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for c in self.collectors:
+            c.__exit__(*exc)
+
+
+# ---- reading pcaps back ------------------------------------------------------
+
+def pcap_records(path):
+    return [(ts, wire, bytes(data)) for _, ts, _, wire, data in flow_index.records(path)]
+
+
+def expected(fleet, expression, sessions=("web", "db"), since=None, until=None):
+    """tcpdump -r over mergecap of every file of the sessions, then the time window."""
+    merged = os.path.join(fleet.tmp, "all.pcap")
+    subprocess.run(["mergecap", "-F", "nsecpcap", "-w", merged] + fleet.files(sessions), check=True, timeout=60)
+    chosen = os.path.join(fleet.tmp, "tcpdump.pcap")
+    out = subprocess.run(["tcpdump", "--time-stamp-precision=nano", "-r", merged, "-w", chosen] +
+                         ([expression] if expression else []), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    recs = pcap_records(chosen)
+    return [r for r in recs if (since is None or r[0] >= since) and (until is None or r[0] <= until)]
+
+
+def run_find(*args, check=True, env=None, timeout=120):
+    out = subprocess.run([FIND] + list(args), capture_output=True, timeout=timeout, env=env)
+    if check:
+        assert out.returncode == 0, f"mirrortap-find {args}: exit {out.returncode}: {out.stderr.decode()}"
+    return out
+
+
+def check_query(fleet, sources, expression, sessions=None, since=None, until=None, env=None):
+    args = []
+    for s in sources:
+        args += ["--from", s]
+    for s in sessions or []:
+        args += ["--session", s]
+    if since is not None:
+        args += ["--since", rfc3339(since)]
+    if until is not None:
+        args += ["--until", rfc3339(until)]
+    out_path = os.path.join(fleet.tmp, "find.pcap")
+    result = run_find(*args, "-w", out_path, *([expression] if expression else []), env=env)
+    got = pcap_records(out_path)
+    want = expected(fleet, expression, sessions or ("web", "db"), since, until)
+    assert len(want) > 0 or expression == "host 10.99.99.99", f"query {expression!r} chosen to match nothing"
+    assert sorted(got) == sorted(want), \
+        f"{expression!r} {sessions} {since} {until}: got {len(got)} packets, tcpdump says {len(want)}\n" + \
+        result.stderr.decode()
+    stamps = [ts for ts, _, _ in got]
+    assert stamps == sorted(stamps), f"{expression!r}: packets out of time order"
+    # tshark reads the output as the nanosecond pcap it says it is.
+    t = subprocess.run(["tshark", "-r", out_path, "-T", "fields", "-e", "frame.time_epoch"],
+                       capture_output=True, text=True, timeout=60)
+    assert t.returncode == 0 and len(t.stdout.split()) == len(got), t.stderr
+    return result.stderr.decode(), got
+
+
+EXPRESSIONS = [
+    "host 10.0.3.2", "net 10.0.3.0/24", "port 5432", "tcp port 443 and host 10.0.3.4", "udp", "icmp",
+    "ip6 and udp port 53", "host 2001:db8::2", "vlan 100 and udp", "arp", "tcp[tcpflags] & tcp-syn != 0",
+    "src host 10.0.9.2 and greater 250", "not tcp", "(port 443 or port 5432) and host 10.0.3.1", "",
+    "host 10.99.99.99",
+]
+
+
+# ---- tests --------------------------------------------------------------------
+
+def queries_over_two_collectors_match_tcpdump():
+    with Fleet() as fleet:
+        for expression in EXPRESSIONS:
+            check_query(fleet, fleet.dirs, expression)
+        check_query(fleet, fleet.dirs, "port 5432", sessions=["db"])
+        check_query(fleet, fleet.dirs, "host 10.0.3.3", sessions=["web"])
+        check_query(fleet, fleet.dirs, "tcp", sessions=["web", "db"])
+        a, b = fleet.marks
+        check_query(fleet, fleet.dirs, "host 10.0.3.5", since=a)
+        check_query(fleet, fleet.dirs, "host 10.0.3.5", until=a)
+        check_query(fleet, fleet.dirs, "port 443", since=a, until=b)
+        check_query(fleet, fleet.dirs, "", sessions=["db"], since=a, until=b)
+        # Both directions of a connection come back together from two collectors.
+        _, got = check_query(fleet, fleet.dirs, "host 10.0.3.6 and port 443")
+        srcs = {data[26:30] for _, _, data in got}
+        assert len(srcs) == 2, "both directions expected"
+
+
+def s3_queries_match_tcpdump():
+    from servers import BUCKET, S3RVER_KEY, S3RVER_SECRET, S3rver
+    with Fleet() as fleet, S3rver() as s3:
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=S3RVER_KEY, AWS_SECRET_ACCESS_KEY=S3RVER_SECRET,
+                   AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+        for i, d in enumerate(fleet.dirs):
+            upload_dir(s3, env, d, f"collector-{i}", "fleet/a")
+        upload_dir(s3, env, fleet.dirs[1], "collector-1", "fleet/b")
+        source = f"s3://{BUCKET}/fleet/a"
+        env_find = dict(env, AWS_ENDPOINT_URL_S3=s3.endpoint)
+        for expression in ["host 10.0.3.2", "port 5432 and host 10.0.3.1", "udp", "not tcp", "vlan 100"]:
+            check_query(fleet, [source], expression, env=env_find)
+        a, b = fleet.marks
+        check_query(fleet, [source], "port 443", sessions=["web"], since=a, until=b, env=env_find)
+        # One collector's directory and the other's uploads, side by side.
+        log, _ = check_query(fleet, [fleet.dirs[0], f"s3://{BUCKET}/fleet/b"], "host 10.0.3.3", env=env_find)
+        assert f"s3://{BUCKET}/fleet/b:" in log and f"{fleet.dirs[0]}:" in log, log
+
+
+def upload_dir(s3, env, pcap_dir, collector, prefix):
+    """Every finished pcap and index under PREFIX/{pcap,flows}/session=/date=/hour=/collector=/, laid out
+    in a staging tree (hard links) and sent with one aws s3 cp --recursive."""
+    staging = scratch("mirrortap-find-s3-")
+    for session in os.listdir(pcap_dir):
+        for path in session_files(pcap_dir, session):
+            name = os.path.basename(path)
+            stamp = name[len(session) + 1:].split("-")[0]
+            part = f"session={session}/date={stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}/hour={stamp[9:11]}/" \
+                   f"collector={collector}"
+            for tree, local in (("pcap", path), ("flows", path + ".flows.json.gz")):
+                if os.path.exists(local):
+                    os.makedirs(os.path.join(staging, tree, part), exist_ok=True)
+                    os.link(local, os.path.join(staging, tree, part, os.path.basename(local)))
+    out = subprocess.run(["aws", "s3", "cp", "--recursive", "--only-show-errors", "--endpoint-url", s3.endpoint,
+                          staging, f"s3://{s3_bucket()}/{prefix}/"], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def s3_bucket():
+    from servers import BUCKET
+    return BUCKET
+
+
+def single_flow_reads_a_small_fraction():
+    """One short connection (a SYN and its answer, in round 30 of 60) among long ones: the bytes read
+    are reported (no threshold on them: they depend on how the collector cut its files), and must be
+    less than what is stored, the packets exactly tcpdump's."""
+    with Fleet(rounds=60, rotate="32K") as fleet:
+        log, got = check_query(fleet, fleet.dirs, "host 10.0.3.9 and port 42030")
+        line = [ln for ln in log.splitlines() if "pcap bytes" in ln][-1]
+        words = line.split()
+        read, stored = int(words[2]), int(words[4])
+        print(f"single flow: {line}")
+        assert read < stored, line
+        assert len(got) == 2  # one packet each way, from two collectors
+
+
+def large_files_are_read_across_chunks():
+    """Files larger than a read chunk: records straddle the 1 MiB read chunks, with and without an index."""
+    with Fleet(rounds=150, rotate="64M", pad=1300, min_files=1) as fleet:
+        sizes = [os.path.getsize(f) for f in fleet.files()]
+        assert min(sizes) > 1 << 20, sizes  # larger than a local read chunk
+        for expression in ["host 10.0.3.2", "port 443", ""]:
+            check_query(fleet, fleet.dirs, expression)
+        for f in fleet.files():
+            os.unlink(f + ".flows.json.gz")
+        log, _ = check_query(fleet, fleet.dirs, "port 5432 and host 10.0.3.6")
+        assert "no flow index: reading the whole pcap" in log
+
+
+def corrupt_and_missing_index_fall_back():
+    with Fleet() as fleet:
+        files = fleet.files(("web",))
+        with open(files[0] + ".flows.json.gz", "wb") as f:
+            f.write(b"\x1f\x8b this is not a gzip stream")
+        os.unlink(files[1] + ".flows.json.gz")
+        # An index of another size: stale.
+        with open(files[2] + ".flows.json.gz", "wb") as f:
+            f.write(gzip.compress(b"\n".join(ln.encode() for ln in flow_index.index_lines(files[3], "web", "x"))))
+        # An index that hit its flow cap: the file is read whole.
+        with gzip.open(files[4] + ".flows.json.gz", "wt") as f:
+            for ln in flow_index.index_lines(files[4], "web", "x"):
+                f.write(ln.replace('"index_complete":true', '"index_complete":false') + "\n")
+        log, _ = check_query(fleet, fleet.dirs, "host 10.0.3.2")
+        assert f"{files[4]}: flow index incomplete" in log, log
+        assert f"{files[0]}: flow index corrupt" in log and "reading the whole pcap" in log, log
+        assert f"{files[1]}: no flow index: reading the whole pcap" in log, log
+        assert f"{files[2]}: flow index corrupt" in log, log
+
+
+def bad_input_gives_clear_errors():
+    tmp = scratch()
+    os.makedirs(os.path.join(tmp, "web"))
+    os.makedirs(os.path.join(tmp, "db"))
+    cases = [
+        (["--from", tmp, "tcp port"], 2, "libpcap refuses the expression 'tcp port'"),
+        (["--from", tmp, "--session", "nope", "tcp"], 1, "unknown session 'nope' (sessions: db, web)"),
+        (["--from", "s3://mirrortap-test/x", "--s3-endpoint", f"http://127.0.0.1:{closed_port()}", "tcp"], 1,
+         "cannot list s3://mirrortap-test/x"),
+        (["--from", os.path.join(tmp, "missing")], 1, "cannot list"),
+        (["--from", tmp, "--since", "yesterday"], 2, "--since yesterday"),
+        (["--from", tmp, "--frobnicate"], 2, "unknown option '--frobnicate'"),
+        (["--from", "s3://Bad_Bucket/x"], 2, "Bad_Bucket"),
+    ]
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s", AWS_EC2_METADATA_DISABLED="true")
+    for args, code, message in cases:
+        out = run_find(*args, "-w", os.path.join(tmp, "out.pcap"), check=False, env=env)
+        err = out.stderr.decode()
+        assert out.returncode == code, f"{args}: exit {out.returncode}, expected {code}: {err}"
+        assert message in err, f"{args}: {message!r} not in {err!r}"
+        assert len(err.strip().splitlines()) <= 3, f"{args}: more than a clear line or two: {err}"
+    # Unreachable: said once, after bounded retries.
+    out = run_find("--from", tmp, "--session", "web", "-w", os.path.join(tmp, "out.pcap"), check=False)
+    assert out.returncode == 0, out.stderr
+
+
+def a_terminal_gets_a_progress_bar_and_never_a_pcap():
+    """Under script(1) standard output and error are a terminal."""
+    with Fleet(rounds=10, min_files=1) as fleet:
+        out = subprocess.run(["script", "-qec", f"{FIND} --from {fleet.dirs[0]} tcp", "/dev/null"],
+                             capture_output=True, timeout=60)
+        assert out.returncode == 2, out
+        assert b"refusing to write a pcap to a terminal" in out.stdout, out.stdout
+        assert b"\xa1\xb2\x3c\x4d"[::-1] not in out.stdout
+        path = os.path.join(fleet.tmp, "tty.pcap")
+        out = subprocess.run(["script", "-qec", f"{FIND} --from {fleet.dirs[0]} --from {fleet.dirs[1]} -w {path} tcp",
+                              "/dev/null"], capture_output=True, timeout=60)
+        assert out.returncode == 0, out.stdout
+        assert b"] 100% " in out.stdout, out.stdout  # the bar, finished
+        assert len(pcap_records(path)) == len(expected(fleet, "tcp"))
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def follow_across_rotations_loses_and_repeats_nothing():
+    expression = "tcp or arp"
+    collector = Collector("--rotate-size", "4K", config=SESSIONS_CONFIG)
+    with collector:
+        out_path = os.path.join(collector.tmp, "follow.pcap")
+        err_path = os.path.join(collector.tmp, "follow.err")
+        with open(out_path, "wb") as out, open(err_path, "w") as err:
+            find = subprocess.Popen([FIND, "--follow", "--from", collector.pcap_dir, "--session", "web", expression],
+                                    stdout=out, stderr=err)
+        try:
+            sent = 0
+            for rnd in range(40):
+                batch = [vxlan(vni, f) for vni, a, b in conversations(rnd) for f in (a, b)]
+                collector.send(batch)
+                sent += len(batch)
+                time.sleep(0.05)
+            collector.wait_settled(sent)
+            assert collector.stop() == 0
+            # Every file is finished now (SIGTERM): what they hold, filtered by tcpdump, in file order.
+            final = session_files(collector.pcap_dir, "web")
+            want = []
+            for f in final:
+                chosen = f + ".tcpdump"
+                subprocess.run(["tcpdump", "--time-stamp-precision=nano", "-r", f, "-w", chosen, expression],
+                               capture_output=True, check=True, timeout=60)
+                want += pcap_records(chosen)
+            for _ in range(100):  # bounded: 5 s for the follower (50 ms polls) to drain the last file
+                if len(pcap_records(out_path)) >= len(want):
+                    break
+                time.sleep(0.05)
+        finally:
+            find.send_signal(signal.SIGINT)
+            rc = find.wait(timeout=10)
+        with open(err_path) as f:
+            log = f.read()
+        assert rc == 0, log
+        assert len(final) >= 4, f"expected at least three rotations, got {final}"
+        got = pcap_records(out_path)
+        assert 0 < len(want) < sum(len(pcap_records(f)) for f in final), "the expression should choose some"
+        assert got == want, f"follow: {len(got)} packets, the finished files hold {len(want)}\n{log}"
+
+
+def follow_ends_cleanly_when_the_reader_goes():
+    collector = Collector("--rotate-size", "4K", config=SESSIONS_CONFIG)
+    with collector:
+        collector.send([vxlan(501, a) for _, a, _ in conversations(0)])
+        time.sleep(0.3)
+        find = subprocess.Popen([FIND, "--follow", "--from", collector.pcap_dir], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        head = find.stdout.read(24)
+        assert struct.unpack("<I", head[:4])[0] == 0xA1B23C4D
+        find.stdout.close()  # the reader goes away: the next write gets EPIPE
+        for rnd in range(1, 20):
+            collector.send([vxlan(501, a) for _, a, _ in conversations(rnd)])
+            time.sleep(0.05)
+            if find.poll() is not None:
+                break
+        rc = find.wait(timeout=10)
+        assert rc == 0, find.stderr.read().decode()
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]]()

@@ -1,0 +1,113 @@
+// What mirrortap-find reads from people and files: times, flow indexes.
+#include <doctest/doctest.h>
+#include <zlib.h>
+
+#include "find/flow_index.hpp"
+#include "find/search.hpp"
+#include "find/time_arg.hpp"
+
+using namespace mirrortap::find;
+
+namespace {
+
+std::string gzip(const std::string& text) {
+    z_stream z{};
+    deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    std::string out(deflateBound(&z, uLong(text.size())) + 32, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    z.avail_in = uInt(text.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = uInt(out.size());
+    deflate(&z, Z_FINISH);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
+}
+
+const std::string kLine =
+    R"({"session":"web","vni":501,"collector":"i-0abc","file":"web-20261201T061300Z-000001.pcap",)"
+    R"("file_first_ns":1796105580000000000,"file_last_ns":1796105590000000000,"file_packets":10,"file_bytes":2000,)"
+    R"("index_complete":true,"first_ns":1796105580000000000,"last_ns":1796105581000000000,"packets":2,"bytes":400,)"
+    R"("first_offset":24,"end_offset":456,"ether_type":2048,"vlans":[100,7],"ip_version":4,"protocol":6,)"
+    R"("src":"10.0.3.7","dst":"10.0.9.1","src_port":40000,"dst_port":5432,"fragments":false,"ip6_ext":false})";
+
+}  // namespace
+
+TEST_CASE("times are RFC 3339 or relative to now") {
+    std::string why;
+    CHECK(parse_time_arg("2026-12-01T06:13:00Z", 0, why) == 1796105580000000000ull);
+    CHECK(parse_time_arg("2026-12-01T07:13:00.25+01:00", 0, why) == 1796105580250000000ull);
+    CHECK(parse_time_arg("2026-12-01t06:13:00z", 0, why) == 1796105580000000000ull);
+    const uint64_t now = 1796105580000000000ull;
+    CHECK(parse_time_arg("-15m", now, why) == now - 900'000'000'000ull);
+    CHECK(parse_time_arg("-2h", now, why) == now - 7200'000'000'000ull);
+    CHECK(parse_time_arg("-1d", now, why) == now - 86400'000'000'000ull);
+    CHECK(parse_time_arg("-30s", now, why) == now - 30'000'000'000ull);
+    CHECK_FALSE(parse_time_arg("-15x", now, why));
+    CHECK_FALSE(parse_time_arg("2026-12-01T06:13:00", now, why));
+    CHECK(why.find("zone") != std::string::npos);
+    CHECK_FALSE(parse_time_arg("2026-02-30T06:13:00Z", now, why));
+    CHECK_FALSE(parse_time_arg("yesterday", now, why));
+}
+
+TEST_CASE("an index line is read with every member the format gives") {
+    std::string why;
+    const auto index = read_flow_index(gzip(kLine + "\n"), 2000, why);
+    REQUIRE_MESSAGE(index, why);
+    REQUIRE(index->flows.size() == 1);
+    const IndexedFlow& f = index->flows[0];
+    CHECK(index->file.session == "web");
+    CHECK(index->file.collector == "i-0abc");
+    CHECK(index->file.first_ns == 1796105580000000000ull);
+    CHECK(f.first_offset == 24);
+    CHECK(f.end_offset == 456);
+    CHECK(f.vlans == std::vector<uint16_t>{100, 7});
+    CHECK(f.ip_version == 4);
+    CHECK(f.protocol == 6);
+    CHECK(f.src == "10.0.3.7");
+    CHECK(f.dst_port == 5432);
+    CHECK_FALSE(f.fragments);
+}
+
+TEST_CASE("nulls and non-IP lines are read") {
+    std::string line = kLine;
+    const auto replace = [&](const std::string& from, const std::string& to) {
+        line.replace(line.find(from), from.size(), to);
+    };
+    replace(R"("ip_version":4)", R"("ip_version":null)");
+    replace(R"("protocol":6)", R"("protocol":null)");
+    replace(R"("src_port":40000)", R"("src_port":null)");
+    replace(R"("src":"10.0.3.7")", R"("src":"02:00:00:00:00:aa")");
+    replace(R"("ether_type":2048)", R"("ether_type":null)");
+    std::string why;
+    const auto index = parse_flow_index(line, why);
+    REQUIRE_MESSAGE(index, why);
+    CHECK_FALSE(index->flows[0].ip_version);
+    CHECK_FALSE(index->flows[0].src_port);
+    CHECK(index->flows[0].src == "02:00:00:00:00:aa");
+    CHECK_FALSE(index->flows[0].ether_type);
+}
+
+TEST_CASE("corrupt or stale indexes are refused with a reason") {
+    std::string why;
+    CHECK_FALSE(read_flow_index("not gzip at all", 2000, why));
+    CHECK(why.find("gzip") != std::string::npos);
+    const std::string gz = gzip(kLine + "\n");
+    CHECK_FALSE(read_flow_index(gz.substr(0, gz.size() / 2), 2000, why));
+    CHECK_FALSE(read_flow_index(gzip(kLine + "\n"), 3000, why));  // describes another size
+    CHECK_FALSE(read_flow_index(gzip("{\"session\":\"web\"}\n"), 2000, why));
+    CHECK(why.find("line 1") != std::string::npos);
+    CHECK_FALSE(read_flow_index(gzip(kLine.substr(0, 100) + "\n"), 2000, why));
+    CHECK_FALSE(read_flow_index(gzip(""), 2000, why));  // no flows for a pcap with records
+    CHECK(read_flow_index(gzip(""), 24, why));           // an empty pcap has none
+}
+
+TEST_CASE("byte ranges merge where they touch or lie close") {
+    const auto m = merge_ranges({{500, 600}, {24, 100}, {100, 200}, {250, 300}, {580, 700}}, 10);
+    REQUIRE(m.size() == 3);
+    CHECK(m[0].first == 24);
+    CHECK(m[0].end == 200);
+    CHECK(m[1].first == 250);
+    CHECK(m[2].end == 700);
+    CHECK(merge_ranges({{24, 100}, {150, 200}}, 50).size() == 1);
+}
