@@ -7,8 +7,8 @@
 #include <chrono>
 
 #include "collector/udp_source.hpp"
-#include "sinks/pcap_writer.hpp"
 #include "config/settings.hpp"
+#include "sinks/pcap_writer.hpp"
 
 namespace mirrortap {
 
