@@ -8,8 +8,8 @@
 
 #include "collector/ring_source.hpp"
 #include "collector/udp_source.hpp"
-#include "sinks/pcap_writer.hpp"
 #include "config/settings.hpp"
+#include "sinks/pcap_writer.hpp"
 
 namespace mirrortap {
 

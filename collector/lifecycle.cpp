@@ -10,6 +10,7 @@
 #include "cloud/autoscaling.hpp"
 #include "cloud/credentials.hpp"
 #include "cloud/imds.hpp"
+#include "support/parse.hpp"
 #include "support/text.hpp"
 
 namespace mirrortap {
@@ -191,6 +192,12 @@ LifecycleWatcher::~LifecycleWatcher() { stop(); }
 std::string LifecycleWatcher::start() {
     if (!watch_.config.enabled() || thread_.joinable()) return "";
     std::string why;
+    // The SDKs' service-specific endpoint variable, when the config names none.
+    if (const auto endpoint = watch_.env("AWS_ENDPOINT_URL_AUTO_SCALING"); endpoint && watch_.config.endpoint.empty()) {
+        const auto url = parse_endpoint_url(*endpoint, why);
+        if (!url) return "lifecycle: AWS_ENDPOINT_URL_AUTO_SCALING: " + why;
+        watch_.config.endpoint = *url;
+    }
     const auto imds = cloud::imds_settings_from_environment(watch_.env, why);
     if (!imds) {
         if (!why.empty()) return "lifecycle: " + why;

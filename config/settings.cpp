@@ -237,7 +237,7 @@ SettingsTable<Config> make_table() {
          .help = "the Auto Scaling group of the hook", .on_reload = OnReload::restart,
          .value = parsed_value<C>(field<&C::lifecycle, &L::group_name>, parse_auto_scaling_name)},
         {.key = "lifecycle.endpoint", .group = kLifecycle,
-         .help = "Auto Scaling endpoint URL; empty = https://autoscaling.REGION.amazonaws.com", .on_reload = OnReload::restart,
+         .help = "Auto Scaling endpoint URL; empty = AWS_ENDPOINT_URL_AUTO_SCALING, else https://autoscaling.REGION.amazonaws.com", .on_reload = OnReload::restart,
          .value = parsed_value<C>(field<&C::lifecycle, &L::endpoint>, parse_endpoint_url)},
         {.key = "lifecycle.region", .group = kLifecycle,
          .help = "region of the group; empty = AWS_REGION, AWS_DEFAULT_REGION, else the instance's (IMDS)",

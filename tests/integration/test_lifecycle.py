@@ -121,11 +121,14 @@ def terminated_instance_finishes_files_then_completes_once():
 
 
 def server_error_on_complete_is_retried():
-    """Auto Scaling answers 500 once: the completion is sent again, and done."""
+    """Auto Scaling answers 500 once: the completion is sent again, and done.
+    (Its endpoint comes from AWS_ENDPOINT_URL_AUTO_SCALING, as in the SDKs.)"""
     fail_once = lambda request, attempt: (500, "InternalFailure") if attempt == 1 else None
     with Imds() as imds, AutoScaling(fail_once) as asg:
-        use_imds(imds)
-        with Collector(config=lifecycle_config(asg)) as c:
+        use_imds(imds, AWS_ENDPOINT_URL_AUTO_SCALING=asg.endpoint)
+        config = lifecycle_config(asg).replace(f"  endpoint: {asg.endpoint}\n", "")
+        assert "endpoint" not in config
+        with Collector(config=config) as c:
             c.send([vxlan(7, seq_frame(7, i)) for i in range(50)])
             c.wait_settled(50)
             imds.lifecycle_state = "Terminated"
@@ -214,6 +217,12 @@ def bad_lifecycle_settings_are_refused():
     out = subprocess.run([COLLECTOR, "--lifecycle-hook", "h", "--lifecycle-group", "g", "--check-config"],
                          capture_output=True, text=True, timeout=10)
     assert out.returncode == 0, out.stderr
+    # At start: a malformed endpoint variable refuses it, as a malformed key would.
+    with Imds() as imds:
+        use_imds(imds, AWS_ENDPOINT_URL_AUTO_SCALING="autoscaling.example:443")
+        c = Collector("--lifecycle-hook", "h", "--lifecycle-group", "g", defer_start=True)
+        out = subprocess.run(c.cmd, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 1 and "AWS_ENDPOINT_URL_AUTO_SCALING" in out.stderr, (out.returncode, out.stderr)
 
 
 # ---- the watcher alone, with a drain of the test's length ---------------------
