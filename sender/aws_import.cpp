@@ -109,6 +109,9 @@ public:
             return;
         }
         for (auto& [id, lists] : by_filter) {
+            for (Direction d : {Direction::ingress, Direction::egress})
+                if (std::string problem = rule_count_problem(lists[size_t(d)].size(), d); !problem.empty())
+                    errors_.add(error_at(root, printable(id) + ": " + problem));
             Filter f(std::move(lists[size_t(Direction::ingress)]), std::move(lists[size_t(Direction::egress)]));
             f.id = id;
             f.amazon_dns = amazon_dns.count(id) > 0;
@@ -204,7 +207,7 @@ private:
         }
         ok &= read_field(node, "Description", path, parse_label_text, r.description);
         if (ok) {
-            if (std::string problem = port_range_problem(r); !problem.empty()) {
+            if (std::string problem = rule_problem(r); !problem.empty()) {
                 error(node, path, problem);
                 ok = false;
             }

@@ -94,10 +94,20 @@ Loaded load(const Options& o, bool for_run) {
                 errors.push_back(error_at_mark(i < c.interfaces_at.size() ? c.interfaces_at[i] : SourceMark{},
                                                "interface: no such interface " + quote(c.interfaces[i])));
         }
+        for (const SessionConfig& sc : c.sessions)
+            for (const std::string& name : sc.interfaces)
+                if (if_nametoindex(name.c_str()) == 0)
+                    errors.push_back(error_at_mark(sc.interfaces_at, "interface: no such interface " + quote(name)));
         if (!c.target.host.empty()) {
             sockaddr_storage addr{};
             if (std::string e = resolve_target(c.target.host, addr); !e.empty())
                 errors.push_back(error_at_mark(c.target_at, "target: " + e));
+        }
+        for (const SessionConfig& sc : c.sessions) {
+            sockaddr_storage addr{};
+            if (sc.target)
+                if (std::string e = resolve_target(sc.target->host, addr); !e.empty())
+                    errors.push_back(error_at_mark(sc.target_at, "target: " + e));
         }
     }
     for (const auto& e : errors) out.errors.push_back(format_error(e.line ? origin : "mirrortap-sender", e));
@@ -119,17 +129,27 @@ int check_config(const Options& o) {
                   << filter_to_yaml(filter, 2);
     }
     const SenderConfig& c = l.run.config;
+    const std::vector<std::string> interfaces = capture_interfaces(c);
+    const std::vector<Endpoint> targets = session_targets(c);
     std::string names;
-    for (const auto& i : c.interfaces) names += (names.empty() ? "" : ",") + i;
+    for (const auto& i : interfaces) names += (names.empty() ? "" : ",") + i;
     std::cout << "interface " << names << ", target " << printable(c.target.host) << ":" << c.target.port << ", mtu "
               << c.mtu << "\n";
     SessionEngine engine(l.run.sessions);
     for (const Session& s : engine.sessions()) {
+        std::string on;
+        for (size_t i = 0; i < interfaces.size() && i < kMaxInterfaces; ++i)
+            if (s.interfaces & (uint64_t(1) << i)) on += (on.empty() ? "" : ",") + interfaces[i];
         std::cout << "session " << s.session_number << " vni " << s.vni << " (" << s.name() << ")"
                   << (s.packet_length ? ", packet_length " + std::to_string(*s.packet_length) : "")
                   << (s.filter.id.empty() ? "" : ", filter " + s.filter.id) << ": "
                   << s.filter.rules(Direction::egress).size() << " egress rule(s), "
-                  << s.filter.rules(Direction::ingress).size() << " ingress rule(s)\n";
+                  << s.filter.rules(Direction::ingress).size() << " ingress rule(s)"
+                  << (on.empty() ? "" : "; on " + on)
+                  << (s.target < targets.size()
+                          ? ", to " + printable(targets[s.target].host) + ":" + std::to_string(targets[s.target].port)
+                          : "")
+                  << "\n";
     }
     std::cout << "config OK\n";
     return 0;
@@ -148,7 +168,14 @@ int explain(const Options& o) {
     if (!eo.local_mac)
         std::cout << "# no --local-mac and no local interface to take it from: each frame is shown both ways\n";
     eo.max_inner_bytes = max_inner_frame_bytes(l.run.config.mtu, false);
-    SessionEngine engine(l.run.sessions);
+    // A pcap file is of one interface: the first named, whose sessions decide.
+    const std::vector<std::string> interfaces = capture_interfaces(l.run.config);
+    std::vector<Session> sessions = l.run.sessions;
+    if (interfaces.size() > 1) {
+        std::erase_if(sessions, [](const Session& s) { return s.interfaces != 0 && !(s.interfaces & 1); });
+        std::cout << "# the sessions of " << interfaces[0] << " (the first interface)\n";
+    }
+    SessionEngine engine(std::move(sessions));
     engine.set_vpc_resolvers(vpc_resolvers(l.run.config.vpc_cidrs));
     ExplainTotals totals;
     if (std::string e = explain_pcap(o.explain_path, engine, eo, std::cout, totals); !e.empty()) {

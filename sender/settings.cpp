@@ -81,6 +81,10 @@ SettingsTable<C> make_table() {
         {.key = "resolve_interval_seconds", .flag = "--resolve-seconds", .value_name = "N", .default_text = "30",
          .group = kTarget, .help = "re-resolve the target this often\nor a duration: 5m, 1h",
          .value = duration_value<C>(field<&C::resolve_interval_seconds>, seconds(1), seconds(86400))},
+        {.key = "unreachable_grace", .flag = "--unreachable-grace", .value_name = "N", .default_text = "10",
+         .group = kTarget,
+         .help = "a target unreachable this long turns /healthz red (seconds, or 1m)\nunreachable: ICMP unreachable, no ARP/ND answer from the next hop, no route",
+         .value = duration_value<C>(field<&C::unreachable_grace_seconds>, seconds(1), seconds(3600))},
         {.key = "mtu", .flag = "--mtu", .value_name = "BYTES", .default_text = "1500", .group = kTarget,
          .help = "path MTU to the target (576..9216)\nthe kernel's route MTU lowers it\nframes are cut to MTU-40 bytes as AWS does\nMTU-60 with an IPv6 target",
          .value = number_value<C>(field<&C::mtu>, 576, 9216)},
@@ -104,7 +108,7 @@ SettingsTable<C> make_table() {
 
         // ---- monitoring ----
         {.key = "metrics_listen", .flag = "--metrics-listen", .value_name = "ADDR:PORT", .group = kMonitoring,
-         .help = "serve Prometheus metrics at /metrics\noff when absent\na reload binds the new address before the old closes",
+         .help = "serve Prometheus metrics at /metrics and health at /healthz\noff when absent\na reload binds the new address before the old closes",
          .value = endpoint_value<C>(field<&C::metrics_listen>, kListenRules)},
     };
 }
@@ -131,7 +135,7 @@ const std::vector<SettingDoc>& sender_action_docs() {
         {.flag = "--session-number", .value_name = "N", .default_text = "1", .group = kOneSession,
          .help = "--vni's session number (1..32766)"},
         {.flag = "--packet-length", .value_name = "N", .group = kOneSession,
-         .help = "--vni's truncation, bytes of each frame (14..65535)"},
+         .help = "--vni's truncation, bytes of each frame (14..8500; AWS: 1-8500)"},
         {.flag = "--accept-all", .group = kOneSession,
          .help = "with --vni: mirror every IP packet (no filter)"},
         {.flag = "--check-config", .group = kChecking,
