@@ -282,4 +282,77 @@ if [ "$WRONG" -ne 0 ] || [ "$ALL" -ne 10 ]; then
     echo "FAIL: want 10 mirrors, each from its source interface's primary address (10.77.1.1 to :4789, 10.77.4.1 to :4790)"
     cat "$WORK/sender-sessions.log"; exit 1
 fi
+
+# --- a target that cannot be reached is seen ---------------------------------
+# ICMP goes to 10.77.2.99 on C's link, where nobody answers ARP; UDP to
+# 10.99.0.1, to which A has no route. Both are counted, and /healthz turns
+# red after the grace period (2 s here), naming each; then C takes
+# 10.77.2.99, A gets a route to 10.99.0.0/16, and /healthz is green again.
+{
+    echo "sessions:"
+    echo "  - {session_number: 1, virtual_network_id: 201, target: 10.77.2.99,"
+    echo "     filter: {egress: [{rule_number: 1, rule_action: accept, protocol: 1}]}}"
+    echo "  - {session_number: 2, virtual_network_id: 202, target: 10.99.0.1,"
+    echo "     filter: {egress: [{rule_number: 1, rule_action: accept, protocol: 17}]}}"
+} >"$WORK/dead.yaml"
+ip netns exec "$A" "$BIN/mirrortap-sender" -c "$WORK/dead.yaml" -i ab --unreachable-grace 2 \
+    --metrics-listen 127.0.0.1:9188 >"$WORK/sender-dead.log" 2>&1 &
+SENDER5=$!; PIDS+=($SENDER5)
+wait_for "sender with dead targets" grep -q "capturing on" "$WORK/sender-dead.log"
+healthz() { inA curl -s -o "$WORK/healthz.txt" -w '%{http_code}' http://127.0.0.1:9188/healthz; }
+[ "$(healthz)" = 200 ] || { echo "FAIL: /healthz not 200 at start: $(cat "$WORK/healthz.txt")"; exit 1; }
+ip netns exec "$A" ping -c 60 -i 0.2 -q 10.77.1.2 >/dev/null 2>&1 &
+PINGER=$!; PIDS+=($PINGER)
+udp_send "$A" 10.77.1.2 5001 100
+WAIT_LOG="$WORK/sender-dead.log" wait_for "/healthz red" sh -c "[ \"\$(ip netns exec $A curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9188/healthz)\" = 503 ]"
+healthz >/dev/null
+echo "/healthz with dead targets:"; cat "$WORK/healthz.txt"
+grep -q "target 10.77.2.99:4789 unreachable: .*no ARP/ND answer from 10.77.2.99" "$WORK/healthz.txt" &&
+    grep -q "target 10.99.0.1:4789 unreachable: .*no route" "$WORK/healthz.txt" ||
+    { echo "FAIL: /healthz should name both targets and why"; cat "$WORK/sender-dead.log"; exit 1; }
+DEAD_METRICS=$(inA curl -s http://127.0.0.1:9188/metrics)
+echo "$DEAD_METRICS" | grep -E '^mirrortap_sender_target_(path_failures_total|up)' 
+"$PY" - "$DEAD_METRICS" <<'EOF'
+import re, sys
+m = sys.argv[1]
+def value(target, reason):
+    v = re.search(r'^mirrortap_sender_target_path_failures_total\{target="%s",reason="%s"\} (\S+)$' % (target, reason), m, re.M)
+    return float(v.group(1)) if v else 0
+def up(target):
+    v = re.search(r'^mirrortap_sender_target_up\{target="%s"\} (\S+)$' % target, m, re.M)
+    return float(v.group(1)) if v else -1
+ok = value("10.77.2.99:4789", "no_neighbour") >= 1 and value("10.99.0.1:4789", "no_route") >= 1
+ok = ok and up("10.77.2.99:4789") == 0 and up("10.99.0.1:4789") == 0
+if not ok:
+    print("FAIL: want no_neighbour and no_route counted and both targets down")
+    sys.exit(1)
+EOF
+ip -n "$C" addr add 10.77.2.99/24 dev ca
+ip -n "$C" addr add 10.99.0.1/32 dev lo
+ip -n "$A" route add 10.99.0.0/16 via 10.77.2.2
+for _ in 1 2 3; do udp_send "$A" 10.77.1.2 5001 100; sleep 0.5; done
+WAIT_LOG="$WORK/sender-dead.log" wait_for "/healthz green again" sh -c "[ \"\$(ip netns exec $A curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9188/healthz)\" = 200 ]"
+echo "/healthz once the targets answer: $(healthz) $(cat "$WORK/healthz.txt")"
+kill "$PINGER" 2>/dev/null || true; wait "$PINGER" 2>/dev/null || true
+kill -TERM "$SENDER5"; wait "$SENDER5" || true
+
+# --- a re-resolved name keeps its address while the answer holds it ----------
+# An NLB's name answers with its zones' addresses in turn: hopping between
+# them each --resolve-seconds would move every flow to another collector.
+echo "10.77.2.2 zones.mt.test" >"/etc/netns/$A/hosts"
+ip -n "$C" addr add 10.77.2.3/24 dev ca
+ip netns exec "$A" "$BIN/mirrortap-sender" -i ab -t zones.mt.test --resolve-seconds 1 --vni 9 --accept-all \
+    >"$WORK/sender-zones.log" 2>&1 &
+SENDER6=$!; PIDS+=($SENDER6)
+wait_for "sender with a zonal name" grep -q "capturing on" "$WORK/sender-zones.log"
+printf '10.77.2.3 zones.mt.test\n10.77.2.2 zones.mt.test\n' >"/etc/netns/$A/hosts"   # the other zone first
+sleep 3.5
+if grep -q "moved" "$WORK/sender-zones.log"; then
+    echo "FAIL: the target hopped to another address of the same answer"; cat "$WORK/sender-zones.log"; exit 1
+fi
+echo "10.77.2.3 zones.mt.test" >"/etc/netns/$A/hosts"   # 10.77.2.2 gone from the answer: now it moves
+WAIT_LOG="$WORK/sender-zones.log" wait_for "the move once the address left the answer" \
+    grep -q "moved from 10.77.2.2 to 10.77.2.3" "$WORK/sender-zones.log"
+kill -TERM "$SENDER6"; wait "$SENDER6" || true
+echo "re-resolution: stayed on 10.77.2.2 while the answer held it, then moved"
 echo "PASS"
