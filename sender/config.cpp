@@ -25,6 +25,45 @@ std::optional<uint16_t> parse_rule_number(std::string_view text, std::string& wh
     return uint16_t(*n);
 }
 
+namespace {
+
+// "ID=VALUE": the id (no '=', not empty) and the value's text.
+bool split_mapping(std::string_view text, std::string_view example, std::string& id, std::string_view& value,
+                   std::string& why) {
+    const size_t eq = text.find('=');
+    if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size()) {
+        why = "expected ID=VALUE such as " + std::string(example) + ", got " + quote(text);
+        return false;
+    }
+    auto label = parse_label_text(trim(text.substr(0, eq)), why);
+    if (!label) return false;
+    id = *label;
+    value = trim(text.substr(eq + 1));
+    return true;
+}
+
+}  // namespace
+
+std::optional<AwsInterfaceName> parse_aws_interface(std::string_view text, std::string& why) {
+    AwsInterfaceName m;
+    std::string_view value;
+    if (!split_mapping(text, "eni-0a1b2c3d4e5f67890=eth0", m.id, value, why)) return std::nullopt;
+    auto name = parse_interface_name(value, why);
+    if (!name) return std::nullopt;
+    m.interface = *name;
+    return m;
+}
+
+std::optional<AwsTargetAddress> parse_aws_target(std::string_view text, std::string& why) {
+    AwsTargetAddress m;
+    std::string_view value;
+    if (!split_mapping(text, "tmt-0a1b2c3d4e5f67890=nlb.example.com", m.id, value, why)) return std::nullopt;
+    auto endpoint = parse_endpoint(value, kTargetRules, why);
+    if (!endpoint) return std::nullopt;
+    m.endpoint = *endpoint;
+    return m;
+}
+
 std::optional<RuleAction> parse_rule_action(std::string_view text, std::string& why) {
     if (text == "accept") return RuleAction::accept;
     if (text == "reject") return RuleAction::reject;

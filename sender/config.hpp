@@ -49,6 +49,22 @@ inline constexpr uint16_t kDefaultTargetPort = 4789;
 // port 4789 unless given.
 inline constexpr EndpointRules kTargetRules{.allow_names = true, .default_port = kDefaultTargetPort, .min_port = 1};
 
+// An AWS id and what it is on this host: a source network interface (eni-...)
+// and its interface name, or a target (tmt-...) and where to send.
+struct AwsInterfaceName {
+    std::string id;         // NetworkInterfaceId
+    std::string interface;  // its name here
+    bool operator==(const AwsInterfaceName&) const = default;
+};
+struct AwsTargetAddress {
+    std::string id;  // TrafficMirrorTargetId
+    Endpoint endpoint;
+    bool operator==(const AwsTargetAddress&) const = default;
+};
+// "eni-0a1b=eth0"; "tmt-0a1b=nlb.example.com:4789".
+std::optional<AwsInterfaceName> parse_aws_interface(std::string_view text, std::string& why);
+std::optional<AwsTargetAddress> parse_aws_target(std::string_view text, std::string& why);
+
 struct SenderConfig {
     std::vector<std::string> interfaces;
     std::vector<SourceMark> interfaces_at;  // parallel to interfaces when they came from the file
@@ -56,6 +72,9 @@ struct SenderConfig {
     SourceMark target_at;
     std::vector<SessionConfig> sessions;
     std::vector<std::string> aws_filter_files;  // relative to the config file's directory
+    // Imported sessions run when their source ENI is one of this host's.
+    std::vector<AwsInterfaceName> aws_interfaces;
+    std::vector<AwsTargetAddress> aws_targets;
     // The VPC's IPv4 blocks: the Amazon DNS resolver is at each one's base + 2
     // (10.0.0.0/16 -> 10.0.0.2), kept out like 169.254.169.253.
     std::vector<Cidr> vpc_cidrs;

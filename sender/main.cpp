@@ -35,7 +35,51 @@ struct Loaded {
     std::vector<std::string> errors;  // formatted, with file:line:column
     std::vector<std::string> notes;
     FilterLibrary imported;
+    AwsLibrary aws;
 };
+
+// The imported sessions whose source network interface is this host's
+// (aws_interface), as sessions of the config; the others are noted.
+void add_imported_sessions(Loaded& out) {
+    SenderConfig& c = out.run.config;
+    std::vector<std::string> others;
+    for (const auto& [id, s] : out.aws.sessions) {
+        auto iface = std::find_if(c.aws_interfaces.begin(), c.aws_interfaces.end(),
+                                  [&](const AwsInterfaceName& m) { return m.id == s.network_interface_id; });
+        if (iface == c.aws_interfaces.end()) {
+            others.push_back(printable(id) + " (" + printable(s.network_interface_id) + ")");
+            continue;
+        }
+        auto target = std::find_if(c.aws_targets.begin(), c.aws_targets.end(),
+                                   [&](const AwsTargetAddress& m) { return m.id == s.target_id; });
+        if (target == c.aws_targets.end()) {
+            auto known = out.aws.targets.find(s.target_id);
+            out.errors.push_back("mirrortap-sender: imported session " + printable(id) + " sends to " +
+                                 printable(s.target_id) +
+                                 (known == out.aws.targets.end()
+                                      ? std::string()
+                                      : " (" + printable(known->second.type) + " " + printable(known->second.where) + ")") +
+                                 ": say where it is reached with --aws-target " + printable(s.target_id) +
+                                 "=HOST[:PORT] (aws_target: in the file)");
+            continue;
+        }
+        SessionConfig sc;
+        sc.session.session_number = s.session_number;
+        sc.session.vni = s.vni;
+        sc.session.packet_length = s.packet_length;
+        sc.session.description = s.description.empty() ? s.id : s.description;
+        sc.filter_id = s.filter_id;
+        sc.interfaces = {iface->interface};
+        sc.target = target->endpoint;
+        c.sessions.push_back(std::move(sc));
+    }
+    if (!others.empty()) {
+        std::string list;
+        for (const auto& o : others) list += (list.empty() ? "" : ", ") + o;
+        out.notes.push_back(std::to_string(others.size()) + " imported session(s) of network interfaces that are not "
+                            "this host's (no --aws-interface ENI=IFACE for them) left out: " + list);
+    }
+}
 
 // Config file, then flags, then AWS filters, then sessions. `for_run` adds
 // the checks that running needs (interface, target, sessions).
@@ -61,8 +105,11 @@ Loaded load(const Options& o, bool for_run) {
         AwsImport imp = import_aws_filters_file(f);
         for (const auto& e : imp.errors) out.errors.push_back(format_error(printable(f), e));
         for (const auto& n : imp.notes) out.notes.push_back(printable(f) + ": " + n);
-        for (auto& [id, filter] : imp.filters) out.imported[id] = filter;
+        if (imp.ok()) out.aws.add(std::move(imp), printable(f), out.errors);
     }
+    out.aws.finish(out.errors);
+    out.imported = out.aws.filters;
+    add_imported_sessions(out);
 
     if (o.vni) {
         SessionConfig sc;
@@ -120,13 +167,30 @@ void print_errors(const Loaded& l) {
 }
 
 int check_config(const Options& o) {
-    Loaded l = load(o, o.explain_path.empty());
+    // Only JSON to look at (--import-aws-filter FILE --check-config): what
+    // it holds, as YAML, with nothing to run.
+    const bool import_only = o.config_path.empty() && o.setting_uses.empty() && !o.vni && !o.aws_filter_files.empty();
+    Loaded l = load(o, o.explain_path.empty() && !import_only);
     print_errors(l);
     if (!l.errors.empty()) return 1;
     for (const auto& [id, filter] : l.imported) {
         std::cout << "# imported " << id << ", as YAML:\n"
                   << "filter:\n"
                   << filter_to_yaml(filter, 2);
+    }
+    for (const auto& [id, t] : l.aws.targets)
+        std::cout << "# imported target " << printable(id) << ": " << printable(t.type) << " " << printable(t.where)
+                  << (t.description.empty() ? "" : " \"" + printable(t.description) + "\"") << "\n";
+    for (const auto& [id, s] : l.aws.sessions)
+        std::cout << "# imported session " << printable(id) << ": session_number " << s.session_number
+                  << ", virtual_network_id " << s.vni
+                  << (s.packet_length ? ", packet_length " + std::to_string(*s.packet_length) : "") << ", from "
+                  << printable(s.network_interface_id) << " to " << printable(s.target_id) << ", filter "
+                  << printable(s.filter_id) << "\n";
+    if (import_only) {
+        std::cout << l.aws.filters.size() << " filter(s), " << l.aws.sessions.size() << " session(s), "
+                  << l.aws.targets.size() << " target(s) imported; import OK\n";
+        return 0;
     }
     const SenderConfig& c = l.run.config;
     const std::vector<std::string> interfaces = capture_interfaces(c);

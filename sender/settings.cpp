@@ -17,6 +17,7 @@ constexpr std::string_view kTarget = "Where mirrored packets go";
 constexpr std::string_view kSending = "Sending";
 constexpr std::string_view kMonitoring = "Monitoring";
 constexpr std::string_view kOneSession = "One session from the command line (instead of sessions: in the file)";
+constexpr std::string_view kAws = "What AWS defined (the JSON the AWS CLI prints)";
 constexpr std::string_view kChecking = "Checking";
 constexpr std::string_view kOther = "Other";
 // Keys only the file holds (no flag), listed in the docs table, not in --help.
@@ -103,8 +104,14 @@ SettingsTable<C> make_table() {
          .help = "mirror sessions with their filters, AWS's model (sender/example.yaml)",
          .value = node_value<C>(field<&C::sessions>, load_sessions)},
         {.key = "aws_filter_files", .group = kFileOnly,
-         .help = "describe-traffic-mirror-filters JSON files\nrelative to the config file\nsessions name their filters by traffic_mirror_filter_id",
+         .help = "JSON the AWS CLI printed: describe-traffic-mirror-filters, -filter-rules, -sessions, -targets (whole, pages, or --query lists)\nrelative to the config file\nsessions name their filters by traffic_mirror_filter_id",
          .value = list_value<C>(field<&C::aws_filter_files>, parse_label_text)},
+        {.key = "aws_interface", .flag = "--aws-interface", .value_name = "ENI=IFACE", .group = kAws,
+         .help = "an imported session's source network interface is IFACE here\nimported sessions of ENIs not named are not this host's: skipped\nrepeat for several",
+         .value = list_value<C>(field<&C::aws_interfaces>, parse_aws_interface)},
+        {.key = "aws_target", .flag = "--aws-target", .value_name = "TMT=HOST[:PORT]", .group = kAws,
+         .help = "an imported session's target is reached at HOST[:PORT] (an NLB's DNS name, an ENI's address)\nrepeat for several",
+         .value = list_value<C>(field<&C::aws_targets>, parse_aws_target)},
 
         // ---- monitoring ----
         {.key = "metrics_listen", .flag = "--metrics-listen", .value_name = "ADDR:PORT", .group = kMonitoring,
@@ -122,14 +129,14 @@ const SettingsTable<SenderConfig>& sender_settings() {
 
 const std::vector<std::string_view>& sender_setting_groups() {
     static const std::vector<std::string_view> groups = {kCapture,   kTarget,   kSending, kMonitoring,
-                                                          kOneSession, kChecking, kOther};
+                                                          kOneSession, kAws, kChecking, kOther};
     return groups;
 }
 
 const std::vector<SettingDoc>& sender_action_docs() {
     static const std::vector<SettingDoc> actions = {
-        {.flag = "--import-aws-filter", .value_name = "FILE", .group = kOneSession,
-         .help = "load `aws ec2 describe-traffic-mirror-filters` JSON\nsessions name them by traffic_mirror_filter_id\nrepeat for several\nwith --check-config, prints them as YAML"},
+        {.flag = "--import-aws-filter", .value_name = "FILE", .group = kAws,
+         .help = "load JSON the AWS CLI printed: describe-traffic-mirror-filters, -filter-rules, -sessions, -targets\nsessions name filters by traffic_mirror_filter_id\nimported sessions run on --aws-interface's interfaces\nrepeat for several\nwith --check-config, prints them as YAML"},
         {.flag = "--vni", .value_name = "N", .group = kOneSession,
          .help = "one session with this VNI\nits filter: the one imported (or --accept-all)"},
         {.flag = "--session-number", .value_name = "N", .default_text = "1", .group = kOneSession,
