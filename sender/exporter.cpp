@@ -39,7 +39,8 @@ public:
             filt(metrics::filtered_packets), rules(metrics::rule_decisions), trunc(metrics::truncated_packets),
             drop(metrics::dropped_packets), sent_d(metrics::sent_datagrams), sent_b(metrics::sent_bytes),
             calls(metrics::sendmmsg_calls), unreach(metrics::target_unreachable), sess(metrics::sessions), res(metrics::resolutions),
-            rel(metrics::reloads), path(metrics::target_path_failures), up(metrics::target_up);
+            rel(metrics::reloads), path(metrics::target_path_failures), up(metrics::target_up),
+            reseg(metrics::resegmented_packets);
         build.value(1, {{"version", MIRRORTAP_VERSION}});
         {
             std::lock_guard lock(s_.lock);
@@ -78,6 +79,7 @@ public:
         sent_b.value(double(s_.sent_bytes.get()));
         calls.value(double(s_.sendmmsg_calls.get()));
         unreach.value(double(s_.target_unreachable.get()));
+        reseg.value(double(s_.resegmented.get()));
         sess.value(double(s_.configured_sessions.get()));
         res.value(double(s_.resolutions_ok.get()), {{"result", "ok"}});
         res.value(double(s_.resolutions_failed.get()), {{"result", "failed"}});
@@ -85,7 +87,7 @@ public:
         rel.value(double(s_.reloads_failed.get()), {{"result", "failed"}});
         std::vector<MetricFamily> out;
         for (Family* f : {&build, &cap_p, &cap_b, &pdrop, &mir_p, &mir_b, &filt, &rules, &trunc, &drop, &sent_d,
-                          &sent_b, &calls, &unreach, &path, &up, &sess, &res, &rel})
+                          &sent_b, &calls, &unreach, &path, &up, &reseg, &sess, &res, &rel})
             out.push_back(std::move(f->f));
         return out;
     }

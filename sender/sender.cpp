@@ -14,6 +14,7 @@
 #include "decap/frame.hpp"
 #include "sender/encap.hpp"
 #include "sender/path_probe.hpp"
+#include "sender/segment.hpp"
 #include "support/clock.hpp"
 #include "support/text.hpp"
 
@@ -81,6 +82,7 @@ struct Sender::Source {
     uint64_t interface_bit = 0;  // this interface's bit in Session::interfaces
     // The interface's primary addresses: the outer source of its mirrors.
     OuterSource source_v4, source_v6;
+    uint32_t link_mtu = 0;  // the interface's MTU: the size of its segments on the wire
     Source(Sender* o, std::unique_ptr<Capture> c, boost::asio::io_context& io)
         : owner(o), capture(std::move(c)), fd(io), pause(io) {
         const int copy = ::dup(capture->selectable_fd());
@@ -257,6 +259,7 @@ void Sender::commit(Staged& staged) {
         s->interface_bit = i.bit;
         s->source_v4 = interface_primary_address(s->capture->name(), AF_INET);
         s->source_v6 = interface_primary_address(s->capture->name(), AF_INET6);
+        s->link_mtu = interface_mtu(s->capture->name());
         sources.push_back(std::move(s));
     }
     sources_ = std::move(sources);
@@ -446,9 +449,27 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
         stats_.dropped[size_t(DropReason::no_target)].add();
         return;
     }
+    // What the wire carried: a TSO/GSO/GRO super-frame leaves as the
+    // segments the link would have had, each mirrored as one packet.
+    if (s.link_mtu != 0 && is_tcp_superframe(frame, inner, s.link_mtu)) {
+        const size_t segments = split_tcp(frame, inner, s.link_mtu, scratch_.data(), [&](Bytes segment) {
+            mirror(s, c.session_index, f, segment, ChecksumFix{});
+        });
+        if (segments > 0) {
+            stats_.resegmented.add(segments - 1);
+            return;
+        }
+    }
+    // Checksum offload leaves a partial checksum (egress; and ingress over a
+    // virtual link, which passes it on): the wire carries the real one.
+    mirror(s, c.session_index, f, frame, l4_checksum_fix(frame, inner));
+}
+
+void Sender::mirror(Source& s, int session_index, const FlowKey& f, Bytes frame, ChecksumFix fix) {
+    const Session& session = engine_.sessions()[size_t(session_index)];
     Target& target = targets_[session.target];
     Transmitter& tx = *target.tx;
-    const Truncation t = truncate_frame(h->caplen, session.packet_length, target.max_inner_bytes);
+    const Truncation t = truncate_frame(uint32_t(frame.size()), session.packet_length, target.max_inner_bytes);
     if (t.by_packet_length) stats_.truncated_packet_length.add();
     if (t.by_mtu) stats_.truncated_mtu.add();
     const uint64_t wire_bytes = tx.outer_ip_header_bytes() + kUdpHeaderBytes + kVxlanHeaderBytes + t.length;
@@ -463,7 +484,9 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
     }
     const size_t n = encapsulate_udp_vxlan(out, outer_source_port(f), target.endpoint.port, session.vni, frame,
                                            t.length);
-    tx.commit(n, slots_[size_t(c.session_index)].stats, t.length,
+    if (fix.field != 0 && fix.field + 2 <= t.length)
+        store_be16(out + kUdpHeaderBytes + kVxlanHeaderBytes + fix.field, fix.value);
+    tx.commit(n, slots_[size_t(session_index)].stats, t.length,
               tx.family() == AF_INET6 ? &s.source_v6 : &s.source_v4);
     if (tx.full()) tx.flush();
 }
@@ -472,7 +495,10 @@ void Sender::schedule_stats() {
     stats_timer_.expires_after(std::chrono::seconds(1));
     stats_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec || stopped_) return;
-        for (auto& s : sources_) s->capture->update_stats();
+        for (auto& s : sources_) {
+            s->capture->update_stats();
+            s->link_mtu = interface_mtu(s->capture->name());  // followed as it changes
+        }
         check_targets();
         schedule_stats();
     });

@@ -17,6 +17,7 @@
 #include "sender/capture.hpp"
 #include "sender/config.hpp"
 #include "sender/rate_limit.hpp"
+#include "sender/segment.hpp"
 #include "sender/session_engine.hpp"
 #include "sender/stats.hpp"
 #include "sender/transmit.hpp"
@@ -91,6 +92,9 @@ private:
     uint64_t drain(Source& s);  // returns the frames read
     static void on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
     void handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes);
+    // Sends one frame (or one segment of a super-frame) of a session that
+    // took it, writing `fix` (a completed checksum) into the copy.
+    void mirror(Source& s, int session_index, const FlowKey& f, Bytes frame, ChecksumFix fix);
     void apply_sessions(std::vector<Session> sessions, VpcResolvers resolvers);
     // The MTU frames are cut to: --mtu, or the route's towards the target
     // when smaller (asked once a second: a syscall, never per frame).
@@ -116,6 +120,9 @@ private:
     std::vector<std::shared_ptr<Source>> sources_;
     std::vector<Target> targets_;  // session_targets() order
     RateLimiter limiter_;
+    // Where a super-frame's segments are built, one at a time: headers and
+    // a link MTU of payload at most.
+    std::vector<std::byte> scratch_ = std::vector<std::byte>(2 * 65536);
     uint64_t now_ns_ = 0;  // read once per drained batch, not per frame
     boost::asio::steady_timer resolve_timer_;
     boost::asio::steady_timer stats_timer_;

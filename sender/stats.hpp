@@ -107,6 +107,9 @@ struct SenderStats {
     Count reloads_failed;
     Count sendmmsg_calls;
     Count target_unreachable;  // ICMP "destination unreachable" about our datagrams
+    // Packets a super-frame made beyond itself (N segments: N - 1), so that
+    // captured + resegmented = mirrored + filtered + dropped.
+    Count resegmented;
     Count configured_sessions;
 
     // Replaced on reload; the exporter takes the lock, the hot path never does

@@ -76,7 +76,8 @@ for command in "${COMMANDS[@]}"; do
         rc=0
         ip netns exec "$A" bash -c "cd '$WORK' && PATH='$BIN':\$PATH timeout 20 $command" >"$log" 2>&1 || rc=$?
     else
-        ip netns exec "$A" bash -c "cd '$WORK' && PATH='$BIN':\$PATH exec timeout 30 $command" >"$log" 2>&1 &
+        # Bounded: stopped below once it captures, or after wait_for gives up (10 s).
+        ip netns exec "$A" bash -c "cd '$WORK' && PATH='$BIN':\$PATH exec $command" >"$log" 2>&1 &
         pid=$!; PIDS+=($pid)
         rc=0
         wait_for "example $n to capture" grep -q "capturing on" "$log" || rc=1
