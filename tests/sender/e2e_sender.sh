@@ -356,6 +356,38 @@ WAIT_LOG="$WORK/sender-zones.log" wait_for "the move once the address left the a
 kill -TERM "$SENDER6"; wait "$SENDER6" || true
 echo "re-resolution: stayed on 10.77.2.2 while the answer held it, then moved"
 
+# --- never mirrored, as on AWS, whatever the filter says -----------------------
+# B answers as instance metadata, the time service and Amazon DNS; an
+# accept-all session mirrors none of it, and mirrors the control datagram.
+for a in 169.254.169.254 169.254.169.123 169.254.169.253; do ip -n "$B" addr add "$a/32" dev ba; done
+ip -n "$A" route add 169.254.169.0/24 dev ab
+mkdir -p "$WORK/services"
+ip netns exec "$C" "$BIN/mirrortap-collector" --listen 10.77.2.2:4789 --pcap-dir "$WORK/services" --workers 1 \
+    --allow-root >"$WORK/collector-services.log" 2>&1 &
+COLL8=$!; PIDS+=($COLL8)
+wait_for "collector socket" sh -c "ip netns exec $C ss -uln | grep -q 10.77.2.2:4789"
+ip netns exec "$A" "$BIN/mirrortap-sender" -i ab -t 10.77.2.2 --vni 41 --accept-all \
+    --metrics-listen 127.0.0.1:9190 >"$WORK/sender-services.log" 2>&1 &
+SENDER8=$!; PIDS+=($SENDER8)
+wait_for "sender for AWS's services" grep -q "capturing on" "$WORK/sender-services.log"
+inA curl -s -m 2 -o /dev/null http://169.254.169.254/latest/meta-data/ || true   # refused: TCP SYN and RST
+udp_send "$A" 169.254.169.123 123 48                                             # NTP
+udp_send "$A" 169.254.169.253 53 40                                              # Amazon DNS
+udp_send "$A" 10.77.1.2 5001 64 MTCONTROL                                        # mirrored
+sleep 1
+SERVICES_METRICS=$(inA curl -s http://127.0.0.1:9190/metrics)
+kill -TERM "$SENDER8"; wait "$SENDER8" || true
+sleep 0.3
+kill -TERM "$COLL8"; wait "$COLL8" || true
+LEAKED=$(for f in "$WORK"/services/vni-41/*.pcap; do [ -L "$f" ] || tcpdump -nr "$f" 'net 169.254.169.0/24' 2>/dev/null; done | wc -l)
+CONTROL=$(for f in "$WORK"/services/vni-41/*.pcap; do [ -L "$f" ] || tcpdump -nr "$f" 'udp port 5001' 2>/dev/null; done | wc -l)
+KEPT_OUT=$(echo "$SERVICES_METRICS" | awk '/^mirrortap_sender_filtered_packets_total\{verdict="aws_service"\}/ {print $2}')
+echo "never mirrored: $LEAKED frames of 169.254.169.0/24 in the mirror, $CONTROL control datagram" \
+     "(filtered{verdict=aws_service} ${KEPT_OUT:-0}: the capture BPF keeps most out before any count)"
+if [ "$LEAKED" -ne 0 ] || [ "$CONTROL" -ne 1 ]; then
+    echo "FAIL: instance metadata, time and Amazon DNS are never mirrored; the control datagram is"; exit 1
+fi
+
 # --- offloads on: the mirror holds what the wire carried ---------------------
 # TSO/GSO on A's egress and GRO on its ingress hand the capture TCP
 # super-frames of up to 64 KB, and checksum offload leaves partial
