@@ -227,14 +227,16 @@ fi
 # (VNI 102: the same number, another interface, as on two ENIs) on a second
 # link ab2 -> another collector on 10.77.2.2:4790. Each mirror leaves from its
 # source interface's primary address (ab's 10.77.1.1, not its secondary
-# 10.77.1.9; ab2's 10.77.4.1), not from ac's, the way out to C.
+# 10.77.1.9; ab2's 10.77.4.1), not from ac's, the way out to C. Session 2
+# (VNI 103) on ab takes ICMPv6 to an IPv6 target, [fd00:77:2::2]:4792: its
+# mirrors leave from ab's fd00:77:1::1, not ac's fd00:77:2::1.
 ip -n "$A" link add ab2 type veth peer name ba2 netns "$B"
 ip -n "$A" addr add 10.77.4.1/24 dev ab2
 ip -n "$B" addr add 10.77.4.2/24 dev ba2
 ip -n "$A" addr add 10.77.1.9/24 dev ab
 ip -n "$A" link set ab2 up; ip -n "$B" link set ba2 up
 ip -n "$C" route add 10.77.0.0/16 via 10.77.2.1   # a strict rp_filter wants a way back
-mkdir -p "$WORK/s101" "$WORK/s102"
+mkdir -p "$WORK/s101" "$WORK/s102" "$WORK/s103"
 {
     echo "sessions:"
     for s in "101 ab 4789" "102 [ab2] 4790"; do
@@ -243,6 +245,9 @@ mkdir -p "$WORK/s101" "$WORK/s102"
         echo "     filter: {egress: [{rule_number: 1, rule_action: accept, protocol: 1}],"
         echo "              ingress: [{rule_number: 1, rule_action: accept, protocol: 1}]}}"
     done
+    echo "  - {session_number: 2, virtual_network_id: 103, interface: ab, target: '[fd00:77:2::2]:4792',"
+    echo "     filter: {egress: [{rule_number: 1, rule_action: accept, protocol: 58}],"
+    echo "              ingress: [{rule_number: 1, rule_action: accept, protocol: 58}]}}"
 } >"$WORK/sessions.yaml"
 ip netns exec "$C" "$BIN/mirrortap-collector" --listen 10.77.2.2:4789 --pcap-dir "$WORK/s101" --workers 1 \
     --allow-root >"$WORK/collector101.log" 2>&1 &
@@ -250,8 +255,11 @@ COLL101=$!; PIDS+=($COLL101)
 ip netns exec "$C" "$BIN/mirrortap-collector" --listen 10.77.2.2:4790 --pcap-dir "$WORK/s102" --workers 1 \
     --allow-root >"$WORK/collector102.log" 2>&1 &
 COLL102=$!; PIDS+=($COLL102)
-wait_for "collector sockets" sh -c "ip netns exec $C ss -uln | grep -q 10.77.2.2:4790 && ip netns exec $C ss -uln | grep -q 10.77.2.2:4789"
-ip netns exec "$C" tcpdump -i ca -n -s 96 -U -w "$WORK/outer.pcap" "udp dst portrange 4789-4790" >"$WORK/tcpdump-outer.log" 2>&1 &
+ip netns exec "$C" "$BIN/mirrortap-collector" --listen "[fd00:77:2::2]:4792" --pcap-dir "$WORK/s103" --workers 1 \
+    --allow-root >"$WORK/collector103.log" 2>&1 &
+COLL103=$!; PIDS+=($COLL103)
+wait_for "collector sockets" sh -c "ip netns exec $C ss -uln | grep -q 10.77.2.2:4790 && ip netns exec $C ss -uln | grep -q 10.77.2.2:4789 && ip netns exec $C ss -uln | grep -q ':4792'"
+ip netns exec "$C" tcpdump -i ca -n -s 96 -U -w "$WORK/outer.pcap" "udp dst portrange 4789-4792" >"$WORK/tcpdump-outer.log" 2>&1 &
 TD_OUTER=$!; PIDS+=($TD_OUTER)
 wait_for "tcpdump outer" grep -q "listening on" "$WORK/tcpdump-outer.log"
 ip netns exec "$A" "$BIN/mirrortap-sender" -c "$WORK/sessions.yaml" >"$WORK/sender-sessions.log" 2>&1 &
@@ -259,17 +267,21 @@ SENDER4=$!; PIDS+=($SENDER4)
 wait_for "sender with sessions of their own" grep -q "capturing on" "$WORK/sender-sessions.log"
 inA ping -c 2 -i 0.2 -q 10.77.1.2 >/dev/null
 inA ping -c 3 -i 0.2 -q 10.77.4.2 >/dev/null
+inA ping -6 -c 2 -i 0.2 -q fd00:77:1::2 >/dev/null
 sleep 1
 kill -TERM "$SENDER4"; wait "$SENDER4" || true
 sleep 0.3
-kill -TERM "$COLL101" "$COLL102"; wait "$COLL101" "$COLL102" || true
+kill -TERM "$COLL101" "$COLL102" "$COLL103"; wait "$COLL101" "$COLL102" "$COLL103" || true
 kill -INT "$TD_OUTER"; wait "$TD_OUTER" || true
 frames() { for f in "$1"/*.pcap; do [ -L "$f" ] || tcpdump -nr "$f" "$2" 2>/dev/null; done | wc -l; }
 S101=$(frames "$WORK/s101/vni-101" icmp); S101_OTHER=$(frames "$WORK/s101/vni-101" "icmp and not net 10.77.1.0/24")
 S102=$(frames "$WORK/s102/vni-102" icmp); S102_OTHER=$(frames "$WORK/s102/vni-102" "icmp and not net 10.77.4.0/24")
-DIRS=$(ls "$WORK/s101" "$WORK/s102" | grep -c '^vni-' || true)
+S103=$(frames "$WORK/s103/vni-103" "icmp6 and (ip6[40] == 128 or ip6[40] == 129)")
+DIRS=$(ls "$WORK/s101" "$WORK/s102" "$WORK/s103" | grep -c '^vni-' || true)
 echo "sessions of their own: vni-101 at :4789 holds $S101 ICMP frames ($S101_OTHER not of ab), vni-102 at :4790 $S102 ($S102_OTHER not of ab2)"
-if [ "$S101" -ne 4 ] || [ "$S102" -ne 6 ] || [ "$S101_OTHER" -ne 0 ] || [ "$S102_OTHER" -ne 0 ] || [ "$DIRS" -ne 2 ]; then
+echo "  vni-103 at [fd00:77:2::2]:4792 holds $S103 ICMPv6 echo frames"
+if [ "$S101" -ne 4 ] || [ "$S102" -ne 6 ] || [ "$S101_OTHER" -ne 0 ] || [ "$S102_OTHER" -ne 0 ] || [ "$S103" -ne 4 ] ||
+   [ "$DIRS" -ne 3 ]; then
     echo "FAIL: each session's interface's traffic belongs at its own target only"; cat "$WORK/sender-sessions.log"; exit 1
 fi
 echo "outer source > target, on C's link:"
@@ -281,6 +293,11 @@ ALL=$(echo "$OUTER" | grep -c . || true)
 if [ "$WRONG" -ne 0 ] || [ "$ALL" -ne 10 ]; then
     echo "FAIL: want 10 mirrors, each from its source interface's primary address (10.77.1.1 to :4789, 10.77.4.1 to :4790)"
     cat "$WORK/sender-sessions.log"; exit 1
+fi
+OUTER6=$(tcpdump -nr "$WORK/outer.pcap" ip6 2>/dev/null | awk '$5 == "fd00:77:2::2.4792:" {sub(/\.[0-9]+$/, "", $3); print $3}')
+echo "$OUTER6" | sort | uniq -c | sed 's/$/ -> [fd00:77:2::2]:4792/'
+if [ "$(echo "$OUTER6" | grep -c .)" -lt 4 ] || echo "$OUTER6" | grep -qv '^fd00:77:1::1$'; then
+    echo "FAIL: mirrors to the IPv6 target leave from ab's fd00:77:1::1"; cat "$WORK/sender-sessions.log"; exit 1
 fi
 
 # --- a target that cannot be reached is seen ---------------------------------
