@@ -1,6 +1,5 @@
 #include "sender/transmit.hpp"
 
-#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <linux/errqueue.h>
 #include <linux/filter.h>
@@ -116,12 +115,6 @@ OuterSource interface_primary_address(const std::string& interface, int family) 
     return out;
 }
 
-std::string to_string(const OuterSource& s) {
-    char text[INET6_ADDRSTRLEN] = "";
-    if (s.family == AF_INET) ::inet_ntop(AF_INET, &s.v4, text, sizeof text);
-    if (s.family == AF_INET6) ::inet_ntop(AF_INET6, &s.v6, text, sizeof text);
-    return text;
-}
 
 uint32_t route_mtu(const sockaddr_storage& target) {
     // A connected UDP socket: the kernel picks the route (and any path MTU

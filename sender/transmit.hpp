@@ -33,7 +33,6 @@ struct OuterSource {
     in6_addr v6{};
 };
 OuterSource interface_primary_address(const std::string& interface, int family);
-std::string to_string(const OuterSource& s);  // "10.0.0.5", or "" when none
 
 class Transmitter {
 public:
