@@ -12,6 +12,14 @@
 
 namespace mirrortap::sender {
 
+uint32_t interface_mtu(const std::string& interface) {
+    if (interface.find('/') != std::string::npos) return 0;
+    std::ifstream in("/sys/class/net/" + interface + "/mtu");
+    uint32_t mtu = 0;
+    if (!(in >> mtu)) return 0;
+    return mtu;
+}
+
 bool interface_mac(const std::string& interface, std::array<uint8_t, 6>& mac) {
     if (interface.find('/') != std::string::npos) return false;
     std::ifstream in("/sys/class/net/" + interface + "/address");

@@ -82,6 +82,9 @@ private:
     uint32_t drops_seen_ = 0, ifdrops_seen_ = 0;  // libpcap's counts at the last update
 };
 
+// The interface's MTU from sysfs; 0 when it cannot be read.
+uint32_t interface_mtu(const std::string& interface);
+
 // The interface's MAC address from sysfs; false when it has none.
 bool interface_mac(const std::string& interface, std::array<uint8_t, 6>& mac);
 

@@ -38,7 +38,7 @@ void apply_action(std::string_view flag, const std::string& value, SenderCommand
     else if (flag == "--explain") cl.explain_path = value;
     else if (flag == "--vni") take(parse_vni(value, why), cl.vni);
     else if (flag == "--session-number") take(parse_uint(value, kMinSessionNumber, kMaxSessionNumber, why), cl.session_number);
-    else if (flag == "--packet-length") take(parse_uint(value, 14, 65535, why), cl.packet_length);
+    else if (flag == "--packet-length") take(parse_packet_length(value, why), cl.packet_length);
     else if (flag == "--local-mac") take(parse_mac(value, why), cl.local_mac);
 }
 
@@ -94,9 +94,9 @@ refused and the running one stays as it was.
            R"(
 The sender never mirrors its own VXLAN: its capture filter leaves out UDP to
 the target's address and port. It needs CAP_NET_RAW (capture, and a raw socket
-so that the outer UDP source port can follow each inner flow). Turn off
-segmentation offloads (ethtool -K IFACE tso off gso off gro off) to mirror
-packets as they are on the wire rather than as the kernel's larger aggregates.
+so that the outer UDP source port can follow each inner flow). Offloads may
+stay on: TCP super-frames (TSO/GSO/GRO) are cut back into the wire's segments
+and partial checksums completed, so the mirror holds what the wire carried.
 )";
 }
 

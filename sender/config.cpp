@@ -25,6 +25,45 @@ std::optional<uint16_t> parse_rule_number(std::string_view text, std::string& wh
     return uint16_t(*n);
 }
 
+namespace {
+
+// "ID=VALUE": the id (no '=', not empty) and the value's text.
+bool split_mapping(std::string_view text, std::string_view example, std::string& id, std::string_view& value,
+                   std::string& why) {
+    const size_t eq = text.find('=');
+    if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size()) {
+        why = "expected ID=VALUE such as " + std::string(example) + ", got " + quote(text);
+        return false;
+    }
+    auto label = parse_label_text(trim(text.substr(0, eq)), why);
+    if (!label) return false;
+    id = *label;
+    value = trim(text.substr(eq + 1));
+    return true;
+}
+
+}  // namespace
+
+std::optional<AwsInterfaceName> parse_aws_interface(std::string_view text, std::string& why) {
+    AwsInterfaceName m;
+    std::string_view value;
+    if (!split_mapping(text, "eni-0a1b2c3d4e5f67890=eth0", m.id, value, why)) return std::nullopt;
+    auto name = parse_interface_name(value, why);
+    if (!name) return std::nullopt;
+    m.interface = *name;
+    return m;
+}
+
+std::optional<AwsTargetAddress> parse_aws_target(std::string_view text, std::string& why) {
+    AwsTargetAddress m;
+    std::string_view value;
+    if (!split_mapping(text, "tmt-0a1b2c3d4e5f67890=nlb.example.com", m.id, value, why)) return std::nullopt;
+    auto endpoint = parse_endpoint(value, kTargetRules, why);
+    if (!endpoint) return std::nullopt;
+    m.endpoint = *endpoint;
+    return m;
+}
+
 std::optional<RuleAction> parse_rule_action(std::string_view text, std::string& why) {
     if (text == "accept") return RuleAction::accept;
     if (text == "reject") return RuleAction::reject;
@@ -32,11 +71,23 @@ std::optional<RuleAction> parse_rule_action(std::string_view text, std::string& 
     return std::nullopt;
 }
 
-std::string port_range_problem(const FilterRule& rule) {
+std::string rule_problem(const FilterRule& rule) {
+    if (rule.source_cidr && rule.destination_cidr && rule.source_cidr->is_v4() != rule.destination_cidr->is_v4())
+        return "source_cidr_block " + rule.source_cidr->to_string() + " and destination_cidr_block " +
+               rule.destination_cidr->to_string() +
+               " are of different IP address families; AWS refuses a rule that mixes IPv4 and IPv6 (write one "
+               "rule for each)";
     if (!rule.has_port_range() || (rule.protocol && (*rule.protocol == kProtoTcp || *rule.protocol == kProtoUdp)))
         return "";
     return "a port range needs protocol 6 (tcp) or 17 (udp); this rule has " +
            (rule.protocol ? "protocol " + std::to_string(*rule.protocol) : std::string("all protocols"));
+}
+
+std::string rule_count_problem(size_t rules, Direction d) {
+    if (rules <= kMaxRulesPerDirection) return "";
+    return std::to_string(rules) + " " + std::string(to_string(d)) + " rules; AWS allows at most " +
+           std::to_string(kMaxRulesPerDirection) + " filter rules per filter in each direction (Traffic Mirroring "
+           "quotas, not adjustable)";
 }
 
 // ---- sessions and their filters ---------------------------------------------
@@ -59,13 +110,28 @@ std::optional<uint16_t> parse_session_number(std::string_view text, std::string&
     return uint16_t(*n);
 }
 
-// Below 14 bytes not even the Ethernet header would reach the collector,
-// which counts that as a decap error.
+}  // namespace
+
+// AWS: "Valid values are 1-8500. Setting a PacketLength greater than 8500
+// will result in an error response." Below 14 bytes not even the inner
+// Ethernet header would reach the collector (a decap error there), so the
+// sender asks for at least that much.
 std::optional<uint32_t> parse_packet_length(std::string_view text, std::string& why) {
-    const auto n = parse_uint(text, 14, 65535, why);
+    const auto n = parse_uint(text, 0, UINT32_MAX, why);
     if (!n) return std::nullopt;
+    if (*n > kMaxPacketLength) {
+        why = "AWS's valid values are 1-" + std::to_string(kMaxPacketLength) + " (greater is an error response), got " +
+              quote(text);
+        return std::nullopt;
+    }
+    if (*n < kMinPacketLength) {
+        why = "must be at least " + std::to_string(kMinPacketLength) + ", got " + quote(text);
+        return std::nullopt;
+    }
     return uint32_t(*n);
 }
+
+namespace {
 
 std::optional<std::string> parse_filter_id(std::string_view text, std::string& why) {
     if (text.empty()) {
@@ -136,8 +202,9 @@ std::optional<FilterRule> read_rule(const YAML::Node& item, ErrorList& errors) {
     if (!number_given) errors.add(error_at(item, "a rule needs a rule_number (1..32766)"));
     if (!action_given) errors.add(error_at(item, "a rule needs a rule_action (accept or reject)"));
     if (!valid || !number_given || !action_given) return std::nullopt;
-    if (std::string problem = port_range_problem(rule); !problem.empty()) {
-        errors.add(error_at_mark(rule.protocol ? protocol_at : mark_of(item), problem));
+    if (std::string problem = rule_problem(rule); !problem.empty()) {
+        const bool ports = problem.rfind("a port range", 0) == 0;
+        errors.add(error_at_mark(ports && rule.protocol ? protocol_at : mark_of(item), problem));
         return std::nullopt;
     }
     return rule;
@@ -163,6 +230,8 @@ std::vector<FilterRule> read_rules(const YAML::Node& list, Direction dir, ErrorL
         }
         rules.push_back(std::move(*rule));
     }
+    if (std::string problem = rule_count_problem(rules.size(), dir); !problem.empty())
+        errors.add(error_at(list, key + ": " + problem));
     return rules;
 }
 
@@ -195,14 +264,42 @@ Filter read_filter(const YAML::Node& n, ErrorList& errors) {
     return f;
 }
 
+// A session's `interface`: one name, a comma-separated string, or a list.
+std::vector<std::string> read_interface_list(const YAML::Node& n, ErrorList& errors) {
+    std::vector<std::string> names;
+    auto add = [&](const YAML::Node& item, std::string_view text) {
+        std::string why;
+        if (auto name = parse_interface_name(text, why)) {
+            if (std::find(names.begin(), names.end(), *name) != names.end())
+                errors.add(error_at(item, "interface: " + quote(*name) + " is given twice"));
+            else names.push_back(std::move(*name));
+        } else {
+            errors.add(error_at(item, "interface: " + why));
+        }
+    };
+    if (n.IsSequence()) {
+        for (const YAML::Node& item : n) {
+            if (item.IsScalar()) add(item, item.Scalar());
+            else errors.add(error_at(item, "interface: expected an interface name"));
+        }
+    } else if (n.IsScalar()) {
+        for (std::string_view part : split_list(n.Scalar())) add(n, part);
+    } else {
+        errors.add(error_at(n, "interface: expected a name or a list of names"));
+    }
+    if (names.empty() && n.IsSequence()) errors.add(error_at(n, "interface: an empty list (leave it out for the top level's)"));
+    return names;
+}
+
 // One session; `number` is its session_number when that was good.
 SessionConfig read_session(const YAML::Node& item, std::optional<uint16_t>& number, ErrorList& errors) {
-    enum Key { session_number, vni, packet_length, description, filter, filter_id };
+    enum Key { session_number, vni, packet_length, description, filter, filter_id, interface, target };
     static const std::vector<std::string_view> kKeys = {"session_number", "virtual_network_id", "packet_length",
-                                                        "description",    "filter",             "traffic_mirror_filter_id"};
+                                                        "description",    "filter",             "traffic_mirror_filter_id",
+                                                        "interface",      "target"};
     SessionConfig sc;
     sc.at = mark_of(item);
-    bool given[6] = {};
+    bool given[8] = {};
     walk_settings(item, kKeys, [&](size_t key, const YAML::Node& v) {
         given[key] = true;
         const std::string_view name = kKeys[key];
@@ -223,6 +320,16 @@ SessionConfig read_session(const YAML::Node& item, std::optional<uint16_t>& numb
             case filter_id:
                 if (auto id = read_value(v, name, errors, parse_filter_id)) sc.filter_id = *id;
                 sc.filter_id_at = mark_of(v);
+                break;
+            case interface:
+                sc.interfaces = read_interface_list(v, errors);
+                sc.interfaces_at = mark_of(v);
+                break;
+            case target:
+                sc.target = read_value(v, name, errors, [](std::string_view t, std::string& why) {
+                    return parse_endpoint(t, kTargetRules, why);
+                });
+                sc.target_at = mark_of(v);
                 break;
         }
     }, errors, "a session");
@@ -257,7 +364,9 @@ void load_sessions(const YAML::Node& list, std::vector<SessionConfig>& sessions,
         if (errors.stopped()) return;
         std::optional<uint16_t> number;
         SessionConfig sc = read_session(item, number, errors);
-        if (number) {
+        // Sessions that name interfaces are checked per interface once the
+        // command line is in (resolve_sessions).
+        if (number && sc.interfaces.empty()) {
             auto [it, fresh] = first_line.emplace(*number, sc.at.line);
             if (!fresh)
                 errors.add(error_at(item, "duplicate session_number " + std::to_string(*number) + " (first at line " +
@@ -296,11 +405,84 @@ ConfigLoad load_config_file(const std::string& path) {
     return load_config_text(*text);
 }
 
+std::vector<std::string> capture_interfaces(const SenderConfig& c) {
+    std::vector<std::string> names;
+    auto add = [&](const std::string& n) {
+        if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    };
+    for (const auto& n : c.interfaces) add(n);
+    for (const auto& sc : c.sessions)
+        for (const auto& n : sc.interfaces) add(n);
+    return names;
+}
+
+std::vector<Endpoint> session_targets(const SenderConfig& c) {
+    std::vector<Endpoint> targets;
+    auto add = [&](const Endpoint& e) {
+        if (std::none_of(targets.begin(), targets.end(),
+                         [&](const Endpoint& t) { return t.host == e.host && t.port == e.port; }))
+            targets.push_back(e);
+    };
+    if (!c.target.host.empty()) add(c.target);
+    for (const auto& sc : c.sessions)
+        if (sc.target) add(*sc.target);
+    return targets;
+}
+
+namespace {
+
+// AWS's rules for the sessions of one source interface: at most 3, and
+// session numbers unique among them. `sessions` are indexes into c.sessions.
+void check_interface_sessions(const SenderConfig& c, const std::string& interface, const std::vector<size_t>& sessions,
+                              std::vector<ConfigError>& errors) {
+    std::map<uint16_t, size_t> first;  // session_number -> index
+    for (size_t i : sessions) {
+        const SessionConfig& sc = c.sessions[i];
+        auto [it, fresh] = first.emplace(sc.session.session_number, i);
+        // Two sessions that both take the top level's interfaces were reported by load_sessions.
+        const bool reported = c.sessions[it->second].interfaces.empty() && sc.interfaces.empty();
+        if (!fresh && !reported)
+            errors.push_back(error_at_mark(sc.at, "duplicate session_number " + std::to_string(sc.session.session_number) +
+                                                      " on interface " + quote(interface) + " (first at line " +
+                                                      std::to_string(c.sessions[it->second].at.line) + ")"));
+    }
+    if (sessions.size() <= kMaxSessionsPerInterface) return;
+    std::string numbers;
+    for (size_t i : sessions) numbers += (numbers.empty() ? "" : ", ") + std::to_string(c.sessions[i].session.session_number);
+    errors.push_back(error_at_mark(
+        c.sessions[sessions[kMaxSessionsPerInterface]].at,
+        "interface " + quote(interface) + " is the source of " + std::to_string(sessions.size()) + " sessions (" + numbers +
+            "); AWS allows at most " + std::to_string(kMaxSessionsPerInterface) +
+            " sessions per source network interface (Traffic Mirroring quotas, not adjustable)"));
+}
+
+}  // namespace
+
 std::vector<Session> resolve_sessions(const SenderConfig& c, const FilterLibrary& library,
                                       std::vector<ConfigError>& errors) {
+    const std::vector<std::string> interfaces = capture_interfaces(c);
+    const std::vector<Endpoint> targets = session_targets(c);
+    if (interfaces.size() > kMaxInterfaces)
+        errors.push_back({0, 0, "more than " + std::to_string(kMaxInterfaces) + " interfaces"});
+    auto index_of = [&](const std::string& name) {
+        return size_t(std::find(interfaces.begin(), interfaces.end(), name) - interfaces.begin());
+    };
+    std::vector<std::vector<size_t>> per_interface(interfaces.size());
     std::vector<Session> sessions;
-    for (const SessionConfig& sc : c.sessions) {
+    for (size_t k = 0; k < c.sessions.size(); ++k) {
+        const SessionConfig& sc = c.sessions[k];
         Session s = sc.session;
+        // A session without interfaces takes the top level's.
+        for (const std::string& name : sc.interfaces.empty() ? c.interfaces : sc.interfaces) {
+            const size_t i = index_of(name);
+            if (i >= kMaxInterfaces) continue;
+            s.interfaces |= uint64_t(1) << i;
+            per_interface[i].push_back(k);
+        }
+        if (sc.target) {
+            for (size_t t = 0; t < targets.size(); ++t)
+                if (targets[t].host == sc.target->host && targets[t].port == sc.target->port) s.target = uint16_t(t);
+        }
         if (!sc.filter_id.empty()) {
             auto it = library.find(sc.filter_id);
             if (it == library.end()) {
@@ -317,11 +499,19 @@ std::vector<Session> resolve_sessions(const SenderConfig& c, const FilterLibrary
         }
         sessions.push_back(std::move(s));
     }
+    for (size_t i = 0; i < interfaces.size() && i < kMaxInterfaces; ++i)
+        check_interface_sessions(c, interfaces[i], per_interface[i], errors);
     return sessions;
 }
 
 void validate_for_run(const SenderConfig& c, std::vector<ConfigError>& errors) {
-    if (c.interfaces.empty()) errors.push_back({0, 0, "no interface to capture on: set 'interface:' or give -i IFACE"});
+    for (const SessionConfig& sc : c.sessions)
+        if (sc.interfaces.empty() && c.interfaces.empty())
+            errors.push_back(error_at_mark(sc.at, "session " + std::to_string(sc.session.session_number) +
+                                                      " has no source interface: set 'interface:' (in it or at the top "
+                                                      "level) or give -i IFACE"));
+    if (c.sessions.empty() && c.interfaces.empty())
+        errors.push_back({0, 0, "no interface to capture on: set 'interface:' or give -i IFACE"});
     for (size_t i = 0; i < c.interfaces.size(); ++i) {
         // Two captures on one interface would mirror each frame twice.
         if (std::find(c.interfaces.begin(), c.interfaces.begin() + long(i), c.interfaces[i]) !=
@@ -329,7 +519,13 @@ void validate_for_run(const SenderConfig& c, std::vector<ConfigError>& errors) {
             errors.push_back(error_at_mark(i < c.interfaces_at.size() ? c.interfaces_at[i] : SourceMark{},
                                            "interface " + quote(c.interfaces[i]) + " is given twice"));
     }
-    if (c.target.host.empty()) errors.push_back({0, 0, "no target: set 'target:' or give --target HOST[:PORT]"});
+    for (const SessionConfig& sc : c.sessions)
+        if (!sc.target && c.target.host.empty())
+            errors.push_back(error_at_mark(sc.at, "session " + std::to_string(sc.session.session_number) +
+                                                      " has no target: set 'target:' (in it or at the top level) or "
+                                                      "give --target HOST[:PORT]"));
+    if (c.sessions.empty() && c.target.host.empty())
+        errors.push_back({0, 0, "no target: set 'target:' or give --target HOST[:PORT]"});
     if (c.sessions.empty()) errors.push_back({0, 0, "no sessions: nothing would be mirrored"});
 }
 

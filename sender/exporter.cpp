@@ -39,7 +39,8 @@ public:
             filt(metrics::filtered_packets), rules(metrics::rule_decisions), trunc(metrics::truncated_packets),
             drop(metrics::dropped_packets), sent_d(metrics::sent_datagrams), sent_b(metrics::sent_bytes),
             calls(metrics::sendmmsg_calls), unreach(metrics::target_unreachable), sess(metrics::sessions), res(metrics::resolutions),
-            rel(metrics::reloads);
+            rel(metrics::reloads), path(metrics::target_path_failures), up(metrics::target_up),
+            reseg(metrics::resegmented_packets);
         build.value(1, {{"version", MIRRORTAP_VERSION}});
         {
             std::lock_guard lock(s_.lock);
@@ -48,6 +49,12 @@ public:
                 cap_b.value(double(i->captured_bytes.get()), {{"interface", i->name}});
                 pdrop.value(double(i->pcap_dropped.get()), {{"interface", i->name}, {"reason", "kernel"}});
                 pdrop.value(double(i->pcap_ifdropped.get()), {{"interface", i->name}, {"reason", "interface"}});
+            }
+            for (const auto& t : s_.targets) {
+                for (size_t f = 0; f < kPathFailureCount; ++f)
+                    path.value(double(t->failures[f].get()),
+                               {{"target", t->name}, {"reason", std::string(to_string(PathFailure(f)))}});
+                up.value(double(t->up.get()), {{"target", t->name}});
             }
             for (const auto& ss : s_.sessions) {
                 const std::string vni = std::to_string(ss->vni);
@@ -72,6 +79,7 @@ public:
         sent_b.value(double(s_.sent_bytes.get()));
         calls.value(double(s_.sendmmsg_calls.get()));
         unreach.value(double(s_.target_unreachable.get()));
+        reseg.value(double(s_.resegmented.get()));
         sess.value(double(s_.configured_sessions.get()));
         res.value(double(s_.resolutions_ok.get()), {{"result", "ok"}});
         res.value(double(s_.resolutions_failed.get()), {{"result", "failed"}});
@@ -79,7 +87,7 @@ public:
         rel.value(double(s_.reloads_failed.get()), {{"result", "failed"}});
         std::vector<MetricFamily> out;
         for (Family* f : {&build, &cap_p, &cap_b, &pdrop, &mir_p, &mir_b, &filt, &rules, &trunc, &drop, &sent_d,
-                          &sent_b, &calls, &unreach, &sess, &res, &rel})
+                          &sent_b, &calls, &unreach, &path, &up, &reseg, &sess, &res, &rel})
             out.push_back(std::move(f->f));
         return out;
     }
@@ -88,12 +96,26 @@ private:
     const SenderStats& s_;
 };
 
-Exporter::Exporter(const SenderStats& stats) : metrics_(std::make_shared<Metrics>(stats)) {}
+Exporter::Exporter(const SenderStats& stats) : stats_(stats), metrics_(std::make_shared<Metrics>(stats)) {}
+
+HttpResponse Exporter::healthz() const {
+    // Red while a target has been unreachable past the grace period: the
+    // mirrors are going nowhere, however well capturing goes.
+    std::string down;
+    {
+        std::lock_guard lock(stats_.lock);
+        for (const auto& t : stats_.targets)
+            if (t->up.get() == 0) down += "target " + t->name + " unreachable: " + t->problem + "\n";
+    }
+    if (down.empty()) return {200, "text/plain; charset=utf-8", "ok\n", {}};
+    return {503, "text/plain; charset=utf-8", down, {}};
+}
 Exporter::~Exporter() = default;
 
 std::string Exporter::start(const std::string& listen) {
     server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) -> HttpResponse {
-        if (r.path != "/metrics") return {404, "text/plain; charset=utf-8", "not found: try /metrics\n", {}};
+        if (r.path == "/healthz") return healthz();
+        if (r.path != "/metrics") return {404, "text/plain; charset=utf-8", "not found: try /metrics or /healthz\n", {}};
         return {200, "text/plain; version=0.0.4; charset=utf-8",
                 prometheus::TextSerializer().Serialize(metrics_->Collect()), {}};
     });

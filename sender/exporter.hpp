@@ -1,4 +1,4 @@
-// /metrics for the sender over the HTTP server of support/, serialized with
+// /metrics and /healthz for the sender over the HTTP server of support/, serialized with
 // prometheus-cpp. Counts are read from SenderStats at scrape time; the hot
 // path keeps no registry.
 #pragma once
@@ -19,6 +19,9 @@ public:
 
 private:
     class Metrics;
+    // 200 "ok", or 503 naming each target unreachable past the grace period.
+    HttpResponse healthz() const;
+    const SenderStats& stats_;
     std::shared_ptr<Metrics> metrics_;
     std::unique_ptr<HttpServer> server_;  // last: stopped before what it reads
 };

@@ -35,7 +35,51 @@ struct Loaded {
     std::vector<std::string> errors;  // formatted, with file:line:column
     std::vector<std::string> notes;
     FilterLibrary imported;
+    AwsLibrary aws;
 };
+
+// The imported sessions whose source network interface is this host's
+// (aws_interface), as sessions of the config; the others are noted.
+void add_imported_sessions(Loaded& out) {
+    SenderConfig& c = out.run.config;
+    std::vector<std::string> others;
+    for (const auto& [id, s] : out.aws.sessions) {
+        auto iface = std::find_if(c.aws_interfaces.begin(), c.aws_interfaces.end(),
+                                  [&](const AwsInterfaceName& m) { return m.id == s.network_interface_id; });
+        if (iface == c.aws_interfaces.end()) {
+            others.push_back(printable(id) + " (" + printable(s.network_interface_id) + ")");
+            continue;
+        }
+        auto target = std::find_if(c.aws_targets.begin(), c.aws_targets.end(),
+                                   [&](const AwsTargetAddress& m) { return m.id == s.target_id; });
+        if (target == c.aws_targets.end()) {
+            auto known = out.aws.targets.find(s.target_id);
+            out.errors.push_back("mirrortap-sender: imported session " + printable(id) + " sends to " +
+                                 printable(s.target_id) +
+                                 (known == out.aws.targets.end()
+                                      ? std::string()
+                                      : " (" + printable(known->second.type) + " " + printable(known->second.where) + ")") +
+                                 ": say where it is reached with --aws-target " + printable(s.target_id) +
+                                 "=HOST[:PORT] (aws_target: in the file)");
+            continue;
+        }
+        SessionConfig sc;
+        sc.session.session_number = s.session_number;
+        sc.session.vni = s.vni;
+        sc.session.packet_length = s.packet_length;
+        sc.session.description = s.description.empty() ? s.id : s.description;
+        sc.filter_id = s.filter_id;
+        sc.interfaces = {iface->interface};
+        sc.target = target->endpoint;
+        c.sessions.push_back(std::move(sc));
+    }
+    if (!others.empty()) {
+        std::string list;
+        for (const auto& o : others) list += (list.empty() ? "" : ", ") + o;
+        out.notes.push_back(std::to_string(others.size()) + " imported session(s) of network interfaces that are not "
+                            "this host's (no --aws-interface ENI=IFACE for them) left out: " + list);
+    }
+}
 
 // Config file, then flags, then AWS filters, then sessions. `for_run` adds
 // the checks that running needs (interface, target, sessions).
@@ -61,8 +105,11 @@ Loaded load(const Options& o, bool for_run) {
         AwsImport imp = import_aws_filters_file(f);
         for (const auto& e : imp.errors) out.errors.push_back(format_error(printable(f), e));
         for (const auto& n : imp.notes) out.notes.push_back(printable(f) + ": " + n);
-        for (auto& [id, filter] : imp.filters) out.imported[id] = filter;
+        if (imp.ok()) out.aws.add(std::move(imp), printable(f), out.errors);
     }
+    out.aws.finish(out.errors);
+    out.imported = out.aws.filters;
+    add_imported_sessions(out);
 
     if (o.vni) {
         SessionConfig sc;
@@ -94,10 +141,20 @@ Loaded load(const Options& o, bool for_run) {
                 errors.push_back(error_at_mark(i < c.interfaces_at.size() ? c.interfaces_at[i] : SourceMark{},
                                                "interface: no such interface " + quote(c.interfaces[i])));
         }
+        for (const SessionConfig& sc : c.sessions)
+            for (const std::string& name : sc.interfaces)
+                if (if_nametoindex(name.c_str()) == 0)
+                    errors.push_back(error_at_mark(sc.interfaces_at, "interface: no such interface " + quote(name)));
         if (!c.target.host.empty()) {
             sockaddr_storage addr{};
             if (std::string e = resolve_target(c.target.host, addr); !e.empty())
                 errors.push_back(error_at_mark(c.target_at, "target: " + e));
+        }
+        for (const SessionConfig& sc : c.sessions) {
+            sockaddr_storage addr{};
+            if (sc.target)
+                if (std::string e = resolve_target(sc.target->host, addr); !e.empty())
+                    errors.push_back(error_at_mark(sc.target_at, "target: " + e));
         }
     }
     for (const auto& e : errors) out.errors.push_back(format_error(e.line ? origin : "mirrortap-sender", e));
@@ -110,7 +167,10 @@ void print_errors(const Loaded& l) {
 }
 
 int check_config(const Options& o) {
-    Loaded l = load(o, o.explain_path.empty());
+    // Only JSON to look at (--import-aws-filter FILE --check-config): what
+    // it holds, as YAML, with nothing to run.
+    const bool import_only = o.config_path.empty() && o.setting_uses.empty() && !o.vni && !o.aws_filter_files.empty();
+    Loaded l = load(o, o.explain_path.empty() && !import_only);
     print_errors(l);
     if (!l.errors.empty()) return 1;
     for (const auto& [id, filter] : l.imported) {
@@ -118,18 +178,42 @@ int check_config(const Options& o) {
                   << "filter:\n"
                   << filter_to_yaml(filter, 2);
     }
+    for (const auto& [id, t] : l.aws.targets)
+        std::cout << "# imported target " << printable(id) << ": " << printable(t.type) << " " << printable(t.where)
+                  << (t.description.empty() ? "" : " \"" + printable(t.description) + "\"") << "\n";
+    for (const auto& [id, s] : l.aws.sessions)
+        std::cout << "# imported session " << printable(id) << ": session_number " << s.session_number
+                  << ", virtual_network_id " << s.vni
+                  << (s.packet_length ? ", packet_length " + std::to_string(*s.packet_length) : "") << ", from "
+                  << printable(s.network_interface_id) << " to " << printable(s.target_id) << ", filter "
+                  << printable(s.filter_id) << "\n";
+    if (import_only) {
+        std::cout << l.aws.filters.size() << " filter(s), " << l.aws.sessions.size() << " session(s), "
+                  << l.aws.targets.size() << " target(s) imported; import OK\n";
+        return 0;
+    }
     const SenderConfig& c = l.run.config;
+    const std::vector<std::string> interfaces = capture_interfaces(c);
+    const std::vector<Endpoint> targets = session_targets(c);
     std::string names;
-    for (const auto& i : c.interfaces) names += (names.empty() ? "" : ",") + i;
+    for (const auto& i : interfaces) names += (names.empty() ? "" : ",") + i;
     std::cout << "interface " << names << ", target " << printable(c.target.host) << ":" << c.target.port << ", mtu "
               << c.mtu << "\n";
     SessionEngine engine(l.run.sessions);
     for (const Session& s : engine.sessions()) {
+        std::string on;
+        for (size_t i = 0; i < interfaces.size() && i < kMaxInterfaces; ++i)
+            if (s.interfaces & (uint64_t(1) << i)) on += (on.empty() ? "" : ",") + interfaces[i];
         std::cout << "session " << s.session_number << " vni " << s.vni << " (" << s.name() << ")"
                   << (s.packet_length ? ", packet_length " + std::to_string(*s.packet_length) : "")
                   << (s.filter.id.empty() ? "" : ", filter " + s.filter.id) << ": "
                   << s.filter.rules(Direction::egress).size() << " egress rule(s), "
-                  << s.filter.rules(Direction::ingress).size() << " ingress rule(s)\n";
+                  << s.filter.rules(Direction::ingress).size() << " ingress rule(s)"
+                  << (on.empty() ? "" : "; on " + on)
+                  << (s.target < targets.size()
+                          ? ", to " + printable(targets[s.target].host) + ":" + std::to_string(targets[s.target].port)
+                          : "")
+                  << "\n";
     }
     std::cout << "config OK\n";
     return 0;
@@ -148,7 +232,14 @@ int explain(const Options& o) {
     if (!eo.local_mac)
         std::cout << "# no --local-mac and no local interface to take it from: each frame is shown both ways\n";
     eo.max_inner_bytes = max_inner_frame_bytes(l.run.config.mtu, false);
-    SessionEngine engine(l.run.sessions);
+    // A pcap file is of one interface: the first named, whose sessions decide.
+    const std::vector<std::string> interfaces = capture_interfaces(l.run.config);
+    std::vector<Session> sessions = l.run.sessions;
+    if (interfaces.size() > 1) {
+        std::erase_if(sessions, [](const Session& s) { return s.interfaces != 0 && !(s.interfaces & 1); });
+        std::cout << "# the sessions of " << interfaces[0] << " (the first interface)\n";
+    }
+    SessionEngine engine(std::move(sessions));
     engine.set_vpc_resolvers(vpc_resolvers(l.run.config.vpc_cidrs));
     ExplainTotals totals;
     if (std::string e = explain_pcap(o.explain_path, engine, eo, std::cout, totals); !e.empty()) {

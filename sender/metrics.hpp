@@ -45,6 +45,14 @@ inline constexpr Def sent_bytes{"mirrortap_sender_sent_bytes_total", T::Counter,
 inline constexpr Def target_unreachable{"mirrortap_sender_target_unreachable_total", T::Counter,
     "ICMP destination unreachable (port, host, network...) received about datagrams sent to the target: "
     "nothing listens there, or no route."};
+inline constexpr Def target_path_failures{"mirrortap_sender_target_path_failures_total", T::Counter,
+    "Seconds in which a target looked unreachable, by target and reason: icmp_unreachable (ICMP destination "
+    "unreachable, or a send refused with it), no_neighbour (no ARP/ND answer from the next hop), no_route."};
+inline constexpr Def target_up{"mirrortap_sender_target_up", T::Gauge,
+    "1 while the target is reachable or within the grace period (unreachable_grace); 0 after: /healthz is red."};
+inline constexpr Def resegmented_packets{"mirrortap_sender_resegmented_packets_total", T::Counter,
+    "Packets made beyond the captured frames by cutting TCP super-frames (TSO/GSO/GRO) back into the wire's "
+    "segments: a frame cut into N counts N - 1. Captured + resegmented = mirrored + filtered + dropped."};
 inline constexpr Def sendmmsg_calls{"mirrortap_sender_sendmmsg_calls_total", T::Counter,
     "sendmmsg system calls; sent_datagrams over this is the mean batch."};
 inline constexpr Def sessions{"mirrortap_sender_sessions", T::Gauge, "Mirror sessions configured."};

@@ -13,6 +13,8 @@
 
 #include "decap/frame.hpp"
 #include "sender/encap.hpp"
+#include "sender/path_probe.hpp"
+#include "sender/segment.hpp"
 #include "support/clock.hpp"
 #include "support/text.hpp"
 
@@ -65,12 +67,22 @@ std::string resolve_target(const std::string& host, sockaddr_storage& out) {
     return "";
 }
 
+const sockaddr_storage& pick_address(const std::vector<sockaddr_storage>& answer, const sockaddr_storage& current) {
+    for (const sockaddr_storage& a : answer)
+        if (same_address(a, current)) return a;
+    return answer.front();
+}
+
 struct Sender::Source {
     Sender* owner;
     std::unique_ptr<Capture> capture;
     boost::asio::posix::stream_descriptor fd;
     boost::asio::steady_timer pause;
     bool closed = false;
+    uint64_t interface_bit = 0;  // this interface's bit in Session::interfaces
+    // The interface's primary addresses: the outer source of its mirrors.
+    OuterSource source_v4, source_v6;
+    uint32_t link_mtu = 0;  // the interface's MTU: the size of its segments on the wire
     Source(Sender* o, std::unique_ptr<Capture> c, boost::asio::io_context& io)
         : owner(o), capture(std::move(c)), fd(io), pause(io) {
         const int copy = ::dup(capture->selectable_fd());
@@ -89,14 +101,19 @@ struct Sender::Source {
 // What a config needs, built beside the running objects.
 struct Sender::Staged {
     RunConfig run;
-    sockaddr_storage target{};
-    std::unique_ptr<Transmitter> tx;  // null: the running one serves (same family, batch and buffer)
+    struct TargetPlan {
+        Endpoint endpoint;
+        sockaddr_storage addr{};
+        std::unique_ptr<Transmitter> tx;  // null: the running one for this endpoint serves
+    };
+    std::vector<TargetPlan> targets;  // session_targets() order
     struct Interface {
         std::shared_ptr<Source> running;         // kept: the capture already running on it
         std::unique_ptr<CompiledFilter> filter;  // the kept capture's new filter, when it changes
         std::shared_ptr<Source> opened;          // or new: opened and filtered, not armed yet
+        uint64_t bit = 0;
     };
-    std::vector<Interface> interfaces;  // in config order
+    std::vector<Interface> interfaces;  // in capture_interfaces() order, two directions each
 };
 
 Sender::Sender(boost::asio::io_context& io, SenderStats& stats)
@@ -110,6 +127,12 @@ std::shared_ptr<Sender::Source> Sender::running_source(const std::string& interf
     return nullptr;
 }
 
+const Sender::Target* Sender::running_target(const Endpoint& e) const {
+    for (const Target& t : targets_)
+        if (t.endpoint.host == e.host && t.endpoint.port == e.port) return &t;
+    return nullptr;
+}
+
 std::string Sender::interface_names() const {
     std::string names;
     for (auto& s : sources_)
@@ -117,25 +140,45 @@ std::string Sender::interface_names() const {
     return names;
 }
 
-std::string Sender::stage(RunConfig run, const sockaddr_storage& target, Staged& staged) {
+std::string Sender::target_names() const {
+    std::string names;
+    for (const Target& t : targets_)
+        names += (names.empty() ? "" : ", ") + address_text(t.addr) + ":" + std::to_string(t.endpoint.port);
+    return names;
+}
+
+std::string Sender::stage(RunConfig run, std::vector<sockaddr_storage> addresses, Staged& staged) {
     const SenderConfig& c = run.config;
+    const std::vector<Endpoint> endpoints = session_targets(c);
+    if (endpoints.size() != addresses.size()) return "internal: one address per target expected";
     const bool amazon_dns = std::any_of(run.sessions.begin(), run.sessions.end(),
                                         [](const Session& s) { return s.filter.amazon_dns; });
-    const std::string bpf = own_traffic_filter(own_target(target, c.target.port)) + " and " +
-                            aws_services_filter(amazon_dns, vpc_resolvers(c.vpc_cidrs));
-    if (!tx_ || !tx_->suits(target.ss_family, c.batch_size, c.send_buffer_bytes)) {
+    // Our own VXLAN to every target stays out of every capture.
+    std::string bpf;
+    for (size_t i = 0; i < endpoints.size(); ++i)
+        bpf += own_traffic_filter(own_target(addresses[i], endpoints[i].port)) + " and ";
+    bpf += aws_services_filter(amazon_dns, vpc_resolvers(c.vpc_cidrs));
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+        Staged::TargetPlan& plan = staged.targets.emplace_back();
+        plan.endpoint = endpoints[i];
+        plan.addr = addresses[i];
+        const Target* running = running_target(endpoints[i]);
+        if (running && running->tx->suits(addresses[i].ss_family, c.batch_size, c.send_buffer_bytes)) continue;
         std::string error;
-        staged.tx = Transmitter::open(stats_, target.ss_family, c.batch_size, kMaxDatagramBytes, c.send_buffer_bytes,
-                                      error);
-        if (!staged.tx) return error;
-        staged.tx->set_target(target);
+        plan.tx = Transmitter::open(stats_, addresses[i].ss_family, c.batch_size, kMaxDatagramBytes,
+                                    c.send_buffer_bytes, error);
+        if (!plan.tx) return error;
+        plan.tx->set_target(addresses[i]);
     }
     // Two captures per interface, one per direction: the kernel says which
     // way a frame went. Each gets half the ring the setting asks for.
     const CaptureOptions options{c.capture_buffer_bytes / 2, 65535};
-    for (const std::string& name : c.interfaces)
+    const std::vector<std::string> names = capture_interfaces(c);
+    for (size_t index = 0; index < names.size(); ++index)
     for (const Direction direction : {Direction::ingress, Direction::egress}) {
+        const std::string& name = names[index];
         Staged::Interface& i = staged.interfaces.emplace_back();
+        i.bit = uint64_t(1) << index;
         std::string error;
         if ((i.running = running_source(name, direction))) {
             // Its ring keeps what it holds; only the filter may change (a new target).
@@ -153,7 +196,6 @@ std::string Sender::stage(RunConfig run, const sockaddr_storage& target, Staged&
         }
     }
     staged.run = std::move(run);
-    staged.target = target;
     return "";
 }
 
@@ -168,17 +210,41 @@ void Sender::commit(Staged& staged) {
         s->capture->update_stats();
         s->close();
     }
-    if (tx_) tx_->flush();
-    if (staged.tx) tx_ = std::move(staged.tx);
-    else tx_->set_target(staged.target);
-    target_ = staged.target;
-    own_ = own_target(staged.target, staged.run.config.target.port);
-    have_target_ = true;
-    path_mtu_ = 0;
-    refresh_path_mtu(staged.run.config.mtu);
+    for (Target& t : targets_) t.tx->flush();
+    std::vector<Target> targets;
+    for (Staged::TargetPlan& plan : staged.targets) {
+        Target& t = targets.emplace_back();
+        t.endpoint = plan.endpoint;
+        t.addr = plan.addr;
+        t.own = own_target(plan.addr, plan.endpoint.port);
+        Target* old = nullptr;
+        for (Target& o : targets_)
+            if (o.endpoint.host == plan.endpoint.host && o.endpoint.port == plan.endpoint.port) old = &o;
+        if (old) t.failing_since_ns = old->failing_since_ns;  // a reload does not restart the grace period
+        if (plan.tx) {
+            t.tx = std::move(plan.tx);
+        } else {
+            t.tx = std::move(old->tx);
+            t.tx->set_target(plan.addr);
+        }
+        {
+            std::lock_guard lock(stats_.lock);
+            t.health = stats_.target(printable(plan.endpoint.host) + ":" + std::to_string(plan.endpoint.port));
+        }
+        refresh_path_mtu(t, staged.run.config.mtu);
+    }
+    // A target no session sends to any more is nobody's concern: not red.
+    for (const Target& o : targets_)
+        if (std::none_of(targets.begin(), targets.end(), [&](const Target& t) { return t.health == o.health; })) {
+            std::lock_guard lock(stats_.lock);
+            o.health->up.set(1);
+            o.health->problem.clear();
+        }
+    targets_ = std::move(targets);
 
     std::vector<std::shared_ptr<Source>> sources;
     for (Staged::Interface& i : staged.interfaces) {
+        std::shared_ptr<Source> s = i.running ? i.running : i.opened;
         if (i.running) {
             // Compiled for this very handle, so only a kernel out of memory
             // could refuse it; the capture then keeps its old filter and the
@@ -186,14 +252,15 @@ void Sender::commit(Staged& staged) {
             if (i.filter)
                 if (std::string e = i.running->capture->install(*i.filter); !e.empty())
                     log(e + "; the per-frame check keeps our own traffic out");
-            sources.push_back(i.running);
-            continue;
-        }
-        {
+        } else {
             std::lock_guard lock(stats_.lock);
             i.opened->capture->attach_stats(stats_.interface(i.opened->capture->name()));
         }
-        sources.push_back(i.opened);
+        s->interface_bit = i.bit;
+        s->source_v4 = interface_primary_address(s->capture->name(), AF_INET);
+        s->source_v6 = interface_primary_address(s->capture->name(), AF_INET6);
+        s->link_mtu = interface_mtu(s->capture->name());
+        sources.push_back(std::move(s));
     }
     sources_ = std::move(sources);
     for (Staged::Interface& i : staged.interfaces)
@@ -206,19 +273,19 @@ void Sender::commit(Staged& staged) {
     schedule_resolve();
 }
 
-void Sender::refresh_path_mtu(uint32_t configured) {
-    const uint32_t route = route_mtu(target_);
+void Sender::refresh_path_mtu(Target& t, uint32_t configured) {
+    const uint32_t route = route_mtu(t.addr);
     const uint32_t mtu = route != 0 ? std::min(configured, route) : configured;
-    if (mtu == path_mtu_) return;
-    if (path_mtu_ != 0 || mtu != configured)
-        log("path MTU to " + address_text(target_) + ": " + std::to_string(mtu) +
+    if (mtu == t.path_mtu) return;
+    if (t.path_mtu != 0 || mtu != configured)
+        log("path MTU to " + address_text(t.addr) + ": " + std::to_string(mtu) +
             (mtu < configured ? " (the route's; --mtu says " + std::to_string(configured) + ")" : ""));
-    path_mtu_ = mtu;
-    max_inner_bytes_ = max_inner_frame_bytes(mtu, target_.ss_family == AF_INET6);
+    t.path_mtu = mtu;
+    t.max_inner_bytes = max_inner_frame_bytes(mtu, t.addr.ss_family == AF_INET6);
 }
 
 void Sender::apply_sessions(std::vector<Session> sessions, VpcResolvers resolvers) {
-    if (tx_) tx_->flush();
+    for (Target& t : targets_) t.tx->flush();
     engine_ = SessionEngine(std::move(sessions));
     engine_.set_vpc_resolvers(std::move(resolvers));
     slots_.clear();
@@ -233,40 +300,50 @@ void Sender::apply_sessions(std::vector<Session> sessions, VpcResolvers resolver
     }
 }
 
+// Each target's address: the running one for a target that stays, else resolved now.
+std::string Sender::addresses_for(const SenderConfig& c, std::vector<sockaddr_storage>& out) {
+    for (const Endpoint& e : session_targets(c)) {
+        sockaddr_storage addr{};
+        if (const Target* running = running_target(e)) {
+            addr = running->addr;
+        } else {
+            if (std::string err = resolve_target(e.host, addr); !err.empty()) {
+                stats_.resolutions_failed.add();
+                return "target: " + err;
+            }
+            stats_.resolutions_ok.add();
+        }
+        out.push_back(addr);
+    }
+    return "";
+}
+
 std::string Sender::start(RunConfig run) {
     stopped_ = false;
-    sockaddr_storage addr{};
-    if (std::string e = resolve_target(run.config.target.host, addr); !e.empty()) {
-        stats_.resolutions_failed.add();
-        return "target: " + e;
-    }
-    stats_.resolutions_ok.add();
+    std::vector<sockaddr_storage> addresses;
+    if (std::string e = addresses_for(run.config, addresses); !e.empty()) return e;
     Staged staged;
-    if (std::string e = stage(std::move(run), addr, staged); !e.empty()) return e;
+    if (std::string e = stage(std::move(run), std::move(addresses), staged); !e.empty()) return e;
     commit(staged);
     schedule_stats();
-    log("capturing on " + interface_names() + ", mirroring to " + address_text(target_) + ":" +
-        std::to_string(run_.config.target.port) + ", " + std::to_string(engine_.sessions().size()) +
-        " session(s), inner frames up to " + std::to_string(max_inner_bytes_) + " bytes");
+    uint32_t max_inner = 0;
+    for (const Target& t : targets_) max_inner = std::max(max_inner, t.max_inner_bytes);
+    log("capturing on " + interface_names() + ", mirroring to " + target_names() + ", " +
+        std::to_string(engine_.sessions().size()) + " session(s), inner frames up to " + std::to_string(max_inner) +
+        " bytes");
     return "";
 }
 
 std::string Sender::reload(RunConfig run) {
-    // The running address, unless the name changed: a name that moves is the
-    // resolve timer's (it stages and commits the same way).
-    sockaddr_storage addr = target_;
-    if (run.config.target.host != run_.config.target.host) {
-        if (std::string e = resolve_target(run.config.target.host, addr); !e.empty()) {
-            stats_.resolutions_failed.add();
-            return "target: " + e;
-        }
-        stats_.resolutions_ok.add();
-    }
+    // The running addresses of targets that stay (a name that moves is the
+    // resolve timer's, which stages and commits the same way); new ones resolved.
+    std::vector<sockaddr_storage> addresses;
+    if (std::string e = addresses_for(run.config, addresses); !e.empty()) return e;
     Staged staged;
-    if (std::string e = stage(std::move(run), addr, staged); !e.empty()) return e;
+    if (std::string e = stage(std::move(run), std::move(addresses), staged); !e.empty()) return e;
     commit(staged);
     log("reloaded: capturing on " + interface_names() + ", " + std::to_string(engine_.sessions().size()) +
-        " session(s), mirroring to " + address_text(target_) + ":" + std::to_string(run_.config.target.port));
+        " session(s), mirroring to " + target_names());
     return "";
 }
 
@@ -280,9 +357,9 @@ void Sender::stop() {
         s->capture->update_stats();
         s->close();
     }
-    if (tx_) {
-        tx_->flush();
-        tx_->read_errors();
+    for (Target& t : targets_) {
+        t.tx->flush();
+        t.tx->read_errors();
     }
 }
 
@@ -325,7 +402,7 @@ uint64_t Sender::drain(Source& s) {
         frames += uint64_t(n);
     }
     // The ring is empty: send what this wake-up gathered.
-    tx_->flush();
+    for (Target& t : targets_) t.tx->flush();
     return frames;
 }
 
@@ -346,12 +423,14 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
     // The BPF filter already keeps our VXLAN (and ICMP errors quoting it)
     // out; this catches the moment between a new target and the new filter.
     const FlowKey& f = inner.flow;
-    if (is_own_traffic(frame, inner, own_)) {
-        stats_.filtered[size_t(FilteredVerdict::own_traffic)].add();
-        return;
+    for (const Target& t : targets_) {
+        if (is_own_traffic(frame, inner, t.own)) {
+            stats_.filtered[size_t(FilteredVerdict::own_traffic)].add();
+            return;
+        }
     }
 
-    const Classification c = engine_.classify(dir, inner);
+    const Classification c = engine_.classify(dir, inner, s.interface_bit);
     if (c.rule) {
         const Filter& filter = engine_.sessions()[size_t(c.rule_session_index)].filter;
         const size_t index = size_t(c.rule - filter.rules(dir).data());
@@ -366,75 +445,167 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
         return;
     }
     const Session& session = engine_.sessions()[size_t(c.session_index)];
-    const Truncation t = truncate_frame(h->caplen, session.packet_length, max_inner_bytes_);
+    if (session.target >= targets_.size()) {
+        stats_.dropped[size_t(DropReason::no_target)].add();
+        return;
+    }
+    // What the wire carried: a TSO/GSO/GRO super-frame leaves as the
+    // segments the link would have had, each mirrored as one packet.
+    if (s.link_mtu != 0 && is_tcp_superframe(frame, inner, s.link_mtu)) {
+        const size_t segments = split_tcp(frame, inner, s.link_mtu, scratch_.data(), [&](Bytes segment) {
+            mirror(s, c.session_index, f, segment, ChecksumFix{});
+        });
+        if (segments > 0) {
+            stats_.resegmented.add(segments - 1);
+            return;
+        }
+    }
+    // Checksum offload leaves a partial checksum (egress; and ingress over a
+    // virtual link, which passes it on): the wire carries the real one.
+    mirror(s, c.session_index, f, frame, l4_checksum_fix(frame, inner));
+}
+
+void Sender::mirror(Source& s, int session_index, const FlowKey& f, Bytes frame, ChecksumFix fix) {
+    const Session& session = engine_.sessions()[size_t(session_index)];
+    Target& target = targets_[session.target];
+    Transmitter& tx = *target.tx;
+    const Truncation t = truncate_frame(uint32_t(frame.size()), session.packet_length, target.max_inner_bytes);
     if (t.by_packet_length) stats_.truncated_packet_length.add();
     if (t.by_mtu) stats_.truncated_mtu.add();
-    const uint64_t wire_bytes = tx_->outer_ip_header_bytes() + kUdpHeaderBytes + kVxlanHeaderBytes + t.length;
+    const uint64_t wire_bytes = tx.outer_ip_header_bytes() + kUdpHeaderBytes + kVxlanHeaderBytes + t.length;
     if (!limiter_.allow(wire_bytes, now_ns_)) {
         stats_.dropped[size_t(DropReason::rate_limit)].add();
         return;
     }
-    if (!have_target_) {
-        stats_.dropped[size_t(DropReason::no_target)].add();
-        return;
-    }
-    std::byte* out = tx_->slot();
+    std::byte* out = tx.slot();
     if (!out) {
-        tx_->flush();
-        out = tx_->slot();
+        tx.flush();
+        out = tx.slot();
     }
-    const size_t n = encapsulate_udp_vxlan(out, outer_source_port(f), run_.config.target.port, session.vni, frame,
+    const size_t n = encapsulate_udp_vxlan(out, outer_source_port(f), target.endpoint.port, session.vni, frame,
                                            t.length);
-    tx_->commit(n, slots_[size_t(c.session_index)].stats, t.length);
-    if (tx_->full()) tx_->flush();
+    if (fix.field != 0 && fix.field + 2 <= t.length)
+        store_be16(out + kUdpHeaderBytes + kVxlanHeaderBytes + fix.field, fix.value);
+    tx.commit(n, slots_[size_t(session_index)].stats, t.length,
+              tx.family() == AF_INET6 ? &s.source_v6 : &s.source_v4);
+    if (tx.full()) tx.flush();
 }
 
 void Sender::schedule_stats() {
     stats_timer_.expires_after(std::chrono::seconds(1));
     stats_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec || stopped_) return;
-        for (auto& s : sources_) s->capture->update_stats();
-        tx_->flush();
-        tx_->read_errors();
-        refresh_path_mtu(run_.config.mtu);
+        for (auto& s : sources_) {
+            s->capture->update_stats();
+            s->link_mtu = interface_mtu(s->capture->name());  // followed as it changes
+        }
+        check_targets();
         schedule_stats();
     });
+}
+
+void Sender::check_targets() {
+    const uint64_t now = monotonic_ns();
+    const uint64_t grace = uint64_t(run_.config.unreachable_grace_seconds) * 1'000'000'000;
+    for (Target& t : targets_) {
+        t.tx->flush();
+        refresh_path_mtu(t, run_.config.mtu);
+        std::array<bool, kPathFailureCount> seen{};
+        seen[size_t(PathFailure::icmp_unreachable)] = t.tx->read_errors() + t.tx->take_unreachable_sends() > 0;
+        const PathState path = probe_path(t.addr);
+        seen[size_t(PathFailure::no_route)] = !path.route;
+        seen[size_t(PathFailure::no_neighbour)] = path.neighbour_failed;
+        std::string problem;
+        for (size_t f = 0; f < kPathFailureCount; ++f) {
+            if (!seen[f]) continue;
+            t.health->failures[f].add();
+            problem += problem.empty() ? "" : ", ";
+            switch (PathFailure(f)) {
+                case PathFailure::icmp_unreachable: problem += "ICMP destination unreachable"; break;
+                case PathFailure::no_neighbour: problem += "no ARP/ND answer from " + path.next_hop; break;
+                case PathFailure::no_route: problem += "no route"; break;
+            }
+        }
+        // Quiet for a second: reachable again. Otherwise down once the
+        // grace period has passed since it was first seen failing.
+        if (problem.empty()) {
+            t.failing_since_ns = 0;
+        } else if (t.failing_since_ns == 0) {
+            t.failing_since_ns = now;
+            log("target " + address_text(t.addr) + ":" + std::to_string(t.endpoint.port) + ": " + problem);
+        }
+        const bool down = t.failing_since_ns != 0 && now - t.failing_since_ns >= grace;
+        if (down != (t.health->up.get() == 0)) {
+            log("target " + address_text(t.addr) + ":" + std::to_string(t.endpoint.port) +
+                (down ? " is unreachable (" + problem + ") for " + std::to_string(run_.config.unreachable_grace_seconds) +
+                            " s: /healthz is red"
+                      : " is reachable again"));
+        }
+        std::lock_guard lock(stats_.lock);
+        t.health->up.set(down ? 0 : 1);
+        t.health->problem = down ? problem : "";
+    }
 }
 
 void Sender::schedule_resolve() {
     resolve_timer_.expires_after(std::chrono::seconds(run_.config.resolve_interval_seconds));
     resolve_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec || stopped_) return;
-        // getaddrinfo runs on Asio's resolver thread, never on the capture loop.
-        resolver_.async_resolve(
-            run_.config.target.host, "", boost::asio::ip::udp::resolver::numeric_service,
-            [this](const boost::system::error_code& rec, boost::asio::ip::udp::resolver::results_type results) {
-                if (stopped_ || rec == boost::asio::error::operation_aborted) return;
-                if (rec || results.empty()) {
-                    stats_.resolutions_failed.add();
-                    log("re-resolving " + quote(run_.config.target.host) + " failed: " + rec.message() +
-                        "; still sending to " + address_text(target_));
-                } else {
-                    stats_.resolutions_ok.add();
-                    sockaddr_storage addr{};
-                    const auto ep = results.begin()->endpoint();
-                    std::memcpy(&addr, ep.data(), ep.size());
-                    if (!same_address(addr, target_)) {
-                        const std::string before = address_text(target_);
-                        Staged staged;
-                        if (std::string e = stage(run_, addr, staged); !e.empty()) {
-                            log("new target address " + address_text(addr) + ": " + e + "; still sending to " +
-                                before);
-                        } else {
-                            commit(staged);
-                            log("target " + quote(run_.config.target.host) + " moved from " + before + " to " +
-                                address_text(addr));
-                        }
-                    }
-                }
-                schedule_resolve();
-            });
+        resolve_next(0);
     });
+}
+
+void Sender::resolve_next(size_t index) {
+    // Literal addresses need no lookup.
+    while (index < targets_.size() && !targets_[index].endpoint.is_name()) ++index;
+    if (index >= targets_.size()) {
+        schedule_resolve();
+        return;
+    }
+    const std::string host = targets_[index].endpoint.host;
+    // getaddrinfo runs on Asio's resolver thread, never on the capture loop.
+    resolver_.async_resolve(
+        host, "", boost::asio::ip::udp::resolver::numeric_service,
+        [this, index, host](const boost::system::error_code& rec,
+                            boost::asio::ip::udp::resolver::results_type results) {
+            if (stopped_ || rec == boost::asio::error::operation_aborted) return;
+            // A reload may have changed the targets meanwhile: start over.
+            if (index >= targets_.size() || targets_[index].endpoint.host != host) {
+                schedule_resolve();
+                return;
+            }
+            const sockaddr_storage current = targets_[index].addr;
+            if (rec || results.empty()) {
+                stats_.resolutions_failed.add();
+                log("re-resolving " + quote(host) + " failed: " + rec.message() + "; still sending to " +
+                    address_text(current));
+                resolve_next(index + 1);
+                return;
+            }
+            stats_.resolutions_ok.add();
+            std::vector<sockaddr_storage> answer;
+            for (const auto& r : results) {
+                sockaddr_storage a{};
+                std::memcpy(&a, r.endpoint().data(), r.endpoint().size());
+                answer.push_back(a);
+            }
+            const sockaddr_storage addr = pick_address(answer, current);
+            if (!same_address(addr, current)) {
+                std::vector<sockaddr_storage> addresses;
+                for (const Target& t : targets_) addresses.push_back(t.addr);
+                addresses[index] = addr;
+                Staged staged;
+                if (std::string e = stage(run_, std::move(addresses), staged); !e.empty()) {
+                    log("new target address " + address_text(addr) + ": " + e + "; still sending to " +
+                        address_text(current));
+                } else {
+                    commit(staged);  // schedules the next round itself
+                    log("target " + quote(host) + " moved from " + address_text(current) + " to " + address_text(addr));
+                    return;
+                }
+            }
+            resolve_next(index + 1);
+        });
 }
 
 }  // namespace mirrortap::sender

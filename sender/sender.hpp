@@ -17,13 +17,15 @@
 #include "sender/capture.hpp"
 #include "sender/config.hpp"
 #include "sender/rate_limit.hpp"
+#include "sender/segment.hpp"
 #include "sender/session_engine.hpp"
 #include "sender/stats.hpp"
 #include "sender/transmit.hpp"
 
 namespace mirrortap::sender {
 
-// A config ready to run: well-formed, filter ids resolved.
+// A config ready to run: well-formed, filter ids resolved; each session's
+// interfaces and target index capture_interfaces() and session_targets().
 struct RunConfig {
     SenderConfig config;
     std::vector<Session> sessions;
@@ -31,6 +33,11 @@ struct RunConfig {
 
 // The first address of `host` (numeric or a name); "" or a one-line error.
 std::string resolve_target(const std::string& host, sockaddr_storage& out);
+
+// Of a name's addresses, the one to send to: `current` while the answer still
+// holds it (an NLB's name answers with its zones' addresses in turn; hopping
+// between them would move every flow to another collector), else the first.
+const sockaddr_storage& pick_address(const std::vector<sockaddr_storage>& answer, const sockaddr_storage& current);
 
 class Sender {
 public:
@@ -57,8 +64,26 @@ public:
 private:
     struct Source;
     struct Staged;
-    // Builds what `run` needs with `target` beside the running objects; "" or an error.
-    std::string stage(RunConfig run, const sockaddr_storage& target, Staged& staged);
+    // One place mirrors go to, with its socket, its path MTU and its health.
+    struct Target {
+        Endpoint endpoint;  // host and port as configured
+        sockaddr_storage addr{};
+        OwnTarget own;
+        std::unique_ptr<Transmitter> tx;
+        uint32_t path_mtu = 0;
+        uint32_t max_inner_bytes = 0;
+        TargetHealth* health = nullptr;  // in stats_, kept across reloads
+        uint64_t failing_since_ns = 0;   // monotonic; 0 = not failing
+    };
+    // One address per session_targets() entry of `c`: the running one for a
+    // target that stays, else resolved now. "" or an error.
+    std::string addresses_for(const SenderConfig& c, std::vector<sockaddr_storage>& out);
+    std::string target_names() const;  // "10.0.0.1:4789, [::1]:4789"
+    // Builds what `run` needs with `addresses` (one per session_targets()
+    // entry) beside the running objects; "" or an error.
+    std::string stage(RunConfig run, std::vector<sockaddr_storage> addresses, Staged& staged);
+    // The running target for `e`, or null.
+    const Target* running_target(const Endpoint& e) const;
     // Swaps the staged objects in; cannot fail.
     void commit(Staged& staged);
     std::shared_ptr<Source> running_source(const std::string& interface, Direction direction) const;
@@ -67,11 +92,18 @@ private:
     uint64_t drain(Source& s);  // returns the frames read
     static void on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
     void handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes);
+    // Sends one frame (or one segment of a super-frame) of a session that
+    // took it, writing `fix` (a completed checksum) into the copy.
+    void mirror(Source& s, int session_index, const FlowKey& f, Bytes frame, ChecksumFix fix);
     void apply_sessions(std::vector<Session> sessions, VpcResolvers resolvers);
     // The MTU frames are cut to: --mtu, or the route's towards the target
     // when smaller (asked once a second: a syscall, never per frame).
-    void refresh_path_mtu(uint32_t configured);
+    void refresh_path_mtu(Target& t, uint32_t configured);
+    // Once a second: ICMP errors, the route and the neighbour towards each
+    // target, and whether it has been unreachable past the grace period.
+    void check_targets();
     void schedule_resolve();
+    void resolve_next(size_t index);  // re-resolves targets_[index..] one after another
     void schedule_stats();
 
     boost::asio::io_context& io_;
@@ -86,13 +118,11 @@ private:
     };
     std::vector<SessionSlot> slots_;
     std::vector<std::shared_ptr<Source>> sources_;
-    std::unique_ptr<Transmitter> tx_;
+    std::vector<Target> targets_;  // session_targets() order
     RateLimiter limiter_;
-    sockaddr_storage target_{};
-    OwnTarget own_;  // target_ and its port, as the own-traffic check wants them
-    bool have_target_ = false;
-    uint32_t path_mtu_ = 0;
-    uint32_t max_inner_bytes_ = 0;
+    // Where a super-frame's segments are built, one at a time: headers and
+    // a link MTU of payload at most.
+    std::vector<std::byte> scratch_ = std::vector<std::byte>(2 * 65536);
     uint64_t now_ns_ = 0;  // read once per drained batch, not per frame
     boost::asio::steady_timer resolve_timer_;
     boost::asio::steady_timer stats_timer_;

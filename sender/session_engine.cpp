@@ -24,7 +24,7 @@ SessionEngine::SessionEngine(std::vector<Session> sessions) : sessions_(std::mov
     any_amazon_dns_ = std::any_of(sessions_.begin(), sessions_.end(), [](const Session& s) { return s.filter.amazon_dns; });
 }
 
-Classification SessionEngine::classify(Direction dir, const InnerFrame& packet) const {
+Classification SessionEngine::classify(Direction dir, const InnerFrame& packet, uint64_t interface) const {
     Classification c;
     if (packet.flow.kind == FlowKind::non_ip) {
         c.not_mirrored = NotMirrored::non_ip;
@@ -37,6 +37,7 @@ Classification SessionEngine::classify(Direction dir, const InnerFrame& packet) 
         return c;
     }
     for (size_t i = 0; i < sessions_.size(); ++i) {
+        if (sessions_[i].interfaces != 0 && (sessions_[i].interfaces & interface) == 0) continue;
         // Amazon DNS traffic is only for the filters that name the service.
         if (service == AwsService::amazon_dns && !sessions_[i].filter.amazon_dns) continue;
         const FilterVerdict v = sessions_[i].filter.evaluate(dir, packet);

@@ -14,6 +14,10 @@ namespace mirrortap::sender {
 
 inline constexpr uint16_t kMinSessionNumber = 1;
 inline constexpr uint16_t kMaxSessionNumber = 32766;
+// AWS's quotas (VPC Traffic Mirroring, "Traffic Mirroring quotas"), not adjustable.
+inline constexpr size_t kMaxSessionsPerInterface = 3;
+inline constexpr size_t kMaxRulesPerDirection = 10;
+inline constexpr size_t kMaxInterfaces = 64;  // one bit each in Session::interfaces
 
 struct Session {
     uint16_t session_number = 1;   // 1..32766, lower = higher priority
@@ -21,6 +25,11 @@ struct Session {
     std::optional<uint32_t> packet_length;  // bytes of each frame kept; absent = whole frame
     Filter filter;
     std::string description;
+    // The source interfaces, as bits of RunConfig's interface list (bit i =
+    // capture_interfaces()[i]); 0 = every interface (tests, --explain).
+    uint64_t interfaces = 0;
+    // Where its packets go: an index into session_targets() (0 = the first).
+    uint16_t target = 0;
 
     // "session-<n>" unless described; used as the metric label.
     std::string name() const;
@@ -51,7 +60,9 @@ public:
     SessionEngine() = default;
     explicit SessionEngine(std::vector<Session> sessions);  // sorts by session_number
 
-    Classification classify(Direction dir, const InnerFrame& packet) const;
+    // `interface`: the capture's bit (Session::interfaces); only the
+    // sessions of that source interface are tried.
+    Classification classify(Direction dir, const InnerFrame& packet, uint64_t interface = ~uint64_t(0)) const;
     const std::vector<Session>& sessions() const { return sessions_; }
     // Some session's filter lists the amazon-dns network service.
     bool any_amazon_dns() const { return any_amazon_dns_; }

@@ -17,6 +17,7 @@ constexpr std::string_view kTarget = "Where mirrored packets go";
 constexpr std::string_view kSending = "Sending";
 constexpr std::string_view kMonitoring = "Monitoring";
 constexpr std::string_view kOneSession = "One session from the command line (instead of sessions: in the file)";
+constexpr std::string_view kAws = "What AWS defined (the JSON the AWS CLI prints)";
 constexpr std::string_view kChecking = "Checking";
 constexpr std::string_view kOther = "Other";
 // Keys only the file holds (no flag), listed in the docs table, not in --help.
@@ -81,6 +82,10 @@ SettingsTable<C> make_table() {
         {.key = "resolve_interval_seconds", .flag = "--resolve-seconds", .value_name = "N", .default_text = "30",
          .group = kTarget, .help = "re-resolve the target this often\nor a duration: 5m, 1h",
          .value = duration_value<C>(field<&C::resolve_interval_seconds>, seconds(1), seconds(86400))},
+        {.key = "unreachable_grace", .flag = "--unreachable-grace", .value_name = "N", .default_text = "10",
+         .group = kTarget,
+         .help = "a target unreachable this long turns /healthz red (seconds, or 1m)\nunreachable: ICMP unreachable, no ARP/ND answer from the next hop, no route",
+         .value = duration_value<C>(field<&C::unreachable_grace_seconds>, seconds(1), seconds(3600))},
         {.key = "mtu", .flag = "--mtu", .value_name = "BYTES", .default_text = "1500", .group = kTarget,
          .help = "path MTU to the target (576..9216)\nthe kernel's route MTU lowers it\nframes are cut to MTU-40 bytes as AWS does\nMTU-60 with an IPv6 target",
          .value = number_value<C>(field<&C::mtu>, 576, 9216)},
@@ -99,12 +104,18 @@ SettingsTable<C> make_table() {
          .help = "mirror sessions with their filters, AWS's model (sender/example.yaml)",
          .value = node_value<C>(field<&C::sessions>, load_sessions)},
         {.key = "aws_filter_files", .group = kFileOnly,
-         .help = "describe-traffic-mirror-filters JSON files\nrelative to the config file\nsessions name their filters by traffic_mirror_filter_id",
+         .help = "JSON the AWS CLI printed: describe-traffic-mirror-filters, -filter-rules, -sessions, -targets (whole, pages, or --query lists)\nrelative to the config file\nsessions name their filters by traffic_mirror_filter_id",
          .value = list_value<C>(field<&C::aws_filter_files>, parse_label_text)},
+        {.key = "aws_interface", .flag = "--aws-interface", .value_name = "ENI=IFACE", .group = kAws,
+         .help = "an imported session's source network interface is IFACE here\nimported sessions of ENIs not named are not this host's: skipped\nrepeat for several",
+         .value = list_value<C>(field<&C::aws_interfaces>, parse_aws_interface)},
+        {.key = "aws_target", .flag = "--aws-target", .value_name = "TMT=HOST[:PORT]", .group = kAws,
+         .help = "an imported session's target is reached at HOST[:PORT] (an NLB's DNS name, an ENI's address)\nrepeat for several",
+         .value = list_value<C>(field<&C::aws_targets>, parse_aws_target)},
 
         // ---- monitoring ----
         {.key = "metrics_listen", .flag = "--metrics-listen", .value_name = "ADDR:PORT", .group = kMonitoring,
-         .help = "serve Prometheus metrics at /metrics\noff when absent\na reload binds the new address before the old closes",
+         .help = "serve Prometheus metrics at /metrics and health at /healthz\noff when absent\na reload binds the new address before the old closes",
          .value = endpoint_value<C>(field<&C::metrics_listen>, kListenRules)},
     };
 }
@@ -118,20 +129,20 @@ const SettingsTable<SenderConfig>& sender_settings() {
 
 const std::vector<std::string_view>& sender_setting_groups() {
     static const std::vector<std::string_view> groups = {kCapture,   kTarget,   kSending, kMonitoring,
-                                                          kOneSession, kChecking, kOther};
+                                                          kOneSession, kAws, kChecking, kOther};
     return groups;
 }
 
 const std::vector<SettingDoc>& sender_action_docs() {
     static const std::vector<SettingDoc> actions = {
-        {.flag = "--import-aws-filter", .value_name = "FILE", .group = kOneSession,
-         .help = "load `aws ec2 describe-traffic-mirror-filters` JSON\nsessions name them by traffic_mirror_filter_id\nrepeat for several\nwith --check-config, prints them as YAML"},
+        {.flag = "--import-aws-filter", .value_name = "FILE", .group = kAws,
+         .help = "load JSON the AWS CLI printed: describe-traffic-mirror-filters, -filter-rules, -sessions, -targets\nsessions name filters by traffic_mirror_filter_id\nimported sessions run on --aws-interface's interfaces\nrepeat for several\nwith --check-config, prints them as YAML"},
         {.flag = "--vni", .value_name = "N", .group = kOneSession,
          .help = "one session with this VNI\nits filter: the one imported (or --accept-all)"},
         {.flag = "--session-number", .value_name = "N", .default_text = "1", .group = kOneSession,
          .help = "--vni's session number (1..32766)"},
         {.flag = "--packet-length", .value_name = "N", .group = kOneSession,
-         .help = "--vni's truncation, bytes of each frame (14..65535)"},
+         .help = "--vni's truncation, bytes of each frame (14..8500; AWS: 1-8500)"},
         {.flag = "--accept-all", .group = kOneSession,
          .help = "with --vni: mirror every IP packet (no filter)"},
         {.flag = "--check-config", .group = kChecking,

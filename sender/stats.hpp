@@ -74,6 +74,26 @@ struct SessionStats {
     }
 };
 
+// Why a target looks unreachable; each value is a `reason` label of
+// mirrortap_sender_target_path_failures_total.
+enum class PathFailure : uint8_t {
+    icmp_unreachable,  // ICMP destination unreachable about our datagrams, or a send refused with it
+    no_neighbour,      // the next hop does not answer ARP / neighbour discovery (FAILED, INCOMPLETE)
+    no_route,          // the kernel has no route to the target
+};
+inline constexpr size_t kPathFailureCount = 3;
+std::string_view to_string(PathFailure f);
+
+// One target's health, as the once-a-second check sees it (cold path).
+struct TargetHealth {
+    std::string name;  // "host:port" as configured
+    // Seconds in which each failure was seen.
+    std::array<Count, kPathFailureCount> failures;
+    Count up;  // 1, or 0 once it has failed for longer than the grace period
+    // What /healthz says while it is down; under SenderStats::lock.
+    std::string problem;
+};
+
 struct SenderStats {
     std::array<Count, kFilteredVerdictCount> filtered;
     std::array<Count, kDropReasonCount> dropped;
@@ -87,6 +107,9 @@ struct SenderStats {
     Count reloads_failed;
     Count sendmmsg_calls;
     Count target_unreachable;  // ICMP "destination unreachable" about our datagrams
+    // Packets a super-frame made beyond itself (N segments: N - 1), so that
+    // captured + resegmented = mirrored + filtered + dropped.
+    Count resegmented;
     Count configured_sessions;
 
     // Replaced on reload; the exporter takes the lock, the hot path never does
@@ -94,6 +117,7 @@ struct SenderStats {
     mutable std::mutex lock;
     std::vector<std::shared_ptr<InterfaceStats>> interfaces;
     std::vector<std::shared_ptr<SessionStats>> sessions;
+    std::vector<std::shared_ptr<TargetHealth>> targets;  // every target this run has had
 
     // Find or create; call with `lock` held.
     InterfaceStats* interface(const std::string& name) {
@@ -102,6 +126,14 @@ struct SenderStats {
         interfaces.push_back(std::make_shared<InterfaceStats>());
         interfaces.back()->name = name;
         return interfaces.back().get();
+    }
+    TargetHealth* target(const std::string& name) {
+        for (auto& t : targets)
+            if (t->name == name) return t.get();
+        targets.push_back(std::make_shared<TargetHealth>());
+        targets.back()->name = name;
+        targets.back()->up.set(1);
+        return targets.back().get();
     }
     SessionStats* session(const std::string& name, uint32_t vni) {
         for (auto& s : sessions)

@@ -1,5 +1,6 @@
 #include "sender/transmit.hpp"
 
+#include <ifaddrs.h>
 #include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
@@ -10,6 +11,15 @@
 #include <cstring>
 
 namespace mirrortap::sender {
+
+std::string_view to_string(PathFailure f) {
+    switch (f) {
+        case PathFailure::icmp_unreachable: return "icmp_unreachable";
+        case PathFailure::no_neighbour: return "no_neighbour";
+        case PathFailure::no_route: return "no_route";
+    }
+    return "unknown";
+}
 
 std::string_view to_string(DropReason r) {
     switch (r) {
@@ -35,14 +45,27 @@ std::string_view to_string(FilteredVerdict v) {
 namespace {
 constexpr int kOn = 1;
 
+// `value` as the one control message of `h`, in `room` (CMSG_SPACE of it at least).
+template <typename T>
+void put_control(msghdr& h, std::byte* room, int level, int type, const T& value) {
+    h.msg_control = room;
+    h.msg_controllen = CMSG_SPACE(sizeof(T));
+    cmsghdr* c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(sizeof(T));
+    std::memcpy(CMSG_DATA(c), &value, sizeof(T));
+}
+
 // What a send returns when an ICMP error is pending on the socket.
 bool is_icmp_report(int e) {
     return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN || e == EPROTO;
 }
 }  // namespace
 
-void Transmitter::read_errors() {
-    if (fd_ < 0) return;
+uint64_t Transmitter::read_errors() {
+    uint64_t unreachable = 0;
+    if (fd_ < 0) return 0;
     // Bounded: the error queue holds at most a receive buffer's worth.
     for (int i = 0; i < 4096; ++i) {
         char control[512];
@@ -53,7 +76,7 @@ void Transmitter::read_errors() {
         h.msg_iovlen = 1;
         h.msg_control = control;
         h.msg_controllen = sizeof control;
-        if (::recvmsg(fd_, &h, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
+        if (::recvmsg(fd_, &h, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return unreachable;
         for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
             const bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
             const bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
@@ -61,11 +84,37 @@ void Transmitter::read_errors() {
             sock_extended_err e;
             std::memcpy(&e, CMSG_DATA(c), sizeof e);
             if ((e.ee_origin == SO_EE_ORIGIN_ICMP && e.ee_type == 3) ||
-                (e.ee_origin == SO_EE_ORIGIN_ICMP6 && e.ee_type == 1))
+                (e.ee_origin == SO_EE_ORIGIN_ICMP6 && e.ee_type == 1)) {
                 stats_.target_unreachable.add();
+                ++unreachable;
+            }
         }
     }
+    return unreachable;
 }
+
+OuterSource interface_primary_address(const std::string& interface, int family) {
+    OuterSource out;
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return out;
+    // The kernel lists an interface's addresses primary first; labelled
+    // secondaries ("eth0:1") carry another name and are passed over.
+    for (const ifaddrs* a = list; a && out.family == 0; a = a->ifa_next) {
+        if (!a->ifa_addr || a->ifa_addr->sa_family != family || interface != a->ifa_name) continue;
+        if (family == AF_INET) {
+            out.v4 = reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr;
+            out.family = AF_INET;
+        } else {
+            const in6_addr& v6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr;
+            if (IN6_IS_ADDR_LINKLOCAL(&v6)) continue;
+            out.v6 = v6;
+            out.family = AF_INET6;
+        }
+    }
+    ::freeifaddrs(list);
+    return out;
+}
+
 
 uint32_t route_mtu(const sockaddr_storage& target) {
     // A connected UDP socket: the kernel picks the route (and any path MTU
@@ -87,7 +136,8 @@ uint32_t route_mtu(const sockaddr_storage& target) {
 
 Transmitter::Transmitter(SenderStats& stats, uint32_t batch_size, uint32_t max_datagram_bytes)
     : stats_(stats), batch_(batch_size), slot_bytes_(max_datagram_bytes),
-      buffers_(size_t(batch_size) * max_datagram_bytes), iov_(batch_size), msgs_(batch_size), pending_(batch_size) {}
+      buffers_(size_t(batch_size) * max_datagram_bytes), iov_(batch_size), msgs_(batch_size), pending_(batch_size),
+      controls_(batch_size) {}
 
 Transmitter::~Transmitter() {
     if (fd_ >= 0) ::close(fd_);
@@ -160,9 +210,10 @@ void Transmitter::set_target(const sockaddr_storage& addr) {
     }
 }
 
-void Transmitter::commit(size_t datagram_bytes, SessionStats* session, uint32_t inner_bytes) {
+void Transmitter::commit(size_t datagram_bytes, SessionStats* session, uint32_t inner_bytes,
+                         const OuterSource* source) {
     iov_[count_] = {buffers_.data() + size_t(count_) * slot_bytes_, datagram_bytes};
-    pending_[count_] = {session, inner_bytes};
+    pending_[count_] = {session, inner_bytes, source && source->family == family_ ? source : nullptr};
     ++count_;
 }
 
@@ -180,6 +231,19 @@ void Transmitter::flush() {
         h.msg_namelen = target_len_;
         h.msg_iov = &iov_[i];
         h.msg_iovlen = 1;
+        if (const OuterSource* src = pending_[i].source) {
+            // The source address per datagram (IP_PKTINFO's ipi_spec_dst,
+            // IPV6_PKTINFO's address): one socket serves every interface.
+            if (family_ == AF_INET6) {
+                in6_pktinfo info{};
+                info.ipi6_addr = src->v6;
+                put_control(h, controls_[i].bytes, IPPROTO_IPV6, IPV6_PKTINFO, info);
+            } else {
+                in_pktinfo info{};
+                info.ipi_spec_dst = src->v4;
+                put_control(h, controls_[i].bytes, IPPROTO_IP, IP_PKTINFO, info);
+            }
+        }
     }
     uint32_t done = 0, retries = 0;
     // Bounded: each pass sends at least one datagram or drops one, or is one
@@ -200,6 +264,7 @@ void Transmitter::flush() {
         // An ICMP error that arrived since the last send is reported once, by
         // this call, instead of sending: it is counted by read_errors; send
         // the datagram again (at most once per datagram in the batch).
+        if (errno == EHOSTUNREACH || errno == ENETUNREACH) ++unreachable_sends_;
         if (errno == EINTR || (is_icmp_report(errno) && retries++ < count_)) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
             // The socket is full: what is left of this batch would only wait

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "decap/bytes.hpp"
@@ -21,6 +22,17 @@ namespace mirrortap::sender {
 
 // The kernel's MTU on the route to `target` (0 when there is no route).
 uint32_t route_mtu(const sockaddr_storage& target);
+
+// The outer source address of a datagram. AWS sends a mirror from the source
+// network interface's primary address; here the source interface's first
+// address of the target's family (IPv6: the first that is not link-local).
+// family 0: the interface has none, the kernel picks as for any packet.
+struct OuterSource {
+    int family = 0;
+    in_addr v4{};
+    in6_addr v6{};
+};
+OuterSource interface_primary_address(const std::string& interface, int family);
 
 class Transmitter {
 public:
@@ -45,7 +57,9 @@ public:
     // Room for one datagram (UDP header onwards), or nullptr when the batch is
     // full (flush first). `commit` then adds it to the batch.
     std::byte* slot() { return count_ < batch_ ? buffers_.data() + size_t(count_) * slot_bytes_ : nullptr; }
-    void commit(size_t datagram_bytes, SessionStats* session, uint32_t inner_bytes);
+    // `source` (kept by the caller while the batch lasts) sets the outer
+    // source address; null or family 0: the kernel's choice.
+    void commit(size_t datagram_bytes, SessionStats* session, uint32_t inner_bytes, const OuterSource* source);
     bool full() const { return count_ >= batch_; }
     bool empty() const { return count_ == 0; }
     uint32_t max_datagram_bytes() const { return slot_bytes_; }
@@ -53,14 +67,21 @@ public:
     // Hands the batch to the kernel; whatever it refuses is counted as dropped.
     void flush();
     // Counts the ICMP unreachable errors queued about our datagrams (cold:
-    // once a second).
-    void read_errors();
+    // once a second); returns how many it read.
+    uint64_t read_errors();
+    // Sends the kernel refused with "host/network unreachable" since the last call.
+    uint64_t take_unreachable_sends() { return std::exchange(unreachable_sends_, 0); }
 
 private:
     Transmitter(SenderStats& stats, uint32_t batch_size, uint32_t max_datagram_bytes);
     struct Pending {
         SessionStats* session;
         uint32_t inner_bytes;
+        const OuterSource* source;
+    };
+    // Room for one IP_PKTINFO or IPV6_PKTINFO control message.
+    struct alignas(cmsghdr) Control {
+        std::byte bytes[CMSG_SPACE(sizeof(in6_pktinfo))];
     };
     SenderStats& stats_;
     int fd_ = -1;
@@ -75,6 +96,8 @@ private:
     std::vector<iovec> iov_;
     std::vector<mmsghdr> msgs_;
     std::vector<Pending> pending_;
+    std::vector<Control> controls_;
+    uint64_t unreachable_sends_ = 0;
 };
 
 }  // namespace mirrortap::sender

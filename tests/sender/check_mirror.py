@@ -88,6 +88,52 @@ class Packet:
         return f"{self.src}.{self.sport} > {self.dst}.{self.dport} proto {self.protocol}"
 
 
+def fold(total):
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def ones_complement_sum(data):
+    if len(data) % 2:
+        data += b"\0"
+    return fold(sum(struct.unpack("!%dH" % (len(data) // 2), data)))
+
+
+def on_the_wire(frame):
+    """A frame as the wire carried it: checksum offload leaves the capture a
+    partial TCP/UDP checksum (the pseudo header's sum) that the NIC
+    completes, and veth passes it on to the receiver; complete it. Any other
+    checksum stays."""
+    if len(frame) < 14:
+        return frame
+    etype = struct.unpack("!H", frame[12:14])[0]
+    at = 14
+    if etype == 0x0800 and len(frame) >= at + 20:
+        ihl = (frame[at] & 0x0F) * 4
+        if struct.unpack("!H", frame[at + 6:at + 8])[0] & 0x3FFF:
+            return frame
+        proto, end, l4 = frame[at + 9], at + struct.unpack("!H", frame[at + 2:at + 4])[0], at + ihl
+        pseudo = frame[at + 12:at + 20]
+    elif etype == 0x86DD and len(frame) >= at + 40:
+        proto, end, l4 = frame[at + 6], at + 40 + struct.unpack("!H", frame[at + 4:at + 6])[0], at + 40
+        pseudo = frame[at + 8:at + 40]
+    else:
+        return frame
+    if proto not in (6, 17) or end > len(frame) or end < l4 + (20 if proto == 6 else 8):
+        return frame
+    field = l4 + (16 if proto == 6 else 6)
+    partial = (ones_complement_sum(pseudo + struct.pack("!HH", proto, end - l4)))
+    if frame[field:field + 2] != struct.pack("!H", partial):
+        return frame
+    segment = frame[l4:field] + b"\0\0" + frame[field + 2:end]
+    total = ones_complement_sum(pseudo + struct.pack("!HH", proto, end - l4) + segment)
+    checksum = (~total) & 0xFFFF
+    if proto == 17 and checksum == 0:
+        checksum = 0xFFFF
+    return frame[:field] + struct.pack("!H", checksum) + frame[field + 2:]
+
+
 PROTOCOL_NAMES = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "sctp": 132}
 
 
@@ -164,6 +210,7 @@ def main():
     not_mirrored = 0
     per_session_window = collections.Counter()
     for t, frame, direction in truth:
+        frame = on_the_wire(frame)
         pkt = Packet(frame)
         s = assign(sessions, direction, pkt)
         if s is None:

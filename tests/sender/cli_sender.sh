@@ -62,6 +62,23 @@ expect "an imported AWS filter prints as YAML" 0 "  - {rule_number: 100, rule_ac
     -c "$WORK/aws.yaml" --import-aws-filter "$HERE/data/describe-traffic-mirror-filters.json" --check-config
 expect "an unknown filter id names the line" 1 "$WORK/aws.yaml:4:74: traffic_mirror_filter_id 'tmf-0a1b2c3d4e5f67890' is not among the imported AWS filters" -- \
     -c "$WORK/aws.yaml" --check-config
+expect "AWS JSON alone is checked and printed" 0 "2 filter(s), 0 session(s), 0 target(s) imported; import OK" -- \
+    --import-aws-filter "$HERE/data/describe-traffic-mirror-filters.json" --check-config
+expect "sessions and targets import" 0 "# imported session tms-0d1e2f3a4b5c67890: session_number 1, virtual_network_id 13314501, packet_length 128, from eni-0f1a2b3c4d5e67890 to tmt-0e1f2a3b4c5d67890, filter tmf-0a1b2c3d4e5f67890" -- \
+    --import-aws-filter "$HERE/data/describe-traffic-mirror-sessions.json" \
+    --import-aws-filter "$HERE/data/describe-traffic-mirror-targets.json" --check-config
+expect "an imported session runs on this host's ENI" 0 "session 1 vni 13314501 (web tier), packet_length 128, filter tmf-0a1b2c3d4e5f67890: 2 egress rule(s), 2 ingress rule(s); on lo, to 127.0.0.1:4789" -- \
+    --import-aws-filter "$HERE/data/describe-traffic-mirror-sessions.json" \
+    --import-aws-filter "$HERE/data/describe-traffic-mirror-filters.json" \
+    --aws-interface eni-0f1a2b3c4d5e67890=lo --aws-target tmt-0e1f2a3b4c5d67890=127.0.0.1 --check-config
+expect "imported sessions of other ENIs are left out, said once" 0 "note: 1 imported session(s) of network interfaces that are not this host's (no --aws-interface ENI=IFACE for them) left out: tms-01a2b3c4d5e6f7890 (eni-0aaa2b3c4d5e67890)" -- \
+    --import-aws-filter "$HERE/data/describe-traffic-mirror-sessions.json" \
+    --import-aws-filter "$HERE/data/describe-traffic-mirror-filters.json" \
+    --aws-interface eni-0f1a2b3c4d5e67890=lo --aws-target tmt-0e1f2a3b4c5d67890=127.0.0.1 --check-config
+expect "an imported session needs its target's address" 1 "imported session tms-0d1e2f3a4b5c67890 sends to tmt-0e1f2a3b4c5d67890 (network-load-balancer arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/collectors/0a1b2c3d4e5f6789): say where it is reached with --aws-target tmt-0e1f2a3b4c5d67890=HOST[:PORT]" -- \
+    --import-aws-filter "$HERE/data/describe-traffic-mirror-sessions.json" \
+    --import-aws-filter "$HERE/data/describe-traffic-mirror-targets.json" \
+    --import-aws-filter "$HERE/data/describe-traffic-mirror-filters.json" --aws-interface eni-0f1a2b3c4d5e67890=lo --check-config
 expect "the example config is good" 0 "config OK" -- -c "$HERE/../../sender/example.yaml" -i lo -t 127.0.0.1 --check-config
 printf 'interface: lo\ntarget: 127.0.0.1\ninterface: eth0\n' >"$WORK/twice.yaml"
 expect "a key given twice names both lines" 1 "$WORK/twice.yaml:3:1: key 'interface' given twice in one mapping (first at line 1)" -- \

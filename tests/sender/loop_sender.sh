@@ -35,7 +35,8 @@ ip -n "$B" addr add 10.78.1.2/24 dev ba; ip -n "$B" addr add fd00:78:1::2/64 dev
 ip -n "$A" addr add 10.78.2.1/24 dev ac; ip -n "$A" addr add fd00:78:2::1/64 dev ac nodad
 ip -n "$C" addr add 10.78.2.2/24 dev ca; ip -n "$C" addr add fd00:78:2::2/64 dev ca nodad
 for l in "$A ab" "$A ac" "$B ba" "$C ca"; do set -- $l; ip -n "$1" link set "$2" up; done
-# Wire-size frames, as on AWS (README: offloads hand libpcap aggregates).
+# Wire-size frames in the truth too, so that each original compares with one
+# mirror (the sender cuts the aggregates offloads make: README).
 if command -v ethtool >/dev/null; then
     for l in "$A ab" "$A ac" "$B ba"; do set -- $l; ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true; done
 fi

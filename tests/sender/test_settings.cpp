@@ -98,7 +98,7 @@ TEST_CASE("settings: every flag and key in use before the table still exists") {
     }
     for (auto f : old_flags) CHECK_MESSAGE(flags.count(f), f);
     for (auto k : old_keys) CHECK_MESSAGE(keys.count(k), k);
-    CHECK(keys.size() == old_keys.size() + 2);  // vpc_cidr, and "" for the actions
+    CHECK(keys.size() == old_keys.size() + 5);  // vpc_cidr, unreachable_grace, aws_interface, aws_target, "" for the actions
 }
 
 TEST_CASE("command line: settings' flags apply over the file in order, actions are read") {

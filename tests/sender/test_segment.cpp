@@ -1,0 +1,140 @@
+// What the wire carried (issue 15, item 4): super-frames cut back into
+// segments, partial checksums completed.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "sender/segment.hpp"
+#include "tests/sender/packets.hpp"
+
+using namespace mirrortap;
+using namespace mirrortap::sender;
+using namespace mirrortap::test;
+
+namespace {
+
+// A TCP frame with `payload` bytes (0, 1, 2, ...), sequence 1000, ACK|PSH|FIN|CWR,
+// 12 bytes of options, and `checksum` in the TCP header (the IPv4 header's right).
+Buf tcp_frame(bool v6, size_t payload, uint16_t checksum = 0x1234) {
+    const uint16_t tcp_bytes = uint16_t(32 + payload);
+    Buf b = ethernet(v6 ? 0x86DD : 0x0800);
+    if (v6) {
+        ipv6(b, 6, 1, 2, tcp_bytes);
+    } else {
+        ipv4(b, 6, {10, 0, 0, 1}, {10, 0, 0, 2}, uint16_t(20 + tcp_bytes));
+        b[14 + 4] = std::byte(0x12);  // IP id 0x1234
+        b[14 + 5] = std::byte(0x34);
+        store_be16(b.data() + 14 + 10, 0);
+        store_be16(b.data() + 14 + 10, checksum::fold(checksum::add(b.data() + 14, 20, 0)));
+    }
+    ports(b, 40000, 443);
+    put32(b, 1000);                  // sequence
+    put32(b, 5);                     // acknowledgement
+    put(b, {0x80, 0x80 | 0x10 | 0x08 | 0x01});  // data offset 8 words; CWR ACK PSH FIN
+    put16(b, 502);                   // window
+    put16(b, checksum);
+    put16(b, 0);                     // urgent
+    put(b, {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2});  // NOP NOP timestamps
+    for (size_t i = 0; i < payload; ++i) put8(b, uint8_t(i));
+    return b;
+}
+
+// Whether the TCP checksum of `frame` (IPv4 header checksum too) is right.
+bool checksums_good(Bytes frame) {
+    const InnerFrame in = parse_inner_frame(frame);
+    if (in.flow.kind == FlowKind::ipv4 && checksum::fold(checksum::add(frame.data() + 14, 20, 0)) != 0) return false;
+    const size_t l4 = l4_offset(frame, in);
+    const size_t bytes = frame.size() - l4;
+    return load_be16(frame, l4 + 16) ==
+           l4_checksum(frame.data(), in.l3_offset, l4, bytes, in.flow.kind == FlowKind::ipv6, 6);
+}
+
+}  // namespace
+
+// The frame with the partial checksum checksum offload leaves in it.
+Buf with_partial_checksum(Buf frame) {
+    const InnerFrame in = parse_inner_frame(view(frame));
+    const size_t l4 = l4_offset(view(frame), in);
+    const size_t bytes = frame.size() - l4;
+    store_be16(frame.data() + l4 + (in.flow.protocol == 6 ? 16 : 6),
+               partial_checksum(frame.data(), in.l3_offset, bytes, in.flow.kind == FlowKind::ipv6, in.flow.protocol));
+    return frame;
+}
+
+TEST_CASE("segment: a partial checksum is completed, any other left as the wire had it") {
+    for (bool v6 : {false, true}) {
+        Buf frame = with_partial_checksum(tcp_frame(v6, 100));
+        const InnerFrame in = parse_inner_frame(view(frame));
+        CHECK_FALSE(checksums_good(view(frame)));
+        const ChecksumFix fix = l4_checksum_fix(view(frame), in);
+        REQUIRE(fix.field == 14 + (v6 ? 40 : 20) + 16);
+        store_be16(frame.data() + fix.field, fix.value);
+        CHECK(checksums_good(view(frame)));
+        CHECK(l4_checksum_fix(view(frame), parse_inner_frame(view(frame))).field == 0);
+    }
+    // A wrong checksum that is not a partial one is what the wire carried.
+    const Buf bad = tcp_frame(false, 100, 0x1234);
+    CHECK(l4_checksum_fix(view(bad), parse_inner_frame(view(bad))).field == 0);
+    // IPv4 UDP without a checksum (0) keeps none; a truncated frame is not touched.
+    Buf udp = ip4_frame(17, {10, 0, 0, 1}, {10, 0, 0, 2}, 5000, 53, 80);
+    CHECK(l4_checksum_fix(view(udp), parse_inner_frame(view(udp))).field == 0);
+    Buf cut = with_partial_checksum(tcp_frame(false, 100));
+    cut.resize(80);
+    CHECK(l4_checksum_fix(view(cut), parse_inner_frame(view(cut))).field == 0);
+}
+
+TEST_CASE("segment: a TSO/GRO super-frame is cut into the wire's segments") {
+    for (bool v6 : {false, true}) {
+        INFO("IPv6: " << v6);
+        const size_t ip_header = v6 ? 40 : 20;
+        const uint32_t mtu = 1500;
+        const size_t per = mtu - ip_header - 32;  // the MSS: MTU less IP and TCP headers with options
+        const size_t payload = 2 * per + 100;
+        const Buf super = tcp_frame(v6, payload);
+        const InnerFrame in = parse_inner_frame(view(super));
+        REQUIRE(is_tcp_superframe(view(super), in, mtu));
+        CHECK_FALSE(is_tcp_superframe(view(super), in, 9000));
+        std::vector<Buf> segments;
+        std::vector<std::byte> scratch(2 * 65536);
+        const size_t n = split_tcp(view(super), in, mtu, scratch.data(),
+                                   [&](Bytes s) { segments.emplace_back(s.begin(), s.end()); });
+        REQUIRE(n == 3);
+        REQUIRE(segments.size() == 3);
+        size_t offset = 0;
+        for (size_t i = 0; i < 3; ++i) {
+            const Buf& s = segments[i];
+            const Bytes v = view(s);
+            const size_t l4 = 14 + ip_header;
+            const size_t chunk = i < 2 ? per : 100;
+            CHECK(s.size() == l4 + 32 + chunk);
+            CHECK(s.size() - 14 <= mtu);
+            if (v6) {
+                CHECK(load_be16(v, 14 + 4) == 32 + chunk);
+            } else {
+                CHECK(load_be16(v, 14 + 2) == 20 + 32 + chunk);
+                CHECK(load_be16(v, 14 + 4) == 0x1234 + i);  // IP ids as software GSO numbers them
+            }
+            const uint32_t seq = uint32_t(load_be16(v, l4 + 4)) << 16 | load_be16(v, l4 + 6);
+            CHECK(seq == 1000 + offset);
+            const uint8_t flags = uint8_t(s[l4 + 13]);
+            CHECK(bool(flags & 0x80) == (i == 0));  // CWR on the first
+            CHECK(bool(flags & 0x09) == (i == 2));  // FIN and PSH on the last
+            CHECK((flags & 0x10) != 0);             // ACK on all
+            for (size_t k = 0; k < chunk; ++k)
+                if (uint8_t(s[l4 + 32 + k]) != uint8_t(offset + k)) FAIL("payload byte " << offset + k << " moved");
+            CHECK(checksums_good(v));
+            offset += chunk;
+        }
+        CHECK(offset == payload);
+    }
+}
+
+TEST_CASE("segment: frames that are not whole TCP super-frames are left as they are") {
+    const Buf small = tcp_frame(false, 100);
+    CHECK_FALSE(is_tcp_superframe(view(small), parse_inner_frame(view(small)), 1500));
+    Buf cut = tcp_frame(false, 4000);
+    cut.resize(1000);  // captured short: its rest is unknown
+    CHECK_FALSE(is_tcp_superframe(view(cut), parse_inner_frame(view(cut)), 1500));
+    const Buf udp = ip4_frame(17, {10, 0, 0, 1}, {10, 0, 0, 2}, 5000, 53, 4000);
+    CHECK_FALSE(is_tcp_superframe(view(udp), parse_inner_frame(view(udp)), 1500));
+}
