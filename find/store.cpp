@@ -48,6 +48,26 @@ bool full_pread(int fd, uint64_t offset, uint64_t length, std::string& out, std:
     return true;
 }
 
+// A file of a session directory, opened without following a link in the
+// session or file name (the collector's user owns those directories; this
+// may run as root). The directory given with --from is taken as given.
+int open_in_session(const std::string& dir, const std::string& session, const std::string& name) {
+    const int top = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (top < 0) return -1;
+    const int sd = openat(top, session.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int err = errno;
+    ::close(top);
+    if (sd < 0) {
+        errno = err;
+        return -1;
+    }
+    const int fd = name.empty() ? sd : openat(sd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    err = errno;
+    if (fd != sd) ::close(sd);
+    errno = err;
+    return fd;
+}
+
 class LocalStore : public Store {
 public:
     explicit LocalStore(std::string dir) : dir_(std::move(dir)) {
@@ -80,8 +100,12 @@ public:
             if (!sel.sessions.empty() && std::find(sel.sessions.begin(), sel.sessions.end(), session) == sel.sessions.end())
                 continue;
             const std::string dir = dir_ + "/" + session;
-            DIR* d = opendir(dir.c_str());
-            if (!d) continue;
+            const int sd = open_in_session(dir_, session, "");
+            DIR* d = sd >= 0 ? fdopendir(sd) : nullptr;
+            if (!d) {
+                if (sd >= 0) ::close(sd);
+                continue;
+            }
             std::set<std::string> entries;
             while (dirent* e = readdir(d)) entries.insert(e->d_name);
             for (const auto& n : entries) {
@@ -110,7 +134,7 @@ public:
                     std::string& why) override {
         if (fd_path_ != file.pcap_ref) {
             if (fd_ >= 0) ::close(fd_);
-            fd_ = ::open(file.pcap_ref.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            fd_ = open_in_session(dir_, file.session, file.name);
             fd_path_ = fd_ >= 0 ? file.pcap_ref : "";
             if (fd_ < 0) {
                 why = std::strerror(errno);
@@ -124,7 +148,7 @@ public:
     }
 
     bool read_index(const CaptureFile& file, std::string& out, std::string& why) override {
-        const int fd = ::open(file.index_ref.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        const int fd = open_in_session(dir_, file.session, file.name + std::string(kIndexSuffix));
         struct stat st{};
         if (fd < 0 || fstat(fd, &st) != 0) {
             why = std::strerror(errno);

@@ -361,6 +361,25 @@ def a_terminal_gets_a_progress_bar_and_never_a_pcap():
         assert len(pcap_records(path)) == len(expected(fleet, "tcp"))
 
 
+def links_are_not_followed():
+    """A session directory or a capture that is a symlink is not read (the collector's user owns these
+    directories; mirrortap-find may run as root)."""
+    with Fleet(rounds=10, min_files=1) as fleet:
+        d = fleet.dirs[0]
+        elsewhere = scratch()
+        shutil.copytree(os.path.join(d, "web"), os.path.join(elsewhere, "web"))
+        os.symlink(os.path.join(elsewhere, "web"), os.path.join(d, "linked"))
+        planted = os.path.join(d, "db", "db-20990101T000000Z-000001.pcap")
+        os.symlink(session_files(d, "web")[0], planted)
+        out = run_find("--from", d, "--session", "linked", "-w", os.path.join(fleet.tmp, "o.pcap"), check=False)
+        assert out.returncode == 1 and b"unknown session 'linked' (sessions: db, web)" in out.stderr, out.stderr
+        out = run_find("--from", d, "--session", "db", "-w", os.path.join(fleet.tmp, "o.pcap"))
+        assert planted.encode() not in out.stderr, out.stderr
+        os.unlink(planted)
+        os.unlink(os.path.join(d, "linked"))
+        check_query(fleet, fleet.dirs, "", sessions=["db"])
+
+
 def closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -393,7 +412,7 @@ def follow_across_rotations_loses_and_repeats_nothing():
                 subprocess.run(["tcpdump", "--time-stamp-precision=nano", "-r", f, "-w", chosen, expression],
                                capture_output=True, check=True, timeout=60)
                 want += pcap_records(chosen)
-            for _ in range(100):  # bounded: 5 s for the follower (50 ms polls) to drain the last file
+            for _ in range(200):  # bounded: 10 s for the follower (50 ms polls) to drain the last file
                 if len(pcap_records(out_path)) >= len(want):
                     break
                 time.sleep(0.05)
