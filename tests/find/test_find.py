@@ -245,10 +245,17 @@ def s3_queries_match_tcpdump():
         # One collector's directory and the other's uploads, side by side.
         log, _ = check_query(fleet, [fleet.dirs[0], f"s3://{BUCKET}/fleet/b"], "host 10.0.3.3", env=env_find)
         assert f"s3://{BUCKET}/fleet/b:" in log and f"{fleet.dirs[0]}:" in log, log
+        # Captures uploaded without their indexes: read whole, and said so.
+        upload_dir(s3, env, fleet.dirs[1], "collector-1", "fleet/c", indexes=False)
+        log, _ = check_query(fleet, [fleet.dirs[0], f"s3://{BUCKET}/fleet/c"], "port 5432", env=env_find)
+        assert f"s3://{BUCKET}/fleet/c/pcap/session=db/" in log and "no flow index: reading the whole pcap" in log, log
+        out = run_find("--from", source, "--session", "nope", "-w", os.path.join(fleet.tmp, "o.pcap"), check=False,
+                       env=env_find)
+        assert out.returncode == 1 and b"unknown session 'nope' (sessions: db, web)" in out.stderr, out.stderr
 
 
-def upload_dir(s3, env, pcap_dir, collector, prefix):
-    """Every finished pcap and index under PREFIX/{pcap,flows}/session=/date=/hour=/collector=/, laid out
+def upload_dir(s3, env, pcap_dir, collector, prefix, indexes=True):
+    """Every finished pcap (and index, unless told not to) under PREFIX/{pcap,flows}/session=/date=/hour=/collector=/, laid out
     in a staging tree (hard links) and sent with one aws s3 cp --recursive."""
     staging = scratch("mirrortap-find-s3-")
     for session in os.listdir(pcap_dir):
@@ -258,7 +265,7 @@ def upload_dir(s3, env, pcap_dir, collector, prefix):
             part = f"session={session}/date={stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}/hour={stamp[9:11]}/" \
                    f"collector={collector}"
             for tree, local in (("pcap", path), ("flows", path + ".flows.json.gz")):
-                if os.path.exists(local):
+                if os.path.exists(local) and (indexes or tree == "pcap"):
                     os.makedirs(os.path.join(staging, tree, part), exist_ok=True)
                     os.link(local, os.path.join(staging, tree, part, os.path.basename(local)))
     out = subprocess.run(["aws", "s3", "cp", "--recursive", "--only-show-errors", "--endpoint-url", s3.endpoint,
