@@ -299,7 +299,7 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
     uint64_t stored = 0, read = 0, index_bytes = 0, nfiles = 0, nread = 0;
     for (size_t i = 0; i < stores.size(); ++i) {
         const auto& t = tally[i];
-        std::fprintf(log, "mirrortap-find: %s: %llu files in the selection (%s), read %s of %llu of them in %llu requests, %s of indexes\n",
+        std::fprintf(log, "mirrortap-find: %s: %llu files in the selection (%s); read %s from %llu of them in %llu requests; %s of indexes\n",
                      stores[i]->describe().c_str(), static_cast<unsigned long long>(t.files), human(t.stored).c_str(),
                      human(stores[i]->bytes_read).c_str(), static_cast<unsigned long long>(t.files_read),
                      static_cast<unsigned long long>(stores[i]->requests), human(t.index_bytes).c_str());
