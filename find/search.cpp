@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <queue>
 #include <set>
 
@@ -166,7 +167,8 @@ struct StoreTally {
 };
 
 // What to read of one file, from its index when it has a usable one.
-std::optional<ReadPlan> plan_file(Store& store, const CaptureFile& f, const CompiledFilter& filter,
+std::optional<ReadPlan> plan_file(const Store& store, const CaptureFile& f, const Store::IndexRead* read,
+                                  const CompiledFilter& filter,
                                   const Selection& sel, StoreTally& tally, std::FILE* log) {
     ReadPlan plan;
     plan.file = f;
@@ -177,11 +179,11 @@ std::optional<ReadPlan> plan_file(Store& store, const CaptureFile& f, const Comp
         if (f.size > 24) plan.ranges.push_back({0, f.size});
         return plan;
     };
-    if (f.index_ref.empty()) return whole("no flow index");
-    std::string gz, why;
-    if (!store.read_index(f, gz, why)) return whole("flow index unreadable (" + why + ")");
-    tally.index_bytes += gz.size();
-    const auto index = read_flow_index(gz, f.size, why);
+    if (!read) return whole("no flow index");
+    if (!read->ok) return whole("flow index unreadable (" + read->why + ")");
+    tally.index_bytes += read->bytes.size();
+    std::string why;
+    const auto index = read_flow_index(read->bytes, f.size, why);
     if (!index) return whole("flow index corrupt (" + why + ")");
     if (index->flows.empty()) return std::nullopt;
     if (index->file.last_ns < sel.since_ns || index->file.first_ns > sel.until_ns) return std::nullopt;
@@ -248,13 +250,26 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
 
     std::vector<StoreTally> tally(stores.size());
     std::vector<ReadPlan> plans;
+    // Every index first (a store may fetch them side by side), then the plans.
+    std::vector<std::vector<const CaptureFile*>> indexed(stores.size());
+    for (const auto& f : files)
+        if (!f.index_ref.empty()) indexed[f.store].push_back(&f);
+    std::map<const CaptureFile*, Store::IndexRead> index_reads;
+    for (size_t i = 0; i < stores.size(); ++i) {
+        std::vector<Store::IndexRead> reads;
+        stores[i]->read_indexes(indexed[i], reads);
+        for (size_t k = 0; k < reads.size(); ++k) index_reads[indexed[i][k]] = std::move(reads[k]);
+    }
     for (const auto& f : files) {
         tally[f.store].files++;
         tally[f.store].stored += f.size;
-        if (auto plan = plan_file(*stores[f.store], f, filter, sel, tally[f.store], log)) {
+        const auto found = index_reads.find(&f);
+        if (auto plan = plan_file(*stores[f.store], f, found == index_reads.end() ? nullptr : &found->second, filter, sel,
+                                  tally[f.store], log)) {
             tally[f.store].files_read++;
             plans.push_back(std::move(*plan));
         }
+        index_reads.erase(&f);  // the index text is not needed past its plan
     }
     std::stable_sort(plans.begin(), plans.end(), [](const ReadPlan& a, const ReadPlan& b) { return a.lower_ns < b.lower_ns; });
     for (const auto& p : plans)
