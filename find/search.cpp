@@ -250,26 +250,32 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
 
     std::vector<StoreTally> tally(stores.size());
     std::vector<ReadPlan> plans;
-    // Every index first (a store may fetch them side by side), then the plans.
-    std::vector<std::vector<const CaptureFile*>> indexed(stores.size());
-    for (const auto& f : files)
-        if (!f.index_ref.empty()) indexed[f.store].push_back(&f);
-    std::map<const CaptureFile*, Store::IndexRead> index_reads;
-    for (size_t i = 0; i < stores.size(); ++i) {
-        std::vector<Store::IndexRead> reads;
-        stores[i]->read_indexes(indexed[i], reads);
-        for (size_t k = 0; k < reads.size(); ++k) index_reads[indexed[i][k]] = std::move(reads[k]);
-    }
-    for (const auto& f : files) {
-        tally[f.store].files++;
-        tally[f.store].stored += f.size;
-        const auto found = index_reads.find(&f);
-        if (auto plan = plan_file(*stores[f.store], f, found == index_reads.end() ? nullptr : &found->second, filter, sel,
-                                  tally[f.store], log)) {
-            tally[f.store].files_read++;
-            plans.push_back(std::move(*plan));
+    // Indexes a batch at a time (a store may fetch a batch side by side), each
+    // planned and dropped before the next batch comes: memory stays bounded.
+    constexpr size_t kBatch = 64;
+    for (size_t from = 0; from < files.size(); from += kBatch) {
+        const size_t to = std::min(files.size(), from + kBatch);
+        std::vector<std::vector<const CaptureFile*>> indexed(stores.size());
+        for (size_t i = from; i < to; ++i)
+            if (!files[i].index_ref.empty()) indexed[files[i].store].push_back(&files[i]);
+        std::map<const CaptureFile*, Store::IndexRead> index_reads;
+        for (size_t s = 0; s < stores.size(); ++s) {
+            if (indexed[s].empty()) continue;
+            std::vector<Store::IndexRead> reads;
+            stores[s]->read_indexes(indexed[s], reads);
+            for (size_t k = 0; k < reads.size(); ++k) index_reads[indexed[s][k]] = std::move(reads[k]);
         }
-        index_reads.erase(&f);  // the index text is not needed past its plan
+        for (size_t i = from; i < to; ++i) {
+            const CaptureFile& f = files[i];
+            tally[f.store].files++;
+            tally[f.store].stored += f.size;
+            const auto found = index_reads.find(&f);
+            if (auto plan = plan_file(*stores[f.store], f, found == index_reads.end() ? nullptr : &found->second,
+                                      filter, sel, tally[f.store], log)) {
+                tally[f.store].files_read++;
+                plans.push_back(std::move(*plan));
+            }
+        }
     }
     std::stable_sort(plans.begin(), plans.end(), [](const ReadPlan& a, const ReadPlan& b) { return a.lower_ns < b.lower_ns; });
     for (const auto& p : plans)
