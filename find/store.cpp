@@ -82,7 +82,7 @@ public:
     bool sessions(std::set<std::string>& out, std::string& why) override {
         DIR* d = opendir(dir_.c_str());
         if (!d) {
-            why = "cannot read " + dir_ + ": " + std::strerror(errno);
+            why = std::strerror(errno);
             return false;
         }
         while (dirent* e = readdir(d)) {
