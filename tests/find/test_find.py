@@ -222,6 +222,12 @@ def queries_over_two_collectors_match_tcpdump():
         check_query(fleet, fleet.dirs, "host 10.0.3.5", until=a)
         check_query(fleet, fleet.dirs, "port 443", since=a, until=b)
         check_query(fleet, fleet.dirs, "", sessions=["db"], since=a, until=b)
+        # Relative times: the last day holds everything, before a day ago nothing.
+        path = os.path.join(fleet.tmp, "relative.pcap")
+        run_find("--from", fleet.dirs[0], "--from", fleet.dirs[1], "--since", "-1d", "-w", path, "udp")
+        assert sorted(pcap_records(path)) == sorted(expected(fleet, "udp"))
+        run_find("--from", fleet.dirs[0], "--from", fleet.dirs[1], "--until", "-1d", "-w", path)
+        assert pcap_records(path) == []
         # Both directions of a connection come back together from two collectors.
         _, got = check_query(fleet, fleet.dirs, "host 10.0.3.6 and port 443")
         srcs = {data[26:30] for _, _, data in got}
