@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,16 @@ const std::vector<FlagSpec> kFlags = {
     {"--from"}, {"--session"}, {"--since"}, {"--until"}, {"-w,--write"}, {"--follow", false},
     {"--s3-endpoint"}, {"--region"}, {"-h,--help", false}, {"--version", false}};
 
+// The long name of the flag `arg` names ("-w" -> "--write") when that flag takes a value.
+std::optional<std::string> value_flag(const std::string& arg) {
+    for (const auto& spec : kFlags) {
+        if (!spec.takes_value) continue;
+        const std::string long_name = spec.names.substr(spec.names.rfind(',') + 1);  // npos + 1: the whole
+        if (arg == long_name || spec.names.starts_with(arg + ",")) return long_name;
+    }
+    return std::nullopt;
+}
+
 // Flags go to the shared parser; the words that are not flags (or come after
 // "--") are the expression. A flag's value is passed as --name=value so that
 // a value starting with '-' (--since -15m) is never taken for a flag.
@@ -85,20 +96,8 @@ bool parse_args(int argc, char** argv, Args& a) {
             words.push_back(arg);
             continue;
         }
-        bool takes_value = false;
-        std::string long_name;
-        for (const auto& spec : kFlags) {
-            if (!spec.takes_value) continue;
-            for (size_t at = 0; at <= spec.names.size();) {
-                const size_t comma = spec.names.find(',', at);
-                const std::string name = spec.names.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-                if (name == arg) takes_value = true;
-                long_name = name;  // the last name given is the long one
-                at = comma == std::string::npos ? spec.names.size() + 1 : comma + 1;
-            }
-            if (takes_value) break;
-        }
-        if (takes_value && i + 1 < argc) flags.push_back(long_name + "=" + argv[++i]);
+        const auto long_name = value_flag(arg);
+        if (long_name && i + 1 < argc) flags.push_back(*long_name + "=" + argv[++i]);
         else flags.push_back(arg);
     }
     std::vector<const char*> cargv;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <queue>
 #include <set>
 
@@ -166,7 +167,8 @@ struct StoreTally {
 };
 
 // What to read of one file, from its index when it has a usable one.
-std::optional<ReadPlan> plan_file(Store& store, const CaptureFile& f, const CompiledFilter& filter,
+std::optional<ReadPlan> plan_file(const Store& store, const CaptureFile& f, const Store::IndexRead* read,
+                                  const CompiledFilter& filter,
                                   const Selection& sel, StoreTally& tally, std::FILE* log) {
     ReadPlan plan;
     plan.file = f;
@@ -177,11 +179,11 @@ std::optional<ReadPlan> plan_file(Store& store, const CaptureFile& f, const Comp
         if (f.size > 24) plan.ranges.push_back({0, f.size});
         return plan;
     };
-    if (f.index_ref.empty()) return whole("no flow index");
-    std::string gz, why;
-    if (!store.read_index(f, gz, why)) return whole("flow index unreadable (" + why + ")");
-    tally.index_bytes += gz.size();
-    const auto index = read_flow_index(gz, f.size, why);
+    if (!read) return whole("no flow index");
+    if (!read->ok) return whole("flow index unreadable (" + read->why + ")");
+    tally.index_bytes += read->bytes.size();
+    std::string why;
+    const auto index = read_flow_index(read->bytes, f.size, why);
     if (!index) return whole("flow index corrupt (" + why + ")");
     if (index->flows.empty()) return std::nullopt;
     if (index->file.last_ns < sel.since_ns || index->file.first_ns > sel.until_ns) return std::nullopt;
@@ -248,12 +250,31 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
 
     std::vector<StoreTally> tally(stores.size());
     std::vector<ReadPlan> plans;
-    for (const auto& f : files) {
-        tally[f.store].files++;
-        tally[f.store].stored += f.size;
-        if (auto plan = plan_file(*stores[f.store], f, filter, sel, tally[f.store], log)) {
-            tally[f.store].files_read++;
-            plans.push_back(std::move(*plan));
+    // Indexes a batch at a time (a store may fetch a batch side by side), each
+    // planned and dropped before the next batch comes: memory stays bounded.
+    constexpr size_t kBatch = 64;
+    for (size_t from = 0; from < files.size(); from += kBatch) {
+        const size_t to = std::min(files.size(), from + kBatch);
+        std::vector<std::vector<const CaptureFile*>> indexed(stores.size());
+        for (size_t i = from; i < to; ++i)
+            if (!files[i].index_ref.empty()) indexed[files[i].store].push_back(&files[i]);
+        std::map<const CaptureFile*, Store::IndexRead> index_reads;
+        for (size_t s = 0; s < stores.size(); ++s) {
+            if (indexed[s].empty()) continue;
+            std::vector<Store::IndexRead> reads;
+            stores[s]->read_indexes(indexed[s], reads);
+            for (size_t k = 0; k < reads.size(); ++k) index_reads[indexed[s][k]] = std::move(reads[k]);
+        }
+        for (size_t i = from; i < to; ++i) {
+            const CaptureFile& f = files[i];
+            tally[f.store].files++;
+            tally[f.store].stored += f.size;
+            const auto found = index_reads.find(&f);
+            if (auto plan = plan_file(*stores[f.store], f, found == index_reads.end() ? nullptr : &found->second,
+                                      filter, sel, tally[f.store], log)) {
+                tally[f.store].files_read++;
+                plans.push_back(std::move(*plan));
+            }
         }
     }
     std::stable_sort(plans.begin(), plans.end(), [](const ReadPlan& a, const ReadPlan& b) { return a.lower_ns < b.lower_ns; });
@@ -299,7 +320,7 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
     uint64_t stored = 0, read = 0, index_bytes = 0, nfiles = 0, nread = 0;
     for (size_t i = 0; i < stores.size(); ++i) {
         const auto& t = tally[i];
-        std::fprintf(log, "mirrortap-find: %s: %llu files in the selection (%s), read %s of %llu of them in %llu requests, %s of indexes\n",
+        std::fprintf(log, "mirrortap-find: %s: %llu files in the selection (%s); read %s from %llu of them in %llu requests; %s of indexes\n",
                      stores[i]->describe().c_str(), static_cast<unsigned long long>(t.files), human(t.stored).c_str(),
                      human(stores[i]->bytes_read).c_str(), static_cast<unsigned long long>(t.files_read),
                      static_cast<unsigned long long>(stores[i]->requests), human(t.index_bytes).c_str());

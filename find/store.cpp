@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "cloud/credentials.hpp"
 #include "cloud/environment.hpp"
@@ -48,6 +50,26 @@ bool full_pread(int fd, uint64_t offset, uint64_t length, std::string& out, std:
     return true;
 }
 
+// A file of a session directory, opened without following a link in the
+// session or file name (the collector's user owns those directories; this
+// may run as root). The directory given with --from is taken as given.
+int open_in_session(const std::string& dir, const std::string& session, const std::string& name) {
+    const int top = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (top < 0) return -1;
+    const int sd = openat(top, session.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int err = errno;
+    ::close(top);
+    if (sd < 0) {
+        errno = err;
+        return -1;
+    }
+    const int fd = name.empty() ? sd : openat(sd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    err = errno;
+    if (fd != sd) ::close(sd);
+    errno = err;
+    return fd;
+}
+
 class LocalStore : public Store {
 public:
     explicit LocalStore(std::string dir) : dir_(std::move(dir)) {
@@ -60,7 +82,7 @@ public:
     bool sessions(std::set<std::string>& out, std::string& why) override {
         DIR* d = opendir(dir_.c_str());
         if (!d) {
-            why = "cannot read " + dir_ + ": " + std::strerror(errno);
+            why = std::strerror(errno);
             return false;
         }
         while (dirent* e = readdir(d)) {
@@ -80,8 +102,12 @@ public:
             if (!sel.sessions.empty() && std::find(sel.sessions.begin(), sel.sessions.end(), session) == sel.sessions.end())
                 continue;
             const std::string dir = dir_ + "/" + session;
-            DIR* d = opendir(dir.c_str());
-            if (!d) continue;
+            const int sd = open_in_session(dir_, session, "");
+            DIR* d = sd >= 0 ? fdopendir(sd) : nullptr;
+            if (!d) {
+                if (sd >= 0) ::close(sd);
+                continue;
+            }
             std::set<std::string> entries;
             while (dirent* e = readdir(d)) entries.insert(e->d_name);
             for (const auto& n : entries) {
@@ -110,7 +136,7 @@ public:
                     std::string& why) override {
         if (fd_path_ != file.pcap_ref) {
             if (fd_ >= 0) ::close(fd_);
-            fd_ = ::open(file.pcap_ref.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            fd_ = open_in_session(dir_, file.session, file.name);
             fd_path_ = fd_ >= 0 ? file.pcap_ref : "";
             if (fd_ < 0) {
                 why = std::strerror(errno);
@@ -124,7 +150,7 @@ public:
     }
 
     bool read_index(const CaptureFile& file, std::string& out, std::string& why) override {
-        const int fd = ::open(file.index_ref.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        const int fd = open_in_session(dir_, file.session, file.name + std::string(kIndexSuffix));
         struct stat st{};
         if (fd < 0 || fstat(fd, &st) != 0) {
             why = std::strerror(errno);
@@ -182,7 +208,8 @@ class S3Store : public Store {
 public:
     S3Store(std::string url, std::string prefix, cloud::S3ClientOptions options,
             std::shared_ptr<cloud::CredentialProvider> credentials)
-        : url_(std::move(url)), prefix_(std::move(prefix)), client_(std::move(options), std::move(credentials)) {}
+        : url_(std::move(url)), prefix_(std::move(prefix)), options_(options), credentials_(credentials),
+          client_(std::move(options), std::move(credentials)) {}
 
     std::string describe() const override { return url_; }
     uint64_t chunk_bytes() const override { return 8 << 20; }
@@ -256,20 +283,46 @@ public:
     }
 
     bool read_index(const CaptureFile& file, std::string& out, std::string& why) override {
-        // The size came with the listing: one GET, no HEAD.
-        if (file.index_size == 0) {
-            out.clear();
-            return true;
-        }
         ++requests;
-        auto got = client_.get_object_range(file.index_ref, 0, file.index_size - 1);
-        if (!got) return fail(got.error(), why);
-        out = std::move(got.value());
-        return true;
+        return get_index(client_, file, out, why);
+    }
+
+    // A few threads, each with its own client (an S3Client is one thread's),
+    // taking the next file as they finish one.
+    void read_indexes(const std::vector<const CaptureFile*>& files, std::vector<IndexRead>& out) override {
+        out.assign(files.size(), {});
+        std::atomic<size_t> next{0};
+        const auto work = [&](cloud::S3Client& client) {
+            for (size_t i; (i = next.fetch_add(1)) < files.size();)
+                out[i].ok = get_index(client, *files[i], out[i].bytes, out[i].why);
+        };
+        const size_t threads = std::min<size_t>(kIndexThreads, files.size());
+        std::vector<std::thread> pool;
+        for (size_t t = 1; t < threads; ++t)
+            pool.emplace_back([&] {
+                cloud::S3Client client(options_, credentials_);
+                work(client);
+            });
+        work(client_);
+        for (auto& t : pool) t.join();
+        requests += files.size();
     }
 
 private:
     static constexpr size_t kMaxObjects = 1'000'000;
+    static constexpr size_t kIndexThreads = 8;
+
+    // The size came with the listing: one GET, no HEAD.
+    static bool get_index(cloud::S3Client& client, const CaptureFile& file, std::string& out, std::string& why) {
+        if (file.index_size == 0) {
+            out.clear();
+            return true;
+        }
+        auto got = client.get_object_range(file.index_ref, 0, file.index_size - 1);
+        if (!got) return fail(got.error(), why);
+        out = std::move(got.value());
+        return true;
+    }
 
     static bool fail(const cloud::AwsError& e, std::string& why) {
         why = e.describe();
@@ -308,6 +361,8 @@ private:
 
     std::string url_;
     std::string prefix_;  // "" or "a/b/"
+    cloud::S3ClientOptions options_;
+    std::shared_ptr<cloud::CredentialProvider> credentials_;
     cloud::S3Client client_;
 };
 

@@ -44,6 +44,17 @@ public:
     virtual bool read_range(const CaptureFile& file, uint64_t offset, uint64_t length, std::string& out,
                             std::string& why) = 0;
     virtual bool read_index(const CaptureFile& file, std::string& out, std::string& why) = 0;
+    // The indexes of many files: one after another here; S3 overlaps the
+    // requests (each one is a round trip). out[i] is files[i]'s.
+    struct IndexRead {
+        bool ok = false;
+        std::string bytes;  // when ok
+        std::string why;    // when not
+    };
+    virtual void read_indexes(const std::vector<const CaptureFile*>& files, std::vector<IndexRead>& out) {
+        out.assign(files.size(), {});
+        for (size_t i = 0; i < files.size(); ++i) out[i].ok = read_index(*files[i], out[i].bytes, out[i].why);
+    }
     // How much to ask for at once, and how big a gap between two wanted
     // ranges is still read through (one request instead of two).
     virtual uint64_t chunk_bytes() const = 0;

@@ -91,6 +91,8 @@ LIST
 collector_conffiles=()
 binary=""
 if [ "$HAVE_COLLECTOR" = 1 ]; then echo /usr/bin/mirrortap-collector >>"$exp"; binary=1; fi
+# mirrortap-find goes next to the collector, in its package.
+if [ "${HAVE_FIND:-0}" = 1 ]; then echo /usr/bin/mirrortap-find >>"$exp"; fi
 if [ -f "$MIRRORTAP_SOURCE_DIR/config/example.yaml" ]; then
     echo /etc/mirrortap/collector.yaml >>"$exp"
     collector_conffiles+=(/etc/mirrortap/collector.yaml)
@@ -114,6 +116,11 @@ if [ "$HAVE_COLLECTOR" = 1 ]; then
         check "packaged collector accepts the packaged config (--check-config)" \
             "$bin" --config "$root/etc/mirrortap/collector.yaml" --check-config
     fi
+fi
+
+if [ "${HAVE_FIND:-0}" = 1 ]; then
+    check "packaged mirrortap-find runs: --version names $MIRRORTAP_VERSION" \
+        bash -c "'$root/usr/bin/mirrortap-find' --version | grep -qF '$MIRRORTAP_VERSION'"
 fi
 
 # --- sender ----------------------------------------------------------------

@@ -222,6 +222,12 @@ def queries_over_two_collectors_match_tcpdump():
         check_query(fleet, fleet.dirs, "host 10.0.3.5", until=a)
         check_query(fleet, fleet.dirs, "port 443", since=a, until=b)
         check_query(fleet, fleet.dirs, "", sessions=["db"], since=a, until=b)
+        # Relative times: the last day holds everything, before a day ago nothing.
+        path = os.path.join(fleet.tmp, "relative.pcap")
+        run_find("--from", fleet.dirs[0], "--from", fleet.dirs[1], "--since", "-1d", "-w", path, "udp")
+        assert sorted(pcap_records(path)) == sorted(expected(fleet, "udp"))
+        run_find("--from", fleet.dirs[0], "--from", fleet.dirs[1], "--until", "-1d", "-w", path)
+        assert pcap_records(path) == []
         # Both directions of a connection come back together from two collectors.
         _, got = check_query(fleet, fleet.dirs, "host 10.0.3.6 and port 443")
         srcs = {data[26:30] for _, _, data in got}
@@ -245,10 +251,17 @@ def s3_queries_match_tcpdump():
         # One collector's directory and the other's uploads, side by side.
         log, _ = check_query(fleet, [fleet.dirs[0], f"s3://{BUCKET}/fleet/b"], "host 10.0.3.3", env=env_find)
         assert f"s3://{BUCKET}/fleet/b:" in log and f"{fleet.dirs[0]}:" in log, log
+        # Captures uploaded without their indexes: read whole, and said so.
+        upload_dir(s3, env, fleet.dirs[1], "collector-1", "fleet/c", indexes=False)
+        log, _ = check_query(fleet, [fleet.dirs[0], f"s3://{BUCKET}/fleet/c"], "port 5432", env=env_find)
+        assert f"s3://{BUCKET}/fleet/c/pcap/session=db/" in log and "no flow index: reading the whole pcap" in log, log
+        out = run_find("--from", source, "--session", "nope", "-w", os.path.join(fleet.tmp, "o.pcap"), check=False,
+                       env=env_find)
+        assert out.returncode == 1 and b"unknown session 'nope' (sessions: db, web)" in out.stderr, out.stderr
 
 
-def upload_dir(s3, env, pcap_dir, collector, prefix):
-    """Every finished pcap and index under PREFIX/{pcap,flows}/session=/date=/hour=/collector=/, laid out
+def upload_dir(s3, env, pcap_dir, collector, prefix, indexes=True):
+    """Every finished pcap (and index, unless told not to) under PREFIX/{pcap,flows}/session=/date=/hour=/collector=/, laid out
     in a staging tree (hard links) and sent with one aws s3 cp --recursive."""
     staging = scratch("mirrortap-find-s3-")
     for session in os.listdir(pcap_dir):
@@ -258,7 +271,7 @@ def upload_dir(s3, env, pcap_dir, collector, prefix):
             part = f"session={session}/date={stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}/hour={stamp[9:11]}/" \
                    f"collector={collector}"
             for tree, local in (("pcap", path), ("flows", path + ".flows.json.gz")):
-                if os.path.exists(local):
+                if os.path.exists(local) and (indexes or tree == "pcap"):
                     os.makedirs(os.path.join(staging, tree, part), exist_ok=True)
                     os.link(local, os.path.join(staging, tree, part, os.path.basename(local)))
     out = subprocess.run(["aws", "s3", "cp", "--recursive", "--only-show-errors", "--endpoint-url", s3.endpoint,
@@ -340,9 +353,10 @@ def bad_input_gives_clear_errors():
         assert out.returncode == code, f"{args}: exit {out.returncode}, expected {code}: {err}"
         assert message in err, f"{args}: {message!r} not in {err!r}"
         assert len(err.strip().splitlines()) <= 3, f"{args}: more than a clear line or two: {err}"
-    # Unreachable: said once, after bounded retries.
+    # A session that exists but holds no finished file yet is an empty answer, not an error.
     out = run_find("--from", tmp, "--session", "web", "-w", os.path.join(tmp, "out.pcap"), check=False)
     assert out.returncode == 0, out.stderr
+    assert pcap_records(os.path.join(tmp, "out.pcap")) == []
 
 
 def a_terminal_gets_a_progress_bar_and_never_a_pcap():
@@ -359,6 +373,25 @@ def a_terminal_gets_a_progress_bar_and_never_a_pcap():
         assert out.returncode == 0, out.stdout
         assert b"] 100% " in out.stdout, out.stdout  # the bar, finished
         assert len(pcap_records(path)) == len(expected(fleet, "tcp"))
+
+
+def links_are_not_followed():
+    """A session directory or a capture that is a symlink is not read (the collector's user owns these
+    directories; mirrortap-find may run as root)."""
+    with Fleet(rounds=10, min_files=1) as fleet:
+        d = fleet.dirs[0]
+        elsewhere = scratch()
+        shutil.copytree(os.path.join(d, "web"), os.path.join(elsewhere, "web"))
+        os.symlink(os.path.join(elsewhere, "web"), os.path.join(d, "linked"))
+        planted = os.path.join(d, "db", "db-20990101T000000Z-000001.pcap")
+        os.symlink(session_files(d, "web")[0], planted)
+        out = run_find("--from", d, "--session", "linked", "-w", os.path.join(fleet.tmp, "o.pcap"), check=False)
+        assert out.returncode == 1 and b"unknown session 'linked' (sessions: db, web)" in out.stderr, out.stderr
+        out = run_find("--from", d, "--session", "db", "-w", os.path.join(fleet.tmp, "o.pcap"))
+        assert planted.encode() not in out.stderr, out.stderr
+        os.unlink(planted)
+        os.unlink(os.path.join(d, "linked"))
+        check_query(fleet, fleet.dirs, "", sessions=["db"])
 
 
 def closed_port():
@@ -393,7 +426,7 @@ def follow_across_rotations_loses_and_repeats_nothing():
                 subprocess.run(["tcpdump", "--time-stamp-precision=nano", "-r", f, "-w", chosen, expression],
                                capture_output=True, check=True, timeout=60)
                 want += pcap_records(chosen)
-            for _ in range(100):  # bounded: 5 s for the follower (50 ms polls) to drain the last file
+            for _ in range(200):  # bounded: 10 s for the follower (50 ms polls) to drain the last file
                 if len(pcap_records(out_path)) >= len(want):
                     break
                 time.sleep(0.05)
