@@ -8,8 +8,9 @@
 # commits in HEAD's history, which only grows along a branch (whole history
 # rather than since the tag, so that tagging the base that was already in use
 # never makes the next build compare lower). Outside a git checkout it is the
-# project() version alone. MIRRORTAP_VERSION_OVERRIDE sets it outright (the
-# upgrade test builds an "older" package that way).
+# project() version alone. MIRRORTAP_VERSION_OVERRIDE sets it outright (a
+# source tarball without its history). A shallow clone counts only the
+# commits it has, so its number is too low: CMake warns.
 #
 # Sets MIRRORTAP_VERSION (what --version says, the .deb's upstream version)
 # and re-runs CMake when HEAD moves, so a build after a commit has its number.
@@ -35,6 +36,12 @@ function(mirrortap_compute_version)
         set(base "${CMAKE_MATCH_1}")
       endif()
       set(version "${base}+git${count}.${sha}")
+      execute_process(COMMAND ${git} rev-parse --is-shallow-repository OUTPUT_VARIABLE shallow
+                      OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+      if(shallow STREQUAL "true")
+        message(WARNING "mirrortap: a shallow clone: version ${version} counts only the commits fetched; "
+                        "packages built here may not upgrade earlier ones (git fetch --unshallow)")
+      endif()
       # Configure again when HEAD or the branch it names moves.
       execute_process(COMMAND ${git} rev-parse --symbolic-full-name HEAD OUTPUT_VARIABLE branch
                       OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
