@@ -17,6 +17,7 @@
 #include "find/search.hpp"
 #include "find/store.hpp"
 #include "find/time_arg.hpp"
+#include "find/options.hpp"
 #include "support/command_line.hpp"
 #include "support/version.hpp"
 
@@ -25,35 +26,11 @@ using namespace mirrortap::find;
 
 namespace {
 
-constexpr const char* kDefaultDir = "/var/lib/mirrortap/captures";
 
-const char* kUsage = R"(usage: mirrortap-find [--from DIR|s3://BUCKET/PREFIX]... [--session NAME]...
-                      [--since TIME] [--until TIME] [-w FILE] [--follow] [BPF EXPRESSION]
-
-The packets of the collectors' captures that match a libpcap expression (as
-tcpdump takes it, applied to the inner frames), from every source and file,
-merged by timestamp into one pcap (nanosecond) on standard output or FILE.
-Flow indexes (<file>.pcap.flows.json.gz) decide which files and byte ranges
-are read; without one, the whole pcap is read.
-
-  --from DIR|s3://BUCKET/PREFIX  a collector's pcap directory, or an S3 prefix
-                                 its uploads went to; repeatable (default
-                                 /var/lib/mirrortap/captures)
-  --session NAME     only this session (repeatable; default all)
-  --since TIME       packets at or after TIME: RFC 3339 (2026-12-01T10:02:00Z)
-                     or relative to now (-15m, -2h, -1d)
-  --until TIME       packets at or before TIME
-  -w, --write FILE   write the pcap to FILE instead of standard output
-  --follow           live: follow the files being written in each DIR across
-                     rotations until Ctrl-C, flushed batch by batch
-                     (mirrortap-find --follow --session web 'port 443' | wireshark -k -i -)
-  --s3-endpoint URL  an S3-compatible store (also AWS_ENDPOINT_URL_S3)
-  --region REGION    the bucket's region (also AWS_REGION; default us-east-1)
-  --version, --help
-
-What was read (files, bytes, from where) goes to standard error, with a
-progress bar when that is a terminal. Exit status: 0 done, 1 failed, 2 usage.
-)";
+std::string usage() {
+    return "usage: mirrortap-find " + std::string(kFindSynopsis) + "\n\n" + std::string(kFindDescription) + "\n\n" +
+           render_help(find_docs(), find_groups());
+}
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
@@ -65,10 +42,7 @@ struct Args {
     std::string expression;
 };
 
-enum Flag { kFrom, kSession, kSince, kUntil, kWrite, kFollow, kEndpoint, kRegion, kHelp, kVersion };
-const std::vector<FlagSpec> kFlags = {
-    {"--from"}, {"--session"}, {"--since"}, {"--until"}, {"-w,--write"}, {"--follow", false},
-    {"--s3-endpoint"}, {"--region"}, {"-h,--help", false}, {"--version", false}};
+const std::vector<FlagSpec> kFlags = find_flags();
 
 // The long name of the flag `arg` names ("-w" -> "--write") when that flag takes a value.
 std::optional<std::string> value_flag(const std::string& arg) {
@@ -108,7 +82,7 @@ bool parse_args(int argc, char** argv, Args& a) {
         return false;
     }
     for (const auto& use : cl.uses) {
-        switch (Flag(use.spec)) {
+        switch (FindFlag(use.spec)) {
             case kFrom: a.from.push_back(use.value); break;
             case kSession: a.sessions.push_back(use.value); break;
             case kSince: a.since = use.value; break;
@@ -142,14 +116,14 @@ int main(int argc, char** argv) {
     Args a;
     if (!parse_args(argc, argv, a)) return 2;
     if (a.help) {
-        std::fputs(kUsage, stdout);
+        std::fputs(usage().c_str(), stdout);
         return 0;
     }
     if (a.version) {
         std::printf("mirrortap-find %s\n", MIRRORTAP_VERSION);
         return 0;
     }
-    if (a.from.empty()) a.from.push_back(kDefaultDir);
+    if (a.from.empty()) a.from.emplace_back(find_docs()[kFrom].default_text);
     SearchOptions options;
     const uint64_t now = now_ns();
     std::string why;

@@ -1,5 +1,7 @@
 #include "support/settings.hpp"
 
+#include <cctype>
+
 #include <algorithm>
 
 namespace mirrortap {
@@ -168,6 +170,121 @@ std::string markdown_table(const std::vector<SettingDoc>& docs) {
         out += "| " + code_cell(d.flag.empty() ? "" : flag_synopsis(d)) + " | " + code_cell(d.key) + " | " +
                code_cell(d.default_text) + " | " + reload + " | " + markdown_cell(d.help) + " |\n";
     }
+    return out;
+}
+
+namespace {
+
+// Prose for roff: backslashes escaped, and no line that roff would read as a
+// request (a leading '.' or '\'').
+std::string roff_text(std::string_view text) {
+    std::string out;
+    bool line_start = true;
+    for (char c : text) {
+        if (line_start && (c == '.' || c == '\'')) out += "\\&";
+        if (c == '\\') out += "\\e";
+        else out += c;
+        line_start = c == '\n';
+    }
+    return out;
+}
+
+// A flag or key in bold, its dashes as minus signs: "-i,--interface" is
+// "\fB\-i\fR, \fB\-\-interface\fR".
+std::string roff_flag(std::string_view flag) {
+    std::string out = "\\fB";
+    for (char c : flag) {
+        if (c == '-') out += "\\-";
+        else if (c == ',') out += "\\fR, \\fB";
+        else if (c == '\\') out += "\\e";
+        else out += c;
+    }
+    return out + "\\fR";
+}
+
+std::string roff_value(std::string_view value_name) {
+    return value_name.empty() ? "" : " \\fI" + roff_text(value_name) + "\\fR";
+}
+
+// Help lines are clauses: each on a line of its own in the page.
+std::string roff_help(std::string_view help) {
+    std::string out;
+    for (size_t at = 0; at <= help.size();) {
+        const size_t end = std::min(help.find('\n', at), help.size());
+        out += (out.empty() ? "" : ".br\n") + roff_text(help.substr(at, end - at)) + "\n";
+        at = end + 1;
+    }
+    return out;
+}
+
+// After a setting's help: its default, its key, and when a change applies.
+std::string roff_setting_notes(const SettingDoc& d, bool with_key) {
+    std::vector<std::string> notes;
+    if (!d.default_text.empty() && !(d.value_name.empty() && !d.flag.empty()))
+        notes.push_back("Default: " + roff_text(d.default_text) + ".");
+    if (with_key && !d.key.empty()) notes.push_back("Config file key: \\fB" + roff_text(d.key) + "\\fR.");
+    if (!d.key.empty() && d.on_reload == OnReload::restart) notes.push_back("A reload keeps the running value until a restart.");
+    if (notes.empty()) return "";
+    std::string out = ".br\n";
+    for (size_t i = 0; i < notes.size(); ++i) out += (i ? " " : "") + notes[i];
+    return out + "\n";
+}
+
+std::string roff_paragraphs(std::string_view text) {
+    std::string out;
+    for (size_t at = 0; at < text.size();) {
+        size_t end = text.find("\n\n", at);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view paragraph = text.substr(at, end - at);
+        while (!paragraph.empty() && paragraph.back() == '\n') paragraph.remove_suffix(1);
+        if (!paragraph.empty()) out += ".PP\n" + roff_text(paragraph) + "\n";
+        at = end + 2;
+    }
+    return out;
+}
+
+std::string upper(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+
+}  // namespace
+
+std::string render_man(const ManPage& page) {
+    std::string out = ".\\\" Generated from the settings table by render_man (support/settings.cpp): edit the table.\n";
+    out += ".TH \"" + upper(page.name) + "\" \"" + std::to_string(page.section) + "\" \"" + roff_text(page.date) +
+           "\" \"mirrortap " + roff_text(page.version) + "\" \"" +
+           (page.section == 8 ? "System Administration" : "User Commands") + "\"\n";
+    out += ".SH NAME\n" + roff_text(page.name) + " \\- " + roff_text(page.summary) + "\n";
+    out += ".SH SYNOPSIS\n.B " + roff_text(page.name) + "\n";
+    // Flags and their values as written; every dash a minus sign.
+    std::string synopsis = roff_text(page.synopsis);
+    for (size_t at = 0; (at = synopsis.find('-', at)) != std::string::npos; at += 2) synopsis.insert(at, "\\");
+    out += synopsis + "\n";
+    out += ".SH DESCRIPTION\n" + roff_paragraphs(page.description);
+
+    out += ".SH OPTIONS\n";
+    for (std::string_view group : page.groups) {
+        std::string entries;
+        for (const SettingDoc& d : page.docs) {
+            if (d.group != group || d.flag.empty()) continue;
+            entries += ".TP\n" + roff_flag(d.flag) + roff_value(d.value_name) + "\n" + roff_help(d.help) +
+                       roff_setting_notes(d, true);
+        }
+        if (!entries.empty()) out += ".SS \"" + roff_text(group) + "\"\n" + entries;
+    }
+
+    std::string file_only;
+    for (const SettingDoc& d : page.docs) {
+        if (!d.flag.empty() || d.key.empty()) continue;
+        file_only += ".TP\n\\fB" + roff_text(d.key) + "\\fR\n" + roff_help(d.help) + roff_setting_notes(d, false);
+    }
+    if (!file_only.empty())
+        out += ".SH CONFIGURATION FILE\n.PP\nAn option that names a config file key may be set in the YAML "
+               "configuration file too (the flag wins). These keys are only in the file:\n" + file_only;
+
+    for (const auto& [title, text] : page.sections) out += ".SH " + upper(title) + "\n" + roff_paragraphs(text);
     return out;
 }
 

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "support/command_line.hpp"
@@ -371,5 +372,27 @@ std::string render_help(const std::vector<SettingDoc>& docs, const std::vector<s
 // A Markdown table of `docs`, one row each: flag, config key, default, on
 // reload (applies / restart), meaning (help lines joined with "; "). `|` is escaped.
 std::string markdown_table(const std::vector<SettingDoc>& docs);
+
+// A program's manual page, its OPTIONS and CONFIGURATION FILE sections read
+// off the same docs and groups as --help.
+struct ManPage {
+    std::string_view name;      // "mirrortap-collector"
+    int section = 8;            // 1: user commands, 8: system administration (daemons)
+    std::string_view version;   // "0.1.0+git152.f4e12f6", in the footer
+    std::string_view date;      // "2026-12-01", in the footer; "" = none
+    std::string_view summary;   // the NAME line after the dash
+    std::string_view synopsis;  // "[--config FILE] [options]", after the name
+    std::string_view description;                  // paragraphs separated by a blank line
+    std::vector<SettingDoc> docs;                  // settings and actions
+    std::vector<std::string_view> groups;          // the --help groups, in order
+    std::vector<std::pair<std::string_view, std::string_view>> sections;  // more: {"FILES", text}, {"SEE ALSO", text}
+};
+
+// The page in roff (man(7) macros): NAME, SYNOPSIS, DESCRIPTION, OPTIONS by
+// group (each flag with its value, help lines, default, config key, whether a
+// reload applies it), CONFIGURATION FILE (the keys without a flag), then
+// `sections`. Text is escaped: a backslash, a line starting with '.' or '\'',
+// and every '-' of a flag (a minus sign, not a hyphen).
+std::string render_man(const ManPage& page);
 
 }  // namespace mirrortap

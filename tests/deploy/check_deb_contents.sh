@@ -44,7 +44,10 @@ check_package() {
     # Control fields.
     local field
     check "$name: Package field" test "$(dpkg-deb -f "$deb" Package)" = "$name"
-    check "$name: Version is the project's" test "$(dpkg-deb -f "$deb" Version)" = "$MIRRORTAP_VERSION"
+    check "$name: Version is the build's with Debian revision 1 ($MIRRORTAP_DEB_VERSION)" \
+        test "$(dpkg-deb -f "$deb" Version)" = "$MIRRORTAP_DEB_VERSION"
+    check "$name: Maintainer is a name and an address" \
+        grep -qE '^[^<>]+ <[^@<> ]+@[^@<> ]+\.[^@<> ]+>$' <<<"$(dpkg-deb -f "$deb" Maintainer)"
     check "$name: Architecture is this machine's" test "$(dpkg-deb -f "$deb" Architecture)" = "$(deb_arch)"
     check "$name: Section net" test "$(dpkg-deb -f "$deb" Section)" = net
     field=$(dpkg-deb -f "$deb" Depends)
@@ -53,6 +56,15 @@ check_package() {
     if [ -n "${binary:-}" ]; then
         check "$name: Depends lists the shared libraries (dpkg-shlibdeps ran)" grep -q 'libc6' <<<"$field"
     fi
+    # Every package named in Suggests/Recommends is one this machine's apt
+    # sources (Debian 12) carry: no alternatives to pick, so names only.
+    local relation pkg
+    for relation in Suggests Recommends; do
+        for pkg in $(dpkg-deb -f "$deb" "$relation" | tr ',' '\n' | sed 's/(.*//; s/ //g'); do
+            check "$name: $relation: $pkg is in the apt sources" \
+                sh -c "apt-cache policy '$pkg' 2>/dev/null | grep -q 'Candidate: [^(]'"
+        done
+    done
     field=$(dpkg-deb -f "$deb" Description)
     check "$name: Description has a synopsis and an extended part" \
         test "$(printf '%s\n' "$field" | wc -l)" -ge 2
@@ -73,6 +85,24 @@ check_package() {
     check "$name: postinst creates the mirrortap user" grep -q 'adduser .*--system' "$dir/control/postinst"
 
     dpkg-deb -x "$deb" "$dir/root"
+
+    # The manual page of each program: groff renders it without a warning,
+    # and it documents every flag --help lists (both come from one table).
+    local bin page flag missing_flags
+    for bin in "$dir"/root/usr/bin/*; do
+        [ -x "$bin" ] || continue
+        page=$(ls "$dir"/root/usr/share/man/man[18]/"$(basename "$bin")".[18].gz 2>/dev/null | head -1)
+        if [ -z "$page" ]; then fail "$name: $(basename "$bin") has a manual page"; continue; fi
+        check "$name: $(basename "$page") renders without a groff warning" \
+            bash -c "LC_ALL=C.UTF-8 MANWIDTH=200 man --warnings -E UTF-8 -l '$page' 2>&1 >'$dir/man.txt' | (! grep .)"
+        missing_flags=""
+        # The option lines of --help: "  --flag VALUE  help" or "  -i, --flag ...".
+        for flag in $("$bin" --help | grep -oE -- '^  (-[A-Za-z], )?--[a-z][a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+$' | sort -u); do
+            grep -qF -- "$flag" "$dir/man.txt" || missing_flags+=" $flag"
+        done
+        check "$name: $(basename "$page") documents every flag of --help${missing_flags:+ (missing:$missing_flags)}" \
+            test -z "$missing_flags"
+    done
 }
 
 # Shipped files must be the tree's files, byte for byte.
@@ -86,13 +116,21 @@ cat >"$exp" <<LIST
 /usr/lib/sysctl.d/60-mirrortap-collector.conf
 /usr/share/doc/mirrortap-collector/README.md
 /usr/share/doc/mirrortap-collector/scale-out.md
+/usr/share/doc/mirrortap-collector/copyright
+/usr/share/doc/mirrortap-collector/changelog.Debian.gz
+/usr/share/lintian/overrides/mirrortap-collector
 /var/lib/mirrortap/captures
 LIST
 collector_conffiles=()
 binary=""
-if [ "$HAVE_COLLECTOR" = 1 ]; then echo /usr/bin/mirrortap-collector >>"$exp"; binary=1; fi
+if [ "$HAVE_COLLECTOR" = 1 ]; then
+    printf '%s\n' /usr/bin/mirrortap-collector /usr/share/man/man8/mirrortap-collector.8.gz >>"$exp"
+    binary=1
+fi
 # mirrortap-find goes next to the collector, in its package.
-if [ "${HAVE_FIND:-0}" = 1 ]; then echo /usr/bin/mirrortap-find >>"$exp"; fi
+if [ "${HAVE_FIND:-0}" = 1 ]; then
+    printf '%s\n' /usr/bin/mirrortap-find /usr/share/man/man1/mirrortap-find.1.gz >>"$exp"
+fi
 if [ -f "$MIRRORTAP_SOURCE_DIR/config/example.yaml" ]; then
     echo /etc/mirrortap/collector.yaml >>"$exp"
     collector_conffiles+=(/etc/mirrortap/collector.yaml)
@@ -130,6 +168,10 @@ if [ "$HAVE_SENDER" = 1 ]; then
 /usr/bin/mirrortap-sender
 /usr/lib/systemd/system/mirrortap-sender.service
 /usr/share/doc/mirrortap-sender/README.md
+/usr/share/doc/mirrortap-sender/copyright
+/usr/share/doc/mirrortap-sender/changelog.Debian.gz
+/usr/share/lintian/overrides/mirrortap-sender
+/usr/share/man/man8/mirrortap-sender.8.gz
 LIST
     sender_conffiles=()
     binary=1

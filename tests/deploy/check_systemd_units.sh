@@ -129,6 +129,10 @@ expect("collector: ReadWritePaths is the capture directory only",
        c.get("ReadWritePaths") == ["/var/lib/mirrortap/captures"])
 expect("collector: no capabilities without the drop-in",
        c.get("CapabilityBoundingSet") == [""] and c.get("AmbientCapabilities") == [""])
+expect("collector: RuntimeDirectory=mirrortap (the stream FIFO and socket under /run/mirrortap)",
+       c.get("RuntimeDirectory") == ["mirrortap"])
+expect("collector: RuntimeDirectoryMode=0750 (group mirrortap reaches the feed, nobody else)",
+       c.get("RuntimeDirectoryMode") == ["0750"])
 stop = c.get("TimeoutStopSec", ["0"])[0].rstrip("s")
 expect(f"collector: TimeoutStopSec leaves time to flush ({stop}s >= 30s)", stop.isdigit() and int(stop) >= 30)
 

@@ -51,5 +51,38 @@ ensure_cmd() {
 }
 
 deb_arch() { dpkg --print-architecture; }
-collector_deb() { echo "$DEBS_DIR/mirrortap-collector_${MIRRORTAP_VERSION}_$(deb_arch).deb"; }
-sender_deb() { echo "$DEBS_DIR/mirrortap-sender_${MIRRORTAP_VERSION}_$(deb_arch).deb"; }
+# The .deb version: the build's (cmake/version.cmake) and Debian revision 1.
+: "${MIRRORTAP_DEB_VERSION:?run through ctest}"
+collector_deb() { echo "$DEBS_DIR/mirrortap-collector_${MIRRORTAP_DEB_VERSION}_$(deb_arch).deb"; }
+sender_deb() { echo "$DEBS_DIR/mirrortap-sender_${MIRRORTAP_DEB_VERSION}_$(deb_arch).deb"; }
+
+# run_in_sandbox WORK SCRIPT ARGS...: runs `bash SCRIPT WORK ARGS...` in
+# private mount and network namespaces, where SCRIPT sources sandbox.sh (the
+# overlays, /run, policy-rc.d, the sysctl file). SKIPs (exit 77) where that
+# cannot be set up: root, unshare and an overlay over /etc are tried first,
+# before anything is written. Afterwards checks that the host's mirrortap
+# user and dpkg database are as before. Returns SCRIPT's status.
+run_in_sandbox() {
+    local work=$1 script=$2; shift 2
+    [ "$(id -u)" -eq 0 ] || skip "needs root for a mount namespace with overlays"
+    command -v unshare >/dev/null || skip "unshare (util-linux) not found"
+    local user_before dpkg_before rc
+    user_before=$(getent passwd mirrortap || true)
+    dpkg_before=$(dpkg-query -W -f='${Package} ${Version} ${Status}\n' 'mirrortap-*' 2>/dev/null || true)
+    if ! unshare --mount --net --propagation private sh -c "
+            mkdir -p '$work/probe/u' '$work/probe/w' &&
+            mount -t overlay overlay -o lowerdir=/etc,upperdir='$work/probe/u',workdir='$work/probe/w' /etc" \
+            >"$work/probe.log" 2>&1; then
+        cat "$work/probe.log"
+        skip "mount/network namespaces with overlay mounts are not allowed here"
+    fi
+    MIRRORTAP_SANDBOX="$MIRRORTAP_SOURCE_DIR/tests/deploy/sandbox.sh" \
+        unshare --mount --net --propagation private bash "$script" "$work" "$@"
+    rc=$?
+    [ "$rc" -eq 77 ] && skip "could not set up the overlay sandbox"
+    check "the host itself was not touched (mirrortap user unchanged)" \
+        test "$(getent passwd mirrortap || true)" = "$user_before"
+    check "the host's dpkg database was not touched" \
+        test "$(dpkg-query -W -f='${Package} ${Version} ${Status}\n' 'mirrortap-*' 2>/dev/null || true)" = "$dpkg_before"
+    return "$rc"
+}

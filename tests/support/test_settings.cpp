@@ -231,6 +231,44 @@ TEST_CASE("settings: the docs table has a row per setting, pipes escaped") {
     CHECK(md.find("|  | `names` |  | applies | names for things |") != std::string::npos);
 }
 
+TEST_CASE("settings: the manual page lists the flags by group and the file-only keys, roff-escaped") {
+    std::vector<SettingDoc> docs = describe(toy_table());
+    docs.push_back({.flag = "--help", .group = "Other", .help = "print this help and exit"});
+    const std::string man = render_man({.name = "toy", .section = 8, .version = "1.2.3+git4.abc", .date = "2026-12-01",
+                                        .summary = "a toy program", .synopsis = "[-w N] [options]",
+                                        .description = "First paragraph.\n\n.dot and back\\slash",
+                                        .docs = docs, .groups = {"Receiving", "Output", "Other"},
+                                        .sections = {{"See also", "tcpdump(8)"}}});
+    CHECK(man.find(".TH \"TOY\" \"8\" \"2026-12-01\" \"mirrortap 1.2.3+git4.abc\" \"System Administration\"\n") !=
+          std::string::npos);
+    CHECK(man.find(".SH NAME\ntoy \\- a toy program\n") != std::string::npos);
+    CHECK(man.find(".SH SYNOPSIS\n.B toy\n[\\-w N] [options]\n") != std::string::npos);
+    // A paragraph that starts with '.' is not a request; a backslash is printed.
+    CHECK(man.find(".PP\nFirst paragraph.\n.PP\n\\&.dot and back\\eslash\n") != std::string::npos);
+    // Groups in the order given, each flag with its value, help lines, default, key, reload.
+    const size_t receiving = man.find(".SS \"Receiving\"\n"), output = man.find(".SS \"Output\"\n"),
+                 other = man.find(".SS \"Other\"\n");
+    REQUIRE(receiving != std::string::npos);
+    CHECK(receiving < output);
+    CHECK(output < other);
+    CHECK(man.find(".TP\n\\fB\\-\\-listen\\fR \\fIADDR:PORT\\fR\nwhere to listen\n.br\nIPv6 as [ADDR]:PORT\n.br\n"
+                   "Default: 0.0.0.0:4789. Config file key: \\fBlisten\\fR. A reload keeps the running value until a "
+                   "restart.\n") != std::string::npos);
+    CHECK(man.find("\\fB\\-w\\fR, \\fB\\-\\-workers\\fR \\fIN\\fR\n") != std::string::npos);
+    // A switch shows no default (it flips it); an action has no key.
+    CHECK(man.find(".TP\n\\fB\\-\\-no\\-out\\fR\nwrite nothing\n.br\nConfig file key: \\fBout.enabled\\fR.\n") !=
+          std::string::npos);
+    CHECK(man.find(".TP\n\\fB\\-\\-help\\fR\nprint this help and exit\n.SH CONFIGURATION FILE") != std::string::npos);
+    // Keys without a flag, after the options.
+    const size_t file = man.find(".SH CONFIGURATION FILE\n");
+    REQUIRE(file != std::string::npos);
+    CHECK(man.find(".TP\n\\fBout.rotate_seconds\\fR\nnew file after this long\n.br\nDefault: 3600.\n", file) !=
+          std::string::npos);
+    CHECK(man.find(".TP\n\\fBnames\\fR\nnames for things\n", file) != std::string::npos);
+    CHECK(man.find("\\fBout.rotate_seconds", 0) == man.find("\\fBout.rotate_seconds", file));
+    CHECK(man.find(".SH SEE ALSO\n.PP\ntcpdump(8)\n") != std::string::npos);
+}
+
 TEST_CASE("settings: every default shown parses to the default held") {
     for (const auto& s : toy_table()) {
         if (s.default_text.empty()) continue;
