@@ -69,6 +69,26 @@ struct PcapConfig {
     std::string group;  // group of new files and directories; empty = the process's
 };
 
+// s3://BUCKET/PREFIX: where finished captures go (upload/uploader.hpp).
+struct UploadUrl {
+    std::string text;    // as given
+    std::string bucket;
+    std::string prefix;  // without slashes at either end; "" for none
+    bool operator==(const UploadUrl&) const = default;
+};
+
+// Shipping finished pcaps to S3; off while url.bucket is empty.
+struct UploadConfig {
+    UploadUrl url;
+    std::string endpoint;        // http[s]://HOST[:PORT] of an S3-compatible store; "" = AWS
+    std::string region;          // "" = AWS_REGION, AWS_DEFAULT_REGION, then the instance's (IMDS)
+    bool delete_after_upload = true;  // else marked uploaded (an extended attribute) and kept
+    std::string storage_class;   // "" = the bucket's default
+    uint32_t drain_seconds = 60;  // SIGTERM: how long pending files may take to go up
+    uint32_t retry_cap_seconds = 30;  // longest wait between attempts while the store fails
+    bool enabled() const { return !url.bucket.empty(); }
+};
+
 struct Config {
     Endpoint listen;
     std::optional<Endpoint> listen_geneve;  // GENEVE from a Gateway Load Balancer; off when absent
@@ -93,6 +113,8 @@ struct Config {
     std::string stream;              // "-" (stdout), a FIFO path or unix:PATH (sinks/stream_sink.hpp)
     bool stream_required = false;    // /healthz says 503 while nobody reads the stream, or its reader stalls
     std::optional<Endpoint> forward; // re-encapsulate and send here (sinks/forward_sink.hpp)
+    UploadConfig upload;
+    std::string collector_id;        // names this collector in object keys; "" = the EC2 instance id, else the host name
 
     Config();  // defaults, including listen 0.0.0.0:4789
     const std::string* name_for(uint32_t vni) const;
@@ -123,6 +145,11 @@ std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::stri
 bool valid_session_name(std::string_view name, std::string& why);
 std::optional<std::string> parse_tap_name(std::string_view text, std::string& why);  // a Linux interface name
 std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why);     // its index in kSinkNames
+std::optional<UploadUrl> parse_upload_url(std::string_view text, std::string& why);   // s3://BUCKET[/PREFIX]
+std::optional<std::string> parse_storage_class(std::string_view text, std::string& why);  // an S3 storage class
+std::optional<std::string> parse_aws_region(std::string_view text, std::string& why);     // us-east-1
+// A collector id goes into object keys as collector=ID: 1 to 128 of A-Z a-z 0-9 . _ -
+std::optional<std::string> parse_collector_id(std::string_view text, std::string& why);
 
 // Checks between settings (names used twice, a forward that would loop, ...),
 // run after flags are applied too. Each setting's own bounds are its parser's.

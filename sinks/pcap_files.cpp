@@ -74,6 +74,17 @@ PcapRecordHeader record_at(const std::byte* p) {
 
 uint64_t timestamp_of(const PcapRecordHeader& h) { return uint64_t(h.ts_sec) * 1'000'000'000ull + h.ts_nsec; }
 
+// The timestamp of the last of the whole records in data[0, bytes).
+uint64_t last_timestamp(const std::byte* data, size_t bytes) {
+    uint64_t last = 0;
+    for (size_t at = 0; at + sizeof(PcapRecordHeader) <= bytes;) {
+        const PcapRecordHeader h = record_at(data + at);
+        last = timestamp_of(h);
+        at += sizeof h + h.caplen;
+    }
+    return last;
+}
+
 // Every byte of `iov` to `fd`, resuming after short writes. 0, or the errno
 // that stopped it (ENOSPC when the kernel took nothing and said nothing).
 int write_all(int fd, iovec* iov, int count) {
@@ -124,6 +135,7 @@ struct PcapFiles::SessionFiles {
     uint64_t committed_bytes = 0;  // known to be in the file, header included
     uint64_t records_in_file = 0;
     uint64_t opened_ns = 0;
+    uint64_t last_ns = 0;  // the open file's last record's timestamp
     uint32_t seq = 0;
     bool failing = false;
     SinkDropReason failure_reason = SinkDropReason::write_error;
@@ -141,6 +153,7 @@ PcapFiles::PcapFiles(const PcapRotatorOptions& o)
       sink_index_(o.sink_index),
       retry_interval_ns_(o.retry_interval_ns),
       group_id_(o.group_id),
+      listener_(o.listener),
       rotation_{o.pcap.rotate_size_bytes, o.pcap.rotate_seconds},
       retention_{o.pcap.retain_files, o.pcap.retain_bytes} {}
 
@@ -372,7 +385,8 @@ void PcapFiles::write_block(const PcapBlock& block, const std::byte* data) {
             finish_file(f);
             continue;
         }
-        append(f, data + at, bytes, records);  // on failure: counted, and the file is finished
+        const uint64_t last_ns = records == block.records ? block.last_ns : last_timestamp(data + at, bytes);
+        if (append(f, data + at, bytes, records)) f.last_ns = last_ns;  // on failure: counted, and the file is finished
         at += bytes;
         left -= records;
     }
@@ -400,9 +414,24 @@ void PcapFiles::finish_file(SessionFiles& f) {
         // `tail -F current` keeps reading the finished file until then.
         if (f.current_target == base_name(f.part_path)) point_current_at(f, dir_fd, base_name(f.final_path));
         f.finished.push_back({f.final_path, f.committed_bytes});
+        tell_finished(f);
         apply_retention(f, dir_fd);
     }
     ::close(dir_fd);
+}
+
+void PcapFiles::tell_finished(const SessionFiles& f) const {
+    if (!listener_) return;
+    FinishedCapture c;
+    c.directory = f.dir;
+    c.session = f.name;
+    c.file_name = base_name(f.final_path);
+    c.vni = f.session->vni;
+    c.packets = f.records_in_file;
+    c.bytes = f.committed_bytes;
+    c.first_ns = f.opened_ns;
+    c.last_ns = f.last_ns;
+    listener_->capture_finished(c);
 }
 
 void PcapFiles::apply_retention(SessionFiles& f, int dir_fd) {

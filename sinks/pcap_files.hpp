@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/finished_capture.hpp"
 #include "core/sink.hpp"
 #include "sinks/pcap_blocks.hpp"
 
@@ -83,6 +84,7 @@ private:
     size_t records_for_this_file(const SessionFiles& f, const PcapBlock& block, const std::byte* data, size_t from,
                                  uint32_t& records) const;
     void finish_file(SessionFiles& f);
+    void tell_finished(const SessionFiles& f) const;
     void take_down_current(const SessionFiles& f);
     void settle(SessionFiles& f, uint32_t records, bool written, SinkDropReason reason = SinkDropReason::write_error);
     void apply_retention(SessionFiles& f, int dir_fd);
@@ -97,6 +99,7 @@ private:
     const uint32_t sink_index_;
     const uint64_t retry_interval_ns_;
     const int group_id_;
+    const std::shared_ptr<FinishedCaptureListener> listener_;
     RotationPolicy rotation_;
     RetentionPolicy retention_;
     // By Session::id, grown when a session first shows up.

@@ -480,9 +480,17 @@ def scrape_live(collector, fail):
                "--pcap-dir", str(Path(tmp) / "pcap"), "--workers", "1"]
         if os.geteuid() == 0:
             cmd.append("--allow-root")  # the collector refuses root unless told
+        # Uploads on, to a loopback port where no store listens: the mirrortap_upload_* series exist.
+        # drain_seconds 0: at SIGTERM the files that cannot go up stay behind at once.
+        (Path(tmp) / "config.yaml").write_text("upload:\n  drain_seconds: 0\n")
+        cmd += ["--config", str(Path(tmp) / "config.yaml"), "--upload", "s3://mirrortap-metrics/check", "--upload-endpoint",
+                f"http://127.0.0.1:{free_port(socket.SOCK_STREAM)}", "--upload-region", "us-east-1",
+                "--collector-id", "metrics-check"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_ACCESS_KEY_ID="check", AWS_SECRET_ACCESS_KEY="check", AWS_EC2_METADATA_DISABLED="true")
         (Path(tmp) / "pcap").mkdir()
         print("$", " ".join(cmd))
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             code, body = None, ""
             deadline = time.monotonic() + 10

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "sinks/pcap_format.hpp"
 #include "sinks/pcap_rotator.hpp"
@@ -591,4 +592,52 @@ TEST_CASE("pcap: a full disk (ENOSPC) leaves whole files and counts every record
     CHECK(records.size() == written);
     for (size_t i = 0; i < records.size(); ++i) CHECK(records[i].ts_ns == kT0 + i);
     CHECK(files_in(dir, ".part").empty());
+}
+
+namespace {
+
+// What the uploader is told, as it is told it (on the writer thread).
+struct RecordingListener final : FinishedCaptureListener {
+    std::mutex mutex;
+    std::vector<FinishedCapture> seen;
+    void capture_finished(const FinishedCapture& c) override {
+        std::lock_guard lock(mutex);
+        seen.push_back(c);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("pcap: each finished file is told to the listener with its session, VNI, records and time span") {
+    Fixture fx;
+    auto listener = std::make_shared<RecordingListener>();
+    auto o = fx.options();
+    o.pcap.rotate_size_bytes = 4096;  // about 15 records of this frame a file: one block spans files
+    o.listener = listener;
+    PcapRotator sink(o);
+    std::vector<Packet> batch;
+    for (uint64_t i = 0; i < 40; ++i) batch.push_back(fx.packet(kT0 + i * 1000, i % 2));
+    sink.write(batch);
+    sink.close();
+    sink.drain();
+    uint64_t records = 0;
+    for (const auto& c : listener->seen) {
+        INFO(c.file_name);
+        const fs::path path = fs::path(c.directory) / c.file_name;
+        REQUIRE(fs::exists(path));
+        CHECK(c.index_name.empty());
+        CHECK(c.bytes == fs::file_size(path));
+        const ReadBack r = read_pcap(path);
+        REQUIRE(r.records.size() == c.packets);
+        CHECK(c.first_ns == r.records.front().ts_ns);
+        CHECK(c.last_ns == r.records.back().ts_ns);
+        const uint32_t s = c.session == fx.names[0] ? 0 : 1;
+        CHECK(c.session == fx.names[s]);
+        CHECK(c.vni == fx.sessions[s].vni);
+        CHECK(fs::path(c.directory) == fx.dir(s));
+        records += c.packets;
+    }
+    CHECK(listener->seen.size() == files_in(fx.dir(0), ".pcap").size() + files_in(fx.dir(1), ".pcap").size());
+    CHECK(listener->seen.size() > 2);
+    CHECK(records == 40);
 }
