@@ -56,6 +56,7 @@ struct PcapConfig {
     uint32_t rotate_seconds = 3600;  // 0 = never by time
     uint32_t retain_files = 0;       // per session, 0 = keep all
     uint64_t retain_bytes = 0;       // per session, 0 = keep all
+    uint64_t retain_total_bytes = 0; // all sessions together, 0 = keep all
     uint32_t flush_interval_ms = 500;  // below a second so that tailing stays live
     // One block of records handed to the pcap writer thread (one write(2)).
     uint32_t buffer_bytes = 256 * 1024;

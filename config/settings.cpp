@@ -161,6 +161,10 @@ SettingsTable<Config> make_table() {
         {.key = "pcap.retain_bytes", .flag = "--retain-bytes", .value_name = "BYTES", .default_text = "0",
          .group = kPcap, .help = "finished bytes kept per session\n0 = keep all",
          .value = size_value<C>(field<&C::pcap, &P::retain_bytes>)},
+        {.key = "pcap.retain_total_bytes", .flag = "--retain-total-bytes", .value_name = "BYTES", .default_text = "0",
+         .group = kPcap, .help = "finished bytes kept across all sessions, oldest removed first\n0 = keep all; "
+                                 "with upload, files not yet uploaded stay unless below min_free",
+         .value = size_value<C>(field<&C::pcap, &P::retain_total_bytes>)},
         {.key = "pcap.min_free_bytes", .flag = "--min-free", .value_name = "BYTES", .default_text = "0",
          .group = kPcap, .help = "stop writing below this free space\n0 = off; records counted as disk_full, /healthz 503",
          .value = size_value<C>(field<&C::pcap, &P::min_free_bytes>)},

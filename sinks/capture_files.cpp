@@ -181,6 +181,34 @@ std::vector<FinishedCapture> pending_captures(const std::string& pcap_dir) {
     return found;
 }
 
+std::vector<CaptureFileEntry> finished_capture_files(const std::string& pcap_dir) {
+    std::vector<CaptureFileEntry> found;
+    for_each_session_dir(pcap_dir, [&](const std::string& session, int dir_fd) {
+        for_each_entry(dir_fd, [&](const std::string& name) {
+            struct stat st{};
+            if (!name.ends_with(kPcapSuffix) || fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                !S_ISREG(st.st_mode))
+                return;
+            found.push_back({session, name, uint64_t(st.st_size),
+                             int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec});
+        });
+    });
+    std::sort(found.begin(), found.end(), [](const CaptureFileEntry& a, const CaptureFileEntry& b) {
+        return std::tie(a.mtime_ns, a.session, a.name) < std::tie(b.mtime_ns, b.session, b.name);
+    });
+    return found;
+}
+
+bool remove_capture_file(const std::string& pcap_dir, const std::string& session, const std::string& name) {
+    std::string why;
+    UniqueFd capture(open_dir_path(pcap_dir, false, 0, why));
+    if (capture.get() < 0) return false;
+    UniqueFd dir(openat(capture.get(), session.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (dir.get() < 0) return false;
+    unlinkat(dir.get(), (name + kFlowIndexSuffix).c_str(), 0);
+    return unlinkat(dir.get(), name.c_str(), 0) == 0;
+}
+
 int open_capture_file(const FinishedCapture& capture, const std::string& name, std::string& why) {
     UniqueFd dir(open_dir_path(capture.directory, false, 0, why));
     if (dir.get() < 0) return -1;

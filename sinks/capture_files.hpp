@@ -42,6 +42,18 @@ std::vector<std::string> recover_part_files(const std::string& pcap_dir);
 // knows which names go with which VNIs.
 std::vector<FinishedCapture> pending_captures(const std::string& pcap_dir);
 
+// A finished capture file on disk, for the retention budget across sessions.
+struct CaptureFileEntry {
+    std::string session;
+    std::string name;
+    uint64_t bytes = 0;
+    int64_t mtime_ns = 0;
+};
+// Every finished .pcap of every session directory, oldest (modification time) first.
+std::vector<CaptureFileEntry> finished_capture_files(const std::string& pcap_dir);
+// Removes <pcap_dir>/<session>/<name> (and its flow index); false if it could not.
+bool remove_capture_file(const std::string& pcap_dir, const std::string& session, const std::string& name);
+
 // `name` in the capture's directory, read-only: a regular file, no link
 // followed anywhere on the way. -1 with errno and `why`.
 int open_capture_file(const FinishedCapture& capture, const std::string& name, std::string& why);

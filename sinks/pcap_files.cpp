@@ -14,6 +14,7 @@
 #include <ctime>
 
 #include "sinks/capture_dir.hpp"
+#include "sinks/capture_files.hpp"
 #include "sinks/pcap_format.hpp"
 #include "sinks/pcap_rotator.hpp"
 
@@ -114,9 +115,7 @@ size_t RetentionPolicy::excess(const std::deque<FinishedFile>& oldest_first) con
     size_t remove = 0;
     size_t count = oldest_first.size();
     while (remove < oldest_first.size()) {
-        const bool too_many = max_files > 0 && count > max_files;
-        const bool too_big = max_bytes > 0 && total > max_bytes;
-        if (!too_many && !too_big) break;
+        if (!over(count, total)) break;
         total -= oldest_first[remove].bytes;
         --count;
         ++remove;
@@ -301,11 +300,13 @@ void PcapFiles::check_free_space(uint64_t now_ns) {
     const uint64_t floor = std::max<uint64_t>(pcap_.min_free_bytes, 4ull * pcap_.buffer_bytes);
     const bool low = free_bytes < floor;
     if (low) {
+        // Low before the files are finished: their retention may then remove
+        // files not yet uploaded (counted), where it otherwise keeps them.
+        disk_low_.store(true, std::memory_order_relaxed);
         finish_all();  // finish open files while there is room to do it cleanly
         std::lock_guard lock(why_mutex_);
         why_ = "pcap: " + std::to_string(free_bytes) + " bytes free under " + pcap_.dir + ", below " +
                std::to_string(floor);
-        disk_low_.store(true, std::memory_order_relaxed);
     } else {
         disk_low_.store(false, std::memory_order_relaxed);
     }
@@ -434,11 +435,49 @@ void PcapFiles::tell_finished(const SessionFiles& f) const {
     listener_->capture_finished(c);
 }
 
+bool PcapFiles::may_remove(const std::string& dir, const char* name) const {
+    if (!listener_ || !listener_->holds(dir, name)) return true;
+    if (!disk_low_.load(std::memory_order_relaxed)) return false;
+    listener_->removed_before_shipping(dir, name);
+    return true;
+}
+
 void PcapFiles::apply_retention(SessionFiles& f, int dir_fd) {
-    // Only finished files are candidates: the one being written is never in the list.
-    for (size_t n = retention_.excess(f.finished); n > 0; --n) {
-        unlinkat(dir_fd, base_name(f.finished.front().path), 0);
-        f.finished.pop_front();
+    // Only finished files are candidates: the one being written is never in
+    // the list. Oldest first; a file not yet uploaded is passed over (the
+    // next one goes instead) unless the disk floor forces it out.
+    uint64_t total = 0;
+    for (const auto& file : f.finished) total += file.bytes;
+    size_t count = f.finished.size();
+    for (auto it = f.finished.begin(); it != f.finished.end() && retention_.over(count, total);) {
+        if (!may_remove(f.dir, base_name(it->path))) {
+            ++it;
+            continue;
+        }
+        unlinkat(dir_fd, base_name(it->path), 0);
+        total -= it->bytes;
+        --count;
+        it = f.finished.erase(it);
+    }
+    if (pcap_.retain_total_bytes > 0) apply_total_retention();
+}
+
+// pcap.retain_total_bytes: the finished files of every session directory,
+// oldest (by modification time) first, until they fit. Files of sessions
+// this sink does not hold are found on disk, so every worker's sink (and a
+// reload's predecessor) keeps the same budget.
+void PcapFiles::apply_total_retention() {
+    std::vector<CaptureFileEntry> files = finished_capture_files(pcap_.dir);
+    uint64_t total = 0;
+    for (const auto& file : files) total += file.bytes;
+    for (const auto& file : files) {
+        if (total <= pcap_.retain_total_bytes) break;
+        const std::string dir = pcap_.dir + "/" + file.session;
+        if (!may_remove(dir, file.name.c_str()) || !remove_capture_file(pcap_.dir, file.session, file.name)) continue;
+        total -= file.bytes;
+        const std::string path = dir + "/" + file.name;
+        for (auto& s : sessions_)
+            if (s && s->name == file.session) std::erase_if(s->finished, [&](const FinishedFile& f) { return f.path == path; });
     }
 }
 

@@ -47,6 +47,10 @@ struct FinishedFile {
 struct RetentionPolicy {
     uint32_t max_files;   // 0 = no limit
     uint64_t max_bytes;   // 0 = no limit
+    // Whether `count` files of `bytes` in all are more than it keeps.
+    bool over(size_t count, uint64_t bytes) const {
+        return (max_files > 0 && count > max_files) || (max_bytes > 0 && bytes > max_bytes);
+    }
     // How many of the oldest files (front of the list) to delete.
     size_t excess(const std::deque<FinishedFile>& oldest_first) const;
 };
@@ -88,6 +92,10 @@ private:
     void take_down_current(const SessionFiles& f);
     void settle(SessionFiles& f, uint32_t records, bool written, SinkDropReason reason = SinkDropReason::write_error);
     void apply_retention(SessionFiles& f, int dir_fd);
+    void apply_total_retention();
+    // Whether retention may remove this finished file now: not while the
+    // uploader holds it, unless the disk is below its floor (then it is told).
+    bool may_remove(const std::string& dir, const char* name) const;
     void point_current_at(SessionFiles& f, int dir_fd, const char* target);
     int open_dir_fd(const SessionFiles& f) const;
     void note_failure(SessionFiles& f, const std::string& what, int err);

@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <optional>
+#include <utility>
 
 #include "cloud/object_key.hpp"
 #include "cloud/retry.hpp"
@@ -75,7 +78,7 @@ bool Uploader::enqueue_locked(const FinishedCapture& capture) {
         overflowed_ = true;
         return false;
     }
-    queue_.push_back({capture, 0});
+    queue_.push_back({capture});
     queued_paths_.insert(path_of(capture));
     backlog_bytes_ += capture.bytes;
     return true;
@@ -144,25 +147,20 @@ bool Uploader::put(cloud::S3Client& s3, const FinishedCapture& c, const std::str
     return true;
 }
 
-bool Uploader::attempt(cloud::S3Client& s3, Queued& item) {
-    const FinishedCapture& c = item.capture;
+std::optional<UploadOutcome> Uploader::attempt(cloud::S3Client& s3, const FinishedCapture& c) {
     UploadOutcome outcome = UploadOutcome::uploaded;
     bool stored = put(s3, c, c.file_name, cloud::kPcapTree, outcome);
     // An index that is gone is no reason to keep the capture back.
     if (stored && !c.index_name.empty() && !put(s3, c, c.index_name, cloud::kFlowsTree, outcome))
         stored = outcome == UploadOutcome::missing;
     if (!stored) {
-        if (cancel_.load()) return false;  // cut short by a drain: neither a failure nor done
-        count(outcome);
-        if (outcome != UploadOutcome::failed) return true;
-        ++item.failures;
-        return false;
+        if (cancel_.load()) return std::nullopt;  // cut short by a drain: neither a failure nor done
+        return outcome;
     }
     if (auto why = files_access_->settle(c, options_.delete_after_upload); !why.empty())
         options_.log("upload: stored, but " + why);
-    count(UploadOutcome::uploaded);
     last_success_.store(int64_t(std::time(nullptr)), std::memory_order_relaxed);
-    return true;
+    return UploadOutcome::uploaded;
 }
 
 void Uploader::run() {
@@ -183,9 +181,14 @@ void Uploader::run() {
         Queued item = queue_.front();
         busy_ = true;
         lock.unlock();
-        const bool leaves = attempt(s3, item);
+        std::optional<UploadOutcome> outcome = attempt(s3, item.capture);
         lock.lock();
         busy_ = false;
+        // Retention removed it at the disk floor while it went up: unless it got there, that is what became of it.
+        if (std::exchange(front_removed_, false) && outcome != UploadOutcome::uploaded)
+            outcome = UploadOutcome::deleted_before_upload;
+        if (outcome) count(*outcome);
+        const bool leaves = outcome && *outcome != UploadOutcome::failed;
         queue_.pop_front();
         if (leaves) {
             queued_paths_.erase(path_of(item.capture));
@@ -234,13 +237,24 @@ void Uploader::stop() {
                      std::to_string(backlog_bytes_) + " bytes) not uploaded; they stay on disk for the next start");
 }
 
-void Uploader::count_deleted_before_upload(uint64_t files) {
-    files_[size_t(UploadOutcome::deleted_before_upload)].fetch_add(files, std::memory_order_relaxed);
-}
-
-bool Uploader::pending(const std::string& directory, const std::string& file_name) const {
+bool Uploader::holds(const std::string& directory, const std::string& file_name) const {
     std::lock_guard lock(mutex_);
     return queued_paths_.count(directory + "/" + file_name) > 0;
+}
+
+void Uploader::removed_before_shipping(const std::string& directory, const std::string& file_name) {
+    const std::string path = directory + "/" + file_name;
+    std::lock_guard lock(mutex_);
+    if (busy_ && path_of(queue_.front().capture) == path) {
+        front_removed_ = true;  // run() counts it when the attempt ends
+        return;
+    }
+    const auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Queued& q) { return path_of(q.capture) == path; });
+    if (it == queue_.end()) return;
+    count(UploadOutcome::deleted_before_upload);
+    backlog_bytes_ -= it->capture.bytes;
+    queued_paths_.erase(path);
+    queue_.erase(it);
 }
 
 UploadStats Uploader::stats() const {

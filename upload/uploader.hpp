@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -101,22 +102,24 @@ public:
     // Stops the thread (cancelling a transfer in flight). Idempotent.
     void stop();
 
-    // Retention, at the disk floor, removed a file that was not yet uploaded.
-    void count_deleted_before_upload(uint64_t files);
+    // Pcap writer thread, from retention: queued and not yet settled, so kept
+    // unless the disk floor forces it out.
+    bool holds(const std::string& directory, const std::string& file_name) const override;
+    // Pcap writer thread: retention removed a held file at the disk floor;
+    // counted as deleted_before_upload and taken off the queue.
+    void removed_before_shipping(const std::string& directory, const std::string& file_name) override;
     UploadStats stats() const;
-    // Queued and not yet settled: what retention must keep unless the disk floor forces it.
-    bool pending(const std::string& directory, const std::string& file_name) const;
 
 private:
     struct Queued {
         FinishedCapture capture;
-        uint32_t failures = 0;  // attempts that failed in a row
     };
     void run();
     bool enqueue_locked(const FinishedCapture& capture);  // false when full
     void rescan();
-    // One attempt at the front capture; true when it leaves the queue.
-    bool attempt(cloud::S3Client& s3, Queued& item);
+    // One attempt at a capture: what became of it (failed: it stays queued),
+    // nothing when a drain cut it short.
+    std::optional<UploadOutcome> attempt(cloud::S3Client& s3, const FinishedCapture& capture);
     // Uploads one file of the capture to the tree; false with `outcome` (and the log) when it did not.
     bool put(cloud::S3Client& s3, const FinishedCapture& capture, const std::string& name, std::string_view tree,
              UploadOutcome& outcome);
@@ -134,6 +137,7 @@ private:
     std::set<std::string> queued_paths_;  // under mutex_: directory/file of each queued capture
     bool overflowed_ = false;          // under mutex_: a capture was not queued; scan when there is room
     bool busy_ = false;                // under mutex_: the front is being uploaded
+    bool front_removed_ = false;       // under mutex_: retention removed the front while it went up
     bool stopping_ = false;            // under mutex_
     bool drain_cut_short_ = false;     // under mutex_: drain() said what was left
     uint64_t kicks_ = 0;               // under mutex_: drain() ends a backoff wait by changing it

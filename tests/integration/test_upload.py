@@ -110,6 +110,23 @@ def key_is_partitioned(key, session):
     assert parts[7].startswith(session + "-") and parts[7].endswith(".pcap"), key
 
 
+def small_disk(test):
+    """A 2 MiB tmpfs as the capture disk, in a private mount namespace: the test
+    runs itself again inside one (returns None here, after it passed there)."""
+    if os.environ.get("MIRRORTAP_IN_MOUNT_NS") != "1":
+        if os.geteuid() != 0:
+            print("SKIP: a tmpfs of its own needs root")
+            sys.exit(77)
+        env = dict(os.environ, MIRRORTAP_IN_MOUNT_NS="1")
+        out = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, __file__, test],
+                             env=env, timeout=300)
+        assert out.returncode == 0
+        return None
+    disk = tempfile.mkdtemp(prefix="mirrortap-disk-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", disk], check=True)
+    return disk
+
+
 class StoreOnPort:
     """s3rver on a port fixed in advance, so that a collector can be pointed at it before it runs."""
 
@@ -231,15 +248,12 @@ def store_cut_off_mid_upload():
             c.send(frames(501, per_file, size=1280, start=sent), pace_every=100)
             sent += per_file
             c.wait_settled(sent)
-        c.proc.send_signal(signal.SIGHUP)
-        m = c.wait_settled(sent)
-        written = value(m, "mirrortap_sink_written_packets_total", sink="pcap")
-        files = int(value(m, "mirrortap_pcap_files_rotated_total"))
-        m = wait_uploads(c, files, timeout=120)
+        written = value(c.wait_settled(sent), "mirrortap_sink_written_packets_total", sink="pcap")
+        assert c.stop() == 0  # SIGTERM finishes the open file and uploads everything before exit
+        assert "every finished file uploaded" in c.read_stderr()
         assert cut["cuts"] >= 1, "the proxy never cut a part"
         assert records_in_bucket(s3.endpoint) == written == sent
         assert len(proxy.matching("POST", {"uploads": ""})) >= 1  # they went multipart
-        assert c.stop() == 0
 
 
 def server_errors_and_slow_answers_are_outlasted():
@@ -266,18 +280,10 @@ def disk_filling_while_the_store_is_down():
     the capture disk: with the store down the disk fills, records are dropped
     as disk_full (counted), nothing finished is deleted; the store comes back,
     the files go up and are removed, and writing resumes."""
-    if os.environ.get("MIRRORTAP_IN_MOUNT_NS") != "1":
-        if os.geteuid() != 0:
-            print("SKIP: a tmpfs of its own needs root")
-            sys.exit(77)
-        env = dict(os.environ, MIRRORTAP_IN_MOUNT_NS="1")
-        out = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, __file__,
-                              "disk_filling_while_the_store_is_down"], env=env, timeout=300)
-        assert out.returncode == 0
+    disk = small_disk("disk_filling_while_the_store_is_down")
+    if not disk:
         return
     use_store_credentials()
-    disk = tempfile.mkdtemp(prefix="mirrortap-disk-")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", disk], check=True)
     with StoreOnPort() as store, Collector(*upload_flags(store.endpoint), "--rotate-size", "256K", "--rcvbuf", "8M",
                                            pcap_dir=disk, config=config()) as c:
         sent = 0
@@ -288,17 +294,10 @@ def disk_filling_while_the_store_is_down():
         check_identities(m)
         full = value(m, "mirrortap_sink_dropped_packets_total", reason="disk_full")
         assert full > 0, upload_figures(m)
-        store.up()
-        c.proc.send_signal(signal.SIGHUP)  # finishes the open file
-        c.wait_stderr("reloaded")
-        m = c.wait_settled(sent)
-        files = int(value(m, "mirrortap_pcap_files_rotated_total"))
-        m = wait_uploads(c, files, timeout=120)
         written = value(m, "mirrortap_sink_written_packets_total", sink="pcap")
         assert written + full == sent, (written, full, sent)
-        assert records_in_bucket(store.endpoint) == written
-        assert value(m, "mirrortap_upload_files_total", result="missing") == 0
-        assert value(m, "mirrortap_upload_files_total", result="deleted_before_upload") == 0
+        store.up()
+        wait_uploads(c, 1, timeout=120)  # the finished files go up and make room
         # Room again: the next frames are written and go up too.
         c.send(frames(11, 100, size=1000, start=sent))
         sent += 100
@@ -310,7 +309,61 @@ def disk_filling_while_the_store_is_down():
             sent += 10
             time.sleep(0.1)
         assert value(m, "mirrortap_sink_written_packets_total", sink="pcap") > written
+        written = value(m, "mirrortap_sink_written_packets_total", sink="pcap")
+        full = value(m, "mirrortap_sink_dropped_packets_total", reason="disk_full")
+        assert written + full == sent, (written, full, sent)
+        assert value(m, "mirrortap_upload_files_total", result="missing") == 0
+        assert value(m, "mirrortap_upload_files_total", result="deleted_before_upload") == 0
+        assert c.stop() == 0  # SIGTERM finishes the open file and uploads everything before exit
+        assert "every finished file uploaded" in c.read_stderr()
+        assert records_in_bucket(store.endpoint) == written
+    subprocess.run(["umount", disk], check=False)
+
+
+def retention_keeps_what_is_not_uploaded():
+    """--retain-files 1 while the store is down: retention keeps every file not
+    yet uploaded; once the store is back they all go up, nothing is lost."""
+    use_store_credentials()
+    with StoreOnPort() as store, Collector(*upload_flags(store.endpoint), "--retain-files", "1",
+                                           config=config()) as c:
+        sent = send_files(c, 501, 3, 40)
+        assert len(session_files(c.pcap_dir, "web")) == 3
+        store.up()
+        m = wait_uploads(c, 3)
+        assert value(m, "mirrortap_upload_files_total", result="deleted_before_upload") == 0
+        assert records_in_bucket(store.endpoint) == value(m, "mirrortap_sink_written_packets_total", sink="pcap") == sent
         assert c.stop() == 0
+
+
+def the_disk_floor_removes_files_not_uploaded_and_counts_them():
+    """A 2 MiB tmpfs, a 1 MiB floor, --retain-files 1 and the store down: at
+    the floor retention removes files not yet uploaded, each counted as
+    deleted_before_upload; every other finished file reaches the bucket."""
+    disk = small_disk("the_disk_floor_removes_files_not_uploaded_and_counts_them")
+    if not disk:
+        return
+    use_store_credentials()
+    with StoreOnPort() as store, Collector(*upload_flags(store.endpoint), "--rotate-size", "128K", "--min-free", "1M",
+                                           "--retain-files", "1", "--rcvbuf", "8M", pcap_dir=disk,
+                                           config=config()) as c:
+        sent = 0
+        for _ in range(6):  # 3 MB of frames, a second apart: the floor is checked once a second
+            c.send(frames(11, 500, size=1000, start=sent))
+            sent += 500
+            c.wait_settled(sent)
+            time.sleep(1.1)
+        m = c.wait_settled(sent)
+        check_identities(m)
+        deleted = value(m, "mirrortap_upload_files_total", result="deleted_before_upload")
+        assert deleted > 0, upload_figures(m)
+        store.up()
+        wait_uploads(c, 1, timeout=120)  # what retention kept goes up
+        written = value(c.wait_settled(sent), "mirrortap_sink_written_packets_total", sink="pcap")
+        assert c.stop() == 0  # SIGTERM finishes the open file and uploads everything before exit
+        assert "every finished file uploaded" in c.read_stderr()
+        # Every finished file either reached the bucket or was counted as deleted before upload.
+        assert [f for f in os.listdir(os.path.join(disk, "vni-11")) if f.endswith(".pcap")] == []
+        assert 0 < records_in_bucket(store.endpoint) < written  # the rest went with the deleted files
     subprocess.run(["umount", disk], check=False)
 
 
@@ -401,7 +454,9 @@ def sigterm_uploads_the_backlog_before_exit():
 
 
 TESTS = [finished_files_reach_the_bucket_whole, store_down_at_start_then_up, store_cut_off_mid_upload,
-         server_errors_and_slow_answers_are_outlasted, disk_filling_while_the_store_is_down, restart_with_a_backlog,
+         server_errors_and_slow_answers_are_outlasted, disk_filling_while_the_store_is_down,
+         retention_keeps_what_is_not_uploaded, the_disk_floor_removes_files_not_uploaded_and_counts_them,
+         restart_with_a_backlog,
          part_files_are_recovered_after_sigkill, sigterm_uploads_the_backlog_before_exit]
 
 if __name__ == "__main__":
