@@ -367,6 +367,46 @@ def the_disk_floor_removes_files_not_uploaded_and_counts_them():
     subprocess.run(["umount", disk], check=False)
 
 
+def uploads_run_as_the_user_after_the_drop():
+    """As root with --user nobody and delete_after_upload false: the files are
+    nobody's, the uploader (started after the drop) reads and marks them as
+    nobody, and a crash's .part is finished as nobody at the next start."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root")
+        sys.exit(77)
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    use_store_credentials()
+    with S3rver() as s3:
+        c = Collector(*upload_flags(s3.endpoint), "--user", "nobody", config=config(delete=False), defer_start=True)
+        with c:
+            os.chmod(c.tmp, 0o755)  # mkdtemp's 0700 would keep nobody out
+            os.chmod(os.path.join(c.tmp, "config.yaml"), 0o644)  # a reload reads it as nobody
+            c.start()
+            sent = send_files(c, 501, 2, 30)
+            wait_uploads(c, 2)
+            c.send(frames(501, 10, start=sent))
+            c.wait_settled(sent + 10)
+            c.proc.kill()  # leaves a .part of nobody's
+            c.proc.wait()
+        web = os.path.join(c.pcap_dir, "web")
+        for f in os.listdir(web):
+            if f.endswith(".pcap"):
+                assert os.stat(os.path.join(web, f)).st_uid == nobody.pw_uid
+                assert os.getxattr(os.path.join(web, f), "user.mirrortap.uploaded") == b"s3"
+        assert any(f.endswith(".pcap.part") for f in os.listdir(web))
+        d = Collector(*upload_flags(s3.endpoint), "--user", "nobody", config=config(delete=False),
+                      pcap_dir=c.pcap_dir, defer_start=True)
+        with d:
+            os.chmod(d.tmp, 0o755)
+            os.chmod(os.path.join(d.tmp, "config.yaml"), 0o644)
+            d.start()
+            d.wait_stderr("finished after a crash: 10 records")
+            wait_uploads(d, 1)
+            assert d.stop() == 0
+        assert records_in_bucket(s3.endpoint) == sent + 10
+
+
 def restart_with_a_backlog():
     """Files the store never took (it was down while the collector ran) stay
     on disk across a restart; the next run queues them at start and uploads them."""
@@ -456,7 +496,7 @@ def sigterm_uploads_the_backlog_before_exit():
 TESTS = [finished_files_reach_the_bucket_whole, store_down_at_start_then_up, store_cut_off_mid_upload,
          server_errors_and_slow_answers_are_outlasted, disk_filling_while_the_store_is_down,
          retention_keeps_what_is_not_uploaded, the_disk_floor_removes_files_not_uploaded_and_counts_them,
-         restart_with_a_backlog,
+         uploads_run_as_the_user_after_the_drop, restart_with_a_backlog,
          part_files_are_recovered_after_sigkill, sigterm_uploads_the_backlog_before_exit]
 
 if __name__ == "__main__":
