@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <optional>
 #include <utility>
@@ -61,7 +62,6 @@ Uploader::Uploader(UploadOptions options, std::shared_ptr<cloud::CredentialProvi
 Uploader::~Uploader() { stop(); }
 
 void Uploader::start() {
-    rescan();
     // Born with every signal blocked, like the receive workers: SIGTERM and
     // SIGHUP belong to the main thread.
     sigset_t all, before;
@@ -93,18 +93,26 @@ void Uploader::capture_finished(const FinishedCapture& capture) {
 }
 
 void Uploader::rescan() {
+    {
+        std::lock_guard lock(mutex_);
+        overflowed_ = false;  // a capture the queue refuses from now on sets it again
+        scanning_ = true;
+    }
+    // Reads every file not yet uploaded (its records, for the metadata): on
+    // this thread, never on the one that starts the receive path.
     std::vector<FinishedCapture> found = files_access_->pending();
     size_t added = 0;
     {
         std::lock_guard lock(mutex_);
+        scanning_ = false;
         for (const auto& c : found) {
             const size_t before = queue_.size();
             if (!enqueue_locked(c)) break;
             added += queue_.size() - before;
         }
+        if (queue_.empty() && !overflowed_) settled_.notify_all();
     }
     if (added > 0) options_.log("upload: " + std::to_string(added) + " finished captures on disk queued for upload");
-    wake_.notify_one();
 }
 
 bool Uploader::put(cloud::S3Client& s3, const FinishedCapture& c, const std::string& name, std::string_view tree,
@@ -117,7 +125,11 @@ bool Uploader::put(cloud::S3Client& s3, const FinishedCapture& c, const std::str
         return false;
     }
     struct stat st{};
-    fstat(fd.get(), &st);
+    if (fstat(fd.get(), &st) != 0) {
+        outcome = UploadOutcome::unreadable;
+        options_.log("upload: cannot read " + c.directory + "/" + name + ": " + std::strerror(errno));
+        return false;
+    }
     const auto key = cloud::capture_object_key(
         {options_.prefix, c.session, options_.collector_id, name, capture_start(c), tree}, why);
     if (!key) {
@@ -167,12 +179,12 @@ void Uploader::run() {
     cloud::S3Client s3(options_.s3, credentials_);
     const cloud::RetryPolicy backoff{1, options_.backoff_base, options_.backoff_cap};
     uint32_t failures_in_a_row = 0;
+    rescan();  // what earlier runs left: the backlog of the disk
     std::unique_lock lock(mutex_);
     for (;;) {
         wake_.wait(lock, [&] { return stopping_ || (!cancel_.load() && (!queue_.empty() || overflowed_)); });
         if (stopping_) return;
         if (queue_.empty()) {  // overflowed, and now there is room: the disk has the rest
-            overflowed_ = false;
             lock.unlock();
             rescan();
             lock.lock();
@@ -212,7 +224,8 @@ bool Uploader::drain(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mutex_);
     ++kicks_;  // a backoff wait in progress ends: try now
     wake_.notify_all();
-    const bool done = settled_.wait_until(lock, deadline, [&] { return queue_.empty() && !busy_ && !overflowed_; });
+    const bool done = settled_.wait_until(
+        lock, deadline, [&] { return queue_.empty() && !busy_ && !overflowed_ && !scanning_; });
     if (!done) {
         cancel_.store(true);
         drain_cut_short_ = true;

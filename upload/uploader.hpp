@@ -91,7 +91,7 @@ public:
              std::unique_ptr<CaptureFileAccess> files);
     ~Uploader() override;  // stop(): what is left stays on disk
 
-    // Queues what the capture directory holds, then starts the thread.
+    // Starts the thread, which first queues what the capture directory holds.
     void start();
     // Pcap writer thread: queue it and return (never waits on the store).
     void capture_finished(const FinishedCapture& capture) override;
@@ -135,7 +135,10 @@ private:
     std::condition_variable settled_;  // the queue emptied, for drain()
     std::deque<Queued> queue_;         // under mutex_; the front is the one in progress
     std::set<std::string> queued_paths_;  // under mutex_: directory/file of each queued capture
-    bool overflowed_ = false;          // under mutex_: a capture was not queued; scan when there is room
+    // Under mutex_: the disk may hold captures the queue does not (true until
+    // the scan at start, and after the queue refused one): scan when there is room.
+    bool overflowed_ = true;
+    bool scanning_ = false;            // under mutex_: a scan is reading the disk
     bool busy_ = false;                // under mutex_: the front is being uploaded
     bool front_removed_ = false;       // under mutex_: retention removed the front while it went up
     bool stopping_ = false;            // under mutex_

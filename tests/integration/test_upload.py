@@ -429,6 +429,25 @@ def restart_with_a_backlog():
             assert c.stop() == 0
 
 
+def sigterm_right_after_start_uploads_the_backlog_on_disk():
+    """A backlog left on disk, and SIGTERM as soon as the next run listens:
+    the scan at start (on the uploader's thread) is part of the drain, so the
+    backlog still goes up before the exit."""
+    use_store_credentials()
+    with StoreOnPort() as store:
+        first = Collector(*upload_flags(store.endpoint), config=config(drain="0s"))
+        with first:
+            sent = send_files(first, 501, 2, 25)
+            assert first.stop() == 0
+        store.up()
+        second = Collector(*upload_flags(store.endpoint), config=config(), pcap_dir=first.pcap_dir)
+        with second:
+            assert second.stop() == 0
+        assert "every finished file uploaded" in second.read_stderr(), second.read_stderr()
+        assert records_in_bucket(store.endpoint) == sent
+        assert session_files(first.pcap_dir, "web") == []
+
+
 def part_files_are_recovered_after_sigkill():
     """SIGKILL leaves a .pcap.part (and a partial record at its end, as a write
     cut by a crash would): the next start cuts it back to the last whole
@@ -497,6 +516,7 @@ TESTS = [finished_files_reach_the_bucket_whole, store_down_at_start_then_up, sto
          server_errors_and_slow_answers_are_outlasted, disk_filling_while_the_store_is_down,
          retention_keeps_what_is_not_uploaded, the_disk_floor_removes_files_not_uploaded_and_counts_them,
          uploads_run_as_the_user_after_the_drop, restart_with_a_backlog,
+         sigterm_right_after_start_uploads_the_backlog_on_disk,
          part_files_are_recovered_after_sigkill, sigterm_uploads_the_backlog_before_exit]
 
 if __name__ == "__main__":
