@@ -277,10 +277,7 @@ std::vector<ConfigError> validate(const Config& c) {
     if (c.listen_geneve && port_of(*c.listen_geneve) == port_of(c.listen))
         errors.push_back({0, 0, "listen_geneve: " + quote(c.listen_geneve->text) + " has the port of listen; give GENEVE a port of its own"});
     validate_ids_feed(c, errors);
-    const UploadConfig& u = c.upload;
-    if (!u.enabled() && (!u.endpoint.empty() || !u.region.empty() || !u.storage_class.empty()))
-        errors.push_back({0, 0, "upload: endpoint, region and storage_class need upload.url (--upload s3://BUCKET/PREFIX)"});
-    if (u.enabled() && !c.pcap.enabled)
+    if (c.upload.enabled() && !c.pcap.enabled)
         errors.push_back({0, 0, "upload: uploads finished pcap files; pcap files are off (--no-pcap)"});
     return errors;
 }

@@ -167,7 +167,8 @@ def finished_files_reach_the_bucket_whole():
     the same sha256, tshark reads it, its metadata says what it holds, and the
     local copy is marked so that a restart does not upload it again."""
     use_store_credentials()
-    with S3rver() as s3, Collector(*upload_flags(s3.endpoint), config=config(delete=False)) as c:
+    stored_as = "upload:\n  storage_class: STANDARD_IA\n"
+    with S3rver() as s3, Collector(*upload_flags(s3.endpoint), config=config(delete=False).replace("upload:\n", stored_as)) as c:
         sent = send_files(c, 501, 3, 100)
         m = wait_uploads(c, 3)
         check_identities(m)
@@ -183,6 +184,7 @@ def finished_files_reach_the_bucket_whole():
             path = os.path.join(c.pcap_dir, "web", os.path.basename(key))
             assert sha256_file(fetch(s3.endpoint, key, scratch)) == sha256_file(path), key
             assert os.getxattr(path, "user.mirrortap.uploaded") == b"s3"
+            assert head(s3.endpoint, key).get("StorageClass") == "STANDARD_IA"
             meta = head(s3.endpoint, key)["Metadata"]
             assert meta["session"] == "web" and meta["vni"] == "501" and meta["collector"] == COLLECTOR_ID, meta
             assert int(meta["packets"]) == len(tshark_lengths(path)), meta
@@ -418,14 +420,21 @@ def restart_with_a_backlog():
             written = value(first.metrics(), "mirrortap_sink_written_packets_total", sink="pcap")
             assert first.stop() == 0
         assert "not uploaded stay on disk for the next start" in first.read_stderr(), first.read_stderr()
-        assert len(session_files(first.pcap_dir, "web")) == 3
+        files = session_files(first.pcap_dir, "web")
+        assert len(files) == 3
+        index = files[1] + ".flows.json.gz"  # a flow index beside one capture goes up with it
+        with open(index, "wb") as f:
+            f.write(b"\x1f\x8b flow index stand-in")
         store.up()
         with Collector(*upload_flags(store.endpoint), config=config(), pcap_dir=first.pcap_dir) as c:
             c.wait_stderr("3 finished captures on disk queued for upload")
             wait_uploads(c, 3)
             assert written == sent
             assert records_in_bucket(store.endpoint) == written
-            assert session_files(c.pcap_dir, "web") == []
+            assert session_files(c.pcap_dir, "web") == [] and not os.path.exists(index)
+            flows = listed(store.endpoint, "flows")
+            assert [k.replace("/flows/", "/pcap/", 1) for k in flows] == \
+                [k + ".flows.json.gz" for k in listed(store.endpoint) if os.path.basename(k) == os.path.basename(files[1])]
             assert c.stop() == 0
 
 
