@@ -288,10 +288,10 @@ TEST_CASE("config: bad upload values are refused, each with what is wrong") {
         {"upload:\n  url: s3://ok-bucket/x\n  drain_seconds: forever\n", "upload.drain_seconds"},
         {"collector_id: a/b\n", "cannot name a collector in object keys"},
     };
-    for (const auto& [text, want] : cases) {
-        INFO(text);
-        const ConfigError e = only_error(load_config_text(text));
-        CHECK(e.message.find(want) != std::string::npos);
+    for (const auto& c : cases) {  // no structured binding: clang cannot capture one in INFO
+        INFO(c.first);
+        const ConfigError e = only_error(load_config_text(c.first));
+        CHECK(e.message.find(c.second) != std::string::npos);
     }
 }
 
