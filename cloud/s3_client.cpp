@@ -225,12 +225,14 @@ Result<UploadResult> S3Client::upload_file(const std::string& path, std::string_
     struct stat st {};
     Result<UploadResult> result = local_error("ReadFailed", path + ": not a regular file");
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        const auto size = static_cast<uint64_t>(st.st_size);
-        result = size <= write.multipart_threshold ? put_object(fd, size, key, write)
-                                                   : multipart_upload(fd, size, key, write);
+        result = upload_fd(fd, static_cast<uint64_t>(st.st_size), key, write);
     }
     close(fd);
     return result;
+}
+
+Result<UploadResult> S3Client::upload_fd(int fd, uint64_t size, std::string_view key, const ObjectWrite& write) {
+    return size <= write.multipart_threshold ? put_object(fd, size, key, write) : multipart_upload(fd, size, key, write);
 }
 
 Result<UploadResult> S3Client::put_object(int fd, uint64_t size, std::string_view key, const ObjectWrite& write) {

@@ -84,6 +84,8 @@ public:
     // A file as one object: PutObject up to write.multipart_threshold bytes,
     // a multipart upload beyond, aborted if it cannot be completed.
     Result<UploadResult> upload_file(const std::string& path, std::string_view key, const ObjectWrite& write);
+    // The same for a file already open (read with pread; the offset is not used).
+    Result<UploadResult> upload_fd(int fd, uint64_t size, std::string_view key, const ObjectWrite& write);
     Result<UploadResult> put_object(int fd, uint64_t size, std::string_view key, const ObjectWrite& write);
     Result<UploadResult> multipart_upload(int fd, uint64_t size, std::string_view key, const ObjectWrite& write);
 

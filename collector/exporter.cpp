@@ -72,7 +72,8 @@ Health check_health(const Collector& c, bool draining, bool terminating) {
 
 class Exporter::Metrics : public prometheus::Collectable {
 public:
-    Metrics(const Collector& c, const std::atomic<bool>& draining) : c_(c), draining_(draining) {}
+    Metrics(const Collector& c, const std::atomic<bool>& draining, const Uploader* uploader)
+        : c_(c), draining_(draining), uploader_(uploader) {}
 
     std::vector<MetricFamily> Collect() const override {
         Family build(metrics::build_info), received(metrics::received_packets), received_bytes(metrics::received_bytes),
@@ -165,11 +166,25 @@ public:
         alive.value(double(workers_up));
         healthy.value(check_health(c_, draining_.load()).live ? 1 : 0);
 
+        Family upload_files(metrics::upload_files), upload_bytes(metrics::upload_bytes),
+            upload_backlog_files(metrics::upload_backlog_files), upload_backlog_bytes(metrics::upload_backlog_bytes),
+            upload_last_success(metrics::upload_last_success);
+        if (uploader_) {
+            const UploadStats u = uploader_->stats();
+            for (size_t r = 0; r < kUploadOutcomeCount; ++r)
+                upload_files.value(double(u.files[r]), {{"result", std::string(to_string(UploadOutcome(r)))}});
+            upload_bytes.value(double(u.bytes));
+            upload_backlog_files.value(double(u.backlog_files));
+            upload_backlog_bytes.value(double(u.backlog_bytes));
+            upload_last_success.value(double(u.last_success_unix_seconds));
+        }
+
         std::vector<MetricFamily> out;
         for (Family* f : {&build, &received, &received_bytes, &decap, &socket_drops, &sessions, &session_packets,
                           &session_bytes, &session_sources, &written, &dropped, &buffered, &expired_sessions,
                           &expired_packets, &expired_bytes, &expired_fed, &expired_written, &expired_dropped,
-                          &rotated, &pcap_bytes, &disk_free, &batch, &alive, &healthy})
+                          &rotated, &pcap_bytes, &disk_free, &batch, &alive, &healthy, &upload_files,
+                          &upload_bytes, &upload_backlog_files, &upload_backlog_bytes, &upload_last_success})
             if (!f->f.metric.empty()) out.push_back(std::move(f->f));
         return out;
     }
@@ -207,6 +222,7 @@ private:
 
     const Collector& c_;
     const std::atomic<bool>& draining_;
+    const Uploader* uploader_;
 };
 
 namespace {
@@ -257,9 +273,9 @@ HttpResponse Exporter::metrics_page(std::string_view authorization) const {
             {}};
 }
 
-Exporter::Exporter(const Collector& collector)
+Exporter::Exporter(const Collector& collector, const Uploader* uploader)
     : collector_(collector),
-      metrics_(std::make_shared<Metrics>(collector, draining_)),
+      metrics_(std::make_shared<Metrics>(collector, draining_, uploader)),
       accepted_auth_(accepted_authorizations(collector.config()->metrics_auth)) {}
 
 Exporter::~Exporter() = default;

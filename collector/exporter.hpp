@@ -10,6 +10,7 @@
 #include "collector/collector.hpp"
 #include "collector/health.hpp"
 #include "support/http_server.hpp"
+#include "upload/uploader.hpp"
 
 namespace mirrortap {
 
@@ -18,7 +19,8 @@ Health check_health(const Collector& collector, bool draining, bool terminating 
 
 class Exporter {
 public:
-    explicit Exporter(const Collector& collector);
+    // `uploader`: whose figures /metrics shows (mirrortap_upload_*); nullptr when uploads are off. Outlives us.
+    explicit Exporter(const Collector& collector, const Uploader* uploader = nullptr);
     ~Exporter();
     // Binds the listen address from the config; returns a one-line error, or "".
     std::string start();

@@ -13,7 +13,10 @@
 #include "collector/exporter.hpp"
 #include "collector/lifecycle.hpp"
 #include "collector/privileges.hpp"
+#include "collector/upload_setup.hpp"
 #include "sinks/capture_dir.hpp"
+#include "sinks/capture_files.hpp"
+#include "sinks/pcap_rotator.hpp"
 #include "support/text.hpp"
 #include "support/version.hpp"
 
@@ -26,6 +29,12 @@ constexpr const char* kProgram = "mirrortap-collector";
 int fail(const std::string& message) {
     std::cerr << kProgram << ": " << message << "\n";
     return 1;
+}
+
+// One line to stderr in one write: the uploader's thread logs too.
+void log_line(const std::string& line) {
+    const std::string out = std::string(kProgram) + ": " + line + "\n";
+    fwrite(out.data(), 1, out.size(), stderr);
 }
 
 void print_summary(const Collector& c) {
@@ -119,10 +128,19 @@ int main(int argc, char** argv) {
     // gain privileges, and no capability can come back once dropped.
     if (auto why = restrict_process(); !why.empty()) return fail(why);
 
+    // Before the sinks are built: every pcap sink tells the uploader of the files it finishes.
+    std::shared_ptr<Uploader> uploader;
+    if (req.config.upload.enabled()) {
+        std::string why;
+        uploader = make_uploader(req.config, log_line, why);
+        if (!uploader) return fail(why);
+        set_finished_capture_listener(uploader);
+    }
+
     Collector collector(std::move(req.config));
     if (auto why = collector.open(); !why.empty()) return fail(why);
     warn_if_rcvbuf_capped(collector);
-    Exporter exporter(collector);
+    Exporter exporter(collector, uploader.get());
     if (auto why = exporter.start(); !why.empty()) return fail(why);
     // Sockets, sinks and the metrics port are open: root is no longer needed.
     if (const auto config = collector.config(); !config->user.empty() && geteuid() == 0) {
@@ -146,6 +164,12 @@ int main(int argc, char** argv) {
     };
     wait_hup();
 
+    // Before the first file is opened: what a crash left is finished, and
+    // what an earlier run did not upload goes first.
+    if (const auto config = collector.config(); config->pcap.enabled)
+        for (const auto& line : recover_part_files(config->pcap.dir)) log_line(line);
+    if (uploader) uploader->start();
+
     collector.start();
     const auto config = collector.config();
     std::cerr << kProgram << ": listening on " << config->listen.text << " with " << collector.workers().size()
@@ -158,7 +182,11 @@ int main(int argc, char** argv) {
     // are finished, and the hook's action is completed (collector/lifecycle.hpp).
     LifecycleWatcher lifecycle({.config = config->lifecycle,
                                 .on_terminating = [&] { exporter.set_terminating(); },
-                                .drain = [&](auto deadline) { return collector.finish_open_files(deadline); },
+                                // Safe means finished and, with uploads, stored.
+                                .drain = [&](auto deadline) {
+                                    return collector.finish_open_files(deadline) &&
+                                           (!uploader || uploader->drain(deadline));
+                                },
                                 // One write per line: the watcher's threads log beside main's.
                                 .log = [](const std::string& line) {
                                     std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
@@ -166,7 +194,13 @@ int main(int argc, char** argv) {
     if (auto why = lifecycle.start(); !why.empty()) return fail(why);
     io.run();
     lifecycle.stop();
-    collector.stop();
+    collector.stop();  // every open file finished: the uploader has them all
+    if (uploader) {
+        const auto drain = std::chrono::seconds(config->upload.drain_seconds);
+        if (uploader->drain(std::chrono::steady_clock::now() + drain)) log_line("upload: every finished file uploaded");
+        uploader->stop();
+        set_finished_capture_listener(nullptr);
+    }
     print_summary(collector);
     return 0;
 }

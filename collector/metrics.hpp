@@ -60,6 +60,18 @@ inline constexpr Def batch_duration{"mirrortap_batch_duration_seconds", T::Histo
     "and the sinks' housekeeping (tick, rotate, reload) that follows it."};
 inline constexpr Def workers_alive{"mirrortap_workers_alive", T::Gauge,
     "Receive workers that passed through their loop within the last two seconds."};
+inline constexpr Def upload_files{"mirrortap_upload_files_total", T::Counter,
+    "Finished pcap files by what became of them on the way to S3: uploaded; failed (an attempt; the file stays queued); "
+    "missing (gone before upload); unreadable (cannot be opened or named; left on disk); "
+    "deleted_before_upload (retention at the disk floor)."};
+inline constexpr Def upload_bytes{"mirrortap_upload_bytes_total", T::Counter,
+    "Bytes of objects stored in S3 (pcaps and flow indexes)."};
+inline constexpr Def upload_backlog_files{"mirrortap_upload_backlog_files", T::Gauge,
+    "Finished pcap files waiting for upload (queued or going up)."};
+inline constexpr Def upload_backlog_bytes{"mirrortap_upload_backlog_bytes", T::Gauge,
+    "Bytes of finished pcap files waiting for upload."};
+inline constexpr Def upload_last_success{"mirrortap_upload_last_success_timestamp_seconds", T::Gauge,
+    "Unix time of the last file stored in S3; 0 until the first."};
 inline constexpr Def healthy{"mirrortap_healthy", T::Gauge, "1 while /healthz answers 200, else 0."};
 
 }  // namespace mirrortap::metrics

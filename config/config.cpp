@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "cloud/s3_address.hpp"
 #include "config/settings.hpp"
 #include "support/file.hpp"
 #include "support/text.hpp"
@@ -43,6 +44,70 @@ uint16_t Config::session_vlan(uint32_t vni) const {
     return vlan_for_vni(vni);
 }
 
+std::optional<UploadUrl> parse_upload_url(std::string_view text, std::string& why) {
+    constexpr std::string_view kScheme = "s3://";
+    if (text.substr(0, kScheme.size()) != kScheme) {
+        why = quote(text) + " is not an s3://BUCKET/PREFIX URL";
+        return std::nullopt;
+    }
+    std::string_view rest = text.substr(kScheme.size());
+    const size_t slash = rest.find('/');
+    UploadUrl url{std::string(text), std::string(rest.substr(0, slash)), ""};
+    if (!cloud::valid_bucket_name(url.bucket)) {
+        why = "bucket " + quote(url.bucket) +
+              " is not a valid S3 bucket name (3 to 63 of a-z, 0-9, '.', '-', starting and ending with a letter or digit)";
+        return std::nullopt;
+    }
+    if (slash != std::string_view::npos) {
+        std::string_view prefix = rest.substr(slash + 1);
+        while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+        url.prefix = std::string(prefix);
+    }
+    if (url.prefix.find("//") != std::string::npos || url.prefix.starts_with('/')) {
+        why = "prefix " + quote(url.prefix) + " has an empty path segment ('//')";
+        return std::nullopt;
+    }
+    if (!url.prefix.empty()) {
+        if (auto key_why = cloud::check_object_key(url.prefix); !key_why.empty()) {
+            why = "prefix " + quote(url.prefix) + ": " + key_why;
+            return std::nullopt;
+        }
+        if (url.prefix.size() > 512) {
+            why = "prefix is longer than 512 bytes: the keys under it would not fit S3's 1024";
+            return std::nullopt;
+        }
+    }
+    return url;
+}
+
+std::optional<std::string> parse_storage_class(std::string_view text, std::string& why) {
+    static const std::set<std::string_view> kClasses = {
+        "STANDARD",   "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+        "GLACIER",    "DEEP_ARCHIVE",       "GLACIER_IR",  "OUTPOSTS",   "EXPRESS_ONEZONE"};
+    if (text.empty() || kClasses.count(text)) return std::string(text);
+    why = quote(text) + " is not an S3 storage class (STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, "
+          "GLACIER_IR, GLACIER, DEEP_ARCHIVE, ...)";
+    return std::nullopt;
+}
+
+std::optional<std::string> parse_aws_region(std::string_view text, std::string& why) {
+    const bool shaped = !text.empty() && text.size() <= 32 &&
+                        text.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string_view::npos &&
+                        text.front() != '-' && text.back() != '-';
+    if (text.empty() || shaped) return std::string(text);
+    why = quote(text) + " is not an AWS region name (like eu-west-1)";
+    return std::nullopt;
+}
+
+std::optional<std::string> parse_collector_id(std::string_view text, std::string& why) {
+    const bool shaped = text.size() <= 128 && text != "." && text != ".." &&
+                        text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+                            std::string_view::npos;
+    if (shaped) return std::string(text);
+    why = quote(text) + " cannot name a collector in object keys: 1 to 128 of A-Z a-z 0-9 . _ -";
+    return std::nullopt;
+}
+
 std::optional<std::string> parse_tap_name(std::string_view text, std::string& why) {
     // IFNAMSIZ is 16 with the terminating NUL; '/' and white space are never allowed.
     if (text.empty() || text.size() > 15 || text == "." || text == "..") {
@@ -70,15 +135,6 @@ std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why)
 std::optional<std::string> parse_auto_scaling_name(std::string_view text, std::string& why) {
     if (text.empty() || text.size() > 255 || has_control_character(text) || text.find(':') != std::string_view::npos) {
         why = quote(text) + " is not a group or hook name (1 to 255 characters, no control characters, no ':')";
-        return std::nullopt;
-    }
-    return std::string(text);
-}
-
-std::optional<std::string> parse_region(std::string_view text, std::string& why) {
-    if (text.empty() || text.size() > 32 ||
-        text.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string_view::npos) {
-        why = quote(text) + " is not a region name (such as eu-west-3)";
         return std::nullopt;
     }
     return std::string(text);
@@ -238,6 +294,8 @@ std::vector<ConfigError> validate(const Config& c) {
         errors.push_back({0, 0, "listen_geneve: " + quote(c.listen_geneve->text) + " has the port of listen; give GENEVE a port of its own"});
     validate_ids_feed(c, errors);
     validate_lifecycle(c.lifecycle, errors);
+    if (c.upload.enabled() && !c.pcap.enabled)
+        errors.push_back({0, 0, "upload: uploads finished pcap files; pcap files are off (--no-pcap)"});
     return errors;
 }
 

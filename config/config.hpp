@@ -56,6 +56,7 @@ struct PcapConfig {
     uint32_t rotate_seconds = 3600;  // 0 = never by time
     uint32_t retain_files = 0;       // per session, 0 = keep all
     uint64_t retain_bytes = 0;       // per session, 0 = keep all
+    uint64_t retain_total_bytes = 0; // all sessions together, 0 = keep all
     uint32_t flush_interval_ms = 500;  // below a second so that tailing stays live
     // One block of records handed to the pcap writer thread (one write(2)).
     uint32_t buffer_bytes = 256 * 1024;
@@ -81,6 +82,26 @@ struct LifecycleConfig {
     uint32_t heartbeat_seconds = 60;  // RecordLifecycleActionHeartbeat this often while draining
     uint32_t drain_seconds = 1800;    // the drain's deadline; unfinished, the hook's timeout ends the wait
     bool enabled() const { return !hook_name.empty(); }
+};
+
+// s3://BUCKET/PREFIX: where finished captures go (upload/uploader.hpp).
+struct UploadUrl {
+    std::string text;    // as given
+    std::string bucket;
+    std::string prefix;  // without slashes at either end; "" for none
+    bool operator==(const UploadUrl&) const = default;
+};
+
+// Shipping finished pcaps to S3; off while url.bucket is empty.
+struct UploadConfig {
+    UploadUrl url;
+    std::string endpoint;        // http[s]://HOST[:PORT] of an S3-compatible store; "" = AWS
+    std::string region;          // "" = AWS_REGION, AWS_DEFAULT_REGION, then the instance's (IMDS)
+    bool delete_after_upload = true;  // else marked uploaded (an extended attribute) and kept
+    std::string storage_class;   // "" = the bucket's default
+    uint32_t drain_seconds = 60;  // SIGTERM: how long pending files may take to go up
+    uint32_t retry_cap_seconds = 30;  // longest wait between attempts while the store fails
+    bool enabled() const { return !url.bucket.empty(); }
 };
 
 struct Config {
@@ -111,6 +132,8 @@ struct Config {
     bool stream_required = false;    // /healthz says 503 while nobody reads the stream, or its reader stalls
     std::optional<Endpoint> forward; // re-encapsulate and send here (sinks/forward_sink.hpp)
     LifecycleConfig lifecycle;
+    UploadConfig upload;
+    std::string collector_id;        // names this collector in object keys; "" = the EC2 instance id, else the host name
 
     Config();  // defaults, including listen 0.0.0.0:4789
     const std::string* name_for(uint32_t vni) const;
@@ -143,8 +166,11 @@ std::optional<std::string> parse_tap_name(std::string_view text, std::string& wh
 std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why);     // its index in kSinkNames
 // Auto Scaling group and lifecycle hook names: 1 to 255 characters, no control characters, no ':'.
 std::optional<std::string> parse_auto_scaling_name(std::string_view text, std::string& why);
-// An AWS region name (eu-west-3): 1 to 32 of a-z, 0-9 and '-'.
-std::optional<std::string> parse_region(std::string_view text, std::string& why);
+std::optional<UploadUrl> parse_upload_url(std::string_view text, std::string& why);   // s3://BUCKET[/PREFIX]
+std::optional<std::string> parse_storage_class(std::string_view text, std::string& why);  // an S3 storage class
+std::optional<std::string> parse_aws_region(std::string_view text, std::string& why);     // us-east-1
+// A collector id goes into object keys as collector=ID: 1 to 128 of A-Z a-z 0-9 . _ -
+std::optional<std::string> parse_collector_id(std::string_view text, std::string& why);
 
 // Checks between settings (names used twice, a forward that would loop, ...),
 // run after flags are applied too. Each setting's own bounds are its parser's.

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "cloud/s3_address.hpp"
 #include "support/file.hpp"
 #include "support/text.hpp"
 
@@ -12,6 +13,7 @@ namespace {
 using C = Config;
 using P = PcapConfig;
 using L = LifecycleConfig;
+using U = UploadConfig;
 using std::chrono::seconds;
 
 // --help sections.
@@ -22,6 +24,7 @@ constexpr std::string_view kIdsFeed = "IDS feed and forwarding (per session: sin
 constexpr std::string_view kMonitoring = "Monitoring";
 constexpr std::string_view kPrivileges = "Privileges";
 constexpr std::string_view kLifecycle = "Auto Scaling termination (lifecycle hook)";
+constexpr std::string_view kUpload = "Upload to S3 (finished pcaps; all bound at start)";
 
 // The collector binds and connects to addresses, never to names.
 constexpr EndpointRules kLiteralAddress{};
@@ -164,6 +167,10 @@ SettingsTable<Config> make_table() {
         {.key = "pcap.retain_bytes", .flag = "--retain-bytes", .value_name = "BYTES", .default_text = "0",
          .group = kPcap, .help = "finished bytes kept per session\n0 = keep all",
          .value = size_value<C>(field<&C::pcap, &P::retain_bytes>)},
+        {.key = "pcap.retain_total_bytes", .flag = "--retain-total-bytes", .value_name = "BYTES", .default_text = "0",
+         .group = kPcap, .help = "finished bytes kept across all sessions, oldest removed first\n0 = keep all; "
+                                 "with upload, files not yet uploaded stay unless below min_free",
+         .value = size_value<C>(field<&C::pcap, &P::retain_total_bytes>)},
         {.key = "pcap.min_free_bytes", .flag = "--min-free", .value_name = "BYTES", .default_text = "0",
          .group = kPcap, .help = "stop writing below this free space\n0 = off; records counted as disk_full, /healthz 503",
          .value = size_value<C>(field<&C::pcap, &P::min_free_bytes>)},
@@ -220,6 +227,34 @@ SettingsTable<Config> make_table() {
          .help = "file holding a bearer token for /metrics (one line, at most 4 KiB)", .on_reload = OnReload::restart,
          .value = parsed_value<C>(field<&C::metrics_auth, &MetricsAuth::bearer_token>, secret_from_file)},
 
+        // ---- upload to S3 ----
+        {.key = "upload.url", .flag = "--upload", .value_name = "s3://BUCKET/PREFIX", .group = kUpload,
+         .help = "upload finished pcaps (and flow indexes) here, then delete them\noff when absent; keys PREFIX/pcap/session=/date=/hour=/collector=/FILE",
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::upload, &U::url>, parse_upload_url)},
+        {.key = "upload.endpoint", .flag = "--upload-endpoint", .value_name = "URL", .group = kUpload,
+         .help = "an S3-compatible store, http[s]://HOST[:PORT] (path-style)\nempty = AWS S3", .on_reload = OnReload::restart,
+         .value = parsed_value<C>(field<&C::upload, &U::endpoint>, cloud::parse_endpoint_url)},
+        {.key = "upload.region", .flag = "--upload-region", .value_name = "REGION", .group = kUpload,
+         .help = "the bucket's region\nempty = AWS_REGION, AWS_DEFAULT_REGION, then the instance's (IMDS)",
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::upload, &U::region>, parse_aws_region)},
+        {.key = "upload.delete_after_upload", .default_text = "true", .group = kUpload,
+         .help = "delete each file once stored; false: keep it, marked uploaded (xattr user.mirrortap.uploaded)",
+         .on_reload = OnReload::restart, .value = bool_value<C>(field<&C::upload, &U::delete_after_upload>)},
+        {.key = "upload.storage_class", .group = kUpload,
+         .help = "S3 storage class of the objects (STANDARD_IA, GLACIER_IR, ...); empty = the bucket's default",
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::upload, &U::storage_class>, parse_storage_class)},
+        {.key = "upload.drain_seconds", .default_text = "60", .group = kUpload,
+         .help = "on SIGTERM, how long pending files may take to go up before the collector exits (a duration: 90s, 5m)",
+         .on_reload = OnReload::restart,
+         .value = duration_value<C>(field<&C::upload, &U::drain_seconds>, seconds(0), seconds(86400))},
+        {.key = "upload.retry_cap_seconds", .default_text = "30", .group = kUpload,
+         .help = "longest wait between attempts while the store fails (jittered backoff; a duration)",
+         .on_reload = OnReload::restart,
+         .value = duration_value<C>(field<&C::upload, &U::retry_cap_seconds>, seconds(1), seconds(3600))},
+        {.key = "collector_id", .flag = "--collector-id", .value_name = "ID", .group = kUpload,
+         .help = "this collector in object keys (collector=ID)\nempty = the EC2 instance id (IMDS), else the host name",
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::collector_id>, parse_collector_id)},
+
         // ---- privileges ----
         {.key = "user", .flag = "--user", .value_name = "NAME", .group = kPrivileges,
          .help = "drop root to NAME once sockets and files are open\nlike tcpdump -Z", .on_reload = OnReload::restart,
@@ -241,7 +276,7 @@ SettingsTable<Config> make_table() {
          .value = parsed_value<C>(field<&C::lifecycle, &L::endpoint>, parse_endpoint_url)},
         {.key = "lifecycle.region", .group = kLifecycle,
          .help = "region of the group; empty = AWS_REGION, AWS_DEFAULT_REGION, else the instance's (IMDS)",
-         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::lifecycle, &L::region>, parse_region)},
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::lifecycle, &L::region>, parse_aws_region)},
         {.key = "lifecycle.poll_seconds", .default_text = "5", .group = kLifecycle,
          .help = "how often the instance's target lifecycle state is read from IMDS", .on_reload = OnReload::restart,
          .value = duration_value<C>(field<&C::lifecycle, &L::poll_seconds>, seconds(1), seconds(300))},
@@ -265,7 +300,7 @@ const SettingsTable<Config>& collector_settings() {
 
 const std::vector<std::string_view>& collector_setting_groups() {
     static const std::vector<std::string_view> groups = {kReceiving, kPcap,        kWhoMaySend, kIdsFeed,
-                                                          kMonitoring, kPrivileges, kLifecycle, "Other"};
+                                                          kMonitoring, kUpload, kPrivileges, kLifecycle, "Other"};
     return groups;
 }
 

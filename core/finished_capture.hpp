@@ -26,6 +26,11 @@ public:
     // Called on the pcap writer thread right after the rename: must not block
     // on anything slow (queue it and return).
     virtual void capture_finished(const FinishedCapture& capture) = 0;
+    // Pcap writer thread, from retention: whether this finished file must stay
+    // because it has not been shipped yet (a quick lookup, no I/O).
+    virtual bool holds(const std::string& /*directory*/, const std::string& /*file_name*/) const { return false; }
+    // Pcap writer thread: retention removed a file holds() kept, because the disk floor forced it.
+    virtual void removed_before_shipping(const std::string& /*directory*/, const std::string& /*file_name*/) {}
 };
 
 }  // namespace mirrortap

@@ -14,6 +14,7 @@
 #include <ctime>
 
 #include "sinks/capture_dir.hpp"
+#include "sinks/capture_files.hpp"
 #include "sinks/pcap_format.hpp"
 #include "sinks/pcap_rotator.hpp"
 
@@ -74,6 +75,17 @@ PcapRecordHeader record_at(const std::byte* p) {
 
 uint64_t timestamp_of(const PcapRecordHeader& h) { return uint64_t(h.ts_sec) * 1'000'000'000ull + h.ts_nsec; }
 
+// The timestamp of the last of the whole records in data[0, bytes).
+uint64_t last_timestamp(const std::byte* data, size_t bytes) {
+    uint64_t last = 0;
+    for (size_t at = 0; at + sizeof(PcapRecordHeader) <= bytes;) {
+        const PcapRecordHeader h = record_at(data + at);
+        last = timestamp_of(h);
+        at += sizeof h + h.caplen;
+    }
+    return last;
+}
+
 // Every byte of `iov` to `fd`, resuming after short writes. 0, or the errno
 // that stopped it (ENOSPC when the kernel took nothing and said nothing).
 int write_all(int fd, iovec* iov, int count) {
@@ -103,9 +115,7 @@ size_t RetentionPolicy::excess(const std::deque<FinishedFile>& oldest_first) con
     size_t remove = 0;
     size_t count = oldest_first.size();
     while (remove < oldest_first.size()) {
-        const bool too_many = max_files > 0 && count > max_files;
-        const bool too_big = max_bytes > 0 && total > max_bytes;
-        if (!too_many && !too_big) break;
+        if (!over(count, total)) break;
         total -= oldest_first[remove].bytes;
         --count;
         ++remove;
@@ -124,6 +134,7 @@ struct PcapFiles::SessionFiles {
     uint64_t committed_bytes = 0;  // known to be in the file, header included
     uint64_t records_in_file = 0;
     uint64_t opened_ns = 0;
+    uint64_t last_ns = 0;  // the open file's last record's timestamp
     uint32_t seq = 0;
     bool failing = false;
     SinkDropReason failure_reason = SinkDropReason::write_error;
@@ -141,6 +152,7 @@ PcapFiles::PcapFiles(const PcapRotatorOptions& o)
       sink_index_(o.sink_index),
       retry_interval_ns_(o.retry_interval_ns),
       group_id_(o.group_id),
+      listener_(o.listener),
       rotation_{o.pcap.rotate_size_bytes, o.pcap.rotate_seconds},
       retention_{o.pcap.retain_files, o.pcap.retain_bytes} {}
 
@@ -288,11 +300,13 @@ void PcapFiles::check_free_space(uint64_t now_ns) {
     const uint64_t floor = std::max<uint64_t>(pcap_.min_free_bytes, 4ull * pcap_.buffer_bytes);
     const bool low = free_bytes < floor;
     if (low) {
+        // Low before the files are finished: their retention may then remove
+        // files not yet uploaded (counted), where it otherwise keeps them.
+        disk_low_.store(true, std::memory_order_relaxed);
         finish_all();  // finish open files while there is room to do it cleanly
         std::lock_guard lock(why_mutex_);
         why_ = "pcap: " + std::to_string(free_bytes) + " bytes free under " + pcap_.dir + ", below " +
                std::to_string(floor);
-        disk_low_.store(true, std::memory_order_relaxed);
     } else {
         disk_low_.store(false, std::memory_order_relaxed);
     }
@@ -372,7 +386,8 @@ void PcapFiles::write_block(const PcapBlock& block, const std::byte* data) {
             finish_file(f);
             continue;
         }
-        append(f, data + at, bytes, records);  // on failure: counted, and the file is finished
+        const uint64_t last_ns = records == block.records ? block.last_ns : last_timestamp(data + at, bytes);
+        if (append(f, data + at, bytes, records)) f.last_ns = last_ns;  // on failure: counted, and the file is finished
         at += bytes;
         left -= records;
     }
@@ -400,16 +415,69 @@ void PcapFiles::finish_file(SessionFiles& f) {
         // `tail -F current` keeps reading the finished file until then.
         if (f.current_target == base_name(f.part_path)) point_current_at(f, dir_fd, base_name(f.final_path));
         f.finished.push_back({f.final_path, f.committed_bytes});
+        tell_finished(f);
         apply_retention(f, dir_fd);
     }
     ::close(dir_fd);
 }
 
+void PcapFiles::tell_finished(const SessionFiles& f) const {
+    if (!listener_) return;
+    FinishedCapture c;
+    c.directory = f.dir;
+    c.session = f.name;
+    c.file_name = base_name(f.final_path);
+    c.vni = f.session->vni;
+    c.packets = f.records_in_file;
+    c.bytes = f.committed_bytes;
+    c.first_ns = f.opened_ns;
+    c.last_ns = f.last_ns;
+    listener_->capture_finished(c);
+}
+
+bool PcapFiles::may_remove(const std::string& dir, const char* name) const {
+    if (!listener_ || !listener_->holds(dir, name)) return true;
+    if (!disk_low_.load(std::memory_order_relaxed)) return false;
+    listener_->removed_before_shipping(dir, name);
+    return true;
+}
+
 void PcapFiles::apply_retention(SessionFiles& f, int dir_fd) {
-    // Only finished files are candidates: the one being written is never in the list.
-    for (size_t n = retention_.excess(f.finished); n > 0; --n) {
-        unlinkat(dir_fd, base_name(f.finished.front().path), 0);
-        f.finished.pop_front();
+    // Only finished files are candidates: the one being written is never in
+    // the list. Oldest first; a file not yet uploaded is passed over (the
+    // next one goes instead) unless the disk floor forces it out.
+    uint64_t total = 0;
+    for (const auto& file : f.finished) total += file.bytes;
+    size_t count = f.finished.size();
+    for (auto it = f.finished.begin(); it != f.finished.end() && retention_.over(count, total);) {
+        if (!may_remove(f.dir, base_name(it->path))) {
+            ++it;
+            continue;
+        }
+        unlinkat(dir_fd, base_name(it->path), 0);
+        total -= it->bytes;
+        --count;
+        it = f.finished.erase(it);
+    }
+    if (pcap_.retain_total_bytes > 0) apply_total_retention();
+}
+
+// pcap.retain_total_bytes: the finished files of every session directory,
+// oldest (by modification time) first, until they fit. Files of sessions
+// this sink does not hold are found on disk, so every worker's sink (and a
+// reload's predecessor) keeps the same budget.
+void PcapFiles::apply_total_retention() {
+    std::vector<CaptureFileEntry> files = finished_capture_files(pcap_.dir);
+    uint64_t total = 0;
+    for (const auto& file : files) total += file.bytes;
+    for (const auto& file : files) {
+        if (total <= pcap_.retain_total_bytes) break;
+        const std::string dir = pcap_.dir + "/" + file.session;
+        if (!may_remove(dir, file.name.c_str()) || !remove_capture_file(pcap_.dir, file.session, file.name)) continue;
+        total -= file.bytes;
+        const std::string path = dir + "/" + file.name;
+        for (auto& s : sessions_)
+            if (s && s->name == file.session) std::erase_if(s->finished, [&](const FinishedFile& f) { return f.path == path; });
     }
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/finished_capture.hpp"
 #include "core/sink.hpp"
 #include "sinks/pcap_blocks.hpp"
 
@@ -46,6 +47,10 @@ struct FinishedFile {
 struct RetentionPolicy {
     uint32_t max_files;   // 0 = no limit
     uint64_t max_bytes;   // 0 = no limit
+    // Whether `count` files of `bytes` in all are more than it keeps.
+    bool over(size_t count, uint64_t bytes) const {
+        return (max_files > 0 && count > max_files) || (max_bytes > 0 && bytes > max_bytes);
+    }
     // How many of the oldest files (front of the list) to delete.
     size_t excess(const std::deque<FinishedFile>& oldest_first) const;
 };
@@ -83,9 +88,14 @@ private:
     size_t records_for_this_file(const SessionFiles& f, const PcapBlock& block, const std::byte* data, size_t from,
                                  uint32_t& records) const;
     void finish_file(SessionFiles& f);
+    void tell_finished(const SessionFiles& f) const;
     void take_down_current(const SessionFiles& f);
     void settle(SessionFiles& f, uint32_t records, bool written, SinkDropReason reason = SinkDropReason::write_error);
     void apply_retention(SessionFiles& f, int dir_fd);
+    void apply_total_retention();
+    // Whether retention may remove this finished file now: not while the
+    // uploader holds it, unless the disk is below its floor (then it is told).
+    bool may_remove(const std::string& dir, const char* name) const;
     void point_current_at(SessionFiles& f, int dir_fd, const char* target);
     int open_dir_fd(const SessionFiles& f) const;
     void note_failure(SessionFiles& f, const std::string& what, int err);
@@ -97,6 +107,7 @@ private:
     const uint32_t sink_index_;
     const uint64_t retry_interval_ns_;
     const int group_id_;
+    const std::shared_ptr<FinishedCaptureListener> listener_;
     RotationPolicy rotation_;
     RetentionPolicy retention_;
     // By Session::id, grown when a session first shows up.

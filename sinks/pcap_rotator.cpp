@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "sinks/pcap_format.hpp"
 #include "sinks/pcap_writer.hpp"
@@ -20,7 +21,20 @@ uint32_t block_count_for(const PcapRotatorOptions& o) {
     return uint32_t(std::max<size_t>(4, kDefaultPcapPoolBytes / block_bytes_for(o)));
 }
 
+std::mutex listener_mutex;
+std::shared_ptr<FinishedCaptureListener> listener_now;  // under listener_mutex
+
 }  // namespace
+
+void set_finished_capture_listener(std::shared_ptr<FinishedCaptureListener> listener) {
+    std::lock_guard lock(listener_mutex);
+    listener_now = std::move(listener);
+}
+
+std::shared_ptr<FinishedCaptureListener> finished_capture_listener() {
+    std::lock_guard lock(listener_mutex);
+    return listener_now;
+}
 
 PcapRotator::PcapRotator(PcapRotatorOptions options)
     : opt_(std::move(options)),

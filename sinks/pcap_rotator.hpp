@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/finished_capture.hpp"
 #include "core/sink.hpp"
 #include "sinks/pcap_files.hpp"
 
@@ -43,7 +44,14 @@ struct PcapRotatorOptions {
     uint32_t block_count = 0;
     // The writer thread; empty = the process's own (PcapWriter::shared()).
     std::shared_ptr<PcapWriter> writer;
+    // Told of every file finished (on the writer thread); nullptr for nobody.
+    std::shared_ptr<FinishedCaptureListener> listener;
 };
+
+// The listener the pcap sinks built from now on tell of their finished files
+// (the uploader); set before the collector builds its sinks. Any thread.
+void set_finished_capture_listener(std::shared_ptr<FinishedCaptureListener> listener);
+std::shared_ptr<FinishedCaptureListener> finished_capture_listener();
 
 class PcapRotator final : public Sink {
 public:

@@ -43,9 +43,10 @@ std::string prepare_pcap(const Config& config, const std::shared_ptr<SharedOutpu
 
 std::unique_ptr<Sink> make_pcap(const SinkContext& x, std::string&) {
     const auto& shared = static_cast<const PcapShared&>(*x.shared);
-    return std::make_unique<PcapRotator>(PcapRotatorOptions{x.config.pcap, x.config.snaplen, x.config.max_sessions,
-                                                            x.slot, 1'000'000'000, shared.group_id,
-                                                            x.config.pcap.buffer_blocks});
+    PcapRotatorOptions options{x.config.pcap, x.config.snaplen, x.config.max_sessions, x.slot, 1'000'000'000,
+                               shared.group_id, x.config.pcap.buffer_blocks};
+    options.listener = finished_capture_listener();
+    return std::make_unique<PcapRotator>(std::move(options));
 }
 
 // ---- tap: the IDS feed as interfaces ----------------------------------------

@@ -381,7 +381,7 @@ std::optional<std::string> parse_endpoint_url(std::string_view text, std::string
     }
     if (rest.ends_with('/')) rest.remove_suffix(1);
     if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos || has_control_character(rest)) {
-        why = "endpoint " + quote(text) + " must be http[s]://HOST[:PORT], without a path, query or user";
+        why = "endpoint " + quote(text) + " must be http[s]://HOST[:PORT], with no path, query or credentials in it";
         return std::nullopt;
     }
     EndpointRules rules;

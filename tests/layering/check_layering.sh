@@ -10,13 +10,14 @@ cd "$ROOT"
 declare -A allowed=(
     [support]="support"
     [decap]="decap"
-    [config]="config support"
+    [config]="config cloud support"
     [core]="core decap support"
     [sinks]="sinks core config decap support"
-    [collector]="collector sinks core config decap support cloud"
+    [collector]="collector upload cloud sinks core config decap support"
     [sender]="sender decap support"
     [bench]="bench decap support"
     [cloud]="cloud support"
+    [upload]="upload cloud core config support"
     [find]="find cloud decap support"
 )
 

@@ -499,7 +499,9 @@ FEATURE_METRICS = [
   drain_seconds: 1
 """),
 ]
-FEATURE_ENV = {"AWS_ACCESS_KEY_ID": "AKIDMIRRORTAPCHECK", "AWS_SECRET_ACCESS_KEY": "not-a-secret"}
+# Never IMDS (169.254.169.254 is outside loopback): the collector id and region come from here.
+FEATURE_ENV = {"AWS_ACCESS_KEY_ID": "AKIDMIRRORTAPCHECK", "AWS_SECRET_ACCESS_KEY": "not-a-secret",
+               "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 def scrape_live(collector, fail):
@@ -530,7 +532,7 @@ def scrape_live(collector, fail):
             conf.write_text("".join(c.format(port=free_port(socket.SOCK_STREAM)) for _, c in features))
             cmd += ["--config", str(conf)]
         print("$", " ".join(cmd))
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **FEATURE_ENV})
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **FEATURE_ENV})
         try:
             code, body = None, ""
             deadline = time.monotonic() + 10

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 
 #include "sinks/pcap_format.hpp"
 #include "sinks/pcap_rotator.hpp"
@@ -591,4 +593,129 @@ TEST_CASE("pcap: a full disk (ENOSPC) leaves whole files and counts every record
     CHECK(records.size() == written);
     for (size_t i = 0; i < records.size(); ++i) CHECK(records[i].ts_ns == kT0 + i);
     CHECK(files_in(dir, ".part").empty());
+}
+
+namespace {
+
+// What the uploader is told, as it is told it (on the writer thread).
+struct RecordingListener final : FinishedCaptureListener {
+    std::mutex mutex;
+    std::vector<FinishedCapture> seen;
+    void capture_finished(const FinishedCapture& c) override {
+        std::lock_guard lock(mutex);
+        seen.push_back(c);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("pcap: each finished file is told to the listener with its session, VNI, records and time span") {
+    Fixture fx;
+    auto listener = std::make_shared<RecordingListener>();
+    auto o = fx.options();
+    o.pcap.rotate_size_bytes = 4096;  // about 15 records of this frame a file: one block spans files
+    o.listener = listener;
+    PcapRotator sink(o);
+    std::vector<Packet> batch;
+    for (uint64_t i = 0; i < 40; ++i) batch.push_back(fx.packet(kT0 + i * 1000, i % 2));
+    sink.write(batch);
+    sink.close();
+    sink.drain();
+    uint64_t records = 0;
+    for (const auto& c : listener->seen) {
+        INFO(c.file_name);
+        const fs::path path = fs::path(c.directory) / c.file_name;
+        REQUIRE(fs::exists(path));
+        CHECK(c.index_name.empty());
+        CHECK(c.bytes == fs::file_size(path));
+        const ReadBack r = read_pcap(path);
+        REQUIRE(r.records.size() == c.packets);
+        CHECK(c.first_ns == r.records.front().ts_ns);
+        CHECK(c.last_ns == r.records.back().ts_ns);
+        const uint32_t s = c.session == fx.names[0] ? 0 : 1;
+        CHECK(c.session == fx.names[s]);
+        CHECK(c.vni == fx.sessions[s].vni);
+        CHECK(fs::path(c.directory) == fx.dir(s));
+        records += c.packets;
+    }
+    CHECK(listener->seen.size() == files_in(fx.dir(0), ".pcap").size() + files_in(fx.dir(1), ".pcap").size());
+    CHECK(listener->seen.size() > 2);
+    CHECK(records == 40);
+}
+
+namespace {
+
+// An uploader that has shipped nothing yet, or only the files it is told.
+struct HoldingListener final : FinishedCaptureListener {
+    std::mutex mutex;
+    std::set<std::string> shipped;  // file names
+    void capture_finished(const FinishedCapture&) override {}
+    bool holds(const std::string&, const std::string& name) const override {
+        std::lock_guard lock(const_cast<std::mutex&>(mutex));
+        return !shipped.count(name);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("retention: files not yet uploaded are kept, and the uploaded ones go instead") {
+    Fixture fx;
+    auto listener = std::make_shared<HoldingListener>();
+    auto o = fx.options();
+    o.pcap.retain_files = 1;
+    o.listener = listener;
+    PcapRotator sink(o);
+    for (uint64_t i = 0; i < 3; ++i) {
+        std::vector<Packet> batch = {fx.packet(kT0 + i * kSecond)};
+        sink.write(batch);
+        sink.rotate();
+        sink.sync();
+    }
+    auto files = files_in(fx.dir(), ".pcap");
+    REQUIRE(files.size() == 3);  // none uploaded: retention keeps them all
+    {
+        std::lock_guard lock(listener->mutex);
+        listener->shipped.insert(files[1].filename().string());  // the middle one went up
+    }
+    std::vector<Packet> batch = {fx.packet(kT0 + 3 * kSecond)};
+    sink.write(batch);
+    sink.rotate();
+    sink.sync();
+    const auto after = files_in(fx.dir(), ".pcap");
+    REQUIRE(after.size() == 3);  // the uploaded one went; the oldest, not uploaded, stays
+    CHECK(after[0] == files[0]);
+    CHECK(after[1] == files[2]);
+    sink.drain();
+}
+
+TEST_CASE("retention: retain_total_bytes holds across sessions, oldest first") {
+    Fixture fx;
+    auto o = fx.options();
+    PcapRotator sink(o);
+    std::vector<fs::path> made;
+    uint64_t one_file = 0;
+    for (uint32_t i = 0; i < 3; ++i) {  // s7, s8, s7: one record each, finished in turn
+        std::vector<Packet> batch = {fx.packet(kT0 + i * kSecond, i % 2)};
+        sink.write(batch);
+        sink.rotate();
+        sink.sync();
+        usleep(20'000);  // modification times apart even on a coarse clock
+    }
+    auto a = files_in(fx.dir(0), ".pcap"), b = files_in(fx.dir(1), ".pcap");
+    REQUIRE(a.size() == 2);
+    REQUIRE(b.size() == 1);
+    one_file = fs::file_size(a[0]);
+    sink.drain();
+
+    auto p = fx.options();
+    p.pcap.retain_total_bytes = 3 * one_file;  // four files of one size: the oldest of all goes
+    PcapRotator next(p);
+    std::vector<Packet> batch = {fx.packet(kT0 + 10 * kSecond, 1)};
+    next.write(batch);
+    next.rotate();
+    next.sync();
+    const auto a2 = files_in(fx.dir(0), ".pcap"), b2 = files_in(fx.dir(1), ".pcap");
+    CHECK(a2 == std::vector<fs::path>{a[1]});  // s7's first file was the oldest of all
+    CHECK(b2.size() == 2);
+    next.drain();
 }

@@ -1,0 +1,103 @@
+#include "collector/upload_setup.hpp"
+
+#include <unistd.h>
+
+#include <climits>
+
+#include "cloud/environment.hpp"
+#include "cloud/imds.hpp"
+#include "sinks/capture_files.hpp"
+
+namespace mirrortap {
+
+namespace {
+
+// The VNI a session directory's captures came from: a named session's, or
+// the one an automatic name carries; 0 when the name says nothing.
+uint32_t vni_of_session(const Config& config, const std::string& session) {
+    for (const auto& s : config.sessions)
+        if (s.name == session) return s.vni;
+    return automatic_name_vni(session).value_or(0);
+}
+
+class CaptureDirAccess final : public CaptureFileAccess {
+public:
+    explicit CaptureDirAccess(Config config) : config_(std::move(config)) {}
+
+    int open(const FinishedCapture& capture, const std::string& name, std::string& why) override {
+        return open_capture_file(capture, name, why);
+    }
+    std::string settle(const FinishedCapture& capture, bool remove) override {
+        return settle_uploaded_capture(capture, remove);
+    }
+    std::vector<FinishedCapture> pending() override {
+        std::vector<FinishedCapture> found = pending_captures(config_.pcap.dir);
+        for (auto& c : found) c.vni = vni_of_session(config_, c.session);
+        return found;
+    }
+
+private:
+    const Config config_;  // as at start: the directory scanned and the names of sessions
+};
+
+}  // namespace
+
+std::string default_collector_id(std::string& why) {
+    std::string imds_why;
+    if (const auto settings = cloud::imds_settings_from_environment(cloud::process_environment(), imds_why)) {
+        cloud::ImdsClient imds(*settings);
+        if (auto id = imds.instance_id(); id && parse_collector_id(id.value(), why)) return id.value();
+    }
+    char host[HOST_NAME_MAX + 1] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || !*host) {
+        why = "no collector id: not on EC2 and no host name; give --collector-id";
+        return "";
+    }
+    if (!parse_collector_id(host, why)) {
+        why = "the host name cannot be the collector id (" + why + "); give --collector-id";
+        return "";
+    }
+    return host;
+}
+
+std::shared_ptr<Uploader> make_uploader(const Config& config, const LogLine& log, std::string& why) {
+    const UploadConfig& u = config.upload;
+    const cloud::EnvLookup env = cloud::process_environment();
+    UploadOptions options;
+    options.s3.location = {u.url.bucket, u.region, u.endpoint};
+    if (options.s3.location.region.empty()) {
+        auto region = cloud::default_region(env);
+        if (region) options.s3.location.region = region.value();
+        else if (!u.endpoint.empty()) options.s3.location.region = "us-east-1";  // S3-compatible stores rarely care
+        else {
+            why = "upload: no region for bucket " + u.url.bucket + ": give --upload-region (" +
+                  region.error().describe() + ")";
+            return nullptr;
+        }
+    }
+    if (auto bad = cloud::check_location(options.s3.location); !bad.empty()) {
+        why = "upload: " + bad;
+        return nullptr;
+    }
+    auto source = cloud::choose_credential_source(env, why);
+    if (!source) {
+        why = "upload: no AWS credentials: " + why;
+        return nullptr;
+    }
+    options.collector_id = config.collector_id.empty() ? default_collector_id(why) : config.collector_id;
+    if (options.collector_id.empty()) return nullptr;
+    options.prefix = u.url.prefix;
+    options.storage_class = u.storage_class;
+    options.delete_after_upload = u.delete_after_upload;
+    options.backoff_cap = std::chrono::seconds(u.retry_cap_seconds);
+    options.backoff_base = std::min<std::chrono::milliseconds>(options.backoff_base, options.backoff_cap);
+    options.log = log;
+    log("uploading finished pcaps to " + u.url.text + (u.endpoint.empty() ? "" : " at " + u.endpoint) + " (region " +
+        options.s3.location.region + ", credentials: " + source->describe() + ", collector " + options.collector_id +
+        ")");
+    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(source));
+    return std::make_shared<Uploader>(std::move(options), std::move(credentials),
+                                      std::make_unique<CaptureDirAccess>(config));
+}
+
+}  // namespace mirrortap

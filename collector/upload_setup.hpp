@@ -1,0 +1,24 @@
+// The uploader (upload/) as the collector runs it: its settings resolved from
+// the config and the environment (region, credentials, collector id), and the
+// capture directory's file operations (sinks/capture_files.hpp) handed to it.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "upload/uploader.hpp"
+
+namespace mirrortap {
+
+using LogLine = std::function<void(const std::string&)>;
+
+// The uploader `config` asks for (not started), or nullptr with `why`. May
+// ask IMDS for the region and the instance id (a second or two off EC2,
+// unless AWS_EC2_METADATA_DISABLED=true or they are configured).
+std::shared_ptr<Uploader> make_uploader(const Config& config, const LogLine& log, std::string& why);
+
+// The collector id when none is configured: the EC2 instance id, else the host name.
+std::string default_collector_id(std::string& why);
+
+}  // namespace mirrortap

@@ -1,0 +1,246 @@
+#include "sinks/capture_files.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <functional>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "sinks/capture_dir.hpp"
+#include "sinks/pcap_format.hpp"
+#include "support/unique_fd.hpp"
+
+namespace mirrortap {
+
+namespace {
+
+constexpr std::string_view kPcapSuffix = ".pcap";
+constexpr std::string_view kPartSuffix = ".pcap.part";
+// No capture of ours holds a record larger than the largest snaplen.
+constexpr uint32_t kMaxRecordBytes = 262144;
+
+// Each entry of the directory behind `dir_fd` (which stays open and ours), "." and ".." left out.
+void for_each_entry(int dir_fd, const std::function<void(const std::string& name)>& visit) {
+    const int copy = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+    DIR* d = copy >= 0 ? fdopendir(copy) : nullptr;
+    if (!d) {
+        if (copy >= 0) ::close(copy);
+        return;
+    }
+    rewinddir(d);  // the copy shares its offset with dir_fd
+    std::vector<std::string> names;
+    while (dirent* e = readdir(d)) {
+        const std::string_view n = e->d_name;
+        if (n != "." && n != "..") names.emplace_back(n);
+    }
+    closedir(d);
+    for (const auto& n : names) visit(n);
+}
+
+// Each session directory of the capture directory: real directories only, no link followed.
+void for_each_session_dir(const std::string& pcap_dir,
+                          const std::function<void(const std::string& session, int dir_fd)>& visit) {
+    std::string why;
+    UniqueFd capture(open_dir_path(pcap_dir, false, 0, why));
+    if (capture.get() < 0) return;
+    for_each_entry(capture.get(), [&](const std::string& name) {
+        UniqueFd dir(openat(capture.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (dir.get() >= 0) visit(name, dir.get());
+    });
+}
+
+// A regular file in the directory, opened without following a link. -1 with errno.
+int open_regular(int dir_fd, const std::string& name, int flags) {
+    const int fd = openat(dir_fd, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -1;
+    struct stat st{};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    return fd;
+}
+
+uint64_t file_size(int fd) {
+    struct stat st{};
+    return fstat(fd, &st) == 0 ? uint64_t(st.st_size) : 0;
+}
+
+// A `.pcap.part` cut back to its last whole record and renamed; one line saying what was done.
+std::string recover_part(const std::string& where, int dir_fd, const std::string& name) {
+    const std::string final_name = name.substr(0, name.size() - std::strlen(".part"));
+    UniqueFd fd(open_regular(dir_fd, name, O_RDWR));
+    if (fd.get() < 0) return where + "/" + name + ": left alone: " + std::strerror(errno);
+    const uint64_t size = file_size(fd.get());
+    const PcapExtent extent = read_pcap_extent(fd.get(), size);
+    if (!extent.valid) return where + "/" + name + ": left alone: not a pcap file mirrortap wrote";
+    if (extent.packets == 0) {
+        unlinkat(dir_fd, name.c_str(), 0);
+        return where + "/" + name + ": removed, it holds no whole record";
+    }
+    if (extent.whole_bytes < size && ftruncate(fd.get(), off_t(extent.whole_bytes)) != 0)
+        return where + "/" + name + ": left alone: cannot cut it back: " + std::strerror(errno);
+    if (fsync(fd.get()) != 0) { /* the rename below still finishes it */ }
+    struct stat st{};
+    if (fstatat(dir_fd, final_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return where + "/" + name + ": left alone: " + final_name + " exists already";
+    if (renameat(dir_fd, name.c_str(), dir_fd, final_name.c_str()) != 0)
+        return where + "/" + name + ": left alone: cannot rename it: " + std::strerror(errno);
+    // `current` must never name a file that is gone.
+    char target[PATH_MAX];
+    const ssize_t n = readlinkat(dir_fd, "current", target, sizeof target);
+    if (n > 0 && std::string_view(target, size_t(n)) == name) unlinkat(dir_fd, "current", 0);
+    return where + "/" + final_name + ": finished after a crash: " + std::to_string(extent.packets) + " records, " +
+           std::to_string(size - extent.whole_bytes) + " bytes of a partial record cut";
+}
+
+}  // namespace
+
+PcapExtent read_pcap_extent(int fd, uint64_t size) {
+    PcapExtent out;
+    PcapFileHeader header;
+    if (size < sizeof header || pread(fd, &header, sizeof header, 0) != ssize_t(sizeof header) ||
+        header.magic != kPcapMagicNanoseconds)
+        return out;
+    out.valid = true;
+    out.whole_bytes = sizeof header;
+    // Record headers are read through a window of the file: bodies are skipped, not copied.
+    std::vector<std::byte> window(1 << 20);
+    uint64_t window_at = 0, window_bytes = 0;
+    uint64_t at = sizeof header;
+    while (at + sizeof(PcapRecordHeader) <= size) {
+        if (at < window_at || at + sizeof(PcapRecordHeader) > window_at + window_bytes) {
+            const ssize_t n = pread(fd, window.data(), window.size(), off_t(at));
+            if (n < ssize_t(sizeof(PcapRecordHeader))) break;
+            window_at = at;
+            window_bytes = uint64_t(n);
+        }
+        PcapRecordHeader h;
+        std::memcpy(&h, window.data() + (at - window_at), sizeof h);
+        const uint64_t end = at + sizeof h + h.caplen;
+        if (h.caplen > kMaxRecordBytes || h.ts_nsec >= 1'000'000'000u || end > size) break;
+        const uint64_t ns = uint64_t(h.ts_sec) * 1'000'000'000ull + h.ts_nsec;
+        if (out.packets == 0) out.first_ns = ns;
+        out.last_ns = ns;
+        ++out.packets;
+        out.whole_bytes = end;
+        at = end;
+    }
+    return out;
+}
+
+std::vector<std::string> recover_part_files(const std::string& pcap_dir) {
+    std::vector<std::string> lines;
+    for_each_session_dir(pcap_dir, [&](const std::string& session, int dir_fd) {
+        for_each_entry(dir_fd, [&](const std::string& name) {
+            if (name.ends_with(kPartSuffix)) lines.push_back(recover_part(pcap_dir + "/" + session, dir_fd, name));
+        });
+    });
+    return lines;
+}
+
+std::vector<FinishedCapture> pending_captures(const std::string& pcap_dir) {
+    std::vector<FinishedCapture> found;
+    for_each_session_dir(pcap_dir, [&](const std::string& session, int dir_fd) {
+        for_each_entry(dir_fd, [&](const std::string& name) {
+            if (!name.ends_with(kPcapSuffix)) return;
+            UniqueFd fd(open_regular(dir_fd, name, O_RDONLY));
+            if (fd.get() < 0 || marked_uploaded(fd.get())) return;
+            const uint64_t size = file_size(fd.get());
+            const PcapExtent extent = read_pcap_extent(fd.get(), size);
+            if (!extent.valid || extent.packets == 0) return;
+            FinishedCapture c;
+            c.directory = pcap_dir + "/" + session;
+            c.session = session;
+            c.file_name = name;
+            struct stat st{};
+            const std::string index = name + kFlowIndexSuffix;
+            if (fstatat(dir_fd, index.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                c.index_name = index;
+            c.packets = extent.packets;
+            c.bytes = size;
+            c.first_ns = extent.first_ns;
+            c.last_ns = extent.last_ns;
+            found.push_back(std::move(c));
+        });
+    });
+    std::sort(found.begin(), found.end(), [](const FinishedCapture& a, const FinishedCapture& b) {
+        return std::tie(a.first_ns, a.file_name) < std::tie(b.first_ns, b.file_name);
+    });
+    return found;
+}
+
+std::vector<CaptureFileEntry> finished_capture_files(const std::string& pcap_dir) {
+    std::vector<CaptureFileEntry> found;
+    for_each_session_dir(pcap_dir, [&](const std::string& session, int dir_fd) {
+        for_each_entry(dir_fd, [&](const std::string& name) {
+            struct stat st{};
+            if (!name.ends_with(kPcapSuffix) || fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                !S_ISREG(st.st_mode))
+                return;
+            found.push_back({session, name, uint64_t(st.st_size),
+                             int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec});
+        });
+    });
+    std::sort(found.begin(), found.end(), [](const CaptureFileEntry& a, const CaptureFileEntry& b) {
+        return std::tie(a.mtime_ns, a.session, a.name) < std::tie(b.mtime_ns, b.session, b.name);
+    });
+    return found;
+}
+
+bool remove_capture_file(const std::string& pcap_dir, const std::string& session, const std::string& name) {
+    std::string why;
+    UniqueFd capture(open_dir_path(pcap_dir, false, 0, why));
+    if (capture.get() < 0) return false;
+    UniqueFd dir(openat(capture.get(), session.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (dir.get() < 0) return false;
+    unlinkat(dir.get(), (name + kFlowIndexSuffix).c_str(), 0);
+    return unlinkat(dir.get(), name.c_str(), 0) == 0;
+}
+
+int open_capture_file(const FinishedCapture& capture, const std::string& name, std::string& why) {
+    UniqueFd dir(open_dir_path(capture.directory, false, 0, why));
+    if (dir.get() < 0) return -1;
+    const int fd = open_regular(dir.get(), name, O_RDONLY);
+    if (fd < 0) {
+        const int err = errno;
+        why = capture.directory + "/" + name + ": " + (err == EINVAL ? "not a regular file" : std::strerror(err));
+        errno = err;
+    }
+    return fd;
+}
+
+bool marked_uploaded(int fd) { return fgetxattr(fd, kUploadedAttribute, nullptr, 0) >= 0; }
+
+std::string settle_uploaded_capture(const FinishedCapture& capture, bool remove) {
+    std::string why;
+    UniqueFd dir(open_dir_path(capture.directory, false, 0, why));
+    if (dir.get() < 0) return why;
+    if (remove) {
+        if (!capture.index_name.empty() && unlinkat(dir.get(), capture.index_name.c_str(), 0) != 0 && errno != ENOENT)
+            return "cannot remove " + capture.directory + "/" + capture.index_name + ": " + std::strerror(errno);
+        if (unlinkat(dir.get(), capture.file_name.c_str(), 0) != 0 && errno != ENOENT)
+            return "cannot remove " + capture.directory + "/" + capture.file_name + ": " + std::strerror(errno);
+        return "";
+    }
+    UniqueFd fd(open_regular(dir.get(), capture.file_name, O_RDONLY));
+    if (fd.get() < 0) return capture.directory + "/" + capture.file_name + ": " + std::strerror(errno);
+    static constexpr char kValue[] = "s3";
+    if (fsetxattr(fd.get(), kUploadedAttribute, kValue, sizeof kValue - 1, 0) != 0)
+        return "cannot mark " + capture.directory + "/" + capture.file_name + " uploaded (" + kUploadedAttribute +
+               "): " + std::strerror(errno) + "; it will be uploaded again after a restart";
+    return "";
+}
+
+}  // namespace mirrortap

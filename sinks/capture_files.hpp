@@ -1,0 +1,68 @@
+// The finished captures in the capture directory, for whoever ships them
+// (upload/): what a start finds there (crash leftovers cut back and finished,
+// files not yet uploaded), and the few file operations an upload needs, all
+// relative to directory descriptors opened without following a link
+// (capture_dir.hpp), as the pcap writer itself works.
+//
+// "Uploaded" is a user extended attribute on the file (kUploadedAttribute),
+// so that it goes with the file, survives a restart, and needs no ledger to
+// keep in step with retention; ext4, xfs and tmpfs (Linux 6.6+) keep it.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/finished_capture.hpp"
+
+namespace mirrortap {
+
+inline constexpr const char* kUploadedAttribute = "user.mirrortap.uploaded";
+// A capture's flow index, beside it (core/finished_capture.hpp).
+inline constexpr const char* kFlowIndexSuffix = ".flows.json.gz";
+
+// What the records of a pcap file say: the whole records end at whole_bytes.
+struct PcapExtent {
+    bool valid = false;  // a pcap header we wrote (nanosecond magic)
+    uint64_t whole_bytes = 0;
+    uint64_t packets = 0;
+    uint64_t first_ns = 0;
+    uint64_t last_ns = 0;
+};
+// Reads the file from the start, up to `size` bytes.
+PcapExtent read_pcap_extent(int fd, uint64_t size);
+
+// `.pcap.part` files a crash (SIGKILL, power loss) left in the session
+// directories of `pcap_dir`: each is cut back to its last whole record and
+// renamed to .pcap; one without a whole record is removed. Run at start,
+// before any writer, as the user the files belong to. One line per file, for the log.
+std::vector<std::string> recover_part_files(const std::string& pcap_dir);
+
+// The finished captures of `pcap_dir` not marked uploaded, oldest first (by
+// the start time in their names, then the name). vni is left 0: the caller
+// knows which names go with which VNIs.
+std::vector<FinishedCapture> pending_captures(const std::string& pcap_dir);
+
+// A finished capture file on disk, for the retention budget across sessions.
+struct CaptureFileEntry {
+    std::string session;
+    std::string name;
+    uint64_t bytes = 0;
+    int64_t mtime_ns = 0;
+};
+// Every finished .pcap of every session directory, oldest (modification time) first.
+std::vector<CaptureFileEntry> finished_capture_files(const std::string& pcap_dir);
+// Removes <pcap_dir>/<session>/<name> (and its flow index); false if it could not.
+bool remove_capture_file(const std::string& pcap_dir, const std::string& session, const std::string& name);
+
+// `name` in the capture's directory, read-only: a regular file, no link
+// followed anywhere on the way. -1 with errno and `why`.
+int open_capture_file(const FinishedCapture& capture, const std::string& name, std::string& why);
+
+// Whether the file behind `fd` carries the uploaded mark.
+bool marked_uploaded(int fd);
+
+// After an upload: the capture and its index removed (`remove`), or marked
+// uploaded (the mark goes on the pcap; its index goes with it). "" or why.
+std::string settle_uploaded_capture(const FinishedCapture& capture, bool remove);
+
+}  // namespace mirrortap

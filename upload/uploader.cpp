@@ -1,0 +1,284 @@
+#include "upload/uploader.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <utility>
+
+#include "cloud/object_key.hpp"
+#include "cloud/retry.hpp"
+#include "support/unique_fd.hpp"
+
+namespace mirrortap {
+
+namespace {
+
+// UTC with nanoseconds, as metadata: 2026-12-01T06:17:18.123456789Z.
+std::string utc_ns(uint64_t ns) {
+    const time_t secs = time_t(ns / 1'000'000'000ull);
+    tm t{};
+    gmtime_r(&secs, &t);
+    char day[32], out[48];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &t);
+    snprintf(out, sizeof out, "%s.%09lluZ", day, static_cast<unsigned long long>(ns % 1'000'000'000ull));
+    return out;
+}
+
+std::string path_of(const FinishedCapture& c) { return c.directory + "/" + c.file_name; }
+
+// The second the capture starts: its name says it; the first record if the name does not.
+std::chrono::sys_seconds capture_start(const FinishedCapture& c) {
+    if (auto start = cloud::capture_file_start(c.file_name)) return *start;
+    return std::chrono::sys_seconds(std::chrono::seconds(c.first_ns / 1'000'000'000ull));
+}
+
+
+}  // namespace
+
+std::string_view to_string(UploadOutcome outcome) {
+    switch (outcome) {
+        case UploadOutcome::uploaded: return "uploaded";
+        case UploadOutcome::failed: return "failed";
+        case UploadOutcome::missing: return "missing";
+        case UploadOutcome::unreadable: return "unreadable";
+        case UploadOutcome::deleted_before_upload: return "deleted_before_upload";
+    }
+    return "unknown";
+}
+
+Uploader::Uploader(UploadOptions options, std::shared_ptr<cloud::CredentialProvider> credentials,
+                   std::unique_ptr<CaptureFileAccess> files)
+    : options_(std::move(options)), credentials_(std::move(credentials)), files_access_(std::move(files)) {
+    options_.s3.cancel = &cancel_;
+}
+
+Uploader::~Uploader() { stop(); }
+
+void Uploader::start() {
+    // Born with every signal blocked, like the receive workers: SIGTERM and
+    // SIGHUP belong to the main thread.
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &before);
+    thread_ = std::thread([this] { run(); });
+    pthread_setname_np(thread_.native_handle(), "mt-uploader");
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
+bool Uploader::enqueue_locked(const FinishedCapture& capture) {
+    if (queued_paths_.count(path_of(capture))) return true;
+    if (queue_.size() >= options_.max_queue) {
+        overflowed_ = true;
+        return false;
+    }
+    queue_.push_back({capture});
+    queued_paths_.insert(path_of(capture));
+    backlog_bytes_ += capture.bytes;
+    return true;
+}
+
+void Uploader::capture_finished(const FinishedCapture& capture) {
+    {
+        std::lock_guard lock(mutex_);
+        enqueue_locked(capture);
+    }
+    wake_.notify_one();
+}
+
+void Uploader::rescan() {
+    {
+        std::lock_guard lock(mutex_);
+        overflowed_ = false;  // a capture the queue refuses from now on sets it again
+        scanning_ = true;
+    }
+    // Reads every file not yet uploaded (its records, for the metadata): on
+    // this thread, never on the one that starts the receive path.
+    std::vector<FinishedCapture> found = files_access_->pending();
+    size_t added = 0;
+    {
+        std::lock_guard lock(mutex_);
+        scanning_ = false;
+        for (const auto& c : found) {
+            const size_t before = queue_.size();
+            if (!enqueue_locked(c)) break;
+            added += queue_.size() - before;
+        }
+        if (queue_.empty() && !overflowed_) settled_.notify_all();
+    }
+    if (added > 0) options_.log("upload: " + std::to_string(added) + " finished captures on disk queued for upload");
+}
+
+bool Uploader::put(cloud::S3Client& s3, const FinishedCapture& c, const std::string& name, std::string_view tree,
+                   UploadOutcome& outcome) {
+    std::string why;
+    UniqueFd fd(files_access_->open(c, name, why));
+    if (fd.get() < 0) {
+        outcome = errno == ENOENT ? UploadOutcome::missing : UploadOutcome::unreadable;
+        if (outcome == UploadOutcome::unreadable) options_.log("upload: cannot read " + why);
+        return false;
+    }
+    struct stat st{};
+    if (fstat(fd.get(), &st) != 0) {
+        outcome = UploadOutcome::unreadable;
+        options_.log("upload: cannot read " + c.directory + "/" + name + ": " + std::strerror(errno));
+        return false;
+    }
+    const auto key = cloud::capture_object_key(
+        {options_.prefix, c.session, options_.collector_id, name, capture_start(c), tree}, why);
+    if (!key) {
+        outcome = UploadOutcome::unreadable;
+        options_.log("upload: " + c.directory + "/" + name + " cannot be named in the store: " + why);
+        return false;
+    }
+    cloud::ObjectWrite write;
+    write.storage_class = options_.storage_class;
+    write.content_type = tree == cloud::kPcapTree ? "application/vnd.tcpdump.pcap" : "application/gzip";
+    write.metadata = {{"session", c.session},
+                      {"vni", std::to_string(c.vni)},
+                      {"collector", options_.collector_id},
+                      {"packets", std::to_string(c.packets)},
+                      {"first-timestamp", utc_ns(c.first_ns)},
+                      {"last-timestamp", utc_ns(c.last_ns)}};
+    auto stored = s3.upload_fd(fd.get(), uint64_t(st.st_size), *key, write);
+    if (!stored) {
+        const cloud::AwsError& e = stored.error();
+        // A request we can never make (a name or metadata S3 would refuse) is not retried.
+        const bool hopeless = e.http_status == 0 && !e.retryable && e.code == "InvalidRequest";
+        outcome = hopeless ? UploadOutcome::unreadable : UploadOutcome::failed;
+        if (!cancel_.load()) options_.log("upload: " + c.directory + "/" + name + ": " + e.describe());
+        return false;
+    }
+    bytes_.fetch_add(uint64_t(st.st_size), std::memory_order_relaxed);
+    return true;
+}
+
+std::optional<UploadOutcome> Uploader::attempt(cloud::S3Client& s3, const FinishedCapture& c) {
+    UploadOutcome outcome = UploadOutcome::uploaded;
+    bool stored = put(s3, c, c.file_name, cloud::kPcapTree, outcome);
+    // An index that is gone is no reason to keep the capture back.
+    if (stored && !c.index_name.empty() && !put(s3, c, c.index_name, cloud::kFlowsTree, outcome))
+        stored = outcome == UploadOutcome::missing;
+    if (!stored) {
+        if (cancel_.load()) return std::nullopt;  // cut short by a drain: neither a failure nor done
+        return outcome;
+    }
+    if (auto why = files_access_->settle(c, options_.delete_after_upload); !why.empty())
+        options_.log("upload: stored, but " + why);
+    last_success_.store(int64_t(std::time(nullptr)), std::memory_order_relaxed);
+    return UploadOutcome::uploaded;
+}
+
+void Uploader::run() {
+    cloud::S3Client s3(options_.s3, credentials_);
+    const cloud::RetryPolicy backoff{1, options_.backoff_base, options_.backoff_cap};
+    uint32_t failures_in_a_row = 0;
+    rescan();  // what earlier runs left: the backlog of the disk
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        wake_.wait(lock, [&] { return stopping_ || (!cancel_.load() && (!queue_.empty() || overflowed_)); });
+        if (stopping_) return;
+        if (queue_.empty()) {  // overflowed, and now there is room: the disk has the rest
+            lock.unlock();
+            rescan();
+            lock.lock();
+            continue;
+        }
+        Queued item = queue_.front();
+        busy_ = true;
+        lock.unlock();
+        std::optional<UploadOutcome> outcome = attempt(s3, item.capture);
+        lock.lock();
+        busy_ = false;
+        // Retention removed it at the disk floor while it went up: unless it got there, that is what became of it.
+        if (std::exchange(front_removed_, false) && outcome != UploadOutcome::uploaded)
+            outcome = UploadOutcome::deleted_before_upload;
+        if (outcome) count(*outcome);
+        const bool leaves = outcome && *outcome != UploadOutcome::failed;
+        queue_.pop_front();
+        if (leaves) {
+            queued_paths_.erase(path_of(item.capture));
+            backlog_bytes_ -= item.capture.bytes;
+            failures_in_a_row = 0;
+        } else {
+            // To the back: one file the store refuses does not hold up the others.
+            queue_.push_back(item);
+            if (!cancel_.load()) {
+                ++failures_in_a_row;
+                const auto delay = cloud::backoff_delay(backoff, int(std::min<uint32_t>(failures_in_a_row, 30)));
+                const uint64_t kicks = kicks_;
+                wake_.wait_for(lock, delay, [&] { return stopping_ || kicks_ != kicks; });
+            }
+        }
+        if (queue_.empty() && !overflowed_) settled_.notify_all();
+    }
+}
+
+bool Uploader::drain(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    ++kicks_;  // a backoff wait in progress ends: try now
+    wake_.notify_all();
+    const bool done = settled_.wait_until(
+        lock, deadline, [&] { return queue_.empty() && !busy_ && !overflowed_ && !scanning_; });
+    if (!done) {
+        cancel_.store(true);
+        drain_cut_short_ = true;
+        options_.log("upload: drain time is up: " + std::to_string(queue_.size()) + " captures (" +
+                     std::to_string(backlog_bytes_) + " bytes) not uploaded stay on disk for the next start");
+    }
+    return done;
+}
+
+void Uploader::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        stopping_ = true;
+    }
+    cancel_.store(true);
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mutex_);
+    if (!queue_.empty() && !drain_cut_short_)
+        options_.log("upload: stopped with " + std::to_string(queue_.size()) + " captures (" +
+                     std::to_string(backlog_bytes_) + " bytes) not uploaded; they stay on disk for the next start");
+}
+
+bool Uploader::holds(const std::string& directory, const std::string& file_name) const {
+    std::lock_guard lock(mutex_);
+    return queued_paths_.count(directory + "/" + file_name) > 0;
+}
+
+void Uploader::removed_before_shipping(const std::string& directory, const std::string& file_name) {
+    const std::string path = directory + "/" + file_name;
+    std::lock_guard lock(mutex_);
+    if (busy_ && path_of(queue_.front().capture) == path) {
+        front_removed_ = true;  // run() counts it when the attempt ends
+        return;
+    }
+    const auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Queued& q) { return path_of(q.capture) == path; });
+    if (it == queue_.end()) return;
+    count(UploadOutcome::deleted_before_upload);
+    backlog_bytes_ -= it->capture.bytes;
+    queued_paths_.erase(path);
+    queue_.erase(it);
+}
+
+UploadStats Uploader::stats() const {
+    UploadStats s;
+    for (size_t i = 0; i < kUploadOutcomeCount; ++i) s.files[i] = files_[i].load(std::memory_order_relaxed);
+    s.bytes = bytes_.load(std::memory_order_relaxed);
+    s.last_success_unix_seconds = last_success_.load(std::memory_order_relaxed);
+    std::lock_guard lock(mutex_);
+    s.backlog_files = queue_.size();
+    s.backlog_bytes = backlog_bytes_;
+    return s;
+}
+
+}  // namespace mirrortap

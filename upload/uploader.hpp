@@ -1,0 +1,156 @@
+// Ships finished captures to S3 (or an S3-compatible store) from inside the
+// collector, on a thread of its own ("mt-uploader"):
+//
+//   pcap writer --capture_finished()--> queue --> mt-uploader --> S3
+//
+// The writer only pushes onto a bounded queue under a lock held for the push;
+// nothing the store does (slow, down, refusing) reaches the writer or the
+// receive workers. The capture directory is the real queue: a file is
+// removed (or marked uploaded) only after its object is stored, so whatever
+// the in-memory queue loses (a full queue, a crash, a drain cut short) is
+// still on disk and queued again by the next scan (at start, or when the
+// queue has room again after it overflowed).
+//
+// Each capture goes up as PREFIX/pcap/session=../date=../hour=../collector=../FILE
+// (cloud/object_key.hpp), its flow index (if any) under PREFIX/flows/..., with
+// metadata (session, vni, collector, packets, first/last timestamps). Each
+// request is retried by the S3 client (a failed part, not the file); a file
+// that still fails waits with capped, fully jittered exponential backoff
+// and is tried again, for as long as it takes.
+#pragma once
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "cloud/credentials.hpp"
+#include "cloud/s3_client.hpp"
+#include "core/finished_capture.hpp"
+
+namespace mirrortap {
+
+// What became of a file, as the label `result` of mirrortap_upload_files_total.
+enum class UploadOutcome : uint8_t {
+    uploaded,               // stored (with its index), then removed or marked
+    failed,                 // an attempt that failed; the file stays queued and is tried again
+    missing,                // gone from the disk before it could be uploaded
+    unreadable,             // cannot be opened or named (left on disk, not retried until a restart)
+    deleted_before_upload,  // removed by retention at the disk floor before it was uploaded
+};
+inline constexpr size_t kUploadOutcomeCount = 5;
+std::string_view to_string(UploadOutcome outcome);
+
+// The file-system side, done by whoever owns the capture directory (sinks/,
+// wired in collector/): the uploader itself never touches a path.
+class CaptureFileAccess {
+public:
+    virtual ~CaptureFileAccess() = default;
+    // `name` beside the capture, read-only, nothing followed. -1 with errno and `why`.
+    virtual int open(const FinishedCapture& capture, const std::string& name, std::string& why) = 0;
+    // Once stored: remove the capture and its index, or mark it uploaded. "" or why.
+    virtual std::string settle(const FinishedCapture& capture, bool remove) = 0;
+    // Every finished capture on disk not yet uploaded, oldest first.
+    virtual std::vector<FinishedCapture> pending() = 0;
+};
+
+struct UploadOptions {
+    cloud::S3ClientOptions s3;       // its `cancel` is the uploader's own
+    std::string prefix;              // "" for none
+    std::string collector_id;        // the collector= part of keys, and metadata
+    std::string storage_class;       // "" for the bucket's default
+    bool delete_after_upload = true;
+    // Waits between two attempts at a file that failed (full jitter).
+    std::chrono::milliseconds backoff_base{1000};
+    std::chrono::milliseconds backoff_cap{30'000};
+    size_t max_queue = 100'000;      // captures waiting; beyond, the next scan finds them
+    std::function<void(const std::string&)> log = [](const std::string&) {};
+};
+
+struct UploadStats {
+    std::array<uint64_t, kUploadOutcomeCount> files{};
+    uint64_t bytes = 0;                    // of objects stored (pcaps and indexes)
+    uint64_t backlog_files = 0;            // queued or being uploaded
+    uint64_t backlog_bytes = 0;
+    int64_t last_success_unix_seconds = 0; // 0 until the first success
+};
+
+class Uploader final : public FinishedCaptureListener {
+public:
+    Uploader(UploadOptions options, std::shared_ptr<cloud::CredentialProvider> credentials,
+             std::unique_ptr<CaptureFileAccess> files);
+    ~Uploader() override;  // stop(): what is left stays on disk
+
+    // Starts the thread, which first queues what the capture directory holds.
+    void start();
+    // Pcap writer thread: queue it and return (never waits on the store).
+    void capture_finished(const FinishedCapture& capture) override;
+    // Waits until everything queued is uploaded, or `deadline`; then a transfer
+    // in flight is cancelled. True when nothing was left. Any thread; the
+    // thread keeps running afterwards until stop().
+    bool drain(std::chrono::steady_clock::time_point deadline);
+    // Stops the thread (cancelling a transfer in flight). Idempotent.
+    void stop();
+
+    // Pcap writer thread, from retention: queued and not yet settled, so kept
+    // unless the disk floor forces it out.
+    bool holds(const std::string& directory, const std::string& file_name) const override;
+    // Pcap writer thread: retention removed a held file at the disk floor;
+    // counted as deleted_before_upload and taken off the queue.
+    void removed_before_shipping(const std::string& directory, const std::string& file_name) override;
+    UploadStats stats() const;
+
+private:
+    struct Queued {
+        FinishedCapture capture;
+    };
+    void run();
+    bool enqueue_locked(const FinishedCapture& capture);  // false when full
+    void rescan();
+    // One attempt at a capture: what became of it (failed: it stays queued),
+    // nothing when a drain cut it short.
+    std::optional<UploadOutcome> attempt(cloud::S3Client& s3, const FinishedCapture& capture);
+    // Uploads one file of the capture to the tree; false with `outcome` (and the log) when it did not.
+    bool put(cloud::S3Client& s3, const FinishedCapture& capture, const std::string& name, std::string_view tree,
+             UploadOutcome& outcome);
+    void count(UploadOutcome outcome) { files_[size_t(outcome)].fetch_add(1, std::memory_order_relaxed); }
+    void wait_before_retry(uint32_t failures);
+
+    UploadOptions options_;
+    std::shared_ptr<cloud::CredentialProvider> credentials_;
+    std::unique_ptr<CaptureFileAccess> files_access_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;     // work or stop, for the uploader thread
+    std::condition_variable settled_;  // the queue emptied, for drain()
+    std::deque<Queued> queue_;         // under mutex_; the front is the one in progress
+    std::set<std::string> queued_paths_;  // under mutex_: directory/file of each queued capture
+    // Under mutex_: the disk may hold captures the queue does not (true until
+    // the scan at start, and after the queue refused one): scan when there is room.
+    bool overflowed_ = true;
+    bool scanning_ = false;            // under mutex_: a scan is reading the disk
+    bool busy_ = false;                // under mutex_: the front is being uploaded
+    bool front_removed_ = false;       // under mutex_: retention removed the front while it went up
+    bool stopping_ = false;            // under mutex_
+    bool drain_cut_short_ = false;     // under mutex_: drain() said what was left
+    uint64_t kicks_ = 0;               // under mutex_: drain() ends a backoff wait by changing it
+    uint64_t backlog_bytes_ = 0;       // under mutex_
+    std::atomic<bool> cancel_{false};  // the S3 client's cancel flag
+
+    std::array<std::atomic<uint64_t>, kUploadOutcomeCount> files_{};
+    std::atomic<uint64_t> bytes_{0};
+    std::atomic<int64_t> last_success_{0};
+    std::thread thread_;
+};
+
+}  // namespace mirrortap
