@@ -67,6 +67,9 @@ struct PcapConfig {
     uint64_t min_free_bytes = 0;
     uint32_t file_mode = 0640;
     std::string group;  // group of new files and directories; empty = the process's
+    // A flow index beside each file (docs/flow-index.md), of at most this many flows.
+    bool flow_index = true;
+    uint32_t index_max_flows = 100000;
 };
 
 struct Config {
@@ -82,6 +85,8 @@ struct Config {
     uint32_t session_idle_seconds = 600;
     std::vector<NamedSession> sessions;
     PcapConfig pcap;
+    // Names this collector in flow indexes (and object keys); empty = the host name.
+    std::string collector_id;
     std::optional<Endpoint> metrics_listen;
     MetricsAuth metrics_auth;
     Allowlist allow;
@@ -122,6 +127,7 @@ std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::stri
 // Session names become directory names and label values.
 bool valid_session_name(std::string_view name, std::string& why);
 std::optional<std::string> parse_tap_name(std::string_view text, std::string& why);  // a Linux interface name
+std::optional<std::string> parse_collector_id(std::string_view text, std::string& why);  // "" = the host name
 std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why);     // its index in kSinkNames
 
 // Checks between settings (names used twice, a forward that would loop, ...),

@@ -15,6 +15,7 @@
 
 #include "config/config.hpp"
 #include "core/sink.hpp"
+#include "sinks/flow_index.hpp"
 #include "sinks/pcap_blocks.hpp"
 
 namespace mirrortap {
@@ -83,6 +84,9 @@ private:
     size_t records_for_this_file(const SessionFiles& f, const PcapBlock& block, const std::byte* data, size_t from,
                                  uint32_t& records) const;
     void finish_file(SessionFiles& f);
+    void index_records(SessionFiles& f, uint64_t offset, const std::byte* data, size_t bytes);
+    // The index of f's file written beside it: its name, or "" when off or failed (counted).
+    std::string write_index(SessionFiles& f, int dir_fd);
     void take_down_current(const SessionFiles& f);
     void settle(SessionFiles& f, uint32_t records, bool written, SinkDropReason reason = SinkDropReason::write_error);
     void apply_retention(SessionFiles& f, int dir_fd);
@@ -97,6 +101,7 @@ private:
     const uint32_t sink_index_;
     const uint64_t retry_interval_ns_;
     const int group_id_;
+    const std::string collector_id_;
     RotationPolicy rotation_;
     RetentionPolicy retention_;
     // By Session::id, grown when a session first shows up.

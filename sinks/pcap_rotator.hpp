@@ -43,6 +43,8 @@ struct PcapRotatorOptions {
     uint32_t block_count = 0;
     // The writer thread; empty = the process's own (PcapWriter::shared()).
     std::shared_ptr<PcapWriter> writer;
+    // The `collector` of flow index lines (Config::collector_id, resolved).
+    std::string collector_id;
 };
 
 class PcapRotator final : public Sink {
