@@ -130,7 +130,7 @@ struct PcapFiles::SessionFiles {
     uint64_t retry_at_ns = 0;
     bool listed_open = false;
     std::deque<FinishedFile> finished;  // oldest first, for retention
-    std::unique_ptr<FlowIndex> index;   // of the open file; null with pcap.flow_index off
+    std::unique_ptr<FlowIndex> index;   // of the open file; null when none is open or pcap.flow_index is off
     // The file's size once the header is out: it goes with the first records.
     uint64_t file_bytes() const { return committed_bytes > 0 ? committed_bytes : sizeof(PcapFileHeader); }
     SinkCounters& counters(uint32_t sink_index) { return session->sinks[sink_index]; }
@@ -243,10 +243,7 @@ bool PcapFiles::open_file(SessionFiles& f, uint64_t start_ns) {
     f.opened_ns = start_ns;
     f.committed_bytes = 0;
     f.records_in_file = 0;
-    if (pcap_.flow_index) {
-        if (!f.index) f.index = std::make_unique<FlowIndex>(pcap_.index_max_flows);
-        f.index->clear();
-    }
+    if (pcap_.flow_index) f.index = std::make_unique<FlowIndex>(pcap_.index_max_flows);
     if (f.failing) {
         f.failing = false;
         --failing_;
@@ -448,6 +445,7 @@ void PcapFiles::finish_file(SessionFiles& f) {
         f.finished.push_back({f.final_path, f.committed_bytes});
         apply_retention(f, dir_fd);
     }
+    f.index.reset();  // its memory goes with the file, not kept while the session idles
     ::close(dir_fd);
 }
 
