@@ -35,71 +35,90 @@ void append_json_string(std::string& out, std::string_view text) {
     out += '"';
 }
 
-void append_number(std::string& out, uint64_t v) {
-    char buf[24];
-    const int n = snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
-    out.append(buf, size_t(n));
-}
+// Appends "key":value pairs to one JSON object on one line; the first pair
+// opens it (on an empty string), end() closes it and ends the line.
+class JsonLine {
+public:
+    explicit JsonLine(std::string& out) : out_(out) {}
 
-void append_field(std::string& out, std::string_view key) {
-    out += ",\"";
-    out += key;
-    out += "\":";
-}
+    JsonLine& number(std::string_view k, uint64_t v) {
+        key(k);
+        char buf[24];
+        const int n = snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
+        out_.append(buf, size_t(n));
+        return *this;
+    }
+    JsonLine& number_or_null(std::string_view k, bool present, uint64_t v) {
+        return present ? number(k, v) : null(k);
+    }
+    JsonLine& boolean(std::string_view k, bool v) {
+        key(k);
+        out_ += v ? "true" : "false";
+        return *this;
+    }
+    JsonLine& text(std::string_view k, std::string_view v) {
+        key(k);
+        append_json_string(out_, v);
+        return *this;
+    }
+    JsonLine& null(std::string_view k) {
+        key(k);
+        out_ += "null";
+        return *this;
+    }
+    JsonLine& numbers(std::string_view k, const uint16_t* v, size_t n) {
+        key(k);
+        out_ += '[';
+        for (size_t i = 0; i < n; ++i) {
+            if (i) out_ += ',';
+            out_ += std::to_string(v[i]);
+        }
+        out_ += ']';
+        return *this;
+    }
+    void end() { out_ += "}\n"; }
 
-void append_bool(std::string& out, bool v) { out += v ? "true" : "false"; }
+private:
+    void key(std::string_view k) {
+        out_ += out_.empty() ? "{\"" : ",\"";
+        out_ += k;
+        out_ += "\":";
+    }
+    std::string& out_;
+};
 
 // An address as text: inet_ntop for IP, "02:00:00:00:00:aa" for a MAC.
-void append_address(std::string& out, const IndexFlowKey& k, const std::array<uint8_t, 16>& a) {
+std::string address_text(const IndexFlowKey& k, const std::array<uint8_t, 16>& a) {
     char buf[INET6_ADDRSTRLEN];
     if (k.kind == FlowKind::ipv4) inet_ntop(AF_INET, a.data(), buf, sizeof buf);
     else if (k.kind == FlowKind::ipv6) inet_ntop(AF_INET6, a.data(), buf, sizeof buf);
     else snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], a[4], a[5]);
-    append_json_string(out, buf);
+    return buf;
 }
 
-// The flow's own fields, from "first_ns" to the end of the line.
+// The flow's own fields, from "first_ns" to the end of the line; null where the frames did not reach.
 void append_flow(std::string& out, const IndexFlowKey& k, const IndexFlowStats& s) {
     const bool ethernet = k.reached & IndexFlowKey::reached_ethernet;
-    const bool ip = k.kind != FlowKind::non_ip;
-    append_field(out, "first_ns"), append_number(out, s.first_ns);
-    append_field(out, "last_ns"), append_number(out, s.last_ns);
-    append_field(out, "packets"), append_number(out, s.packets);
-    append_field(out, "bytes"), append_number(out, s.bytes);
-    append_field(out, "first_offset"), append_number(out, s.first_offset);
-    append_field(out, "end_offset"), append_number(out, s.end_offset);
-    append_field(out, "ether_type");
-    if (ethernet) append_number(out, k.ether_type);
-    else out += "null";
-    append_field(out, "vlans");
-    out += '[';
-    for (uint8_t i = 0; i < k.vlan_count; ++i) {
-        if (i) out += ',';
-        append_number(out, k.vlans[i]);
-    }
-    out += ']';
-    append_field(out, "ip_version");
-    if (ip) append_number(out, k.kind == FlowKind::ipv4 ? 4 : 6);
-    else out += "null";
-    append_field(out, "protocol");
-    if (k.reached & IndexFlowKey::reached_protocol) append_number(out, k.protocol);
-    else out += "null";
-    append_field(out, "src");
-    if (ethernet) append_address(out, k, k.src);
-    else out += "null";
-    append_field(out, "dst");
-    if (ethernet) append_address(out, k, k.dst);
-    else out += "null";
+    const bool protocol = k.reached & IndexFlowKey::reached_protocol;
     const bool ports = k.reached & IndexFlowKey::reached_ports;
-    append_field(out, "src_port");
-    if (ports) append_number(out, k.src_port);
-    else out += "null";
-    append_field(out, "dst_port");
-    if (ports) append_number(out, k.dst_port);
-    else out += "null";
-    append_field(out, "fragments"), append_bool(out, s.fragments);
-    append_field(out, "ip6_ext"), append_bool(out, s.ipv6_extensions);
-    out += "}\n";
+    JsonLine line(out);
+    line.number("first_ns", s.first_ns)
+        .number("last_ns", s.last_ns)
+        .number("packets", s.packets)
+        .number("bytes", s.bytes)
+        .number("first_offset", s.first_offset)
+        .number("end_offset", s.end_offset)
+        .number_or_null("ether_type", ethernet, k.ether_type)
+        .numbers("vlans", k.vlans.data(), k.vlan_count)
+        .number_or_null("ip_version", k.kind != FlowKind::non_ip, k.kind == FlowKind::ipv4 ? 4 : 6)
+        .number_or_null("protocol", protocol, k.protocol);
+    if (ethernet) line.text("src", address_text(k, k.src)).text("dst", address_text(k, k.dst));
+    else line.null("src").null("dst");
+    line.number_or_null("src_port", ports, k.src_port)
+        .number_or_null("dst_port", ports, k.dst_port)
+        .boolean("fragments", s.fragments)
+        .boolean("ip6_ext", s.ipv6_extensions)
+        .end();
 }
 
 // Streams text through zlib's gzip wrapper into a file descriptor.
@@ -234,16 +253,17 @@ void FlowIndex::add(uint64_t offset, uint64_t timestamp_ns, uint32_t wire_length
 template <typename Sink>
 void FlowIndex::each_line(const IndexedFile& file, uint64_t file_bytes, Sink&& sink) const {
     // What every line starts with, made once.
-    std::string head = "{\"session\":";
-    append_json_string(head, file.session);
-    append_field(head, "vni"), append_number(head, file.vni);
-    append_field(head, "collector"), append_json_string(head, file.collector);
-    append_field(head, "file"), append_json_string(head, file.file);
-    append_field(head, "file_first_ns"), append_number(head, first_ns());
-    append_field(head, "file_last_ns"), append_number(head, last_ns());
-    append_field(head, "file_packets"), append_number(head, packets_);
-    append_field(head, "file_bytes"), append_number(head, file_bytes);
-    append_field(head, "index_complete"), append_bool(head, complete());
+    std::string head;
+    JsonLine(head)
+        .text("session", file.session)
+        .number("vni", file.vni)
+        .text("collector", file.collector)
+        .text("file", file.file)
+        .number("file_first_ns", first_ns())
+        .number("file_last_ns", last_ns())
+        .number("file_packets", packets_)
+        .number("file_bytes", file_bytes)
+        .boolean("index_complete", complete());
 
     // In file order: a reader walking the lines reads the file forwards.
     std::vector<const std::pair<const IndexFlowKey, IndexFlowStats>*> order;
