@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "collector/metrics.hpp"
+#include "sinks/flow_index.hpp"
 #include "support/version.hpp"
 #include "support/clock.hpp"
 
@@ -82,6 +83,8 @@ public:
             session_sources(metrics::session_sources), written(metrics::sink_written), dropped(metrics::sink_dropped),
             buffered(metrics::sink_buffered), rotated(metrics::pcap_files_rotated),
             pcap_bytes(metrics::pcap_bytes_written), disk_free(metrics::pcap_disk_free),
+            index_files(metrics::pcap_index_files), index_failures(metrics::pcap_index_failures),
+            index_incomplete(metrics::pcap_index_incomplete),
             batch(metrics::batch_duration), alive(metrics::workers_alive), healthy(metrics::healthy),
             expired_sessions(metrics::sessions_expired), expired_packets(metrics::expired_session_packets),
             expired_bytes(metrics::expired_session_bytes), expired_fed(metrics::expired_sink_packets),
@@ -152,6 +155,10 @@ public:
         sessions.value(double(sessions_seen));
         rotated.value(double(files_rotated));
         pcap_bytes.value(double(bytes_written));
+        const FlowIndexTotals& indexes = flow_index_totals();
+        index_files.value(double(indexes.written.load(std::memory_order_relaxed)));
+        index_failures.value(double(indexes.failed.load(std::memory_order_relaxed)));
+        index_incomplete.value(double(indexes.incomplete.load(std::memory_order_relaxed)));
         if (const auto config = c_.config(); config->pcap.enabled)
             if (auto free = disk_free_bytes(config->pcap.dir)) disk_free.value(double(*free));
         ClientMetric& h = batch.add();
@@ -183,8 +190,9 @@ public:
         for (Family* f : {&build, &received, &received_bytes, &decap, &socket_drops, &sessions, &session_packets,
                           &session_bytes, &session_sources, &written, &dropped, &buffered, &expired_sessions,
                           &expired_packets, &expired_bytes, &expired_fed, &expired_written, &expired_dropped,
-                          &rotated, &pcap_bytes, &disk_free, &batch, &alive, &healthy, &upload_files,
-                          &upload_bytes, &upload_backlog_files, &upload_backlog_bytes, &upload_last_success})
+                          &rotated, &pcap_bytes, &index_files, &index_failures, &index_incomplete, &disk_free,
+                          &batch, &alive, &healthy, &upload_files, &upload_bytes, &upload_backlog_files,
+                          &upload_backlog_bytes, &upload_last_success})
             if (!f->f.metric.empty()) out.push_back(std::move(f->f));
         return out;
     }

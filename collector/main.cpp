@@ -135,6 +135,9 @@ int main(int argc, char** argv) {
         uploader = make_uploader(req.config, log_line, why);
         if (!uploader) return fail(why);
         set_finished_capture_listener(uploader);
+        // Flow index lines name the collector as its object keys do. collector_id
+        // is restart-only, so a reload keeps the id resolved here.
+        req.config.collector_id = uploader->collector_id();
     }
 
     Collector collector(std::move(req.config));

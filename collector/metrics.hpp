@@ -53,6 +53,12 @@ inline constexpr Def pcap_files_rotated{"mirrortap_pcap_files_rotated_total", T:
     "Pcap files finished (renamed from .pcap.part to .pcap)."};
 inline constexpr Def pcap_bytes_written{"mirrortap_pcap_bytes_written_total", T::Counter,
     "Bytes written to pcap files, headers included."};
+inline constexpr Def pcap_index_files{"mirrortap_pcap_index_files_total", T::Counter,
+    "Flow indexes written beside finished pcap files (<file>.flows.json.gz)."};
+inline constexpr Def pcap_index_failures{"mirrortap_pcap_index_failures_total", T::Counter,
+    "Finished pcap files whose flow index could not be written (the pcap is kept without one)."};
+inline constexpr Def pcap_index_incomplete{"mirrortap_pcap_index_incomplete_total", T::Counter,
+    "Flow indexes written with index_complete false: the file had more flows than pcap.index_max_flows."};
 inline constexpr Def pcap_disk_free{"mirrortap_pcap_disk_free_bytes", T::Gauge,
     "Free bytes, for unprivileged users, on the filesystem of the pcap directory."};
 inline constexpr Def batch_duration{"mirrortap_batch_duration_seconds", T::Histogram,

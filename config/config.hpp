@@ -68,6 +68,9 @@ struct PcapConfig {
     uint64_t min_free_bytes = 0;
     uint32_t file_mode = 0640;
     std::string group;  // group of new files and directories; empty = the process's
+    // A flow index beside each file (docs/flow-index.md), of at most this many flows.
+    bool flow_index = true;
+    uint32_t index_max_flows = 100000;
 };
 
 // Scale-in without losing captures (collector/lifecycle.hpp): in an Auto
@@ -133,7 +136,9 @@ struct Config {
     std::optional<Endpoint> forward; // re-encapsulate and send here (sinks/forward_sink.hpp)
     LifecycleConfig lifecycle;
     UploadConfig upload;
-    std::string collector_id;        // names this collector in object keys; "" = the EC2 instance id, else the host name
+    // Names this collector in flow indexes and object keys; "" = the EC2 instance id when
+    // uploading (resolved once at start), else the host name.
+    std::string collector_id;
 
     Config();  // defaults, including listen 0.0.0.0:4789
     const std::string* name_for(uint32_t vni) const;

@@ -188,6 +188,13 @@ SettingsTable<Config> make_table() {
          .value = parsed_value<C>(field<&C::pcap, &P::file_mode>, parse_file_mode)},
         {.key = "pcap.group", .group = kPcap, .help = "group of new files and directories; empty = the process's",
          .value = text_value<C>(field<&C::pcap, &P::group>)},
+        {.key = "pcap.flow_index", .flag = "--no-flow-index", .switch_value = "false", .default_text = "true",
+         .group = kPcap,
+         .help = "write no flow index (<file>.pcap.flows.json.gz beside each finished file, docs/flow-index.md)",
+         .value = bool_value<C>(field<&C::pcap, &P::flow_index>)},
+        {.key = "pcap.index_max_flows", .default_text = "100000", .group = kPcap,
+         .help = "flows one file's index holds; past it the index says index_complete false",
+         .value = number_value<C>(field<&C::pcap, &P::index_max_flows>, 1, 10'000'000)},
 
         // ---- who may send ----
         {.key = "allowed_sources", .flag = "--allow-source", .value_name = "CIDR,...", .group = kWhoMaySend,
@@ -252,7 +259,7 @@ SettingsTable<Config> make_table() {
          .on_reload = OnReload::restart,
          .value = duration_value<C>(field<&C::upload, &U::retry_cap_seconds>, seconds(1), seconds(3600))},
         {.key = "collector_id", .flag = "--collector-id", .value_name = "ID", .group = kUpload,
-         .help = "this collector in object keys (collector=ID)\nempty = the EC2 instance id (IMDS), else the host name",
+         .help = "this collector in flow indexes and object keys (collector=ID)\nempty = with upload the EC2 instance id (IMDS), else the host name",
          .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::collector_id>, parse_collector_id)},
 
         // ---- privileges ----

@@ -57,8 +57,45 @@ void parse_ipv4(Bytes frame, size_t at, InnerFrame& out) {
     const uint32_t total_length = load_be16(frame, at + 2);
     out.original_length = std::max<uint32_t>(out.original_length, uint32_t(at) + total_length);
     // Only the first fragment carries the transport header.
-    const uint16_t fragment_offset = load_be16(frame, at + 6) & kIpv4FragmentOffset;
+    out.has_protocol = true;
+    const uint16_t flags_offset = load_be16(frame, at + 6);
+    const uint16_t fragment_offset = flags_offset & kIpv4FragmentOffset;
+    out.fragment = fragment_offset != 0 || (flags_offset & kIpv4MoreFragments) != 0;
     if (fragment_offset == 0) parse_transport(frame, at + header_len, out);
+}
+
+bool is_ipv6_extension(uint8_t next) {
+    return next == kIpv6HopByHop || next == kIpv6Routing || next == kIpv6Fragment || next == kIpv6DestinationOptions;
+}
+
+// From the fixed header's next-header field to the upper layer: where its
+// header starts, or 0 when the walk could not get there (truncated, too many
+// headers, or a later fragment, whose payload is not the next header).
+size_t walk_ipv6_extensions(Bytes frame, size_t at, InnerFrame& out) {
+    uint8_t next = out.flow.protocol;
+    for (size_t n = 0; is_ipv6_extension(next); ++n) {
+        out.ipv6_extensions = true;
+        if (n == kMaxIpv6ExtensionHeaders || frame.size() < at + 8) return 0;
+        const uint8_t following = uint8_t(frame[at]);
+        if (next == kIpv6Fragment) {
+            out.fragment = true;
+            const uint16_t fragment_offset = load_be16(frame, at + 2) >> 3;
+            if (fragment_offset != 0) {
+                // The protocol is named, but not reachable if it is itself an extension.
+                if (is_ipv6_extension(following)) return 0;
+                out.flow.protocol = following;
+                out.has_protocol = true;
+                return 0;
+            }
+            at += 8;
+        } else {
+            at += (size_t(uint8_t(frame[at + 1])) + 1) * 8;
+        }
+        next = following;
+        out.flow.protocol = next;
+    }
+    out.has_protocol = true;
+    return at;
 }
 
 void parse_ipv6(Bytes frame, size_t at, InnerFrame& out) {
@@ -66,7 +103,7 @@ void parse_ipv6(Bytes frame, size_t at, InnerFrame& out) {
     if ((uint8_t(frame[at]) >> 4) != 6) return;
     FlowKey& flow = out.flow;
     flow.kind = FlowKind::ipv6;
-    flow.protocol = uint8_t(frame[at + 6]);  // extension headers are not walked
+    flow.protocol = uint8_t(frame[at + 6]);
     copy_addr(flow.src, frame, at + 8, 16);
     copy_addr(flow.dst, frame, at + 24, 16);
     const uint32_t payload_length = load_be16(frame, at + 4);
@@ -75,7 +112,9 @@ void parse_ipv6(Bytes frame, size_t at, InnerFrame& out) {
         out.original_length = std::max<uint32_t>(
             out.original_length, uint32_t(at + kIpv6HeaderBytes) + payload_length);
     }
-    parse_transport(frame, at + kIpv6HeaderBytes, out);
+    const size_t upper = walk_ipv6_extensions(frame, at + kIpv6HeaderBytes, out);
+    if (!out.has_protocol) flow.protocol = 0;  // one key for "unknown", whatever header the walk stopped at
+    if (upper != 0) parse_transport(frame, upper, out);
 }
 
 }  // namespace
@@ -93,14 +132,14 @@ InnerFrame parse_inner_frame(Bytes frame) {
     size_t at = 12;
     uint16_t type = load_be16(frame, at);
     at += 2;
-    while (is_vlan_tpid(type) && frame.size() >= at + 4) {
-        if (out.vlan_count < kMaxVlanTags) out.vlan_ids[out.vlan_count++] = load_be16(frame, at) & 0x0FFF;
+    while (is_vlan_tpid(type) && out.vlan_count < kMaxVlanTags && frame.size() >= at + 4) {
+        out.vlan_ids[out.vlan_count++] = load_be16(frame, at) & 0x0FFF;
         type = load_be16(frame, at + 2);
         at += 4;
     }
     out.ether_type = type;
     out.l3_offset = uint32_t(at);
-    if (is_vlan_tpid(type)) return out;  // tag cut short by truncation
+    if (is_vlan_tpid(type)) return out;  // tag cut short by truncation, or too many tags
 
     FlowKey mac_key = out.flow;
     out.flow = {};

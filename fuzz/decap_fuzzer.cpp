@@ -65,8 +65,15 @@ void check_inner(const InnerFrame& f, Bytes frame, uint32_t seed) {
         case FlowKind::non_ip:
             FUZZ_CHECK(k.protocol == 0);
             FUZZ_CHECK(!f.has_ports);
+            FUZZ_CHECK(!f.has_protocol && !f.fragment && !f.ipv6_extensions);
             break;
     }
+    // What the flow index keys by: a protocol it did not reach is 0, ports
+    // come only with a protocol, extension headers only with IPv6.
+    if (!f.has_protocol) FUZZ_CHECK(k.protocol == 0 && !f.has_ports);
+    if (k.kind == FlowKind::ipv4) FUZZ_CHECK(f.has_protocol && !f.ipv6_extensions);
+    if (f.has_ports && f.fragment) FUZZ_CHECK(k.kind == FlowKind::ipv4 || f.ipv6_extensions);
+    if (!f.has_ethernet()) FUZZ_CHECK(k.kind == FlowKind::non_ip && f.vlan_count == 0);
     // Ports are only ever read from a TCP, UDP or SCTP header that was captured.
     if (f.has_ports) FUZZ_CHECK(k.protocol == 6 || k.protocol == 17 || k.protocol == 132);
     else FUZZ_CHECK(k.src_port == 0 && k.dst_port == 0);

@@ -81,6 +81,15 @@ def decap_seeds():
         "no-i-flag": vxlan(805, ethernet(0x0800, ipv4(6, tcp())), flags=0x00),
         "vni-max": vxlan(0xFFFFFF, ethernet(0x0800, ipv4(6, tcp()))),
         "jumbo-9001": vxlan(901, ethernet(0x0800, ipv4(6, tcp(payload=b"j" * (9001 - 14 - 20 - 20))))),
+        # IPv6 extension headers, walked to the upper layer (hop-by-hop, routing, fragment, dest options).
+        "ipv6-hbh-routing-dstopts-tcp": vxlan(604, ethernet(0x86DD, ipv6(0, bytes([43, 0, 1, 4, 0, 0, 0, 0]) +
+                                                                     bytes([60, 0, 0, 0, 0, 0, 0, 0]) +
+                                                                     bytes([6, 0, 1, 4, 0, 0, 0, 0]) + tcp()))),
+        "ipv6-fragment-first-udp": vxlan(605, ethernet(0x86DD, ipv6(44, struct.pack(">BBHI", 17, 0, 1, 7) + udp()))),
+        "ipv6-fragment-later": vxlan(606, ethernet(0x86DD, ipv6(44, struct.pack(">BBHI", 17, 0, 0x5a8, 7) +
+                                                                 b"\xbb" * 32))),
+        "four-vlan-tags-ipv4": vxlan(704, ethernet(0x0800, ipv4(17, udp()),
+                                                    vlans=[(0x88A8, 1), (0x8100, 2), (0x8100, 3), (0x8100, 4)])),
     }
     # Truncated as a session's packet length cuts them: the IP length says more.
     for name in ("ipv4-tcp", "ipv6-tcp", "qinq-ipv6-udp"):

@@ -41,7 +41,10 @@ inline bool quotes_target(Bytes frame, size_t inner_ip, const OwnTarget& t) {
 inline bool is_fragment(Bytes frame, const InnerFrame& in) {
     if (in.flow.kind == FlowKind::ipv4)
         return frame.size() >= in.l3_offset + 8 && (load_be16(frame, in.l3_offset + 6) & 0x3FFF) != 0;
-    return in.flow.protocol == 44;
+    // The fixed header's own next-header field, as the capture filter's ip6[6] reads
+    // it (in.flow.protocol is the upper layer, past any extension headers).
+    return in.flow.kind == FlowKind::ipv6 && frame.size() >= in.l3_offset + 40 &&
+           uint8_t(frame[in.l3_offset + 6]) == 44;
 }
 
 }  // namespace detail

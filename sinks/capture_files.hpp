@@ -8,6 +8,7 @@
 // so that it goes with the file, survives a restart, and needs no ledger to
 // keep in step with retention; ext4, xfs and tmpfs (Linux 6.6+) keep it.
 #pragma once
+#include "sinks/flow_index.hpp"  // kFlowIndexSuffix
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,7 +19,6 @@ namespace mirrortap {
 
 inline constexpr const char* kUploadedAttribute = "user.mirrortap.uploaded";
 // A capture's flow index, beside it (core/finished_capture.hpp).
-inline constexpr const char* kFlowIndexSuffix = ".flows.json.gz";
 
 // What the records of a pcap file say: the whole records end at whole_bytes.
 struct PcapExtent {

@@ -141,6 +141,7 @@ struct PcapFiles::SessionFiles {
     uint64_t retry_at_ns = 0;
     bool listed_open = false;
     std::deque<FinishedFile> finished;  // oldest first, for retention
+    std::unique_ptr<FlowIndex> index;   // of the open file; null when none is open or pcap.flow_index is off
     // The file's size once the header is out: it goes with the first records.
     uint64_t file_bytes() const { return committed_bytes > 0 ? committed_bytes : sizeof(PcapFileHeader); }
     SinkCounters& counters(uint32_t sink_index) { return session->sinks[sink_index]; }
@@ -153,6 +154,7 @@ PcapFiles::PcapFiles(const PcapRotatorOptions& o)
       retry_interval_ns_(o.retry_interval_ns),
       group_id_(o.group_id),
       listener_(o.listener),
+      collector_id_(o.collector_id),
       rotation_{o.pcap.rotate_size_bytes, o.pcap.rotate_seconds},
       retention_{o.pcap.retain_files, o.pcap.retain_bytes} {}
 
@@ -253,6 +255,7 @@ bool PcapFiles::open_file(SessionFiles& f, uint64_t start_ns) {
     f.opened_ns = start_ns;
     f.committed_bytes = 0;
     f.records_in_file = 0;
+    if (pcap_.flow_index) f.index = std::make_unique<FlowIndex>(pcap_.index_max_flows);
     if (f.failing) {
         f.failing = false;
         --failing_;
@@ -328,6 +331,7 @@ bool PcapFiles::append(SessionFiles& f, const std::byte* data, size_t bytes, uin
     if (f.committed_bytes == 0) iov[count++] = {&header, sizeof header};
     iov[count++] = {const_cast<std::byte*>(data), bytes};
     const size_t total = bytes + (count == 2 ? sizeof header : 0);
+    const uint64_t first_record_offset = f.file_bytes();
     if (const int err = write_all(f.fd, iov, count); err != 0) {
         // Cut the file back to its last whole record so that it stays readable,
         // and account for every record that did not make it.
@@ -339,6 +343,7 @@ bool PcapFiles::append(SessionFiles& f, const std::byte* data, size_t bytes, uin
     }
     f.committed_bytes += total;
     f.records_in_file += records;
+    index_records(f, first_record_offset, data, bytes);
     bytes_written_.add(total);
     settle(f, records, true);
     return true;
@@ -394,6 +399,41 @@ void PcapFiles::write_block(const PcapBlock& block, const std::byte* data) {
     publish_health();
 }
 
+// Each record just written, at the offset it now has in the file: the index
+// is built from the block in memory, never from the file.
+void PcapFiles::index_records(SessionFiles& f, uint64_t offset, const std::byte* data, size_t bytes) {
+    if (!f.index) return;
+    for (size_t at = 0; at < bytes;) {
+        const PcapRecordHeader h = record_at(data + at);
+        f.index->add(offset + at, timestamp_of(h), h.len, Bytes(data + at + sizeof h, h.caplen));
+        at += sizeof h + h.caplen;
+    }
+}
+
+// Written as .part and renamed, before the pcap is renamed (docs/flow-index.md):
+// whoever sees a finished pcap finds its index, unless writing it failed.
+std::string PcapFiles::write_index(SessionFiles& f, int dir_fd) {
+    if (!f.index) return "";
+    std::string name = std::string(base_name(f.final_path)) + std::string(kFlowIndexSuffix);
+    const std::string part = name + kPartSuffix;
+    const IndexedFile file{f.name, f.session->vni, collector_id_, base_name(f.final_path)};
+    int err = f.index->write(dir_fd, part.c_str(), pcap_.file_mode, group_id_, file, f.committed_bytes);
+    if (err == 0 && renameat(dir_fd, part.c_str(), dir_fd, name.c_str()) != 0) {
+        err = errno;
+        unlinkat(dir_fd, part.c_str(), 0);
+    }
+    if (err != 0) {
+        // The pcap goes on without its index: a reader falls back to reading it.
+        flow_index_totals().failed.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard lock(why_mutex_);
+        why_ = "pcap: cannot write the flow index " + f.dir + "/" + part + ": " + std::strerror(err);
+        return "";
+    }
+    flow_index_totals().written.fetch_add(1, std::memory_order_relaxed);
+    if (!f.index->complete()) flow_index_totals().incomplete.fetch_add(1, std::memory_order_relaxed);
+    return name;
+}
+
 void PcapFiles::finish_file(SessionFiles& f) {
     if (f.fd < 0) return;
     ::close(f.fd);
@@ -406,8 +446,11 @@ void PcapFiles::finish_file(SessionFiles& f) {
     if (f.committed_bytes <= sizeof(PcapFileHeader)) {
         // Not one record made it: an empty capture helps nobody.
         unlinkat(dir_fd, base_name(f.part_path), 0);
-    } else if (renameat(dir_fd, base_name(f.part_path), dir_fd, base_name(f.final_path)) != 0) {
-        note_failure(f, "cannot rename " + f.part_path, errno);
+    } else if (const std::string index_name = write_index(f, dir_fd);
+               renameat(dir_fd, base_name(f.part_path), dir_fd, base_name(f.final_path)) != 0) {
+        const int err = errno;
+        if (!index_name.empty()) unlinkat(dir_fd, index_name.c_str(), 0);  // no index without its pcap
+        note_failure(f, "cannot rename " + f.part_path, err);
     } else {
         files_rotated_.add();
         // `current` must never name a file that is gone: it follows the file
@@ -415,18 +458,20 @@ void PcapFiles::finish_file(SessionFiles& f) {
         // `tail -F current` keeps reading the finished file until then.
         if (f.current_target == base_name(f.part_path)) point_current_at(f, dir_fd, base_name(f.final_path));
         f.finished.push_back({f.final_path, f.committed_bytes});
-        tell_finished(f);
+        tell_finished(f, index_name);
         apply_retention(f, dir_fd);
     }
+    f.index.reset();  // its memory goes with the file, not kept while the session idles
     ::close(dir_fd);
 }
 
-void PcapFiles::tell_finished(const SessionFiles& f) const {
+void PcapFiles::tell_finished(const SessionFiles& f, const std::string& index_name) const {
     if (!listener_) return;
     FinishedCapture c;
     c.directory = f.dir;
     c.session = f.name;
     c.file_name = base_name(f.final_path);
+    c.index_name = index_name;
     c.vni = f.session->vni;
     c.packets = f.records_in_file;
     c.bytes = f.committed_bytes;
@@ -455,6 +500,8 @@ void PcapFiles::apply_retention(SessionFiles& f, int dir_fd) {
             continue;
         }
         unlinkat(dir_fd, base_name(it->path), 0);
+        // Its index goes with it (ENOENT when it has none).
+        unlinkat(dir_fd, (std::string(base_name(it->path)) + std::string(kFlowIndexSuffix)).c_str(), 0);
         total -= it->bytes;
         --count;
         it = f.finished.erase(it);

@@ -16,6 +16,7 @@
 #include "config/config.hpp"
 #include "core/finished_capture.hpp"
 #include "core/sink.hpp"
+#include "sinks/flow_index.hpp"
 #include "sinks/pcap_blocks.hpp"
 
 namespace mirrortap {
@@ -88,7 +89,10 @@ private:
     size_t records_for_this_file(const SessionFiles& f, const PcapBlock& block, const std::byte* data, size_t from,
                                  uint32_t& records) const;
     void finish_file(SessionFiles& f);
-    void tell_finished(const SessionFiles& f) const;
+    void tell_finished(const SessionFiles& f, const std::string& index_name) const;
+    void index_records(SessionFiles& f, uint64_t offset, const std::byte* data, size_t bytes);
+    // The index of f's file written beside it: its name, or "" when off or failed (counted).
+    std::string write_index(SessionFiles& f, int dir_fd);
     void take_down_current(const SessionFiles& f);
     void settle(SessionFiles& f, uint32_t records, bool written, SinkDropReason reason = SinkDropReason::write_error);
     void apply_retention(SessionFiles& f, int dir_fd);
@@ -108,6 +112,7 @@ private:
     const uint64_t retry_interval_ns_;
     const int group_id_;
     const std::shared_ptr<FinishedCaptureListener> listener_;
+    const std::string collector_id_;
     RotationPolicy rotation_;
     RetentionPolicy retention_;
     // By Session::id, grown when a session first shows up.

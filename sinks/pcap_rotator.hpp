@@ -46,6 +46,8 @@ struct PcapRotatorOptions {
     std::shared_ptr<PcapWriter> writer;
     // Told of every file finished (on the writer thread); nullptr for nobody.
     std::shared_ptr<FinishedCaptureListener> listener;
+    // The `collector` of flow index lines (Config::collector_id, resolved).
+    std::string collector_id;
 };
 
 // The listener the pcap sinks built from now on tell of their finished files

@@ -41,11 +41,20 @@ std::string prepare_pcap(const Config& config, const std::shared_ptr<SharedOutpu
     return "";
 }
 
+// What flow indexes call this collector: the configured id, else the host name.
+std::string collector_id(const Config& config) {
+    if (!config.collector_id.empty()) return config.collector_id;
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "unknown";
+    return host;
+}
+
 std::unique_ptr<Sink> make_pcap(const SinkContext& x, std::string&) {
     const auto& shared = static_cast<const PcapShared&>(*x.shared);
     PcapRotatorOptions options{x.config.pcap, x.config.snaplen, x.config.max_sessions, x.slot, 1'000'000'000,
                                shared.group_id, x.config.pcap.buffer_blocks};
     options.listener = finished_capture_listener();
+    options.collector_id = collector_id(x.config);
     return std::make_unique<PcapRotator>(std::move(options));
 }
 

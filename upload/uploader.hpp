@@ -109,6 +109,8 @@ public:
     // counted as deleted_before_upload and taken off the queue.
     void removed_before_shipping(const std::string& directory, const std::string& file_name) override;
     UploadStats stats() const;
+    // The collector= part of its keys: configured, else resolved at start.
+    const std::string& collector_id() const { return options_.collector_id; }
 
 private:
     struct Queued {

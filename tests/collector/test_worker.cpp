@@ -223,10 +223,13 @@ TEST_CASE("worker: idle sessions end, their pcap files are finished, and their s
     for (uint32_t vni = 100; vni < 100 + 4 * kWaves; ++vni) {
         CAPTURE(vni);
         const auto session_dir = dir.path / ("vni-" + std::to_string(vni));
-        size_t finished = 0, other = 0;
-        for (const auto& f : std::filesystem::directory_iterator(session_dir))
-            (f.path().extension() == ".pcap" ? finished : other)++;
+        size_t finished = 0, indexes = 0, other = 0;
+        for (const auto& f : std::filesystem::directory_iterator(session_dir)) {
+            const std::string name = f.path().filename().string();
+            (f.path().extension() == ".pcap" ? finished : name.ends_with(".pcap.flows.json.gz") ? indexes : other)++;
+        }
         CHECK(finished == 1);
+        CHECK(indexes == 1);  // its flow index beside it
         CHECK(other == 0);
     }
 }

@@ -190,7 +190,14 @@ def finished_files_reach_the_bucket_whole():
             assert int(meta["packets"]) == len(tshark_lengths(path)), meta
             assert meta["first-timestamp"] <= meta["last-timestamp"], meta
         assert records_in_bucket(s3.endpoint) == written
-        assert value(m, "mirrortap_upload_bytes_total") == sum(os.path.getsize(p) for p in local)
+        # Each capture's flow index went up beside it, in the flows tree, byte for byte.
+        flows = listed(s3.endpoint, "flows")
+        assert sorted(k.replace("/flows/", "/pcap/", 1) for k in flows) == sorted(k + ".flows.json.gz" for k in keys)
+        for key in flows:
+            index = os.path.join(c.pcap_dir, "web", os.path.basename(key))
+            assert sha256_file(fetch(s3.endpoint, key, scratch)) == sha256_file(index), key
+        assert value(m, "mirrortap_upload_bytes_total") == \
+            sum(os.path.getsize(p) + os.path.getsize(p + ".flows.json.gz") for p in local)
         assert value(m, "mirrortap_upload_last_success_timestamp_seconds") > time.time() - 600
         assert value(m, "mirrortap_upload_files_total", result="failed") == 0
         assert c.stop() == 0
@@ -422,19 +429,18 @@ def restart_with_a_backlog():
         assert "not uploaded stay on disk for the next start" in first.read_stderr(), first.read_stderr()
         files = session_files(first.pcap_dir, "web")
         assert len(files) == 3
-        index = files[1] + ".flows.json.gz"  # a flow index beside one capture goes up with it
-        with open(index, "wb") as f:
-            f.write(b"\x1f\x8b flow index stand-in")
+        indexes = [f + ".flows.json.gz" for f in files]  # each capture's flow index goes up with it
+        assert all(os.path.exists(i) for i in indexes)
         store.up()
         with Collector(*upload_flags(store.endpoint), config=config(), pcap_dir=first.pcap_dir) as c:
             c.wait_stderr("3 finished captures on disk queued for upload")
             wait_uploads(c, 3)
             assert written == sent
             assert records_in_bucket(store.endpoint) == written
-            assert session_files(c.pcap_dir, "web") == [] and not os.path.exists(index)
+            assert session_files(c.pcap_dir, "web") == [] and not any(os.path.exists(i) for i in indexes)
             flows = listed(store.endpoint, "flows")
-            assert [k.replace("/flows/", "/pcap/", 1) for k in flows] == \
-                [k + ".flows.json.gz" for k in listed(store.endpoint) if os.path.basename(k) == os.path.basename(files[1])]
+            assert sorted(k.replace("/flows/", "/pcap/", 1) for k in flows) == \
+                sorted(k + ".flows.json.gz" for k in listed(store.endpoint))
             assert c.stop() == 0
 
 

@@ -626,7 +626,9 @@ TEST_CASE("pcap: each finished file is told to the listener with its session, VN
         INFO(c.file_name);
         const fs::path path = fs::path(c.directory) / c.file_name;
         REQUIRE(fs::exists(path));
-        CHECK(c.index_name.empty());
+        // The flow index lies beside it, under the name it is told by.
+        CHECK(c.index_name == c.file_name + ".flows.json.gz");
+        CHECK(fs::exists(fs::path(c.directory) / c.index_name));
         CHECK(c.bytes == fs::file_size(path));
         const ReadBack r = read_pcap(path);
         REQUIRE(r.records.size() == c.packets);
