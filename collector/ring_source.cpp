@@ -325,9 +325,17 @@ size_t RingSource::next_batch(std::span<Datagram> out, int timeout_ms) {
             if (!block_ready(next_block_)) {
                 if (n > 0 || waited || timeout_ms == 0) break;
                 // Nothing retired yet: sleep until the kernel retires a block (one system call).
-                pollfd p{ring_.fd, POLLIN | POLLERR, 0};
+                pollfd p{ring_.fd, POLLIN, 0};
                 waited = true;
                 if (poll(&p, 1, timeout_ms) <= 0) break;
+                if (p.revents & POLLERR) {
+                    // The interface went down or away (ENETDOWN): take the error, or
+                    // every later poll would return at once and the worker would spin.
+                    int error = 0;
+                    socklen_t len = sizeof error;
+                    getsockopt(ring_.fd, SOL_SOCKET, SO_ERROR, &error, &len);
+                    break;
+                }
                 continue;
             }
             const auto* desc = reinterpret_cast<const tpacket_block_desc*>(ring_.map + next_block_ * ring_.block_bytes);

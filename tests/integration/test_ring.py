@@ -244,6 +244,41 @@ def ring_ipv6_listen_takes_both_families():
         assert c.stop() == 0
 
 
+def recv_thread_states(pid):
+    states = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            if not f.read().startswith("mt-recv-"):
+                continue
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            states.append(f.read().rsplit(")", 1)[1].split()[0])
+    return states
+
+
+@on_a_veth_pair
+def the_interface_going_away_leaves_the_workers_idle():
+    """The capture interface deleted under a running collector: the rings' sockets report
+    ENETDOWN once; the workers take it and sleep in poll as when idle (a worker that kept
+    polling an error would spin: always running, never sleeping), and SIGTERM still ends the
+    collector with every datagram it got written."""
+    with ring_collector("--rotate-seconds", "0", workers=2) as c:
+        send_from_peer(c.port, [vxlan(30 + i % 2, seq_frame(30, i)) for i in range(400)])
+        c.wait_settled(400)
+        ip("link", "del", IFACE)
+        time.sleep(0.3)
+        sleeping = samples = 0
+        for _ in range(40):  # bounded: 2 s
+            states = recv_thread_states(c.proc.pid)
+            assert len(states) == 2, states
+            sleeping += states.count("S")
+            samples += len(states)
+            time.sleep(0.05)
+        assert sleeping >= samples * 3 // 4, f"receive workers asleep in only {sleeping} of {samples} samples"
+        assert c.stop() == 0
+        written = seqs_of(session_files(c.pcap_dir, "vni-30")) + seqs_of(session_files(c.pcap_dir, "vni-31"))
+        assert sorted(written) == list(range(400))
+
+
 # ---- what the ring must leave alone -----------------------------------------------------------
 
 @on_a_veth_pair
@@ -334,4 +369,5 @@ if __name__ == "__main__":
     run({f.__name__: f for f in [
         ring_frames_are_written_exactly, ring_rotation_makes_valid_files, ring_two_workers_keep_session_order,
         ring_sighup_reloads, ring_sigterm_drains_what_the_kernel_took, ring_ipv6_listen_takes_both_families,
-        no_icmp_unreachable_and_other_udp_is_untouched, missing_interface_is_a_clear_error]})
+        no_icmp_unreachable_and_other_udp_is_untouched, missing_interface_is_a_clear_error,
+        the_interface_going_away_leaves_the_workers_idle]})
