@@ -232,6 +232,24 @@ def sender_filter_seeds():
             for n in range(16)}
 
 
+# ---- flow prune: a flow key and frame fields read by FuzzInput, then an index tail ----
+
+INDEX_LINE = ('{"session":"web","vni":501,"collector":"c1","file":"web-20261201T061300Z-000001.pcap",'
+              '"file_first_ns":1,"file_last_ns":2,"file_packets":1,"file_bytes":100,"index_complete":true,'
+              '"first_ns":1,"last_ns":2,"packets":1,"bytes":60,"first_offset":24,"end_offset":100,'
+              '"ether_type":2048,"vlans":[5],"ip_version":4,"protocol":6,"src":"10.0.0.1","dst":"10.0.0.2",'
+              '"src_port":40000,"dst_port":443,"fragments":false,"ip6_ext":false}\n')
+
+
+def flow_prune_seeds():
+    rng = random.Random(14)
+    seeds = {f"random-{n:02d}": bytes(rng.randrange(256) for _ in range(rng.choice((32, 64, 128))))
+             for n in range(12)}
+    for n in range(4):
+        seeds[f"with-index-{n}"] = bytes(rng.randrange(256) for _ in range(64)) + INDEX_LINE.encode()
+    return seeds
+
+
 TARGETS = {
     "decap": decap_seeds,
     "geneve": geneve_seeds,
@@ -239,6 +257,7 @@ TARGETS = {
     "sender_config": sender_config_seeds,
     "sender_filter": sender_filter_seeds,
     "aws_import": aws_import_seeds,
+    "flow_prune": flow_prune_seeds,
 }
 
 
