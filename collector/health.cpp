@@ -15,6 +15,11 @@ Health check_health(const std::vector<std::unique_ptr<Worker>>& workers, bool dr
             h.why = "a receive worker is not running";
             break;
         }
+        if (std::string why; !w->source_healthy(why)) {
+            h.live = false;
+            h.why = "receive source: " + why;
+            break;
+        }
         w->each_sink([&h](const Sink& sink) {
             std::string why;
             if (h.live && !sink.healthy(why)) {

@@ -303,6 +303,15 @@ SourceStats RingSource::stats() const {
     return {ring_drops_.load(std::memory_order_relaxed), fragments_.get()};
 }
 
+bool RingSource::healthy(std::string& why) const {
+    const int error = link_error_.load(std::memory_order_relaxed);
+    if (error == 0) return true;
+    // A deleted interface never comes back to this socket (a new one has a new
+    // index): only a restart receives again, which is what a red /healthz gets.
+    why = std::string("the capture interface is down or gone (") + std::strerror(error) + "): nothing can arrive";
+    return false;
+}
+
 bool RingSource::block_ready(size_t index) const {
     auto* desc = reinterpret_cast<tpacket_block_desc*>(ring_.map + index * ring_.block_bytes);
     return (__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
@@ -334,10 +343,12 @@ size_t RingSource::next_batch(std::span<Datagram> out, int timeout_ms) {
                     int error = 0;
                     socklen_t len = sizeof error;
                     getsockopt(ring_.fd, SOL_SOCKET, SO_ERROR, &error, &len);
+                    link_error_.store(error != 0 ? error : ENETDOWN, std::memory_order_relaxed);
                     break;
                 }
                 continue;
             }
+            if (link_error_.load(std::memory_order_relaxed) != 0) link_error_.store(0, std::memory_order_relaxed);
             const auto* desc = reinterpret_cast<const tpacket_block_desc*>(ring_.map + next_block_ * ring_.block_bytes);
             frames_left_ = desc->hdr.bh1.num_pkts;
             frame_ = reinterpret_cast<const std::byte*>(desc) + desc->hdr.bh1.offset_to_first_pkt;

@@ -57,6 +57,8 @@ public:
     // A block the kernel is still filling is ours only once it retires it (at
     // the latest after its block timeout): the drain at stop waits that long.
     int drain_timeout_ms() const override;
+    // False once the interface went down or away, until frames come again.
+    bool healthy(std::string& why) const override;
 
 private:
     // Hands the blocks read by the previous call back to the kernel: the
@@ -75,6 +77,9 @@ private:
     // PACKET_STATISTICS resets the kernel's counts at each read: summed here,
     // by whichever thread asks (the exporter's).
     mutable std::atomic<uint64_t> ring_drops_{0};
+    // The socket's last error (ENETDOWN when the interface went down or was
+    // deleted), 0 while frames arrive. Set by the worker, read by the exporter.
+    std::atomic<int> link_error_{0};
 };
 
 }  // namespace mirrortap

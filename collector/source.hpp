@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "core/session.hpp"
 #include "core/sink.hpp"
@@ -40,6 +41,11 @@ public:
     // How long the drain at stop waits for what the kernel still holds back
     // (a ring's block it has not yet retired); a socket holds nothing back.
     virtual int drain_timeout_ms() const { return 0; }
+    // Whether datagrams can still arrive (the exporter's thread asks); `why` when not.
+    virtual bool healthy(std::string& why) const {
+        (void)why;
+        return true;
+    }
 };
 
 }  // namespace mirrortap

@@ -99,6 +99,7 @@ public:
         for (const auto& s : sinks_) f(*s);
     }
     SourceStats source_stats() const { return source_->stats(); }
+    bool source_healthy(std::string& why) const { return source_->healthy(why); }
     bool finished() const { return finished_.load(std::memory_order_acquire); }
 
 private:

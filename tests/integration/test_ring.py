@@ -258,12 +258,13 @@ def recv_thread_states(pid):
 @on_a_veth_pair
 def the_interface_going_away_leaves_the_workers_idle():
     """The capture interface deleted under a running collector: the rings' sockets report
-    ENETDOWN once; the workers take it and sleep in poll as when idle (a worker that kept
+    ENETDOWN once, /healthz turns red; the workers take it and sleep in poll as when idle (a worker that kept
     polling an error would spin: always running, never sleeping), and SIGTERM still ends the
     collector with every datagram it got written."""
     with ring_collector("--rotate-seconds", "0", workers=2) as c:
         send_from_peer(c.port, [vxlan(30 + i % 2, seq_frame(30, i)) for i in range(400)])
         c.wait_settled(400)
+        assert c.http_status("/healthz") == 200
         ip("link", "del", IFACE)
         time.sleep(0.3)
         sleeping = samples = 0
@@ -274,6 +275,10 @@ def the_interface_going_away_leaves_the_workers_idle():
             samples += len(states)
             time.sleep(0.05)
         assert sleeping >= samples * 3 // 4, f"receive workers asleep in only {sleeping} of {samples} samples"
+        # Nothing can arrive any more: health says so (the NLB and the group replace it).
+        assert c.http_status("/healthz") == 503
+        assert "capture interface is down or gone" in subprocess.run(
+            ["curl", "-s", f"http://127.0.0.1:{c.metrics_port}/healthz"], capture_output=True, text=True).stdout
         assert c.stop() == 0
         written = seqs_of(session_files(c.pcap_dir, "vni-30")) + seqs_of(session_files(c.pcap_dir, "vni-31"))
         assert sorted(written) == list(range(400))
