@@ -43,7 +43,10 @@ struct Loaded {
 void add_imported_sessions(Loaded& out) {
     SenderConfig& c = out.run.config;
     std::vector<std::string> others;
-    for (const auto& [id, s] : out.aws.sessions) {
+    for (const auto& entry : out.aws.sessions) {
+        // Named, not a structured binding: clang before 16 cannot capture one in a lambda.
+        const auto& id = entry.first;
+        const auto& s = entry.second;
         auto iface = std::find_if(c.aws_interfaces.begin(), c.aws_interfaces.end(),
                                   [&](const AwsInterfaceName& m) { return m.id == s.network_interface_id; });
         if (iface == c.aws_interfaces.end()) {
