@@ -2,6 +2,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <grp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -79,6 +80,31 @@ void warn_if_rcvbuf_capped(const Collector& collector) {
               << std::endl;
 }
 
+// Descriptors the pcap sinks may hold (pcap.max_open_files per worker) must
+// fit under RLIMIT_NOFILE with room for the rest: sockets and rings, TAPs,
+// the metrics server's connections (at most 512), the uploader's. The soft
+// limit is raised to the hard one first, as servers do (systemd's default
+// soft limit of 1024 is for select(), which nothing here uses).
+std::string fit_descriptor_budget(const Collector& collector) {
+    constexpr uint64_t kOtherDescriptors = 1024;
+    const auto config = collector.config();
+    if (!config->pcap.enabled) return "";
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return "";
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    const uint64_t needed = uint64_t(collector.workers().size()) * config->pcap.max_open_files + kOtherDescriptors;
+    if (limit.rlim_cur == RLIM_INFINITY || needed <= limit.rlim_cur) return "";
+    return "pcap.max_open_files " + std::to_string(config->pcap.max_open_files) + " x " +
+           std::to_string(collector.workers().size()) + " workers + " + std::to_string(kOtherDescriptors) +
+           " for the rest needs " + std::to_string(needed) + " descriptors, over the limit of " +
+           std::to_string(limit.rlim_cur) + " (RLIMIT_NOFILE): lower pcap.max_open_files or raise the limit "
+           "(LimitNOFILE= in the unit, ulimit -n)";
+}
+
 // Run as the --user, right after the drop: what a reload will read and the
 // directory every packet goes to must work for that user, or we do not start.
 std::string check_as_user(int argc, char** argv, const Config& running) {
@@ -143,6 +169,7 @@ int main(int argc, char** argv) {
     Collector collector(std::move(req.config));
     if (auto why = collector.open(); !why.empty()) return fail(why);
     warn_if_rcvbuf_capped(collector);
+    if (auto why = fit_descriptor_budget(collector); !why.empty()) return fail(why);
     Exporter exporter(collector, uploader.get());
     if (auto why = exporter.start(); !why.empty()) return fail(why);
     // Sockets, sinks and the metrics port are open: root is no longer needed.

@@ -71,6 +71,12 @@ struct PcapConfig {
     // A flow index beside each file (docs/flow-index.md), of at most this many flows.
     bool flow_index = true;
     uint32_t index_max_flows = 100000;
+    // Descriptors follow active sessions, not sessions: a file that took no
+    // record for this long is closed (it stays .pcap.part and is reopened by
+    // its next record), and each worker's sink keeps at most max_open_files
+    // open, closing the longest unwritten first. 0 = never by time.
+    uint32_t idle_close_seconds = 60;
+    uint32_t max_open_files = 4096;
 };
 
 // Scale-in without losing captures (collector/lifecycle.hpp): in an Auto

@@ -1,5 +1,9 @@
 // What a receive worker hands the pcap writer thread: fixed-size blocks of
-// whole pcap records, one session per block, from a pool allocated once.
+// whole pcap records from a pool allocated once. A block holds the records of
+// every session in the order they came, as runs (one session's records back
+// to back), so that the memory a worker holds is its traffic over the flush
+// interval, whatever the number of sessions; the writer gathers each
+// session's runs from the blocks it holds into one writev (docs/design.md §2).
 // Blocks travel by index through two single-producer single-consumer rings:
 // worker -> writer ("full") and writer -> worker ("free"). Nothing here locks
 // or allocates after construction.
@@ -62,14 +66,35 @@ private:
     uint64_t cached_tail_ = 0;         // producer-private
 };
 
+// One session's records, back to back in a block. A block keeps its runs at
+// its end, growing down towards its records, so that it holds as many runs as
+// its records need: one for a long stretch of one session, one a record when
+// thousands of sessions interleave.
+struct PcapRun {
+    Session* session = nullptr;
+    uint32_t offset = 0;  // of the run's first record in the block
+    uint32_t bytes = 0;
+    uint32_t records = 0;
+    uint32_t unused = 0;
+    uint64_t last_ns = 0;  // timestamp of the run's last record
+};
+static_assert(sizeof(PcapRun) == 32 && alignof(PcapRun) == 8);
+
 // What is in one block. Written by the worker before the block's index is
 // published, read by the writer after; never touched by both at once.
 struct PcapBlock {
-    Session* session = nullptr;
-    uint32_t bytes = 0;    // pcap records, whole ones only
+    uint32_t bytes = 0;  // pcap records, whole ones only, from the block's start
     uint32_t records = 0;
+    uint32_t runs = 0;      // PcapRun entries, from the block's end down
     uint64_t first_ns = 0;  // timestamp of the first record
-    uint64_t last_ns = 0;   // and of the last
+};
+
+// Records of one session in memory, as the writer hands them to its files.
+struct RecordRun {
+    const std::byte* data = nullptr;
+    uint32_t bytes = 0;
+    uint32_t records = 0;
+    uint64_t last_ns = 0;
 };
 
 // `count` blocks of `block_bytes` each, in one anonymous mapping: its pages
@@ -86,6 +111,16 @@ public:
     uint32_t count() const { return count_; }
     std::byte* data(uint32_t block) { return base_ + size_t(block) * block_bytes_; }
     PcapBlock& block(uint32_t i) { return blocks_[i]; }
+    // The block's run `i`, counted from its end. block_bytes is a multiple of
+    // 8 and the mapping page-aligned, so every run is aligned.
+    PcapRun& run(uint32_t block, uint32_t i) {
+        return reinterpret_cast<PcapRun*>(data(block) + block_bytes_)[-1 - ptrdiff_t(i)];
+    }
+    // Bytes left between the block's records and its runs.
+    size_t room(uint32_t block) {
+        const PcapBlock& b = blocks_[block];
+        return block_bytes_ - b.bytes - size_t(b.runs) * sizeof(PcapRun);
+    }
 
 private:
     size_t block_bytes_;

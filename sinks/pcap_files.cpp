@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <unordered_set>
 
 #include "sinks/capture_dir.hpp"
 #include "sinks/capture_files.hpp"
@@ -25,6 +26,9 @@ namespace {
 constexpr const char* kPartSuffix = ".part";
 constexpr const char* kCurrentLink = "current";
 constexpr const char* kCurrentLinkNew = "current.new";
+// How often a sink looks for session directories left empty (by an ended
+// session whose files were uploaded and removed, or by retention).
+constexpr uint64_t kDirSweepIntervalNs = 60'000'000'000ull;
 
 SinkDropReason reason_for(int err) {
     switch (err) {
@@ -128,6 +132,13 @@ struct PcapFiles::SessionFiles {
     std::string name;  // the session directory's name: the session's name when it first showed up
     std::string dir;   // capture directory/name, for messages and FinishedFile paths
     int fd = -1;
+    // The file's descriptor was closed while the file stays open (.pcap.part):
+    // the next records open it again, if it is still the file we wrote.
+    bool parked = false;
+    dev_t device = 0;
+    ino_t inode = 0;
+    uint64_t last_write_ns = 0;
+    std::list<SessionFiles*>::iterator by_last_write;  // valid while fd >= 0
     std::string part_path;
     std::string final_path;
     std::string current_target;    // what our `current` link names, "" when we made none
@@ -142,6 +153,7 @@ struct PcapFiles::SessionFiles {
     bool listed_open = false;
     std::deque<FinishedFile> finished;  // oldest first, for retention
     std::unique_ptr<FlowIndex> index;   // of the open file; null when none is open or pcap.flow_index is off
+    bool file_open() const { return fd >= 0 || parked; }
     // The file's size once the header is out: it goes with the first records.
     uint64_t file_bytes() const { return committed_bytes > 0 ? committed_bytes : sizeof(PcapFileHeader); }
     SinkCounters& counters(uint32_t sink_index) { return session->sinks[sink_index]; }
@@ -156,11 +168,12 @@ PcapFiles::PcapFiles(const PcapRotatorOptions& o)
       listener_(o.listener),
       collector_id_(o.collector_id),
       rotation_{o.pcap.rotate_size_bytes, o.pcap.rotate_seconds},
-      retention_{o.pcap.retain_files, o.pcap.retain_bytes} {}
+      retention_{o.pcap.retain_files, o.pcap.retain_bytes},
+      idle_close_ns_(uint64_t(o.pcap.idle_close_seconds) * 1'000'000'000ull) {}
 
 PcapFiles::~PcapFiles() {
     for (auto& s : sessions_)
-        if (s && s->fd >= 0) ::close(s->fd);
+        if (s && s->fd >= 0) park(*s);
 }
 
 PcapFiles::SessionFiles& PcapFiles::files_for(Session& s) {
@@ -251,7 +264,12 @@ bool PcapFiles::open_file(SessionFiles& f, uint64_t start_ns) {
     // The umask may have taken bits the user asked for.
     fchmod(fd, mode_t(pcap_.file_mode));
     if (group_id_ >= 0 && fchown(fd, uid_t(-1), gid_t(group_id_)) != 0) { /* keep the file; mode still holds */ }
+    struct stat st{};
+    fstat(fd, &st);
+    f.device = st.st_dev;
+    f.inode = st.st_ino;
     f.fd = fd;
+    track_descriptor(f);
     f.opened_ns = start_ns;
     f.committed_bytes = 0;
     f.records_in_file = 0;
@@ -323,16 +341,16 @@ void PcapFiles::settle(SessionFiles& f, uint32_t records, bool written, SinkDrop
     c.buffered.sub(records);
 }
 
-bool PcapFiles::append(SessionFiles& f, const std::byte* data, size_t bytes, uint32_t records) {
+bool PcapFiles::append(SessionFiles& f, uint32_t records) {
     PcapFileHeader header;
     header.snaplen = snaplen_;
-    iovec iov[2];
-    int count = 0;
-    if (f.committed_bytes == 0) iov[count++] = {&header, sizeof header};
-    iov[count++] = {const_cast<std::byte*>(data), bytes};
-    const size_t total = bytes + (count == 2 ? sizeof header : 0);
+    iov_[0] = {&header, sizeof header};
+    const size_t from = f.committed_bytes == 0 ? 0 : 1;
+    iov_in_flight_.assign(iov_.begin() + ptrdiff_t(from), iov_.end());
+    size_t total = 0;
+    for (const iovec& v : iov_in_flight_) total += v.iov_len;
     const uint64_t first_record_offset = f.file_bytes();
-    if (const int err = write_all(f.fd, iov, count); err != 0) {
+    if (const int err = write_all(f.fd, iov_in_flight_.data(), int(iov_in_flight_.size())); err != 0) {
         // Cut the file back to its last whole record so that it stays readable,
         // and account for every record that did not make it.
         if (ftruncate(f.fd, off_t(f.committed_bytes)) != 0) { /* the rename below still ends the file */ }
@@ -343,58 +361,97 @@ bool PcapFiles::append(SessionFiles& f, const std::byte* data, size_t bytes, uin
     }
     f.committed_bytes += total;
     f.records_in_file += records;
-    index_records(f, first_record_offset, data, bytes);
+    uint64_t offset = first_record_offset;
+    for (size_t i = 1; i < iov_.size(); ++i) {
+        index_records(f, offset, static_cast<const std::byte*>(iov_[i].iov_base), iov_[i].iov_len);
+        offset += iov_[i].iov_len;
+    }
     bytes_written_.add(total);
     settle(f, records, true);
     return true;
 }
 
-// From `from` in the block: how many bytes (and, in `records`, how many
-// records) still belong in f's open file before size or time says rotate.
-size_t PcapFiles::records_for_this_file(const SessionFiles& f, const PcapBlock& block, const std::byte* data,
-                                        size_t from, uint32_t& records) const {
-    const uint64_t deadline = rotation_.deadline(f.opened_ns);
-    uint64_t file_bytes = f.file_bytes();
-    // The usual case: the whole block fits, in size and in time.
-    if (from == 0 && file_bytes + block.bytes <= rotation_.rotate_size_bytes && block.last_ns < deadline) {
-        records = block.records;
-        return block.bytes;
+// What the open file still has room for: its size and records so far, and
+// the time at which it is due to be finished.
+struct PcapFiles::FileRoom {
+    uint64_t file_bytes;
+    uint64_t records_in_file;
+    uint64_t deadline;
+};
+
+size_t PcapFiles::records_for_this_file(FileRoom& room, const RecordRun& run, size_t from, uint32_t& records) const {
+    // The usual case: the whole run fits, in size and in time.
+    if (from == 0 && room.file_bytes + run.bytes <= rotation_.rotate_size_bytes && run.last_ns < room.deadline) {
+        records = run.records;
+        room.file_bytes += run.bytes;
+        room.records_in_file += run.records;
+        return run.bytes;
     }
     records = 0;
     size_t at = from;
-    while (at < block.bytes) {
-        const PcapRecordHeader h = record_at(data + at);
+    while (at < run.bytes) {
+        const PcapRecordHeader h = record_at(run.data + at);
         const uint64_t record_bytes = sizeof h + h.caplen;
-        const uint64_t in_file = f.records_in_file + records;
-        if (rotation_.should_rotate(file_bytes, record_bytes, in_file) || (in_file > 0 && timestamp_of(h) >= deadline))
+        if (rotation_.should_rotate(room.file_bytes, record_bytes, room.records_in_file) ||
+            (room.records_in_file > 0 && timestamp_of(h) >= room.deadline))
             break;
-        file_bytes += record_bytes;
+        room.file_bytes += record_bytes;
+        ++room.records_in_file;
         at += record_bytes;
         ++records;
     }
     return at - from;
 }
 
-void PcapFiles::write_block(const PcapBlock& block, const std::byte* data) {
-    now_ns_ = std::max(now_ns_, block.last_ns);
-    SessionFiles& f = files_for(*block.session);
-    size_t at = 0;
-    uint32_t left = block.records;
-    while (left > 0) {
-        if (f.fd < 0 && !open_file(f, timestamp_of(record_at(data + at)))) {
+void PcapFiles::write_runs(Session& s, std::span<const RecordRun> runs) {
+    // Pieces of one writev: the kernel takes at most IOV_MAX (1024), the header's place included.
+    constexpr size_t kMaxPieces = 1024;
+    if (runs.empty()) return;
+    now_ns_ = std::max(now_ns_, runs.back().last_ns);
+    SessionFiles& f = files_for(s);
+    size_t i = 0;               // the run being written
+    size_t at = 0;              // bytes of it already taken
+    uint32_t taken_in_run = 0;  // and records
+    while (i < runs.size()) {
+        if (f.parked && !unpark(f)) {
+            // Not the file we wrote (or gone): leave that name alone, a new file begins.
+            f.parked = false;
+            f.index.reset();
+        }
+        if (f.fd < 0 && !open_file(f, timestamp_of(record_at(runs[i].data + at)))) {
+            uint32_t left = runs[i].records - taken_in_run;
+            for (size_t j = i + 1; j < runs.size(); ++j) left += runs[j].records;
             settle(f, left, false, f.failure_reason);
             break;
         }
+        FileRoom room{f.file_bytes(), f.records_in_file, rotation_.deadline(f.opened_ns)};
+        iov_.assign(1, iovec{});
         uint32_t records = 0;
-        const size_t bytes = records_for_this_file(f, block, data, at, records);
+        uint64_t last_ns = 0;
+        while (i < runs.size() && iov_.size() < kMaxPieces) {
+            const RecordRun& run = runs[i];
+            uint32_t n = 0;
+            const size_t bytes = records_for_this_file(room, run, at, n);
+            if (bytes == 0) break;
+            iov_.push_back({const_cast<std::byte*>(run.data + at), bytes});
+            records += n;
+            last_ns = at == 0 && bytes == run.bytes ? run.last_ns : last_timestamp(run.data + at, bytes);
+            at += bytes;
+            taken_in_run += n;
+            if (at < run.bytes) break;  // the file is full or old enough
+            ++i;
+            at = 0;
+            taken_in_run = 0;
+        }
         if (records == 0) {  // this file is full or old enough: the next one takes the rest
             finish_file(f);
             continue;
         }
-        const uint64_t last_ns = records == block.records ? block.last_ns : last_timestamp(data + at, bytes);
-        if (append(f, data + at, bytes, records)) f.last_ns = last_ns;  // on failure: counted, and the file is finished
-        at += bytes;
-        left -= records;
+        if (append(f, records)) f.last_ns = last_ns;  // on failure: counted, and the file is finished
+    }
+    if (f.fd >= 0) {
+        f.last_write_ns = now_ns_;
+        by_last_write_.splice(by_last_write_.end(), by_last_write_, f.by_last_write);
     }
     publish_health();
 }
@@ -435,9 +492,9 @@ std::string PcapFiles::write_index(SessionFiles& f, int dir_fd) {
 }
 
 void PcapFiles::finish_file(SessionFiles& f) {
-    if (f.fd < 0) return;
-    ::close(f.fd);
-    f.fd = -1;
+    if (!f.file_open()) return;
+    if (f.fd >= 0) park(f);
+    f.parked = false;
     const int dir_fd = open_dir_fd(f);
     if (dir_fd < 0) {
         note_failure(f, "cannot open " + f.dir, errno);
@@ -535,17 +592,22 @@ void PcapFiles::tick(uint64_t now_ns) {
     // no packet arrives to prompt it.
     if (failing_ > 0)
         for (auto& s : sessions_)
-            if (s && s->failing && s->fd < 0 && now_ns_ >= s->retry_at_ns) open_file(*s, now_ns_);
+            if (s && s->failing && !s->file_open() && now_ns_ >= s->retry_at_ns) open_file(*s, now_ns_);
     for (size_t i = 0; i < open_.size();) {
         SessionFiles& f = *open_[i];
-        if (f.fd >= 0 && rotation_.expired(f.opened_ns, now_ns_)) finish_file(f);
-        if (f.fd < 0) {
+        if (f.file_open() && rotation_.expired(f.opened_ns, now_ns_)) finish_file(f);
+        if (!f.file_open()) {
             f.listed_open = false;
             open_[i] = open_.back();
             open_.pop_back();
             continue;
         }
         ++i;
+    }
+    park_idle_files();
+    if (now_ns_ >= next_dir_sweep_ns_) {
+        next_dir_sweep_ns_ = now_ns_ + kDirSweepIntervalNs;
+        remove_empty_session_dirs();
     }
     publish_health();
 }
@@ -582,10 +644,95 @@ void PcapFiles::end_session(uint32_t id) {
     SessionFiles& f = *sessions_[id];
     finish_file(f);
     take_down_current(f);
+    // An ended session that left nothing (every file uploaded and removed, or
+    // none written) leaves no directory either; rmdir refuses a non-empty one.
+    std::string why;
+    if (const int capture_fd = open_dir_path(pcap_.dir, false, 0, why); capture_fd >= 0) {
+        unlinkat(capture_fd, f.name.c_str(), AT_REMOVEDIR);
+        ::close(capture_fd);
+    }
     if (f.listed_open) std::erase(open_, &f);
     if (f.failing) --failing_;
     sessions_[id].reset();
     publish_health();
+}
+
+void PcapFiles::track_descriptor(SessionFiles& f) {
+    f.by_last_write = by_last_write_.insert(by_last_write_.end(), &f);
+    f.last_write_ns = now_ns_;
+    open_descriptors_.store(open_descriptors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // At the cap, the file unwritten longest gives up its descriptor (never f: it is last).
+    while (by_last_write_.size() > pcap_.max_open_files) park(*by_last_write_.front());
+}
+
+void PcapFiles::park(SessionFiles& f) {
+    ::close(f.fd);
+    f.fd = -1;
+    f.parked = true;
+    by_last_write_.erase(f.by_last_write);
+    open_descriptors_.store(open_descriptors_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+// Only the file we wrote, as we left it: the same inode, reached without
+// following a link, its size at least what we wrote (anything after that,
+// someone else's, is cut off so the file stays whole records).
+bool PcapFiles::unpark(SessionFiles& f) {
+    const int dir_fd = open_dir_fd(f);
+    if (dir_fd < 0) {
+        note_failure(f, "cannot open " + f.dir, errno);
+        return false;
+    }
+    const int fd = openat(dir_fd, base_name(f.part_path), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    const int err = errno;
+    ::close(dir_fd);
+    struct stat st{};
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != f.device || st.st_ino != f.inode ||
+        uint64_t(st.st_size) < f.committed_bytes || ftruncate(fd, off_t(f.committed_bytes)) != 0 ||
+        lseek(fd, off_t(f.committed_bytes), SEEK_SET) < 0) {
+        if (fd >= 0) ::close(fd);
+        std::lock_guard lock(why_mutex_);
+        why_ = "pcap: " + f.part_path + " was removed or replaced while closed for idling: " +
+               (fd < 0 ? std::strerror(err) : "not the file written");
+        return false;
+    }
+    f.fd = fd;
+    f.parked = false;
+    track_descriptor(f);
+    return true;
+}
+
+void PcapFiles::park_idle_files() {
+    if (idle_close_ns_ == 0) return;
+    while (!by_last_write_.empty() && now_ns_ >= by_last_write_.front()->last_write_ns + idle_close_ns_)
+        park(*by_last_write_.front());
+}
+
+void PcapFiles::remove_empty_session_dirs() {
+    std::string why;
+    const int capture_fd = open_dir_path(pcap_.dir, false, 0, why);
+    if (capture_fd < 0) return;
+    const int list_fd = dup(capture_fd);
+    DIR* d = list_fd >= 0 ? fdopendir(list_fd) : nullptr;
+    if (!d) {
+        if (list_fd >= 0) ::close(list_fd);
+        ::close(capture_fd);
+        return;
+    }
+    std::unordered_set<std::string> ours;
+    for (const auto& s : sessions_)
+        if (s) ours.insert(s->name);
+    // rmdir takes only an empty directory, and never follows a link; every
+    // file of ours is created on this thread, so none can appear in between.
+    struct stat st{};
+    while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.' || ours.count(e->d_name)) continue;
+        const bool dir = e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN &&
+                                                 fstatat(capture_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                                 S_ISDIR(st.st_mode));
+        if (dir) unlinkat(capture_fd, e->d_name, AT_REMOVEDIR);
+    }
+    closedir(d);
+    ::close(capture_fd);
 }
 
 bool PcapFiles::healthy(std::string& why) const {

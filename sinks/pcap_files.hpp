@@ -5,11 +5,15 @@
 // file being written, rotation by size and time, retention, the free-space
 // floor and disk-full handling. Health and totals are read from other threads.
 #pragma once
+#include <sys/uio.h>
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,9 +65,10 @@ public:
     explicit PcapFiles(const PcapRotatorOptions& options);
     ~PcapFiles();
 
-    // Writer thread. Writes the records of one block to its session's files,
-    // rotating where size or time says; counts each record written or dropped.
-    void write_block(const PcapBlock& block, const std::byte* records);
+    // Writer thread. Writes one session's runs of records, in order, to its
+    // files, as few writev calls as the rotation allows; counts each record
+    // written or dropped.
+    void write_runs(Session& s, std::span<const RecordRun> runs);
     // Writer thread. Time has moved on (a worker tick, or a record's timestamp):
     // finish files past their time, check free space, retry failed sessions.
     void tick(uint64_t now_ns);
@@ -77,6 +82,8 @@ public:
 
     // Any thread.
     SinkStats stats() const { return {bytes_written_.get(), files_rotated_.get()}; }
+    // Descriptors of files being written that this sink holds open now.
+    uint32_t open_descriptors() const { return open_descriptors_.load(std::memory_order_relaxed); }
     bool healthy(std::string& why) const;
 
 private:
@@ -85,9 +92,13 @@ private:
     SessionFiles& files_for(Session& s);
     // A new file for f, named after `start_ns` (its first record's time).
     bool open_file(SessionFiles& f, uint64_t start_ns);
-    bool append(SessionFiles& f, const std::byte* data, size_t bytes, uint32_t records);
-    size_t records_for_this_file(const SessionFiles& f, const PcapBlock& block, const std::byte* data, size_t from,
-                                 uint32_t& records) const;
+    // iov_'s pieces (whole records, `records` of them) to the end of f's open
+    // file in one writev, the file header first when it has none yet.
+    bool append(SessionFiles& f, uint32_t records);
+    struct FileRoom;
+    // From `run`, the leading bytes (and, in `records`, records) that still
+    // belong in the open file, whose size and record count `room` carries on.
+    size_t records_for_this_file(FileRoom& room, const RecordRun& run, size_t from, uint32_t& records) const;
     void finish_file(SessionFiles& f);
     void tell_finished(const SessionFiles& f, const std::string& index_name) const;
     void index_records(SessionFiles& f, uint64_t offset, const std::byte* data, size_t bytes);
@@ -101,6 +112,15 @@ private:
     // uploader holds it, unless the disk is below its floor (then it is told).
     bool may_remove(const std::string& dir, const char* name) const;
     void point_current_at(SessionFiles& f, int dir_fd, const char* target);
+    // Descriptors follow active sessions: an open file's descriptor is
+    // closed ("parked") when it idles or the sink is at max_open_files, and
+    // opened again, checked to be the same file, by its next records.
+    void track_descriptor(SessionFiles& f);
+    void park(SessionFiles& f);
+    bool unpark(SessionFiles& f);
+    void park_idle_files();
+    // Session directories that hold nothing and belong to no session of ours.
+    void remove_empty_session_dirs();
     int open_dir_fd(const SessionFiles& f) const;
     void note_failure(SessionFiles& f, const std::string& what, int err);
     void publish_health();
@@ -117,11 +137,18 @@ private:
     RetentionPolicy retention_;
     // By Session::id, grown when a session first shows up.
     std::vector<std::unique_ptr<SessionFiles>> sessions_;
-    std::vector<SessionFiles*> open_;  // sessions with a file open
+    std::vector<SessionFiles*> open_;  // sessions with a file open (its descriptor open or parked)
+    std::list<SessionFiles*> by_last_write_;  // open descriptors, the longest unwritten first
+    const uint64_t idle_close_ns_;
+    uint64_t next_dir_sweep_ns_ = 0;
     uint64_t now_ns_ = 0;              // the latest time seen: ticks and record timestamps
     uint64_t next_space_check_ns_ = 0;
     uint32_t failing_ = 0;  // sessions whose last attempt failed; published by publish_health()
+    // One writev's pieces: [0] is the file header's place, then runs of records.
+    std::vector<iovec> iov_;
+    std::vector<iovec> iov_in_flight_;  // the copy write_all() may advance
 
+    std::atomic<uint32_t> open_descriptors_{0};
     RelaxedCounter bytes_written_;
     RelaxedCounter files_rotated_;
     // Health is read by the exporter thread; the reason is cold-path only.

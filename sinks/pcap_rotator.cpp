@@ -11,9 +11,11 @@ namespace mirrortap {
 
 namespace {
 
-// Every block holds at least one record of the largest size.
+// Every block holds at least one record of the largest size and its run;
+// a multiple of 8 bytes, so that the runs at its end are aligned.
 size_t block_bytes_for(const PcapRotatorOptions& o) {
-    return std::max<size_t>(o.pcap.buffer_bytes, sizeof(PcapRecordHeader) + o.snaplen);
+    const size_t least = sizeof(PcapRecordHeader) + o.snaplen + sizeof(PcapRun);
+    return (std::max<size_t>(o.pcap.buffer_bytes, least) + 7) & ~size_t(7);
 }
 
 uint32_t block_count_for(const PcapRotatorOptions& o) {
@@ -42,7 +44,6 @@ PcapRotator::PcapRotator(PcapRotatorOptions options)
       channel_(std::make_shared<PcapChannel>(opt_, block_bytes_for(opt_), block_count_for(opt_))) {
     const uint32_t count = channel_->pool.count();
     spare_.reserve(count);
-    filling_.reserve(count);
     // Highest first, so that block 0 is used first and the pages touched stay few.
     for (uint32_t b = count; b-- > 0;) spare_.push_back(b);
     writer_->attach(channel_);
@@ -52,33 +53,37 @@ PcapRotator::~PcapRotator() { close(); }
 
 uint32_t PcapRotator::block_count() const { return channel_->pool.count(); }
 
-uint32_t& PcapRotator::block_of(const Session& s) {
-    // A session's first packet: the cold path, allowed to grow the table.
-    if (s.id >= block_of_.size()) block_of_.resize(s.id + 1, kNoBlock);
-    return block_of_[s.id];
-}
-
-bool PcapRotator::start_block(uint32_t& slot, Session& s, uint64_t timestamp_ns) {
+void PcapRotator::take_back_free_blocks() {
     // Blocks the writer gave back go on top of the spares: the warmest are used first.
     for (uint32_t b; channel_->to_worker.pop(b);) spare_.push_back(b);
+}
+
+bool PcapRotator::start_block(uint64_t timestamp_ns) {
+    take_back_free_blocks();
     if (spare_.empty()) return false;
-    slot = spare_.back();
+    filling_ = spare_.back();
     spare_.pop_back();
-    channel_->pool.block(slot) = PcapBlock{&s, 0, 0, timestamp_ns, timestamp_ns};
-    filling_.push_back(slot);
+    channel_->pool.block(filling_) = PcapBlock{0, 0, 0, timestamp_ns};
     return true;
 }
 
-void PcapRotator::hand_over(size_t filling_index) {
-    const uint32_t b = filling_[filling_index];
-    filling_[filling_index] = filling_.back();
-    filling_.pop_back();
-    block_of_[channel_->pool.block(b).session->id] = kNoBlock;
-    channel_->to_writer.push(b);  // never full: it has room for every block
+void PcapRotator::hand_over() {
+    if (filling_ == kNoBlock) return;
+    channel_->to_writer.push(filling_);  // never full: it has room for every block
+    filling_ = kNoBlock;
 }
 
-void PcapRotator::hand_over_all() {
-    while (!filling_.empty()) hand_over(filling_.size() - 1);
+bool PcapRotator::over_share(const Session& s) {
+    const uint32_t count = channel_->pool.count();
+    // Up to half the pool may wait in the writer's hands for the flush
+    // interval; under an eighth free, the disk is what holds it up.
+    if (spare_.size() * 8 >= count) return false;
+    take_back_free_blocks();
+    if (spare_.size() * 8 >= count) return false;
+    const uint64_t waiting = accepted_ - channel_->records_settled.load(std::memory_order_relaxed);
+    uint64_t held = s.sinks[opt_.sink_index].buffered.get();
+    if (run_session_ == &s) held += run_records_;
+    return held * 8 > waiting;
 }
 
 void PcapRotator::report_buffered() {
@@ -105,24 +110,40 @@ void PcapRotator::write(std::span<const Packet> batch) {
             s.sinks[opt_.sink_index].drop(SinkDropReason::not_open);
             continue;
         }
+        if (over_share(s)) {
+            // The writer is behind and this session holds more than its share: count, never wait.
+            s.sinks[opt_.sink_index].drop(SinkDropReason::queue_full);
+            continue;
+        }
         const uint32_t caplen = uint32_t(std::min<size_t>(p.frame.size(), opt_.snaplen));
         const uint32_t record_bytes = uint32_t(sizeof(PcapRecordHeader)) + caplen;
-        uint32_t& slot = block_of(s);
-        if (slot != kNoBlock && pool.block(slot).bytes + record_bytes > pool.block_bytes())
-            hand_over(size_t(std::find(filling_.begin(), filling_.end(), slot) - filling_.begin()));
-        if (slot == kNoBlock && !start_block(slot, s, p.timestamp_ns)) {
+        bool same_run = false;
+        if (filling_ != kNoBlock) {
+            const PcapBlock& b = pool.block(filling_);
+            same_run = b.runs > 0 && pool.run(filling_, b.runs - 1).session == &s;
+            if (pool.room(filling_) < record_bytes + (same_run ? 0 : sizeof(PcapRun))) {
+                hand_over();
+                same_run = false;
+            }
+        }
+        if (filling_ == kNoBlock && !start_block(p.timestamp_ns)) {
             // The writer is behind and every block is taken: count, never wait.
             s.sinks[opt_.sink_index].drop(SinkDropReason::queue_full);
             continue;
         }
-        PcapBlock& block = pool.block(slot);
-        std::byte* out = pool.data(slot) + block.bytes;
+        PcapBlock& block = pool.block(filling_);
+        if (!same_run) pool.run(filling_, block.runs++) = PcapRun{&s, block.bytes, 0, 0, 0, 0};
+        PcapRun& run = pool.run(filling_, block.runs - 1);
+        std::byte* out = pool.data(filling_) + block.bytes;
         const PcapRecordHeader rec = make_record_header(p.timestamp_ns, caplen, p.original_length);
         std::memcpy(out, &rec, sizeof rec);
         std::memcpy(out + sizeof rec, p.frame.data(), caplen);
         block.bytes += record_bytes;
         block.records++;
-        block.last_ns = p.timestamp_ns;
+        run.bytes += record_bytes;
+        run.records++;
+        run.last_ns = p.timestamp_ns;
+        ++accepted_;
         if (&s != run_session_) {
             report_buffered();
             run_session_ = &s;
@@ -134,19 +155,17 @@ void PcapRotator::write(std::span<const Packet> batch) {
 
 void PcapRotator::tick(uint64_t now_ns) {
     channel_->now_ns.store(now_ns, std::memory_order_relaxed);
-    // Blocks older than the flush interval go out part-full, so that the files
-    // (and whoever tails them) stay within that much of the traffic.
-    const uint64_t max_age_ns = uint64_t(opt_.pcap.flush_interval_ms) * 1'000'000ull;
-    for (size_t i = 0; i < filling_.size();) {
-        if (now_ns >= channel_->pool.block(filling_[i]).first_ns + max_age_ns) hand_over(i);
-        else ++i;
-    }
+    // The block goes out part-full at half the flush interval, and the writer
+    // writes what it holds once its oldest record reaches the whole interval,
+    // so that the files (and whoever tails them) stay within that much of the traffic.
+    const uint64_t max_age_ns = uint64_t(opt_.pcap.flush_interval_ms) * 500'000ull;
+    if (filling_ != kNoBlock && now_ns >= channel_->pool.block(filling_).first_ns + max_age_ns) hand_over();
     publish();
 }
 
 void PcapRotator::rotate() {
     if (closed_) return;
-    hand_over_all();
+    hand_over();
     // Full only if earlier SIGHUPs are still queued: this one joins them.
     channel_->to_writer.push(PcapChannel::kRotateMark);
     publish();
@@ -155,7 +174,7 @@ void PcapRotator::rotate() {
 void PcapRotator::close() {
     if (closed_) return;
     closed_ = true;
-    hand_over_all();
+    hand_over();
     publish();
     channel_->closing.store(true, std::memory_order_release);
     writer_->wake();
@@ -168,8 +187,8 @@ void PcapRotator::drain() {
 
 uint64_t PcapRotator::expire(Session& s) {
     if (closed_) return 0;  // the writer finishes everything of a closed sink
-    if (s.id < block_of_.size() && block_of_[s.id] != kNoBlock)
-        hand_over(size_t(std::find(filling_.begin(), filling_.end(), block_of_[s.id]) - filling_.begin()));
+    // The block may hold the session's last records among others': it goes first.
+    hand_over();
     // Room for it: the ring holds every block, the rotate marks and kMaxEndingSessions end marks.
     channel_->to_writer.push(PcapChannel::kEndMark | s.id);
     if (run_session_ == &s) {

@@ -4,11 +4,14 @@
 // points at the file being written for people who tail it live.
 //
 // The sink is the receive worker's half: it copies records into fixed-size
-// blocks (one session per block) from a pool allocated once, and hands full
-// blocks, and blocks older than flush_interval_ms, to the pcap writer thread
-// (sinks/pcap_writer.hpp), which makes every file-system call. When the writer
-// falls behind and the pool is empty, records are dropped and counted as
-// queue_full: a stalled disk shows as counted drops, never as socket loss.
+// blocks from a pool allocated once, every session into the same block in
+// the order records come, and hands full blocks, and one older than half the
+// flush interval, to the pcap writer thread (sinks/pcap_writer.hpp), which
+// gathers each session's records and makes every file-system call. The pool
+// holds the traffic of a flush interval, however many sessions share it.
+// Only when the writer is truly behind (the pool nearly empty) are records
+// dropped, counted as queue_full, and then first those of the sessions that
+// hold most of what waits, so that a loud session cannot starve quiet ones.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -40,7 +43,6 @@ struct PcapRotatorOptions {
     uint64_t retry_interval_ns = 1'000'000'000;
     int group_id = -1;  // chown new files and directories to this group; -1 = leave
     // Blocks in the pool, each pcap.buffer_bytes; 0 = kDefaultPcapPoolBytes' worth.
-    // A session holds at most one partly filled block.
     uint32_t block_count = 0;
     // The writer thread; empty = the process's own (PcapWriter::shared()).
     std::shared_ptr<PcapWriter> writer;
@@ -86,23 +88,25 @@ public:
 private:
     static constexpr uint32_t kNoBlock = ~0u;
 
-    uint32_t& block_of(const Session& s);
-    bool start_block(uint32_t& slot, Session& s, uint64_t timestamp_ns);
-    void hand_over(size_t filling_index);
-    void hand_over_all();
+    bool start_block(uint64_t timestamp_ns);
+    void hand_over();
+    void take_back_free_blocks();
+    // The writer is behind: few blocks are free. Then a session holding more
+    // than its share of what waits is refused, so the rest keep their room.
+    bool over_share(const Session& s);
     void report_buffered();
     void publish();
 
     PcapRotatorOptions opt_;
     std::shared_ptr<PcapWriter> writer_;
     std::shared_ptr<PcapChannel> channel_;
-    std::vector<uint32_t> block_of_;  // by Session::id: the block being filled, or kNoBlock
-    std::vector<uint32_t> filling_;   // blocks being filled, for tick() and close()
-    std::vector<uint32_t> spare_;     // free blocks; the last freed is used first, so few pages stay warm
+    uint32_t filling_ = kNoBlock;  // the block being filled
+    std::vector<uint32_t> spare_;  // free blocks; the last freed is used first, so few pages stay warm
     // Records accepted for one session and not yet on its buffered gauge: the
     // gauge moves once per run of a session, not per packet.
     Session* run_session_ = nullptr;
     uint32_t run_records_ = 0;
+    uint64_t accepted_ = 0;        // records copied into blocks, ever (the writer counts those it settled)
     uint64_t sessions_ended_ = 0;  // end marks handed to the writer
     bool closed_ = false;
 };

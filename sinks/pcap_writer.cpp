@@ -61,13 +61,60 @@ PcapChannel::PcapChannel(const PcapRotatorOptions& options, size_t block_bytes, 
     : pool(block_bytes, block_count),
       to_writer(block_count + kRotateMarks + kMaxEndingSessions),
       to_worker(block_count),
-      files(options) {}
+      files(options),
+      flush_ns_(uint64_t(options.pcap.flush_interval_ms) * 1'000'000ull) {
+    held_.reserve(block_count);
+}
 
 void PcapChannel::take_snapshot() {
     // Closing first: a worker sets it after publishing its last block, so a
     // head read afterwards holds every block there will be.
     snapshot_.closing = closing.load(std::memory_order_acquire);
     snapshot_.head = to_writer.head();
+}
+
+void PcapChannel::take(uint32_t b) {
+    const PcapBlock& block = pool.block(b);
+    if (held_.empty() || block.first_ns < held_oldest_ns_) held_oldest_ns_ = block.first_ns;
+    held_.push_back(b);
+    for (uint32_t i = 0; i < block.runs; ++i) {
+        const PcapRun& run = pool.run(b, i);
+        const uint32_t id = run.session->id;
+        if (id >= pending_.size()) {
+            // A session id seen for the first time: the cold path, allowed to grow.
+            pending_.resize(id + 1);
+            pending_session_.resize(id + 1);
+        }
+        auto& runs = pending_[id];
+        if (runs.empty()) {
+            touched_.push_back(id);
+            pending_session_[id] = run.session;
+        }
+        runs.push_back({pool.data(b) + run.offset, run.bytes, run.records, run.last_ns});
+    }
+}
+
+void PcapChannel::write_pending(uint32_t id) {
+    if (id >= pending_.size() || pending_[id].empty()) return;
+    files.write_runs(*pending_session_[id], pending_[id]);
+    pending_[id].clear();  // keeps its capacity: the next flush allocates nothing for this session
+}
+
+void PcapChannel::flush() {
+    for (const uint32_t id : touched_) write_pending(id);
+    touched_.clear();
+    uint64_t records = 0;
+    for (const uint32_t b : held_) {
+        records += pool.block(b).records;
+        to_worker.push(b);  // never full: it has room for every block
+    }
+    held_.clear();
+    records_settled.store(records_settled.load(std::memory_order_relaxed) + records, std::memory_order_relaxed);
+    to_worker.publish();
+}
+
+bool PcapChannel::flush_due() const {
+    return !held_.empty() && (flush_ns_ == 0 || now_ns.load(std::memory_order_relaxed) >= held_oldest_ns_ + flush_ns_);
 }
 
 bool PcapChannel::serve() {
@@ -78,21 +125,27 @@ bool PcapChannel::serve() {
         worked = true;
         const uint32_t entry = to_writer.at(pos);
         if (entry == kRotateMark) {
+            flush();
             files.finish_all();
             continue;
         }
         if (entry & kEndMark) {
             // Every block of the session came before this mark: its records are counted.
+            write_pending(entry & ~kEndMark);
             files.end_session(entry & ~kEndMark);
             sessions_ended.store(sessions_ended.load(std::memory_order_relaxed) + 1, std::memory_order_release);
             continue;
         }
-        files.write_block(pool.block(entry), pool.data(entry));
-        // Back to the worker at once: it may be waiting for a free block.
-        to_worker.push(entry);  // never full: it has room for every block
-        to_worker.publish();
+        take(entry);
+        // Half the pool in hand: write now, so that the worker always has room
+        // for a flush interval's worth more while the disk keeps up.
+        if (held_.size() * 2 >= pool.count()) flush();
     }
     to_writer.consume_to(head);
+    if (flush_due() || (snapshot_.closing && !held_.empty())) {
+        flush();
+        worked = true;
+    }
     files.tick(now_ns.load(std::memory_order_relaxed));
     if (snapshot_.closing) {
         files.close();
@@ -104,7 +157,7 @@ bool PcapChannel::serve() {
 
 bool PcapChannel::has_work() const {
     if (done.load(std::memory_order_relaxed)) return false;
-    return to_writer.head() != to_writer.tail() || closing.load(std::memory_order_acquire);
+    return to_writer.head() != to_writer.tail() || closing.load(std::memory_order_acquire) || flush_due();
 }
 
 // ---- the writer thread -------------------------------------------------------

@@ -26,8 +26,10 @@
 namespace mirrortap {
 
 // One sink's end of the writer. The sink (on its worker's thread) fills
-// blocks and pushes them on `to_writer`; the writer writes them and pushes
-// them back on `to_worker`. Everything else is the writer's alone, or atomic.
+// blocks and pushes them on `to_writer`; the writer takes them in, holds them
+// until the flush interval is up (or half the pool is in its hands), then
+// writes each session's runs from all of them at once and pushes the blocks
+// back on `to_worker`. Everything else is the writer's alone, or atomic.
 class PcapChannel {
 public:
     // Stands for SIGHUP in `to_writer`: finish every open file here.
@@ -49,6 +51,8 @@ public:
     std::atomic<bool> done{false};
     // Set by the writer: how many end marks it has dealt with (sessions it let go of).
     std::atomic<uint64_t> sessions_ended{0};
+    // Set by the writer: records of the blocks it gave back (written or counted as dropped).
+    std::atomic<uint64_t> records_settled{0};
 
     // Writer thread only.
     struct Snapshot {
@@ -61,7 +65,20 @@ public:
     bool has_work() const;
 
 private:
+    // The block's runs join their sessions' pending lists; the block is held until flush().
+    void take(uint32_t block);
+    // Each session's pending runs to its files, then every held block back to the worker.
+    void flush();
+    void write_pending(uint32_t session_id);
+    bool flush_due() const;
+
     Snapshot snapshot_;
+    const uint64_t flush_ns_;
+    std::vector<uint32_t> held_;                 // blocks taken in and not yet written
+    uint64_t held_oldest_ns_ = 0;                // the first record time of the oldest of them
+    std::vector<std::vector<RecordRun>> pending_;  // by Session::id: runs of held blocks, in order
+    std::vector<Session*> pending_session_;      // by Session::id: whose runs they are
+    std::vector<uint32_t> touched_;              // ids with pending runs (may repeat)
 };
 
 class PcapWriter {

@@ -165,8 +165,8 @@ def idle_sessions_end_and_free_their_slots():
     """1024 VNIs from anyone fill max_sessions; once idle they end, their files are finished, and new VNIs get in."""
     count, limit = 1030, 1024
     frames = {1000 + i: udp4_frame(sport=i) for i in range(count)}
-    # A block for each session's first record: the pool must hold one per session, or the rest wait as queue_full.
-    config = "pcap:\n  buffer_size: 65552\n  buffer_blocks: 1100\n"
+    # Sessions share blocks: the smallest pool there is (4 blocks) holds every session's first record.
+    config = "pcap:\n  buffer_size: 65552\n  buffer_blocks: 4\n"
     with Collector("--session-idle-seconds", "1", "--rotate-seconds", "0", "--max-sessions", str(limit),
                    config=config) as c:
         c.send([vxlan(v, f) for v, f in frames.items()])

@@ -459,6 +459,7 @@ TEST_CASE("pcap: blocks come back from the writer, so a pool far smaller than th
     auto o = fx.options();
     o.pcap.buffer_bytes = 65536 + 16;
     o.block_count = 4;
+    o.pcap.flush_interval_ms = 0;  // the writer writes what it takes in at once
     PcapRotator sink(o);
     constexpr uint64_t kSent = 20000;  // ~18 pools' worth
     for (uint64_t i = 0; i < kSent; i += 50) {
@@ -564,6 +565,7 @@ TEST_CASE("pcap: a full disk (ENOSPC) leaves whole files and counts every record
     auto o = fx.options();
     o.pcap.dir = disk.path.string();
     o.pcap.buffer_bytes = 65536 + 16;
+    o.pcap.flush_interval_ms = 0;  // each sync() below writes what came before it
     o.writer = writer;
     const fs::path dir = disk.path / "s7";
     Buf big = udp4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, 1000, 2000, 1000);
@@ -720,4 +722,277 @@ TEST_CASE("retention: retain_total_bytes holds across sessions, oldest first") {
     CHECK(a2 == std::vector<fs::path>{a[1]});  // s7's first file was the oldest of all
     CHECK(b2.size() == 2);
     next.drain();
+}
+
+namespace {
+
+// Many sessions at once, each with a name of its own: "m0", "m1", ...
+struct ManySessions {
+    TempDir tmp;
+    std::vector<std::unique_ptr<Session>> sessions;
+    Buf frame = udp4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, 1000, 2000, 200);
+    explicit ManySessions(uint32_t count) {
+        for (uint32_t i = 0; i < count; ++i) {
+            sessions.push_back(std::make_unique<Session>());
+            sessions[i]->id = i;
+            sessions[i]->vni = 1000 + i;
+            sessions[i]->set_name(std::make_shared<const std::string>("m" + std::to_string(i)));
+        }
+    }
+    PcapRotatorOptions options() {
+        PcapRotatorOptions o;
+        o.pcap.dir = tmp.path.string();
+        o.pcap.rotate_seconds = 0;
+        o.max_sessions = uint32_t(sessions.size());
+        return o;
+    }
+    Packet packet(uint32_t s, uint64_t ts_ns) { return Packet{sessions[s].get(), ts_ns, view(frame), uint32_t(frame.size()), {}}; }
+    fs::path dir(uint32_t s) { return tmp.path / ("m" + std::to_string(s)); }
+    SinkCounters& counters(uint32_t s) { return sessions[s]->sinks[0]; }
+    uint64_t dropped(uint32_t s, SinkDropReason r) { return counters(s).dropped[size_t(r)].get(); }
+};
+
+// Descriptors of this process open on files under `dir`, as /proc says.
+size_t descriptors_under(const fs::path& dir) {
+    size_t n = 0;
+    const std::string prefix = dir.string() + "/";
+    for (auto& e : fs::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        const fs::path target = fs::read_symlink(e.path(), ec);
+        if (!ec && target.string().rfind(prefix, 0) == 0) ++n;
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("pcap: 2000 sessions share a pool of 4 blocks and lose nothing while the writer keeps up") {
+    ManySessions ms(2000);
+    auto o = ms.options();
+    o.pcap.buffer_bytes = 65536 + 16;
+    o.block_count = 4;  // far fewer blocks than sessions: blocks are shared, not held per session
+    PcapRotator sink(o);
+    constexpr uint32_t kRounds = 5;
+    uint64_t t = kT0;
+    for (uint32_t round = 0; round < kRounds; ++round) {
+        for (uint32_t s = 0; s < 2000; s += 100) {
+            std::vector<Packet> batch;
+            for (uint32_t k = s; k < s + 100; ++k) batch.push_back(ms.packet(k, ++t));
+            sink.write(batch);
+            sink.sync();  // a disk that keeps up: the writer takes each batch's blocks as they come
+        }
+        // A flush interval passes: the writer writes what it holds and gives the blocks back.
+        sink.tick(t + kSecond);
+        sink.sync();
+    }
+    sink.drain();
+    for (uint32_t s = 0; s < 2000; ++s) {
+        INFO("session m" << s);
+        CHECK(ms.dropped(s, SinkDropReason::queue_full) == 0);
+        CHECK(ms.counters(s).written.get() == kRounds);
+        const auto records = records_of(ms.dir(s));
+        REQUIRE(records.size() == kRounds);
+        for (uint32_t r = 1; r < kRounds; ++r) CHECK(records[r].ts_ns > records[r - 1].ts_ns);
+    }
+}
+
+TEST_CASE("pcap: the writer holds what it takes in until the flush interval, then writes each session at once") {
+    ManySessions ms(50);
+    auto o = ms.options();
+    o.pcap.flush_interval_ms = 500;
+    PcapRotator sink(o);
+    uint64_t t = kT0;
+    for (uint32_t round = 0; round < 4; ++round) {
+        std::vector<Packet> batch;
+        for (uint32_t s = 0; s < 50; ++s) batch.push_back(ms.packet(s, ++t));
+        sink.write(batch);
+        sink.tick(kT0 + 300'000'000);  // past half the interval: the block goes to the writer ...
+    }
+    sink.sync();
+    // ... which holds it: its oldest record is not yet an interval old.
+    CHECK(ms.counters(0).buffered.get() == 4);
+    CHECK(files_in(ms.dir(0), ".part").empty());
+    sink.tick(kT0 + 600'000'000);
+    sink.sync();
+    for (uint32_t s = 0; s < 50; ++s) {
+        CHECK(ms.counters(s).written.get() == 4);
+        CHECK(ms.counters(s).buffered.get() == 0);
+    }
+    // Four rounds of records went out in one write per session: the file is
+    // header + 4 records, written together (one .part, complete).
+    const auto part = files_in(ms.dir(7), ".part").at(0);
+    CHECK(fs::file_size(part) == sizeof(PcapFileHeader) + 4 * (sizeof(PcapRecordHeader) + ms.frame.size()));
+    sink.drain();
+}
+
+TEST_CASE("pcap: a writer that is behind drops the loud session's records, and the quiet sessions keep theirs") {
+    ManySessions ms(51);  // session 0 is loud, 1..50 quiet
+    auto writer = std::make_shared<PcapWriter>();  // not started: a disk that does not move
+    auto o = ms.options();
+    o.pcap.buffer_bytes = 65536 + 16;
+    o.block_count = 16;
+    o.writer = writer;
+    PcapRotator sink(o);
+    uint64_t t = kT0;
+    uint64_t loud_sent = 0;
+    // 16 blocks of ~270 records; the loud session sends ten pools' worth, each
+    // quiet one a record after every 5000 of the loud one's: 400 in all, under
+    // the eighth of the pool that the loud session cannot take once the
+    // writer is behind.
+    for (uint32_t step = 0; step < 8; ++step) {
+        std::vector<Packet> batch;
+        for (uint32_t k = 0; k < 5000; ++k) batch.push_back(ms.packet(0, ++t));
+        loud_sent += batch.size();
+        for (uint32_t s = 1; s <= 50; ++s) batch.push_back(ms.packet(s, ++t));
+        sink.write(batch);
+    }
+    const uint64_t loud_dropped = ms.dropped(0, SinkDropReason::queue_full);
+    CHECK(loud_dropped > 0);
+    for (uint32_t s = 1; s <= 50; ++s) {
+        INFO("quiet session m" << s);
+        CHECK(ms.dropped(s, SinkDropReason::queue_full) == 0);
+    }
+    writer->start();  // the disk moves again
+    sink.drain();
+    CHECK(ms.counters(0).written.get() + loud_dropped == loud_sent);
+    CHECK(records_of(ms.dir(0)).size() == loud_sent - loud_dropped);
+    for (uint32_t s = 1; s <= 50; ++s) {
+        CHECK(ms.counters(s).written.get() == 8);
+        CHECK(records_of(ms.dir(s)).size() == 8);
+    }
+}
+
+TEST_CASE("pcap: an idle file gives up its descriptor and its next record opens the same file again") {
+    ManySessions ms(2);
+    auto o = ms.options();
+    o.pcap.idle_close_seconds = 3;
+    PcapRotator sink(o);
+    std::vector<Packet> batch = {ms.packet(0, kT0), ms.packet(1, kT0)};
+    sink.write(batch);
+    sink.tick(kT0 + kSecond);
+    sink.sync();
+    CHECK(descriptors_under(ms.tmp.path) == 2);
+    // Session 1 goes on; session 0 idles past idle_close_seconds.
+    for (uint64_t s = 2; s <= 4; ++s) {
+        std::vector<Packet> more = {ms.packet(1, kT0 + s * kSecond)};
+        sink.write(more);
+        sink.tick(kT0 + s * kSecond + kSecond / 2);
+        sink.sync();
+    }
+    CHECK(descriptors_under(ms.tmp.path) == 1);
+    const auto parts = files_in(ms.dir(0), ".part");
+    REQUIRE(parts.size() == 1);  // still the file being written
+    CHECK(fs::read_symlink(ms.dir(0) / "current") == parts[0].filename());
+    std::vector<Packet> later = {ms.packet(0, kT0 + 5 * kSecond)};
+    sink.write(later);
+    sink.tick(kT0 + 6 * kSecond);
+    sink.sync();
+    CHECK(files_in(ms.dir(0), ".part") == parts);  // the same file, grown
+    CHECK(descriptors_under(ms.tmp.path) == 2);
+    sink.drain();
+    const auto records = records_of(ms.dir(0));
+    REQUIRE(records.size() == 2);
+    CHECK(records[1].ts_ns == kT0 + 5 * kSecond);
+    CHECK(files_in(ms.dir(0), ".pcap").size() == 1);
+}
+
+TEST_CASE("pcap: max_open_files bounds the descriptors of many active sessions, and every record lands") {
+    ManySessions ms(100);
+    auto o = ms.options();
+    o.pcap.max_open_files = 16;
+    o.pcap.flush_interval_ms = 0;
+    PcapRotator sink(o);
+    uint64_t t = kT0;
+    for (uint32_t round = 0; round < 5; ++round) {
+        std::vector<Packet> batch;
+        for (uint32_t s = 0; s < 100; ++s) batch.push_back(ms.packet(s, ++t));
+        sink.write(batch);
+        sink.tick(t);
+        sink.sync();
+        CHECK(descriptors_under(ms.tmp.path) <= 16);
+    }
+    sink.drain();
+    for (uint32_t s = 0; s < 100; ++s) {
+        CHECK(ms.counters(s).written.get() == 5);
+        CHECK(files_in(ms.dir(s), ".pcap").size() == 1);  // reopened, never a new file
+        CHECK(records_of(ms.dir(s)).size() == 5);
+    }
+}
+
+TEST_CASE("pcap: a closed file replaced while it idled is left alone, and the next records start a new file") {
+    ManySessions ms(1);
+    auto o = ms.options();
+    o.pcap.idle_close_seconds = 1;
+    PcapRotator sink(o);
+    std::vector<Packet> batch = {ms.packet(0, kT0)};
+    sink.write(batch);
+    sink.tick(kT0 + kSecond);
+    sink.sync();
+    sink.tick(kT0 + 3 * kSecond);  // idle: the descriptor is closed
+    sink.sync();
+    REQUIRE(descriptors_under(ms.tmp.path) == 0);
+    const auto part = files_in(ms.dir(0), ".part").at(0);
+    // Someone who can write the directory puts another file in its place.
+    const fs::path planted = ms.dir(0) / "planted";
+    std::ofstream(planted) << "not a capture";
+    fs::rename(planted, part);
+    std::vector<Packet> later = {ms.packet(0, kT0 + 4 * kSecond)};
+    sink.write(later);
+    sink.drain();
+    std::ifstream in(part);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text == "not a capture");  // never written to, truncated or renamed
+    const auto files = files_in(ms.dir(0), ".pcap");
+    REQUIRE(files.size() == 1);
+    const ReadBack r = read_pcap(files[0]);
+    REQUIRE(r.records.size() == 1);
+    CHECK(r.records[0].ts_ns == kT0 + 4 * kSecond);
+}
+
+TEST_CASE("pcap: session directories left empty are removed, others and links are not") {
+    ManySessions ms(2);
+    PcapRotator sink(ms.options());
+    std::vector<Packet> batch = {ms.packet(0, kT0), ms.packet(1, kT0)};
+    sink.write(batch);
+    sink.tick(kT0 + kSecond);
+    sink.sync();
+    // Session 0 ends with its file kept; an uploader then removes it.
+    const uint64_t ticket = sink.expire(*ms.sessions[0]);
+    sink.sync();
+    REQUIRE(sink.released(ticket));
+    REQUIRE(fs::is_directory(ms.dir(0)));  // its finished file is still there
+    for (auto& f : fs::directory_iterator(ms.dir(0))) fs::remove(f.path());
+    // Left over from earlier runs: an empty directory, one with a file, a link to an empty one.
+    fs::create_directory(ms.tmp.path / "vni-9");
+    fs::create_directory(ms.tmp.path / "vni-10");
+    std::ofstream(ms.tmp.path / "vni-10" / "keep.pcap") << "x";
+    TempDir elsewhere;
+    fs::create_directory_symlink(elsewhere.path, ms.tmp.path / "vni-11");
+    sink.tick(kT0 + 120 * kSecond);  // the sweep runs about once a minute
+    sink.sync();
+    CHECK_FALSE(fs::exists(ms.dir(0)));
+    CHECK_FALSE(fs::exists(ms.tmp.path / "vni-9"));
+    CHECK(fs::exists(ms.tmp.path / "vni-10" / "keep.pcap"));
+    CHECK(fs::is_symlink(ms.tmp.path / "vni-11"));
+    CHECK(fs::is_directory(elsewhere.path));
+    CHECK(fs::is_directory(ms.dir(1)));  // a live session's directory stays
+    sink.drain();
+}
+
+TEST_CASE("pcap: an ended session that wrote nothing leaves no directory behind") {
+    ManySessions ms(1);
+    auto writer = std::make_shared<PcapWriter>();
+    writer->start();
+    auto o = ms.options();
+    o.writer = writer;
+    o.pcap.dir = (ms.tmp.path / "full").string();
+    fs::create_directory(o.pcap.dir);
+    PcapRotator sink(o);
+    // The directory is made when the session's first file is; a session whose
+    // file has no record left (all dropped at the disk) removes it at its end.
+    fs::create_directory(fs::path(o.pcap.dir) / "m0");
+    const uint64_t ticket = sink.expire(*ms.sessions[0]);
+    sink.sync();
+    CHECK(sink.released(ticket));
+    CHECK_FALSE(fs::exists(fs::path(o.pcap.dir) / "m0"));
 }
