@@ -242,6 +242,7 @@ bool PcapFiles::open_file(SessionFiles& f, uint64_t start_ns) {
         return false;
     }
     const std::string stem = f.dir + "/" + f.name + "-" + utc_stamp(start_ns) + "-";
+    make_room_for_descriptor();
     int fd = -1;
     for (int attempt = 0; attempt < 1000 && fd < 0; ++attempt) {
         char seq[16];
@@ -657,12 +658,15 @@ void PcapFiles::end_session(uint32_t id) {
     publish_health();
 }
 
+void PcapFiles::make_room_for_descriptor() {
+    // At the cap, the file unwritten longest gives up its descriptor first, so the cap always holds.
+    while (!by_last_write_.empty() && by_last_write_.size() >= pcap_.max_open_files) park(*by_last_write_.front());
+}
+
 void PcapFiles::track_descriptor(SessionFiles& f) {
     f.by_last_write = by_last_write_.insert(by_last_write_.end(), &f);
     f.last_write_ns = now_ns_;
     open_descriptors_.store(open_descriptors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    // At the cap, the file unwritten longest gives up its descriptor (never f: it is last).
-    while (by_last_write_.size() > pcap_.max_open_files) park(*by_last_write_.front());
 }
 
 void PcapFiles::park(SessionFiles& f) {
@@ -682,6 +686,7 @@ bool PcapFiles::unpark(SessionFiles& f) {
         note_failure(f, "cannot open " + f.dir, errno);
         return false;
     }
+    make_room_for_descriptor();
     const int fd = openat(dir_fd, base_name(f.part_path), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     const int err = errno;
     ::close(dir_fd);

@@ -115,6 +115,7 @@ private:
     // Descriptors follow active sessions: an open file's descriptor is
     // closed ("parked") when it idles or the sink is at max_open_files, and
     // opened again, checked to be the same file, by its next records.
+    void make_room_for_descriptor();
     void track_descriptor(SessionFiles& f);
     void park(SessionFiles& f);
     bool unpark(SessionFiles& f);
