@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,10 +14,19 @@
 
 namespace mirrortap {
 
+uint32_t open_files_share(uint32_t workers) {
+    constexpr uint64_t kMost = 1u << 20;
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return uint32_t(kMost);
+    const uint64_t usable = limit.rlim_cur > kOtherDescriptors ? limit.rlim_cur - kOtherDescriptors : 0;
+    return uint32_t(std::clamp<uint64_t>(usable / std::max(1u, workers), 16, kMost));
+}
+
 namespace {
 
 std::shared_ptr<const Config> with_workers_resolved(Config config) {
     if (config.workers == 0) config.workers = std::max(1u, std::thread::hardware_concurrency());
+    if (config.pcap.max_open_files == 0) config.pcap.max_open_files = open_files_share(config.workers);
     return std::make_shared<const Config>(std::move(config));
 }
 

@@ -15,6 +15,13 @@
 
 namespace mirrortap {
 
+// Descriptors besides the pcap sinks' files: sockets and rings, TAPs, the
+// metrics server's connections (at most 512), the uploader's, some to spare.
+inline constexpr uint64_t kOtherDescriptors = 1024;
+// pcap.max_open_files 0 ("auto"): each worker's share of RLIMIT_NOFILE's soft
+// limit after kOtherDescriptors, at least 16.
+uint32_t open_files_share(uint32_t workers);
+
 class Collector {
 public:
     explicit Collector(Config config);

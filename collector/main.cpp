@@ -80,22 +80,22 @@ void warn_if_rcvbuf_capped(const Collector& collector) {
               << std::endl;
 }
 
+// The soft limit of descriptors up to the hard one, as servers do (the
+// default soft limit of 1024 is for select(), which nothing here uses).
+void raise_descriptor_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 // Descriptors the pcap sinks may hold (pcap.max_open_files per worker) must
-// fit under RLIMIT_NOFILE with room for the rest: sockets and rings, TAPs,
-// the metrics server's connections (at most 512), the uploader's. The soft
-// limit is raised to the hard one first, as servers do (systemd's default
-// soft limit of 1024 is for select(), which nothing here uses).
+// fit under RLIMIT_NOFILE with room for the rest (kOtherDescriptors).
 std::string fit_descriptor_budget(const Collector& collector) {
-    constexpr uint64_t kOtherDescriptors = 1024;
     const auto config = collector.config();
     if (!config->pcap.enabled) return "";
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return "";
-    if (limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &limit);
-        getrlimit(RLIMIT_NOFILE, &limit);
-    }
     const uint64_t needed = uint64_t(collector.workers().size()) * config->pcap.max_open_files + kOtherDescriptors;
     if (limit.rlim_cur == RLIM_INFINITY || needed <= limit.rlim_cur) return "";
     return "pcap.max_open_files " + std::to_string(config->pcap.max_open_files) + " x " +
@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
         req.config.collector_id = uploader->collector_id();
     }
 
+    raise_descriptor_limit();  // before the collector resolves pcap.max_open_files from it
     Collector collector(std::move(req.config));
     if (auto why = collector.open(); !why.empty()) return fail(why);
     warn_if_rcvbuf_capped(collector);

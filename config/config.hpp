@@ -74,9 +74,11 @@ struct PcapConfig {
     // Descriptors follow active sessions, not sessions: a file that took no
     // record for this long is closed (it stays .pcap.part and is reopened by
     // its next record), and each worker's sink keeps at most max_open_files
-    // open, closing the longest unwritten first. 0 = never by time.
+    // open, closing the longest unwritten first. idle_close_seconds 0 = never
+    // by time; max_open_files 0 = each worker's share of the descriptor limit
+    // (resolved at start, collector/collector.hpp).
     uint32_t idle_close_seconds = 60;
-    uint32_t max_open_files = 4096;
+    uint32_t max_open_files = 0;
 };
 
 // Scale-in without losing captures (collector/lifecycle.hpp): in an Auto

@@ -187,11 +187,11 @@ SettingsTable<Config> make_table() {
          .help = "close a file that took no record for N seconds (it stays .pcap.part); its next record opens it again\n"
                  "0 = never",
          .value = duration_value<C>(field<&C::pcap, &P::idle_close_seconds>, seconds(0), seconds(366 * 86400))},
-        {.key = "pcap.max_open_files", .default_text = "4096", .group = kPcap,
-         .help = "files each receive worker keeps open at most\n"
-                 "past it, the one unwritten longest is closed until its next record",
+        {.key = "pcap.max_open_files", .default_text = "0", .group = kPcap,
+         .help = "files each receive worker keeps open at most; past it, the one unwritten longest is closed\n"
+                 "until its next record; 0 = each worker's share of the descriptor limit (ulimit -n) less 1024",
          .on_reload = OnReload::restart,
-         .value = number_value<C>(field<&C::pcap, &P::max_open_files>, 16, 1u << 20)},
+         .value = number_value<C>(field<&C::pcap, &P::max_open_files>, 0, 1u << 20)},
         {.key = "pcap.file_mode", .default_text = "0640", .group = kPcap,
          .help = "mode of new files; directories get x where files get r",
          .value = parsed_value<C>(field<&C::pcap, &P::file_mode>, parse_file_mode)},

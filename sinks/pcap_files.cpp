@@ -692,7 +692,8 @@ bool PcapFiles::unpark(SessionFiles& f) {
     ::close(dir_fd);
     struct stat st{};
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != f.device || st.st_ino != f.inode ||
-        uint64_t(st.st_size) < f.committed_bytes || ftruncate(fd, off_t(f.committed_bytes)) != 0 ||
+        uint64_t(st.st_size) < f.committed_bytes ||
+        (uint64_t(st.st_size) > f.committed_bytes && ftruncate(fd, off_t(f.committed_bytes)) != 0) ||
         lseek(fd, off_t(f.committed_bytes), SEEK_SET) < 0) {
         if (fd >= 0) ::close(fd);
         std::lock_guard lock(why_mutex_);
