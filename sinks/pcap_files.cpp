@@ -660,6 +660,8 @@ void PcapFiles::end_session(uint32_t id) {
 
 void PcapFiles::make_room_for_descriptor() {
     // At the cap, the file unwritten longest gives up its descriptor first, so the cap always holds.
+    // 0 is no cap here: the collector resolves it to a share of its descriptor limit before.
+    if (pcap_.max_open_files == 0) return;
     while (!by_last_write_.empty() && by_last_write_.size() >= pcap_.max_open_files) park(*by_last_write_.front());
 }
 
