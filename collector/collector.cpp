@@ -32,8 +32,12 @@ std::shared_ptr<const Config> with_workers_resolved(Config config) {
 
 }  // namespace
 
-Collector::Collector(Config config)
-    : current_(with_workers_resolved(std::move(config))), budget_(this->config()->max_sessions) {}
+Collector::Collector(Config config, std::shared_ptr<FinishedCaptureListener> finished_captures)
+    : current_(with_workers_resolved(std::move(config))),
+      budget_(this->config()->max_sessions),
+      services_{std::make_shared<PcapWriter>(), std::move(finished_captures)} {
+    services_.pcap_writer->start();
+}
 
 Collector::~Collector() {
     stop();
@@ -60,7 +64,7 @@ std::string Collector::open() {
     }
     for (uint32_t i = 0; i < group.fds.size(); ++i) {
         std::vector<std::unique_ptr<Sink>> sinks;
-        if (auto why = make_sinks(*config, outputs_, generation_, i, sinks); !why.empty()) return why;
+        if (auto why = make_sinks(*config, outputs_, services_, generation_, i, sinks); !why.empty()) return why;
         auto source = geneve.fds.empty() ? std::make_unique<UdpSource>(group.fds[i])
                                          : std::make_unique<UdpSource>(group.fds[i], geneve.fds[i]);
         workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(sinks), retirer_));
@@ -78,7 +82,7 @@ std::string Collector::open_rings(const std::shared_ptr<const Config>& config) {
     rcvbuf_granted_bytes_ = config->rcvbuf_bytes;  // a ring is what was asked, or open failed
     for (uint32_t i = 0; i < group.rings.size(); ++i) {
         std::vector<std::unique_ptr<Sink>> sinks;
-        if (auto why = make_sinks(*config, outputs_, generation_, i, sinks); !why.empty()) {
+        if (auto why = make_sinks(*config, outputs_, services_, generation_, i, sinks); !why.empty()) {
             group.rings.erase(group.rings.begin(), group.rings.begin() + i);  // the workers own the others
             group.close();
             return why;
@@ -122,7 +126,7 @@ bool Collector::finish_open_files(std::chrono::steady_clock::time_point deadline
         }
     }
     // The rotate marks are queued for the pcap writer: a whole pass after now has finished the files.
-    if (config()->pcap.enabled) return PcapWriter::shared()->sync_until(deadline);
+    if (config()->pcap.enabled) return services_.pcap_writer->sync_until(deadline);
     return true;
 }
 
@@ -161,7 +165,7 @@ std::string Collector::reload(Config next, std::vector<std::string>& notes) {
     const uint64_t generation = generation_ + 1;
     std::vector<std::vector<std::unique_ptr<Sink>>> sinks(workers_.size());
     for (uint32_t i = 0; i < workers_.size(); ++i)
-        if (auto why = make_sinks(next, outputs, generation, i, sinks[i]); !why.empty()) return why;
+        if (auto why = make_sinks(next, outputs, services_, generation, i, sinks[i]); !why.empty()) return why;
 
     // Nothing below can fail.
     auto adopted = std::make_shared<const Config>(std::move(next));
@@ -185,6 +189,9 @@ void Collector::stop() {
         if (t.joinable()) t.join();
     threads_.clear();
     retirer_.stop();
+    // Last: every sink, running or retired, has handed the writer its last
+    // blocks and been drained, so the writer ends with nothing left to write.
+    services_.pcap_writer->stop();
 }
 
 }  // namespace mirrortap

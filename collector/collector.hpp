@@ -24,7 +24,8 @@ uint32_t open_files_share(uint32_t workers);
 
 class Collector {
 public:
-    explicit Collector(Config config);
+    // `finished_captures` is told of every pcap file finished (the uploader); nullptr for nobody.
+    explicit Collector(Config config, std::shared_ptr<FinishedCaptureListener> finished_captures = nullptr);
     ~Collector();
 
     // Opens sockets and prepares sinks; returns a one-line error, or "".
@@ -75,6 +76,9 @@ private:
     uint64_t generation_ = 0;  // of current_; the reloading thread's alone
     SessionBudget budget_;
     SharedOutputs outputs_;  // what the running sinks share, by kind
+    // The pcap writer thread and the uploader's ear, for the sinks of every
+    // generation; stop() ends the writer after the last sink is closed.
+    SinkServices services_;
     std::vector<std::unique_ptr<Worker>> workers_;
     // After workers_: destroyed first, closing what is left while the sessions
     // those sinks count in still exist.

@@ -160,14 +160,13 @@ int main(int argc, char** argv) {
         std::string why;
         uploader = make_uploader(req.config, log_line, why);
         if (!uploader) return fail(why);
-        set_finished_capture_listener(uploader);
         // Flow index lines name the collector as its object keys do. collector_id
         // is restart-only, so a reload keeps the id resolved here.
         req.config.collector_id = uploader->collector_id();
     }
 
     raise_descriptor_limit();  // before the collector resolves pcap.max_open_files from it
-    Collector collector(std::move(req.config));
+    Collector collector(std::move(req.config), uploader);
     if (auto why = collector.open(); !why.empty()) return fail(why);
     warn_if_rcvbuf_capped(collector);
     if (auto why = fit_descriptor_budget(collector); !why.empty()) return fail(why);
@@ -230,7 +229,6 @@ int main(int argc, char** argv) {
         const auto drain = std::chrono::seconds(config->upload.drain_seconds);
         if (uploader->drain(std::chrono::steady_clock::now() + drain)) log_line("upload: every finished file uploaded");
         uploader->stop();
-        set_finished_capture_listener(nullptr);
     }
     print_summary(collector);
     return 0;

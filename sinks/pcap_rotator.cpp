@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 
 #include "sinks/pcap_format.hpp"
 #include "sinks/pcap_writer.hpp"
@@ -23,24 +22,19 @@ uint32_t block_count_for(const PcapRotatorOptions& o) {
     return uint32_t(std::max<size_t>(4, kDefaultPcapPoolBytes / block_bytes_for(o)));
 }
 
-std::mutex listener_mutex;
-std::shared_ptr<FinishedCaptureListener> listener_now;  // under listener_mutex
+// A writer of the sink's own when it was given none (a sink alone: tests, tools).
+std::shared_ptr<PcapWriter> writer_for(const PcapRotatorOptions& o) {
+    if (o.writer) return o.writer;
+    auto own = std::make_shared<PcapWriter>();
+    own->start();
+    return own;
+}
 
 }  // namespace
 
-void set_finished_capture_listener(std::shared_ptr<FinishedCaptureListener> listener) {
-    std::lock_guard lock(listener_mutex);
-    listener_now = std::move(listener);
-}
-
-std::shared_ptr<FinishedCaptureListener> finished_capture_listener() {
-    std::lock_guard lock(listener_mutex);
-    return listener_now;
-}
-
 PcapRotator::PcapRotator(PcapRotatorOptions options)
     : opt_(std::move(options)),
-      writer_(opt_.writer ? opt_.writer : PcapWriter::shared()),
+      writer_(writer_for(opt_)),
       channel_(std::make_shared<PcapChannel>(opt_, block_bytes_for(opt_), block_count_for(opt_))) {
     const uint32_t count = channel_->pool.count();
     spare_.reserve(count);

@@ -44,18 +44,14 @@ struct PcapRotatorOptions {
     int group_id = -1;  // chown new files and directories to this group; -1 = leave
     // Blocks in the pool, each pcap.buffer_bytes; 0 = kDefaultPcapPoolBytes' worth.
     uint32_t block_count = 0;
-    // The writer thread; empty = the process's own (PcapWriter::shared()).
+    // The writer thread, shared by the sinks whose files must stay in order
+    // (a sink and its successor after a reload); empty = one of the sink's own.
     std::shared_ptr<PcapWriter> writer;
     // Told of every file finished (on the writer thread); nullptr for nobody.
     std::shared_ptr<FinishedCaptureListener> listener;
     // The `collector` of flow index lines (Config::collector_id, resolved).
     std::string collector_id;
 };
-
-// The listener the pcap sinks built from now on tell of their finished files
-// (the uploader); set before the collector builds its sinks. Any thread.
-void set_finished_capture_listener(std::shared_ptr<FinishedCaptureListener> listener);
-std::shared_ptr<FinishedCaptureListener> finished_capture_listener();
 
 class PcapRotator final : public Sink {
 public:

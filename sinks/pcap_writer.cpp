@@ -162,20 +162,10 @@ bool PcapChannel::has_work() const {
 
 // ---- the writer thread -------------------------------------------------------
 
-std::shared_ptr<PcapWriter> PcapWriter::shared() {
-    static const std::shared_ptr<PcapWriter> writer = [] {
-        auto w = std::make_shared<PcapWriter>();
-        w->start();
-        return w;
-    }();
-    return writer;
-}
-
 void PcapWriter::start() {
-    if (thread_.joinable()) return;
+    if (started_) return;
+    started_ = true;
     thread_ = std::thread([this] {
-        // Named so that `top -H`, /proc/PID/task/*/comm and strace tell it from the receive workers.
-        pthread_setname_np(pthread_self(), "mt-pcap-writer");
         sigset_t all;  // the process's signal handlers run elsewhere
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, nullptr);
@@ -185,16 +175,21 @@ void PcapWriter::start() {
         pthread_setschedparam(pthread_self(), SCHED_BATCH, &normal);
         run();
     });
+    // Named so that `top -H`, /proc/PID/task/*/comm and strace tell it from the
+    // receive workers; here, so that the name is there once start() returns.
+    pthread_setname_np(thread_.native_handle(), "mt-pcap-writer");
 }
 
-PcapWriter::~PcapWriter() {
+PcapWriter::~PcapWriter() { stop(); }
+
+void PcapWriter::stop() {
     start();  // a writer never started still finishes what it was given
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
     wake_now();
-    thread_.join();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
 void PcapWriter::attach(std::shared_ptr<PcapChannel> channel) {

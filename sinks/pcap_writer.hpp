@@ -83,12 +83,11 @@ private:
 
 class PcapWriter {
 public:
-    // The process's writer, started on first use; it lives until exit, so a
-    // reload never waits for it.
-    static std::shared_ptr<PcapWriter> shared();
-
     PcapWriter() = default;
-    ~PcapWriter();  // finishes every channel, then stops the thread
+    ~PcapWriter();  // stop()
+    // Finishes every channel (each closed by its sink first), then ends the
+    // thread and returns. The owner calls it once no sink hands it anything.
+    void stop();
     PcapWriter(const PcapWriter&) = delete;
     PcapWriter& operator=(const PcapWriter&) = delete;
 
@@ -125,6 +124,7 @@ private:
     std::vector<std::shared_ptr<PcapChannel>> channels_;  // the writer's, oldest first
     std::atomic<uint32_t> wake_word_{0};
     std::atomic<bool> sleeping_{false};
+    bool started_ = false;  // start() and stop() are called by the owner's thread only
     std::thread thread_;
 };
 

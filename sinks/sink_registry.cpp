@@ -53,7 +53,8 @@ std::unique_ptr<Sink> make_pcap(const SinkContext& x, std::string&) {
     const auto& shared = static_cast<const PcapShared&>(*x.shared);
     PcapRotatorOptions options{x.config.pcap, x.config.snaplen, x.config.max_sessions, x.slot, 1'000'000'000,
                                shared.group_id, x.config.pcap.buffer_blocks};
-    options.listener = finished_capture_listener();
+    options.writer = x.services.pcap_writer;
+    options.listener = x.services.finished_captures;
     options.collector_id = collector_id(x.config);
     return std::make_unique<PcapRotator>(std::move(options));
 }
@@ -169,14 +170,14 @@ std::string prepare_sinks(const Config& config, const SharedOutputs& running, Sh
     return "";
 }
 
-std::string make_sinks(const Config& config, const SharedOutputs& shared, uint64_t generation, uint32_t worker,
-                       std::vector<std::unique_ptr<Sink>>& out) {
+std::string make_sinks(const Config& config, const SharedOutputs& shared, const SinkServices& services,
+                       uint64_t generation, uint32_t worker, std::vector<std::unique_ptr<Sink>>& out) {
     out.clear();
     for (size_t k = 0; k < kSinkKindCount; ++k) {
         const SinkKind& kind = kSinkKinds[k];
         if (!kind.enabled(config)) continue;
         std::string why;
-        auto sink = kind.make(SinkContext{config, shared[k], counter_slot(k, generation), worker}, why);
+        auto sink = kind.make(SinkContext{config, services, shared[k], counter_slot(k, generation), worker}, why);
         if (!sink) return why;
         out.push_back(std::move(sink));
     }

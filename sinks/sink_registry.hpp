@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/finished_capture.hpp"
 #include "core/sink.hpp"
 
 namespace mirrortap {
@@ -53,9 +54,21 @@ constexpr size_t sink_kind(std::string_view name) {
 // By kind: what its prepare step opened for the sinks of every worker (SharedOutput, core/sink.hpp).
 using SharedOutputs = std::array<std::shared_ptr<SharedOutput>, kSinkKindCount>;
 
+class PcapWriter;
+
+// What the sinks of every generation share, owned by whoever runs them (the
+// collector) for as long as any sink lives: no process-wide state.
+struct SinkServices {
+    // The pcap writer thread: every pcap sink's files, in the order they were handed over.
+    std::shared_ptr<PcapWriter> pcap_writer;
+    // Told of every finished capture (the uploader); nullptr for nobody.
+    std::shared_ptr<FinishedCaptureListener> finished_captures;
+};
+
 // What a factory builds one worker's sink from.
 struct SinkContext {
     const Config& config;
+    const SinkServices& services;
     std::shared_ptr<SharedOutput> shared;  // what the kind's prepare step left; empty if nothing
     uint32_t slot;         // where the sink counts (counter_slot)
     uint32_t worker;       // the receive worker it serves, 0-based
@@ -89,7 +102,7 @@ std::string prepare_sinks(const Config& config, const SharedOutputs& running, Sh
 
 // The sinks of receive worker `worker` for `config`, in kind order, counting
 // in the slots of `generation`, into `out`. "" or a one-line reason.
-std::string make_sinks(const Config& config, const SharedOutputs& shared, uint64_t generation, uint32_t worker,
-                       std::vector<std::unique_ptr<Sink>>& out);
+std::string make_sinks(const Config& config, const SharedOutputs& shared, const SinkServices& services,
+                       uint64_t generation, uint32_t worker, std::vector<std::unique_ptr<Sink>>& out);
 
 }  // namespace mirrortap

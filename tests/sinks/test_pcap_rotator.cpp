@@ -506,7 +506,12 @@ TEST_CASE("pcap: close() hands everything over and drain() waits until it is wri
 
 TEST_CASE("pcap: a sink replaced by a reload finishes after it, and the session's files keep record order") {
     Fixture fx;
-    auto first = std::make_unique<PcapRotator>(fx.options());
+    // One writer for both, as the collector gives every generation's sinks.
+    auto writer = std::make_shared<PcapWriter>();
+    writer->start();
+    auto options = fx.options();
+    options.writer = writer;
+    auto first = std::make_unique<PcapRotator>(options);
     std::vector<Packet> batch;
     for (uint64_t i = 0; i < 100; ++i) batch.push_back(fx.packet(kT0 + i));
     first->write(batch);
@@ -518,7 +523,7 @@ TEST_CASE("pcap: a sink replaced by a reload finishes after it, and the session'
     first->write(batch);  // waits in a block when the reload comes
     // A reload: the new sink is built first, then the worker closes the old
     // one without waiting, destroys it, and goes on with the new one.
-    auto second = std::make_unique<PcapRotator>(fx.options());
+    auto second = std::make_unique<PcapRotator>(options);
     first->close();
     first.reset();
     batch.clear();
@@ -995,4 +1000,44 @@ TEST_CASE("pcap: an ended session that wrote nothing leaves no directory behind"
     sink.sync();
     CHECK(sink.released(ticket));
     CHECK_FALSE(fs::exists(fs::path(o.pcap.dir) / "m0"));
+}
+
+namespace {
+
+size_t threads_named(const std::string& name) {
+    size_t n = 0;
+    for (auto& t : fs::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(t.path() / "comm");
+        std::string c;
+        std::getline(comm, c);
+        n += c == name;
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("pcap writer: its owner stops it after the last sink closed; every file is finished and no thread is left") {
+    const size_t before = threads_named("mt-pcap-writer");
+    ManySessions ms(3);
+    auto writer = std::make_shared<PcapWriter>();
+    writer->start();
+    CHECK(threads_named("mt-pcap-writer") == before + 1);
+    auto o = ms.options();
+    o.writer = writer;
+    {
+        PcapRotator sink(o);
+        std::vector<Packet> batch = {ms.packet(0, kT0), ms.packet(1, kT0), ms.packet(2, kT0)};
+        sink.write(batch);
+        sink.close();  // hands over; the writer finishes the files when it stops at the latest
+    }
+    writer->stop();
+    CHECK(threads_named("mt-pcap-writer") == before);
+    for (uint32_t s = 0; s < 3; ++s) {
+        CHECK(ms.counters(s).written.get() == 1);
+        CHECK(files_in(ms.dir(s), ".part").empty());
+        CHECK(records_of(ms.dir(s)).size() == 1);
+    }
+    writer->stop();  // again: nothing happens, no thread comes back
+    CHECK(threads_named("mt-pcap-writer") == before);
 }

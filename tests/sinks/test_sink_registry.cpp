@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "sinks/pcap_writer.hpp"
 #include "sinks/sink_registry.hpp"
 #include "sinks/stream_sink.hpp"
 #include "sinks/tap_sink.hpp"
@@ -83,9 +84,11 @@ TEST_CASE("registry: every kind a config turns on is built, named and counting w
     taps->adopt(pair[0], "mt-test");
     c.tap = {"mt-test"};
     outputs[sink_kind("tap")] = taps;
+    SinkServices services{std::make_shared<PcapWriter>(), nullptr};
+    services.pcap_writer->start();
     for (uint64_t generation : {0, 1}) {
         std::vector<std::unique_ptr<Sink>> sinks;
-        REQUIRE(make_sinks(c, outputs, generation, 0, sinks) == "");
+        REQUIRE(make_sinks(c, outputs, services, generation, 0, sinks) == "");
         REQUIRE(sinks.size() == kSinkNames.size());
         for (size_t k = 0; k < sinks.size(); ++k) {
             CHECK(sinks[k]->name() == kSinkNames[k]);
@@ -96,7 +99,7 @@ TEST_CASE("registry: every kind a config turns on is built, named and counting w
     c.pcap.enabled = false;
     c.tap.clear();
     std::vector<std::unique_ptr<Sink>> sinks;
-    REQUIRE(make_sinks(c, outputs, 0, 0, sinks) == "");
+    REQUIRE(make_sinks(c, outputs, services, 0, 0, sinks) == "");
     REQUIRE(sinks.size() == 2);
     CHECK(sinks[0]->name() == "stream");
     CHECK(sinks[1]->name() == "forward");
