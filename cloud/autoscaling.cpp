@@ -1,9 +1,9 @@
 #include "cloud/autoscaling.hpp"
 
-#include <thread>
 #include <vector>
 
 #include "cloud/aws_error.hpp"
+#include "cloud/query_api.hpp"
 #include "cloud/s3_address.hpp"
 #include "support/text.hpp"
 
@@ -45,13 +45,7 @@ bool AutoScalingClient::cancelled() const {
 }
 
 bool AutoScalingClient::wait(std::chrono::milliseconds delay) const {
-    const auto until = std::chrono::steady_clock::now() + delay;
-    while (!cancelled()) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= until) return true;
-        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(50)));
-    }
-    return false;
+    return wait_unless_cancelled(delay, options_.cancel);
 }
 
 Result<Done> AutoScalingClient::complete_lifecycle_action(const LifecycleAction& action, std::string_view result) {
@@ -88,19 +82,8 @@ Result<Done> AutoScalingClient::call(std::string_view action_name, const Lifecyc
         if (!credentials) {
             last = credentials.error();
         } else {
-            HttpRequest request;
-            request.method = "POST";
-            request.url = options_.endpoint + "/";
-            // Given, not left to curl: only the headers we give are signed.
-            request.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
-            if (!credentials->session_token.empty())
-                request.headers.emplace_back("X-Amz-Security-Token", credentials->session_token);
-            request.body = body;
-            request.signing_credentials = &credentials.value();
-            request.signing_region = options_.region;
-            request.signing_service = "autoscaling";
-            request.limits = options_.limits;
-            auto answer = http_.perform(request);
+            auto answer = http_.perform(query_api_request(options_.endpoint, options_.region, "autoscaling", body,
+                                                          credentials.value(), options_.limits));
             if (answer && answer->status == 200) return Done{};
             last = answer ? error_from_response(answer->status, answer->body, answer->header("x-amzn-requestid"))
                           : answer.error();

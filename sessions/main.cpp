@@ -1,0 +1,161 @@
+// mirrortap-sessions: keeps mirror sessions true to selectors (see
+// sessions/settings.hpp's description and docs/sessions.md).
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "cloud/credentials.hpp"
+#include "cloud/ec2.hpp"
+#include "cloud/environment.hpp"
+#include "cloud/imds.hpp"
+#include "sessions/cli.hpp"
+#include "sessions/coverage.hpp"
+#include "sessions/reconcile.hpp"
+#include "support/parse.hpp"
+#include "support/version.hpp"
+
+using namespace mirrortap;
+using namespace mirrortap::sessions;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+void say(const std::string& line) { std::fprintf(stderr, "mirrortap-sessions: %s\n", line.c_str()); }
+
+// Where EC2 is, as the SDKs find it: the config's endpoint, else
+// AWS_ENDPOINT_URL_EC2, else AWS_ENDPOINT_URL, else the region's.
+bool locate_ec2(const SessionsConfig& config, const cloud::EnvLookup& env, cloud::Ec2Options& options) {
+    std::string why;
+    if (!config.region.empty()) {
+        options.region = config.region;
+    } else if (auto region = cloud::default_region(env)) {
+        options.region = region.value();
+    } else {
+        say("no region: give --region or AWS_REGION (" + region.error().describe() + ")");
+        return false;
+    }
+    std::string endpoint = config.endpoint;
+    for (const char* name : {"AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL"}) {
+        if (!endpoint.empty()) break;
+        if (const auto value = env(name)) {
+            const auto url = parse_endpoint_url(*value, why);
+            if (!url) {
+                say(std::string(name) + ": " + why);
+                return false;
+            }
+            endpoint = *url;
+        }
+    }
+    if (endpoint.empty()) {
+        const auto url = cloud::ec2_endpoint(options.region, why);
+        if (!url) {
+            say(why);
+            return false;
+        }
+        endpoint = *url;
+    }
+    options.endpoint = endpoint;
+    return true;
+}
+
+double unix_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void write_coverage(const SessionsConfig& config, const RunReport& report) {
+    if (config.metrics_textfile.empty()) return;
+    CoverageRun run;
+    run.now_seconds = unix_now();
+    run.success = report.outcome == RunOutcome::done;
+    if (report.outcome != RunOutcome::failed) run.selectors = coverage_of(config.selectors, report.plan);
+    run.last_success_seconds = run.success ? std::optional<double>(run.now_seconds)
+                                           : last_success_in(read_textfile(config.metrics_textfile));
+    if (const std::string why = write_textfile(config.metrics_textfile, coverage_text(run)); !why.empty())
+        say("writing the coverage failed: " + why);
+}
+
+// Sleeps `seconds` and up to a tenth more (so collectors that started
+// together drift apart), or until a signal. False when stopped.
+bool pause(uint32_t seconds) {
+    std::mt19937_64 random{std::random_device{}()};
+    const auto total = std::chrono::milliseconds(seconds * 1000ull + random() % (seconds * 100ull + 1));
+    const auto until = std::chrono::steady_clock::now() + total;
+    while (!g_stop.load()) {
+        if (std::chrono::steady_clock::now() >= until) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const SessionsCommandLine cl = parse_sessions_command_line(argc, argv);
+    if (!cl.errors.empty()) {
+        for (const auto& e : cl.errors) say(e);
+        say("see --help");
+        return 2;
+    }
+    if (cl.help) {
+        std::cout << sessions_usage();
+        return 0;
+    }
+    if (cl.version) {
+        std::cout << "mirrortap-sessions " << MIRRORTAP_VERSION << "\n";
+        return 0;
+    }
+    std::vector<std::string> errors;
+    const SessionsConfig config = resolve_config(cl, errors);
+    if (!errors.empty()) {
+        for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+        say("nothing was changed");
+        return 2;
+    }
+    if (cl.check_config) {
+        std::cout << describe_config(config);
+        return 0;
+    }
+
+    const cloud::EnvLookup env = cloud::process_environment();
+    cloud::Ec2Options options;
+    if (!locate_ec2(config, env, options)) return 2;
+    options.retry.max_attempts = static_cast<int>(config.max_attempts);
+    options.cancel = &g_stop;
+    std::string why;
+    auto source = cloud::choose_credential_source(env, why);
+    if (!source) {
+        say("no AWS credentials: " + why);
+        return 2;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    cloud::Ec2Client ec2(options, std::make_shared<cloud::CredentialProvider>(std::move(source)));
+
+    const bool dry_run = cl.dry_run;
+    int status = 0;
+    // Runs until a signal with every:, else once.
+    for (uint64_t run = 0; run < UINT64_MAX && !g_stop.load(); ++run) {
+        const RunReport report = reconcile(config, ec2, dry_run);
+        if (report.outcome == RunOutcome::failed) {
+            for (const auto& e : report.errors) say(e);
+            say("nothing was changed");
+            status = 1;
+        } else {
+            if (dry_run) std::cout << "dry run: nothing is changed\n";
+            std::cout << render_plan(config.selectors, report.plan, !dry_run) << std::flush;
+            status = report.outcome == RunOutcome::done ? 0 : 1;
+        }
+        if (!dry_run) write_coverage(config, report);
+        if (config.every_seconds == 0 || !pause(config.every_seconds)) break;
+    }
+    return status;
+}
