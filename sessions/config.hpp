@@ -17,6 +17,7 @@ struct SessionsConfig {
     std::string region;            // "": AWS_REGION, AWS_DEFAULT_REGION, else the instance's
     std::string endpoint;          // "": AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL, else https://ec2.REGION.amazonaws.com
     uint32_t every_seconds = 0;    // 0: once
+    std::string metrics_listen;    // ADDR:PORT of /metrics; "": none
     std::string metrics_textfile;  // node_exporter textfile; "": none
     // Instance types AWS does not mirror from (a trailing '*' matches a family).
     std::vector<std::string> unsupported_instance_types = default_unsupported_instance_types();

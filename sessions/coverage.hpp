@@ -1,8 +1,11 @@
-// Coverage as a number, for node_exporter's textfile collector: each run
-// replaces one *.prom file. Why a textfile and not a /metrics of our own:
-// mirrortap-sessions runs from a systemd timer and exits, so nothing would
-// be there to scrape between runs; the file keeps the last run's figures
-// (and when the last good one was) for as long as the next run takes.
+// Coverage as a number: how many interfaces each selector names, how many
+// have a session to its target, and why the rest do not. Served on
+// mirrortap-sessions' own /metrics (--metrics-listen) when it runs as a
+// service (--every): that is how the collectors run it, and Prometheus then
+// scrapes it like the collector, with no node_exporter on the hosts. Run
+// once from a timer of your own, it writes the same text for
+// node_exporter's textfile collector (--metrics-textfile), which keeps the
+// last run's figures, and when the last good one was, between runs.
 // Metric names and help are declared here once.
 #pragma once
 #include <optional>
@@ -14,14 +17,14 @@
 
 namespace mirrortap::sessions {
 
-inline constexpr std::string_view kMetricSelected = "mirrortap_sessions_interfaces_selected";
-inline constexpr std::string_view kMetricMirrored = "mirrortap_sessions_interfaces_mirrored";
-inline constexpr std::string_view kMetricNotMirrored = "mirrortap_sessions_interfaces_not_mirrored";
-inline constexpr std::string_view kMetricCreated = "mirrortap_sessions_last_run_created";
-inline constexpr std::string_view kMetricRemoved = "mirrortap_sessions_last_run_removed";
-inline constexpr std::string_view kMetricRunSuccess = "mirrortap_sessions_last_run_success";
-inline constexpr std::string_view kMetricRunTime = "mirrortap_sessions_last_run_timestamp_seconds";
-inline constexpr std::string_view kMetricSuccessTime = "mirrortap_sessions_last_success_timestamp_seconds";
+inline constexpr std::string_view kMetricSelected = "mirrortap_coverage_interfaces_selected";
+inline constexpr std::string_view kMetricMirrored = "mirrortap_coverage_interfaces_mirrored";
+inline constexpr std::string_view kMetricNotMirrored = "mirrortap_coverage_interfaces_not_mirrored";
+inline constexpr std::string_view kMetricCreated = "mirrortap_coverage_last_run_created";
+inline constexpr std::string_view kMetricRemoved = "mirrortap_coverage_last_run_removed";
+inline constexpr std::string_view kMetricRunSuccess = "mirrortap_coverage_last_run_success";
+inline constexpr std::string_view kMetricRunTime = "mirrortap_coverage_last_run_timestamp_seconds";
+inline constexpr std::string_view kMetricSuccessTime = "mirrortap_coverage_last_success_timestamp_seconds";
 
 struct CoverageRun {
     std::vector<Coverage> selectors;  // empty when nothing could be planned

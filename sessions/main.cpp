@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -16,6 +18,7 @@
 #include "sessions/cli.hpp"
 #include "sessions/coverage.hpp"
 #include "sessions/reconcile.hpp"
+#include "support/http_server.hpp"
 #include "support/parse.hpp"
 #include "support/version.hpp"
 
@@ -69,15 +72,40 @@ double unix_now() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-void write_coverage(const SessionsConfig& config, const RunReport& report) {
-    if (config.metrics_textfile.empty()) return;
+// The last run's coverage, as /metrics serves it; the server's thread reads it.
+class CoverageBoard {
+public:
+    void set(std::string text) {
+        std::lock_guard lock(mutex_);
+        text_ = std::move(text);
+    }
+    std::string get() const {
+        std::lock_guard lock(mutex_);
+        return text_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::string text_;
+};
+
+// Publishes a run's coverage: to /metrics and the textfile, as configured.
+// The last success is remembered across runs (this process's, or the
+// textfile's from an earlier one).
+void publish_coverage(const SessionsConfig& config, const RunReport& report, std::optional<double>& last_success,
+                      CoverageBoard& board) {
     CoverageRun run;
     run.now_seconds = unix_now();
     run.success = report.outcome == RunOutcome::done;
     if (report.outcome != RunOutcome::failed) run.selectors = coverage_of(config.selectors, report.plan);
-    run.last_success_seconds = run.success ? std::optional<double>(run.now_seconds)
-                                           : last_success_in(read_textfile(config.metrics_textfile));
-    if (const std::string why = write_textfile(config.metrics_textfile, coverage_text(run)); !why.empty())
+    if (run.success) last_success = run.now_seconds;
+    else if (!last_success && !config.metrics_textfile.empty())
+        last_success = last_success_in(read_textfile(config.metrics_textfile));
+    run.last_success_seconds = last_success;
+    const std::string text = coverage_text(run);
+    board.set(text);
+    if (config.metrics_textfile.empty()) return;
+    if (const std::string why = write_textfile(config.metrics_textfile, text); !why.empty())
         say("writing the coverage failed: " + why);
 }
 
@@ -139,6 +167,27 @@ int main(int argc, char** argv) {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
     cloud::Ec2Client ec2(options, std::make_shared<cloud::CredentialProvider>(std::move(source)));
+    CoverageBoard board;
+    std::unique_ptr<HttpServer> server;
+    if (!config.metrics_listen.empty()) {
+        server = std::make_unique<HttpServer>([&board](const HttpRequest& r) {
+            HttpResponse answer;
+            if (r.path != "/metrics") {
+                answer.status = 404;
+                answer.body = "not found: /metrics only\n";
+                return answer;
+            }
+            answer.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            answer.body = board.get();
+            return answer;
+        });
+        if (const std::string why = server->start(config.metrics_listen); !why.empty()) {
+            say("metrics on " + config.metrics_listen + ": " + why);
+            return 2;
+        }
+        say("serving coverage at http://" + config.metrics_listen + "/metrics");
+    }
+    std::optional<double> last_success;
 
     const bool dry_run = cl.dry_run;
     int status = 0;
@@ -154,7 +203,7 @@ int main(int argc, char** argv) {
             std::cout << render_plan(config.selectors, report.plan, !dry_run) << std::flush;
             status = report.outcome == RunOutcome::done ? 0 : 1;
         }
-        if (!dry_run) write_coverage(config, report);
+        if (!dry_run) publish_coverage(config, report, last_success, board);
         if (config.every_seconds == 0 || !pause(config.every_seconds)) break;
     }
     return status;

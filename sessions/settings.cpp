@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "support/parse.hpp"
+
 namespace mirrortap::sessions {
 
 namespace {
@@ -30,6 +32,12 @@ std::optional<std::string> parse_instance_type_pattern(std::string_view text, st
         why = quote(text) + " is not an instance type (m5.large) or family (t2.*)";
         return std::nullopt;
     }
+    return std::string(text);
+}
+
+// The metrics endpoint binds a literal address; port 0 (any) would be unfindable.
+std::optional<std::string> parse_listen(std::string_view text, std::string& why) {
+    if (!parse_endpoint(text, EndpointRules{.min_port = 1}, why)) return std::nullopt;
     return std::string(text);
 }
 
@@ -66,6 +74,9 @@ SettingsTable<C> make_table() {
         {.key = "max_attempts", .flag = "--max-attempts", .value_name = "N", .default_text = "6", .group = kAws,
          .help = "tries per request (RequestLimitExceeded and 5xx are retried with jittered backoff)",
          .value = number_value<C>(field<&C::max_attempts>, 1, 20)},
+        {.key = "metrics_listen", .flag = "--metrics-listen", .value_name = "ADDR:PORT", .group = kMonitoring,
+         .help = "serve the last run's coverage at /metrics (with --every)\noff when absent",
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::metrics_listen>, parse_listen)},
         {.key = "metrics_textfile", .flag = "--metrics-textfile", .value_name = "FILE", .group = kMonitoring,
          .help = "write coverage for node_exporter's textfile collector to FILE (*.prom)\nreplaced whole after "
                  "every run",

@@ -5,10 +5,11 @@ from the stand-in's state and with the real aws CLI."""
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
-import tempfile
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../cloud"))
@@ -112,11 +113,11 @@ def sessions_follow_the_selected_interfaces():
         assert len(ec2.calls("DescribeNetworkInterfaces")) == 3, "5 interfaces in pages of 2"
         assert out.count("  + ") == 5 and "Applied: 5 created, 0 kept, 0 removed, 0 cannot be mirrored." in out, out
         m = metrics(textfile)
-        assert m['mirrortap_sessions_interfaces_selected{selector="web"}'] == 5
-        assert m['mirrortap_sessions_interfaces_mirrored{selector="web"}'] == 5
-        assert m['mirrortap_sessions_last_run_created{selector="web"}'] == 5
-        assert m["mirrortap_sessions_last_run_success"] == 1
-        assert m["mirrortap_sessions_last_success_timestamp_seconds"] > 1.6e9
+        assert m['mirrortap_coverage_interfaces_selected{selector="web"}'] == 5
+        assert m['mirrortap_coverage_interfaces_mirrored{selector="web"}'] == 5
+        assert m['mirrortap_coverage_last_run_created{selector="web"}'] == 5
+        assert m["mirrortap_coverage_last_run_success"] == 1
+        assert m["mirrortap_coverage_last_success_timestamp_seconds"] > 1.6e9
 
         before = changes(ec2)
         status, out, _ = run(ec2, *args)
@@ -135,9 +136,9 @@ def sessions_follow_the_selected_interfaces():
         assert "1 created, 3 kept, 1 removed" in out, out
         assert foreign_db in ec2.sessions and foreign_web in ec2.sessions, "a session it did not make was touched"
         m = metrics(textfile)
-        assert m['mirrortap_sessions_interfaces_selected{selector="web"}'] == 4
-        assert m['mirrortap_sessions_interfaces_mirrored{selector="web"}'] == 4
-        assert m['mirrortap_sessions_last_run_removed{selector="web"}'] == 1
+        assert m['mirrortap_coverage_interfaces_selected{selector="web"}'] == 4
+        assert m['mirrortap_coverage_interfaces_mirrored{selector="web"}'] == 4
+        assert m['mirrortap_coverage_last_run_removed{selector="web"}'] == 1
 
         read_back = {s["NetworkInterfaceId"]: s for s in aws_sessions(ec2)}
         assert set(read_back) == set(made) | {db, web[4]}
@@ -178,11 +179,11 @@ def what_cannot_be_mirrored_is_named_and_counted():
         assert "1 created, 0 kept, 0 removed, 4 cannot be mirrored." in out, out
         assert len(ec2.calls("CreateTrafficMirrorSession")) == 1, "a create was sent for what cannot be mirrored"
         m = metrics(textfile)
-        assert m['mirrortap_sessions_interfaces_selected{selector="web"}'] == 5
-        assert m['mirrortap_sessions_interfaces_mirrored{selector="web"}'] == 1
+        assert m['mirrortap_coverage_interfaces_selected{selector="web"}'] == 5
+        assert m['mirrortap_coverage_interfaces_mirrored{selector="web"}'] == 1
         for reason in ("unsupported_instance_type", "interface_session_limit", "session_number_taken", "not_attached"):
-            assert m[f'mirrortap_sessions_interfaces_not_mirrored{{selector="web",reason="{reason}"}}'] == 1, reason
-        assert m['mirrortap_sessions_interfaces_not_mirrored{selector="web",reason="throttled"}'] == 0
+            assert m[f'mirrortap_coverage_interfaces_not_mirrored{{selector="web",reason="{reason}"}}'] == 1, reason
+        assert m['mirrortap_coverage_interfaces_not_mirrored{selector="web",reason="throttled"}'] == 0
         check_signatures(ec2)
 
 
@@ -200,28 +201,28 @@ def refusals_are_named_per_interface_and_the_rest_goes_on():
         assert len(ours(ec2)) == 2 and out.count("cannot, session_quota") == 2, out
         assert len(ec2.calls("CreateTrafficMirrorSession")) == 4, "a refusal stopped the other creates"
         m = metrics(textfile)
-        assert m['mirrortap_sessions_interfaces_not_mirrored{selector="web",reason="session_quota"}'] == 2
-        assert m["mirrortap_sessions_last_run_success"] == 0
-        first_success = m["mirrortap_sessions_last_success_timestamp_seconds"] if \
-            "mirrortap_sessions_last_success_timestamp_seconds" in m else None
+        assert m['mirrortap_coverage_interfaces_not_mirrored{selector="web",reason="session_quota"}'] == 2
+        assert m["mirrortap_coverage_last_run_success"] == 0
+        first_success = m["mirrortap_coverage_last_success_timestamp_seconds"] if \
+            "mirrortap_coverage_last_success_timestamp_seconds" in m else None
         assert first_success is None, "a run with refusals is no success"
 
         ec2.session_quota = 10000
         ec2.denied.add("CreateTrafficMirrorSession")
         status, out, err = run(ec2, *selector_args(target, filt), "--metrics-textfile", textfile)
         assert status == 1 and out.count("cannot, access_denied") == 2 and "UnauthorizedOperation" in out, out
-        assert m['mirrortap_sessions_interfaces_mirrored{selector="web"}'] == 2
+        assert m['mirrortap_coverage_interfaces_mirrored{selector="web"}'] == 2
         ec2.denied.clear()
         status, out, _ = run(ec2, *selector_args(target, filt), "--metrics-textfile", textfile)
         assert status == 0 and sorted(ours(ec2)) == sorted(enis), out
-        ok_time = metrics(textfile)["mirrortap_sessions_last_success_timestamp_seconds"]
+        ok_time = metrics(textfile)["mirrortap_coverage_last_success_timestamp_seconds"]
         ec2.denied.add("DescribeNetworkInterfaces")
         status, out, err = run(ec2, *selector_args(target, filt), "--metrics-textfile", textfile)
         assert status == 1 and "listing its interfaces failed" in err and "nothing was changed" in err, err
         m = metrics(textfile)
-        assert m["mirrortap_sessions_last_run_success"] == 0
-        assert m["mirrortap_sessions_last_success_timestamp_seconds"] == ok_time, "the last success was forgotten"
-        assert not any(k.startswith("mirrortap_sessions_interfaces_") for k in m), "coverage of a run that listed nothing"
+        assert m["mirrortap_coverage_last_run_success"] == 0
+        assert m["mirrortap_coverage_last_success_timestamp_seconds"] == ok_time, "the last success was forgotten"
+        assert not any(k.startswith("mirrortap_coverage_interfaces_") for k in m), "coverage of a run that listed nothing"
         assert len(ours(ec2)) == 4, "a failed listing removed sessions"
         check_signatures(ec2)
 
@@ -256,7 +257,7 @@ def throttling_is_outlasted_and_named():
         assert len([r for r in ec2.calls("CreateTrafficMirrorSession")
                     if Ec2.form(r)["NetworkInterfaceId"] == victim]) == 3
         m = metrics(textfile)
-        assert m['mirrortap_sessions_interfaces_not_mirrored{selector="web",reason="throttled"}'] == 1
+        assert m['mirrortap_coverage_interfaces_not_mirrored{selector="web",reason="throttled"}'] == 1
         check_signatures(ec2)
 
 
@@ -376,11 +377,59 @@ def bad_input_fails_before_anything_is_created():
         assert len(enis) == 2
 
 
+def sessions_follow_the_fleet_within_one_interval():
+    """Run as the collectors run it (--every, /metrics): as interfaces come
+    and go, the sessions follow within an interval and /metrics says how
+    many are mirrored; SIGTERM ends it cleanly."""
+    ec2, target, filt = world()
+    with ec2:
+        enis = [ec2.add_eni({"tier": "web"}) for _ in range(2)]
+        port = free_port()
+        proc = subprocess.Popen([SESSIONS, *selector_args(target, filt), "--every", "10s",
+                                 "--metrics-listen", f"127.0.0.1:{port}"], env=env_for(ec2),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            def mirrored():
+                p = subprocess.run(["curl", "-s", f"http://127.0.0.1:{port}/metrics"], capture_output=True,
+                                   text=True, timeout=10)
+                m = re.search(r'^mirrortap_coverage_interfaces_mirrored\{selector="web"\} (\d+)', p.stdout, re.M)
+                return int(m.group(1)) if m else None
+
+            wait_for("2 mirrored", lambda: mirrored() == 2)
+            new = ec2.add_eni({"tier": "web"})
+            wait_for("3 mirrored", lambda: mirrored() == 3)
+            assert sorted(ours(ec2)) == sorted(enis + [new])
+            ec2.set_tags(enis[0], {})
+            wait_for("2 mirrored after a tag was removed", lambda: mirrored() == 2 and len(ours(ec2)) == 2)
+            assert sorted(ours(ec2)) == sorted([enis[1], new])
+        finally:
+            proc.terminate()
+            out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, (out, err)
+        assert out.count("Applied:") >= 3, out
+        check_signatures(ec2)
+
+
+def wait_for(what, check, seconds=60):
+    """Until check() is true (bounded), or fails naming `what`."""
+    for _ in range(int(seconds / 0.2)):
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} within {seconds} s")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 if __name__ == "__main__":
     tests = {t.__name__: t for t in [
         sessions_follow_the_selected_interfaces, what_cannot_be_mirrored_is_named_and_counted,
         refusals_are_named_per_interface_and_the_rest_goes_on, throttling_is_outlasted_and_named,
         two_reconcilers_at_once_make_one_session_per_interface, dry_run_changes_nothing,
-        bad_input_fails_before_anything_is_created]}
+        bad_input_fails_before_anything_is_created, sessions_follow_the_fleet_within_one_interval]}
     tests[sys.argv[1]]()
     print("ok")
