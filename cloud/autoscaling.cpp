@@ -26,13 +26,7 @@ bool no_active_action(const AwsError& e) {
 }  // namespace
 
 std::optional<std::string> autoscaling_endpoint(std::string_view region, std::string& why) {
-    if (region.empty() || region.size() > 32 || region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") !=
-                                                    std::string_view::npos) {
-        why = "region " + quote(region) + " is not a region name";
-        return std::nullopt;
-    }
-    const std::string domain = region.starts_with("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
-    return "https://autoscaling." + std::string(region) + "." + domain;
+    return regional_endpoint("autoscaling", region, why);
 }
 
 AutoScalingClient::AutoScalingClient(AutoScalingOptions options, std::shared_ptr<CredentialProvider> credentials)

@@ -46,13 +46,7 @@ bool not_found(const AwsError& e) { return e.http_status == 400 && e.code.ends_w
 }  // namespace
 
 std::optional<std::string> ec2_endpoint(std::string_view region, std::string& why) {
-    if (region.empty() || region.size() > 32 ||
-        region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string_view::npos) {
-        why = "region " + quote(region) + " is not a region name";
-        return std::nullopt;
-    }
-    const std::string domain = region.starts_with("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
-    return "https://ec2." + std::string(region) + "." + domain;
+    return regional_endpoint("ec2", region, why);
 }
 
 std::optional<std::string> MirrorSession::tag(std::string_view key) const {

@@ -2,7 +2,19 @@
 
 #include <thread>
 
+#include "support/text.hpp"
+
 namespace mirrortap::cloud {
+
+std::optional<std::string> regional_endpoint(std::string_view service, std::string_view region, std::string& why) {
+    if (region.empty() || region.size() > 32 ||
+        region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string_view::npos) {
+        why = "region " + quote(region) + " is not a region name";
+        return std::nullopt;
+    }
+    const std::string domain = region.starts_with("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
+    return "https://" + std::string(service) + "." + std::string(region) + "." + domain;
+}
 
 HttpRequest query_api_request(const std::string& endpoint, const std::string& region, std::string_view service,
                               std::string body, const Credentials& credentials, const HttpLimits& limits) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,10 @@
 #include "cloud/http.hpp"
 
 namespace mirrortap::cloud {
+
+// https://SERVICE.REGION.amazonaws.com (.com.cn in the China regions), or
+// nullopt with `why` when `region` is no region name.
+std::optional<std::string> regional_endpoint(std::string_view service, std::string_view region, std::string& why);
 
 // `credentials` must outlive the request (it is signed with them).
 HttpRequest query_api_request(const std::string& endpoint, const std::string& region, std::string_view service,

@@ -115,6 +115,8 @@ std::string describe_config(const SessionsConfig& config) {
                ", packet length " + optional_number(s.packet_length, "whole") + "\n";
         for (const auto& f : s.select) out += "  select " + printable(select_text(f)) + "\n";
     }
+    if (!config.selectors_parameter.empty())
+        out += "selectors: from the SSM parameter " + config.selectors_parameter + ", read at every run\n";
     out += config.every_seconds ? "every " + std::to_string(config.every_seconds) + " s\n" : "once\n";
     return out;
 }

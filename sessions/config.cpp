@@ -9,6 +9,22 @@ namespace mirrortap::sessions {
 
 namespace {
 
+// `select:`: one filter, or a list of them. Not list_items(): a filter's
+// own commas (Values=web,api) must not split it.
+void read_select(const YAML::Node& v, std::vector<cloud::Ec2Filter>& select, ErrorList& errors) {
+    auto one = [&](const YAML::Node& n) {
+        if (!n.IsScalar()) return errors.add(error_at(n, "select: expected Name=NAME,Values=VALUE[,VALUE...]"));
+        std::string why;
+        if (auto f = parse_select(n.Scalar(), why)) select.push_back(std::move(*f));
+        else errors.add(error_at(n, "select: " + why));
+    };
+    if (v.IsSequence()) {
+        for (const YAML::Node& item : v) one(item);
+    } else {
+        one(v);
+    }
+}
+
 // One entry of `selectors:`.
 Selector read_selector(const YAML::Node& item, ErrorList& errors) {
     enum Key { name, select, target, filter, vni, session_number, packet_length };
@@ -25,14 +41,7 @@ Selector read_selector(const YAML::Node& item, ErrorList& errors) {
             case name:
                 if (auto n = read_value(v, k, errors, parse_selector_name)) s.name = *n;
                 break;
-            case select:
-                if (auto items = list_items(v, k, errors))
-                    for (const ListItem& i : *items) {
-                        std::string why;
-                        if (auto f = parse_select(i.text, why)) s.select.push_back(std::move(*f));
-                        else errors.add(error_at(i.node, "select: " + why));
-                    }
-                break;
+            case select: read_select(v, s.select, errors); break;
             case target:
                 if (auto id = read_value(v, k, errors, parse_target_id)) s.target_id = *id;
                 break;
@@ -92,6 +101,28 @@ ConfigLoad load_config_file(const std::string& path) {
     return load_config_text(*text);
 }
 
+SelectorsLoad load_selectors_text(std::string_view text) {
+    SelectorsLoad out;
+    ErrorList errors(out.errors);
+    const std::optional<YAML::Node> root = parse_yaml_document(text, errors);
+    if (!root) return out;
+    static const std::vector<std::string_view> kKeys = {"selectors"};
+    bool given = false;
+    walk_settings(*root, kKeys, [&](size_t, const YAML::Node& n) {
+        given = true;
+        load_selectors(n, out.selectors, errors);
+    }, errors);
+    if (!errors.empty()) return out;
+    if (!given || out.selectors.empty()) {
+        errors.add("no selector: the value must hold selectors: with at least one");
+        return out;
+    }
+    SessionsConfig c;
+    c.selectors = out.selectors;
+    for (std::string& p : check_config(c)) errors.add(std::move(p));
+    return out;
+}
+
 bool instance_type_listed(std::string_view type, const std::vector<std::string>& patterns) {
     for (const std::string& p : patterns) {
         if (p.ends_with('*') ? type.starts_with(std::string_view(p).substr(0, p.size() - 1)) : type == p) return true;
@@ -101,8 +132,11 @@ bool instance_type_listed(std::string_view type, const std::vector<std::string>&
 
 std::vector<std::string> check_config(const SessionsConfig& config) {
     std::vector<std::string> problems;
-    if (config.selectors.empty())
-        problems.push_back("no selector: give selectors: in the file, or --select, --target, --filter and --vni");
+    if (!config.selectors_parameter.empty() && !config.selectors.empty())
+        problems.push_back("selectors_parameter and selectors (or --select) both given: the selectors come from one place");
+    if (config.selectors.empty() && config.selectors_parameter.empty())
+        problems.push_back("no selector: give selectors: in the file, --select, --target, --filter and --vni, "
+                           "or selectors_parameter");
     for (const Selector& s : config.selectors)
         for (std::string& p : selector_problems(s)) problems.push_back(std::move(p));
     for (std::string& p : selector_conflicts(config.selectors)) problems.push_back(std::move(p));

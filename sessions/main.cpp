@@ -15,6 +15,7 @@
 #include "cloud/ec2.hpp"
 #include "cloud/environment.hpp"
 #include "cloud/imds.hpp"
+#include "cloud/ssm.hpp"
 #include "sessions/cli.hpp"
 #include "sessions/coverage.hpp"
 #include "sessions/reconcile.hpp"
@@ -32,40 +33,61 @@ void on_signal(int) { g_stop.store(true); }
 
 void say(const std::string& line) { std::fprintf(stderr, "mirrortap-sessions: %s\n", line.c_str()); }
 
-// Where EC2 is, as the SDKs find it: the config's endpoint, else
-// AWS_ENDPOINT_URL_EC2, else AWS_ENDPOINT_URL, else the region's.
-bool locate_ec2(const SessionsConfig& config, const cloud::EnvLookup& env, cloud::Ec2Options& options) {
+// A service's endpoint, as the SDKs find it: the config's, else
+// AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else the region's.
+bool locate(std::string_view service, const std::string& configured, const cloud::EnvLookup& env,
+            const std::string& region,
+            std::optional<std::string> (*regional)(std::string_view, std::string&), std::string& endpoint) {
     std::string why;
-    if (!config.region.empty()) {
-        options.region = config.region;
-    } else if (auto region = cloud::default_region(env)) {
-        options.region = region.value();
-    } else {
-        say("no region: give --region or AWS_REGION (" + region.error().describe() + ")");
-        return false;
-    }
-    std::string endpoint = config.endpoint;
-    for (const char* name : {"AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL"}) {
+    endpoint = configured;
+    const std::string specific = "AWS_ENDPOINT_URL_" + std::string(service);
+    for (const std::string& name : {specific, std::string("AWS_ENDPOINT_URL")}) {
         if (!endpoint.empty()) break;
         if (const auto value = env(name)) {
             const auto url = parse_endpoint_url(*value, why);
             if (!url) {
-                say(std::string(name) + ": " + why);
+                say(name + ": " + why);
                 return false;
             }
             endpoint = *url;
         }
     }
     if (endpoint.empty()) {
-        const auto url = cloud::ec2_endpoint(options.region, why);
+        const auto url = regional(region, why);
         if (!url) {
             say(why);
             return false;
         }
         endpoint = *url;
     }
-    options.endpoint = endpoint;
     return true;
+}
+
+std::optional<std::string> region_of(const SessionsConfig& config, const cloud::EnvLookup& env) {
+    if (!config.region.empty()) return config.region;
+    auto region = cloud::default_region(env);
+    if (region) return region.value();
+    say("no region: give --region or AWS_REGION (" + region.error().describe() + ")");
+    return std::nullopt;
+}
+
+// The configuration of one run: the selectors read from the SSM parameter
+// when one is configured. nullopt, with the errors in `report`, when they
+// cannot be had.
+std::optional<SessionsConfig> config_for_run(const SessionsConfig& config, cloud::SsmClient* ssm, RunReport& report) {
+    if (config.selectors_parameter.empty()) return config;
+    auto value = ssm->get_parameter(config.selectors_parameter);
+    if (!value) {
+        report.errors.push_back("reading the selectors failed: " + value.error().describe());
+        return std::nullopt;
+    }
+    SelectorsLoad load = load_selectors_text(value.value());
+    for (const ConfigError& e : load.errors)
+        report.errors.push_back(format_error("ssm:" + config.selectors_parameter, e));
+    if (!load.errors.empty()) return std::nullopt;
+    SessionsConfig run = config;
+    run.selectors = std::move(load.selectors);
+    return run;
 }
 
 double unix_now() {
@@ -153,7 +175,10 @@ int main(int argc, char** argv) {
 
     const cloud::EnvLookup env = cloud::process_environment();
     cloud::Ec2Options options;
-    if (!locate_ec2(config, env, options)) return 2;
+    const auto region = region_of(config, env);
+    if (!region) return 2;
+    options.region = *region;
+    if (!locate("EC2", config.endpoint, env, options.region, cloud::ec2_endpoint, options.endpoint)) return 2;
     options.retry.max_attempts = static_cast<int>(config.max_attempts);
     options.cancel = &g_stop;
     std::string why;
@@ -166,7 +191,17 @@ int main(int argc, char** argv) {
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
-    cloud::Ec2Client ec2(options, std::make_shared<cloud::CredentialProvider>(std::move(source)));
+    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(source));
+    cloud::Ec2Client ec2(options, credentials);
+    std::unique_ptr<cloud::SsmClient> ssm;
+    if (!config.selectors_parameter.empty()) {
+        cloud::SsmOptions ssm_options;
+        ssm_options.region = options.region;
+        ssm_options.retry = options.retry;
+        ssm_options.cancel = &g_stop;
+        if (!locate("SSM", config.ssm_endpoint, env, options.region, cloud::ssm_endpoint, ssm_options.endpoint)) return 2;
+        ssm = std::make_unique<cloud::SsmClient>(ssm_options, credentials);
+    }
     CoverageBoard board;
     std::unique_ptr<HttpServer> server;
     if (!config.metrics_listen.empty()) {
@@ -193,17 +228,20 @@ int main(int argc, char** argv) {
     int status = 0;
     // Runs until a signal with every:, else once.
     for (uint64_t run = 0; run < UINT64_MAX && !g_stop.load(); ++run) {
-        const RunReport report = reconcile(config, ec2, dry_run);
+        RunReport report;
+        const std::optional<SessionsConfig> run_config = config_for_run(config, ssm.get(), report);
+        if (run_config) report = reconcile(*run_config, ec2, dry_run);
+        const SessionsConfig& used = run_config ? *run_config : config;
         if (report.outcome == RunOutcome::failed) {
             for (const auto& e : report.errors) say(e);
             say("nothing was changed");
             status = 1;
         } else {
             if (dry_run) std::cout << "dry run: nothing is changed\n";
-            std::cout << render_plan(config.selectors, report.plan, !dry_run) << std::flush;
+            std::cout << render_plan(used.selectors, report.plan, !dry_run) << std::flush;
             status = report.outcome == RunOutcome::done ? 0 : 1;
         }
-        if (!dry_run) publish_coverage(config, report, last_success, board);
+        if (!dry_run) publish_coverage(used, report, last_success, board);
         if (config.every_seconds == 0 || !pause(config.every_seconds)) break;
     }
     return status;

@@ -35,6 +35,17 @@ std::optional<std::string> parse_instance_type_pattern(std::string_view text, st
     return std::string(text);
 }
 
+// An SSM parameter name: a/b/c or /a/b/c, of [A-Za-z0-9_.-/].
+std::optional<std::string> parse_parameter_name(std::string_view text, std::string& why) {
+    constexpr std::string_view kAllowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/";
+    if (text.empty() || text.size() > 1011 || text.find_first_not_of(kAllowed) != std::string_view::npos ||
+        text.ends_with('/') || text.find("//") != std::string_view::npos) {
+        why = quote(text) + " is not an SSM parameter name (/a/b/c of A-Z a-z 0-9 _ . - /)";
+        return std::nullopt;
+    }
+    return std::string(text);
+}
+
 // The metrics endpoint binds a literal address; port 0 (any) would be unfindable.
 std::optional<std::string> parse_listen(std::string_view text, std::string& why) {
     if (!parse_endpoint(text, EndpointRules{.min_port = 1}, why)) return std::nullopt;
@@ -65,6 +76,13 @@ SettingsTable<C> make_table() {
          .help = "instance types AWS does not mirror from (family.* for a family)\ntheir interfaces are "
                  "'cannot' with the sender command that would cover them",
          .value = list_value<C>(field<&C::unsupported_instance_types>, parse_instance_type_pattern)},
+        {.key = "selectors_parameter", .flag = "--selectors-parameter", .value_name = "NAME", .group = kAws,
+         .help = "read the selectors from this SSM parameter (YAML with selectors:) at every run\n"
+                 "instead of the file: they change without touching the host",
+         .value = parsed_value<C>(field<&C::selectors_parameter>, parse_parameter_name)},
+        {.key = "ssm_endpoint", .flag = "--ssm-endpoint", .value_name = "URL", .group = kAws,
+         .help = "the SSM endpoint\ndefault: AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL, else https://ssm.REGION.amazonaws.com",
+         .value = parsed_value<C>(field<&C::ssm_endpoint>, parse_endpoint_url)},
         {.key = "region", .flag = "--region", .value_name = "REGION", .group = kAws,
          .help = "the region of the interfaces and sessions\ndefault: AWS_REGION, AWS_DEFAULT_REGION, else the instance's",
          .value = parsed_value<C>(field<&C::region>, parse_region)},

@@ -804,6 +804,49 @@ class Ec2(StandIn):
         return self.answer("DeleteTrafficMirrorSession", f"<trafficMirrorSessionId>{sid}</trafficMirrorSessionId>")
 
 
+class Ssm(StandIn):
+    """Systems Manager's GetParameter over the JSON 1.1 protocol (X-Amz-Target:
+    AmazonSSM.GetParameter): `parameters` maps names to values; an unknown
+    name is 400 ParameterNotFound, as in AWS. Signatures are recomputed with
+    botocore, as Ec2's are."""
+
+    def __init__(self, key_id, secret, region):
+        self.key_id, self.secret, self.region = key_id, secret, region
+        self.parameters = {}
+        self.bad_signatures = []
+        super().__init__()
+
+    @staticmethod
+    def error(status, code, message):
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return status, [("Content-Type", "application/x-amz-json-1.1")], body
+
+    def handle(self, r):
+        import re
+        m = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/ssm/aws4_request, "
+                     r"SignedHeaders=([a-z0-9;_-]+), Signature=([0-9a-f]{64})$", r.header("Authorization") or "")
+        try:
+            assert m, f"Authorization {r.header('Authorization')!r}"
+            key_id, _, region, signed, signature = m.groups()
+            signed = signed.split(";")
+            assert key_id == self.key_id and region == self.region, (key_id, region)
+            assert "x-amz-target" in signed and "content-type" in signed, signed
+            check_botocore_signature(r, signature, signed, key_id, self.secret, r.header("x-amz-security-token"),
+                                     self.region, "ssm")
+        except AssertionError as e:
+            self.bad_signatures.append(str(e))
+            return self.error(400, "InvalidSignatureException", "The request signature we calculated does not match")
+        if r.header("X-Amz-Target") != "AmazonSSM.GetParameter" or \
+                r.header("Content-Type") != "application/x-amz-json-1.1":
+            return self.error(400, "UnknownOperationException", "not GetParameter over JSON 1.1")
+        name = json.loads(r.body)["Name"]
+        if name not in self.parameters:
+            return self.error(400, "ParameterNotFound", f"Parameter {name} not found.")
+        answer = {"Parameter": {"Name": name, "Type": "String", "Value": self.parameters[name], "Version": 1,
+                                "ARN": f"arn:aws:ssm:{self.region}:111122223333:parameter{name}"}}
+        return 200, [("Content-Type", "application/x-amz-json-1.1")], json.dumps(answer).encode()
+
+
 def xml_text(text):
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -2,6 +2,7 @@
 
 #include "cloud/aws_error.hpp"
 #include "cloud/ec2.hpp"
+#include "cloud/ssm.hpp"
 
 using namespace mirrortap::cloud;
 
@@ -115,4 +116,20 @@ TEST_CASE("ec2: <Response><Errors><Error> gives Code, Message and RequestID, and
         403, "<Response><Errors><Error><Code>UnauthorizedOperation</Code></Error></Errors></Response>", "");
     CHECK(denied.code == "UnauthorizedOperation");
     CHECK_FALSE(denied.retryable);
+}
+
+TEST_CASE("ssm: GetParameter's value, and JSON errors by their __type") {
+    auto value = parse_parameter_value(R"({"Parameter":{"Name":"/a","Type":"String","Value":"selectors:\n  - x","Version":3}})");
+    REQUIRE(value);
+    CHECK(value.value() == "selectors:\n  - x");
+    CHECK(parse_parameter_value(R"({"Parameter":{}})").error().code == "MalformedAnswer");
+    const auto e = parse_json_error(400, R"({"__type":"com.amazonaws.ssm#ParameterNotFound","message":"not found"})");
+    REQUIRE(e);
+    CHECK(e->code == "ParameterNotFound");
+    CHECK(e->message == "not found");
+    CHECK_FALSE(e->retryable);
+    CHECK(parse_json_error(400, R"({"__type":"ThrottlingException"})")->retryable);
+    CHECK_FALSE(parse_json_error(400, "<Error/>"));
+    std::string why;
+    CHECK(ssm_endpoint("eu-west-3", why) == "https://ssm.eu-west-3.amazonaws.com");
 }

@@ -65,6 +65,16 @@ selectors:
     CHECK(s.line == 4);
     CHECK(check_config(good.config).empty());
 
+    // One filter as a scalar keeps its commas: its values.
+    const auto scalar = load_selectors_text(
+        "selectors:\n  - name: a\n    select: Name=tag:tier,Values=web,api\n    target: tmt-01234567\n"
+        "    filter: tmf-01234567\n    vni: 1\n");
+    REQUIRE(scalar.errors.empty());
+    REQUIRE(scalar.selectors.at(0).select.size() == 1);
+    CHECK(scalar.selectors[0].select[0].values == std::vector<std::string>{"web", "api"});
+    CHECK(load_selectors_text("selectors: []\n").errors.size() == 1);
+    CHECK(load_selectors_text("every: 1m\n").errors.at(0).message.find("unknown key 'every'") != std::string::npos);
+
     const auto bad = load_config_text("selectors:\n  - name: web\n    vni: 1\n    vni: 2\n    colour: red\n");
     REQUIRE(bad.errors.size() >= 2);
     CHECK(bad.errors[0].line == 4);

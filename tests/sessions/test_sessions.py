@@ -13,7 +13,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../cloud"))
-from servers import Ec2, clean_env, scratch_dir  # noqa: E402
+from servers import Ec2, Ssm, clean_env, scratch_dir  # noqa: E402
 
 BIN = os.environ.get("MIRRORTAP_BIN", os.path.join(HERE, "../../build/bin"))
 SESSIONS = os.path.join(BIN, "mirrortap-sessions")
@@ -410,6 +410,43 @@ def sessions_follow_the_fleet_within_one_interval():
         check_signatures(ec2)
 
 
+def selectors_come_from_the_ssm_parameter_at_every_run():
+    """With selectors_parameter, each run reads the selectors from SSM
+    (AWS_ENDPOINT_URL_SSM): a changed value is followed by the next run, with
+    nothing on the host changed; a missing parameter or a bad value fails
+    the run, naming it (ssm:NAME:LINE:COLUMN), and changes nothing."""
+    ec2, target, filt = world()
+    name = "/mirrortap/collectors/selectors"
+    with ec2, Ssm(KEY, SECRET, REGION) as ssm:
+        web = ec2.add_eni({"tier": "web"})
+        api = ec2.add_eni({"tier": "api"})
+        config = os.path.join(scratch_dir(), "sessions.yaml")
+        with open(config, "w") as f:
+            f.write(f"selectors_parameter: {name}\n")
+        env = env_for(ec2, AWS_ENDPOINT_URL_SSM=ssm.endpoint)
+
+        def value(tier):
+            return (f"selectors:\n  - name: tier\n    select: Name=tag:tier,Values={tier},nothing\n"
+                    f"    target: {target}\n    filter: {filt}\n    vni: 9\n")
+
+        status, out, err = run(ec2, "--config", config, env=env)
+        assert status == 1 and "ParameterNotFound" in err and "nothing was changed" in err, (out, err)
+        ssm.parameters[name] = value("web")
+        status, out, err = run(ec2, "--config", config, env=env)
+        assert status == 0 and sorted(ours(ec2)) == [web], (out, err)
+        ssm.parameters[name] = value("api")
+        status, out, err = run(ec2, "--config", config, env=env)
+        assert status == 0 and sorted(ours(ec2)) == [api], (out, err)
+        assert "1 created, 0 kept, 1 removed" in out, out
+        ssm.parameters[name] = value("api").replace("vni: 9", "vni: 99999999")
+        before = changes(ec2)
+        status, out, err = run(ec2, "--config", config, env=env)
+        assert status == 1 and f"ssm:{name}:6:10: vni:" in err, err
+        assert changes(ec2) == before and sorted(ours(ec2)) == [api]
+        assert ssm.bad_signatures == [], ssm.bad_signatures
+        check_signatures(ec2)
+
+
 def wait_for(what, check, seconds=60):
     """Until check() is true (bounded), or fails naming `what`."""
     for _ in range(int(seconds / 0.2)):
@@ -430,6 +467,7 @@ if __name__ == "__main__":
         sessions_follow_the_selected_interfaces, what_cannot_be_mirrored_is_named_and_counted,
         refusals_are_named_per_interface_and_the_rest_goes_on, throttling_is_outlasted_and_named,
         two_reconcilers_at_once_make_one_session_per_interface, dry_run_changes_nothing,
-        bad_input_fails_before_anything_is_created, sessions_follow_the_fleet_within_one_interval]}
+        bad_input_fails_before_anything_is_created, sessions_follow_the_fleet_within_one_interval,
+        selectors_come_from_the_ssm_parameter_at_every_run]}
     tests[sys.argv[1]]()
     print("ok")
