@@ -214,6 +214,10 @@ std::string client_token(const Selector& s, std::string_view interface_id) {
     return "mirrortap-" + cloud::sha256_hex(identity).substr(0, 48);
 }
 
+std::string renewed_client_token(std::string_view token, std::string_view stale_session_id) {
+    return "mirrortap-" + cloud::sha256_hex(std::string(token) + "|" + std::string(stale_session_id)).substr(0, 48);
+}
+
 cloud::NewMirrorSession session_request(const Selector& s, const Step& step) {
     cloud::NewMirrorSession r;
     r.network_interface_id = step.interface_id;

@@ -78,6 +78,11 @@ Plan make_plan(const std::vector<Selector>& selectors, const Observed& observed,
 // token rather than an IdempotentParameterMismatch.
 std::string client_token(const Selector& s, std::string_view interface_id);
 
+// The token to ask again with when EC2 answered `token` with a session that
+// no longer exists (`stale_session_id`): a digest of both, so that every
+// reconciler that met the same stale answer asks with the same token.
+std::string renewed_client_token(std::string_view token, std::string_view stale_session_id);
+
 // The session a create step asks for, tagged with the selector's name.
 cloud::NewMirrorSession session_request(const Selector& s, const Step& step);
 

@@ -27,6 +27,26 @@ std::vector<std::string> missing_ids(const std::vector<Selector>& selectors, clo
     return errors;
 }
 
+// Creates the session and makes sure it exists. EC2 answers a ClientToken it
+// has seen with the session it made then, even when that session has since
+// been deleted (ours, when its interface left the selector and came back):
+// the create is then made again with a token derived from the stale
+// session's id, which every reconciler derives alike. Bounded.
+cloud::Result<cloud::MirrorSession> create_live_session(cloud::Ec2Client& ec2, cloud::NewMirrorSession request) {
+    constexpr int kMaxStaleAnswers = 3;
+    for (int stale = 0;; ++stale) {
+        auto made = ec2.create_mirror_session(request);
+        if (!made) return made;
+        auto found = ec2.describe_mirror_sessions({{"traffic-mirror-session-id", {made->id}}});
+        if (!found) return found.error();
+        if (!found->empty()) return made;
+        if (stale + 1 >= kMaxStaleAnswers)
+            return cloud::AwsError{0, "StaleClientToken",
+                                   "EC2 kept answering with deleted sessions (last " + made->id + ")", "", false, ""};
+        request.client_token = renewed_client_token(request.client_token, made->id);
+    }
+}
+
 void apply(const std::vector<Selector>& selectors, cloud::Ec2Client& ec2, Plan& plan) {
     for (Step& st : plan.steps) {
         if (st.kind != StepKind::remove) continue;
@@ -36,7 +56,7 @@ void apply(const std::vector<Selector>& selectors, cloud::Ec2Client& ec2, Plan& 
     }
     for (Step& st : plan.steps) {
         if (st.kind != StepKind::create) continue;
-        auto made = ec2.create_mirror_session(session_request(selectors[st.selector], st));
+        auto made = create_live_session(ec2, session_request(selectors[st.selector], st));
         if (made) {
             st.session_id = made->id;
             st.done = true;

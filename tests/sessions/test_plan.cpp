@@ -159,6 +159,11 @@ TEST_CASE("plan: the ClientToken is the same for the same session and differs fo
     other = s;
     other.target_id = "tmt-00000002";
     CHECK(client_token(other, "eni-a") != token);
+    // After a stale answer: another token, the same for every reconciler.
+    CHECK(renewed_client_token(token, "tms-1") != token);
+    CHECK(renewed_client_token(token, "tms-1") == renewed_client_token(token, "tms-1"));
+    CHECK(renewed_client_token(token, "tms-1") != renewed_client_token(token, "tms-2"));
+    CHECK(renewed_client_token(token, "tms-1").size() <= 64);
     other = s;
     other.name = "renamed";  // the name is a tag, not a property of the session EC2 compares
     CHECK(client_token(other, "eni-a") == token);

@@ -88,7 +88,9 @@ def sessions_follow_the_selected_interfaces():
     """Five web interfaces (three pages of two) get one session each, tagged,
     to the target; a second run changes nothing; a new interface is added, a
     deleted one leaves nothing behind, an interface whose tag was removed
-    loses its session; sessions made by others are never touched."""
+    loses its session, and gets a new one when it comes back (EC2 answers the
+    old token with the removed session); sessions made by others are never
+    touched."""
     ec2, target, filt = world()
     with ec2:
         web = [ec2.add_eni({"tier": "web"}) for _ in range(5)]
@@ -139,6 +141,19 @@ def sessions_follow_the_selected_interfaces():
         assert m['mirrortap_coverage_interfaces_selected{selector="web"}'] == 4
         assert m['mirrortap_coverage_interfaces_mirrored{selector="web"}'] == 4
         assert m['mirrortap_coverage_last_run_removed{selector="web"}'] == 1
+
+        # The retired interface comes back: EC2 answers its token with the removed session, which
+        # is looked up, found gone, and asked for again with a renewed token.
+        removed_id = [s for s in ec2.deleted.values() if s["eni"] == web[1]][0]["id"]
+        ec2.set_tags(web[1], {"tier": "web"})
+        status, out, _ = run(ec2, *args)
+        assert status == 0 and web[1] in ours(ec2) and ours(ec2)[web[1]]["id"] != removed_id, out
+        asks = [Ec2.form(r)["ClientToken"] for r in ec2.calls("CreateTrafficMirrorSession")
+                if Ec2.form(r)["NetworkInterfaceId"] == web[1]]
+        assert len(asks) == 3 and asks[0] == asks[1] != asks[2], asks
+        assert f"created {ours(ec2)[web[1]]['id']}" in out, out
+        ec2.set_tags(web[1], {"tier": "retired"})
+        assert run(ec2, *args)[0] == 0
 
         read_back = {s["NetworkInterfaceId"]: s for s in aws_sessions(ec2)}
         assert set(read_back) == set(made) | {db, web[4]}
