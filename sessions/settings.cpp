@@ -60,11 +60,17 @@ std::optional<std::string> parse_textfile_path(std::string_view text, std::strin
     return std::string(text);
 }
 
+// mirrortap-sessions has no reload: every setting is read at start (only
+// the selectors of selectors_parameter are read again, at every run).
+SettingsTable<C> bound_at_start(SettingsTable<C> table) {
+    for (auto& s : table) s.on_reload = OnReload::restart;
+    return table;
+}
+
 SettingsTable<C> make_table() {
-    return {
+    return bound_at_start({
         {.key = "every", .flag = "--every", .value_name = "DURATION", .default_text = "once", .group = kRun,
          .help = "reconcile again every DURATION (30s, 1m, 5m) until SIGTERM\nwithout it: once (a systemd timer's run)",
-         .on_reload = OnReload::restart,
          .value = duration_value<C>(field<&C::every_seconds>, seconds(10), seconds(86400))},
         {.key = "selectors", .group = kFileOnly,
          .help = "the selectors: name, select (DescribeNetworkInterfaces filters), target, filter, vni, "
@@ -94,12 +100,12 @@ SettingsTable<C> make_table() {
          .value = number_value<C>(field<&C::max_attempts>, 1, 20)},
         {.key = "metrics_listen", .flag = "--metrics-listen", .value_name = "ADDR:PORT", .group = kMonitoring,
          .help = "serve the last run's coverage at /metrics (with --every)\noff when absent",
-         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::metrics_listen>, parse_listen)},
+         .value = parsed_value<C>(field<&C::metrics_listen>, parse_listen)},
         {.key = "metrics_textfile", .flag = "--metrics-textfile", .value_name = "FILE", .group = kMonitoring,
          .help = "write coverage for node_exporter's textfile collector to FILE (*.prom)\nreplaced whole after "
                  "every run",
          .value = parsed_value<C>(field<&C::metrics_textfile>, parse_textfile_path)},
-    };
+    });
 }
 
 }  // namespace

@@ -132,3 +132,16 @@ TEST_CASE("config: sessions/example.yaml loads, and names every key of the table
     for (const auto& s : sessions_settings())
         CHECK_MESSAGE(text.find(std::string(s.key) + ":") != std::string::npos, s.key);
 }
+
+TEST_CASE("settings: docs/sessions.md's table is the one the declarations make") {
+    std::string why;
+    const auto doc = read_regular_file(MIRRORTAP_SOURCE_DIR "/docs/sessions.md", 1 << 20, "docs/sessions.md", why);
+    REQUIRE_MESSAGE(doc, why);
+    const std::string begin = "<!-- settings table: begin -->\n", end = "<!-- settings table: end -->";
+    const size_t from = doc->find(begin), to = doc->find(end);
+    REQUIRE(from != std::string::npos);
+    REQUIRE(to != std::string::npos);
+    const std::string want = markdown_table(sessions_docs());
+    CHECK_MESSAGE(doc->substr(from + begin.size(), to - from - begin.size()) == want,
+                  "docs/sessions.md's settings table differs from sessions/settings.cpp; it should read:\n" << want);
+}
