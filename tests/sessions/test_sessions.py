@@ -411,6 +411,8 @@ def sessions_follow_the_fleet_within_one_interval():
                 return int(m.group(1)) if m else None
 
             wait_for("2 mirrored", lambda: mirrored() == 2)
+            check_contract(subprocess.run(["curl", "-s", f"http://127.0.0.1:{port}/metrics"], capture_output=True,
+                                          text=True, timeout=10).stdout)
             new = ec2.add_eni({"tier": "web"})
             wait_for("3 mirrored", lambda: mirrored() == 3)
             assert sorted(ours(ec2)) == sorted(enis + [new])
@@ -460,6 +462,34 @@ def selectors_come_from_the_ssm_parameter_at_every_run():
         assert changes(ec2) == before and sorted(ours(ec2)) == [api]
         assert ssm.bad_signatures == [], ssm.bad_signatures
         check_signatures(ec2)
+
+
+def check_contract(exposition):
+    """Every metric of docs/interfaces.md's mirrortap-sessions table is served, with its labels
+    and as a gauge, and nothing else is: the dashboard and the alerts query those names."""
+    contract, section = {}, False
+    with open(os.path.join(HERE, "../../docs/interfaces.md")) as f:
+        for line in f:
+            if line.startswith("## "):
+                section = "mirrortap-sessions" in line and "etrics" in line
+                continue
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if section and len(cells) >= 3 and re.fullmatch(r"mirrortap_\w+", cells[0]):
+                contract[cells[0]] = {x.strip() for x in re.sub(r"\([^)]*\)", "", cells[2]).split(",") if x.strip()}
+    assert len(contract) == 8, contract
+    served = {}
+    for line in exposition.splitlines():
+        m = re.match(r"# TYPE (\w+) (\w+)$", line)
+        if m:
+            assert m.group(2) == "gauge", line
+            served.setdefault(m.group(1), set())
+            continue
+        m = re.match(r"(\w+)(?:\{(.*)\})? \S+$", line)
+        if m:
+            served.setdefault(m.group(1), set()).update(re.findall(r'(\w+)="', m.group(2) or ""))
+    assert set(served) == set(contract), (sorted(served), sorted(contract))
+    for name, labels in contract.items():
+        assert served[name] == labels, (name, served[name], labels)
 
 
 def wait_for(what, check, seconds=60):
