@@ -131,6 +131,64 @@ void publish_coverage(const SessionsConfig& config, const RunReport& report, std
         say("writing the coverage failed: " + why);
 }
 
+// The AWS clients of a run: EC2, and SSM when the selectors live there.
+struct Clients {
+    Clients(cloud::Ec2Options options, std::shared_ptr<cloud::CredentialProvider> credentials)
+        : ec2(std::move(options), std::move(credentials)) {}
+    cloud::Ec2Client ec2;
+    std::unique_ptr<cloud::SsmClient> ssm;
+};
+
+// Region, endpoints and credentials as the SDKs find them; nullptr after
+// saying why.
+std::unique_ptr<Clients> make_clients(const SessionsConfig& config, const cloud::EnvLookup& env) {
+    const auto region = region_of(config, env);
+    if (!region) return nullptr;
+    cloud::Ec2Options options;
+    options.region = *region;
+    options.retry.max_attempts = static_cast<int>(config.max_attempts);
+    options.cancel = &g_stop;
+    if (!locate("EC2", config.endpoint, env, options.region, cloud::ec2_endpoint, options.endpoint)) return nullptr;
+    cloud::SsmOptions ssm_options;
+    ssm_options.region = options.region;
+    ssm_options.retry = options.retry;
+    ssm_options.cancel = &g_stop;
+    if (!config.selectors_parameter.empty() &&
+        !locate("SSM", config.ssm_endpoint, env, options.region, cloud::ssm_endpoint, ssm_options.endpoint))
+        return nullptr;
+    std::string why;
+    auto source = cloud::choose_credential_source(env, why);
+    if (!source) {
+        say("no AWS credentials: " + why);
+        return nullptr;
+    }
+    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(source));
+    auto clients = std::make_unique<Clients>(options, credentials);
+    if (!config.selectors_parameter.empty()) clients->ssm = std::make_unique<cloud::SsmClient>(ssm_options, credentials);
+    return clients;
+}
+
+// /metrics with the last run's coverage; nullptr after saying why.
+std::unique_ptr<HttpServer> serve_coverage(const std::string& listen, CoverageBoard& board) {
+    auto server = std::make_unique<HttpServer>([&board](const HttpRequest& r) {
+        HttpResponse answer;
+        if (r.path != "/metrics") {
+            answer.status = 404;
+            answer.body = "not found: /metrics only\n";
+            return answer;
+        }
+        answer.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        answer.body = board.get();
+        return answer;
+    });
+    if (const std::string why = server->start(listen); !why.empty()) {
+        say("metrics on " + listen + ": " + why);
+        return nullptr;
+    }
+    say("serving coverage at http://" + listen + "/metrics");
+    return server;
+}
+
 // Sleeps `seconds` and up to a tenth more (so collectors that started
 // together drift apart), or until a signal. False when stopped.
 bool pause(uint32_t seconds) {
@@ -174,54 +232,15 @@ int main(int argc, char** argv) {
     }
 
     const cloud::EnvLookup env = cloud::process_environment();
-    cloud::Ec2Options options;
-    const auto region = region_of(config, env);
-    if (!region) return 2;
-    options.region = *region;
-    if (!locate("EC2", config.endpoint, env, options.region, cloud::ec2_endpoint, options.endpoint)) return 2;
-    options.retry.max_attempts = static_cast<int>(config.max_attempts);
-    options.cancel = &g_stop;
-    std::string why;
-    auto source = cloud::choose_credential_source(env, why);
-    if (!source) {
-        say("no AWS credentials: " + why);
-        return 2;
-    }
+    std::unique_ptr<Clients> clients = make_clients(config, env);
+    if (!clients) return 2;
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
-    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(source));
-    cloud::Ec2Client ec2(options, credentials);
-    std::unique_ptr<cloud::SsmClient> ssm;
-    if (!config.selectors_parameter.empty()) {
-        cloud::SsmOptions ssm_options;
-        ssm_options.region = options.region;
-        ssm_options.retry = options.retry;
-        ssm_options.cancel = &g_stop;
-        if (!locate("SSM", config.ssm_endpoint, env, options.region, cloud::ssm_endpoint, ssm_options.endpoint)) return 2;
-        ssm = std::make_unique<cloud::SsmClient>(ssm_options, credentials);
-    }
     CoverageBoard board;
     std::unique_ptr<HttpServer> server;
-    if (!config.metrics_listen.empty()) {
-        server = std::make_unique<HttpServer>([&board](const HttpRequest& r) {
-            HttpResponse answer;
-            if (r.path != "/metrics") {
-                answer.status = 404;
-                answer.body = "not found: /metrics only\n";
-                return answer;
-            }
-            answer.content_type = "text/plain; version=0.0.4; charset=utf-8";
-            answer.body = board.get();
-            return answer;
-        });
-        if (const std::string why = server->start(config.metrics_listen); !why.empty()) {
-            say("metrics on " + config.metrics_listen + ": " + why);
-            return 2;
-        }
-        say("serving coverage at http://" + config.metrics_listen + "/metrics");
-    }
+    if (!config.metrics_listen.empty() && !(server = serve_coverage(config.metrics_listen, board))) return 2;
     std::optional<double> last_success;
 
     const bool dry_run = cl.dry_run;
@@ -229,8 +248,8 @@ int main(int argc, char** argv) {
     // Runs until a signal with every:, else once.
     for (uint64_t run = 0; run < UINT64_MAX && !g_stop.load(); ++run) {
         RunReport report;
-        const std::optional<SessionsConfig> run_config = config_for_run(config, ssm.get(), report);
-        if (run_config) report = reconcile(*run_config, ec2, dry_run);
+        const std::optional<SessionsConfig> run_config = config_for_run(config, clients->ssm.get(), report);
+        if (run_config) report = reconcile(*run_config, clients->ec2, dry_run);
         const SessionsConfig& used = run_config ? *run_config : config;
         if (report.outcome == RunOutcome::failed) {
             for (const auto& e : report.errors) say(e);
