@@ -1,9 +1,9 @@
 #include "cloud/autoscaling.hpp"
 
-#include <thread>
 #include <vector>
 
 #include "cloud/aws_error.hpp"
+#include "cloud/query_api.hpp"
 #include "cloud/s3_address.hpp"
 #include "support/text.hpp"
 
@@ -26,13 +26,7 @@ bool no_active_action(const AwsError& e) {
 }  // namespace
 
 std::optional<std::string> autoscaling_endpoint(std::string_view region, std::string& why) {
-    if (region.empty() || region.size() > 32 || region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") !=
-                                                    std::string_view::npos) {
-        why = "region " + quote(region) + " is not a region name";
-        return std::nullopt;
-    }
-    const std::string domain = region.starts_with("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
-    return "https://autoscaling." + std::string(region) + "." + domain;
+    return regional_endpoint("autoscaling", region, why);
 }
 
 AutoScalingClient::AutoScalingClient(AutoScalingOptions options, std::shared_ptr<CredentialProvider> credentials)
@@ -45,13 +39,7 @@ bool AutoScalingClient::cancelled() const {
 }
 
 bool AutoScalingClient::wait(std::chrono::milliseconds delay) const {
-    const auto until = std::chrono::steady_clock::now() + delay;
-    while (!cancelled()) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= until) return true;
-        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(50)));
-    }
-    return false;
+    return wait_unless_cancelled(delay, options_.cancel);
 }
 
 Result<Done> AutoScalingClient::complete_lifecycle_action(const LifecycleAction& action, std::string_view result) {
@@ -88,19 +76,8 @@ Result<Done> AutoScalingClient::call(std::string_view action_name, const Lifecyc
         if (!credentials) {
             last = credentials.error();
         } else {
-            HttpRequest request;
-            request.method = "POST";
-            request.url = options_.endpoint + "/";
-            // Given, not left to curl: only the headers we give are signed.
-            request.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
-            if (!credentials->session_token.empty())
-                request.headers.emplace_back("X-Amz-Security-Token", credentials->session_token);
-            request.body = body;
-            request.signing_credentials = &credentials.value();
-            request.signing_region = options_.region;
-            request.signing_service = "autoscaling";
-            request.limits = options_.limits;
-            auto answer = http_.perform(request);
+            auto answer = http_.perform(query_api_request(options_.endpoint, options_.region, "autoscaling", body,
+                                                          credentials.value(), options_.limits));
             if (answer && answer->status == 200) return Done{};
             last = answer ? error_from_response(answer->status, answer->body, answer->header("x-amzn-requestid"))
                           : answer.error();

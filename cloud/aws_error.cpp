@@ -24,9 +24,14 @@ std::optional<AwsErrorBody> parse_aws_error_body(std::string_view xml) {
     const XmlTree* error = xml_child(*doc, "Error");
     const XmlTree* response = xml_child(*doc, "ErrorResponse");
     if (!error && response) error = xml_child(*response, "Error");
+    // EC2's: <Response><Errors><Error>...</Error></Errors><RequestID/></Response>.
+    const XmlTree* ec2 = xml_child(*doc, "Response");
+    if (!error && ec2)
+        if (const XmlTree* errors = xml_child(*ec2, "Errors")) error = xml_child(*errors, "Error");
     if (!error) return std::nullopt;
     AwsErrorBody body{xml_text(*error, "Code"), xml_text(*error, "Message"), xml_text(*error, "RequestId")};
     if (body.request_id.empty() && response) body.request_id = xml_text(*response, "RequestId");
+    if (body.request_id.empty() && ec2) body.request_id = xml_text(*ec2, "RequestID");
     if (body.code.empty()) return std::nullopt;
     return body;
 }

@@ -15,7 +15,8 @@ struct AwsErrorBody {
 };
 
 // S3's <Error><Code/><Message/><RequestId/></Error>, or the query services'
-// (STS) <ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>.
+// (STS) <ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>, or
+// EC2's <Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>.
 // nullopt when the body is no such document.
 std::optional<AwsErrorBody> parse_aws_error_body(std::string_view xml);
 

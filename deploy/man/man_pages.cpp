@@ -15,6 +15,7 @@
 #include "config/settings.hpp"
 #include "find/options.hpp"
 #include "sender/settings.hpp"
+#include "sessions/settings.hpp"
 #include "support/settings.hpp"
 
 namespace {
@@ -72,6 +73,15 @@ const Program kPrograms[] = {
      "/var/lib/mirrortap/captures: the collector service's pcap directory, read by default.",
      "mirrortap-collector(8), pcap-filter(7), tcpdump(8), wireshark(1); "
      "/usr/share/doc/mirrortap-collector/README.md"},
+    {"mirrortap-sessions", 8, "keep mirror sessions for every network interface a selector names",
+     mirrortap::sessions::kSessionsSynopsis,
+     mirrortap::sessions::kSessionsDescription,
+     mirrortap::sessions::sessions_docs, mirrortap::sessions::sessions_setting_groups,
+     "/etc/mirrortap/sessions.yaml: the configuration the service reads (the Terraform module writes it).\n\n"
+     "/usr/share/mirrortap/systemd/mirrortap-sessions.service: the service unit, installed by the Terraform "
+     "module's user data.\n\n"
+     "/usr/share/doc/mirrortap-collector/sessions.example.yaml: every key, commented.",
+     "mirrortap-collector(8), mirrortap-sender(8); /usr/share/doc/mirrortap-collector/sessions.md"},
 };
 
 }  // namespace

@@ -443,6 +443,414 @@ class AutoScaling(StandIn):
         return 200, [("Content-Type", "text/xml")], body.encode()
 
 
+EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+EC2_AUTH = None  # compiled on first use (re is imported there)
+
+
+class Ec2(StandIn):
+    """EC2's Query API (Version 2016-11-15) as far as mirror sessions go,
+    keeping state: network interfaces (with tags, attachment, instance type),
+    mirror targets, filters and sessions. Describe answers page at most
+    `page_size` items (and MaxResults), with NextTokens that must come back
+    as given; filters are matched as EC2 does (values OR, filters AND, `*`
+    and `?` wildcards). CreateTrafficMirrorSession honours ClientToken (the
+    same token and parameters give the first session back; other parameters,
+    IdempotentParameterMismatch), the 3 sessions per interface, one session
+    number per interface and the account's `session_quota`. Deleting an
+    interface deletes its sessions, as in AWS. Errors are EC2's
+    <Response><Errors><Error>. Every request's SigV4 signature is recomputed
+    with botocore for the secret of `key_id`; a mismatch is answered 403
+    SignatureDoesNotMatch and kept in `bad_signatures`.
+    `fault(form, attempt)` may return (status, code) to answer an error
+    instead; `attempt` counts from 1 per Action. `create_barrier`, when set,
+    is waited at by every CreateTrafficMirrorSession before it is served."""
+
+    FILTER_FIELDS = {"subnet-id": "subnet", "vpc-id": "vpc", "status": "status", "network-interface-id": "id",
+                     "attachment.instance-id": "instance", "availability-zone": "az",
+                     "requester-managed": "requester_managed", "interface-type": "interface_type"}
+
+    def __init__(self, key_id, secret, region, page_size=2, fault=None):
+        self.key_id, self.secret, self.region = key_id, secret, region
+        self.page_size = page_size
+        self.fault = fault or (lambda form, attempt: None)
+        self.attempts = {}
+        self.enis = {}        # id -> dict
+        self.instances = {}   # id -> type
+        self.targets = set()
+        self.filters = set()
+        self.sessions = {}    # id -> dict
+        self.tokens = {}      # ClientToken -> (parameters, session id)
+        self.next_tokens = set()
+        self.session_quota = 10000
+        self.denied = set()   # actions answered UnauthorizedOperation
+        self.bad_signatures = []
+        self.create_barrier = None
+        self.barrier_broken = False
+        self.deleted = {}     # id -> the session as it was, for a ClientToken seen again
+        self.serial = 0
+        super().__init__()
+
+    def new_id(self, prefix):
+        self.serial += 1
+        return f"{prefix}-{self.serial:017x}"
+
+    # ---- the world, as a test arranges it ----
+
+    def add_target(self):
+        with self.lock:
+            t = self.new_id("tmt")
+            self.targets.add(t)
+            return t
+
+    def add_filter(self):
+        with self.lock:
+            f = self.new_id("tmf")
+            self.filters.add(f)
+            return f
+
+    def add_eni(self, tags=None, instance_type="m5.large", attached=True, subnet="subnet-0a", vpc="vpc-0a"):
+        with self.lock:
+            eni = self.new_id("eni")
+            instance = self.new_id("i") if attached else ""
+            if instance:
+                self.instances[instance] = instance_type
+            self.enis[eni] = {"id": eni, "instance": instance, "subnet": subnet, "vpc": vpc,
+                              "status": "in-use" if attached else "available", "az": self.region + "a",
+                              "requester_managed": "false", "interface_type": "interface", "tags": dict(tags or {})}
+            return eni
+
+    def remove_eni(self, eni):
+        """The interface is deleted; AWS deletes its sessions with it."""
+        with self.lock:
+            del self.enis[eni]
+            for sid in [sid for sid, s in self.sessions.items() if s["eni"] == eni]:
+                del self.sessions[sid]
+
+    def set_tags(self, eni, tags):
+        with self.lock:
+            self.enis[eni]["tags"] = dict(tags)
+
+    def add_session(self, eni, target, number, vni=1, filter_id=None, tags=None):
+        """A session made by someone else (Terraform, a person)."""
+        with self.lock:
+            sid = self.new_id("tms")
+            self.sessions[sid] = {"id": sid, "eni": eni, "target": target, "filter": filter_id or "tmf-0000000000000000f",
+                                  "number": number, "vni": vni, "packet_length": None, "description": "",
+                                  "tags": dict(tags or {})}
+            return sid
+
+    def calls(self, action):
+        with self.lock:
+            return [r for r in self.requests if self.form(r).get("Action") == action]
+
+    def sessions_on(self, eni):
+        with self.lock:
+            return [s for s in self.sessions.values() if s["eni"] == eni]
+
+    # ---- the API ----
+
+    @staticmethod
+    def form(r):
+        return dict(urllib.parse.parse_qsl(r.body.decode(), keep_blank_values=True))
+
+    @staticmethod
+    def error(status, code, message):
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+                f'<Message>{xml_text(message)}</Message></Error></Errors><RequestID>ec2-err-1</RequestID></Response>')
+        return status, [("Content-Type", "text/xml;charset=UTF-8")], body.encode()
+
+    @staticmethod
+    def answer(action, inner):
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{action}Response xmlns="{EC2_NS}">'
+                f'<requestId>ec2-ok-1</requestId>{inner}</{action}Response>')
+        return 200, [("Content-Type", "text/xml;charset=UTF-8")], body.encode()
+
+    def serve(self, h):
+        length = int(h.headers.get("Content-Length", "0"))
+        record = Recorded(h.command, h.path, list(h.headers.items()), h.rfile.read(length) if length else b"")
+        barrier = self.create_barrier
+        if barrier is not None and self.form(record).get("Action") == "CreateTrafficMirrorSession":
+            # Outside the lock, so that every reconciler gets here; bounded.
+            try:
+                barrier.wait(timeout=20)
+            except threading.BrokenBarrierError:
+                self.barrier_broken = True
+        with self.lock:
+            self.requests.append(record)
+            status, headers, data = self.handle(record)
+        record.status = status
+        self.respond(h, status, headers, data)
+
+    def handle(self, r):
+        if not self.signature_matches(r):
+            return self.error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")
+        form = self.form(r)
+        action = form.get("Action", "")
+        self.attempts[action] = self.attempts.get(action, 0) + 1
+        injected = self.fault(form, self.attempts[action])
+        if injected:
+            return self.error(injected[0], injected[1], "injected by the test")
+        if r.method != "POST" or form.get("Version") != "2016-11-15":
+            return self.error(400, "InvalidAction", f"not a 2016-11-15 Query API request: {action}")
+        if action in self.denied:
+            return self.error(403, "UnauthorizedOperation", f"You are not authorized to perform this operation ({action}).")
+        handler = getattr(self, "do_" + action, None)
+        if handler is None:
+            return self.error(400, "InvalidAction", f"The action {action} is not valid for this web service.")
+        return handler(form)
+
+    def signature_matches(self, r):
+        import re
+        global EC2_AUTH
+        EC2_AUTH = EC2_AUTH or re.compile(
+            r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/ec2/aws4_request, "
+            r"SignedHeaders=([a-z0-9;_-]+), Signature=([0-9a-f]{64})$")
+        m = EC2_AUTH.match(r.header("Authorization") or "")
+        try:
+            assert m, f"Authorization {r.header('Authorization')!r}"
+            key_id, day, region, signed, signature = m.groups()
+            assert key_id == self.key_id and region == self.region, (key_id, region)
+            signed = signed.split(";")
+            for required in ("host", "x-amz-date", "content-type"):
+                assert required in signed, signed
+            token = r.header("x-amz-security-token")
+            if token is not None:
+                assert "x-amz-security-token" in signed, signed
+            check_botocore_signature(r, signature, signed, key_id, self.secret, token, self.region, "ec2")
+            return True
+        except AssertionError as e:
+            self.bad_signatures.append(str(e))
+            return False
+
+    @staticmethod
+    def filters_of(form):
+        filters = []
+        for n in range(1, 51):
+            name = form.get(f"Filter.{n}.Name")
+            if name is None:
+                break
+            values = []
+            for m in range(1, 201):
+                v = form.get(f"Filter.{n}.Value.{m}")
+                if v is None:
+                    break
+                values.append(v)
+            filters.append((name, values))
+        return filters
+
+    def page(self, form, items, set_name, render, action):
+        """One page of `items` (rendered by `render`), with a NextToken when more follow."""
+        import fnmatch  # noqa: F401 (kept beside the matching below)
+        max_results = form.get("MaxResults")
+        size = self.page_size
+        if max_results is not None:
+            if not max_results.isdigit() or not 5 <= int(max_results) <= 1000:
+                return self.error(400, "InvalidParameterValue", "MaxResults must be between 5 and 1000")
+            size = min(size, int(max_results))
+        start = 0
+        token = form.get("NextToken")
+        if token is not None:
+            if token not in self.next_tokens:
+                return self.error(400, "InvalidNextToken", "The token is not valid")
+            start = int(token.split("-")[1])
+        chunk = items[start:start + size]
+        inner = f"<{set_name}>" + "".join(f"<item>{render(i)}</item>" for i in chunk) + f"</{set_name}>"
+        if start + size < len(items):
+            nxt = f"page-{start + size}-{os.urandom(4).hex()}"
+            self.next_tokens.add(nxt)
+            inner += f"<nextToken>{nxt}</nextToken>"
+        return self.answer(action, inner)
+
+    @staticmethod
+    def matches(value, patterns):
+        import fnmatch
+        return value is not None and any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+    def eni_matches(self, eni, name, values):
+        if name.startswith("tag:"):
+            return self.matches(eni["tags"].get(name[4:]), values)
+        if name == "tag-key":
+            return any(self.matches(k, values) for k in eni["tags"])
+        return self.matches(eni[self.FILTER_FIELDS[name]], values)
+
+    @staticmethod
+    def tags_xml(tags):
+        return "<tagSet>" + "".join(f"<item><key>{xml_text(k)}</key><value>{xml_text(v)}</value></item>"
+                                    for k, v in tags.items()) + "</tagSet>"
+
+    def do_DescribeNetworkInterfaces(self, form):
+        filters = self.filters_of(form)
+        for name, _ in filters:
+            if not (name.startswith("tag:") or name == "tag-key" or name in self.FILTER_FIELDS):
+                return self.error(400, "InvalidParameterValue", f"The filter '{name}' is invalid")
+        items = [e for e in self.enis.values() if all(self.eni_matches(e, n, v) for n, v in filters)]
+
+        def render(e):
+            attachment = (f"<attachment><instanceId>{e['instance']}</instanceId><deviceIndex>0</deviceIndex>"
+                          f"<status>attached</status></attachment>") if e["instance"] else ""
+            return (f"<networkInterfaceId>{e['id']}</networkInterfaceId><subnetId>{e['subnet']}</subnetId>"
+                    f"<vpcId>{e['vpc']}</vpcId><availabilityZone>{e['az']}</availabilityZone>"
+                    f"<status>{e['status']}</status><privateIpAddress>10.0.0.{int(e['id'][-3:], 16) % 250}</privateIpAddress>"
+                    f"<requesterManaged>false</requesterManaged><interfaceType>interface</interfaceType>"
+                    f"{attachment}{self.tags_xml(e['tags'])}")
+        return self.page(form, items, "networkInterfaceSet", render, "DescribeNetworkInterfaces")
+
+    def session_xml(self, s):
+        length = f"<packetLength>{s['packet_length']}</packetLength>" if s["packet_length"] else ""
+        return (f"<trafficMirrorSessionId>{s['id']}</trafficMirrorSessionId>"
+                f"<trafficMirrorTargetId>{s['target']}</trafficMirrorTargetId>"
+                f"<trafficMirrorFilterId>{s['filter']}</trafficMirrorFilterId>"
+                f"<networkInterfaceId>{s['eni']}</networkInterfaceId><ownerId>111122223333</ownerId>{length}"
+                f"<sessionNumber>{s['number']}</sessionNumber><virtualNetworkId>{s['vni']}</virtualNetworkId>"
+                f"<description>{xml_text(s['description'])}</description>{self.tags_xml(s['tags'])}")
+
+    def do_DescribeTrafficMirrorSessions(self, form):
+        fields = {"traffic-mirror-target-id": "target", "network-interface-id": "eni",
+                  "traffic-mirror-session-id": "id", "traffic-mirror-filter-id": "filter"}
+        filters = self.filters_of(form)
+        for name, _ in filters:
+            if name not in fields:
+                return self.error(400, "InvalidParameterValue", f"The filter '{name}' is invalid")
+        items = [s for s in self.sessions.values() if all(self.matches(s[fields[n]], v) for n, v in filters)]
+        return self.page(form, items, "trafficMirrorSessionSet", self.session_xml, "DescribeTrafficMirrorSessions")
+
+    def do_DescribeInstances(self, form):
+        filters = self.filters_of(form)
+        for name, _ in filters:
+            if name != "instance-id":
+                return self.error(400, "InvalidParameterValue", f"The filter '{name}' is invalid")
+        items = [i for i in sorted(self.instances) if all(self.matches(i, v) for _, v in filters)]
+        render = lambda i: (f"<reservationId>r-{i[2:]}</reservationId><instancesSet><item><instanceId>{i}</instanceId>"
+                            f"<instanceType>{self.instances[i]}</instanceType></item></instancesSet>")
+        return self.page(form, items, "reservationSet", render, "DescribeInstances")
+
+    def describe_ids(self, form, known, param, set_name, id_name, not_found, action):
+        ids = [v for k, v in sorted(form.items()) if k.startswith(param + ".")]
+        for i in ids:
+            if i not in known:
+                return self.error(400, not_found, f"The {id_name} '{i}' does not exist.")
+        inner = f"<{set_name}>" + "".join(f"<item><{id_name}>{i}</{id_name}></item>" for i in ids) + f"</{set_name}>"
+        return self.answer(action, inner)
+
+    def do_DescribeTrafficMirrorTargets(self, form):
+        return self.describe_ids(form, self.targets, "TrafficMirrorTargetId", "trafficMirrorTargetSet",
+                                 "trafficMirrorTargetId", "InvalidTrafficMirrorTargetId.NotFound",
+                                 "DescribeTrafficMirrorTargets")
+
+    def do_DescribeTrafficMirrorFilters(self, form):
+        return self.describe_ids(form, self.filters, "TrafficMirrorFilterId", "trafficMirrorFilterSet",
+                                 "trafficMirrorFilterId", "InvalidTrafficMirrorFilterId.NotFound",
+                                 "DescribeTrafficMirrorFilters")
+
+    def do_CreateTrafficMirrorSession(self, form):
+        params = {k: v for k, v in form.items() if k not in ("Action", "Version", "ClientToken")}
+        token = form.get("ClientToken")
+        if token is not None and token in self.tokens:
+            earlier, sid = self.tokens[token]
+            if earlier != params:
+                return self.error(400, "IdempotentParameterMismatch",
+                                  "The request uses the same client token as a previous, but non-identical request.")
+            s = self.sessions.get(sid) or self.deleted[sid]
+            return self.answer("CreateTrafficMirrorSession",
+                               f"<trafficMirrorSession>{self.session_xml(s)}</trafficMirrorSession>"
+                               f"<clientToken>{xml_text(token)}</clientToken>")
+        eni = self.enis.get(form.get("NetworkInterfaceId"))
+        if eni is None:
+            return self.error(400, "InvalidNetworkInterfaceID.NotFound",
+                              f"The networkInterface ID '{form.get('NetworkInterfaceId')}' does not exist")
+        if form.get("TrafficMirrorTargetId") not in self.targets:
+            return self.error(400, "InvalidTrafficMirrorTargetId.NotFound", "The target does not exist.")
+        if form.get("TrafficMirrorFilterId") not in self.filters:
+            return self.error(400, "InvalidTrafficMirrorFilterId.NotFound", "The filter does not exist.")
+        number = int(form.get("SessionNumber", "0"))
+        if not 1 <= number <= 32766:
+            return self.error(400, "InvalidParameterValue", "SessionNumber must be between 1 and 32766")
+        on = self.sessions_on_locked(eni["id"])
+        if len(on) >= 3:
+            return self.error(400, "TrafficMirrorSessionsPerInterfaceLimitExceeded",
+                              "The allowed number of Traffic Mirror sessions for the specified network interface has been exceeded.")
+        if any(s["number"] == number for s in on):
+            return self.error(400, "InvalidParameterValue", f"Session number {number} is in use on {eni['id']}")
+        if len(self.sessions) >= self.session_quota:
+            return self.error(400, "TrafficMirrorSessionLimitExceeded", "The session quota has been reached.")
+        tags = {}
+        for n in range(1, 51):
+            key = form.get(f"TagSpecification.1.Tag.{n}.Key")
+            if key is None:
+                break
+            tags[key] = form.get(f"TagSpecification.1.Tag.{n}.Value", "")
+        if tags and form.get("TagSpecification.1.ResourceType") != "traffic-mirror-session":
+            return self.error(400, "InvalidParameterValue", "TagSpecification's ResourceType must be traffic-mirror-session")
+        sid = self.new_id("tms")
+        s = {"id": sid, "eni": eni["id"], "target": form["TrafficMirrorTargetId"], "filter": form["TrafficMirrorFilterId"],
+             "number": number, "vni": int(form.get("VirtualNetworkId", "0")),
+             "packet_length": int(form["PacketLength"]) if "PacketLength" in form else None,
+             "description": form.get("Description", ""), "tags": tags}
+        self.sessions[sid] = s
+        if token is not None:
+            self.tokens[token] = (params, sid)
+        return self.answer("CreateTrafficMirrorSession",
+                           f"<trafficMirrorSession>{self.session_xml(s)}</trafficMirrorSession>"
+                           f"<clientToken>{xml_text(token or '')}</clientToken>")
+
+    def sessions_on_locked(self, eni):
+        return [s for s in self.sessions.values() if s["eni"] == eni]
+
+    def do_DeleteTrafficMirrorSession(self, form):
+        sid = form.get("TrafficMirrorSessionId")
+        if sid not in self.sessions:
+            return self.error(400, "InvalidTrafficMirrorSessionId.NotFound", f"The session '{sid}' does not exist.")
+        self.deleted[sid] = self.sessions.pop(sid)
+        return self.answer("DeleteTrafficMirrorSession", f"<trafficMirrorSessionId>{sid}</trafficMirrorSessionId>")
+
+
+class Ssm(StandIn):
+    """Systems Manager's GetParameter over the JSON 1.1 protocol (X-Amz-Target:
+    AmazonSSM.GetParameter): `parameters` maps names to values; an unknown
+    name is 400 ParameterNotFound, as in AWS. Signatures are recomputed with
+    botocore, as Ec2's are."""
+
+    def __init__(self, key_id, secret, region):
+        self.key_id, self.secret, self.region = key_id, secret, region
+        self.parameters = {}
+        self.bad_signatures = []
+        super().__init__()
+
+    @staticmethod
+    def error(status, code, message):
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return status, [("Content-Type", "application/x-amz-json-1.1")], body
+
+    def handle(self, r):
+        import re
+        m = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/ssm/aws4_request, "
+                     r"SignedHeaders=([a-z0-9;_-]+), Signature=([0-9a-f]{64})$", r.header("Authorization") or "")
+        try:
+            assert m, f"Authorization {r.header('Authorization')!r}"
+            key_id, _, region, signed, signature = m.groups()
+            signed = signed.split(";")
+            assert key_id == self.key_id and region == self.region, (key_id, region)
+            assert "x-amz-target" in signed and "content-type" in signed, signed
+            check_botocore_signature(r, signature, signed, key_id, self.secret, r.header("x-amz-security-token"),
+                                     self.region, "ssm")
+        except AssertionError as e:
+            self.bad_signatures.append(str(e))
+            return self.error(400, "InvalidSignatureException", "The request signature we calculated does not match")
+        if r.header("X-Amz-Target") != "AmazonSSM.GetParameter" or \
+                r.header("Content-Type") != "application/x-amz-json-1.1":
+            return self.error(400, "UnknownOperationException", "not GetParameter over JSON 1.1")
+        name = json.loads(r.body)["Name"]
+        if name not in self.parameters:
+            return self.error(400, "ParameterNotFound", f"Parameter {name} not found.")
+        answer = {"Parameter": {"Name": name, "Type": "String", "Value": self.parameters[name], "Version": 1,
+                                "ARN": f"arn:aws:ssm:{self.region}:111122223333:parameter{name}"}}
+        return 200, [("Content-Type", "application/x-amz-json-1.1")], json.dumps(answer).encode()
+
+
+def xml_text(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def check_botocore_signature(r, signature, signed, key_id, secret, token, region, service):
     """botocore's SigV4 over what arrived (the headers named `signed`, the
     body, the path as sent) gives `signature`: S3's flavour for "s3", the

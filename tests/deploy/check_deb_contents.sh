@@ -131,6 +131,12 @@ fi
 if [ "${HAVE_FIND:-0}" = 1 ]; then
     printf '%s\n' /usr/bin/mirrortap-find /usr/share/man/man1/mirrortap-find.1.gz >>"$exp"
 fi
+# mirrortap-sessions too, with its unit aside (the Terraform user data installs it).
+if [ "${HAVE_SESSIONS:-0}" = 1 ]; then
+    printf '%s\n' /usr/bin/mirrortap-sessions /usr/share/man/man8/mirrortap-sessions.8.gz \
+        /usr/share/mirrortap/systemd/mirrortap-sessions.service \
+        /usr/share/doc/mirrortap-collector/sessions.example.yaml /usr/share/doc/mirrortap-collector/sessions.md >>"$exp"
+fi
 if [ -f "$MIRRORTAP_SOURCE_DIR/config/example.yaml" ]; then
     echo /etc/mirrortap/collector.yaml >>"$exp"
     collector_conffiles+=(/etc/mirrortap/collector.yaml)
@@ -159,6 +165,16 @@ fi
 if [ "${HAVE_FIND:-0}" = 1 ]; then
     check "packaged mirrortap-find runs: --version names $MIRRORTAP_VERSION" \
         bash -c "'$root/usr/bin/mirrortap-find' --version | grep -qF '$MIRRORTAP_VERSION'"
+fi
+
+if [ "${HAVE_SESSIONS:-0}" = 1 ]; then
+    check "packaged mirrortap-sessions runs: --version names $MIRRORTAP_VERSION" \
+        bash -c "'$root/usr/bin/mirrortap-sessions' --version | grep -qF '$MIRRORTAP_VERSION'"
+    check "sessions unit is deploy/systemd's" \
+        same_as "$root/usr/share/mirrortap/systemd/mirrortap-sessions.service" "$DEPLOY_SRC/systemd/mirrortap-sessions.service"
+    # The example names placeholder ids: --check-config sends nothing, so it must pass.
+    check "packaged mirrortap-sessions accepts the packaged example (--check-config)" \
+        "$root/usr/bin/mirrortap-sessions" --config "$root/usr/share/doc/mirrortap-collector/sessions.example.yaml" --check-config
 fi
 
 # --- sender ----------------------------------------------------------------

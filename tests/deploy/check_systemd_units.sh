@@ -84,6 +84,13 @@ verify mirrortap-collector.service "mirrortap-collector.service + TAP drop-in"
 security mirrortap-collector.service "mirrortap-collector.service + TAP drop-in" 2.5
 rm -r "$dropin"
 
+# mirrortap-sessions' unit, installed where the Terraform user data puts it.
+if [ "${HAVE_SESSIONS:-0}" = 1 ]; then
+    cp "$root/usr/share/mirrortap/systemd/mirrortap-sessions.service" "$units_dir/"
+    verify mirrortap-sessions.service "mirrortap-sessions.service"
+    security mirrortap-sessions.service "mirrortap-sessions.service" 2.0
+fi
+
 if [ "$HAVE_SENDER" = 1 ]; then
     verify mirrortap-sender.service "mirrortap-sender.service"
     security mirrortap-sender.service "mirrortap-sender.service" 2.5
@@ -91,10 +98,11 @@ fi
 
 # What the deployment promises, read off the unit files (a directive may
 # appear several times; these are the values that must be among them).
-python3 - "$units_dir" "$root/usr/share/mirrortap/systemd/collector-tap.conf" "$HAVE_SENDER" <<'PY' || failures=$((failures + 1))
+python3 - "$units_dir" "$root/usr/share/mirrortap/systemd/collector-tap.conf" "$HAVE_SENDER" "${HAVE_SESSIONS:-0}" <<'PY' || failures=$((failures + 1))
 import sys, pathlib
 
 units_dir, tap_path, have_sender = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3] == "1"
+have_sessions = sys.argv[4] == "1"
 
 def directives(path):
     out = {}
@@ -148,6 +156,17 @@ if have_sender:
            s.get("CapabilityBoundingSet") == ["CAP_NET_RAW"] and s.get("AmbientCapabilities") == ["CAP_NET_RAW"])
     expect("sender: may open AF_PACKET sockets", any("AF_PACKET" in v for v in s.get("RestrictAddressFamilies", [])))
     expect("sender: writes nowhere", "ReadWritePaths" not in s)
+if have_sessions:
+    m = directives(units_dir / "mirrortap-sessions.service")
+    expect("sessions: a user of its own for the run (DynamicUser=yes)", m.get("DynamicUser") == ["yes"])
+    expect("sessions: no capabilities", m.get("CapabilityBoundingSet") == [""] and m.get("AmbientCapabilities") == [""])
+    expect("sessions: NoNewPrivileges=yes, ProtectSystem=strict",
+           m.get("NoNewPrivileges") == ["yes"] and m.get("ProtectSystem") == ["strict"])
+    expect("sessions: writes nowhere", "ReadWritePaths" not in m and "StateDirectory" not in m)
+    expect("sessions: ExecStartPre checks the config", any("--check-config" in v for v in m.get("ExecStartPre", [])))
+    expect("sessions: Restart=on-failure", m.get("Restart") == ["on-failure"])
+    expect("sessions: only IP and unix sockets",
+           m.get("RestrictAddressFamilies") == ["AF_INET AF_INET6 AF_UNIX"])
 sys.exit(1 if failed else 0)
 PY
 

@@ -95,6 +95,11 @@ if terraform -chdir="$vars" init -backend=false -input=false -no-color >"$work/v
     refused 'mirror_sessions=[{network_interface_id="eni-1",vni=1,name="a",packet_length=9000}]' "mirror_sessions: vni 0..16777215"
     refused 'mirror_sessions=[{network_interface_id="eni-1",vni=1,name="a",session_number=1},{network_interface_id="eni-1",vni=2,name="b",session_number=2},{network_interface_id="eni-1",vni=3,name="c",session_number=3},{network_interface_id="eni-1",vni=4,name="d",session_number=4}]' \
         "at most 3 sessions per source ENI"
+    refused 'mirror_selectors=[{name="web",select=["tag:tier=web"],vni=1}]' "mirror_selectors: name of letters"
+    refused 'mirror_selectors=[{name="web",select=[],vni=1}]' "mirror_selectors: name of letters"
+    refused 'mirror_selectors=[{name="web",select=["Name=tag:tier,Values=web"],vni=16777216}]' "mirror_selectors: name of letters"
+    refused 'mirror_selectors=[{name="web",select=["Name=tag:a,Values=1"],vni=1},{name="web",select=["Name=tag:b,Values=2"],vni=2}]' \
+        "mirror_selectors: each selector needs a name of its own"
     refused 'filter_rules=[{direction="ingress",rule_number=1,action="accept"},{direction="ingress",rule_number=1,action="reject"}]' \
         "rule_number must be unique within a direction"
     refused 'filter_rules=[{direction="inbound",rule_number=1,action="accept"}]' "direction ingress|egress"
@@ -181,6 +186,7 @@ locals {
     delete_after_upload = true, drain_seconds = 300
   }
   lifecycle = { hook_name = "mirrortap-drain", group_name = "mirrortap-collectors", region = "eu-west-1", poll_seconds = 5 }
+  sessions  = { region = "eu-west-1", selectors_parameter = "/mirrortap/mirrortap-sessions/selectors", metrics_port = 9479 }
 }
 output "collector_yaml" {
   value = templatefile("$tpl/collector.yaml.tftpl", local.base)
@@ -199,18 +205,22 @@ output "user_data_url" {
   value = templatefile("$tpl/user_data.sh.tftpl", {
     package_url = "https://example.invalid/m.deb", package_s3_uri = "", package_sha256 = "",
     enable_tap = true, enable_ssm = true, region = "eu-west-1", deb_arch = "amd64", stop_timeout_seconds = 330,
-    collector_config = "listen: 0.0.0.0:4789\n"
+    collector_config = "listen: 0.0.0.0:4789\n",
+    sessions_config = templatefile("$tpl/sessions.yaml.tftpl", local.sessions)
   })
 }
 output "user_data_s3" {
   value = templatefile("$tpl/user_data.sh.tftpl", {
     package_url = "", package_s3_uri = "s3://bucket/m.deb", package_sha256 = "$(printf '%064d' 0)",
     enable_tap = false, enable_ssm = false, region = "eu-west-1", deb_arch = "arm64", stop_timeout_seconds = 0,
-    collector_config = "listen: 0.0.0.0:4789\n"
+    collector_config = "listen: 0.0.0.0:4789\n", sessions_config = ""
   })
 }
+output "sessions_yaml" {
+  value = templatefile("$tpl/sessions.yaml.tftpl", local.sessions)
+}
 TF
-renders="collector_yaml collector_yaml_no_sessions collector_yaml_fleet user_data_url user_data_s3"
+renders="collector_yaml collector_yaml_no_sessions collector_yaml_fleet user_data_url user_data_s3 sessions_yaml"
 if terraform -chdir="$render" init -backend=false -input=false -no-color >"$work/render-init.log" 2>&1 &&
     terraform -chdir="$render" apply -auto-approve -input=false -no-color >"$work/render.log" 2>&1; then
     for out in $renders; do
@@ -228,6 +238,18 @@ if terraform -chdir="$render" init -backend=false -input=false -no-color >"$work
         bash -c "grep -qF \"'330'\" '$render/user_data_url.txt' && grep -q TimeoutStopSec '$render/user_data_url.txt' &&
                  ! grep -q TimeoutStopSec '$render/user_data_s3.txt'"
     check "user data verifies the sha256 when given" grep -q 'sha256sum --check' "$render/user_data_s3.txt"
+    check "user data writes sessions.yaml and enables mirrortap-sessions only with selectors, after the collector" \
+        bash -c "grep -qx 'selectors_parameter: /mirrortap/mirrortap-sessions/selectors' '$render/user_data_url.txt' &&
+                 grep -q 'enable --now mirrortap-sessions.service' '$render/user_data_url.txt' &&
+                 ! grep -q mirrortap-sessions '$render/user_data_s3.txt' &&
+                 [ \$(grep -n 'enable --now mirrortap-collector' '$render/user_data_url.txt' | cut -d: -f1) -lt \$(grep -n 'enable --now mirrortap-sessions' '$render/user_data_url.txt' | cut -d: -f1) ]"
+    sessions="$MIRRORTAP_BUILD_DIR/bin/mirrortap-sessions"
+    if [ "${HAVE_SESSIONS:-0}" = 1 ] && [ -x "$sessions" ]; then
+        check "mirrortap-sessions --check-config accepts the rendered sessions.yaml" \
+            "$sessions" --config "$render/sessions_yaml.txt" --check-config
+    else
+        echo "note: mirrortap-sessions not built; rendered sessions.yaml not checked by it"
+    fi
     check "rendered config names the sessions" \
         bash -c "grep -q 'name: web' '$render/collector_yaml.txt' && grep -q 'vni: 7' '$render/collector_yaml.txt'"
     check "rendered config accepts only the sessions' VNIs" \

@@ -19,6 +19,7 @@ declare -A allowed=(
     [cloud]="cloud support"
     [upload]="upload cloud core config support"
     [find]="find cloud decap support"
+    [sessions]="sessions cloud support"
 )
 
 bad=0

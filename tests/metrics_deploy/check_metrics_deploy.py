@@ -499,6 +499,8 @@ FEATURE_METRICS = [
   drain_seconds: 1
 """),
 ]
+# Metrics another program serves (mirrortap-sessions' coverage): never on a collector's /metrics.
+OTHER_PROGRAMS = ["mirrortap_coverage_"]
 # Never IMDS (169.254.169.254 is outside loopback): the collector id and region come from here.
 FEATURE_ENV = {"AWS_ACCESS_KEY_ID": "AKIDMIRRORTAPCHECK", "AWS_SECRET_ACCESS_KEY": "not-a-secret",
                "AWS_EC2_METADATA_DISABLED": "true"}
@@ -512,7 +514,7 @@ def scrape_live(collector, fail):
         print(f"{collector} --help does not offer --metrics-listen yet: nothing to scrape")
         sys.exit(SKIP)
     features = [(prefix, conf) for prefix, flag, conf in FEATURE_METRICS if flag in help_text]
-    absent = [prefix for prefix, flag, _ in FEATURE_METRICS if flag not in help_text]
+    absent = [prefix for prefix, flag, _ in FEATURE_METRICS if flag not in help_text] + OTHER_PROGRAMS
     for prefix, flag, _ in FEATURE_METRICS:
         if flag not in help_text:
             print(f"note: {collector} has no {flag} yet: {prefix}* metrics are not checked live")

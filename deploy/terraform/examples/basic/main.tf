@@ -53,4 +53,10 @@ module "mirrortap" {
   ]
 
   mirror_sessions = [for eni in var.web_enis : { network_interface_id = eni, vni = var.web_vni, name = "web" }]
+
+  # Or by tag, following the tier as it scales: mirrortap-sessions on the
+  # collectors keeps a session for every ENI that carries it (docs/sessions.md).
+  mirror_selectors = var.web_tier_tag == null ? [] : [
+    { name = "web", select = ["Name=tag:${var.web_tier_tag.key},Values=${var.web_tier_tag.value}"], vni = var.web_vni },
+  ]
 }

@@ -65,6 +65,15 @@ variable "web_enis" {
   default     = []
 }
 
+variable "web_tier_tag" {
+  description = "A tag the web tier's instances' ENIs carry (e.g. { key = \"tier\", value = \"web\" }): their ENIs are mirrored as they come and go, without listing them in web_enis. null = only web_enis."
+  type = object({
+    key   = string
+    value = string
+  })
+  default = null
+}
+
 variable "web_vni" {
   description = "VNI of the web servers' mirror session: their pcaps go to captures/web/."
   type        = number

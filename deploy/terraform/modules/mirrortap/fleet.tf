@@ -63,6 +63,7 @@ resource "aws_launch_template" "collector" {
     region               = local.region
     deb_arch             = local.deb_arch
     collector_config     = local.collector_config
+    sessions_config      = local.sessions_enabled ? local.sessions_config : ""
   }))
 
   iam_instance_profile {

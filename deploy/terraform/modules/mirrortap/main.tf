@@ -30,8 +30,11 @@ locals {
   # Sessions as the collector names them: one entry per VNI.
   sessions_by_vni    = { for s in var.mirror_sessions : tostring(s.vni) => s.name... }
   collector_sessions = [for vni, names in local.sessions_by_vni : { vni = tonumber(vni), name = names[0] }]
-  # null: only the sessions' VNIs (all when there are none); a list: exactly it.
-  allowed_vnis = var.allowed_vnis != null ? var.allowed_vnis : [for s in local.collector_sessions : tostring(s.vni)]
+  # null: only the sessions' VNIs (all when there are none, and with
+  # mirror_selectors, whose VNIs live in SSM and may change without a new
+  # launch template); a list: exactly it.
+  allowed_vnis = (var.allowed_vnis != null ? var.allowed_vnis
+  : length(var.mirror_selectors) > 0 ? [] : [for s in local.collector_sessions : tostring(s.vni)])
 
   # The group's and the hook's names are fixed here, not generated, because
   # the collector's config (in the launch template the group uses) names them.

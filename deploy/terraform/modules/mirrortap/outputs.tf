@@ -107,3 +107,13 @@ output "collector_config" {
   description = "The /etc/mirrortap/collector.yaml each collector gets."
   value       = local.collector_config
 }
+
+output "launch_template_user_data_sha256" {
+  description = "SHA-256 of the collectors' user data: it changes exactly when a new launch template version rolls the group (editing mirror_selectors does not)."
+  value       = sha256(aws_launch_template.collector.user_data)
+}
+
+output "selectors_parameter" {
+  description = "SSM parameter holding the selectors mirrortap-sessions reads at every run (null without mirror_selectors)."
+  value       = local.sessions_enabled ? local.selectors_parameter : null
+}

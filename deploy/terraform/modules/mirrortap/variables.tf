@@ -335,7 +335,7 @@ variable "pcap_min_free_bytes" {
 }
 
 variable "allowed_vnis" {
-  description = "VNIs the rendered config accepts (allowed_vnis, e.g. [\"501\", \"1000-1999\"]). null = only the VNIs of mirror_sessions (every VNI when none are named); [] = every VNI. Sessions created outside this module (other accounts, the console) need their VNIs here."
+  description = "VNIs the rendered config accepts (allowed_vnis, e.g. [\"501\", \"1000-1999\"]). null = only the VNIs of mirror_sessions (every VNI when none are named, or when mirror_selectors are given: set a range covering their VNIs to be strict); [] = every VNI. Sessions created outside this module (other accounts, the console) need their VNIs here."
   type        = list(string)
   default     = null
 
@@ -608,4 +608,57 @@ variable "route_table_ids" {
   description = "Route tables for the S3 gateway endpoint. null = the ones associated with subnet_ids (each subnet needs an explicit association then)."
   type        = list(string)
   default     = null
+}
+
+# ---------------------------------------------------------------------------
+# Mirroring that follows the fleet: mirrortap-sessions on the collectors
+# ---------------------------------------------------------------------------
+
+variable "mirror_selectors" {
+  description = <<-EOT
+    Mirror sessions that follow the monitored fleet: for each selector,
+    mirrortap-sessions on the collectors keeps a session to this module's
+    target (with its filter) for every network interface the selector names,
+    and removes the ones it made when an interface no longer matches. select
+    is a list of DescribeNetworkInterfaces filters in the AWS CLI's
+    shorthand ("Name=tag:tier,Values=web", "Name=subnet-id,Values=subnet-1,subnet-2");
+    all must match. name tags the sessions (mirrortap:selector) and labels
+    the coverage metrics. The selectors go to an SSM parameter the service
+    reads at every run: editing them never replaces the collectors. [] (the
+    default): no service. mirror_sessions stays for fixed ENIs.
+  EOT
+  type = list(object({
+    name           = string
+    select         = list(string)
+    vni            = number
+    session_number = optional(number, 1)
+    packet_length  = optional(number)
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([for s in var.mirror_selectors :
+      can(regex("^[A-Za-z0-9_.:-]{1,64}$", s.name)) && length(s.select) > 0
+      && alltrue([for f in s.select : can(regex("^Name=[^,=]+,Values=[^,]+(,[^,]+)*$", f))])
+      && s.vni >= 0 && s.vni <= 16777215 && s.session_number >= 1 && s.session_number <= 32766
+      && (s.packet_length == null ? true : s.packet_length >= 1 && s.packet_length <= 8500)
+    ])
+    error_message = "mirror_selectors: name of letters, digits, _ . : - (1 to 64), select a non-empty list of \"Name=NAME,Values=V[,V...]\", vni 0..16777215, session_number 1..32766, packet_length 1..8500 or null."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.mirror_selectors : s.name])) == length(var.mirror_selectors)
+    error_message = "mirror_selectors: each selector needs a name of its own."
+  }
+}
+
+variable "sessions_metrics_port" {
+  description = "Port of mirrortap-sessions' /metrics (mirror coverage) on every collector, when mirror_selectors are given; open to monitoring_cidrs."
+  type        = number
+  default     = 9479
+
+  validation {
+    condition     = var.sessions_metrics_port >= 1 && var.sessions_metrics_port <= 65535
+    error_message = "sessions_metrics_port: 1..65535."
+  }
 }

@@ -1,0 +1,146 @@
+#include "sessions/config.hpp"
+
+#include "sessions/settings.hpp"
+#include "support/file.hpp"
+#include "support/text.hpp"
+#include "support/yaml_value.hpp"
+
+namespace mirrortap::sessions {
+
+namespace {
+
+// `select:`: one filter, or a list of them. Not list_items(): a filter's
+// own commas (Values=web,api) must not split it.
+void read_select(const YAML::Node& v, std::vector<cloud::Ec2Filter>& select, ErrorList& errors) {
+    auto one = [&](const YAML::Node& n) {
+        if (!n.IsScalar()) return errors.add(error_at(n, "select: expected Name=NAME,Values=VALUE[,VALUE...]"));
+        std::string why;
+        if (auto f = parse_select(n.Scalar(), why)) select.push_back(std::move(*f));
+        else errors.add(error_at(n, "select: " + why));
+    };
+    if (v.IsSequence()) {
+        for (const YAML::Node& item : v) one(item);
+    } else {
+        one(v);
+    }
+}
+
+// One entry of `selectors:`.
+Selector read_selector(const YAML::Node& item, ErrorList& errors) {
+    enum Key { name, select, target, filter, vni, session_number, packet_length };
+    static const std::vector<std::string_view> kKeys = {"name", "select", "target", "filter",
+                                                        "vni",  "session_number", "packet_length"};
+    Selector s;
+    s.line = item.Mark().line + 1;
+    s.column = item.Mark().column + 1;
+    bool given[7] = {};
+    walk_settings(item, kKeys, [&](size_t key, const YAML::Node& v) {
+        given[key] = true;
+        const std::string_view k = kKeys[key];
+        switch (Key(key)) {
+            case name:
+                if (auto n = read_value(v, k, errors, parse_selector_name)) s.name = *n;
+                break;
+            case select: read_select(v, s.select, errors); break;
+            case target:
+                if (auto id = read_value(v, k, errors, parse_target_id)) s.target_id = *id;
+                break;
+            case filter:
+                if (auto id = read_value(v, k, errors, parse_filter_id)) s.filter_id = *id;
+                break;
+            case vni:
+                if (auto n = read_value(v, k, errors, parse_vni)) s.vni = *n;
+                break;
+            case session_number:
+                if (auto n = read_value(v, k, errors, parse_session_number)) s.session_number = *n;
+                break;
+            case packet_length: s.packet_length = read_value(v, k, errors, parse_packet_length); break;
+        }
+    }, errors, "a selector");
+    if (item.IsMap() && !given[name]) errors.add(error_at(item, "a selector needs a name"));
+    return s;
+}
+
+}  // namespace
+
+std::vector<std::string> SessionsConfig::default_unsupported_instance_types() {
+    // AWS's Traffic Mirroring limitations: T2 and the previous generation
+    // (Xen) families. C4, D2, G3, H1, I3, M4, P2, P3, R4, X1 are supported.
+    return {"t1.*", "t2.*", "m1.*", "m2.*", "m3.*", "c1.*", "c3.*", "cc2.*", "cg1.*", "cr1.*",
+            "g2.*", "hi1.*", "hs1.*", "i2.*", "r3.*"};
+}
+
+void load_selectors(const YAML::Node& list, std::vector<Selector>& selectors, ErrorList& errors) {
+    if (!list.IsSequence()) {
+        errors.add(error_at(list, "selectors: expected a list of selectors"));
+        return;
+    }
+    selectors.clear();
+    for (const YAML::Node& item : list) {
+        if (errors.stopped()) return;
+        selectors.push_back(read_selector(item, errors));
+    }
+}
+
+ConfigLoad load_config_text(std::string_view text) {
+    ConfigLoad out;
+    ErrorList errors(out.errors);
+    if (const std::optional<YAML::Node> root = parse_yaml_document(text, errors))
+        load_settings(sessions_settings(), *root, out.config, errors);
+    return out;
+}
+
+ConfigLoad load_config_file(const std::string& path) {
+    std::string why;
+    const std::optional<std::string> text = read_config_file(path, why);
+    if (!text) {
+        ConfigLoad out;
+        out.errors.push_back({0, 0, why});
+        return out;
+    }
+    return load_config_text(*text);
+}
+
+SelectorsLoad load_selectors_text(std::string_view text) {
+    SelectorsLoad out;
+    ErrorList errors(out.errors);
+    const std::optional<YAML::Node> root = parse_yaml_document(text, errors);
+    if (!root) return out;
+    static const std::vector<std::string_view> kKeys = {"selectors"};
+    bool given = false;
+    walk_settings(*root, kKeys, [&](size_t, const YAML::Node& n) {
+        given = true;
+        load_selectors(n, out.selectors, errors);
+    }, errors);
+    if (!errors.empty()) return out;
+    if (!given || out.selectors.empty()) {
+        errors.add("no selector: the value must hold selectors: with at least one");
+        return out;
+    }
+    SessionsConfig c;
+    c.selectors = out.selectors;
+    for (std::string& p : check_config(c)) errors.add(std::move(p));
+    return out;
+}
+
+bool instance_type_listed(std::string_view type, const std::vector<std::string>& patterns) {
+    for (const std::string& p : patterns) {
+        if (p.ends_with('*') ? type.starts_with(std::string_view(p).substr(0, p.size() - 1)) : type == p) return true;
+    }
+    return false;
+}
+
+std::vector<std::string> check_config(const SessionsConfig& config) {
+    std::vector<std::string> problems;
+    if (!config.selectors_parameter.empty() && !config.selectors.empty())
+        problems.push_back("selectors_parameter and selectors (or --select) both given: the selectors come from one place");
+    if (config.selectors.empty() && config.selectors_parameter.empty())
+        problems.push_back("no selector: give selectors: in the file, --select, --target, --filter and --vni, "
+                           "or selectors_parameter");
+    for (const Selector& s : config.selectors)
+        for (std::string& p : selector_problems(s)) problems.push_back(std::move(p));
+    for (std::string& p : selector_conflicts(config.selectors)) problems.push_back(std::move(p));
+    return problems;
+}
+
+}  // namespace mirrortap::sessions
