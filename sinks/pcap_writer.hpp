@@ -1,15 +1,16 @@
-// The pcap writer: one thread per process ("mt-pcap-writer") that makes every
-// file-system call of the pcap sink, so that a receive worker never waits on a
-// disk. Each pcap sink (one per worker, a new one per reload) owns a channel:
-// a block pool, the rings that carry blocks to the writer and back, and the
-// files (PcapFiles) that only the writer touches.
+// The pcap writer: one thread per collector ("mt-pcap-writer") that makes
+// every file-system call of the pcap sink, so that a receive worker never
+// waits on a disk. Each pcap sink (one per worker, a new one per reload) owns
+// a channel: a block pool, the rings that carry blocks to the writer and back,
+// and the files (PcapFiles) that only the writer touches.
 //
-// One thread for the process rather than one per worker: the disk, not the
-// CPU, is what a writer waits on (it copies nothing, each write(2) carries a
-// whole block); one thread keeps the directory operations of every session
-// serialised, leaves the cores to the receive workers, and, living as long as
-// the process, lets a reload hand its old sink's files over without waiting
-// for a thread to end.
+// One thread for the collector rather than one per worker: the disk, not the
+// CPU, is what a writer waits on (it copies nothing; a writev carries a
+// session's records of a whole flush interval); one thread keeps the
+// directory operations of every session serialised, leaves the cores to the
+// receive workers, and, living as long as its owner (collector/collector.hpp
+// holds it in SinkServices), lets a reload hand its old sink's files over
+// without waiting for a thread to end.
 #pragma once
 #include <atomic>
 #include <chrono>
