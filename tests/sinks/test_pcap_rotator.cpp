@@ -1017,7 +1017,7 @@ size_t threads_named(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("pcap writer: its owner stops it after the last sink closed; every file is finished and no thread is left") {
+TEST_CASE("pcap writer: its owner stops it after the last sink closed, every file finished and no thread left") {
     const size_t before = threads_named("mt-pcap-writer");
     ManySessions ms(3);
     auto writer = std::make_shared<PcapWriter>();
