@@ -26,9 +26,6 @@ namespace {
 constexpr const char* kPartSuffix = ".part";
 constexpr const char* kCurrentLink = "current";
 constexpr const char* kCurrentLinkNew = "current.new";
-// How often a sink looks for session directories left empty (by an ended
-// session whose files were uploaded and removed, or by retention).
-constexpr uint64_t kDirSweepIntervalNs = 60'000'000'000ull;
 
 SinkDropReason reason_for(int err) {
     switch (err) {
@@ -606,10 +603,6 @@ void PcapFiles::tick(uint64_t now_ns) {
         ++i;
     }
     park_idle_files();
-    if (now_ns_ >= next_dir_sweep_ns_) {
-        next_dir_sweep_ns_ = now_ns_ + kDirSweepIntervalNs;
-        remove_empty_session_dirs();
-    }
     publish_health();
 }
 
@@ -715,9 +708,14 @@ void PcapFiles::park_idle_files() {
         park(*by_last_write_.front());
 }
 
-void PcapFiles::remove_empty_session_dirs() {
+void PcapFiles::add_session_names(std::unordered_set<std::string>& names) const {
+    for (const auto& s : sessions_)
+        if (s) names.insert(s->name);
+}
+
+void remove_empty_session_dirs(const std::string& pcap_dir, const std::unordered_set<std::string>& live) {
     std::string why;
-    const int capture_fd = open_dir_path(pcap_.dir, false, 0, why);
+    const int capture_fd = open_dir_path(pcap_dir, false, 0, why);
     if (capture_fd < 0) return;
     const int list_fd = dup(capture_fd);
     DIR* d = list_fd >= 0 ? fdopendir(list_fd) : nullptr;
@@ -726,14 +724,12 @@ void PcapFiles::remove_empty_session_dirs() {
         ::close(capture_fd);
         return;
     }
-    std::unordered_set<std::string> ours;
-    for (const auto& s : sessions_)
-        if (s) ours.insert(s->name);
     // rmdir takes only an empty directory, and never follows a link; every
-    // file of ours is created on this thread, so none can appear in between.
+    // file of ours is created on the writer thread, which runs this, so none
+    // can appear in between.
     struct stat st{};
     while (dirent* e = readdir(d)) {
-        if (e->d_name[0] == '.' || ours.count(e->d_name)) continue;
+        if (e->d_name[0] == '.' || live.count(e->d_name)) continue;
         const bool dir = e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN &&
                                                  fstatat(capture_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                                                  S_ISDIR(st.st_mode));

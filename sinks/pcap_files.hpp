@@ -15,6 +15,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.hpp"
@@ -60,6 +61,10 @@ struct RetentionPolicy {
     size_t excess(const std::deque<FinishedFile>& oldest_first) const;
 };
 
+// Writer thread. Removes the session directories under pcap_dir that hold
+// nothing and are not in `live` (rmdir only: never a file, never through a link).
+void remove_empty_session_dirs(const std::string& pcap_dir, const std::unordered_set<std::string>& live);
+
 class PcapFiles {
 public:
     explicit PcapFiles(const PcapRotatorOptions& options);
@@ -82,6 +87,9 @@ public:
 
     // Any thread.
     SinkStats stats() const { return {bytes_written_.get(), files_rotated_.get()}; }
+    // Writer thread. The directory names of the sessions this sink holds.
+    void add_session_names(std::unordered_set<std::string>& names) const;
+    const std::string& dir() const { return pcap_.dir; }
     // Descriptors of files being written that this sink holds open now.
     uint32_t open_descriptors() const { return open_descriptors_.load(std::memory_order_relaxed); }
     bool healthy(std::string& why) const;
@@ -120,8 +128,7 @@ private:
     void park(SessionFiles& f);
     bool unpark(SessionFiles& f);
     void park_idle_files();
-    // Session directories that hold nothing and belong to no session of ours.
-    void remove_empty_session_dirs();
+
     int open_dir_fd(const SessionFiles& f) const;
     void note_failure(SessionFiles& f, const std::string& what, int err);
     void publish_health();
@@ -141,7 +148,6 @@ private:
     std::vector<SessionFiles*> open_;  // sessions with a file open (its descriptor open or parked)
     std::list<SessionFiles*> by_last_write_;  // open descriptors, the longest unwritten first
     const uint64_t idle_close_ns_;
-    uint64_t next_dir_sweep_ns_ = 0;
     uint64_t now_ns_ = 0;              // the latest time seen: ticks and record timestamps
     uint64_t next_space_check_ns_ = 0;
     uint32_t failing_ = 0;  // sessions whose last attempt failed; published by publish_health()

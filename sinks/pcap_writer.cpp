@@ -165,6 +165,7 @@ bool PcapChannel::has_work() const {
 void PcapWriter::start() {
     if (started_) return;
     started_ = true;
+    next_dir_sweep_ = std::chrono::steady_clock::now() + dir_sweep_interval_;
     thread_ = std::thread([this] {
         sigset_t all;  // the process's signal handlers run elsewhere
         sigfillset(&all);
@@ -220,7 +221,23 @@ bool PcapWriter::pass() {
     bool worked = false;
     for (auto& c : channels_) worked |= c->serve();
     std::erase_if(channels_, [](const auto& c) { return c->done.load(std::memory_order_relaxed); });
+    if (std::chrono::steady_clock::now() >= next_dir_sweep_) {
+        next_dir_sweep_ = std::chrono::steady_clock::now() + dir_sweep_interval_;
+        sweep_empty_session_dirs();
+    }
     return worked;
+}
+
+// Live means held by any sink of this writer: a session's directory is not
+// removed because another worker's sink, or a reload's predecessor, has it.
+void PcapWriter::sweep_empty_session_dirs() {
+    std::unordered_set<std::string> live;
+    std::unordered_set<std::string> dirs;
+    for (const auto& c : channels_) {
+        c->files.add_session_names(live);
+        dirs.insert(c->files.dir());
+    }
+    for (const auto& dir : dirs) remove_empty_session_dirs(dir, live);
 }
 
 bool PcapWriter::anything_to_do() const {

@@ -84,7 +84,12 @@ private:
 
 class PcapWriter {
 public:
-    PcapWriter() = default;
+    // dir_sweep_interval: how often the writer removes session directories
+    // that hold nothing and belong to no session of any sink (an ended
+    // session's, after its files were uploaded and deleted, or retention);
+    // the first sweep comes one interval after start().
+    explicit PcapWriter(std::chrono::milliseconds dir_sweep_interval = std::chrono::seconds(60))
+        : dir_sweep_interval_(dir_sweep_interval) {}
     ~PcapWriter();  // stop()
     // Finishes every channel (each closed by its sink first), then ends the
     // thread and returns. The owner calls it once no sink hands it anything.
@@ -116,6 +121,7 @@ private:
     void idle_wait();
     void wake_now();
     bool anything_to_do() const;
+    void sweep_empty_session_dirs();
 
     std::mutex mutex_;  // attach(), sync(), wait_done(): never a receive worker
     std::condition_variable passed_;
@@ -125,6 +131,8 @@ private:
     std::vector<std::shared_ptr<PcapChannel>> channels_;  // the writer's, oldest first
     std::atomic<uint32_t> wake_word_{0};
     std::atomic<bool> sleeping_{false};
+    const std::chrono::milliseconds dir_sweep_interval_;
+    std::chrono::steady_clock::time_point next_dir_sweep_;  // the writer thread's
     bool started_ = false;  // start() and stop() are called by the owner's thread only
     std::thread thread_;
 };

@@ -954,39 +954,56 @@ TEST_CASE("pcap: a closed file replaced while it idled is left alone, and the ne
     CHECK(r.records[0].ts_ns == kT0 + 4 * kSecond);
 }
 
-TEST_CASE("pcap: session directories left empty are removed, others and links are not") {
-    ManySessions ms(2);
-    PcapRotator sink(ms.options());
+TEST_CASE("pcap: session directories left empty are removed, others, links and live sessions' are not") {
+    ManySessions ms(3);
+    // Sweeps at every pass here (the collector's writer: once a minute).
+    auto writer = std::make_shared<PcapWriter>(std::chrono::milliseconds(0));
+    writer->start();
+    auto o = ms.options();
+    o.writer = writer;
+    // Two workers' sinks on one writer: session 2 lives in the second.
+    PcapRotator sink(o);
+    auto o2 = o;
+    o2.sink_index = 1;
+    PcapRotator other(o2);
     std::vector<Packet> batch = {ms.packet(0, kT0), ms.packet(1, kT0)};
     sink.write(batch);
     sink.tick(kT0 + kSecond);
+    std::vector<Packet> batch2 = {Packet{ms.sessions[2].get(), kT0, view(ms.frame), uint32_t(ms.frame.size()), {}}};
+    other.write(batch2);
+    other.tick(kT0 + kSecond);
     sink.sync();
-    // Session 0 ends with its file kept; an uploader then removes it.
+    // Session 0 ends with its file kept; an uploader then removes it. Session 2's
+    // file goes the same way while the session lives on in the other sink.
     const uint64_t ticket = sink.expire(*ms.sessions[0]);
     sink.sync();
     REQUIRE(sink.released(ticket));
     REQUIRE(fs::is_directory(ms.dir(0)));  // its finished file is still there
     for (auto& f : fs::directory_iterator(ms.dir(0))) fs::remove(f.path());
+    other.rotate();
+    sink.sync();
+    for (auto& f : fs::directory_iterator(ms.dir(2))) fs::remove(f.path());
     // Left over from earlier runs: an empty directory, one with a file, a link to an empty one.
     fs::create_directory(ms.tmp.path / "vni-9");
     fs::create_directory(ms.tmp.path / "vni-10");
     std::ofstream(ms.tmp.path / "vni-10" / "keep.pcap") << "x";
     TempDir elsewhere;
     fs::create_directory_symlink(elsewhere.path, ms.tmp.path / "vni-11");
-    sink.tick(kT0 + 120 * kSecond);  // the sweep runs about once a minute
     sink.sync();
     CHECK_FALSE(fs::exists(ms.dir(0)));
     CHECK_FALSE(fs::exists(ms.tmp.path / "vni-9"));
     CHECK(fs::exists(ms.tmp.path / "vni-10" / "keep.pcap"));
     CHECK(fs::is_symlink(ms.tmp.path / "vni-11"));
     CHECK(fs::is_directory(elsewhere.path));
-    CHECK(fs::is_directory(ms.dir(1)));  // a live session's directory stays
+    CHECK(fs::is_directory(ms.dir(1)));  // live, with its file
+    CHECK(fs::is_directory(ms.dir(2)));  // live in the other sink, empty
+    other.drain();
     sink.drain();
 }
 
 TEST_CASE("pcap: an ended session that wrote nothing leaves no directory behind") {
     ManySessions ms(1);
-    auto writer = std::make_shared<PcapWriter>();
+    auto writer = std::make_shared<PcapWriter>(std::chrono::milliseconds(0));  // sweeps at every pass
     writer->start();
     auto o = ms.options();
     o.writer = writer;
