@@ -156,8 +156,9 @@ private:
     tcp::acceptor acceptor_{io_};
     asio::steady_timer retry_{io_};
     std::shared_ptr<Gate> gate_;
-    // Oldest activity first: a connection moves to the back when a request
-    // arrives and when its answer has been taken, so the front is the one idle longest.
+    // Oldest progress first: a connection moves to the back when a request
+    // arrives, when its answer begins and when it has been taken, so the front
+    // is the one idle, or leaving its answer untaken, longest.
     std::list<Connection*> connections_;
     // Connections whose answer is not all taken yet, the one sending longest first.
     std::list<Connection*> sending_;
@@ -178,8 +179,8 @@ public:
         read();
     }
 
-    // From the arrival of a request until its answer is taken.
-    bool busy() const { return busy_; }
+    // Its request read, its answer not given yet.
+    bool awaiting_answer() const { return !answered_; }
 
     void close() {
         if (closed_) return;
@@ -208,12 +209,12 @@ public:
         response_.keep_alive(keep_alive_);
         response_.prepare_payload();
         server_.hold_unsent(*this, response_.body());
+        touch();  // from now on idle, if the client does not read
         stream_.expires_after(server_.opt_.write_timeout);
         http::async_write(stream_, response_, [self = shared_from_this()](boost::system::error_code ec, size_t) {
             if (self->sending_) self->server_.release_unsent(*self);
             if (self->closed_) return;
             if (ec || !self->keep_alive_) return self->close();
-            self->busy_ = false;
             self->touch();
             self->read();
         });
@@ -239,7 +240,6 @@ private:
     void on_read(boost::system::error_code ec) {
         if (closed_) return;
         if (ec) return close();
-        busy_ = true;
         answered_ = false;
         touch();
         const auto& req = parser_->get();
@@ -277,24 +277,24 @@ private:
     std::list<Connection*>::iterator place_;
     std::list<Connection*>::iterator sending_place_;
     bool keep_alive_ = false;
-    bool busy_ = false;
     bool answered_ = true;
     bool sending_ = false;
     bool closed_ = false;
 };
 
 void Server::make_room() {
-    // The connection idle longest goes first; then, when every one is busy,
-    // the one that has left its answer untaken longest (a client that does
-    // not read), so that the cap holds under any flood.
+    // The connection that has made no progress for longest goes: idle since
+    // it was accepted or its last answer was taken, or leaving its answer
+    // untaken since it began. So a client that never reads goes before one
+    // that just connected (a load balancer's check), however many arrive. One
+    // waiting for a deferred answer waits on us, and goes only when all do.
     while (!connections_.empty() && connections_.size() >= opt_.max_connections) {
-        Connection* victim = nullptr;
+        Connection* victim = connections_.front();
         for (Connection* c : connections_)
-            if (!c->busy()) {
+            if (!c->awaiting_answer()) {
                 victim = c;
                 break;
             }
-        if (!victim) victim = sending_.empty() ? connections_.front() : sending_.front();
         victim->close();
     }
 }

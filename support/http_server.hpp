@@ -4,8 +4,8 @@
 // check is answered while hundreds of connections sit open. Each request must
 // arrive whole within the read timeout and each answer be taken within the
 // write timeout, headers are bounded, and past the connection cap the
-// connection idle longest is closed to make room (then the one that has left
-// its answer untaken longest). A handler that would take long (a metrics page
+// connection that has made no progress for longest (idle, or leaving its
+// answer untaken) is closed to make room. A handler that would take long (a metrics page
 // of thousands of series) answers later, from another thread, so that the
 // server's thread never waits for it.
 #pragma once
