@@ -326,6 +326,10 @@ void Server::accept() {
         if (ec == asio::error::operation_aborted) return;
         if (!ec) {
             make_room();
+            if (opt_.send_buffer_bytes > 0) {
+                boost::system::error_code ignored;
+                socket.set_option(asio::socket_base::send_buffer_size(opt_.send_buffer_bytes), ignored);
+            }
             std::make_shared<Connection>(*this, std::move(socket))->begin();
             return accept();
         }
