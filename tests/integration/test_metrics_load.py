@@ -2,6 +2,7 @@
 scrape at once or ask and never read, the HTTP server's descriptors and memory stay within what
 its caps allow, and a page capped by metrics.max_session_series still reconciles exactly.
 Judged by answers and counts, never by how long anything took."""
+import os
 import time
 
 from harness import COLLECTOR, Collector, check_identities, parse_metrics, run, seq_frame, value, vxlan
@@ -11,6 +12,7 @@ from http_flood import NonReaders, Scrapers, health_check, open_fds, rss_kib, sa
 MAX_CONNECTIONS = 512
 MAX_UNSENT_BYTES = 64 << 20
 READ_AHEAD_BYTES = 16384  # a connection's request buffer
+PCAP_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES = 24, 16
 
 
 def sessions_with_traffic(c, count, packets_of=lambda vni: 1):
@@ -85,17 +87,34 @@ def health_answers_while_2000_clients_never_read():
         assert c.stop() == 0
 
 
+def pcap_bytes_on_disk(pcap_dir):
+    """Bytes in the pcap files (finished or not; not `current`, a link to one of them)."""
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(pcap_dir)
+               for f in files if f.endswith((".pcap", ".pcap.part")))
+
+
 def capped_metrics_reconcile():
     """300 sessions, VNI v sent 1 + v % 13 frames, metrics.max_session_series 50, VNI 7 named (and
     quiet): VNI 7 and the 49 loudest have series of their own, the other 250 are summed into
     session="other" (vni=""), mirrortap_sessions_folded says 250, and every identity holds over
     the capped page. Once the sessions end, other keeps what it counted (it never goes down) while
-    the ended own sessions move to the expired totals; new sessions take the freed places."""
-    config = ("metrics:\n  max_session_series: 50\nsession_idle_seconds: 1\n"
-              "sessions: [{vni: 7, name: named-quiet}]\n")
+    the ended own sessions move to the expired totals; new sessions take the freed places.
+    Places are given when a scrape first sees a session, so the first scrape waits until every
+    record is in the pcap files (their sizes say so), not for a time."""
+    # A block for each session's records: the pool must hold one per session, or some wait as queue_full.
+    config = ("metrics:\n  max_session_series: 50\nsessions: [{vni: 7, name: named-quiet}]\n"
+              "pcap:\n  buffer_size: 65552\n  buffer_blocks: 400\n")
     packets_of = lambda vni: 1 + vni % 13  # noqa: E731
     with Collector(config=config) as c:
-        sent = sessions_with_traffic(c, 300, packets_of)
+        datagrams = [vxlan(vni, seq_frame(vni, i)) for vni in range(1, 301) for i in range(packets_of(vni))]
+        sent = len(datagrams)
+        c.send(datagrams)
+        on_disk = 300 * PCAP_HEADER_BYTES + sent * (PCAP_RECORD_HEADER_BYTES + 200)  # seq_frame's 200 bytes
+        for _ in range(400):  # bounded: 20 s; records reach the files within flush_interval_ms
+            if pcap_bytes_on_disk(c.pcap_dir) >= on_disk:
+                break
+            time.sleep(0.05)
+        assert pcap_bytes_on_disk(c.pcap_dir) == on_disk, (pcap_bytes_on_disk(c.pcap_dir), on_disk)
         m = c.metrics()
         check_identities(m)
         own = {dict(l)["session"]: v for (n, l), v in m.items()
@@ -114,7 +133,8 @@ def capped_metrics_reconcile():
         # The page holds 51 sessions' series, not 300.
         assert len([k for k in m if k[0] == "mirrortap_session_packets_total"]) == 51
 
-        # The sessions end after a second without packets.
+        # A reload makes them end after a second without packets.
+        c.reload(config + "session_idle_seconds: 1\n")
         m = c.wait_metrics(lambda m: value(m, "mirrortap_sessions") == 0, "every session ended")
         check_identities(m)
         assert value(m, "mirrortap_session_packets_total", session="other") == other
