@@ -109,16 +109,12 @@ class Scrapers:
             self.stopping.wait(max(0.0, self.started + rounds * self.every_s - time.monotonic()))
 
 
-class NonReaders:
-    """`count` connections opened at `per_second`, each asking for /metrics (every fourth says
-    nothing at all) with a receive buffer of 4 KiB, and never reading; all held open until the
-    context ends, so only the server can free what they cost it."""
+class Background:
+    """A daemon thread running self._run() from entering the context until _run returns or, on
+    leaving, sees `stopping` set; _run must look at it and end by itself (every loop bounded)."""
 
-    def __init__(self, port, count, per_second=500):
-        self.port, self.count, self.per_second = port, count, per_second
-        self.sockets = []
-        self.asked = 0
-        self.done = threading.Event()
+    def __init__(self):
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self):
@@ -126,8 +122,24 @@ class NonReaders:
         return self
 
     def __exit__(self, *exc):
-        self.done.wait(timeout=60)
+        self.stopping.set()
         self.thread.join(timeout=60)
+
+
+class NonReaders(Background):
+    """`count` connections opened at `per_second`, each asking for /metrics (every fourth says
+    nothing at all) with a receive buffer of 4 KiB, and never reading; all held open until the
+    context ends, so only the server can free what they cost it."""
+
+    def __init__(self, port, count, per_second=500):
+        super().__init__()
+        self.port, self.count, self.per_second = port, count, per_second
+        self.sockets = []
+        self.asked = 0
+        self.done = threading.Event()
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
         for s in self.sockets:
             s.close()
 
@@ -137,7 +149,9 @@ class NonReaders:
     def _run(self):
         started = time.monotonic()
         try:
-            for i in range(self.count):  # bounded: count connections
+            for i in range(self.count):  # bounded: count connections, or until the context ends
+                if self.stopping.is_set():
+                    break
                 # Paced: the i-th no sooner than i / per_second seconds in.
                 ahead = started + i / self.per_second - time.monotonic()
                 if ahead > 0:
