@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "collector/metrics.hpp"
+#include "collector/session_series.hpp"
 #include "sinks/flow_index.hpp"
 #include "support/version.hpp"
 #include "support/clock.hpp"
@@ -88,7 +89,8 @@ public:
             batch(metrics::batch_duration), alive(metrics::workers_alive), healthy(metrics::healthy),
             expired_sessions(metrics::sessions_expired), expired_packets(metrics::expired_session_packets),
             expired_bytes(metrics::expired_session_bytes), expired_fed(metrics::expired_sink_packets),
-            expired_written(metrics::expired_sink_written), expired_dropped(metrics::expired_sink_dropped);
+            expired_written(metrics::expired_sink_written), expired_dropped(metrics::expired_sink_dropped),
+            sessions_folded(metrics::sessions_folded);
         ExpiredTotals expired;
         uint32_t kinds_running = 0;  // bit k: some worker runs a sink of kind k
 
@@ -98,6 +100,13 @@ public:
         std::array<uint64_t, kBatchSecondsBuckets.size() + 1> buckets{};
         uint64_t batches = 0, batch_ns = 0, files_rotated = 0, bytes_written = 0;
         const uint64_t now = monotonic_ns();
+        const auto config = c_.config();
+        // Every table held still at once: no session is released (its counters
+        // moved to expired()) or its slot reused while we read and place them,
+        // so the sessions, the expired totals and the places add up.
+        std::vector<std::unique_lock<std::mutex>> holds;
+        std::vector<LiveSession> live;
+        std::optional<SessionFigures> other_ended;  // released sessions that were in session="other"
         for (const auto& w : c_.workers()) {
             const WorkerCounters& k = w->counters();
             rx += k.received_packets.get();
@@ -110,27 +119,38 @@ public:
             kernel_drops += source.kernel_drops;
             outer_fragments += source.outer_fragments;
             workers_up += worker_alive(*w, now) ? 1 : 0;
+            uint32_t worker_kinds = 0;
             w->each_sink([&](const Sink& sink) {
-                kinds_running |= 1u << kind_of_slot(sink.slot());
+                worker_kinds |= 1u << kind_of_slot(sink.slot());
                 if (sink.name() != "pcap") return;
                 const SinkStats s = sink.stats();
                 files_rotated += s.files_rotated;
                 bytes_written += s.bytes_written;
             });
+            kinds_running |= worker_kinds;
             const SessionTable& table = w->sessions();
-            // Held still: no session is released (its counters moved to
-            // expired()) or its slot reused while we read, so the sessions
-            // and the expired totals add up.
-            const auto hold = table.hold();
+            holds.push_back(table.hold());
             const uint32_t n = table.size();
             for (uint32_t i = 0; i < n; ++i) {
                 if (!table.in_use(i)) continue;
-                ++sessions_seen;
-                add_session(table.at(i), *w, session_packets, session_bytes, session_sources, written, dropped,
-                            buffered);
+                const Session& s = table.at(i);
+                live.push_back({&s, s.name(), s.vni, figures_of(s, worker_kinds), SeriesPlace::undecided});
             }
             expired.add(table.expired());
+            // Released from session="other": their figures stay there; only the count of ended sessions takes them.
+            const ExpiredSessions& in_other = table.expired_in_other();
+            expired.sessions += in_other.sessions.get();
+            if (in_other.sessions.get() > 0) {
+                if (!other_ended) other_ended.emplace();
+                other_ended->add(figures_of(in_other, worker_kinds));
+            }
         }
+        sessions_seen = live.size();
+        const size_t folded = place(live, *config);
+        holds.clear();  // what is read of the sessions from here on was copied while they were held
+        add_sessions(live, other_ended, kinds_running, session_packets, session_bytes, session_sources, written,
+                     dropped, buffered);
+        sessions_folded.value(double(folded));
         expired_sessions.value(double(expired.sessions));
         expired_packets.value(double(expired.packets));
         expired_bytes.value(double(expired.bytes));
@@ -159,7 +179,7 @@ public:
         index_files.value(double(indexes.written.load(std::memory_order_relaxed)));
         index_failures.value(double(indexes.failed.load(std::memory_order_relaxed)));
         index_incomplete.value(double(indexes.incomplete.load(std::memory_order_relaxed)));
-        if (const auto config = c_.config(); config->pcap.enabled)
+        if (config->pcap.enabled)
             if (auto free = disk_free_bytes(config->pcap.dir)) disk_free.value(double(*free));
         ClientMetric& h = batch.add();
         h.histogram.sample_count = batches;
@@ -187,7 +207,8 @@ public:
         }
 
         std::vector<MetricFamily> out;
-        for (Family* f : {&build, &received, &received_bytes, &decap, &socket_drops, &sessions, &session_packets,
+        for (Family* f : {&build, &received, &received_bytes, &decap, &socket_drops, &sessions, &sessions_folded,
+                          &session_packets,
                           &session_bytes, &session_sources, &written, &dropped, &buffered, &expired_sessions,
                           &expired_packets, &expired_bytes, &expired_fed, &expired_written, &expired_dropped,
                           &rotated, &pcap_bytes, &index_files, &index_failures, &index_incomplete, &disk_free,
@@ -198,34 +219,68 @@ public:
     }
 
 private:
-    static void add_session(const Session& s, const Worker& w, Family& packets, Family& bytes, Family& sources,
-                            Family& written, Family& dropped, Family& buffered) {
-        // Only the sinks this session feeds (per-session `sinks:`), so that
-        // written + dropped + buffered = session packets holds for each series.
-        const uint32_t feeds = s.sink_mask.load(std::memory_order_relaxed);
-        const ClientMetric::Label session{"session", s.name()};
-        const ClientMetric::Label vni{"vni", std::to_string(s.vni)};
-        packets.value(double(s.packets.get()), {session, vni});
-        bytes.value(double(s.bytes.get()), {session, vni});
-        sources.value(double(s.source_count.load(std::memory_order_acquire)), {session, vni});
-        w.each_sink([&](const Sink& each) {
-            const size_t kind = kind_of_slot(each.slot());
-            if (!((feeds >> kind) & 1)) return;
-            // A kind counts in one slot per generation in turn: its figures are their sum.
-            uint64_t out = 0, held = 0;
-            std::array<uint64_t, kSinkDropReasonCount> lost{};
-            for (uint32_t bank = 0; bank < kCounterBanks; ++bank) {
-                const SinkCounters& k = s.sinks[counter_slot(kind, bank)];
-                out += k.written.get();
-                held += k.buffered.get();
-                for (size_t r = 0; r < kSinkDropReasonCount; ++r) lost[r] += k.dropped[r].get();
-            }
-            const ClientMetric::Label sink{"sink", std::string(each.name())};
-            written.value(double(out), {sink, session, vni});
-            buffered.value(double(held), {sink, session, vni});
+    // A live session as read under its table's hold.
+    struct LiveSession {
+        const Session* session;  // only while held
+        std::string name;
+        uint32_t vni;
+        SessionFigures figures;
+        SeriesPlace place;
+    };
+
+    // Decides where each live session shows (under every table's hold, as
+    // release reads the place): returns how many are in session="other".
+    static size_t place(std::vector<LiveSession>& live, const Config& config) {
+        std::vector<SeriesCandidate> candidates;
+        candidates.reserve(live.size());
+        for (const LiveSession& l : live)
+            candidates.push_back({l.figures.packets, config.name_for(l.vni) != nullptr,
+                                  SeriesPlace(l.session->series_place.load(std::memory_order_relaxed))});
+        const size_t folded = place_sessions(candidates, config.metrics.max_session_series);
+        for (size_t i = 0; i < live.size(); ++i) {
+            live[i].place = candidates[i].place;
+            live[i].session->series_place.store(uint8_t(candidates[i].place), std::memory_order_relaxed);
+        }
+        return folded;
+    }
+
+    static void add_series(const SessionFigures& f, const ClientMetric::Label& session, const ClientMetric::Label& vni,
+                           Family& packets, Family& bytes, Family& sources, Family& written, Family& dropped,
+                           Family& buffered) {
+        packets.value(double(f.packets), {session, vni});
+        bytes.value(double(f.bytes), {session, vni});
+        sources.value(double(f.sources), {session, vni});
+        for (size_t kind = 0; kind < kSinkKindCount; ++kind) {
+            if (!((f.feeds >> kind) & 1)) continue;
+            const SinkFigures& k = f.sinks[kind];
+            const ClientMetric::Label sink{"sink", std::string(kSinkNames[kind])};
+            written.value(double(k.written), {sink, session, vni});
+            buffered.value(double(k.buffered), {sink, session, vni});
             for (size_t r = 0; r < kSinkDropReasonCount; ++r)
-                dropped.value(double(lost[r]), {sink, session, vni, {"reason", std::string(to_string(SinkDropReason(r)))}});
-        });
+                dropped.value(double(k.dropped[r]),
+                              {sink, session, vni, {"reason", std::string(to_string(SinkDropReason(r)))}});
+        }
+    }
+
+    // A series for each session with a place of its own, and one for the sum
+    // of the others (live, and released since they were put there).
+    static void add_sessions(const std::vector<LiveSession>& live, const std::optional<SessionFigures>& other_ended,
+                             uint32_t kinds_running, Family& packets, Family& bytes, Family& sources, Family& written,
+                             Family& dropped, Family& buffered) {
+        std::optional<SessionFigures> other = other_ended;
+        for (const LiveSession& l : live) {
+            if (l.place == SeriesPlace::other) {
+                if (!other) other.emplace();
+                other->add(l.figures);
+                continue;
+            }
+            add_series(l.figures, {"session", l.name}, {"vni", std::to_string(l.vni)}, packets,
+                       bytes, sources, written, dropped, buffered);
+        }
+        if (!other) return;
+        other->feeds &= kinds_running;
+        add_series(*other, {"session", std::string(kOtherSessions)}, {"vni", ""}, packets, bytes, sources, written,
+                   dropped, buffered);
     }
 
     const Collector& c_;
@@ -260,25 +315,25 @@ std::vector<std::string> accepted_authorizations(const MetricsAuth& auth) {
     return accepted;
 }
 
-HttpResponse Exporter::answer(const HttpRequest& request) const {
+void Exporter::answer(const HttpRequest& request, HttpReply reply) const {
     if (request.path == "/healthz" || request.path == "/readyz") {
-        // Open to all: load balancers' checks carry no credentials.
+        // Open to all: load balancers' checks carry no credentials. Answered
+        // here on the server's thread, never behind a page being made.
         const Health h = check_health(collector_, draining_.load(), terminating_.load());
         const bool ok = request.path == "/healthz" ? h.live : h.ready;
-        return {ok ? 200 : 503, "text/plain; charset=utf-8", ok ? "ok\n" : h.why + "\n", {}};
+        return reply.send({ok ? 200 : 503, "text/plain; charset=utf-8", ok ? "ok\n" : h.why + "\n", {}, {}});
     }
-    if (request.path == "/metrics") return metrics_page(request.authorization);
-    return {404, "text/plain; charset=utf-8", "not found: try /metrics, /healthz or /readyz\n", {}};
-}
-
-HttpResponse Exporter::metrics_page(std::string_view authorization) const {
+    if (request.path != "/metrics")
+        return reply.send({404, "text/plain; charset=utf-8", "not found: try /metrics, /healthz or /readyz\n", {}, {}});
     bool allowed = accepted_auth_.empty();
-    for (const auto& ok : accepted_auth_) allowed |= same_secret(authorization, ok);
+    for (const auto& ok : accepted_auth_) allowed |= same_secret(request.authorization, ok);
     if (!allowed)
-        return {401, "text/plain; charset=utf-8", "credentials required\n",
-                {{"WWW-Authenticate", "Basic realm=\"mirrortap\""}}};
-    return {200, "text/plain; version=0.0.4; charset=utf-8", prometheus::TextSerializer().Serialize(metrics_->Collect()),
-            {}};
+        return reply.send({401, "text/plain; charset=utf-8", "credentials required\n",
+                           {{"WWW-Authenticate", "Basic realm=\"mirrortap\""}}, {}});
+    page_->get([reply](SharedPage::Page page) {
+        if (!page) return reply.send({500, "text/plain; charset=utf-8", "internal error: the page could not be made\n", {}, {}});
+        reply.send({200, "text/plain; version=0.0.4; charset=utf-8", {}, {}, std::move(page)});
+    });
 }
 
 Exporter::Exporter(const Collector& collector, const Uploader* uploader)
@@ -291,7 +346,11 @@ Exporter::~Exporter() = default;
 std::string Exporter::start() {
     const auto listen = collector_.config()->metrics_listen;
     if (!listen) return "";
-    server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) { return answer(r); });
+    page_ = std::make_unique<SharedPage>(
+        [metrics = metrics_] { return prometheus::TextSerializer().Serialize(metrics->Collect()); },
+        kMetricsPageInterval, "mt-metrics");
+    server_ = std::make_unique<HttpServer>(
+        HttpServer::DeferringHandler([this](const HttpRequest& r, HttpReply reply) { answer(r, std::move(reply)); }));
     if (auto why = server_->start(listen->text); !why.empty()) return "cannot serve metrics on " + listen->text + ": " + why;
     return "";
 }

@@ -1,7 +1,10 @@
 // /metrics, /healthz and /readyz over the small HTTP server of support/ (one
 // thread, bounded connections), so that idle or slow clients never keep a
-// load balancer's health check waiting. Counts are read from the workers at
-// scrape time and serialized with prometheus-cpp; the hot path keeps no registry.
+// load balancer's health check waiting. Health is answered on the server's
+// thread; the metrics page is made on a thread of its own (`mt-metrics`) and
+// shared by every scrape arriving together (support/shared_page.hpp). Counts
+// are read from the workers at scrape time and serialized with prometheus-cpp;
+// the hot path keeps no registry.
 #pragma once
 #include <memory>
 #include <string>
@@ -10,9 +13,15 @@
 #include "collector/collector.hpp"
 #include "collector/health.hpp"
 #include "support/http_server.hpp"
+#include "support/shared_page.hpp"
 #include "upload/uploader.hpp"
 
 namespace mirrortap {
+
+// Scrapes arriving within this of the last page's start share the next page:
+// under a flood of scrapes the page is made at most four times a second, and
+// each scrape still sees figures read after it arrived.
+inline constexpr std::chrono::milliseconds kMetricsPageInterval{250};
 
 // check_health for the collector's workers, now.
 Health check_health(const Collector& collector, bool draining, bool terminating = false);
@@ -31,14 +40,15 @@ public:
 
 private:
     class Metrics;
-    HttpResponse answer(const HttpRequest& request) const;
-    HttpResponse metrics_page(std::string_view authorization) const;
+    // On the server's thread: health at once, /metrics from the page's thread.
+    void answer(const HttpRequest& request, HttpReply reply) const;
 
     const Collector& collector_;
     std::shared_ptr<Metrics> metrics_;
     std::atomic<bool> draining_{false};
     std::atomic<bool> terminating_{false};
     std::vector<std::string> accepted_auth_;
+    std::unique_ptr<SharedPage> page_;    // joined after the server stops, before what it reads goes
     std::unique_ptr<HttpServer> server_;  // last: stopped before what it reads
 };
 

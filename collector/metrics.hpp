@@ -25,10 +25,13 @@ inline constexpr Def socket_drops{"mirrortap_socket_drops_total", T::Counter,
     "fragment for the listen port, never reassembled)."};
 inline constexpr Def sessions{"mirrortap_sessions", T::Gauge,
     "Mirror sessions now held (live, or ended and finishing); what max_sessions bounds."};
+inline constexpr Def sessions_folded{"mirrortap_sessions_folded", T::Gauge,
+    "Live sessions summed into session=\"other\" rather than shown on their own (past metrics.max_session_series)."};
 inline constexpr Def sessions_expired{"mirrortap_sessions_expired_total", T::Counter,
     "Sessions ended after session_idle_seconds without packets (or refused by a reload) and released."};
 inline constexpr Def expired_session_packets{"mirrortap_expired_session_packets_total", T::Counter,
-    "Inner frames routed to sessions since released: with mirrortap_session_packets_total, all ever routed."};
+    "Inner frames routed to sessions since released (those in session=\"other\" stay there): with "
+    "mirrortap_session_packets_total, all ever routed."};
 inline constexpr Def expired_session_bytes{"mirrortap_expired_session_bytes_total", T::Counter,
     "Bytes of inner frames routed to sessions since released."};
 inline constexpr Def expired_sink_packets{"mirrortap_expired_sink_packets_total", T::Counter,
@@ -38,7 +41,7 @@ inline constexpr Def expired_sink_written{"mirrortap_expired_sink_written_packet
 inline constexpr Def expired_sink_dropped{"mirrortap_expired_sink_dropped_packets_total", T::Counter,
     "Packets a sink could not deliver for sessions since released, by reason."};
 inline constexpr Def session_packets{"mirrortap_session_packets_total", T::Counter,
-    "Inner frames routed to a session."};
+    "Inner frames routed to a session; session=\"other\": to the sessions past metrics.max_session_series."};
 inline constexpr Def session_bytes{"mirrortap_session_bytes_total", T::Counter,
     "Bytes of inner frames routed to a session, as received."};
 inline constexpr Def session_sources{"mirrortap_session_sources", T::Gauge,

@@ -142,18 +142,21 @@ bool SessionTable::release(std::span<Session* const> ended) {
     return true;
 }
 
-// Its counters into expired_, and back to zero for the slot's next session.
+// Its counters into expired_ (or expired_in_other_), and back to zero for the slot's next session.
 void SessionTable::forget(Session& s) {
+    ExpiredSessions& into =
+        SeriesPlace(s.series_place.load(std::memory_order_relaxed)) == SeriesPlace::other ? expired_in_other_ : expired_;
+    s.series_place.store(uint8_t(SeriesPlace::undecided), std::memory_order_relaxed);
     const uint64_t packets = s.packets.get();
-    expired_.sessions.add();
-    expired_.packets.add(packets);
-    expired_.bytes.add(s.bytes.get());
+    into.sessions.add();
+    into.packets.add(packets);
+    into.bytes.add(s.bytes.get());
     const uint32_t feeds = s.sink_mask.load(std::memory_order_relaxed);
     for (size_t kind = 0; kind < kMaxSinks; ++kind)
-        if ((feeds >> kind) & 1) expired_.fed[kind].add(packets);
+        if ((feeds >> kind) & 1) into.fed[kind].add(packets);
     for (size_t i = 0; i < kMaxSinks; ++i) {
         SinkCounters& from = s.sinks[i];
-        SinkCounters& to = expired_.sinks[i];
+        SinkCounters& to = into.sinks[i];
         to.written.add(from.written.get());
         from.written.set(0);
         for (size_t r = 0; r < kSinkDropReasonCount; ++r) {

@@ -39,6 +39,9 @@ struct SessionBudget {
     void give_back() { created.fetch_sub(1, std::memory_order_relaxed); }
 };
 
+// Where /metrics shows a session (Session::series_place, collector/session_series.hpp).
+enum class SeriesPlace : uint8_t { undecided, own, other };
+
 // What the sessions a worker released had counted, so that the process-wide
 // identities (received = Σ refusals + Σ session packets) hold after their
 // series are gone from /metrics.
@@ -77,6 +80,9 @@ public:
     std::unique_lock<std::mutex> hold() const { return std::unique_lock(release_mutex_); }
     // Read under hold(), with the sessions in use: their sum is what all sessions ever counted.
     const ExpiredSessions& expired() const { return expired_; }
+    // The same for released sessions that /metrics showed in session="other"
+    // (Session::series_place): they stay there, so that its counters never go down.
+    const ExpiredSessions& expired_in_other() const { return expired_in_other_; }
     const Session& at(uint32_t i) const { return blocks_[i / kBlockSessions][i % kBlockSessions]; }
     Session& at(uint32_t i) { return blocks_[i / kBlockSessions][i % kBlockSessions]; }
 
@@ -134,6 +140,7 @@ private:
     // one), and with try_lock: a scrape can delay a release, never a packet.
     mutable std::mutex release_mutex_;
     ExpiredSessions expired_;
+    ExpiredSessions expired_in_other_;
     // Mirror traffic comes in long runs of one session: one compare usually
     // replaces the hash lookup.
     Key last_key_{};

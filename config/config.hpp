@@ -32,6 +32,13 @@ struct MetricsAuth {
     bool enabled() const { return !username.empty() || !bearer_token.empty(); }
 };
 
+// What /metrics shows (collector/session_series.hpp).
+struct MetricsConfig {
+    // Sessions with series of their own: those named in `sessions:`, then the
+    // loudest others; the rest are summed into session="other". 0 = no cap.
+    uint32_t max_session_series = 1024;
+};
+
 // Sinks by name, in the order of their slot in Session::sinks (SinkSlot in sinks/sink_set.hpp).
 inline constexpr std::array<std::string_view, 4> kSinkNames = {"pcap", "tap", "stream", "forward"};
 inline constexpr uint32_t kAllSinks = ~0u;
@@ -133,6 +140,7 @@ struct Config {
     PcapConfig pcap;
     std::optional<Endpoint> metrics_listen;
     MetricsAuth metrics_auth;
+    MetricsConfig metrics;
     Allowlist allow;
     std::string user;         // drop root to this user once everything is open (like tcpdump -Z)
     bool allow_root = false;  // run as root without --user, knowingly

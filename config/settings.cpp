@@ -242,6 +242,10 @@ SettingsTable<Config> make_table() {
         {.key = "metrics_auth.bearer_token_file", .group = kMonitoring,
          .help = "file holding a bearer token for /metrics (one line, at most 4 KiB)", .on_reload = OnReload::restart,
          .value = parsed_value<C>(field<&C::metrics_auth, &MetricsAuth::bearer_token>, secret_from_file)},
+        {.key = "metrics.max_session_series", .default_text = "1024", .group = kMonitoring,
+         .help = "sessions with /metrics series of their own: the named, then the loudest; "
+                 "the rest summed into session=\"other\"\n0 = no cap; bounds the page at any number of sessions",
+         .value = number_value<C>(field<&C::metrics, &MetricsConfig::max_session_series>, 0, 1u << 20)},
 
         // ---- upload to S3 ----
         {.key = "upload.url", .flag = "--upload", .value_name = "s3://BUCKET/PREFIX", .group = kUpload,

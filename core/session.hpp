@@ -53,6 +53,11 @@ struct Session {
     std::atomic<uint32_t> source_count{0};
     RelaxedCounter sources_overflow;  // packets from sources beyond the bound: counted, not kept
 
+    // Where /metrics shows it (collector/session_series.hpp's SeriesPlace): 0
+    // until a scrape decides, then kept for the session's life. Written by the
+    // exporter and read at release, both under the session table's hold().
+    mutable std::atomic<uint8_t> series_place{0};
+
     // Whether the slot holds a session: set by the owning worker once the
     // session is built (a slot is reused after its session expired); other
     // threads read nothing else of a slot without it.

@@ -178,6 +178,15 @@ class Collector:
                              capture_output=True, text=True, timeout=10)
         return int(out.stdout or 0)
 
+    def wait_metrics(self, predicate, what, tries=200):
+        """The first scrape for which predicate(metrics) holds (bounded: `tries` scrapes, 50 ms apart)."""
+        for _ in range(tries):
+            m = self.metrics()
+            if predicate(m):
+                return m
+            time.sleep(0.05)
+        raise AssertionError(f"no scrape with {what} in {tries} tries")
+
     def wait_settled(self, received):
         """Until `received` datagrams are counted and nothing is buffered in any sink."""
         for _ in range(200):  # bounded: 10 s

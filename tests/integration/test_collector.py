@@ -212,12 +212,7 @@ def reload_ends_sessions_its_allowlist_refuses():
         assert value(m, "mirrortap_decap_errors_total", reason="session_limit") == 1
         c.reload("allowed_vnis: [1, 4]\n")
         c.wait_stderr("reloaded")
-        for _ in range(200):  # bounded: 10 s
-            m = c.metrics()
-            if value(m, "mirrortap_sessions_expired_total") == 2:
-                break
-            time.sleep(0.05)
-        assert value(m, "mirrortap_sessions_expired_total") == 2
+        m = c.wait_metrics(lambda m: value(m, "mirrortap_sessions_expired_total") == 2, "2 sessions ended")
         assert value(m, "mirrortap_sessions") == 1
         check_identities(m)
         assert leftovers(os.path.join(c.pcap_dir, "vni-2")) == []
