@@ -137,8 +137,9 @@ def descriptors_follow_active_sessions():
     """max_sessions 20,000 and waves of new sessions that end again: the capture files' descriptors
     stay under workers x pcap.max_open_files, idle files give theirs back, and nothing is lost."""
     workers, max_open = 2, 16
-    config = (f"max_sessions: 20000\nsession_idle_seconds: 3\npcap:\n  max_open_files: {max_open}\n"
-              "  idle_close_seconds: 1\n  rotate_seconds: 0\n")
+    # Every session its own series (no cap), so that each ended one moves to the expired totals.
+    config = (f"max_sessions: 20000\nsession_idle_seconds: 3\nmetrics:\n  max_session_series: 0\n"
+              f"pcap:\n  max_open_files: {max_open}\n  idle_close_seconds: 1\n  rotate_seconds: 0\n")
     with Collector(config=config, workers=workers) as c:
         base = descriptors(c.proc.pid)
         most = base
