@@ -160,14 +160,7 @@ ConfigLoad load_config_text(std::string_view text) {
 }
 
 ConfigLoad load_config_file(const std::string& path) {
-    std::string why;
-    const auto text = read_config_file(path, why);
-    if (!text) {
-        ConfigLoad out;
-        out.errors.push_back({0, 0, why});
-        return out;
-    }
-    return load_config_text(*text);
+    return load_config_from_file<ConfigLoad>(path, [](std::string_view text) { return load_config_text(text); });
 }
 
 std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::string& why) {

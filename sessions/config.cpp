@@ -91,14 +91,7 @@ ConfigLoad load_config_text(std::string_view text) {
 }
 
 ConfigLoad load_config_file(const std::string& path) {
-    std::string why;
-    const std::optional<std::string> text = read_config_file(path, why);
-    if (!text) {
-        ConfigLoad out;
-        out.errors.push_back({0, 0, why});
-        return out;
-    }
-    return load_config_text(*text);
+    return load_config_from_file<ConfigLoad>(path, [](std::string_view text) { return load_config_text(text); });
 }
 
 SelectorsLoad load_selectors_text(std::string_view text) {

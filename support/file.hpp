@@ -22,6 +22,21 @@ std::optional<std::string> read_regular_file(const std::string& path, size_t max
 // A config file: regular, at most 1 MiB, not empty ("config file is empty").
 std::optional<std::string> read_config_file(const std::string& path, std::string& why);
 
+// A config file (read_config_file's rules) loaded by `load_text`, one
+// program's loader of YAML text into its ConfigLoad; a file that cannot be
+// read is that load with one error tied to no place.
+template <class Load, class LoadText>
+Load load_config_from_file(const std::string& path, LoadText load_text) {
+    std::string why;
+    const std::optional<std::string> text = read_config_file(path, why);
+    if (!text) {
+        Load out;
+        out.errors.push_back({0, 0, why});
+        return out;
+    }
+    return load_text(*text);
+}
+
 // A one-line secret (password, token): regular, at most 4 KiB. Surrounding
 // white space and one line end are dropped; an empty secret or a second line
 // is refused.
