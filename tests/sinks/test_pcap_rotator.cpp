@@ -755,6 +755,12 @@ struct ManySessions {
     fs::path dir(uint32_t s) { return tmp.path / ("m" + std::to_string(s)); }
     SinkCounters& counters(uint32_t s) { return sessions[s]->sinks[0]; }
     uint64_t dropped(uint32_t s, SinkDropReason r) { return counters(s).dropped[size_t(r)].get(); }
+    // The worker's steps for one batch: write it, tick at `now_ns`, and wait for a writer pass.
+    static void write_tick_sync(PcapRotator& sink, std::vector<Packet> batch, uint64_t now_ns) {
+        sink.write(batch);
+        sink.tick(now_ns);
+        sink.sync();
+    }
 };
 
 // Descriptors of this process open on files under `dir`, as /proc says.
@@ -872,26 +878,17 @@ TEST_CASE("pcap: an idle file gives up its descriptor and its next record opens 
     auto o = ms.options();
     o.pcap.idle_close_seconds = 3;
     PcapRotator sink(o);
-    std::vector<Packet> batch = {ms.packet(0, kT0), ms.packet(1, kT0)};
-    sink.write(batch);
-    sink.tick(kT0 + kSecond);
-    sink.sync();
+    ManySessions::write_tick_sync(sink, {ms.packet(0, kT0), ms.packet(1, kT0)}, kT0 + kSecond);
     CHECK(descriptors_under(ms.tmp.path) == 2);
     // Session 1 goes on; session 0 idles past idle_close_seconds.
     for (uint64_t s = 2; s <= 4; ++s) {
-        std::vector<Packet> more = {ms.packet(1, kT0 + s * kSecond)};
-        sink.write(more);
-        sink.tick(kT0 + s * kSecond + kSecond / 2);
-        sink.sync();
+        ManySessions::write_tick_sync(sink, {ms.packet(1, kT0 + s * kSecond)}, kT0 + s * kSecond + kSecond / 2);
     }
     CHECK(descriptors_under(ms.tmp.path) == 1);
     const auto parts = files_in(ms.dir(0), ".part");
     REQUIRE(parts.size() == 1);  // still the file being written
     CHECK(fs::read_symlink(ms.dir(0) / "current") == parts[0].filename());
-    std::vector<Packet> later = {ms.packet(0, kT0 + 5 * kSecond)};
-    sink.write(later);
-    sink.tick(kT0 + 6 * kSecond);
-    sink.sync();
+    ManySessions::write_tick_sync(sink, {ms.packet(0, kT0 + 5 * kSecond)}, kT0 + 6 * kSecond);
     CHECK(files_in(ms.dir(0), ".part") == parts);  // the same file, grown
     CHECK(descriptors_under(ms.tmp.path) == 2);
     sink.drain();
@@ -929,10 +926,7 @@ TEST_CASE("pcap: a closed file replaced while it idled is left alone, and the ne
     auto o = ms.options();
     o.pcap.idle_close_seconds = 1;
     PcapRotator sink(o);
-    std::vector<Packet> batch = {ms.packet(0, kT0)};
-    sink.write(batch);
-    sink.tick(kT0 + kSecond);
-    sink.sync();
+    ManySessions::write_tick_sync(sink, {ms.packet(0, kT0)}, kT0 + kSecond);
     sink.tick(kT0 + 3 * kSecond);  // idle: the descriptor is closed
     sink.sync();
     REQUIRE(descriptors_under(ms.tmp.path) == 0);
