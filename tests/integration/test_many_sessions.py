@@ -3,6 +3,7 @@ its own VNI, so thousands of sessions at a modest rate each must lose nothing wh
 up; a writer that is truly behind drops the loud session's records, never the quiet ones'; and the
 descriptors of capture files follow the active sessions, not every session ever seen."""
 import os
+import resource
 import shutil
 import signal
 import struct
@@ -168,8 +169,33 @@ def descriptors_follow_active_sessions():
             assert len(files) == 1 and tcpdump_frames(files[0]) == [udp4_frame(sport=v % 60000)], v
 
 
+def a_descriptor_budget_that_does_not_fit_is_refused():
+    """pcap.max_open_files x workers past RLIMIT_NOFILE (here 2,048, soft and hard) refuses the
+    start with the figures and the fix; 0 (the default) takes each worker's share and starts."""
+    def limit_descriptors():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (2048, 2048))
+
+    c = Collector(config="pcap:\n  max_open_files: 4096\n", workers=2, metrics=False, defer_start=True)
+    refused = subprocess.run(c.cmd + ["--check-config"], capture_output=True, text=True, timeout=20)
+    assert refused.returncode == 0, refused.stderr  # the file itself is valid: only the limit refuses it
+    proc = subprocess.Popen(c.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=limit_descriptors)
+    try:
+        _, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("a descriptor budget over the limit did not refuse the start")
+    assert proc.returncode != 0, err
+    assert "pcap.max_open_files 4096 x 2 workers" in err and "RLIMIT_NOFILE" in err and "LimitNOFILE" in err, err
+    with Collector(config="pcap:\n  max_open_files: 0\n", workers=2, defer_start=True) as ok:
+        ok.proc = subprocess.Popen(ok.cmd, stdout=subprocess.DEVNULL, stderr=open(ok.stderr_path, "w"),
+                                   preexec_fn=limit_descriptors)
+        ok.wait_stderr("listening on")
+        assert ok.stop() == 0
+
+
 if __name__ == "__main__":
     run({f.__name__: f for f in [
         thousands_of_sessions_lose_nothing, a_slow_writer_drops_the_loud_session_not_the_quiet_ones,
-        descriptors_follow_active_sessions,
+        descriptors_follow_active_sessions, a_descriptor_budget_that_does_not_fit_is_refused,
     ]})
