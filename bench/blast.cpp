@@ -102,8 +102,7 @@ const SettingsTable<BlastOptions>& blast_options() {
 }
 
 [[noreturn]] void usage_error(const char* message) {
-    std::fprintf(stderr, "mirrortap-blast: %s\n(mirrortap-blast --help lists the options)\n", message);
-    std::exit(2);
+    std::exit(report_usage_errors("mirrortap-blast", {message}));
 }
 
 BlastOptions parse_options(int argc, char** argv) {

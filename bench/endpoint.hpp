@@ -39,32 +39,31 @@ SettingValue<Options> count_value(At at, uint64_t min, uint64_t max) {
 
 // Reads a bench tool's command line through its table of options (support's
 // settings: CLI11, the same parsers and one-line errors as the programs).
-// The defaults are the table's (what --help shows is what runs). --help / -h
-// prints `synopsis`, the options and `footer`, and exits 0; any mistake is
-// printed as "tool: ..." and exits 2.
+// The defaults are the table's (what --help shows is what runs). -h/--help
+// prints `synopsis`, the options and `footer`, -V/--version the version, and
+// both exit 0; any mistake is printed as "tool: ..." and exits 2.
 template <typename Options>
 void parse_options_or_exit(int argc, char** argv, const SettingsTable<Options>& table, const char* tool,
                            const std::string& synopsis, const std::string& footer, Options& options) {
     for (const auto& s : table)
         if (!s.default_text.empty() && !s.value.set(s.default_text, options).empty()) std::abort();  // a typo in the table
-    const FlagTable<Options> flags = flag_table(table);
-    std::vector<FlagSpec> specs = flags.specs;
-    specs.push_back({"-h,--help", false});
-    const CommandLine cl = parse_command_line(argc, argv, specs);
-    for (const FlagUse& use : cl.uses) {
-        if (use.spec < flags.settings.size()) continue;
+    FlagTable<Options> flags = flag_table(table);
+    const std::vector<SettingDoc> actions = with_standard_actions({});
+    for (const SettingDoc& a : actions) flags.specs.push_back({std::string(a.flag), false});
+    const CommandLine cl = parse_command_line(argc, argv, flags.specs);
+    if (cl.help) {
         std::vector<SettingDoc> docs = describe(table);
-        docs.push_back({.flag = "-h,--help", .group = "Options", .help = "print this help and exit"});
-        std::printf("%s\n%s%s", synopsis.c_str(), render_help(docs, {"Options"}).c_str(), footer.c_str());
+        docs.insert(docs.end(), actions.begin(), actions.end());
+        std::printf("%s\n%s%s", synopsis.c_str(), render_help(docs, {"Options", "Other"}).c_str(), footer.c_str());
+        std::exit(0);
+    }
+    if (cl.version) {
+        std::fputs(version_line(tool).c_str(), stdout);
         std::exit(0);
     }
     std::vector<std::string> errors = cl.errors;
     if (errors.empty()) errors = apply_flags(flags, cl.uses, options);
-    for (const std::string& e : errors) std::fprintf(stderr, "%s: %s\n", tool, e.c_str());
-    if (!errors.empty()) {
-        std::fprintf(stderr, "(%s --help lists the options)\n", tool);
-        std::exit(2);
-    }
+    if (!errors.empty()) std::exit(report_usage_errors(tool, errors));
 }
 
 // Root can size a socket buffer past net.core.rmem_max (SO_RCVBUFFORCE); others

@@ -8,32 +8,11 @@ namespace mirrortap {
 
 namespace {
 
-// What the command line does besides settings, by flag (config/settings.cpp documents them).
-enum class Action { config, check_config, version, help };
-
-Action action_of(std::string_view flag) {
-    if (flag == "--config") return Action::config;
-    if (flag == "--check-config") return Action::check_config;
-    if (flag == "--version") return Action::version;
-    return Action::help;
-}
-
 // The settings' flags, then the actions': FlagUse::spec indexes the specs.
 FlagTable<Config> flags_and_actions() {
     FlagTable<Config> flags = flag_table(collector_settings());
     for (const auto& a : collector_action_docs()) flags.specs.push_back({std::string(a.flag), !a.value_name.empty()});
     return flags;
-}
-
-// "a, b, c" wrapped at 78 columns, the first line after `lead`.
-std::string wrapped_list(std::string lead, const std::vector<std::string_view>& words) {
-    std::string out, line = std::move(lead);
-    for (size_t i = 0; i < words.size(); ++i) {
-        const std::string word = std::string(words[i]) + (i + 1 < words.size() ? "," : ".");
-        if (line.size() + 1 + word.size() > 78) out += line + "\n", line.clear();
-        line += (line.empty() ? "" : " ") + word;
-    }
-    return out + line + "\n";
 }
 
 }  // namespace
@@ -51,14 +30,14 @@ mirrortap-sender), strips the VXLAN header and writes each mirror session's
 inner frames to its own rotated pcap files. Flags override the config file.
 
 )" + render_help(collector_docs(), collector_setting_groups()) +
-           "\n" + wrapped_list("Only in the config file:", file_only) +
+           "\n" + wrapped_words("Only in the config file:", file_only) +
            R"((docs/interfaces.md lists every key with its flag, default and meaning.)
 
 Signals: SIGTERM/SIGINT drain, flush and close every file, then exit 0.
 SIGHUP reloads the config file and flags as at start; a config that fails to
 load (bad value, unreadable file) is refused and the running one stays. Either
 way every open pcap file is finished and a new one started.
-)" + wrapped_list("Bound at start, kept by a reload until a restart:", restart_only) + R"(
+)" + wrapped_words("Bound at start, kept by a reload until a restart:", restart_only) + R"(
 
 Files are written as *.pcap.part and renamed to *.pcap when finished.
 Tail the file being written:
@@ -77,15 +56,16 @@ CliRequest parse_collector_cli(int argc, char** argv) {
     const FlagTable<Config> flags = flags_and_actions();
     CommandLine cl = parse_command_line(argc, argv, flags.specs);
 
-    // The actions first: --help and --version answer whatever else is wrong.
+    // --help and --version answer whatever else is wrong.
+    if (cl.help || cl.version) {
+        req.action = cl.help ? CliRequest::Action::help : CliRequest::Action::version;
+        return req;
+    }
     for (const FlagUse& use : cl.uses) {
         if (use.spec < flags.settings.size()) continue;
-        switch (action_of(flags.specs[use.spec].names)) {
-            case Action::help: req.action = CliRequest::Action::help; return req;
-            case Action::version: req.action = CliRequest::Action::version; return req;
-            case Action::check_config: req.action = CliRequest::Action::check_config; break;
-            case Action::config: req.config_path = use.value; break;
-        }
+        const std::string_view action = long_flag_name(flags.specs[use.spec].names);
+        if (action == "--check-config") req.action = CliRequest::Action::check_config;
+        else if (action == "--config") req.config_path = use.value;
     }
     req.errors = std::move(cl.errors);
     if (!req.errors.empty()) return req;

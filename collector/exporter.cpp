@@ -351,7 +351,7 @@ std::string Exporter::start() {
         kMetricsPageInterval, "mt-metrics");
     server_ = std::make_unique<HttpServer>(
         HttpServer::DeferringHandler([this](const HttpRequest& r, HttpReply reply) { answer(r, std::move(reply)); }));
-    if (auto why = server_->start(listen->text); !why.empty()) return "cannot serve metrics on " + listen->text + ": " + why;
+    if (auto why = server_->start(*listen); !why.empty()) return "cannot serve metrics on " + listen->text + ": " + why;
     return "";
 }
 

@@ -18,8 +18,8 @@
 #include "sinks/capture_dir.hpp"
 #include "sinks/capture_files.hpp"
 #include "sinks/pcap_rotator.hpp"
+#include "support/command_line.hpp"
 #include "support/text.hpp"
-#include "support/version.hpp"
 
 using namespace mirrortap;
 
@@ -99,7 +99,7 @@ std::string fit_descriptor_budget(const Collector& collector) {
     const uint64_t needed = uint64_t(collector.workers().size()) * config->pcap.max_open_files + kOtherDescriptors;
     if (limit.rlim_cur == RLIM_INFINITY || needed <= limit.rlim_cur) return "";
     return "pcap.max_open_files " + std::to_string(config->pcap.max_open_files) + " x " +
-           std::to_string(collector.workers().size()) + " workers + " + std::to_string(kOtherDescriptors) +
+           count_of(collector.workers().size(), "worker") + " + " + std::to_string(kOtherDescriptors) +
            " for the rest needs " + std::to_string(needed) + " descriptors, over the limit of " +
            std::to_string(limit.rlim_cur) + " (RLIMIT_NOFILE): lower pcap.max_open_files or raise the limit "
            "(LimitNOFILE= in the unit, ulimit -n)";
@@ -132,13 +132,10 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (req.action == CliRequest::Action::version) {
-        std::cout << kProgram << " " << MIRRORTAP_VERSION << "\n";
+        std::cout << version_line(kProgram);
         return 0;
     }
-    if (!req.errors.empty()) {
-        for (const auto& e : req.errors) std::cerr << kProgram << ": " << e << "\n";
-        return 2;
-    }
+    if (!req.errors.empty()) return report_usage_errors(kProgram, req.errors);
     if (req.action == CliRequest::Action::check_config) {
         std::cout << (req.config_path.empty() ? std::string("defaults") : printable(req.config_path)) << ": OK\n";
         return 0;
@@ -202,8 +199,8 @@ int main(int argc, char** argv) {
 
     collector.start();
     const auto config = collector.config();
-    std::cerr << kProgram << ": listening on " << config->listen.text << " with " << collector.workers().size()
-              << " workers";
+    std::cerr << kProgram << ": listening on " << config->listen.text << " with "
+              << count_of(collector.workers().size(), "worker");
     if (const auto& g = config->listen_geneve) std::cerr << ", GENEVE on " << g->text;
     if (config->pcap.enabled) std::cerr << ", writing pcaps under " << config->pcap.dir;
     if (const auto& m = config->metrics_listen) std::cerr << ", metrics on http://" << m->text << "/metrics";

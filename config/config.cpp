@@ -44,23 +44,6 @@ uint16_t Config::session_vlan(uint32_t vni) const {
     return vlan_for_vni(vni);
 }
 
-namespace {
-
-// Letters, digits, '-', '_' and '.' only: safe in a file, interface or object key name.
-bool plain_name_chars(std::string_view text, std::string& why) {
-    for (char ch : text) {
-        const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                        ch == '-' || ch == '_' || ch == '.';
-        if (!ok) {
-            why = quote(text) + " may use only letters, digits, '-', '_' and '.'";
-            return false;
-        }
-    }
-    return true;
-}
-
-}  // namespace
-
 std::optional<UploadUrl> parse_upload_url(std::string_view text, std::string& why) {
     constexpr std::string_view kScheme = "s3://";
     if (text.substr(0, kScheme.size()) != kScheme) {
@@ -123,16 +106,6 @@ std::optional<std::string> parse_collector_id(std::string_view text, std::string
     if (shaped) return std::string(text);
     why = quote(text) + " cannot name a collector in object keys: 1 to 128 of A-Z a-z 0-9 . _ -";
     return std::nullopt;
-}
-
-std::optional<std::string> parse_tap_name(std::string_view text, std::string& why) {
-    // IFNAMSIZ is 16 with the terminating NUL; '/' and white space are never allowed.
-    if (text.empty() || text.size() > 15 || text == "." || text == "..") {
-        why = "an interface name has 1 to 15 characters, got " + quote(text);
-        return std::nullopt;
-    }
-    if (!plain_name_chars(text, why)) return std::nullopt;
-    return std::string(text);
 }
 
 std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why) {

@@ -183,7 +183,6 @@ ConfigLoad load_config_file(const std::string& path);
 std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::string& why);
 // Session names become directory names and label values.
 bool valid_session_name(std::string_view name, std::string& why);
-std::optional<std::string> parse_tap_name(std::string_view text, std::string& why);  // a Linux interface name
 std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why);     // its index in kSinkNames
 // Auto Scaling group and lifecycle hook names: 1 to 255 characters, no control characters, no ':'.
 std::optional<std::string> parse_auto_scaling_name(std::string_view text, std::string& why);

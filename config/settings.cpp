@@ -131,7 +131,7 @@ SettingsTable<Config> make_table() {
         {.key = "capture_interface", .flag = "--capture-interface", .value_name = "IFACE", .group = kReceiving,
          .help = "receive from an AF_PACKET ring on IFACE instead of UDP sockets\n"
                  "one TPACKET_V3 ring per worker, steered by VNI; needs CAP_NET_RAW at start; --rcvbuf sizes each ring",
-         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::capture_interface>, parse_tap_name)},
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::capture_interface>, parse_interface_name)},
         {.key = "snaplen", .flag = "--snaplen", .value_name = "N", .default_text = "65535", .group = kReceiving,
          .help = "bytes of each inner frame kept", .value = number_value<C>(field<&C::snaplen>, 14, 262144)},
         {.key = "session_key", .flag = "--session-key", .value_name = "MODE", .default_text = "vni",
@@ -216,7 +216,7 @@ SettingsTable<Config> make_table() {
         // ---- IDS feed and forwarding ----
         {.key = "tap", .flag = "--tap", .value_name = "NAME[,NAME...]", .group = kIdsFeed,
          .help = "write frames to these TAP interfaces\ncreated if missing; a flow and its reply share one TAP",
-         .value = list_value<C>(field<&C::tap>, parse_tap_name)},
+         .value = list_value<C>(field<&C::tap>, parse_interface_name)},
         {.key = "tap_session_vlan", .flag = "--tap-session-vlan", .switch_value = "true", .default_text = "false",
          .group = kIdsFeed, .help = "tag frames on the TAPs with the session's VLAN",
          .value = bool_value<C>(field<&C::tap_session_vlan>)},
@@ -325,13 +325,11 @@ const std::vector<std::string_view>& collector_setting_groups() {
 }
 
 const std::vector<SettingDoc>& collector_action_docs() {
-    static const std::vector<SettingDoc> actions = {
-        {.flag = "--config", .value_name = "FILE", .group = "Other",
+    static const std::vector<SettingDoc> actions = with_standard_actions({
+        {.flag = "-c,--config", .value_name = "FILE", .group = "Other",
          .help = "YAML config (see config/example.yaml); flags override it"},
         {.flag = "--check-config", .group = "Other", .help = "validate the configuration and exit"},
-        {.flag = "--version", .group = "Other", .help = "print the version and exit"},
-        {.flag = "--help", .group = "Other", .help = "print this help and exit"},
-    };
+    });
     return actions;
 }
 

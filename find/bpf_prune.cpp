@@ -2,11 +2,11 @@
 
 #include <arpa/inet.h>
 
-#include <cstdio>
 #include <cstring>
 #include <optional>
 
 #include "decap/frame.hpp"
+#include "support/parse.hpp"
 
 namespace mirrortap::find {
 
@@ -153,15 +153,6 @@ void put_u16(PartialFrame& f, uint16_t v) {
     put_known(f, b, 2);
 }
 
-bool parse_mac(const std::string& text, uint8_t out[6]) {
-    unsigned v[6];
-    char tail;
-    if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-        return false;
-    for (int i = 0; i < 6; ++i) out[i] = uint8_t(v[i]);
-    return true;
-}
-
 // A VLAN tag: the TPID given (the index does not say which of the three
 // the decapsulator takes for a tag it was), the 12-bit id from the key;
 // priority and DEI are not in the key.
@@ -192,10 +183,12 @@ PartialFrame synthetic_frame(const IndexedFlow& flow, const std::vector<uint16_t
     if (ip) {
         put_unknown(f, 12);  // the MACs of an IP flow are not part of its key
     } else {
-        uint8_t dst[6], src[6];
-        if (!parse_mac(flow.dst, dst) || !parse_mac(flow.src, src)) return {};
-        put_known(f, dst, 6);
-        put_known(f, src, 6);
+        std::string why;
+        const auto dst = parse_mac(flow.dst, why);
+        const auto src = parse_mac(flow.src, why);
+        if (!dst || !src) return {};
+        put_known(f, dst->data(), 6);
+        put_known(f, src->data(), 6);
     }
     if (tpids.size() != flow.vlans.size()) return {};
     for (size_t i = 0; i < flow.vlans.size(); ++i) put_vlan_tag(f, tpids[i], flow.vlans[i]);

@@ -1,37 +1,49 @@
 #include "find/options.hpp"
 
+#include "support/command_line.hpp"
+
 namespace mirrortap::find {
 
 namespace {
+
 constexpr std::string_view kWhat = "What to search";
 constexpr std::string_view kOutput = "Output";
 constexpr std::string_view kStore = "S3";
 constexpr std::string_view kOther = "Other";
+
+using A = FindArgs;
+
+SettingsTable<FindArgs> make_table() {
+    return {
+        {.key = "from", .flag = "--from", .value_name = "DIR|s3://BUCKET/PREFIX", .default_text = kDefaultCaptureDir,
+         .group = kWhat, .help = "a collector's pcap directory, or an S3 prefix its uploads went to\n(repeatable)",
+         .value = repeated_value<A>(field<&A::from>, parse_text)},
+        {.key = "session", .flag = "--session", .value_name = "NAME", .group = kWhat,
+         .help = "only this session (repeatable; default all)",
+         .value = repeated_value<A>(field<&A::sessions>, parse_text)},
+        {.key = "since", .flag = "--since", .value_name = "TIME", .group = kWhat,
+         .help = "packets at or after TIME: RFC 3339 (2026-12-01T10:02:00Z)\nor relative to now (-15m, -2h, -1d)",
+         .value = parsed_value<A>(field<&A::since>, parse_time_arg)},
+        {.key = "until", .flag = "--until", .value_name = "TIME", .group = kWhat, .help = "packets at or before TIME",
+         .value = parsed_value<A>(field<&A::until>, parse_time_arg)},
+        {.key = "write", .flag = "-w,--write", .value_name = "FILE", .group = kOutput,
+         .help = "write the pcap to FILE instead of standard output", .value = text_value<A>(field<&A::write>)},
+        {.key = "follow", .flag = "--follow", .switch_value = "true", .group = kOutput,
+         .help = "live: follow the files being written in each DIR across rotations\nuntil Ctrl-C, flushed "
+                 "batch by batch\n(mirrortap-find --follow --session web 'port 443' | wireshark -k -i -)",
+         .value = bool_value<A>(field<&A::follow>)},
+        {.key = "s3_endpoint", .flag = "--s3-endpoint", .value_name = "URL", .group = kStore,
+         .help = "an S3-compatible store (also AWS_ENDPOINT_URL_S3)", .value = text_value<A>(field<&A::endpoint>)},
+        {.key = "region", .flag = "--region", .value_name = "REGION", .default_text = "us-east-1", .group = kStore,
+         .help = "the bucket's region (also AWS_REGION)", .value = text_value<A>(field<&A::region>)},
+    };
+}
+
 }  // namespace
 
-const std::vector<SettingDoc>& find_docs() {
-    // In FindFlag's order.
-    static const std::vector<SettingDoc> docs = {
-        {.flag = "--from", .value_name = "DIR|s3://BUCKET/PREFIX", .default_text = "/var/lib/mirrortap/captures",
-         .group = kWhat, .help = "a collector's pcap directory, or an S3 prefix its uploads went to\n(repeatable)"},
-        {.flag = "--session", .value_name = "NAME", .group = kWhat,
-         .help = "only this session (repeatable; default all)"},
-        {.flag = "--since", .value_name = "TIME", .group = kWhat,
-         .help = "packets at or after TIME: RFC 3339 (2026-12-01T10:02:00Z)\nor relative to now (-15m, -2h, -1d)"},
-        {.flag = "--until", .value_name = "TIME", .group = kWhat, .help = "packets at or before TIME"},
-        {.flag = "-w,--write", .value_name = "FILE", .group = kOutput,
-         .help = "write the pcap to FILE instead of standard output"},
-        {.flag = "--follow", .group = kOutput,
-         .help = "live: follow the files being written in each DIR across rotations\nuntil Ctrl-C, flushed "
-                 "batch by batch\n(mirrortap-find --follow --session web 'port 443' | wireshark -k -i -)"},
-        {.flag = "--s3-endpoint", .value_name = "URL", .group = kStore,
-         .help = "an S3-compatible store (also AWS_ENDPOINT_URL_S3)"},
-        {.flag = "--region", .value_name = "REGION", .default_text = "us-east-1", .group = kStore,
-         .help = "the bucket's region (also AWS_REGION)"},
-        {.flag = "-h,--help", .group = kOther, .help = "print this help and exit"},
-        {.flag = "--version", .group = kOther, .help = "print the version and exit"},
-    };
-    return docs;
+const SettingsTable<FindArgs>& find_settings() {
+    static const SettingsTable<FindArgs> table = make_table();
+    return table;
 }
 
 const std::vector<std::string_view>& find_groups() {
@@ -39,10 +51,23 @@ const std::vector<std::string_view>& find_groups() {
     return groups;
 }
 
-std::vector<FlagSpec> find_flags() {
-    std::vector<FlagSpec> flags;
-    for (const SettingDoc& d : find_docs()) flags.push_back({std::string(d.flag), !d.value_name.empty()});
-    return flags;
+std::vector<SettingDoc> find_docs() {
+    std::vector<SettingDoc> docs = describe(find_settings());
+    for (const SettingDoc& a : with_standard_actions({})) docs.push_back(a);
+    return docs;
+}
+
+FindCommandLine parse_find_command_line(int argc, const char* const* argv) {
+    FindCommandLine out;
+    FlagTable<FindArgs> flags = flag_table(find_settings());
+    for (const SettingDoc& a : with_standard_actions({})) flags.specs.push_back({std::string(a.flag), false});
+    CommandLine cl = parse_command_line(argc, argv, flags.specs, {.words = true});
+    out.help = cl.help;
+    out.version = cl.version;
+    out.errors = std::move(cl.errors);
+    for (std::string& e : apply_flags(flags, cl.uses, out.args)) out.errors.push_back(std::move(e));
+    for (const auto& w : cl.words) out.expression += (out.expression.empty() ? "" : " ") + w;
+    return out;
 }
 
 }  // namespace mirrortap::find

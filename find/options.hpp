@@ -1,16 +1,29 @@
-// mirrortap-find's command line, declared once: the flag parser, --help and
-// the manual page all read this table.
+// mirrortap-find's command line under the settings table, like every other
+// program's: each flag declared once (its value parsed into FindArgs, its
+// help, its group), and --help, the manual page and the parser all read it.
+// The words that are not flags are the filter expression.
 #pragma once
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
-#include "support/command_line.hpp"
+#include "support/parse.hpp"
 #include "support/settings.hpp"
 
 namespace mirrortap::find {
 
-// Positions in find_docs(), and so in find_flags().
-enum FindFlag { kFrom, kSession, kSince, kUntil, kWrite, kFollow, kEndpoint, kRegion, kHelp, kVersion };
+inline constexpr std::string_view kDefaultCaptureDir = "/var/lib/mirrortap/captures";
+
+struct FindArgs {
+    std::vector<std::string> from;       // directories and s3:// prefixes; empty: kDefaultCaptureDir
+    std::vector<std::string> sessions;   // empty: every session
+    std::optional<TimeArg> since, until;
+    std::string write;                   // "" = standard output
+    bool follow = false;
+    std::string endpoint;                // an S3-compatible store; "" = AWS_ENDPOINT_URL_S3 or AWS
+    std::string region;                  // "" = AWS_REGION, else us-east-1
+};
 
 inline constexpr std::string_view kFindSynopsis =
     "[--from DIR|s3://BUCKET/PREFIX]... [--session NAME]... [--since TIME] [--until TIME] [-w FILE] "
@@ -23,8 +36,17 @@ inline constexpr std::string_view kFindDescription =
     "What was read (files, bytes, from where) goes to standard error, with a progress bar when that "
     "is a terminal. Exit status: 0 done, 1 failed, 2 usage.";
 
-const std::vector<SettingDoc>& find_docs();
+const SettingsTable<FindArgs>& find_settings();
 const std::vector<std::string_view>& find_groups();
-std::vector<FlagSpec> find_flags();
+// The settings, then -V/--version and -h/--help.
+std::vector<SettingDoc> find_docs();
+
+struct FindCommandLine {
+    FindArgs args;
+    std::string expression;  // the words that are not flags, joined by spaces
+    bool help = false, version = false;
+    std::vector<std::string> errors;  // usage errors, one line each
+};
+FindCommandLine parse_find_command_line(int argc, const char* const* argv);
 
 }  // namespace mirrortap::find

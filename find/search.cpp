@@ -7,6 +7,8 @@
 #include <queue>
 #include <set>
 
+#include "support/text.hpp"
+
 namespace mirrortap::find {
 
 namespace {
@@ -214,21 +216,23 @@ std::vector<ByteRange> merge_ranges(std::vector<ByteRange> ranges, uint64_t gap)
     return out;
 }
 
-int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions& options, const CompiledFilter& filter,
-               PcapOutput& out, std::FILE* log) {
-    const Selection& sel = options.selection;
-    std::vector<CaptureFile> files;
+namespace {
+
+// Every finished capture of the selection, from every store (CaptureFile::store
+// says which); false, said on the log, when a store cannot be listed or a
+// session is in none of them (a typing error, not an empty answer).
+bool list_selection(std::vector<std::unique_ptr<Store>>& stores, const Selection& sel, std::vector<CaptureFile>& files,
+                    std::FILE* log) {
     for (size_t i = 0; i < stores.size(); ++i) {
         std::vector<CaptureFile> listed;
         std::string why;
         if (!stores[i]->list(sel, listed, why)) {
             std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", stores[i]->describe().c_str(), why.c_str());
-            return 1;
+            return false;
         }
         for (auto& f : listed) f.store = i;
         files.insert(files.end(), std::make_move_iterator(listed.begin()), std::make_move_iterator(listed.end()));
     }
-    // A session no store has at all is a typing error, not an empty answer.
     for (const auto& s : sel.sessions) {
         if (std::any_of(files.begin(), files.end(), [&](const CaptureFile& f) { return f.session == s; })) continue;
         std::set<std::string> known;
@@ -236,7 +240,7 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
             std::string why;
             if (!store->sessions(known, why)) {
                 std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", store->describe().c_str(), why.c_str());
-                return 1;
+                return false;
             }
         }
         if (known.count(s)) continue;
@@ -244,14 +248,19 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
         std::fprintf(log, "mirrortap-find: unknown session '%s' (sessions: %s)\n", s.c_str(),
                      list.empty() ? "none" : list.c_str());
-        return 1;
+        return false;
     }
     drop_files_before(files, sel.since_ns);
+    return true;
+}
 
-    std::vector<StoreTally> tally(stores.size());
+// What to read of each file, in the order of each plan's earliest packet.
+// Indexes are fetched a batch at a time (a store may fetch a batch side by
+// side), each planned and dropped before the next batch: memory stays bounded.
+std::vector<ReadPlan> plan_reads(std::vector<std::unique_ptr<Store>>& stores, const std::vector<CaptureFile>& files,
+                                 const CompiledFilter& filter, const Selection& sel, std::vector<StoreTally>& tally,
+                                 std::FILE* log) {
     std::vector<ReadPlan> plans;
-    // Indexes a batch at a time (a store may fetch a batch side by side), each
-    // planned and dropped before the next batch comes: memory stays bounded.
     constexpr size_t kBatch = 64;
     for (size_t from = 0; from < files.size(); from += kBatch) {
         const size_t to = std::min(files.size(), from + kBatch);
@@ -278,16 +287,16 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
         }
     }
     std::stable_sort(plans.begin(), plans.end(), [](const ReadPlan& a, const ReadPlan& b) { return a.lower_ns < b.lower_ns; });
-    for (const auto& p : plans)
-        std::fprintf(log, "mirrortap-find: reading %s of %s in %zu range%s: %s\n", human(p.bytes()).c_str(),
-                     human(p.file.size).c_str(), p.ranges.size(), p.ranges.size() == 1 ? "" : "s",
-                     p.file.where.c_str());
-    uint64_t planned = 0;
-    for (const auto& p : plans) planned += p.bytes();
-    Progress progress(log, options.progress, planned);
+    return plans;
+}
 
-    // k-way merge by timestamp; a file joins once the merge reaches its
-    // earliest possible packet, so only overlapping files hold buffers.
+// Reads the plans and writes their matching packets merged by timestamp
+// (a k-way merge); a file joins once the merge reaches its earliest possible
+// packet, so only overlapping files hold buffers. false when the reader of
+// the output went away.
+bool read_merged(std::vector<std::unique_ptr<Store>>& stores, const std::vector<ReadPlan>& plans,
+                 const CompiledFilter& filter, const Selection& sel, Progress& progress, PcapOutput& out,
+                 std::FILE* log) {
     struct Head {
         uint64_t ts;
         size_t cursor;
@@ -297,46 +306,68 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
     std::vector<std::unique_ptr<FileCursor>> cursors(plans.size());
     std::vector<Packet> current(plans.size());
     size_t next_plan = 0;
-    bool reader_gone = false;
-    while (!reader_gone) {
+    for (;;) {
         while (next_plan < plans.size() && (heap.empty() || plans[next_plan].lower_ns <= heap.top().ts)) {
             const size_t i = next_plan++;
             cursors[i] = std::make_unique<FileCursor>(*stores[plans[i].file.store], plans[i], filter, sel, progress, log);
             if (cursors[i]->next(current[i])) heap.push({current[i].ts_ns, i});
             else cursors[i].reset();
         }
-        if (heap.empty()) break;
+        if (heap.empty()) return true;
         const size_t i = heap.top().cursor;
         heap.pop();
-        if (!out.write(current[i])) {
-            reader_gone = true;
-            break;
-        }
+        if (!out.write(current[i])) return false;
         if (cursors[i]->next(current[i])) heap.push({current[i].ts_ns, i});
         else cursors[i].reset();
     }
-    progress.finish();
+}
 
+// Per store, then in all: files in the selection, bytes read, requests, index bytes.
+void report_tally(const std::vector<std::unique_ptr<Store>>& stores, const std::vector<StoreTally>& tally,
+                  const PcapOutput& out, std::FILE* log) {
     uint64_t stored = 0, read = 0, index_bytes = 0, nfiles = 0, nread = 0;
     for (size_t i = 0; i < stores.size(); ++i) {
         const auto& t = tally[i];
-        std::fprintf(log, "mirrortap-find: %s: %llu files in the selection (%s); read %s from %llu of them in %llu requests; %s of indexes\n",
-                     stores[i]->describe().c_str(), static_cast<unsigned long long>(t.files), human(t.stored).c_str(),
+        std::fprintf(log, "mirrortap-find: %s: %s in the selection (%s); read %s from %llu of them in %s; %s of indexes\n",
+                     stores[i]->describe().c_str(), count_of(t.files, "file").c_str(), human(t.stored).c_str(),
                      human(stores[i]->bytes_read).c_str(), static_cast<unsigned long long>(t.files_read),
-                     static_cast<unsigned long long>(stores[i]->requests), human(t.index_bytes).c_str());
+                     count_of(stores[i]->requests, "request").c_str(), human(t.index_bytes).c_str());
         stored += t.stored;
         read += stores[i]->bytes_read;
         index_bytes += t.index_bytes;
         nfiles += t.files;
         nread += t.files_read;
     }
-    std::fprintf(log, "mirrortap-find: read %llu of %llu pcap bytes (%.3f%%) from %llu of %llu files, %llu index bytes; wrote %llu packets\n",
+    std::fprintf(log, "mirrortap-find: read %llu of %llu pcap bytes (%.3f%%) from %llu of %s, %llu index bytes; wrote %s\n",
                  static_cast<unsigned long long>(read), static_cast<unsigned long long>(stored),
                  stored ? 100.0 * double(read) / double(stored) : 0.0, static_cast<unsigned long long>(nread),
-                 static_cast<unsigned long long>(nfiles), static_cast<unsigned long long>(index_bytes),
-                 static_cast<unsigned long long>(out.packets()));
-    if (reader_gone) std::fprintf(log, "mirrortap-find: the reader closed the output\n");
-    else if (!out.flush()) {
+                 count_of(nfiles, "file").c_str(), static_cast<unsigned long long>(index_bytes),
+                 count_of(out.packets(), "packet").c_str());
+}
+
+}  // namespace
+
+// List, plan, read: the index narrows the files and ranges before a pcap byte is read.
+int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions& options, const CompiledFilter& filter,
+               PcapOutput& out, std::FILE* log) {
+    const Selection& sel = options.selection;
+    std::vector<CaptureFile> files;
+    if (!list_selection(stores, sel, files, log)) return 1;
+    std::vector<StoreTally> tally(stores.size());
+    const std::vector<ReadPlan> plans = plan_reads(stores, files, filter, sel, tally, log);
+    uint64_t planned = 0;
+    for (const auto& p : plans) {
+        std::fprintf(log, "mirrortap-find: reading %s of %s in %s: %s\n", human(p.bytes()).c_str(),
+                     human(p.file.size).c_str(), count_of(p.ranges.size(), "range").c_str(), p.file.where.c_str());
+        planned += p.bytes();
+    }
+    Progress progress(log, options.progress, planned);
+    const bool reader_stayed = read_merged(stores, plans, filter, sel, progress, out, log);
+    progress.finish();
+    report_tally(stores, tally, out, log);
+    if (!reader_stayed) {
+        std::fprintf(log, "mirrortap-find: the reader closed the output\n");
+    } else if (!out.flush()) {
         std::fprintf(log, "mirrortap-find: writing the output failed: %s\n", out.error().c_str());
         return 1;
     }

@@ -5,8 +5,9 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
-#include "support/version.hpp"
 #include "sender/metrics.hpp"
+#include "support/text.hpp"
+#include "support/version.hpp"
 
 namespace mirrortap::sender {
 
@@ -112,14 +113,14 @@ HttpResponse Exporter::healthz() const {
 }
 Exporter::~Exporter() = default;
 
-std::string Exporter::start(const std::string& listen) {
+std::string Exporter::start(const Endpoint& listen) {
     server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) -> HttpResponse {
         if (r.path == "/healthz") return healthz();
         if (r.path != "/metrics") return {404, "text/plain; charset=utf-8", "not found: try /metrics or /healthz\n", {}};
         return {200, "text/plain; version=0.0.4; charset=utf-8",
                 prometheus::TextSerializer().Serialize(metrics_->Collect()), {}};
     });
-    if (auto why = server_->start(listen); !why.empty()) return "metrics on '" + listen + "': " + why;
+    if (auto why = server_->start(listen); !why.empty()) return "metrics on " + quote(listen.text) + ": " + why;
     return "";
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sender/stats.hpp"
+#include "support/parse.hpp"
 #include "support/http_server.hpp"
 
 namespace mirrortap::sender {
@@ -15,7 +16,7 @@ public:
     explicit Exporter(const SenderStats& stats);
     ~Exporter();
     // Binds ADDR:PORT; "" or a one-line error.
-    std::string start(const std::string& listen);
+    std::string start(const Endpoint& listen);
 
 private:
     class Metrics;

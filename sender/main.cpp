@@ -20,8 +20,8 @@
 #include "sender/exporter.hpp"
 #include "sender/sender.hpp"
 #include "sender/settings.hpp"
+#include "support/command_line.hpp"
 #include "support/text.hpp"
-#include "support/version.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::sender;
@@ -258,7 +258,7 @@ std::string open_exporter(const std::optional<Endpoint>& listen, const SenderSta
                           std::unique_ptr<Exporter>& out) {
     if (!listen) return "";
     out = std::make_unique<Exporter>(stats);
-    return out->start(endpoint_text(listen->addr));
+    return out->start(*listen);
 }
 
 // SIGHUP: the file, the AWS filter files and the flags read again, then
@@ -354,14 +354,10 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (o.version) {
-        std::cout << "mirrortap-sender " << MIRRORTAP_VERSION << "\n" << pcap_lib_version() << "\n";
+        std::cout << version_line("mirrortap-sender") << pcap_lib_version() << "\n";
         return 0;
     }
-    if (!o.errors.empty()) {
-        for (const std::string& e : o.errors) std::cerr << "mirrortap-sender: " << e << "\n";
-        std::cerr << "(mirrortap-sender --help lists the options)\n";
-        return 2;
-    }
+    if (!o.errors.empty()) return report_usage_errors("mirrortap-sender", o.errors);
     if (o.check_config) return check_config(o);
     if (!o.explain_path.empty()) return explain(o);
     return run(o);

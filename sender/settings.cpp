@@ -134,7 +134,7 @@ const std::vector<std::string_view>& sender_setting_groups() {
 }
 
 const std::vector<SettingDoc>& sender_action_docs() {
-    static const std::vector<SettingDoc> actions = {
+    static const std::vector<SettingDoc> actions = with_standard_actions({
         {.flag = "--import-aws-filter", .value_name = "FILE", .group = kAws,
          .help = "load JSON the AWS CLI printed: describe-traffic-mirror-filters, -filter-rules, -sessions, -targets\nsessions name filters by traffic_mirror_filter_id\nimported sessions run on --aws-interface's interfaces\nrepeat for several\nwith --check-config, prints them as YAML"},
         {.flag = "--vni", .value_name = "N", .group = kOneSession,
@@ -153,9 +153,7 @@ const std::vector<SettingDoc>& sender_action_docs() {
          .help = "with --explain: frames from MAC are egress\nothers ingress\ndefault: the interface's MAC, when it exists here"},
         {.flag = "-c,--config", .value_name = "FILE", .group = kOther,
          .help = "YAML config; sender/example.yaml shows every key\nflags override the file\nSIGHUP reloads it"},
-        {.flag = "-V,--version", .group = kOther, .help = "print the version and exit"},
-        {.flag = "-h,--help", .group = kOther, .help = "print this help and exit"},
-    };
+    });
     return actions;
 }
 

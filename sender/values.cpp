@@ -1,7 +1,5 @@
 #include "sender/values.hpp"
 
-#include <net/if.h>
-
 #include <charconv>
 
 #include "sender/filter.hpp"
@@ -88,36 +86,6 @@ bool parse_protocol(std::string_view text, std::optional<uint8_t>& protocol, std
     }
     protocol = uint8_t(*n);
     return true;
-}
-
-std::optional<MacAddress> parse_mac(std::string_view text, std::string& why) {
-    MacAddress mac{};
-    std::string_view rest = text;
-    for (size_t i = 0; i < mac.size(); ++i) {
-        const size_t colon = i + 1 < mac.size() ? rest.find(':') : rest.size();
-        const std::string_view group = rest.substr(0, colon);
-        unsigned v = 0;
-        const auto [end, ec] = std::from_chars(group.data(), group.data() + group.size(), v, 16);
-        const bool hex_only = group.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
-        if (colon == std::string_view::npos || group.empty() || group.size() > 2 || !hex_only ||
-            ec != std::errc() || end != group.data() + group.size()) {
-            why = "expected a MAC address such as 02:00:5e:10:00:01, got " + quote(text);
-            return std::nullopt;
-        }
-        mac[i] = uint8_t(v);
-        rest.remove_prefix(std::min(rest.size(), colon + 1));
-    }
-    return mac;
-}
-
-std::optional<std::string> parse_interface_name(std::string_view text, std::string& why) {
-    const bool bad_byte = text.find_first_of("/: \t") != std::string_view::npos || has_control_character(text);
-    if (text.empty() || text.size() >= IFNAMSIZ || text == "." || text == ".." || bad_byte) {
-        why = "expected an interface name (1 to " + std::to_string(IFNAMSIZ - 1) +
-              " bytes, no '/', ':' or spaces), got " + quote(text);
-        return std::nullopt;
-    }
-    return std::string(text);
 }
 
 std::optional<std::string> parse_label_text(std::string_view text, std::string& why) {

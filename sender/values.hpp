@@ -1,13 +1,14 @@
 // The sender's own value parsers, for what only the sender reads: rates,
-// IP protocols, MAC addresses, interface names. Numbers, sizes, durations,
-// endpoints and CIDR blocks are support/parse.hpp's. Same style: the value,
-// or nullopt with `why` one line quoting the text.
+// IP protocols, labels. Numbers, sizes, durations, times, endpoints, CIDR
+// blocks, MAC addresses and interface names are support/parse.hpp's. Same
+// style: the value, or nullopt with `why` one line quoting the text.
 #pragma once
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "support/parse.hpp"
 
 namespace mirrortap::sender {
 
@@ -26,15 +27,6 @@ std::optional<RateLimit> parse_rate(std::string_view text, std::string& why);
 // "6", "tcp", "udp", "icmp", "icmpv6", "sctp" (any case), or "all", "0", "-1"
 // (AWS's spellings of every protocol, which leave `protocol` empty).
 bool parse_protocol(std::string_view text, std::optional<uint8_t>& protocol, std::string& why);
-
-using MacAddress = std::array<uint8_t, 6>;
-
-// "02:00:5e:10:00:01": six groups of one or two hex digits.
-std::optional<MacAddress> parse_mac(std::string_view text, std::string& why);
-
-// A Linux interface name: 1 to 15 bytes, no '/', ':', white space or control
-// character, not "." or "..".
-std::optional<std::string> parse_interface_name(std::string_view text, std::string& why);
 
 // Free text shown back to people (descriptions, filter ids): any bytes but
 // control characters, which a log line or a metric label must not carry.

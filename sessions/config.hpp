@@ -3,11 +3,13 @@
 // YAML file, the command line, --help and the manual page read that table.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sessions/selector.hpp"
 #include "support/errors.hpp"
+#include "support/parse.hpp"
 #include "support/yaml.hpp"
 
 namespace mirrortap::sessions {
@@ -21,7 +23,7 @@ struct SessionsConfig {
     // read at every run; "": the selectors are the file's or the command line's.
     std::string selectors_parameter;
     std::string ssm_endpoint;      // "": AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL, else https://ssm.REGION.amazonaws.com
-    std::string metrics_listen;    // ADDR:PORT of /metrics; "": none
+    std::optional<Endpoint> metrics_listen;  // ADDR:PORT of /metrics; absent: none
     std::string metrics_textfile;  // node_exporter textfile; "": none
     // Instance types AWS does not mirror from (a trailing '*' matches a family).
     std::vector<std::string> unsupported_instance_types = default_unsupported_instance_types();

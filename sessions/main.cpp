@@ -19,9 +19,9 @@
 #include "sessions/cli.hpp"
 #include "sessions/coverage.hpp"
 #include "sessions/reconcile.hpp"
+#include "support/command_line.hpp"
 #include "support/http_server.hpp"
 #include "support/parse.hpp"
-#include "support/version.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::sessions;
@@ -169,7 +169,7 @@ std::unique_ptr<Clients> make_clients(const SessionsConfig& config, const cloud:
 }
 
 // /metrics with the last run's coverage; nullptr after saying why.
-std::unique_ptr<HttpServer> serve_coverage(const std::string& listen, CoverageBoard& board) {
+std::unique_ptr<HttpServer> serve_coverage(const Endpoint& listen, CoverageBoard& board) {
     auto server = std::make_unique<HttpServer>([&board](const HttpRequest& r) {
         HttpResponse answer;
         if (r.path != "/metrics") {
@@ -182,10 +182,10 @@ std::unique_ptr<HttpServer> serve_coverage(const std::string& listen, CoverageBo
         return answer;
     });
     if (const std::string why = server->start(listen); !why.empty()) {
-        say("metrics on " + listen + ": " + why);
+        say("metrics on " + listen.text + ": " + why);
         return nullptr;
     }
-    say("serving coverage at http://" + listen + "/metrics");
+    say("serving coverage at http://" + listen.text + "/metrics");
     return server;
 }
 
@@ -206,19 +206,16 @@ bool pause(uint32_t seconds) {
 
 int main(int argc, char** argv) {
     const SessionsCommandLine cl = parse_sessions_command_line(argc, argv);
-    if (!cl.errors.empty()) {
-        for (const auto& e : cl.errors) say(e);
-        say("see --help");
-        return 2;
-    }
+    // --help and --version answer whatever else the command line got wrong.
     if (cl.help) {
         std::cout << sessions_usage();
         return 0;
     }
     if (cl.version) {
-        std::cout << "mirrortap-sessions " << MIRRORTAP_VERSION << "\n";
+        std::cout << version_line("mirrortap-sessions");
         return 0;
     }
+    if (!cl.errors.empty()) return report_usage_errors("mirrortap-sessions", cl.errors);
     std::vector<std::string> errors;
     const SessionsConfig config = resolve_config(cl, errors);
     if (!errors.empty()) {
@@ -240,7 +237,7 @@ int main(int argc, char** argv) {
     sigaction(SIGINT, &sa, nullptr);
     CoverageBoard board;
     std::unique_ptr<HttpServer> server;
-    if (!config.metrics_listen.empty() && !(server = serve_coverage(config.metrics_listen, board))) return 2;
+    if (config.metrics_listen && !(server = serve_coverage(*config.metrics_listen, board))) return 2;
     std::optional<double> last_success;
 
     const bool dry_run = cl.dry_run;

@@ -47,10 +47,7 @@ std::optional<std::string> parse_parameter_name(std::string_view text, std::stri
 }
 
 // The metrics endpoint binds a literal address; port 0 (any) would be unfindable.
-std::optional<std::string> parse_listen(std::string_view text, std::string& why) {
-    if (!parse_endpoint(text, EndpointRules{.min_port = 1}, why)) return std::nullopt;
-    return std::string(text);
-}
+constexpr EndpointRules kListenRules{.min_port = 1};
 
 std::optional<std::string> parse_textfile_path(std::string_view text, std::string& why) {
     if (!text.starts_with('/') || !text.ends_with(".prom") || has_control_character(text)) {
@@ -100,7 +97,7 @@ SettingsTable<C> make_table() {
          .value = number_value<C>(field<&C::max_attempts>, 1, 20)},
         {.key = "metrics_listen", .flag = "--metrics-listen", .value_name = "ADDR:PORT", .group = kMonitoring,
          .help = "serve the last run's coverage at /metrics (with --every)\noff when absent",
-         .value = parsed_value<C>(field<&C::metrics_listen>, parse_listen)},
+         .value = endpoint_value<C>(field<&C::metrics_listen>, kListenRules)},
         {.key = "metrics_textfile", .flag = "--metrics-textfile", .value_name = "FILE", .group = kMonitoring,
          .help = "write coverage for node_exporter's textfile collector to FILE (*.prom)\nreplaced whole after "
                  "every run",
@@ -121,7 +118,7 @@ const std::vector<std::string_view>& sessions_setting_groups() {
 }
 
 const std::vector<SettingDoc>& sessions_action_docs() {
-    static const std::vector<SettingDoc> actions = {
+    static const std::vector<SettingDoc> actions = with_standard_actions({
         {.flag = "--once", .group = kRun, .help = "reconcile once and exit (the default; overrides every:)"},
         {.flag = "--dry-run", .group = kRun, .help = "print the plan and change nothing"},
         {.flag = "--select", .value_name = "FILTER", .group = kOneSelector,
@@ -140,9 +137,7 @@ const std::vector<SettingDoc>& sessions_action_docs() {
          .help = "check the config and flags, print the selectors, exit: 0 good, 2 errors\nno request is sent"},
         {.flag = "-c,--config", .value_name = "FILE", .group = kOther,
          .help = "YAML config; sessions/example.yaml shows every key\nflags override the file"},
-        {.flag = "-V,--version", .group = kOther, .help = "print the version and exit"},
-        {.flag = "-h,--help", .group = kOther, .help = "print this help and exit"},
-    };
+    });
     return actions;
 }
 

@@ -12,14 +12,18 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <netinet/in.h>
 #include <pthread.h>
 
 #include <charconv>
+#include <cstring>
 #include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
+
+#include "support/text.hpp"
 
 namespace mirrortap {
 
@@ -37,29 +41,20 @@ bool same_secret(std::string_view given, std::string_view expected) {
 
 namespace {
 
-// "[v6]:port", "v4:port", "localhost:port" or "port"; nullopt with `why`.
-std::optional<tcp::endpoint> parse_listen(const std::string& text, std::string& why) {
-    std::string host = "0.0.0.0";
-    std::string_view port = text;
-    if (const size_t colon = text.rfind(':'); colon != std::string::npos) {
-        host = text.substr(0, colon);
-        port = std::string_view(text).substr(colon + 1);
-        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-        if (host == "localhost") host = "127.0.0.1";
+// The asio form of an endpoint parse_endpoint read as a literal address.
+std::optional<tcp::endpoint> asio_endpoint(const Endpoint& e, std::string& why) {
+    if (e.family() == AF_INET) {
+        const auto& in = reinterpret_cast<const sockaddr_in&>(e.addr);
+        return tcp::endpoint(asio::ip::address_v4(ntohl(in.sin_addr.s_addr)), e.port);
     }
-    unsigned value = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc() || end != port.data() + port.size() || port.empty() || value > 65535) {
-        why = "expected ADDR:PORT, [ADDR]:PORT or PORT";
-        return std::nullopt;
+    if (e.family() == AF_INET6) {
+        const auto& in6 = reinterpret_cast<const sockaddr_in6&>(e.addr);
+        asio::ip::address_v6::bytes_type bytes;
+        std::memcpy(bytes.data(), in6.sin6_addr.s6_addr, bytes.size());
+        return tcp::endpoint(asio::ip::address_v6(bytes, in6.sin6_scope_id), e.port);
     }
-    boost::system::error_code bad;
-    const auto address = asio::ip::make_address(host, bad);
-    if (bad) {
-        why = "'" + host + "' is not a numeric IP address";
-        return std::nullopt;
-    }
-    return tcp::endpoint(address, uint16_t(value));
+    why = quote(e.text) + " is not a numeric IP address and port";
+    return std::nullopt;
 }
 
 std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
@@ -119,9 +114,9 @@ public:
         sending_.clear();
     }
 
-    std::string start(const std::string& listen) {
+    std::string start(const Endpoint& listen) {
         std::string why;
-        const auto endpoint = parse_listen(listen, why);
+        const auto endpoint = asio_endpoint(listen, why);
         if (!endpoint) return why;
         boost::system::error_code ec;
         acceptor_.open(endpoint->protocol(), ec);
@@ -370,7 +365,7 @@ HttpServer::HttpServer(Handler handler, HttpServerOptions options)
 
 HttpServer::~HttpServer() = default;
 
-std::string HttpServer::start(const std::string& listen) { return impl_->start(listen); }
+std::string HttpServer::start(const Endpoint& listen) { return impl_->start(listen); }
 
 uint16_t HttpServer::port() const { return impl_->port(); }
 

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/parse.hpp"
+
 namespace mirrortap {
 
 struct HttpRequest {
@@ -93,10 +95,10 @@ public:
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
 
-    // Binds ADDR:PORT (IPv6 as [ADDR]:PORT; a bare PORT means every IPv4
-    // address) and starts serving. "" or a one-line reason for the caller to
-    // prefix with what the server was for.
-    std::string start(const std::string& listen);
+    // Binds the address parse_endpoint read (a literal address: a name is
+    // refused) and starts serving; [::] takes IPv4 too. "" or a one-line
+    // reason for the caller to prefix with what the server was for.
+    std::string start(const Endpoint& listen);
     uint16_t port() const;
 
 private:

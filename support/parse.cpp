@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "support/text.hpp"
@@ -149,6 +151,14 @@ std::string format_duration(Duration d) {
     for (const auto& u : kDurationUnits)
         if (d.count() % u.length.count() == 0) return std::to_string(d / u.length) + std::string(u.suffix);
     return std::to_string(d.count()) + "ns";
+}
+
+std::optional<std::string> parse_text(std::string_view text, std::string& why) {
+    if (has_control_character(text)) {
+        why = quote(text) + " holds a control character";
+        return std::nullopt;
+    }
+    return std::string(text);
 }
 
 std::optional<bool> parse_bool(std::string_view text, std::string& why) {
@@ -394,6 +404,132 @@ std::optional<std::string> parse_endpoint_url(std::string_view text, std::string
         return std::nullopt;
     }
     return std::string(text.substr(0, text.size() - (text.ends_with('/') ? 1 : 0)));
+}
+
+// ---- times ---------------------------------------------------------------------
+
+namespace {
+
+bool fixed_digits(std::string_view s, size_t at, size_t n, int& out) {
+    if (at + n > s.size()) return false;
+    out = 0;
+    for (size_t i = at; i < at + n; ++i) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        out = out * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<uint64_t> parse_rfc3339(std::string_view text, std::string& why) {
+    const std::string form = "expected an RFC 3339 time such as 2026-12-01T10:02:00Z, got " + quote(text);
+    const auto fail = [&why](std::string message) -> std::optional<uint64_t> {
+        why = std::move(message);
+        return std::nullopt;
+    };
+    int y, mo, d, h, mi, s;
+    const bool shape = text.size() >= 19 && fixed_digits(text, 0, 4, y) && text[4] == '-' &&
+                       fixed_digits(text, 5, 2, mo) && text[7] == '-' && fixed_digits(text, 8, 2, d) &&
+                       (text[10] == 'T' || text[10] == 't' || text[10] == ' ') && fixed_digits(text, 11, 2, h) &&
+                       text[13] == ':' && fixed_digits(text, 14, 2, mi) && text[16] == ':' &&
+                       fixed_digits(text, 17, 2, s);
+    if (!shape) return fail(form);
+    size_t i = 19;
+    uint64_t fraction_ns = 0;
+    if (i < text.size() && text[i] == '.') {
+        const size_t first = ++i;
+        for (uint64_t scale = 100'000'000; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, scale /= 10)
+            fraction_ns += uint64_t(text[i] - '0') * scale;
+        if (i == first) return fail(form);
+    }
+    int64_t offset_s = 0;
+    if (i < text.size() && (text[i] == 'Z' || text[i] == 'z')) {
+        ++i;
+    } else if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+        int oh, om;
+        if (!fixed_digits(text, i + 1, 2, oh) || i + 3 >= text.size() || text[i + 3] != ':' ||
+            !fixed_digits(text, i + 4, 2, om) || oh > 23 || om > 59)
+            return fail(form);
+        offset_s = (text[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+        i += 6;
+    } else {
+        return fail("the time " + quote(text) + " needs a zone: Z or +HH:MM");
+    }
+    if (i != text.size()) return fail(form);
+    using namespace std::chrono;
+    const year_month_day ymd{year(y), month(unsigned(mo)), day(unsigned(d))};
+    if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return fail("no such date or time: " + quote(text));
+    const int64_t secs = int64_t(sys_days(ymd).time_since_epoch().count()) * 86400 + h * 3600 + mi * 60 + s - offset_s;
+    if (secs < 0) return fail(quote(text) + " is before 1970");
+    return uint64_t(secs) * 1'000'000'000ull + fraction_ns;
+}
+
+std::optional<uint64_t> TimeArg::at(uint64_t now_ns, std::string& why) const {
+    if (!relative) return ns;
+    if (ns > now_ns) {
+        why = format_duration(Duration(int64_t(ns))) + " ago is before 1970";
+        return std::nullopt;
+    }
+    return now_ns - ns;
+}
+
+std::optional<TimeArg> parse_time_arg(std::string_view text, std::string& why) {
+    if (text.starts_with('-')) {
+        // A century back is as far as a capture can reach; it keeps the sum in range.
+        const auto back = parse_duration(text.substr(1), Duration::zero(), std::chrono::hours(24 * 36525), why);
+        if (!back) {
+            why = "expected a time relative to now such as -15m, -2h or -1d, got " + quote(text);
+            return std::nullopt;
+        }
+        return TimeArg{uint64_t(back->count()), true};
+    }
+    const auto ns = parse_rfc3339(text, why);
+    if (!ns) {
+        if (why.starts_with("expected")) why += " (or a time relative to now: -15m)";
+        return std::nullopt;
+    }
+    return TimeArg{*ns, false};
+}
+
+// ---- interfaces ------------------------------------------------------------------
+
+std::optional<MacAddress> parse_mac(std::string_view text, std::string& why) {
+    MacAddress mac{};
+    std::string_view rest = text;
+    for (size_t i = 0; i < mac.size(); ++i) {
+        const size_t colon = i + 1 < mac.size() ? rest.find(':') : rest.size();
+        const std::string_view group = rest.substr(0, colon);
+        unsigned v = 0;
+        const auto [end, ec] = std::from_chars(group.data(), group.data() + group.size(), v, 16);
+        const bool hex_only = group.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
+        if (colon == std::string_view::npos || group.empty() || group.size() > 2 || !hex_only ||
+            ec != std::errc() || end != group.data() + group.size()) {
+            why = "expected a MAC address such as 02:00:5e:10:00:01, got " + quote(text);
+            return std::nullopt;
+        }
+        mac[i] = uint8_t(v);
+        rest.remove_prefix(std::min(rest.size(), colon + 1));
+    }
+    return mac;
+}
+
+std::string mac_text(const MacAddress& mac) {
+    char out[18];
+    std::snprintf(out, sizeof out, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    return out;
+}
+
+std::optional<std::string> parse_interface_name(std::string_view text, std::string& why) {
+    constexpr size_t kMaxName = 15;  // IFNAMSIZ less the terminating NUL
+    const bool bad_byte =
+        text.find_first_of("/:% \t\n\v\f\r") != std::string_view::npos || has_control_character(text);
+    if (text.empty() || text.size() > kMaxName || text == "." || text == ".." || bad_byte) {
+        why = "expected an interface name (1 to " + std::to_string(kMaxName) +
+              " bytes, no '/', ':', '%' or spaces), got " + quote(text);
+        return std::nullopt;
+    }
+    return std::string(text);
 }
 
 }  // namespace mirrortap

@@ -35,8 +35,31 @@ std::string format_duration(Duration d);
 // true/false, yes/no, on/off, in any case.
 std::optional<bool> parse_bool(std::string_view text, std::string& why);
 
+// Free text (a path, a user name, a description shown back to people): any
+// bytes but control characters, which a log line or a metric label must not carry.
+std::optional<std::string> parse_text(std::string_view text, std::string& why);
+
 // An octal permission mode, 0 to 0777: "0640", "640".
 std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why);
+
+// ---- times -------------------------------------------------------------------
+
+// An RFC 3339 date-time with its zone: nanoseconds since 1970. 'T', 't' or a
+// space between date and time, 'Z', 'z' or +HH:MM/-HH:MM after it, any number
+// of fraction digits (nanoseconds kept), a leap second's :60. Before 1970 is
+// refused. ("2026-12-01T10:02:00Z", "2026-12-01 11:02:00.5+01:00")
+std::optional<uint64_t> parse_rfc3339(std::string_view text, std::string& why);
+
+// A point in time as a command line names it: RFC 3339, or a duration back
+// from now written with a minus ("-15m", "-2h", "-1d", "-90s", "-500ms").
+struct TimeArg {
+    uint64_t ns = 0;        // since 1970, or (relative) back from now
+    bool relative = false;
+    // The time this names when now is `now_ns`; nullopt with `why` for a time before 1970.
+    std::optional<uint64_t> at(uint64_t now_ns, std::string& why) const;
+    bool operator==(const TimeArg&) const = default;
+};
+std::optional<TimeArg> parse_time_arg(std::string_view text, std::string& why);
 
 // ---- VXLAN network identifiers -----------------------------------------------
 
@@ -108,6 +131,24 @@ std::string endpoint_text(const sockaddr_storage& addr);
 // [IPv6]), an optional port, nothing after but an optional '/'. Returned
 // without the '/'. (S3-compatible stores, Auto Scaling, STS, IMDS.)
 std::optional<std::string> parse_endpoint_url(std::string_view text, std::string& why);
+
+// ---- interfaces ------------------------------------------------------------------
+
+using MacAddress = std::array<uint8_t, 6>;
+
+// "02:00:5e:10:00:01": six groups of one or two hex digits, either case.
+std::optional<MacAddress> parse_mac(std::string_view text, std::string& why);
+// "02:00:5e:10:00:01": what parse_mac reads back, lower case.
+std::string mac_text(const MacAddress& mac);
+
+// A Linux interface name as the kernel takes it (dev_valid_name): 1 to 15
+// bytes, no '/', ':' or white space, not "." or "..". Also refused: control
+// characters, which a log line or metric label must not carry, and '%',
+// which the kernel reads as "the next free number" when it creates an
+// interface (a TAP named "mt%d" would not be the name asked for; no existing
+// interface has one). '@' is allowed: "veth@1" is a name (`ip link` shows a
+// peer as "veth0@if2", which is not part of the name).
+std::optional<std::string> parse_interface_name(std::string_view text, std::string& why);
 
 // A DNS host name: dot-separated labels of letters, digits, '-' and '_',
 // 1 to 63 bytes each, 253 in all, not all digits in the last label.

@@ -125,6 +125,12 @@ std::string_view long_flag_name(std::string_view flag) {
     return comma == std::string_view::npos ? flag : flag.substr(comma + 1);
 }
 
+std::vector<SettingDoc> with_standard_actions(std::vector<SettingDoc> actions) {
+    actions.push_back({.flag = "-V,--version", .group = "Other", .help = "print the version and exit"});
+    actions.push_back({.flag = "-h,--help", .group = "Other", .help = "print this help and exit"});
+    return actions;
+}
+
 std::string flag_synopsis(const SettingDoc& d) {
     std::string out;
     for (char c : d.flag) out += c == ',' ? std::string(", ") : std::string(1, c);

@@ -47,6 +47,7 @@ struct SettingValue {
     enum class Shape {
         scalar,  // one value: "64M"
         list,    // a YAML list or comma-separated text: [a, b] or "a, b"; a flag replaces the file's list
+        repeated,  // a list whose flag is given once per item, never split at commas (paths, names)
         node,    // a structure only the file can hold, read by `load` (a list of maps, say)
     };
     Shape shape = Shape::scalar;
@@ -148,13 +149,7 @@ SettingValue<Config> bool_value(At at) {
 // Free text (a path, a user name); control characters are refused.
 template <typename Config, typename At>
 SettingValue<Config> text_value(At at) {
-    return parsed_value<Config>(at, [](std::string_view t, std::string& why) -> std::optional<std::string> {
-        if (has_control_character(t)) {
-            why = quote(t) + " holds a control character";
-            return std::nullopt;
-        }
-        return std::string(t);
-    });
+    return parsed_value<Config>(at, parse_text);
 }
 
 template <typename Config, typename At>
@@ -176,6 +171,15 @@ SettingValue<Config> list_value(At at, Parse parse) {
     };
     v.clear = [at](Config& c) { at(c).clear(); };
     settings_detail::compare_by_field(v, at);
+    return v;
+}
+
+// A list whose flag is repeated once per item (--from DIR --from DIR); its
+// items are never split at commas. In a file, a YAML list.
+template <typename Config, typename At, typename Parse>
+SettingValue<Config> repeated_value(At at, Parse parse) {
+    SettingValue<Config> v = list_value<Config>(at, parse);
+    v.shape = SettingValue<Config>::Shape::repeated;
     return v;
 }
 
@@ -215,6 +219,7 @@ void load_setting(const Setting<Config>& s, const YAML::Node& n, Config& config,
             if (!n.IsScalar()) return errors.add(error_at(n, key + ": expected a single value"));
             return set(n, n.Scalar());
         case Shape::list:
+        case Shape::repeated:
             if (auto items = list_items(n, key, errors)) {
                 s.value.clear(config);
                 for (const ListItem& item : *items) set(item.node, item.text);
@@ -250,6 +255,9 @@ std::string apply_flag(const Setting<Config>& s, std::string_view value, bool fi
         if (first_use) s.value.clear(config);
         for (std::string_view item : split_list(value))
             if (why = s.value.set(item, config); !why.empty()) break;
+    } else if (s.value.shape == Shape::repeated) {
+        if (first_use) s.value.clear(config);
+        why = s.value.set(value, config);
     } else {
         why = s.value.set(value, config);
     }
@@ -360,6 +368,10 @@ std::vector<std::string> table_problems(const SettingsTable<Config>& table, cons
     }
     return problems;
 }
+
+// `actions` and then -V/--version and -h/--help, in the group "Other": every
+// program answers them the same way (support/command_line.hpp).
+std::vector<SettingDoc> with_standard_actions(std::vector<SettingDoc> actions);
 
 // "-i, --interface IFACE": a flag as --help and the docs write it.
 std::string flag_synopsis(const SettingDoc& d);

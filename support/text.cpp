@@ -54,6 +54,13 @@ std::vector<std::string_view> split_list(std::string_view text) {
     }
 }
 
+std::string count_of(uint64_t n, std::string_view singular, std::string_view plural) {
+    std::string out = std::to_string(n) + " ";
+    if (n == 1) return out.append(singular);
+    if (plural.empty()) return out.append(singular).append("s");
+    return out.append(plural);
+}
+
 std::string wrapped_words(std::string lead, const std::vector<std::string_view>& words, size_t width) {
     std::string out, line = std::move(lead);
     for (size_t i = 0; i < words.size(); ++i) {

@@ -2,6 +2,7 @@
 // a key, a path, a flag's argument) goes through printable() before it is
 // echoed into a message, so that "web\nOK" cannot forge a log line.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,10 @@ std::string_view trim(std::string_view text);
 // are kept (as empty views), so that the item's parser refuses them: "a,,b"
 // and "" are mistakes, not shorter lists.
 std::vector<std::string_view> split_list(std::string_view text);
+
+// "1 worker", "2 workers", "0 files": a count and its noun, plural unless
+// one ("s" added, or `plural` when the word is irregular: "1 entry", "2 entries").
+std::string count_of(uint64_t n, std::string_view singular, std::string_view plural = {});
 
 // "lead a, b, c." with lines wrapped before `width` columns: a list of names
 // in a --help text.

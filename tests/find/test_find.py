@@ -342,7 +342,7 @@ def bad_input_gives_clear_errors():
         (["--from", "s3://mirrortap-test/x", "--s3-endpoint", f"http://127.0.0.1:{closed_port()}", "tcp"], 1,
          "cannot list s3://mirrortap-test/x"),
         (["--from", os.path.join(tmp, "missing")], 1, "cannot list"),
-        (["--from", tmp, "--since", "yesterday"], 2, "--since yesterday"),
+        (["--from", tmp, "--since", "yesterday"], 2, "bad --since: expected an RFC 3339 time such as 2026-12-01T10:02:00Z, got 'yesterday'"),
         (["--from", tmp, "--frobnicate"], 2, "unknown option '--frobnicate'"),
         (["--from", "s3://Bad_Bucket/x"], 2, "Bad_Bucket"),
     ]

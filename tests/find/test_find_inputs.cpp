@@ -4,7 +4,6 @@
 
 #include "find/flow_index.hpp"
 #include "find/search.hpp"
-#include "find/time_arg.hpp"
 
 using namespace mirrortap::find;
 
@@ -32,23 +31,6 @@ const std::string kLine =
     R"("src":"10.0.3.7","dst":"10.0.9.1","src_port":40000,"dst_port":5432,"fragments":false,"ip6_ext":false})";
 
 }  // namespace
-
-TEST_CASE("times are RFC 3339 or relative to now") {
-    std::string why;
-    CHECK(parse_time_arg("2026-12-01T06:13:00Z", 0, why) == 1796105580000000000ull);
-    CHECK(parse_time_arg("2026-12-01T07:13:00.25+01:00", 0, why) == 1796105580250000000ull);
-    CHECK(parse_time_arg("2026-12-01t06:13:00z", 0, why) == 1796105580000000000ull);
-    const uint64_t now = 1796105580000000000ull;
-    CHECK(parse_time_arg("-15m", now, why) == now - 900'000'000'000ull);
-    CHECK(parse_time_arg("-2h", now, why) == now - 7200'000'000'000ull);
-    CHECK(parse_time_arg("-1d", now, why) == now - 86400'000'000'000ull);
-    CHECK(parse_time_arg("-30s", now, why) == now - 30'000'000'000ull);
-    CHECK_FALSE(parse_time_arg("-15x", now, why));
-    CHECK_FALSE(parse_time_arg("2026-12-01T06:13:00", now, why));
-    CHECK(why.find("zone") != std::string::npos);
-    CHECK_FALSE(parse_time_arg("2026-02-30T06:13:00Z", now, why));
-    CHECK_FALSE(parse_time_arg("yesterday", now, why));
-}
 
 TEST_CASE("an index line is read with every member the format gives") {
     std::string why;

@@ -228,3 +228,76 @@ TEST_CASE("text: a list of names wraps before the width, the first line after it
     CHECK(wrapped_words("Keys:", {"alpha", "beta", "gamma"}, 16) == "Keys: alpha,\nbeta, gamma.\n");
     CHECK(wrapped_words("", {"one"}) == "one.\n");
 }
+
+// One time parser serves find's --since/--until and AWS's answers
+// (credential expiry). The union of what the two former copies took: find's
+// 't', 'z', ' ' and offsets, AWS's fractions of any length; both refused a
+// missing zone, an impossible date and 24:00.
+TEST_CASE("parse: RFC 3339 times with a zone, and times relative to now") {
+    std::string why;
+    CHECK(must(parse_rfc3339("2026-12-01T06:13:00Z", why), why) == 1796105580000000000ull);
+    CHECK(must(parse_rfc3339("2026-12-01T07:13:00.25+01:00", why), why) == 1796105580250000000ull);
+    CHECK(must(parse_rfc3339("2026-12-01t06:13:00z", why), why) == 1796105580000000000ull);
+    CHECK(must(parse_rfc3339("2026-12-01 05:13:00-01:00", why), why) == 1796105580000000000ull);
+    CHECK(must(parse_rfc3339("2024-05-01T13:05:02.123456789Z", why), why) % 1'000'000'000 == 123456789);
+    CHECK(must(parse_rfc3339("2016-12-31T23:59:60Z", why), why) == 1483228800000000000ull);  // a leap second
+    CHECK(must(parse_rfc3339("1970-01-01T00:00:00Z", why), why) == 0);
+    CHECK(refusal(parse_rfc3339, "2026-12-01T06:13:00").find("zone") != std::string::npos);
+    for (const char* bad : {"", "2024-05-01", "2024-02-30T00:00:00Z", "2024-05-01T24:00:00Z", "2024-05-01T13:60:00Z",
+                            "2024-05-01T13:05:02.Z", "2024-05-01T13:05:02ZZ", "2024-05-01T13:05:02+1:00",
+                            "2024-05-01T13:05:02+24:00", "2024-5-01T13:05:02Z", "yesterday",
+                            "1969-12-31T23:59:59Z", "1970-01-01T00:30:00+01:00"}) {
+        CAPTURE(bad);
+        refusal(parse_rfc3339, bad);
+    }
+
+    const uint64_t now = 1796105580000000000ull;
+    const auto at = [&](std::string_view text) { return must(must(parse_time_arg(text, why), why).at(now, why), why); };
+    CHECK(at("-15m") == now - 900'000'000'000ull);
+    CHECK(at("-2h") == now - 7200'000'000'000ull);
+    CHECK(at("-1d") == now - 86400'000'000'000ull);
+    CHECK(at("-30s") == now - 30'000'000'000ull);
+    CHECK(at("-30") == now - 30'000'000'000ull);  // seconds, as every duration
+    CHECK(at("-500ms") == now - 500'000'000ull);
+    CHECK(at("2026-12-01T06:13:00Z") == 1796105580000000000ull);
+    CHECK(must(parse_time_arg("-15m", why), why) == TimeArg{900'000'000'000ull, true});
+    for (const char* bad : {"-15x", "-", "--5m", "-1.5h", "-36526d", "2026-12-01T06:13:00"}) {
+        CAPTURE(bad);
+        refusal(parse_time_arg, bad);
+    }
+    // Resolved against a clock that is too early for it: refused, not wrapped round.
+    const TimeArg back = must(parse_time_arg("-2d", why), why);
+    CHECK_FALSE(back.at(86400'000'000'000ull, why));
+    CHECK(why.find("before 1970") != std::string::npos);
+}
+
+// The sender's strict MAC reader, which find's index reader (sscanf "%2x")
+// used to differ from: sscanf also took a sign or leading space in a group.
+TEST_CASE("parse: MAC addresses are six groups of one or two hex digits") {
+    std::string why;
+    const MacAddress mac = must(parse_mac("02:00:00:00:00:aa", why), why);
+    CHECK(mac[5] == 0xAA);
+    CHECK(mac_text(mac) == "02:00:00:00:00:aa");
+    CHECK(must(parse_mac("2:0:0:0:0:A", why), why) == MacAddress{2, 0, 0, 0, 0, 0xa});
+    for (const char* bad : {"02:00:00:00:00", "02:00:00:00:00:aa:bb", "02:00:00:00:00:1ff", "02:00:00:00:00:",
+                            "0x:00:00:00:00:00", "02-00-00-00-00-aa", "", "02:00:00:00:00:aa ", " 2:00:00:00:00:aa",
+                            "+2:00:00:00:00:aa", "02:00:00:00:00:-1"}) {
+        CAPTURE(bad);
+        refusal(parse_mac, bad);
+    }
+}
+
+// One rule for every interface name: the collector's TAP and capture
+// interface and the sender's capture interfaces. The collector used to refuse
+// what Linux allows ("veth@1"); '%' is refused for both (see parse.hpp).
+TEST_CASE("parse: interface names are what the kernel takes, without '%'") {
+    std::string why;
+    for (const char* good : {"eth0", "veth@1", "br-lan.100", "xxxxxxxxxxxxxxx", "ens5"}) {
+        CAPTURE(good);
+        CHECK(must(parse_interface_name(good, why), why) == good);
+    }
+    for (const char* bad : {"", ".", "..", "a/b", "a:1", "a b", "tab\there", "nl\n", "sixteen-bytes-xx", "mt%d"}) {
+        CAPTURE(bad);
+        refusal(parse_interface_name, bad);
+    }
+}
