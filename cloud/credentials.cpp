@@ -1,16 +1,11 @@
 #include "cloud/credentials.hpp"
 
-// property_tree's JSON reader still includes <boost/bind.hpp>, which warns without this.
-#define BOOST_BIND_GLOBAL_PLACEHOLDERS
-#include <boost/property_tree/json_parser.hpp>
-
-#include <sstream>
-
 #include "cloud/aws_error.hpp"
 #include "cloud/imds.hpp"
 #include "cloud/s3_address.hpp"
 #include "cloud/xml.hpp"
 #include "support/file.hpp"
+#include "support/json.hpp"
 #include "support/text.hpp"
 
 namespace mirrortap::cloud {
@@ -215,21 +210,16 @@ Result<Credentials> parse_sts_credentials(std::string_view xml) {
     return c;
 }
 
-Result<Credentials> parse_imds_credentials(std::string_view json) {
-    namespace pt = boost::property_tree;
-    pt::ptree doc;
-    try {
-        std::istringstream in{std::string(json)};
-        pt::read_json(in, doc);
-    } catch (const pt::json_parser_error& e) {
-        return credential_error("MalformedAnswer", "instance role credentials are not JSON: " + e.message());
-    }
-    const std::string code = doc.get<std::string>("Code", "");
+Result<Credentials> parse_imds_credentials(std::string_view text) {
+    ConfigError error;
+    const auto doc = json::parse(text, error);
+    if (!doc) return credential_error("MalformedAnswer", "instance role credentials are not JSON: " + json::describe(error));
+    const auto field = [&](std::string_view key) { return json::string_member(*doc, key).value_or(""); };
+    const std::string code = field("Code");
     if (code != "Success")
         return credential_error("InstanceRoleUnavailable",
                                 "instance metadata answered role credentials with Code " + quote(code), true);
-    Credentials c{doc.get<std::string>("AccessKeyId", ""), doc.get<std::string>("SecretAccessKey", ""),
-                  doc.get<std::string>("Token", ""), parse_aws_time(doc.get<std::string>("Expiration", ""))};
+    Credentials c{field("AccessKeyId"), field("SecretAccessKey"), field("Token"), parse_aws_time(field("Expiration"))};
     if (c.access_key_id.empty() || c.secret_access_key.empty() || c.session_token.empty() || !c.expiration)
         return credential_error("MalformedAnswer",
                                 "instance role credentials lack AccessKeyId, SecretAccessKey, Token or Expiration");

@@ -1,73 +1,37 @@
 #include "cloud/ssm.hpp"
 
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
-
-#include <cstdio>
-#include <sstream>
-
 #include "cloud/aws_error.hpp"
 #include "cloud/query_api.hpp"
+#include "support/json.hpp"
 #include "support/text.hpp"
 
 namespace mirrortap::cloud {
-
-namespace {
-
-namespace pt = boost::property_tree;
-
-std::optional<pt::ptree> parse_json(std::string_view body) {
-    std::istringstream in{std::string(body)};
-    pt::ptree doc;
-    try {
-        pt::read_json(in, doc);
-    } catch (const pt::json_parser_error&) {
-        return std::nullopt;
-    }
-    return doc;
-}
-
-// A JSON string literal of `text`.
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (const char c : text) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
-
-}  // namespace
 
 std::optional<std::string> ssm_endpoint(std::string_view region, std::string& why) {
     return regional_endpoint("ssm", region, why);
 }
 
 std::optional<AwsError> parse_json_error(int http_status, std::string_view body) {
-    const auto doc = parse_json(body);
+    ConfigError not_json;
+    const auto doc = json::parse(body, not_json);
     if (!doc) return std::nullopt;
-    std::string type = doc->get("__type", "");
+    std::string type = json::string_member(*doc, "__type").value_or("");
     if (type.empty()) return std::nullopt;
     if (const size_t hash = type.rfind('#'); hash != std::string::npos) type.erase(0, hash + 1);
     AwsError e;
     e.http_status = http_status;
     e.code = type;
-    e.message = doc->get("message", doc->get("Message", ""));
+    // AWS's JSON protocols spell it both ways.
+    e.message = json::string_member(*doc, "message").value_or(json::string_member(*doc, "Message").value_or(""));
     e.retryable = retryable_error(http_status, e.code);
     return e;
 }
 
 Result<std::string> parse_parameter_value(std::string_view body) {
-    const auto doc = parse_json(body);
-    const auto value = doc ? doc->get_optional<std::string>("Parameter.Value") : boost::none;
+    ConfigError not_json;
+    const auto doc = json::parse(body, not_json);
+    const json::Value* parameter = doc ? json::member(*doc, "Parameter") : nullptr;
+    const auto value = parameter ? json::string_member(*parameter, "Value") : std::nullopt;
     if (!value) return AwsError{0, "MalformedAnswer", "GetParameter answered without Parameter.Value", "", false, ""};
     return *value;
 }
@@ -78,7 +42,7 @@ SsmClient::SsmClient(SsmOptions options, std::shared_ptr<CredentialProvider> cre
 }
 
 Result<std::string> SsmClient::get_parameter(const std::string& name) {
-    const std::string body = "{\"Name\":" + json_string(name) + "}";
+    const std::string body = "{\"Name\":" + json::quoted(name) + "}";
     const int attempts = std::max(1, options_.retry.max_attempts);
     AwsError last;
     for (int attempt = 1; attempt <= attempts; ++attempt) {

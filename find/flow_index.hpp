@@ -41,8 +41,9 @@ struct FlowIndex {
 // the data is not gzip or is cut short. Stops at max_bytes of output.
 std::optional<std::string> gunzip(std::string_view compressed, std::string& why, size_t max_bytes = size_t(1) << 31);
 
-// The index's JSON lines; nullopt with `why` ("line 3: no end_offset") when a
-// line is not what the format says or the lines disagree about their file.
+// The index's JSON lines (support/flow_index_format.hpp); nullopt with `why`
+// ("line 3: bad end_offset") when a line is not what the format says, is of a
+// format version this reader does not know, or the lines disagree about their file.
 std::optional<FlowIndex> parse_flow_index(std::string_view json_lines, std::string& why);
 
 // Both steps, and a check that the index describes a pcap of `pcap_bytes`

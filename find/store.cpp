@@ -17,12 +17,12 @@
 #include "cloud/environment.hpp"
 #include "cloud/object_key.hpp"
 #include "cloud/s3_client.hpp"
+#include "support/flow_index_format.hpp"
 
 namespace mirrortap::find {
 
 namespace {
 
-constexpr std::string_view kIndexSuffix = ".flows.json.gz";
 constexpr uint64_t kSecond = 1'000'000'000ull;
 
 std::optional<uint64_t> name_start_ns(std::string_view name) {
@@ -124,7 +124,7 @@ public:
                 f.size = uint64_t(st.st_size);
                 f.start_ns = *start;
                 f.pcap_ref = f.where;
-                if (entries.count(n + std::string(kIndexSuffix))) f.index_ref = f.where + std::string(kIndexSuffix);
+                if (entries.count(n + std::string(flow_index::kSuffix))) f.index_ref = f.where + std::string(flow_index::kSuffix);
                 out.push_back(std::move(f));
             }
             closedir(d);
@@ -150,7 +150,7 @@ public:
     }
 
     bool read_index(const CaptureFile& file, std::string& out, std::string& why) override {
-        const int fd = open_in_session(dir_, file.session, file.name + std::string(kIndexSuffix));
+        const int fd = open_in_session(dir_, file.session, file.name + std::string(flow_index::kSuffix));
         struct stat st{};
         if (fd < 0 || fstat(fd, &st) != 0) {
             why = std::strerror(errno);
@@ -239,8 +239,8 @@ public:
                     if (!k || k->tree != tree) continue;
                     if (tree == cloud::kPcapTree) {
                         if (k->file.ends_with(".pcap")) pcaps[{k->session, k->collector, k->file}].first = o;
-                    } else if (k->file.ends_with(kIndexSuffix)) {
-                        const std::string pcap = k->file.substr(0, k->file.size() - kIndexSuffix.size());
+                    } else if (k->file.ends_with(flow_index::kSuffix)) {
+                        const std::string pcap = k->file.substr(0, k->file.size() - flow_index::kSuffix.size());
                         pcaps[{k->session, k->collector, pcap}].second = o;
                     }
                 }

@@ -1,13 +1,10 @@
 #include "sender/aws_import.hpp"
 
-// JSON is YAML 1.2's flow syntax, so the YAML reader every config goes
-// through (support/yaml.hpp, yaml-cpp) reads this file too: one parser, with
-// line:column in its errors and keys given twice refused. Two things yaml-cpp
-// does not do as JSON does are handled before it sees the text (see
-// prepare_json): nesting depth (its own guard answers "bad file" at 1:1) and
-// UTF-16 surrogate pairs (\ud83d\ude00), which it refuses as invalid code
-// points. It also accepts some text that is not JSON ({,}, comments, bare
-// words); every value is still checked below, so such text fails there.
+// The AWS CLI's JSON is read with support/json.hpp, the library every JSON
+// read goes through, with the limits a file a person hands over deserves: a
+// key given twice is refused (as in a YAML config), and so is nesting past
+// kMaxJsonDepth. Errors name the JSON path of the value and, found with
+// json::locate once the whole document is read, its line and column.
 
 #include <algorithm>
 #include <array>
@@ -16,8 +13,7 @@
 
 #include "support/file.hpp"
 #include "support/text.hpp"
-#include "support/yaml.hpp"
-#include "support/yaml_value.hpp"
+#include "support/json.hpp"
 
 namespace mirrortap::sender {
 
@@ -29,78 +25,60 @@ constexpr int kMaxJsonDepth = 64;
 // A document of many filters can pass the 1 MiB a config may have.
 constexpr size_t kMaxJsonBytes = 16u << 20;
 
-bool is_high_surrogate(unsigned v) { return v >= 0xD800 && v <= 0xDBFF; }
-bool is_low_surrogate(unsigned v) { return v >= 0xDC00 && v <= 0xDFFF; }
+// A value of the document and the way to it from the root, so that an
+// error about it can say where it is. Absent (false) when a member is not there.
+class Node {
+public:
+    Node() = default;
+    Node(const json::Value* value, json::Path path) : v_(value), path_(std::move(path)) {}
 
-// The four hex digits of a \uXXXX escape starting at `at` (the backslash).
-std::optional<unsigned> unicode_escape(std::string_view json, size_t at) {
-    if (at + 6 > json.size() || json[at] != '\\' || json[at + 1] != 'u') return std::nullopt;
-    unsigned v = 0;
-    for (size_t i = at + 2; i < at + 6; ++i) {
-        const char c = json[i];
-        const int digit = c >= '0' && c <= '9' ? c - '0'
-                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                 : -1;
-        if (digit < 0) return std::nullopt;
-        v = v * 16 + unsigned(digit);
+    explicit operator bool() const { return v_ != nullptr; }
+    bool is_object() const { return v_ && v_->is_object(); }
+    bool is_array() const { return v_ && v_->is_array(); }
+    // One value: a string, a number or true/false (null is no value, as in YAML).
+    bool is_scalar() const { return v_ && (v_->is_string() || v_->is_number() || v_->is_boolean()); }
+    // Its text: a string as it is, a number or boolean as JSON writes it, for
+    // the same value parsers the YAML config's fields go through.
+    std::string scalar() const {
+        if (!v_) return {};
+        return v_->is_string() ? v_->get<std::string>() : v_->dump();
     }
-    return v;
-}
-
-// The JSON text as yaml-cpp can read it: each surrogate pair \uD8xx\uDCxx
-// written as the one escape YAML has for it, \UXXXXXXXX (two columns shorter:
-// an error's line stays right, its column may be off by a few after one).
-// nullopt and `why` when nested deeper than kMaxJsonDepth.
-std::optional<std::string> prepare_json(std::string_view json, std::string& why) {
-    std::string out;
-    out.reserve(json.size());
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < json.size(); ++i) {
-        const char c = json[i];
-        if (in_string) {
-            if (c == '\\' && i + 1 < json.size()) {
-                const auto high = unicode_escape(json, i);
-                const auto low = high && is_high_surrogate(*high) ? unicode_escape(json, i + 6) : std::nullopt;
-                if (low && is_low_surrogate(*low)) {
-                    char escape[11];
-                    std::snprintf(escape, sizeof escape, "\\U%08X", 0x10000 + ((*high - 0xD800) << 10) + (*low - 0xDC00));
-                    out += escape;
-                    i += 11;
-                } else {
-                    out += json.substr(i, 2);  // any other escape, \" and \\ included, as it is
-                    ++i;
-                }
-                continue;
-            }
-            if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if ((c == '[' || c == '{') && ++depth > kMaxJsonDepth) {
-            why = "JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
-                  " levels: not what aws ec2 describe-traffic-mirror-filters prints";
-            return std::nullopt;
-        } else if (c == ']' || c == '}') {
-            --depth;
+    Node operator[](const char* key) const {
+        const json::Value* m = v_ ? json::member(*v_, key) : nullptr;
+        if (!m) return Node();
+        json::Path p = path_;
+        p.emplace_back(std::string(key));
+        return Node(m, std::move(p));
+    }
+    std::vector<Node> items() const {
+        std::vector<Node> out;
+        if (!is_array()) return out;
+        for (size_t i = 0; i < v_->size(); ++i) {
+            json::Path p = path_;
+            p.emplace_back(i);
+            out.emplace_back(&(*v_)[i], std::move(p));
         }
-        out += c;
+        return out;
     }
-    return out;
-}
+    const json::Path& path() const { return path_; }
+
+private:
+    const json::Value* v_ = nullptr;
+    json::Path path_;
+};
 
 class Importer {
 public:
     explicit Importer(AwsImport& out) : out_(out), errors_(out.errors) {}
 
-    void run(const YAML::Node& root) {
+    void run(const Node& root) {
         std::map<std::string, RuleLists> by_filter;
-        if (root.IsSequence()) {
+        if (root.is_array()) {
             // --query 'TrafficMirrorSessions[]' and the like: a bare list (or
             // a list of lists) of filters, rules, sessions or targets.
             read_list(root, "(top level)", by_filter, 0);
-        } else if (!root.IsMap()) {
-            errors_.add(error_at(root, kWhat));
+        } else if (!root.is_object()) {
+            error_at(root, kWhat);
             return;
         } else if (!read_listings(root, by_filter)) {
             // --query 'TrafficMirrorSessions[0]': one object.
@@ -109,7 +87,7 @@ public:
         for (auto& [id, lists] : by_filter) {
             for (Direction d : {Direction::ingress, Direction::egress})
                 if (std::string problem = rule_count_problem(lists[size_t(d)].size(), d); !problem.empty())
-                    errors_.add(error_at(root, printable(id) + ": " + problem));
+                    error_at(root, printable(id) + ": " + problem);
             Filter f(std::move(lists[size_t(Direction::ingress)]), std::move(lists[size_t(Direction::egress)]));
             f.id = id;
             f.amazon_dns = amazon_dns.count(id) > 0;
@@ -121,24 +99,24 @@ private:
     using RuleLists = std::array<std::vector<FilterRule>, kDirectionCount>;
 
     // "TrafficMirrorFilters[0].IngressFilterRules[2].RuleNumber: why", at the value.
-    void error(const YAML::Node& at, const std::string& path, const std::string& why) {
-        errors_.add(error_at(at, path + ": " + why));
+    void error(const Node& at, const std::string& path, const std::string& why) {
+        error_at(at, path + ": " + why);
     }
 
     // The value at `key` of `node` read by `parse` into `into`, when given.
     // False when it was given and bad (reported at the value).
     template <typename Parse, typename T>
-    bool read_field(const YAML::Node& node, const char* key, const std::string& path, Parse parse, T& into) {
-        const YAML::Node v = node[key];
+    bool read_field(const Node& node, const char* key, const std::string& path, Parse parse, T& into) {
+        const Node v = node[key];
         if (!v) return true;
-        auto value = read_value(v, path + "." + key, errors_, parse);
+        auto value = read_value(v, path + "." + key, parse);
         if (value) into = std::move(*value);
         return bool(value);
     }
 
     // A field AWS always prints; its absence is an error.
     template <typename Parse, typename T>
-    bool read_required(const YAML::Node& node, const char* key, const std::string& path, Parse parse, T& into) {
+    bool read_required(const Node& node, const char* key, const std::string& path, Parse parse, T& into) {
         if (!node[key]) {
             error(node, path, std::string("no ") + key);
             return false;
@@ -146,9 +124,9 @@ private:
         return read_field(node, key, path, parse, into);
     }
 
-    std::optional<PortRange> port_range(const YAML::Node& node, const std::string& path) {
+    std::optional<PortRange> port_range(const Node& node, const std::string& path) {
         const auto port = [](std::string_view t, std::string& why) { return parse_uint(t, 65535, why); };
-        if (!node.IsMap() || !node["FromPort"] || !node["ToPort"]) {
+        if (!node.is_object() || !node["FromPort"] || !node["ToPort"]) {
             error(node, path, "a port range needs FromPort and ToPort");
             return std::nullopt;
         }
@@ -162,14 +140,14 @@ private:
         return PortRange{uint16_t(from), uint16_t(to)};
     }
 
-    std::optional<Direction> direction(const YAML::Node& node, const std::string& path,
+    std::optional<Direction> direction(const Node& node, const std::string& path,
                                        std::optional<Direction> expected) {
-        const YAML::Node d = node["TrafficDirection"];
+        const Node d = node["TrafficDirection"];
         if (!d) {
             if (!expected) error(node, path, "no TrafficDirection");
             return expected;
         }
-        const auto named = read_value(d, path + ".TrafficDirection", errors_,
+        const auto named = read_value(d, path + ".TrafficDirection",
                                       [](std::string_view t, std::string& why) -> std::optional<Direction> {
                                           if (t == "ingress") return Direction::ingress;
                                           if (t == "egress") return Direction::egress;
@@ -178,14 +156,14 @@ private:
                                       });
         if (named && expected && *named != *expected) {
             error(d, path + ".TrafficDirection",
-                  quote(d.Scalar()) + " in the " + (*expected == Direction::ingress ? "Ingress" : "Egress") +
+                  quote(d.scalar()) + " in the " + (*expected == Direction::ingress ? "Ingress" : "Egress") +
                       "FilterRules list");
             return std::nullopt;
         }
         return named;
     }
 
-    std::optional<FilterRule> rule(const YAML::Node& node, const std::string& path) {
+    std::optional<FilterRule> rule(const Node& node, const std::string& path) {
         FilterRule r;
         bool ok = read_required(node, "RuleNumber", path, parse_rule_number, r.rule_number);
         ok &= read_required(node, "RuleAction", path, parse_rule_action, r.action);
@@ -198,7 +176,7 @@ private:
         ok &= read_field(node, "DestinationCidrBlock", path, parse_filter_cidr, r.destination_cidr);
         for (auto [key, into] : {std::pair{"SourcePortRange", &r.source_ports},
                                  std::pair{"DestinationPortRange", &r.destination_ports}}) {
-            if (const YAML::Node p = node[key]) {
+            if (const Node p = node[key]) {
                 *into = port_range(p, path + "." + key);
                 ok &= into->has_value();
             }
@@ -214,20 +192,20 @@ private:
         return r;
     }
 
-    void add_rules(const YAML::Node& list, const std::string& path, std::optional<Direction> expected,
+    void add_rules(const Node& list, const std::string& path, std::optional<Direction> expected,
                    std::map<std::string, RuleLists>& by_filter, const std::string& filter_id) {
-        if (!list.IsSequence()) {
+        if (!list.is_array()) {
             error(list, path, "expected a list of rules");
             return;
         }
-        read_each(list, path, [&](const YAML::Node& node, const std::string& p) {
+        read_each(list, path, [&](const Node& node, const std::string& p) {
             add_rule(node, p, expected, by_filter, filter_id);
         });
     }
 
-    void add_rule(const YAML::Node& node, const std::string& p, std::optional<Direction> expected,
+    void add_rule(const Node& node, const std::string& p, std::optional<Direction> expected,
                   std::map<std::string, RuleLists>& by_filter, const std::string& filter_id) {
-        if (!node.IsMap()) {
+        if (!node.is_object()) {
             error(node, p, "expected a rule (a JSON object)");
             return;
         }
@@ -257,41 +235,41 @@ private:
 
     // The whole output of a describe command; false when it has none of
     // the four lists (it may be one object instead).
-    bool read_listings(const YAML::Node& root, std::map<std::string, RuleLists>& by_filter) {
+    bool read_listings(const Node& root, std::map<std::string, RuleLists>& by_filter) {
         bool any = false;
-        if (const YAML::Node n = root["TrafficMirrorFilters"]) {
+        if (const Node n = root["TrafficMirrorFilters"]) {
             any = true;
             out_.listings.insert("describe-traffic-mirror-filters");
-            if (!n.IsSequence()) error(n, "TrafficMirrorFilters", "expected a list of filters");
-            else read_each(n, "TrafficMirrorFilters", [&](const YAML::Node& f, const std::string& p) { read_filter(f, p, by_filter); });
+            if (!n.is_array()) error(n, "TrafficMirrorFilters", "expected a list of filters");
+            else read_each(n, "TrafficMirrorFilters", [&](const Node& f, const std::string& p) { read_filter(f, p, by_filter); });
         }
-        if (const YAML::Node n = root["TrafficMirrorFilterRules"]) {
+        if (const Node n = root["TrafficMirrorFilterRules"]) {
             any = true;
             out_.listings.insert("describe-traffic-mirror-filter-rules");
             add_rules(n, "TrafficMirrorFilterRules", std::nullopt, by_filter, "");
         }
-        if (const YAML::Node n = root["TrafficMirrorSessions"]) {
+        if (const Node n = root["TrafficMirrorSessions"]) {
             any = true;
             out_.listings.insert("describe-traffic-mirror-sessions");
-            if (!n.IsSequence()) error(n, "TrafficMirrorSessions", "expected a list of sessions");
-            else read_each(n, "TrafficMirrorSessions", [&](const YAML::Node& x, const std::string& p) { read_session(x, p); });
+            if (!n.is_array()) error(n, "TrafficMirrorSessions", "expected a list of sessions");
+            else read_each(n, "TrafficMirrorSessions", [&](const Node& x, const std::string& p) { read_session(x, p); });
         }
-        if (const YAML::Node n = root["TrafficMirrorTargets"]) {
+        if (const Node n = root["TrafficMirrorTargets"]) {
             any = true;
             out_.listings.insert("describe-traffic-mirror-targets");
-            if (!n.IsSequence()) error(n, "TrafficMirrorTargets", "expected a list of targets");
-            else read_each(n, "TrafficMirrorTargets", [&](const YAML::Node& x, const std::string& p) { read_target(x, p); });
+            if (!n.is_array()) error(n, "TrafficMirrorTargets", "expected a list of targets");
+            else read_each(n, "TrafficMirrorTargets", [&](const Node& x, const std::string& p) { read_target(x, p); });
         }
-        if (const YAML::Node t = root["NextToken"]) {
-            if (t.IsScalar() && !t.Scalar().empty()) out_.next_token = t.Scalar();
+        if (const Node t = root["NextToken"]) {
+            if (t.is_scalar() && !t.scalar().empty()) out_.next_token = t.scalar();
         }
         return any;
     }
 
     template <typename Each>
-    void read_each(const YAML::Node& list, const std::string& path, Each each) {
+    void read_each(const Node& list, const std::string& path, Each each) {
         size_t i = 0;
-        for (const YAML::Node& item : list) {
+        for (const Node& item : list.items()) {
             if (errors_.stopped()) return;
             each(item, path + "[" + std::to_string(i++) + "]");
         }
@@ -299,12 +277,12 @@ private:
 
     // A --query list: objects of any of the four kinds, or lists of them
     // ('TrafficMirrorFilters[].EgressFilterRules' gives one list per filter).
-    void read_list(const YAML::Node& list, const std::string& path, std::map<std::string, RuleLists>& by_filter,
+    void read_list(const Node& list, const std::string& path, std::map<std::string, RuleLists>& by_filter,
                    int depth) {
-        read_each(list, path == "(top level)" ? "" : path, [&](const YAML::Node& item, const std::string& p) {
-            if (item.IsSequence() && depth == 0) read_list(item, p, by_filter, 1);
-            else if (item.IsMap()) read_object(item, p, by_filter);
-            else if (item.IsScalar())
+        read_each(list, path == "(top level)" ? "" : path, [&](const Node& item, const std::string& p) {
+            if (item.is_array() && depth == 0) read_list(item, p, by_filter, 1);
+            else if (item.is_object()) read_object(item, p, by_filter);
+            else if (item.is_scalar())
                 error(item, p, "a plain value: --query must keep whole objects (e.g. 'TrafficMirrorFilters[]', not "
                                "'TrafficMirrorFilters[].TrafficMirrorFilterId')");
             else error(item, p, "expected a filter, a rule, a session or a target (a JSON object)");
@@ -312,7 +290,7 @@ private:
     }
 
     // One object, told apart by the keys AWS prints for each kind.
-    bool read_object(const YAML::Node& node, const std::string& path, std::map<std::string, RuleLists>& by_filter) {
+    bool read_object(const Node& node, const std::string& path, std::map<std::string, RuleLists>& by_filter) {
         const std::string p = path.empty() ? "(top level)" : path;
         if (node["RuleNumber"] || node["TrafficMirrorFilterRuleId"]) {
             out_.listings.insert("describe-traffic-mirror-filter-rules");
@@ -327,35 +305,35 @@ private:
             out_.listings.insert("describe-traffic-mirror-targets");
             read_target(node, p);
         } else {
-            errors_.add(error_at(node, p + ": " + kWhat));
+            error_at(node, p + ": " + kWhat);
             return false;
         }
         return true;
     }
 
-    void read_filter(const YAML::Node& f, const std::string& path, std::map<std::string, RuleLists>& by_filter) {
+    void read_filter(const Node& f, const std::string& path, std::map<std::string, RuleLists>& by_filter) {
         std::string id;
-        if (f.IsMap() && !read_field(f, "TrafficMirrorFilterId", path, parse_label_text, id)) return;
+        if (f.is_object() && !read_field(f, "TrafficMirrorFilterId", path, parse_label_text, id)) return;
         if (id.empty()) {
             error(f, path, "no TrafficMirrorFilterId");
             return;
         }
         by_filter[id];  // a filter without rules still exists (and mirrors nothing)
-        if (const YAML::Node l = f["IngressFilterRules"])
+        if (const Node l = f["IngressFilterRules"])
             add_rules(l, path + ".IngressFilterRules", Direction::ingress, by_filter, id);
-        if (const YAML::Node l = f["EgressFilterRules"])
+        if (const Node l = f["EgressFilterRules"])
             add_rules(l, path + ".EgressFilterRules", Direction::egress, by_filter, id);
-        if (const YAML::Node services = f["NetworkServices"]; services && services.IsSequence()) {
+        if (const Node services = f["NetworkServices"]; services && services.is_array()) {
             out_.filters_with_services.insert(id);
-            for (const YAML::Node& s : services) {
-                if (s.IsScalar() && s.Scalar() == "amazon-dns") amazon_dns.insert(id);
+            for (const Node& s : services.items()) {
+                if (s.is_scalar() && s.scalar() == "amazon-dns") amazon_dns.insert(id);
                 else error(s, path + ".NetworkServices", "unknown network service (AWS has amazon-dns)");
             }
         }
     }
 
-    void read_session(const YAML::Node& node, const std::string& path) {
-        if (!node.IsMap()) {
+    void read_session(const Node& node, const std::string& path) {
+        if (!node.is_object()) {
             error(node, path, "expected a session (a JSON object)");
             return;
         }
@@ -376,8 +354,8 @@ private:
         if (!out_.sessions.emplace(s.id, s).second) error(node, path, "session " + printable(s.id) + " given twice");
     }
 
-    void read_target(const YAML::Node& node, const std::string& path) {
-        if (!node.IsMap()) {
+    void read_target(const Node& node, const std::string& path) {
+        if (!node.is_object()) {
             error(node, path, "expected a target (a JSON object)");
             return;
         }
@@ -391,29 +369,70 @@ private:
         if (!out_.targets.emplace(t.id, t).second) error(node, path, "target " + printable(t.id) + " given twice");
     }
 
+    // An error about the value at `at`; its place is found when the import is done.
+    void error_at(const Node& at, std::string message) {
+        const size_t before = out_.errors.size();
+        errors_.add(ConfigError{0, 0, std::move(message)});
+        if (!errors_.stopped() && out_.errors.size() > before) places_.emplace_back(before, at.path());
+    }
+
+    // The single value at `n`, read by `parse(text, why)`, as a config's
+    // fields are (support/yaml_value.hpp): a list or object where one value
+    // belongs, or a refusal, is an error at `n` naming `key`.
+    template <typename Parse>
+    auto read_value(const Node& n, const std::string& key, Parse parse)
+        -> decltype(parse(std::string_view(), std::declval<std::string&>())) {
+        if (!n.is_scalar()) {
+            error_at(n, key + ": expected a single value");
+            return std::nullopt;
+        }
+        std::string why;
+        const std::string text = n.scalar();
+        auto value = parse(std::string_view(text), why);
+        if (!value) error_at(n, key + ": " + why);
+        return value;
+    }
+
+public:
+    // Each error's line and column, in one more pass over the text.
+    void place_errors(std::string_view text) {
+        std::vector<json::Path> paths;
+        for (const auto& [index, path] : places_) paths.push_back(path);
+        const std::vector<ConfigError> found = json::locate(text, paths);
+        for (size_t i = 0; i < places_.size(); ++i) {
+            out_.errors[places_[i].first].line = found[i].line;
+            out_.errors[places_[i].first].column = found[i].column;
+        }
+    }
+
+private:
     AwsImport& out_;
     ErrorList errors_;
+    std::vector<std::pair<size_t, json::Path>> places_;  // out_.errors index, where it is about
     std::set<std::string> amazon_dns;  // filters whose NetworkServices list amazon-dns
 };
 
 }  // namespace
 
-AwsImport import_aws_filters_text(std::string_view json) {
+AwsImport import_aws_filters_text(std::string_view text) {
     AwsImport out;
     ErrorList errors(out.errors);
-    if (trim(json).find_first_not_of("\r\n") == std::string_view::npos) {
+    if (trim(text).find_first_not_of("\r\n") == std::string_view::npos) {
         errors.add("empty: not what aws ec2 describe-traffic-mirror-filters prints");
         return out;
     }
-    std::string why;
-    const std::optional<std::string> prepared = prepare_json(json, why);
-    if (!prepared) {
-        errors.add(why);
+    ConfigError error;
+    const std::optional<json::Value> root =
+        json::parse(text, error, {.max_depth = kMaxJsonDepth, .unique_keys = true});
+    if (!root) {
+        if (error.message.find("nested deeper") != std::string::npos)
+            error.message += ": not what aws ec2 describe-traffic-mirror-filters prints";
+        errors.add(std::move(error));
         return out;
     }
-    const std::optional<YAML::Node> root = parse_yaml_document(*prepared, errors);
-    if (!root || !errors.empty()) return out;
-    Importer(out).run(*root);
+    Importer importer(out);
+    importer.run(Node(&*root, {}));
+    importer.place_errors(text);
     return out;
 }
 

@@ -48,7 +48,7 @@ struct AwsImport {
     // --query mixed them), and NextToken when it is a page that continues.
     std::set<std::string> listings;
     std::string next_token;
-    std::vector<ConfigError> errors;   // JSON syntax errors carry a line; others name the JSON path
+    std::vector<ConfigError> errors;   // each at its line and column; those about a value name its JSON path
     std::vector<std::string> notes;    // things AWS does that the sender cannot, said once
     bool ok() const { return errors.empty(); }
 };

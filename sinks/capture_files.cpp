@@ -165,7 +165,7 @@ std::vector<FinishedCapture> pending_captures(const std::string& pcap_dir) {
             c.session = session;
             c.file_name = name;
             struct stat st{};
-            const std::string index = name + std::string(kFlowIndexSuffix);
+            const std::string index = name + std::string(flow_index::kSuffix);
             if (fstatat(dir_fd, index.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
                 c.index_name = index;
             c.packets = extent.packets;
@@ -205,7 +205,7 @@ bool remove_capture_file(const std::string& pcap_dir, const std::string& session
     if (capture.get() < 0) return false;
     UniqueFd dir(openat(capture.get(), session.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dir.get() < 0) return false;
-    unlinkat(dir.get(), (name + std::string(kFlowIndexSuffix)).c_str(), 0);
+    unlinkat(dir.get(), (name + std::string(flow_index::kSuffix)).c_str(), 0);
     return unlinkat(dir.get(), name.c_str(), 0) == 0;
 }
 

@@ -8,7 +8,7 @@
 // so that it goes with the file, survives a restart, and needs no ledger to
 // keep in step with retention; ext4, xfs and tmpfs (Linux 6.6+) keep it.
 #pragma once
-#include "sinks/flow_index.hpp"  // kFlowIndexSuffix
+#include "support/flow_index_format.hpp"  // flow_index::kSuffix
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -12,80 +12,14 @@
 #include <string_view>
 #include <vector>
 
+#include "support/flow_index_format.hpp"
+#include "support/json.hpp"
+
 namespace mirrortap {
 
 namespace {
 
-// A JSON string: quotes, backslashes and control characters escaped. Names
-// here are checked where they are configured; this keeps a line valid anyway.
-void append_json_string(std::string& out, std::string_view text) {
-    out += '"';
-    for (const char c : text) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (uint8_t(c) < 0x20) {
-            char buf[8];
-            snprintf(buf, sizeof buf, "\\u%04x", unsigned(uint8_t(c)));
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
-}
-
-// Appends "key":value pairs to one JSON object on one line; the first pair
-// opens it (on an empty string), end() closes it and ends the line.
-class JsonLine {
-public:
-    explicit JsonLine(std::string& out) : out_(out) {}
-
-    JsonLine& number(std::string_view k, uint64_t v) {
-        key(k);
-        char buf[24];
-        const int n = snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
-        out_.append(buf, size_t(n));
-        return *this;
-    }
-    JsonLine& number_or_null(std::string_view k, bool present, uint64_t v) {
-        return present ? number(k, v) : null(k);
-    }
-    JsonLine& boolean(std::string_view k, bool v) {
-        key(k);
-        out_ += v ? "true" : "false";
-        return *this;
-    }
-    JsonLine& text(std::string_view k, std::string_view v) {
-        key(k);
-        append_json_string(out_, v);
-        return *this;
-    }
-    JsonLine& null(std::string_view k) {
-        key(k);
-        out_ += "null";
-        return *this;
-    }
-    JsonLine& numbers(std::string_view k, const uint16_t* v, size_t n) {
-        key(k);
-        out_ += '[';
-        for (size_t i = 0; i < n; ++i) {
-            if (i) out_ += ',';
-            out_ += std::to_string(v[i]);
-        }
-        out_ += ']';
-        return *this;
-    }
-    void end() { out_ += "}\n"; }
-
-private:
-    void key(std::string_view k) {
-        out_ += out_.empty() ? "{\"" : ",\"";
-        out_ += k;
-        out_ += "\":";
-    }
-    std::string& out_;
-};
+namespace key = flow_index::key;
 
 // An address as text: inet_ntop for IP, "02:00:00:00:00:aa" for a MAC.
 std::string address_text(const IndexFlowKey& k, const std::array<uint8_t, 16>& a) {
@@ -101,23 +35,23 @@ void append_flow(std::string& out, const IndexFlowKey& k, const IndexFlowStats& 
     const bool ethernet = k.reached & IndexFlowKey::reached_ethernet;
     const bool protocol = k.reached & IndexFlowKey::reached_protocol;
     const bool ports = k.reached & IndexFlowKey::reached_ports;
-    JsonLine line(out);
-    line.number("first_ns", s.first_ns)
-        .number("last_ns", s.last_ns)
-        .number("packets", s.packets)
-        .number("bytes", s.bytes)
-        .number("first_offset", s.first_offset)
-        .number("end_offset", s.end_offset)
-        .number_or_null("ether_type", ethernet, k.ether_type)
-        .numbers("vlans", k.vlans.data(), k.vlan_count)
-        .number_or_null("ip_version", k.kind != FlowKind::non_ip, k.kind == FlowKind::ipv4 ? 4 : 6)
-        .number_or_null("protocol", protocol, k.protocol);
-    if (ethernet) line.text("src", address_text(k, k.src)).text("dst", address_text(k, k.dst));
-    else line.null("src").null("dst");
-    line.number_or_null("src_port", ports, k.src_port)
-        .number_or_null("dst_port", ports, k.dst_port)
-        .boolean("fragments", s.fragments)
-        .boolean("ip6_ext", s.ipv6_extensions)
+    json::LineWriter line(out);
+    line.number(key::first_ns, s.first_ns)
+        .number(key::last_ns, s.last_ns)
+        .number(key::packets, s.packets)
+        .number(key::bytes, s.bytes)
+        .number(key::first_offset, s.first_offset)
+        .number(key::end_offset, s.end_offset)
+        .number_or_null(key::ether_type, ethernet, k.ether_type)
+        .numbers(key::vlans, k.vlans.data(), k.vlan_count)
+        .number_or_null(key::ip_version, k.kind != FlowKind::non_ip, k.kind == FlowKind::ipv4 ? 4 : 6)
+        .number_or_null(key::protocol, protocol, k.protocol);
+    if (ethernet) line.text(key::src, address_text(k, k.src)).text(key::dst, address_text(k, k.dst));
+    else line.null(key::src).null(key::dst);
+    line.number_or_null(key::src_port, ports, k.src_port)
+        .number_or_null(key::dst_port, ports, k.dst_port)
+        .boolean(key::fragments, s.fragments)
+        .boolean(key::ip6_ext, s.ipv6_extensions)
         .end();
 }
 
@@ -254,16 +188,16 @@ template <typename Sink>
 void FlowIndex::each_line(const IndexedFile& file, uint64_t file_bytes, Sink&& sink) const {
     // What every line starts with, made once.
     std::string head;
-    JsonLine(head)
-        .text("session", file.session)
-        .number("vni", file.vni)
-        .text("collector", file.collector)
-        .text("file", file.file)
-        .number("file_first_ns", first_ns())
-        .number("file_last_ns", last_ns())
-        .number("file_packets", packets_)
-        .number("file_bytes", file_bytes)
-        .boolean("index_complete", complete());
+    json::LineWriter(head)
+        .text(key::session, file.session)
+        .number(key::vni, file.vni)
+        .text(key::collector, file.collector)
+        .text(key::file, file.file)
+        .number(key::file_first_ns, first_ns())
+        .number(key::file_last_ns, last_ns())
+        .number(key::file_packets, packets_)
+        .number(key::file_bytes, file_bytes)
+        .boolean(key::index_complete, complete());
 
     // In file order: a reader walking the lines reads the file forwards.
     std::vector<const std::pair<const IndexFlowKey, IndexFlowStats>*> order;

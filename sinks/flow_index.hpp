@@ -18,8 +18,6 @@
 
 namespace mirrortap {
 
-inline constexpr std::string_view kFlowIndexSuffix = ".flows.json.gz";
-
 // Index files of the whole process, for /metrics. Process-wide rather than per
 // sink: a reload replaces the pcap sinks, and these counters must not go back.
 // Moved once per finished file, by any pcap writer thread.

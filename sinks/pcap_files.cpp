@@ -18,6 +18,7 @@
 #include "sinks/capture_files.hpp"
 #include "sinks/pcap_format.hpp"
 #include "sinks/pcap_rotator.hpp"
+#include "support/flow_index_format.hpp"
 
 namespace mirrortap {
 
@@ -469,7 +470,7 @@ void PcapFiles::index_records(SessionFiles& f, uint64_t offset, const std::byte*
 // whoever sees a finished pcap finds its index, unless writing it failed.
 std::string PcapFiles::write_index(SessionFiles& f, int dir_fd) {
     if (!f.index) return "";
-    std::string name = std::string(base_name(f.final_path)) + std::string(kFlowIndexSuffix);
+    std::string name = std::string(base_name(f.final_path)) + std::string(flow_index::kSuffix);
     const std::string part = name + kPartSuffix;
     const IndexedFile file{f.name, f.session->vni, collector_id_, base_name(f.final_path)};
     int err = f.index->write(dir_fd, part.c_str(), pcap_.file_mode, group_id_, file, f.committed_bytes);
@@ -556,7 +557,7 @@ void PcapFiles::apply_retention(SessionFiles& f, int dir_fd) {
         }
         unlinkat(dir_fd, base_name(it->path), 0);
         // Its index goes with it (ENOENT when it has none).
-        unlinkat(dir_fd, (std::string(base_name(it->path)) + std::string(kFlowIndexSuffix)).c_str(), 0);
+        unlinkat(dir_fd, (std::string(base_name(it->path)) + std::string(flow_index::kSuffix)).c_str(), 0);
         total -= it->bytes;
         --count;
         it = f.finished.erase(it);

@@ -89,7 +89,20 @@ TEST_CASE("credentials: the instance role document IMDS serves") {
     REQUIRE_FALSE(failed);
     CHECK(failed.error().retryable);
     CHECK(failed.error().message.find("AssumeRoleUnauthorizedAccess") != std::string::npos);
-    CHECK_FALSE(parse_imds_credentials("{"));
+    const auto not_json = parse_imds_credentials("{\n\"Code\": ");
+    REQUIRE_FALSE(not_json);
+    CHECK(not_json.error().code == "MalformedAnswer");
+    CHECK(not_json.error().message.rfind("instance role credentials are not JSON: 2:9: ", 0) == 0);
+    // Escapes, a surrogate pair included, read as JSON means them.
+    const auto escaped = parse_imds_credentials(
+        R"({"Code":"Success","AccessKeyId":"A\u0053IA","SecretAccessKey":"s\ud83d\ude00","Token":"t",)"
+        R"("Expiration":"2024-05-01T16:00:00Z"})");
+    REQUIRE(escaped);
+    CHECK(escaped->access_key_id == "ASIA");
+    CHECK(escaped->secret_access_key == "s\xF0\x9F\x98\x80");
+    // A Code that is not a string is no Success.
+    CHECK_FALSE(parse_imds_credentials(R"({"Code": 1, "AccessKeyId": "a", "SecretAccessKey": "s", "Token": "t",
+        "Expiration": "2024-05-01T16:00:00Z"})"));
     CHECK_FALSE(parse_imds_credentials(R"({"Code": "Success", "AccessKeyId": "a"})"));
 }
 

@@ -84,6 +84,37 @@ TEST_CASE("corrupt or stale indexes are refused with a reason") {
     CHECK(read_flow_index(gzip(""), 24, why));           // an empty pcap has none
 }
 
+TEST_CASE("index lines: versions, escapes, big numbers and malformed lines") {
+    std::string why;
+    // Version 1 is the format without the member; saying so is the same.
+    CHECK(parse_flow_index("{\"version\":1," + kLine.substr(1) + "\n", why));
+    // A newer format is refused, not guessed at.
+    CHECK_FALSE(parse_flow_index(kLine + "\n{\"version\":2," + kLine.substr(1) + "\n", why));
+    CHECK(why == "line 2: format version 2, this mirrortap-find reads version 1 (a newer collector wrote it)");
+    // Names with escapes and characters past U+FFFF read as they were written.
+    std::string line = kLine;
+    line.replace(line.find(R"("session":"web")"), 15, R"("session":"w\"e\\b \u00e9\ud83d\ude00")");
+    const auto escaped = parse_flow_index(line, why);
+    REQUIRE_MESSAGE(escaped, why);
+    CHECK(escaped->file.session == "w\"e\\b \xC3\xA9\xF0\x9F\x98\x80");
+    // Numbers: up to 2^64 - 1 kept whole; past it, fractions and signs refused, naming the member.
+    line = kLine;
+    line.replace(line.find(R"("packets":2,)"), 12, R"("packets":18446744073709551615,)");
+    REQUIRE(parse_flow_index(line, why));
+    CHECK(parse_flow_index(line, why)->flows[0].packets == 18446744073709551615ull);
+    for (const char* bad : {"18446744073709551616", "12.0", "1e1", "-12", "\"12\""}) {
+        line = kLine;
+        line.replace(line.find(R"("packets":2,)"), 12, std::string(R"("packets":)") + bad + ",");
+        INFO(bad);
+        CHECK_FALSE(parse_flow_index("\n" + line, why));
+        CHECK(why == "line 2: bad packets");
+    }
+    // A line that is not JSON says where; blank lines are skipped, as before.
+    CHECK_FALSE(parse_flow_index(kLine + "\n\n  \n" + kLine.substr(0, 20) + "\n", why));
+    CHECK(why.rfind("line 4: ", 0) == 0);
+    CHECK(why.find("column") != std::string::npos);
+}
+
 TEST_CASE("byte ranges merge where they touch or lie close") {
     const auto m = merge_ranges({{500, 600}, {24, 100}, {100, 200}, {250, 300}, {580, 700}}, 10);
     REQUIRE(m.size() == 3);

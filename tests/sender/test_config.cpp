@@ -547,6 +547,24 @@ TEST_CASE("aws import: JSON layouts and mistakes") {
         CHECK_FALSE(imp.ok());
         CHECK(imp.filters.empty());
     }
+    // Text YAML would take but JSON does not (bare words, comments, trailing
+    // commas, single quotes) is refused at its place, not read as something else.
+    for (const char* not_json : {"{\"TrafficMirrorFilters\": [\n {\"TrafficMirrorFilterId\": tmf-1}]}",
+                                 "{\"TrafficMirrorFilters\": [\n # none\n]}",
+                                 "{\"TrafficMirrorFilters\": [\n {\"TrafficMirrorFilterId\": \"tmf-1\"},]}",
+                                 "{\"TrafficMirrorFilters\": [\n {'TrafficMirrorFilterId': 'tmf-1'}]}"}) {
+        INFO(not_json);
+        AwsImport imp = import_aws_filters_text(not_json);
+        REQUIRE(imp.errors.size() == 1);
+        CHECK(imp.errors[0].line == 2);
+        CHECK(imp.filters.empty());
+    }
+    // Places count characters, a tab and a two-byte character one column each.
+    AwsImport placed = import_aws_filters_text(
+        "{\"TrafficMirrorFilterRules\": [{\"TrafficMirrorFilterId\": \"tmf-\xC3\xA9\",\n\t\"TrafficDirection\": \"egress\", "
+        "\"RuleNumber\": 0, \"RuleAction\": \"accept\"}]}");
+    REQUIRE(placed.errors.size() == 1);
+    CHECK(format_error("f", placed.errors[0]).rfind("f:2:46: TrafficMirrorFilterRules[0].RuleNumber: ", 0) == 0);
     // A v4-mapped IPv6 block is refused here as in the YAML.
     AwsImport mapped = import_aws_filters_text(R"({"TrafficMirrorFilterRules": [{"TrafficMirrorFilterId": "tmf-1",
         "TrafficDirection": "egress", "RuleNumber": 1, "RuleAction": "accept", "SourceCidrBlock": "::ffff:0:0/96"}]})");
