@@ -181,7 +181,7 @@ private:
                 ok &= into->has_value();
             }
         }
-        ok &= read_field(node, "Description", path, parse_label_text, r.description);
+        ok &= read_field(node, "Description", path, parse_text, r.description);
         if (ok) {
             if (std::string problem = rule_problem(r); !problem.empty()) {
                 error(node, path, problem);
@@ -210,7 +210,7 @@ private:
             return;
         }
         std::string id = filter_id;
-        if (id.empty() && !read_field(node, "TrafficMirrorFilterId", p, parse_label_text, id)) return;
+        if (id.empty() && !read_field(node, "TrafficMirrorFilterId", p, parse_text, id)) return;
         if (id.empty()) {
             error(node, p, "no TrafficMirrorFilterId");
             return;
@@ -313,7 +313,7 @@ private:
 
     void read_filter(const Node& f, const std::string& path, std::map<std::string, RuleLists>& by_filter) {
         std::string id;
-        if (f.is_object() && !read_field(f, "TrafficMirrorFilterId", path, parse_label_text, id)) return;
+        if (f.is_object() && !read_field(f, "TrafficMirrorFilterId", path, parse_text, id)) return;
         if (id.empty()) {
             error(f, path, "no TrafficMirrorFilterId");
             return;
@@ -342,14 +342,14 @@ private:
             const auto n = parse_uint(t, kMinSessionNumber, kMaxSessionNumber, why);
             return n ? std::optional<uint16_t>(uint16_t(*n)) : std::nullopt;
         };
-        bool ok = read_required(node, "TrafficMirrorSessionId", path, parse_label_text, s.id);
-        ok &= read_required(node, "NetworkInterfaceId", path, parse_label_text, s.network_interface_id);
-        ok &= read_required(node, "TrafficMirrorTargetId", path, parse_label_text, s.target_id);
-        ok &= read_required(node, "TrafficMirrorFilterId", path, parse_label_text, s.filter_id);
+        bool ok = read_required(node, "TrafficMirrorSessionId", path, parse_text, s.id);
+        ok &= read_required(node, "NetworkInterfaceId", path, parse_text, s.network_interface_id);
+        ok &= read_required(node, "TrafficMirrorTargetId", path, parse_text, s.target_id);
+        ok &= read_required(node, "TrafficMirrorFilterId", path, parse_text, s.filter_id);
         ok &= read_required(node, "SessionNumber", path, number, s.session_number);
         ok &= read_required(node, "VirtualNetworkId", path, parse_vni, s.vni);
         ok &= read_field(node, "PacketLength", path, parse_packet_length, s.packet_length);
-        ok &= read_field(node, "Description", path, parse_label_text, s.description);
+        ok &= read_field(node, "Description", path, parse_text, s.description);
         if (!ok) return;
         if (!out_.sessions.emplace(s.id, s).second) error(node, path, "session " + printable(s.id) + " given twice");
     }
@@ -360,11 +360,11 @@ private:
             return;
         }
         AwsTarget t;
-        bool ok = read_required(node, "TrafficMirrorTargetId", path, parse_label_text, t.id);
-        ok &= read_field(node, "Type", path, parse_label_text, t.type);
-        ok &= read_field(node, "Description", path, parse_label_text, t.description);
+        bool ok = read_required(node, "TrafficMirrorTargetId", path, parse_text, t.id);
+        ok &= read_field(node, "Type", path, parse_text, t.type);
+        ok &= read_field(node, "Description", path, parse_text, t.description);
         for (const char* key : {"NetworkInterfaceId", "NetworkLoadBalancerArn", "GatewayLoadBalancerEndpointId"})
-            if (node[key]) ok &= read_field(node, key, path, parse_label_text, t.where);
+            if (node[key]) ok &= read_field(node, key, path, parse_text, t.where);
         if (!ok) return;
         if (!out_.targets.emplace(t.id, t).second) error(node, path, "target " + printable(t.id) + " given twice");
     }

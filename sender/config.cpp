@@ -35,7 +35,7 @@ bool split_mapping(std::string_view text, std::string_view example, std::string&
         why = "expected ID=VALUE such as " + std::string(example) + ", got " + quote(text);
         return false;
     }
-    auto label = parse_label_text(trim(text.substr(0, eq)), why);
+    auto label = parse_text(trim(text.substr(0, eq)), why);
     if (!label) return false;
     id = *label;
     value = trim(text.substr(eq + 1));
@@ -138,7 +138,7 @@ std::optional<std::string> parse_filter_id(std::string_view text, std::string& w
         why = "expected the id of an imported filter, such as tmf-0a1b2c3d4e5f67890";
         return std::nullopt;
     }
-    return parse_label_text(text, why);
+    return parse_text(text, why);
 }
 
 // {from_port, to_port}, both inclusive and both required.
@@ -194,7 +194,7 @@ std::optional<FilterRule> read_rule(const YAML::Node& item, ErrorList& errors) {
             case destination: take(read_value(v, name, errors, parse_filter_cidr), rule.destination_cidr); break;
             case source_ports: take(read_port_range(v, std::string(name), errors), rule.source_ports); break;
             case destination_ports: take(read_port_range(v, std::string(name), errors), rule.destination_ports); break;
-            case description: take(read_value(v, name, errors, parse_label_text), rule.description); break;
+            case description: take(read_value(v, name, errors, parse_text), rule.description); break;
         }
     }, errors, "a rule");
     if (!item.IsMap()) return std::nullopt;
@@ -257,7 +257,7 @@ Filter read_filter(const YAML::Node& n, ErrorList& errors) {
         if (key == 0) ingress = read_rules(v, Direction::ingress, errors);
         else if (key == 1) egress = read_rules(v, Direction::egress, errors);
         else if (key == 3) amazon_dns = read_network_services(v, errors);
-        else read_value(v, kKeys[key], errors, parse_label_text);  // for the reader only
+        else read_value(v, kKeys[key], errors, parse_text);  // for the reader only
     }, errors, "filter");
     Filter f(std::move(ingress), std::move(egress));
     f.amazon_dns = amazon_dns;
@@ -314,7 +314,7 @@ SessionConfig read_session(const YAML::Node& item, std::optional<uint16_t>& numb
                 break;
             case packet_length: s.packet_length = read_value(v, name, errors, parse_packet_length); break;
             case description:
-                if (auto d = read_value(v, name, errors, parse_label_text)) s.description = *d;
+                if (auto d = read_value(v, name, errors, parse_text)) s.description = *d;
                 break;
             case filter: s.filter = read_filter(v, errors); break;
             case filter_id:

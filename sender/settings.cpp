@@ -105,7 +105,7 @@ SettingsTable<C> make_table() {
          .value = node_value<C>(field<&C::sessions>, load_sessions)},
         {.key = "aws_filter_files", .group = kFileOnly,
          .help = "JSON the AWS CLI printed: describe-traffic-mirror-filters, -filter-rules, -sessions, -targets (whole, pages, or --query lists)\nrelative to the config file\nsessions name their filters by traffic_mirror_filter_id",
-         .value = list_value<C>(field<&C::aws_filter_files>, parse_label_text)},
+         .value = list_value<C>(field<&C::aws_filter_files>, parse_text)},
         {.key = "aws_interface", .flag = "--aws-interface", .value_name = "ENI=IFACE", .group = kAws,
          .help = "an imported session's source network interface is IFACE here\nimported sessions of ENIs not named are not this host's: skipped\nrepeat for several",
          .value = list_value<C>(field<&C::aws_interfaces>, parse_aws_interface)},

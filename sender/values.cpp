@@ -88,12 +88,4 @@ bool parse_protocol(std::string_view text, std::optional<uint8_t>& protocol, std
     return true;
 }
 
-std::optional<std::string> parse_label_text(std::string_view text, std::string& why) {
-    if (has_control_character(text)) {
-        why = quote(text) + " holds a control character";
-        return std::nullopt;
-    }
-    return std::string(text);
-}
-
 }  // namespace mirrortap::sender

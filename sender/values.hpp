@@ -1,6 +1,6 @@
-// The sender's own value parsers, for what only the sender reads: rates,
-// IP protocols, labels. Numbers, sizes, durations, times, endpoints, CIDR
-// blocks, MAC addresses and interface names are support/parse.hpp's. Same
+// The sender's own value parsers, for what only the sender reads: rates and
+// IP protocols. Numbers, sizes, durations, times, endpoints, CIDR blocks, MAC
+// addresses, interface names and free text are support/parse.hpp's. Same
 // style: the value, or nullopt with `why` one line quoting the text.
 #pragma once
 #include <cstdint>
@@ -27,9 +27,5 @@ std::optional<RateLimit> parse_rate(std::string_view text, std::string& why);
 // "6", "tcp", "udp", "icmp", "icmpv6", "sctp" (any case), or "all", "0", "-1"
 // (AWS's spellings of every protocol, which leave `protocol` empty).
 bool parse_protocol(std::string_view text, std::optional<uint8_t>& protocol, std::string& why);
-
-// Free text shown back to people (descriptions, filter ids): any bytes but
-// control characters, which a log line or a metric label must not carry.
-std::optional<std::string> parse_label_text(std::string_view text, std::string& why);
 
 }  // namespace mirrortap::sender

@@ -318,8 +318,8 @@ TEST_CASE("values: protocols, MAC addresses, interface names, labels") {
     CHECK(first_error("interface: [eth0, 'bad/name']\n") ==
           "cfg:1:19: interface: expected an interface name (1 to 15 bytes, no '/', ':', '%' or spaces), got 'bad/name'");
 
-    CHECK(parse_label_text("web tier é", why) == "web tier é");
-    CHECK_FALSE(parse_label_text("web\nOK", why));
+    CHECK(parse_text("web tier é", why) == "web tier é");
+    CHECK_FALSE(parse_text("web\nOK", why));
     CHECK(why == "'web\\nOK' holds a control character");
 }
 
