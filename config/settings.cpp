@@ -5,6 +5,7 @@
 #include "cloud/s3_address.hpp"
 #include "support/file.hpp"
 #include "support/text.hpp"
+#include "support/yaml_value.hpp"
 
 namespace mirrortap {
 
@@ -39,24 +40,6 @@ std::optional<std::string> secret_from_file(std::string_view path, std::string& 
 
 // ---- sessions: [{vni, name, vlan, sinks}] --------------------------------------
 
-// `text` (the node's, or one item of its list) through `parse`; errors at the node.
-template <typename Parse>
-auto parse_at(const YAML::Node& n, std::string_view text, std::string_view key, ErrorList& errors, Parse parse) {
-    std::string why;
-    auto v = parse(text, why);
-    if (!v) errors.add(error_at(n, std::string(key) + ": " + why));
-    return v;
-}
-
-template <typename Parse>
-auto read_scalar(const YAML::Node& n, std::string_view key, ErrorList& errors, Parse parse) {
-    if (!n.IsScalar()) {
-        errors.add(error_at(n, std::string(key) + ": expected a single value"));
-        return decltype(parse_at(n, "", key, errors, parse)){};
-    }
-    return parse_at(n, n.Scalar(), key, errors, parse);
-}
-
 std::optional<std::string> parse_session_name(std::string_view text, std::string& why) {
     if (!valid_session_name(text, why)) return std::nullopt;
     return std::string(text);
@@ -70,31 +53,25 @@ std::optional<uint16_t> parse_vlan_id(std::string_view text, std::string& why) {
 }
 
 NamedSession load_session(const YAML::Node& item, ErrorList& errors) {
-    static const std::vector<std::string_view> kKeys = {"vni", "name", "vlan", "sinks"};
     NamedSession s;
     bool have_vni = false, have_name = false;  // a bad value was reported already: not "missing" as well
-    walk_settings(item, kKeys, [&](size_t key, const YAML::Node& v) {
-        switch (key) {
-            case 0:
-                if (auto vni = read_scalar(v, "vni", errors, parse_vni)) s.vni = *vni;
-                have_vni = true;
-                break;
-            case 1:
-                if (auto name = read_scalar(v, "name", errors, parse_session_name)) s.name = *name;
-                have_name = true;
-                break;
-            case 2:
-                s.vlan = read_scalar(v, "vlan", errors, parse_vlan_id);
-                break;
-            case 3:
-                if (auto items = list_items(v, "sinks", errors)) {
-                    s.sinks = 0;
-                    for (const ListItem& item : *items)
-                        if (auto i = parse_at(item.node, item.text, "sinks", errors, parse_sink_name))
-                            s.sinks |= 1u << *i;
-                }
-                break;
-        }
+    read_keys(item, {
+        {"vni", [&](const YAML::Node& v, std::string_view key) {
+             if (auto vni = read_value(v, key, errors, parse_vni)) s.vni = *vni;
+             have_vni = true;
+         }},
+        {"name", [&](const YAML::Node& v, std::string_view key) {
+             if (auto name = read_value(v, key, errors, parse_session_name)) s.name = *name;
+             have_name = true;
+         }},
+        {"vlan", [&](const YAML::Node& v, std::string_view key) { s.vlan = read_value(v, key, errors, parse_vlan_id); }},
+        {"sinks", [&](const YAML::Node& v, std::string_view key) {
+             auto items = list_items(v, std::string(key), errors);
+             if (!items) return;
+             s.sinks = 0;
+             for (const ListItem& item : *items)
+                 if (auto i = parse_at(item.node, item.text, key, errors, parse_sink_name)) s.sinks |= 1u << *i;
+         }},
     }, errors, "sessions entry");
     if (item.IsMap() && !have_vni) errors.add(error_at(item, "sessions entry: 'vni' is required"));
     if (item.IsMap() && !have_name) errors.add(error_at(item, "sessions entry: 'name' is required"));

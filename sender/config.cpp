@@ -1,6 +1,8 @@
 #include "sender/config.hpp"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "sender/settings.hpp"
 #include "support/file.hpp"
@@ -143,13 +145,15 @@ std::optional<std::string> parse_filter_id(std::string_view text, std::string& w
 
 // {from_port, to_port}, both inclusive and both required.
 std::optional<PortRange> read_port_range(const YAML::Node& n, const std::string& key, ErrorList& errors) {
-    static const std::vector<std::string_view> kKeys = {"from_port", "to_port"};
     std::optional<uint16_t> ports[2];
     bool given[2] = {false, false};
-    walk_settings(n, kKeys, [&](size_t i, const YAML::Node& v) {
-        given[i] = true;
-        ports[i] = read_value(v, kKeys[i], errors, parse_port);
-    }, errors, key);
+    const auto port = [&](int i) {
+        return [&, i](const YAML::Node& v, std::string_view name) {
+            given[i] = true;
+            ports[i] = read_value(v, name, errors, parse_port);
+        };
+    };
+    read_keys(n, {{"from_port", port(0)}, {"to_port", port(1)}}, errors, key);
     if (!n.IsMap()) return std::nullopt;  // the walk said so
     if (!given[0] || !given[1]) {
         errors.add(error_at(n, key + ": needs both from_port and to_port"));
@@ -166,10 +170,6 @@ std::optional<PortRange> read_port_range(const YAML::Node& n, const std::string&
 
 // One rule, or nullopt when anything in it was wrong (each reported).
 std::optional<FilterRule> read_rule(const YAML::Node& item, ErrorList& errors) {
-    enum Key { number, action, protocol, source, destination, source_ports, destination_ports, description };
-    static const std::vector<std::string_view> kKeys = {
-        "rule_number", "rule_action", "protocol", "source_cidr_block", "destination_cidr_block",
-        "source_port_range", "destination_port_range", "description"};
     FilterRule rule;
     bool valid = true, number_given = false, action_given = false;
     SourceMark protocol_at;
@@ -178,24 +178,34 @@ std::optional<FilterRule> read_rule(const YAML::Node& item, ErrorList& errors) {
         if (value) into = *value;
         valid &= bool(value);
     };
-    walk_settings(item, kKeys, [&](size_t key, const YAML::Node& v) {
-        const std::string_view name = kKeys[key];
-        switch (Key(key)) {
-            case number: number_given = true; take(read_value(v, name, errors, parse_rule_number), rule.rule_number); break;
-            case action: action_given = true; take(read_value(v, name, errors, parse_rule_action), rule.action); break;
-            case protocol:
-                protocol_at = mark_of(v);
-                valid &= read_value(v, name, errors, [&](std::string_view t, std::string& why) -> std::optional<bool> {
-                    if (!parse_protocol(t, rule.protocol, why)) return std::nullopt;
-                    return true;
-                }).has_value();
-                break;
-            case source: take(read_value(v, name, errors, parse_filter_cidr), rule.source_cidr); break;
-            case destination: take(read_value(v, name, errors, parse_filter_cidr), rule.destination_cidr); break;
-            case source_ports: take(read_port_range(v, std::string(name), errors), rule.source_ports); break;
-            case destination_ports: take(read_port_range(v, std::string(name), errors), rule.destination_ports); break;
-            case description: take(read_value(v, name, errors, parse_text), rule.description); break;
-        }
+    // A field read by `parse` into `into`.
+    auto field = [&](auto parse, auto& into) {
+        return [&, parse](const YAML::Node& v, std::string_view key) { take(read_value(v, key, errors, parse), into); };
+    };
+    auto ports = [&](auto& into) {
+        return [&](const YAML::Node& v, std::string_view key) { take(read_port_range(v, std::string(key), errors), into); };
+    };
+    read_keys(item, {
+        {"rule_number", [&](const YAML::Node& v, std::string_view key) {
+             number_given = true;
+             take(read_value(v, key, errors, parse_rule_number), rule.rule_number);
+         }},
+        {"rule_action", [&](const YAML::Node& v, std::string_view key) {
+             action_given = true;
+             take(read_value(v, key, errors, parse_rule_action), rule.action);
+         }},
+        {"protocol", [&](const YAML::Node& v, std::string_view key) {
+             protocol_at = mark_of(v);
+             valid &= read_value(v, key, errors, [&](std::string_view t, std::string& why) -> std::optional<bool> {
+                 if (!parse_protocol(t, rule.protocol, why)) return std::nullopt;
+                 return true;
+             }).has_value();
+         }},
+        {"source_cidr_block", field(parse_filter_cidr, rule.source_cidr)},
+        {"destination_cidr_block", field(parse_filter_cidr, rule.destination_cidr)},
+        {"source_port_range", ports(rule.source_ports)},
+        {"destination_port_range", ports(rule.destination_ports)},
+        {"description", field(parse_text, rule.description)},
     }, errors, "a rule");
     if (!item.IsMap()) return std::nullopt;
     // A value that is present but wrong was reported already, not also as missing.
@@ -250,14 +260,14 @@ bool read_network_services(const YAML::Node& list, ErrorList& errors) {
 }
 
 Filter read_filter(const YAML::Node& n, ErrorList& errors) {
-    static const std::vector<std::string_view> kKeys = {"ingress", "egress", "description", "network_services"};
     std::vector<FilterRule> ingress, egress;
     bool amazon_dns = false;
-    walk_settings(n, kKeys, [&](size_t key, const YAML::Node& v) {
-        if (key == 0) ingress = read_rules(v, Direction::ingress, errors);
-        else if (key == 1) egress = read_rules(v, Direction::egress, errors);
-        else if (key == 3) amazon_dns = read_network_services(v, errors);
-        else read_value(v, kKeys[key], errors, parse_text);  // for the reader only
+    read_keys(n, {
+        {"ingress", [&](const YAML::Node& v, std::string_view) { ingress = read_rules(v, Direction::ingress, errors); }},
+        {"egress", [&](const YAML::Node& v, std::string_view) { egress = read_rules(v, Direction::egress, errors); }},
+        // For the reader only.
+        {"description", [&](const YAML::Node& v, std::string_view key) { read_value(v, key, errors, parse_text); }},
+        {"network_services", [&](const YAML::Node& v, std::string_view) { amazon_dns = read_network_services(v, errors); }},
     }, errors, "filter");
     Filter f(std::move(ingress), std::move(egress));
     f.amazon_dns = amazon_dns;
@@ -293,52 +303,54 @@ std::vector<std::string> read_interface_list(const YAML::Node& n, ErrorList& err
 
 // One session; `number` is its session_number when that was good.
 SessionConfig read_session(const YAML::Node& item, std::optional<uint16_t>& number, ErrorList& errors) {
-    enum Key { session_number, vni, packet_length, description, filter, filter_id, interface, target };
-    static const std::vector<std::string_view> kKeys = {"session_number", "virtual_network_id", "packet_length",
-                                                        "description",    "filter",             "traffic_mirror_filter_id",
-                                                        "interface",      "target"};
     SessionConfig sc;
     sc.at = mark_of(item);
-    bool given[8] = {};
-    walk_settings(item, kKeys, [&](size_t key, const YAML::Node& v) {
-        given[key] = true;
-        const std::string_view name = kKeys[key];
-        Session& s = sc.session;
-        switch (Key(key)) {
-            case session_number:
-                number = read_value(v, name, errors, parse_session_number);
-                if (number) s.session_number = *number;
-                break;
-            case vni:
-                if (auto n = read_value(v, name, errors, parse_vni)) s.vni = *n;
-                break;
-            case packet_length: s.packet_length = read_value(v, name, errors, parse_packet_length); break;
-            case description:
-                if (auto d = read_value(v, name, errors, parse_text)) s.description = *d;
-                break;
-            case filter: s.filter = read_filter(v, errors); break;
-            case filter_id:
-                if (auto id = read_value(v, name, errors, parse_filter_id)) sc.filter_id = *id;
-                sc.filter_id_at = mark_of(v);
-                break;
-            case interface:
-                sc.interfaces = read_interface_list(v, errors);
-                sc.interfaces_at = mark_of(v);
-                break;
-            case target:
-                sc.target = read_value(v, name, errors, [](std::string_view t, std::string& why) {
-                    return parse_endpoint(t, kTargetRules, why);
-                });
-                sc.target_at = mark_of(v);
-                break;
-        }
+    Session& s = sc.session;
+    std::set<std::string_view> given;
+    // Each reader notes its key as given: a missing key is told apart from a bad value.
+    const auto reader = [&given](auto read) {
+        return [&given, read](const YAML::Node& v, std::string_view key) {
+            given.insert(key);
+            read(v, key);
+        };
+    };
+    read_keys(item, {
+        {"session_number", reader([&](const YAML::Node& v, std::string_view key) {
+             number = read_value(v, key, errors, parse_session_number);
+             if (number) s.session_number = *number;
+         })},
+        {"virtual_network_id", reader([&](const YAML::Node& v, std::string_view key) {
+             if (auto n = read_value(v, key, errors, parse_vni)) s.vni = *n;
+         })},
+        {"packet_length", reader([&](const YAML::Node& v, std::string_view key) {
+             s.packet_length = read_value(v, key, errors, parse_packet_length);
+         })},
+        {"description", reader([&](const YAML::Node& v, std::string_view key) {
+             if (auto d = read_value(v, key, errors, parse_text)) s.description = *d;
+         })},
+        {"filter", reader([&](const YAML::Node& v, std::string_view) { s.filter = read_filter(v, errors); })},
+        {"traffic_mirror_filter_id", reader([&](const YAML::Node& v, std::string_view key) {
+             if (auto id = read_value(v, key, errors, parse_filter_id)) sc.filter_id = *id;
+             sc.filter_id_at = mark_of(v);
+         })},
+        {"interface", reader([&](const YAML::Node& v, std::string_view) {
+             sc.interfaces = read_interface_list(v, errors);
+             sc.interfaces_at = mark_of(v);
+         })},
+        {"target", reader([&](const YAML::Node& v, std::string_view key) {
+             sc.target = read_value(v, key, errors, [](std::string_view t, std::string& why) {
+                 return parse_endpoint(t, kTargetRules, why);
+             });
+             sc.target_at = mark_of(v);
+         })},
     }, errors, "a session");
     if (!item.IsMap()) return sc;
-    if (!given[session_number]) errors.add(error_at(item, "a session needs a session_number (1..32766)"));
-    if (!given[vni]) errors.add(error_at(item, "a session needs a virtual_network_id (0..16777215)"));
-    if (!given[filter] && !given[filter_id])
-        errors.add(error_at(item, "a session needs a filter or a traffic_mirror_filter_id"));
-    if (given[filter] && given[filter_id])
+    if (!given.count("session_number")) errors.add(error_at(item, "a session needs a session_number (1..32766)"));
+    if (!given.count("virtual_network_id"))
+        errors.add(error_at(item, "a session needs a virtual_network_id (0..16777215)"));
+    const bool filter = given.count("filter"), filter_id = given.count("traffic_mirror_filter_id");
+    if (!filter && !filter_id) errors.add(error_at(item, "a session needs a filter or a traffic_mirror_filter_id"));
+    if (filter && filter_id)
         errors.add(error_at(item, "a session has either a filter or a traffic_mirror_filter_id, not both"));
     return sc;
 }

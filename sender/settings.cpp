@@ -36,13 +36,18 @@ SettingValue<C> max_rate_value() {
             if (std::string why = set(n.Scalar(), c); !why.empty()) errors.add(error_at(n, "max_rate: " + why));
             return;
         }
-        static const std::vector<std::string_view> kKeys = {"packets_per_second", "bits_per_second"};
         c.max_rate = {};
-        walk_settings(n, kKeys, [&](size_t key, const YAML::Node& value) {
-            const auto cap = read_value(value, kKeys[key], errors,
-                                        [](std::string_view t, std::string& why) { return parse_uint(t, UINT64_MAX, why); });
-            if (cap) (key == 0 ? c.max_rate.packets_per_second : c.max_rate.bits_per_second) = *cap;
-        }, errors, "max_rate");
+        const auto cap = [&](uint64_t& into) {
+            return [&](const YAML::Node& value, std::string_view key) {
+                const auto read = read_value(value, key, errors, [](std::string_view t, std::string& why) {
+                    return parse_uint(t, UINT64_MAX, why);
+                });
+                if (read) into = *read;
+            };
+        };
+        read_keys(n, {{"packets_per_second", cap(c.max_rate.packets_per_second)},
+                      {"bits_per_second", cap(c.max_rate.bits_per_second)}},
+                  errors, "max_rate");
     };
     return v;
 }

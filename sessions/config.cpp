@@ -27,37 +27,33 @@ void read_select(const YAML::Node& v, std::vector<cloud::Ec2Filter>& select, Err
 
 // One entry of `selectors:`.
 Selector read_selector(const YAML::Node& item, ErrorList& errors) {
-    enum Key { name, select, target, filter, vni, session_number, packet_length };
-    static const std::vector<std::string_view> kKeys = {"name", "select", "target", "filter",
-                                                        "vni",  "session_number", "packet_length"};
     Selector s;
     s.line = item.Mark().line + 1;
     s.column = item.Mark().column + 1;
-    bool given[7] = {};
-    walk_settings(item, kKeys, [&](size_t key, const YAML::Node& v) {
-        given[key] = true;
-        const std::string_view k = kKeys[key];
-        switch (Key(key)) {
-            case name:
-                if (auto n = read_value(v, k, errors, parse_selector_name)) s.name = *n;
-                break;
-            case select: read_select(v, s.select, errors); break;
-            case target:
-                if (auto id = read_value(v, k, errors, parse_target_id)) s.target_id = *id;
-                break;
-            case filter:
-                if (auto id = read_value(v, k, errors, parse_filter_id)) s.filter_id = *id;
-                break;
-            case vni:
-                if (auto n = read_value(v, k, errors, parse_vni)) s.vni = *n;
-                break;
-            case session_number:
-                if (auto n = read_value(v, k, errors, parse_session_number)) s.session_number = *n;
-                break;
-            case packet_length: s.packet_length = read_value(v, k, errors, parse_packet_length); break;
-        }
+    bool named = false;
+    read_keys(item, {
+        {"name", [&](const YAML::Node& v, std::string_view key) {
+             named = true;
+             if (auto n = read_value(v, key, errors, parse_selector_name)) s.name = *n;
+         }},
+        {"select", [&](const YAML::Node& v, std::string_view) { read_select(v, s.select, errors); }},
+        {"target", [&](const YAML::Node& v, std::string_view key) {
+             if (auto id = read_value(v, key, errors, parse_target_id)) s.target_id = *id;
+         }},
+        {"filter", [&](const YAML::Node& v, std::string_view key) {
+             if (auto id = read_value(v, key, errors, parse_filter_id)) s.filter_id = *id;
+         }},
+        {"vni", [&](const YAML::Node& v, std::string_view key) {
+             if (auto n = read_value(v, key, errors, parse_vni)) s.vni = *n;
+         }},
+        {"session_number", [&](const YAML::Node& v, std::string_view key) {
+             if (auto n = read_value(v, key, errors, parse_session_number)) s.session_number = *n;
+         }},
+        {"packet_length", [&](const YAML::Node& v, std::string_view key) {
+             s.packet_length = read_value(v, key, errors, parse_packet_length);
+         }},
     }, errors, "a selector");
-    if (item.IsMap() && !given[name]) errors.add(error_at(item, "a selector needs a name"));
+    if (item.IsMap() && !named) errors.add(error_at(item, "a selector needs a name"));
     return s;
 }
 
@@ -99,12 +95,12 @@ SelectorsLoad load_selectors_text(std::string_view text) {
     ErrorList errors(out.errors);
     const std::optional<YAML::Node> root = parse_yaml_document(text, errors);
     if (!root) return out;
-    static const std::vector<std::string_view> kKeys = {"selectors"};
     bool given = false;
-    walk_settings(*root, kKeys, [&](size_t, const YAML::Node& n) {
-        given = true;
-        load_selectors(n, out.selectors, errors);
-    }, errors);
+    read_keys(*root, {{"selectors", [&](const YAML::Node& n, std::string_view) {
+                           given = true;
+                           load_selectors(n, out.selectors, errors);
+                       }}},
+              errors);
     if (!errors.empty()) return out;
     if (!given || out.selectors.empty()) {
         errors.add("no selector: the value must hold selectors: with at least one");

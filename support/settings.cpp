@@ -120,6 +120,13 @@ void walk_settings(const YAML::Node& root, const std::vector<std::string_view>& 
     SettingsWalker(keys, found, errors).section(root, "", std::string(where));
 }
 
+void read_keys(const YAML::Node& map, const std::vector<KeyReader>& rows, ErrorList& errors, std::string_view where) {
+    std::vector<std::string_view> keys;
+    for (const KeyReader& r : rows) keys.push_back(r.key);
+    walk_settings(map, keys, [&rows](size_t i, const YAML::Node& value) { rows[i].read(value, rows[i].key); }, errors,
+                  where);
+}
+
 std::string_view long_flag_name(std::string_view flag) {
     const size_t comma = flag.rfind(',');
     return comma == std::string_view::npos ? flag : flag.substr(comma + 1);

@@ -203,6 +203,17 @@ void walk_settings(const YAML::Node& root, const std::vector<std::string_view>& 
                    const std::function<void(size_t index, const YAML::Node& value)>& found, ErrorList& errors,
                    std::string_view where = "the top level");
 
+// A mapping read key by key, each row a key and what reading its value does:
+// rows keyed by name, so that a new key cannot put another key's reader out
+// of step (as a switch over positions in a key list could). Keys are walked
+// as walk_settings walks them (unknown keys are errors with a "did you mean").
+struct KeyReader {
+    std::string_view key;
+    std::function<void(const YAML::Node& value, std::string_view key)> read;
+};
+void read_keys(const YAML::Node& map, const std::vector<KeyReader>& rows, ErrorList& errors,
+               std::string_view where = "the top level");
+
 // Reads one setting's YAML value into the config; errors name the key.
 template <typename Config>
 void load_setting(const Setting<Config>& s, const YAML::Node& n, Config& config, ErrorList& errors) {

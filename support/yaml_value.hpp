@@ -15,6 +15,17 @@ namespace mirrortap {
 // which the settings table does not declare one by one. A refusal, or a list
 // or mapping where one value belongs, is an error at `n` naming `key`
 // ("rule_number: must be at least 1, got '0'"), and nullopt.
+// `text` (the node's, or one item of a list at it) through `parse`; a
+// refusal is an error at `n` naming `key`.
+template <typename Parse>
+auto parse_at(const YAML::Node& n, std::string_view text, std::string_view key, ErrorList& errors, Parse parse)
+    -> decltype(parse(std::string_view(), std::declval<std::string&>())) {
+    std::string why;
+    auto value = parse(text, why);
+    if (!value) errors.add(error_at(n, std::string(key) + ": " + why));
+    return value;
+}
+
 template <typename Parse>
 auto read_value(const YAML::Node& n, std::string_view key, ErrorList& errors, Parse parse)
     -> decltype(parse(std::string_view(), std::declval<std::string&>())) {
@@ -22,10 +33,7 @@ auto read_value(const YAML::Node& n, std::string_view key, ErrorList& errors, Pa
         errors.add(error_at(n, std::string(key) + ": expected a single value"));
         return std::nullopt;
     }
-    std::string why;
-    auto value = parse(std::string_view(n.Scalar()), why);
-    if (!value) errors.add(error_at(n, std::string(key) + ": " + why));
-    return value;
+    return parse_at(n, n.Scalar(), key, errors, parse);
 }
 
 }  // namespace mirrortap
