@@ -120,6 +120,18 @@ public:
     }
 
     std::string start(const std::string& listen) {
+        if (auto why = bind(listen); !why.empty()) return why;
+        run();
+        return "";
+    }
+
+    void run() {
+        if (thread_.joinable()) return;
+        thread_ = std::thread([this] { io_.run(); });
+        pthread_setname_np(thread_.native_handle(), "mt-http");
+    }
+
+    std::string bind(const std::string& listen) {
         std::string why;
         const auto endpoint = parse_listen(listen, why);
         if (!endpoint) return why;
@@ -130,9 +142,7 @@ public:
         if (!ec) acceptor_.bind(*endpoint, ec);
         if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
         if (ec) return ec.message();
-        accept();
-        thread_ = std::thread([this] { io_.run(); });
-        pthread_setname_np(thread_.native_handle(), "mt-http");
+        accept();  // queued: connections wait in the backlog until run()
         return "";
     }
 
@@ -371,6 +381,10 @@ HttpServer::HttpServer(Handler handler, HttpServerOptions options)
 HttpServer::~HttpServer() = default;
 
 std::string HttpServer::start(const std::string& listen) { return impl_->start(listen); }
+
+std::string HttpServer::bind(const std::string& listen) { return impl_->bind(listen); }
+
+void HttpServer::run() { impl_->run(); }
 
 uint16_t HttpServer::port() const { return impl_->port(); }
 
