@@ -281,8 +281,11 @@ bool conf_flag(const std::string& interface, const char* name) {
     return false;
 }
 
-MartianRules read_martian_rules(const std::string& interface) {
+MartianRules read_martian_rules(const std::string& interface, const Endpoint& listen) {
     MartianRules r;
+    r.any_destination = listen.family() == AF_INET
+                            ? reinterpret_cast<const sockaddr_in&>(listen.addr).sin_addr.s_addr == INADDR_ANY
+                            : IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6&>(listen.addr).sin6_addr);
     r.loopback_interface = interface == "lo";
     r.route_localnet = conf_flag(interface, "route_localnet");
     r.accept_local = conf_flag(interface, "accept_local");
@@ -290,6 +293,8 @@ MartianRules read_martian_rules(const std::string& interface) {
     ifaddrs* all = nullptr;
     if (getifaddrs(&all) != 0) return r;
     for (const ifaddrs* a = all; a; a = a->ifa_next) {
+        if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET6 && r.local6_count < r.local6.size())
+            r.local6[r.local6_count++] = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr;
         if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
         const auto v4 = [](const sockaddr* s) { return ntohl(reinterpret_cast<const sockaddr_in*>(s)->sin_addr.s_addr); };
         const uint32_t address = v4(a->ifa_addr);
@@ -320,7 +325,7 @@ RingGroup RingGroup::open(const std::string& interface, const Endpoint& listen, 
     }
     g.port_guard = open_port_guard(listen, g.port, g.error);
     if (g.port_guard < 0) return g;
-    const MartianRules martians = read_martian_rules(interface);
+    const MartianRules martians = read_martian_rules(interface, listen);
     for (size_t i = 0; i < count && g.error.empty(); ++i) {
         g.rings.emplace_back();
         g.rings.back().martians = martians;
@@ -425,6 +430,18 @@ size_t RingSource::next_batch(std::span<Datagram> out, int timeout_ms) {
     return n;
 }
 
+bool MartianRules::local4(uint32_t address) const {
+    for (uint32_t i = 0; i < local_count; ++i)
+        if (local[i] == address) return true;
+    return false;
+}
+
+bool MartianRules::is_local6(const in6_addr& address) const {
+    for (uint32_t i = 0; i < local6_count; ++i)
+        if (std::memcmp(&local6[i], &address, sizeof address) == 0) return true;
+    return false;
+}
+
 // ip_route_input_slow's and fib_validate_source's refusals of an IPv4 source.
 bool RingSource::martian_source4(uint32_t source) const {
     const MartianRules& m = ring_.martians;
@@ -432,9 +449,7 @@ bool RingSource::martian_source4(uint32_t source) const {
     // Multicast, the limited broadcast, 0/8. (240/4 is not martian to Linux.)
     if ((first >= 224 && first < 240) || source == 0xFFFFFFFF || first == 0) return true;
     if (first == 127) return !m.loopback_interface && !m.route_localnet;
-    if (!m.accept_local)
-        for (uint32_t i = 0; i < m.local_count; ++i)
-            if (m.local[i] == source) return true;
+    if (!m.accept_local && m.local4(source)) return true;
     // With rp_filter the source's route is looked up: a broadcast one is martian.
     if (m.rp_filter)
         for (uint32_t i = 0; i < m.broadcast_count; ++i)
@@ -456,7 +471,12 @@ bool RingSource::parse(const std::byte* frame, Datagram& d) {
     d.timestamp_ns = uint64_t(h->tp_sec) * 1'000'000'000ull + h->tp_nsec;
     d.encap = Encapsulation::vxlan;
     d.source = {};
-    const uint8_t version = held > 0 ? uint8_t(ip[0]) >> 4 : 0;
+    // The frame's protocol (the link layer's, in the sockaddr_ll after the
+    // header) decides, as it decides which of ip_rcv and ipv6_rcv gets it; a
+    // version field that disagrees is a bad header to either.
+    const auto* link = reinterpret_cast<const sockaddr_ll*>(frame + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+    const uint8_t version = ntohs(link->sll_protocol) == ETH_P_IPV6 ? 6 : 4;
+    if (held == 0 || uint8_t(ip[0]) >> 4 != version) return refuse(OuterRefusal::bad_ip_header);
     size_t header = 0;    // IP header bytes before the UDP header
     size_t ip_bytes = 0;  // the IP datagram's length by its header
     uint64_t pseudo = 0;  // the UDP checksum's pseudo-header sum, addresses and protocol
@@ -476,28 +496,35 @@ bool RingSource::parse(const std::byte* frame, Datagram& d) {
         const uint8_t to = uint8_t(destination >> 24);
         if (to == 0 || (to == 127 && !ring_.martians.loopback_interface && !ring_.martians.route_localnet))
             return refuse(OuterRefusal::martian_destination);
+        // Local delivery only: a broadcast (the limited one or a subnet's) or one of ours.
+        if (ring_.martians.any_destination && destination != 0xFFFFFFFF && !ring_.martians.local4(destination)) {
+            bool broadcast = false;
+            for (uint32_t i = 0; i < ring_.martians.broadcast_count; ++i)
+                broadcast |= ring_.martians.broadcast[i] == destination;
+            if (!broadcast) return refuse(OuterRefusal::not_for_this_host);
+        }
         d.source[10] = d.source[11] = 0xFF;
         std::memcpy(d.source.data() + 12, ip + 12, 4);
         pseudo = add_words(IPPROTO_UDP, ip + 12, 8);
-    } else if (version == 6) {
+    } else {
         if (held < 40) return refuse(OuterRefusal::bad_ip_header);
         header = 40;
         ip_bytes = 40 + size_t(be16(ip + 4));
         if (ip_bytes > arrived) return refuse(OuterRefusal::bad_length);
         if (uint8_t(ip[6]) == IPPROTO_FRAGMENT) return fragments_.add(), false;
-        // ip6_rcv_core: a multicast source, loopback on a real interface, and
-        // IPv4-mapped addresses (RFC 4291 2.5.5.2) are dropped.
-        const auto* source = reinterpret_cast<const in6_addr*>(ip + 8);
-        const auto* destination = reinterpret_cast<const in6_addr*>(ip + 24);
+        // ip6_rcv_core: a multicast source and loopback on a real interface
+        // are dropped. (An IPv4-mapped source is not: Linux delivers it.)
+        in6_addr source, destination;  // copied: the ring gives no alignment for in6_addr
+        std::memcpy(&source, ip + 8, sizeof source);
+        std::memcpy(&destination, ip + 24, sizeof destination);
         const bool on_lo = ring_.martians.loopback_interface;
-        if (IN6_IS_ADDR_MULTICAST(source) || IN6_IS_ADDR_V4MAPPED(source) || (!on_lo && IN6_IS_ADDR_LOOPBACK(source)))
+        if (IN6_IS_ADDR_MULTICAST(&source) || (!on_lo && IN6_IS_ADDR_LOOPBACK(&source)))
             return refuse(OuterRefusal::martian_source);
-        if (IN6_IS_ADDR_V4MAPPED(destination) || (!on_lo && IN6_IS_ADDR_LOOPBACK(destination)))
-            return refuse(OuterRefusal::martian_destination);
+        if (!on_lo && IN6_IS_ADDR_LOOPBACK(&destination)) return refuse(OuterRefusal::martian_destination);
+        if (ring_.martians.any_destination && !ring_.martians.is_local6(destination))
+            return refuse(OuterRefusal::not_for_this_host);
         std::memcpy(d.source.data(), ip + 8, 16);
         pseudo = add_words(IPPROTO_UDP, ip + 8, 32);
-    } else {
-        return refuse(OuterRefusal::bad_ip_header);
     }
     // __udp4_lib_rcv / __udp6_lib_rcv: a UDP length of at least 8 that fits
     // in the IP payload (the rest, Ethernet padding or not, is trimmed).

@@ -4,6 +4,8 @@
 // UDP payload where the kernel put it: the only copy of a packet is the
 // sink's, from the ring into its buffer.
 #pragma once
+#include <netinet/in.h>
+
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -28,9 +30,16 @@ struct MartianRules {
     bool route_localnet = false;      // net.ipv4.conf.*.route_localnet: 127/8 may arrive from outside
     bool accept_local = false;        // net.ipv4.conf.*.accept_local: our own addresses may come as sources
     bool rp_filter = false;           // net.ipv4.conf.{all,IFACE}.rp_filter: the source's route is checked
-    uint32_t local_count = 0, broadcast_count = 0;
+    // The listen address is 0.0.0.0 or [::]: the socket filter does not pin
+    // the destination, so it must be one of the host's (else the kernel
+    // forwards or drops the datagram and no socket sees it).
+    bool any_destination = false;
+    uint32_t local_count = 0, broadcast_count = 0, local6_count = 0;
     std::array<uint32_t, kMaxAddresses> local{};      // the host's IPv4 addresses, host order
     std::array<uint32_t, kMaxAddresses> broadcast{};  // their subnets' broadcast addresses, host order
+    std::array<in6_addr, kMaxAddresses> local6{};     // the host's IPv6 addresses
+    bool local4(uint32_t address) const;
+    bool is_local6(const in6_addr& address) const;
 };
 
 // One worker's ring: an AF_PACKET socket, bound and in the group, and its mapping.

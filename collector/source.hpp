@@ -39,11 +39,13 @@ enum class OuterRefusal : uint8_t {
     bad_udp_checksum,    // a UDP checksum that does not add up; over IPv6, a zero one (RFC 8200)
     martian_source,      // loopback, multicast, broadcast, 0/8, our own address; others as rp_filter drops
     martian_destination, // loopback or 0/8 arriving on the interface
+    not_for_this_host,   // listening on any address: a destination that is none of the host's
 };
-inline constexpr size_t kOuterRefusalCount = 6;
+inline constexpr size_t kOuterRefusalCount = 7;
 constexpr std::string_view to_string(OuterRefusal r) {
-    constexpr std::string_view names[kOuterRefusalCount] = {"bad_ip_header",    "bad_ip_checksum", "bad_length",
-                                                            "bad_udp_checksum", "martian_source",  "martian_destination"};
+    constexpr std::string_view names[kOuterRefusalCount] = {
+        "bad_ip_header",  "bad_ip_checksum",     "bad_length",       "bad_udp_checksum",
+        "martian_source", "martian_destination", "not_for_this_host"};
     return names[size_t(r)];
 }
 
