@@ -1,5 +1,6 @@
 #include "sinks/capture_dir.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -59,6 +60,24 @@ std::string user_name(uid_t uid) {
     char buf[4096];
     if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) return pw.pw_name;
     return "uid " + std::to_string(uid);
+}
+
+// Nothing but "." and ".." in the directory behind `fd` (read through a
+// copy, so `fd` keeps its offset). st_nlink cannot say it: btrfs gives every
+// directory 1, and files do not count in it anywhere.
+bool dir_is_empty(int fd) {
+    const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    DIR* d = copy >= 0 ? fdopendir(copy) : nullptr;
+    if (!d) {
+        if (copy >= 0) ::close(copy);
+        return false;
+    }
+    rewinddir(d);
+    bool empty = true;
+    while (const dirent* e = readdir(d))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) empty = false;
+    closedir(d);
+    return empty;
 }
 
 std::string random_suffix() {
@@ -158,10 +177,10 @@ std::string prepare_capture_dir(const PcapConfig& pcap, const std::string& user)
     struct stat st{};
     if (fstat(dir.fd, &st) != 0) return "pcap directory " + pcap.dir + ": " + std::strerror(errno);
     if (st.st_uid == owner->uid) return "";
-    // Only a directory made just now, still root's and empty of directories
-    // (someone who can write the parent may have swapped another in between
-    // mkdir and open), and only it, through the descriptor we opened.
-    if (!created || st.st_uid != 0 || st.st_nlink != 2)
+    // Only a directory made just now, still root's and empty (someone who can
+    // write the parent may have swapped another in between mkdir and open),
+    // and only it, through the descriptor we opened.
+    if (!created || st.st_uid != 0 || !dir_is_empty(dir.fd))
         return "pcap directory " + pcap.dir + " exists and belongs to " + user_name(st.st_uid) + ", not to " + user +
                ": root does not hand over a directory it did not make; if it is meant for captures, give it to " +
                user + " yourself (chown " + user + " " + pcap.dir + "), or name a directory that does not exist yet";
