@@ -622,9 +622,24 @@ def no_capability_survives_the_drop():
 
 
 def a_uid_zero_user_is_root():
-    """--user root, or any account of uid 0, keeps every privilege: refused like running as root,
-    with no thread started; with --allow-root it runs as root, knowingly."""
+    """--user root, or any account of uid 0 (an alias, `toor`, in a passwd file bind-mounted in a
+    private mount namespace), keeps every privilege: refused like running as root, before
+    anything is made; with --allow-root it runs as root, knowingly."""
+    if os.environ.get("MIRRORTAP_IN_MOUNT_NS") != "1":
+        env = dict(os.environ, MIRRORTAP_IN_MOUNT_NS="1")
+        out = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, __file__,
+                              "a_uid_zero_user_is_root"], env=env, timeout=120)
+        assert out.returncode == 0
+        return
+    passwd = tempfile.mkstemp(prefix="mirrortap-passwd-")[1]
+    with open("/etc/passwd") as f, open(passwd, "w") as out:
+        out.write(f.read() + "toor:x:0:0:root by another name:/root:/usr/sbin/nologin\n")
+    os.chmod(passwd, 0o644)
+    subprocess.run(["mount", "--bind", passwd, "/etc/passwd"], check=True)
     tmp = attack_ground()
+    line = _one_line_refusal(["--user", "toor", "--listen", "127.0.0.1:0", "--pcap-dir", os.path.join(tmp, "c")],
+                             "refusing to run as root")
+    assert "--user toor is uid 0" in line, line
     line = _one_line_refusal(["--user", "root", "--listen", "127.0.0.1:0", "--pcap-dir", os.path.join(tmp, "c")],
                              "refusing to run as root")
     assert "uid 0" in line and "--allow-root" in line, line
