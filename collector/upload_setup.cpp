@@ -1,12 +1,12 @@
 #include "collector/upload_setup.hpp"
 
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <climits>
 
 #include "cloud/environment.hpp"
 #include "cloud/imds.hpp"
+#include "cloud/s3_address.hpp"
 #include "sinks/capture_files.hpp"
 
 namespace mirrortap {
@@ -41,32 +41,12 @@ private:
     const Config config_;  // as at start: the directory scanned and the names of sessions
 };
 
-// The host of http[s]://HOST[:PORT] without brackets; "" for https (it cannot be read in transit).
-std::string plain_http_host(std::string_view url) {
-    if (!url.starts_with("http://")) return "";
-    std::string_view rest = url.substr(7);
-    rest = rest.substr(0, rest.find('/'));
-    if (rest.starts_with('[')) return std::string(rest.substr(1, rest.find(']') - 1));
-    return std::string(rest.substr(0, rest.find(':')));
-}
-
-bool loopback_host(const std::string& host) {
-    in_addr a4{};
-    in6_addr a6{};
-    if (inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host.c_str(), &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-    return host == "localhost";
-}
-
 }  // namespace
 
 std::vector<std::string> endpoints_in_clear(const Config& config, const cloud::EnvLookup& env) {
     std::vector<std::string> found;
     const auto check = [&](std::string_view name, const std::string& url, bool imds = false) {
-        const std::string host = plain_http_host(url);
-        if (host.empty() || loopback_host(host)) return;
-        if (imds && (host == "169.254.169.254" || host == "fd00:ec2::254")) return;
-        found.push_back(std::string(name) + " " + url);
+        if (cloud::plain_http_to_another_host(url, imds)) found.push_back(std::string(name) + " " + url);
     };
     check("upload.endpoint", config.upload.endpoint);
     check("lifecycle.endpoint", config.lifecycle.endpoint);

@@ -38,7 +38,7 @@ void on_signal(int) { g_stop.store(true); }
 struct Args {
     std::vector<std::string> from, sessions;
     std::string since, until, write, endpoint, region;
-    bool follow = false, help = false, version = false;
+    bool follow = false, help = false, version = false, allow_insecure = false;
     std::string expression;
 };
 
@@ -91,6 +91,7 @@ bool parse_args(int argc, char** argv, Args& a) {
             case kFollow: a.follow = true; break;
             case kEndpoint: a.endpoint = use.value; break;
             case kRegion: a.region = use.value; break;
+            case kAllowInsecure: a.allow_insecure = true; break;
             case kHelp: a.help = true; break;
             case kVersion: a.version = true; break;
         }
@@ -181,7 +182,7 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<Store>> stores;
     for (const auto& f : a.from) {
         if (f.starts_with("s3://")) {
-            auto s = s3_store({f, a.endpoint, a.region}, why);
+            auto s = s3_store({f, a.endpoint, a.region, a.allow_insecure}, why);
             if (!s) return usage_error(why);
             stores.push_back(std::move(s));
         } else {

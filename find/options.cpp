@@ -28,6 +28,9 @@ const std::vector<SettingDoc>& find_docs() {
          .help = "an S3-compatible store (also AWS_ENDPOINT_URL_S3)"},
         {.flag = "--region", .value_name = "REGION", .default_text = "us-east-1", .group = kStore,
          .help = "the bucket's region (also AWS_REGION)"},
+        {.flag = "--allow-insecure-endpoint", .group = kStore,
+         .help = "accept a plain http:// store on another host than this one\n(signed requests and captures "
+                 "then cross the network in clear; warned about)"},
         {.flag = "-h,--help", .group = kOther, .help = "print this help and exit"},
         {.flag = "--version", .group = kOther, .help = "print the version and exit"},
     };

@@ -10,7 +10,7 @@
 namespace mirrortap::find {
 
 // Positions in find_docs(), and so in find_flags().
-enum FindFlag { kFrom, kSession, kSince, kUntil, kWrite, kFollow, kEndpoint, kRegion, kHelp, kVersion };
+enum FindFlag { kFrom, kSession, kSince, kUntil, kWrite, kFollow, kEndpoint, kRegion, kAllowInsecure, kHelp, kVersion };
 
 inline constexpr std::string_view kFindSynopsis =
     "[--from DIR|s3://BUCKET/PREFIX]... [--session NAME]... [--since TIME] [--until TIME] [-w FILE] "
