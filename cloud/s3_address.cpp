@@ -1,5 +1,7 @@
 #include "cloud/s3_address.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 #include "support/parse.hpp"
@@ -56,6 +58,23 @@ bool valid_bucket_name(std::string_view name) {
 
 std::optional<std::string> parse_endpoint_url(std::string_view text, std::string& why) {
     return mirrortap::parse_endpoint_url(text, why);
+}
+
+bool plain_http_to_another_host(std::string_view url, bool imds) {
+    if (!url.starts_with("http://")) return false;
+    std::string_view rest = url.substr(7);
+    rest = rest.substr(0, rest.find('/'));
+    const std::string host(rest.starts_with('[') ? rest.substr(1, rest.find(']') - 1) : rest.substr(0, rest.find(':')));
+    in_addr a4{};
+    in6_addr a6{};
+    if (inet_pton(AF_INET, host.c_str(), &a4) == 1) {
+        if ((ntohl(a4.s_addr) >> 24) == 127) return false;
+    } else if (inet_pton(AF_INET6, host.c_str(), &a6) == 1) {
+        if (IN6_IS_ADDR_LOOPBACK(&a6)) return false;
+    } else if (host == "localhost") {
+        return false;
+    }
+    return !(imds && (host == "169.254.169.254" || host == "fd00:ec2::254"));
 }
 
 std::string check_object_key(std::string_view key) {

@@ -29,6 +29,14 @@ bool valid_bucket_name(std::string_view name);
 // optional port, nothing after but an optional '/'. Returned without the '/'.
 std::optional<std::string> parse_endpoint_url(std::string_view text, std::string& why);
 
+// Whether requests to the endpoint `url` (http[s]://HOST[:PORT]) would cross
+// the network in clear: plain http:// to a host other than this one
+// (127.0.0.0/8, ::1, localhost). With `imds`, also not IMDS's link-local
+// addresses (169.254.169.254, fd00:ec2::254), whose token cannot leave the
+// host's link. Signed requests, session tokens and captures would travel
+// readable and changeable, so callers refuse unless told otherwise.
+bool plain_http_to_another_host(std::string_view url, bool imds = false);
+
 // Object keys: 1 to 1024 bytes of valid UTF-8 without control characters.
 // "" when `key` is one; otherwise why not.
 std::string check_object_key(std::string_view key);

@@ -1,7 +1,11 @@
 #include "collector/cli.hpp"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include "config/settings.hpp"
 #include "support/command_line.hpp"
+#include "support/file.hpp"
 #include "support/text.hpp"
 
 namespace mirrortap {
@@ -13,6 +17,32 @@ FlagTable<Config> flags_and_actions() {
     FlagTable<Config> flags = flag_table(collector_settings());
     for (const auto& a : collector_action_docs()) flags.specs.push_back({std::string(a.flag), !a.value_name.empty()});
     return flags;
+}
+
+// Who may own what root reads: root, whoever runs us, and the --user.
+std::vector<uid_t> trusted_owners(const Config& config) {
+    std::vector<uid_t> owners = {0, geteuid()};
+    passwd pw{}, *found = nullptr;
+    char buf[4096];
+    if (!config.user.empty() && getpwnam_r(config.user.c_str(), &pw, buf, sizeof buf, &found) == 0 && found)
+        owners.push_back(pw.pw_uid);
+    return owners;
+}
+
+// The config file and every file it names, as OpenSSH's StrictModes would
+// have them: a file someone else can change is a way to run root's next
+// reload or start as they like (pcap.dir, stream, upload credentials...).
+std::vector<std::string> untrusted_files(const std::string& config_path, const Config& config) {
+    const std::vector<uid_t> owners = trusted_owners(config);
+    std::vector<std::string> errors;
+    const auto check = [&](const std::string& path, std::string_view what) {
+        if (path.empty()) return;
+        if (auto why = check_trusted_file(path, owners, what); !why.empty()) errors.push_back(printable(why));
+    };
+    check(config_path, "config file");
+    check(config.metrics_auth.password_file, "metrics_auth.password_file");
+    check(config.metrics_auth.bearer_token_file, "metrics_auth.bearer_token_file");
+    return errors;
 }
 
 }  // namespace
@@ -80,6 +110,7 @@ CliRequest parse_collector_cli(int argc, char** argv) {
     req.errors = apply_flags(flags, cl.uses, req.config);
     if (req.errors.empty())
         for (const auto& e : validate(req.config)) req.errors.push_back(format_error("config", e));
+    if (req.errors.empty()) req.errors = untrusted_files(req.config_path, req.config);
     return req;
 }
 

@@ -35,9 +35,7 @@ std::shared_ptr<const Config> with_workers_resolved(Config config) {
 Collector::Collector(Config config, std::shared_ptr<FinishedCaptureListener> finished_captures)
     : current_(with_workers_resolved(std::move(config))),
       budget_(this->config()->max_sessions),
-      services_{std::make_shared<PcapWriter>(), std::move(finished_captures)} {
-    services_.pcap_writer->start();
-}
+      services_{std::make_shared<PcapWriter>(), std::move(finished_captures)} {}
 
 Collector::~Collector() {
     stop();
@@ -94,12 +92,19 @@ std::string Collector::open_rings(const std::shared_ptr<const Config>& config) {
 }
 
 void Collector::start() {
+    // Every thread of the collector starts here, after main dropped root:
+    // a thread keeps the credentials it had when root was dropped unless the
+    // drop reaches it, and none then exist to be missed.
     // Signal handlers (SIGHUP, SIGTERM) run on the main thread, never in the
-    // receive loop: the workers are born with every signal blocked (a thread
+    // receive loop: the threads are born with every signal blocked (a thread
     // inherits its creator's mask), so none can land on one before it runs.
     sigset_t all, before;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &before);
+    services_.pcap_writer->start();
+    retirer_.start();
+    for (const auto& output : outputs_)
+        if (output) output->start();
     for (size_t i = 0; i < workers_.size(); ++i) {
         threads_.emplace_back([this, worker = workers_[i].get()] { worker->run(stop_); });
         // "mt-recv-N": how top -H, /proc/PID/task/*/comm and strace tell the
@@ -171,6 +176,8 @@ std::string Collector::reload(Config next, std::vector<std::string>& notes) {
     auto adopted = std::make_shared<const Config>(std::move(next));
     generation_ = generation;
     outputs_ = std::move(outputs);  // outputs no longer named go when their last sink does
+    for (const auto& output : outputs_)
+        if (output) output->start();  // new ones only: a running output's start does nothing
     {
         std::lock_guard lock(current_mutex_);
         current_ = adopted;

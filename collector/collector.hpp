@@ -30,6 +30,9 @@ public:
 
     // Opens sockets and prepares sinks; returns a one-line error, or "".
     std::string open();
+    // Starts every thread: the pcap writer, the retirer, shared outputs' and
+    // the receive workers. None runs before (open() starts none), so that
+    // they are all born after root was dropped.
     void start();
     void request_rotate();
     // Finishes every open pcap file and waits, until `deadline`, for the

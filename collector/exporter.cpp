@@ -79,7 +79,8 @@ public:
 
     std::vector<MetricFamily> Collect() const override {
         Family build(metrics::build_info), received(metrics::received_packets), received_bytes(metrics::received_bytes),
-            decap(metrics::decap_errors), socket_drops(metrics::socket_drops), sessions(metrics::sessions),
+            decap(metrics::decap_errors), socket_drops(metrics::socket_drops), ring_refused(metrics::ring_refused),
+            sessions(metrics::sessions),
             session_packets(metrics::session_packets), session_bytes(metrics::session_bytes),
             session_sources(metrics::session_sources), written(metrics::sink_written), dropped(metrics::sink_dropped),
             buffered(metrics::sink_buffered), rotated(metrics::pcap_files_rotated),
@@ -96,6 +97,7 @@ public:
 
         build.value(1, {{"version", MIRRORTAP_VERSION}});
         uint64_t rx = 0, rx_bytes = 0, kernel_drops = 0, outer_fragments = 0, sessions_seen = 0, workers_up = 0;
+        std::array<uint64_t, kOuterRefusalCount> outer_refused{};
         std::array<uint64_t, kRefusalCount> refused{};
         std::array<uint64_t, kBatchSecondsBuckets.size() + 1> buckets{};
         uint64_t batches = 0, batch_ns = 0, files_rotated = 0, bytes_written = 0;
@@ -118,6 +120,7 @@ public:
             const SourceStats source = w->source_stats();
             kernel_drops += source.kernel_drops;
             outer_fragments += source.outer_fragments;
+            for (size_t r = 0; r < kOuterRefusalCount; ++r) outer_refused[r] += source.refused[r];
             workers_up += worker_alive(*w, now) ? 1 : 0;
             uint32_t worker_kinds = 0;
             w->each_sink([&](const Sink& sink) {
@@ -169,9 +172,11 @@ public:
         // Every reason is always present, so that rate() works from the first error on.
         for (size_t r = 0; r < kRefusalCount; ++r)
             decap.value(double(refused[r]), {{"reason", std::string(to_string(Refusal(r)))}});
-        // Both reasons always present, as for decap errors.
+        // Every reason always present, as for decap errors.
         socket_drops.value(double(kernel_drops), {{"reason", "queue_full"}});
         socket_drops.value(double(outer_fragments), {{"reason", "outer_fragment"}});
+        for (size_t r = 0; r < kOuterRefusalCount; ++r)
+            ring_refused.value(double(outer_refused[r]), {{"reason", std::string(to_string(OuterRefusal(r)))}});
         sessions.value(double(sessions_seen));
         rotated.value(double(files_rotated));
         pcap_bytes.value(double(bytes_written));
@@ -207,7 +212,7 @@ public:
         }
 
         std::vector<MetricFamily> out;
-        for (Family* f : {&build, &received, &received_bytes, &decap, &socket_drops, &sessions, &sessions_folded,
+        for (Family* f : {&build, &received, &received_bytes, &decap, &socket_drops, &ring_refused, &sessions, &sessions_folded,
                           &session_packets,
                           &session_bytes, &session_sources, &written, &dropped, &buffered, &expired_sessions,
                           &expired_packets, &expired_bytes, &expired_fed, &expired_written, &expired_dropped,
@@ -343,16 +348,22 @@ Exporter::Exporter(const Collector& collector, const Uploader* uploader)
 
 Exporter::~Exporter() = default;
 
-std::string Exporter::start() {
+std::string Exporter::open() {
     const auto listen = collector_.config()->metrics_listen;
     if (!listen) return "";
+    server_ = std::make_unique<HttpServer>(
+        HttpServer::DeferringHandler([this](const HttpRequest& r, HttpReply reply) { answer(r, std::move(reply)); }));
+    if (auto why = server_->bind(*listen); !why.empty()) return "cannot serve metrics on " + listen->text + ": " + why;
+    return "";
+}
+
+void Exporter::start() {
+    if (!server_) return;
+    // Before the server's thread: its first /metrics asks the page.
     page_ = std::make_unique<SharedPage>(
         [metrics = metrics_] { return prometheus::TextSerializer().Serialize(metrics->Collect()); },
         kMetricsPageInterval, "mt-metrics");
-    server_ = std::make_unique<HttpServer>(
-        HttpServer::DeferringHandler([this](const HttpRequest& r, HttpReply reply) { answer(r, std::move(reply)); }));
-    if (auto why = server_->start(*listen); !why.empty()) return "cannot serve metrics on " + listen->text + ": " + why;
-    return "";
+    server_->run();
 }
 
 }  // namespace mirrortap

@@ -32,7 +32,10 @@ public:
     explicit Exporter(const Collector& collector, const Uploader* uploader = nullptr);
     ~Exporter();
     // Binds the listen address from the config; returns a one-line error, or "".
-    std::string start();
+    // Starts no thread: start() does, once root is dropped.
+    std::string open();
+    // Serves what open() bound: the server's thread and the page's.
+    void start();
     // From SIGTERM on, /readyz answers 503 so that the load balancer stops sending.
     void set_draining() { draining_ = true; }
     // From the Auto Scaling group's Terminated on (collector/lifecycle.hpp), /readyz answers 503 with why.

@@ -15,6 +15,7 @@
 #include "collector/lifecycle.hpp"
 #include "collector/privileges.hpp"
 #include "collector/upload_setup.hpp"
+#include "cloud/environment.hpp"
 #include "sinks/capture_dir.hpp"
 #include "sinks/capture_files.hpp"
 #include "sinks/pcap_rotator.hpp"
@@ -136,6 +137,20 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (!req.errors.empty()) return report_usage_errors(kProgram, req.errors);
+    // Tokens, signed requests and captures in clear to another host: refused
+    // unless asked for knowingly, and then said at every start.
+    if (const auto in_clear = endpoints_in_clear(req.config, cloud::process_environment()); !in_clear.empty()) {
+        std::string list;
+        for (const auto& e : in_clear) list += (list.empty() ? "" : ", ") + printable(e);
+        if (!req.config.allow_insecure_endpoints) {
+            std::cerr << kProgram << ": refusing plain http:// to another host (" << list
+                      << "): credentials and captures would cross the network in clear; use https://, a loopback "
+                         "address, or set allow_insecure_endpoints: true\n";
+            return 2;
+        }
+        std::cerr << kProgram << ": warning: allow_insecure_endpoints: plain http:// to another host (" << list
+                  << "): credentials and captures cross the network in clear" << std::endl;
+    }
     if (req.action == CliRequest::Action::check_config) {
         std::cout << (req.config_path.empty() ? std::string("defaults") : printable(req.config_path)) << ": OK\n";
         return 0;
@@ -146,6 +161,11 @@ int main(int argc, char** argv) {
     if (geteuid() == 0 && req.config.user.empty() && !req.config.allow_root)
         return fail("refusing to run as root: give --user NAME to drop privileges once ready (like tcpdump -Z), "
                     "or --allow-root");
+    // Root by another name: "dropping" to uid 0 keeps every privilege.
+    const bool user_is_root = !req.config.user.empty() && is_uid_zero(req.config.user);
+    if (geteuid() == 0 && user_is_root && !req.config.allow_root)
+        return fail("refusing to run as root: --user " + printable(req.config.user) +
+                    " is uid 0, which keeps every privilege of root; name an unprivileged user, or give --allow-root");
 
     // Before any thread exists, so that every thread inherits it: no exec may
     // gain privileges, and no capability can come back once dropped.
@@ -168,12 +188,17 @@ int main(int argc, char** argv) {
     warn_if_rcvbuf_capped(collector);
     if (auto why = fit_descriptor_budget(collector); !why.empty()) return fail(why);
     Exporter exporter(collector, uploader.get());
-    if (auto why = exporter.start(); !why.empty()) return fail(why);
+    if (auto why = exporter.open(); !why.empty()) return fail(why);
     // Sockets, sinks and the metrics port are open: root is no longer needed.
-    if (const auto config = collector.config(); !config->user.empty() && geteuid() == 0) {
+    // No thread exists yet (each is started below), so every one is born
+    // with the user's identity and none can keep root's.
+    bool dropped = false;
+    if (const auto config = collector.config(); !config->user.empty() && geteuid() == 0 && !user_is_root) {
         if (auto why = drop_privileges(config->user); !why.empty()) return fail(why);
+        dropped = true;
         if (auto why = check_as_user(argc, argv, *config); !why.empty()) return fail(why);
     }
+    exporter.start();
 
     boost::asio::io_context io;
     boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
@@ -198,6 +223,10 @@ int main(int argc, char** argv) {
     if (uploader) uploader->start();
 
     collector.start();
+    // Whatever started a thread, and whenever: none has kept anything of root.
+    // (Started unprivileged, capabilities a unit grants on purpose are not ours to judge.)
+    if (dropped)
+        if (auto why = check_every_thread_dropped(); !why.empty()) return fail(why);
     const auto config = collector.config();
     std::cerr << kProgram << ": listening on " << config->listen.text << " with "
               << count_of(collector.workers().size(), "worker");

@@ -23,6 +23,12 @@ inline constexpr Def socket_drops{"mirrortap_socket_drops_total", T::Counter,
     "Datagrams lost before a worker read them, by reason: queue_full (a receive socket's buffer, SO_RXQ_OVFL, "
     "or a --capture-interface ring, PACKET_STATISTICS tp_drops, was full), outer_fragment (the ring: an IPv6 "
     "fragment for the listen port, never reassembled)."};
+inline constexpr Def ring_refused{"mirrortap_ring_refused_total", T::Counter,
+    "Frames the --capture-interface ring refused because the kernel's UDP receive path drops them before any "
+    "socket (so the socket source never sees them either), by reason: bad_ip_header, bad_ip_checksum, bad_length "
+    "(the IP length past the frame, the UDP length past the IP payload or below 8), bad_udp_checksum, "
+    "martian_source, martian_destination, not_for_this_host (listening on any address, a destination that is none "
+    "of the host's). Not counted as received."};
 inline constexpr Def sessions{"mirrortap_sessions", T::Gauge,
     "Mirror sessions now held (live, or ended and finishing); what max_sessions bounds."};
 inline constexpr Def sessions_folded{"mirrortap_sessions_folded", T::Gauge,

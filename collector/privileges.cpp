@@ -7,9 +7,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
+#include <vector>
 
 namespace mirrortap {
 
@@ -77,6 +81,46 @@ std::string drop_privileges(const std::string& user) {
     if (!caps.clear() || !caps.read()) return errno_text("capset");  // the inheritable set too
     if (uid != 0 && !caps.empty()) return "capabilities left after dropping privileges";
     if (uid != 0 && setuid(0) == 0) return "could still regain root after dropping privileges";
+    return "";
+}
+
+bool is_uid_zero(const std::string& user) {
+    passwd pw{}, *found = nullptr;
+    char buf[4096];
+    return getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) == 0 && found && pw.pw_uid == 0;
+}
+
+std::string check_every_thread_dropped() {
+    const std::string uid = std::to_string(getuid()), gid = std::to_string(getgid());
+    DIR* tasks = opendir("/proc/self/task");
+    if (!tasks) return errno_text("/proc/self/task");
+    std::string problem;
+    while (const dirent* e = readdir(tasks)) {
+        if (e->d_name[0] == '.') continue;
+        const std::string dir = std::string("/proc/self/task/") + e->d_name;
+        std::ifstream status(dir + "/status");
+        if (!status) continue;  // a thread that has just ended
+        std::string comm;
+        std::ifstream(dir + "/comm") >> comm;
+        std::string line;
+        while (std::getline(status, line)) {
+            std::istringstream fields(line);
+            std::string key;
+            fields >> key;
+            std::vector<std::string> values;
+            for (std::string v; fields >> v;) values.push_back(v);
+            bool bad = false;
+            if (key == "Uid:" || key == "Gid:")
+                for (const auto& v : values) bad |= v != (key == "Uid:" ? uid : gid);
+            else if (key == "CapInh:" || key == "CapPrm:" || key == "CapEff:" || key == "CapAmb:")
+                bad = values.size() != 1 || values[0].find_first_not_of('0') != std::string::npos;
+            else if (key == "NoNewPrivs:")
+                bad = values.size() != 1 || values[0] != "1";
+            if (bad && problem.empty()) problem = "thread " + comm + " (" + e->d_name + ") kept " + line;
+        }
+    }
+    closedir(tasks);
+    if (!problem.empty()) return "privileges not dropped in every thread: " + problem;
     return "";
 }
 

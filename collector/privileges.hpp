@@ -18,4 +18,14 @@ std::string restrict_process();
 // cannot be regained. Nothing here touches the file system. "" or an error.
 std::string drop_privileges(const std::string& user);
 
+// Whether `user` is root by another name (uid 0): dropping to it keeps every
+// privilege, so it counts as running as root. False for an unknown user.
+bool is_uid_zero(const std::string& user);
+
+// Reads /proc/self/task/*/status: every thread runs as the process's real,
+// effective, saved and file-system uid and gid, with no capability in any
+// set and no_new_privs set. A thread made before the drop, or one the drop
+// missed, is named. "" or an error.
+std::string check_every_thread_dropped();
+
 }  // namespace mirrortap

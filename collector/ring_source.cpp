@@ -2,6 +2,7 @@
 #include "collector/udp_source.hpp"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace mirrortap {
 
@@ -231,7 +233,8 @@ std::string open_ring(int ifindex, uint64_t ring_bytes, Ring& ring) {
 void close_ring(Ring& ring) {
     if (ring.map) munmap(ring.map, ring.block_bytes * ring.block_count);
     if (ring.fd >= 0) ::close(ring.fd);
-    ring = {};
+    ring.fd = -1;
+    ring.map = nullptr;
 }
 
 // Joins every ring into one new fanout group steered by VNI.
@@ -254,6 +257,62 @@ std::string form_group(std::vector<Ring>& rings) {
 }
 
 uint16_t be16(const std::byte* p) { return load_be16(Bytes(p, 2), 0); }
+uint32_t be32(const std::byte* p) { return uint32_t(be16(p)) << 16 | be16(p + 2); }
+
+// The ones' complement sum of `bytes` (RFC 1071), added to `sum` and not yet folded.
+uint64_t add_words(uint64_t sum, const std::byte* p, size_t bytes) {
+    for (; bytes >= 2; p += 2, bytes -= 2) sum += be16(p);
+    if (bytes) sum += uint32_t(uint8_t(p[0])) << 8;
+    return sum;
+}
+
+uint16_t fold(uint64_t sum) {
+    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    return uint16_t(sum);
+}
+
+// A net.ipv4.conf sysctl of the interface and of "all" (the kernel ORs most;
+// for rp_filter it takes the larger, which is the same for "on or off").
+bool conf_flag(const std::string& interface, const char* name) {
+    for (const std::string& scope : {std::string("all"), interface}) {
+        std::ifstream in("/proc/sys/net/ipv4/conf/" + scope + "/" + name);
+        if (int v = 0; in >> v && v != 0) return true;
+    }
+    return false;
+}
+
+MartianRules read_martian_rules(const std::string& interface, const Endpoint& listen) {
+    MartianRules r;
+    r.any_destination = listen.family() == AF_INET
+                            ? reinterpret_cast<const sockaddr_in&>(listen.addr).sin_addr.s_addr == INADDR_ANY
+                            : IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6&>(listen.addr).sin6_addr);
+    r.loopback_interface = interface == "lo";
+    r.route_localnet = conf_flag(interface, "route_localnet");
+    r.accept_local = conf_flag(interface, "accept_local");
+    r.rp_filter = conf_flag(interface, "rp_filter");
+    ifaddrs* all = nullptr;
+    if (getifaddrs(&all) != 0) return r;
+    for (const ifaddrs* a = all; a; a = a->ifa_next) {
+        if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET6 && r.local6_count < r.local6.size())
+            r.local6[r.local6_count++] = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr;
+        if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
+        const auto v4 = [](const sockaddr* s) { return ntohl(reinterpret_cast<const sockaddr_in*>(s)->sin_addr.s_addr); };
+        const uint32_t address = v4(a->ifa_addr);
+        if (r.local_count < r.local.size()) r.local[r.local_count++] = address;
+        const auto add_broadcast = [&r](uint32_t b) {
+            if (b != 0 && b != 0xFFFFFFFF && r.broadcast_count < r.broadcast.size()) r.broadcast[r.broadcast_count++] = b;
+        };
+        // The kernel makes the subnet's broadcast route (prefix | ~mask, below
+        // /31) whether or not the address was given a broadcast (`brd`).
+        if (a->ifa_netmask) {
+            const uint32_t mask = v4(a->ifa_netmask);
+            if (mask != 0xFFFFFFFF && mask != 0xFFFFFFFE) add_broadcast((address & mask) | ~mask);
+        }
+        if ((a->ifa_flags & IFF_BROADCAST) && a->ifa_broadaddr) add_broadcast(v4(a->ifa_broadaddr));
+    }
+    freeifaddrs(all);
+    return r;
+}
 
 }  // namespace
 
@@ -266,8 +325,10 @@ RingGroup RingGroup::open(const std::string& interface, const Endpoint& listen, 
     }
     g.port_guard = open_port_guard(listen, g.port, g.error);
     if (g.port_guard < 0) return g;
+    const MartianRules martians = read_martian_rules(interface, listen);
     for (size_t i = 0; i < count && g.error.empty(); ++i) {
         g.rings.emplace_back();
+        g.rings.back().martians = martians;
         g.error = open_ring(int(ifindex), ring_bytes, g.rings.back());
     }
     if (g.error.empty()) g.error = form_group(g.rings);
@@ -300,7 +361,9 @@ SourceStats RingSource::stats() const {
     socklen_t len = sizeof s;
     if (getsockopt(ring_.fd, SOL_PACKET, PACKET_STATISTICS, &s, &len) == 0)
         ring_drops_.fetch_add(s.tp_drops, std::memory_order_relaxed);
-    return {ring_drops_.load(std::memory_order_relaxed), fragments_.get()};
+    SourceStats out{ring_drops_.load(std::memory_order_relaxed), fragments_.get(), {}};
+    for (size_t r = 0; r < kOuterRefusalCount; ++r) out.refused[r] = refused_[r].get();
+    return out;
 }
 
 bool RingSource::healthy(std::string& why) const {
@@ -367,39 +430,127 @@ size_t RingSource::next_batch(std::span<Datagram> out, int timeout_ms) {
     return n;
 }
 
+bool MartianRules::local4(uint32_t address) const {
+    for (uint32_t i = 0; i < local_count; ++i)
+        if (local[i] == address) return true;
+    return false;
+}
+
+bool MartianRules::is_local6(const in6_addr& address) const {
+    for (uint32_t i = 0; i < local6_count; ++i)
+        if (std::memcmp(&local6[i], &address, sizeof address) == 0) return true;
+    return false;
+}
+
+// ip_route_input_slow's and fib_validate_source's refusals of an IPv4 source.
+bool RingSource::martian_source4(uint32_t source) const {
+    const MartianRules& m = ring_.martians;
+    const uint8_t first = uint8_t(source >> 24);
+    // Multicast, the limited broadcast, 0/8. (240/4 is not martian to Linux.)
+    if ((first >= 224 && first < 240) || source == 0xFFFFFFFF || first == 0) return true;
+    if (first == 127) return !m.loopback_interface && !m.route_localnet;
+    if (!m.accept_local && m.local4(source)) return true;
+    // With rp_filter the source's route is looked up: a broadcast one is martian.
+    if (m.rp_filter)
+        for (uint32_t i = 0; i < m.broadcast_count; ++i)
+            if (m.broadcast[i] == source) return true;
+    return false;
+}
+
 bool RingSource::parse(const std::byte* frame, Datagram& d) {
     const auto* h = reinterpret_cast<const tpacket3_hdr*>(frame);
     const std::byte* ip = frame + h->tp_net;
-    // What the ring holds from the IP header on (tp_snaplen counts from tp_mac).
-    const size_t held = h->tp_net >= h->tp_mac ? h->tp_snaplen - std::min<size_t>(h->tp_snaplen, h->tp_net - h->tp_mac) : 0;
+    const size_t from_net = h->tp_net >= h->tp_mac ? h->tp_net - h->tp_mac : 0;
+    // What the ring holds from the IP header on (tp_snaplen counts from tp_mac),
+    // and what arrived (tp_len): the kernel's lengths are checked against the latter.
+    const size_t held = h->tp_snaplen - std::min<size_t>(h->tp_snaplen, from_net);
+    const size_t arrived = h->tp_len - std::min<size_t>(h->tp_len, from_net);
+    // The checksum was verified by the device (VALID), or the frame was made
+    // on this host and never summed (NOTREADY): the kernel trusts both.
+    const bool checksum_known = (h->tp_status & (TP_STATUS_CSUM_VALID | TP_STATUS_CSUMNOTREADY)) != 0;
     d.timestamp_ns = uint64_t(h->tp_sec) * 1'000'000'000ull + h->tp_nsec;
     d.encap = Encapsulation::vxlan;
     d.source = {};
-    size_t header = 0;  // IP header bytes before the UDP header
-    if (held >= 20 && (uint8_t(ip[0]) >> 4) == 4) {
+    // The frame's protocol (the link layer's, in the sockaddr_ll after the
+    // header) decides, as it decides which of ip_rcv and ipv6_rcv gets it; a
+    // version field that disagrees is a bad header to either.
+    const auto* link = reinterpret_cast<const sockaddr_ll*>(frame + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+    const uint8_t version = ntohs(link->sll_protocol) == ETH_P_IPV6 ? 6 : 4;
+    if (held == 0 || uint8_t(ip[0]) >> 4 != version) return refuse(OuterRefusal::bad_ip_header);
+    size_t header = 0;    // IP header bytes before the UDP header
+    size_t ip_bytes = 0;  // the IP datagram's length by its header
+    uint64_t pseudo = 0;  // the UDP checksum's pseudo-header sum, addresses and protocol
+    if (version == 4) {
+        // ip_rcv_core: the version and header length, the header checksum, then the total length.
+        header = (uint8_t(ip[0]) & 0x0F) * 4u;
+        if (header < 20 || held < header) return refuse(OuterRefusal::bad_ip_header);
+        if (fold(add_words(0, ip, header)) != 0xFFFF) return refuse(OuterRefusal::bad_ip_checksum);
+        ip_bytes = be16(ip + 2);
+        if (ip_bytes > arrived) return refuse(OuterRefusal::bad_length);
+        if (ip_bytes < header) return refuse(OuterRefusal::bad_ip_header);
         // The filter let through only first fragments; the fanout reassembled the rest.
         if ((be16(ip + 6) & 0x3FFF) != 0) return fragments_.add(), false;
-        header = (uint8_t(ip[0]) & 0x0F) * 4u;
+        const uint32_t source = be32(ip + 12), destination = be32(ip + 16);
+        // ip_route_input_slow, in its order: martian sources, then destinations.
+        if (martian_source4(source)) return refuse(OuterRefusal::martian_source);
+        const uint8_t to = uint8_t(destination >> 24);
+        if (to == 0 || (to == 127 && !ring_.martians.loopback_interface && !ring_.martians.route_localnet))
+            return refuse(OuterRefusal::martian_destination);
+        // Local delivery only: a broadcast (the limited one or a subnet's) or one of ours.
+        if (ring_.martians.any_destination && destination != 0xFFFFFFFF && !ring_.martians.local4(destination)) {
+            bool broadcast = false;
+            for (uint32_t i = 0; i < ring_.martians.broadcast_count; ++i)
+                broadcast |= ring_.martians.broadcast[i] == destination;
+            if (!broadcast) return refuse(OuterRefusal::not_for_this_host);
+        }
         d.source[10] = d.source[11] = 0xFF;
         std::memcpy(d.source.data() + 12, ip + 12, 4);
-    } else if (held >= 40 && (uint8_t(ip[0]) >> 4) == 6) {
-        if (uint8_t(ip[6]) == IPPROTO_FRAGMENT) return fragments_.add(), false;
+        pseudo = add_words(IPPROTO_UDP, ip + 12, 8);
+    } else {
+        if (held < 40) return refuse(OuterRefusal::bad_ip_header);
         header = 40;
+        ip_bytes = 40 + size_t(be16(ip + 4));
+        if (ip_bytes > arrived) return refuse(OuterRefusal::bad_length);
+        if (uint8_t(ip[6]) == IPPROTO_FRAGMENT) return fragments_.add(), false;
+        // ip6_rcv_core: a multicast source and loopback on a real interface
+        // are dropped. (An IPv4-mapped source is not: Linux delivers it.)
+        in6_addr source, destination;  // copied: the ring gives no alignment for in6_addr
+        std::memcpy(&source, ip + 8, sizeof source);
+        std::memcpy(&destination, ip + 24, sizeof destination);
+        const bool on_lo = ring_.martians.loopback_interface;
+        if (IN6_IS_ADDR_MULTICAST(&source) || (!on_lo && IN6_IS_ADDR_LOOPBACK(&source)))
+            return refuse(OuterRefusal::martian_source);
+        if (!on_lo && IN6_IS_ADDR_LOOPBACK(&destination)) return refuse(OuterRefusal::martian_destination);
+        if (ring_.martians.any_destination && !ring_.martians.is_local6(destination))
+            return refuse(OuterRefusal::not_for_this_host);
         std::memcpy(d.source.data(), ip + 8, 16);
+        pseudo = add_words(IPPROTO_UDP, ip + 8, 32);
     }
-    // Too short for its headers (the filter read them, so only a frame cut by
-    // the ring can be): received and refused as truncated, never read past.
-    if (header < 20 || held < header + 8) {
+    // __udp4_lib_rcv / __udp6_lib_rcv: a UDP length of at least 8 that fits
+    // in the IP payload (the rest, Ethernet padding or not, is trimmed).
+    if (ip_bytes < header + 8) return refuse(OuterRefusal::bad_length);
+    const std::byte* udp = ip + header;
+    // Only a frame cut by the ring (larger than its block) can miss its UDP
+    // header here: received and refused as truncated, never read past.
+    if (held < header + 8) {
         d.payload = {};
         d.truncated = true;
         return true;
     }
-    const std::byte* udp = ip + header;
-    const size_t length = be16(udp + 4);  // the UDP length, not the frame's (Ethernet pads short ones)
-    const size_t want = length >= 8 ? length - 8 : 0;
-    const size_t have = held - header - 8;
-    d.payload = Bytes(udp + 8, std::min(want, have));
-    d.truncated = want > have;
+    const size_t length = be16(udp + 4);
+    if (length < 8 || length > ip_bytes - header) return refuse(OuterRefusal::bad_length);
+    const size_t have = std::min(held - header, length);
+    const uint16_t checksum = be16(udp + 6);
+    // IPv4 allows no checksum (0); IPv6 does not (RFC 8200 8.1), and the
+    // kernel drops a zero one unless the socket asked (UDP_NO_CHECK6_RX).
+    if (checksum == 0 && version == 6) return refuse(OuterRefusal::bad_udp_checksum);
+    // The one pass over the payload the ring adds, only where no device or
+    // local sender vouched for it; a socket's receive pays it in the kernel.
+    if (checksum != 0 && !checksum_known && have == length &&
+        fold(add_words(pseudo + length, udp, length)) != 0xFFFF)
+        return refuse(OuterRefusal::bad_udp_checksum);
+    d.payload = Bytes(udp + 8, have - 8);
+    d.truncated = have < length;
     return true;
 }
 

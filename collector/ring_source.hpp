@@ -4,6 +4,9 @@
 // UDP payload where the kernel put it: the only copy of a packet is the
 // sink's, from the ring into its buffer.
 #pragma once
+#include <netinet/in.h>
+
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -16,12 +19,36 @@
 
 namespace mirrortap {
 
+// What the kernel's IPv4 input would make of a source or destination
+// address on the capture interface (ip_route_input_slow, fib_validate_source),
+// read once at open: the interface's settings and the host's addresses. Not
+// followed afterwards (an address added later is not known), and a strict
+// rp_filter's route lookup for every other source is not repeated per frame.
+struct MartianRules {
+    static constexpr size_t kMaxAddresses = 64;
+    bool loopback_interface = false;  // lo itself: 127/8 belongs there
+    bool route_localnet = false;      // net.ipv4.conf.*.route_localnet: 127/8 may arrive from outside
+    bool accept_local = false;        // net.ipv4.conf.*.accept_local: our own addresses may come as sources
+    bool rp_filter = false;           // net.ipv4.conf.{all,IFACE}.rp_filter: the source's route is checked
+    // The listen address is 0.0.0.0 or [::]: the socket filter does not pin
+    // the destination, so it must be one of the host's (else the kernel
+    // forwards or drops the datagram and no socket sees it).
+    bool any_destination = false;
+    uint32_t local_count = 0, broadcast_count = 0, local6_count = 0;
+    std::array<uint32_t, kMaxAddresses> local{};      // the host's IPv4 addresses, host order
+    std::array<uint32_t, kMaxAddresses> broadcast{};  // their subnets' broadcast addresses, host order
+    std::array<in6_addr, kMaxAddresses> local6{};     // the host's IPv6 addresses
+    bool local4(uint32_t address) const;
+    bool is_local6(const in6_addr& address) const;
+};
+
 // One worker's ring: an AF_PACKET socket, bound and in the group, and its mapping.
 struct Ring {
     int fd = -1;
     std::byte* map = nullptr;
     size_t block_bytes = 0;
     size_t block_count = 0;
+    MartianRules martians;
 };
 
 // One ring per worker, all in one PACKET_FANOUT group whose classic BPF
@@ -29,6 +56,13 @@ struct Ring {
 // does), so a session's packets stay in one worker, in order. IPv4 is
 // reassembled before the fanout (PACKET_FANOUT_FLAG_DEFRAG); an IPv6
 // fragment for the port is counted (outer_fragment), not reassembled.
+//
+// A packet socket sees frames before the IP layer has checked anything, so
+// the ring checks what the kernel's receive path checks before a UDP socket
+// may have a datagram (ip_rcv_core, ip_route_input_slow, __udp4_lib_rcv and
+// their IPv6 twins): header fields, checksums, lengths and martian
+// addresses. What the kernel would drop is refused and counted by reason
+// (OuterRefusal), never received: both sources agree on every datagram.
 //
 // The port guard: a UDP socket bound to the listen address whose filter
 // drops everything. With it the kernel finds a socket for the port (no ICMP
@@ -65,8 +99,11 @@ private:
     // datagrams it returned pointed into them.
     void release_read_blocks();
     bool block_ready(size_t index) const;
-    // The datagram in a frame, or false for an outer fragment (counted).
+    // The datagram in a frame, or false for one the kernel's UDP receive
+    // path would never have delivered to a socket (counted by reason).
     bool parse(const std::byte* frame, Datagram& d);
+    bool refuse(OuterRefusal why) { return refused_[size_t(why)].add(), false; }
+    bool martian_source4(uint32_t source) const;
 
     Ring ring_;
     size_t next_block_ = 0;             // the block to read, or being read
@@ -74,6 +111,7 @@ private:
     const std::byte* frame_ = nullptr;  // the next frame of the block being read
     uint32_t frames_left_ = 0;          // frames of that block not yet read
     RelaxedCounter fragments_;
+    std::array<RelaxedCounter, kOuterRefusalCount> refused_{};
     // PACKET_STATISTICS resets the kernel's counts at each read: summed here,
     // by whichever thread asks (the exporter's).
     mutable std::atomic<uint64_t> ring_drops_{0};

@@ -2,7 +2,9 @@
 
 namespace mirrortap {
 
-SinkRetirer::SinkRetirer() : thread_([this] { run(); }) {}
+void SinkRetirer::start() {
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+}
 
 SinkRetirer::~SinkRetirer() { stop(); }
 

@@ -19,8 +19,10 @@ namespace mirrortap {
 
 class SinkRetirer {
 public:
-    SinkRetirer();
+    SinkRetirer() = default;
     ~SinkRetirer();  // stop()
+    // Starts the thread; its owner calls it once root is dropped (collector/main.cpp).
+    void start();
 
     // From a worker, once it has stopped writing to `sinks`: close and destroy
     // them, then drop `config` (the generation they ran with). Cold path.

@@ -1,9 +1,11 @@
 // Where datagrams come from. One Source per receive worker: UDP sockets
 // (udp_source.hpp, the default) or an AF_PACKET ring (ring_source.hpp).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "core/session.hpp"
 #include "core/sink.hpp"
@@ -25,9 +27,33 @@ struct Datagram {
     Encapsulation encap = Encapsulation::vxlan;
 };
 
+// Why the ring source refused a frame the kernel's UDP receive path would
+// have dropped before any socket saw it (collector/ring_source.hpp): a
+// socket never receives these, so neither does the ring. Not loss (the
+// socket source never sees them either): the `reason` of
+// mirrortap_ring_refused_total, apart from mirrortap_socket_drops_total.
+enum class OuterRefusal : uint8_t {
+    bad_ip_header,       // IPv4 version or header length wrong, or the header not all there
+    bad_ip_checksum,     // the IPv4 header checksum does not add up
+    bad_length,          // the IP length exceeds the frame, or the UDP length the IP payload (or is below 8)
+    bad_udp_checksum,    // a UDP checksum that does not add up; over IPv6, a zero one (RFC 8200)
+    martian_source,      // loopback, multicast, broadcast, 0/8, our own address; others as rp_filter drops
+    martian_destination, // loopback or 0/8 arriving on the interface
+    not_for_this_host,   // listening on any address: a destination that is none of the host's
+};
+inline constexpr size_t kOuterRefusalCount = 7;
+constexpr std::string_view to_string(OuterRefusal r) {
+    constexpr std::string_view names[kOuterRefusalCount] = {
+        "bad_ip_header",  "bad_ip_checksum",     "bad_length",       "bad_udp_checksum",
+        "martian_source", "martian_destination", "not_for_this_host"};
+    return names[size_t(r)];
+}
+
 struct SourceStats {
     uint64_t kernel_drops = 0;  // datagrams the kernel dropped before we read them (socket or ring full)
-    uint64_t outer_fragments = 0;  // ring source: IPv6 fragments for the port, never reassembled
+    uint64_t outer_fragments = 0;  // ring source: IPv6 fragments for the port, never reassembled (lost)
+    // Ring source: frames refused by reason (the kernel refuses them before a socket's queue).
+    std::array<uint64_t, kOuterRefusalCount> refused{};
 };
 
 class Source {

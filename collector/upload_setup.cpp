@@ -6,6 +6,7 @@
 
 #include "cloud/environment.hpp"
 #include "cloud/imds.hpp"
+#include "cloud/s3_address.hpp"
 #include "sinks/capture_files.hpp"
 
 namespace mirrortap {
@@ -41,6 +42,24 @@ private:
 };
 
 }  // namespace
+
+std::vector<std::string> endpoints_in_clear(const Config& config, const cloud::EnvLookup& env) {
+    std::vector<std::string> found;
+    const auto check = [&](std::string_view name, const std::string& url, bool imds = false) {
+        if (cloud::plain_http_to_another_host(url, imds)) found.push_back(std::string(name) + " " + url);
+    };
+    check("upload.endpoint", config.upload.endpoint);
+    check("lifecycle.endpoint", config.lifecycle.endpoint);
+    const bool lifecycle = config.lifecycle.enabled(), upload = config.upload.enabled();
+    const auto from_env = [&](const char* name, bool used, bool imds = false) {
+        if (!used) return;
+        if (const auto url = env(name)) check(name, *url, imds);
+    };
+    from_env("AWS_ENDPOINT_URL_AUTO_SCALING", lifecycle && config.lifecycle.endpoint.empty());
+    from_env("AWS_ENDPOINT_URL_STS", lifecycle || upload);
+    from_env("AWS_EC2_METADATA_SERVICE_ENDPOINT", lifecycle || upload, true);
+    return found;
+}
 
 std::string default_collector_id(std::string& why) {
     std::string imds_why;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "cloud/environment.hpp"
 #include "config/config.hpp"
 #include "upload/uploader.hpp"
 
@@ -20,5 +21,13 @@ std::shared_ptr<Uploader> make_uploader(const Config& config, const LogLine& log
 
 // The collector id when none is configured: the EC2 instance id, else the host name.
 std::string default_collector_id(std::string& why);
+
+// Every endpoint the collector would reach over plain http:// on another
+// host, one line each ("upload.endpoint http://10.0.0.5:9000"): the config's
+// and the environment's it would use (AWS_ENDPOINT_URL_AUTO_SCALING,
+// AWS_ENDPOINT_URL_STS, AWS_EC2_METADATA_SERVICE_ENDPOINT). Loopback stays on
+// the host; IMDS at its link-local addresses (169.254.169.254,
+// fd00:ec2::254) never leaves it either (its token cannot cross a hop).
+std::vector<std::string> endpoints_in_clear(const Config& config, const cloud::EnvLookup& env);
 
 }  // namespace mirrortap

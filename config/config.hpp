@@ -29,6 +29,10 @@ struct MetricsAuth {
     std::string username;
     std::string password;      // read from password_file
     std::string bearer_token;  // read from bearer_token_file
+    // Where they were read from: root reads them again at a reload, so they
+    // must be as trustworthy as the config file (collector/cli.cpp checks).
+    std::string password_file;
+    std::string bearer_token_file;
     bool enabled() const { return !username.empty() || !bearer_token.empty(); }
 };
 
@@ -144,6 +148,10 @@ struct Config {
     Allowlist allow;
     std::string user;         // drop root to this user once everything is open (like tcpdump -Z)
     bool allow_root = false;  // run as root without --user, knowingly
+    // http:// to a host other than this one (the store, Auto Scaling, STS,
+    // IMDS moved elsewhere) carries tokens and captures in clear: refused
+    // unless this is set, and then warned about at every start.
+    bool allow_insecure_endpoints = false;
     // The IDS feed and forwarding; each off while empty.
     std::vector<std::string> tap;    // TAP device names (sinks/tap_sink.hpp)
     bool tap_session_vlan = false;   // push each session's VLAN tag on the TAPs

@@ -38,6 +38,23 @@ std::optional<std::string> secret_from_file(std::string_view path, std::string& 
     return secret;
 }
 
+// A secret file: its content into `Secret`, its path into `Path` (checked
+// like the config file it is named in, collector/cli.cpp).
+template <auto Secret, auto Path>
+SettingValue<Config> secret_file_value() {
+    SettingValue<Config> v = parsed_value<C>(field<&C::metrics_auth, Secret>, secret_from_file);
+    v.set = [set = v.set](std::string_view text, Config& c) {
+        std::string why = set(text, c);
+        if (why.empty()) c.metrics_auth.*Path = std::string(text);
+        return why;
+    };
+    v.copy = [](Config& to, const Config& from) {
+        to.metrics_auth.*Secret = from.metrics_auth.*Secret;
+        to.metrics_auth.*Path = from.metrics_auth.*Path;
+    };
+    return v;
+}
+
 // ---- sessions: [{vni, name, vlan, sinks}] --------------------------------------
 
 std::optional<std::string> parse_session_name(std::string_view text, std::string& why) {
@@ -215,10 +232,10 @@ SettingsTable<Config> make_table() {
          .on_reload = OnReload::restart, .value = text_value<C>(field<&C::metrics_auth, &MetricsAuth::username>)},
         {.key = "metrics_auth.password_file", .group = kMonitoring,
          .help = "file holding the basic-auth password (one line, at most 4 KiB)", .on_reload = OnReload::restart,
-         .value = parsed_value<C>(field<&C::metrics_auth, &MetricsAuth::password>, secret_from_file)},
+         .value = secret_file_value<&MetricsAuth::password, &MetricsAuth::password_file>()},
         {.key = "metrics_auth.bearer_token_file", .group = kMonitoring,
          .help = "file holding a bearer token for /metrics (one line, at most 4 KiB)", .on_reload = OnReload::restart,
-         .value = parsed_value<C>(field<&C::metrics_auth, &MetricsAuth::bearer_token>, secret_from_file)},
+         .value = secret_file_value<&MetricsAuth::bearer_token, &MetricsAuth::bearer_token_file>()},
         {.key = "metrics.max_session_series", .default_text = "1024", .group = kMonitoring,
          .help = "sessions with /metrics series of their own: the named, then the loudest; "
                  "the rest summed into session=\"other\"\n0 = no cap; bounds the page at any number of sessions",
@@ -257,8 +274,13 @@ SettingsTable<Config> make_table() {
          .help = "drop root to NAME once sockets and files are open\nlike tcpdump -Z", .on_reload = OnReload::restart,
          .value = text_value<C>(field<&C::user>)},
         {.key = "allow_root", .flag = "--allow-root", .switch_value = "true", .default_text = "false",
-         .group = kPrivileges, .help = "keep running as root without --user", .on_reload = OnReload::restart,
-         .value = bool_value<C>(field<&C::allow_root>)},
+         .group = kPrivileges, .help = "keep running as root without --user (or with a --user of uid 0)",
+         .on_reload = OnReload::restart, .value = bool_value<C>(field<&C::allow_root>)},
+        {.key = "allow_insecure_endpoints", .default_text = "false", .group = kPrivileges,
+         .help = "accept http:// endpoints on other hosts than this one (upload, lifecycle, AWS_ENDPOINT_URL_*, "
+                 "IMDS elsewhere than 169.254.169.254): tokens and captures then cross the network in clear; "
+                 "warned about at every start",
+         .on_reload = OnReload::restart, .value = bool_value<C>(field<&C::allow_insecure_endpoints>)},
 
         // ---- Auto Scaling termination ----
         {.key = "lifecycle.hook_name", .flag = "--lifecycle-hook", .value_name = "NAME", .group = kLifecycle,

@@ -81,6 +81,10 @@ public:
 class SharedOutput {
 public:
     virtual ~SharedOutput() = default;
+    // Starts what runs on a thread of its own. Called once root is dropped
+    // (threads made before would keep root's identity: collector/main.cpp),
+    // and again for each reload's outputs; a second call does nothing.
+    virtual void start() {}
 };
 
 }  // namespace mirrortap

@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<Store>> stores;
     for (const auto& f : a.from) {
         if (f.starts_with("s3://")) {
-            auto s = s3_store({f, a.endpoint, a.region}, why);
+            auto s = s3_store({f, a.endpoint, a.region, a.allow_insecure}, why);
             if (!s) return usage_error(why);
             stores.push_back(std::move(s));
         } else {

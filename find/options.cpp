@@ -36,6 +36,11 @@ SettingsTable<FindArgs> make_table() {
          .help = "an S3-compatible store (also AWS_ENDPOINT_URL_S3)", .value = text_value<A>(field<&A::endpoint>)},
         {.key = "region", .flag = "--region", .value_name = "REGION", .default_text = "us-east-1", .group = kStore,
          .help = "the bucket's region (also AWS_REGION)", .value = text_value<A>(field<&A::region>)},
+        {.key = "allow_insecure_endpoint", .flag = "--allow-insecure-endpoint", .switch_value = "true",
+         .group = kStore,
+         .help = "accept a plain http:// store on another host than this one\n(signed requests and captures "
+                 "then cross the network in clear; warned about)",
+         .value = bool_value<A>(field<&A::allow_insecure>)},
     };
 }
 

@@ -23,6 +23,7 @@ struct FindArgs {
     bool follow = false;
     std::string endpoint;                // an S3-compatible store; "" = AWS_ENDPOINT_URL_S3 or AWS
     std::string region;                  // "" = AWS_REGION, else us-east-1
+    bool allow_insecure = false;         // a plain http:// store on another host: accepted, with a warning
 };
 
 inline constexpr std::string_view kFindSynopsis =

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -16,8 +17,10 @@
 #include "cloud/credentials.hpp"
 #include "cloud/environment.hpp"
 #include "cloud/object_key.hpp"
+#include "cloud/s3_address.hpp"
 #include "cloud/s3_client.hpp"
 #include "support/flow_index_format.hpp"
+#include "support/text.hpp"
 
 namespace mirrortap::find {
 
@@ -394,6 +397,16 @@ std::unique_ptr<Store> s3_store(const S3Settings& settings, std::string& why) {
             return nullptr;
         }
         options.location.endpoint = *parsed;
+        if (cloud::plain_http_to_another_host(*parsed)) {
+            if (!settings.allow_insecure) {
+                why = "endpoint " + printable(*parsed) + ": plain http:// to another host would carry signed requests "
+                      "and captures in clear; use https://, a loopback address, or --allow-insecure-endpoint";
+                return nullptr;
+            }
+            std::fprintf(stderr, "mirrortap-find: warning: --allow-insecure-endpoint: %s is plain http:// to another "
+                                 "host: signed requests and captures cross the network in clear\n",
+                         printable(*parsed).c_str());
+        }
     }
     if (const std::string bad = cloud::check_location(options.location); !bad.empty()) {
         why = settings.url + ": " + bad;

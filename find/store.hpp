@@ -69,6 +69,8 @@ struct S3Settings {
     std::string url;       // s3://BUCKET[/PREFIX]
     std::string endpoint;  // "" for AWS
     std::string region;
+    // A plain http:// store on another host is refused unless this is set (cloud::plain_http_to_another_host).
+    bool allow_insecure = false;
 };
 // nullptr with `why` for a bad URL, endpoint or missing credentials.
 std::unique_ptr<Store> s3_store(const S3Settings& settings, std::string& why);

@@ -28,6 +28,10 @@ struct SessionsConfig {
     // Instance types AWS does not mirror from (a trailing '*' matches a family).
     std::vector<std::string> unsupported_instance_types = default_unsupported_instance_types();
     uint32_t max_attempts = 6;     // per request, throttling included
+    // Plain http:// endpoints on another host (EC2, SSM, STS, IMDS moved
+    // elsewhere) would carry signed requests in clear: refused unless this is
+    // set, and then warned about at every start (cloud::plain_http_to_another_host).
+    bool allow_insecure_endpoints = false;
 
     static std::vector<std::string> default_unsupported_instance_types();
 };

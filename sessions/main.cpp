@@ -15,6 +15,7 @@
 #include "cloud/ec2.hpp"
 #include "cloud/environment.hpp"
 #include "cloud/imds.hpp"
+#include "cloud/s3_address.hpp"
 #include "cloud/ssm.hpp"
 #include "sessions/cli.hpp"
 #include "sessions/coverage.hpp"
@@ -22,6 +23,7 @@
 #include "support/command_line.hpp"
 #include "support/http_server.hpp"
 #include "support/parse.hpp"
+#include "support/text.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::sessions;
@@ -60,6 +62,43 @@ bool locate(std::string_view service, const std::string& configured, const cloud
         }
         endpoint = *url;
     }
+    return true;
+}
+
+// Every endpoint this run would reach over plain http:// on another host, one
+// line each: the config's, and the environment's it would use.
+std::vector<std::string> endpoints_in_clear(const SessionsConfig& config, const cloud::EnvLookup& env) {
+    std::vector<std::string> found;
+    const auto check = [&](std::string_view name, const std::optional<std::string>& url, bool imds = false) {
+        if (url && cloud::plain_http_to_another_host(*url, imds)) found.push_back(std::string(name) + " " + *url);
+    };
+    const bool ssm = !config.selectors_parameter.empty();
+    check("endpoint", config.endpoint.empty() ? std::nullopt : std::optional(config.endpoint));
+    check("ssm_endpoint", config.ssm_endpoint.empty() ? std::nullopt : std::optional(config.ssm_endpoint));
+    if (config.endpoint.empty()) check("AWS_ENDPOINT_URL_EC2", env("AWS_ENDPOINT_URL_EC2"));
+    if (ssm && config.ssm_endpoint.empty()) check("AWS_ENDPOINT_URL_SSM", env("AWS_ENDPOINT_URL_SSM"));
+    // The general one only where no specific one comes first (locate's order).
+    const bool ec2_general = config.endpoint.empty() && !env("AWS_ENDPOINT_URL_EC2");
+    const bool ssm_general = ssm && config.ssm_endpoint.empty() && !env("AWS_ENDPOINT_URL_SSM");
+    if (ec2_general || ssm_general) check("AWS_ENDPOINT_URL", env("AWS_ENDPOINT_URL"));
+    check("AWS_ENDPOINT_URL_STS", env("AWS_ENDPOINT_URL_STS"));
+    check("AWS_EC2_METADATA_SERVICE_ENDPOINT", env("AWS_EC2_METADATA_SERVICE_ENDPOINT"), true);
+    return found;
+}
+
+// Refused (false, said) unless allow_insecure_endpoints, then said as a warning.
+bool endpoints_acceptable(const SessionsConfig& config, const cloud::EnvLookup& env) {
+    const auto in_clear = endpoints_in_clear(config, env);
+    if (in_clear.empty()) return true;
+    std::string list;
+    for (const auto& e : in_clear) list += (list.empty() ? "" : ", ") + printable(e);
+    if (!config.allow_insecure_endpoints) {
+        say("refusing plain http:// to another host (" + list + "): signed requests would cross the network in "
+            "clear; use https://, a loopback address, or allow_insecure_endpoints: true");
+        return false;
+    }
+    say("warning: allow_insecure_endpoints: plain http:// to another host (" + list +
+        "): signed requests cross the network in clear");
     return true;
 }
 
@@ -223,12 +262,13 @@ int main(int argc, char** argv) {
         say("nothing was changed");
         return 2;
     }
+    const cloud::EnvLookup env = cloud::process_environment();
+    if (!endpoints_acceptable(config, env)) return 2;
     if (cl.check_config) {
         std::cout << describe_config(config);
         return 0;
     }
 
-    const cloud::EnvLookup env = cloud::process_environment();
     std::unique_ptr<Clients> clients = make_clients(config, env);
     if (!clients) return 2;
     struct sigaction sa {};

@@ -92,6 +92,11 @@ SettingsTable<C> make_table() {
         {.key = "endpoint", .flag = "--endpoint", .value_name = "URL", .group = kAws,
          .help = "the EC2 endpoint\ndefault: AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL, else https://ec2.REGION.amazonaws.com",
          .value = parsed_value<C>(field<&C::endpoint>, parse_endpoint_url)},
+        {.key = "allow_insecure_endpoints", .flag = "--allow-insecure-endpoints", .switch_value = "true",
+         .default_text = "false", .group = kAws,
+         .help = "accept http:// endpoints on other hosts than this one (EC2, SSM, AWS_ENDPOINT_URL*, STS, IMDS "
+                 "elsewhere than 169.254.169.254): signed requests then cross the network in clear; warned about",
+         .value = bool_value<C>(field<&C::allow_insecure_endpoints>)},
         {.key = "max_attempts", .flag = "--max-attempts", .value_name = "N", .default_text = "6", .group = kAws,
          .help = "tries per request (RequestLimitExceeded and 5xx are retried with jittered backoff)",
          .value = number_value<C>(field<&C::max_attempts>, 1, 20)},

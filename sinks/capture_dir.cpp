@@ -1,5 +1,6 @@
 #include "sinks/capture_dir.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -61,6 +62,24 @@ std::string user_name(uid_t uid) {
     return "uid " + std::to_string(uid);
 }
 
+// Nothing but "." and ".." in the directory behind `fd` (read through a
+// copy, so `fd` keeps its offset). st_nlink cannot say it: btrfs gives every
+// directory 1, and files do not count in it anywhere.
+bool dir_is_empty(int fd) {
+    const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    DIR* d = copy >= 0 ? fdopendir(copy) : nullptr;
+    if (!d) {
+        if (copy >= 0) ::close(copy);
+        return false;
+    }
+    rewinddir(d);
+    bool empty = true;
+    while (const dirent* e = readdir(d))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) empty = false;
+    closedir(d);
+    return empty;
+}
+
 std::string random_suffix() {
     std::random_device rd;
     char out[17];
@@ -89,7 +108,8 @@ int group_id(const std::string& name, std::string& why) {
     return -1;
 }
 
-int open_dir_path(const std::string& path, bool create, mode_t last_mode, std::string& why) {
+int open_dir_path(const std::string& path, bool create, mode_t last_mode, std::string& why, bool* created_last) {
+    if (created_last) *created_last = false;
     // Every failure keeps the errno of the call that failed, for callers that count by it.
     const auto fail = [&why](std::string message, int err) {
         why = std::move(message);
@@ -108,11 +128,13 @@ int open_dir_path(const std::string& path, bool create, mode_t last_mode, std::s
         todo.pop_front();
         const std::string here = walked + "/" + name;
         int next = openat(cur.fd, name.c_str(), kDirFlags);
+        bool made = false;
         if (next < 0 && errno == ENOENT && create) {
-            if (mkdirat(cur.fd, name.c_str(), todo.empty() ? last_mode : 0755) != 0 && errno != EEXIST)
-                return fail("cannot create " + here + ": " + std::strerror(errno), errno);
+            made = mkdirat(cur.fd, name.c_str(), todo.empty() ? last_mode : 0755) == 0;
+            if (!made && errno != EEXIST) return fail("cannot create " + here + ": " + std::strerror(errno), errno);
             next = openat(cur.fd, name.c_str(), kDirFlags);
         }
+        if (created_last) *created_last = made && todo.empty();
         if (next < 0 && (errno == ELOOP || errno == ENOTDIR)) {
             const int err = errno;
             struct stat link{}, dir{};
@@ -148,14 +170,21 @@ std::string prepare_capture_dir(const PcapConfig& pcap, const std::string& user)
     const bool hand_over = geteuid() == 0 && !user.empty();
     const auto owner = hand_over ? lookup_user(user, why) : std::nullopt;
     if (hand_over && !owner) return why + " for --user";
-    Fd dir(open_dir_path(pcap.dir, true, 0750, why));
+    bool created = false;
+    Fd dir(open_dir_path(pcap.dir, true, 0750, why, &created));
     if (dir.fd < 0) return "cannot create pcap directory " + pcap.dir + ": " + why;
     if (!hand_over) return check_capture_dir_writable(pcap);
     struct stat st{};
     if (fstat(dir.fd, &st) != 0) return "pcap directory " + pcap.dir + ": " + std::strerror(errno);
-    // Only the directory itself, through the descriptor we opened: nothing
-    // inside it is followed or changed.
-    if (st.st_uid != owner->uid && fchown(dir.fd, owner->uid, owner->gid) != 0)
+    if (st.st_uid == owner->uid) return "";
+    // Only a directory made just now, still root's and empty (someone who can
+    // write the parent may have swapped another in between mkdir and open),
+    // and only it, through the descriptor we opened.
+    if (!created || st.st_uid != 0 || !dir_is_empty(dir.fd))
+        return "pcap directory " + pcap.dir + " exists and belongs to " + user_name(st.st_uid) + ", not to " + user +
+               ": root does not hand over a directory it did not make; if it is meant for captures, give it to " +
+               user + " yourself (chown " + user + " " + pcap.dir + "), or name a directory that does not exist yet";
+    if (fchown(dir.fd, owner->uid, owner->gid) != 0)
         return "cannot give pcap directory " + pcap.dir + " to " + user + ": " + std::strerror(errno);
     return "";
 }

@@ -3,10 +3,12 @@
 // do: paths are walked one component at a time with openat(O_NOFOLLOW), and
 // everything after that is done relative to the directory descriptor.
 //
-// With --user, root touches exactly one thing here before dropping: it makes
-// the capture directory exist and hands that directory (never its contents)
-// to the user with fchown on the descriptor it opened. Whether the user can
-// then write there is checked after the drop, as that user.
+// With --user, root touches exactly one thing here before dropping: when it
+// makes the capture directory itself, it hands that new, empty directory to
+// the user with fchown on the descriptor it opened. A directory that already
+// exists is never handed over (root cannot tell what it holds or who relies
+// on it): it must belong to the user already. Whether the user can then write
+// there is checked after the drop, as that user.
 #pragma once
 #include <sys/types.h>
 
@@ -34,10 +36,13 @@ int group_id(const std::string& name, std::string& why);
 // one); any other link is refused and `why` names it. With `create`, missing
 // components are made: parents 0755, the last one `last_mode` (umask
 // applies). Returns a descriptor (O_RDONLY | O_DIRECTORY), or -1 with `why`.
-int open_dir_path(const std::string& path, bool create, mode_t last_mode, std::string& why);
+// `created_last`, when given, says whether this call made the last component.
+int open_dir_path(const std::string& path, bool create, mode_t last_mode, std::string& why,
+                  bool* created_last = nullptr);
 
 // Makes the capture directory ready for the sinks. As root with --user: it
-// exists and belongs to the user; the write check waits for the drop
+// is made and given to the user, or it exists and belongs to the user
+// already (anything else is refused with the fix); the write check waits for the drop
 // (check_capture_dir_writable). Otherwise: it exists and the write check
 // runs now, as the process is. A one-line error that says what to do, or "".
 std::string prepare_capture_dir(const PcapConfig& pcap, const std::string& user);

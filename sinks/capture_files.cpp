@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -26,6 +27,32 @@ namespace {
 
 constexpr std::string_view kPcapSuffix = ".pcap";
 constexpr std::string_view kPartSuffix = ".pcap.part";
+constexpr const char* kCurrentLink = "current";
+constexpr const char* kCurrentLinkNew = "current.new";
+
+// An exclusive flock on a session directory for one step on `current`. The
+// lock is on the open directory, so each step opens its own descriptor
+// (callers do) and steps on one thread never wait for each other.
+class CurrentLinkLock {
+public:
+    explicit CurrentLinkLock(int dir_fd) : fd_(dir_fd) {
+        while (flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+        }
+    }
+    ~CurrentLinkLock() { flock(fd_, LOCK_UN); }
+    CurrentLinkLock(const CurrentLinkLock&) = delete;
+    CurrentLinkLock& operator=(const CurrentLinkLock&) = delete;
+
+private:
+    int fd_;
+};
+
+// A symlink swapped in by rename is never missing.
+bool replace_current_link(int dir_fd, const char* target) {
+    unlinkat(dir_fd, kCurrentLinkNew, 0);
+    return symlinkat(target, dir_fd, kCurrentLinkNew) == 0 &&
+           renameat(dir_fd, kCurrentLinkNew, dir_fd, kCurrentLink) == 0;
+}
 // No capture of ours holds a record larger than the largest snaplen.
 constexpr uint32_t kMaxRecordBytes = 262144;
 
@@ -205,8 +232,37 @@ bool remove_capture_file(const std::string& pcap_dir, const std::string& session
     if (capture.get() < 0) return false;
     UniqueFd dir(openat(capture.get(), session.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dir.get() < 0) return false;
-    unlinkat(dir.get(), (name + std::string(flow_index::kSuffix)).c_str(), 0);
-    return unlinkat(dir.get(), name.c_str(), 0) == 0;
+    return remove_session_capture(dir.get(), name) == 0;
+}
+
+bool point_current_link(int dir_fd, const char* target) {
+    const CurrentLinkLock lock(dir_fd);
+    return replace_current_link(dir_fd, target);
+}
+
+void remove_current_link_naming(int dir_fd, const std::string& target) {
+    const CurrentLinkLock lock(dir_fd);
+    char named[PATH_MAX];
+    const ssize_t n = readlinkat(dir_fd, kCurrentLink, named, sizeof named);
+    if (n > 0 && std::string_view(named, size_t(n)) == target) unlinkat(dir_fd, kCurrentLink, 0);
+}
+
+int remove_session_capture(int dir_fd, const std::string& name) {
+    const CurrentLinkLock lock(dir_fd);
+    char target[PATH_MAX];
+    const ssize_t n = readlinkat(dir_fd, kCurrentLink, target, sizeof target);
+    if (n > 0 && std::string_view(target, size_t(n)) == name) {
+        std::string newest;
+        for_each_entry(dir_fd, [&](const std::string& entry) {
+            struct stat st{};
+            if (entry == name || entry <= newest || !(entry.ends_with(kPcapSuffix) || entry.ends_with(kPartSuffix)))
+                return;
+            if (fstatat(dir_fd, entry.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) newest = entry;
+        });
+        if (newest.empty() || !replace_current_link(dir_fd, newest.c_str())) unlinkat(dir_fd, kCurrentLink, 0);
+    }
+    unlinkat(dir_fd, (name + std::string(flow_index::kSuffix)).c_str(), 0);  // ENOENT when it has none
+    return unlinkat(dir_fd, name.c_str(), 0) == 0 ? 0 : errno;
 }
 
 int open_capture_file(const FinishedCapture& capture, const std::string& name, std::string& why) {
@@ -230,8 +286,8 @@ std::string settle_uploaded_capture(const FinishedCapture& capture, bool remove)
     if (remove) {
         if (!capture.index_name.empty() && unlinkat(dir.get(), capture.index_name.c_str(), 0) != 0 && errno != ENOENT)
             return "cannot remove " + capture.directory + "/" + capture.index_name + ": " + std::strerror(errno);
-        if (unlinkat(dir.get(), capture.file_name.c_str(), 0) != 0 && errno != ENOENT)
-            return "cannot remove " + capture.directory + "/" + capture.file_name + ": " + std::strerror(errno);
+        if (const int err = remove_session_capture(dir.get(), capture.file_name); err != 0 && err != ENOENT)
+            return "cannot remove " + capture.directory + "/" + capture.file_name + ": " + std::strerror(err);
         return "";
     }
     UniqueFd fd(open_regular(dir.get(), capture.file_name, O_RDONLY));

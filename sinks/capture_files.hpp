@@ -52,7 +52,25 @@ struct CaptureFileEntry {
 // Every finished .pcap of every session directory, oldest (modification time) first.
 std::vector<CaptureFileEntry> finished_capture_files(const std::string& pcap_dir);
 // Removes <pcap_dir>/<session>/<name> (and its flow index); false if it could not.
+// remove_session_capture's rule for `current` holds.
 bool remove_capture_file(const std::string& pcap_dir, const std::string& session, const std::string& name);
+
+// `current` in a session directory names the file being written, or the
+// last one finished, and never a file that is gone: the pcap writer moves it
+// (point_current_link) while the uploader and retention remove files
+// (remove_session_capture), on different threads. Both hold an exclusive
+// flock on the session directory for their step, so neither sees the link
+// half moved. Names only, relative to `dir_fd`: nothing is followed.
+//
+// Points `current` at `target` (a name in the directory). False if it could not.
+bool point_current_link(int dir_fd, const char* target);
+// Removes `current` if it names `target`.
+void remove_current_link_naming(int dir_fd, const std::string& target);
+// Removes capture `name` and its flow index from the session directory. When
+// `current` names it, `current` first moves to the newest capture left
+// (.pcap or .pcap.part, by name: names carry the start time and a sequence),
+// or is removed when none is left. 0, or the errno of the failed unlink.
+int remove_session_capture(int dir_fd, const std::string& name);
 
 // `name` in the capture's directory, read-only: a regular file, no link
 // followed anywhere on the way. -1 with errno and `why`.

@@ -25,8 +25,6 @@ namespace mirrortap {
 namespace {
 
 constexpr const char* kPartSuffix = ".part";
-constexpr const char* kCurrentLink = "current";
-constexpr const char* kCurrentLinkNew = "current.new";
 
 SinkDropReason reason_for(int err) {
     switch (err) {
@@ -289,9 +287,7 @@ bool PcapFiles::open_file(SessionFiles& f, uint64_t start_ns) {
 // A symlink swapped in by rename is never missing. unlinkat, symlinkat and
 // renameat act on names in the directory, never through a link planted there.
 void PcapFiles::point_current_at(SessionFiles& f, int dir_fd, const char* target) {
-    unlinkat(dir_fd, kCurrentLinkNew, 0);
-    if (symlinkat(target, dir_fd, kCurrentLinkNew) == 0 && renameat(dir_fd, kCurrentLinkNew, dir_fd, kCurrentLink) == 0)
-        f.current_target = target;
+    if (point_current_link(dir_fd, target)) f.current_target = target;
 }
 
 // The session's directory, opened without following any link the
@@ -555,9 +551,7 @@ void PcapFiles::apply_retention(SessionFiles& f, int dir_fd) {
             ++it;
             continue;
         }
-        unlinkat(dir_fd, base_name(it->path), 0);
-        // Its index goes with it (ENOENT when it has none).
-        unlinkat(dir_fd, (std::string(base_name(it->path)) + std::string(flow_index::kSuffix)).c_str(), 0);
+        remove_session_capture(dir_fd, base_name(it->path));  // with its index; `current` moves off it
         total -= it->bytes;
         --count;
         it = f.finished.erase(it);
@@ -628,9 +622,7 @@ void PcapFiles::take_down_current(const SessionFiles& f) {
     if (f.current_target.empty()) return;
     const int dir_fd = open_dir_fd(f);
     if (dir_fd < 0) return;
-    char target[PATH_MAX];
-    const ssize_t n = readlinkat(dir_fd, kCurrentLink, target, sizeof target);
-    if (n > 0 && std::string_view(target, size_t(n)) == f.current_target) unlinkat(dir_fd, kCurrentLink, 0);
+    remove_current_link_naming(dir_fd, f.current_target);
     ::close(dir_fd);
 }
 

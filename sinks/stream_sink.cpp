@@ -182,8 +182,11 @@ std::string StreamWriter::open() {
             break;
         }
     }
-    thread_ = std::thread([this] { run(); });
     return "";
+}
+
+void StreamWriter::start() {
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
 }
 
 std::string StreamWriter::clear_stale_socket(const sockaddr_un& addr) const {

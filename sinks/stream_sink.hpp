@@ -138,9 +138,11 @@ public:
     // A FIFO it created goes too if no sink ever used it (a refused reload built it).
     ~StreamWriter() override;
 
-    // Prepares the output (creates the FIFO, binds the socket) and starts the
-    // thread. One-line error, or "".
+    // Prepares the output (creates the FIFO, binds the socket); nothing is
+    // written until start(). One-line error, or "".
     std::string open();
+    // Starts the writer's thread (after the drop of root, see SharedOutput).
+    void start() override;
     // A ring for one producer (a receive worker's sink), or nullptr when
     // kMaxRings are taken. Rings given back by release() are used again, so a
     // reload, which builds new sinks while the old ones finish, needs no more

@@ -1,10 +1,15 @@
 #include "support/file.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 
@@ -114,6 +119,56 @@ std::optional<std::string> read_secret_file(const std::string& path, std::string
         return std::nullopt;
     }
     return std::string(secret);
+}
+
+namespace {
+
+std::string owner_name(uid_t uid) {
+    passwd pw{}, *found = nullptr;
+    char buf[4096];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) return pw.pw_name;
+    return "uid " + std::to_string(uid);
+}
+
+std::string mode_text(mode_t mode) {
+    char out[8];
+    snprintf(out, sizeof out, "%04o", unsigned(mode & 07777));
+    return out;
+}
+
+// One entry of the path: its owner among `owners`, no write for group or others.
+std::string check_trusted_entry(const std::string& path, const struct stat& st, std::span<const uid_t> owners,
+                                std::string_view what) {
+    const std::string kind = S_ISDIR(st.st_mode) ? "the directory of the " + std::string(what) : std::string(what);
+    if (std::find(owners.begin(), owners.end(), st.st_uid) == owners.end()) {
+        std::string allowed;
+        for (const uid_t uid : owners)
+            if (allowed.find(owner_name(uid)) == std::string::npos)
+                allowed += (allowed.empty() ? "" : " or ") + owner_name(uid);
+        return kind + " " + path + " belongs to " + owner_name(st.st_uid) + ", who could change what root does: " +
+               "it must belong to " + allowed + " (like OpenSSH's StrictModes); chown root " + path;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return kind + " " + path + " is writable by " + ((st.st_mode & S_IWOTH) ? "anyone" : "its group") +
+               " (mode " + mode_text(st.st_mode) + "), who could change what root does (like OpenSSH's StrictModes); " +
+               "chmod go-w " + path;
+    return "";
+}
+
+}  // namespace
+
+std::string check_trusted_file(const std::string& path, std::span<const uid_t> owners, std::string_view what) {
+    // Resolved, so that a link cannot lead from a trusted place to an untrusted one.
+    char resolved[PATH_MAX];
+    if (!realpath(path.c_str(), resolved)) return std::string(what) + " " + path + ": " + std::strerror(errno);
+    const std::string real = resolved;
+    struct stat st{};
+    if (stat(real.c_str(), &st) != 0) return std::string(what) + " " + real + ": " + std::strerror(errno);
+    if (auto why = check_trusted_entry(real, st, owners, what); !why.empty()) return why;
+    const size_t slash = real.rfind('/');
+    const std::string dir = slash == 0 ? "/" : real.substr(0, slash);
+    if (stat(dir.c_str(), &st) != 0) return std::string(what) + " " + dir + ": " + std::strerror(errno);
+    return check_trusted_entry(dir, st, owners, what);
 }
 
 }  // namespace mirrortap

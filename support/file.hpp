@@ -4,8 +4,11 @@
 // more than a size cap. Each refusal is one line in `why` that does not repeat
 // the path: the caller puts it in front ("PATH: config file is empty").
 #pragma once
+#include <sys/types.h>
+
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -41,5 +44,12 @@ Load load_config_from_file(const std::string& path, LoadText load_text) {
 // white space and one line end are dropped; an empty secret or a second line
 // is refused.
 std::optional<std::string> read_secret_file(const std::string& path, std::string& why);
+
+// OpenSSH's StrictModes for a file root reads: the file (links resolved) and
+// the directory holding it must belong to one of `owners` and be writable by
+// no group and no other user. Whoever could change either could change what
+// a root process does next (a reload, a restart). "" or one line naming the
+// path, what is wrong and the command that fixes it; `what` names the file.
+std::string check_trusted_file(const std::string& path, std::span<const uid_t> owners, std::string_view what);
 
 }  // namespace mirrortap

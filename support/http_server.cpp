@@ -115,6 +115,18 @@ public:
     }
 
     std::string start(const Endpoint& listen) {
+        if (auto why = bind(listen); !why.empty()) return why;
+        run();
+        return "";
+    }
+
+    void run() {
+        if (thread_.joinable()) return;
+        thread_ = std::thread([this] { io_.run(); });
+        pthread_setname_np(thread_.native_handle(), "mt-http");
+    }
+
+    std::string bind(const Endpoint& listen) {
         std::string why;
         const auto endpoint = asio_endpoint(listen, why);
         if (!endpoint) return why;
@@ -125,9 +137,7 @@ public:
         if (!ec) acceptor_.bind(*endpoint, ec);
         if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
         if (ec) return ec.message();
-        accept();
-        thread_ = std::thread([this] { io_.run(); });
-        pthread_setname_np(thread_.native_handle(), "mt-http");
+        accept();  // queued: connections wait in the backlog until run()
         return "";
     }
 
@@ -366,6 +376,10 @@ HttpServer::HttpServer(Handler handler, HttpServerOptions options)
 HttpServer::~HttpServer() = default;
 
 std::string HttpServer::start(const Endpoint& listen) { return impl_->start(listen); }
+
+std::string HttpServer::bind(const Endpoint& listen) { return impl_->bind(listen); }
+
+void HttpServer::run() { impl_->run(); }
 
 uint16_t HttpServer::port() const { return impl_->port(); }
 

@@ -99,6 +99,11 @@ public:
     // refused) and starts serving; [::] takes IPv4 too. "" or a one-line
     // reason for the caller to prefix with what the server was for.
     std::string start(const Endpoint& listen);
+    // start() in two steps: bind() takes the address (a port below 1024 needs
+    // root), run() starts the thread, which a process dropping root makes
+    // after the drop so that no thread keeps root's identity.
+    std::string bind(const Endpoint& listen);
+    void run();
     uint16_t port() const;
 
 private:

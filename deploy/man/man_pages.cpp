@@ -46,7 +46,13 @@ const Program kPrograms[] = {
      "SIGTERM and SIGINT drain, flush and close every file, then exit 0. SIGHUP reloads the config "
      "file and flags as at start; a config that fails to load is refused and the running one stays. "
      "Either way every open pcap file is finished and a new one started. Files are written as "
-     "*.pcap.part and renamed to *.pcap when finished.",
+     "*.pcap.part and renamed to *.pcap when finished.\n\n"
+     "Started as root it refuses to run without --user (an unprivileged account: one of uid 0 counts "
+     "as root) or --allow-root; every thread is started after root is dropped. The config file, its "
+     "directory and the secret files it names must belong to root or the service user and be writable "
+     "by no one else (as OpenSSH's StrictModes). An existing pcap directory must already belong to "
+     "--user; root only hands over one it made. Plain http:// endpoints to another host are refused "
+     "unless allow_insecure_endpoints is set (see /usr/share/doc/mirrortap-collector/security.md).",
      mirrortap::collector_docs, mirrortap::collector_setting_groups,
      "/etc/mirrortap/collector.yaml: the configuration the service reads.\n\n"
      "/var/lib/mirrortap/captures: the service's pcap directory.\n\n"

@@ -92,3 +92,26 @@ TEST_CASE("s3_address: a location needs a valid bucket and region") {
     CHECK(check_location({"Local_Bucket", "us-east-1", "http://127.0.0.1:9000"}) == "");
     CHECK(check_location({"a b", "us-east-1", "http://127.0.0.1:9000"}) != "");
 }
+
+TEST_CASE("s3 address: plain http:// counts as in clear unless it stays on this host") {
+    struct Case {
+        const char* url;
+        bool imds;
+        bool in_clear;
+    };
+    const Case cases[] = {
+        {"http://192.0.2.10:9000", false, true},   {"http://store.example", false, true},
+        {"http://[2001:db8::1]:8080", false, true}, {"http://128.0.0.1", false, true},
+        {"https://192.0.2.10:9000", false, false}, {"http://127.0.0.1:4568", false, false},
+        {"http://127.255.0.9", false, false},      {"http://[::1]:9000", false, false},
+        {"http://localhost:9000", false, false},
+        // IMDS at its link-local addresses never leaves the host's link; elsewhere it is like any other.
+        {"http://169.254.169.254", false, true},   {"http://169.254.169.254", true, false},
+        {"http://[fd00:ec2::254]", true, false},   {"http://192.0.2.12", true, true},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.url);
+        CAPTURE(c.imds);
+        CHECK(plain_http_to_another_host(c.url, c.imds) == c.in_clear);
+    }
+}

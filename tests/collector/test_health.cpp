@@ -88,6 +88,7 @@ TEST_CASE("health: a sink that cannot deliver turns it red with the sink's reaso
     REQUIRE(target);
     auto writer = std::make_shared<StreamWriter>(StreamWriterOptions{*target, 65535});
     REQUIRE(writer->open() == "");
+    writer->start();
     OneWorker w(std::make_unique<StreamSink>(
         StreamSinkOptions{writer, 65535, counter_slot(sink_kind("stream"), 0), true}));
     w.start();

@@ -60,6 +60,7 @@ TEST_CASE("worker: each session's packets reach the sinks it feeds, in the order
     auto config = config_naming(7, "seven", 1u << sink_kind("pcap"));
     SessionBudget budget(config->max_sessions);
     SinkRetirer retirer;
+    retirer.start();
     LoopbackFeed feed;
     auto files = std::make_shared<Recording>(), stream = std::make_shared<Recording>();
     std::vector<std::unique_ptr<Sink>> sinks;
@@ -95,6 +96,7 @@ TEST_CASE("worker: a reload in mid-stream switches sinks between two batches and
     auto second = config_naming(7, "beta");
     SessionBudget budget(first->max_sessions);
     SinkRetirer retirer;
+    retirer.start();
     LoopbackFeed feed;
     auto old_files = std::make_shared<Recording>(), old_stream = std::make_shared<Recording>();
     auto new_files = std::make_shared<Recording>(), new_stream = std::make_shared<Recording>();
@@ -169,6 +171,7 @@ TEST_CASE("worker: idle sessions end, their pcap files are finished, and their s
     auto config = std::make_shared<const Config>(c);
     SessionBudget budget(config->max_sessions);
     SinkRetirer retirer;
+    retirer.start();
     LoopbackFeed feed;
     std::vector<std::unique_ptr<Sink>> sinks;
     sinks.push_back(std::make_unique<PcapRotator>(

@@ -116,6 +116,7 @@ cat >"$exp" <<LIST
 /usr/lib/sysctl.d/60-mirrortap-collector.conf
 /usr/share/doc/mirrortap-collector/README.md
 /usr/share/doc/mirrortap-collector/scale-out.md
+/usr/share/doc/mirrortap-collector/security.md
 /usr/share/doc/mirrortap-collector/copyright
 /usr/share/doc/mirrortap-collector/changelog.Debian.gz
 /usr/share/lintian/overrides/mirrortap-collector

@@ -359,6 +359,35 @@ def bad_input_gives_clear_errors():
     assert pcap_records(os.path.join(tmp, "out.pcap")) == []
 
 
+def a_plain_http_store_elsewhere_is_refused():
+    """A plain http:// store on another host (--s3-endpoint, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)
+    would carry signed requests and captures in clear: refused before anything is sent, unless
+    --allow-insecure-endpoint, which says so (run in a network namespace of its own, where the
+    store cannot be reached, so that nothing leaves the machine)."""
+    tmp = scratch()
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s", AWS_EC2_METADATA_DISABLED="true")
+    env.pop("AWS_ENDPOINT_URL_S3", None)
+    env.pop("AWS_ENDPOINT_URL", None)
+    out_pcap = os.path.join(tmp, "out.pcap")
+    refused = [
+        (["--s3-endpoint", "http://192.0.2.10:9000"], {}, "http://192.0.2.10:9000"),
+        ([], {"AWS_ENDPOINT_URL_S3": "http://[2001:db8::5]"}, "http://[2001:db8::5]"),
+        ([], {"AWS_ENDPOINT_URL": "http://store.example"}, "http://store.example"),
+    ]
+    for args, extra, url in refused:
+        out = run_find("--from", "s3://mirrortap-test/x", *args, "-w", out_pcap, "tcp", check=False,
+                       env=dict(env, **extra))
+        err = out.stderr.decode()
+        assert out.returncode == 2, (args, extra, out.returncode, err)
+        assert f"endpoint {url}: plain http:// to another host" in err and "--allow-insecure-endpoint" in err, err
+    out = subprocess.run(["unshare", "-n", FIND, "--from", "s3://mirrortap-test/x", "--s3-endpoint",
+                          "http://192.0.2.10:9000", "--allow-insecure-endpoint", "-w", out_pcap, "tcp"],
+                         capture_output=True, timeout=120, env=env)
+    err = out.stderr.decode()
+    assert "warning: --allow-insecure-endpoint: http://192.0.2.10:9000 is plain http://" in err, err
+    assert out.returncode == 1 and "cannot list s3://mirrortap-test/x" in err, (out.returncode, err)
+
+
 def a_terminal_gets_a_progress_bar_and_never_a_pcap():
     """Under script(1) standard output and error are a terminal."""
     with Fleet(rounds=10, min_files=1) as fleet:

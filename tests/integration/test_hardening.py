@@ -583,18 +583,168 @@ def missing_parents_are_made_usable():
         assert "as user nobody" in err and "chmod" in err, err
 
 
+def _threads(pid):
+    """{thread id: (comm, status fields)} of every thread of `pid`."""
+    found = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/status") as f:
+            status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+        with open(f"/proc/{pid}/task/{task}/comm") as f:
+            found[task] = (f.read().strip(), {k: v.strip() for k, v in status.items()})
+    return found
+
+
 def no_capability_survives_the_drop():
-    with user_collector() as c:
+    """Every thread, the pcap writer, the retirer, the stream's writer and the HTTP server's
+    (all once started before the drop) among them, runs as nobody with nobody's groups, no
+    capability in any set and no_new_privs. Started with an inheritable capability, which only
+    the thread that drops clears in itself: a thread made before the drop would keep it."""
+    tmp = attack_ground()
+    run_dir = nobodys_dir(os.path.join(tmp, "run"))
+    with user_collector("--stream", f"unix:{run_dir}/feed.sock") as c:
+        c.cmd = ["setpriv", "--inh-caps=+net_raw", "--"] + c.cmd
         c.start()
-        tasks = os.listdir(f"/proc/{c.proc.pid}/task")
-        assert len(tasks) >= 2, tasks  # the workers and the HTTP server are threads of their own
-        for task in tasks:
-            with open(f"/proc/{c.proc.pid}/task/{task}/status") as f:
-                status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
-            got = {k: status[k].strip() for k in ("NoNewPrivs", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+        threads = _threads(c.proc.pid)
+        names = sorted(comm for comm, _ in threads.values())
+        for expected in ("mt-http", "mt-metrics", "mt-pcap-writer", "mt-recv-0"):
+            assert expected in names, (expected, names)
+        assert len(threads) >= 7, names  # main, the four above, the retirer's and the stream writer's
+        groups = sorted(g.gr_gid for g in grp.getgrall() if NOBODY.pw_name in g.gr_mem) or []
+        want_groups = sorted(set(groups + [NOBODY.pw_gid]))
+        for task, (comm, status) in threads.items():
+            got = {k: status[k] for k in ("NoNewPrivs", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
             assert got == {"NoNewPrivs": "1", "CapInh": "0" * 16, "CapPrm": "0" * 16, "CapEff": "0" * 16,
-                           "CapBnd": "0" * 16, "CapAmb": "0" * 16}, (task, got)
-            assert status["Uid"].split() == [str(NOBODY.pw_uid)] * 4
+                           "CapBnd": "0" * 16, "CapAmb": "0" * 16}, (task, comm, got)
+            assert status["Uid"].split() == [str(NOBODY.pw_uid)] * 4, (task, comm, status["Uid"])
+            assert status["Gid"].split() == [str(NOBODY.pw_gid)] * 4, (task, comm, status["Gid"])
+            assert sorted(int(g) for g in status["Groups"].split()) == want_groups, (task, comm, status["Groups"])
+        assert c.stop() == 0
+
+
+def a_uid_zero_user_is_root():
+    """--user root, or any account of uid 0 (an alias, `toor`, in a passwd file bind-mounted in a
+    private mount namespace), keeps every privilege: refused like running as root, before
+    anything is made; with --allow-root it runs as root, knowingly."""
+    if os.environ.get("MIRRORTAP_IN_MOUNT_NS") != "1":
+        env = dict(os.environ, MIRRORTAP_IN_MOUNT_NS="1")
+        out = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, __file__,
+                              "a_uid_zero_user_is_root"], env=env, timeout=120)
+        assert out.returncode == 0
+        return
+    passwd = tempfile.mkstemp(prefix="mirrortap-passwd-")[1]
+    with open("/etc/passwd") as f, open(passwd, "w") as out:
+        out.write(f.read() + "toor:x:0:0:root by another name:/root:/usr/sbin/nologin\n")
+    os.chmod(passwd, 0o644)
+    subprocess.run(["mount", "--bind", passwd, "/etc/passwd"], check=True)
+    tmp = attack_ground()
+    line = _one_line_refusal(["--user", "toor", "--listen", "127.0.0.1:0", "--pcap-dir", os.path.join(tmp, "c")],
+                             "refusing to run as root")
+    assert "--user toor is uid 0" in line, line
+    line = _one_line_refusal(["--user", "root", "--listen", "127.0.0.1:0", "--pcap-dir", os.path.join(tmp, "c")],
+                             "refusing to run as root")
+    assert "uid 0" in line and "--allow-root" in line, line
+    assert not os.path.exists(os.path.join(tmp, "c")), "refused after making the capture directory"
+    with Collector("--user", "root", "--allow-root") as c:
+        c.send([vxlan(8, udp4_frame())])
+        assert value(c.wait_settled(1), "mirrortap_sink_written_packets_total") == 1
+        assert c.stop() == 0
+
+
+def _written(path, text, owner=None, mode=0o644):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    if owner is not None:
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+    return path
+
+
+def a_config_others_can_change_is_refused():
+    """The config file, its directory and every file it names must be root's (or the --user's)
+    and writable by no one else, as OpenSSH's StrictModes has it: else nobody could point the
+    next start or reload of a root process wherever it likes. --check-config says the same."""
+    tmp = attack_ground()
+    base = ["--listen", "127.0.0.1:0", "--pcap-dir", os.path.join(tmp, "captures"), "--allow-root"]
+    good = "workers: 1\n"
+
+    # nobody's file, a file anyone may write, a file in nobody's directory, a secret nobody can swap.
+    nobodys = _written(os.path.join(tmp, "nobodys.yaml"), good, owner=NOBODY)
+    open_to_all = _written(os.path.join(tmp, "open.yaml"), good, mode=0o666)
+    group_writable = _written(os.path.join(tmp, "group.yaml"), good, mode=0o664)
+    home = nobodys_dir(os.path.join(tmp, "home"))
+    in_nobodys_dir = _written(os.path.join(home, "collector.yaml"), good)
+    secret = _written(os.path.join(tmp, "pass"), "s3cret\n", owner=NOBODY, mode=0o600)
+    names_secret = _written(os.path.join(tmp, "auth.yaml"),
+                            f"metrics_auth:\n  username: prom\n  password_file: {secret}\n")
+    cases = [
+        (nobodys, f"config file {nobodys} belongs to nobody", f"chown root {nobodys}"),
+        (open_to_all, f"config file {open_to_all} is writable by anyone (mode 0666)", f"chmod go-w {open_to_all}"),
+        (group_writable, f"config file {group_writable} is writable by its group", f"chmod go-w {group_writable}"),
+        (in_nobodys_dir, f"the directory of the config file {home} belongs to nobody", f"chown root {home}"),
+        (names_secret, f"metrics_auth.password_file {secret} belongs to nobody", f"chown root {secret}"),
+    ]
+    for path, expect, fix in cases:
+        for action in (["--check-config"], []):
+            line = _one_line_refusal(["--config", path] + base + action, expect)
+            assert fix in line and "StrictModes" in line, line
+    # A link from a trusted place to nobody's file is nobody's file.
+    link = os.path.join(tmp, "link.yaml")
+    os.symlink(nobodys, link)
+    _one_line_refusal(["--config", link, "--check-config"] + base, f"config file {nobodys} belongs to nobody")
+    # The same files, root's and closed to others, are taken.
+    for path in (nobodys, open_to_all, group_writable):
+        os.chown(path, 0, 0)
+        os.chmod(path, 0o644)
+        out = subprocess.run([COLLECTOR, "--config", path, "--check-config"] + base, capture_output=True, text=True,
+                             timeout=20)
+        assert out.returncode == 0, out.stderr
+
+    # A reload reads the file again: made nobody's meanwhile, it is refused and the running config stays.
+    with Collector(config="sessions:\n  - {vni: 5, name: alpha}\n") as c:
+        path = os.path.join(c.tmp, "config.yaml")
+        _written(path, "sessions:\n  - {vni: 5, name: beta}\n", owner=NOBODY)
+        c.proc.send_signal(signal.SIGHUP)
+        c.wait_stderr("still running the previous configuration")
+        assert f"reload refused: config file {path} belongs to nobody" in c.read_stderr(), c.read_stderr()
+        c.send([vxlan(5, udp4_frame())])
+        m = c.wait_settled(1)
+        assert value(m, "mirrortap_session_packets_total", session="alpha") == 1, m
+        assert c.stop() == 0
+
+
+def an_existing_directory_is_never_handed_over():
+    """nobody writes a config of its own (taken: nobody is the --user) naming a directory of root's,
+    with root's file in it, as pcap.dir: root refuses to start, naming the directory and the fix,
+    and the directory stays root's. A directory root makes fresh is the user's; one already the
+    user's is used as it is."""
+    tmp = attack_ground()
+    bait = Bait(tmp)
+    home = nobodys_dir(os.path.join(tmp, "home"))
+    config = os.path.join(home, "collector.yaml")
+    as_nobody(["sh", "-c", f"printf 'pcap:\\n  dir: {bait.dir}\\n' > {config}"])
+    assert os.stat(config).st_uid == NOBODY.pw_uid
+    out = subprocess.run([COLLECTOR, "--config", config, "--user", "nobody", "--listen", "127.0.0.1:0"],
+                         capture_output=True, text=True, timeout=20)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode != 0 and out.returncode < 128 and len(lines) == 1, out.stderr
+    assert f"pcap directory {bait.dir} exists and belongs to root, not to nobody" in lines[0], lines[0]
+    assert f"chown nobody {bait.dir}" in lines[0], lines[0]
+    bait.assert_untouched()
+    # Restarted over and over (the old start handed it over on the first): still root's.
+    for _ in range(3):
+        subprocess.run([COLLECTOR, "--config", config, "--user", "nobody", "--listen", "127.0.0.1:0"],
+                       capture_output=True, timeout=20)
+    bait.assert_untouched()
+
+    fresh = os.path.join(tmp, "fresh")
+    with user_collector(pcap_dir=fresh) as c:
+        c.start()
+        assert c.stop() == 0
+    assert os.stat(fresh).st_uid == NOBODY.pw_uid
+    with user_collector(pcap_dir=fresh) as c:  # the user's already: taken as it is
+        c.start()
+        c.send([vxlan(8, udp4_frame())] * 2)
+        assert value(c.wait_settled(2), "mirrortap_sink_written_packets_total") == 2
         assert c.stop() == 0
 
 
@@ -665,6 +815,114 @@ def pcap_group_is_honoured_or_refused():
         assert files and all(os.stat(f).st_gid == NOBODY.pw_gid for f in files)
 
 
+def _run_with_env(args, env):
+    return subprocess.run([COLLECTOR] + args, capture_output=True, text=True, timeout=20,
+                          env=dict(os.environ, **env))
+
+
+def plain_http_to_another_host_is_refused():
+    """Upload, lifecycle, STS and IMDS endpoints over plain http:// to another host would carry
+    signed requests, session tokens and captures in clear: refused (--check-config too) unless
+    allow_insecure_endpoints is set, which is then warned about at every start. Loopback stays on
+    the host, and IMDS at its link-local address never leaves it."""
+    tmp = tempfile.mkdtemp()
+    base = ["--listen", "127.0.0.1:0", "--pcap-dir", os.path.join(tmp, "captures"), "--allow-root"]
+    # Credentials and a region, so that nothing else stands in the way; IMDS is never asked.
+    env = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "eu-west-1",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    upload = "upload:\n  url: s3://bucket/prefix\n  region: eu-west-1\n"
+    lifecycle = "lifecycle:\n  hook_name: drain\n  group_name: collectors\n"
+
+    def config(name, text):
+        return _written(os.path.join(tmp, name), text)
+
+    refused = [
+        (upload + "  endpoint: http://192.0.2.10:9000\n", {}, "upload.endpoint http://192.0.2.10:9000"),
+        (lifecycle + "  endpoint: http://autoscaling.example\n", {}, "lifecycle.endpoint http://autoscaling.example"),
+        (upload, {"AWS_ENDPOINT_URL_STS": "http://192.0.2.11"}, "AWS_ENDPOINT_URL_STS http://192.0.2.11"),
+        (lifecycle, {"AWS_ENDPOINT_URL_AUTO_SCALING": "http://[2001:db8::1]:8080"},
+         "AWS_ENDPOINT_URL_AUTO_SCALING http://[2001:db8::1]:8080"),
+        (upload, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://192.0.2.12"},
+         "AWS_EC2_METADATA_SERVICE_ENDPOINT http://192.0.2.12"),
+    ]
+    for n, (text, extra, expect) in enumerate(refused):
+        path = config(f"refused-{n}.yaml", text)
+        for action in (["--check-config"], []):
+            out = _run_with_env(["--config", path] + base + action, dict(env, **extra))
+            lines = out.stderr.strip().splitlines()
+            assert out.returncode != 0 and out.returncode < 128 and len(lines) == 1, (expect, out.stderr)
+            assert expect in lines[0] and "allow_insecure_endpoints: true" in lines[0], lines[0]
+        # Set knowingly: taken, with a warning that names the endpoint.
+        allowed = config(f"allowed-{n}.yaml", text + "allow_insecure_endpoints: true\n")
+        out = _run_with_env(["--config", allowed, "--check-config"] + base, dict(env, **extra))
+        assert out.returncode == 0, out.stderr
+        assert "warning: allow_insecure_endpoints" in out.stderr and expect in out.stderr, out.stderr
+
+    accepted = [
+        (upload + "  endpoint: https://192.0.2.10:9000\n", {}),
+        (upload + "  endpoint: http://127.0.0.1:9000\n", {}),
+        (upload + "  endpoint: http://[::1]:9000\n", {}),
+        (upload + "  endpoint: http://localhost:9000\n", {}),
+        (lifecycle + "  endpoint: http://127.0.0.2:8080\n", {}),
+        (upload, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://169.254.169.254"}),
+        (upload, {"AWS_ENDPOINT_URL_STS": "https://sts.example"}),
+        # Not used (no upload, no lifecycle hook): not reached, so not refused.
+        ("workers: 1\n", {"AWS_ENDPOINT_URL_STS": "http://192.0.2.11"}),
+    ]
+    for n, (text, extra) in enumerate(accepted):
+        out = _run_with_env(["--config", config(f"accepted-{n}.yaml", text), "--check-config"] + base,
+                            dict(env, **extra))
+        assert out.returncode == 0 and "warning" not in out.stderr, (text, extra, out.stderr)
+
+    # A real start with the setting: the warning comes at every start. In a network namespace of
+    # its own, so that whatever it might send goes nowhere.
+    for key, val in env.items():
+        os.environ[key] = val
+    with Collector("--collector-id", "c1", config=upload + "  endpoint: http://192.0.2.10:9000\n"
+                   "allow_insecure_endpoints: true\n", defer_start=True) as c:
+        c.cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"] + c.cmd
+        for _ in range(2):
+            c.start()
+            assert c.stop() == 0
+        warnings = [l for l in c.read_stderr().splitlines() if "warning: allow_insecure_endpoints" in l]
+        assert len(warnings) == 1 and "upload.endpoint http://192.0.2.10:9000" in warnings[0], c.read_stderr()
+
+
+def _current_names(directory, suffix):
+    """What `current` names once it names a file ending in `suffix` (bounded: 10 s)."""
+    link = os.path.join(directory, "current")
+    for _ in range(200):
+        if os.path.lexists(link) and os.readlink(link).endswith(suffix):
+            return os.readlink(link)
+        time.sleep(0.05)
+    raise AssertionError(f"{link} never named a {suffix} file: {os.listdir(directory)}")
+
+
+def current_follows_retention():
+    """retain_total_bytes removes the oldest finished files of every session: when it takes the
+    file a session's `current` names (finished by time, nothing after it), `current` goes with
+    it, since that session has no file left. It never names a file that is gone."""
+    with Collector("--rotate-seconds", "1", "--retain-total-bytes", "60K", "--no-flow-index") as c:
+        a, b = os.path.join(c.pcap_dir, "vni-21"), os.path.join(c.pcap_dir, "vni-22")
+        c.send([vxlan(21, seq_frame(21, i, size=1000)) for i in range(40)])
+        c.wait_settled(40)
+        first = _current_names(a, ".pcap")  # finished by time: `current` follows it to its .pcap
+        assert os.path.exists(os.path.join(a, first)), first
+        # vni-22's file finished past the budget makes retention take vni-21's, the oldest.
+        c.send([vxlan(22, seq_frame(22, i, size=1000)) for i in range(40)])
+        c.wait_settled(80)
+        _current_names(b, ".pcap")
+        for _ in range(200):  # bounded: 10 s
+            if not os.path.exists(os.path.join(a, first)):
+                break
+            time.sleep(0.05)
+        assert not os.path.exists(os.path.join(a, first)), "retention did not take vni-21's file"
+        assert not os.path.lexists(os.path.join(a, "current")), \
+            f"`current` is left naming {os.readlink(os.path.join(a, 'current'))}, which is gone"
+        assert os.path.exists(os.path.join(b, os.readlink(os.path.join(b, "current"))))
+        assert c.stop() == 0
+
+
 def slow_clients_do_not_starve_health():
     """200 connections held open to the metrics port, some trickling a request line byte by byte,
     while the load balancer checks /healthz: every check is answered (2 s bounds a hang)."""
@@ -719,5 +977,8 @@ if __name__ == "__main__":
                                  session_links_are_not_followed, chown_race_gives_nothing_away,
                                  linked_pcap_dir_is_refused, missing_parents_are_made_usable,
                                  no_capability_survives_the_drop, what_a_reload_reads_must_be_readable_by_the_user,
+                                 a_uid_zero_user_is_root, a_config_others_can_change_is_refused,
+                                 an_existing_directory_is_never_handed_over, plain_http_to_another_host_is_refused,
+                                 current_follows_retention,
                                  stream_socket_is_the_users_and_others_are_left_alone,
                                  pcap_group_is_honoured_or_refused, slow_clients_do_not_starve_health]})

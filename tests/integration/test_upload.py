@@ -527,12 +527,64 @@ def sigterm_uploads_the_backlog_before_exit():
         assert len(session_files(d.pcap_dir, "web")) == 1 and more == 20
 
 
+def _current(directory):
+    """What `current` names, None when there is no link; a link that names a missing file fails."""
+    link = os.path.join(directory, "current")
+    if not os.path.lexists(link):
+        return None
+    target = os.readlink(link)
+    assert os.path.exists(os.path.join(directory, target)), f"`current` names {target}, which is gone"
+    return target
+
+
+def current_never_names_an_uploaded_file():
+    """`current` names the file being written, or the last one finished; once the uploader has
+    stored and deleted that one, `current` moves to the session's newest file left on disk (one a
+    first run kept, marked uploaded), or goes when none is left. Files finish by time (1 s), so
+    that nothing is written after them and `current` stays on them."""
+    use_store_credentials()
+    by_time = config(delete=True).replace("rotate_seconds: 0", "rotate_seconds: 1")
+    with S3rver() as s3:
+        with Collector(*upload_flags(s3.endpoint), config=config(delete=False)) as first:
+            send_files(first, 501, 1, 20)
+            wait_uploads(first, 1)
+            assert first.stop() == 0
+        web = os.path.join(first.pcap_dir, "web")
+        kept = [f for f in os.listdir(web) if f.endswith(".pcap")]
+        assert len(kept) == 1, kept
+        with Collector(*upload_flags(s3.endpoint), config=by_time, pcap_dir=first.pcap_dir) as c:
+            def finished_and_gone(directory, left):
+                """Until the files finished by time are uploaded and deleted: only `left` remain (10 s)."""
+                for _ in range(200):
+                    if sorted(f for f in os.listdir(directory) if ".pcap" in f and "flows" not in f) == left:
+                        return
+                    time.sleep(0.05)
+                raise AssertionError(f"{directory}: {os.listdir(directory)}")
+
+            for n in (1, 2):
+                c.send(frames(501, 5, start=20 * n))
+                c.wait_settled(5 * n)
+                wait_uploads(c, n)
+                finished_and_gone(web, kept)
+                assert _current(web) == kept[0], os.listdir(web)
+            # A session with nothing left behind: `current` goes with its last file.
+            other = os.path.join(c.pcap_dir, "vni-502")
+            c.send(frames(502, 5))
+            c.wait_settled(15)
+            wait_uploads(c, 3)
+            finished_and_gone(other, [])
+            assert _current(other) is None, os.listdir(other)
+            assert c.stop() == 0
+        assert records_in_bucket(s3.endpoint) == 20 + 15
+
+
 TESTS = [finished_files_reach_the_bucket_whole, store_down_at_start_then_up, store_cut_off_mid_upload,
          server_errors_and_slow_answers_are_outlasted, disk_filling_while_the_store_is_down,
          retention_keeps_what_is_not_uploaded, the_disk_floor_removes_files_not_uploaded_and_counts_them,
          uploads_run_as_the_user_after_the_drop, restart_with_a_backlog,
          sigterm_right_after_start_uploads_the_backlog_on_disk,
-         part_files_are_recovered_after_sigkill, sigterm_uploads_the_backlog_before_exit]
+         part_files_are_recovered_after_sigkill, sigterm_uploads_the_backlog_before_exit,
+         current_never_names_an_uploaded_file]
 
 if __name__ == "__main__":
     run({t.__name__: t for t in TESTS})

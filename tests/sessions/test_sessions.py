@@ -392,6 +392,36 @@ def bad_input_fails_before_anything_is_created():
         assert len(enis) == 2
 
 
+def plain_http_to_another_host_is_refused():
+    """EC2, SSM, STS or IMDS endpoints over plain http:// to another host would carry signed
+    requests in clear: refused before any request (--check-config too), unless
+    allow_insecure_endpoints, which is warned about. Loopback (the stand-ins here) is taken."""
+    ec2, target, filt = world()
+    with ec2:
+        cases = [
+            ([], {"AWS_ENDPOINT_URL_EC2": "http://192.0.2.10:8080"}, "AWS_ENDPOINT_URL_EC2 http://192.0.2.10:8080"),
+            (["--endpoint", "http://ec2.example"], {}, "endpoint http://ec2.example"),
+            ([], {"AWS_ENDPOINT_URL_STS": "http://[2001:db8::7]"}, "AWS_ENDPOINT_URL_STS http://[2001:db8::7]"),
+            ([], {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://192.0.2.12"},
+             "AWS_EC2_METADATA_SERVICE_ENDPOINT http://192.0.2.12"),
+        ]
+        for args, extra, expect in cases:
+            env = dict(env_for(ec2), **extra)
+            for check in ([], ["--check-config"]):
+                status, _, err = run(ec2, *selector_args(target, filt), *args, *check, env=env)
+                assert status == 2 and f"refusing plain http:// to another host ({expect})" in err, (args, extra, err)
+                assert "allow_insecure_endpoints" in err, err
+            status, _, err = run(ec2, *selector_args(target, filt), *args, "--check-config",
+                                 "--allow-insecure-endpoints", env=env)
+            assert status == 0 and f"warning: allow_insecure_endpoints: plain http:// to another host ({expect})" \
+                in err, (args, extra, err)
+        assert changes(ec2) == 0, "a refused run sent a change"
+        # The stand-in on loopback, and IMDS at its own address, are taken.
+        status, _, err = run(ec2, *selector_args(target, filt), "--check-config",
+                             env=env_for(ec2, AWS_EC2_METADATA_SERVICE_ENDPOINT="http://169.254.169.254"))
+        assert status == 0 and "warning" not in err, err
+
+
 def sessions_follow_the_fleet_within_one_interval():
     """Run as the collectors run it (--every, /metrics): as interfaces come
     and go, the sessions follow within an interval and /metrics says how
@@ -513,6 +543,7 @@ if __name__ == "__main__":
         refusals_are_named_per_interface_and_the_rest_goes_on, throttling_is_outlasted_and_named,
         two_reconcilers_at_once_make_one_session_per_interface, dry_run_changes_nothing,
         bad_input_fails_before_anything_is_created, sessions_follow_the_fleet_within_one_interval,
+        plain_http_to_another_host_is_refused,
         selectors_come_from_the_ssm_parameter_at_every_run]}
     tests[sys.argv[1]]()
     print("ok")

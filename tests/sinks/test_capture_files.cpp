@@ -147,3 +147,36 @@ TEST_CASE("capture files: the extent of a file stops at the first record that is
     CHECK(e.packets == 3);
     CHECK(e.whole_bytes == pcap_bytes(3).size());
 }
+
+TEST_CASE("capture files: removing the file `current` names moves it to the newest left, then removes it") {
+    TempDir tmp;
+    const fs::path dir = tmp.path / "web";
+    const std::string older = "web-20260101T000000Z-000001.pcap", newer = "web-20260101T000100Z-000002.pcap",
+                      newest = "web-20260101T000200Z-000003.pcap";
+    for (const auto& name : {older, newer, newest}) write_file(dir / name, pcap_bytes(1));
+    write_file(dir / (newest + std::string(flow_index::kSuffix)), "{}");
+    fs::create_directory_symlink("/", dir / "zz-a-link.pcap");  // a link is never a candidate, newest name or not
+    const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(dir_fd >= 0);
+    REQUIRE(point_current_link(dir_fd, newest.c_str()));
+    CHECK(fs::read_symlink(dir / "current") == newest);
+
+    // Another file goes: `current` stays where it is.
+    CHECK(remove_session_capture(dir_fd, older) == 0);
+    CHECK(fs::read_symlink(dir / "current") == newest);
+    // Its own file goes (with its index): `current` moves to the newest one left.
+    CHECK(remove_session_capture(dir_fd, newest) == 0);
+    CHECK_FALSE(fs::exists(dir / (newest + std::string(flow_index::kSuffix))));
+    CHECK(fs::read_symlink(dir / "current") == newer);
+    // A file being written is a capture too, and newer than any finished one.
+    const std::string part = "web-20260101T000300Z-000004.pcap.part";
+    write_file(dir / part, pcap_bytes(1));
+    CHECK(remove_session_capture(dir_fd, newer) == 0);
+    CHECK(fs::read_symlink(dir / "current") == part);
+    // The last one goes: so does `current`, never left naming nothing.
+    CHECK(remove_session_capture(dir_fd, part) == 0);
+    CHECK_FALSE(fs::exists(fs::symlink_status(dir / "current")));
+    CHECK(remove_session_capture(dir_fd, part) == ENOENT);
+    CHECK_FALSE(fs::exists(fs::symlink_status(dir / "current.new")));
+    ::close(dir_fd);
+}

@@ -371,6 +371,7 @@ TEST_CASE("stream: a FIFO reader gets a header, then every record in order, and 
     TempDir tmp;
     auto writer = std::make_shared<StreamWriter>(fifo_options(tmp.path));
     REQUIRE(writer->open() == "");
+    writer->start();
     struct stat st{};
     REQUIRE(stat((tmp.path / "feed").c_str(), &st) == 0);
     CHECK(S_ISFIFO(st.st_mode));
@@ -413,6 +414,7 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader, and the next on
     TempDir tmp;
     auto writer = std::make_shared<StreamWriter>(fifo_options(tmp.path));
     REQUIRE(writer->open() == "");
+    writer->start();
     TestSession s(0, 7);
     auto owned = std::make_unique<StreamSink>(StreamSinkOptions{writer, 65535, uint32_t(sink_kind("stream")), true});
     StreamSink& sink = *owned;
@@ -477,6 +479,7 @@ struct QuietReader {
         o.ring_bytes = ring_bytes;
         writer = std::make_shared<StreamWriter>(o);
         REQUIRE(writer->open() == "");
+    writer->start();
         fd = ::open((dir / "feed").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         REQUIRE(fd >= 0);
         REQUIRE(eventually([&] { return writer->has_reader(); }));
@@ -490,6 +493,7 @@ TEST_CASE("stream: an ended session is let go of once every record queued for it
     TempDir tmp;
     auto writer = std::make_shared<StreamWriter>(fifo_options(tmp.path));
     REQUIRE(writer->open() == "");
+    writer->start();
     TestSession a(0, 501);
     FifoReader reader((tmp.path / "feed").string());
     REQUIRE(eventually([&] { return writer->has_reader(); }));
@@ -627,6 +631,7 @@ TEST_CASE("stream: over a unix socket, each reader that connects gets its own he
     o.target = *parse_stream_target("unix:" + (tmp.path / "s").string(), why);
     auto writer = std::make_shared<StreamWriter>(o);
     REQUIRE(writer->open() == "");
+    writer->start();
     TestSession s(0, 7);
     StreamSink sink(StreamSinkOptions{writer, 65535, uint32_t(sink_kind("stream")), false});
     const Buf frame = tcp4(1, 2, 3, 4, 90);

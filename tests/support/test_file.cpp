@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <vector>
 
 #include "support/file.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -94,4 +95,40 @@ TEST_CASE("file: a secret is one line of at most 4 KiB, trimmed") {
     CHECK(secret_refusal(write(dir, "big", std::string(kMaxSecretFileBytes + 1, 'x'))) ==
           "secret file is larger than 4 KiB, the most we read");
     CHECK(secret_refusal(dir.path.string()).find("directory") != std::string::npos);
+}
+
+TEST_CASE("file: a file root reads must be its own or the service user's, and closed to others") {
+    test::TempDir tmp;
+    const std::string path = (tmp.path / "config.yaml").string();
+    std::ofstream(path) << "workers: 1\n";
+    ::chmod(path.c_str(), 0644);
+    ::chmod(tmp.path.c_str(), 0755);
+    const uid_t me = geteuid();
+    const std::vector<uid_t> mine = {me};
+    CHECK(check_trusted_file(path, mine, "config file") == "");
+    // Someone else's: refused, saying whose and the fix.
+    const std::vector<uid_t> others = {me + 1};
+    const std::string owned = check_trusted_file(path, others, "config file");
+    CHECK(owned.find("config file " + path + " belongs to ") == 0);
+    CHECK(owned.find("chown root " + path) != std::string::npos);
+    // Writable by the group or by anyone: refused, with the mode and the fix.
+    ::chmod(path.c_str(), 0664);
+    CHECK(check_trusted_file(path, mine, "config file") ==
+          "config file " + path + " is writable by its group (mode 0664), who could change what root does (like "
+          "OpenSSH's StrictModes); chmod go-w " + path);
+    ::chmod(path.c_str(), 0646);
+    CHECK(check_trusted_file(path, mine, "config file").find("is writable by anyone (mode 0646)") != std::string::npos);
+    ::chmod(path.c_str(), 0644);
+    // The directory holding it too: whoever may write there may swap the file.
+    ::chmod(tmp.path.c_str(), 0777);
+    const std::string dir = check_trusted_file(path, mine, "config file");
+    CHECK(dir.find("the directory of the config file " + tmp.path.string() + " is writable by anyone") == 0);
+    ::chmod(tmp.path.c_str(), 0755);
+    // Through a link: the file it leads to is what is judged.
+    const std::string link = (tmp.path / "link.yaml").string();
+    REQUIRE(::symlink(path.c_str(), link.c_str()) == 0);
+    ::chmod(path.c_str(), 0666);
+    CHECK(check_trusted_file(link, mine, "config file").find("config file " + path + " is writable") == 0);
+    CHECK(check_trusted_file((tmp.path / "missing").string(), mine, "config file").find("No such file") !=
+          std::string::npos);
 }
