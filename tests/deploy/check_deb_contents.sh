@@ -113,6 +113,10 @@ exp="$work/collector.expected"
 cat >"$exp" <<LIST
 /usr/lib/systemd/system/mirrortap-collector.service
 /usr/share/mirrortap/systemd/collector-tap.conf
+/usr/share/mirrortap/systemd/mirrortap-journal-ship.service
+/usr/share/mirrortap/systemd/mirrortap-journal-ship.timer
+/usr/share/mirrortap/systemd/mirrortap-journal-ship-final.service
+/usr/share/mirrortap/mirrortap-journal-ship
 /usr/lib/sysctl.d/60-mirrortap-collector.conf
 /usr/share/doc/mirrortap-collector/README.md
 /usr/share/doc/mirrortap-collector/scale-out.md
