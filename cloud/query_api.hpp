@@ -5,12 +5,16 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "cloud/credentials.hpp"
 #include "cloud/http.hpp"
+#include "cloud/result.hpp"
+#include "cloud/retry.hpp"
 
 namespace mirrortap::cloud {
 
@@ -24,5 +28,33 @@ HttpRequest query_api_request(const std::string& endpoint, const std::string& re
 
 // Waits `delay` in short steps; false, sooner, once *cancel is true.
 bool wait_unless_cancelled(std::chrono::milliseconds delay, const std::atomic<bool>* cancel);
+
+// What a client of one of these APIs holds for sending: the pieces every
+// request of every service needs.
+struct QueryApiChannel {
+    HttpClient& http;
+    CredentialProvider& credentials;
+    const RetryPolicy& retry;
+    const std::atomic<bool>* cancel = nullptr;
+    uint64_t* retries = nullptr;  // counts requests sent again; may be null
+};
+
+// How one call goes: its request, for the credentials of the attempt; the
+// error of an answer that is not 200 (each protocol words errors its own
+// way; default: XML as error_from_response reads it); and, optionally, what
+// a failed attempt means: true = the call's work is done after all (an
+// earlier attempt whose answer was lost did it).
+struct QueryApiCall {
+    std::function<HttpRequest(const Credentials&)> request;
+    std::function<AwsError(const HttpResponse&)> error_of;
+    std::function<bool(const AwsError& error, bool an_answer_was_lost)> done_despite;
+};
+
+// Sends the call until it is answered 200, fails for good, runs out of
+// attempts or is cancelled, waiting out capped, fully jittered backoff
+// between attempts and refreshing expired credentials. The 200 answer, or
+// nullopt when done_despite said the work was done, or the last error (with
+// "gave up after N attempts", or Cancelled). The caller sets its context.
+Result<std::optional<HttpResponse>> perform_with_retries(const QueryApiChannel& channel, const QueryApiCall& call);
 
 }  // namespace mirrortap::cloud

@@ -343,6 +343,8 @@ Exporter::Exporter(const Collector& collector, const Uploader* uploader)
 
 Exporter::~Exporter() = default;
 
+std::vector<MetricFamily> Exporter::collect() const { return metrics_->Collect(); }
+
 std::string Exporter::start() {
     const auto listen = collector_.config()->metrics_listen;
     if (!listen) return "";

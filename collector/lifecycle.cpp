@@ -1,8 +1,5 @@
 #include "collector/lifecycle.hpp"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <future>
 #include <memory>
 #include <optional>
@@ -10,6 +7,7 @@
 #include "cloud/autoscaling.hpp"
 #include "cloud/credentials.hpp"
 #include "cloud/imds.hpp"
+#include "support/own_thread.hpp"
 #include "support/parse.hpp"
 #include "support/text.hpp"
 
@@ -18,14 +16,6 @@ namespace mirrortap {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Threads of their own take no signal: the process's handlers run on the main thread.
-void block_signals_and_name(const char* name) {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    pthread_setname_np(pthread_self(), name);
-}
 
 }  // namespace
 

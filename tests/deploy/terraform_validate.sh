@@ -127,7 +127,7 @@ fi
 # the only refusals tolerated, and only while this collector reports them as
 # unknown keys: the config is then checked again without them, and the
 # moment the collector knows them the whole file must pass.
-ahead_of_collector='upload|lifecycle|retain_total_bytes|cloudwatch'
+ahead_of_collector='upload|lifecycle|retain_total_bytes'
 check_rendered_config() {
     local collector=$1 file=$2 name=$3 out unknown
     if out=$("$collector" --config "$file" --check-config 2>&1); then
