@@ -9,10 +9,10 @@ mock_provider "aws" {
 }
 
 variables {
-  vpc_id       = "vpc-1"
-  subnet_ids   = ["subnet-a", "subnet-b"]
-  source_cidrs = ["10.0.0.0/16"]
-  package_url  = "https://example.invalid/mirrortap-collector.deb"
+  vpc_id         = "vpc-1"
+  subnet_ids     = ["subnet-a", "subnet-b"]
+  source_cidrs   = ["10.0.0.0/16"]
+  package_url    = "https://example.invalid/mirrortap-collector.deb"
   package_sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
   ami_id         = "ami-0123456789abcdef0"
   mirror_sessions = [
@@ -145,7 +145,7 @@ run "nlb_default_affinity_uploads_to_a_new_bucket" {
     condition = (length(aws_iam_role_policy.ssm) == 1
       && toset(flatten([for st in data.aws_iam_policy_document.ssm[0].statement : st.actions])) == toset([
         "ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-        "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"])
+      "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"])
     && strcontains(base64decode(aws_launch_template.collector.user_data), "https://s3.eu-west-1.amazonaws.com/amazon-ssm-eu-west-1/latest/debian_amd64/amazon-ssm-agent.deb"))
     error_message = "SSM agent installed; the role has Session Manager's calls and no managed policy"
   }

@@ -193,6 +193,17 @@ run "alarms_and_group_metrics" {
   }
 }
 
+run "prometheus_jobs_take_the_fleets_region" {
+  command = apply
+
+  assert {
+    condition = (yamldecode(output.prometheus_scrape_configs)[0].ec2_sd_configs[0].region == "eu-west-1"
+      && yamldecode(output.prometheus_scrape_configs)[0].relabel_configs[0].replacement == "$${1}:9478"
+    && yamldecode(output.prometheus_scrape_configs)[1].ec2_sd_configs[0].port == 9479)
+    error_message = "the scrape jobs carry the fleet's region and ports, not a hard-coded one"
+  }
+}
+
 run "journal_shipped_beside_the_captures" {
   command = apply
 

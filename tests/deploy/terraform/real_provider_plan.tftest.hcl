@@ -68,14 +68,14 @@ override_data {
 }
 
 variables {
-  vpc_id       = "vpc-1"
-  subnet_ids   = ["subnet-a", "subnet-b"]
-  source_cidrs = ["10.0.0.0/16", "2001:db8:1::/64"]
-  package_url  = "https://example.invalid/mirrortap-collector.deb"
+  vpc_id         = "vpc-1"
+  subnet_ids     = ["subnet-a", "subnet-b"]
+  source_cidrs   = ["10.0.0.0/16", "2001:db8:1::/64"]
+  package_url    = "https://example.invalid/mirrortap-collector.deb"
   package_sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
   ami_id         = "ami-0123456789abcdef0"
-  key_name     = "ops"
-  admin_cidrs  = ["192.0.2.0/24"]
+  key_name       = "ops"
+  admin_cidrs    = ["192.0.2.0/24"]
   mirror_sessions = [
     { network_interface_id = "eni-1", vni = 501, name = "web" },
   ]

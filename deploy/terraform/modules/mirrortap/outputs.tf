@@ -138,3 +138,36 @@ output "alarm_names" {
   description = "The CloudWatch alarms of the fleet (alarms.tf)."
   value       = concat([for a in aws_cloudwatch_metric_alarm.fleet : a.alarm_name], [for a in aws_cloudwatch_metric_alarm.capacity_short : a.alarm_name])
 }
+
+output "prometheus_scrape_configs" {
+  description = "The scrape jobs of deploy/prometheus/prometheus.yml for this fleet, its region and ports filled in (YAML): paste them under scrape_configs."
+  value = yamlencode([
+    {
+      job_name = "mirrortap"
+      ec2_sd_configs = [{
+        region  = local.region, refresh_interval = "60s", port = var.metrics_port
+        filters = [{ name = "tag:mirrortap-role", values = ["collector"] }, { name = "instance-state-name", values = ["running"] }]
+      }]
+      relabel_configs = [
+        { source_labels = ["__meta_ec2_private_ip"], regex = "(.+)", target_label = "__address__", replacement = "$${1}:${var.metrics_port}" },
+        { source_labels = ["__meta_ec2_instance_id"], target_label = "instance_id" },
+        { source_labels = ["__meta_ec2_instance_id"], target_label = "instance" },
+        { source_labels = ["__meta_ec2_availability_zone"], target_label = "availability_zone" },
+        { source_labels = ["__meta_ec2_private_ip"], target_label = "private_ip" },
+        { source_labels = ["__meta_ec2_tag_aws_autoscaling_groupName"], target_label = "autoscaling_group" },
+      ]
+    },
+    {
+      job_name = "mirrortap-sessions"
+      ec2_sd_configs = [{
+        region  = local.region, refresh_interval = "60s", port = var.sessions_metrics_port
+        filters = [{ name = "tag:mirrortap-role", values = ["collector"] }, { name = "instance-state-name", values = ["running"] }]
+      }]
+      relabel_configs = [
+        { source_labels = ["__meta_ec2_instance_id"], target_label = "instance_id" },
+        { source_labels = ["__meta_ec2_instance_id"], target_label = "instance" },
+        { source_labels = ["__meta_ec2_availability_zone"], target_label = "availability_zone" },
+      ]
+    },
+  ])
+}
