@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "cloud/query_api.hpp"
+#include "support/text.hpp"
 
 namespace mirrortap::cloud {
 
@@ -24,6 +25,24 @@ std::string number_text(double v) {
 }
 
 }  // namespace
+
+std::optional<std::string> parse_cloudwatch_namespace(std::string_view text, std::string& why) {
+    constexpr std::string_view allowed = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_/#:";
+    if (text.empty() || text.size() > 255 || text.find_first_not_of(allowed) != std::string_view::npos ||
+        text.starts_with("AWS/")) {
+        why = quote(text) + " is not a namespace of our own (1 to 255 of A-Z a-z 0-9 . - _ / # :, not AWS/...)";
+        return std::nullopt;
+    }
+    return std::string(text);
+}
+
+std::optional<std::string> parse_dimension_value(std::string_view text, std::string& why) {
+    if (text.empty() || text.size() > 255 || has_control_character(text)) {
+        why = quote(text) + " is not a dimension value (1 to 255 characters, no control characters)";
+        return std::nullopt;
+    }
+    return std::string(text);
+}
 
 std::optional<std::string> cloudwatch_endpoint(std::string_view region, std::string& why) {
     return regional_endpoint("monitoring", region, why);

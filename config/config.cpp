@@ -150,24 +150,6 @@ std::optional<std::string> parse_auto_scaling_name(std::string_view text, std::s
     return std::string(text);
 }
 
-std::optional<std::string> parse_cloudwatch_namespace(std::string_view text, std::string& why) {
-    constexpr std::string_view allowed = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_/#:";
-    if (text.empty() || text.size() > 255 || text.find_first_not_of(allowed) != std::string_view::npos ||
-        text.starts_with("AWS/")) {
-        why = quote(text) + " is not a namespace of our own (1 to 255 of A-Z a-z 0-9 . - _ / # :, not AWS/...)";
-        return std::nullopt;
-    }
-    return std::string(text);
-}
-
-std::optional<std::string> parse_dimension_value(std::string_view text, std::string& why) {
-    if (text.empty() || text.size() > 255 || has_control_character(text)) {
-        why = quote(text) + " is not a dimension value (1 to 255 characters, no control characters)";
-        return std::nullopt;
-    }
-    return std::string(text);
-}
-
 ConfigLoad load_config_text(std::string_view text) {
     ConfigLoad out;
     ErrorList errors(out.errors);

@@ -204,10 +204,7 @@ std::optional<std::string> parse_auto_scaling_name(std::string_view text, std::s
 std::optional<UploadUrl> parse_upload_url(std::string_view text, std::string& why);   // s3://BUCKET[/PREFIX]
 std::optional<std::string> parse_storage_class(std::string_view text, std::string& why);  // an S3 storage class
 std::optional<std::string> parse_aws_region(std::string_view text, std::string& why);     // us-east-1
-// A CloudWatch namespace: 1 to 255 of A-Z a-z 0-9 . - _ / # :, not AWS/... (AWS's own).
-std::optional<std::string> parse_cloudwatch_namespace(std::string_view text, std::string& why);
-// A CloudWatch dimension value: 1 to 255 characters, no control characters.
-std::optional<std::string> parse_dimension_value(std::string_view text, std::string& why);
+
 // A collector id goes into object keys as collector=ID: 1 to 128 of A-Z a-z 0-9 . _ -
 std::optional<std::string> parse_collector_id(std::string_view text, std::string& why);
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "cloud/cloudwatch.hpp"
 #include "cloud/s3_address.hpp"
 #include "support/file.hpp"
 #include "support/text.hpp"
@@ -247,11 +248,11 @@ SettingsTable<Config> make_table() {
          .help = "publish this collector's figures to CloudWatch under this namespace (PutMetricData): packets received, "
                  "dropped and refused by reason, disk free, upload backlog, health\noff when empty",
          .on_reload = OnReload::restart,
-         .value = parsed_value<C>(field<&C::cloudwatch, &CW::metric_namespace>, parse_cloudwatch_namespace)},
+         .value = parsed_value<C>(field<&C::cloudwatch, &CW::metric_namespace>, cloud::parse_cloudwatch_namespace)},
         {.key = "cloudwatch.fleet", .default_text = "mirrortap", .group = kMonitoring,
          .help = "value of the one dimension, Fleet, of every figure: alarms add up the collectors of a fleet by it",
          .on_reload = OnReload::restart,
-         .value = parsed_value<C>(field<&C::cloudwatch, &CW::fleet>, parse_dimension_value)},
+         .value = parsed_value<C>(field<&C::cloudwatch, &CW::fleet>, cloud::parse_dimension_value)},
         {.key = "cloudwatch.region", .group = kMonitoring,
          .help = "CloudWatch's region; empty = AWS_REGION, AWS_DEFAULT_REGION, else the instance's (IMDS)",
          .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::cloudwatch, &CW::region>, parse_aws_region)},

@@ -210,7 +210,8 @@ locals {
   }
   lifecycle  = { hook_name = "mirrortap-drain", group_name = "mirrortap-collectors", region = "eu-west-1", poll_seconds = 5, drain_seconds = 300 }
   cloudwatch = { namespace = "Mirrortap", region = "eu-west-1", fleet = "mirrortap" }
-  sessions  = { region = "eu-west-1", selectors_parameter = "/mirrortap/mirrortap-sessions/selectors", metrics_port = 9479 }
+  sessions   = { region = "eu-west-1", selectors_parameter = "/mirrortap/mirrortap-sessions/selectors", metrics_port = 9479,
+                 cloudwatch_namespace = "Mirrortap", cloudwatch_fleet = "mirrortap" }
 }
 output "collector_yaml" {
   value = templatefile("$tpl/collector.yaml.tftpl", local.base)

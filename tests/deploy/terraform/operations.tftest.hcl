@@ -184,6 +184,12 @@ run "alarms_and_group_metrics" {
     error_message = "alarms on the collectors' own drops and health"
   }
   assert {
+    condition = (aws_cloudwatch_metric_alarm.fleet["interfaces-not-mirrored"].metric_name == "InterfacesNotMirrored"
+      && aws_cloudwatch_metric_alarm.fleet["interfaces-not-mirrored"].dimensions == tomap({ Fleet = "mirrortap" })
+    && strcontains(base64decode(aws_launch_template.collector.user_data), "cloudwatch_namespace: Mirrortap\ncloudwatch_fleet: mirrortap\n"))
+    error_message = "with selectors, mirrortap-sessions sends its coverage and an alarm watches what is not mirrored"
+  }
+  assert {
     condition     = alltrue([for a in aws_cloudwatch_metric_alarm.fleet : a.alarm_actions == toset(var.alarm_actions) && a.ok_actions == toset(var.alarm_actions)])
     error_message = "every alarm notifies alarm_actions, firing and clearing"
   }

@@ -76,6 +76,20 @@ locals {
       periods     = 3
       missing     = "breaching"
     }
+    }, !(var.cloudwatch_metrics && local.sessions_enabled) ? {} : {
+    # mirrortap-sessions' coverage: an interface a selector names that has
+    # no session (AWS cannot mirror its type, 3 sessions already, a quota).
+    interfaces-not-mirrored = {
+      description = "Interfaces the mirror_selectors name are not mirrored (mirrortap-sessions says why; InterfacesNotMirrored by Selector)."
+      namespace   = var.cloudwatch_namespace
+      metric      = "InterfacesNotMirrored"
+      dimensions  = local.fleet_dims
+      statistic   = "Maximum"
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      periods     = 10
+      missing     = "notBreaching"
+    }
   })
 }
 

@@ -27,9 +27,11 @@ locals {
 
   # /etc/mirrortap/sessions.yaml: nothing in it depends on the selectors.
   sessions_config = templatefile("${path.module}/templates/sessions.yaml.tftpl", {
-    region              = local.region
-    selectors_parameter = local.selectors_parameter
-    metrics_port        = var.sessions_metrics_port
+    region               = local.region
+    selectors_parameter  = local.selectors_parameter
+    metrics_port         = var.sessions_metrics_port
+    cloudwatch_namespace = var.cloudwatch_metrics ? var.cloudwatch_namespace : ""
+    cloudwatch_fleet     = var.name
   })
 }
 
