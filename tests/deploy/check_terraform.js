@@ -225,7 +225,7 @@ function requireResources(mod) {
   need("ASG group metrics enabled (the capacity alarms read them)", asg && mentions(asg.enabled_metrics, "GroupInServiceInstances") && mentions(asg.enabled_metrics, "GroupDesiredCapacity"));
   const alarms = all("aws_cloudwatch_metric_alarm");
   need("CloudWatch alarms: unhealthy targets, capacity, EBS burst balance, the collectors' drops and health",
-    alarms.length > 0 && ["UnHealthyHostCount", "GroupInServiceInstances", "GroupDesiredCapacity", "EBSByteBalance%", "PacketsDropped", "Healthy"].every((m) =>
+    alarms.length > 0 && ["UnHealthyHostCount", "GroupInServiceInstances", "GroupDesiredCapacity", "EBSByteBalance%", "EBSIOBalance%", "PacketsDropped", "Healthy"].every((m) =>
       mentions(mod.blocks.locals.alarms, m) || alarms.some((a) => mentions(a, m))));
 
   // Captures to S3: the bucket, the endpoint, the rendered config.

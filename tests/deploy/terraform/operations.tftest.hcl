@@ -171,6 +171,7 @@ run "alarms_and_group_metrics" {
   assert {
     condition = (aws_cloudwatch_metric_alarm.fleet["ebs-burst-balance"].metric_name == "EBSByteBalance%"
       && aws_cloudwatch_metric_alarm.fleet["ebs-burst-balance"].dimensions == tomap({ AutoScalingGroupName = "mirrortap-collectors" })
+      && aws_cloudwatch_metric_alarm.fleet["ebs-io-balance"].metric_name == "EBSIOBalance%"
       && aws_cloudwatch_metric_alarm.fleet["at-max-capacity"].threshold == 8
     && one([for q in aws_cloudwatch_metric_alarm.capacity_short["capacity-short"].metric_query : q.expression if q.return_data == true]) == "desired - in_service")
     error_message = "EBS burst balance and capacity alarms on the group"

@@ -36,18 +36,20 @@ locals {
       periods     = 15
       missing     = "notBreaching"
     }
-    # A collector's instance out of EBS burst (EBSByteBalance%): writes at the
-    # instance's EBS baseline, the pcap writer falls behind, records drop.
-    ebs-burst-balance = {
-      description = "A collector's EBS burst balance is low: at the baseline its disk cannot keep up with the capture rate."
-      namespace   = "AWS/EC2"
-      metric      = "EBSByteBalance%"
-      dimensions  = local.asg_dims
-      statistic   = "Minimum"
-      comparison  = "LessThanThreshold"
-      threshold   = var.alarm_ebs_balance_percent
-      periods     = 5
-      missing     = "notBreaching"
+    }, {
+    # A collector's instance out of EBS burst, bytes (EBSByteBalance%) or I/O
+    # operations (EBSIOBalance%, which many sessions' small writes empty
+    # first): at the baseline the pcap writer falls behind and records drop.
+    for name, metric in { ebs-burst-balance = "EBSByteBalance%", ebs-io-balance = "EBSIOBalance%" } : name => {
+      description                           = "A collector's EBS burst balance (${metric}) is low: at the baseline its disk cannot keep up with the capture rate."
+      namespace                             = "AWS/EC2"
+      metric                                = metric
+      dimensions                            = local.asg_dims
+      statistic                             = "Minimum"
+      comparison                            = "LessThanThreshold"
+      threshold                             = var.alarm_ebs_balance_percent
+      periods                               = 5
+      missing                               = "notBreaching"
     }
     }, !var.cloudwatch_metrics ? {} : {
     # The collectors' own counts (cloudwatch.* in their config): any packet

@@ -707,7 +707,7 @@ variable "alarm_actions" {
 }
 
 variable "alarm_ebs_balance_percent" {
-  description = "EBSByteBalance% (the instance's EBS burst bucket, Minimum over the group) below which the disk alarm fires: a collector out of EBS burst writes at its baseline and drops as queue_full."
+  description = "EBSByteBalance% and EBSIOBalance% (the instance's EBS burst buckets, Minimum over the group) below which the disk alarms fire: a collector out of EBS burst writes at its baseline and drops as queue_full."
   type        = number
   default     = 20
 
