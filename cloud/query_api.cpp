@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "cloud/aws_error.hpp"
+#include "support/parse.hpp"
 
 #include "support/text.hpp"
 
@@ -17,6 +18,17 @@ std::optional<std::string> regional_endpoint(std::string_view service, std::stri
     }
     const std::string domain = region.starts_with("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
     return "https://" + std::string(service) + "." + std::string(region) + "." + domain;
+}
+
+std::optional<std::string> endpoint_from_environment(const EnvLookup& env, std::string_view service, std::string& why) {
+    for (const std::string& name : {"AWS_ENDPOINT_URL_" + std::string(service), std::string("AWS_ENDPOINT_URL")}) {
+        const auto value = env(name);
+        if (!value) continue;
+        const auto url = parse_endpoint_url(*value, why);
+        if (!url) why = name + ": " + why;
+        return url;
+    }
+    return std::string();
 }
 
 HttpRequest query_api_request(const std::string& endpoint, const std::string& region, std::string_view service,

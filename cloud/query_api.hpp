@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "cloud/credentials.hpp"
+#include "cloud/environment.hpp"
 #include "cloud/http.hpp"
 #include "cloud/result.hpp"
 #include "cloud/retry.hpp"
@@ -21,6 +22,12 @@ namespace mirrortap::cloud {
 // https://SERVICE.REGION.amazonaws.com (.com.cn in the China regions), or
 // nullopt with `why` when `region` is no region name.
 std::optional<std::string> regional_endpoint(std::string_view service, std::string_view region, std::string& why);
+
+// Where the SDKs send SERVICE's requests (EC2, SSM, CLOUDWATCH, AUTO_SCALING)
+// when the environment says so: AWS_ENDPOINT_URL_<SERVICE>, else
+// AWS_ENDPOINT_URL. "" when neither is set; nullopt, with `why` naming the
+// variable, when the one set is no endpoint URL.
+std::optional<std::string> endpoint_from_environment(const EnvLookup& env, std::string_view service, std::string& why);
 
 // `credentials` must outlive the request (it is signed with them).
 HttpRequest query_api_request(const std::string& endpoint, const std::string& region, std::string_view service,

@@ -4,9 +4,9 @@
 
 #include "cloud/credentials.hpp"
 #include "cloud/imds.hpp"
+#include "cloud/query_api.hpp"
 #include "collector/metrics.hpp"
 #include "support/own_thread.hpp"
-#include "support/parse.hpp"
 
 namespace mirrortap {
 
@@ -102,13 +102,11 @@ std::string CloudWatchPublisher::start() {
     CloudWatchConfig& config = publish_.config;
     if (!config.enabled() || thread_.joinable()) return "";
     std::string why;
-    // The SDKs' endpoint variables, the service's first, when the config names none.
-    for (const char* variable : {"AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_ENDPOINT_URL"}) {
-        const auto endpoint = publish_.env(variable);
-        if (!endpoint || !config.endpoint.empty()) continue;
-        const auto url = parse_endpoint_url(*endpoint, why);
-        if (!url) return std::string("cloudwatch: ") + variable + ": " + why;
-        config.endpoint = *url;
+    // The SDKs' endpoint variables, when the config names none.
+    if (config.endpoint.empty()) {
+        const auto from_env = cloud::endpoint_from_environment(publish_.env, "CLOUDWATCH", why);
+        if (!from_env) return "cloudwatch: " + why;
+        config.endpoint = *from_env;
     }
     source_ = cloud::choose_credential_source(publish_.env, why);
     if (!source_) return "cloudwatch: " + why;

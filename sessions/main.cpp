@@ -16,6 +16,7 @@
 #include "cloud/ec2.hpp"
 #include "cloud/environment.hpp"
 #include "cloud/imds.hpp"
+#include "cloud/query_api.hpp"
 #include "cloud/ssm.hpp"
 #include "sessions/cli.hpp"
 #include "sessions/coverage.hpp"
@@ -41,17 +42,13 @@ bool locate(std::string_view service, const std::string& configured, const cloud
             std::optional<std::string> (*regional)(std::string_view, std::string&), std::string& endpoint) {
     std::string why;
     endpoint = configured;
-    const std::string specific = "AWS_ENDPOINT_URL_" + std::string(service);
-    for (const std::string& name : {specific, std::string("AWS_ENDPOINT_URL")}) {
-        if (!endpoint.empty()) break;
-        if (const auto value = env(name)) {
-            const auto url = parse_endpoint_url(*value, why);
-            if (!url) {
-                say(name + ": " + why);
-                return false;
-            }
-            endpoint = *url;
+    if (endpoint.empty()) {
+        const auto from_env = cloud::endpoint_from_environment(env, service, why);
+        if (!from_env) {
+            say(why);
+            return false;
         }
+        endpoint = *from_env;
     }
     if (endpoint.empty()) {
         const auto url = regional(region, why);
