@@ -13,10 +13,6 @@ namespace {
 
 constexpr std::string_view kApiVersion = "2011-01-01";
 
-AwsError local_error(std::string code, std::string message) {
-    return AwsError{0, std::move(code), std::move(message), "", false, ""};
-}
-
 // What Auto Scaling answers when the action is no longer waiting: already
 // completed (by us, or by its timeout), or never started.
 bool no_active_action(const AwsError& e) {
@@ -32,14 +28,6 @@ std::optional<std::string> autoscaling_endpoint(std::string_view region, std::st
 AutoScalingClient::AutoScalingClient(AutoScalingOptions options, std::shared_ptr<CredentialProvider> credentials)
     : options_(std::move(options)), credentials_(std::move(credentials)) {
     http_.set_cancel_flag(options_.cancel);
-}
-
-bool AutoScalingClient::cancelled() const {
-    return options_.cancel && options_.cancel->load(std::memory_order_relaxed);
-}
-
-bool AutoScalingClient::wait(std::chrono::milliseconds delay) const {
-    return wait_unless_cancelled(delay, options_.cancel);
 }
 
 Result<Done> AutoScalingClient::complete_lifecycle_action(const LifecycleAction& action, std::string_view result) {
@@ -63,36 +51,16 @@ Result<Done> AutoScalingClient::call(std::string_view action_name, const Lifecyc
     if (!extra_name.empty()) form.push_back({std::string(extra_name), std::string(extra_value)});
     const std::string body = canonical_query(std::move(form));
 
-    const int attempts = std::max(1, options_.retry.max_attempts);
-    AwsError last;
-    bool an_answer_was_lost = false;
-    for (int attempt = 1; attempt <= attempts; ++attempt) {
-        if (attempt > 1) {
-            if (!wait(backoff_delay(options_.retry, attempt - 1))) break;
-            ++retries_;
-        }
-        if (cancelled()) break;
-        auto credentials = credentials_->get();
-        if (!credentials) {
-            last = credentials.error();
-        } else {
-            auto answer = http_.perform(query_api_request(options_.endpoint, options_.region, "autoscaling", body,
-                                                          credentials.value(), options_.limits));
-            if (answer && answer->status == 200) return Done{};
-            last = answer ? error_from_response(answer->status, answer->body, answer->header("x-amzn-requestid"))
-                          : answer.error();
-            if (lost_answer_means_done && an_answer_was_lost && no_active_action(last)) return Done{};
-            // No answer to a request that arrived may still have done its work.
-            an_answer_was_lost = an_answer_was_lost || (!answer && last.code != "ConnectionFailed");
-            if (last.code == "ExpiredToken") credentials_->refresh_soon();
-        }
-        if (!last.retryable) break;
-        if (attempt == attempts && attempts > 1)
-            last.message += " (gave up after " + std::to_string(attempts) + " attempts)";
-    }
-    if (cancelled()) last = local_error("Cancelled", "stopped before it was done");
-    last.context = context;
-    return last;
+    QueryApiCall call;
+    call.request = [&](const Credentials& credentials) {
+        return query_api_request(options_.endpoint, options_.region, "autoscaling", body, credentials, options_.limits);
+    };
+    if (lost_answer_means_done)
+        call.done_despite = [](const AwsError& e, bool an_answer_was_lost) { return an_answer_was_lost && no_active_action(e); };
+    auto answer = perform_with_retries({http_, *credentials_, options_.retry, options_.cancel, &retries_}, call);
+    if (answer) return Done{};
+    answer.error().context = context;
+    return answer.error();
 }
 
 }  // namespace mirrortap::cloud

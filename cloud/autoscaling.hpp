@@ -62,9 +62,6 @@ private:
     // attempts. `lost_answer_means_done`: see complete_lifecycle_action.
     Result<Done> call(std::string_view action_name, const LifecycleAction& action, std::string_view extra_name,
                       std::string_view extra_value, bool lost_answer_means_done);
-    bool cancelled() const;
-    bool wait(std::chrono::milliseconds delay) const;
-
     AutoScalingOptions options_;
     std::shared_ptr<CredentialProvider> credentials_;
     HttpClient http_;

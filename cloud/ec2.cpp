@@ -156,44 +156,25 @@ Ec2Client::Ec2Client(Ec2Options options, std::shared_ptr<CredentialProvider> cre
     http_.set_cancel_flag(options_.cancel);
 }
 
-bool Ec2Client::cancelled() const { return options_.cancel && options_.cancel->load(std::memory_order_relaxed); }
-
-bool Ec2Client::wait(std::chrono::milliseconds delay) const { return wait_unless_cancelled(delay, options_.cancel); }
-
 Result<XmlTree> Ec2Client::call(std::string_view action, const std::vector<QueryParam>& form) {
     const std::string body = canonical_query(form);
-    const int attempts = std::max(1, options_.retry.max_attempts);
-    AwsError last;
-    for (int attempt = 1; attempt <= attempts; ++attempt) {
-        if (attempt > 1) {
-            if (!wait(backoff_delay(options_.retry, attempt - 1))) break;
-            ++retries_;
-        }
-        if (cancelled()) break;
-        auto credentials = credentials_->get();
-        if (!credentials) {
-            last = credentials.error();
-        } else {
-            auto answer = http_.perform(
-                query_api_request(options_.endpoint, options_.region, "ec2", body, credentials.value(), options_.limits));
-            if (answer && answer->status == 200) {
-                std::string why;
-                auto doc = parse_xml(answer->body, why, options_.limits.max_response_bytes);
-                if (doc && ec2_response(*doc, action)) return std::move(*doc);
-                return local_error("MalformedAnswer", doc ? "no <" + std::string(action) + "Response> in the answer" : why);
-            }
-            last = answer ? error_from_response(answer->status, answer->body, answer->header("x-amzn-requestid"))
-                          : answer.error();
-            if (last.code == "RequestLimitExceeded") ++throttled_;
-            if (last.code == "ExpiredToken") credentials_->refresh_soon();
-        }
-        if (!last.retryable) break;
-        if (attempt == attempts && attempts > 1)
-            last.message += " (gave up after " + std::to_string(attempts) + " attempts)";
+    QueryApiCall call;
+    call.request = [&](const Credentials& credentials) {
+        return query_api_request(options_.endpoint, options_.region, "ec2", body, credentials, options_.limits);
+    };
+    call.done_despite = [this](const AwsError& e, bool) {
+        if (e.code == "RequestLimitExceeded") ++throttled_;
+        return false;
+    };
+    auto answer = perform_with_retries({http_, *credentials_, options_.retry, options_.cancel, &retries_}, call);
+    if (!answer) {
+        answer.error().context = std::string(action);
+        return answer.error();
     }
-    if (cancelled()) last = local_error("Cancelled", "stopped before it was done");
-    last.context = std::string(action);
-    return last;
+    std::string why;
+    auto doc = parse_xml(answer.value()->body, why, options_.limits.max_response_bytes);
+    if (doc && ec2_response(*doc, action)) return std::move(*doc);
+    return local_error("MalformedAnswer", doc ? "no <" + std::string(action) + "Response> in the answer" : why);
 }
 
 Result<std::vector<XmlTree>> Ec2Client::pages(std::string_view action, std::vector<QueryParam> params,

@@ -146,9 +146,6 @@ private:
     Result<std::vector<std::string>> existing(std::string_view action, std::string_view id_param,
                                               std::string_view set, std::string_view id,
                                               const std::vector<std::string>& ids);
-    bool cancelled() const;
-    bool wait(std::chrono::milliseconds delay) const;
-
     Ec2Options options_;
     std::shared_ptr<CredentialProvider> credentials_;
     HttpClient http_;

@@ -1,6 +1,10 @@
 #include "cloud/query_api.hpp"
 
+#include <algorithm>
 #include <thread>
+
+#include "cloud/aws_error.hpp"
+#include "support/parse.hpp"
 
 #include "support/text.hpp"
 
@@ -14,6 +18,17 @@ std::optional<std::string> regional_endpoint(std::string_view service, std::stri
     }
     const std::string domain = region.starts_with("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
     return "https://" + std::string(service) + "." + std::string(region) + "." + domain;
+}
+
+std::optional<std::string> endpoint_from_environment(const EnvLookup& env, std::string_view service, std::string& why) {
+    for (const std::string& name : {"AWS_ENDPOINT_URL_" + std::string(service), std::string("AWS_ENDPOINT_URL")}) {
+        const auto value = env(name);
+        if (!value) continue;
+        const auto url = parse_endpoint_url(*value, why);
+        if (!url) why = name + ": " + why;
+        return url;
+    }
+    return std::string();
 }
 
 HttpRequest query_api_request(const std::string& endpoint, const std::string& region, std::string_view service,
@@ -40,6 +55,39 @@ bool wait_unless_cancelled(std::chrono::milliseconds delay, const std::atomic<bo
         std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(50)));
     }
     return false;
+}
+
+Result<std::optional<HttpResponse>> perform_with_retries(const QueryApiChannel& channel, const QueryApiCall& call) {
+    const auto cancelled = [&] { return channel.cancel && channel.cancel->load(std::memory_order_relaxed); };
+    const int attempts = std::max(1, channel.retry.max_attempts);
+    AwsError last;
+    bool an_answer_was_lost = false;
+    for (int attempt = 1; attempt <= attempts; ++attempt) {
+        if (attempt > 1) {
+            if (!wait_unless_cancelled(backoff_delay(channel.retry, attempt - 1), channel.cancel)) break;
+            if (channel.retries) ++*channel.retries;
+        }
+        if (cancelled()) break;
+        auto credentials = channel.credentials.get();
+        if (!credentials) {
+            last = credentials.error();
+        } else {
+            auto answer = channel.http.perform(call.request(credentials.value()));
+            if (answer && answer->status == 200) return std::optional<HttpResponse>(std::move(answer.value()));
+            if (!answer) last = answer.error();
+            else if (call.error_of) last = call.error_of(answer.value());
+            else last = error_from_response(answer->status, answer->body, answer->header("x-amzn-requestid"));
+            if (call.done_despite && call.done_despite(last, an_answer_was_lost)) return std::optional<HttpResponse>();
+            // No answer to a request that arrived may still have done its work.
+            an_answer_was_lost = an_answer_was_lost || (!answer && last.code != "ConnectionFailed");
+            if (last.code == "ExpiredToken" || last.code == "ExpiredTokenException") channel.credentials.refresh_soon();
+        }
+        if (!last.retryable) break;
+        if (attempt == attempts && attempts > 1)
+            last.message += " (gave up after " + std::to_string(attempts) + " attempts)";
+    }
+    if (cancelled()) last = AwsError{0, "Cancelled", "stopped before it was done", "", false, ""};
+    return last;
 }
 
 }  // namespace mirrortap::cloud

@@ -43,33 +43,23 @@ SsmClient::SsmClient(SsmOptions options, std::shared_ptr<CredentialProvider> cre
 
 Result<std::string> SsmClient::get_parameter(const std::string& name) {
     const std::string body = "{\"Name\":" + json::quoted(name) + "}";
-    const int attempts = std::max(1, options_.retry.max_attempts);
-    AwsError last;
-    for (int attempt = 1; attempt <= attempts; ++attempt) {
-        if (attempt > 1 && !wait_unless_cancelled(backoff_delay(options_.retry, attempt - 1), options_.cancel)) break;
-        auto credentials = credentials_->get();
-        if (!credentials) {
-            last = credentials.error();
-        } else {
-            HttpRequest request =
-                query_api_request(options_.endpoint, options_.region, "ssm", body, credentials.value(), options_.limits);
-            request.headers[0] = {"Content-Type", "application/x-amz-json-1.1"};
-            request.headers.emplace_back("X-Amz-Target", "AmazonSSM.GetParameter");
-            auto answer = http_.perform(request);
-            if (answer && answer->status == 200) return parse_parameter_value(answer->body);
-            if (!answer) last = answer.error();
-            else if (auto e = parse_json_error(answer->status, answer->body)) last = *e;
-            else last = error_from_response(answer->status, answer->body, answer->header("x-amzn-requestid"));
-            if (answer) last.request_id = answer->header("x-amzn-requestid");
-            if (last.code == "ExpiredTokenException" || last.code == "ExpiredToken") credentials_->refresh_soon();
-        }
-        if (!last.retryable) break;
-        if (attempt == attempts && attempts > 1)
-            last.message += " (gave up after " + std::to_string(attempts) + " attempts)";
-    }
-    if (options_.cancel && options_.cancel->load()) last = AwsError{0, "Cancelled", "stopped before it was done", "", false, ""};
-    last.context = "GetParameter " + quote(name);
-    return last;
+    QueryApiCall call;
+    call.request = [&](const Credentials& credentials) {
+        HttpRequest request = query_api_request(options_.endpoint, options_.region, "ssm", body, credentials, options_.limits);
+        request.headers[0] = {"Content-Type", "application/x-amz-json-1.1"};
+        request.headers.emplace_back("X-Amz-Target", "AmazonSSM.GetParameter");
+        return request;
+    };
+    call.error_of = [](const HttpResponse& answer) {
+        AwsError e = parse_json_error(answer.status, answer.body)
+                         .value_or(error_from_response(answer.status, answer.body, answer.header("x-amzn-requestid")));
+        e.request_id = answer.header("x-amzn-requestid");
+        return e;
+    };
+    auto answer = perform_with_retries({http_, *credentials_, options_.retry, options_.cancel, nullptr}, call);
+    if (answer) return parse_parameter_value(answer.value()->body);
+    answer.error().context = "GetParameter " + quote(name);
+    return answer.error();
 }
 
 }  // namespace mirrortap::cloud

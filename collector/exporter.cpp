@@ -348,6 +348,8 @@ Exporter::Exporter(const Collector& collector, const Uploader* uploader)
 
 Exporter::~Exporter() = default;
 
+std::vector<MetricFamily> Exporter::collect() const { return metrics_->Collect(); }
+
 std::string Exporter::open() {
     const auto listen = collector_.config()->metrics_listen;
     if (!listen) return "";

@@ -6,6 +6,8 @@
 // are read from the workers at scrape time and serialized with prometheus-cpp;
 // the hot path keeps no registry.
 #pragma once
+#include <prometheus/metric_family.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +38,8 @@ public:
     std::string open();
     // Serves what open() bound: the server's thread and the page's.
     void start();
+    // The figures /metrics shows, read now (also what cloudwatch_publisher.hpp sends).
+    std::vector<prometheus::MetricFamily> collect() const;
     // From SIGTERM on, /readyz answers 503 so that the load balancer stops sending.
     void set_draining() { draining_ = true; }
     // From the Auto Scaling group's Terminated on (collector/lifecycle.hpp), /readyz answers 503 with why.

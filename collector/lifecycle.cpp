@@ -1,8 +1,5 @@
 #include "collector/lifecycle.hpp"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <future>
 #include <memory>
 #include <optional>
@@ -10,7 +7,8 @@
 #include "cloud/autoscaling.hpp"
 #include "cloud/credentials.hpp"
 #include "cloud/imds.hpp"
-#include "support/parse.hpp"
+#include "cloud/query_api.hpp"
+#include "support/own_thread.hpp"
 #include "support/text.hpp"
 
 namespace mirrortap {
@@ -18,14 +16,6 @@ namespace mirrortap {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Threads of their own take no signal: the process's handlers run on the main thread.
-void block_signals_and_name(const char* name) {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    pthread_setname_np(pthread_self(), name);
-}
 
 }  // namespace
 
@@ -192,11 +182,11 @@ LifecycleWatcher::~LifecycleWatcher() { stop(); }
 std::string LifecycleWatcher::start() {
     if (!watch_.config.enabled() || thread_.joinable()) return "";
     std::string why;
-    // The SDKs' service-specific endpoint variable, when the config names none.
-    if (const auto endpoint = watch_.env("AWS_ENDPOINT_URL_AUTO_SCALING"); endpoint && watch_.config.endpoint.empty()) {
-        const auto url = parse_endpoint_url(*endpoint, why);
-        if (!url) return "lifecycle: AWS_ENDPOINT_URL_AUTO_SCALING: " + why;
-        watch_.config.endpoint = *url;
+    // The SDKs' endpoint variables, when the config names none.
+    if (watch_.config.endpoint.empty()) {
+        const auto from_env = cloud::endpoint_from_environment(watch_.env, "AUTO_SCALING", why);
+        if (!from_env) return "lifecycle: " + why;
+        watch_.config.endpoint = *from_env;
     }
     const auto imds = cloud::imds_settings_from_environment(watch_.env, why);
     if (!imds) {

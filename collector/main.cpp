@@ -12,6 +12,7 @@
 #include "collector/cli.hpp"
 #include "collector/collector.hpp"
 #include "collector/exporter.hpp"
+#include "collector/cloudwatch_publisher.hpp"
 #include "collector/lifecycle.hpp"
 #include "collector/privileges.hpp"
 #include "collector/upload_setup.hpp"
@@ -248,7 +249,15 @@ int main(int argc, char** argv) {
                                     std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
                                 }});
     if (auto why = lifecycle.start(); !why.empty()) return fail(why);
+    // The figures of /metrics for CloudWatch, for operators without Prometheus.
+    CloudWatchPublisher cloudwatch({.config = config->cloudwatch,
+                                    .collect = [&] { return exporter.collect(); },
+                                    .log = [](const std::string& line) {
+                                        std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
+                                    }});
+    if (auto why = cloudwatch.start(); !why.empty()) return fail(why);
     io.run();
+    cloudwatch.stop();
     lifecycle.stop();
     collector.stop();  // every open file finished: the uploader has them all
     if (uploader) {

@@ -50,14 +50,17 @@ std::vector<std::string> endpoints_in_clear(const Config& config, const cloud::E
     };
     check("upload.endpoint", config.upload.endpoint);
     check("lifecycle.endpoint", config.lifecycle.endpoint);
-    const bool lifecycle = config.lifecycle.enabled(), upload = config.upload.enabled();
+    check("cloudwatch.endpoint", config.cloudwatch.endpoint);
+    const bool lifecycle = config.lifecycle.enabled(), upload = config.upload.enabled(),
+               cloudwatch = config.cloudwatch.enabled();
     const auto from_env = [&](const char* name, bool used, bool imds = false) {
         if (!used) return;
         if (const auto url = env(name)) check(name, *url, imds);
     };
     from_env("AWS_ENDPOINT_URL_AUTO_SCALING", lifecycle && config.lifecycle.endpoint.empty());
-    from_env("AWS_ENDPOINT_URL_STS", lifecycle || upload);
-    from_env("AWS_EC2_METADATA_SERVICE_ENDPOINT", lifecycle || upload, true);
+    from_env("AWS_ENDPOINT_URL_CLOUDWATCH", cloudwatch && config.cloudwatch.endpoint.empty());
+    from_env("AWS_ENDPOINT_URL_STS", lifecycle || upload || cloudwatch);
+    from_env("AWS_EC2_METADATA_SERVICE_ENDPOINT", lifecycle || upload || cloudwatch, true);
     return found;
 }
 

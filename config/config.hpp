@@ -126,6 +126,19 @@ struct UploadConfig {
     bool enabled() const { return !url.bucket.empty(); }
 };
 
+// The collector's own figures in CloudWatch (collector/cloudwatch_publisher.hpp):
+// received, dropped and refused by reason, disk free, upload backlog and
+// health, sent with PutMetricData every interval_seconds, dimension Fleet.
+// Off while metric_namespace is empty.
+struct CloudWatchConfig {
+    std::string metric_namespace;
+    std::string region;    // "" = AWS_REGION, AWS_DEFAULT_REGION, else the instance's (IMDS)
+    std::string endpoint;  // "" = AWS_ENDPOINT_URL_CLOUDWATCH, else https://monitoring.REGION.amazonaws.com
+    std::string fleet = "mirrortap";  // the value of the Fleet dimension: alarms aggregate the collectors by it
+    uint32_t interval_seconds = 60;
+    bool enabled() const { return !metric_namespace.empty(); }
+};
+
 struct Config {
     Endpoint listen;
     std::optional<Endpoint> listen_geneve;  // GENEVE from a Gateway Load Balancer; off when absent
@@ -160,6 +173,7 @@ struct Config {
     std::optional<Endpoint> forward; // re-encapsulate and send here (sinks/forward_sink.hpp)
     LifecycleConfig lifecycle;
     UploadConfig upload;
+    CloudWatchConfig cloudwatch;
     // Names this collector in flow indexes and object keys; "" = the EC2 instance id when
     // uploading (resolved once at start), else the host name.
     std::string collector_id;
@@ -197,6 +211,7 @@ std::optional<std::string> parse_auto_scaling_name(std::string_view text, std::s
 std::optional<UploadUrl> parse_upload_url(std::string_view text, std::string& why);   // s3://BUCKET[/PREFIX]
 std::optional<std::string> parse_storage_class(std::string_view text, std::string& why);  // an S3 storage class
 std::optional<std::string> parse_aws_region(std::string_view text, std::string& why);     // us-east-1
+
 // A collector id goes into object keys as collector=ID: 1 to 128 of A-Z a-z 0-9 . _ -
 std::optional<std::string> parse_collector_id(std::string_view text, std::string& why);
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "cloud/cloudwatch.hpp"
 #include "cloud/s3_address.hpp"
 #include "support/file.hpp"
 #include "support/text.hpp"
@@ -15,6 +16,7 @@ using C = Config;
 using P = PcapConfig;
 using L = LifecycleConfig;
 using U = UploadConfig;
+using CW = CloudWatchConfig;
 using std::chrono::seconds;
 
 // --help sections.
@@ -236,6 +238,25 @@ SettingsTable<Config> make_table() {
         {.key = "metrics_auth.bearer_token_file", .group = kMonitoring,
          .help = "file holding a bearer token for /metrics (one line, at most 4 KiB)", .on_reload = OnReload::restart,
          .value = secret_file_value<&MetricsAuth::bearer_token, &MetricsAuth::bearer_token_file>()},
+        {.key = "cloudwatch.namespace", .group = kMonitoring,
+         .help = "publish this collector's figures to CloudWatch under this namespace (PutMetricData): packets received, "
+                 "dropped and refused by reason, disk free, upload backlog, health\noff when empty",
+         .on_reload = OnReload::restart,
+         .value = parsed_value<C>(field<&C::cloudwatch, &CW::metric_namespace>, cloud::parse_cloudwatch_namespace)},
+        {.key = "cloudwatch.fleet", .default_text = "mirrortap", .group = kMonitoring,
+         .help = "value of the one dimension, Fleet, of every figure: alarms add up the collectors of a fleet by it",
+         .on_reload = OnReload::restart,
+         .value = parsed_value<C>(field<&C::cloudwatch, &CW::fleet>, cloud::parse_dimension_value)},
+        {.key = "cloudwatch.region", .group = kMonitoring,
+         .help = "CloudWatch's region; empty = AWS_REGION, AWS_DEFAULT_REGION, else the instance's (IMDS)",
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::cloudwatch, &CW::region>, parse_aws_region)},
+        {.key = "cloudwatch.endpoint", .group = kMonitoring,
+         .help = "CloudWatch endpoint URL; empty = AWS_ENDPOINT_URL_CLOUDWATCH, else https://monitoring.REGION.amazonaws.com",
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::cloudwatch, &CW::endpoint>, parse_endpoint_url)},
+        {.key = "cloudwatch.interval_seconds", .default_text = "60", .group = kMonitoring,
+         .help = "how often the figures are sent (a duration; one request per interval, at most 1000 figures each)",
+         .on_reload = OnReload::restart,
+         .value = duration_value<C>(field<&C::cloudwatch, &CW::interval_seconds>, seconds(1), seconds(3600))},
         {.key = "metrics.max_session_series", .default_text = "1024", .group = kMonitoring,
          .help = "sessions with /metrics series of their own: the named, then the loudest; "
                  "the rest summed into session=\"other\"\n0 = no cap; bounds the page at any number of sessions",

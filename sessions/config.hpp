@@ -25,6 +25,11 @@ struct SessionsConfig {
     std::string ssm_endpoint;      // "": AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL, else https://ssm.REGION.amazonaws.com
     std::optional<Endpoint> metrics_listen;  // ADDR:PORT of /metrics; absent: none
     std::string metrics_textfile;  // node_exporter textfile; "": none
+    // The coverage in CloudWatch too (PutMetricData after every run), under
+    // this namespace with the dimension Fleet (and Selector); "": not sent.
+    std::string cloudwatch_namespace;
+    std::string cloudwatch_fleet = "mirrortap";
+    std::string cloudwatch_endpoint;  // "": AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL, else AWS's
     // Instance types AWS does not mirror from (a trailing '*' matches a family).
     std::vector<std::string> unsupported_instance_types = default_unsupported_instance_types();
     uint32_t max_attempts = 6;     // per request, throttling included

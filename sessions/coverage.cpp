@@ -66,6 +66,23 @@ std::string coverage_text(const CoverageRun& run) {
     return out;
 }
 
+std::vector<cloud::MetricDatum> coverage_figures(const CoverageRun& run, const std::string& fleet) {
+    std::vector<cloud::MetricDatum> out;
+    if (run.selectors.empty()) return out;
+    double not_mirrored_all = 0;
+    for (const Coverage& c : run.selectors) {
+        double not_mirrored = 0;
+        for (const auto& [reason, n] : c.not_mirrored) not_mirrored += double(n);
+        not_mirrored_all += not_mirrored;
+        const std::vector<cloud::MetricDimension> dims{{"Fleet", fleet}, {"Selector", c.selector}};
+        out.push_back({"InterfacesSelected", "Count", double(c.selected), dims});
+        out.push_back({"InterfacesMirrored", "Count", double(c.mirrored), dims});
+        out.push_back({"InterfacesNotMirrored", "Count", not_mirrored, dims});
+    }
+    out.push_back({"InterfacesNotMirrored", "Count", not_mirrored_all, {{"Fleet", fleet}}});
+    return out;
+}
+
 std::optional<double> last_success_in(std::string_view text) {
     const std::string prefix = std::string(kMetricSuccessTime) + " ";
     for (size_t at = 0; at < text.size();) {

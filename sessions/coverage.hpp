@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cloud/cloudwatch.hpp"
 #include "sessions/plan.hpp"
 
 namespace mirrortap::sessions {
@@ -36,6 +37,12 @@ struct CoverageRun {
 // The Prometheus text exposition of a run. Every reason is written for
 // every selector (0 when none), so that an alert sees a reason appear.
 std::string coverage_text(const CoverageRun& run);
+
+// The same coverage for CloudWatch: per selector (dimensions Fleet,
+// Selector) InterfacesSelected, InterfacesMirrored and InterfacesNotMirrored,
+// and InterfacesNotMirrored of all selectors with Fleet alone, which an alarm
+// watches. Nothing when nothing could be planned.
+std::vector<cloud::MetricDatum> coverage_figures(const CoverageRun& run, const std::string& fleet);
 
 // The last success time written in an earlier file's text, if any.
 std::optional<double> last_success_in(std::string_view text);

@@ -11,11 +11,13 @@
 #include <random>
 #include <thread>
 
+#include "cloud/cloudwatch.hpp"
 #include "cloud/credentials.hpp"
 #include "cloud/ec2.hpp"
 #include "cloud/environment.hpp"
 #include "cloud/imds.hpp"
 #include "cloud/s3_address.hpp"
+#include "cloud/query_api.hpp"
 #include "cloud/ssm.hpp"
 #include "sessions/cli.hpp"
 #include "sessions/coverage.hpp"
@@ -42,17 +44,13 @@ bool locate(std::string_view service, const std::string& configured, const cloud
             std::optional<std::string> (*regional)(std::string_view, std::string&), std::string& endpoint) {
     std::string why;
     endpoint = configured;
-    const std::string specific = "AWS_ENDPOINT_URL_" + std::string(service);
-    for (const std::string& name : {specific, std::string("AWS_ENDPOINT_URL")}) {
-        if (!endpoint.empty()) break;
-        if (const auto value = env(name)) {
-            const auto url = parse_endpoint_url(*value, why);
-            if (!url) {
-                say(name + ": " + why);
-                return false;
-            }
-            endpoint = *url;
+    if (endpoint.empty()) {
+        const auto from_env = cloud::endpoint_from_environment(env, service, why);
+        if (!from_env) {
+            say(why);
+            return false;
         }
+        endpoint = *from_env;
     }
     if (endpoint.empty()) {
         const auto url = regional(region, why);
@@ -150,11 +148,11 @@ private:
     std::string text_;
 };
 
-// Publishes a run's coverage: to /metrics and the textfile, as configured.
-// The last success is remembered across runs (this process's, or the
-// textfile's from an earlier one).
+// Publishes a run's coverage: to /metrics, the textfile and CloudWatch, as
+// configured. The last success is remembered across runs (this process's,
+// or the textfile's from an earlier one).
 void publish_coverage(const SessionsConfig& config, const RunReport& report, std::optional<double>& last_success,
-                      CoverageBoard& board) {
+                      CoverageBoard& board, cloud::CloudWatchClient* cloudwatch) {
     CoverageRun run;
     run.now_seconds = unix_now();
     run.success = report.outcome == RunOutcome::done;
@@ -165,6 +163,11 @@ void publish_coverage(const SessionsConfig& config, const RunReport& report, std
     run.last_success_seconds = last_success;
     const std::string text = coverage_text(run);
     board.set(text);
+    if (cloudwatch)
+        if (const auto data = coverage_figures(run, config.cloudwatch_fleet); !data.empty())
+            if (auto put = cloudwatch->put_metric_data(config.cloudwatch_namespace, data, std::chrono::system_clock::now());
+                !put)
+                say("sending the coverage to CloudWatch failed: " + put.error().describe());
     if (config.metrics_textfile.empty()) return;
     if (const std::string why = write_textfile(config.metrics_textfile, text); !why.empty())
         say("writing the coverage failed: " + why);
@@ -176,6 +179,7 @@ struct Clients {
         : ec2(std::move(options), std::move(credentials)) {}
     cloud::Ec2Client ec2;
     std::unique_ptr<cloud::SsmClient> ssm;
+    std::unique_ptr<cloud::CloudWatchClient> cloudwatch;
 };
 
 // Region, endpoints and credentials as the SDKs find them; nullptr after
@@ -195,6 +199,11 @@ std::unique_ptr<Clients> make_clients(const SessionsConfig& config, const cloud:
     if (!config.selectors_parameter.empty() &&
         !locate("SSM", config.ssm_endpoint, env, options.region, cloud::ssm_endpoint, ssm_options.endpoint))
         return nullptr;
+    cloud::CloudWatchOptions cloudwatch_options{.region = options.region, .retry = options.retry, .cancel = &g_stop};
+    if (!config.cloudwatch_namespace.empty() &&
+        !locate("CLOUDWATCH", config.cloudwatch_endpoint, env, options.region, cloud::cloudwatch_endpoint,
+                cloudwatch_options.endpoint))
+        return nullptr;
     std::string why;
     auto source = cloud::choose_credential_source(env, why);
     if (!source) {
@@ -204,6 +213,8 @@ std::unique_ptr<Clients> make_clients(const SessionsConfig& config, const cloud:
     auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(source));
     auto clients = std::make_unique<Clients>(options, credentials);
     if (!config.selectors_parameter.empty()) clients->ssm = std::make_unique<cloud::SsmClient>(ssm_options, credentials);
+    if (!config.cloudwatch_namespace.empty())
+        clients->cloudwatch = std::make_unique<cloud::CloudWatchClient>(cloudwatch_options, credentials);
     return clients;
 }
 
@@ -297,7 +308,7 @@ int main(int argc, char** argv) {
             std::cout << render_plan(used.selectors, report.plan, !dry_run) << std::flush;
             status = report.outcome == RunOutcome::done ? 0 : 1;
         }
-        if (!dry_run) publish_coverage(used, report, last_success, board);
+        if (!dry_run) publish_coverage(used, report, last_success, board, clients->cloudwatch.get());
         if (config.every_seconds == 0 || !pause(config.every_seconds)) break;
     }
     return status;

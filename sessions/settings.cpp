@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "cloud/cloudwatch.hpp"
 #include "support/parse.hpp"
 
 namespace mirrortap::sessions {
@@ -107,6 +108,17 @@ SettingsTable<C> make_table() {
          .help = "write coverage for node_exporter's textfile collector to FILE (*.prom)\nreplaced whole after "
                  "every run",
          .value = parsed_value<C>(field<&C::metrics_textfile>, parse_textfile_path)},
+        {.key = "cloudwatch_namespace", .flag = "--cloudwatch-namespace", .value_name = "NAMESPACE", .group = kMonitoring,
+         .help = "also send the coverage to CloudWatch after every run (PutMetricData) under this namespace: "
+                 "InterfacesSelected, InterfacesMirrored, InterfacesNotMirrored by Selector, and not mirrored in all\n"
+                 "off when empty",
+         .value = parsed_value<C>(field<&C::cloudwatch_namespace>, cloud::parse_cloudwatch_namespace)},
+        {.key = "cloudwatch_fleet", .flag = "--cloudwatch-fleet", .value_name = "NAME", .default_text = "mirrortap",
+         .group = kMonitoring,
+         .help = "value of the Fleet dimension of those figures", .value = parsed_value<C>(field<&C::cloudwatch_fleet>, cloud::parse_dimension_value)},
+        {.key = "cloudwatch_endpoint", .group = kMonitoring,
+         .help = "the CloudWatch endpoint\ndefault: AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL, else https://monitoring.REGION.amazonaws.com",
+         .value = parsed_value<C>(field<&C::cloudwatch_endpoint>, parse_endpoint_url)},
     });
 }
 

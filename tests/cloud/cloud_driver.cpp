@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "cloud/cloudwatch.hpp"
 #include "cloud/credentials.hpp"
 #include "cloud/imds.hpp"
 #include "cloud/s3_client.hpp"
@@ -42,7 +43,8 @@ int usage() {
         "usage: cloud_driver [--bucket B --region R --endpoint URL --max-attempts N --backoff-base-ms N]\n"
         "  upload FILE KEY [--meta NAME=VALUE]... [--storage-class C] [--content-type T] [--part-size N] [--threshold N]\n"
         "  head KEY | list PREFIX [--page-size N] [--max N] | get KEY FIRST LAST OUTFILE\n"
-        "  credentials [--until-change TRIES] | imds instance-id|region|lifecycle\n",
+        "  credentials [--until-change TRIES] | imds instance-id|region|lifecycle\n"
+        "  put-metrics NAMESPACE N   (N figures Figure0..; --region and --endpoint as for S3)\n",
         stderr);
     return 2;
 }
@@ -144,6 +146,22 @@ int main(int argc, char** argv) {
                                             : Result<std::string>(AwsError{0, "Usage", "unknown item"});
         if (!answer) return fail(answer.error());
         std::printf("{\"ok\": true, \"value\": %s}\n", json(answer.value()).c_str());
+        return 0;
+    }
+
+    if (command == "put-metrics" && positional.size() == 3) {
+        // N figures, each a Count with the dimension Fleet, one also with Reason: the shape the collector sends.
+        std::vector<MetricDatum> data;
+        for (size_t i = 0; i < std::stoul(positional[2]); ++i)
+            data.push_back({"Figure" + std::to_string(i), "Count", double(i) + 0.5, {{"Fleet", "test fleet"}}});
+        if (!data.empty()) data[0].dimensions.push_back({"Reason", "pcap:queue_full"});
+        CloudWatchClient client({.endpoint = options.location.endpoint, .region = options.location.region,
+                                 .retry = options.retry},
+                                credentials_or_exit());
+        auto r = client.put_metric_data(positional[1], data, std::chrono::system_clock::from_time_t(1765097379));
+        if (!r) return fail(r.error());
+        std::printf("{\"ok\": true, \"requests\": %llu, \"retries\": %llu}\n",
+                    static_cast<unsigned long long>(client.requests()), static_cast<unsigned long long>(client.retries()));
         return 0;
     }
 

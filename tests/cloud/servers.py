@@ -444,7 +444,6 @@ class AutoScaling(StandIn):
 
 
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
-EC2_AUTH = None  # compiled on first use (re is imported there)
 
 
 class Ec2(StandIn):
@@ -600,27 +599,10 @@ class Ec2(StandIn):
         return handler(form)
 
     def signature_matches(self, r):
-        import re
-        global EC2_AUTH
-        EC2_AUTH = EC2_AUTH or re.compile(
-            r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/ec2/aws4_request, "
-            r"SignedHeaders=([a-z0-9;_-]+), Signature=([0-9a-f]{64})$")
-        m = EC2_AUTH.match(r.header("Authorization") or "")
-        try:
-            assert m, f"Authorization {r.header('Authorization')!r}"
-            key_id, day, region, signed, signature = m.groups()
-            assert key_id == self.key_id and region == self.region, (key_id, region)
-            signed = signed.split(";")
-            for required in ("host", "x-amz-date", "content-type"):
-                assert required in signed, signed
-            token = r.header("x-amz-security-token")
-            if token is not None:
-                assert "x-amz-security-token" in signed, signed
-            check_botocore_signature(r, signature, signed, key_id, self.secret, token, self.region, "ec2")
-            return True
-        except AssertionError as e:
-            self.bad_signatures.append(str(e))
-            return False
+        problem = query_signature_problem(r, "ec2", self.key_id, self.secret, self.region, ("host", "x-amz-date", "content-type"))
+        if problem:
+            self.bad_signatures.append(problem)
+        return problem is None
 
     @staticmethod
     def filters_of(form):
@@ -822,19 +804,9 @@ class Ssm(StandIn):
         return status, [("Content-Type", "application/x-amz-json-1.1")], body
 
     def handle(self, r):
-        import re
-        m = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/ssm/aws4_request, "
-                     r"SignedHeaders=([a-z0-9;_-]+), Signature=([0-9a-f]{64})$", r.header("Authorization") or "")
-        try:
-            assert m, f"Authorization {r.header('Authorization')!r}"
-            key_id, _, region, signed, signature = m.groups()
-            signed = signed.split(";")
-            assert key_id == self.key_id and region == self.region, (key_id, region)
-            assert "x-amz-target" in signed and "content-type" in signed, signed
-            check_botocore_signature(r, signature, signed, key_id, self.secret, r.header("x-amz-security-token"),
-                                     self.region, "ssm")
-        except AssertionError as e:
-            self.bad_signatures.append(str(e))
+        problem = query_signature_problem(r, "ssm", self.key_id, self.secret, self.region, ("x-amz-target", "content-type"))
+        if problem:
+            self.bad_signatures.append(problem)
             return self.error(400, "InvalidSignatureException", "The request signature we calculated does not match")
         if r.header("X-Amz-Target") != "AmazonSSM.GetParameter" or \
                 r.header("Content-Type") != "application/x-amz-json-1.1":
@@ -847,8 +819,154 @@ class Ssm(StandIn):
         return 200, [("Content-Type", "application/x-amz-json-1.1")], json.dumps(answer).encode()
 
 
+CW_UNITS = {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
+            "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
+            "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
+            "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None"}
+
+
+class CloudWatch(StandIn):
+    """CloudWatch's Query API (Version 2010-08-01) for PutMetricData, checked
+    as AWS documents it: a form POST signed for the service "monitoring"
+    (recomputed with botocore; a mismatch is 403 SignatureDoesNotMatch), a
+    Namespace not starting with AWS/, MetricData.member.N numbered from 1
+    without gaps, at most 1000 of them, each with a MetricName, a finite
+    Value, a known Unit, an ISO 8601 Timestamp and at most 30 dimensions
+    (Dimensions.member.M.Name/Value, both non-empty); any other parameter is
+    refused (400 InvalidParameterCombination). Accepted data land in `data`
+    as dicts (namespace, name, value, unit, timestamp, dimensions).
+    `fault(request, attempt)` may return (status, code) to answer that error
+    instead; `attempt` counts every request from 1."""
+
+    def __init__(self, key_id, secret, region, fault=None):
+        self.key_id, self.secret, self.region = key_id, secret, region
+        self.fault = fault or (lambda request, attempt: None)
+        self.data = []
+        self.bad_signatures = []
+        self.attempt = 0
+        super().__init__()
+
+    @staticmethod
+    def error(status, code, message):
+        body = (f'<ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><Error><Type>Sender</Type>'
+                f'<Code>{code}</Code><Message>{xml_text(message)}</Message></Error>'
+                f'<RequestId>cw-0001</RequestId></ErrorResponse>')
+        return status, [("Content-Type", "text/xml")], body.encode()
+
+    @staticmethod
+    def form(r):
+        return dict(urllib.parse.parse_qsl(r.body.decode(), keep_blank_values=True, strict_parsing=True))
+
+    def signature_error(self, r):
+        problem = query_signature_problem(r, "monitoring", self.key_id, self.secret, self.region,
+                                          ("host", "x-amz-date", "content-type"))
+        if problem:
+            self.bad_signatures.append(problem)
+            return self.error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")
+        return None
+
+    def shape_error(self, form):
+        """The data of a well-formed PutMetricData, or a string saying what is wrong."""
+        import math
+        import re
+        if form.get("Action") != "PutMetricData" or form.get("Version") != "2010-08-01":
+            return f"not PutMetricData 2010-08-01: {form.get('Action')} {form.get('Version')}"
+        ns = form.get("Namespace", "")
+        if not re.fullmatch(r"[A-Za-z0-9.\-_/#:]{1,255}", ns) or ns.startswith("AWS/"):
+            return f"bad Namespace {ns!r}"
+        seen = {"Action", "Version", "Namespace"}
+        data = []
+        for n in range(1, 1002):
+            prefix = f"MetricData.member.{n}."
+            if prefix + "MetricName" not in form:
+                break
+            if n > 1000:
+                return "more than 1000 MetricData members"
+            item = {"namespace": ns, "name": form[prefix + "MetricName"], "dimensions": {}}
+            seen.add(prefix + "MetricName")
+            try:
+                item["value"] = float(form[prefix + "Value"])
+            except (KeyError, ValueError):
+                return f"member {n}: no numeric Value"
+            if not math.isfinite(item["value"]):
+                return f"member {n}: Value not finite"
+            seen.add(prefix + "Value")
+            item["unit"] = form.get(prefix + "Unit", "None")
+            if item["unit"] not in CW_UNITS:
+                return f"member {n}: unknown Unit {item['unit']!r}"
+            seen.add(prefix + "Unit")
+            item["timestamp"] = form.get(prefix + "Timestamp")
+            if item["timestamp"] is not None:
+                if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", item["timestamp"]):
+                    return f"member {n}: Timestamp {item['timestamp']!r} is not ISO 8601 UTC"
+                seen.add(prefix + "Timestamp")
+            for m in range(1, 32):
+                dim = f"{prefix}Dimensions.member.{m}."
+                if dim + "Name" not in form:
+                    break
+                if m > 30:
+                    return f"member {n}: more than 30 dimensions"
+                name, value = form[dim + "Name"], form.get(dim + "Value", "")
+                if not name or not value or name in item["dimensions"]:
+                    return f"member {n}: dimension {m} empty or repeated"
+                item["dimensions"][name] = value
+                seen.update({dim + "Name", dim + "Value"})
+            data.append(item)
+        if not data:
+            return "no MetricData"
+        unknown = set(form) - seen
+        if unknown:
+            return f"parameters PutMetricData does not take: {sorted(unknown)}"
+        return data
+
+    def handle(self, r):
+        self.attempt += 1
+        injected = self.fault(r, self.attempt)
+        if injected:
+            return self.error(injected[0], injected[1], "injected by the test")
+        refused = self.signature_error(r)
+        if refused:
+            return refused
+        if r.method != "POST" or not (r.header("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+            return self.error(400, "InvalidAction", "not a form POST")
+        try:
+            data = self.shape_error(self.form(r))
+        except ValueError as e:
+            data = f"malformed form: {e}"
+        if isinstance(data, str):
+            return self.error(400, "InvalidParameterCombination", data)
+        self.data.extend(data)
+        body = ('<PutMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/">'
+                '<ResponseMetadata><RequestId>cw-ok</RequestId></ResponseMetadata></PutMetricDataResponse>')
+        return 200, [("Content-Type", "text/xml")], body.encode()
+
+
 def xml_text(text):
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def query_signature_problem(r, service, key_id, secret, region, required):
+    """None when the request carries a SigV4 Authorization for `service`,
+    `key_id` and `region`, signing the `required` headers (and the session
+    token when one came), whose signature botocore computes too; else what is wrong."""
+    import re
+    m = re.match(rf"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{{8}})/([^/]+)/{service}/aws4_request, "
+                 r"SignedHeaders=([a-z0-9;_-]+), Signature=([0-9a-f]{64})$", r.header("Authorization") or "")
+    try:
+        assert m, f"Authorization {r.header('Authorization')!r}"
+        got_key, day, got_region, signed, signature = m.groups()
+        assert got_key == key_id and got_region == region, (got_key, got_region)
+        assert (r.header("x-amz-date") or "").startswith(day), r.header("x-amz-date")
+        signed = signed.split(";")
+        for name in required:
+            assert name in signed, signed
+        token = r.header("x-amz-security-token")
+        if token is not None:
+            assert "x-amz-security-token" in signed, signed
+        check_botocore_signature(r, signature, signed, key_id, secret, token, region, service)
+        return None
+    except AssertionError as e:
+        return str(e)
 
 
 def check_botocore_signature(r, signature, signed, key_id, secret, token, region, service):

@@ -2,6 +2,8 @@
 
 #include "cloud/autoscaling.hpp"
 #include "cloud/aws_error.hpp"
+#include "cloud/environment.hpp"
+#include "cloud/query_api.hpp"
 
 using namespace mirrortap::cloud;
 
@@ -30,4 +32,17 @@ TEST_CASE("autoscaling: a Query API error gives its Code and Message, and is fin
               .retryable);
     CHECK(error_from_response(400, "<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>", "")
               .retryable);
+}
+
+TEST_CASE("query api: the endpoint from the environment, the service's variable first, a bad one named") {
+    std::string why;
+    CHECK(endpoint_from_environment(fixed_environment({}), "CLOUDWATCH", why) == "");
+    CHECK(endpoint_from_environment(fixed_environment({{"AWS_ENDPOINT_URL", "http://127.0.0.1:8080"}}), "CLOUDWATCH",
+                                    why) == "http://127.0.0.1:8080");
+    CHECK(endpoint_from_environment(fixed_environment({{"AWS_ENDPOINT_URL", "http://127.0.0.1:8080"},
+                                                       {"AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9090"}}),
+                                    "CLOUDWATCH", why) == "http://127.0.0.1:9090");
+    CHECK_FALSE(endpoint_from_environment(fixed_environment({{"AWS_ENDPOINT_URL_AUTO_SCALING", "autoscaling.example:443"}}),
+                                          "AUTO_SCALING", why));
+    CHECK(why.starts_with("AWS_ENDPOINT_URL_AUTO_SCALING: "));
 }

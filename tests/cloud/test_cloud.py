@@ -10,7 +10,7 @@ import re
 import sys
 import urllib.parse
 
-from servers import (BUCKET, S3RVER_KEY, S3RVER_SECRET, Imds, RecordingProxy, S3rver, Sts, aws,
+from servers import (BUCKET, S3RVER_KEY, S3RVER_SECRET, CloudWatch, Imds, RecordingProxy, S3rver, Sts, aws,
                      check_botocore_signature, clean_env, driver, random_file, scratch_dir, sha256_file)
 
 MiB = 1 << 20
@@ -403,13 +403,72 @@ def region_comes_from_imds_when_not_configured():
         assert any(r.path == "/latest/meta-data/placement/region" for r in imds.requests)
 
 
+# ---- CloudWatch ----------------------------------------------------------------
+
+CW_KEY, CW_SECRET, CW_REGION = "AKIACLOUDWATCHTEST", "cw-secret/with+odd=chars", "eu-north-1"
+
+
+def put_metrics(cw, namespace, count, *extra, token=None):
+    env = clean_env(AWS_ACCESS_KEY_ID=CW_KEY, AWS_SECRET_ACCESS_KEY=CW_SECRET, AWS_SESSION_TOKEN=token,
+                    AWS_EC2_METADATA_DISABLED="true")
+    return driver(["--region", CW_REGION, "--endpoint", cw.endpoint, "--backoff-base-ms", "10", *extra,
+                   "put-metrics", namespace, str(count)], env)
+
+
+def put_metric_data_is_signed_and_shaped_as_cloudwatch_takes_it():
+    """PutMetricData as the collector sends it: a form POST signed for
+    "monitoring" (botocore computes the same signature, with and without a
+    session token), each figure with its name, unit, value, timestamp and
+    dimensions, as the stand-in parses them by AWS's rules."""
+    with CloudWatch(CW_KEY, CW_SECRET, CW_REGION) as cw:
+        rc, out = put_metrics(cw, "Mirrortap", 3)
+        assert rc == 0 and out == [{"ok": True, "requests": 1, "retries": 0}], out
+        rc, out = put_metrics(cw, "Mirrortap", 1, token="FwoGZXIvYXdzE//token+with=odd/chars")
+        assert rc == 0, out
+    assert cw.bad_signatures == [] and len(cw.requests) == 2, (cw.bad_signatures, cw.requests)
+    assert cw.requests[1].header("X-Amz-Security-Token") == "FwoGZXIvYXdzE//token+with=odd/chars"
+    stamp = "2025-12-07T08:49:39Z"
+    assert cw.data[:3] == [
+        {"namespace": "Mirrortap", "name": "Figure0", "value": 0.5, "unit": "Count", "timestamp": stamp,
+         "dimensions": {"Fleet": "test fleet", "Reason": "pcap:queue_full"}},
+        {"namespace": "Mirrortap", "name": "Figure1", "value": 1.5, "unit": "Count", "timestamp": stamp,
+         "dimensions": {"Fleet": "test fleet"}},
+        {"namespace": "Mirrortap", "name": "Figure2", "value": 2.5, "unit": "Count", "timestamp": stamp,
+         "dimensions": {"Fleet": "test fleet"}},
+    ], cw.data
+
+
+def put_metric_data_batches_at_most_1000_figures():
+    """2,500 figures go as 1000, 1000 and 500, every one of them once."""
+    with CloudWatch(CW_KEY, CW_SECRET, CW_REGION) as cw:
+        rc, out = put_metrics(cw, "Mirrortap/batch", 2500)
+        assert rc == 0 and out[0]["requests"] == 3, out
+    sizes = [sum(1 for k in CloudWatch.form(r) if k.endswith(".MetricName")) for r in cw.requests]
+    assert sizes == [1000, 1000, 500], sizes
+    assert [d["name"] for d in cw.data] == [f"Figure{i}" for i in range(2500)]
+
+
+def put_metric_data_throttling_is_retried_refusals_are_not():
+    """Throttling (400) is waited out and sent again; a refused namespace is
+    not retried and comes back with AWS's code."""
+    throttled_twice = lambda request, attempt: (400, "Throttling") if attempt <= 2 else None
+    with CloudWatch(CW_KEY, CW_SECRET, CW_REGION, fault=throttled_twice) as cw:
+        rc, out = put_metrics(cw, "Mirrortap", 2)
+        assert rc == 0 and out[0]["retries"] == 2 and len(cw.requests) == 3, (out, cw.requests)
+        assert len(cw.data) == 2
+    with CloudWatch(CW_KEY, CW_SECRET, CW_REGION) as cw:
+        rc, out = put_metrics(cw, "AWS/EC2", 2)
+        assert rc == 1 and out[0]["code"] == "InvalidParameterCombination" and len(cw.requests) == 1, out
+
+
 TESTS = [objects_read_back_with_the_aws_cli, multipart_upload_reads_back_whole, server_error_on_a_part_is_retried,
          throttling_on_a_part_is_retried, cut_connection_on_a_part_is_retried, corrupted_part_is_refused_and_sent_again,
          giving_up_aborts_the_upload, permanent_errors_are_not_retried, unreachable_store_is_a_bounded_retryable_failure,
          signatures_match_botocore, chain_takes_environment_then_web_identity_then_imds, half_a_setting_is_an_error,
          web_identity_refusal_is_reported, instance_role_needs_the_imdsv2_token,
          instance_role_is_refreshed_before_it_expires, imds_disabled_leaves_no_source,
-         region_comes_from_imds_when_not_configured]
+         region_comes_from_imds_when_not_configured, put_metric_data_is_signed_and_shaped_as_cloudwatch_takes_it,
+         put_metric_data_batches_at_most_1000_figures, put_metric_data_throttling_is_retried_refusals_are_not]
 
 if __name__ == "__main__":
     tests = {t.__name__: t for t in TESTS}

@@ -32,10 +32,11 @@ check_package() {
     if [ -z "$extra" ]; then ok "$name: nothing unexpected in the package"; else
         fail "$name: unexpected files in the package:"; echo "$extra" | sed 's/^/    /'; fi
 
-    # Binaries executable, everything else not.
+    # Binaries (and the journal shipper the units run) executable, everything else not.
     while read -r mode path; do
         case "$path" in
-            /usr/bin/*) [[ $mode == -rwxr-xr-x ]] || fail "$name: $path is $mode, not -rwxr-xr-x" ;;
+            /usr/bin/* | /usr/share/mirrortap/mirrortap-journal-ship)
+                [[ $mode == -rwxr-xr-x ]] || fail "$name: $path is $mode, not -rwxr-xr-x" ;;
             */) ;;
             *) [[ $mode == d* || $mode == -rw-r--r-- ]] || fail "$name: $path is $mode, not -rw-r--r--" ;;
         esac
@@ -113,6 +114,10 @@ exp="$work/collector.expected"
 cat >"$exp" <<LIST
 /usr/lib/systemd/system/mirrortap-collector.service
 /usr/share/mirrortap/systemd/collector-tap.conf
+/usr/share/mirrortap/systemd/mirrortap-journal-ship.service
+/usr/share/mirrortap/systemd/mirrortap-journal-ship.timer
+/usr/share/mirrortap/systemd/mirrortap-journal-ship-final.service
+/usr/share/mirrortap/mirrortap-journal-ship
 /usr/lib/sysctl.d/60-mirrortap-collector.conf
 /usr/share/doc/mirrortap-collector/README.md
 /usr/share/doc/mirrortap-collector/scale-out.md

@@ -91,6 +91,16 @@ if [ "${HAVE_SESSIONS:-0}" = 1 ]; then
     security mirrortap-sessions.service "mirrortap-sessions.service" 2.0
 fi
 
+# The journal's shipment (S3, awscli), installed where the Terraform user data puts it.
+for unit in mirrortap-journal-ship.service mirrortap-journal-ship-final.service mirrortap-journal-ship.timer; do
+    cp "$root/usr/share/mirrortap/systemd/$unit" "$units_dir/"
+done
+mkdir -p "$root/etc/default" "$root/usr/bin" && : >"$root/etc/default/mirrortap-journal-ship"
+[ -x "$root/bin/true" ] || { mkdir -p "$root/bin" && cp /bin/true "$root/bin/true"; }
+verify mirrortap-journal-ship.timer "mirrortap-journal-ship.timer and its service"
+verify mirrortap-journal-ship-final.service "mirrortap-journal-ship-final.service"
+check "the journal shipper is valid sh" sh -n "$root/usr/share/mirrortap/mirrortap-journal-ship"
+
 if [ "$HAVE_SENDER" = 1 ]; then
     verify mirrortap-sender.service "mirrortap-sender.service"
     security mirrortap-sender.service "mirrortap-sender.service" 2.5

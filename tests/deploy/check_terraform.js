@@ -158,6 +158,8 @@ function requireResources(mod) {
   need("locals: VXLAN on 4789, GENEVE on 6081", mod.blocks.locals.vxlan_port === 4789 && mod.blocks.locals.geneve_port === 6081);
   need("target group: HTTP health check of /healthz on the metrics port",
     hc && hc.protocol === "HTTP" && hc.path === "/healthz" && mentions(hc.port, "var.metrics_port"));
+  need("health check matcher 200-399 behind a GWLB (ELBv2 refuses anything else there), 200 behind an NLB",
+    hc && mentions(hc.matcher, "local.gwlb ? \\\"200-399\\\" : \\\"200\\\""));
   need("target group: deregistration delay and connection termination set",
     tg && mentions(tg.deregistration_delay, "var.") && mentions(tg.connection_termination, "true"));
 
@@ -174,12 +176,17 @@ function requireResources(mod) {
     stickyContent && mentions(stickyContent.type, "\\\"source_ip\\\"") && mentions(stickyContent.type, "source_ip_dest_ip") && stickyContent.enabled === true);
   need("output flow_affinity", mentions(mod.blocks.output.flow_affinity, "var.flow_affinity"));
 
-  const ami = (d.aws_ami || {}).debian12;
-  need("data aws_ami looks up Debian 12 from Debian's account",
-    ami && mentions(ami.filter, "debian-12-") && mentions(ami.owners, "136693071363"));
-  const custom = (d.aws_ami || {}).custom;
-  need("data aws_ami looks a custom ami_id up (its root device name)", custom && mentions(custom.filter, "var.ami_id") && mentions(custom.count, "var.ami_id"));
-  need("local.ami is the custom AMI or Debian's", mentions(mod.blocks.locals.ami, "data.aws_ami.debian12") && mentions(mod.blocks.locals.ami, "data.aws_ami.custom"));
+  // No surprise rolls: the AMI is an explicit input (an id or a pinned SSM
+  // parameter), looked up by id only; nothing searches for the newest image.
+  const amis = Object.values(d.aws_ami || {});
+  need("no data aws_ami with most_recent or a name search: the image is pinned",
+    amis.length > 0 && amis.every((a) => !has(a.most_recent) && !has(a.owners) && !mentions(a.filter, "debian-12-")));
+  const collectorAmi = (d.aws_ami || {}).collector;
+  need("data aws_ami looks the pinned image up by id (ami_id or the SSM parameter), for its root device name",
+    collectorAmi && mentions(collectorAmi.filter, "image-id") && mentions(collectorAmi.filter, "var.ami_id") && mentions(collectorAmi.filter, "data.aws_ssm_parameter.ami"));
+  need("ami_ssm_parameter refuses a .../latest path", mentions(mod.blocks.variable.ami_ssm_parameter, "/latest"));
+  need("package_sha256 is required (no default)", mod.blocks.variable.package_sha256 && !("default" in mod.blocks.variable.package_sha256));
+  need("local.ami is the pinned image", mentions(mod.blocks.locals.ami, "data.aws_ami.collector"));
 
   const lt = one("aws_launch_template");
   const ebs = lt && first(first(lt.block_device_mappings).ebs);
@@ -213,8 +220,13 @@ function requireResources(mod) {
     mentions(policy.target_tracking_configuration, "ASGAverageCPUUtilization"));
   const hook = one("aws_autoscaling_lifecycle_hook", (h) => mentions(h.lifecycle_transition, "TERMINATING"));
   need("lifecycle hook on termination", hook);
-  need("the hook's timeout is sized for the drain (upload_drain_seconds + margin)", hook && mentions(hook.heartbeat_timeout, "local.hook_timeout") &&
-    mentions(mod.blocks.locals.hook_timeout, "var.upload_drain_seconds + var.lifecycle_margin_seconds") && mentions(hook.name, "local.drain_hook"));
+  need("the hook's timeout is sized for the drain (drain_seconds + margin)", hook && mentions(hook.heartbeat_timeout, "local.hook_timeout") &&
+    mentions(mod.blocks.locals.hook_timeout, "var.drain_seconds + var.lifecycle_margin_seconds") && mentions(hook.name, "local.drain_hook"));
+  need("ASG group metrics enabled (the capacity alarms read them)", asg && mentions(asg.enabled_metrics, "GroupInServiceInstances") && mentions(asg.enabled_metrics, "GroupDesiredCapacity"));
+  const alarms = all("aws_cloudwatch_metric_alarm");
+  need("CloudWatch alarms: unhealthy targets, capacity, EBS burst balance, the collectors' drops and health",
+    alarms.length > 0 && ["UnHealthyHostCount", "GroupInServiceInstances", "GroupDesiredCapacity", "EBSByteBalance%", "EBSIOBalance%", "PacketsDropped", "Healthy"].every((m) =>
+      mentions(mod.blocks.locals.alarms, m) || alarms.some((a) => mentions(a, m))));
 
   // Captures to S3: the bucket, the endpoint, the rendered config.
   const bucket = (r.aws_s3_bucket || {}).captures;
@@ -231,13 +243,15 @@ function requireResources(mod) {
   need("gateway VPC endpoint for S3", s3ep && mentions(s3ep.service_name, ".s3"));
   const cfg = mod.blocks.locals.collector_config;
   need("rendered config gets upload, lifecycle, listen_geneve and the total budget", cfg &&
-    ["upload", "lifecycle", "geneve_port", "retain_total_bytes", "allowed_vnis"].every((k) => mentions(cfg, k)));
+    ["upload", "lifecycle", "cloudwatch", "geneve_port", "retain_total_bytes", "allowed_vnis"].every((k) => mentions(cfg, k)));
 
   // GWLB: endpoint service, endpoint, mirror target of that type.
   const svc = one("aws_vpc_endpoint_service");
-  need("GWLB endpoint service offering the load balancer", svc && mentions(svc.gateway_load_balancer_arns, "aws_lb.this.arn") &&
-    mentions(svc.allowed_principals, "var.gwlb_allowed_principals"));
-  need("GWLB endpoint of that service", one("aws_vpc_endpoint", (e) => e.vpc_endpoint_type === "GatewayLoadBalancer" && mentions(e.service_name, "aws_vpc_endpoint_service.")));
+  need("GWLB endpoint service offering the load balancer to this account and var.gwlb_allowed_principals", svc && mentions(svc.gateway_load_balancer_arns, "aws_lb.this.arn") &&
+    mentions(svc.allowed_principals, "local.gwlb_principals") && mentions(mod.blocks.locals.gwlb_principals, "var.gwlb_allowed_principals") &&
+    mentions(mod.blocks.locals.gwlb_principals, "data.aws_caller_identity.current.account_id"));
+  need("GWLB endpoints of that service, one per zone", one("aws_vpc_endpoint", (e) => e.vpc_endpoint_type === "GatewayLoadBalancer" &&
+    mentions(e.service_name, "aws_vpc_endpoint_service.") && mentions(e.for_each, "local.gwlb_endpoint_subnets")));
 
   need("security groups for the NLB and the collectors", r.aws_security_group && r.aws_security_group.nlb && r.aws_security_group.collector);
   const ingress = all("aws_vpc_security_group_ingress_rule");
@@ -265,22 +279,26 @@ function requireResources(mod) {
   need("instance profile for the role", one("aws_iam_instance_profile", (p) => mentions(p.role, "aws_iam_role.")));
   const grants = [...all("aws_iam_role_policy"), ...all("aws_iam_role_policy_attachment")];
   const docs = d.aws_iam_policy_document || {};
-  need("upload grant: PutObject and the multipart calls on PREFIX/*, ListBucket by prefix, nothing else",
-    docs.upload && mentions(docs.upload.statement, "${var.capture_prefix}/*") && mentions(docs.upload.statement, "s3:prefix") &&
+  need("upload grant: PutObject (and multipart), AbortMultipartUpload, GetObject (HeadObject) on PREFIX/*, no listing",
+    docs.upload && mentions(docs.upload.statement, "${var.capture_prefix}/*") && !mentions(docs.upload, "s3:ListBucket") &&
     [].concat(docs.upload.statement).flatMap((st) => st.actions).sort().join() ===
-      ["s3:AbortMultipartUpload", "s3:ListBucket", "s3:ListMultipartUploadParts", "s3:PutObject"].join());
+      ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"].join());
+  need("upload grant: the KMS key of an existing SSE-KMS bucket, GenerateDataKey and Decrypt", docs.upload &&
+    mentions(docs.upload.dynamic, "var.capture_kms_key_arn") && mentions(docs.upload.dynamic, "kms:GenerateDataKey") && mentions(docs.upload.dynamic, "kms:Decrypt"));
   need("lifecycle grant: Complete/RecordHeartbeat on its own group only", docs.lifecycle &&
     mentions(docs.lifecycle.statement, "autoScalingGroupName/${local.asg_name}") &&
     mentions(docs.lifecycle.statement, "autoscaling:CompleteLifecycleAction") && mentions(docs.lifecycle.statement, "autoscaling:RecordLifecycleActionHeartbeat"));
-  need("SSM: AmazonSSMManagedInstanceCore when var.enable_ssm, on by default", r.aws_iam_role_policy_attachment &&
-    mentions(r.aws_iam_role_policy_attachment.ssm, "AmazonSSMManagedInstanceCore") && mentions(r.aws_iam_role_policy_attachment.ssm.count, "var.enable_ssm") &&
-    mod.blocks.variable.enable_ssm.default === true);
+  need("SSM: Session Manager's own calls when var.enable_ssm (on by default), no managed policy, no ssm:GetParameter* on *",
+    docs.ssm && mentions(docs.ssm.count, "var.enable_ssm") && mentions(docs.ssm.statement, "ssmmessages:OpenDataChannel") &&
+    !JSON.stringify(r).includes("AmazonSSMManagedInstanceCore") && mod.blocks.variable.enable_ssm.default === true);
+  need("CloudWatch: PutMetricData into var.cloudwatch_namespace only", docs.cloudwatch && mentions(docs.cloudwatch.statement, "cloudwatch:PutMetricData") &&
+    mentions(docs.cloudwatch.statement, "cloudwatch:namespace") && mentions(docs.cloudwatch.statement, "var.cloudwatch_namespace"));
   need("every grant to the role is optional (count), none broad",
     grants.every((g) => has(g.count)) && !JSON.stringify(r).match(/"Action":\s*"\*"|AdministratorAccess|s3:\*/));
 
-  const target = one("aws_ec2_traffic_mirror_target");
-  need("traffic mirror target on the NLB or the GWLB endpoint", target && mentions(target.network_load_balancer_arn, "aws_lb.") &&
-    mentions(target.gateway_load_balancer_endpoint_id, "aws_vpc_endpoint.gwlb"));
+  const targets = r.aws_ec2_traffic_mirror_target || {};
+  need("traffic mirror target on the NLB, and one on each zone's GWLB endpoint", targets.this && mentions(targets.this.network_load_balancer_arn, "aws_lb.") &&
+    targets.gwlb && mentions(targets.gwlb.gateway_load_balancer_endpoint_id, "each.value.id") && mentions(targets.gwlb.for_each, "aws_vpc_endpoint.gwlb"));
   need("traffic mirror filter", one("aws_ec2_traffic_mirror_filter"));
   const rule = one("aws_ec2_traffic_mirror_filter_rule");
   need("filter rules from var.filter_rules", rule && mentions(rule.for_each, "var.filter_rules") &&
@@ -292,7 +310,10 @@ function requireResources(mod) {
 
   for (const o of ["nlb_dns_name", "mirror_target_id"]) need(`output ${o}`, mod.blocks.output[o]);
   need("output nlb_dns_name is the NLB's DNS name", mentions(mod.blocks.output.nlb_dns_name, "aws_lb.this.dns_name"));
-  need("output mirror_target_id is the target's ID", mentions(mod.blocks.output.mirror_target_id, "aws_ec2_traffic_mirror_target."));
+  need("output mirror_target_id is the NLB target's ID", mentions(mod.blocks.output.mirror_target_id, "local.nlb_target_id") &&
+    mentions(mod.blocks.locals.nlb_target_id, "aws_ec2_traffic_mirror_target.this"));
+  need("sessions go to the target of their source's zone", mentions(session && session.traffic_mirror_target_id, "local.session_target") &&
+    mentions(mod.blocks.locals.session_target, "data.aws_network_interface.source"));
   need("requires the hashicorp/aws provider", mentions(mod.blocks.terraform, "hashicorp/aws"));
 }
 
@@ -300,7 +321,9 @@ function requireExample(mod) {
   const rel = path.relative(tfRoot, mod.dir);
   check(`${rel}: uses the mirrortap module`, Object.values(mod.blocks.module).some((m) => m.source.endsWith("modules/mirrortap")));
   check(`${rel}: configures the aws provider`, !!mod.blocks.provider.aws);
-  for (const o of ["nlb_dns_name", "mirror_target_id"]) check(`${rel}: outputs ${o}`, !!mod.blocks.output[o]);
+  // The mirror target(s) sessions made elsewhere need: one behind an NLB, one per zone behind a GWLB.
+  check(`${rel}: outputs nlb_dns_name`, !!mod.blocks.output.nlb_dns_name);
+  check(`${rel}: outputs mirror_target_id or mirror_target_ids_by_az`, !!(mod.blocks.output.mirror_target_id || mod.blocks.output.mirror_target_ids_by_az));
 }
 
 (async () => {

@@ -72,6 +72,25 @@ else
     fail "terraform test (mock provider; real provider plans)"
 fi
 
+# Each example as its terraform.tfvars.example has it (two zones for the
+# GWLB), applied against the same mock provider.
+for example in basic gwlb; do
+    test_file="$MIRRORTAP_SOURCE_DIR/tests/deploy/terraform/examples/$example.tftest.hcl"
+    [ -f "$test_file" ] || continue
+    dir="$work/tf/examples/$example"
+    mkdir -p "$dir/tests/mocks"
+    cp "$test_file" "$dir/tests/"
+    cp "$MIRRORTAP_SOURCE_DIR"/tests/deploy/terraform/*.tfmock.hcl "$dir/tests/mocks/"
+    # The values an operator starts from: terraform test reads terraform.tfvars.
+    cp "$dir/terraform.tfvars.example" "$dir/terraform.tfvars"
+    if terraform -chdir="$dir" test -no-color >"$work/test-$example.log" 2>&1; then
+        ok "terraform test examples/$example (mock provider): $(grep -E '^Success!' "$work/test-$example.log")"
+    else
+        grep -v '^  - ' "$work/test-$example.log" | tail -40
+        fail "terraform test examples/$example (mock provider)"
+    fi
+done
+
 # The module's input validations, exercised: its variables.tf alone is a root
 # with no resources, so `terraform plan` evaluates them without any provider.
 vars="$work/vars"
@@ -79,7 +98,7 @@ mkdir -p "$vars"
 cp "$work/tf/modules/mirrortap/variables.tf" "$vars/"
 if terraform -chdir="$vars" init -backend=false -input=false -no-color >"$work/vars-init.log" 2>&1; then
     base=(-var vpc_id=vpc-1 -var 'subnet_ids=["subnet-1"]' -var 'source_cidrs=["10.0.0.0/16"]'
-          -var package_url=https://example.invalid/m.deb)
+          -var package_url=https://example.invalid/m.deb -var "package_sha256=$(printf '%064d' 0)" -var ami_id=ami-0123456789abcdef0)
     check "module inputs: a minimal valid set plans" \
         terraform -chdir="$vars" plan -input=false -no-color "${base[@]}" -out=/dev/null
     # refused VALUE EXPECTED_MESSAGE
@@ -109,7 +128,10 @@ if terraform -chdir="$vars" init -backend=false -input=false -no-color >"$work/v
     refused 'target_type=alb' "target_type: nlb or gwlb"
     refused 'capture_prefix=/captures/' "capture_prefix: one or more path segments"
     refused 'capture_bucket_name=Not_A_Bucket' "capture_bucket_name: an S3 bucket name"
-    refused 'upload_drain_seconds=7200' "upload_drain_seconds: 10..6600"
+    refused 'drain_seconds=7200' "drain_seconds: 10..6600"
+    refused 'package_sha256=abc' "package_sha256: 64 lowercase hex digits"
+    refused 'ami_ssm_parameter=/aws/service/debian/release/bookworm/latest/amd64' "ami_ssm_parameter: a parameter path pinned to one image"
+    refused 'cloudwatch_namespace=AWS/EC2' "cloudwatch_namespace: 1..255"
     refused 'allowed_vnis=["501","x"]' "allowed_vnis: VNIs or ranges"
     refused 'refresh_max_healthy_percentage=250' "refresh_max_healthy_percentage: 100..200"
     refused 'pcap_min_free_bytes=2GB' "pcap_min_free_bytes: a number of bytes"
@@ -180,13 +202,16 @@ locals {
     vnis_named         = true
     upload             = null
     lifecycle          = null
+    cloudwatch         = null
   }
   upload = {
     url = "s3://captures-bucket/mirrortap", region = "eu-west-1", storage_class = "STANDARD_IA",
     delete_after_upload = true, drain_seconds = 300
   }
-  lifecycle = { hook_name = "mirrortap-drain", group_name = "mirrortap-collectors", region = "eu-west-1", poll_seconds = 5 }
-  sessions  = { region = "eu-west-1", selectors_parameter = "/mirrortap/mirrortap-sessions/selectors", metrics_port = 9479 }
+  lifecycle  = { hook_name = "mirrortap-drain", group_name = "mirrortap-collectors", region = "eu-west-1", poll_seconds = 5, drain_seconds = 300 }
+  cloudwatch = { namespace = "Mirrortap", region = "eu-west-1", fleet = "mirrortap" }
+  sessions   = { region = "eu-west-1", selectors_parameter = "/mirrortap/mirrortap-sessions/selectors", metrics_port = 9479,
+                 cloudwatch_namespace = "Mirrortap", cloudwatch_fleet = "mirrortap" }
 }
 output "collector_yaml" {
   value = templatefile("$tpl/collector.yaml.tftpl", local.base)
@@ -198,13 +223,14 @@ output "collector_yaml_no_sessions" {
 }
 output "collector_yaml_fleet" {
   value = templatefile("$tpl/collector.yaml.tftpl", merge(local.base, {
-    geneve_port = 6081, upload = local.upload, lifecycle = local.lifecycle
+    geneve_port = 6081, upload = local.upload, lifecycle = local.lifecycle, cloudwatch = local.cloudwatch
   }))
 }
 output "user_data_url" {
   value = templatefile("$tpl/user_data.sh.tftpl", {
-    package_url = "https://example.invalid/m.deb", package_s3_uri = "", package_sha256 = "",
+    package_url = "https://example.invalid/m.deb", package_s3_uri = "",
     enable_tap = true, enable_ssm = true, region = "eu-west-1", deb_arch = "amd64", stop_timeout_seconds = 330,
+    package_sha256 = "$(printf '%064d' 1)", journal = { url = "s3://captures-bucket/mirrortap/journal", minutes = 5 },
     collector_config = "listen: 0.0.0.0:4789\n",
     sessions_config = templatefile("$tpl/sessions.yaml.tftpl", local.sessions)
   })
@@ -212,7 +238,7 @@ output "user_data_url" {
 output "user_data_s3" {
   value = templatefile("$tpl/user_data.sh.tftpl", {
     package_url = "", package_s3_uri = "s3://bucket/m.deb", package_sha256 = "$(printf '%064d' 0)",
-    enable_tap = false, enable_ssm = false, region = "eu-west-1", deb_arch = "arm64", stop_timeout_seconds = 0,
+    enable_tap = false, enable_ssm = false, region = "eu-west-1", deb_arch = "arm64", stop_timeout_seconds = 0, journal = null,
     collector_config = "listen: 0.0.0.0:4789\n", sessions_config = ""
   })
 }
@@ -237,7 +263,12 @@ if terraform -chdir="$render" init -backend=false -input=false -no-color >"$work
     check "user data gives the unit a stop timeout for the upload drain only with uploads" \
         bash -c "grep -qF \"'330'\" '$render/user_data_url.txt' && grep -q TimeoutStopSec '$render/user_data_url.txt' &&
                  ! grep -q TimeoutStopSec '$render/user_data_s3.txt'"
-    check "user data verifies the sha256 when given" grep -q 'sha256sum --check' "$render/user_data_s3.txt"
+    check "user data always verifies the sha256" \
+        bash -c "grep -q 'sha256sum --check' '$render/user_data_s3.txt' && grep -q 'sha256sum --check' '$render/user_data_url.txt'"
+    check "user data ships the journal only when asked, with the packaged units" \
+        bash -c "grep -q 'enable --now mirrortap-journal-ship.timer' '$render/user_data_url.txt' &&
+                 grep -q 'MIRRORTAP_JOURNAL_URL=.*s3://captures-bucket/mirrortap/journal' '$render/user_data_url.txt' &&
+                 ! grep -q journal '$render/user_data_s3.txt'"
     check "user data writes sessions.yaml and enables mirrortap-sessions only with selectors, after the collector" \
         bash -c "grep -qx 'selectors_parameter: /mirrortap/mirrortap-sessions/selectors' '$render/user_data_url.txt' &&
                  grep -q 'enable --now mirrortap-sessions.service' '$render/user_data_url.txt' &&
@@ -258,8 +289,9 @@ if terraform -chdir="$render" init -backend=false -input=false -no-color >"$work
         grep -qx 'allowed_vnis: \[\]' "$render/collector_yaml_no_sessions.txt"
     check "rendered config has the total retention budget" \
         grep -qx '  retain_total_bytes: 420G' "$render/collector_yaml.txt"
-    check "rendered config has upload and lifecycle sections only with upload" \
-        bash -c "grep -qx 'upload:' '$render/collector_yaml_fleet.txt' && grep -qx '  drain_seconds: 300' '$render/collector_yaml_fleet.txt' &&
+    check "rendered config has upload, lifecycle and cloudwatch sections only with upload, both drains the one figure" \
+        bash -c "grep -qx 'upload:' '$render/collector_yaml_fleet.txt' && [ \$(grep -cx '  drain_seconds: 300' '$render/collector_yaml_fleet.txt') = 2 ] &&
+                 grep -qx '  namespace: Mirrortap' '$render/collector_yaml_fleet.txt' &&
                  grep -qx '  hook_name: mirrortap-drain' '$render/collector_yaml_fleet.txt' && grep -qx 'listen_geneve: 0.0.0.0:6081' '$render/collector_yaml_fleet.txt' &&
                  ! grep -q 'upload:\|lifecycle:\|listen_geneve' '$render/collector_yaml.txt'"
     check "rendered configs are YAML" python3 -c '

@@ -224,6 +224,15 @@ _METRIC = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
+def wait_for(what, check, seconds=30):
+    """Until check() is true (bounded), or fails naming `what`."""
+    for _ in range(int(seconds / 0.05)):
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {what} within {seconds} s")
+
+
 def parse_metrics(text):
     """{(name, frozenset(labels)): value} from the Prometheus text format."""
     out = {}

@@ -821,7 +821,7 @@ def _run_with_env(args, env):
 
 
 def plain_http_to_another_host_is_refused():
-    """Upload, lifecycle, STS and IMDS endpoints over plain http:// to another host would carry
+    """Upload, lifecycle, CloudWatch, STS and IMDS endpoints over plain http:// to another host would carry
     signed requests, session tokens and captures in clear: refused (--check-config too) unless
     allow_insecure_endpoints is set, which is then warned about at every start. Loopback stays on
     the host, and IMDS at its link-local address never leaves it."""
@@ -832,6 +832,7 @@ def plain_http_to_another_host_is_refused():
            "AWS_EC2_METADATA_DISABLED": "true"}
     upload = "upload:\n  url: s3://bucket/prefix\n  region: eu-west-1\n"
     lifecycle = "lifecycle:\n  hook_name: drain\n  group_name: collectors\n"
+    cloudwatch = "cloudwatch:\n  namespace: Mirrortap\n  region: eu-west-1\n"
 
     def config(name, text):
         return _written(os.path.join(tmp, name), text)
@@ -844,6 +845,9 @@ def plain_http_to_another_host_is_refused():
          "AWS_ENDPOINT_URL_AUTO_SCALING http://[2001:db8::1]:8080"),
         (upload, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://192.0.2.12"},
          "AWS_EC2_METADATA_SERVICE_ENDPOINT http://192.0.2.12"),
+        (cloudwatch + "  endpoint: http://192.0.2.13\n", {}, "cloudwatch.endpoint http://192.0.2.13"),
+        (cloudwatch, {"AWS_ENDPOINT_URL_CLOUDWATCH": "http://192.0.2.14"},
+         "AWS_ENDPOINT_URL_CLOUDWATCH http://192.0.2.14"),
     ]
     for n, (text, extra, expect) in enumerate(refused):
         path = config(f"refused-{n}.yaml", text)

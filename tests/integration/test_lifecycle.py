@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 
-from harness import BIN, COLLECTOR, Collector, check_identities, run, seq_frame, session_files, tshark_lengths, vxlan
+from harness import (BIN, COLLECTOR, Collector, check_identities, run, seq_frame, session_files, tshark_lengths, vxlan,
+                     wait_for)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../cloud"))
 from servers import AutoScaling, Imds, check_botocore_signature, clean_env  # noqa: E402
@@ -40,15 +41,6 @@ def readyz(c):
                          capture_output=True, text=True, timeout=10)
     body, _, status = out.stdout.rpartition("\n")
     return int(status or 0), body
-
-
-def wait_for(what, check, seconds=30):
-    """Until check() is true (bounded), or fails naming `what`."""
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} within {seconds} s")
 
 
 def part_files(pcap_dir):

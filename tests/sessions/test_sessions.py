@@ -13,7 +13,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../cloud"))
-from servers import Ec2, Ssm, clean_env, scratch_dir  # noqa: E402
+from servers import CloudWatch, Ec2, Ssm, clean_env, scratch_dir  # noqa: E402
 
 BIN = os.environ.get("MIRRORTAP_BIN", os.path.join(HERE, "../../build/bin"))
 SESSIONS = os.path.join(BIN, "mirrortap-sessions")
@@ -200,6 +200,30 @@ def what_cannot_be_mirrored_is_named_and_counted():
             assert m[f'mirrortap_coverage_interfaces_not_mirrored{{selector="web",reason="{reason}"}}'] == 1, reason
         assert m['mirrortap_coverage_interfaces_not_mirrored{selector="web",reason="throttled"}'] == 0
         check_signatures(ec2)
+
+
+def coverage_goes_to_cloudwatch_too():
+    """With a CloudWatch namespace, each run's coverage is also one
+    PutMetricData (signed, with the session token, and shaped as the
+    CloudWatch stand-in checks): selected, mirrored and not mirrored per
+    selector, and not mirrored in all with Fleet alone, for an alarm."""
+    ec2, target, filt = world()
+    with ec2, CloudWatch(KEY, SECRET, REGION) as cw:
+        ec2.add_eni({"tier": "web"})
+        ec2.add_eni({"tier": "web"})
+        ec2.add_eni({"tier": "web"}, instance_type="t2.micro")
+        env = env_for(ec2, AWS_ENDPOINT_URL_CLOUDWATCH=cw.endpoint)
+        status, out, err = run(ec2, *selector_args(target, filt), "--cloudwatch-namespace", "Mirrortap/sessions",
+                               "--cloudwatch-fleet", "f1", env=env)
+        assert status == 0, (out, err)
+        check_signatures(ec2)
+    assert cw.bad_signatures == [] and len(cw.requests) == 1, (cw.bad_signatures, cw.requests)
+    assert cw.requests[0].header("X-Amz-Security-Token") == TOKEN
+    got = {(d["name"], tuple(sorted(d["dimensions"].items()))): d["value"] for d in cw.data}
+    per = (("Fleet", "f1"), ("Selector", "web"))
+    assert got == {("InterfacesSelected", per): 3, ("InterfacesMirrored", per): 2, ("InterfacesNotMirrored", per): 1,
+                   ("InterfacesNotMirrored", (("Fleet", "f1"),)): 1}, got
+    assert all(d["namespace"] == "Mirrortap/sessions" and d["unit"] == "Count" for d in cw.data), cw.data
 
 
 def refusals_are_named_per_interface_and_the_rest_goes_on():
@@ -540,7 +564,7 @@ def free_port():
 if __name__ == "__main__":
     tests = {t.__name__: t for t in [
         sessions_follow_the_selected_interfaces, what_cannot_be_mirrored_is_named_and_counted,
-        refusals_are_named_per_interface_and_the_rest_goes_on, throttling_is_outlasted_and_named,
+        coverage_goes_to_cloudwatch_too, refusals_are_named_per_interface_and_the_rest_goes_on, throttling_is_outlasted_and_named,
         two_reconcilers_at_once_make_one_session_per_interface, dry_run_changes_nothing,
         bad_input_fails_before_anything_is_created, sessions_follow_the_fleet_within_one_interval,
         plain_http_to_another_host_is_refused,

@@ -39,7 +39,13 @@ mock_resource "aws_launch_template" {
   defaults = { id = "lt-0123456789abcdef0", latest_version = 1 }
 }
 mock_data "aws_subnet" {
-  defaults = { cidr_block = "10.0.1.0/24" }
+  defaults = { cidr_block = "10.0.1.0/24", availability_zone = "eu-west-1a" }
+}
+mock_data "aws_network_interface" {
+  defaults = { availability_zone = "eu-west-1a" }
+}
+mock_data "aws_ssm_parameter" {
+  defaults = { value = "ami-0pinned" }
 }
 mock_resource "aws_vpc_endpoint_service" {
   defaults = { service_name = "com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0" }

@@ -9,10 +9,12 @@ mock_provider "aws" {
 }
 
 variables {
-  vpc_id       = "vpc-1"
-  subnet_ids   = ["subnet-a", "subnet-b"]
-  source_cidrs = ["10.0.0.0/16"]
-  package_url  = "https://example.invalid/mirrortap-collector.deb"
+  vpc_id         = "vpc-1"
+  subnet_ids     = ["subnet-a", "subnet-b"]
+  source_cidrs   = ["10.0.0.0/16"]
+  package_url    = "https://example.invalid/mirrortap-collector.deb"
+  package_sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  ami_id         = "ami-0123456789abcdef0"
   mirror_sessions = [
     { network_interface_id = "eni-1", vni = 501, name = "web" },
     { network_interface_id = "eni-2", vni = 501, name = "web" },
@@ -58,22 +60,17 @@ run "nlb_default_affinity_uploads_to_a_new_bucket" {
     error_message = "incomplete multipart uploads are aborted"
   }
 
-  # The role may write under the prefix, list under it, and nothing else in S3.
+  # The role may do what the uploader calls under the prefix, and nothing
+  # else in S3: HeadObject (the recovery after a lost Complete answer) needs
+  # s3:GetObject; nothing lists the bucket.
   assert {
-    condition = (toset(data.aws_iam_policy_document.upload[0].statement[0].actions) == toset(["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"])
+    condition = (toset(data.aws_iam_policy_document.upload[0].statement[0].actions) == toset(["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"])
     && toset(data.aws_iam_policy_document.upload[0].statement[0].resources) == toset(["arn:aws:s3:::mirrortap-captures-0001/mirrortap/*"]))
-    error_message = "PutObject and the multipart calls on PREFIX/* of the bucket, nothing more"
+    error_message = "PutObject, AbortMultipartUpload and GetObject (HeadObject) on PREFIX/* of the bucket, nothing more"
   }
   assert {
-    condition = (toset(data.aws_iam_policy_document.upload[0].statement[1].actions) == toset(["s3:ListBucket"])
-      && toset(data.aws_iam_policy_document.upload[0].statement[1].resources) == toset(["arn:aws:s3:::mirrortap-captures-0001"])
-      && toset(one(data.aws_iam_policy_document.upload[0].statement[1].condition).values) == toset(["mirrortap/*"])
-    && one(data.aws_iam_policy_document.upload[0].statement[1].condition).variable == "s3:prefix")
-    error_message = "ListBucket restricted to the prefix"
-  }
-  assert {
-    condition     = length(data.aws_iam_policy_document.upload[0].statement) == 2 && aws_iam_role_policy.upload[0].role == aws_iam_role.collector.id
-    error_message = "the upload policy has exactly those two statements, on the collector's role"
+    condition     = length(data.aws_iam_policy_document.upload[0].statement) == 1 && aws_iam_role_policy.upload[0].role == aws_iam_role.collector.id
+    error_message = "the upload policy has exactly that statement (no ListBucket, no KMS for an SSE-S3 bucket), on the collector's role"
   }
   assert {
     condition = (toset(data.aws_iam_policy_document.lifecycle[0].statement[0].actions) == toset(["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"])
@@ -85,20 +82,27 @@ run "nlb_default_affinity_uploads_to_a_new_bucket" {
     error_message = "the group has the name the policy and the config give"
   }
 
-  # The hook waits out the drain, and the config names the hook and group.
+  # One drain figure: the hook is drain + margin, the config's lifecycle and
+  # upload drains are the drain, the unit's stop timeout drain + 30 s.
   assert {
-    condition = (aws_autoscaling_lifecycle_hook.drain[0].heartbeat_timeout >= var.upload_drain_seconds + 30
-    && aws_autoscaling_lifecycle_hook.drain[0].lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING")
-    error_message = "termination hook timeout >= upload.drain_seconds + margin"
+    condition = (aws_autoscaling_lifecycle_hook.drain.heartbeat_timeout == 420
+    && aws_autoscaling_lifecycle_hook.drain.lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING")
+    error_message = "termination hook timeout = drain_seconds + lifecycle_margin_seconds"
   }
   assert {
     condition = alltrue([for line in [
-      "upload:", "  url: s3://mirrortap-captures-0001/mirrortap", "  region: eu-west-1", "  drain_seconds: 300",
-      "  delete_after_upload: true", "lifecycle:", "  hook_name: ${aws_autoscaling_lifecycle_hook.drain[0].name}",
+      "upload:", "  url: s3://mirrortap-captures-0001/mirrortap", "  region: eu-west-1",
+      "  delete_after_upload: true", "lifecycle:", "  hook_name: ${aws_autoscaling_lifecycle_hook.drain.name}",
       "  group_name: ${aws_autoscaling_group.collectors.name}", "  poll_seconds: 5",
       "allowed_vnis: [501, 7]", "listen: 0.0.0.0:4789",
     ] : contains(split("\n", output.collector_config), line)])
     error_message = "rendered config: upload and lifecycle sections, only the sessions' VNIs"
+  }
+  assert {
+    condition = (length(regexall("(?m)^  drain_seconds: 300$", output.collector_config)) == 2
+      && strcontains(output.collector_config, "lifecycle:\n  hook_name: mirrortap-drain\n  group_name: mirrortap-collectors\n  region: eu-west-1\n  poll_seconds: 5\n  drain_seconds: 300\n  heartbeat_seconds: 300\n")
+    && output.drain == { drain_seconds = 300, lifecycle_hook_timeout = 420, unit_stop_timeout = 330, upload_drain_seconds = 300, lifecycle_drain_seconds = 300 })
+    error_message = "upload.drain_seconds and lifecycle.drain_seconds are both drain_seconds (not the collector's 1800 default); no heartbeat stretches the hold"
   }
   assert {
     condition     = !strcontains(output.collector_config, "listen_geneve") && !strcontains(output.collector_config, "storage_class")
@@ -135,12 +139,15 @@ run "nlb_default_affinity_uploads_to_a_new_bucket" {
     error_message = "health check grace period from health_check_grace_seconds"
   }
 
-  # Operator access: SSM by default, no SSH.
+  # Operator access: SSM by default, no SSH; Session Manager's calls only,
+  # no ssm:GetParameter* on every parameter.
   assert {
-    condition = (length(aws_iam_role_policy_attachment.ssm) == 1
-      && endswith(aws_iam_role_policy_attachment.ssm[0].policy_arn, ":iam::aws:policy/AmazonSSMManagedInstanceCore")
+    condition = (length(aws_iam_role_policy.ssm) == 1
+      && toset(flatten([for st in data.aws_iam_policy_document.ssm[0].statement : st.actions])) == toset([
+        "ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"])
     && strcontains(base64decode(aws_launch_template.collector.user_data), "https://s3.eu-west-1.amazonaws.com/amazon-ssm-eu-west-1/latest/debian_amd64/amazon-ssm-agent.deb"))
-    error_message = "SSM agent installed and AmazonSSMManagedInstanceCore attached"
+    error_message = "SSM agent installed; the role has Session Manager's calls and no managed policy"
   }
   assert {
     condition     = length(aws_vpc_security_group_ingress_rule.collector_ssh_from_admins) == 0 && aws_launch_template.collector.key_name == null
@@ -193,7 +200,8 @@ run "existing_bucket_nested_prefix_storage_class" {
     capture_bucket_name   = "corp-pcaps"
     capture_prefix        = "net/mirror"
     upload_storage_class  = "STANDARD_IA"
-    upload_drain_seconds  = 900
+    drain_seconds         = 900
+    capture_kms_key_arn   = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
   }
 
   assert {
@@ -202,15 +210,18 @@ run "existing_bucket_nested_prefix_storage_class" {
   }
   assert {
     condition = (toset(data.aws_iam_policy_document.upload[0].statement[0].resources) == toset(["arn:aws:s3:::corp-pcaps/net/mirror/*"])
-    && toset(one(data.aws_iam_policy_document.upload[0].statement[1].condition).values) == toset(["net/mirror/*"]))
-    error_message = "the policy names the existing bucket and the prefix"
+      && toset(data.aws_iam_policy_document.upload[0].statement[1].actions) == toset(["kms:GenerateDataKey", "kms:Decrypt"])
+      && toset(data.aws_iam_policy_document.upload[0].statement[1].resources) == toset([var.capture_kms_key_arn])
+    && toset(one(data.aws_iam_policy_document.upload[0].statement[1].condition).values) == toset(["s3.eu-west-1.amazonaws.com"]))
+    error_message = "the policy names the existing bucket and the prefix; its SSE-KMS key for data keys and their decryption (multipart), through S3 only"
   }
   assert {
-    condition = (aws_autoscaling_lifecycle_hook.drain[0].heartbeat_timeout == 1020
+    condition = (aws_autoscaling_lifecycle_hook.drain.heartbeat_timeout == 1020
       && contains(split("\n", output.collector_config), "  url: s3://corp-pcaps/net/mirror")
       && contains(split("\n", output.collector_config), "  storage_class: STANDARD_IA")
-    && contains(split("\n", output.collector_config), "  drain_seconds: 900"))
-    error_message = "hook = drain + margin; the config's url, storage class and drain"
+      && length(regexall("(?m)^  drain_seconds: 900$", output.collector_config)) == 2
+    && strcontains(base64decode(aws_launch_template.collector.user_data), "TimeoutStopSec=%ss\\n' '930'"))
+    error_message = "hook = drain + margin; the config's url, storage class, both drains; the unit's stop timeout"
   }
 }
 
@@ -227,9 +238,9 @@ run "no_upload_keeps_the_grace_hook" {
     error_message = "no bucket, no upload grant, no upload or lifecycle section"
   }
   assert {
-    condition = (aws_autoscaling_lifecycle_hook.drain[0].heartbeat_timeout == 120 && output.capture_url == null
-    && !strcontains(base64decode(aws_launch_template.collector.user_data), "TimeoutStopSec"))
-    error_message = "the hook holds a drained collector for termination_grace_seconds; the unit keeps its stop timeout"
+    condition = (aws_autoscaling_lifecycle_hook.drain.heartbeat_timeout == 420 && output.capture_url == null
+    && !strcontains(base64decode(aws_launch_template.collector.user_data), "TimeoutStopSec") && output.drain.unit_stop_timeout == 90)
+    error_message = "the hook holds a drained collector for the same drain figure (+ margin); the unit keeps its stop timeout"
   }
   # Without upload the disk is written only: 238.4 MiB/s + 25% = 299.
   assert {
@@ -245,15 +256,15 @@ run "ssh_instead_of_ssm_custom_ami_ipv6" {
     enable_ssm       = false
     key_name         = "ops"
     admin_cidrs      = ["192.0.2.0/24", "2001:db8:ff::/48"]
-    ami_id           = "ami-0custom"
+    ami_id           = "ami-0c0ffee0c0ffee000"
     source_cidrs     = ["10.0.0.0/16", "2001:db8:1::/64"]
     monitoring_cidrs = ["2001:db8:2::/64"]
     allowed_vnis     = ["501", "7", "1000-1999"]
   }
 
   override_data {
-    target = data.aws_ami.custom[0]
-    values = { id = "ami-0custom", root_device_name = "/dev/sda1" }
+    target = data.aws_ami.collector
+    values = { id = "ami-0c0ffee0c0ffee000", root_device_name = "/dev/sda1" }
   }
   override_data {
     target = data.aws_vpc.this
@@ -261,7 +272,7 @@ run "ssh_instead_of_ssm_custom_ami_ipv6" {
   }
 
   assert {
-    condition     = length(aws_iam_role_policy_attachment.ssm) == 0 && !strcontains(base64decode(aws_launch_template.collector.user_data), "amazon-ssm-agent")
+    condition     = length(aws_iam_role_policy.ssm) == 0 && !strcontains(base64decode(aws_launch_template.collector.user_data), "amazon-ssm-agent")
     error_message = "no SSM when enable_ssm is false"
   }
   assert {
@@ -271,7 +282,8 @@ run "ssh_instead_of_ssm_custom_ami_ipv6" {
     error_message = "key pair and SSH from admin_cidrs, IPv4 and IPv6"
   }
   assert {
-    condition = (length(data.aws_ami.debian12) == 0 && aws_launch_template.collector.image_id == "ami-0custom"
+    condition = (aws_launch_template.collector.image_id == "ami-0c0ffee0c0ffee000"
+      && toset(one(data.aws_ami.collector.filter).values) == toset(["ami-0c0ffee0c0ffee000"]) && length(data.aws_ssm_parameter.ami) == 0
     && one(aws_launch_template.collector.block_device_mappings).device_name == "/dev/sda1")
     error_message = "a custom AMI's own root device name"
   }

@@ -19,7 +19,7 @@ override_data {
   values = { account_id = "123456789012" }
 }
 override_data {
-  target = data.aws_ami.debian12[0]
+  target = data.aws_ami.collector
   values = { id = "ami-0debian12", root_device_name = "/dev/xvda" }
 }
 override_data {
@@ -36,11 +36,15 @@ override_data {
 }
 override_data {
   target = data.aws_subnet.lb["subnet-a"]
-  values = { cidr_block = "10.0.1.0/24" }
+  values = { cidr_block = "10.0.1.0/24", availability_zone = "eu-west-1a" }
 }
 override_data {
   target = data.aws_subnet.lb["subnet-b"]
-  values = { cidr_block = "10.0.2.0/24" }
+  values = { cidr_block = "10.0.2.0/24", availability_zone = "eu-west-1b" }
+}
+override_data {
+  target = data.aws_network_interface.source["eni-1"]
+  values = { availability_zone = "eu-west-1b" }
 }
 override_data {
   target = data.aws_iam_policy_document.assume_ec2
@@ -51,17 +55,27 @@ override_data {
   values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
 }
 override_data {
+  target = data.aws_iam_policy_document.ssm[0]
+  values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+}
+override_data {
+  target = data.aws_iam_policy_document.cloudwatch[0]
+  values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+}
+override_data {
   target = data.aws_iam_policy_document.lifecycle[0]
   values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
 }
 
 variables {
-  vpc_id       = "vpc-1"
-  subnet_ids   = ["subnet-a", "subnet-b"]
-  source_cidrs = ["10.0.0.0/16", "2001:db8:1::/64"]
-  package_url  = "https://example.invalid/mirrortap-collector.deb"
-  key_name     = "ops"
-  admin_cidrs  = ["192.0.2.0/24"]
+  vpc_id         = "vpc-1"
+  subnet_ids     = ["subnet-a", "subnet-b"]
+  source_cidrs   = ["10.0.0.0/16", "2001:db8:1::/64"]
+  package_url    = "https://example.invalid/mirrortap-collector.deb"
+  package_sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  ami_id         = "ami-0123456789abcdef0"
+  key_name       = "ops"
+  admin_cidrs    = ["192.0.2.0/24"]
   mirror_sessions = [
     { network_interface_id = "eni-1", vni = 501, name = "web" },
   ]
@@ -92,8 +106,8 @@ run "gwlb_none" {
     target_type = "gwlb"
   }
   assert {
-    condition     = aws_lb.this.load_balancer_type == "gateway" && aws_lb_target_group.collectors.protocol == "GENEVE"
-    error_message = "GWLB, GENEVE"
+    condition     = aws_lb.this.load_balancer_type == "gateway" && aws_lb_target_group.collectors.protocol == "GENEVE" && one(aws_lb_target_group.collectors.health_check).matcher == "200-399"
+    error_message = "GWLB, GENEVE, the matcher ELBv2 takes for it"
   }
 }
 

@@ -14,6 +14,8 @@ variables {
   source_cidrs     = ["10.0.0.0/16"]
   monitoring_cidrs = ["10.9.0.0/24"]
   package_url      = "https://example.invalid/mirrortap-collector.deb"
+  package_sha256   = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  ami_id           = "ami-0123456789abcdef0"
   mirror_selectors = [
     { name = "web", select = ["Name=tag:tier,Values=web", "Name=vpc-id,Values=vpc-1"], vni = 100 },
     { name = "db", select = ["Name=subnet-id,Values=subnet-a,subnet-b"], vni = 200, session_number = 2, packet_length = 256 },

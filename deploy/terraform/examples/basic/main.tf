@@ -23,8 +23,11 @@ module "mirrortap" {
   source_cidrs     = var.source_cidrs
   monitoring_cidrs = var.monitoring_cidrs
 
-  package_url    = var.package_url
-  package_sha256 = var.package_sha256
+  package_url       = var.package_url
+  package_sha256    = var.package_sha256
+  ami_ssm_parameter = var.ami_ssm_parameter
+  ami_id            = var.ami_id
+  alarm_actions     = var.alarm_actions
 
   instance_type = var.instance_type
   min_size      = var.min_size

@@ -36,9 +36,26 @@ variable "package_url" {
 }
 
 variable "package_sha256" {
-  description = "sha256sum of that .deb."
+  description = "sha256sum of that .deb (required: a new package is a deliberate change of URL and checksum, which rolls the fleet with the drain)."
+  type        = string
+}
+
+variable "ami_ssm_parameter" {
+  description = "SSM parameter of the pinned Debian 12 image, e.g. /aws/service/debian/release/bookworm/20240717-1811/amd64 (never .../latest: that would roll the fleet whenever Debian publishes). Or set ami_id."
   type        = string
   default     = null
+}
+
+variable "ami_id" {
+  description = "AMI id of the collectors, instead of ami_ssm_parameter."
+  type        = string
+  default     = null
+}
+
+variable "alarm_actions" {
+  description = "SNS topic ARNs the CloudWatch alarms notify ([] = alarms in the console only)."
+  type        = list(string)
+  default     = []
 }
 
 variable "instance_type" {

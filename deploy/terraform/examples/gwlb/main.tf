@@ -1,5 +1,7 @@
-# The collector fleet behind a Gateway Load Balancer: the mirror target is a
-# GWLB endpoint, the GWLB sends GENEVE (UDP 6081) to the collectors. The
+# The collector fleet behind a Gateway Load Balancer across the zones of
+# subnet_ids: each zone has a GWLB endpoint and a mirror target on it, each
+# ENI mirrors to its own zone's, the GWLB sends GENEVE (UDP 6081) to the
+# collectors. The
 # endpoint service is shared with the accounts in consumer_principals, which
 # create their own GWLB endpoints of it and mirror targets on them
 # (deploy/README.md, "Gateway Load Balancer"). Copy terraform.tfvars.example
@@ -24,8 +26,11 @@ module "mirrortap" {
   source_cidrs     = var.source_cidrs
   monitoring_cidrs = var.monitoring_cidrs
 
-  package_url    = var.package_url
-  package_sha256 = var.package_sha256
+  package_url       = var.package_url
+  package_sha256    = var.package_sha256
+  ami_ssm_parameter = var.ami_ssm_parameter
+  ami_id            = var.ami_id
+  alarm_actions     = var.alarm_actions
 
   target_type             = "gwlb"
   gwlb_allowed_principals = var.consumer_principals

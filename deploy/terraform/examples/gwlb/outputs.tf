@@ -3,9 +3,9 @@ output "nlb_dns_name" {
   value       = module.mirrortap.nlb_dns_name
 }
 
-output "mirror_target_id" {
-  description = "Traffic mirror target on this account's GWLB endpoint."
-  value       = module.mirrortap.mirror_target_id
+output "mirror_target_ids_by_az" {
+  description = "Traffic mirror target of each zone's GWLB endpoint: sessions made elsewhere use their source's zone's."
+  value       = module.mirrortap.mirror_target_ids_by_az
 }
 
 output "gwlb_endpoint_service_name" {

@@ -1,44 +1,36 @@
-# The collectors: official Debian 12 AMI (or yours), user data that installs
+# The collectors: a pinned Debian 12 AMI (or yours), user data that installs
 # the package and writes the config, and an autoscaling group behind the load
 # balancer.
 
-data "aws_ami" "debian12" {
-  count = var.ami_id == null ? 1 : 0
+# The AMI is an explicit input, never looked up as "most recent": with
+# instance refresh on, an image published by Debian would otherwise roll the
+# whole fleet on the next unrelated apply. A pinned SSM parameter path is
+# read once per plan and changes only when the operator changes the path.
+data "aws_ssm_parameter" "ami" {
+  count = var.ami_ssm_parameter == null ? 0 : 1
 
-  # Debian's own AWS account publishes the official images.
-  owners      = ["136693071363"]
-  most_recent = true
-
-  filter {
-    name   = "name"
-    values = [var.architecture == "arm64" ? "debian-12-arm64-*" : "debian-12-amd64-*"]
-  }
-
-  filter {
-    name   = "architecture"
-    values = [var.architecture]
-  }
-
-  filter {
-    name   = "virtualization-type"
-    values = ["hvm"]
-  }
+  name = var.ami_ssm_parameter
 }
 
-# A custom AMI is looked up too: its root device (/dev/xvda, /dev/sda1, ...)
-# is where the sized, encrypted gp3 volume must go; Debian's name would add
-# a second volume instead and leave the root one at the image's size.
-data "aws_ami" "custom" {
-  count = var.ami_id == null ? 0 : 1
-
+# Looked up by id for its root device (/dev/xvda, /dev/sda1, ...), where the
+# sized, encrypted gp3 volume must go; another name would add a second
+# volume and leave the root one at the image's size.
+data "aws_ami" "collector" {
   filter {
     name   = "image-id"
-    values = [var.ami_id]
+    values = [var.ami_id != null ? var.ami_id : try(nonsensitive(data.aws_ssm_parameter.ami[0].value), "")]
+  }
+
+  lifecycle {
+    precondition {
+      condition     = (var.ami_id == null) != (var.ami_ssm_parameter == null)
+      error_message = "Set exactly one of ami_id and ami_ssm_parameter (a pinned image; deploy/README.md, \"Upgrades\")."
+    }
   }
 }
 
 locals {
-  ami      = var.ami_id == null ? data.aws_ami.debian12[0] : data.aws_ami.custom[0]
+  ami      = data.aws_ami.collector
   deb_arch = var.architecture == "arm64" ? "arm64" : "amd64"
 }
 
@@ -55,11 +47,12 @@ resource "aws_launch_template" "collector" {
   user_data = base64encode(templatefile("${path.module}/templates/user_data.sh.tftpl", {
     package_url    = var.package_url == null ? "" : var.package_url
     package_s3_uri = var.package_s3_uri == null ? "" : var.package_s3_uri
-    package_sha256 = var.package_sha256 == null ? "" : var.package_sha256
+    package_sha256 = var.package_sha256
     enable_tap     = var.enable_tap
     enable_ssm     = var.enable_ssm
     # The unit's stop timeout agrees with the drain (and some for the rest).
-    stop_timeout_seconds = local.upload_enabled ? var.upload_drain_seconds + 30 : 0
+    stop_timeout_seconds = local.upload_enabled ? local.stop_timeout_seconds : 0
+    journal              = local.journal
     region               = local.region
     deb_arch             = local.deb_arch
     collector_config     = local.collector_config
@@ -148,6 +141,14 @@ resource "aws_autoscaling_group" "collectors" {
   health_check_type         = var.replace_unhealthy ? "ELB" : "EC2"
   health_check_grace_period = var.health_check_grace_seconds
   default_instance_warmup   = 180
+
+  # Group metrics (GroupInServiceInstances, GroupDesiredCapacity, ...) are
+  # off unless asked for; the capacity alarms (alarms.tf) read them.
+  metrics_granularity = "1Minute"
+  enabled_metrics = [
+    "GroupMinSize", "GroupMaxSize", "GroupDesiredCapacity", "GroupInServiceInstances",
+    "GroupPendingInstances", "GroupTerminatingInstances", "GroupTotalInstances",
+  ]
 
   launch_template {
     id      = aws_launch_template.collector.id

@@ -1,6 +1,7 @@
 # The instance role. Each grant is optional and as narrow as the call it
-# serves: read the one package object; write captures under the one prefix;
-# complete its own group's termination lifecycle action; Session Manager.
+# serves (deploy/README.md, "IAM", traces each statement to its call): read
+# the one package object; write captures under the one prefix; complete its
+# own group's termination lifecycle action; Session Manager; its own metrics.
 
 data "aws_iam_policy_document" "assume_ec2" {
   statement {
@@ -57,27 +58,37 @@ locals {
 data "aws_iam_policy_document" "upload" {
   count = local.upload_enabled ? 1 : 0
 
-  # PutObject covers CreateMultipartUpload, UploadPart and
-  # CompleteMultipartUpload; an upload that cannot finish is aborted.
+  # What the uploader calls (cloud/s3_client.cpp), and nothing else:
+  # PutObject, CreateMultipartUpload, UploadPart and CompleteMultipartUpload
+  # are all s3:PutObject; AbortMultipartUpload ends an upload that cannot
+  # finish; HeadObject, after a CompleteMultipartUpload whose answer was lost,
+  # needs s3:GetObject (without it S3 answers 403 and the file goes up
+  # again). The journal is shipped under the same prefix. No listing: the
+  # collector never lists the bucket.
   statement {
     sid = "WriteCaptures"
     actions = [
       "s3:PutObject",
       "s3:AbortMultipartUpload",
-      "s3:ListMultipartUploadParts",
+      "s3:GetObject",
     ]
     resources = ["${local.capture_bucket_arn}/${var.capture_prefix}/*"]
   }
 
-  # Listing (what a restart already uploaded), under the prefix only.
-  statement {
-    sid       = "ListCaptures"
-    actions   = ["s3:ListBucket"]
-    resources = [local.capture_bucket_arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.capture_prefix}/*"]
+  # An existing bucket encrypted with a KMS key of its owner: S3 asks KMS for
+  # a data key on every PutObject and CreateMultipartUpload, and decrypts it
+  # again for each UploadPart and the CompleteMultipartUpload.
+  dynamic "statement" {
+    for_each = var.capture_kms_key_arn == null ? [] : [var.capture_kms_key_arn]
+    content {
+      sid       = "CaptureKey"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
     }
   }
 }
@@ -117,9 +128,64 @@ resource "aws_iam_role_policy" "lifecycle" {
 
 # --- Session Manager ---------------------------------------------------------------
 
-resource "aws_iam_role_policy_attachment" "ssm" {
+# What the SSM agent needs for Session Manager, as AWS documents a custom
+# instance profile for it, and no more: AmazonSSMManagedInstanceCore would
+# also grant ssm:GetParameter and ssm:GetParameters on every parameter of the
+# account (and documents, associations, inventory), none of which a shell
+# session uses.
+data "aws_iam_policy_document" "ssm" {
   count = var.enable_ssm ? 1 : 0
 
-  role       = aws_iam_role.collector.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+  statement {
+    sid       = "RegisterInstance"
+    actions   = ["ssm:UpdateInstanceInformation"]
+    resources = ["arn:${local.partition}:ec2:${local.region}:${data.aws_caller_identity.current.account_id}:instance/*"]
+  }
+
+  # The session channels; ssmmessages has no resource-level permissions.
+  statement {
+    sid = "SessionChannels"
+    actions = [
+      "ssmmessages:CreateControlChannel",
+      "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel",
+      "ssmmessages:OpenDataChannel",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "ssm" {
+  count = var.enable_ssm ? 1 : 0
+
+  name   = "session-manager"
+  role   = aws_iam_role.collector.id
+  policy = data.aws_iam_policy_document.ssm[0].json
+}
+
+# --- the collectors' own metrics in CloudWatch --------------------------------------
+
+data "aws_iam_policy_document" "cloudwatch" {
+  count = var.cloudwatch_metrics ? 1 : 0
+
+  # PutMetricData has no resources; the namespace condition keeps the role
+  # from writing into any other namespace (AWS/* included).
+  statement {
+    sid       = "PublishOwnMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.cloudwatch_namespace]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "cloudwatch" {
+  count = var.cloudwatch_metrics ? 1 : 0
+
+  name   = "publish-mirrortap-metrics"
+  role   = aws_iam_role.collector.id
+  policy = data.aws_iam_policy_document.cloudwatch[0].json
 }

@@ -41,10 +41,21 @@ locals {
   asg_name       = "${var.name}-collectors"
   drain_hook     = "${var.name}-drain"
   upload_enabled = var.create_capture_bucket || var.capture_bucket_name != null
-  # The hook holds a terminating collector while it drains; with upload the
-  # collector completes the action itself as soon as S3 has its files, and
-  # the timeout is only the bound for one that cannot.
-  hook_timeout = local.upload_enabled ? var.upload_drain_seconds + var.lifecycle_margin_seconds : var.termination_grace_seconds
+  # One drain figure (var.drain_seconds) and everything that follows from it:
+  # the collector's lifecycle drain and upload drain are it; the hook holds
+  # the instance for it plus the margin (time to see Terminated in IMDS and
+  # complete the action); systemd waits for it plus 30 s on stop. With upload
+  # the collector completes the action as soon as S3 has its files, and the
+  # timeout only bounds one that cannot. Heartbeats are sent no sooner than
+  # the drain's own end, so they never stretch the hold past that figure.
+  hook_timeout         = var.drain_seconds + var.lifecycle_margin_seconds
+  stop_timeout_seconds = var.drain_seconds + 30
+
+  # The journal goes beside the captures (user_data.sh.tftpl, deploy/README.md "Logs").
+  journal = !(local.upload_enabled && var.ship_journal) ? null : {
+    url     = "s3://${local.capture_bucket}/${var.capture_prefix}/journal"
+    minutes = var.journal_ship_minutes
+  }
 
   # --- disk: sized from the rate a collector is scaled to receive ---------
   gib            = 1073741824
@@ -87,13 +98,19 @@ locals {
       region              = local.region
       storage_class       = var.upload_storage_class == null ? "" : var.upload_storage_class
       delete_after_upload = var.upload_delete_after_upload
-      drain_seconds       = var.upload_drain_seconds
+      drain_seconds       = var.drain_seconds
     }
     lifecycle = !local.upload_enabled ? null : {
-      hook_name    = local.drain_hook
-      group_name   = local.asg_name
-      region       = local.region
-      poll_seconds = var.lifecycle_poll_seconds
+      hook_name     = local.drain_hook
+      group_name    = local.asg_name
+      region        = local.region
+      poll_seconds  = var.lifecycle_poll_seconds
+      drain_seconds = var.drain_seconds
+    }
+    cloudwatch = !var.cloudwatch_metrics ? null : {
+      namespace = var.cloudwatch_namespace
+      region    = local.region
+      fleet     = var.name
     }
   })
 }

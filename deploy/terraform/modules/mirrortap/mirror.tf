@@ -1,18 +1,47 @@
-# Traffic Mirroring: the NLB or the GWLB endpoint as the target, one filter
-# whose rules come from var.filter_rules, and one session per source ENI in
-# var.mirror_sessions.
+# Traffic Mirroring: the NLB, or each zone's GWLB endpoint, as the target; one
+# filter whose rules come from var.filter_rules; one session per source ENI
+# in var.mirror_sessions, to the target of its zone.
 
 resource "aws_ec2_traffic_mirror_target" "this" {
-  count = local.gwlb && !var.create_gwlb_endpoint ? 0 : 1
+  count = local.gwlb ? 0 : 1
 
-  description                       = "${var.name} collectors"
-  network_load_balancer_arn         = local.gwlb ? null : aws_lb.this.arn
-  gateway_load_balancer_endpoint_id = local.gwlb ? aws_vpc_endpoint.gwlb[0].id : null
-  tags                              = merge(local.tags, { Name = var.name })
+  description               = "${var.name} collectors"
+  network_load_balancer_arn = aws_lb.this.arn
+  tags                      = merge(local.tags, { Name = var.name })
 
-  # AWS accepts an NLB as a mirror target only once it has a UDP listener,
-  # and a GWLB endpoint only once its load balancer has a listener.
+  # AWS accepts an NLB as a mirror target only once it has a UDP listener.
   depends_on = [aws_lb_listener.vxlan]
+}
+
+# GWLB: one target per zone's endpoint. AWS refuses a session whose source
+# is in another Availability Zone than its GWLB endpoint target.
+resource "aws_ec2_traffic_mirror_target" "gwlb" {
+  for_each = aws_vpc_endpoint.gwlb
+
+  description                       = "${var.name} collectors (${each.key})"
+  gateway_load_balancer_endpoint_id = each.value.id
+  tags                              = merge(local.tags, { Name = "${var.name}-${each.key}" })
+
+  # A GWLB endpoint is a target only once its load balancer has a listener
+  # and (with acceptance required) its connection was accepted.
+  depends_on = [aws_lb_listener.vxlan, aws_vpc_endpoint_connection_accepter.gwlb]
+}
+
+# The zone of each mirrored ENI, for the target of that zone (GWLB only).
+data "aws_network_interface" "source" {
+  for_each = local.gwlb ? toset([for s in var.mirror_sessions : s.network_interface_id]) : toset([])
+
+  id = each.value
+}
+
+locals {
+  # Availability Zone -> target id / ARN ("" with an NLB: one target for all).
+  mirror_target_by_az     = { for az, t in aws_ec2_traffic_mirror_target.gwlb : az => t.id }
+  mirror_target_arn_by_az = { for az, t in aws_ec2_traffic_mirror_target.gwlb : az => t.arn }
+  nlb_target_id           = one(aws_ec2_traffic_mirror_target.this[*].id)
+  session_target = { for s in var.mirror_sessions : "${s.network_interface_id}/${s.session_number}" => (
+    local.gwlb ? lookup(local.mirror_target_by_az, data.aws_network_interface.source[s.network_interface_id].availability_zone, null) : local.nlb_target_id
+  ) }
 }
 
 moved {
@@ -64,7 +93,7 @@ resource "aws_ec2_traffic_mirror_session" "sessions" {
   virtual_network_id       = each.value.vni
   packet_length            = each.value.packet_length
   traffic_mirror_filter_id = aws_ec2_traffic_mirror_filter.this.id
-  traffic_mirror_target_id = one(aws_ec2_traffic_mirror_target.this[*].id)
+  traffic_mirror_target_id = local.session_target[each.key]
   tags                     = merge(local.tags, { Name = "${var.name}-${each.value.name}" })
 
   # Sessions match the filter's rules as they are when the session starts.
@@ -72,8 +101,8 @@ resource "aws_ec2_traffic_mirror_session" "sessions" {
 
   lifecycle {
     precondition {
-      condition     = length(aws_ec2_traffic_mirror_target.this) == 1
-      error_message = "mirror_sessions need this module's mirror target: with target_type = \"gwlb\" keep create_gwlb_endpoint true, or create the sessions where the endpoints are."
+      condition     = local.session_target[each.key] != null
+      error_message = "mirror_sessions need this module's mirror target in the source's Availability Zone: with target_type = \"gwlb\" keep create_gwlb_endpoint true and give subnet_ids a subnet in every zone that has mirror sources (or create the sessions where the endpoints are)."
     }
   }
 }

@@ -61,11 +61,13 @@ resource "aws_lb_target_group" "collectors" {
   # UDP and GENEVE cannot be health-checked; the collector's HTTP /healthz
   # goes red before data is lost (queues full, disk full, workers dead).
   health_check {
-    enabled             = true
-    protocol            = "HTTP"
-    port                = tostring(var.metrics_port)
-    path                = "/healthz"
-    matcher             = "200"
+    enabled  = true
+    protocol = "HTTP"
+    port     = tostring(var.metrics_port)
+    path     = "/healthz"
+    # ELBv2 refuses anything but "200-399" on a Gateway Load Balancer's
+    # target group; /healthz answers 200 or 503, so both mean the same.
+    matcher             = local.gwlb ? "200-399" : "200"
     interval            = 10
     timeout             = 5
     healthy_threshold   = 2

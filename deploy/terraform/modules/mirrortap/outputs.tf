@@ -9,8 +9,13 @@ output "nlb_arn" {
 }
 
 output "mirror_target_id" {
-  description = "Traffic mirror target (tmt-...) for sessions created outside this module, in this or another account (null with target_type = gwlb and no endpoint here)."
-  value       = one(aws_ec2_traffic_mirror_target.this[*].id)
+  description = "With target_type = nlb: the traffic mirror target (tmt-...) for sessions created outside this module, in this or another account. null with gwlb: see mirror_target_ids_by_az."
+  value       = local.nlb_target_id
+}
+
+output "mirror_target_ids_by_az" {
+  description = "With target_type = gwlb: the traffic mirror target of each Availability Zone (a source must use its own zone's)."
+  value       = local.mirror_target_by_az
 }
 
 output "mirror_filter_id" {
@@ -58,9 +63,9 @@ output "gwlb_endpoint_service_name" {
   value       = one(aws_vpc_endpoint_service.gwlb[*].service_name)
 }
 
-output "gwlb_endpoint_id" {
-  description = "With target_type = gwlb: the GWLB endpoint (vpce-...) this module created, the mirror target's."
-  value       = one(aws_vpc_endpoint.gwlb[*].id)
+output "gwlb_endpoint_ids_by_az" {
+  description = "With target_type = gwlb: the GWLB endpoints (vpce-...) this module created, one per Availability Zone."
+  value       = { for az, e in aws_vpc_endpoint.gwlb : az => e.id }
 }
 
 output "capture_bucket" {
@@ -75,12 +80,12 @@ output "capture_url" {
 
 output "lifecycle_hook_name" {
   description = "Termination lifecycle hook that holds a collector while it drains (null: none)."
-  value       = one(aws_autoscaling_lifecycle_hook.drain[*].name)
+  value       = aws_autoscaling_lifecycle_hook.drain.name
 }
 
 output "lifecycle_hook_timeout_seconds" {
-  description = "How long the hook holds a terminating collector at most: upload_drain_seconds + lifecycle_margin_seconds with upload."
-  value       = one(aws_autoscaling_lifecycle_hook.drain[*].heartbeat_timeout)
+  description = "How long the hook holds a terminating collector at most: drain_seconds + lifecycle_margin_seconds."
+  value       = aws_autoscaling_lifecycle_hook.drain.heartbeat_timeout
 }
 
 output "health_check_grace_seconds" {
@@ -116,4 +121,53 @@ output "launch_template_user_data_sha256" {
 output "selectors_parameter" {
   description = "SSM parameter holding the selectors mirrortap-sessions reads at every run (null without mirror_selectors)."
   value       = local.sessions_enabled ? local.selectors_parameter : null
+}
+
+output "drain" {
+  description = "The one drain figure and what the module derived from it (seconds)."
+  value = {
+    drain_seconds           = var.drain_seconds
+    lifecycle_hook_timeout  = local.hook_timeout
+    unit_stop_timeout       = local.upload_enabled ? local.stop_timeout_seconds : 90
+    upload_drain_seconds    = local.upload_enabled ? var.drain_seconds : null
+    lifecycle_drain_seconds = local.upload_enabled ? var.drain_seconds : null
+  }
+}
+
+output "alarm_names" {
+  description = "The CloudWatch alarms of the fleet (alarms.tf)."
+  value       = concat([for a in aws_cloudwatch_metric_alarm.fleet : a.alarm_name], [for a in aws_cloudwatch_metric_alarm.capacity_short : a.alarm_name])
+}
+
+output "prometheus_scrape_configs" {
+  description = "The scrape jobs of deploy/prometheus/prometheus.yml for this fleet, its region and ports filled in (YAML): paste them under scrape_configs."
+  value = yamlencode([
+    {
+      job_name = "mirrortap"
+      ec2_sd_configs = [{
+        region  = local.region, refresh_interval = "60s", port = var.metrics_port
+        filters = [{ name = "tag:mirrortap-role", values = ["collector"] }, { name = "instance-state-name", values = ["running"] }]
+      }]
+      relabel_configs = [
+        { source_labels = ["__meta_ec2_private_ip"], regex = "(.+)", target_label = "__address__", replacement = "$${1}:${var.metrics_port}" },
+        { source_labels = ["__meta_ec2_instance_id"], target_label = "instance_id" },
+        { source_labels = ["__meta_ec2_instance_id"], target_label = "instance" },
+        { source_labels = ["__meta_ec2_availability_zone"], target_label = "availability_zone" },
+        { source_labels = ["__meta_ec2_private_ip"], target_label = "private_ip" },
+        { source_labels = ["__meta_ec2_tag_aws_autoscaling_groupName"], target_label = "autoscaling_group" },
+      ]
+    },
+    {
+      job_name = "mirrortap-sessions"
+      ec2_sd_configs = [{
+        region  = local.region, refresh_interval = "60s", port = var.sessions_metrics_port
+        filters = [{ name = "tag:mirrortap-role", values = ["collector"] }, { name = "instance-state-name", values = ["running"] }]
+      }]
+      relabel_configs = [
+        { source_labels = ["__meta_ec2_instance_id"], target_label = "instance_id" },
+        { source_labels = ["__meta_ec2_instance_id"], target_label = "instance" },
+        { source_labels = ["__meta_ec2_availability_zone"], target_label = "availability_zone" },
+      ]
+    },
+  ])
 }

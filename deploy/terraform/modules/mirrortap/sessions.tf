@@ -12,14 +12,26 @@
 locals {
   sessions_enabled    = length(var.mirror_selectors) > 0
   selectors_parameter = "/${var.name}/mirrortap-sessions/selectors"
-  mirror_target_arn   = one(aws_ec2_traffic_mirror_target.this[*].arn)
-  ec2_arn_prefix      = "arn:${local.partition}:ec2:${local.region}:${data.aws_caller_identity.current.account_id}"
+  mirror_target_arns  = local.gwlb ? values(local.mirror_target_arn_by_az) : aws_ec2_traffic_mirror_target.this[*].arn
+  # Behind an NLB one selector is one target. Behind a GWLB each selector is
+  # split by zone (NAME:ZONE, plus an availability-zone filter), so that every
+  # interface gets the target of its own zone, as AWS requires.
+  expanded_selectors = local.gwlb ? flatten([for s in var.mirror_selectors : [
+    for az, target in local.mirror_target_by_az : merge(s, {
+      name   = "${s.name}:${az}"
+      select = concat(s.select, ["Name=availability-zone,Values=${az}"])
+      target = target
+    })
+  ]]) : [for s in var.mirror_selectors : merge(s, { target = local.nlb_target_id })]
+  ec2_arn_prefix = "arn:${local.partition}:ec2:${local.region}:${data.aws_caller_identity.current.account_id}"
 
   # /etc/mirrortap/sessions.yaml: nothing in it depends on the selectors.
   sessions_config = templatefile("${path.module}/templates/sessions.yaml.tftpl", {
-    region              = local.region
-    selectors_parameter = local.selectors_parameter
-    metrics_port        = var.sessions_metrics_port
+    region               = local.region
+    selectors_parameter  = local.selectors_parameter
+    metrics_port         = var.sessions_metrics_port
+    cloudwatch_namespace = var.cloudwatch_metrics ? var.cloudwatch_namespace : ""
+    cloudwatch_fleet     = var.name
   })
 }
 
@@ -32,10 +44,10 @@ resource "aws_ssm_parameter" "selectors" {
   # Standard up to 4 KB, Advanced beyond, as the value needs.
   tier = "Intelligent-Tiering"
   value = yamlencode({
-    selectors = [for s in var.mirror_selectors : merge({
+    selectors = [for s in local.expanded_selectors : merge({
       name           = s.name
       select         = s.select
-      target         = one(aws_ec2_traffic_mirror_target.this[*].id)
+      target         = s.target
       filter         = aws_ec2_traffic_mirror_filter.this.id
       vni            = s.vni
       session_number = s.session_number
@@ -45,8 +57,8 @@ resource "aws_ssm_parameter" "selectors" {
 
   lifecycle {
     precondition {
-      condition     = length(aws_ec2_traffic_mirror_target.this) == 1
-      error_message = "mirror_selectors need this module's mirror target: with target_type = \"gwlb\" keep create_gwlb_endpoint true."
+      condition     = length(local.expanded_selectors) > 0 && alltrue([for s in local.expanded_selectors : s.target != null && length(s.name) <= 64])
+      error_message = "mirror_selectors need this module's mirror targets: with target_type = \"gwlb\" keep create_gwlb_endpoint true (and keep selector names short enough for NAME:ZONE to fit 64 characters)."
     }
   }
 }
@@ -74,11 +86,10 @@ data "aws_iam_policy_document" "sessions" {
   statement {
     sid     = "CreateToThisTarget"
     actions = ["ec2:CreateTrafficMirrorSession"]
-    resources = [
-      local.mirror_target_arn,
+    resources = concat(local.mirror_target_arns, [
       aws_ec2_traffic_mirror_filter.this.arn,
       "${local.ec2_arn_prefix}:network-interface/*",
-    ]
+    ])
   }
 
   statement {

@@ -99,15 +99,18 @@ resource "aws_vpc_endpoint" "s3" {
 # Scale-in and instance refresh: the group deregisters the instance, waits out
 # the load balancer's deregistration delay, then holds it here. With upload the
 # collector sees Terminated in IMDS, finishes and uploads its files within
-# upload.drain_seconds and completes the action; the timeout (drain + margin)
-# only bounds one that cannot. Without upload the instance is held for
-# termination_grace_seconds, to copy files off by hand.
+# drain_seconds and completes the action; the timeout (drain + margin) only
+# bounds one that cannot. Without upload the instance is held as long, to
+# copy files off by hand.
 resource "aws_autoscaling_lifecycle_hook" "drain" {
-  count = local.hook_timeout > 0 ? 1 : 0
-
   name                   = local.drain_hook
   autoscaling_group_name = aws_autoscaling_group.collectors.name
   lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
-  heartbeat_timeout      = max(local.hook_timeout, 30)
+  heartbeat_timeout      = local.hook_timeout
   default_result         = "CONTINUE"
+}
+
+moved {
+  from = aws_autoscaling_lifecycle_hook.drain[0]
+  to   = aws_autoscaling_lifecycle_hook.drain
 }

@@ -77,9 +77,25 @@ variable "architecture" {
 }
 
 variable "ami_id" {
-  description = "AMI to run instead of the latest official Debian 12 image (for a hardened or pre-baked image). null = look the Debian image up."
+  description = "AMI of the collectors (a Debian 12 image, or one baked from it). Set this or ami_ssm_parameter. An explicit input: the fleet rolls to a new image only when this changes (deploy/README.md, \"Upgrades\")."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.ami_id == null || can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
+    error_message = "ami_id: an AMI id (ami-...)."
+  }
+}
+
+variable "ami_ssm_parameter" {
+  description = "SSM parameter holding the AMI id, pinned to one image: Debian publishes /aws/service/debian/release/bookworm/VERSION/ARCH (e.g. /aws/service/debian/release/bookworm/20240717-1811/amd64). A path ending in /latest is refused: it would roll the fleet whenever Debian publishes an image. Set this or ami_id."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ami_ssm_parameter == null || (can(regex("^/[A-Za-z0-9_./-]+$", var.ami_ssm_parameter)) && !can(regex("/latest(/|$)", var.ami_ssm_parameter)))
+    error_message = "ami_ssm_parameter: a parameter path pinned to one image (not .../latest/...)."
+  }
 }
 
 variable "instance_type" {
@@ -207,11 +223,6 @@ variable "deregistration_delay_seconds" {
   default     = 60
 }
 
-variable "termination_grace_seconds" {
-  description = "Without upload: the lifecycle hook's time a collector stays up after it has been drained, before the instance is terminated; 0 = no hook. With upload, the hook's timeout is upload_drain_seconds + lifecycle_margin_seconds instead, and the collector completes the action itself as soon as its files are in S3."
-  type        = number
-  default     = 120
-}
 
 variable "flow_affinity" {
   description = <<-EOT
@@ -295,13 +306,12 @@ variable "package_s3_uri" {
 }
 
 variable "package_sha256" {
-  description = "SHA-256 of the .deb. When set, boot stops unless the downloaded file matches."
+  description = "SHA-256 of the .deb (sha256sum). Required: boot stops unless the downloaded file matches, so an object overwritten at the same URL or key never gives a mixed fleet, and a new package is a deliberate change of this value (with the URL) that rolls the fleet."
   type        = string
-  default     = null
 
   validation {
-    condition     = var.package_sha256 == null || can(regex("^[0-9a-f]{64}$", var.package_sha256))
-    error_message = "package_sha256: 64 lowercase hex digits."
+    condition     = can(regex("^[0-9a-f]{64}$", var.package_sha256))
+    error_message = "package_sha256: 64 lowercase hex digits (sha256sum of the .deb)."
   }
 }
 
@@ -481,11 +491,6 @@ variable "target_type" {
   }
 }
 
-variable "gwlb_endpoint_subnet_id" {
-  description = "With target_type = gwlb: the subnet of the GWLB endpoint this module creates (a GWLB endpoint lives in one subnet). null = the first of subnet_ids."
-  type        = string
-  default     = null
-}
 
 variable "create_gwlb_endpoint" {
   description = "With target_type = gwlb: create a GWLB endpoint and a mirror target on it in this VPC. false when only other accounts or VPCs connect to the endpoint service."
@@ -494,7 +499,7 @@ variable "create_gwlb_endpoint" {
 }
 
 variable "gwlb_allowed_principals" {
-  description = "With target_type = gwlb: ARNs allowed to create endpoints of the endpoint service (e.g. arn:aws:iam::123456789012:root for another account)."
+  description = "With target_type = gwlb: further ARNs allowed to create endpoints of the endpoint service (e.g. arn:aws:iam::123456789012:root for another account). This account is always allowed: the module makes its own endpoints of the service."
   type        = list(string)
   default     = []
 }
@@ -523,6 +528,17 @@ variable "capture_bucket_name" {
   validation {
     condition     = var.capture_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.capture_bucket_name))
     error_message = "capture_bucket_name: an S3 bucket name (3..63 of a-z 0-9 . -)."
+  }
+}
+
+variable "capture_kms_key_arn" {
+  description = "With an existing bucket whose default encryption is SSE-KMS: the key's ARN. The role then gets kms:GenerateDataKey (every PutObject and CreateMultipartUpload) and kms:Decrypt (UploadPart and CompleteMultipartUpload read the upload's data key back; HeadObject of an SSE-KMS object) on that key. null = SSE-S3 or no key of yours."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.capture_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", var.capture_kms_key_arn))
+    error_message = "capture_kms_key_arn: arn:PARTITION:kms:REGION:ACCOUNT:key/ID."
   }
 }
 
@@ -565,19 +581,19 @@ variable "upload_delete_after_upload" {
   default     = true
 }
 
-variable "upload_drain_seconds" {
-  description = "On SIGTERM or a termination lifecycle action, how long a collector keeps uploading what is pending (upload.drain_seconds). The lifecycle hook waits this plus lifecycle_margin_seconds."
+variable "drain_seconds" {
+  description = "The one drain figure: how long a terminating collector may take to finish and upload its files. It is upload.drain_seconds and lifecycle.drain_seconds in the rendered config; the termination lifecycle hook holds the instance for it plus lifecycle_margin_seconds; the unit's stop timeout is it plus 30 s. Without upload, the hook holds a drained collector this long (plus the margin) to copy files off by hand."
   type        = number
   default     = 300
 
   validation {
-    condition     = var.upload_drain_seconds >= 10 && var.upload_drain_seconds <= 6600
-    error_message = "upload_drain_seconds: 10..6600 (the hook's timeout, drain plus margin, is at most 7200)."
+    condition     = var.drain_seconds >= 10 && var.drain_seconds <= 6600
+    error_message = "drain_seconds: 10..6600 (the hook's timeout, drain plus margin, is at most 7200)."
   }
 }
 
 variable "lifecycle_margin_seconds" {
-  description = "Added to upload_drain_seconds for the termination hook's heartbeat timeout: time to notice the Terminating state, close the open files and complete the action."
+  description = "Added to drain_seconds for the termination hook's heartbeat timeout: time to notice the Terminating state, close the open files and complete the action."
   type        = number
   default     = 120
 
@@ -660,5 +676,60 @@ variable "sessions_metrics_port" {
   validation {
     condition     = var.sessions_metrics_port >= 1 && var.sessions_metrics_port <= 65535
     error_message = "sessions_metrics_port: 1..65535."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# What AWS-native operators see: CloudWatch
+# ---------------------------------------------------------------------------
+
+variable "cloudwatch_metrics" {
+  description = "Collectors publish their own figures to CloudWatch (cloudwatch.* in the collector config): packets received, dropped by reason, disk free, upload backlog, health, once a minute, under cloudwatch_namespace with the dimension Fleet = name. The role may call PutMetricData for that namespace only."
+  type        = bool
+  default     = true
+}
+
+variable "cloudwatch_namespace" {
+  description = "CloudWatch namespace of the collectors' own metrics."
+  type        = string
+  default     = "Mirrortap"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.cloudwatch_namespace)) && !startswith(var.cloudwatch_namespace, "AWS/")
+    error_message = "cloudwatch_namespace: 1..255 of letters, digits and . _ / # : -, not starting with AWS/."
+  }
+}
+
+variable "alarm_actions" {
+  description = "ARNs (SNS topics) notified when an alarm fires and when it clears. [] = the alarms exist and show in the console, nobody is paged."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_ebs_balance_percent" {
+  description = "EBSByteBalance% and EBSIOBalance% (the instance's EBS burst buckets, Minimum over the group) below which the disk alarms fire: a collector out of EBS burst writes at its baseline and drops as queue_full."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.alarm_ebs_balance_percent > 0 && var.alarm_ebs_balance_percent < 100
+    error_message = "alarm_ebs_balance_percent: 1..99."
+  }
+}
+
+variable "ship_journal" {
+  description = "Ship each collector's systemd journal to S3 beside the captures (PREFIX/journal/collector=INSTANCE-ID/...), every journal_ship_minutes and at shutdown, with Debian's awscli. Needs uploads (a bucket). deploy/README.md, \"Logs\", says why S3 and not CloudWatch Logs."
+  type        = bool
+  default     = true
+}
+
+variable "journal_ship_minutes" {
+  description = "How often the journal is shipped (minutes); also what an instance that dies hard loses at most."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.journal_ship_minutes >= 1 && var.journal_ship_minutes <= 60
+    error_message = "journal_ship_minutes: 1..60."
   }
 }
