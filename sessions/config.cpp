@@ -60,10 +60,22 @@ Selector read_selector(const YAML::Node& item, ErrorList& errors) {
 }  // namespace
 
 std::vector<std::string> SessionsConfig::default_unsupported_instance_types() {
-    // AWS's Traffic Mirroring limitations: T2 and the previous generation
-    // (Xen) families. C4, D2, G3, H1, I3, M4, P2, P3, R4, X1 are supported.
-    return {"t1.*", "t2.*", "m1.*", "m2.*", "m3.*", "c1.*", "c3.*", "cc2.*", "cg1.*", "cr1.*",
-            "g2.*", "hi1.*", "hs1.*", "i2.*", "r3.*"};
+    // AWS's Traffic Mirroring limitations (the source's instance type), as
+    // published in December 2026: of the Xen-based types only C4, D2, G3,
+    // G3s, H1, I3, M4, P2, P3, R4, X1 and X1e are mirrored; these virtualized
+    // Nitro families are not; nor is any bare-metal size.
+    return {// Xen-based, previous generation
+            "t1.*", "t2.*", "m1.*", "m2.*", "m3.*", "c1.*", "c3.*", "cc2.*", "cg1.*", "cr1.*", "g2.*", "hi1.*",
+            "hs1.*", "i2.*", "r3.*",
+            // virtualized Nitro: general purpose, compute, memory, storage, accelerated, HPC
+            "m8g.*", "m6a.*", "m6i.*", "m6id.*", "m6idn.*", "m6in.*", "m7a.*", "m7g.*", "m7gd.*", "m7i.*",
+            "m7i-flex.*", "c8g.*", "c6a.*", "c6gd.*", "c6gn.*", "c6i.*", "c6id.*", "c6in.*", "c7a.*", "c7g.*",
+            "c7gd.*", "c7gn.*", "c7i.*", "r8g.*", "r6a.*", "r6i.*", "r6id.*", "r6idn.*", "r6in.*", "r7a.*",
+            "r7g.*", "r7gd.*", "r7i.*", "r7iz.*", "x8g.*", "x2idn.*", "x2iedn.*", "x2iezn.*", "i4g.*", "i4i.*",
+            "im4gn.*", "is4gen.*", "inf2.*", "p5.*", "trn1.*", "trn1n.*", "hpc6a.*", "hpc6id.*", "hpc7a.*",
+            "hpc7g.*",
+            // bare metal, every family
+            "*.metal"};
 }
 
 void load_selectors(const YAML::Node& list, std::vector<Selector>& selectors, ErrorList& errors) {
@@ -113,8 +125,16 @@ SelectorsLoad load_selectors_text(std::string_view text) {
 }
 
 bool instance_type_listed(std::string_view type, const std::vector<std::string>& patterns) {
-    for (const std::string& p : patterns) {
-        if (p.ends_with('*') ? type.starts_with(std::string_view(p).substr(0, p.size() - 1)) : type == p) return true;
+    for (std::string_view p : patterns) {
+        std::string_view t = type;
+        if (p.starts_with("*.")) {
+            // A size of every family: "*.metal" takes m5.metal and m7i.metal-24xl.
+            const size_t dot = t.find('.');
+            if (dot == std::string_view::npos) continue;
+            if (t.substr(dot + 1).starts_with(p.substr(2))) return true;
+            continue;
+        }
+        if (p.ends_with('*') ? t.starts_with(p.substr(0, p.size() - 1)) : t == p) return true;
     }
     return false;
 }

@@ -27,10 +27,12 @@ std::optional<std::string> parse_region(std::string_view text, std::string& why)
 
 std::optional<std::string> parse_instance_type_pattern(std::string_view text, std::string& why) {
     constexpr std::string_view kAllowed = "abcdefghijklmnopqrstuvwxyz0123456789.-*";
-    const size_t star = text.find('*');
+    // One '*': last (a family, "t2.*"), or first before a size ("*.metal": every family's).
+    const std::string_view body = text.starts_with("*.") ? text.substr(2) : text;
+    const size_t star = body.find('*');
     if (text.empty() || text.size() > 64 || text.find_first_not_of(kAllowed) != std::string_view::npos ||
-        (star != std::string_view::npos && star != text.size() - 1)) {
-        why = quote(text) + " is not an instance type (m5.large) or family (t2.*)";
+        (star != std::string_view::npos && star != body.size() - 1) || (text.starts_with("*.") && star == body.size() - 1)) {
+        why = quote(text) + " is not an instance type (m5.large), a family (t2.*) or a size of every family (*.metal)";
         return std::nullopt;
     }
     return std::string(text);
@@ -75,10 +77,10 @@ SettingsTable<C> make_table() {
                  "session_number, packet_length (sessions/example.yaml)",
          .value = node_value<C>(field<&C::selectors>, load_selectors)},
         {.key = "unsupported_instance_types", .flag = "--unsupported-instance-types", .value_name = "TYPES",
-         .default_text = "T2 and the previous generation",
+         .default_text = "AWS's list (docs/sessions.md)",
          .group = kRun,
-         .help = "instance types AWS does not mirror from (family.* for a family)\ntheir interfaces are "
-                 "'cannot' with the sender command that would cover them",
+         .help = "instance types AWS does not mirror from\nfamily.* for a family, *.metal for a size of every "
+                 "family\ntheir interfaces are 'cannot' with the sender command that would cover them",
          .value = list_value<C>(field<&C::unsupported_instance_types>, parse_instance_type_pattern)},
         {.key = "selectors_parameter", .flag = "--selectors-parameter", .value_name = "NAME", .group = kAws,
          .help = "read the selectors from this SSM parameter (YAML with selectors:) at every run\n"

@@ -110,6 +110,16 @@ TEST_CASE("config: instance type patterns match a family by prefix and a type ex
     CHECK(instance_type_listed("m3.xlarge", d));
     CHECK_FALSE(instance_type_listed("t3.micro", d));
     CHECK_FALSE(instance_type_listed("m5.large", d));
+    // AWS's list: virtualized Nitro families it does not mirror, and every bare-metal size.
+    CHECK(instance_type_listed("m6i.large", d));
+    CHECK(instance_type_listed("c6in.xlarge", d));
+    CHECK(instance_type_listed("m7i-flex.large", d));
+    CHECK_FALSE(instance_type_listed("m6g.large", d));  // Graviton2 M6g is mirrored
+    CHECK_FALSE(instance_type_listed("c5n.large", d));
+    CHECK(instance_type_listed("m5.metal", d));
+    CHECK(instance_type_listed("m7i.metal-24xl", d));
+    CHECK_FALSE(instance_type_listed("metal.large", d));
+    CHECK_FALSE(instance_type_listed("m5.xlarge", {"*.metal"}));
     CHECK(instance_type_listed("c5n.18xlarge", {"c5n.18xlarge"}));
     CHECK_FALSE(instance_type_listed("c5n.9xlarge", {"c5n.18xlarge"}));
 }
