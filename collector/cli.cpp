@@ -1,9 +1,9 @@
 #include "collector/cli.hpp"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include "config/settings.hpp"
+#include "sinks/capture_dir.hpp"
 #include "support/command_line.hpp"
 #include "support/file.hpp"
 #include "support/text.hpp"
@@ -22,10 +22,9 @@ FlagTable<Config> flags_and_actions() {
 // Who may own what root reads: root, whoever runs us, and the --user.
 std::vector<uid_t> trusted_owners(const Config& config) {
     std::vector<uid_t> owners = {0, geteuid()};
-    passwd pw{}, *found = nullptr;
-    char buf[4096];
-    if (!config.user.empty() && getpwnam_r(config.user.c_str(), &pw, buf, sizeof buf, &found) == 0 && found)
-        owners.push_back(pw.pw_uid);
+    std::string why;  // an unknown --user is refused where privileges are dropped
+    if (!config.user.empty())
+        if (const auto user = lookup_user(config.user, why)) owners.push_back(user->uid);
     return owners;
 }
 

@@ -2,7 +2,6 @@
 
 #include <grp.h>
 #include <linux/capability.h>
-#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 #include <vector>
+
+#include "sinks/capture_dir.hpp"
 
 namespace mirrortap {
 
@@ -64,13 +65,12 @@ std::string restrict_process() {
 }
 
 std::string drop_privileges(const std::string& user) {
-    passwd pw{}, *found = nullptr;
-    char buf[4096];
-    if (getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) != 0 || !found)
-        return "unknown user '" + user + "' for --user";
-    const uid_t uid = pw.pw_uid;
-    const gid_t gid = pw.pw_gid;
-    if (initgroups(pw.pw_name, gid) != 0) return errno_text("initgroups");
+    std::string why;
+    const auto ids = lookup_user(user, why);
+    if (!ids) return why + " for --user";
+    const uid_t uid = ids->uid;
+    const gid_t gid = ids->gid;
+    if (initgroups(ids->name.c_str(), gid) != 0) return errno_text("initgroups");
     // glibc applies these to every thread of the process. Leaving uid 0
     // clears each thread's permitted, effective and ambient capabilities.
     if (setgid(gid) != 0) return errno_text("setgid");
@@ -85,9 +85,9 @@ std::string drop_privileges(const std::string& user) {
 }
 
 bool is_uid_zero(const std::string& user) {
-    passwd pw{}, *found = nullptr;
-    char buf[4096];
-    return getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) == 0 && found && pw.pw_uid == 0;
+    std::string why;
+    const auto ids = lookup_user(user, why);
+    return ids && ids->uid == 0;
 }
 
 std::string check_every_thread_dropped() {
