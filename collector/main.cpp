@@ -29,7 +29,7 @@ namespace {
 
 constexpr const char* kProgram = "mirrortap-collector";
 
-int fail(const std::string& message) {
+int give_up(const std::string& message) {
     std::cerr << kProgram << ": " << message << "\n";
     return 1;
 }
@@ -160,24 +160,24 @@ int main(int argc, char** argv) {
     // Like tcpdump -Z: a process that parses packets from the network should not
     // keep root. Refuse unless the user names who to become, or says so knowingly.
     if (geteuid() == 0 && req.config.user.empty() && !req.config.allow_root)
-        return fail("refusing to run as root: give --user NAME to drop privileges once ready (like tcpdump -Z), "
+        return give_up("refusing to run as root: give --user NAME to drop privileges once ready (like tcpdump -Z), "
                     "or --allow-root");
     // Root by another name: "dropping" to uid 0 keeps every privilege.
     const bool user_is_root = !req.config.user.empty() && is_uid_zero(req.config.user);
     if (geteuid() == 0 && user_is_root && !req.config.allow_root)
-        return fail("refusing to run as root: --user " + printable(req.config.user) +
+        return give_up("refusing to run as root: --user " + printable(req.config.user) +
                     " is uid 0, which keeps every privilege of root; name an unprivileged user, or give --allow-root");
 
     // Before any thread exists, so that every thread inherits it: no exec may
     // gain privileges, and no capability can come back once dropped.
-    if (auto why = restrict_process(); !why.empty()) return fail(why);
+    if (auto why = restrict_process(); !why.empty()) return give_up(why);
 
     // Before the sinks are built: every pcap sink tells the uploader of the files it finishes.
     std::shared_ptr<Uploader> uploader;
     if (req.config.upload.enabled()) {
         std::string why;
         uploader = make_uploader(req.config, log_line, why);
-        if (!uploader) return fail(why);
+        if (!uploader) return give_up(why);
         // Flow index lines name the collector as its object keys do. collector_id
         // is restart-only, so a reload keeps the id resolved here.
         req.config.collector_id = uploader->collector_id();
@@ -185,19 +185,19 @@ int main(int argc, char** argv) {
 
     raise_descriptor_limit();  // before the collector resolves pcap.max_open_files from it
     Collector collector(std::move(req.config), uploader);
-    if (auto why = collector.open(); !why.empty()) return fail(why);
+    if (auto why = collector.open(); !why.empty()) return give_up(why);
     warn_if_rcvbuf_capped(collector);
-    if (auto why = fit_descriptor_budget(collector); !why.empty()) return fail(why);
+    if (auto why = fit_descriptor_budget(collector); !why.empty()) return give_up(why);
     Exporter exporter(collector, uploader.get());
-    if (auto why = exporter.open(); !why.empty()) return fail(why);
+    if (auto why = exporter.open(); !why.empty()) return give_up(why);
     // Sockets, sinks and the metrics port are open: root is no longer needed.
     // No thread exists yet (each is started below), so every one is born
     // with the user's identity and none can keep root's.
     bool dropped = false;
     if (const auto config = collector.config(); !config->user.empty() && geteuid() == 0 && !user_is_root) {
-        if (auto why = drop_privileges(config->user); !why.empty()) return fail(why);
+        if (auto why = drop_privileges(config->user); !why.empty()) return give_up(why);
         dropped = true;
-        if (auto why = check_as_user(argc, argv, *config); !why.empty()) return fail(why);
+        if (auto why = check_as_user(argc, argv, *config); !why.empty()) return give_up(why);
     }
     exporter.start();
 
@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
     // Whatever started a thread, and whenever: none has kept anything of root.
     // (Started unprivileged, capabilities a unit grants on purpose are not ours to judge.)
     if (dropped)
-        if (auto why = check_every_thread_dropped(); !why.empty()) return fail(why);
+        if (auto why = check_every_thread_dropped(); !why.empty()) return give_up(why);
     const auto config = collector.config();
     std::cerr << kProgram << ": listening on " << config->listen.text << " with "
               << count_of(collector.workers().size(), "worker");
@@ -248,14 +248,14 @@ int main(int argc, char** argv) {
                                 .log = [](const std::string& line) {
                                     std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
                                 }});
-    if (auto why = lifecycle.start(); !why.empty()) return fail(why);
+    if (auto why = lifecycle.start(); !why.empty()) return give_up(why);
     // The figures of /metrics for CloudWatch, for operators without Prometheus.
     CloudWatchPublisher cloudwatch({.config = config->cloudwatch,
                                     .collect = [&] { return exporter.collect(); },
                                     .log = [](const std::string& line) {
                                         std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
                                     }});
-    if (auto why = cloudwatch.start(); !why.empty()) return fail(why);
+    if (auto why = cloudwatch.start(); !why.empty()) return give_up(why);
     io.run();
     cloudwatch.stop();
     lifecycle.stop();

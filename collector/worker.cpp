@@ -37,17 +37,17 @@ std::string_view to_string(Refusal r) {
         default: break;
     }
     if (r >= Refusal::geneve_too_short && size_t(r) < kRefusalCount)
-        return to_string(GeneveError(size_t(r) - size_t(Refusal::geneve_too_short)));
+        return kGeneveErrorNames(GeneveError(size_t(r) - size_t(Refusal::geneve_too_short)));
     return "unknown";
 }
 
 // GeneveError's values but `vxlan` line up with the geneve_ refusals.
-static_assert(kRefusalCount - size_t(Refusal::geneve_too_short) == kGeneveErrorCount - 1);
-static_assert(size_t(GeneveError::vxlan) == kGeneveErrorCount - 1);
+static_assert(kRefusalCount - size_t(Refusal::geneve_too_short) == kGeneveErrorNames.size() - 1);
+static_assert(size_t(GeneveError::vxlan) == kGeneveErrorNames.size() - 1);
 
 Refusal refusal_for(const GeneveResult& r) {
-    if (r.error == GeneveError::vxlan) return refusal_for(r.vxlan_error);
-    return Refusal(size_t(Refusal::geneve_too_short) + size_t(r.error));
+    if (r.error().reason == GeneveError::vxlan) return refusal_for(r.error().vxlan);
+    return Refusal(size_t(Refusal::geneve_too_short) + size_t(r.error().reason));
 }
 
 Refusal refusal_for(DecapError e) {
@@ -108,16 +108,16 @@ bool Worker::unwrap(const Datagram& d, Decapped& vxlan, SourceAddress& mirror_so
         // whole packet is parsed before the VNI can be refused.
         const GeneveResult g = decap_geneve(d.payload);
         if (!g.ok()) return refuse(refusal_for(g)), false;
-        if (!allow_->vni_allowed(g.value.vxlan.header.vni)) return refuse(Refusal::vni_not_allowed), false;
-        vxlan = g.value.vxlan;
-        mirror_source = g.value.mirror_source;  // GWLB's node sent the datagram; the mirror source sent what is inside
+        if (!allow_->vni_allowed(g->vxlan.header.vni)) return refuse(Refusal::vni_not_allowed), false;
+        vxlan = g->vxlan;
+        mirror_source = g->mirror_source;  // GWLB's node sent the datagram; the mirror source sent what is inside
         return true;
     }
     if (const int64_t vni = peek_vni(d.payload); vni >= 0 && !allow_->vni_allowed(uint32_t(vni)))
         return refuse(Refusal::vni_not_allowed), false;
     const DecapResult r = decap_vxlan(d.payload);
-    if (!r.ok()) return refuse(refusal_for(r.error)), false;
-    vxlan = r.value;
+    if (!r.ok()) return refuse(refusal_for(r.error())), false;
+    vxlan = *r;
     mirror_source = d.source;
     return true;
 }

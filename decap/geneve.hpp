@@ -38,12 +38,23 @@ enum class GeneveError : uint8_t {
     inner_truncated,     // inner IP or UDP header cut, or their lengths say more than is there
     inner_fragment,      // a fragment of the inner packet: no whole VXLAN packet in it
     inner_not_udp_4789,  // the inner packet is not UDP to 4789 (not a mirror packet)
-    vxlan,               // the VXLAN packet inside is malformed: see GeneveResult::vxlan_error
+    vxlan,               // the VXLAN packet inside is malformed: see GeneveRefusal::vxlan
 };
-inline constexpr size_t kGeneveErrorCount = 11;
-
-// The metric label: "geneve_too_short", ...; "vxlan" is never a label.
-std::string_view to_string(GeneveError e);
+// The metric labels: "geneve_too_short", ...; "vxlan" is never a label (the
+// VXLAN packet's own DecapError is).
+inline constexpr auto kGeneveErrorNames = enum_names<GeneveError>({
+    {GeneveError::too_short, "geneve_too_short"},
+    {GeneveError::bad_version, "geneve_bad_version"},
+    {GeneveError::oam, "geneve_oam"},
+    {GeneveError::options_too_long, "geneve_options_too_long"},
+    {GeneveError::bad_option, "geneve_bad_option"},
+    {GeneveError::critical_option, "geneve_critical_option"},
+    {GeneveError::inner_not_ip, "geneve_inner_not_ip"},
+    {GeneveError::inner_truncated, "geneve_inner_truncated"},
+    {GeneveError::inner_fragment, "geneve_inner_fragment"},
+    {GeneveError::inner_not_udp_4789, "geneve_inner_not_udp_4789"},
+    {GeneveError::vxlan, "vxlan"},
+});
 
 struct GeneveHeader {
     uint8_t version = 0;
@@ -75,13 +86,12 @@ struct GeneveDecapped {
     Decapped vxlan;        // decap_vxlan of it
 };
 
-struct GeneveResult {
-    bool ok() const { return !error_set; }
-    bool error_set = false;
-    GeneveError error{};
-    DecapError vxlan_error{};  // when error == GeneveError::vxlan
-    GeneveDecapped value{};
+struct GeneveRefusal {
+    GeneveError reason{};
+    DecapError vxlan{};  // when reason == GeneveError::vxlan
 };
+
+using GeneveResult = Result<GeneveDecapped, GeneveRefusal>;
 
 // Options: unknown non-critical ones are skipped; the C bit is not needed to
 // find critical ones (each option's type says so), so it is only reported.

@@ -2,15 +2,6 @@
 
 namespace mirrortap {
 
-std::string_view to_string(DecapError e) {
-    switch (e) {
-        case DecapError::too_short: return "too_short";
-        case DecapError::no_vni_flag: return "no_vni_flag";
-        case DecapError::inner_too_short: return "inner_too_short";
-    }
-    return "unknown";
-}
-
 void VxlanHeader::encode(std::byte* out, uint32_t vni) {
     out[0] = std::byte{kVxlanFlagVniValid};
     out[1] = out[2] = out[3] = std::byte{0};
@@ -25,22 +16,12 @@ int64_t peek_vni(Bytes datagram) {
 }
 
 DecapResult decap_vxlan(Bytes datagram) {
-    DecapResult r;
-    auto fail = [&r](DecapError e) {
-        r.error_set = true;
-        r.error = e;
-        return r;
-    };
     if (datagram.size() < kVxlanHeaderBytes) return fail(DecapError::too_short);
     const uint8_t flags = uint8_t(datagram[0]);
     if ((flags & kVxlanFlagVniValid) == 0) return fail(DecapError::no_vni_flag);
     Bytes frame = datagram.subspan(kVxlanHeaderBytes);
     if (frame.size() < kEthernetHeaderBytes) return fail(DecapError::inner_too_short);
-
-    r.value.header = {flags, load_be24(datagram, 4)};
-    r.value.frame = frame;
-    r.value.inner = parse_inner_frame(frame);
-    return r;
+    return Decapped{{flags, load_be24(datagram, 4)}, frame, parse_inner_frame(frame)};
 }
 
 }  // namespace mirrortap

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "base/enum_names.hpp"
+#include "base/result.hpp"
 #include "decap/bytes.hpp"
 #include "decap/frame.hpp"
 
@@ -20,9 +22,11 @@ enum class DecapError : uint8_t {
     no_vni_flag,      // the I bit is clear, so the VNI means nothing
     inner_too_short,  // header present but less than one Ethernet header after it
 };
-inline constexpr size_t kDecapErrorCount = 3;
-
-std::string_view to_string(DecapError e);
+inline constexpr auto kDecapErrorNames = enum_names<DecapError>({
+    {DecapError::too_short, "too_short"},
+    {DecapError::no_vni_flag, "no_vni_flag"},
+    {DecapError::inner_too_short, "inner_too_short"},
+});
 
 struct VxlanHeader {
     uint8_t flags = 0;
@@ -38,12 +42,7 @@ struct Decapped {
     InnerFrame inner;   // what we learned from parsing it
 };
 
-struct DecapResult {
-    bool ok() const { return !error_set; }
-    bool error_set = false;
-    DecapError error{};
-    Decapped value{};
-};
+using DecapResult = Result<Decapped, DecapError>;
 
 // The VNI of a datagram whose header says it carries one, without parsing the
 // inner frame: for refusing a VNI before any further work. -1 otherwise.

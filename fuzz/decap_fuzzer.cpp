@@ -89,14 +89,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     const DecapResult r = decap_vxlan(datagram);
     if (!r.ok()) {
-        FUZZ_CHECK(to_string(r.error) != "unknown");
-        switch (r.error) {
+        FUZZ_CHECK(kDecapErrorNames(r.error()) != "unknown");
+        switch (r.error()) {
             case DecapError::too_short: FUZZ_CHECK(size < kVxlanHeaderBytes); break;
             case DecapError::no_vni_flag: FUZZ_CHECK(size >= kVxlanHeaderBytes && !(data[0] & kVxlanFlagVniValid)); break;
             case DecapError::inner_too_short: FUZZ_CHECK(size < kVxlanHeaderBytes + kEthernetHeaderBytes); break;
         }
     } else {
-        const Decapped& d = r.value;
+        const Decapped& d = *r;
         // Only the I bit is checked; other flags and reserved bytes are ignored (RFC 7348).
         FUZZ_CHECK(size >= kVxlanHeaderBytes + kEthernetHeaderBytes);
         FUZZ_CHECK(d.header.flags == data[0] && (d.header.flags & kVxlanFlagVniValid));

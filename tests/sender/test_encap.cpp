@@ -30,9 +30,9 @@ TEST_CASE("encap: UDP + VXLAN header with the session's VNI, then the frame, dec
     CHECK(uint8_t(out[8]) == 0x08);  // I flag
     DecapResult d = decap_vxlan(Bytes(out).subspan(8));
     REQUIRE(d.ok());
-    CHECK(d.value.header.vni == 501);
-    CHECK(d.value.frame.size() == 200);
-    CHECK(std::equal(d.value.frame.begin(), d.value.frame.end(), frame.begin()));
+    CHECK(d->header.vni == 501);
+    CHECK(d->frame.size() == 200);
+    CHECK(std::equal(d->frame.begin(), d->frame.end(), frame.begin()));
 }
 
 TEST_CASE("encap: a truncated frame keeps its original length in the inner IP header") {
@@ -41,9 +41,9 @@ TEST_CASE("encap: a truncated frame keeps its original length in the inner IP he
     encapsulate_udp_vxlan(out.data(), 50000, 4789, 7, view(frame), 128);
     DecapResult d = decap_vxlan(Bytes(out).subspan(8));
     REQUIRE(d.ok());
-    CHECK(d.value.inner.captured_length == 128);
-    CHECK(d.value.inner.original_length == 1000);
-    CHECK(d.value.inner.truncated());
+    CHECK(d->inner.captured_length == 128);
+    CHECK(d->inner.original_length == 1000);
+    CHECK(d->inner.truncated());
 }
 
 TEST_CASE("encap: the outer source port is symmetric per flow and in 49152-65535") {

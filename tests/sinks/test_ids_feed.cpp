@@ -693,9 +693,9 @@ TEST_CASE("forward: each frame leaves as one VXLAN datagram with its session's V
         const ssize_t n = recv(rx, buf, sizeof buf, 0);
         const DecapResult d = decap_vxlan(Bytes(buf, size_t(n)));
         REQUIRE(d.ok());
-        CHECK(d.value.header.vni == (i % 3 ? 501u : 0xFFFFFFu));
+        CHECK(d->header.vni == (i % 3 ? 501u : 0xFFFFFFu));
         const Buf& want = i % 2 ? a : b;
-        CHECK(Buf(d.value.frame.begin(), d.value.frame.end()) == want);
+        CHECK(Buf(d->frame.begin(), d->frame.end()) == want);
     }
     CHECK(web.sink("forward").written.get() + big.sink("forward").written.get() == 100);
     CHECK(sink.healthy(why));
