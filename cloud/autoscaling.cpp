@@ -60,7 +60,7 @@ Result<Done> AutoScalingClient::call(std::string_view action_name, const Lifecyc
     auto answer = perform_with_retries({http_, *credentials_, options_.retry, options_.cancel, &retries_}, call);
     if (answer) return Done{};
     answer.error().context = context;
-    return answer.error();
+    return fail(answer.error());
 }
 
 }  // namespace mirrortap::cloud

@@ -102,7 +102,7 @@ Result<Done> CloudWatchClient::put_metric_data(std::string_view metric_namespace
         if (!answer) {
             answer.error().context = "PutMetricData " + std::to_string(n + 1) + " of " + std::to_string(forms.size()) +
                                      " (" + std::string(metric_namespace) + ")";
-            return answer.error();
+            return fail(answer.error());
         }
         ++requests_;
     }

@@ -37,10 +37,10 @@ public:
     Result<Credentials> fetch() override {
         std::string why;
         const auto token = read_regular_file(settings_.token_file, kMaxTokenFileBytes, "web identity token file", why);
-        if (!token) return credential_error("InvalidIdentityToken", settings_.token_file + ": " + why);
+        if (!token) return fail(credential_error("InvalidIdentityToken", settings_.token_file + ": " + why));
         const std::string_view trimmed = trim_line(*token);
         if (trimmed.empty())
-            return credential_error("InvalidIdentityToken", settings_.token_file + ": web identity token file is empty");
+            return fail(credential_error("InvalidIdentityToken", settings_.token_file + ": web identity token file is empty"));
         HttpRequest request;
         request.method = "POST";
         request.url = settings_.sts_url + "/";
@@ -52,9 +52,9 @@ public:
                                         {"WebIdentityToken", std::string(trimmed)}});
         request.limits = settings_.limits;
         auto answer = http_.perform(request);
-        if (!answer) return answer.error();
+        if (!answer) return fail(answer.error());
         if (answer->status != 200)
-            return error_from_response(answer->status, answer->body, answer->header("x-amzn-requestid"));
+            return fail(error_from_response(answer->status, answer->body, answer->header("x-amzn-requestid")));
         return parse_sts_credentials(answer->body);
     }
 
@@ -80,13 +80,13 @@ public:
         if (!roles) {
             AwsError e = roles.error();
             if (e.http_status == 404) e.message = "this instance has no IAM role (instance profile)";
-            return e;
+            return fail(e);
         }
         // One role per instance profile; the listing holds its name on the first line.
         const std::string role = roles->substr(0, roles->find('\n'));
-        if (role.empty()) return credential_error("NoInstanceRole", "instance metadata lists no IAM role");
+        if (role.empty()) return fail(credential_error("NoInstanceRole", "instance metadata lists no IAM role"));
         auto document = imds_->get("meta-data/iam/security-credentials/" + role);
-        if (!document) return document.error();
+        if (!document) return fail(document.error());
         return parse_imds_credentials(document.value());
     }
 
@@ -200,29 +200,29 @@ Result<Credentials> parse_sts_credentials(std::string_view xml) {
     const XmlTree* result = response ? xml_child(*response, "AssumeRoleWithWebIdentityResult") : nullptr;
     const XmlTree* node = result ? xml_child(*result, "Credentials") : nullptr;
     if (!node)
-        return credential_error("MalformedAnswer",
-                                "STS answer holds no AssumeRoleWithWebIdentityResult/Credentials" +
-                                    (why.empty() ? std::string() : ": " + why));
+        return fail(credential_error("MalformedAnswer",
+                                     "STS answer holds no AssumeRoleWithWebIdentityResult/Credentials" +
+                                         (why.empty() ? std::string() : ": " + why)));
     Credentials c{xml_text(*node, "AccessKeyId"), xml_text(*node, "SecretAccessKey"), xml_text(*node, "SessionToken"),
                   parse_aws_time(xml_text(*node, "Expiration"))};
     if (c.access_key_id.empty() || c.secret_access_key.empty() || c.session_token.empty() || !c.expiration)
-        return credential_error("MalformedAnswer", "STS credentials lack a key id, secret, session token or expiration");
+        return fail(credential_error("MalformedAnswer", "STS credentials lack a key id, secret, session token or expiration"));
     return c;
 }
 
 Result<Credentials> parse_imds_credentials(std::string_view text) {
     ConfigError error;
     const auto doc = json::parse(text, error);
-    if (!doc) return credential_error("MalformedAnswer", "instance role credentials are not JSON: " + json::describe(error));
+    if (!doc) return fail(credential_error("MalformedAnswer", "instance role credentials are not JSON: " + json::describe(error)));
     const auto field = [&](std::string_view key) { return json::string_member(*doc, key).value_or(""); };
     const std::string code = field("Code");
     if (code != "Success")
-        return credential_error("InstanceRoleUnavailable",
-                                "instance metadata answered role credentials with Code " + quote(code), true);
+        return fail(credential_error("InstanceRoleUnavailable",
+                                     "instance metadata answered role credentials with Code " + quote(code), true));
     Credentials c{field("AccessKeyId"), field("SecretAccessKey"), field("Token"), parse_aws_time(field("Expiration"))};
     if (c.access_key_id.empty() || c.secret_access_key.empty() || c.session_token.empty() || !c.expiration)
-        return credential_error("MalformedAnswer",
-                                "instance role credentials lack AccessKeyId, SecretAccessKey, Token or Expiration");
+        return fail(credential_error("MalformedAnswer",
+                                     "instance role credentials lack AccessKeyId, SecretAccessKey, Token or Expiration"));
     return c;
 }
 
@@ -250,7 +250,7 @@ Result<Credentials> CredentialProvider::get() {
     if (valid) return *cached_;  // the old ones still work; tried again after min_interval
     AwsError e = fetched.error();
     e.message = "credentials from " + source_->describe() + ": " + e.message;
-    return e;
+    return fail(e);
 }
 
 void CredentialProvider::refresh_soon() {

@@ -169,12 +169,12 @@ Result<XmlTree> Ec2Client::call(std::string_view action, const std::vector<Query
     auto answer = perform_with_retries({http_, *credentials_, options_.retry, options_.cancel, &retries_}, call);
     if (!answer) {
         answer.error().context = std::string(action);
-        return answer.error();
+        return fail(answer.error());
     }
     std::string why;
     auto doc = parse_xml(answer.value()->body, why, options_.limits.max_response_bytes);
     if (doc && ec2_response(*doc, action)) return std::move(*doc);
-    return local_error("MalformedAnswer", doc ? "no <" + std::string(action) + "Response> in the answer" : why);
+    return fail(local_error("MalformedAnswer", doc ? "no <" + std::string(action) + "Response> in the answer" : why));
 }
 
 Result<std::vector<XmlTree>> Ec2Client::pages(std::string_view action, std::vector<QueryParam> params,
@@ -186,22 +186,22 @@ Result<std::vector<XmlTree>> Ec2Client::pages(std::string_view action, std::vect
         form.push_back({"MaxResults", std::to_string(options_.page_size)});
         if (!token.empty()) form.push_back({"NextToken", token});
         auto doc = call(action, form);
-        if (!doc) return doc.error();
+        if (!doc) return fail(doc.error());
         const XmlTree& response = *ec2_response(doc.value(), action);
         std::string next = xml_text(response, "nextToken");
         out.push_back(response);
         if (next.empty()) return out;
         // The same token twice would page forever.
-        if (next == token) return local_error("MalformedAnswer", std::string(action) + " gave the same NextToken twice");
+        if (next == token) return fail(local_error("MalformedAnswer", std::string(action) + " gave the same NextToken twice"));
         token = std::move(next);
     }
-    return local_error("TooManyPages", std::string(action) + " still had more after " +
-                                           std::to_string(options_.max_pages) + " pages");
+    return fail(local_error("TooManyPages", std::string(action) + " still had more after " +
+                                                std::to_string(options_.max_pages) + " pages"));
 }
 
 Result<std::vector<NetworkInterface>> Ec2Client::describe_network_interfaces(const std::vector<Ec2Filter>& filters) {
     auto answers = pages("DescribeNetworkInterfaces", {}, filters);
-    if (!answers) return answers.error();
+    if (!answers) return fail(answers.error());
     std::vector<NetworkInterface> out;
     for (const XmlTree& a : answers.value())
         for (NetworkInterface& eni : parse_network_interfaces(a)) out.push_back(std::move(eni));
@@ -210,7 +210,7 @@ Result<std::vector<NetworkInterface>> Ec2Client::describe_network_interfaces(con
 
 Result<std::vector<MirrorSession>> Ec2Client::describe_mirror_sessions(const std::vector<Ec2Filter>& filters) {
     auto answers = pages("DescribeTrafficMirrorSessions", {}, filters);
-    if (!answers) return answers.error();
+    if (!answers) return fail(answers.error());
     std::vector<MirrorSession> out;
     for (const XmlTree& a : answers.value())
         for (MirrorSession& s : parse_mirror_sessions(a)) out.push_back(std::move(s));
@@ -223,7 +223,7 @@ Result<std::vector<Instance>> Ec2Client::describe_instances(const std::vector<st
     // meanwhile would fail the whole call (InvalidInstanceID.NotFound), and
     // EC2 refuses MaxResults beside InstanceId.N.
     auto answers = pages("DescribeInstances", {}, {{"instance-id", ids}});
-    if (!answers) return answers.error();
+    if (!answers) return fail(answers.error());
     std::vector<Instance> out;
     for (const XmlTree& a : answers.value())
         for (Instance& i : parse_instances(a)) out.push_back(std::move(i));
@@ -239,7 +239,7 @@ Result<std::vector<std::string>> Ec2Client::existing(std::string_view action, st
         auto doc = call(action, ec2_form(action, {{std::string(id_param) + ".1", wanted}}));
         if (!doc) {
             if (not_found(doc.error())) continue;
-            return doc.error();
+            return fail(doc.error());
         }
         for (std::string& got : parse_ids(*ec2_response(doc.value(), action), set, id))
             if (got == wanted) found.push_back(std::move(got));
@@ -263,10 +263,10 @@ Result<MirrorSession> Ec2Client::create_mirror_session(const NewMirrorSession& s
     auto doc = call("CreateTrafficMirrorSession", ec2_form("CreateTrafficMirrorSession", create_session_params(session)));
     if (!doc) {
         doc.error().context = "CreateTrafficMirrorSession for " + quote(session.network_interface_id);
-        return doc.error();
+        return fail(doc.error());
     }
     const XmlTree* item = xml_child(*ec2_response(doc.value(), "CreateTrafficMirrorSession"), "trafficMirrorSession");
-    if (!item) return local_error("MalformedAnswer", "CreateTrafficMirrorSession: no <trafficMirrorSession> in the answer");
+    if (!item) return fail(local_error("MalformedAnswer", "CreateTrafficMirrorSession: no <trafficMirrorSession> in the answer"));
     return parse_mirror_session(*item);
 }
 
@@ -277,7 +277,7 @@ Result<Done> Ec2Client::delete_mirror_session(const std::string& id) {
     // retry after a lost answer finds it deleted.
     if (doc || not_found(doc.error())) return Done{};
     doc.error().context = "DeleteTrafficMirrorSession " + quote(id);
-    return doc.error();
+    return fail(doc.error());
 }
 
 }  // namespace mirrortap::cloud

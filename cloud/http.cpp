@@ -166,7 +166,7 @@ HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(handle_)); }
 
 Result<HttpResponse> HttpClient::perform(const HttpRequest& request) {
     CURL* curl = static_cast<CURL*>(handle_);
-    if (!curl) return AwsError{0, "TransportError", "libcurl could not make a handle", "", false};
+    if (!curl) return fail(AwsError{0, "TransportError", "libcurl could not make a handle", "", false});
     curl_easy_reset(curl);
     Exchange x;
     x.request = &request;
@@ -228,7 +228,7 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& request) {
     curl_slist_free_all(headers);
     // The handle keeps the connection, not the request's strings or slist.
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
-    if (rc != CURLE_OK) return transport_error(rc, detail, x);
+    if (rc != CURLE_OK) return fail(transport_error(rc, detail, x));
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     x.response.status = static_cast<int>(status);

@@ -30,10 +30,10 @@ Result<std::string> default_region(const EnvLookup& env) {
     std::string why;
     const auto settings = imds_settings_from_environment(env, why);
     if (!settings)
-        return AwsError{0, "NoRegion",
-                        why.empty() ? "no region: set AWS_REGION (AWS_EC2_METADATA_DISABLED rules out the instance's)"
-                                    : why,
-                        "", false, ""};
+        return fail(AwsError{0, "NoRegion",
+                             why.empty() ? "no region: set AWS_REGION (AWS_EC2_METADATA_DISABLED rules out the instance's)"
+                                         : why,
+                             "", false, ""});
     ImdsClient imds(*settings);
     auto region = imds.region();
     if (!region) region.error().context = "the instance's region";
@@ -52,11 +52,11 @@ Result<std::string> ImdsClient::fetch_token() {
     request.limits = settings_.limits;
     request.use_proxy = false;
     auto answer = http_.perform(request);
-    if (!answer) return answer.error();
+    if (!answer) return fail(answer.error());
     if (answer->status != 200) {
         AwsError e = error_from_response(answer->status, answer->body, "");
         e.message = "IMDSv2 token request to " + request.url + " answered " + std::to_string(answer->status);
-        return e;
+        return fail(e);
     }
     token_ = answer->body;
     // Renewed well before the service forgets it.
@@ -66,7 +66,7 @@ Result<std::string> ImdsClient::fetch_token() {
 
 Result<HttpResponse> ImdsClient::get_with_token(std::string_view path) {
     auto token = fetch_token();
-    if (!token) return token.error();
+    if (!token) return fail(token.error());
     HttpRequest request;
     request.url = settings_.endpoint + "/latest/" + uri_encode(path, true);
     request.headers = {{"X-aws-ec2-metadata-token", token.value()}};
@@ -82,11 +82,11 @@ Result<std::string> ImdsClient::get(std::string_view path) {
         token_.clear();  // expired or refused: one new token, one more try
         answer = get_with_token(path);
     }
-    if (!answer) return answer.error();
+    if (!answer) return fail(answer.error());
     if (answer->status != 200) {
         AwsError e = error_from_response(answer->status, "", "");
         e.message = "instance metadata " + std::string(path) + " answered " + std::to_string(answer->status);
-        return e;
+        return fail(e);
     }
     return std::move(answer->body);
 }

@@ -87,7 +87,7 @@ Result<std::optional<HttpResponse>> perform_with_retries(const QueryApiChannel& 
             last.message += " (gave up after " + std::to_string(attempts) + " attempts)";
     }
     if (cancelled()) last = AwsError{0, "Cancelled", "stopped before it was done", "", false, ""};
-    return last;
+    return fail(last);
 }
 
 }  // namespace mirrortap::cloud

@@ -2,8 +2,8 @@
 // wrong and whether trying again can help.
 #pragma once
 #include <string>
-#include <utility>
-#include <variant>
+
+#include "base/result.hpp"
 
 namespace mirrortap::cloud {
 
@@ -21,25 +21,9 @@ struct AwsError {
 };
 
 // Done is the value of calls that return nothing but success.
-struct Done {};
+using mirrortap::Done;
 
 template <class T>
-class Result {
-public:
-    Result(T value) : state_(std::move(value)) {}
-    Result(AwsError error) : state_(std::move(error)) {}
-
-    bool ok() const { return state_.index() == 0; }
-    explicit operator bool() const { return ok(); }
-    T& value() { return std::get<0>(state_); }
-    const T& value() const { return std::get<0>(state_); }
-    T* operator->() { return &value(); }
-    const T* operator->() const { return &value(); }
-    const AwsError& error() const { return std::get<1>(state_); }
-    AwsError& error() { return std::get<1>(state_); }
-
-private:
-    std::variant<T, AwsError> state_;
-};
+using Result = mirrortap::Result<T, AwsError>;
 
 }  // namespace mirrortap::cloud

@@ -186,7 +186,7 @@ Result<HttpResponse> S3Client::send(std::string context, const BuildRequest& bui
     }
     if (cancellable && cancelled()) last = local_error("Cancelled", "stopped before it was done");
     last.context = std::move(context);
-    return last;
+    return fail(last);
 }
 
 HttpRequest S3Client::memory_request(std::string method, std::string url, Headers headers, std::string body) const {
@@ -208,7 +208,7 @@ HttpRequest S3Client::memory_request(std::string method, std::string url, Header
 Result<HttpRequest> S3Client::file_request(std::string method, std::string url, Headers headers, FileBody body) {
     std::string why;
     const auto digests = digest_file_range(body.fd, body.offset, body.length, why);
-    if (!digests) return local_error("ReadFailed", why);
+    if (!digests) return fail(local_error("ReadFailed", why));
     HttpRequest r;
     r.method = std::move(method);
     r.url = std::move(url);
@@ -221,9 +221,9 @@ Result<HttpRequest> S3Client::file_request(std::string method, std::string url, 
 
 Result<UploadResult> S3Client::upload_file(const std::string& path, std::string_view key, const ObjectWrite& write) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return local_error("ReadFailed", path + ": " + std::strerror(errno));
+    if (fd < 0) return fail(local_error("ReadFailed", path + ": " + std::strerror(errno)));
     struct stat st {};
-    Result<UploadResult> result = local_error("ReadFailed", path + ": not a regular file");
+    Result<UploadResult> result = fail(local_error("ReadFailed", path + ": not a regular file"));
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         result = upload_fd(fd, static_cast<uint64_t>(st.st_size), key, write);
     }
@@ -238,13 +238,13 @@ Result<UploadResult> S3Client::upload_fd(int fd, uint64_t size, std::string_view
 Result<UploadResult> S3Client::put_object(int fd, uint64_t size, std::string_view key, const ObjectWrite& write) {
     const std::string context = context_for("PutObject", key);
     for (const std::string& why : {check_object_key(key), check_object_write(write)})
-        if (!why.empty()) return AwsError{0, "InvalidRequest", why, "", false, context};
+        if (!why.empty()) return fail(AwsError{0, "InvalidRequest", why, "", false, context});
     UploadResult result;
     stats_ = &result;
     const std::string url = s3_url(options_.location, key);
     auto answer = send(context, [&] { return file_request("PUT", url, object_headers(write), FileBody{fd, 0, size}); });
     stats_ = nullptr;
-    if (!answer) return answer.error();
+    if (!answer) return fail(answer.error());
     result.etag = answer->header("etag");
     return result;
 }
@@ -252,16 +252,16 @@ Result<UploadResult> S3Client::put_object(int fd, uint64_t size, std::string_vie
 Result<std::string> S3Client::create_multipart_upload(std::string_view key, const ObjectWrite& write) {
     const std::string context = context_for("CreateMultipartUpload", key);
     for (const std::string& why : {check_object_key(key), check_object_write(write)})
-        if (!why.empty()) return AwsError{0, "InvalidRequest", why, "", false, context};
+        if (!why.empty()) return fail(AwsError{0, "InvalidRequest", why, "", false, context});
     const std::string url = s3_url(options_.location, key, {{"uploads", ""}});
     auto answer = send(context, [&]() -> Result<HttpRequest> { return memory_request("POST", url, object_headers(write)); });
-    if (!answer) return answer.error();
+    if (!answer) return fail(answer.error());
     std::string why;
     const auto doc = parse_xml(answer->body, why);
     const XmlTree* result = doc ? xml_child(*doc, "InitiateMultipartUploadResult") : nullptr;
     const std::string upload_id = result ? xml_text(*result, "UploadId") : "";
     if (upload_id.empty())
-        return AwsError{answer->status, "MalformedAnswer", "no UploadId in the answer " + why, "", false, context};
+        return fail(AwsError{answer->status, "MalformedAnswer", "no UploadId in the answer " + why, "", false, context});
     return upload_id;
 }
 
@@ -271,9 +271,9 @@ Result<std::string> S3Client::upload_part(std::string_view key, std::string_view
     const std::string url = s3_url(options_.location, key,
                                    {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}});
     auto answer = send(context, [&] { return file_request("PUT", url, {}, body); });
-    if (!answer) return answer.error();
+    if (!answer) return fail(answer.error());
     std::string etag = answer->header("etag");
-    if (etag.empty()) return AwsError{answer->status, "MalformedAnswer", "no ETag in the answer", "", false, context};
+    if (etag.empty()) return fail(AwsError{answer->status, "MalformedAnswer", "no ETag in the answer", "", false, context});
     return etag;
 }
 
@@ -292,20 +292,20 @@ Result<std::string> S3Client::complete_multipart_upload(std::string_view key, st
         auto answer = send(context, [&]() -> Result<HttpRequest> {
             return memory_request("POST", url, {{"Content-Type", "application/xml"}}, body);
         });
-        if (!answer) return answer.error();
+        if (!answer) return fail(answer.error());
         if (const auto error = parse_aws_error_body(answer->body)) {
             AwsError e{answer->status, error->code, error->message, error->request_id,
                        retryable_error(500, error->code), context};
-            if (!e.retryable || round >= options_.retry.max_attempts) return e;
-            if (!wait(backoff_delay(options_.retry, round), true)) return AwsError{0, "Cancelled", "stopped before it was done", "", false, context};
+            if (!e.retryable || round >= options_.retry.max_attempts) return fail(e);
+            if (!wait(backoff_delay(options_.retry, round), true)) return fail(AwsError{0, "Cancelled", "stopped before it was done", "", false, context});
             continue;
         }
         std::string why;
         const auto doc = parse_xml(answer->body, why);
         const XmlTree* result = doc ? xml_child(*doc, "CompleteMultipartUploadResult") : nullptr;
         if (!result)
-            return AwsError{answer->status, "MalformedAnswer", "no CompleteMultipartUploadResult " + why, "", false,
-                            context};
+            return fail(AwsError{answer->status, "MalformedAnswer", "no CompleteMultipartUploadResult " + why, "", false,
+                                 context});
         return xml_text(*result, "ETag");
     }
 }
@@ -316,7 +316,7 @@ Result<Done> S3Client::abort_multipart_upload(std::string_view key, std::string_
     auto answer = send(context_for("AbortMultipartUpload", key),
                        [&]() -> Result<HttpRequest> { return memory_request("DELETE", url); }, false,
                        std::min(options_.retry.max_attempts, 3));
-    if (!answer) return answer.error();
+    if (!answer) return fail(answer.error());
     return Done{};
 }
 
@@ -324,13 +324,13 @@ Result<UploadResult> S3Client::multipart_upload(int fd, uint64_t size, std::stri
                                                 const ObjectWrite& write) {
     std::string why;
     const auto plan = plan_parts(size, write.part_size, why);
-    if (!plan) return AwsError{0, "EntityTooLarge", why, "", false, context_for("multipart upload", key)};
+    if (!plan) return fail(AwsError{0, "EntityTooLarge", why, "", false, context_for("multipart upload", key)});
     UploadResult result;
     stats_ = &result;
     auto upload_id = create_multipart_upload(key, write);
     if (!upload_id) {
         stats_ = nullptr;
-        return upload_id.error();
+        return fail(upload_id.error());
     }
     std::vector<std::string> etags;
     etags.reserve(plan->count);
@@ -366,14 +366,14 @@ Result<UploadResult> S3Client::multipart_upload(int fd, uint64_t size, std::stri
     // rule removed them, so the upload is aborted.
     const auto aborted = abort_multipart_upload(key, upload_id.value());
     failure->message += aborted ? " (upload aborted)" : " (abort failed too: " + aborted.error().describe() + ")";
-    return *failure;
+    return fail(*failure);
 }
 
 Result<ObjectInfo> S3Client::head_object(std::string_view key) {
     const std::string url = s3_url(options_.location, key);
     auto answer = send(context_for("HeadObject", key),
                        [&]() -> Result<HttpRequest> { return memory_request("HEAD", url); });
-    if (!answer) return answer.error();
+    if (!answer) return fail(answer.error());
     ObjectInfo info;
     info.size = to_uint(answer->header("content-length"));
     info.etag = answer->header("etag");
@@ -395,11 +395,11 @@ Result<ListPage> S3Client::list_objects_page(std::string_view prefix, std::strin
     const std::string url = s3_url(options_.location, "", query);
     const std::string context = "ListObjectsV2 " + quote(prefix);
     auto answer = send(context, [&]() -> Result<HttpRequest> { return memory_request("GET", url); });
-    if (!answer) return answer.error();
+    if (!answer) return fail(answer.error());
     std::string why;
     const auto doc = parse_xml(answer->body, why);
     const XmlTree* root = doc ? xml_child(*doc, "ListBucketResult") : nullptr;
-    if (!root) return AwsError{answer->status, "MalformedAnswer", "no ListBucketResult " + why, "", false, context};
+    if (!root) return fail(AwsError{answer->status, "MalformedAnswer", "no ListBucketResult " + why, "", false, context});
     // Keys come percent-encoded when the answer says so: XML 1.0 cannot carry every byte a key may hold.
     const bool encoded = xml_text(*root, "EncodingType") == "url";
     ListPage page;
@@ -409,7 +409,7 @@ Result<ListPage> S3Client::list_objects_page(std::string_view prefix, std::strin
         object.key = xml_text(node, "Key");
         if (encoded) {
             const auto decoded = url_decode(object.key);
-            if (!decoded) return AwsError{answer->status, "MalformedAnswer", "key " + quote(object.key) + " is not URL-encoded", "", false, context};
+            if (!decoded) return fail(AwsError{answer->status, "MalformedAnswer", "key " + quote(object.key) + " is not URL-encoded", "", false, context});
             object.key = *decoded;
         }
         object.size = to_uint(xml_text(node, "Size"));
@@ -421,7 +421,7 @@ Result<ListPage> S3Client::list_objects_page(std::string_view prefix, std::strin
     if (xml_text(*root, "IsTruncated") == "true") {
         page.next_continuation_token = xml_text(*root, "NextContinuationToken");
         if (page.next_continuation_token.empty())
-            return AwsError{answer->status, "MalformedAnswer", "a truncated listing without NextContinuationToken", "", false, context};
+            return fail(AwsError{answer->status, "MalformedAnswer", "a truncated listing without NextContinuationToken", "", false, context});
     }
     return page;
 }
@@ -432,7 +432,7 @@ Result<std::vector<ListedObject>> S3Client::list_objects(std::string_view prefix
     for (size_t page_count = 0; page_count < kMaxListPages && all.size() < max_objects; ++page_count) {
         const auto want = static_cast<uint32_t>(std::min<size_t>(1000, max_objects - all.size()));
         auto page = list_objects_page(prefix, token, want);
-        if (!page) return page.error();
+        if (!page) return fail(page.error());
         for (auto& object : page->objects) {
             if (all.size() == max_objects) break;
             all.push_back(std::move(object));
@@ -446,7 +446,7 @@ Result<std::vector<ListedObject>> S3Client::list_objects(std::string_view prefix
 Result<std::string> S3Client::get_object_range(std::string_view key, uint64_t first, uint64_t last) {
     const std::string context = context_for("GetObject", key) + " bytes " + std::to_string(first) + "-" +
                                 std::to_string(last);
-    if (last < first) return AwsError{0, "InvalidRange", "the range ends before it starts", "", false, context};
+    if (last < first) return fail(AwsError{0, "InvalidRange", "the range ends before it starts", "", false, context});
     const uint64_t length = last - first + 1;
     const std::string url = s3_url(options_.location, key);
     auto answer = send(context, [&]() -> Result<HttpRequest> {
@@ -456,10 +456,10 @@ Result<std::string> S3Client::get_object_range(std::string_view key, uint64_t fi
         r.limits.max_response_bytes = static_cast<size_t>(length);
         return r;
     });
-    if (!answer) return answer.error();
+    if (!answer) return fail(answer.error());
     // 206 with the range, or (an object shorter than `last`) the bytes there are.
     if (answer->status != 206 && !(answer->status == 200 && first == 0))
-        return AwsError{answer->status, "RangeIgnored", "the store answered without the range", "", false, context};
+        return fail(AwsError{answer->status, "RangeIgnored", "the store answered without the range", "", false, context});
     return std::move(answer->body);
 }
 

@@ -32,7 +32,7 @@ Result<std::string> parse_parameter_value(std::string_view body) {
     const auto doc = json::parse(body, not_json);
     const json::Value* parameter = doc ? json::member(*doc, "Parameter") : nullptr;
     const auto value = parameter ? json::string_member(*parameter, "Value") : std::nullopt;
-    if (!value) return AwsError{0, "MalformedAnswer", "GetParameter answered without Parameter.Value", "", false, ""};
+    if (!value) return fail(AwsError{0, "MalformedAnswer", "GetParameter answered without Parameter.Value", "", false, ""});
     return *value;
 }
 
@@ -59,7 +59,7 @@ Result<std::string> SsmClient::get_parameter(const std::string& name) {
     auto answer = perform_with_retries({http_, *credentials_, options_.retry, options_.cancel, nullptr}, call);
     if (answer) return parse_parameter_value(answer.value()->body);
     answer.error().context = "GetParameter " + quote(name);
-    return answer.error();
+    return fail(answer.error());
 }
 
 }  // namespace mirrortap::cloud

@@ -38,11 +38,11 @@ cloud::Result<cloud::MirrorSession> create_live_session(cloud::Ec2Client& ec2, c
         auto made = ec2.create_mirror_session(request);
         if (!made) return made;
         auto found = ec2.describe_mirror_sessions({{"traffic-mirror-session-id", {made->id}}});
-        if (!found) return found.error();
+        if (!found) return fail(found.error());
         if (!found->empty()) return made;
         if (stale + 1 >= kMaxStaleAnswers)
-            return cloud::AwsError{0, "StaleClientToken",
-                                   "EC2 kept answering with deleted sessions (last " + made->id + ")", "", false, ""};
+            return fail(cloud::AwsError{0, "StaleClientToken",
+                                        "EC2 kept answering with deleted sessions (last " + made->id + ")", "", false, ""});
         request.client_token = renewed_client_token(request.client_token, made->id);
     }
 }

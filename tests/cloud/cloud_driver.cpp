@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
         auto answer = what == "instance-id" ? imds.instance_id()
                       : what == "region"    ? imds.region()
                       : what == "lifecycle" ? imds.target_lifecycle_state()
-                                            : Result<std::string>(AwsError{0, "Usage", "unknown item"});
+                                            : Result<std::string>(mirrortap::fail(AwsError{0, "Usage", "unknown item"}));
         if (!answer) return fail(answer.error());
         std::printf("{\"ok\": true, \"value\": %s}\n", json(answer.value()).c_str());
         return 0;

@@ -20,7 +20,7 @@ struct CountingSource final : CredentialSource {
     std::function<SystemTime()> now;
 
     Result<Credentials> fetch() override {
-        if (failing) return AwsError{503, "ServiceUnavailable", "down", "", true, ""};
+        if (failing) return mirrortap::fail(AwsError{503, "ServiceUnavailable", "down", "", true, ""});
         const int n = ++fetched;
         return Credentials{"KEY" + std::to_string(n), "secret", "token", now() + lifetime};
     }
