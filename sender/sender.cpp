@@ -527,9 +527,10 @@ void Sender::check_targets() {
         refresh_path_mtu(t, run_.config.mtu);
         std::array<bool, kPathFailureNames.size()> seen{};
         seen[size_t(PathFailure::icmp_unreachable)] = t.tx->read_errors() + t.tx->take_unreachable_sends() > 0;
-        const PathState path = probe_path(t.addr);
-        seen[size_t(PathFailure::no_route)] = !path.route;
-        seen[size_t(PathFailure::no_neighbour)] = path.neighbour_failed;
+        // When netlink itself fails nothing is known: neither is seen.
+        const Result<PathState> path = probe_path(t.addr);
+        seen[size_t(PathFailure::no_route)] = path && !path->route;
+        seen[size_t(PathFailure::no_neighbour)] = path && path->neighbour_failed;
         std::string problem;
         for (size_t f = 0; f < kPathFailureNames.size(); ++f) {
             if (!seen[f]) continue;
@@ -537,7 +538,7 @@ void Sender::check_targets() {
             problem += problem.empty() ? "" : ", ";
             switch (PathFailure(f)) {
                 case PathFailure::icmp_unreachable: problem += "ICMP destination unreachable"; break;
-                case PathFailure::no_neighbour: problem += "no ARP/ND answer from " + path.next_hop; break;
+                case PathFailure::no_neighbour: problem += "no ARP/ND answer from " + path->next_hop; break;
                 case PathFailure::no_route: problem += "no route"; break;
             }
         }
