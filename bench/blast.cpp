@@ -149,7 +149,7 @@ class VxlanSocket {
 public:
     enum class Mode { raw, udp };
 
-    bool open(const BlastOptions& o) {
+    Result<> open(const BlastOptions& o) {
         mode_ = o.plain_udp ? Mode::udp : Mode::raw;
         if (mode_ == Mode::raw) {
             fd_ = socket(o.target.family(), SOCK_RAW, IPPROTO_UDP);
@@ -158,19 +158,19 @@ public:
                                      "(one outer source port for all flows)\n");
                 mode_ = Mode::udp;
             } else if (fd_ < 0) {
-                return fail("socket(SOCK_RAW)");
+                return system_failure("socket(SOCK_RAW)");
             }
         }
         if (mode_ == Mode::udp) {
             fd_ = socket(o.target.family(), SOCK_DGRAM, IPPROTO_UDP);
-            if (fd_ < 0) return fail("socket(SOCK_DGRAM)");
+            if (fd_ < 0) return system_failure("socket(SOCK_DGRAM)");
         }
         destination_ = o.target;
         if (mode_ == Mode::raw) {
             // A raw socket's address port must be 0 or the protocol (IPv6 checks it);
             // the real destination port is in the UDP header we write.
             set_port(destination_, 0);
-            if (!prepare_raw(o)) return false;
+            if (auto prepared = prepare_raw(o); !prepared) return prepared;
         }
         // A deep send queue so that a burst of batches is not cut short by
         // SO_SNDBUF before the receiver side even gets a say.
@@ -178,7 +178,7 @@ public:
         if (setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) != 0) {
             setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         }
-        return true;
+        return {};
     }
 
     Mode mode() const { return mode_; }
@@ -192,7 +192,7 @@ public:
     }
 
 private:
-    bool prepare_raw(const BlastOptions& o) {
+    Result<> prepare_raw(const BlastOptions& o) {
         std::optional<Endpoint> source = o.source;
         // A raw UDP socket also receives a copy of every UDP datagram arriving
         // for its local address, which would cost a clone per packet on
@@ -206,7 +206,7 @@ private:
         if (source) {
             Endpoint bind_to = *source;
             set_port(bind_to, 0);
-            if (bind(fd_, socket_address(bind_to), bind_to.len) != 0) return fail("bind --source");
+            if (bind(fd_, socket_address(bind_to), bind_to.len) != 0) return system_failure("bind --source");
         }
         // Whatever still matches (IPv6 ::1 to ::1) is dropped by a filter that
         // accepts nothing, into a receive buffer as small as the kernel allows.
@@ -219,16 +219,15 @@ private:
             // UDP over IPv6 must carry a checksum; let the kernel compute it
             // at offset 6 of what we hand it (the UDP header's checksum field).
             const int offset = 6;
-            if (setsockopt(fd_, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) != 0) {
-                return fail("IPV6_CHECKSUM");
-            }
+            if (setsockopt(fd_, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) != 0)
+                return system_failure("IPV6_CHECKSUM");
         }
-        return true;
+        return {};
     }
 
-    bool fail(const char* what) {
-        std::fprintf(stderr, "mirrortap-blast: %s: %s\n", what, std::strerror(errno));
-        return false;
+    // "what: errno's reason".
+    static Failure<std::string> system_failure(const char* what) {
+        return fail(std::string(what) + ": " + std::strerror(errno));
     }
 
     Mode mode_ = Mode::raw;
@@ -372,7 +371,10 @@ double cpu_seconds() {
 
 int run(const BlastOptions& o) {
     VxlanSocket socket;
-    if (!socket.open(o)) return 1;
+    if (auto opened = socket.open(o); !opened) {
+        std::fprintf(stderr, "mirrortap-blast: %s\n", opened.error().c_str());
+        return 1;
+    }
 
     const unsigned capacity = o.batch;
     // At a set rate, one batch should not be more than about a millisecond of

@@ -17,7 +17,7 @@ bool is_loopback(const Endpoint& e) {
     return (ntohl(reinterpret_cast<const sockaddr_in*>(&e.addr)->sin_addr.s_addr) >> 24) == 127;
 }
 
-std::optional<uint64_t> parse_count(std::string_view text, uint64_t min, uint64_t max, std::string& why) {
+Result<uint64_t> parse_count(std::string_view text, uint64_t min, uint64_t max) {
     uint64_t scale = 1;
     std::string_view digits = text;
     if (!text.empty()) {
@@ -33,16 +33,13 @@ std::optional<uint64_t> parse_count(std::string_view text, uint64_t min, uint64_
     const auto n = parse_uint(digits, UINT64_MAX / scale, number_why);
     if (!n) {
         const bool digits_only = !digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos;
-        why = digits_only ? "count " + quote(text) + " is too large"
-                          : "expected a count such as 1000, 200k, 1M or 2G, got " + quote(text);
-        return std::nullopt;
+        return fail(digits_only ? "count " + quote(text) + " is too large"
+                                : "expected a count such as 1000, 200k, 1M or 2G, got " + quote(text));
     }
     const uint64_t v = *n * scale;
-    if (v < min || v > max) {
-        why = (v < min ? "must be at least " + std::to_string(min) : "must be at most " + std::to_string(max)) +
-              ", got " + quote(text);
-        return std::nullopt;
-    }
+    if (v < min || v > max)
+        return fail((v < min ? "must be at least " + std::to_string(min) : "must be at most " + std::to_string(max)) +
+                    ", got " + quote(text));
     return v;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.hpp"
 #include "support/clock.hpp"
 #include "support/command_line.hpp"
 #include "support/parse.hpp"
@@ -27,13 +28,16 @@ void set_port(Endpoint& e, uint16_t port);
 bool is_loopback(const Endpoint& e);
 
 // A count: 1000000, 200k, 1M, 2G (k/M/G in powers of 1000, either case), in [min, max].
-std::optional<uint64_t> parse_count(std::string_view text, uint64_t min, uint64_t max, std::string& why);
+Result<uint64_t> parse_count(std::string_view text, uint64_t min, uint64_t max);
 
 // A count option of a bench tool's table, in [min, max].
 template <typename Options, typename At>
 SettingValue<Options> count_value(At at, uint64_t min, uint64_t max) {
-    return parsed_value<Options>(at, [min, max](std::string_view t, std::string& why) {
-        return parse_count(t, min, max, why);
+    // support's parsed_value takes a parser of the shape (text, why) -> optional.
+    return parsed_value<Options>(at, [min, max](std::string_view t, std::string& why) -> std::optional<uint64_t> {
+        const auto count = parse_count(t, min, max);
+        if (!count) why = count.error();
+        return count ? std::optional<uint64_t>(*count) : std::nullopt;
     });
 }
 

@@ -353,21 +353,19 @@ CompiledFilter::~CompiledFilter() {
     if (compiled_) pcap_freecode(&program_);
 }
 
-bool CompiledFilter::compile(const std::string& expression, std::string& why) {
+Result<> CompiledFilter::compile(const std::string& expression) {
     pcap_t* dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 262144, PCAP_TSTAMP_PRECISION_NANO);
-    if (!dead) {
-        why = "libpcap could not make a compiler";
-        return false;
-    }
+    if (!dead) return fail("libpcap could not make a compiler");
     if (compiled_) {
         pcap_freecode(&program_);
         compiled_ = false;
     }
     const bool ok = pcap_compile(dead, &program_, expression.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0;
-    if (!ok) why = pcap_geterr(dead);
+    const std::string why = ok ? "" : pcap_geterr(dead);
     pcap_close(dead);
     compiled_ = ok;
-    return ok;
+    if (!ok) return fail(why);
+    return {};
 }
 
 }  // namespace mirrortap::find

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
 #include "find/flow_index.hpp"
 
 namespace mirrortap::find {
@@ -48,14 +49,14 @@ FlowVerdict judge_frame(const bpf_program& program, const PartialFrame& frame, u
 FlowVerdict judge_flow(const bpf_program& program, const IndexedFlow& flow);
 
 // An expression compiled for Ethernet frames (DLT_EN10MB) as libpcap does;
-// false with libpcap's message when it refuses the expression.
+// or libpcap's message when it refuses the expression.
 class CompiledFilter {
 public:
     CompiledFilter() = default;
     CompiledFilter(const CompiledFilter&) = delete;
     CompiledFilter& operator=(const CompiledFilter&) = delete;
     ~CompiledFilter();
-    bool compile(const std::string& expression, std::string& why);
+    Result<> compile(const std::string& expression);
     const bpf_program& program() const { return program_; }
     bool matches(const pcap_pkthdr& header, const uint8_t* data) const {
         return pcap_offline_filter(&program_, &header, data) != 0;

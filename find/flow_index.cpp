@@ -9,13 +9,10 @@
 
 namespace mirrortap::find {
 
-std::optional<std::string> gunzip(std::string_view compressed, std::string& why, size_t max_bytes) {
+Result<std::string> gunzip(std::string_view compressed, size_t max_bytes) {
     z_stream z{};
     // 16 + MAX_WBITS: gzip framing only (an index is never raw zlib).
-    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
-        why = "zlib could not start";
-        return std::nullopt;
-    }
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return fail("zlib could not start");
     std::string out;
     char buffer[1 << 16];
     z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
@@ -29,8 +26,7 @@ std::optional<std::string> gunzip(std::string_view compressed, std::string& why,
         out.append(buffer, sizeof buffer - z.avail_out);
         if (out.size() > max_bytes) {
             inflateEnd(&z);
-            why = "more than " + std::to_string(max_bytes) + " bytes uncompressed";
-            return std::nullopt;
+            return fail("more than " + std::to_string(max_bytes) + " bytes uncompressed");
         }
         if (rc == Z_STREAM_END) {
             if (z.avail_in == 0) break;
@@ -43,10 +39,9 @@ std::optional<std::string> gunzip(std::string_view compressed, std::string& why,
         }
     }
     inflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        why = rc == Z_BUF_ERROR ? "gzip data cut short" : std::string("not gzip data (") + (z.msg ? z.msg : "zlib error") + ")";
-        return std::nullopt;
-    }
+    if (rc != Z_STREAM_END)
+        return fail(rc == Z_BUF_ERROR ? "gzip data cut short"
+                                      : std::string("not gzip data (") + (z.msg ? z.msg : "zlib error") + ")");
     return out;
 }
 
@@ -132,7 +127,7 @@ bool read_member(LineFields& l, std::string_view name, const FlatValue& v) {
 
 }  // namespace
 
-std::optional<FlowIndex> parse_flow_index(std::string_view text, std::string& why) {
+Result<FlowIndex> parse_flow_index(std::string_view text) {
     FlowIndex index;
     size_t line_number = 0;
     while (!text.empty()) {
@@ -146,29 +141,18 @@ std::optional<FlowIndex> parse_flow_index(std::string_view text, std::string& wh
         const bool ok = json::read_flat_object(
             line, [&](std::string_view n, const FlatValue& v) { return read_member(l, n, v); }, what);
         const std::string at = "line " + std::to_string(line_number) + ": ";
-        if (!ok) {
-            why = at + what;
-            return std::nullopt;
-        }
-        if (l.version != flow_index::kVersion) {
-            why = at + "format version " + std::to_string(l.version) + ", this mirrortap-find reads version " +
-                  std::to_string(flow_index::kVersion) + " (a newer collector wrote it)";
-            return std::nullopt;
-        }
-        if (l.seen != kAllRequired) {
-            why = at + "a member the format requires is missing";
-            return std::nullopt;
-        }
-        if (l.flow.end_offset <= l.flow.first_offset || l.flow.first_offset < flow_index::kPcapHeaderBytes || l.flow.last_ns < l.flow.first_ns) {
-            why = at + "offsets or times out of order";
-            return std::nullopt;
-        }
+        if (!ok) return fail(at + what);
+        if (l.version != flow_index::kVersion)
+            return fail(at + "format version " + std::to_string(l.version) + ", this mirrortap-find reads version " +
+                        std::to_string(flow_index::kVersion) + " (a newer collector wrote it)");
+        if (l.seen != kAllRequired) return fail(at + "a member the format requires is missing");
+        if (l.flow.end_offset <= l.flow.first_offset || l.flow.first_offset < flow_index::kPcapHeaderBytes || l.flow.last_ns < l.flow.first_ns)
+            return fail(at + "offsets or times out of order");
         if (index.flows.empty()) {
             index.file = l.file;
         } else if (l.file.file != index.file.file || l.file.session != index.file.session ||
                    l.file.bytes != index.file.bytes) {
-            why = at + "describes another file than line 1";
-            return std::nullopt;
+            return fail(at + "describes another file than line 1");
         }
         index.file.index_complete = index.file.index_complete && l.file.index_complete;
         index.flows.push_back(std::move(l.flow));
@@ -176,28 +160,22 @@ std::optional<FlowIndex> parse_flow_index(std::string_view text, std::string& wh
     return index;
 }
 
-std::optional<FlowIndex> read_flow_index(std::string_view gz, uint64_t pcap_bytes, std::string& why) {
-    auto text = gunzip(gz, why);
-    if (!text) return std::nullopt;
-    auto index = parse_flow_index(*text, why);
-    if (!index) return std::nullopt;
+Result<FlowIndex> read_flow_index(std::string_view gz, uint64_t pcap_bytes) {
+    auto text = gunzip(gz);
+    if (!text) return fail(std::move(text).error());
+    auto index = parse_flow_index(*text);
+    if (!index) return index;
     if (index->flows.empty()) {
-        if (pcap_bytes > flow_index::kPcapHeaderBytes) {
-            why = "no flows for a pcap of " + std::to_string(pcap_bytes) + " bytes";
-            return std::nullopt;
-        }
+        if (pcap_bytes > flow_index::kPcapHeaderBytes)
+            return fail("no flows for a pcap of " + std::to_string(pcap_bytes) + " bytes");
         return index;
     }
-    if (index->file.bytes != pcap_bytes) {
-        why = "it describes " + std::to_string(index->file.bytes) + " bytes, the pcap has " + std::to_string(pcap_bytes);
-        return std::nullopt;
-    }
-    for (const auto& f : index->flows) {
-        if (f.end_offset > pcap_bytes) {
-            why = "a flow ends at byte " + std::to_string(f.end_offset) + ", past the pcap's end";
-            return std::nullopt;
-        }
-    }
+    if (index->file.bytes != pcap_bytes)
+        return fail("it describes " + std::to_string(index->file.bytes) + " bytes, the pcap has " +
+                    std::to_string(pcap_bytes));
+    for (const auto& f : index->flows)
+        if (f.end_offset > pcap_bytes)
+            return fail("a flow ends at byte " + std::to_string(f.end_offset) + ", past the pcap's end");
     return index;
 }
 

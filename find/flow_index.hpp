@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
+
 namespace mirrortap::find {
 
 // One line of an index: a flow's records in one pcap file.
@@ -37,17 +39,17 @@ struct FlowIndex {
     std::vector<IndexedFlow> flows;
 };
 
-// gzip (RFC 1952, members concatenated) to bytes; nullopt with `why` when
-// the data is not gzip or is cut short. Stops at max_bytes of output.
-std::optional<std::string> gunzip(std::string_view compressed, std::string& why, size_t max_bytes = size_t(1) << 31);
+// gzip (RFC 1952, members concatenated) to bytes; or why not when the data
+// is not gzip or is cut short. Stops at max_bytes of output.
+Result<std::string> gunzip(std::string_view compressed, size_t max_bytes = size_t(1) << 31);
 
-// The index's JSON lines (support/flow_index_format.hpp); nullopt with `why`
+// The index's JSON lines (support/flow_index_format.hpp); or why not
 // ("line 3: bad end_offset") when a line is not what the format says, is of a
 // format version this reader does not know, or the lines disagree about their file.
-std::optional<FlowIndex> parse_flow_index(std::string_view json_lines, std::string& why);
+Result<FlowIndex> parse_flow_index(std::string_view json_lines);
 
 // Both steps, and a check that the index describes a pcap of `pcap_bytes`
 // bytes (a stale index, or one of another file, is no index).
-std::optional<FlowIndex> read_flow_index(std::string_view gz, uint64_t pcap_bytes, std::string& why);
+Result<FlowIndex> read_flow_index(std::string_view gz, uint64_t pcap_bytes);
 
 }  // namespace mirrortap::find

@@ -74,8 +74,9 @@ int main(int argc, char** argv) {
     options.progress = isatty(STDERR_FILENO) == 1;
 
     CompiledFilter filter;
-    if (!filter.compile(cl.expression, why)) {
-        std::fprintf(stderr, "mirrortap-find: libpcap refuses the expression '%s': %s\n", cl.expression.c_str(), why.c_str());
+    if (auto compiled = filter.compile(cl.expression); !compiled) {
+        std::fprintf(stderr, "mirrortap-find: libpcap refuses the expression '%s': %s\n", cl.expression.c_str(),
+                     compiled.error().c_str());
         return 2;
     }
     if (a.write.empty() && isatty(STDOUT_FILENO)) {
@@ -100,34 +101,34 @@ int main(int argc, char** argv) {
         follow.sessions = a.sessions;
         if (a.since || a.until) return usage_error("--follow takes no --since or --until");
         PcapOutput out;
-        if (!out.open(a.write, why)) {
-            std::fprintf(stderr, "mirrortap-find: %s\n", why.c_str());
+        if (auto opened = out.open(a.write); !opened) {
+            std::fprintf(stderr, "mirrortap-find: %s\n", opened.error().c_str());
             return 1;
         }
         const int rc = run_follow(follow, filter, out, stderr, g_stop);
         std::fprintf(stderr, "mirrortap-find: wrote %llu packets\n", static_cast<unsigned long long>(out.packets()));
-        out.close();
+        (void)out.close();
         return rc;
     }
 
     std::vector<std::unique_ptr<Store>> stores;
     for (const auto& f : a.from) {
         if (f.starts_with("s3://")) {
-            auto s = s3_store({f, a.endpoint, a.region, a.allow_insecure}, why);
-            if (!s) return usage_error(why);
-            stores.push_back(std::move(s));
+            auto s = s3_store({f, a.endpoint, a.region, a.allow_insecure});
+            if (!s) return usage_error(s.error());
+            stores.push_back(std::move(*s));
         } else {
             stores.push_back(local_store(f));
         }
     }
     PcapOutput out;
-    if (!out.open(a.write, why)) {
-        std::fprintf(stderr, "mirrortap-find: %s\n", why.c_str());
+    if (auto opened = out.open(a.write); !opened) {
+        std::fprintf(stderr, "mirrortap-find: %s\n", opened.error().c_str());
         return 1;
     }
     const int rc = run_search(stores, options, filter, out, stderr);
-    if (!out.close() && !out.reader_gone()) {
-        std::fprintf(stderr, "mirrortap-find: writing the output failed: %s\n", out.error().c_str());
+    if (auto closed = out.close(); !closed && !out.reader_gone()) {
+        std::fprintf(stderr, "mirrortap-find: writing the output failed: %s\n", closed.error().c_str());
         return 1;
     }
     return rc;

@@ -19,46 +19,42 @@ struct RecordHeader {
 };
 }  // namespace
 
-bool PcapOutput::open(const std::string& path, std::string& why) {
+Result<> PcapOutput::open(const std::string& path) {
     if (path.empty()) {
         out_ = stdout;
     } else {
         out_ = std::fopen(path.c_str(), "wbe");
-        if (!out_) {
-            why = "cannot write " + path + ": " + std::strerror(errno);
-            return false;
-        }
+        if (!out_) return fail("cannot write " + path + ": " + std::strerror(errno));
         owned_ = true;
     }
     static_assert(sizeof(FileHeader) == 24);
     const FileHeader h;
-    if (std::fwrite(&h, sizeof h, 1, out_) != 1 || !flush()) {
-        why = error_;
-        return false;
-    }
-    return true;
+    if (std::fwrite(&h, sizeof h, 1, out_) != 1) return failed();
+    return flush();
 }
 
-bool PcapOutput::fail() {
+Result<> PcapOutput::failed() {
     reader_gone_ = errno == EPIPE;
-    error_ = std::strerror(errno);
-    return false;
+    return fail(std::strerror(errno));
 }
 
-bool PcapOutput::write(const Packet& p) {
+Result<> PcapOutput::write(const Packet& p) {
     const RecordHeader r{uint32_t(p.ts_ns / 1'000'000'000ull), uint32_t(p.ts_ns % 1'000'000'000ull), p.caplen, p.len};
-    if (std::fwrite(&r, sizeof r, 1, out_) != 1 || std::fwrite(p.data, 1, p.caplen, out_) != p.caplen) return fail();
+    if (std::fwrite(&r, sizeof r, 1, out_) != 1 || std::fwrite(p.data, 1, p.caplen, out_) != p.caplen) return failed();
     ++packets_;
-    return true;
+    return {};
 }
 
-bool PcapOutput::flush() { return std::fflush(out_) == 0 || fail(); }
+Result<> PcapOutput::flush() {
+    if (std::fflush(out_) != 0) return failed();
+    return {};
+}
 
-bool PcapOutput::close() {
-    bool ok = flush();
-    if (owned_ && std::fclose(out_) != 0) ok = fail();
+Result<> PcapOutput::close() {
+    Result<> done = flush();
+    if (owned_ && std::fclose(out_) != 0) done = failed();
     out_ = nullptr;
-    return ok;
+    return done;
 }
 
 }  // namespace mirrortap::find

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <string>
 
+#include "base/result.hpp"
+
 namespace mirrortap::find {
 
 struct Packet {
@@ -16,22 +18,21 @@ struct Packet {
 
 class PcapOutput {
 public:
-    // stdout when path is ""; false with why when it cannot be opened.
-    bool open(const std::string& path, std::string& why);
-    // False once a write failed (a closed pipe: the reader is gone).
-    bool write(const Packet& p);
-    bool flush();
-    bool close();
+    // stdout when path is ""; or why it cannot be opened.
+    Result<> open(const std::string& path);
+    // Why not once a write failed (a closed pipe: the reader is gone).
+    Result<> write(const Packet& p);
+    Result<> flush();
+    Result<> close();
     uint64_t packets() const { return packets_; }
-    const std::string& error() const { return error_; }
     bool reader_gone() const { return reader_gone_; }
 
 private:
-    bool fail();
+    // errno's reason; a closed pipe is noted as the reader gone.
+    Result<> failed();
     std::FILE* out_ = nullptr;
     bool owned_ = false;
     uint64_t packets_ = 0;
-    std::string error_;
     bool reader_gone_ = false;
 };
 

@@ -125,11 +125,11 @@ private:
             const uint64_t end = plan_.ranges[range_].end;
             const uint64_t want = std::min<uint64_t>(std::max<uint64_t>(store_.chunk_bytes(), need - buffer_.size()),
                                                      end - read_off_);
-            std::string chunk, why;
-            if (!store_.read_range(plan_.file, read_off_, want, chunk, why)) return corrupt("read failed: " + why);
+            const auto chunk = store_.read_range(plan_.file, read_off_, want);
+            if (!chunk) return corrupt("read failed: " + chunk.error());
             progress_.add(want);
             read_off_ += want;
-            buffer_ += chunk;
+            buffer_ += *chunk;
         }
         return true;
     }
@@ -182,11 +182,10 @@ std::optional<ReadPlan> plan_file(const Store& store, const CaptureFile& f, cons
         return plan;
     };
     if (!read) return whole("no flow index");
-    if (!read->ok) return whole("flow index unreadable (" + read->why + ")");
-    tally.index_bytes += read->bytes.size();
-    std::string why;
-    const auto index = read_flow_index(read->bytes, f.size, why);
-    if (!index) return whole("flow index corrupt (" + why + ")");
+    if (!*read) return whole("flow index unreadable (" + read->error() + ")");
+    tally.index_bytes += read->value().size();
+    const auto index = read_flow_index(read->value(), f.size);
+    if (!index) return whole("flow index corrupt (" + index.error() + ")");
     if (index->flows.empty()) return std::nullopt;
     if (index->file.last_ns < sel.since_ns || index->file.first_ns > sel.until_ns) return std::nullopt;
     if (!index->file.index_complete) return whole("flow index incomplete (its flow cap was reached)");
@@ -224,24 +223,26 @@ namespace {
 bool list_selection(std::vector<std::unique_ptr<Store>>& stores, const Selection& sel, std::vector<CaptureFile>& files,
                     std::FILE* log) {
     for (size_t i = 0; i < stores.size(); ++i) {
-        std::vector<CaptureFile> listed;
-        std::string why;
-        if (!stores[i]->list(sel, listed, why)) {
-            std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", stores[i]->describe().c_str(), why.c_str());
+        auto listed = stores[i]->list(sel);
+        if (!listed) {
+            std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", stores[i]->describe().c_str(),
+                         listed.error().c_str());
             return false;
         }
-        for (auto& f : listed) f.store = i;
-        files.insert(files.end(), std::make_move_iterator(listed.begin()), std::make_move_iterator(listed.end()));
+        for (auto& f : *listed) f.store = i;
+        files.insert(files.end(), std::make_move_iterator(listed->begin()), std::make_move_iterator(listed->end()));
     }
     for (const auto& s : sel.sessions) {
         if (std::any_of(files.begin(), files.end(), [&](const CaptureFile& f) { return f.session == s; })) continue;
         std::set<std::string> known;
         for (auto& store : stores) {
-            std::string why;
-            if (!store->sessions(known, why)) {
-                std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", store->describe().c_str(), why.c_str());
+            const auto sessions = store->sessions();
+            if (!sessions) {
+                std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", store->describe().c_str(),
+                             sessions.error().c_str());
                 return false;
             }
+            known.insert(sessions->begin(), sessions->end());
         }
         if (known.count(s)) continue;
         std::string list;
@@ -367,8 +368,8 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
     report_tally(stores, tally, out, log);
     if (!reader_stayed) {
         std::fprintf(log, "mirrortap-find: the reader closed the output\n");
-    } else if (!out.flush()) {
-        std::fprintf(log, "mirrortap-find: writing the output failed: %s\n", out.error().c_str());
+    } else if (auto flushed = out.flush(); !flushed) {
+        std::fprintf(log, "mirrortap-find: writing the output failed: %s\n", flushed.error().c_str());
         return 1;
     }
     return 0;

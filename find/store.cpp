@@ -34,23 +34,17 @@ std::optional<uint64_t> name_start_ns(std::string_view name) {
     return uint64_t(start->time_since_epoch().count()) * kSecond;
 }
 
-bool full_pread(int fd, uint64_t offset, uint64_t length, std::string& out, std::string& why) {
-    out.resize(length);
+Result<std::string> full_pread(int fd, uint64_t offset, uint64_t length) {
+    std::string out(length, '\0');
     uint64_t done = 0;
     while (done < length) {
         const ssize_t n = ::pread(fd, out.data() + done, length - done, off_t(offset + done));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            why = std::strerror(errno);
-            return false;
-        }
-        if (n == 0) {
-            why = "the file ends at byte " + std::to_string(offset + done);
-            return false;
-        }
+        if (n < 0) return fail(std::strerror(errno));
+        if (n == 0) return fail("the file ends at byte " + std::to_string(offset + done));
         done += uint64_t(n);
     }
-    return true;
+    return out;
 }
 
 // A file of a session directory, opened without following a link in the
@@ -82,12 +76,10 @@ public:
     uint64_t chunk_bytes() const override { return 1 << 20; }
     uint64_t coalesce_gap() const override { return 16 << 10; }
 
-    bool sessions(std::set<std::string>& out, std::string& why) override {
+    Result<std::set<std::string>> sessions() override {
         DIR* d = opendir(dir_.c_str());
-        if (!d) {
-            why = std::strerror(errno);
-            return false;
-        }
+        if (!d) return fail(std::strerror(errno));
+        std::set<std::string> out;
         while (dirent* e = readdir(d)) {
             if (e->d_name[0] == '.') continue;
             struct stat st{};
@@ -95,13 +87,14 @@ public:
                 out.insert(e->d_name);
         }
         closedir(d);
-        return true;
+        return out;
     }
 
-    bool list(const Selection& sel, std::vector<CaptureFile>& out, std::string& why) override {
-        std::set<std::string> names;
-        if (!sessions(names, why)) return false;
-        for (const auto& session : names) {
+    Result<std::vector<CaptureFile>> list(const Selection& sel) override {
+        const auto names = sessions();
+        if (!names) return fail(names.error());
+        std::vector<CaptureFile> out;
+        for (const auto& session : *names) {
             if (!sel.sessions.empty() && std::find(sel.sessions.begin(), sel.sessions.end(), session) == sel.sessions.end())
                 continue;
             const std::string dir = dir_ + "/" + session;
@@ -132,37 +125,33 @@ public:
             }
             closedir(d);
         }
-        return true;
+        return out;
     }
 
-    bool read_range(const CaptureFile& file, uint64_t offset, uint64_t length, std::string& out,
-                    std::string& why) override {
+    Result<std::string> read_range(const CaptureFile& file, uint64_t offset, uint64_t length) override {
         if (fd_path_ != file.pcap_ref) {
             if (fd_ >= 0) ::close(fd_);
             fd_ = open_in_session(dir_, file.session, file.name);
             fd_path_ = fd_ >= 0 ? file.pcap_ref : "";
-            if (fd_ < 0) {
-                why = std::strerror(errno);
-                return false;
-            }
+            if (fd_ < 0) return fail(std::strerror(errno));
         }
         ++requests;
-        if (!full_pread(fd_, offset, length, out, why)) return false;
-        bytes_read += length;
-        return true;
+        auto bytes = full_pread(fd_, offset, length);
+        if (bytes) bytes_read += length;
+        return bytes;
     }
 
-    bool read_index(const CaptureFile& file, std::string& out, std::string& why) override {
+    Result<std::string> read_index(const CaptureFile& file) override {
         const int fd = open_in_session(dir_, file.session, file.name + std::string(flow_index::kSuffix));
         struct stat st{};
         if (fd < 0 || fstat(fd, &st) != 0) {
-            why = std::strerror(errno);
+            const std::string why = std::strerror(errno);
             if (fd >= 0) ::close(fd);
-            return false;
+            return fail(why);
         }
-        const bool ok = full_pread(fd, 0, uint64_t(st.st_size), out, why);
+        auto bytes = full_pread(fd, 0, uint64_t(st.st_size));
         ::close(fd);
-        return ok;
+        return bytes;
     }
 
     ~LocalStore() override {
@@ -218,25 +207,26 @@ public:
     uint64_t chunk_bytes() const override { return 8 << 20; }
     uint64_t coalesce_gap() const override { return 256 << 10; }
 
-    bool sessions(std::set<std::string>& out, std::string& why) override {
+    Result<std::set<std::string>> sessions() override {
+        std::set<std::string> out;
         auto listed = client_.list_objects(tree_prefix(cloud::kFlowsTree), kMaxObjects);
-        if (!listed) return fail(listed.error(), why);
+        if (!listed) return fail(listed.error().describe());
         for (const auto& o : listed.value())
             if (const auto k = split_key(o.key, prefix_)) out.insert(k->session);
         auto pcaps = client_.list_objects(tree_prefix(cloud::kPcapTree), kMaxObjects);
-        if (!pcaps) return fail(pcaps.error(), why);
+        if (!pcaps) return fail(pcaps.error().describe());
         for (const auto& o : pcaps.value())
             if (const auto k = split_key(o.key, prefix_)) out.insert(k->session);
-        return true;
+        return out;
     }
 
-    bool list(const Selection& sel, std::vector<CaptureFile>& out, std::string& why) override {
+    Result<std::vector<CaptureFile>> list(const Selection& sel) override {
         // Index and pcap keys by (session, collector, file name).
         std::map<std::tuple<std::string, std::string, std::string>, std::pair<cloud::ListedObject, cloud::ListedObject>> pcaps;
         for (const auto& tree : {cloud::kPcapTree, cloud::kFlowsTree}) {
             for (const auto& prefix : prefixes(tree, sel)) {
                 auto listed = client_.list_objects(prefix, kMaxObjects);
-                if (!listed) return fail(listed.error(), why);
+                if (!listed) return fail(listed.error().describe());
                 for (auto& o : listed.value()) {
                     const auto k = split_key(o.key, prefix_);
                     if (!k || k->tree != tree) continue;
@@ -249,6 +239,7 @@ public:
                 }
             }
         }
+        std::vector<CaptureFile> out;
         for (auto& [id, found] : pcaps) {
             const auto& [session, collector, name] = id;
             if (!sel.sessions.empty() && std::find(sel.sessions.begin(), sel.sessions.end(), session) == sel.sessions.end())
@@ -268,26 +259,22 @@ public:
             f.index_size = found.second.size;
             out.push_back(std::move(f));
         }
-        return true;
+        return out;
     }
 
-    bool read_range(const CaptureFile& file, uint64_t offset, uint64_t length, std::string& out,
-                    std::string& why) override {
+    Result<std::string> read_range(const CaptureFile& file, uint64_t offset, uint64_t length) override {
         ++requests;
         auto got = client_.get_object_range(file.pcap_ref, offset, offset + length - 1);
-        if (!got) return fail(got.error(), why);
-        if (got->size() != length) {
-            why = "asked for " + std::to_string(length) + " bytes, got " + std::to_string(got->size());
-            return false;
-        }
-        out = std::move(got.value());
+        if (!got) return fail(got.error().describe());
+        if (got->size() != length)
+            return fail("asked for " + std::to_string(length) + " bytes, got " + std::to_string(got->size()));
         bytes_read += length;
-        return true;
+        return std::move(got.value());
     }
 
-    bool read_index(const CaptureFile& file, std::string& out, std::string& why) override {
+    Result<std::string> read_index(const CaptureFile& file) override {
         ++requests;
-        return get_index(client_, file, out, why);
+        return get_index(client_, file);
     }
 
     // A few threads, each with its own client (an S3Client is one thread's),
@@ -297,7 +284,7 @@ public:
         std::atomic<size_t> next{0};
         const auto work = [&](cloud::S3Client& client) {
             for (size_t i; (i = next.fetch_add(1)) < files.size();)
-                out[i].ok = get_index(client, *files[i], out[i].bytes, out[i].why);
+                out[i] = get_index(client, *files[i]);
         };
         const size_t threads = std::min<size_t>(kIndexThreads, files.size());
         std::vector<std::thread> pool;
@@ -316,20 +303,11 @@ private:
     static constexpr size_t kIndexThreads = 8;
 
     // The size came with the listing: one GET, no HEAD.
-    static bool get_index(cloud::S3Client& client, const CaptureFile& file, std::string& out, std::string& why) {
-        if (file.index_size == 0) {
-            out.clear();
-            return true;
-        }
+    static Result<std::string> get_index(cloud::S3Client& client, const CaptureFile& file) {
+        if (file.index_size == 0) return std::string();
         auto got = client.get_object_range(file.index_ref, 0, file.index_size - 1);
-        if (!got) return fail(got.error(), why);
-        out = std::move(got.value());
-        return true;
-    }
-
-    static bool fail(const cloud::AwsError& e, std::string& why) {
-        why = e.describe();
-        return false;
+        if (!got) return fail(got.error().describe());
+        return std::move(got.value());
     }
     std::string tree_prefix(std::string_view tree) const { return prefix_ + std::string(tree) + "/"; }
 
@@ -373,7 +351,7 @@ private:
 
 std::unique_ptr<Store> local_store(const std::string& dir) { return std::make_unique<LocalStore>(dir); }
 
-std::unique_ptr<Store> s3_store(const S3Settings& settings, std::string& why) {
+Result<std::unique_ptr<Store>> s3_store(const S3Settings& settings) {
     std::string_view rest = settings.url;
     rest.remove_prefix(std::string_view("s3://").size());
     const size_t slash = rest.find('/');
@@ -391,27 +369,22 @@ std::unique_ptr<Store> s3_store(const S3Settings& settings, std::string& why) {
     std::string endpoint = settings.endpoint;
     if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL_S3").value_or(env("AWS_ENDPOINT_URL").value_or(""));
     if (!endpoint.empty()) {
+        std::string why;
         const auto parsed = cloud::parse_endpoint_url(endpoint, why);
-        if (!parsed) {
-            why = "endpoint " + endpoint + ": " + why;
-            return nullptr;
-        }
+        if (!parsed) return fail("endpoint " + endpoint + ": " + why);
         options.location.endpoint = *parsed;
         if (cloud::plain_http_to_another_host(*parsed)) {
-            if (!settings.allow_insecure) {
-                why = "endpoint " + printable(*parsed) + ": plain http:// to another host would carry signed requests "
-                      "and captures in clear; use https://, a loopback address, or --allow-insecure-endpoint";
-                return nullptr;
-            }
+            if (!settings.allow_insecure)
+                return fail("endpoint " + printable(*parsed) + ": plain http:// to another host would carry signed "
+                            "requests and captures in clear; use https://, a loopback address, or "
+                            "--allow-insecure-endpoint");
             std::fprintf(stderr, "mirrortap-find: warning: --allow-insecure-endpoint: %s is plain http:// to another "
                                  "host: signed requests and captures cross the network in clear\n",
                          printable(*parsed).c_str());
         }
     }
-    if (const std::string bad = cloud::check_location(options.location); !bad.empty()) {
-        why = settings.url + ": " + bad;
-        return nullptr;
-    }
+    if (const std::string bad = cloud::check_location(options.location); !bad.empty())
+        return fail(settings.url + ": " + bad);
     // A person waits on this: fewer, shorter retries than the uploader's.
     options.retry.max_attempts = 3;
     options.retry.base = std::chrono::milliseconds(200);
@@ -420,12 +393,9 @@ std::unique_ptr<Store> s3_store(const S3Settings& settings, std::string& why) {
     options.limits.max_response_bytes = 16 << 20;
     std::string cred_why;
     auto source = cloud::choose_credential_source(env, cred_why);
-    if (!source) {
-        why = "no AWS credentials: " + cred_why;
-        return nullptr;
-    }
+    if (!source) return fail("no AWS credentials: " + cred_why);
     auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(source));
-    return std::make_unique<S3Store>(settings.url, prefix, std::move(options), std::move(credentials));
+    return std::unique_ptr<Store>(std::make_unique<S3Store>(settings.url, prefix, std::move(options), std::move(credentials)));
 }
 
 void drop_files_before(std::vector<CaptureFile>& files, uint64_t since_ns) {

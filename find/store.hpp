@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
+
 namespace mirrortap::find {
 
 // What to look for: sessions (empty = all) and the time window.
@@ -36,24 +38,20 @@ public:
     virtual ~Store() = default;
     virtual std::string describe() const = 0;
     // The finished captures of the selected sessions that may hold packets of
-    // the window; false with `why` when the store cannot be read.
-    virtual bool list(const Selection& selection, std::vector<CaptureFile>& out, std::string& why) = 0;
+    // the window; or why the store cannot be read.
+    virtual Result<std::vector<CaptureFile>> list(const Selection& selection) = 0;
     // Every session the store holds (for "unknown session" messages).
-    virtual bool sessions(std::set<std::string>& out, std::string& why) = 0;
+    virtual Result<std::set<std::string>> sessions() = 0;
     // Bytes [offset, offset + length) of the capture, or the whole index.
-    virtual bool read_range(const CaptureFile& file, uint64_t offset, uint64_t length, std::string& out,
-                            std::string& why) = 0;
-    virtual bool read_index(const CaptureFile& file, std::string& out, std::string& why) = 0;
+    virtual Result<std::string> read_range(const CaptureFile& file, uint64_t offset, uint64_t length) = 0;
+    virtual Result<std::string> read_index(const CaptureFile& file) = 0;
     // The indexes of many files: one after another here; S3 overlaps the
-    // requests (each one is a round trip). out[i] is files[i]'s.
-    struct IndexRead {
-        bool ok = false;
-        std::string bytes;  // when ok
-        std::string why;    // when not
-    };
+    // requests (each one is a round trip). out[i] is files[i]'s: its bytes,
+    // or why they could not be read.
+    using IndexRead = Result<std::string>;
     virtual void read_indexes(const std::vector<const CaptureFile*>& files, std::vector<IndexRead>& out) {
         out.assign(files.size(), {});
-        for (size_t i = 0; i < files.size(); ++i) out[i].ok = read_index(*files[i], out[i].bytes, out[i].why);
+        for (size_t i = 0; i < files.size(); ++i) out[i] = read_index(*files[i]);
     }
     // How much to ask for at once, and how big a gap between two wanted
     // ranges is still read through (one request instead of two).
@@ -72,8 +70,8 @@ struct S3Settings {
     // A plain http:// store on another host is refused unless this is set (cloud::plain_http_to_another_host).
     bool allow_insecure = false;
 };
-// nullptr with `why` for a bad URL, endpoint or missing credentials.
-std::unique_ptr<Store> s3_store(const S3Settings& settings, std::string& why);
+// Or why not: a bad URL, endpoint or missing credentials.
+Result<std::unique_ptr<Store>> s3_store(const S3Settings& settings);
 
 // Drops files that end before the window: within one (session, collector),
 // names sort by start, and a file ends before its successor starts.

@@ -77,7 +77,7 @@ bool model_matches(const FilterRule& r, const InnerFrame& p) {
 
 // Rules as written, in the order they were given; the model sorts them itself.
 struct ModelFilter {
-    std::array<std::vector<FilterRule>, kDirectionCount> rules;
+    std::array<std::vector<FilterRule>, kDirectionNames.size()> rules;
 
     // The description (a unique tag) of the deciding rule, or "" for none.
     const FilterRule* decide(Direction d, const InnerFrame& p) const {
@@ -107,6 +107,12 @@ bool v4_mapped(const std::array<uint8_t, 16>& a) {
 std::optional<Cidr> make_cidr(FuzzInput& in, std::vector<Cidr>& seen) {
     std::optional<Cidr> c;
     std::string why;
+    const auto parse = [&why](std::string_view text) -> std::optional<Cidr> {
+        auto parsed = parse_filter_cidr(text);
+        why = parsed ? "" : parsed.error();
+        if (!parsed) return std::nullopt;
+        return *parsed;
+    };
     const size_t how = in.below(4);
     if (how == 1 || how == 2) {
         const bool v6 = how == 2;
@@ -119,7 +125,7 @@ std::optional<Cidr> make_cidr(FuzzInput& in, std::vector<Cidr>& seen) {
         inet_ntop(v6 ? AF_INET6 : AF_INET, addr.data(), buf, sizeof buf);
         std::string text = buf;
         if (with_prefix) text += "/" + std::to_string(prefix);
-        c = parse_filter_cidr(text, why);
+        c = parse(text);
         const bool mapped = v6 && prefix >= 96 && v4_mapped(masked(addr, prefix));
         FUZZ_CHECK(bool(c) == (prefix <= width && !mapped));
         FUZZ_CHECK(bool(c) == why.empty());
@@ -134,11 +140,11 @@ std::optional<Cidr> make_cidr(FuzzInput& in, std::vector<Cidr>& seen) {
             FUZZ_CHECK(!block_holds(*c, v6 ? FlowKind::ipv4 : FlowKind::ipv6, addr));
         }
     } else if (how == 3) {
-        c = parse_filter_cidr(in.text(64), why);
+        c = parse(in.text(64));
     }
     if (c) {
         // What to_string prints (and filter_to_yaml writes) parses back the same.
-        const auto again = parse_filter_cidr(c->to_string(), why);
+        const auto again = parse_filter_cidr(c->to_string());
         FUZZ_CHECK(again && *again == *c);
         seen.push_back(*c);
     }
@@ -305,7 +311,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             const size_t n = in.below(7);
             for (size_t i = 0; i < n; ++i)
                 m.filter.rules[size_t(d)].push_back(
-                    make_rule(in, seen, m.tag + "/" + std::string(to_string(d)) + "/" + std::to_string(i)));
+                    make_rule(in, seen, m.tag + "/" + std::string(kDirectionNames(d)) + "/" + std::to_string(i)));
         }
         Session session;
         session.session_number = m.session_number;

@@ -86,8 +86,8 @@ public:
         }
         for (auto& [id, lists] : by_filter) {
             for (Direction d : {Direction::ingress, Direction::egress})
-                if (std::string problem = rule_count_problem(lists[size_t(d)].size(), d); !problem.empty())
-                    error_at(root, printable(id) + ": " + problem);
+                if (auto checked = check_rule_count(lists[size_t(d)].size(), d); !checked)
+                    error_at(root, printable(id) + ": " + checked.error());
             Filter f(std::move(lists[size_t(Direction::ingress)]), std::move(lists[size_t(Direction::egress)]));
             f.id = id;
             f.amazon_dns = amazon_dns.count(id) > 0;
@@ -96,7 +96,7 @@ public:
     }
 
 private:
-    using RuleLists = std::array<std::vector<FilterRule>, kDirectionCount>;
+    using RuleLists = std::array<std::vector<FilterRule>, kDirectionNames.size()>;
 
     // "TrafficMirrorFilters[0].IngressFilterRules[2].RuleNumber: why", at the value.
     void error(const Node& at, const std::string& path, const std::string& why) {
@@ -149,8 +149,7 @@ private:
         }
         const auto named = read_value(d, path + ".TrafficDirection",
                                       [](std::string_view t, std::string& why) -> std::optional<Direction> {
-                                          if (t == "ingress") return Direction::ingress;
-                                          if (t == "egress") return Direction::egress;
+                                          if (auto d = kDirectionNames.parse(t)) return d;
                                           why = "expected ingress or egress, got " + quote(t);
                                           return std::nullopt;
                                       });
@@ -165,15 +164,15 @@ private:
 
     std::optional<FilterRule> rule(const Node& node, const std::string& path) {
         FilterRule r;
-        bool ok = read_required(node, "RuleNumber", path, parse_rule_number, r.rule_number);
-        ok &= read_required(node, "RuleAction", path, parse_rule_action, r.action);
+        bool ok = read_required(node, "RuleNumber", path, with_why<parse_rule_number>, r.rule_number);
+        ok &= read_required(node, "RuleAction", path, with_why<parse_rule_action>, r.action);
         // Protocol absent (or 0) is AWS's "All protocols".
         uint64_t protocol = 0;
         ok &= read_field(node, "Protocol", path, [](std::string_view t, std::string& why) { return parse_uint(t, 255, why); },
                          protocol);
         if (protocol != 0) r.protocol = uint8_t(protocol);
-        ok &= read_field(node, "SourceCidrBlock", path, parse_filter_cidr, r.source_cidr);
-        ok &= read_field(node, "DestinationCidrBlock", path, parse_filter_cidr, r.destination_cidr);
+        ok &= read_field(node, "SourceCidrBlock", path, with_why<parse_filter_cidr>, r.source_cidr);
+        ok &= read_field(node, "DestinationCidrBlock", path, with_why<parse_filter_cidr>, r.destination_cidr);
         for (auto [key, into] : {std::pair{"SourcePortRange", &r.source_ports},
                                  std::pair{"DestinationPortRange", &r.destination_ports}}) {
             if (const Node p = node[key]) {
@@ -183,8 +182,8 @@ private:
         }
         ok &= read_field(node, "Description", path, parse_text, r.description);
         if (ok) {
-            if (std::string problem = rule_problem(r); !problem.empty()) {
-                error(node, path, problem);
+            if (auto checked = check_rule(r); !checked) {
+                error(node, path, checked.error());
                 ok = false;
             }
         }
@@ -222,7 +221,7 @@ private:
         for (const FilterRule& other : rules) {
             if (other.rule_number == r->rule_number)
                 error(node, p, "duplicate RuleNumber " + std::to_string(r->rule_number) + " in " +
-                                   std::string(to_string(*d)) + " rules of " + printable(id));
+                                   std::string(kDirectionNames(*d)) + " rules of " + printable(id));
         }
         rules.push_back(std::move(*r));
     }
@@ -348,7 +347,7 @@ private:
         ok &= read_required(node, "TrafficMirrorFilterId", path, parse_text, s.filter_id);
         ok &= read_required(node, "SessionNumber", path, number, s.session_number);
         ok &= read_required(node, "VirtualNetworkId", path, parse_vni, s.vni);
-        ok &= read_field(node, "PacketLength", path, parse_packet_length, s.packet_length);
+        ok &= read_field(node, "PacketLength", path, with_why<parse_packet_length>, s.packet_length);
         ok &= read_field(node, "Description", path, parse_text, s.description);
         if (!ok) return;
         if (!out_.sessions.emplace(s.id, s).second) error(node, path, "session " + printable(s.id) + " given twice");
@@ -450,7 +449,7 @@ AwsImport import_aws_filters_file(const std::string& path) {
 namespace {
 
 std::string rule_text(const FilterRule& r) {
-    std::string t = "rule " + std::to_string(r.rule_number) + " (" + std::string(to_string(r.action));
+    std::string t = "rule " + std::to_string(r.rule_number) + " (" + std::string(kRuleActionNames(r.action));
     if (r.protocol) t += ", protocol " + std::to_string(*r.protocol);
     if (r.source_cidr) t += ", from " + r.source_cidr->to_string();
     if (r.destination_cidr) t += ", to " + r.destination_cidr->to_string();
@@ -474,7 +473,7 @@ void AwsLibrary::add(AwsImport imp, const std::string& origin, std::vector<std::
         Filter& have = it->second;
         const std::string first = origin_["filter " + id];
         bool conflict = false;
-        std::array<std::vector<FilterRule>, kDirectionCount> rules{have.rules(Direction::ingress),
+        std::array<std::vector<FilterRule>, kDirectionNames.size()> rules{have.rules(Direction::ingress),
                                                                    have.rules(Direction::egress)};
         for (Direction d : {Direction::ingress, Direction::egress}) {
             for (const FilterRule& r : filter.rules(d)) {
@@ -483,15 +482,16 @@ void AwsLibrary::add(AwsImport imp, const std::string& origin, std::vector<std::
                 if (same_number == rules[size_t(d)].end()) {
                     rules[size_t(d)].push_back(r);
                 } else if (!(*same_number == r)) {
-                    errors.push_back(origin + ": filter " + printable(id) + ": " + std::string(to_string(d)) + " " +
+                    errors.push_back(origin + ": filter " + printable(id) + ": " + std::string(kDirectionNames(d)) + " " +
                                      rule_text(r) + " differs from " + rule_text(*same_number) + " in " + first +
                                      ": refused (the same filter in two files is merged rule by rule; a rule number "
                                      "must mean the same rule in both)");
                     conflict = true;
                 }
             }
-            if (std::string problem = rule_count_problem(rules[size_t(d)].size(), d); !problem.empty()) {
-                errors.push_back(origin + ": filter " + printable(id) + " with the rules of " + first + ": " + problem);
+            if (auto checked = check_rule_count(rules[size_t(d)].size(), d); !checked) {
+                errors.push_back(origin + ": filter " + printable(id) + " with the rules of " + first + ": " +
+                                 checked.error());
                 conflict = true;
             }
         }

@@ -68,18 +68,12 @@ std::string with_direction_filter(const std::string& expression, Direction direc
     return "(" + expression + ") and not (ether[0] & 1 == 0 and not ether dst " + mac_text + ")";
 }
 
-std::unique_ptr<Capture> Capture::open(const std::string& interface, Direction direction,
-                                       const CaptureOptions& options, std::string& error) {
-    if (if_nametoindex(interface.c_str()) == 0) {
-        error = "no such interface " + quote(interface);
-        return nullptr;
-    }
+Result<std::unique_ptr<Capture>> Capture::open(const std::string& interface, Direction direction,
+                                               const CaptureOptions& options) {
+    if (if_nametoindex(interface.c_str()) == 0) return fail("no such interface " + quote(interface));
     char errbuf[PCAP_ERRBUF_SIZE] = {};
     pcap_t* p = pcap_create(interface.c_str(), errbuf);
-    if (!p) {
-        error = interface + ": " + errbuf;
-        return nullptr;
-    }
+    if (!p) return fail(interface + ": " + errbuf);
     std::unique_ptr<Capture> c(new Capture);
     c->handle_ = p;
     c->name_ = interface;
@@ -98,25 +92,15 @@ std::unique_ptr<Capture> Capture::open(const std::string& interface, Direction d
     pcap_set_immediate_mode(p, 1);
     pcap_set_buffer_size(p, int(std::min<uint64_t>(options.buffer_bytes, INT32_MAX)));
     const int rc = pcap_activate(p);
-    if (rc < 0) {
-        error = interface + ": " + pcap_geterr(p) +
-                (rc == PCAP_ERROR_PERM_DENIED ? " (needs CAP_NET_RAW)" : "");
-        return nullptr;
-    }
-    if (pcap_datalink(p) != DLT_EN10MB) {
-        error = interface + ": not an Ethernet interface (link type " +
-                std::string(pcap_datalink_val_to_name(pcap_datalink(p)) ?: "?") +
-                "); mirror sessions carry Ethernet frames";
-        return nullptr;
-    }
-    if (pcap_setdirection(p, direction == Direction::egress ? PCAP_D_OUT : PCAP_D_IN) != 0) {
-        error = interface + ": " + pcap_geterr(p);
-        return nullptr;
-    }
-    if (pcap_setnonblock(p, 1, errbuf) != 0) {
-        error = interface + ": " + errbuf;
-        return nullptr;
-    }
+    if (rc < 0)
+        return fail(interface + ": " + pcap_geterr(p) + (rc == PCAP_ERROR_PERM_DENIED ? " (needs CAP_NET_RAW)" : ""));
+    if (pcap_datalink(p) != DLT_EN10MB)
+        return fail(interface + ": not an Ethernet interface (link type " +
+                    std::string(pcap_datalink_val_to_name(pcap_datalink(p)) ?: "?") +
+                    "); mirror sessions carry Ethernet frames");
+    if (pcap_setdirection(p, direction == Direction::egress ? PCAP_D_OUT : PCAP_D_IN) != 0)
+        return fail(interface + ": " + pcap_geterr(p));
+    if (pcap_setnonblock(p, 1, errbuf) != 0) return fail(interface + ": " + errbuf);
     return c;
 }
 
@@ -124,28 +108,27 @@ Capture::~Capture() {
     if (handle_) pcap_close(handle_);
 }
 
-std::unique_ptr<CompiledFilter> Capture::compile(const std::string& expression, std::string& error) {
+Result<std::unique_ptr<CompiledFilter>> Capture::compile(const std::string& expression) {
     auto f = std::make_unique<CompiledFilter>();
     f->expression = expression;
     const std::string full = with_direction_filter(expression, direction_, mac_text_);
-    if (pcap_compile(handle_, &f->program, full.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        error = name_ + ": filter '" + full + "': " + pcap_geterr(handle_);
-        return nullptr;
-    }
+    if (pcap_compile(handle_, &f->program, full.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
+        return fail(name_ + ": filter '" + full + "': " + pcap_geterr(handle_));
     return f;
 }
 
-std::string Capture::install(const CompiledFilter& filter) {
+Result<> Capture::install(const CompiledFilter& filter) {
     // pcap_setfilter copies the program; `filter` may go after this.
-    if (pcap_setfilter(handle_, const_cast<bpf_program*>(&filter.program)) != 0) return name_ + ": " + pcap_geterr(handle_);
+    if (pcap_setfilter(handle_, const_cast<bpf_program*>(&filter.program)) != 0)
+        return fail(name_ + ": " + pcap_geterr(handle_));
     filter_ = filter.expression;
-    return "";
+    return {};
 }
 
-std::string Capture::set_filter(const std::string& expression) {
-    std::string error;
-    const auto compiled = compile(expression, error);
-    return compiled ? install(*compiled) : error;
+Result<> Capture::set_filter(const std::string& expression) {
+    const auto compiled = compile(expression);
+    if (!compiled) return fail(compiled.error());
+    return install(**compiled);
 }
 
 void Capture::update_stats() {

@@ -14,6 +14,7 @@
 
 #include <vector>
 
+#include "base/result.hpp"
 #include "sender/filter.hpp"
 #include "sender/own_traffic.hpp"
 #include "sender/stats.hpp"
@@ -45,10 +46,9 @@ std::string with_direction_filter(const std::string& expression, Direction direc
 class Capture {
 public:
     // Opened and activated (the ring is capturing from here on), not yet
-    // counted anywhere; nullptr and `error` when the interface cannot be
-    // captured on.
-    static std::unique_ptr<Capture> open(const std::string& interface, Direction direction,
-                                         const CaptureOptions& options, std::string& error);
+    // counted anywhere; or why the interface cannot be captured on.
+    static Result<std::unique_ptr<Capture>> open(const std::string& interface, Direction direction,
+                                                 const CaptureOptions& options);
     ~Capture();
     Capture(const Capture&) = delete;
     Capture& operator=(const Capture&) = delete;
@@ -58,9 +58,9 @@ public:
 
     // A reload tries the new filter first (compile: what can fail), and
     // installs it only once everything else is ready too.
-    std::unique_ptr<CompiledFilter> compile(const std::string& expression, std::string& error);
-    std::string install(const CompiledFilter& filter);  // "" or a one-line error
-    std::string set_filter(const std::string& expression);  // both
+    Result<std::unique_ptr<CompiledFilter>> compile(const std::string& expression);
+    Result<> install(const CompiledFilter& filter);  // or a one-line error
+    Result<> set_filter(const std::string& expression);  // both
     const std::string& filter() const { return filter_; }  // the installed expression
     // Adds what libpcap's ps_drop and ps_ifdrop grew by since the last call.
     void update_stats();

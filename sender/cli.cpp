@@ -38,7 +38,7 @@ void apply_action(std::string_view flag, const std::string& value, SenderCommand
     else if (flag == "--explain") cl.explain_path = value;
     else if (flag == "--vni") take(parse_vni(value, why), cl.vni);
     else if (flag == "--session-number") take(parse_uint(value, kMinSessionNumber, kMaxSessionNumber, why), cl.session_number);
-    else if (flag == "--packet-length") take(parse_packet_length(value, why), cl.packet_length);
+    else if (flag == "--packet-length") take(with_why<parse_packet_length>(value, why), cl.packet_length);
     else if (flag == "--local-mac") take(parse_mac(value, why), cl.local_mac);
 }
 

@@ -21,75 +21,72 @@ SourceMark mark_of(const YAML::Node& n) {
 
 ConfigError error_at_mark(SourceMark at, std::string message) { return {at.line, at.column, std::move(message)}; }
 
-std::optional<uint16_t> parse_rule_number(std::string_view text, std::string& why) {
+Result<uint16_t> parse_rule_number(std::string_view text) {
+    std::string why;
     const auto n = parse_uint(text, 1, 32766, why);
-    if (!n) return std::nullopt;
+    if (!n) return fail(why);
     return uint16_t(*n);
 }
 
 namespace {
 
-// "ID=VALUE": the id (no '=', not empty) and the value's text.
-bool split_mapping(std::string_view text, std::string_view example, std::string& id, std::string_view& value,
-                   std::string& why) {
+// "ID=VALUE": the id (no '=', not empty) and the value's text (in `text`).
+struct Mapping {
+    std::string id;
+    std::string_view value;
+};
+Result<Mapping> split_mapping(std::string_view text, std::string_view example) {
     const size_t eq = text.find('=');
-    if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size()) {
-        why = "expected ID=VALUE such as " + std::string(example) + ", got " + quote(text);
-        return false;
-    }
+    if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size())
+        return fail("expected ID=VALUE such as " + std::string(example) + ", got " + quote(text));
+    std::string why;
     auto label = parse_text(trim(text.substr(0, eq)), why);
-    if (!label) return false;
-    id = *label;
-    value = trim(text.substr(eq + 1));
-    return true;
+    if (!label) return fail(why);
+    return Mapping{*label, trim(text.substr(eq + 1))};
 }
 
 }  // namespace
 
-std::optional<AwsInterfaceName> parse_aws_interface(std::string_view text, std::string& why) {
-    AwsInterfaceName m;
-    std::string_view value;
-    if (!split_mapping(text, "eni-0a1b2c3d4e5f67890=eth0", m.id, value, why)) return std::nullopt;
-    auto name = parse_interface_name(value, why);
-    if (!name) return std::nullopt;
-    m.interface = *name;
-    return m;
+Result<AwsInterfaceName> parse_aws_interface(std::string_view text) {
+    auto m = split_mapping(text, "eni-0a1b2c3d4e5f67890=eth0");
+    if (!m) return fail(std::move(m).error());
+    std::string why;
+    auto name = parse_interface_name(m->value, why);
+    if (!name) return fail(why);
+    return AwsInterfaceName{std::move(m->id), *name};
 }
 
-std::optional<AwsTargetAddress> parse_aws_target(std::string_view text, std::string& why) {
-    AwsTargetAddress m;
-    std::string_view value;
-    if (!split_mapping(text, "tmt-0a1b2c3d4e5f67890=nlb.example.com", m.id, value, why)) return std::nullopt;
-    auto endpoint = parse_endpoint(value, kTargetRules, why);
-    if (!endpoint) return std::nullopt;
-    m.endpoint = *endpoint;
-    return m;
+Result<AwsTargetAddress> parse_aws_target(std::string_view text) {
+    auto m = split_mapping(text, "tmt-0a1b2c3d4e5f67890=nlb.example.com");
+    if (!m) return fail(std::move(m).error());
+    std::string why;
+    auto endpoint = parse_endpoint(m->value, kTargetRules, why);
+    if (!endpoint) return fail(why);
+    return AwsTargetAddress{std::move(m->id), *endpoint};
 }
 
-std::optional<RuleAction> parse_rule_action(std::string_view text, std::string& why) {
-    if (text == "accept") return RuleAction::accept;
-    if (text == "reject") return RuleAction::reject;
-    why = "expected accept or reject, got " + quote(text);
-    return std::nullopt;
+Result<RuleAction> parse_rule_action(std::string_view text) {
+    if (auto action = kRuleActionNames.parse(text)) return *action;
+    return fail("expected accept or reject, got " + quote(text));
 }
 
-std::string rule_problem(const FilterRule& rule) {
+Result<> check_rule(const FilterRule& rule) {
     if (rule.source_cidr && rule.destination_cidr && rule.source_cidr->is_v4() != rule.destination_cidr->is_v4())
-        return "source_cidr_block " + rule.source_cidr->to_string() + " and destination_cidr_block " +
-               rule.destination_cidr->to_string() +
-               " are of different IP address families; AWS refuses a rule that mixes IPv4 and IPv6 (write one "
-               "rule for each)";
+        return fail("source_cidr_block " + rule.source_cidr->to_string() + " and destination_cidr_block " +
+                    rule.destination_cidr->to_string() +
+                    " are of different IP address families; AWS refuses a rule that mixes IPv4 and IPv6 (write one "
+                    "rule for each)");
     if (!rule.has_port_range() || (rule.protocol && (*rule.protocol == kProtoTcp || *rule.protocol == kProtoUdp)))
-        return "";
-    return "a port range needs protocol 6 (tcp) or 17 (udp); this rule has " +
-           (rule.protocol ? "protocol " + std::to_string(*rule.protocol) : std::string("all protocols"));
+        return {};
+    return fail("a port range needs protocol 6 (tcp) or 17 (udp); this rule has " +
+                (rule.protocol ? "protocol " + std::to_string(*rule.protocol) : std::string("all protocols")));
 }
 
-std::string rule_count_problem(size_t rules, Direction d) {
-    if (rules <= kMaxRulesPerDirection) return "";
-    return std::to_string(rules) + " " + std::string(to_string(d)) + " rules; AWS allows at most " +
-           std::to_string(kMaxRulesPerDirection) + " filter rules per filter in each direction (Traffic Mirroring "
-           "quotas, not adjustable)";
+Result<> check_rule_count(size_t rules, Direction d) {
+    if (rules <= kMaxRulesPerDirection) return {};
+    return fail(std::to_string(rules) + " " + std::string(kDirectionNames(d)) + " rules; AWS allows at most " +
+                std::to_string(kMaxRulesPerDirection) + " filter rules per filter in each direction (Traffic "
+                "Mirroring quotas, not adjustable)");
 }
 
 // ---- sessions and their filters ---------------------------------------------
@@ -100,15 +97,17 @@ std::string rule_count_problem(size_t rules, Direction d) {
 
 namespace {
 
-std::optional<uint16_t> parse_port(std::string_view text, std::string& why) {
+Result<uint16_t> parse_port(std::string_view text) {
+    std::string why;
     const auto n = parse_uint(text, 65535, why);
-    if (!n) return std::nullopt;
+    if (!n) return fail(why);
     return uint16_t(*n);
 }
 
-std::optional<uint16_t> parse_session_number(std::string_view text, std::string& why) {
+Result<uint16_t> parse_session_number(std::string_view text) {
+    std::string why;
     const auto n = parse_uint(text, kMinSessionNumber, kMaxSessionNumber, why);
-    if (!n) return std::nullopt;
+    if (!n) return fail(why);
     return uint16_t(*n);
 }
 
@@ -118,29 +117,25 @@ std::optional<uint16_t> parse_session_number(std::string_view text, std::string&
 // will result in an error response." Below 14 bytes not even the inner
 // Ethernet header would reach the collector (a decap error there), so the
 // sender asks for at least that much.
-std::optional<uint32_t> parse_packet_length(std::string_view text, std::string& why) {
+Result<uint32_t> parse_packet_length(std::string_view text) {
+    std::string why;
     const auto n = parse_uint(text, 0, UINT32_MAX, why);
-    if (!n) return std::nullopt;
-    if (*n > kMaxPacketLength) {
-        why = "AWS's valid values are 1-" + std::to_string(kMaxPacketLength) + " (greater is an error response), got " +
-              quote(text);
-        return std::nullopt;
-    }
-    if (*n < kMinPacketLength) {
-        why = "must be at least " + std::to_string(kMinPacketLength) + ", got " + quote(text);
-        return std::nullopt;
-    }
+    if (!n) return fail(why);
+    if (*n > kMaxPacketLength)
+        return fail("AWS's valid values are 1-" + std::to_string(kMaxPacketLength) +
+                    " (greater is an error response), got " + quote(text));
+    if (*n < kMinPacketLength) return fail("must be at least " + std::to_string(kMinPacketLength) + ", got " + quote(text));
     return uint32_t(*n);
 }
 
 namespace {
 
-std::optional<std::string> parse_filter_id(std::string_view text, std::string& why) {
-    if (text.empty()) {
-        why = "expected the id of an imported filter, such as tmf-0a1b2c3d4e5f67890";
-        return std::nullopt;
-    }
-    return parse_text(text, why);
+Result<std::string> parse_filter_id(std::string_view text) {
+    if (text.empty()) return fail("expected the id of an imported filter, such as tmf-0a1b2c3d4e5f67890");
+    std::string why;
+    auto id = parse_text(text, why);
+    if (!id) return fail(why);
+    return *id;
 }
 
 // {from_port, to_port}, both inclusive and both required.
@@ -150,7 +145,7 @@ std::optional<PortRange> read_port_range(const YAML::Node& n, const std::string&
     const auto port = [&](int i) {
         return [&, i](const YAML::Node& v, std::string_view name) {
             given[i] = true;
-            ports[i] = read_value(v, name, errors, parse_port);
+            ports[i] = read_value(v, name, errors, with_why<parse_port>);
         };
     };
     read_keys(n, {{"from_port", port(0)}, {"to_port", port(1)}}, errors, key);
@@ -188,21 +183,20 @@ std::optional<FilterRule> read_rule(const YAML::Node& item, ErrorList& errors) {
     read_keys(item, {
         {"rule_number", [&](const YAML::Node& v, std::string_view key) {
              number_given = true;
-             take(read_value(v, key, errors, parse_rule_number), rule.rule_number);
+             take(read_value(v, key, errors, with_why<parse_rule_number>), rule.rule_number);
          }},
         {"rule_action", [&](const YAML::Node& v, std::string_view key) {
              action_given = true;
-             take(read_value(v, key, errors, parse_rule_action), rule.action);
+             take(read_value(v, key, errors, with_why<parse_rule_action>), rule.action);
          }},
         {"protocol", [&](const YAML::Node& v, std::string_view key) {
              protocol_at = mark_of(v);
-             valid &= read_value(v, key, errors, [&](std::string_view t, std::string& why) -> std::optional<bool> {
-                 if (!parse_protocol(t, rule.protocol, why)) return std::nullopt;
-                 return true;
-             }).has_value();
+             const auto protocol = read_value(v, key, errors, with_why<parse_protocol>);
+             if (protocol) rule.protocol = *protocol;
+             valid &= protocol.has_value();
          }},
-        {"source_cidr_block", field(parse_filter_cidr, rule.source_cidr)},
-        {"destination_cidr_block", field(parse_filter_cidr, rule.destination_cidr)},
+        {"source_cidr_block", field(with_why<parse_filter_cidr>, rule.source_cidr)},
+        {"destination_cidr_block", field(with_why<parse_filter_cidr>, rule.destination_cidr)},
         {"source_port_range", ports(rule.source_ports)},
         {"destination_port_range", ports(rule.destination_ports)},
         {"description", field(parse_text, rule.description)},
@@ -212,16 +206,16 @@ std::optional<FilterRule> read_rule(const YAML::Node& item, ErrorList& errors) {
     if (!number_given) errors.add(error_at(item, "a rule needs a rule_number (1..32766)"));
     if (!action_given) errors.add(error_at(item, "a rule needs a rule_action (accept or reject)"));
     if (!valid || !number_given || !action_given) return std::nullopt;
-    if (std::string problem = rule_problem(rule); !problem.empty()) {
-        const bool ports = problem.rfind("a port range", 0) == 0;
-        errors.add(error_at_mark(ports && rule.protocol ? protocol_at : mark_of(item), problem));
+    if (auto checked = check_rule(rule); !checked) {
+        const bool ports = checked.error().rfind("a port range", 0) == 0;
+        errors.add(error_at_mark(ports && rule.protocol ? protocol_at : mark_of(item), checked.error()));
         return std::nullopt;
     }
     return rule;
 }
 
 std::vector<FilterRule> read_rules(const YAML::Node& list, Direction dir, ErrorList& errors) {
-    const std::string key(to_string(dir));
+    const std::string key(kDirectionNames(dir));
     std::vector<FilterRule> rules;
     if (!list.IsSequence()) {
         errors.add(error_at(list, key + ": expected a list of rules"));
@@ -240,8 +234,7 @@ std::vector<FilterRule> read_rules(const YAML::Node& list, Direction dir, ErrorL
         }
         rules.push_back(std::move(*rule));
     }
-    if (std::string problem = rule_count_problem(rules.size(), dir); !problem.empty())
-        errors.add(error_at(list, key + ": " + problem));
+    if (auto checked = check_rule_count(rules.size(), dir); !checked) errors.add(error_at(list, key + ": " + checked.error()));
     return rules;
 }
 
@@ -316,21 +309,21 @@ SessionConfig read_session(const YAML::Node& item, std::optional<uint16_t>& numb
     };
     read_keys(item, {
         {"session_number", reader([&](const YAML::Node& v, std::string_view key) {
-             number = read_value(v, key, errors, parse_session_number);
+             number = read_value(v, key, errors, with_why<parse_session_number>);
              if (number) s.session_number = *number;
          })},
         {"virtual_network_id", reader([&](const YAML::Node& v, std::string_view key) {
              if (auto n = read_value(v, key, errors, parse_vni)) s.vni = *n;
          })},
         {"packet_length", reader([&](const YAML::Node& v, std::string_view key) {
-             s.packet_length = read_value(v, key, errors, parse_packet_length);
+             s.packet_length = read_value(v, key, errors, with_why<parse_packet_length>);
          })},
         {"description", reader([&](const YAML::Node& v, std::string_view key) {
              if (auto d = read_value(v, key, errors, parse_text)) s.description = *d;
          })},
         {"filter", reader([&](const YAML::Node& v, std::string_view) { s.filter = read_filter(v, errors); })},
         {"traffic_mirror_filter_id", reader([&](const YAML::Node& v, std::string_view key) {
-             if (auto id = read_value(v, key, errors, parse_filter_id)) sc.filter_id = *id;
+             if (auto id = read_value(v, key, errors, with_why<parse_filter_id>)) sc.filter_id = *id;
              sc.filter_id_at = mark_of(v);
          })},
         {"interface", reader([&](const YAML::Node& v, std::string_view) {
@@ -539,7 +532,7 @@ std::string filter_to_yaml(const Filter& f, int indent) {
     std::string out;
     if (f.amazon_dns) out += pad + "network_services: [amazon-dns]\n";
     for (Direction d : {Direction::egress, Direction::ingress}) {
-        out += pad + std::string(to_string(d)) + ":";
+        out += pad + std::string(kDirectionNames(d)) + ":";
         if (f.rules(d).empty()) {
             out += " []\n";
             continue;
@@ -547,7 +540,7 @@ std::string filter_to_yaml(const Filter& f, int indent) {
         out += "\n";
         for (const FilterRule& r : f.rules(d)) {
             out += pad + "  - {rule_number: " + std::to_string(r.rule_number) +
-                   ", rule_action: " + std::string(to_string(r.action));
+                   ", rule_action: " + std::string(kRuleActionNames(r.action));
             if (r.protocol) out += ", protocol: " + std::to_string(*r.protocol);
             if (r.source_cidr) out += ", source_cidr_block: " + r.source_cidr->to_string();
             if (r.destination_cidr) out += ", destination_cidr_block: " + r.destination_cidr->to_string();

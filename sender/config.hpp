@@ -62,8 +62,8 @@ struct AwsTargetAddress {
     bool operator==(const AwsTargetAddress&) const = default;
 };
 // "eni-0a1b=eth0"; "tmt-0a1b=nlb.example.com:4789".
-std::optional<AwsInterfaceName> parse_aws_interface(std::string_view text, std::string& why);
-std::optional<AwsTargetAddress> parse_aws_target(std::string_view text, std::string& why);
+Result<AwsInterfaceName> parse_aws_interface(std::string_view text);
+Result<AwsTargetAddress> parse_aws_target(std::string_view text);
 
 struct SenderConfig {
     std::vector<std::string> interfaces;
@@ -134,17 +134,17 @@ void validate_for_run(const SenderConfig& c, std::vector<ConfigError>& errors);
 // A session's packet_length: AWS's 1..8500, from 14 (a whole inner Ethernet header).
 inline constexpr uint32_t kMinPacketLength = 14;
 inline constexpr uint32_t kMaxPacketLength = 8500;
-std::optional<uint32_t> parse_packet_length(std::string_view text, std::string& why);
+Result<uint32_t> parse_packet_length(std::string_view text);
 
 // Shared by the YAML rules and the AWS import: 1..32766, and accept/reject.
-std::optional<uint16_t> parse_rule_number(std::string_view text, std::string& why);
-std::optional<RuleAction> parse_rule_action(std::string_view text, std::string& why);
+Result<uint16_t> parse_rule_number(std::string_view text);
+Result<RuleAction> parse_rule_action(std::string_view text);
 // What AWS refuses in one rule, and so do we, rather than keep a rule that
 // could never match: a port range on anything but TCP and UDP, a source and
-// destination block of different families. "" or why not.
-std::string rule_problem(const FilterRule& rule);
-// AWS's quota: at most 10 rules in each direction of a filter. "" or why not.
-std::string rule_count_problem(size_t rules, Direction d);
+// destination block of different families. Why not, when it is refused.
+Result<> check_rule(const FilterRule& rule);
+// AWS's quota: at most 10 rules in each direction of a filter.
+Result<> check_rule_count(size_t rules, Direction d);
 
 // The filter as YAML in this file's own shape, for --import-aws-filter --check-config.
 std::string filter_to_yaml(const Filter& f, int indent);

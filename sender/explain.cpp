@@ -48,8 +48,8 @@ std::string decision(const SessionEngine& engine, Direction dir, const InnerFram
     const Classification c = engine.classify(dir, in);
     auto rule_text = [&](const Classification& k) {
         const Session& s = engine.sessions()[size_t(k.rule_session_index)];
-        std::string t = "session " + std::to_string(s.session_number) + " " + std::string(to_string(dir)) +
-                        " rule " + std::to_string(k.rule->rule_number) + " " + std::string(to_string(k.rule->action));
+        std::string t = "session " + std::to_string(s.session_number) + " " + std::string(kDirectionNames(dir)) +
+                        " rule " + std::to_string(k.rule->rule_number) + " " + std::string(kRuleActionNames(k.rule->action));
         if (!k.rule->description.empty()) t += " \"" + k.rule->description + "\"";
         return t;
     };
@@ -82,7 +82,7 @@ std::string explain_frame(const SessionEngine& engine, const std::optional<Direc
     const InnerFrame in = parse_inner_frame({reinterpret_cast<const std::byte*>(frame), caplen});
     std::string head = describe(in) + " length " + std::to_string(wire_length) + ": ";
     if (direction)
-        return std::string(to_string(*direction)) + " " + head +
+        return std::string(kDirectionNames(*direction)) + " " + head +
                decision(engine, *direction, in, caplen, max_inner_bytes, mirrored);
     bool m1 = false, m2 = false;
     std::string out = head + "as egress " + decision(engine, Direction::egress, in, caplen, max_inner_bytes, m1) +
@@ -91,15 +91,16 @@ std::string explain_frame(const SessionEngine& engine, const std::optional<Direc
     return out;
 }
 
-std::string explain_pcap(const std::string& path, const SessionEngine& engine, const ExplainOptions& options,
-                         std::ostream& out, ExplainTotals& totals) {
+Result<ExplainTotals> explain_pcap(const std::string& path, const SessionEngine& engine, const ExplainOptions& options,
+                                   std::ostream& out) {
     char errbuf[PCAP_ERRBUF_SIZE] = {};
     pcap_t* p = pcap_open_offline(path.c_str(), errbuf);
-    if (!p) return path + ": " + errbuf;
+    if (!p) return fail(path + ": " + errbuf);
     if (pcap_datalink(p) != DLT_EN10MB) {
         pcap_close(p);
-        return path + ": not an Ethernet capture; capture with tcpdump -i IFACE (not -i any)";
+        return fail(path + ": not an Ethernet capture; capture with tcpdump -i IFACE (not -i any)");
     }
+    ExplainTotals totals;
     pcap_pkthdr* h = nullptr;
     const u_char* data = nullptr;
     int rc;
@@ -118,10 +119,13 @@ std::string explain_pcap(const std::string& path, const SessionEngine& engine, c
             << explain_frame(engine, dir, data, h->caplen, h->len, options.max_inner_bytes, mirrored) << "\n";
         totals.mirrored += mirrored;
     }
-    std::string error;
-    if (rc == PCAP_ERROR) error = path + ": " + pcap_geterr(p);
+    if (rc == PCAP_ERROR) {
+        const std::string error = path + ": " + pcap_geterr(p);
+        pcap_close(p);
+        return fail(error);
+    }
     pcap_close(p);
-    return error;
+    return totals;
 }
 
 }  // namespace mirrortap::sender

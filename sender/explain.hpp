@@ -7,6 +7,7 @@
 #include <ostream>
 #include <string>
 
+#include "base/result.hpp"
 #include "sender/session_engine.hpp"
 
 namespace mirrortap::sender {
@@ -23,9 +24,10 @@ struct ExplainTotals {
     uint64_t mirrored = 0;
 };
 
-// "" or a one-line error (unreadable file, not Ethernet).
-std::string explain_pcap(const std::string& path, const SessionEngine& engine, const ExplainOptions& options,
-                         std::ostream& out, ExplainTotals& totals);
+// Each frame's explanation on `out`, and the totals; or a one-line error
+// (unreadable file, not Ethernet).
+Result<ExplainTotals> explain_pcap(const std::string& path, const SessionEngine& engine, const ExplainOptions& options,
+                                   std::ostream& out);
 
 // One frame's explanation, without a newline.
 std::string explain_frame(const SessionEngine& engine, const std::optional<Direction>& direction,

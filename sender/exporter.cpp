@@ -52,9 +52,8 @@ public:
                 pdrop.value(double(i->pcap_ifdropped.get()), {{"interface", i->name}, {"reason", "interface"}});
             }
             for (const auto& t : s_.targets) {
-                for (size_t f = 0; f < kPathFailureCount; ++f)
-                    path.value(double(t->failures[f].get()),
-                               {{"target", t->name}, {"reason", std::string(to_string(PathFailure(f)))}});
+                for (const auto& [f, name] : kPathFailureNames)
+                    path.value(double(t->failures[size_t(f)].get()), {{"target", t->name}, {"reason", std::string(name)}});
                 up.value(double(t->up.get()), {{"target", t->name}});
             }
             for (const auto& ss : s_.sessions) {
@@ -64,16 +63,16 @@ public:
                 for (const auto& r : ss->rules) {
                     rules.value(double(r->decisions.get()), {{"session", ss->name},
                                                              {"vni", vni},
-                                                             {"direction", std::string(to_string(r->direction))},
+                                                             {"direction", std::string(kDirectionNames(r->direction))},
                                                              {"rule_number", std::to_string(r->rule_number)},
-                                                             {"action", std::string(to_string(r->action))}});
+                                                             {"action", std::string(kRuleActionNames(r->action))}});
                 }
             }
         }
-        for (size_t v = 0; v < kFilteredVerdictCount; ++v)
-            filt.value(double(s_.filtered[v].get()), {{"verdict", std::string(to_string(FilteredVerdict(v)))}});
-        for (size_t r = 0; r < kDropReasonCount; ++r)
-            drop.value(double(s_.dropped[r].get()), {{"reason", std::string(to_string(DropReason(r)))}});
+        for (const auto& [v, name] : kFilteredVerdictNames)
+            filt.value(double(s_.filtered[size_t(v)].get()), {{"verdict", std::string(name)}});
+        for (const auto& [r, name] : kDropReasonNames)
+            drop.value(double(s_.dropped[size_t(r)].get()), {{"reason", std::string(name)}});
         trunc.value(double(s_.truncated_packet_length.get()), {{"reason", "packet_length"}});
         trunc.value(double(s_.truncated_mtu.get()), {{"reason", "mtu"}});
         sent_d.value(double(s_.sent_datagrams.get()));
@@ -113,15 +112,15 @@ HttpResponse Exporter::healthz() const {
 }
 Exporter::~Exporter() = default;
 
-std::string Exporter::start(const Endpoint& listen) {
+Result<> Exporter::start(const Endpoint& listen) {
     server_ = std::make_unique<HttpServer>([this](const HttpRequest& r) -> HttpResponse {
         if (r.path == "/healthz") return healthz();
         if (r.path != "/metrics") return {404, "text/plain; charset=utf-8", "not found: try /metrics or /healthz\n", {}};
         return {200, "text/plain; version=0.0.4; charset=utf-8",
                 prometheus::TextSerializer().Serialize(metrics_->Collect()), {}};
     });
-    if (auto why = server_->start(listen); !why.empty()) return "metrics on " + quote(listen.text) + ": " + why;
-    return "";
+    if (auto why = server_->start(listen); !why.empty()) return fail("metrics on " + quote(listen.text) + ": " + why);
+    return {};
 }
 
 }  // namespace mirrortap::sender

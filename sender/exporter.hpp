@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "base/result.hpp"
 #include "sender/stats.hpp"
 #include "support/parse.hpp"
 #include "support/http_server.hpp"
@@ -15,8 +16,8 @@ class Exporter {
 public:
     explicit Exporter(const SenderStats& stats);
     ~Exporter();
-    // Binds ADDR:PORT; "" or a one-line error.
-    std::string start(const Endpoint& listen);
+    // Binds ADDR:PORT; or a one-line error.
+    Result<> start(const Endpoint& listen);
 
 private:
     class Metrics;

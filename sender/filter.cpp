@@ -6,22 +6,14 @@
 
 namespace mirrortap::sender {
 
-std::string_view to_string(Direction d) {
-    return d == Direction::ingress ? "ingress" : "egress";
-}
-
-std::string_view to_string(RuleAction a) {
-    return a == RuleAction::accept ? "accept" : "reject";
-}
-
-std::optional<Cidr> parse_filter_cidr(std::string_view text, std::string& why) {
+Result<Cidr> parse_filter_cidr(std::string_view text) {
+    std::string why;
     auto block = parse_cidr(text, why);
-    if (block && block->is_v4() && text.find(':') != std::string_view::npos) {
-        why = quote(text) + " is an IPv4-mapped IPv6 block; filters tell IPv4 from IPv6, so write " +
-              block->to_string() + " for IPv4 packets";
-        return std::nullopt;
-    }
-    return block;
+    if (!block) return fail(why);
+    if (block->is_v4() && text.find(':') != std::string_view::npos)
+        return fail(quote(text) + " is an IPv4-mapped IPv6 block; filters tell IPv4 from IPv6, so write " +
+                    block->to_string() + " for IPv4 packets");
+    return *block;
 }
 
 bool block_holds(const Cidr& block, FlowKind kind, const std::array<uint8_t, 16>& address) {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/enum_names.hpp"
+#include "base/result.hpp"
 #include "decap/flow.hpp"
 #include "decap/frame.hpp"
 #include "support/parse.hpp"
@@ -17,11 +19,12 @@ namespace mirrortap::sender {
 // AWS's TrafficDirection: ingress = received by the source interface
 // (console: "inbound"), egress = sent by it ("outbound").
 enum class Direction : uint8_t { ingress, egress };
-inline constexpr size_t kDirectionCount = 2;
-std::string_view to_string(Direction d);
+inline constexpr auto kDirectionNames =
+    enum_names<Direction>({{Direction::ingress, "ingress"}, {Direction::egress, "egress"}});
 
 enum class RuleAction : uint8_t { accept, reject };
-std::string_view to_string(RuleAction a);
+inline constexpr auto kRuleActionNames =
+    enum_names<RuleAction>({{RuleAction::accept, "accept"}, {RuleAction::reject, "reject"}});
 
 inline constexpr uint8_t kProtoIcmp = 1;
 inline constexpr uint8_t kProtoTcp = 6;
@@ -36,7 +39,7 @@ inline constexpr uint8_t kProtoIcmpv6 = 58;
 // inside ::ffff:0:0/96 (IPv4-mapped) is refused: in AWS it matches IPv6
 // packets, which never carry such addresses on the wire, but it would read
 // here as an IPv4 block and match IPv4 traffic instead.
-std::optional<Cidr> parse_filter_cidr(std::string_view text, std::string& why);
+Result<Cidr> parse_filter_cidr(std::string_view text);
 
 // Whether `block` holds a packet's address of family `kind` (FlowKey's form:
 // IPv4 in the first four bytes).
@@ -90,7 +93,7 @@ public:
     bool operator==(const Filter&) const = default;
 
 private:
-    std::array<std::vector<FilterRule>, kDirectionCount> rules_;
+    std::array<std::vector<FilterRule>, kDirectionNames.size()> rules_;
 };
 
 }  // namespace mirrortap::sender

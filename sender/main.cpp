@@ -148,17 +148,13 @@ Loaded load(const Options& o, bool for_run) {
             for (const std::string& name : sc.interfaces)
                 if (if_nametoindex(name.c_str()) == 0)
                     errors.push_back(error_at_mark(sc.interfaces_at, "interface: no such interface " + quote(name)));
-        if (!c.target.host.empty()) {
-            sockaddr_storage addr{};
-            if (std::string e = resolve_target(c.target.host, addr); !e.empty())
-                errors.push_back(error_at_mark(c.target_at, "target: " + e));
-        }
-        for (const SessionConfig& sc : c.sessions) {
-            sockaddr_storage addr{};
+        if (!c.target.host.empty())
+            if (auto addr = resolve_target(c.target.host); !addr)
+                errors.push_back(error_at_mark(c.target_at, "target: " + addr.error()));
+        for (const SessionConfig& sc : c.sessions)
             if (sc.target)
-                if (std::string e = resolve_target(sc.target->host, addr); !e.empty())
-                    errors.push_back(error_at_mark(sc.target_at, "target: " + e));
-        }
+                if (auto addr = resolve_target(sc.target->host); !addr)
+                    errors.push_back(error_at_mark(sc.target_at, "target: " + addr.error()));
     }
     for (const auto& e : errors) out.errors.push_back(format_error(e.line ? origin : "mirrortap-sender", e));
     return out;
@@ -244,21 +240,21 @@ int explain(const Options& o) {
     }
     SessionEngine engine(std::move(sessions));
     engine.set_vpc_resolvers(vpc_resolvers(l.run.config.vpc_cidrs));
-    ExplainTotals totals;
-    if (std::string e = explain_pcap(o.explain_path, engine, eo, std::cout, totals); !e.empty()) {
-        std::cerr << "mirrortap-sender: " << e << "\n";
+    const auto totals = explain_pcap(o.explain_path, engine, eo, std::cout);
+    if (!totals) {
+        std::cerr << "mirrortap-sender: " << totals.error() << "\n";
         return 1;
     }
-    std::cout << totals.packets << " packets, " << totals.mirrored << " mirrored\n";
+    std::cout << totals->packets << " packets, " << totals->mirrored << " mirrored\n";
     return 0;
 }
 
-// /metrics on `listen`, or none when it is absent; "" or an error.
-std::string open_exporter(const std::optional<Endpoint>& listen, const SenderStats& stats,
-                          std::unique_ptr<Exporter>& out) {
-    if (!listen) return "";
-    out = std::make_unique<Exporter>(stats);
-    return out->start(*listen);
+// /metrics on `listen`, or none (null) when it is absent; or an error.
+Result<std::unique_ptr<Exporter>> open_exporter(const std::optional<Endpoint>& listen, const SenderStats& stats) {
+    if (!listen) return std::unique_ptr<Exporter>();
+    auto exporter = std::make_unique<Exporter>(stats);
+    if (auto started = exporter->start(*listen); !started) return fail(std::move(started).error());
+    return exporter;
 }
 
 // SIGHUP: the file, the AWS filter files and the flags read again, then
@@ -266,23 +262,26 @@ std::string open_exporter(const std::optional<Endpoint>& listen, const SenderSta
 // config loads and checks (interfaces exist, the target resolves), a changed
 // metrics address binds, and the sender stages its captures, filters and
 // socket; only when all of it worked is anything swapped.
-std::string reload(const Options& o, Sender& sender, SenderStats& stats, SenderConfig& running,
-                   std::unique_ptr<Exporter>& exporter) {
+Result<> reload(const Options& o, Sender& sender, SenderStats& stats, SenderConfig& running,
+                std::unique_ptr<Exporter>& exporter) {
     Loaded next = load(o, true);
     print_errors(next);
-    if (!next.errors.empty()) return "the config has errors";
+    if (!next.errors.empty()) return fail("the config has errors");
     SenderConfig& c = next.run.config;
     for (const std::string& note : keep_restart_only(sender_settings(), c, running))
         std::cerr << "mirrortap-sender: note: " << note << "\n";
     std::unique_ptr<Exporter> next_exporter;
     const bool metrics_move = c.metrics_listen != running.metrics_listen;
-    if (metrics_move)
-        if (std::string e = open_exporter(c.metrics_listen, stats, next_exporter); !e.empty()) return e;
+    if (metrics_move) {
+        auto opened = open_exporter(c.metrics_listen, stats);
+        if (!opened) return fail(std::move(opened).error());
+        next_exporter = std::move(*opened);
+    }
     SenderConfig applied = c;
-    if (std::string e = sender.reload(std::move(next.run)); !e.empty()) return e;  // next_exporter closes again
+    if (auto reloaded = sender.reload(std::move(next.run)); !reloaded) return reloaded;  // next_exporter closes again
     if (metrics_move) exporter = std::move(next_exporter);  // the old one stops listening
     running = std::move(applied);
-    return "";
+    return {};
 }
 
 int run(const Options& o) {
@@ -292,15 +291,16 @@ int run(const Options& o) {
 
     boost::asio::io_context io;
     SenderStats stats;
-    std::unique_ptr<Exporter> exporter;
-    if (std::string e = open_exporter(l.run.config.metrics_listen, stats, exporter); !e.empty()) {
-        std::cerr << "mirrortap-sender: " << e << "\n";
+    auto opened = open_exporter(l.run.config.metrics_listen, stats);
+    if (!opened) {
+        std::cerr << "mirrortap-sender: " << opened.error() << "\n";
         return 1;
     }
+    std::unique_ptr<Exporter> exporter = std::move(*opened);
     SenderConfig running = l.run.config;
     Sender sender(io, stats);
-    if (std::string e = sender.start(std::move(l.run)); !e.empty()) {
-        std::cerr << "mirrortap-sender: " << e << "\n";
+    if (auto started = sender.start(std::move(l.run)); !started) {
+        std::cerr << "mirrortap-sender: " << started.error() << "\n";
         return 1;
     }
 
@@ -309,11 +309,11 @@ int run(const Options& o) {
         [&](const boost::system::error_code& ec, int signo) {
             if (ec) return;
             if (signo == SIGHUP) {
-                if (std::string e = reload(o, sender, stats, running, exporter); e.empty()) {
+                if (auto reloaded = reload(o, sender, stats, running, exporter)) {
                     stats.reloads_ok.add();
                 } else {
                     stats.reloads_failed.add();
-                    std::cerr << "mirrortap-sender: reload refused, nothing changed: " << e << "\n";
+                    std::cerr << "mirrortap-sender: reload refused, nothing changed: " << reloaded.error() << "\n";
                 }
                 signals.async_wait(on_signal);
                 return;

@@ -74,15 +74,12 @@ std::string text_of(int family, const void* address) {
 
 }  // namespace
 
-PathState probe_path(const sockaddr_storage& target) {
+Result<PathState> probe_path(const sockaddr_storage& target) {
     PathState out;
     const int family = target.ss_family;
     const size_t width = address_bytes(family);
     Netlink nl;
-    if (!nl.ok()) {
-        out.error = std::string("netlink: ") + std::strerror(errno);
-        return out;
-    }
+    if (!nl.ok()) return fail(std::string("netlink: ") + std::strerror(errno));
 
     // The route the kernel would take: like `ip route get TARGET`.
     struct {
@@ -117,9 +114,9 @@ PathState probe_path(const sockaddr_storage& target) {
         }
     });
     if (rc == ENETUNREACH || rc == EHOSTUNREACH || rc == EACCES || rc == EINVAL) out.route = false;
-    else if (rc != 0) out.error = std::string("route lookup: ") + std::strerror(rc);
+    else if (rc != 0) return fail(std::string("route lookup: ") + std::strerror(rc));
     out.next_hop = text_of(family, next_hop);
-    if (!out.route || local || oif == 0 || !out.error.empty()) return out;
+    if (!out.route || local || oif == 0) return out;
 
     // The next hop's entry in the neighbour table (ARP for IPv4, ND for IPv6).
     struct {
@@ -141,7 +138,7 @@ PathState probe_path(const sockaddr_storage& target) {
                 out.neighbour_failed = (n->ndm_state & (NUD_FAILED | NUD_INCOMPLETE)) != 0;
         }
     });
-    if (nrc != 0) out.error = std::string("neighbour table: ") + std::strerror(nrc);
+    if (nrc != 0) return fail(std::string("neighbour table: ") + std::strerror(nrc));
     return out;
 }
 

@@ -8,15 +8,17 @@
 
 #include <string>
 
+#include "base/result.hpp"
+
 namespace mirrortap::sender {
 
 struct PathState {
     bool route = true;              // false: no route (or an unreachable/blackhole/prohibit one)
     bool neighbour_failed = false;  // the next hop's entry is FAILED or INCOMPLETE
     std::string next_hop;           // the address asked about, for messages
-    std::string error;              // netlink itself failed: nothing is known
 };
 
-PathState probe_path(const sockaddr_storage& target);
+// Or why netlink itself failed: then nothing is known.
+Result<PathState> probe_path(const sockaddr_storage& target);
 
 }  // namespace mirrortap::sender

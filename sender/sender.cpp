@@ -54,17 +54,17 @@ constexpr uint32_t kMaxDatagramBytes = 8 + 8 + 9216;
 
 }  // namespace
 
-std::string resolve_target(const std::string& host, sockaddr_storage& out) {
+Result<sockaddr_storage> resolve_target(const std::string& host) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_DGRAM;
     addrinfo* res = nullptr;
     const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
-    if (rc != 0) return "cannot resolve " + quote(host) + ": " + gai_strerror(rc);
-    std::memset(&out, 0, sizeof out);
+    if (rc != 0) return fail("cannot resolve " + quote(host) + ": " + gai_strerror(rc));
+    sockaddr_storage out{};
     std::memcpy(&out, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
-    return "";
+    return out;
 }
 
 const sockaddr_storage& pick_address(const std::vector<sockaddr_storage>& answer, const sockaddr_storage& current) {
@@ -84,10 +84,19 @@ struct Sender::Source {
     OuterSource source_v4, source_v6;
     uint32_t link_mtu = 0;  // the interface's MTU: the size of its segments on the wire
     Source(Sender* o, std::unique_ptr<Capture> c, boost::asio::io_context& io)
-        : owner(o), capture(std::move(c)), fd(io), pause(io) {
-        const int copy = ::dup(capture->selectable_fd());
-        if (copy < 0) throw std::system_error(errno, std::generic_category(), capture->name() + ": dup");
-        fd.assign(copy);  // on a throw the stream_descriptor is empty: close it here
+        : owner(o), capture(std::move(c)), fd(io), pause(io) {}
+    // The capture with a copy of its descriptor for Asio to wait on; or why
+    // there is no copy (out of descriptors). Asio's own refusal of the copy
+    // is an exception.
+    static Result<std::shared_ptr<Source>> open(Sender* o, std::unique_ptr<Capture> c, boost::asio::io_context& io) {
+        const int copy = ::dup(c->selectable_fd());
+        if (copy < 0) {
+            const std::error_code error(errno, std::generic_category());
+            return fail(c->name() + ": dup: " + error.message());
+        }
+        auto s = std::make_shared<Source>(o, std::move(c), io);
+        s->fd.assign(copy);  // on a throw the stream_descriptor is empty: close it here
+        return s;
     }
     void close() {
         closed = true;
@@ -147,10 +156,11 @@ std::string Sender::target_names() const {
     return names;
 }
 
-std::string Sender::stage(RunConfig run, std::vector<sockaddr_storage> addresses, Staged& staged) {
+Result<Sender::Staged> Sender::stage(RunConfig run, std::vector<sockaddr_storage> addresses) {
+    Staged staged;
     const SenderConfig& c = run.config;
     const std::vector<Endpoint> endpoints = session_targets(c);
-    if (endpoints.size() != addresses.size()) return "internal: one address per target expected";
+    if (endpoints.size() != addresses.size()) return fail("internal: one address per target expected");
     const bool amazon_dns = std::any_of(run.sessions.begin(), run.sessions.end(),
                                         [](const Session& s) { return s.filter.amazon_dns; });
     // Our own VXLAN to every target stays out of every capture.
@@ -164,10 +174,10 @@ std::string Sender::stage(RunConfig run, std::vector<sockaddr_storage> addresses
         plan.addr = addresses[i];
         const Target* running = running_target(endpoints[i]);
         if (running && running->tx->suits(addresses[i].ss_family, c.batch_size, c.send_buffer_bytes)) continue;
-        std::string error;
-        plan.tx = Transmitter::open(stats_, addresses[i].ss_family, c.batch_size, kMaxDatagramBytes,
-                                    c.send_buffer_bytes, error);
-        if (!plan.tx) return error;
+        auto tx = Transmitter::open(stats_, addresses[i].ss_family, c.batch_size, kMaxDatagramBytes,
+                                    c.send_buffer_bytes);
+        if (!tx) return fail(std::move(tx).error());
+        plan.tx = std::move(*tx);
         plan.tx->set_target(addresses[i]);
     }
     // Two captures per interface, one per direction: the kernel says which
@@ -179,24 +189,28 @@ std::string Sender::stage(RunConfig run, std::vector<sockaddr_storage> addresses
         const std::string& name = names[index];
         Staged::Interface& i = staged.interfaces.emplace_back();
         i.bit = uint64_t(1) << index;
-        std::string error;
         if ((i.running = running_source(name, direction))) {
             // Its ring keeps what it holds; only the filter may change (a new target).
-            if (i.running->capture->filter() != bpf && !(i.filter = i.running->capture->compile(bpf, error)))
-                return error;
+            if (i.running->capture->filter() != bpf) {
+                auto filter = i.running->capture->compile(bpf);
+                if (!filter) return fail(std::move(filter).error());
+                i.filter = std::move(*filter);
+            }
             continue;
         }
-        auto capture = Capture::open(name, direction, options, error);
-        if (!capture) return error;
-        if (std::string e = capture->set_filter(bpf); !e.empty()) return e;
+        auto capture = Capture::open(name, direction, options);
+        if (!capture) return fail(std::move(capture).error());
+        if (auto filtered = (*capture)->set_filter(bpf); !filtered) return fail(std::move(filtered).error());
         try {
-            i.opened = std::make_shared<Source>(this, std::move(capture), io_);
+            auto source = Source::open(this, std::move(*capture), io_);
+            if (!source) return fail(std::move(source).error());
+            i.opened = std::move(*source);
         } catch (const std::exception& e) {
-            return e.what();
+            return fail(e.what());
         }
     }
     staged.run = std::move(run);
-    return "";
+    return staged;
 }
 
 void Sender::commit(Staged& staged) {
@@ -250,8 +264,8 @@ void Sender::commit(Staged& staged) {
             // could refuse it; the capture then keeps its old filter and the
             // per-frame own-traffic check keeps our VXLAN out all the same.
             if (i.filter)
-                if (std::string e = i.running->capture->install(*i.filter); !e.empty())
-                    log(e + "; the per-frame check keeps our own traffic out");
+                if (auto installed = i.running->capture->install(*i.filter); !installed)
+                    log(installed.error() + "; the per-frame check keeps our own traffic out");
         } else {
             std::lock_guard lock(stats_.lock);
             i.opened->capture->attach_stats(stats_.interface(i.opened->capture->name()));
@@ -301,50 +315,51 @@ void Sender::apply_sessions(std::vector<Session> sessions, VpcResolvers resolver
 }
 
 // Each target's address: the running one for a target that stays, else resolved now.
-std::string Sender::addresses_for(const SenderConfig& c, std::vector<sockaddr_storage>& out) {
+Result<std::vector<sockaddr_storage>> Sender::addresses_for(const SenderConfig& c) {
+    std::vector<sockaddr_storage> out;
     for (const Endpoint& e : session_targets(c)) {
-        sockaddr_storage addr{};
         if (const Target* running = running_target(e)) {
-            addr = running->addr;
-        } else {
-            if (std::string err = resolve_target(e.host, addr); !err.empty()) {
-                stats_.resolutions_failed.add();
-                return "target: " + err;
-            }
-            stats_.resolutions_ok.add();
+            out.push_back(running->addr);
+            continue;
         }
-        out.push_back(addr);
+        auto addr = resolve_target(e.host);
+        if (!addr) {
+            stats_.resolutions_failed.add();
+            return fail("target: " + addr.error());
+        }
+        stats_.resolutions_ok.add();
+        out.push_back(*addr);
     }
-    return "";
+    return out;
 }
 
-std::string Sender::start(RunConfig run) {
+Result<> Sender::start(RunConfig run) {
     stopped_ = false;
-    std::vector<sockaddr_storage> addresses;
-    if (std::string e = addresses_for(run.config, addresses); !e.empty()) return e;
-    Staged staged;
-    if (std::string e = stage(std::move(run), std::move(addresses), staged); !e.empty()) return e;
-    commit(staged);
+    auto addresses = addresses_for(run.config);
+    if (!addresses) return fail(std::move(addresses).error());
+    auto staged = stage(std::move(run), std::move(*addresses));
+    if (!staged) return fail(std::move(staged).error());
+    commit(*staged);
     schedule_stats();
     uint32_t max_inner = 0;
     for (const Target& t : targets_) max_inner = std::max(max_inner, t.max_inner_bytes);
     log("capturing on " + interface_names() + ", mirroring to " + target_names() + ", " +
         std::to_string(engine_.sessions().size()) + " session(s), inner frames up to " + std::to_string(max_inner) +
         " bytes");
-    return "";
+    return {};
 }
 
-std::string Sender::reload(RunConfig run) {
+Result<> Sender::reload(RunConfig run) {
     // The running addresses of targets that stay (a name that moves is the
     // resolve timer's, which stages and commits the same way); new ones resolved.
-    std::vector<sockaddr_storage> addresses;
-    if (std::string e = addresses_for(run.config, addresses); !e.empty()) return e;
-    Staged staged;
-    if (std::string e = stage(std::move(run), std::move(addresses), staged); !e.empty()) return e;
-    commit(staged);
+    auto addresses = addresses_for(run.config);
+    if (!addresses) return fail(std::move(addresses).error());
+    auto staged = stage(std::move(run), std::move(*addresses));
+    if (!staged) return fail(std::move(staged).error());
+    commit(*staged);
     log("reloaded: capturing on " + interface_names() + ", " + std::to_string(engine_.sessions().size()) +
         " session(s), mirroring to " + target_names());
-    return "";
+    return {};
 }
 
 void Sender::stop() {
@@ -510,19 +525,20 @@ void Sender::check_targets() {
     for (Target& t : targets_) {
         t.tx->flush();
         refresh_path_mtu(t, run_.config.mtu);
-        std::array<bool, kPathFailureCount> seen{};
+        std::array<bool, kPathFailureNames.size()> seen{};
         seen[size_t(PathFailure::icmp_unreachable)] = t.tx->read_errors() + t.tx->take_unreachable_sends() > 0;
-        const PathState path = probe_path(t.addr);
-        seen[size_t(PathFailure::no_route)] = !path.route;
-        seen[size_t(PathFailure::no_neighbour)] = path.neighbour_failed;
+        // When netlink itself fails nothing is known: neither is seen.
+        const Result<PathState> path = probe_path(t.addr);
+        seen[size_t(PathFailure::no_route)] = path && !path->route;
+        seen[size_t(PathFailure::no_neighbour)] = path && path->neighbour_failed;
         std::string problem;
-        for (size_t f = 0; f < kPathFailureCount; ++f) {
+        for (size_t f = 0; f < kPathFailureNames.size(); ++f) {
             if (!seen[f]) continue;
             t.health->failures[f].add();
             problem += problem.empty() ? "" : ", ";
             switch (PathFailure(f)) {
                 case PathFailure::icmp_unreachable: problem += "ICMP destination unreachable"; break;
-                case PathFailure::no_neighbour: problem += "no ARP/ND answer from " + path.next_hop; break;
+                case PathFailure::no_neighbour: problem += "no ARP/ND answer from " + path->next_hop; break;
                 case PathFailure::no_route: problem += "no route"; break;
             }
         }
@@ -594,12 +610,12 @@ void Sender::resolve_next(size_t index) {
                 std::vector<sockaddr_storage> addresses;
                 for (const Target& t : targets_) addresses.push_back(t.addr);
                 addresses[index] = addr;
-                Staged staged;
-                if (std::string e = stage(run_, std::move(addresses), staged); !e.empty()) {
-                    log("new target address " + address_text(addr) + ": " + e + "; still sending to " +
+                auto staged = stage(run_, std::move(addresses));
+                if (!staged) {
+                    log("new target address " + address_text(addr) + ": " + staged.error() + "; still sending to " +
                         address_text(current));
                 } else {
-                    commit(staged);  // schedules the next round itself
+                    commit(*staged);  // schedules the next round itself
                     log("target " + quote(host) + " moved from " + address_text(current) + " to " + address_text(addr));
                     return;
                 }

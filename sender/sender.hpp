@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
 #include "sender/capture.hpp"
 #include "sender/config.hpp"
 #include "sender/rate_limit.hpp"
@@ -31,8 +32,8 @@ struct RunConfig {
     std::vector<Session> sessions;
 };
 
-// The first address of `host` (numeric or a name); "" or a one-line error.
-std::string resolve_target(const std::string& host, sockaddr_storage& out);
+// The first address of `host` (numeric or a name), or a one-line error.
+Result<sockaddr_storage> resolve_target(const std::string& host);
 
 // Of a name's addresses, the one to send to: `current` while the answer still
 // holds it (an NLB's name answers with its zones' addresses in turn; hopping
@@ -44,9 +45,9 @@ public:
     Sender(boost::asio::io_context& io, SenderStats& stats);
     ~Sender();
 
-    // Resolves the target, opens every capture and the socket; "" or an error
+    // Resolves the target, opens every capture and the socket; or an error
     // (and then nothing runs).
-    std::string start(RunConfig run);
+    Result<> start(RunConfig run);
     // Applies a new config all or nothing. Everything that can fail is done on
     // new objects while the running ones keep capturing and sending: the
     // target is resolved (when its name changed), captures are opened and
@@ -54,7 +55,7 @@ public:
     // filter is compiled, a transmit socket is opened when the family, batch
     // or buffer changes. Only then are they swapped in; on an error nothing
     // changed and the error is returned.
-    std::string reload(RunConfig run);
+    Result<> reload(RunConfig run);
     // Stops capturing and sends what is batched.
     void stop();
 
@@ -76,12 +77,12 @@ private:
         uint64_t failing_since_ns = 0;   // monotonic; 0 = not failing
     };
     // One address per session_targets() entry of `c`: the running one for a
-    // target that stays, else resolved now. "" or an error.
-    std::string addresses_for(const SenderConfig& c, std::vector<sockaddr_storage>& out);
+    // target that stays, else resolved now; or an error.
+    Result<std::vector<sockaddr_storage>> addresses_for(const SenderConfig& c);
     std::string target_names() const;  // "10.0.0.1:4789, [::1]:4789"
     // Builds what `run` needs with `addresses` (one per session_targets()
-    // entry) beside the running objects; "" or an error.
-    std::string stage(RunConfig run, std::vector<sockaddr_storage> addresses, Staged& staged);
+    // entry) beside the running objects; or an error.
+    Result<Staged> stage(RunConfig run, std::vector<sockaddr_storage> addresses);
     // The running target for `e`, or null.
     const Target* running_target(const Endpoint& e) const;
     // Swaps the staged objects in; cannot fail.
@@ -114,7 +115,7 @@ private:
     // counters of each rule in filter order.
     struct SessionSlot {
         SessionStats* stats;
-        std::array<std::vector<RuleStats*>, kDirectionCount> rules;
+        std::array<std::vector<RuleStats*>, kDirectionNames.size()> rules;
     };
     std::vector<SessionSlot> slots_;
     std::vector<std::shared_ptr<Source>> sources_;

@@ -8,16 +8,6 @@ std::string Session::name() const {
     return description.empty() ? "session-" + std::to_string(session_number) : description;
 }
 
-std::string_view to_string(NotMirrored n) {
-    switch (n) {
-        case NotMirrored::rejected: return "rejected";
-        case NotMirrored::no_match: return "no_match";
-        case NotMirrored::non_ip: return "non_ip";
-        case NotMirrored::aws_service: return "aws_service";
-    }
-    return "unknown";
-}
-
 SessionEngine::SessionEngine(std::vector<Session> sessions) : sessions_(std::move(sessions)) {
     std::stable_sort(sessions_.begin(), sessions_.end(),
                      [](const Session& a, const Session& b) { return a.session_number < b.session_number; });

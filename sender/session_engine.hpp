@@ -43,8 +43,12 @@ enum class NotMirrored : uint8_t {
     non_ip,    // not IPv4/IPv6: AWS filters never select it
     aws_service,  // AWS never mirrors it (aws_services.hpp), or Amazon DNS no filter asked for
 };
-inline constexpr size_t kNotMirroredCount = 4;
-std::string_view to_string(NotMirrored n);
+inline constexpr auto kNotMirroredNames = enum_names<NotMirrored>({
+    {NotMirrored::rejected, "rejected"},
+    {NotMirrored::no_match, "no_match"},
+    {NotMirrored::non_ip, "non_ip"},
+    {NotMirrored::aws_service, "aws_service"},
+});
 
 struct Classification {
     int session_index = -1;            // into SessionEngine::sessions(); -1 = not mirrored

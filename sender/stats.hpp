@@ -30,13 +30,22 @@ enum class DropReason : uint8_t {
     send_error,   // any other send failure (no route, message too long...)
     no_target,    // the target has not resolved yet
 };
-inline constexpr size_t kDropReasonCount = 4;
-std::string_view to_string(DropReason r);
+inline constexpr auto kDropReasonNames = enum_names<DropReason>({
+    {DropReason::rate_limit, "rate_limit"},
+    {DropReason::socket_full, "socket_full"},
+    {DropReason::send_error, "send_error"},
+    {DropReason::no_target, "no_target"},
+});
 
 // Each value is a `verdict` label of mirrortap_sender_filtered_packets_total.
 enum class FilteredVerdict : uint8_t { rejected, no_match, non_ip, aws_service, own_traffic };
-inline constexpr size_t kFilteredVerdictCount = 5;
-std::string_view to_string(FilteredVerdict v);
+inline constexpr auto kFilteredVerdictNames = enum_names<FilteredVerdict>({
+    {FilteredVerdict::rejected, "rejected"},
+    {FilteredVerdict::no_match, "no_match"},
+    {FilteredVerdict::non_ip, "non_ip"},
+    {FilteredVerdict::aws_service, "aws_service"},
+    {FilteredVerdict::own_traffic, "own_traffic"},
+});
 
 struct InterfaceStats {
     std::string name;
@@ -81,22 +90,25 @@ enum class PathFailure : uint8_t {
     no_neighbour,      // the next hop does not answer ARP / neighbour discovery (FAILED, INCOMPLETE)
     no_route,          // the kernel has no route to the target
 };
-inline constexpr size_t kPathFailureCount = 3;
-std::string_view to_string(PathFailure f);
+inline constexpr auto kPathFailureNames = enum_names<PathFailure>({
+    {PathFailure::icmp_unreachable, "icmp_unreachable"},
+    {PathFailure::no_neighbour, "no_neighbour"},
+    {PathFailure::no_route, "no_route"},
+});
 
 // One target's health, as the once-a-second check sees it (cold path).
 struct TargetHealth {
     std::string name;  // "host:port" as configured
     // Seconds in which each failure was seen.
-    std::array<Count, kPathFailureCount> failures;
+    std::array<Count, kPathFailureNames.size()> failures;
     Count up;  // 1, or 0 once it has failed for longer than the grace period
     // What /healthz says while it is down; under SenderStats::lock.
     std::string problem;
 };
 
 struct SenderStats {
-    std::array<Count, kFilteredVerdictCount> filtered;
-    std::array<Count, kDropReasonCount> dropped;
+    std::array<Count, kFilteredVerdictNames.size()> filtered;
+    std::array<Count, kDropReasonNames.size()> dropped;
     Count truncated_packet_length;
     Count truncated_mtu;
     Count sent_datagrams;

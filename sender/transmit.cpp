@@ -12,36 +12,6 @@
 
 namespace mirrortap::sender {
 
-std::string_view to_string(PathFailure f) {
-    switch (f) {
-        case PathFailure::icmp_unreachable: return "icmp_unreachable";
-        case PathFailure::no_neighbour: return "no_neighbour";
-        case PathFailure::no_route: return "no_route";
-    }
-    return "unknown";
-}
-
-std::string_view to_string(DropReason r) {
-    switch (r) {
-        case DropReason::rate_limit: return "rate_limit";
-        case DropReason::socket_full: return "socket_full";
-        case DropReason::send_error: return "send_error";
-        case DropReason::no_target: return "no_target";
-    }
-    return "unknown";
-}
-
-std::string_view to_string(FilteredVerdict v) {
-    switch (v) {
-        case FilteredVerdict::rejected: return "rejected";
-        case FilteredVerdict::no_match: return "no_match";
-        case FilteredVerdict::non_ip: return "non_ip";
-        case FilteredVerdict::aws_service: return "aws_service";
-        case FilteredVerdict::own_traffic: return "own_traffic";
-    }
-    return "unknown";
-}
-
 namespace {
 constexpr int kOn = 1;
 
@@ -143,15 +113,11 @@ Transmitter::~Transmitter() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-std::unique_ptr<Transmitter> Transmitter::open(SenderStats& stats, int family, uint32_t batch_size,
-                                               uint32_t max_datagram_bytes, uint64_t send_buffer_bytes,
-                                               std::string& error) {
+Result<std::unique_ptr<Transmitter>> Transmitter::open(SenderStats& stats, int family, uint32_t batch_size,
+                                                       uint32_t max_datagram_bytes, uint64_t send_buffer_bytes) {
     std::unique_ptr<Transmitter> t(new Transmitter(stats, batch_size, max_datagram_bytes));
     t->fd_ = ::socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
-    if (t->fd_ < 0) {
-        error = std::string("raw UDP socket: ") + std::strerror(errno) + " (needs CAP_NET_RAW)";
-        return nullptr;
-    }
+    if (t->fd_ < 0) return fail(std::string("raw UDP socket: ") + std::strerror(errno) + " (needs CAP_NET_RAW)");
     t->family_ = family;
     t->send_buffer_bytes_ = send_buffer_bytes;
     // A raw UDP socket also receives a copy of every UDP datagram the host
@@ -172,26 +138,18 @@ std::unique_ptr<Transmitter> Transmitter::open(SenderStats& stats, int family, u
                         ? setsockopt(t->fd_, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &dont, sizeof dont) == 0 &&
                               setsockopt(t->fd_, IPPROTO_IPV6, IPV6_DONTFRAG, &kOn, sizeof kOn) == 0
                         : setsockopt(t->fd_, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont) == 0;
-    if (!df) {
-        error = std::string("don't-fragment on the raw socket: ") + std::strerror(errno);
-        return nullptr;
-    }
+    if (!df) return fail(std::string("don't-fragment on the raw socket: ") + std::strerror(errno));
     // ICMP errors about our datagrams (a collector that is down answers "port
     // unreachable") queue on the socket's error queue; read_errors counts them.
     const bool recverr = family == AF_INET6 ? setsockopt(t->fd_, IPPROTO_IPV6, IPV6_RECVERR, &kOn, sizeof kOn) == 0
                                             : setsockopt(t->fd_, IPPROTO_IP, IP_RECVERR, &kOn, sizeof kOn) == 0;
-    if (!recverr) {
-        error = std::string("IP_RECVERR: ") + std::strerror(errno);
-        return nullptr;
-    }
+    if (!recverr) return fail(std::string("IP_RECVERR: ") + std::strerror(errno));
     if (family == AF_INET6) {
         // UDP over IPv6 needs a checksum; have the kernel compute it (offset 6
         // in our UDP header).
         int offset = 6;
-        if (setsockopt(t->fd_, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) != 0) {
-            error = std::string("IPV6_CHECKSUM: ") + std::strerror(errno);
-            return nullptr;
-        }
+        if (setsockopt(t->fd_, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset) != 0)
+            return fail(std::string("IPV6_CHECKSUM: ") + std::strerror(errno));
     }
     return t;
 }

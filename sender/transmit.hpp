@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.hpp"
 #include "decap/bytes.hpp"
 #include "sender/stats.hpp"
 
@@ -37,10 +38,9 @@ OuterSource interface_primary_address(const std::string& interface, int family);
 class Transmitter {
 public:
     // A raw socket for `family` with its send buffer, and room for
-    // `batch_size` datagrams; nullptr and `error` when the socket cannot be had.
-    static std::unique_ptr<Transmitter> open(SenderStats& stats, int family, uint32_t batch_size,
-                                             uint32_t max_datagram_bytes, uint64_t send_buffer_bytes,
-                                             std::string& error);
+    // `batch_size` datagrams; or why the socket cannot be had.
+    static Result<std::unique_ptr<Transmitter>> open(SenderStats& stats, int family, uint32_t batch_size,
+                                                     uint32_t max_datagram_bytes, uint64_t send_buffer_bytes);
     ~Transmitter();
     Transmitter(const Transmitter&) = delete;
     Transmitter& operator=(const Transmitter&) = delete;

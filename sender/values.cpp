@@ -30,7 +30,7 @@ constexpr RateUnit kRateUnits[] = {
 
 }  // namespace
 
-std::optional<RateLimit> parse_rate(std::string_view text, std::string& why) {
+Result<RateLimit> parse_rate(std::string_view text) {
     const std::string expected =
         "expected a rate such as 20000pps, 50kpps, 100Mbps, 1Gbps or one of each with a comma, got " + quote(text);
     RateLimit rate;
@@ -44,48 +44,29 @@ std::optional<RateLimit> parse_rate(std::string_view text, std::string& why) {
             if (suffix == u.suffix) unit = &u;
         std::string number_why;
         const auto n = parse_uint(part.substr(0, digits), UINT64_MAX / (unit ? unit->scale : 1), number_why);
-        if (!unit || digits == 0) {
-            why = expected;
-            return std::nullopt;
-        }
-        if (!n) {
-            why = "rate " + quote(part) + " is too large";
-            return std::nullopt;
-        }
+        if (!unit || digits == 0) return fail(expected);
+        if (!n) return fail("rate " + quote(part) + " is too large");
         bool& given = unit->packets ? packets_given : bits_given;
-        if (given) {
-            why = "rate " + quote(text) + " gives " + (unit->packets ? "packets" : "bits") + " per second twice";
-            return std::nullopt;
-        }
+        if (given) return fail("rate " + quote(text) + " gives " + (unit->packets ? "packets" : "bits") + " per second twice");
         given = true;
         (unit->packets ? rate.packets_per_second : rate.bits_per_second) = *n * unit->scale;
     }
     return rate;
 }
 
-bool parse_protocol(std::string_view text, std::optional<uint8_t>& protocol, std::string& why) {
+Result<std::optional<uint8_t>> parse_protocol(std::string_view text) {
     const std::string t = lower(text);
-    if (t == "all" || t == "-1" || t == "0") {
-        protocol.reset();
-        return true;
-    }
+    if (t == "all" || t == "-1" || t == "0") return std::optional<uint8_t>();
     static constexpr std::pair<std::string_view, uint8_t> kNames[] = {
         {"icmp", kProtoIcmp}, {"tcp", kProtoTcp}, {"udp", kProtoUdp}, {"icmpv6", kProtoIcmpv6}, {"sctp", 132}};
-    for (auto [name, number] : kNames) {
-        if (t == name) {
-            protocol = number;
-            return true;
-        }
-    }
+    for (auto [name, number] : kNames)
+        if (t == name) return std::optional<uint8_t>(number);
     std::string number_why;
     const auto n = parse_uint(text, 255, number_why);
-    if (!n) {
-        why = "expected an IANA protocol number 0..255, a name (tcp, udp, icmp, icmpv6, sctp) or all, got " +
-              quote(text);
-        return false;
-    }
-    protocol = uint8_t(*n);
-    return true;
+    if (!n)
+        return fail("expected an IANA protocol number 0..255, a name (tcp, udp, icmp, icmpv6, sctp) or all, got " +
+                    quote(text));
+    return std::optional<uint8_t>(uint8_t(*n));
 }
 
 }  // namespace mirrortap::sender

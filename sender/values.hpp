@@ -1,13 +1,15 @@
 // The sender's own value parsers, for what only the sender reads: rates and
 // IP protocols. Numbers, sizes, durations, times, endpoints, CIDR blocks, MAC
 // addresses, interface names and free text are support/parse.hpp's. Same
-// style: the value, or nullopt with `why` one line quoting the text.
+// style: the value, or why not in one line quoting the text.
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "base/result.hpp"
 #include "support/parse.hpp"
 
 namespace mirrortap::sender {
@@ -22,10 +24,24 @@ struct RateLimit {
 // "20000pps", "50kpps", "100Mbps", "1Gbps", or one of each with a comma
 // ("5kpps, 100Mbps"); suffixes in any case, k/M/G in powers of 1000. What is
 // not given is not capped.
-std::optional<RateLimit> parse_rate(std::string_view text, std::string& why);
+Result<RateLimit> parse_rate(std::string_view text);
 
 // "6", "tcp", "udp", "icmp", "icmpv6", "sctp" (any case), or "all", "0", "-1"
-// (AWS's spellings of every protocol, which leave `protocol` empty).
-bool parse_protocol(std::string_view text, std::optional<uint8_t>& protocol, std::string& why);
+// (AWS's spellings of every protocol: an empty protocol).
+Result<std::optional<uint8_t>> parse_protocol(std::string_view text);
+
+// One of our parsers (`Parse(text) -> Result<T>`) in the shape support/'s
+// readers (parsed_value, list_value, read_value) still take: `(text, why)
+// -> std::optional<T>`, with `why` set when there is no value. Goes once
+// those readers take a Result.
+template <auto Parse>
+auto with_why(std::string_view text, std::string& why) -> std::optional<typename decltype(Parse(text))::value_type> {
+    auto parsed = Parse(text);
+    if (!parsed) {
+        why = std::move(parsed).error();
+        return std::nullopt;
+    }
+    return std::move(*parsed);
+}
 
 }  // namespace mirrortap::sender

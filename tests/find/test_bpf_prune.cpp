@@ -41,8 +41,8 @@ IndexedFlow arp(const char* src_mac, const char* dst_mac) {
 
 FlowVerdict judge(const char* expression, const IndexedFlow& flow) {
     CompiledFilter filter;
-    std::string why;
-    REQUIRE_MESSAGE(filter.compile(expression, why), why);
+    const auto compiled = filter.compile(expression);
+    REQUIRE_MESSAGE(compiled, (compiled ? "" : compiled.error()));
     return judge_flow(filter.program(), flow);
 }
 

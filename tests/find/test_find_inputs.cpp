@@ -33,9 +33,8 @@ const std::string kLine =
 }  // namespace
 
 TEST_CASE("an index line is read with every member the format gives") {
-    std::string why;
-    const auto index = read_flow_index(gzip(kLine + "\n"), 2000, why);
-    REQUIRE_MESSAGE(index, why);
+    const auto index = read_flow_index(gzip(kLine + "\n"), 2000);
+    REQUIRE_MESSAGE(index, (index ? "" : index.error()));
     REQUIRE(index->flows.size() == 1);
     const IndexedFlow& f = index->flows[0];
     CHECK(index->file.session == "web");
@@ -61,9 +60,8 @@ TEST_CASE("nulls and non-IP lines are read") {
     replace(R"("src_port":40000)", R"("src_port":null)");
     replace(R"("src":"10.0.3.7")", R"("src":"02:00:00:00:00:aa")");
     replace(R"("ether_type":2048)", R"("ether_type":null)");
-    std::string why;
-    const auto index = parse_flow_index(line, why);
-    REQUIRE_MESSAGE(index, why);
+    const auto index = parse_flow_index(line);
+    REQUIRE_MESSAGE(index, (index ? "" : index.error()));
     CHECK_FALSE(index->flows[0].ip_version);
     CHECK_FALSE(index->flows[0].src_port);
     CHECK(index->flows[0].src == "02:00:00:00:00:aa");
@@ -71,48 +69,51 @@ TEST_CASE("nulls and non-IP lines are read") {
 }
 
 TEST_CASE("corrupt or stale indexes are refused with a reason") {
-    std::string why;
-    CHECK_FALSE(read_flow_index("not gzip at all", 2000, why));
-    CHECK(why.find("gzip") != std::string::npos);
+    auto refused = read_flow_index("not gzip at all", 2000);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("gzip") != std::string::npos);
     const std::string gz = gzip(kLine + "\n");
-    CHECK_FALSE(read_flow_index(gz.substr(0, gz.size() / 2), 2000, why));
-    CHECK_FALSE(read_flow_index(gzip(kLine + "\n"), 3000, why));  // describes another size
-    CHECK_FALSE(read_flow_index(gzip("{\"session\":\"web\"}\n"), 2000, why));
-    CHECK(why.find("line 1") != std::string::npos);
-    CHECK_FALSE(read_flow_index(gzip(kLine.substr(0, 100) + "\n"), 2000, why));
-    CHECK_FALSE(read_flow_index(gzip(""), 2000, why));  // no flows for a pcap with records
-    CHECK(read_flow_index(gzip(""), 24, why));           // an empty pcap has none
+    CHECK_FALSE(read_flow_index(gz.substr(0, gz.size() / 2), 2000));
+    CHECK_FALSE(read_flow_index(gzip(kLine + "\n"), 3000));  // describes another size
+    refused = read_flow_index(gzip("{\"session\":\"web\"}\n"), 2000);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("line 1") != std::string::npos);
+    CHECK_FALSE(read_flow_index(gzip(kLine.substr(0, 100) + "\n"), 2000));
+    CHECK_FALSE(read_flow_index(gzip(""), 2000));  // no flows for a pcap with records
+    CHECK(read_flow_index(gzip(""), 24));           // an empty pcap has none
 }
 
 TEST_CASE("index lines: versions, escapes, big numbers and malformed lines") {
-    std::string why;
     // Version 1 is the format without the member; saying so is the same.
-    CHECK(parse_flow_index("{\"version\":1," + kLine.substr(1) + "\n", why));
+    CHECK(parse_flow_index("{\"version\":1," + kLine.substr(1) + "\n"));
     // A newer format is refused, not guessed at.
-    CHECK_FALSE(parse_flow_index(kLine + "\n{\"version\":2," + kLine.substr(1) + "\n", why));
-    CHECK(why == "line 2: format version 2, this mirrortap-find reads version 1 (a newer collector wrote it)");
+    auto refused = parse_flow_index(kLine + "\n{\"version\":2," + kLine.substr(1) + "\n");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == "line 2: format version 2, this mirrortap-find reads version 1 (a newer collector wrote it)");
     // Names with escapes and characters past U+FFFF read as they were written.
     std::string line = kLine;
     line.replace(line.find(R"("session":"web")"), 15, R"("session":"w\"e\\b \u00e9\ud83d\ude00")");
-    const auto escaped = parse_flow_index(line, why);
-    REQUIRE_MESSAGE(escaped, why);
+    const auto escaped = parse_flow_index(line);
+    REQUIRE_MESSAGE(escaped, (escaped ? "" : escaped.error()));
     CHECK(escaped->file.session == "w\"e\\b \xC3\xA9\xF0\x9F\x98\x80");
     // Numbers: up to 2^64 - 1 kept whole; past it, fractions and signs refused, naming the member.
     line = kLine;
     line.replace(line.find(R"("packets":2,)"), 12, R"("packets":18446744073709551615,)");
-    REQUIRE(parse_flow_index(line, why));
-    CHECK(parse_flow_index(line, why)->flows[0].packets == 18446744073709551615ull);
+    REQUIRE(parse_flow_index(line));
+    CHECK(parse_flow_index(line)->flows[0].packets == 18446744073709551615ull);
     for (const char* bad : {"18446744073709551616", "12.0", "1e1", "-12", "\"12\""}) {
         line = kLine;
         line.replace(line.find(R"("packets":2,)"), 12, std::string(R"("packets":)") + bad + ",");
         INFO(bad);
-        CHECK_FALSE(parse_flow_index("\n" + line, why));
-        CHECK(why == "line 2: bad packets");
+        refused = parse_flow_index("\n" + line);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error() == "line 2: bad packets");
     }
     // A line that is not JSON says where; blank lines are skipped, as before.
-    CHECK_FALSE(parse_flow_index(kLine + "\n\n  \n" + kLine.substr(0, 20) + "\n", why));
-    CHECK(why.rfind("line 4: ", 0) == 0);
-    CHECK(why.find("column") != std::string::npos);
+    refused = parse_flow_index(kLine + "\n\n  \n" + kLine.substr(0, 20) + "\n");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().rfind("line 4: ", 0) == 0);
+    CHECK(refused.error().find("column") != std::string::npos);
 }
 
 TEST_CASE("byte ranges merge where they touch or lie close") {

@@ -268,27 +268,28 @@ TEST_CASE("config: targets are support's endpoints with names and port 4789 by d
 }
 
 TEST_CASE("values: rates, with their units, one of each kind at most") {
-    std::string why;
-    auto r = parse_rate("20000pps", why);
+    auto r = parse_rate("20000pps");
     REQUIRE(r);
     CHECK(r->packets_per_second == 20000);
     CHECK(r->bits_per_second == 0);
-    r = parse_rate("5kpps, 100Mbps", why);
+    r = parse_rate("5kpps, 100Mbps");
     REQUIRE(r);
     CHECK(r->packets_per_second == 5000);
     CHECK(r->bits_per_second == 100000000);
-    CHECK(parse_rate("1GBPS", why)->bits_per_second == 1000000000);
-    CHECK(parse_rate("2Mpps", why)->packets_per_second == 2000000);
+    CHECK(parse_rate("1GBPS")->bits_per_second == 1000000000);
+    CHECK(parse_rate("2Mpps")->packets_per_second == 2000000);
     for (auto bad : {"100", "fast", "", "pps", "5kpps,", "-5pps", "1.5Mbps", "5pps,6pps"}) {
         INFO(bad);
-        why.clear();
-        CHECK_FALSE(parse_rate(bad, why));
-        CHECK_FALSE(why.empty());
+        const auto refused = parse_rate(bad);
+        REQUIRE_FALSE(refused);
+        CHECK_FALSE(refused.error().empty());
     }
-    CHECK_FALSE(parse_rate("18446744073709551615gbps", why));
-    CHECK(why == "rate '18446744073709551615gbps' is too large");
-    CHECK_FALSE(parse_rate("5pps,6pps", why));
-    CHECK(why == "rate '5pps,6pps' gives packets per second twice");
+    r = parse_rate("18446744073709551615gbps");
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == "rate '18446744073709551615gbps' is too large");
+    r = parse_rate("5pps,6pps");
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == "rate '5pps,6pps' gives packets per second twice");
     // In the file: the same text, or a mapping.
     ConfigLoad l = load_config_text("max_rate: 5kpps\n");
     REQUIRE(l.ok());
@@ -304,20 +305,22 @@ TEST_CASE("values: rates, with their units, one of each kind at most") {
 }
 
 TEST_CASE("values: protocols, MAC addresses, interface names, labels") {
-    std::string why;
-    std::optional<uint8_t> protocol;
-    CHECK(parse_protocol("TCP", protocol, why));
-    CHECK(protocol == kProtoTcp);
-    CHECK(parse_protocol("all", protocol, why));
-    CHECK_FALSE(protocol);
-    CHECK(parse_protocol("132", protocol, why));
-    CHECK(protocol == 132);
-    CHECK_FALSE(parse_protocol("256", protocol, why));
-    CHECK_FALSE(parse_protocol("tcp6", protocol, why));
+    auto protocol = parse_protocol("TCP");
+    REQUIRE(protocol);
+    CHECK(*protocol == kProtoTcp);
+    protocol = parse_protocol("all");
+    REQUIRE(protocol);
+    CHECK_FALSE(*protocol);
+    protocol = parse_protocol("132");
+    REQUIRE(protocol);
+    CHECK(*protocol == 132);
+    CHECK_FALSE(parse_protocol("256"));
+    CHECK_FALSE(parse_protocol("tcp6"));
 
     CHECK(first_error("interface: [eth0, 'bad/name']\n") ==
           "cfg:1:19: interface: expected an interface name (1 to 15 bytes, no '/', ':', '%' or spaces), got 'bad/name'");
 
+    std::string why;
     CHECK(parse_text("web tier é", why) == "web tier é");
     CHECK_FALSE(parse_text("web\nOK", why));
     CHECK(why == "'web\\nOK' holds a control character");

@@ -85,7 +85,7 @@ TEST_CASE("sessions: not mirrored reports rejected, no_match or non_ip") {
     pad_to(arp, 42);
     c = engine.classify(Direction::egress, parsed(arp));
     CHECK(c.not_mirrored == NotMirrored::non_ip);
-    CHECK(to_string(NotMirrored::no_match) == "no_match");
+    CHECK(kNotMirroredNames(NotMirrored::no_match) == "no_match");
 }
 
 TEST_CASE("sessions: no sessions means nothing is mirrored") {
@@ -131,10 +131,9 @@ TEST_CASE("truncation: AWS's figures: 54 bytes around the inner packet over IPv4
 
 TEST_CASE("sessions: IPv6 traffic goes to the session with the IPv6 rule") {
     FilterRule v4_all = accept_proto(1, std::nullopt);
-    std::string why;
-    v4_all.destination_cidr = parse_filter_cidr("0.0.0.0/0", why);
+    v4_all.destination_cidr = *parse_filter_cidr("0.0.0.0/0");
     FilterRule v6_all = accept_proto(1, std::nullopt);
-    v6_all.destination_cidr = parse_filter_cidr("::/0", why);
+    v6_all.destination_cidr = *parse_filter_cidr("::/0");
     SessionEngine engine({session(1, 4, {v4_all}), session(2, 6, {v6_all})});
     Classification c = engine.classify(Direction::egress, parsed(ip6_frame(6, 1, 2, 1000, 443)));
     REQUIRE(c.mirrored());
