@@ -21,8 +21,8 @@ bool no_active_action(const AwsError& e) {
 
 }  // namespace
 
-std::optional<std::string> autoscaling_endpoint(std::string_view region, std::string& why) {
-    return regional_endpoint("autoscaling", region, why);
+mirrortap::Result<std::string> autoscaling_endpoint(std::string_view region) {
+    return regional_endpoint("autoscaling", region);
 }
 
 AutoScalingClient::AutoScalingClient(AutoScalingOptions options, std::shared_ptr<CredentialProvider> credentials)

@@ -22,8 +22,8 @@
 namespace mirrortap::cloud {
 
 // The regional endpoint: https://autoscaling.REGION.amazonaws.com (.com.cn in
-// the China regions), or nullopt with `why` when `region` is no region name.
-std::optional<std::string> autoscaling_endpoint(std::string_view region, std::string& why);
+// the China regions), or why not when `region` is no region name.
+mirrortap::Result<std::string> autoscaling_endpoint(std::string_view region);
 
 struct AutoScalingOptions {
     std::string endpoint;  // http(s)://host[:port], no path (autoscaling_endpoint gives AWS's)

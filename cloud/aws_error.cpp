@@ -18,8 +18,7 @@ std::string AwsError::describe() const {
 }
 
 std::optional<AwsErrorBody> parse_aws_error_body(std::string_view xml) {
-    std::string why;
-    const auto doc = parse_xml(xml, why, 1 << 20);
+    const auto doc = parse_xml(xml, 1 << 20);
     if (!doc) return std::nullopt;
     const XmlTree* error = xml_child(*doc, "Error");
     const XmlTree* response = xml_child(*doc, "ErrorResponse");

@@ -26,26 +26,24 @@ std::string number_text(double v) {
 
 }  // namespace
 
-std::optional<std::string> parse_cloudwatch_namespace(std::string_view text, std::string& why) {
+mirrortap::Result<std::string> parse_cloudwatch_namespace(std::string_view text) {
     constexpr std::string_view allowed = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_/#:";
     if (text.empty() || text.size() > 255 || text.find_first_not_of(allowed) != std::string_view::npos ||
         text.starts_with("AWS/")) {
-        why = quote(text) + " is not a namespace of our own (1 to 255 of A-Z a-z 0-9 . - _ / # :, not AWS/...)";
-        return std::nullopt;
+        return fail(quote(text) + " is not a namespace of our own (1 to 255 of A-Z a-z 0-9 . - _ / # :, not AWS/...)");
     }
     return std::string(text);
 }
 
-std::optional<std::string> parse_dimension_value(std::string_view text, std::string& why) {
+mirrortap::Result<std::string> parse_dimension_value(std::string_view text) {
     if (text.empty() || text.size() > 255 || has_control_character(text)) {
-        why = quote(text) + " is not a dimension value (1 to 255 characters, no control characters)";
-        return std::nullopt;
+        return fail(quote(text) + " is not a dimension value (1 to 255 characters, no control characters)");
     }
     return std::string(text);
 }
 
-std::optional<std::string> cloudwatch_endpoint(std::string_view region, std::string& why) {
-    return regional_endpoint("monitoring", region, why);
+mirrortap::Result<std::string> cloudwatch_endpoint(std::string_view region) {
+    return regional_endpoint("monitoring", region);
 }
 
 std::string iso8601_seconds(std::chrono::system_clock::time_point t) {

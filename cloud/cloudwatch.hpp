@@ -25,13 +25,13 @@
 
 namespace mirrortap::cloud {
 
-// https://monitoring.REGION.amazonaws.com (.com.cn in China), or nullopt with `why`.
-std::optional<std::string> cloudwatch_endpoint(std::string_view region, std::string& why);
+// https://monitoring.REGION.amazonaws.com (.com.cn in China), or why not.
+mirrortap::Result<std::string> cloudwatch_endpoint(std::string_view region);
 
 // A namespace of our own: 1 to 255 of A-Z a-z 0-9 . - _ / # :, not AWS/... (AWS's own).
-std::optional<std::string> parse_cloudwatch_namespace(std::string_view text, std::string& why);
+mirrortap::Result<std::string> parse_cloudwatch_namespace(std::string_view text);
 // A dimension value: 1 to 255 characters, no control characters.
-std::optional<std::string> parse_dimension_value(std::string_view text, std::string& why);
+mirrortap::Result<std::string> parse_dimension_value(std::string_view text);
 
 // AWS's limit on the data of one PutMetricData.
 inline constexpr size_t kMaxDataPerPut = 1000;

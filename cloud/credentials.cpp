@@ -6,6 +6,7 @@
 #include "cloud/xml.hpp"
 #include "support/file.hpp"
 #include "support/json.hpp"
+#include "support/parse.hpp"
 #include "support/text.hpp"
 
 namespace mirrortap::cloud {
@@ -104,19 +105,18 @@ bool valid_session_name(std::string_view name) {
     return true;
 }
 
-std::optional<std::string> sts_url(const EnvLookup& env, std::string& why) {
+mirrortap::Result<std::string> sts_url(const EnvLookup& env) {
     if (const auto endpoint = env("AWS_ENDPOINT_URL_STS")) {
+        std::string why;
         auto url = parse_endpoint_url(*endpoint, why);
-        if (!url) why = "AWS_ENDPOINT_URL_STS: " + why;
-        return url;
+        if (!url) return fail("AWS_ENDPOINT_URL_STS: " + why);
+        return std::move(*url);
     }
     auto region = env("AWS_REGION");
     if (!region) region = env("AWS_DEFAULT_REGION");
     if (!region) return std::string("https://sts.amazonaws.com");
-    if (uri_encode(*region, false) != *region || region->find('.') != std::string::npos) {
-        why = "region " + quote(*region) + " is not a region name";
-        return std::nullopt;
-    }
+    if (uri_encode(*region, false) != *region || region->find('.') != std::string::npos)
+        return fail("region " + quote(*region) + " is not a region name");
     return "https://sts." + *region + ".amazonaws.com";
 }
 
@@ -138,21 +138,21 @@ namespace {
 
 // Variables that only mean something together: one without the other is a
 // mistake to name, not a source to skip.
-bool both_set(const std::optional<std::string>& a, const char* a_name, const std::optional<std::string>& b,
-              const char* b_name, std::string& why) {
-    if (a && b) return true;
-    why = a ? std::string(a_name) + " is set but " + b_name + " is not"
-            : std::string(b_name) + " is set but " + a_name + " is not";
-    return false;
+mirrortap::Result<> both_set(const std::optional<std::string>& a, const char* a_name,
+                             const std::optional<std::string>& b, const char* b_name) {
+    if (a && b) return {};
+    return fail(a ? std::string(a_name) + " is set but " + b_name + " is not"
+                  : std::string(b_name) + " is set but " + a_name + " is not");
 }
 
 }  // namespace
 
-std::unique_ptr<CredentialSource> choose_credential_source(const EnvLookup& env, std::string& why) {
+mirrortap::Result<std::unique_ptr<CredentialSource>> choose_credential_source(const EnvLookup& env) {
     const auto key_id = env("AWS_ACCESS_KEY_ID");
     const auto secret = env("AWS_SECRET_ACCESS_KEY");
     if (key_id || secret) {
-        if (!both_set(key_id, "AWS_ACCESS_KEY_ID", secret, "AWS_SECRET_ACCESS_KEY", why)) return nullptr;
+        if (auto both = both_set(key_id, "AWS_ACCESS_KEY_ID", secret, "AWS_SECRET_ACCESS_KEY"); !both)
+            return fail(std::move(both).error());
         Credentials c{*key_id, *secret, env("AWS_SESSION_TOKEN").value_or(""), std::nullopt};
         return static_credentials(std::move(c), "environment (AWS_ACCESS_KEY_ID)");
     }
@@ -160,7 +160,8 @@ std::unique_ptr<CredentialSource> choose_credential_source(const EnvLookup& env,
     const auto token_file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
     const auto role_arn = env("AWS_ROLE_ARN");
     if (token_file || role_arn) {
-        if (!both_set(token_file, "AWS_WEB_IDENTITY_TOKEN_FILE", role_arn, "AWS_ROLE_ARN", why)) return nullptr;
+        if (auto both = both_set(token_file, "AWS_WEB_IDENTITY_TOKEN_FILE", role_arn, "AWS_ROLE_ARN"); !both)
+            return fail(std::move(both).error());
         WebIdentitySettings settings;
         settings.token_file = *token_file;
         settings.role_arn = *role_arn;
@@ -169,12 +170,11 @@ std::unique_ptr<CredentialSource> choose_credential_source(const EnvLookup& env,
                                               std::chrono::system_clock::now().time_since_epoch())
                                               .count()));
         if (!valid_session_name(settings.session_name)) {
-            why = "AWS_ROLE_SESSION_NAME " + quote(settings.session_name) +
-                  " must be 2 to 64 of letters, digits and _+=,.@-";
-            return nullptr;
+            return fail("AWS_ROLE_SESSION_NAME " + quote(settings.session_name) +
+                        " must be 2 to 64 of letters, digits and _+=,.@-");
         }
-        const auto url = sts_url(env, why);
-        if (!url) return nullptr;
+        auto url = sts_url(env);
+        if (!url) return fail(std::move(url).error());
         settings.sts_url = *url;
         // A refresh holds the provider's lock: STS gets seconds, not the S3 default minute.
         settings.limits.connect_timeout = std::chrono::seconds(5);
@@ -183,19 +183,17 @@ std::unique_ptr<CredentialSource> choose_credential_source(const EnvLookup& env,
         return web_identity_credentials(std::move(settings));
     }
 
-    const auto imds = imds_settings_from_environment(env, why);
-    if (!imds) {
-        if (why.empty())
-            why = "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-                  "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (AWS_EC2_METADATA_DISABLED rules out the instance role)";
-        return nullptr;
-    }
-    return instance_role_credentials(std::make_shared<ImdsClient>(*imds));
+    auto imds = imds_settings_from_environment(env);
+    if (!imds) return fail(std::move(imds).error());
+    if (!*imds)
+        return fail("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+                    "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (AWS_EC2_METADATA_DISABLED rules out the instance role)");
+    return instance_role_credentials(std::make_shared<ImdsClient>(**imds));
 }
 
 Result<Credentials> parse_sts_credentials(std::string_view xml) {
-    std::string why;
-    const auto doc = parse_xml(xml, why, 1 << 20);
+    const auto doc = parse_xml(xml, 1 << 20);
+    const std::string why = doc ? std::string() : doc.error();
     const XmlTree* response = doc ? xml_child(*doc, "AssumeRoleWithWebIdentityResponse") : nullptr;
     const XmlTree* result = response ? xml_child(*response, "AssumeRoleWithWebIdentityResult") : nullptr;
     const XmlTree* node = result ? xml_child(*result, "Credentials") : nullptr;

@@ -56,9 +56,9 @@ std::unique_ptr<CredentialSource> web_identity_credentials(WebIdentitySettings s
 
 std::unique_ptr<CredentialSource> instance_role_credentials(std::shared_ptr<ImdsClient> imds);
 
-// The chain above; nullptr with `why` when nothing is configured or a
-// setting is incomplete or malformed.
-std::unique_ptr<CredentialSource> choose_credential_source(const EnvLookup& env, std::string& why);
+// The chain above; why not when nothing is configured or a setting is
+// incomplete or malformed.
+mirrortap::Result<std::unique_ptr<CredentialSource>> choose_credential_source(const EnvLookup& env);
 
 // What AssumeRoleWithWebIdentity answers, and what IMDS serves at
 // iam/security-credentials/ROLE (JSON with Code "Success").

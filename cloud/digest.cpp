@@ -48,7 +48,7 @@ BodyDigests digest(std::string_view data) {
     return d.finish();
 }
 
-std::optional<BodyDigests> digest_file_range(int fd, uint64_t offset, uint64_t length, std::string& why) {
+mirrortap::Result<BodyDigests> digest_file_range(int fd, uint64_t offset, uint64_t length) {
     TwoDigests d;
     std::vector<char> buffer(1 << 20);
     uint64_t done = 0;
@@ -56,14 +56,10 @@ std::optional<BodyDigests> digest_file_range(int fd, uint64_t offset, uint64_t l
         const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
         const ssize_t got = pread(fd, buffer.data(), want, static_cast<off_t>(offset + done));
         if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            why = std::string("read failed: ") + std::strerror(errno);
-            return std::nullopt;
-        }
+        if (got < 0) return fail(std::string("read failed: ") + std::strerror(errno));
         if (got == 0) {
-            why = "file ended at byte " + std::to_string(offset + done) + ", before the " +
-                  std::to_string(length) + " bytes from " + std::to_string(offset);
-            return std::nullopt;
+            return fail("file ended at byte " + std::to_string(offset + done) + ", before the " +
+                        std::to_string(length) + " bytes from " + std::to_string(offset));
         }
         d.update(buffer.data(), static_cast<size_t>(got));
         done += static_cast<uint64_t>(got);

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.hpp"
+
 namespace mirrortap::cloud {
 
 struct BodyDigests {
@@ -22,8 +24,8 @@ struct BodyDigests {
 BodyDigests digest(std::string_view data);
 
 // Of `length` bytes of an open file from `offset` (pread, the file position
-// is left alone). nullopt with `why` when the file cannot be read or ends first.
-std::optional<BodyDigests> digest_file_range(int fd, uint64_t offset, uint64_t length, std::string& why);
+// is left alone), or why not when the file cannot be read or ends first.
+mirrortap::Result<BodyDigests> digest_file_range(int fd, uint64_t offset, uint64_t length);
 
 // SHA-256 of `data` as lowercase hex.
 std::string sha256_hex(std::string_view data);

@@ -45,8 +45,8 @@ bool not_found(const AwsError& e) { return e.http_status == 400 && e.code.ends_w
 
 }  // namespace
 
-std::optional<std::string> ec2_endpoint(std::string_view region, std::string& why) {
-    return regional_endpoint("ec2", region, why);
+mirrortap::Result<std::string> ec2_endpoint(std::string_view region) {
+    return regional_endpoint("ec2", region);
 }
 
 std::optional<std::string> MirrorSession::tag(std::string_view key) const {
@@ -171,10 +171,10 @@ Result<XmlTree> Ec2Client::call(std::string_view action, const std::vector<Query
         answer.error().context = std::string(action);
         return fail(answer.error());
     }
-    std::string why;
-    auto doc = parse_xml(answer.value()->body, why, options_.limits.max_response_bytes);
+    auto doc = parse_xml(answer.value()->body, options_.limits.max_response_bytes);
     if (doc && ec2_response(*doc, action)) return std::move(*doc);
-    return fail(local_error("MalformedAnswer", doc ? "no <" + std::string(action) + "Response> in the answer" : why));
+    return fail(
+        local_error("MalformedAnswer", doc ? "no <" + std::string(action) + "Response> in the answer" : doc.error()));
 }
 
 Result<std::vector<XmlTree>> Ec2Client::pages(std::string_view action, std::vector<QueryParam> params,

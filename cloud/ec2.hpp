@@ -29,8 +29,8 @@
 namespace mirrortap::cloud {
 
 // The regional endpoint: https://ec2.REGION.amazonaws.com (.com.cn in the
-// China regions), or nullopt with `why` when `region` is no region name.
-std::optional<std::string> ec2_endpoint(std::string_view region, std::string& why);
+// China regions), or why not when `region` is no region name.
+mirrortap::Result<std::string> ec2_endpoint(std::string_view region);
 
 struct Ec2Options {
     std::string endpoint;  // http(s)://host[:port], no path (ec2_endpoint gives AWS's)

@@ -4,37 +4,35 @@
 
 #include "cloud/aws_error.hpp"
 #include "cloud/s3_address.hpp"
+#include "support/parse.hpp"
 
 namespace mirrortap::cloud {
 
-std::optional<ImdsSettings> imds_settings_from_environment(const EnvLookup& env, std::string& why) {
+mirrortap::Result<std::optional<ImdsSettings>> imds_settings_from_environment(const EnvLookup& env) {
     if (auto disabled = env("AWS_EC2_METADATA_DISABLED")) {
         std::transform(disabled->begin(), disabled->end(), disabled->begin(), [](unsigned char c) { return std::tolower(c); });
-        if (*disabled == "true") return std::nullopt;
+        if (*disabled == "true") return std::optional<ImdsSettings>();
     }
     ImdsSettings settings;
     if (const auto endpoint = env("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
+        std::string why;
         const auto url = parse_endpoint_url(*endpoint, why);
-        if (!url) {
-            why = "AWS_EC2_METADATA_SERVICE_ENDPOINT: " + why;
-            return std::nullopt;
-        }
+        if (!url) return fail("AWS_EC2_METADATA_SERVICE_ENDPOINT: " + why);
         settings.endpoint = *url;
     }
-    return settings;
+    return std::optional<ImdsSettings>(std::move(settings));
 }
 
 Result<std::string> default_region(const EnvLookup& env) {
     for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"})
         if (auto region = env(name)) return std::move(*region);
-    std::string why;
-    const auto settings = imds_settings_from_environment(env, why);
-    if (!settings)
+    const auto settings = imds_settings_from_environment(env);
+    if (!settings || !*settings)
         return fail(AwsError{0, "NoRegion",
-                             why.empty() ? "no region: set AWS_REGION (AWS_EC2_METADATA_DISABLED rules out the instance's)"
-                                         : why,
+                             settings ? "no region: set AWS_REGION (AWS_EC2_METADATA_DISABLED rules out the instance's)"
+                                      : settings.error(),
                              "", false, ""});
-    ImdsClient imds(*settings);
+    ImdsClient imds(**settings);
     auto region = imds.region();
     if (!region) region.error().context = "the instance's region";
     return region;

@@ -14,6 +14,7 @@
 #include "cloud/aws_time.hpp"
 #include "cloud/environment.hpp"
 #include "cloud/http.hpp"
+#include "cloud/result.hpp"
 
 namespace mirrortap::cloud {
 
@@ -24,8 +25,8 @@ struct ImdsSettings {
 };
 
 // The settings, nullopt when AWS_EC2_METADATA_DISABLED is "true" (any case).
-// A malformed endpoint is an error: `why` is set and nullopt returned.
-std::optional<ImdsSettings> imds_settings_from_environment(const EnvLookup& env, std::string& why);
+// A malformed endpoint is a failure.
+mirrortap::Result<std::optional<ImdsSettings>> imds_settings_from_environment(const EnvLookup& env);
 
 // The region to use when none is configured: AWS_REGION, AWS_DEFAULT_REGION,
 // else the instance's own (meta-data/placement/region) unless IMDS is disabled.

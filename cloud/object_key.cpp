@@ -10,33 +10,31 @@ namespace mirrortap::cloud {
 
 namespace {
 
-// "" when `value` can stand as one path segment of a key.
-std::string check_segment(std::string_view what, std::string_view value, bool may_hold_equals) {
-    if (value.empty()) return std::string(what) + " is empty";
-    if (value == "." || value == "..") return std::string(what) + " may not be " + quote(value);
-    if (value.find('/') != std::string_view::npos) return std::string(what) + " " + quote(value) + " holds a '/'";
+// Whether `value` can stand as one path segment of a key.
+mirrortap::Result<> check_segment(std::string_view what, std::string_view value, bool may_hold_equals) {
+    if (value.empty()) return fail(std::string(what) + " is empty");
+    if (value == "." || value == "..") return fail(std::string(what) + " may not be " + quote(value));
+    if (value.find('/') != std::string_view::npos) return fail(std::string(what) + " " + quote(value) + " holds a '/'");
     if (!may_hold_equals && value.find('=') != std::string_view::npos)
-        return std::string(what) + " " + quote(value) + " holds a '=' (it would read as a partition)";
-    if (has_control_character(value)) return std::string(what) + " " + quote(value) + " holds a control character";
-    return "";
+        return fail(std::string(what) + " " + quote(value) + " holds a '=' (it would read as a partition)");
+    if (has_control_character(value))
+        return fail(std::string(what) + " " + quote(value) + " holds a control character");
+    return {};
 }
 
 }  // namespace
 
-std::optional<std::string> capture_object_key(const CaptureObject& object, std::string& why) {
+mirrortap::Result<std::string> capture_object_key(const CaptureObject& object) {
     std::string_view prefix = object.prefix;
     while (prefix.starts_with('/')) prefix.remove_prefix(1);
     while (prefix.ends_with('/')) prefix.remove_suffix(1);
-    if (has_control_character(prefix)) {
-        why = "prefix " + quote(prefix) + " holds a control character";
-        return std::nullopt;
-    }
-    why = check_segment("session", object.session, false);
-    if (why.empty()) why = check_segment("collector id", object.collector_id, false);
-    if (why.empty()) why = check_segment("file name", object.file_name, true);
-    if (why.empty() && object.tree != kPcapTree && object.tree != kFlowsTree)
-        why = "tree " + quote(object.tree) + " is neither pcap nor flows";
-    if (!why.empty()) return std::nullopt;
+    if (has_control_character(prefix)) return fail("prefix " + quote(prefix) + " holds a control character");
+    for (auto segment : {check_segment("session", object.session, false),
+                         check_segment("collector id", object.collector_id, false),
+                         check_segment("file name", object.file_name, true)})
+        if (!segment) return fail(std::move(segment).error());
+    if (object.tree != kPcapTree && object.tree != kFlowsTree)
+        return fail("tree " + quote(object.tree) + " is neither pcap nor flows");
     using namespace std::chrono;
     const auto day = floor<days>(object.start);
     const year_month_day date{day};
@@ -48,8 +46,7 @@ std::optional<std::string> capture_object_key(const CaptureObject& object, std::
     if (!prefix.empty()) key.append(prefix).append("/");
     key.append(object.tree).append("/session=").append(object.session).append("/").append(partition);
     key.append("/collector=").append(object.collector_id).append("/").append(object.file_name);
-    why = check_object_key(key);
-    if (!why.empty()) return std::nullopt;
+    if (auto valid = check_object_key(key); !valid) return fail(std::move(valid).error());
     return key;
 }
 

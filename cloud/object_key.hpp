@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.hpp"
+
 namespace mirrortap::cloud {
 
 inline constexpr std::string_view kPcapTree = "pcap";
@@ -26,9 +28,9 @@ struct CaptureObject {
     std::string_view tree = kPcapTree;  // kPcapTree or kFlowsTree
 };
 
-// The key, or nullopt with `why` when a part is empty, holds '/', '=' (session,
+// The key, or why not when a part is empty, holds '/', '=' (session,
 // collector), a control character or is "." or "..", or the key grows past 1024 bytes.
-std::optional<std::string> capture_object_key(const CaptureObject& object, std::string& why);
+mirrortap::Result<std::string> capture_object_key(const CaptureObject& object);
 
 // The start time a capture file's name carries: <session>-<YYYYmmddTHHMMSSZ>-<seq>.pcap
 // (docs/interfaces.md, "Files"). nullopt for another name.

@@ -4,11 +4,10 @@
 
 namespace mirrortap::cloud {
 
-std::optional<PartPlan> plan_parts(uint64_t file_size, uint64_t preferred_part_size, std::string& why) {
+mirrortap::Result<PartPlan> plan_parts(uint64_t file_size, uint64_t preferred_part_size) {
     if (file_size > uint64_t(kMaxParts) * kMaxPartSize) {
-        why = "a file of " + std::to_string(file_size) + " bytes is larger than S3's " + std::to_string(kMaxParts) +
-              " parts of 5 GiB";
-        return std::nullopt;
+        return fail("a file of " + std::to_string(file_size) + " bytes is larger than S3's " +
+                    std::to_string(kMaxParts) + " parts of 5 GiB");
     }
     uint64_t part_size = std::clamp(preferred_part_size, kMinPartSize, kMaxPartSize);
     const uint64_t smallest_that_fits = (file_size + kMaxParts - 1) / kMaxParts;

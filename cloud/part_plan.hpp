@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "base/result.hpp"
+
 namespace mirrortap::cloud {
 
 inline constexpr uint64_t kMiB = uint64_t(1) << 20;
@@ -22,8 +24,8 @@ struct PartPlan {
 };
 
 // Parts of `preferred_part_size` (held to 5 MiB .. 5 GiB), or larger ones,
-// in whole MiB, when the file would need more than 10,000. nullopt with
-// `why` for a file larger than 10,000 parts of 5 GiB.
-std::optional<PartPlan> plan_parts(uint64_t file_size, uint64_t preferred_part_size, std::string& why);
+// in whole MiB, when the file would need more than 10,000. A failure
+// for a file larger than 10,000 parts of 5 GiB.
+mirrortap::Result<PartPlan> plan_parts(uint64_t file_size, uint64_t preferred_part_size);
 
 }  // namespace mirrortap::cloud

@@ -10,23 +10,23 @@
 
 namespace mirrortap::cloud {
 
-std::optional<std::string> regional_endpoint(std::string_view service, std::string_view region, std::string& why) {
+mirrortap::Result<std::string> regional_endpoint(std::string_view service, std::string_view region) {
     if (region.empty() || region.size() > 32 ||
         region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string_view::npos) {
-        why = "region " + quote(region) + " is not a region name";
-        return std::nullopt;
+        return fail("region " + quote(region) + " is not a region name");
     }
     const std::string domain = region.starts_with("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
     return "https://" + std::string(service) + "." + std::string(region) + "." + domain;
 }
 
-std::optional<std::string> endpoint_from_environment(const EnvLookup& env, std::string_view service, std::string& why) {
+mirrortap::Result<std::string> endpoint_from_environment(const EnvLookup& env, std::string_view service) {
     for (const std::string& name : {"AWS_ENDPOINT_URL_" + std::string(service), std::string("AWS_ENDPOINT_URL")}) {
         const auto value = env(name);
         if (!value) continue;
-        const auto url = parse_endpoint_url(*value, why);
-        if (!url) why = name + ": " + why;
-        return url;
+        std::string why;
+        auto url = parse_endpoint_url(*value, why);
+        if (!url) return fail(name + ": " + why);
+        return std::move(*url);
     }
     return std::string();
 }

@@ -20,14 +20,14 @@
 namespace mirrortap::cloud {
 
 // https://SERVICE.REGION.amazonaws.com (.com.cn in the China regions), or
-// nullopt with `why` when `region` is no region name.
-std::optional<std::string> regional_endpoint(std::string_view service, std::string_view region, std::string& why);
+// why not when `region` is no region name.
+mirrortap::Result<std::string> regional_endpoint(std::string_view service, std::string_view region);
 
 // Where the SDKs send SERVICE's requests (EC2, SSM, CLOUDWATCH, AUTO_SCALING)
 // when the environment says so: AWS_ENDPOINT_URL_<SERVICE>, else
-// AWS_ENDPOINT_URL. "" when neither is set; nullopt, with `why` naming the
-// variable, when the one set is no endpoint URL.
-std::optional<std::string> endpoint_from_environment(const EnvLookup& env, std::string_view service, std::string& why);
+// AWS_ENDPOINT_URL. "" when neither is set; a failure naming the variable
+// when the one set is no endpoint URL.
+mirrortap::Result<std::string> endpoint_from_environment(const EnvLookup& env, std::string_view service);
 
 // `credentials` must outlive the request (it is signed with them).
 HttpRequest query_api_request(const std::string& endpoint, const std::string& region, std::string_view service,

@@ -56,10 +56,6 @@ bool valid_bucket_name(std::string_view name) {
     return !is_ipv4_literal(name);
 }
 
-std::optional<std::string> parse_endpoint_url(std::string_view text, std::string& why) {
-    return mirrortap::parse_endpoint_url(text, why);
-}
-
 bool plain_http_to_another_host(std::string_view url, bool imds) {
     if (!url.starts_with("http://")) return false;
     std::string_view rest = url.substr(7);
@@ -77,34 +73,34 @@ bool plain_http_to_another_host(std::string_view url, bool imds) {
     return !(imds && (host == "169.254.169.254" || host == "fd00:ec2::254"));
 }
 
-std::string check_object_key(std::string_view key) {
-    if (key.empty()) return "an object key may not be empty";
-    if (key.size() > 1024) return "object key of " + std::to_string(key.size()) + " bytes is longer than 1024";
-    if (has_control_character(key)) return "object key " + quote(key) + " holds a control character";
+mirrortap::Result<> check_object_key(std::string_view key) {
+    if (key.empty()) return fail("an object key may not be empty");
+    if (key.size() > 1024) return fail("object key of " + std::to_string(key.size()) + " bytes is longer than 1024");
+    if (has_control_character(key)) return fail("object key " + quote(key) + " holds a control character");
     for (size_t i = 0; i < key.size();) {
         const size_t n = utf8_sequence_length(key, i);
-        if (n == 0) return "object key " + quote(key) + " is not valid UTF-8";
+        if (n == 0) return fail("object key " + quote(key) + " is not valid UTF-8");
         i += n;
     }
-    return "";
+    return {};
 }
 
-std::string check_location(const S3Location& location) {
+mirrortap::Result<> check_location(const S3Location& location) {
     if (location.endpoint.empty() ? !valid_bucket_name(location.bucket)
                                   : location.bucket.empty() || location.bucket.size() > 255 ||
                                         uri_encode(location.bucket, false) != location.bucket) {
-        return "bucket name " + quote(location.bucket) +
-               " is not valid (3 to 63 of a-z, 0-9, '.', '-', starting and ending with a letter or digit)";
+        return fail("bucket name " + quote(location.bucket) +
+                    " is not valid (3 to 63 of a-z, 0-9, '.', '-', starting and ending with a letter or digit)");
     }
     if (location.region.empty() || location.region.size() > 32 ||
         uri_encode(location.region, false) != location.region || location.region.find('.') != std::string::npos) {
-        return "region " + quote(location.region) + " is not a region name (like eu-west-1)";
+        return fail("region " + quote(location.region) + " is not a region name (like eu-west-1)");
     }
     if (!location.endpoint.empty()) {
         std::string why;
-        if (!parse_endpoint_url(location.endpoint, why)) return why;
+        if (!parse_endpoint_url(location.endpoint, why)) return fail(why);
     }
-    return "";
+    return {};
 }
 
 std::string uri_encode(std::string_view text, bool keep_slash) {

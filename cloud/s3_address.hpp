@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
+
 namespace mirrortap::cloud {
 
 struct S3Location {
@@ -18,16 +20,12 @@ struct S3Location {
     std::string endpoint;
 };
 
-// "" when the location can be used; otherwise one line saying why not.
-std::string check_location(const S3Location& location);
+// Whether the location can be used; otherwise one line saying why not.
+mirrortap::Result<> check_location(const S3Location& location);
 
 // DNS-compatible bucket names, as S3 requires for new buckets: 3 to 63 of
 // a-z, 0-9, '.', '-', starting and ending with a letter or digit, not an IPv4 address.
 bool valid_bucket_name(std::string_view name);
-
-// An endpoint URL: http:// or https://, a host (name, IPv4, [IPv6]), an
-// optional port, nothing after but an optional '/'. Returned without the '/'.
-std::optional<std::string> parse_endpoint_url(std::string_view text, std::string& why);
 
 // Whether requests to the endpoint `url` (http[s]://HOST[:PORT]) would cross
 // the network in clear: plain http:// to a host other than this one
@@ -38,8 +36,8 @@ std::optional<std::string> parse_endpoint_url(std::string_view text, std::string
 bool plain_http_to_another_host(std::string_view url, bool imds = false);
 
 // Object keys: 1 to 1024 bytes of valid UTF-8 without control characters.
-// "" when `key` is one; otherwise why not.
-std::string check_object_key(std::string_view key);
+// Whether `key` is one; otherwise why not.
+mirrortap::Result<> check_object_key(std::string_view key);
 
 // SigV4's UriEncode: every byte but A-Z a-z 0-9 - . _ ~ as %XX (uppercase
 // hex); '/' kept when keep_slash (object key paths), encoded otherwise.

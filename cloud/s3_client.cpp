@@ -87,40 +87,40 @@ std::optional<std::string> url_decode(std::string_view text) {
 
 }  // namespace
 
-std::string check_object_write(const ObjectWrite& write) {
+mirrortap::Result<> check_object_write(const ObjectWrite& write) {
     size_t metadata_bytes = 0;
     for (const auto& [name, value] : write.metadata) {
         if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
-            return "metadata name " + quote(name) + " must be lowercase a-z, 0-9, '-' and '_'";
+            return fail("metadata name " + quote(name) + " must be lowercase a-z, 0-9, '-' and '_'");
         if (value.empty() || !printable_ascii(value) || value.front() == ' ' || value.back() == ' ')
-            return "metadata " + quote(name) + " value " + quote(value) +
-                   " must be printable ASCII, not empty, without spaces at either end";
+            return fail("metadata " + quote(name) + " value " + quote(value) +
+                        " must be printable ASCII, not empty, without spaces at either end");
         metadata_bytes += name.size() + value.size();
         for (const auto& [other, unused] : write.metadata) {
             if (&other == &name) continue;
-            if (other == name) return "metadata name " + quote(name) + " is given twice";
+            if (other == name) return fail("metadata name " + quote(name) + " is given twice");
             // libcurl 7.88 sorts signed headers by "name:value": a name that
             // continues another with '-', '.' or a digit (all below ':') would
             // be signed in an order S3 does not use.
             if (other.size() > name.size() && other.starts_with(name) && other[name.size()] < ':')
-                return "metadata names " + quote(name) + " and " + quote(other) +
-                       " cannot both be sent (one continues the other with '" + other[name.size()] +
-                       "'; libcurl would sign them out of order)";
+                return fail("metadata names " + quote(name) + " and " + quote(other) +
+                            " cannot both be sent (one continues the other with '" + other[name.size()] +
+                            "'; libcurl would sign them out of order)");
         }
     }
     if (metadata_bytes > kMaxMetadataBytes)
-        return "metadata of " + std::to_string(metadata_bytes) + " bytes is more than S3's 2 KiB";
+        return fail("metadata of " + std::to_string(metadata_bytes) + " bytes is more than S3's 2 KiB");
     if (!write.storage_class.empty() &&
         (write.storage_class.size() > 32 ||
          write.storage_class.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != std::string::npos))
-        return "storage class " + quote(write.storage_class) + " is not one (STANDARD_IA, GLACIER_IR, ...)";
+        return fail("storage class " + quote(write.storage_class) + " is not one (STANDARD_IA, GLACIER_IR, ...)");
     if (write.content_type.empty() || !printable_ascii(write.content_type))
-        return "content type " + quote(write.content_type) + " must be printable ASCII";
+        return fail("content type " + quote(write.content_type) + " must be printable ASCII");
     if (write.part_size < kMinPartSize || write.part_size > kMaxPartSize)
-        return "part size must be 5 MiB to 5 GiB";
+        return fail("part size must be 5 MiB to 5 GiB");
     if (write.multipart_threshold > kMaxPartSize)
-        return "multipart threshold must be at most 5 GiB (S3's largest PutObject)";
-    return "";
+        return fail("multipart threshold must be at most 5 GiB (S3's largest PutObject)");
+    return {};
 }
 
 S3Client::S3Client(S3ClientOptions options, std::shared_ptr<CredentialProvider> credentials)
@@ -206,9 +206,8 @@ HttpRequest S3Client::memory_request(std::string method, std::string url, Header
 }
 
 Result<HttpRequest> S3Client::file_request(std::string method, std::string url, Headers headers, FileBody body) {
-    std::string why;
-    const auto digests = digest_file_range(body.fd, body.offset, body.length, why);
-    if (!digests) return fail(local_error("ReadFailed", why));
+    const auto digests = digest_file_range(body.fd, body.offset, body.length);
+    if (!digests) return fail(local_error("ReadFailed", digests.error()));
     HttpRequest r;
     r.method = std::move(method);
     r.url = std::move(url);
@@ -237,8 +236,8 @@ Result<UploadResult> S3Client::upload_fd(int fd, uint64_t size, std::string_view
 
 Result<UploadResult> S3Client::put_object(int fd, uint64_t size, std::string_view key, const ObjectWrite& write) {
     const std::string context = context_for("PutObject", key);
-    for (const std::string& why : {check_object_key(key), check_object_write(write)})
-        if (!why.empty()) return fail(AwsError{0, "InvalidRequest", why, "", false, context});
+    for (const auto& valid : {check_object_key(key), check_object_write(write)})
+        if (!valid) return fail(AwsError{0, "InvalidRequest", valid.error(), "", false, context});
     UploadResult result;
     stats_ = &result;
     const std::string url = s3_url(options_.location, key);
@@ -251,13 +250,13 @@ Result<UploadResult> S3Client::put_object(int fd, uint64_t size, std::string_vie
 
 Result<std::string> S3Client::create_multipart_upload(std::string_view key, const ObjectWrite& write) {
     const std::string context = context_for("CreateMultipartUpload", key);
-    for (const std::string& why : {check_object_key(key), check_object_write(write)})
-        if (!why.empty()) return fail(AwsError{0, "InvalidRequest", why, "", false, context});
+    for (const auto& valid : {check_object_key(key), check_object_write(write)})
+        if (!valid) return fail(AwsError{0, "InvalidRequest", valid.error(), "", false, context});
     const std::string url = s3_url(options_.location, key, {{"uploads", ""}});
     auto answer = send(context, [&]() -> Result<HttpRequest> { return memory_request("POST", url, object_headers(write)); });
     if (!answer) return fail(answer.error());
-    std::string why;
-    const auto doc = parse_xml(answer->body, why);
+    const auto doc = parse_xml(answer->body);
+    const std::string why = doc ? std::string() : doc.error();
     const XmlTree* result = doc ? xml_child(*doc, "InitiateMultipartUploadResult") : nullptr;
     const std::string upload_id = result ? xml_text(*result, "UploadId") : "";
     if (upload_id.empty())
@@ -297,11 +296,12 @@ Result<std::string> S3Client::complete_multipart_upload(std::string_view key, st
             AwsError e{answer->status, error->code, error->message, error->request_id,
                        retryable_error(500, error->code), context};
             if (!e.retryable || round >= options_.retry.max_attempts) return fail(e);
-            if (!wait(backoff_delay(options_.retry, round), true)) return fail(AwsError{0, "Cancelled", "stopped before it was done", "", false, context});
+            if (!wait(backoff_delay(options_.retry, round), true))
+                return fail(AwsError{0, "Cancelled", "stopped before it was done", "", false, context});
             continue;
         }
-        std::string why;
-        const auto doc = parse_xml(answer->body, why);
+        const auto doc = parse_xml(answer->body);
+        const std::string why = doc ? std::string() : doc.error();
         const XmlTree* result = doc ? xml_child(*doc, "CompleteMultipartUploadResult") : nullptr;
         if (!result)
             return fail(AwsError{answer->status, "MalformedAnswer", "no CompleteMultipartUploadResult " + why, "", false,
@@ -322,9 +322,8 @@ Result<Done> S3Client::abort_multipart_upload(std::string_view key, std::string_
 
 Result<UploadResult> S3Client::multipart_upload(int fd, uint64_t size, std::string_view key,
                                                 const ObjectWrite& write) {
-    std::string why;
-    const auto plan = plan_parts(size, write.part_size, why);
-    if (!plan) return fail(AwsError{0, "EntityTooLarge", why, "", false, context_for("multipart upload", key)});
+    const auto plan = plan_parts(size, write.part_size);
+    if (!plan) return fail(AwsError{0, "EntityTooLarge", plan.error(), "", false, context_for("multipart upload", key)});
     UploadResult result;
     stats_ = &result;
     auto upload_id = create_multipart_upload(key, write);
@@ -396,8 +395,8 @@ Result<ListPage> S3Client::list_objects_page(std::string_view prefix, std::strin
     const std::string context = "ListObjectsV2 " + quote(prefix);
     auto answer = send(context, [&]() -> Result<HttpRequest> { return memory_request("GET", url); });
     if (!answer) return fail(answer.error());
-    std::string why;
-    const auto doc = parse_xml(answer->body, why);
+    const auto doc = parse_xml(answer->body);
+    const std::string why = doc ? std::string() : doc.error();
     const XmlTree* root = doc ? xml_child(*doc, "ListBucketResult") : nullptr;
     if (!root) return fail(AwsError{answer->status, "MalformedAnswer", "no ListBucketResult " + why, "", false, context});
     // Keys come percent-encoded when the answer says so: XML 1.0 cannot carry every byte a key may hold.

@@ -45,8 +45,8 @@ struct ObjectWrite {
     uint64_t multipart_threshold = 16 * kMiB;  // larger files go multipart (at most 5 GiB)
 };
 
-// "" when S3 would take these settings; otherwise one line saying why not.
-std::string check_object_write(const ObjectWrite& write);
+// Whether S3 would take these settings; otherwise one line saying why not.
+mirrortap::Result<> check_object_write(const ObjectWrite& write);
 
 struct UploadResult {
     std::string etag;

@@ -7,8 +7,8 @@
 
 namespace mirrortap::cloud {
 
-std::optional<std::string> ssm_endpoint(std::string_view region, std::string& why) {
-    return regional_endpoint("ssm", region, why);
+mirrortap::Result<std::string> ssm_endpoint(std::string_view region) {
+    return regional_endpoint("ssm", region);
 }
 
 std::optional<AwsError> parse_json_error(int http_status, std::string_view body) {

@@ -18,8 +18,8 @@
 
 namespace mirrortap::cloud {
 
-// https://ssm.REGION.amazonaws.com (.com.cn in China), or nullopt with `why`.
-std::optional<std::string> ssm_endpoint(std::string_view region, std::string& why);
+// https://ssm.REGION.amazonaws.com (.com.cn in China), or why not.
+mirrortap::Result<std::string> ssm_endpoint(std::string_view region);
 
 struct SsmOptions {
     std::string endpoint;

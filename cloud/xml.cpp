@@ -6,19 +6,16 @@
 
 namespace mirrortap::cloud {
 
-std::optional<XmlTree> parse_xml(std::string_view text, std::string& why, size_t max_bytes) {
-    if (text.size() > max_bytes) {
-        why = "XML answer of " + std::to_string(text.size()) + " bytes is larger than " + std::to_string(max_bytes);
-        return std::nullopt;
-    }
+mirrortap::Result<XmlTree> parse_xml(std::string_view text, size_t max_bytes) {
+    if (text.size() > max_bytes)
+        return fail("XML answer of " + std::to_string(text.size()) + " bytes is larger than " + std::to_string(max_bytes));
     std::istringstream in{std::string(text)};
     XmlTree tree;
     try {
         // No trim_whitespace: element text (keys, tokens) must come back byte for byte.
         boost::property_tree::read_xml(in, tree, 0);
     } catch (const boost::property_tree::xml_parser_error& e) {
-        why = "malformed XML: " + e.message() + " (line " + std::to_string(e.line()) + ")";
-        return std::nullopt;
+        return fail("malformed XML: " + e.message() + " (line " + std::to_string(e.line()) + ")");
     }
     return tree;
 }

@@ -7,13 +7,15 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.hpp"
+
 namespace mirrortap::cloud {
 
 using XmlTree = boost::property_tree::ptree;
 
-// The document, or nullopt with `why` (one line) when it is not well-formed
-// XML or is larger than max_bytes.
-std::optional<XmlTree> parse_xml(std::string_view text, std::string& why, size_t max_bytes = 16 << 20);
+// The document, or why not (one line) when it is not well-formed XML or is
+// larger than max_bytes.
+mirrortap::Result<XmlTree> parse_xml(std::string_view text, size_t max_bytes = 16 << 20);
 
 // The first child element called `name`, or nullptr.
 const XmlTree* xml_child(const XmlTree& node, std::string_view name);

@@ -101,15 +101,15 @@ CloudWatchPublisher::~CloudWatchPublisher() { stop(); }
 std::string CloudWatchPublisher::start() {
     CloudWatchConfig& config = publish_.config;
     if (!config.enabled() || thread_.joinable()) return "";
-    std::string why;
     // The SDKs' endpoint variables, when the config names none.
     if (config.endpoint.empty()) {
-        const auto from_env = cloud::endpoint_from_environment(publish_.env, "CLOUDWATCH", why);
-        if (!from_env) return "cloudwatch: " + why;
+        const auto from_env = cloud::endpoint_from_environment(publish_.env, "CLOUDWATCH");
+        if (!from_env) return "cloudwatch: " + from_env.error();
         config.endpoint = *from_env;
     }
-    source_ = cloud::choose_credential_source(publish_.env, why);
-    if (!source_) return "cloudwatch: " + why;
+    auto source = cloud::choose_credential_source(publish_.env);
+    if (!source) return "cloudwatch: " + source.error();
+    source_ = std::move(*source);
     thread_ = std::thread([this] { run(); });
     return "";
 }
@@ -142,7 +142,7 @@ void CloudWatchPublisher::run() {
         }
         // Found on first use, as the region may need IMDS, which may not answer at boot yet.
         if (!client) {
-            std::string region = config.region, why;
+            std::string region = config.region;
             if (region.empty()) {
                 auto found = cloud::default_region(publish_.env);
                 if (!found) {
@@ -151,9 +151,10 @@ void CloudWatchPublisher::run() {
                 }
                 region = found.value();
             }
-            const auto endpoint = config.endpoint.empty() ? cloud::cloudwatch_endpoint(region, why) : config.endpoint;
+            const Result<std::string> endpoint =
+                config.endpoint.empty() ? cloud::cloudwatch_endpoint(region) : config.endpoint;
             if (!endpoint) {
-                say_once("cloudwatch: " + why);
+                say_once("cloudwatch: " + endpoint.error());
                 continue;
             }
             client = std::make_unique<cloud::CloudWatchClient>(

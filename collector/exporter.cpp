@@ -203,8 +203,8 @@ public:
             upload_last_success(metrics::upload_last_success);
         if (uploader_) {
             const UploadStats u = uploader_->stats();
-            for (size_t r = 0; r < kUploadOutcomeCount; ++r)
-                upload_files.value(double(u.files[r]), {{"result", std::string(to_string(UploadOutcome(r)))}});
+            for (const auto& [outcome, name] : kUploadOutcomeNames)
+                upload_files.value(double(u.files[size_t(outcome)]), {{"result", std::string(name)}});
             upload_bytes.value(double(u.bytes));
             upload_backlog_files.value(double(u.backlog_files));
             upload_backlog_bytes.value(double(u.backlog_bytes));

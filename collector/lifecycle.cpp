@@ -90,11 +90,10 @@ private:
                 }
                 region = found.value();
             }
-            std::string why;
-            std::optional<std::string> endpoint =
-                config_.endpoint.empty() ? cloud::autoscaling_endpoint(region, why) : config_.endpoint;
+            const Result<std::string> endpoint =
+                config_.endpoint.empty() ? cloud::autoscaling_endpoint(region) : config_.endpoint;
             if (!endpoint) {
-                log(why);
+                log(endpoint.error());
                 return std::nullopt;
             }
             cloud::AutoScalingOptions options;
@@ -181,22 +180,21 @@ LifecycleWatcher::~LifecycleWatcher() { stop(); }
 
 std::string LifecycleWatcher::start() {
     if (!watch_.config.enabled() || thread_.joinable()) return "";
-    std::string why;
     // The SDKs' endpoint variables, when the config names none.
     if (watch_.config.endpoint.empty()) {
-        const auto from_env = cloud::endpoint_from_environment(watch_.env, "AUTO_SCALING", why);
-        if (!from_env) return "lifecycle: " + why;
+        const auto from_env = cloud::endpoint_from_environment(watch_.env, "AUTO_SCALING");
+        if (!from_env) return "lifecycle: " + from_env.error();
         watch_.config.endpoint = *from_env;
     }
-    const auto imds = cloud::imds_settings_from_environment(watch_.env, why);
-    if (!imds) {
-        if (!why.empty()) return "lifecycle: " + why;
+    const auto imds = cloud::imds_settings_from_environment(watch_.env);
+    if (!imds) return "lifecycle: " + imds.error();
+    if (!*imds) {
         watch_.log("lifecycle: instance metadata is disabled (AWS_EC2_METADATA_DISABLED): not watching for scale-in");
         return "";
     }
-    auto credentials = cloud::choose_credential_source(watch_.env, why);
-    if (!credentials) return "lifecycle: " + why;
-    thread_ = std::thread([run = std::make_shared<Run>(*this, *imds, std::move(credentials))] { (*run)(); });
+    auto credentials = cloud::choose_credential_source(watch_.env);
+    if (!credentials) return "lifecycle: " + credentials.error();
+    thread_ = std::thread([run = std::make_shared<Run>(*this, **imds, std::move(*credentials))] { (*run)(); });
     return "";
 }
 

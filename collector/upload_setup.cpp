@@ -25,11 +25,15 @@ class CaptureDirAccess final : public CaptureFileAccess {
 public:
     explicit CaptureDirAccess(Config config) : config_(std::move(config)) {}
 
-    int open(const FinishedCapture& capture, const std::string& name, std::string& why) override {
-        return open_capture_file(capture, name, why);
+    Result<int, CaptureOpenError> open(const FinishedCapture& capture, const std::string& name) override {
+        std::string why;
+        const int fd = open_capture_file(capture, name, why);
+        if (fd < 0) return fail(CaptureOpenError{errno, why});
+        return fd;
     }
-    std::string settle(const FinishedCapture& capture, bool remove) override {
-        return settle_uploaded_capture(capture, remove);
+    Result<> settle(const FinishedCapture& capture, bool remove) override {
+        if (std::string why = settle_uploaded_capture(capture, remove); !why.empty()) return fail(why);
+        return {};
     }
     std::vector<FinishedCapture> pending() override {
         std::vector<FinishedCapture> found = pending_captures(config_.pcap.dir);
@@ -65,9 +69,8 @@ std::vector<std::string> endpoints_in_clear(const Config& config, const cloud::E
 }
 
 std::string default_collector_id(std::string& why) {
-    std::string imds_why;
-    if (const auto settings = cloud::imds_settings_from_environment(cloud::process_environment(), imds_why)) {
-        cloud::ImdsClient imds(*settings);
+    if (const auto settings = cloud::imds_settings_from_environment(cloud::process_environment()); settings && *settings) {
+        cloud::ImdsClient imds(**settings);
         if (auto id = imds.instance_id(); id && parse_collector_id(id.value(), why)) return id.value();
     }
     char host[HOST_NAME_MAX + 1] = {};
@@ -97,13 +100,13 @@ std::shared_ptr<Uploader> make_uploader(const Config& config, const LogLine& log
             return nullptr;
         }
     }
-    if (auto bad = cloud::check_location(options.s3.location); !bad.empty()) {
-        why = "upload: " + bad;
+    if (auto location = cloud::check_location(options.s3.location); !location) {
+        why = "upload: " + location.error();
         return nullptr;
     }
-    auto source = cloud::choose_credential_source(env, why);
+    auto source = cloud::choose_credential_source(env);
     if (!source) {
-        why = "upload: no AWS credentials: " + why;
+        why = "upload: no AWS credentials: " + source.error();
         return nullptr;
     }
     options.collector_id = config.collector_id.empty() ? default_collector_id(why) : config.collector_id;
@@ -115,9 +118,9 @@ std::shared_ptr<Uploader> make_uploader(const Config& config, const LogLine& log
     options.backoff_base = std::min<std::chrono::milliseconds>(options.backoff_base, options.backoff_cap);
     options.log = log;
     log("uploading finished pcaps to " + u.url.text + (u.endpoint.empty() ? "" : " at " + u.endpoint) + " (region " +
-        options.s3.location.region + ", credentials: " + source->describe() + ", collector " + options.collector_id +
+        options.s3.location.region + ", credentials: " + (*source)->describe() + ", collector " + options.collector_id +
         ")");
-    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(source));
+    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(*source));
     return std::make_shared<Uploader>(std::move(options), std::move(credentials),
                                       std::make_unique<CaptureDirAccess>(config));
 }

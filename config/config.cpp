@@ -68,8 +68,8 @@ std::optional<UploadUrl> parse_upload_url(std::string_view text, std::string& wh
         return std::nullopt;
     }
     if (!url.prefix.empty()) {
-        if (auto key_why = cloud::check_object_key(url.prefix); !key_why.empty()) {
-            why = "prefix " + quote(url.prefix) + ": " + key_why;
+        if (auto key = cloud::check_object_key(url.prefix); !key) {
+            why = "prefix " + quote(url.prefix) + ": " + key.error();
             return std::nullopt;
         }
         if (url.prefix.size() > 512) {

@@ -20,6 +20,7 @@
 #include "cloud/s3_address.hpp"
 #include "cloud/s3_client.hpp"
 #include "support/flow_index_format.hpp"
+#include "support/parse.hpp"
 #include "support/text.hpp"
 
 namespace mirrortap::find {
@@ -370,7 +371,7 @@ Result<std::unique_ptr<Store>> s3_store(const S3Settings& settings) {
     if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL_S3").value_or(env("AWS_ENDPOINT_URL").value_or(""));
     if (!endpoint.empty()) {
         std::string why;
-        const auto parsed = cloud::parse_endpoint_url(endpoint, why);
+        const auto parsed = parse_endpoint_url(endpoint, why);
         if (!parsed) return fail("endpoint " + endpoint + ": " + why);
         options.location.endpoint = *parsed;
         if (cloud::plain_http_to_another_host(*parsed)) {
@@ -383,18 +384,17 @@ Result<std::unique_ptr<Store>> s3_store(const S3Settings& settings) {
                          printable(*parsed).c_str());
         }
     }
-    if (const std::string bad = cloud::check_location(options.location); !bad.empty())
-        return fail(settings.url + ": " + bad);
+    if (const auto location = cloud::check_location(options.location); !location)
+        return fail(settings.url + ": " + location.error());
     // A person waits on this: fewer, shorter retries than the uploader's.
     options.retry.max_attempts = 3;
     options.retry.base = std::chrono::milliseconds(200);
     options.retry.cap = std::chrono::milliseconds(2000);
     options.limits.connect_timeout = std::chrono::milliseconds(5000);
     options.limits.max_response_bytes = 16 << 20;
-    std::string cred_why;
-    auto source = cloud::choose_credential_source(env, cred_why);
-    if (!source) return fail("no AWS credentials: " + cred_why);
-    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(source));
+    auto source = cloud::choose_credential_source(env);
+    if (!source) return fail("no AWS credentials: " + source.error());
+    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(*source));
     return std::unique_ptr<Store>(std::make_unique<S3Store>(settings.url, prefix, std::move(options), std::move(credentials)));
 }
 

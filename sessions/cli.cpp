@@ -23,10 +23,9 @@ const std::vector<FlagSpec>& all_flag_specs() {
 }
 
 void apply_action(std::string_view flag, const std::string& value, SessionsCommandLine& cl) {
-    std::string why;
     auto take = [&](auto parsed, auto& into) {
         if (parsed) into = *parsed;
-        else cl.errors.push_back("bad " + std::string(flag) + ": " + why);
+        else cl.errors.push_back("bad " + std::string(flag) + ": " + parsed.error());
         cl.selector_given = true;
     };
     Selector& s = cl.selector;
@@ -37,17 +36,21 @@ void apply_action(std::string_view flag, const std::string& value, SessionsComma
     else if (flag == "--dry-run") cl.dry_run = true;
     else if (flag == "--config") cl.config_path = value;
     else if (flag == "--select") {
-        auto f = parse_select(value, why);
+        auto f = parse_select(value);
         if (f) s.select.push_back(std::move(*f));
-        else cl.errors.push_back("bad --select: " + why);
+        else cl.errors.push_back("bad --select: " + f.error());
         cl.selector_given = true;
     }
-    else if (flag == "--target") take(parse_target_id(value, why), s.target_id);
-    else if (flag == "--filter") take(parse_filter_id(value, why), s.filter_id);
-    else if (flag == "--vni") take(parse_vni(value, why), s.vni);
-    else if (flag == "--session-number") take(parse_session_number(value, why), s.session_number);
-    else if (flag == "--packet-length") take(parse_packet_length(value, why), s.packet_length);
-    else if (flag == "--name") take(parse_selector_name(value, why), s.name);
+    else if (flag == "--target") take(parse_target_id(value), s.target_id);
+    else if (flag == "--filter") take(parse_filter_id(value), s.filter_id);
+    else if (flag == "--vni") {
+        std::string why;  // support's parse_vni still answers with an out-parameter
+        const auto vni = parse_vni(value, why);
+        take(vni ? Result<uint32_t>(*vni) : Result<uint32_t>(fail(why)), s.vni);
+    }
+    else if (flag == "--session-number") take(parse_session_number(value), s.session_number);
+    else if (flag == "--packet-length") take(parse_packet_length(value), s.packet_length);
+    else if (flag == "--name") take(parse_selector_name(value), s.name);
 }
 
 std::string optional_number(const std::optional<uint32_t>& n, std::string_view none) {

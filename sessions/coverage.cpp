@@ -99,15 +99,15 @@ std::optional<double> last_success_in(std::string_view text) {
     return std::nullopt;
 }
 
-std::string write_textfile(const std::string& path, std::string_view text) {
+Result<> write_textfile(const std::string& path, std::string_view text) {
     const auto [dir, name] = split_path(path);
     UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (dirfd.get() < 0) return dir + ": " + std::strerror(errno);
+    if (dirfd.get() < 0) return fail(dir + ": " + std::strerror(errno));
     // node_exporter reads *.prom only: the file being written is not one.
     const std::string temp = "." + name + ".new";
     ::unlinkat(dirfd.get(), temp.c_str(), 0);
     UniqueFd fd(::openat(dirfd.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (fd.get() < 0) return dir + "/" + temp + ": " + std::strerror(errno);
+    if (fd.get() < 0) return fail(dir + "/" + temp + ": " + std::strerror(errno));
     size_t written = 0;
     for (int guard = 0; written < text.size() && guard < 1000; ++guard) {
         const ssize_t n = ::write(fd.get(), text.data() + written, text.size() - written);
@@ -118,14 +118,14 @@ std::string write_textfile(const std::string& path, std::string_view text) {
     if (written != text.size() || ::fchmod(fd.get(), 0644) != 0 || ::fsync(fd.get()) != 0) {
         const std::string why = dir + "/" + temp + ": " + std::strerror(errno);
         ::unlinkat(dirfd.get(), temp.c_str(), 0);
-        return why;
+        return fail(why);
     }
     if (::renameat(dirfd.get(), temp.c_str(), dirfd.get(), name.c_str()) != 0) {
         const std::string why = path + ": " + std::strerror(errno);
         ::unlinkat(dirfd.get(), temp.c_str(), 0);
-        return why;
+        return fail(why);
     }
-    return "";
+    return {};
 }
 
 std::string read_textfile(const std::string& path) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "cloud/cloudwatch.hpp"
 #include "sessions/plan.hpp"
 
@@ -50,8 +51,8 @@ std::optional<double> last_success_in(std::string_view text);
 // Replaces `path` with `text`: a new file beside it, written, synced and
 // renamed over it, so node_exporter never reads half a file. Neither the
 // directory's last component nor the file is followed if it is a link.
-// "" or why not.
-std::string write_textfile(const std::string& path, std::string_view text);
+// Or why not.
+Result<> write_textfile(const std::string& path, std::string_view text);
 // The current file's text, "" when there is none (or it is a link).
 std::string read_textfile(const std::string& path);
 

@@ -41,21 +41,20 @@ void say(const std::string& line) { std::fprintf(stderr, "mirrortap-sessions: %s
 // AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else the region's.
 bool locate(std::string_view service, const std::string& configured, const cloud::EnvLookup& env,
             const std::string& region,
-            std::optional<std::string> (*regional)(std::string_view, std::string&), std::string& endpoint) {
-    std::string why;
+            Result<std::string> (*regional)(std::string_view), std::string& endpoint) {
     endpoint = configured;
     if (endpoint.empty()) {
-        const auto from_env = cloud::endpoint_from_environment(env, service, why);
+        const auto from_env = cloud::endpoint_from_environment(env, service);
         if (!from_env) {
-            say(why);
+            say(from_env.error());
             return false;
         }
         endpoint = *from_env;
     }
     if (endpoint.empty()) {
-        const auto url = regional(region, why);
+        const auto url = regional(region);
         if (!url) {
-            say(why);
+            say(url.error());
             return false;
         }
         endpoint = *url;
@@ -169,8 +168,8 @@ void publish_coverage(const SessionsConfig& config, const RunReport& report, std
                 !put)
                 say("sending the coverage to CloudWatch failed: " + put.error().describe());
     if (config.metrics_textfile.empty()) return;
-    if (const std::string why = write_textfile(config.metrics_textfile, text); !why.empty())
-        say("writing the coverage failed: " + why);
+    if (const auto written = write_textfile(config.metrics_textfile, text); !written)
+        say("writing the coverage failed: " + written.error());
 }
 
 // The AWS clients of a run: EC2, and SSM when the selectors live there.
@@ -204,13 +203,12 @@ std::unique_ptr<Clients> make_clients(const SessionsConfig& config, const cloud:
         !locate("CLOUDWATCH", config.cloudwatch_endpoint, env, options.region, cloud::cloudwatch_endpoint,
                 cloudwatch_options.endpoint))
         return nullptr;
-    std::string why;
-    auto source = cloud::choose_credential_source(env, why);
+    auto source = cloud::choose_credential_source(env);
     if (!source) {
-        say("no AWS credentials: " + why);
+        say("no AWS credentials: " + source.error());
         return nullptr;
     }
-    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(source));
+    auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(*source));
     auto clients = std::make_unique<Clients>(options, credentials);
     if (!config.selectors_parameter.empty()) clients->ssm = std::make_unique<cloud::SsmClient>(ssm_options, credentials);
     if (!config.cloudwatch_namespace.empty())

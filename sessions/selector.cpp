@@ -29,14 +29,12 @@ bool known_filter_name(std::string_view name) {
     return std::find(kFilterNames.begin(), kFilterNames.end(), name) != kFilterNames.end();
 }
 
-std::optional<std::string> parse_resource_id(std::string_view text, std::string_view prefix, std::string_view what,
-                                             std::string& why) {
+Result<std::string> parse_resource_id(std::string_view text, std::string_view prefix, std::string_view what) {
     const std::string_view digits = text.substr(std::min(text.size(), prefix.size()));
     const bool hex = digits.find_first_not_of("0123456789abcdef") == std::string_view::npos;
     if (!text.starts_with(prefix) || !hex || (digits.size() != 8 && digits.size() != 17)) {
-        why = quote(text) + " is not a " + std::string(what) + " id (" + std::string(prefix) +
-              " and 8 or 17 hex digits)";
-        return std::nullopt;
+        return fail(quote(text) + " is not a " + std::string(what) + " id (" + std::string(prefix) +
+                    " and 8 or 17 hex digits)");
     }
     return std::string(text);
 }
@@ -49,10 +47,9 @@ std::string Selector::describe() const {
     return text;
 }
 
-std::optional<cloud::Ec2Filter> parse_select(std::string_view text, std::string& why) {
+Result<cloud::Ec2Filter> parse_select(std::string_view text) {
     if (has_control_character(text)) {
-        why = quote(text) + " holds a control character";
-        return std::nullopt;
+        return fail(quote(text) + " holds a control character");
     }
     cloud::Ec2Filter filter;
     bool named = false, valued = false;
@@ -63,16 +60,14 @@ std::optional<cloud::Ec2Filter> parse_select(std::string_view text, std::string&
         const std::string_view item = rest.substr(0, comma);
         if (item.starts_with("Name=")) {
             if (named) {
-                why = quote(text) + " gives Name twice (one filter per --select; repeat --select for more)";
-                return std::nullopt;
+                return fail(quote(text) + " gives Name twice (one filter per --select; repeat --select for more)");
             }
             filter.name = std::string(item.substr(5));
             named = true;
             in = name;
         } else if (item.starts_with("Values=")) {
             if (valued) {
-                why = quote(text) + " gives Values twice";
-                return std::nullopt;
+                return fail(quote(text) + " gives Values twice");
             }
             filter.values.push_back(std::string(item.substr(7)));
             valued = true;
@@ -80,30 +75,25 @@ std::optional<cloud::Ec2Filter> parse_select(std::string_view text, std::string&
         } else if (in == values) {
             filter.values.push_back(std::string(item));
         } else {
-            why = quote(text) + " is not Name=NAME,Values=VALUE[,VALUE...]";
-            return std::nullopt;
+            return fail(quote(text) + " is not Name=NAME,Values=VALUE[,VALUE...]");
         }
         if (comma == std::string_view::npos) break;
         rest.remove_prefix(comma + 1);
     }
     if (!named || !valued) {
-        why = quote(text) + " needs both Name= and Values= (Name=tag:tier,Values=web)";
-        return std::nullopt;
+        return fail(quote(text) + " needs both Name= and Values= (Name=tag:tier,Values=web)");
     }
     if (!known_filter_name(filter.name)) {
-        why = "DescribeNetworkInterfaces has no filter " + quote(filter.name) +
-              " (tag:KEY, tag-key, subnet-id, vpc-id, group-id, attachment.instance-id, requester-managed, ...)";
-        return std::nullopt;
+        return fail("DescribeNetworkInterfaces has no filter " + quote(filter.name) +
+                    " (tag:KEY, tag-key, subnet-id, vpc-id, group-id, attachment.instance-id, requester-managed, ...)");
     }
     for (const std::string& v : filter.values) {
         if (v.empty() || v.size() > 256) {
-            why = quote(text) + ": a value is empty or longer than 256 characters";
-            return std::nullopt;
+            return fail(quote(text) + ": a value is empty or longer than 256 characters");
         }
     }
     if (filter.values.size() > kMaxValues) {
-        why = quote(text) + ": more than " + std::to_string(kMaxValues) + " values";
-        return std::nullopt;
+        return fail(quote(text) + ": more than " + std::to_string(kMaxValues) + " values");
     }
     return filter;
 }
@@ -114,32 +104,33 @@ std::string select_text(const cloud::Ec2Filter& filter) {
     return text;
 }
 
-std::optional<std::string> parse_target_id(std::string_view text, std::string& why) {
-    return parse_resource_id(text, "tmt-", "Traffic Mirroring target", why);
+Result<std::string> parse_target_id(std::string_view text) {
+    return parse_resource_id(text, "tmt-", "Traffic Mirroring target");
 }
 
-std::optional<std::string> parse_filter_id(std::string_view text, std::string& why) {
-    return parse_resource_id(text, "tmf-", "Traffic Mirroring filter", why);
+Result<std::string> parse_filter_id(std::string_view text) {
+    return parse_resource_id(text, "tmf-", "Traffic Mirroring filter");
 }
 
-std::optional<std::string> parse_selector_name(std::string_view text, std::string& why) {
+Result<std::string> parse_selector_name(std::string_view text) {
     constexpr std::string_view kAllowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-";
     if (text.empty() || text.size() > 64 || text.find_first_not_of(kAllowed) != std::string_view::npos) {
-        why = quote(text) + " is not a selector name (1 to 64 of A-Z a-z 0-9 _ . : -)";
-        return std::nullopt;
+        return fail(quote(text) + " is not a selector name (1 to 64 of A-Z a-z 0-9 _ . : -)");
     }
     return std::string(text);
 }
 
-std::optional<uint32_t> parse_session_number(std::string_view text, std::string& why) {
+Result<uint32_t> parse_session_number(std::string_view text) {
+    std::string why;
     auto n = parse_uint(text, kMinSessionNumber, kMaxSessionNumber, why);
-    if (!n) return std::nullopt;
+    if (!n) return fail(why);
     return static_cast<uint32_t>(*n);
 }
 
-std::optional<uint32_t> parse_packet_length(std::string_view text, std::string& why) {
+Result<uint32_t> parse_packet_length(std::string_view text) {
+    std::string why;
     auto n = parse_uint(text, 1, kMaxPacketLength, why);
-    if (!n) return std::nullopt;
+    if (!n) return fail(why);
     return static_cast<uint32_t>(*n);
 }
 

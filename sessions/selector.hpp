@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "cloud/ec2.hpp"
 
 namespace mirrortap::sessions {
@@ -44,17 +45,17 @@ struct Selector {
 // any order, further comma-separated items are more values). The name must
 // be one DescribeNetworkInterfaces knows (tag:KEY, subnet-id, vpc-id,
 // group-id, attachment.instance-id, requester-managed, ...).
-std::optional<cloud::Ec2Filter> parse_select(std::string_view text, std::string& why);
+Result<cloud::Ec2Filter> parse_select(std::string_view text);
 // The filter back in the shorthand, for messages and the plan.
 std::string select_text(const cloud::Ec2Filter& filter);
 
 // tmt- / tmf- and 8 or 17 lowercase hex digits.
-std::optional<std::string> parse_target_id(std::string_view text, std::string& why);
-std::optional<std::string> parse_filter_id(std::string_view text, std::string& why);
+Result<std::string> parse_target_id(std::string_view text);
+Result<std::string> parse_filter_id(std::string_view text);
 // 1 to 64 of [A-Za-z0-9_.:-]: a tag value, a metrics label, a word in the log.
-std::optional<std::string> parse_selector_name(std::string_view text, std::string& why);
-std::optional<uint32_t> parse_session_number(std::string_view text, std::string& why);
-std::optional<uint32_t> parse_packet_length(std::string_view text, std::string& why);
+Result<std::string> parse_selector_name(std::string_view text);
+Result<uint32_t> parse_session_number(std::string_view text);
+Result<uint32_t> parse_packet_length(std::string_view text);
 
 // What a selector misses or states twice, one line each naming it: no
 // select, no target, filter or VNI. Two selectors of one name, or of one

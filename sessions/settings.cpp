@@ -19,32 +19,29 @@ constexpr std::string_view kMonitoring = "Monitoring";
 constexpr std::string_view kOther = "Other";
 constexpr std::string_view kFileOnly = "";
 
-std::optional<std::string> parse_region(std::string_view text, std::string& why) {
-    std::string ignored;
-    if (!cloud::ec2_endpoint(text, why)) return std::nullopt;
+Result<std::string> parse_region(std::string_view text) {
+    if (auto endpoint = cloud::ec2_endpoint(text); !endpoint) return fail(std::move(endpoint).error());
     return std::string(text);
 }
 
-std::optional<std::string> parse_instance_type_pattern(std::string_view text, std::string& why) {
+Result<std::string> parse_instance_type_pattern(std::string_view text) {
     constexpr std::string_view kAllowed = "abcdefghijklmnopqrstuvwxyz0123456789.-*";
     // One '*': last (a family, "t2.*"), or first before a size ("*.metal": every family's).
     const std::string_view body = text.starts_with("*.") ? text.substr(2) : text;
     const size_t star = body.find('*');
     if (text.empty() || text.size() > 64 || text.find_first_not_of(kAllowed) != std::string_view::npos ||
         (star != std::string_view::npos && star != body.size() - 1) || (text.starts_with("*.") && star == body.size() - 1)) {
-        why = quote(text) + " is not an instance type (m5.large), a family (t2.*) or a size of every family (*.metal)";
-        return std::nullopt;
+        return fail(quote(text) + " is not an instance type (m5.large), a family (t2.*) or a size of every family (*.metal)");
     }
     return std::string(text);
 }
 
 // An SSM parameter name: a/b/c or /a/b/c, of [A-Za-z0-9_.-/].
-std::optional<std::string> parse_parameter_name(std::string_view text, std::string& why) {
+Result<std::string> parse_parameter_name(std::string_view text) {
     constexpr std::string_view kAllowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/";
     if (text.empty() || text.size() > 1011 || text.find_first_not_of(kAllowed) != std::string_view::npos ||
         text.ends_with('/') || text.find("//") != std::string_view::npos) {
-        why = quote(text) + " is not an SSM parameter name (/a/b/c of A-Z a-z 0-9 _ . - /)";
-        return std::nullopt;
+        return fail(quote(text) + " is not an SSM parameter name (/a/b/c of A-Z a-z 0-9 _ . - /)");
     }
     return std::string(text);
 }
@@ -52,10 +49,9 @@ std::optional<std::string> parse_parameter_name(std::string_view text, std::stri
 // The metrics endpoint binds a literal address; port 0 (any) would be unfindable.
 constexpr EndpointRules kListenRules{.min_port = 1};
 
-std::optional<std::string> parse_textfile_path(std::string_view text, std::string& why) {
+Result<std::string> parse_textfile_path(std::string_view text) {
     if (!text.starts_with('/') || !text.ends_with(".prom") || has_control_character(text)) {
-        why = quote(text) + " is not an absolute path ending in .prom (node_exporter reads only those)";
-        return std::nullopt;
+        return fail(quote(text) + " is not an absolute path ending in .prom (node_exporter reads only those)");
     }
     return std::string(text);
 }
@@ -81,17 +77,17 @@ SettingsTable<C> make_table() {
          .group = kRun,
          .help = "instance types AWS does not mirror from\nfamily.* for a family, *.metal for a size of every "
                  "family\ntheir interfaces are 'cannot' with the sender command that would cover them",
-         .value = list_value<C>(field<&C::unsupported_instance_types>, parse_instance_type_pattern)},
+         .value = list_value<C>(field<&C::unsupported_instance_types>, cloud::with_why<parse_instance_type_pattern>)},
         {.key = "selectors_parameter", .flag = "--selectors-parameter", .value_name = "NAME", .group = kAws,
          .help = "read the selectors from this SSM parameter (YAML with selectors:) at every run\n"
                  "instead of the file: they change without touching the host",
-         .value = parsed_value<C>(field<&C::selectors_parameter>, parse_parameter_name)},
+         .value = parsed_value<C>(field<&C::selectors_parameter>, cloud::with_why<parse_parameter_name>)},
         {.key = "ssm_endpoint", .flag = "--ssm-endpoint", .value_name = "URL", .group = kAws,
          .help = "the SSM endpoint\ndefault: AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL, else https://ssm.REGION.amazonaws.com",
          .value = parsed_value<C>(field<&C::ssm_endpoint>, parse_endpoint_url)},
         {.key = "region", .flag = "--region", .value_name = "REGION", .group = kAws,
          .help = "the region of the interfaces and sessions\ndefault: AWS_REGION, AWS_DEFAULT_REGION, else the instance's",
-         .value = parsed_value<C>(field<&C::region>, parse_region)},
+         .value = parsed_value<C>(field<&C::region>, cloud::with_why<parse_region>)},
         {.key = "endpoint", .flag = "--endpoint", .value_name = "URL", .group = kAws,
          .help = "the EC2 endpoint\ndefault: AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL, else https://ec2.REGION.amazonaws.com",
          .value = parsed_value<C>(field<&C::endpoint>, parse_endpoint_url)},
@@ -109,15 +105,15 @@ SettingsTable<C> make_table() {
         {.key = "metrics_textfile", .flag = "--metrics-textfile", .value_name = "FILE", .group = kMonitoring,
          .help = "write coverage for node_exporter's textfile collector to FILE (*.prom)\nreplaced whole after "
                  "every run",
-         .value = parsed_value<C>(field<&C::metrics_textfile>, parse_textfile_path)},
+         .value = parsed_value<C>(field<&C::metrics_textfile>, cloud::with_why<parse_textfile_path>)},
         {.key = "cloudwatch_namespace", .flag = "--cloudwatch-namespace", .value_name = "NAMESPACE", .group = kMonitoring,
          .help = "also send the coverage to CloudWatch after every run (PutMetricData) under this namespace: "
                  "InterfacesSelected, InterfacesMirrored, InterfacesNotMirrored by Selector, and not mirrored in all\n"
                  "off when empty",
-         .value = parsed_value<C>(field<&C::cloudwatch_namespace>, cloud::parse_cloudwatch_namespace)},
+         .value = parsed_value<C>(field<&C::cloudwatch_namespace>, cloud::with_why<cloud::parse_cloudwatch_namespace>)},
         {.key = "cloudwatch_fleet", .flag = "--cloudwatch-fleet", .value_name = "NAME", .default_text = "mirrortap",
          .group = kMonitoring,
-         .help = "value of the Fleet dimension of those figures", .value = parsed_value<C>(field<&C::cloudwatch_fleet>, cloud::parse_dimension_value)},
+         .help = "value of the Fleet dimension of those figures", .value = parsed_value<C>(field<&C::cloudwatch_fleet>, cloud::with_why<cloud::parse_dimension_value>)},
         {.key = "cloudwatch_endpoint", .group = kMonitoring,
          .help = "the CloudWatch endpoint\ndefault: AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL, else https://monitoring.REGION.amazonaws.com",
          .value = parsed_value<C>(field<&C::cloudwatch_endpoint>, parse_endpoint_url)},

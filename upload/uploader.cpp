@@ -42,17 +42,6 @@ std::chrono::sys_seconds capture_start(const FinishedCapture& c) {
 
 }  // namespace
 
-std::string_view to_string(UploadOutcome outcome) {
-    switch (outcome) {
-        case UploadOutcome::uploaded: return "uploaded";
-        case UploadOutcome::failed: return "failed";
-        case UploadOutcome::missing: return "missing";
-        case UploadOutcome::unreadable: return "unreadable";
-        case UploadOutcome::deleted_before_upload: return "deleted_before_upload";
-    }
-    return "unknown";
-}
-
 Uploader::Uploader(UploadOptions options, std::shared_ptr<cloud::CredentialProvider> credentials,
                    std::unique_ptr<CaptureFileAccess> files)
     : options_(std::move(options)), credentials_(std::move(credentials)), files_access_(std::move(files)) {
@@ -117,24 +106,24 @@ void Uploader::rescan() {
 
 bool Uploader::put(cloud::S3Client& s3, const FinishedCapture& c, const std::string& name, std::string_view tree,
                    UploadOutcome& outcome) {
-    std::string why;
-    UniqueFd fd(files_access_->open(c, name, why));
-    if (fd.get() < 0) {
-        outcome = errno == ENOENT ? UploadOutcome::missing : UploadOutcome::unreadable;
-        if (outcome == UploadOutcome::unreadable) options_.log("upload: cannot read " + why);
+    auto opened = files_access_->open(c, name);
+    if (!opened) {
+        outcome = opened.error().error == ENOENT ? UploadOutcome::missing : UploadOutcome::unreadable;
+        if (outcome == UploadOutcome::unreadable) options_.log("upload: cannot read " + opened.error().why);
         return false;
     }
+    const UniqueFd fd(*opened);
     struct stat st{};
     if (fstat(fd.get(), &st) != 0) {
         outcome = UploadOutcome::unreadable;
         options_.log("upload: cannot read " + c.directory + "/" + name + ": " + std::strerror(errno));
         return false;
     }
-    const auto key = cloud::capture_object_key(
-        {options_.prefix, c.session, options_.collector_id, name, capture_start(c), tree}, why);
+    const auto key =
+        cloud::capture_object_key({options_.prefix, c.session, options_.collector_id, name, capture_start(c), tree});
     if (!key) {
         outcome = UploadOutcome::unreadable;
-        options_.log("upload: " + c.directory + "/" + name + " cannot be named in the store: " + why);
+        options_.log("upload: " + c.directory + "/" + name + " cannot be named in the store: " + key.error());
         return false;
     }
     cloud::ObjectWrite write;
@@ -169,8 +158,8 @@ std::optional<UploadOutcome> Uploader::attempt(cloud::S3Client& s3, const Finish
         if (cancel_.load()) return std::nullopt;  // cut short by a drain: neither a failure nor done
         return outcome;
     }
-    if (auto why = files_access_->settle(c, options_.delete_after_upload); !why.empty())
-        options_.log("upload: stored, but " + why);
+    if (auto settled = files_access_->settle(c, options_.delete_after_upload); !settled)
+        options_.log("upload: stored, but " + settled.error());
     last_success_.store(int64_t(std::time(nullptr)), std::memory_order_relaxed);
     return UploadOutcome::uploaded;
 }
@@ -272,7 +261,7 @@ void Uploader::removed_before_shipping(const std::string& directory, const std::
 
 UploadStats Uploader::stats() const {
     UploadStats s;
-    for (size_t i = 0; i < kUploadOutcomeCount; ++i) s.files[i] = files_[i].load(std::memory_order_relaxed);
+    for (size_t i = 0; i < kUploadOutcomeNames.size(); ++i) s.files[i] = files_[i].load(std::memory_order_relaxed);
     s.bytes = bytes_.load(std::memory_order_relaxed);
     s.last_success_unix_seconds = last_success_.load(std::memory_order_relaxed);
     std::lock_guard lock(mutex_);

@@ -34,6 +34,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/enum_names.hpp"
+#include "base/result.hpp"
 #include "cloud/credentials.hpp"
 #include "cloud/s3_client.hpp"
 #include "core/finished_capture.hpp"
@@ -48,18 +50,31 @@ enum class UploadOutcome : uint8_t {
     unreadable,             // cannot be opened or named (left on disk, not retried until a restart)
     deleted_before_upload,  // removed by retention at the disk floor before it was uploaded
 };
-inline constexpr size_t kUploadOutcomeCount = 5;
-std::string_view to_string(UploadOutcome outcome);
+inline constexpr auto kUploadOutcomeNames = enum_names<UploadOutcome>({
+    {UploadOutcome::uploaded, "uploaded"},
+    {UploadOutcome::failed, "failed"},
+    {UploadOutcome::missing, "missing"},
+    {UploadOutcome::unreadable, "unreadable"},
+    {UploadOutcome::deleted_before_upload, "deleted_before_upload"},
+});
+
+// Why a capture's file could not be opened: errno (ENOENT: it is gone) and
+// the sentence for the log.
+struct CaptureOpenError {
+    int error = 0;
+    std::string why;
+};
 
 // The file-system side, done by whoever owns the capture directory (sinks/,
 // wired in collector/): the uploader itself never touches a path.
 class CaptureFileAccess {
 public:
     virtual ~CaptureFileAccess() = default;
-    // `name` beside the capture, read-only, nothing followed. -1 with errno and `why`.
-    virtual int open(const FinishedCapture& capture, const std::string& name, std::string& why) = 0;
-    // Once stored: remove the capture and its index, or mark it uploaded. "" or why.
-    virtual std::string settle(const FinishedCapture& capture, bool remove) = 0;
+    // `name` beside the capture, read-only, nothing followed: a descriptor the
+    // caller owns, or errno and why not.
+    virtual Result<int, CaptureOpenError> open(const FinishedCapture& capture, const std::string& name) = 0;
+    // Once stored: remove the capture and its index, or mark it uploaded; or why not.
+    virtual Result<> settle(const FinishedCapture& capture, bool remove) = 0;
     // Every finished capture on disk not yet uploaded, oldest first.
     virtual std::vector<FinishedCapture> pending() = 0;
 };
@@ -78,7 +93,7 @@ struct UploadOptions {
 };
 
 struct UploadStats {
-    std::array<uint64_t, kUploadOutcomeCount> files{};
+    std::array<uint64_t, kUploadOutcomeNames.size()> files{};
     uint64_t bytes = 0;                    // of objects stored (pcaps and indexes)
     uint64_t backlog_files = 0;            // queued or being uploaded
     uint64_t backlog_bytes = 0;
@@ -149,7 +164,7 @@ private:
     uint64_t backlog_bytes_ = 0;       // under mutex_
     std::atomic<bool> cancel_{false};  // the S3 client's cancel flag
 
-    std::array<std::atomic<uint64_t>, kUploadOutcomeCount> files_{};
+    std::array<std::atomic<uint64_t>, kUploadOutcomeNames.size()> files_{};
     std::atomic<uint64_t> bytes_{0};
     std::atomic<int64_t> last_success_{0};
     std::thread thread_;

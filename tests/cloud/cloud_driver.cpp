@@ -56,13 +56,12 @@ int fail(const AwsError& e) {
 }
 
 std::shared_ptr<CredentialProvider> credentials_or_exit() {
-    std::string why;
-    auto source = choose_credential_source(process_environment(), why);
+    auto source = choose_credential_source(process_environment());
     if (!source) {
-        std::printf("{\"ok\": false, \"code\": \"NoCredentials\", \"error\": %s}\n", json(why).c_str());
+        std::printf("{\"ok\": false, \"code\": \"NoCredentials\", \"error\": %s}\n", json(source.error()).c_str());
         std::exit(1);
     }
-    return std::make_shared<CredentialProvider>(std::move(source));
+    return std::make_shared<CredentialProvider>(std::move(*source));
 }
 
 std::string print_credentials(const CredentialProvider& provider, const Credentials& c) {
@@ -132,13 +131,13 @@ int main(int argc, char** argv) {
     }
     if (command == "imds") {
         if (positional.size() != 2) return usage();
-        std::string why;
-        const auto settings = imds_settings_from_environment(process_environment(), why);
-        if (!settings) {
+        const auto settings = imds_settings_from_environment(process_environment());
+        if (!settings || !*settings) {
+            const std::string why = settings ? "" : settings.error();
             std::printf("{\"ok\": false, \"code\": \"ImdsDisabled\", \"error\": %s}\n", json(why).c_str());
             return 1;
         }
-        ImdsClient imds(*settings);
+        ImdsClient imds(**settings);
         const std::string& what = positional[1];
         auto answer = what == "instance-id" ? imds.instance_id()
                       : what == "region"    ? imds.region()
@@ -170,8 +169,8 @@ int main(int argc, char** argv) {
         if (!region) return fail(region.error());
         options.location.region = region.value();
     }
-    if (const std::string why = check_location(options.location); !why.empty()) {
-        std::fprintf(stderr, "cloud_driver: %s\n", why.c_str());
+    if (const auto location = check_location(options.location); !location) {
+        std::fprintf(stderr, "cloud_driver: %s\n", location.error().c_str());
         return 2;
     }
     S3Client client(options, credentials_or_exit());

@@ -8,13 +8,12 @@
 using namespace mirrortap::cloud;
 
 TEST_CASE("autoscaling: the regional endpoint, .com.cn in China, refused for what is no region") {
-    std::string why;
-    CHECK(autoscaling_endpoint("eu-west-3", why) == "https://autoscaling.eu-west-3.amazonaws.com");
-    CHECK(autoscaling_endpoint("cn-north-1", why) == "https://autoscaling.cn-north-1.amazonaws.com.cn");
+    CHECK(autoscaling_endpoint("eu-west-3").value_or("") == "https://autoscaling.eu-west-3.amazonaws.com");
+    CHECK(autoscaling_endpoint("cn-north-1").value_or("") == "https://autoscaling.cn-north-1.amazonaws.com.cn");
     for (const char* bad : {"", "EU-WEST-3", "eu-west-3.evil.example", "eu west", "a/b"}) {
-        why.clear();
-        CHECK_FALSE(autoscaling_endpoint(bad, why));
-        CHECK(why.find("is not a region name") != std::string::npos);
+        const auto refused = autoscaling_endpoint(bad);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().find("is not a region name") != std::string::npos);
     }
 }
 
@@ -35,14 +34,15 @@ TEST_CASE("autoscaling: a Query API error gives its Code and Message, and is fin
 }
 
 TEST_CASE("query api: the endpoint from the environment, the service's variable first, a bad one named") {
-    std::string why;
-    CHECK(endpoint_from_environment(fixed_environment({}), "CLOUDWATCH", why) == "");
-    CHECK(endpoint_from_environment(fixed_environment({{"AWS_ENDPOINT_URL", "http://127.0.0.1:8080"}}), "CLOUDWATCH",
-                                    why) == "http://127.0.0.1:8080");
+    CHECK(endpoint_from_environment(fixed_environment({}), "CLOUDWATCH").value_or("?") == "");
+    CHECK(endpoint_from_environment(fixed_environment({{"AWS_ENDPOINT_URL", "http://127.0.0.1:8080"}}), "CLOUDWATCH")
+              .value_or("") == "http://127.0.0.1:8080");
     CHECK(endpoint_from_environment(fixed_environment({{"AWS_ENDPOINT_URL", "http://127.0.0.1:8080"},
                                                        {"AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9090"}}),
-                                    "CLOUDWATCH", why) == "http://127.0.0.1:9090");
-    CHECK_FALSE(endpoint_from_environment(fixed_environment({{"AWS_ENDPOINT_URL_AUTO_SCALING", "autoscaling.example:443"}}),
-                                          "AUTO_SCALING", why));
-    CHECK(why.starts_with("AWS_ENDPOINT_URL_AUTO_SCALING: "));
+                                    "CLOUDWATCH")
+              .value_or("") == "http://127.0.0.1:9090");
+    const auto refused = endpoint_from_environment(
+        fixed_environment({{"AWS_ENDPOINT_URL_AUTO_SCALING", "autoscaling.example:443"}}), "AUTO_SCALING");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().starts_with("AWS_ENDPOINT_URL_AUTO_SCALING: "));
 }

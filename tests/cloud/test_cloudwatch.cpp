@@ -59,8 +59,7 @@ TEST_CASE("cloudwatch: values CloudWatch refuses are sent as 0, times as UTC sec
     const auto forms = put_metric_data_forms("N", {{"F", "None", std::numeric_limits<double>::quiet_NaN(), {}}}, "t");
     CHECK(param(forms[0], "MetricData.member.1.Value") == "0");
     CHECK(iso8601_seconds(std::chrono::system_clock::from_time_t(1765097379)) == "2025-12-07T08:49:39Z");
-    std::string why;
-    CHECK(cloudwatch_endpoint("eu-north-1", why) == "https://monitoring.eu-north-1.amazonaws.com");
-    CHECK(cloudwatch_endpoint("cn-north-1", why) == "https://monitoring.cn-north-1.amazonaws.com.cn");
-    CHECK_FALSE(cloudwatch_endpoint("EU/1", why));
+    CHECK(cloudwatch_endpoint("eu-north-1").value_or("") == "https://monitoring.eu-north-1.amazonaws.com");
+    CHECK(cloudwatch_endpoint("cn-north-1").value_or("") == "https://monitoring.cn-north-1.amazonaws.com.cn");
+    CHECK_FALSE(cloudwatch_endpoint("EU/1"));
 }

@@ -48,9 +48,8 @@ struct Fixture {
 };
 
 std::string source_name(std::map<std::string, std::string> env) {
-    std::string why;
-    auto source = choose_credential_source(fixed_environment(std::move(env)), why);
-    return source ? source->describe() : "refused: " + why;
+    auto source = choose_credential_source(fixed_environment(std::move(env)));
+    return source ? (*source)->describe() : "refused: " + source.error();
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "cloud/aws_time.hpp"
 #include "cloud/object_key.hpp"
+#include "why_not.hpp"
 
 using namespace mirrortap::cloud;
 using namespace std::chrono;
@@ -14,18 +15,17 @@ sys_seconds at(int y, unsigned mo, unsigned d, int h, int mi, int s) {
 
 std::string key_for(std::string_view prefix, std::string_view session, std::string_view collector,
                     std::string_view file, sys_seconds start) {
-    std::string why;
-    const auto key = capture_object_key({prefix, session, collector, file, start}, why);
-    REQUIRE_MESSAGE(key, why);
+    const auto key = capture_object_key({prefix, session, collector, file, start});
+    REQUIRE_MESSAGE(key, mirrortap::test::why_not(key));
     return *key;
 }
 
 std::string refusal(std::string_view prefix, std::string_view session, std::string_view collector,
                     std::string_view file) {
-    std::string why;
-    CHECK_FALSE(capture_object_key({prefix, session, collector, file, at(2024, 5, 1, 0, 0, 0)}, why));
-    CHECK_FALSE(why.empty());
-    return why;
+    const auto key = capture_object_key({prefix, session, collector, file, at(2024, 5, 1, 0, 0, 0)});
+    REQUIRE_FALSE(key);
+    CHECK_FALSE(key.error().empty());
+    return key.error();
 }
 
 }  // namespace
@@ -40,16 +40,16 @@ TEST_CASE("object_key: Hive-style partitions by session, UTC date and hour, and 
 }
 
 TEST_CASE("object_key: a flow index lies in the flows tree, at its pcap's partitions") {
-    std::string why;
     CaptureObject index{"captures", "web", "i-1", "web-20240501T130502Z-000007.pcap.flows.json.gz",
                         at(2024, 5, 1, 13, 5, 2), kFlowsTree};
-    const auto key = capture_object_key(index, why);
-    REQUIRE_MESSAGE(key, why);
+    const auto key = capture_object_key(index);
+    REQUIRE_MESSAGE(key, mirrortap::test::why_not(key));
     CHECK(*key == "captures/flows/session=web/date=2024-05-01/hour=13/collector=i-1/"
                   "web-20240501T130502Z-000007.pcap.flows.json.gz");
     index.tree = "other";
-    CHECK_FALSE(capture_object_key(index, why));
-    CHECK(why.find("neither pcap nor flows") != std::string::npos);
+    const auto refused = capture_object_key(index);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("neither pcap nor flows") != std::string::npos);
 }
 
 TEST_CASE("object_key: parts that would break the layout are refused") {
@@ -63,8 +63,7 @@ TEST_CASE("object_key: parts that would break the layout are refused") {
     CHECK(refusal("p\t", "s", "c", "f").find("prefix") != std::string::npos);
     CHECK(refusal(std::string(1000, 'p'), "s", "c", "f").find("1024") != std::string::npos);
     // A file name may hold '=' (it is the last segment, never read as a partition).
-    std::string why;
-    CHECK(capture_object_key({"", "s", "c", "a=b.pcap", at(2024, 1, 1, 0, 0, 0)}, why));
+    CHECK(capture_object_key({"", "s", "c", "a=b.pcap", at(2024, 1, 1, 0, 0, 0)}));
 }
 
 TEST_CASE("object_key: a capture file's start time comes from its name") {

@@ -12,6 +12,7 @@
 #include "cloud/retry.hpp"
 #include "cloud/s3_client.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "why_not.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::cloud;
@@ -21,9 +22,8 @@ namespace {
 constexpr uint64_t kGiB = uint64_t(1) << 30;
 
 PartPlan plan(uint64_t size, uint64_t preferred) {
-    std::string why;
-    const auto p = plan_parts(size, preferred, why);
-    REQUIRE_MESSAGE(p, why);
+    const auto p = plan_parts(size, preferred);
+    REQUIRE_MESSAGE(p, test::why_not(p));
     // Whatever the sizes, the parts cover the file exactly, within S3's limits.
     CHECK(p->count >= 1);
     CHECK(p->count <= kMaxParts);
@@ -72,9 +72,9 @@ TEST_CASE("part_plan: larger parts, in whole MiB, when 10,000 would not do") {
 }
 
 TEST_CASE("part_plan: a file beyond 10,000 parts of 5 GiB is refused") {
-    std::string why;
-    CHECK_FALSE(plan_parts(uint64_t(kMaxParts) * kMaxPartSize + 1, 16 * kMiB, why));
-    CHECK(why.find("10000 parts of 5 GiB") != std::string::npos);
+    const auto refused = plan_parts(uint64_t(kMaxParts) * kMaxPartSize + 1, 16 * kMiB);
+    CHECK_FALSE(refused);
+    CHECK(test::why_not(refused).find("10000 parts of 5 GiB") != std::string::npos);
 }
 
 TEST_CASE("retry: backoff ceilings double from the base and stop at the cap") {
@@ -115,12 +115,12 @@ TEST_CASE("s3_client: what an object write may carry") {
     ObjectWrite ok;
     ok.metadata = {{"session", "web"}, {"collector_id", "i-0abc"}, {"file-sha256", std::string(64, 'a')}};
     ok.storage_class = "STANDARD_IA";
-    CHECK(check_object_write(ok) == "");
+    CHECK(test::why_not(check_object_write(ok)) == "");
 
     const auto refusal = [](auto change) {
         ObjectWrite w;
         change(w);
-        return check_object_write(w);
+        return test::why_not(check_object_write(w));
     };
     CHECK(refusal([](ObjectWrite& w) { w.metadata = {{"Session", "x"}}; }).find("lowercase") != std::string::npos);
     CHECK(refusal([](ObjectWrite& w) { w.metadata = {{"a b", "x"}}; }) != "");
@@ -143,7 +143,7 @@ TEST_CASE("s3_client: metadata names libcurl 7.88 would sign out of order are re
     const auto check = [](std::vector<std::pair<std::string, std::string>> metadata) {
         ObjectWrite w;
         w.metadata = std::move(metadata);
-        return check_object_write(w);
+        return test::why_not(check_object_write(w));
     };
     CHECK(check({{"part", "1"}, {"part2", "2"}}).find("out of order") != std::string::npos);
     CHECK(check({{"part-b", "1"}, {"part", "2"}}).find("out of order") != std::string::npos);
@@ -171,14 +171,14 @@ TEST_CASE("digest: a range of a file hashes like the same bytes in memory, and a
     std::ofstream(path, std::ios::binary) << content;
     const int fd = open(path.c_str(), O_RDONLY);
     REQUIRE(fd >= 0);
-    std::string why;
-    const auto whole = digest_file_range(fd, 0, content.size(), why);
+    const auto whole = digest_file_range(fd, 0, content.size());
     REQUIRE(whole);
     CHECK(whole->sha256_hex() == sha256_hex(content));
-    const auto middle = digest_file_range(fd, 1'000'001, 2'000'000, why);
+    const auto middle = digest_file_range(fd, 1'000'001, 2'000'000);
     REQUIRE(middle);
     CHECK(middle->content_md5() == digest(std::string_view(content).substr(1'000'001, 2'000'000)).content_md5());
-    CHECK_FALSE(digest_file_range(fd, content.size() - 10, 11, why));
-    CHECK(why.find("file ended") != std::string::npos);
+    const auto short_file = digest_file_range(fd, content.size() - 10, 11);
+    CHECK_FALSE(short_file);
+    CHECK(test::why_not(short_file).find("file ended") != std::string::npos);
     close(fd);
 }
