@@ -45,10 +45,11 @@ std::string coverage_text(const CoverageRun& run) {
         for (const auto& c : run.selectors) out += std::string(kMetricMirrored) + labels(c.selector) + " " + std::to_string(c.mirrored) + "\n";
         header(out, kMetricNotMirrored, "Selected interfaces without a session, by reason.");
         for (const auto& c : run.selectors)
-            for (const Reason r : kReasons) {
+            for (const auto& [r, name] : kReasonNames) {
+                if (r == Reason::none) continue;
                 const auto it = c.not_mirrored.find(r);
                 out += std::string(kMetricNotMirrored) + "{selector=\"" + c.selector + "\",reason=\"" +
-                       std::string(reason_name(r)) + "\"} " + std::to_string(it == c.not_mirrored.end() ? 0 : it->second) + "\n";
+                       std::string(name) + "\"} " + std::to_string(it == c.not_mirrored.end() ? 0 : it->second) + "\n";
             }
         header(out, kMetricCreated, "Sessions the last run created.");
         for (const auto& c : run.selectors) out += std::string(kMetricCreated) + labels(c.selector) + " " + std::to_string(c.created) + "\n";

@@ -65,29 +65,13 @@ std::string step_line(const Step& st, bool applied) {
             return "  - " + st.session_id + " on " + interface_text(st) + ": " +
                    (applied ? (st.done ? "removed" : "NOT removed") : "remove") + " (" + printable(st.detail) + ")\n";
         case StepKind::cannot:
-            return "  ! " + interface_text(st) + ": cannot, " + std::string(reason_name(st.reason)) +
+            return "  ! " + interface_text(st) + ": cannot, " + std::string(kReasonNames(st.reason)) +
                    (st.detail.empty() ? "" : ": " + printable(st.detail)) + "\n";
     }
     return "";
 }
 
 }  // namespace
-
-std::string_view reason_name(Reason r) {
-    switch (r) {
-        case Reason::none: return "none";
-        case Reason::not_attached: return "not_attached";
-        case Reason::unsupported_instance_type: return "unsupported_instance_type";
-        case Reason::interface_session_limit: return "interface_session_limit";
-        case Reason::session_number_taken: return "session_number_taken";
-        case Reason::session_quota: return "session_quota";
-        case Reason::access_denied: return "access_denied";
-        case Reason::throttled: return "throttled";
-        case Reason::interface_gone: return "interface_gone";
-        case Reason::refused: return "refused";
-    }
-    return "refused";
-}
 
 size_t Plan::count(StepKind kind) const {
     return static_cast<size_t>(std::count_if(steps.begin(), steps.end(), [kind](const Step& s) { return s.kind == kind; }));

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/enum_names.hpp"
 #include "cloud/ec2.hpp"
 #include "sessions/selector.hpp"
 
@@ -32,12 +33,19 @@ enum class Reason : uint8_t {
     interface_gone,             // deleted between the listing and the create
     refused,                    // any other answer of EC2's
 };
-inline constexpr Reason kReasons[] = {Reason::not_attached,         Reason::unsupported_instance_type,
-                                      Reason::interface_session_limit, Reason::session_number_taken,
-                                      Reason::session_quota,        Reason::access_denied,
-                                      Reason::throttled,            Reason::interface_gone,
-                                      Reason::refused};
-std::string_view reason_name(Reason r);
+// The `reason` labels; every row but none's is a reason an interface is not mirrored.
+inline constexpr auto kReasonNames = enum_names<Reason>({
+    {Reason::none, "none"},
+    {Reason::not_attached, "not_attached"},
+    {Reason::unsupported_instance_type, "unsupported_instance_type"},
+    {Reason::interface_session_limit, "interface_session_limit"},
+    {Reason::session_number_taken, "session_number_taken"},
+    {Reason::session_quota, "session_quota"},
+    {Reason::access_denied, "access_denied"},
+    {Reason::throttled, "throttled"},
+    {Reason::interface_gone, "interface_gone"},
+    {Reason::refused, "refused"},
+});
 
 struct Step {
     StepKind kind = StepKind::keep;

@@ -104,27 +104,25 @@ void Uploader::rescan() {
     if (added > 0) options_.log("upload: " + std::to_string(added) + " finished captures on disk queued for upload");
 }
 
-bool Uploader::put(cloud::S3Client& s3, const FinishedCapture& c, const std::string& name, std::string_view tree,
-                   UploadOutcome& outcome) {
+Result<Done, UploadOutcome> Uploader::put(cloud::S3Client& s3, const FinishedCapture& c, const std::string& name,
+                                          std::string_view tree) {
     auto opened = files_access_->open(c, name);
     if (!opened) {
-        outcome = opened.error().error == ENOENT ? UploadOutcome::missing : UploadOutcome::unreadable;
-        if (outcome == UploadOutcome::unreadable) options_.log("upload: cannot read " + opened.error().why);
-        return false;
+        if (opened.error().error == ENOENT) return fail(UploadOutcome::missing);
+        options_.log("upload: cannot read " + opened.error().why);
+        return fail(UploadOutcome::unreadable);
     }
     const UniqueFd fd(*opened);
     struct stat st{};
     if (fstat(fd.get(), &st) != 0) {
-        outcome = UploadOutcome::unreadable;
         options_.log("upload: cannot read " + c.directory + "/" + name + ": " + std::strerror(errno));
-        return false;
+        return fail(UploadOutcome::unreadable);
     }
     const auto key =
         cloud::capture_object_key({options_.prefix, c.session, options_.collector_id, name, capture_start(c), tree});
     if (!key) {
-        outcome = UploadOutcome::unreadable;
         options_.log("upload: " + c.directory + "/" + name + " cannot be named in the store: " + key.error());
-        return false;
+        return fail(UploadOutcome::unreadable);
     }
     cloud::ObjectWrite write;
     write.storage_class = options_.storage_class;
@@ -140,23 +138,22 @@ bool Uploader::put(cloud::S3Client& s3, const FinishedCapture& c, const std::str
         const cloud::AwsError& e = stored.error();
         // A request we can never make (a name or metadata S3 would refuse) is not retried.
         const bool hopeless = e.http_status == 0 && !e.retryable && e.code == "InvalidRequest";
-        outcome = hopeless ? UploadOutcome::unreadable : UploadOutcome::failed;
         if (!cancel_.load()) options_.log("upload: " + c.directory + "/" + name + ": " + e.describe());
-        return false;
+        return fail(hopeless ? UploadOutcome::unreadable : UploadOutcome::failed);
     }
     bytes_.fetch_add(uint64_t(st.st_size), std::memory_order_relaxed);
-    return true;
+    return {};
 }
 
 std::optional<UploadOutcome> Uploader::attempt(cloud::S3Client& s3, const FinishedCapture& c) {
-    UploadOutcome outcome = UploadOutcome::uploaded;
-    bool stored = put(s3, c, c.file_name, cloud::kPcapTree, outcome);
+    auto stored = put(s3, c, c.file_name, cloud::kPcapTree);
     // An index that is gone is no reason to keep the capture back.
-    if (stored && !c.index_name.empty() && !put(s3, c, c.index_name, cloud::kFlowsTree, outcome))
-        stored = outcome == UploadOutcome::missing;
+    if (stored && !c.index_name.empty())
+        if (auto index = put(s3, c, c.index_name, cloud::kFlowsTree); !index && index.error() != UploadOutcome::missing)
+            stored = index;
     if (!stored) {
         if (cancel_.load()) return std::nullopt;  // cut short by a drain: neither a failure nor done
-        return outcome;
+        return stored.error();
     }
     if (auto settled = files_access_->settle(c, options_.delete_after_upload); !settled)
         options_.log("upload: stored, but " + settled.error());

@@ -137,9 +137,9 @@ private:
     // One attempt at a capture: what became of it (failed: it stays queued),
     // nothing when a drain cut it short.
     std::optional<UploadOutcome> attempt(cloud::S3Client& s3, const FinishedCapture& capture);
-    // Uploads one file of the capture to the tree; false with `outcome` (and the log) when it did not.
-    bool put(cloud::S3Client& s3, const FinishedCapture& capture, const std::string& name, std::string_view tree,
-             UploadOutcome& outcome);
+    // Uploads one file of the capture to the tree; what became of it (and the log) when it did not.
+    Result<Done, UploadOutcome> put(cloud::S3Client& s3, const FinishedCapture& capture, const std::string& name,
+                                    std::string_view tree);
     void count(UploadOutcome outcome) { files_[size_t(outcome)].fetch_add(1, std::memory_order_relaxed); }
     void wait_before_retry(uint32_t failures);
 
