@@ -41,7 +41,8 @@ public:
         if (!token) return fail(credential_error("InvalidIdentityToken", settings_.token_file + ": " + why));
         const std::string_view trimmed = trim_line(*token);
         if (trimmed.empty())
-            return fail(credential_error("InvalidIdentityToken", settings_.token_file + ": web identity token file is empty"));
+            return fail(
+                credential_error("InvalidIdentityToken", settings_.token_file + ": web identity token file is empty"));
         HttpRequest request;
         request.method = "POST";
         request.url = settings_.sts_url + "/";
@@ -204,14 +205,16 @@ Result<Credentials> parse_sts_credentials(std::string_view xml) {
     Credentials c{xml_text(*node, "AccessKeyId"), xml_text(*node, "SecretAccessKey"), xml_text(*node, "SessionToken"),
                   parse_aws_time(xml_text(*node, "Expiration"))};
     if (c.access_key_id.empty() || c.secret_access_key.empty() || c.session_token.empty() || !c.expiration)
-        return fail(credential_error("MalformedAnswer", "STS credentials lack a key id, secret, session token or expiration"));
+        return fail(
+            credential_error("MalformedAnswer", "STS credentials lack a key id, secret, session token or expiration"));
     return c;
 }
 
 Result<Credentials> parse_imds_credentials(std::string_view text) {
     ConfigError error;
     const auto doc = json::parse(text, error);
-    if (!doc) return fail(credential_error("MalformedAnswer", "instance role credentials are not JSON: " + json::describe(error)));
+    if (!doc)
+        return fail(credential_error("MalformedAnswer", "instance role credentials are not JSON: " + json::describe(error)));
     const auto field = [&](std::string_view key) { return json::string_member(*doc, key).value_or(""); };
     const std::string code = field("Code");
     if (code != "Success")

@@ -192,7 +192,8 @@ Result<std::vector<XmlTree>> Ec2Client::pages(std::string_view action, std::vect
         out.push_back(response);
         if (next.empty()) return out;
         // The same token twice would page forever.
-        if (next == token) return fail(local_error("MalformedAnswer", std::string(action) + " gave the same NextToken twice"));
+        if (next == token)
+            return fail(local_error("MalformedAnswer", std::string(action) + " gave the same NextToken twice"));
         token = std::move(next);
     }
     return fail(local_error("TooManyPages", std::string(action) + " still had more after " +
@@ -266,7 +267,8 @@ Result<MirrorSession> Ec2Client::create_mirror_session(const NewMirrorSession& s
         return fail(doc.error());
     }
     const XmlTree* item = xml_child(*ec2_response(doc.value(), "CreateTrafficMirrorSession"), "trafficMirrorSession");
-    if (!item) return fail(local_error("MalformedAnswer", "CreateTrafficMirrorSession: no <trafficMirrorSession> in the answer"));
+    if (!item)
+        return fail(local_error("MalformedAnswer", "CreateTrafficMirrorSession: no <trafficMirrorSession> in the answer"));
     return parse_mirror_session(*item);
 }
 

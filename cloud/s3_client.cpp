@@ -408,7 +408,9 @@ Result<ListPage> S3Client::list_objects_page(std::string_view prefix, std::strin
         object.key = xml_text(node, "Key");
         if (encoded) {
             const auto decoded = url_decode(object.key);
-            if (!decoded) return fail(AwsError{answer->status, "MalformedAnswer", "key " + quote(object.key) + " is not URL-encoded", "", false, context});
+            if (!decoded)
+                return fail(AwsError{answer->status, "MalformedAnswer", "key " + quote(object.key) + " is not URL-encoded",
+                                     "", false, context});
             object.key = *decoded;
         }
         object.size = to_uint(xml_text(node, "Size"));
@@ -420,7 +422,8 @@ Result<ListPage> S3Client::list_objects_page(std::string_view prefix, std::strin
     if (xml_text(*root, "IsTruncated") == "true") {
         page.next_continuation_token = xml_text(*root, "NextContinuationToken");
         if (page.next_continuation_token.empty())
-            return fail(AwsError{answer->status, "MalformedAnswer", "a truncated listing without NextContinuationToken", "", false, context});
+            return fail(AwsError{answer->status, "MalformedAnswer", "a truncated listing without NextContinuationToken", "",
+                                 false, context});
     }
     return page;
 }

@@ -8,7 +8,8 @@ namespace mirrortap::cloud {
 
 mirrortap::Result<XmlTree> parse_xml(std::string_view text, size_t max_bytes) {
     if (text.size() > max_bytes)
-        return fail("XML answer of " + std::to_string(text.size()) + " bytes is larger than " + std::to_string(max_bytes));
+        return fail("XML answer of " + std::to_string(text.size()) + " bytes is larger than " +
+                    std::to_string(max_bytes));
     std::istringstream in{std::string(text)};
     XmlTree tree;
     try {

@@ -242,7 +242,8 @@ SettingsTable<Config> make_table() {
          .help = "publish this collector's figures to CloudWatch under this namespace (PutMetricData): packets received, "
                  "dropped and refused by reason, disk free, upload backlog, health\noff when empty",
          .on_reload = OnReload::restart,
-         .value = parsed_value<C>(field<&C::cloudwatch, &CW::metric_namespace>, cloud::with_why<cloud::parse_cloudwatch_namespace>)},
+         .value = parsed_value<C>(field<&C::cloudwatch, &CW::metric_namespace>,
+                                  cloud::with_why<cloud::parse_cloudwatch_namespace>)},
         {.key = "cloudwatch.fleet", .default_text = "mirrortap", .group = kMonitoring,
          .help = "value of the one dimension, Fleet, of every figure: alarms add up the collectors of a fleet by it",
          .on_reload = OnReload::restart,

@@ -6,6 +6,7 @@
 #include "why_not.hpp"
 
 using namespace mirrortap::cloud;
+using mirrortap::test::why_not;
 
 namespace {
 
@@ -17,7 +18,7 @@ std::string value_of(const std::vector<QueryParam>& form, const std::string& nam
 
 XmlTree parsed(const std::string& text) {
     auto doc = parse_xml(text);
-    REQUIRE_MESSAGE(doc, mirrortap::test::why_not(doc));
+    REQUIRE_MESSAGE(doc, why_not(doc));
     return *doc;
 }
 

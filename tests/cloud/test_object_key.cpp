@@ -5,6 +5,7 @@
 #include "why_not.hpp"
 
 using namespace mirrortap::cloud;
+using mirrortap::test::why_not;
 using namespace std::chrono;
 
 namespace {
@@ -16,7 +17,7 @@ sys_seconds at(int y, unsigned mo, unsigned d, int h, int mi, int s) {
 std::string key_for(std::string_view prefix, std::string_view session, std::string_view collector,
                     std::string_view file, sys_seconds start) {
     const auto key = capture_object_key({prefix, session, collector, file, start});
-    REQUIRE_MESSAGE(key, mirrortap::test::why_not(key));
+    REQUIRE_MESSAGE(key, why_not(key));
     return *key;
 }
 
@@ -43,7 +44,7 @@ TEST_CASE("object_key: a flow index lies in the flows tree, at its pcap's partit
     CaptureObject index{"captures", "web", "i-1", "web-20240501T130502Z-000007.pcap.flows.json.gz",
                         at(2024, 5, 1, 13, 5, 2), kFlowsTree};
     const auto key = capture_object_key(index);
-    REQUIRE_MESSAGE(key, mirrortap::test::why_not(key));
+    REQUIRE_MESSAGE(key, why_not(key));
     CHECK(*key == "captures/flows/session=web/date=2024-05-01/hour=13/collector=i-1/"
                   "web-20240501T130502Z-000007.pcap.flows.json.gz");
     index.tree = "other";

@@ -5,6 +5,7 @@
 #include "why_not.hpp"
 
 using namespace mirrortap::cloud;
+using mirrortap::test::why_not;
 
 TEST_CASE("s3_address: UriEncode keeps only unreserved bytes, in uppercase hex") {
     CHECK(uri_encode("AZaz09-._~", false) == "AZaz09-._~");
@@ -57,16 +58,16 @@ TEST_CASE("s3_address: bucket names as S3 allows them") {
 }
 
 TEST_CASE("s3_address: object keys are 1 to 1024 bytes of UTF-8 without control characters") {
-    CHECK(mirrortap::test::why_not(check_object_key("a")) == "");
-    CHECK(mirrortap::test::why_not(check_object_key("café/☃/𝄞")) == "");
-    CHECK(mirrortap::test::why_not(check_object_key(std::string(1024, 'k'))) == "");
-    CHECK(mirrortap::test::why_not(check_object_key("")) != "");
-    CHECK(mirrortap::test::why_not(check_object_key(std::string(1025, 'k'))).find("longer than 1024") != std::string::npos);
-    CHECK(mirrortap::test::why_not(check_object_key("a\nb")).find("control character") != std::string::npos);
-    CHECK(mirrortap::test::why_not(check_object_key("\xC3")).find("UTF-8") != std::string::npos);          // cut short
-    CHECK(mirrortap::test::why_not(check_object_key("\xC0\xAF")).find("UTF-8") != std::string::npos);      // overlong '/'
-    CHECK(mirrortap::test::why_not(check_object_key("\xED\xA0\x80")).find("UTF-8") != std::string::npos);  // a surrogate
-    CHECK(mirrortap::test::why_not(check_object_key("\xFF")).find("UTF-8") != std::string::npos);
+    CHECK(why_not(check_object_key("a")) == "");
+    CHECK(why_not(check_object_key("café/☃/𝄞")) == "");
+    CHECK(why_not(check_object_key(std::string(1024, 'k'))) == "");
+    CHECK(why_not(check_object_key("")) != "");
+    CHECK(why_not(check_object_key(std::string(1025, 'k'))).find("longer than 1024") != std::string::npos);
+    CHECK(why_not(check_object_key("a\nb")).find("control character") != std::string::npos);
+    CHECK(why_not(check_object_key("\xC3")).find("UTF-8") != std::string::npos);          // cut short
+    CHECK(why_not(check_object_key("\xC0\xAF")).find("UTF-8") != std::string::npos);      // overlong '/'
+    CHECK(why_not(check_object_key("\xED\xA0\x80")).find("UTF-8") != std::string::npos);  // a surrogate
+    CHECK(why_not(check_object_key("\xFF")).find("UTF-8") != std::string::npos);
 }
 
 TEST_CASE("s3_address: endpoint URLs are a scheme, a host and a port, nothing more") {
@@ -85,14 +86,14 @@ TEST_CASE("s3_address: endpoint URLs are a scheme, a host and a port, nothing mo
 }
 
 TEST_CASE("s3_address: a location needs a valid bucket and region") {
-    CHECK(mirrortap::test::why_not(check_location({"captures", "eu-west-1", ""})) == "");
-    CHECK(mirrortap::test::why_not(check_location({"Capt", "eu-west-1", ""})).find("bucket name") != std::string::npos);
-    CHECK(mirrortap::test::why_not(check_location({"captures", "", ""})).find("region") != std::string::npos);
-    CHECK(mirrortap::test::why_not(check_location({"captures", "eu.west", ""})).find("region") != std::string::npos);
-    CHECK(mirrortap::test::why_not(check_location({"captures", "eu-west-1", "nope"})).find("http") != std::string::npos);
+    CHECK(why_not(check_location({"captures", "eu-west-1", ""})) == "");
+    CHECK(why_not(check_location({"Capt", "eu-west-1", ""})).find("bucket name") != std::string::npos);
+    CHECK(why_not(check_location({"captures", "", ""})).find("region") != std::string::npos);
+    CHECK(why_not(check_location({"captures", "eu.west", ""})).find("region") != std::string::npos);
+    CHECK(why_not(check_location({"captures", "eu-west-1", "nope"})).find("http") != std::string::npos);
     // S3-compatible stores take names AWS would not, as long as the path needs no escaping.
-    CHECK(mirrortap::test::why_not(check_location({"Local_Bucket", "us-east-1", "http://127.0.0.1:9000"})) == "");
-    CHECK(mirrortap::test::why_not(check_location({"a b", "us-east-1", "http://127.0.0.1:9000"})) != "");
+    CHECK(why_not(check_location({"Local_Bucket", "us-east-1", "http://127.0.0.1:9000"})) == "");
+    CHECK(why_not(check_location({"a b", "us-east-1", "http://127.0.0.1:9000"})) != "");
 }
 
 TEST_CASE("s3 address: plain http:// counts as in clear unless it stays on this host") {

@@ -16,6 +16,7 @@
 
 using namespace mirrortap;
 using namespace mirrortap::cloud;
+using mirrortap::test::why_not;
 
 namespace {
 
@@ -23,7 +24,7 @@ constexpr uint64_t kGiB = uint64_t(1) << 30;
 
 PartPlan plan(uint64_t size, uint64_t preferred) {
     const auto p = plan_parts(size, preferred);
-    REQUIRE_MESSAGE(p, test::why_not(p));
+    REQUIRE_MESSAGE(p, why_not(p));
     // Whatever the sizes, the parts cover the file exactly, within S3's limits.
     CHECK(p->count >= 1);
     CHECK(p->count <= kMaxParts);
@@ -74,7 +75,7 @@ TEST_CASE("part_plan: larger parts, in whole MiB, when 10,000 would not do") {
 TEST_CASE("part_plan: a file beyond 10,000 parts of 5 GiB is refused") {
     const auto refused = plan_parts(uint64_t(kMaxParts) * kMaxPartSize + 1, 16 * kMiB);
     CHECK_FALSE(refused);
-    CHECK(test::why_not(refused).find("10000 parts of 5 GiB") != std::string::npos);
+    CHECK(why_not(refused).find("10000 parts of 5 GiB") != std::string::npos);
 }
 
 TEST_CASE("retry: backoff ceilings double from the base and stop at the cap") {
@@ -115,12 +116,12 @@ TEST_CASE("s3_client: what an object write may carry") {
     ObjectWrite ok;
     ok.metadata = {{"session", "web"}, {"collector_id", "i-0abc"}, {"file-sha256", std::string(64, 'a')}};
     ok.storage_class = "STANDARD_IA";
-    CHECK(test::why_not(check_object_write(ok)) == "");
+    CHECK(why_not(check_object_write(ok)) == "");
 
     const auto refusal = [](auto change) {
         ObjectWrite w;
         change(w);
-        return test::why_not(check_object_write(w));
+        return why_not(check_object_write(w));
     };
     CHECK(refusal([](ObjectWrite& w) { w.metadata = {{"Session", "x"}}; }).find("lowercase") != std::string::npos);
     CHECK(refusal([](ObjectWrite& w) { w.metadata = {{"a b", "x"}}; }) != "");
@@ -143,7 +144,7 @@ TEST_CASE("s3_client: metadata names libcurl 7.88 would sign out of order are re
     const auto check = [](std::vector<std::pair<std::string, std::string>> metadata) {
         ObjectWrite w;
         w.metadata = std::move(metadata);
-        return test::why_not(check_object_write(w));
+        return why_not(check_object_write(w));
     };
     CHECK(check({{"part", "1"}, {"part2", "2"}}).find("out of order") != std::string::npos);
     CHECK(check({{"part-b", "1"}, {"part", "2"}}).find("out of order") != std::string::npos);
@@ -179,6 +180,6 @@ TEST_CASE("digest: a range of a file hashes like the same bytes in memory, and a
     CHECK(middle->content_md5() == digest(std::string_view(content).substr(1'000'001, 2'000'000)).content_md5());
     const auto short_file = digest_file_range(fd, content.size() - 10, 11);
     CHECK_FALSE(short_file);
-    CHECK(test::why_not(short_file).find("file ended") != std::string::npos);
+    CHECK(why_not(short_file).find("file ended") != std::string::npos);
     close(fd);
 }
