@@ -44,9 +44,9 @@ Collector::~Collector() {
 
 std::string Collector::open() {
     const auto config = this->config();
-    SharedOutputs outputs;
-    if (auto why = prepare_sinks(*config, outputs_, outputs); !why.empty()) return why;
-    outputs_ = std::move(outputs);
+    auto outputs = prepare_sinks(*config, outputs_);
+    if (!outputs) return outputs.error();
+    outputs_ = std::move(*outputs);
     if (!config->capture_interface.empty()) return open_rings(config);
     SocketGroup group = SocketGroup::open(config->listen, config->workers, config->rcvbuf_bytes);
     rcvbuf_granted_bytes_ = group.rcvbuf_granted_bytes;
@@ -61,11 +61,11 @@ std::string Collector::open() {
         }
     }
     for (uint32_t i = 0; i < group.fds.size(); ++i) {
-        std::vector<std::unique_ptr<Sink>> sinks;
-        if (auto why = make_sinks(*config, outputs_, services_, generation_, i, sinks); !why.empty()) return why;
+        auto sinks = make_sinks(*config, outputs_, services_, generation_, i);
+        if (!sinks) return sinks.error();
         auto source = geneve.fds.empty() ? std::make_unique<UdpSource>(group.fds[i])
                                          : std::make_unique<UdpSource>(group.fds[i], geneve.fds[i]);
-        workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(sinks), retirer_));
+        workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(*sinks), retirer_));
     }
     return "";
 }
@@ -79,14 +79,14 @@ std::string Collector::open_rings(const std::shared_ptr<const Config>& config) {
     group.port_guard = -1;
     rcvbuf_granted_bytes_ = config->rcvbuf_bytes;  // a ring is what was asked, or open failed
     for (uint32_t i = 0; i < group.rings.size(); ++i) {
-        std::vector<std::unique_ptr<Sink>> sinks;
-        if (auto why = make_sinks(*config, outputs_, services_, generation_, i, sinks); !why.empty()) {
+        auto sinks = make_sinks(*config, outputs_, services_, generation_, i);
+        if (!sinks) {
             group.rings.erase(group.rings.begin(), group.rings.begin() + i);  // the workers own the others
             group.close();
-            return why;
+            return sinks.error();
         }
         auto source = std::make_unique<RingSource>(group.rings[i]);
-        workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(sinks), retirer_));
+        workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(*sinks), retirer_));
     }
     return "";
 }
@@ -165,12 +165,16 @@ std::string Collector::reload(Config next, std::vector<std::string>& notes) {
     if (!settled(std::chrono::seconds(5)))
         return "the previous reload is still being applied (a worker has not switched, or the sinks it replaced "
                "are still closing)";
-    SharedOutputs outputs;
-    if (auto why = prepare_sinks(next, outputs_, outputs); !why.empty()) return why;
+    auto prepared = prepare_sinks(next, outputs_);
+    if (!prepared) return prepared.error();
+    SharedOutputs outputs = std::move(*prepared);
     const uint64_t generation = generation_ + 1;
     std::vector<std::vector<std::unique_ptr<Sink>>> sinks(workers_.size());
-    for (uint32_t i = 0; i < workers_.size(); ++i)
-        if (auto why = make_sinks(next, outputs, services_, generation, i, sinks[i]); !why.empty()) return why;
+    for (uint32_t i = 0; i < workers_.size(); ++i) {
+        auto made = make_sinks(next, outputs, services_, generation, i);
+        if (!made) return made.error();
+        sinks[i] = std::move(*made);
+    }
 
     // Nothing below can fail.
     auto adopted = std::make_shared<const Config>(std::move(next));

@@ -362,17 +362,16 @@ SourceStats RingSource::stats() const {
     if (getsockopt(ring_.fd, SOL_PACKET, PACKET_STATISTICS, &s, &len) == 0)
         ring_drops_.fetch_add(s.tp_drops, std::memory_order_relaxed);
     SourceStats out{ring_drops_.load(std::memory_order_relaxed), fragments_.get(), {}};
-    for (size_t r = 0; r < kOuterRefusalCount; ++r) out.refused[r] = refused_[r].get();
+    for (size_t r = 0; r < kOuterRefusalNames.size(); ++r) out.refused[r] = refused_[r].get();
     return out;
 }
 
-bool RingSource::healthy(std::string& why) const {
+Result<> RingSource::health() const {
     const int error = link_error_.load(std::memory_order_relaxed);
-    if (error == 0) return true;
+    if (error == 0) return {};
     // A deleted interface never comes back to this socket (a new one has a new
     // index): only a restart receives again, which is what a red /healthz gets.
-    why = std::string("the capture interface is down or gone (") + std::strerror(error) + "): nothing can arrive";
-    return false;
+    return fail(std::string("the capture interface is down or gone (") + std::strerror(error) + "): nothing can arrive");
 }
 
 bool RingSource::block_ready(size_t index) const {

@@ -81,10 +81,9 @@ public:
         into_->closed.store(true, std::memory_order_release);
     }
     SinkStats stats() const override { return {}; }
-    bool healthy(std::string& why) const override {
-        if (!broken.load()) return true;
-        why = "told to be broken";
-        return false;
+    Result<> health() const override {
+        if (!broken.load()) return {};
+        return fail("told to be broken");
     }
 
     std::atomic<bool> hold{false};  // write() waits while set

@@ -54,6 +54,20 @@ std::shared_ptr<const Config> config_naming(uint32_t vni, const std::string& nam
 
 }  // namespace
 
+TEST_CASE("worker: a GENEVE refusal is counted under the name decap gives its error") {
+    for (const GeneveRefusal& g : kGeneveRefusals) {
+        CAPTURE(to_string(g.error));
+        CHECK(kRefusalNames(g.refusal) == to_string(g.error));
+        GeneveResult r;
+        r.error = g.error;
+        CHECK(refusal_for(r) == g.refusal);
+    }
+    GeneveResult inner;
+    inner.error = GeneveError::vxlan;
+    inner.vxlan_error = DecapError::no_vni_flag;
+    CHECK(refusal_for(inner) == Refusal::no_vni_flag);
+}
+
 TEST_CASE("worker: each session's packets reach the sinks it feeds, in the order they were sent") {
     // VNI 7 feeds only pcap; 8 and 9 feed every sink. Sent interleaved, so
     // each received batch mixes the three.
