@@ -350,13 +350,14 @@ Exporter::~Exporter() = default;
 
 std::vector<MetricFamily> Exporter::collect() const { return metrics_->Collect(); }
 
-std::string Exporter::open() {
+Result<> Exporter::open() {
     const auto listen = collector_.config()->metrics_listen;
-    if (!listen) return "";
+    if (!listen) return {};
     server_ = std::make_unique<HttpServer>(
         HttpServer::DeferringHandler([this](const HttpRequest& r, HttpReply reply) { answer(r, std::move(reply)); }));
-    if (auto why = server_->bind(*listen); !why.empty()) return "cannot serve metrics on " + listen->text + ": " + why;
-    return "";
+    if (auto why = server_->bind(*listen); !why.empty())
+        return fail("cannot serve metrics on " + listen->text + ": " + why);
+    return {};
 }
 
 void Exporter::start() {

@@ -55,13 +55,13 @@ void print_summary(const Collector& c) {
 // whole and the running one stays; either way every open file is finished.
 void reload(int argc, char** argv, Collector& collector) {
     CliRequest next = parse_collector_cli(argc, argv);
-    std::string why;
+    Result<> reloaded;
     std::vector<std::string> notes;
-    if (next.errors.empty()) why = collector.reload(std::move(next.config), notes);
+    if (next.errors.empty()) reloaded = collector.reload(std::move(next.config), notes);
     for (const auto& e : next.errors) std::cerr << kProgram << ": reload refused: " << e << "\n";
-    if (!why.empty()) std::cerr << kProgram << ": reload refused: " << why << "\n";
+    if (!reloaded) std::cerr << kProgram << ": reload refused: " << reloaded.error() << "\n";
     for (const auto& n : notes) std::cerr << kProgram << ": reload: " << n << "\n";
-    if (next.errors.empty() && why.empty()) {
+    if (next.errors.empty() && reloaded) {
         std::cerr << kProgram << ": reloaded " << (next.config_path.empty() ? "flags" : printable(next.config_path))
                   << std::endl;
     } else {
@@ -184,11 +184,11 @@ int main(int argc, char** argv) {
 
     raise_descriptor_limit();  // before the collector resolves pcap.max_open_files from it
     Collector collector(std::move(req.config), uploader);
-    if (auto why = collector.open(); !why.empty()) return exit_failed(why);
+    if (auto opened = collector.open(); !opened) return exit_failed(opened.error());
     warn_if_rcvbuf_capped(collector);
     if (auto fits = fit_descriptor_budget(collector); !fits) return exit_failed(fits.error());
     Exporter exporter(collector, uploader.get());
-    if (auto why = exporter.open(); !why.empty()) return exit_failed(why);
+    if (auto serving = exporter.open(); !serving) return exit_failed(serving.error());
     // Sockets, sinks and the metrics port are open: root is no longer needed.
     // No thread exists yet (each is started below), so every one is born
     // with the user's identity and none can keep root's.
@@ -247,14 +247,14 @@ int main(int argc, char** argv) {
                                 .log = [](const std::string& line) {
                                     std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
                                 }});
-    if (auto why = lifecycle.start(); !why.empty()) return exit_failed(why);
+    if (auto watching = lifecycle.start(); !watching) return exit_failed(watching.error());
     // The figures of /metrics for CloudWatch, for operators without Prometheus.
     CloudWatchPublisher cloudwatch({.config = config->cloudwatch,
                                     .collect = [&] { return exporter.collect(); },
                                     .log = [](const std::string& line) {
                                         std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
                                     }});
-    if (auto why = cloudwatch.start(); !why.empty()) return exit_failed(why);
+    if (auto publishing = cloudwatch.start(); !publishing) return exit_failed(publishing.error());
     io.run();
     cloudwatch.stop();
     lifecycle.stop();

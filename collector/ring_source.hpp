@@ -73,9 +73,10 @@ struct RingGroup {
     std::vector<Ring> rings;
     int port_guard = -1;
     uint16_t port = 0;     // the listen port (the kernel's choice when --listen said 0)
-    std::string error;     // set when opening failed; nothing is open then
-    // ring_bytes: each ring's size (--rcvbuf), in whole blocks.
-    static RingGroup open(const std::string& interface, const Endpoint& listen, size_t count, uint64_t ring_bytes);
+    // ring_bytes: each ring's size (--rcvbuf), in whole blocks. Nothing is
+    // left open when it fails.
+    static Result<RingGroup> open(const std::string& interface, const Endpoint& listen, size_t count,
+                                  uint64_t ring_bytes);
     void close();  // what the sources did not take over
 };
 
