@@ -98,20 +98,20 @@ CloudWatchPublisher::CloudWatchPublisher(CloudWatchPublish publish) : publish_(s
 
 CloudWatchPublisher::~CloudWatchPublisher() { stop(); }
 
-std::string CloudWatchPublisher::start() {
+Result<> CloudWatchPublisher::start() {
     CloudWatchConfig& config = publish_.config;
-    if (!config.enabled() || thread_.joinable()) return "";
-    std::string why;
+    if (!config.enabled() || thread_.joinable()) return {};
+    std::string why;  // cloud/'s readers of the environment say why through it
     // The SDKs' endpoint variables, when the config names none.
     if (config.endpoint.empty()) {
         const auto from_env = cloud::endpoint_from_environment(publish_.env, "CLOUDWATCH", why);
-        if (!from_env) return "cloudwatch: " + why;
+        if (!from_env) return fail("cloudwatch: " + why);
         config.endpoint = *from_env;
     }
     source_ = cloud::choose_credential_source(publish_.env, why);
-    if (!source_) return "cloudwatch: " + why;
+    if (!source_) return fail("cloudwatch: " + why);
     thread_ = std::thread([this] { run(); });
-    return "";
+    return {};
 }
 
 void CloudWatchPublisher::stop() {

@@ -179,25 +179,25 @@ LifecycleWatcher::LifecycleWatcher(LifecycleWatch watch) : watch_(std::move(watc
 
 LifecycleWatcher::~LifecycleWatcher() { stop(); }
 
-std::string LifecycleWatcher::start() {
-    if (!watch_.config.enabled() || thread_.joinable()) return "";
-    std::string why;
+Result<> LifecycleWatcher::start() {
+    if (!watch_.config.enabled() || thread_.joinable()) return {};
+    std::string why;  // cloud/'s readers of the environment say why through it
     // The SDKs' endpoint variables, when the config names none.
     if (watch_.config.endpoint.empty()) {
         const auto from_env = cloud::endpoint_from_environment(watch_.env, "AUTO_SCALING", why);
-        if (!from_env) return "lifecycle: " + why;
+        if (!from_env) return fail("lifecycle: " + why);
         watch_.config.endpoint = *from_env;
     }
     const auto imds = cloud::imds_settings_from_environment(watch_.env, why);
     if (!imds) {
-        if (!why.empty()) return "lifecycle: " + why;
+        if (!why.empty()) return fail("lifecycle: " + why);
         watch_.log("lifecycle: instance metadata is disabled (AWS_EC2_METADATA_DISABLED): not watching for scale-in");
-        return "";
+        return {};
     }
     auto credentials = cloud::choose_credential_source(watch_.env, why);
-    if (!credentials) return "lifecycle: " + why;
+    if (!credentials) return fail("lifecycle: " + why);
     thread_ = std::thread([run = std::make_shared<Run>(*this, *imds, std::move(credentials))] { (*run)(); });
-    return "";
+    return {};
 }
 
 void LifecycleWatcher::stop() {
