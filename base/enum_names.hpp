@@ -5,6 +5,8 @@
 //   - row i names value i (the enum is dense from 0 and the rows are in its order),
 //   - the enum has no named value past the last row,
 //   - every name is non-empty snake_case ([a-z0-9_]) and no two are the same.
+// `enum_phrases` makes the same table for words shown to people in a sentence
+// ("the Amazon Time Sync Service"): the same checks but snake_case.
 // A failed check is a compile error at the table's definition ("call to
 // non-constexpr function ... enum_table_error").
 #pragma once
@@ -47,18 +49,22 @@ constexpr bool snake_case(std::string_view name) {
 
 }  // namespace enum_names_detail
 
+enum class NameStyle { snake_case, phrase };
+
 template <class E, size_t N>
 class EnumNames {
     static_assert(std::is_enum_v<E>);
 
 public:
-    consteval explicit EnumNames(const EnumName<E> (&rows)[N]) {
+    consteval EnumNames(const EnumName<E> (&rows)[N], NameStyle style) {
         using namespace enum_names_detail;
         for (size_t i = 0; i < N; ++i) {
             rows_[i] = rows[i];
             if (size_t(std::underlying_type_t<E>(rows[i].value)) != i)
                 enum_table_error("row i must name value i: values dense from 0, rows in the enum's order");
-            if (!snake_case(rows[i].name)) enum_table_error("a name must be non-empty snake_case");
+            if (rows[i].name.empty()) enum_table_error("a name must not be empty");
+            if (style == NameStyle::snake_case && !snake_case(rows[i].name))
+                enum_table_error("a name must be snake_case");
             for (size_t j = 0; j < i; ++j)
                 if (rows[j].name == rows[i].name) enum_table_error("two values share a name");
         }
@@ -89,7 +95,12 @@ private:
 // `inline constexpr auto kDecapErrorNames = enum_names<DecapError>({{DecapError::too_short, "too_short"}, ...});`
 template <class E, size_t N>
 consteval EnumNames<E, N> enum_names(const EnumName<E> (&rows)[N]) {
-    return EnumNames<E, N>(rows);
+    return EnumNames<E, N>(rows, NameStyle::snake_case);
+}
+
+template <class E, size_t N>
+consteval EnumNames<E, N> enum_phrases(const EnumName<E> (&rows)[N]) {
+    return EnumNames<E, N>(rows, NameStyle::phrase);
 }
 
 }  // namespace mirrortap

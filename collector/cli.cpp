@@ -22,9 +22,9 @@ FlagTable<Config> flags_and_actions() {
 // Who may own what root reads: root, whoever runs us, and the --user.
 std::vector<uid_t> trusted_owners(const Config& config) {
     std::vector<uid_t> owners = {0, geteuid()};
-    std::string why;  // an unknown --user is refused where privileges are dropped
+    // An unknown --user is refused where privileges are dropped.
     if (!config.user.empty())
-        if (const auto user = lookup_user(config.user, why)) owners.push_back(user->uid);
+        if (const auto user = lookup_user(config.user)) owners.push_back(user->uid);
     return owners;
 }
 

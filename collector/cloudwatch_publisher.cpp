@@ -98,20 +98,20 @@ CloudWatchPublisher::CloudWatchPublisher(CloudWatchPublish publish) : publish_(s
 
 CloudWatchPublisher::~CloudWatchPublisher() { stop(); }
 
-std::string CloudWatchPublisher::start() {
+Result<> CloudWatchPublisher::start() {
     CloudWatchConfig& config = publish_.config;
-    if (!config.enabled() || thread_.joinable()) return "";
+    if (!config.enabled() || thread_.joinable()) return {};
     // The SDKs' endpoint variables, when the config names none.
     if (config.endpoint.empty()) {
         const auto from_env = cloud::endpoint_from_environment(publish_.env, "CLOUDWATCH");
-        if (!from_env) return "cloudwatch: " + from_env.error();
+        if (!from_env) return fail("cloudwatch: " + from_env.error());
         config.endpoint = *from_env;
     }
     auto source = cloud::choose_credential_source(publish_.env);
-    if (!source) return "cloudwatch: " + source.error();
+    if (!source) return fail("cloudwatch: " + source.error());
     source_ = std::move(*source);
     thread_ = std::thread([this] { run(); });
-    return "";
+    return {};
 }
 
 void CloudWatchPublisher::stop() {

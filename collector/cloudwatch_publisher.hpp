@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/result.hpp"
 #include "cloud/cloudwatch.hpp"
 #include "cloud/environment.hpp"
 #include "config/config.hpp"
@@ -59,10 +60,10 @@ public:
     CloudWatchPublisher(const CloudWatchPublisher&) = delete;
     CloudWatchPublisher& operator=(const CloudWatchPublisher&) = delete;
 
-    // Starts the thread; "" or why not (a malformed AWS_* setting, no
+    // Starts the thread, or says why not (a malformed AWS_* setting, no
     // credential source): a configured publisher that cannot work is refused
     // at start. Nothing happens while config.enabled() is false.
-    std::string start();
+    Result<> start();
     // Stops a send under way and the thread; sends nothing more.
     void stop();
 

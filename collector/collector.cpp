@@ -42,53 +42,57 @@ Collector::~Collector() {
     if (port_guard_ >= 0) ::close(port_guard_);
 }
 
-std::string Collector::open() {
+Result<> Collector::open() {
     const auto config = this->config();
-    SharedOutputs outputs;
-    if (auto why = prepare_sinks(*config, outputs_, outputs); !why.empty()) return why;
-    outputs_ = std::move(outputs);
+    auto outputs = prepare_sinks(*config, outputs_);
+    if (!outputs) return fail(std::move(outputs).error());
+    outputs_ = std::move(*outputs);
     if (!config->capture_interface.empty()) return open_rings(config);
-    SocketGroup group = SocketGroup::open(config->listen, config->workers, config->rcvbuf_bytes);
+    auto opened = SocketGroup::open(config->listen, config->workers, config->rcvbuf_bytes);
+    if (!opened) return fail(std::move(opened).error());
+    SocketGroup group = std::move(*opened);
     rcvbuf_granted_bytes_ = group.rcvbuf_granted_bytes;
-    if (!group.error.empty()) return group.error;
     // GENEVE: a second group, steered to the same worker index by the same VNI.
     SocketGroup geneve;
     if (config->listen_geneve) {
-        geneve = SocketGroup::open(*config->listen_geneve, config->workers, config->rcvbuf_bytes, Encapsulation::geneve);
-        if (!geneve.error.empty()) {
+        auto opened_geneve =
+            SocketGroup::open(*config->listen_geneve, config->workers, config->rcvbuf_bytes, Encapsulation::geneve);
+        if (!opened_geneve) {
             for (int fd : group.fds) ::close(fd);
-            return geneve.error;
+            return fail(std::move(opened_geneve).error());
         }
+        geneve = std::move(*opened_geneve);
     }
     for (uint32_t i = 0; i < group.fds.size(); ++i) {
-        std::vector<std::unique_ptr<Sink>> sinks;
-        if (auto why = make_sinks(*config, outputs_, services_, generation_, i, sinks); !why.empty()) return why;
+        auto sinks = make_sinks(*config, outputs_, services_, generation_, i);
+        if (!sinks) return fail(std::move(sinks).error());
         auto source = geneve.fds.empty() ? std::make_unique<UdpSource>(group.fds[i])
                                          : std::make_unique<UdpSource>(group.fds[i], geneve.fds[i]);
-        workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(sinks), retirer_));
+        workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(*sinks), retirer_));
     }
-    return "";
+    return {};
 }
 
 // --capture-interface: a ring per worker instead of a socket. The port
 // guard stays open as long as the collector (see RingGroup).
-std::string Collector::open_rings(const std::shared_ptr<const Config>& config) {
-    RingGroup group = RingGroup::open(config->capture_interface, config->listen, config->workers, config->rcvbuf_bytes);
-    if (!group.error.empty()) return group.error;
+Result<> Collector::open_rings(const std::shared_ptr<const Config>& config) {
+    auto opened = RingGroup::open(config->capture_interface, config->listen, config->workers, config->rcvbuf_bytes);
+    if (!opened) return fail(std::move(opened).error());
+    RingGroup group = std::move(*opened);
     port_guard_ = group.port_guard;
     group.port_guard = -1;
     rcvbuf_granted_bytes_ = config->rcvbuf_bytes;  // a ring is what was asked, or open failed
     for (uint32_t i = 0; i < group.rings.size(); ++i) {
-        std::vector<std::unique_ptr<Sink>> sinks;
-        if (auto why = make_sinks(*config, outputs_, services_, generation_, i, sinks); !why.empty()) {
+        auto sinks = make_sinks(*config, outputs_, services_, generation_, i);
+        if (!sinks) {
             group.rings.erase(group.rings.begin(), group.rings.begin() + i);  // the workers own the others
             group.close();
-            return why;
+            return fail(std::move(sinks).error());
         }
         auto source = std::make_unique<RingSource>(group.rings[i]);
-        workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(sinks), retirer_));
+        workers_.push_back(std::make_unique<Worker>(config, budget_, std::move(source), std::move(*sinks), retirer_));
     }
-    return "";
+    return {};
 }
 
 void Collector::start() {
@@ -152,7 +156,7 @@ bool Collector::settled(std::chrono::milliseconds timeout) {
     return retirer_.wait_idle(std::max(left, std::chrono::milliseconds(0)));
 }
 
-std::string Collector::reload(Config next, std::vector<std::string>& notes) {
+Result<> Collector::reload(Config next, std::vector<std::string>& notes) {
     const auto running = config();
     const Config& now = *running;
     if (next.workers == 0) next.workers = now.workers;
@@ -163,14 +167,18 @@ std::string Collector::reload(Config next, std::vector<std::string>& notes) {
     // TAPs, the stream) and every worker's sinks. A failure drops what was
     // built; the running outputs and sinks never saw any of it.
     if (!settled(std::chrono::seconds(5)))
-        return "the previous reload is still being applied (a worker has not switched, or the sinks it replaced "
-               "are still closing)";
-    SharedOutputs outputs;
-    if (auto why = prepare_sinks(next, outputs_, outputs); !why.empty()) return why;
+        return fail("the previous reload is still being applied (a worker has not switched, or the sinks it replaced "
+                    "are still closing)");
+    auto prepared = prepare_sinks(next, outputs_);
+    if (!prepared) return fail(std::move(prepared).error());
+    SharedOutputs outputs = std::move(*prepared);
     const uint64_t generation = generation_ + 1;
     std::vector<std::vector<std::unique_ptr<Sink>>> sinks(workers_.size());
-    for (uint32_t i = 0; i < workers_.size(); ++i)
-        if (auto why = make_sinks(next, outputs, services_, generation, i, sinks[i]); !why.empty()) return why;
+    for (uint32_t i = 0; i < workers_.size(); ++i) {
+        auto made = make_sinks(next, outputs, services_, generation, i);
+        if (!made) return fail(std::move(made).error());
+        sinks[i] = std::move(*made);
+    }
 
     // Nothing below can fail.
     auto adopted = std::make_shared<const Config>(std::move(next));
@@ -187,7 +195,7 @@ std::string Collector::reload(Config next, std::vector<std::string>& notes) {
     // "reloaded" means every packet read from now on meets the new config.
     if (!all_switched(std::chrono::steady_clock::now() + std::chrono::seconds(5)))
         notes.push_back("a worker took over 5 s to switch; it will switch after its current batch");
-    return "";
+    return {};
 }
 
 void Collector::stop() {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/result.hpp"
 #include "collector/sink_retirer.hpp"
 #include "collector/worker.hpp"
 #include "config/config.hpp"
@@ -28,8 +29,8 @@ public:
     explicit Collector(Config config, std::shared_ptr<FinishedCaptureListener> finished_captures = nullptr);
     ~Collector();
 
-    // Opens sockets and prepares sinks; returns a one-line error, or "".
-    std::string open();
+    // Opens sockets and prepares sinks; fails with a one-line error.
+    Result<> open();
     // Starts every thread: the pcap writer, the retirer, shared outputs' and
     // the receive workers. None runs before (open() starts none), so that
     // they are all born after root was dropped.
@@ -45,8 +46,8 @@ public:
     // value, each with a note in `notes`. All or nothing: everything that can
     // fail (groups, directories, TAPs, the stream, every worker's sinks) is
     // tried aside first; when anything fails, nothing running has changed.
-    // Returns "" or why it was refused. Not for concurrent callers.
-    std::string reload(Config next, std::vector<std::string>& notes);
+    // Fails with why it was refused. Not for concurrent callers.
+    Result<> reload(Config next, std::vector<std::string>& notes);
     // Stops receiving, drains what the kernel queued, flushes and closes every sink.
     void stop();
 
@@ -64,7 +65,7 @@ public:
     uint64_t rcvbuf_granted_bytes() const { return rcvbuf_granted_bytes_; }
 
 private:
-    std::string open_rings(const std::shared_ptr<const Config>& config);
+    Result<> open_rings(const std::shared_ptr<const Config>& config);
     // True once every worker runs generation_ (or has ended), waiting until `deadline`.
     bool all_switched(std::chrono::steady_clock::time_point deadline) const;
     // True once every worker runs generation_ and the sinks they replaced are

@@ -52,7 +52,7 @@ struct Family {
 struct ExpiredTotals {
     uint64_t sessions = 0, packets = 0, bytes = 0;
     std::array<uint64_t, kSinkKindCount> fed{}, written{};
-    std::array<std::array<uint64_t, kSinkDropReasonCount>, kSinkKindCount> dropped{};
+    std::array<std::array<uint64_t, kSinkDropReasonNames.size()>, kSinkKindCount> dropped{};
     void add(const ExpiredSessions& e) {
         sessions += e.sessions.get();
         packets += e.packets.get();
@@ -62,7 +62,7 @@ struct ExpiredTotals {
             for (uint32_t bank = 0; bank < kCounterBanks; ++bank) {
                 const SinkCounters& k = e.sinks[counter_slot(kind, bank)];
                 written[kind] += k.written.get();
-                for (size_t r = 0; r < kSinkDropReasonCount; ++r) dropped[kind][r] += k.dropped[r].get();
+                for (size_t r = 0; r < kSinkDropReasonNames.size(); ++r) dropped[kind][r] += k.dropped[r].get();
             }
         }
     }
@@ -97,8 +97,8 @@ public:
 
         build.value(1, {{"version", MIRRORTAP_VERSION}});
         uint64_t rx = 0, rx_bytes = 0, kernel_drops = 0, outer_fragments = 0, sessions_seen = 0, workers_up = 0;
-        std::array<uint64_t, kOuterRefusalCount> outer_refused{};
-        std::array<uint64_t, kRefusalCount> refused{};
+        std::array<uint64_t, kOuterRefusalNames.size()> outer_refused{};
+        std::array<uint64_t, kRefusalNames.size()> refused{};
         std::array<uint64_t, kBatchSecondsBuckets.size() + 1> buckets{};
         uint64_t batches = 0, batch_ns = 0, files_rotated = 0, bytes_written = 0;
         const uint64_t now = monotonic_ns();
@@ -113,14 +113,14 @@ public:
             const WorkerCounters& k = w->counters();
             rx += k.received_packets.get();
             rx_bytes += k.received_bytes.get();
-            for (size_t r = 0; r < kRefusalCount; ++r) refused[r] += k.refused[r].get();
+            for (size_t r = 0; r < kRefusalNames.size(); ++r) refused[r] += k.refused[r].get();
             for (size_t b = 0; b < buckets.size(); ++b) buckets[b] += k.batch_buckets[b].get();
             batches += k.batch_count.get();
             batch_ns += k.batch_ns_sum.get();
             const SourceStats source = w->source_stats();
             kernel_drops += source.kernel_drops;
             outer_fragments += source.outer_fragments;
-            for (size_t r = 0; r < kOuterRefusalCount; ++r) outer_refused[r] += source.refused[r];
+            for (size_t r = 0; r < kOuterRefusalNames.size(); ++r) outer_refused[r] += source.refused[r];
             workers_up += worker_alive(*w, now) ? 1 : 0;
             uint32_t worker_kinds = 0;
             w->each_sink([&](const Sink& sink) {
@@ -163,20 +163,20 @@ public:
             const ClientMetric::Label sink{"sink", std::string(kSinkNames[kind])};
             expired_fed.value(double(expired.fed[kind]), {sink});
             expired_written.value(double(expired.written[kind]), {sink});
-            for (size_t r = 0; r < kSinkDropReasonCount; ++r)
+            for (size_t r = 0; r < kSinkDropReasonNames.size(); ++r)
                 expired_dropped.value(double(expired.dropped[kind][r]),
-                                      {sink, {"reason", std::string(to_string(SinkDropReason(r)))}});
+                                      {sink, {"reason", std::string(kSinkDropReasonNames(SinkDropReason(r)))}});
         }
         received.value(double(rx));
         received_bytes.value(double(rx_bytes));
         // Every reason is always present, so that rate() works from the first error on.
-        for (size_t r = 0; r < kRefusalCount; ++r)
-            decap.value(double(refused[r]), {{"reason", std::string(to_string(Refusal(r)))}});
+        for (size_t r = 0; r < kRefusalNames.size(); ++r)
+            decap.value(double(refused[r]), {{"reason", std::string(kRefusalNames(Refusal(r)))}});
         // Every reason always present, as for decap errors.
         socket_drops.value(double(kernel_drops), {{"reason", "queue_full"}});
         socket_drops.value(double(outer_fragments), {{"reason", "outer_fragment"}});
-        for (size_t r = 0; r < kOuterRefusalCount; ++r)
-            ring_refused.value(double(outer_refused[r]), {{"reason", std::string(to_string(OuterRefusal(r)))}});
+        for (size_t r = 0; r < kOuterRefusalNames.size(); ++r)
+            ring_refused.value(double(outer_refused[r]), {{"reason", std::string(kOuterRefusalNames(OuterRefusal(r)))}});
         sessions.value(double(sessions_seen));
         rotated.value(double(files_rotated));
         pcap_bytes.value(double(bytes_written));
@@ -261,9 +261,9 @@ private:
             const ClientMetric::Label sink{"sink", std::string(kSinkNames[kind])};
             written.value(double(k.written), {sink, session, vni});
             buffered.value(double(k.buffered), {sink, session, vni});
-            for (size_t r = 0; r < kSinkDropReasonCount; ++r)
+            for (size_t r = 0; r < kSinkDropReasonNames.size(); ++r)
                 dropped.value(double(k.dropped[r]),
-                              {sink, session, vni, {"reason", std::string(to_string(SinkDropReason(r)))}});
+                              {sink, session, vni, {"reason", std::string(kSinkDropReasonNames(SinkDropReason(r)))}});
         }
     }
 
@@ -350,13 +350,14 @@ Exporter::~Exporter() = default;
 
 std::vector<MetricFamily> Exporter::collect() const { return metrics_->Collect(); }
 
-std::string Exporter::open() {
+Result<> Exporter::open() {
     const auto listen = collector_.config()->metrics_listen;
-    if (!listen) return "";
+    if (!listen) return {};
     server_ = std::make_unique<HttpServer>(
         HttpServer::DeferringHandler([this](const HttpRequest& r, HttpReply reply) { answer(r, std::move(reply)); }));
-    if (auto why = server_->bind(*listen); !why.empty()) return "cannot serve metrics on " + listen->text + ": " + why;
-    return "";
+    if (auto why = server_->bind(*listen); !why.empty())
+        return fail("cannot serve metrics on " + listen->text + ": " + why);
+    return {};
 }
 
 void Exporter::start() {

@@ -33,9 +33,9 @@ public:
     // `uploader`: whose figures /metrics shows (mirrortap_upload_*); nullptr when uploads are off. Outlives us.
     explicit Exporter(const Collector& collector, const Uploader* uploader = nullptr);
     ~Exporter();
-    // Binds the listen address from the config; returns a one-line error, or "".
+    // Binds the listen address from the config; fails with a one-line error.
     // Starts no thread: start() does, once root is dropped.
-    std::string open();
+    Result<> open();
     // Serves what open() bound: the server's thread and the page's.
     void start();
     // The figures /metrics shows, read now (also what cloudwatch_publisher.hpp sends).

@@ -15,16 +15,16 @@ Health check_health(const std::vector<std::unique_ptr<Worker>>& workers, bool dr
             h.why = "a receive worker is not running";
             break;
         }
-        if (std::string why; !w->source_healthy(why)) {
+        if (auto source = w->source_health(); !source) {
             h.live = false;
-            h.why = "receive source: " + why;
+            h.why = "receive source: " + source.error();
             break;
         }
         w->each_sink([&h](const Sink& sink) {
-            std::string why;
-            if (h.live && !sink.healthy(why)) {
+            if (!h.live) return;
+            if (auto health = sink.health(); !health) {
                 h.live = false;
-                h.why = std::string(sink.name()) + " sink: " + why;
+                h.why = std::string(sink.name()) + " sink: " + health.error();
             }
         });
     }

@@ -178,24 +178,24 @@ LifecycleWatcher::LifecycleWatcher(LifecycleWatch watch) : watch_(std::move(watc
 
 LifecycleWatcher::~LifecycleWatcher() { stop(); }
 
-std::string LifecycleWatcher::start() {
-    if (!watch_.config.enabled() || thread_.joinable()) return "";
+Result<> LifecycleWatcher::start() {
+    if (!watch_.config.enabled() || thread_.joinable()) return {};
     // The SDKs' endpoint variables, when the config names none.
     if (watch_.config.endpoint.empty()) {
         const auto from_env = cloud::endpoint_from_environment(watch_.env, "AUTO_SCALING");
-        if (!from_env) return "lifecycle: " + from_env.error();
+        if (!from_env) return fail("lifecycle: " + from_env.error());
         watch_.config.endpoint = *from_env;
     }
     const auto imds = cloud::imds_settings_from_environment(watch_.env);
-    if (!imds) return "lifecycle: " + imds.error();
+    if (!imds) return fail("lifecycle: " + imds.error());
     if (!*imds) {
         watch_.log("lifecycle: instance metadata is disabled (AWS_EC2_METADATA_DISABLED): not watching for scale-in");
-        return "";
+        return {};
     }
     auto credentials = cloud::choose_credential_source(watch_.env);
-    if (!credentials) return "lifecycle: " + credentials.error();
+    if (!credentials) return fail("lifecycle: " + credentials.error());
     thread_ = std::thread([run = std::make_shared<Run>(*this, **imds, std::move(*credentials))] { (*run)(); });
-    return "";
+    return {};
 }
 
 void LifecycleWatcher::stop() {

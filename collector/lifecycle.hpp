@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "base/result.hpp"
 #include "cloud/environment.hpp"
 #include "config/config.hpp"
 
@@ -48,11 +49,11 @@ public:
     LifecycleWatcher(const LifecycleWatcher&) = delete;
     LifecycleWatcher& operator=(const LifecycleWatcher&) = delete;
 
-    // Starts the thread; "" or why not (a malformed AWS_* setting, no
+    // Starts the thread, or says why not (a malformed AWS_* setting, no
     // credential source): a configured hook that cannot work is refused at
     // start, not found out at scale-in. With IMDS disabled there is nothing
     // to watch: it says so and starts no thread.
-    std::string start();
+    Result<> start();
     // Stops polling and any request under way, waits for a drain in progress
     // to return (it is bounded by its deadline), and joins the thread. The
     // lifecycle action is then left to the hook's timeout.

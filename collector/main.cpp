@@ -29,7 +29,8 @@ namespace {
 
 constexpr const char* kProgram = "mirrortap-collector";
 
-int give_up(const std::string& message) {
+// The one line a start that cannot go on ends with; exit status 1.
+int exit_failed(const std::string& message) {
     std::cerr << kProgram << ": " << message << "\n";
     return 1;
 }
@@ -54,13 +55,13 @@ void print_summary(const Collector& c) {
 // whole and the running one stays; either way every open file is finished.
 void reload(int argc, char** argv, Collector& collector) {
     CliRequest next = parse_collector_cli(argc, argv);
-    std::string why;
+    Result<> reloaded;
     std::vector<std::string> notes;
-    if (next.errors.empty()) why = collector.reload(std::move(next.config), notes);
+    if (next.errors.empty()) reloaded = collector.reload(std::move(next.config), notes);
     for (const auto& e : next.errors) std::cerr << kProgram << ": reload refused: " << e << "\n";
-    if (!why.empty()) std::cerr << kProgram << ": reload refused: " << why << "\n";
+    if (!reloaded) std::cerr << kProgram << ": reload refused: " << reloaded.error() << "\n";
     for (const auto& n : notes) std::cerr << kProgram << ": reload: " << n << "\n";
-    if (next.errors.empty() && why.empty()) {
+    if (next.errors.empty() && reloaded) {
         std::cerr << kProgram << ": reloaded " << (next.config_path.empty() ? "flags" : printable(next.config_path))
                   << std::endl;
     } else {
@@ -93,36 +94,34 @@ void raise_descriptor_limit() {
 
 // Descriptors the pcap sinks may hold (pcap.max_open_files per worker) must
 // fit under RLIMIT_NOFILE with room for the rest (kOtherDescriptors).
-std::string fit_descriptor_budget(const Collector& collector) {
+Result<> fit_descriptor_budget(const Collector& collector) {
     const auto config = collector.config();
-    if (!config->pcap.enabled) return "";
+    if (!config->pcap.enabled) return {};
     rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return "";
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return {};
     const uint64_t needed = uint64_t(collector.workers().size()) * config->pcap.max_open_files + kOtherDescriptors;
-    if (limit.rlim_cur == RLIM_INFINITY || needed <= limit.rlim_cur) return "";
-    return "pcap.max_open_files " + std::to_string(config->pcap.max_open_files) + " x " +
-           count_of(collector.workers().size(), "worker") + " + " + std::to_string(kOtherDescriptors) +
-           " for the rest needs " + std::to_string(needed) + " descriptors, over the limit of " +
-           std::to_string(limit.rlim_cur) + " (RLIMIT_NOFILE): lower pcap.max_open_files or raise the limit "
-           "(LimitNOFILE= in the unit, ulimit -n)";
+    if (limit.rlim_cur == RLIM_INFINITY || needed <= limit.rlim_cur) return {};
+    return fail("pcap.max_open_files " + std::to_string(config->pcap.max_open_files) + " x " +
+                count_of(collector.workers().size(), "worker") + " + " + std::to_string(kOtherDescriptors) +
+                " for the rest needs " + std::to_string(needed) + " descriptors, over the limit of " +
+                std::to_string(limit.rlim_cur) + " (RLIMIT_NOFILE): lower pcap.max_open_files or raise the limit "
+                "(LimitNOFILE= in the unit, ulimit -n)");
 }
 
 // Run as the --user, right after the drop: what a reload will read and the
 // directory every packet goes to must work for that user, or we do not start.
-std::string check_as_user(int argc, char** argv, const Config& running) {
+Result<> check_as_user(int argc, char** argv, const Config& running) {
     const std::string& user = running.user;
     CliRequest again = parse_collector_cli(argc, argv);
     if (!again.errors.empty()) {
         const group* g = getgrgid(getegid());
         const std::string group_name = g ? g->gr_name : std::to_string(getegid());
-        return "as user " + user + ", the configuration cannot be read again (a reload would fail): " +
-               again.errors.front() + "; let " + user + " read it and every file it names (e.g. chgrp " +
-               group_name + " FILE && chmod g+r FILE)";
+        return fail("as user " + user + ", the configuration cannot be read again (a reload would fail): " +
+                    again.errors.front() + "; let " + user + " read it and every file it names (e.g. chgrp " +
+                    group_name + " FILE && chmod g+r FILE)");
     }
-    if (running.pcap.enabled) {
-        if (auto why = check_capture_dir_writable(running.pcap); !why.empty()) return why;
-    }
-    return "";
+    if (running.pcap.enabled) return check_capture_dir_writable(running.pcap);
+    return {};
 }
 
 }  // namespace
@@ -160,24 +159,24 @@ int main(int argc, char** argv) {
     // Like tcpdump -Z: a process that parses packets from the network should not
     // keep root. Refuse unless the user names who to become, or says so knowingly.
     if (geteuid() == 0 && req.config.user.empty() && !req.config.allow_root)
-        return give_up("refusing to run as root: give --user NAME to drop privileges once ready (like tcpdump -Z), "
-                    "or --allow-root");
+        return exit_failed("refusing to run as root: give --user NAME to drop privileges once ready (like tcpdump -Z), "
+                           "or --allow-root");
     // Root by another name: "dropping" to uid 0 keeps every privilege.
     const bool user_is_root = !req.config.user.empty() && is_uid_zero(req.config.user);
     if (geteuid() == 0 && user_is_root && !req.config.allow_root)
-        return give_up("refusing to run as root: --user " + printable(req.config.user) +
-                    " is uid 0, which keeps every privilege of root; name an unprivileged user, or give --allow-root");
+        return exit_failed("refusing to run as root: --user " + printable(req.config.user) +
+                           " is uid 0, which keeps every privilege of root; name an unprivileged user, or give --allow-root");
 
     // Before any thread exists, so that every thread inherits it: no exec may
     // gain privileges, and no capability can come back once dropped.
-    if (auto why = restrict_process(); !why.empty()) return give_up(why);
+    if (auto restricted = restrict_process(); !restricted) return exit_failed(restricted.error());
 
     // Before the sinks are built: every pcap sink tells the uploader of the files it finishes.
     std::shared_ptr<Uploader> uploader;
     if (req.config.upload.enabled()) {
-        std::string why;
-        uploader = make_uploader(req.config, log_line, why);
-        if (!uploader) return give_up(why);
+        auto made = make_uploader(req.config, log_line);
+        if (!made) return exit_failed(made.error());
+        uploader = std::move(*made);
         // Flow index lines name the collector as its object keys do. collector_id
         // is restart-only, so a reload keeps the id resolved here.
         req.config.collector_id = uploader->collector_id();
@@ -185,19 +184,19 @@ int main(int argc, char** argv) {
 
     raise_descriptor_limit();  // before the collector resolves pcap.max_open_files from it
     Collector collector(std::move(req.config), uploader);
-    if (auto why = collector.open(); !why.empty()) return give_up(why);
+    if (auto opened = collector.open(); !opened) return exit_failed(opened.error());
     warn_if_rcvbuf_capped(collector);
-    if (auto why = fit_descriptor_budget(collector); !why.empty()) return give_up(why);
+    if (auto fits = fit_descriptor_budget(collector); !fits) return exit_failed(fits.error());
     Exporter exporter(collector, uploader.get());
-    if (auto why = exporter.open(); !why.empty()) return give_up(why);
+    if (auto serving = exporter.open(); !serving) return exit_failed(serving.error());
     // Sockets, sinks and the metrics port are open: root is no longer needed.
     // No thread exists yet (each is started below), so every one is born
     // with the user's identity and none can keep root's.
     bool dropped = false;
     if (const auto config = collector.config(); !config->user.empty() && geteuid() == 0 && !user_is_root) {
-        if (auto why = drop_privileges(config->user); !why.empty()) return give_up(why);
+        if (auto done = drop_privileges(config->user); !done) return exit_failed(done.error());
         dropped = true;
-        if (auto why = check_as_user(argc, argv, *config); !why.empty()) return give_up(why);
+        if (auto works = check_as_user(argc, argv, *config); !works) return exit_failed(works.error());
     }
     exporter.start();
 
@@ -227,7 +226,7 @@ int main(int argc, char** argv) {
     // Whatever started a thread, and whenever: none has kept anything of root.
     // (Started unprivileged, capabilities a unit grants on purpose are not ours to judge.)
     if (dropped)
-        if (auto why = check_every_thread_dropped(); !why.empty()) return give_up(why);
+        if (auto all = check_every_thread_dropped(); !all) return exit_failed(all.error());
     const auto config = collector.config();
     std::cerr << kProgram << ": listening on " << config->listen.text << " with "
               << count_of(collector.workers().size(), "worker");
@@ -248,14 +247,14 @@ int main(int argc, char** argv) {
                                 .log = [](const std::string& line) {
                                     std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
                                 }});
-    if (auto why = lifecycle.start(); !why.empty()) return give_up(why);
+    if (auto watching = lifecycle.start(); !watching) return exit_failed(watching.error());
     // The figures of /metrics for CloudWatch, for operators without Prometheus.
     CloudWatchPublisher cloudwatch({.config = config->cloudwatch,
                                     .collect = [&] { return exporter.collect(); },
                                     .log = [](const std::string& line) {
                                         std::cerr << (std::string(kProgram) + ": " + line + "\n") << std::flush;
                                     }});
-    if (auto why = cloudwatch.start(); !why.empty()) return give_up(why);
+    if (auto publishing = cloudwatch.start(); !publishing) return exit_failed(publishing.error());
     io.run();
     cloudwatch.stop();
     lifecycle.stop();

@@ -47,53 +47,51 @@ int last_capability() {
     return last;
 }
 
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+Failure<std::string> errno_failure(const char* what) { return fail(std::string(what) + ": " + std::strerror(errno)); }
 
 }  // namespace
 
-std::string restrict_process() {
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno_text("prctl(PR_SET_NO_NEW_PRIVS)");
+Result<> restrict_process() {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno_failure("prctl(PR_SET_NO_NEW_PRIVS)");
     CapabilitySets caps;
-    if (!caps.read()) return errno_text("capget");
+    if (!caps.read()) return errno_failure("capget");
     // Without CAP_SETPCAP the bounding set is whatever our parent left
     // (systemd's CapabilityBoundingSet=); we cannot and need not shrink it.
-    if (!caps.has(CAP_SETPCAP)) return "";
+    if (!caps.has(CAP_SETPCAP)) return {};
     for (int cap = 0, last = last_capability(); cap <= last; ++cap)
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-            return errno_text("prctl(PR_CAPBSET_DROP)");
-    return "";
+            return errno_failure("prctl(PR_CAPBSET_DROP)");
+    return {};
 }
 
-std::string drop_privileges(const std::string& user) {
-    std::string why;
-    const auto ids = lookup_user(user, why);
-    if (!ids) return why + " for --user";
+Result<> drop_privileges(const std::string& user) {
+    const auto ids = lookup_user(user);
+    if (!ids) return fail(ids.error() + " for --user");
     const uid_t uid = ids->uid;
     const gid_t gid = ids->gid;
-    if (initgroups(ids->name.c_str(), gid) != 0) return errno_text("initgroups");
+    if (initgroups(ids->name.c_str(), gid) != 0) return errno_failure("initgroups");
     // glibc applies these to every thread of the process. Leaving uid 0
     // clears each thread's permitted, effective and ambient capabilities.
-    if (setgid(gid) != 0) return errno_text("setgid");
-    if (setuid(uid) != 0) return errno_text("setuid");
+    if (setgid(gid) != 0) return errno_failure("setgid");
+    if (setuid(uid) != 0) return errno_failure("setuid");
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
-        return errno_text("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+        return errno_failure("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
     CapabilitySets caps;
-    if (!caps.clear() || !caps.read()) return errno_text("capset");  // the inheritable set too
-    if (uid != 0 && !caps.empty()) return "capabilities left after dropping privileges";
-    if (uid != 0 && setuid(0) == 0) return "could still regain root after dropping privileges";
-    return "";
+    if (!caps.clear() || !caps.read()) return errno_failure("capset");  // the inheritable set too
+    if (uid != 0 && !caps.empty()) return fail("capabilities left after dropping privileges");
+    if (uid != 0 && setuid(0) == 0) return fail("could still regain root after dropping privileges");
+    return {};
 }
 
 bool is_uid_zero(const std::string& user) {
-    std::string why;
-    const auto ids = lookup_user(user, why);
+    const auto ids = lookup_user(user);
     return ids && ids->uid == 0;
 }
 
-std::string check_every_thread_dropped() {
+Result<> check_every_thread_dropped() {
     const std::string uid = std::to_string(getuid()), gid = std::to_string(getgid());
     DIR* tasks = opendir("/proc/self/task");
-    if (!tasks) return errno_text("/proc/self/task");
+    if (!tasks) return errno_failure("/proc/self/task");
     std::string problem;
     while (const dirent* e = readdir(tasks)) {
         if (e->d_name[0] == '.') continue;
@@ -120,8 +118,8 @@ std::string check_every_thread_dropped() {
         }
     }
     closedir(tasks);
-    if (!problem.empty()) return "privileges not dropped in every thread: " + problem;
-    return "";
+    if (!problem.empty()) return fail("privileges not dropped in every thread: " + problem);
+    return {};
 }
 
 }  // namespace mirrortap

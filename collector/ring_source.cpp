@@ -165,18 +165,19 @@ const std::vector<sock_filter> kDropAll = {{BPF_RET | BPF_K, 0, 0, 0}};
 std::string failed(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 // A UDP socket on the listen address that takes nothing: see RingGroup.
-int open_port_guard(const Endpoint& listen, uint16_t& port, std::string& error) {
-    const int fd = listen_socket(listen, error);
-    if (fd < 0) return -1;
+Result<int> open_port_guard(const Endpoint& listen, uint16_t& port) {
+    const auto opened = listen_socket(listen);
+    if (!opened) return opened;
+    const int fd = *opened;
     // Before bind: not one datagram is ever queued on it.
     const int one = 1;
     if (!attach(fd, SOL_SOCKET, SO_ATTACH_FILTER, kDropAll) ||
         setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof one) != 0) {
-        error = failed("cannot guard the listen port (SO_ATTACH_FILTER)");
+        std::string why = failed("cannot guard the listen port (SO_ATTACH_FILTER)");
         ::close(fd);
-        return -1;
+        return fail(std::move(why));
     }
-    if (!bind_listen(fd, listen, error)) return -1;
+    if (auto bound = bind_listen(fd, listen); !bound) return fail(std::move(bound).error());
     sockaddr_storage bound{};
     socklen_t len = sizeof bound;
     getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
@@ -200,34 +201,34 @@ tpacket_req3 ring_geometry(uint64_t ring_bytes) {
 
 // A packet socket with its ring mapped, bound to the interface, taking
 // nothing yet (drop-all filter): the group is formed before any ring fills.
-std::string open_ring(int ifindex, uint64_t ring_bytes, Ring& ring) {
+Result<> open_ring(int ifindex, uint64_t ring_bytes, Ring& ring) {
     ring.fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: receives nothing until bound
     if (ring.fd < 0) {
         std::string why = failed("cannot open a packet socket for --capture-interface");
         if (errno == EPERM) why += " (needs CAP_NET_RAW: start as root, with --user to drop it)";
-        return why;
+        return fail(std::move(why));
     }
     const int version = TPACKET_V3;
     if (setsockopt(ring.fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0)
-        return failed("PACKET_VERSION TPACKET_V3");
+        return fail(failed("PACKET_VERSION TPACKET_V3"));
     tpacket_req3 req = ring_geometry(ring_bytes);
     if (setsockopt(ring.fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0)
-        return failed("cannot set up a " + std::to_string(uint64_t(req.tp_block_size) * req.tp_block_nr >> 20) +
-                      " MiB receive ring (PACKET_RX_RING; --rcvbuf sizes it)");
+        return fail(failed("cannot set up a " + std::to_string(uint64_t(req.tp_block_size) * req.tp_block_nr >> 20) +
+                           " MiB receive ring (PACKET_RX_RING; --rcvbuf sizes it)"));
     const size_t bytes = size_t(req.tp_block_size) * req.tp_block_nr;
     void* map = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring.fd, 0);
-    if (map == MAP_FAILED) return failed("cannot map the receive ring");
+    if (map == MAP_FAILED) return fail(failed("cannot map the receive ring"));
     ring.map = static_cast<std::byte*>(map);
     ring.block_bytes = req.tp_block_size;
     ring.block_count = req.tp_block_nr;
-    if (!attach(ring.fd, SOL_SOCKET, SO_ATTACH_FILTER, kDropAll)) return failed("SO_ATTACH_FILTER");
+    if (!attach(ring.fd, SOL_SOCKET, SO_ATTACH_FILTER, kDropAll)) return fail(failed("SO_ATTACH_FILTER"));
     sockaddr_ll at{};
     at.sll_family = AF_PACKET;
     at.sll_protocol = htons(ETH_P_ALL);
     at.sll_ifindex = ifindex;
     if (bind(ring.fd, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0)
-        return failed("cannot bind the receive ring to the capture interface");
-    return "";
+        return fail(failed("cannot bind the receive ring to the capture interface"));
+    return {};
 }
 
 void close_ring(Ring& ring) {
@@ -238,22 +239,22 @@ void close_ring(Ring& ring) {
 }
 
 // Joins every ring into one new fanout group steered by VNI.
-std::string form_group(std::vector<Ring>& rings) {
+Result<> form_group(std::vector<Ring>& rings) {
     constexpr int kFlags = PACKET_FANOUT_FLAG_DEFRAG;
     // The first ring asks the kernel for a group id nobody uses; the others join it.
     int arg = (PACKET_FANOUT_CBPF | kFlags | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
     if (setsockopt(rings[0].fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0)
-        return failed("cannot form the fanout group of receive rings (PACKET_FANOUT)");
+        return fail(failed("cannot form the fanout group of receive rings (PACKET_FANOUT)"));
     int got = 0;
     socklen_t len = sizeof got;
-    if (getsockopt(rings[0].fd, SOL_PACKET, PACKET_FANOUT, &got, &len) != 0) return failed("PACKET_FANOUT");
+    if (getsockopt(rings[0].fd, SOL_PACKET, PACKET_FANOUT, &got, &len) != 0) return fail(failed("PACKET_FANOUT"));
     if (!attach(rings[0].fd, SOL_PACKET, PACKET_FANOUT_DATA, steer_by_vni()))
-        return failed("cannot steer sessions to workers (PACKET_FANOUT_DATA)");
+        return fail(failed("cannot steer sessions to workers (PACKET_FANOUT_DATA)"));
     arg = (got & 0xFFFF) | (PACKET_FANOUT_CBPF | kFlags) << 16;
     for (size_t i = 1; i < rings.size(); ++i)
         if (setsockopt(rings[i].fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0)
-            return failed("cannot join the fanout group of receive rings (PACKET_FANOUT)");
-    return "";
+            return fail(failed("cannot join the fanout group of receive rings (PACKET_FANOUT)"));
+    return {};
 }
 
 uint16_t be16(const std::byte* p) { return load_be16(Bytes(p, 2), 0); }
@@ -316,29 +317,29 @@ MartianRules read_martian_rules(const std::string& interface, const Endpoint& li
 
 }  // namespace
 
-RingGroup RingGroup::open(const std::string& interface, const Endpoint& listen, size_t count, uint64_t ring_bytes) {
+Result<RingGroup> RingGroup::open(const std::string& interface, const Endpoint& listen, size_t count,
+                                  uint64_t ring_bytes) {
     RingGroup g;
     const unsigned ifindex = if_nametoindex(interface.c_str());
-    if (ifindex == 0) {
-        g.error = "capture interface '" + interface + "': " + std::strerror(errno) + " (see ip link)";
-        return g;
-    }
-    g.port_guard = open_port_guard(listen, g.port, g.error);
-    if (g.port_guard < 0) return g;
+    if (ifindex == 0) return fail("capture interface '" + interface + "': " + std::strerror(errno) + " (see ip link)");
+    const auto guard = open_port_guard(listen, g.port);
+    if (!guard) return fail(guard.error());
+    g.port_guard = *guard;
     const MartianRules martians = read_martian_rules(interface, listen);
-    for (size_t i = 0; i < count && g.error.empty(); ++i) {
+    Result<> opened;
+    for (size_t i = 0; i < count && opened; ++i) {
         g.rings.emplace_back();
         g.rings.back().martians = martians;
-        g.error = open_ring(int(ifindex), ring_bytes, g.rings.back());
+        opened = open_ring(int(ifindex), ring_bytes, g.rings.back());
     }
-    if (g.error.empty()) g.error = form_group(g.rings);
+    if (opened) opened = form_group(g.rings);
     // The group is whole: only now does any ring take packets.
     const auto filter = listen_port_filter(listen, g.port);
-    for (size_t i = 0; i < g.rings.size() && g.error.empty(); ++i)
-        if (!attach(g.rings[i].fd, SOL_SOCKET, SO_ATTACH_FILTER, filter)) g.error = failed("SO_ATTACH_FILTER");
-    if (!g.error.empty()) {
-        g.error = "--capture-interface " + interface + ": " + g.error;
+    for (size_t i = 0; i < g.rings.size() && opened; ++i)
+        if (!attach(g.rings[i].fd, SOL_SOCKET, SO_ATTACH_FILTER, filter)) opened = fail(failed("SO_ATTACH_FILTER"));
+    if (!opened) {
         g.close();
+        return fail("--capture-interface " + interface + ": " + opened.error());
     }
     return g;
 }
@@ -362,17 +363,16 @@ SourceStats RingSource::stats() const {
     if (getsockopt(ring_.fd, SOL_PACKET, PACKET_STATISTICS, &s, &len) == 0)
         ring_drops_.fetch_add(s.tp_drops, std::memory_order_relaxed);
     SourceStats out{ring_drops_.load(std::memory_order_relaxed), fragments_.get(), {}};
-    for (size_t r = 0; r < kOuterRefusalCount; ++r) out.refused[r] = refused_[r].get();
+    for (size_t r = 0; r < kOuterRefusalNames.size(); ++r) out.refused[r] = refused_[r].get();
     return out;
 }
 
-bool RingSource::healthy(std::string& why) const {
+Result<> RingSource::health() const {
     const int error = link_error_.load(std::memory_order_relaxed);
-    if (error == 0) return true;
+    if (error == 0) return {};
     // A deleted interface never comes back to this socket (a new one has a new
     // index): only a restart receives again, which is what a red /healthz gets.
-    why = std::string("the capture interface is down or gone (") + std::strerror(error) + "): nothing can arrive";
-    return false;
+    return fail(std::string("the capture interface is down or gone (") + std::strerror(error) + "): nothing can arrive");
 }
 
 bool RingSource::block_ready(size_t index) const {

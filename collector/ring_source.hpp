@@ -73,9 +73,10 @@ struct RingGroup {
     std::vector<Ring> rings;
     int port_guard = -1;
     uint16_t port = 0;     // the listen port (the kernel's choice when --listen said 0)
-    std::string error;     // set when opening failed; nothing is open then
-    // ring_bytes: each ring's size (--rcvbuf), in whole blocks.
-    static RingGroup open(const std::string& interface, const Endpoint& listen, size_t count, uint64_t ring_bytes);
+    // ring_bytes: each ring's size (--rcvbuf), in whole blocks. Nothing is
+    // left open when it fails.
+    static Result<RingGroup> open(const std::string& interface, const Endpoint& listen, size_t count,
+                                  uint64_t ring_bytes);
     void close();  // what the sources did not take over
 };
 
@@ -92,7 +93,7 @@ public:
     // the latest after its block timeout): the drain at stop waits that long.
     int drain_timeout_ms() const override;
     // False once the interface went down or away, until frames come again.
-    bool healthy(std::string& why) const override;
+    Result<> health() const override;
 
 private:
     // Hands the blocks read by the previous call back to the kernel: the
@@ -111,7 +112,7 @@ private:
     const std::byte* frame_ = nullptr;  // the next frame of the block being read
     uint32_t frames_left_ = 0;          // frames of that block not yet read
     RelaxedCounter fragments_;
-    std::array<RelaxedCounter, kOuterRefusalCount> refused_{};
+    std::array<RelaxedCounter, kOuterRefusalNames.size()> refused_{};
     // PACKET_STATISTICS resets the kernel's counts at each read: summed here,
     // by whichever thread asks (the exporter's).
     mutable std::atomic<uint64_t> ring_drops_{0};

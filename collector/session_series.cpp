@@ -28,7 +28,7 @@ SinkFigures sink_figures(const std::array<SinkCounters, kMaxSinks>& slots, size_
         const SinkCounters& k = slots[counter_slot(kind, bank)];
         f.written += k.written.get();
         f.buffered += k.buffered.get();
-        for (size_t r = 0; r < kSinkDropReasonCount; ++r) f.dropped[r] += k.dropped[r].get();
+        for (size_t r = 0; r < kSinkDropReasonNames.size(); ++r) f.dropped[r] += k.dropped[r].get();
     }
     return f;
 }

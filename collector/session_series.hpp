@@ -27,7 +27,7 @@ inline constexpr std::string_view kOtherSessions = "other";
 struct SinkFigures {
     uint64_t written = 0;
     uint64_t buffered = 0;
-    std::array<uint64_t, kSinkDropReasonCount> dropped{};
+    std::array<uint64_t, kSinkDropReasonNames.size()> dropped{};
     void add(const SinkFigures& more);
 };
 

@@ -159,7 +159,7 @@ void SessionTable::forget(Session& s) {
         SinkCounters& to = into.sinks[i];
         to.written.add(from.written.get());
         from.written.set(0);
-        for (size_t r = 0; r < kSinkDropReasonCount; ++r) {
+        for (size_t r = 0; r < kSinkDropReasonNames.size(); ++r) {
             to.dropped[r].add(from.dropped[r].get());
             from.dropped[r].set(0);
         }

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/enum_names.hpp"
+#include "base/result.hpp"
 #include "core/session.hpp"
 #include "core/sink.hpp"
 #include "decap/bytes.hpp"
@@ -41,19 +43,21 @@ enum class OuterRefusal : uint8_t {
     martian_destination, // loopback or 0/8 arriving on the interface
     not_for_this_host,   // listening on any address: a destination that is none of the host's
 };
-inline constexpr size_t kOuterRefusalCount = 7;
-constexpr std::string_view to_string(OuterRefusal r) {
-    constexpr std::string_view names[kOuterRefusalCount] = {
-        "bad_ip_header",  "bad_ip_checksum",     "bad_length",       "bad_udp_checksum",
-        "martian_source", "martian_destination", "not_for_this_host"};
-    return names[size_t(r)];
-}
+inline constexpr auto kOuterRefusalNames = enum_names<OuterRefusal>({
+    {OuterRefusal::bad_ip_header, "bad_ip_header"},
+    {OuterRefusal::bad_ip_checksum, "bad_ip_checksum"},
+    {OuterRefusal::bad_length, "bad_length"},
+    {OuterRefusal::bad_udp_checksum, "bad_udp_checksum"},
+    {OuterRefusal::martian_source, "martian_source"},
+    {OuterRefusal::martian_destination, "martian_destination"},
+    {OuterRefusal::not_for_this_host, "not_for_this_host"},
+});
 
 struct SourceStats {
     uint64_t kernel_drops = 0;  // datagrams the kernel dropped before we read them (socket or ring full)
     uint64_t outer_fragments = 0;  // ring source: IPv6 fragments for the port, never reassembled (lost)
     // Ring source: frames refused by reason (the kernel refuses them before a socket's queue).
-    std::array<uint64_t, kOuterRefusalCount> refused{};
+    std::array<uint64_t, kOuterRefusalNames.size()> refused{};
 };
 
 class Source {
@@ -67,11 +71,8 @@ public:
     // How long the drain at stop waits for what the kernel still holds back
     // (a ring's block it has not yet retired); a socket holds nothing back.
     virtual int drain_timeout_ms() const { return 0; }
-    // Whether datagrams can still arrive (the exporter's thread asks); `why` when not.
-    virtual bool healthy(std::string& why) const {
-        (void)why;
-        return true;
-    }
+    // Whether datagrams can still arrive (the exporter's thread asks); why when not.
+    virtual Result<> health() const { return {}; }
 };
 
 }  // namespace mirrortap

@@ -18,7 +18,7 @@ namespace {
 // Classic BPF run by the kernel for each datagram to pick the socket in the
 // reuseport group; it sees the UDP payload. VNI modulo the group size keeps a
 // session on one worker, so its packets are written in arrival order.
-bool steer_by_vni(int fd, size_t count, std::string& error) {
+Result<> steer_by_vni(int fd, size_t count) {
     sock_filter code[] = {
         {BPF_LD | BPF_W | BPF_ABS, 0, 0, 4},               // A = VNI << 8 | reserved
         {BPF_ALU | BPF_RSH | BPF_K, 0, 0, 8},              // A = VNI
@@ -26,9 +26,8 @@ bool steer_by_vni(int fd, size_t count, std::string& error) {
         {BPF_RET | BPF_A, 0, 0, 0},
     };
     sock_fprog prog{uint16_t(std::size(code)), code};
-    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0) return true;
-    error = std::string("cannot steer sessions to workers (SO_ATTACH_REUSEPORT_CBPF): ") + std::strerror(errno);
-    return false;
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0) return {};
+    return fail(std::string("cannot steer sessions to workers (SO_ATTACH_REUSEPORT_CBPF): ") + std::strerror(errno));
 }
 
 // The same choice for GENEVE datagrams, whose VXLAN VNI sits behind the
@@ -38,7 +37,7 @@ bool steer_by_vni(int fd, size_t count, std::string& error) {
 // IP goes to socket 0 (a load past the end ends the program with 0), where
 // the decoder refuses it. Options let no flow cookie or endpoint id steer:
 // the VNI is the session, and a session must stay in one worker.
-bool steer_geneve_by_vni(int fd, size_t count, std::string& error) {
+Result<> steer_geneve_by_vni(int fd, size_t count) {
     const uint32_t n = uint32_t(count);
     sock_filter code[] = {
         {BPF_LD | BPF_B | BPF_ABS, 0, 0, 0},          //  0: A = version << 6 | opt len
@@ -66,14 +65,15 @@ bool steer_geneve_by_vni(int fd, size_t count, std::string& error) {
         {BPF_RET | BPF_K, 0, 0, 0},                   // 22: not IP: socket 0
     };
     sock_fprog prog{uint16_t(std::size(code)), code};
-    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0) return true;
-    error = std::string("cannot steer GENEVE sessions to workers (SO_ATTACH_REUSEPORT_CBPF): ") + std::strerror(errno);
-    return false;
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0) return {};
+    return fail(std::string("cannot steer GENEVE sessions to workers (SO_ATTACH_REUSEPORT_CBPF): ") +
+                std::strerror(errno));
 }
 
-int open_one(const Endpoint& listen, uint64_t rcvbuf_bytes, std::string& error) {
-    const int fd = listen_socket(listen, error);
-    if (fd < 0) return -1;
+Result<int> open_one(const Endpoint& listen, uint64_t rcvbuf_bytes) {
+    const auto opened = listen_socket(listen);
+    if (!opened) return opened;
+    const int fd = *opened;
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
@@ -82,7 +82,8 @@ int open_one(const Endpoint& listen, uint64_t rcvbuf_bytes, std::string& error) 
     const int bytes = int(std::min<uint64_t>(rcvbuf_bytes, INT32_MAX / 2));
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-    return bind_listen(fd, listen, error) ? fd : -1;
+    if (auto bound = bind_listen(fd, listen); !bound) return fail(std::move(bound).error());
+    return fd;
 }
 
 SourceAddress to_source_address(const sockaddr_storage& ss) {
@@ -100,12 +101,9 @@ SourceAddress to_source_address(const sockaddr_storage& ss) {
 
 }  // namespace
 
-int listen_socket(const Endpoint& listen, std::string& error) {
+Result<int> listen_socket(const Endpoint& listen) {
     const int fd = socket(listen.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        error = std::string("socket: ") + std::strerror(errno);
-        return -1;
-    }
+    if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
     if (listen.family() == AF_INET6) {
         const int zero = 0;  // [::]:4789 takes IPv4 too, as users expect
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
@@ -113,33 +111,37 @@ int listen_socket(const Endpoint& listen, std::string& error) {
     return fd;
 }
 
-bool bind_listen(int fd, const Endpoint& listen, std::string& error) {
-    if (bind(fd, reinterpret_cast<const sockaddr*>(&listen.addr), listen.len) == 0) return true;
+Result<> bind_listen(int fd, const Endpoint& listen) {
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&listen.addr), listen.len) == 0) return {};
     const int err = errno;
-    error = "cannot listen on " + listen.text + ": " + std::strerror(err);
-    if (err == EADDRINUSE) error += " (another program has this port; pick one with --listen)";
+    std::string why = "cannot listen on " + listen.text + ": " + std::strerror(err);
+    if (err == EADDRINUSE) why += " (another program has this port; pick one with --listen)";
     ::close(fd);
-    return false;
+    return fail(std::move(why));
 }
 
-SocketGroup SocketGroup::open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes, Encapsulation encap) {
+Result<SocketGroup> SocketGroup::open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes,
+                                      Encapsulation encap) {
     SocketGroup g;
-    for (size_t i = 0; i < count; ++i) {
-        const int fd = open_one(listen, rcvbuf_bytes, g.error);
-        if (fd < 0) break;
-        g.fds.push_back(fd);
+    Result<> opened;
+    for (size_t i = 0; i < count && opened; ++i) {
+        const auto fd = open_one(listen, rcvbuf_bytes);
+        if (!fd) {
+            opened = fail(fd.error());
+            break;
+        }
+        g.fds.push_back(*fd);
         int granted = 0;
         socklen_t len = sizeof granted;
-        if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &len) == 0)
+        if (getsockopt(*fd, SOL_SOCKET, SO_RCVBUF, &granted, &len) == 0)
             g.rcvbuf_granted_bytes = uint64_t(granted) / 2;
     }
-    if (g.error.empty() && count > 1) {
-        if (encap == Encapsulation::geneve) steer_geneve_by_vni(g.fds.front(), count, g.error);
-        else steer_by_vni(g.fds.front(), count, g.error);
-    }
-    if (!g.error.empty()) {
+    if (opened && count > 1)
+        opened = encap == Encapsulation::geneve ? steer_geneve_by_vni(g.fds.front(), count)
+                                                : steer_by_vni(g.fds.front(), count);
+    if (!opened) {
         for (int fd : g.fds) ::close(fd);
-        g.fds.clear();
+        return fail(std::move(opened).error());
     }
     return g;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
 #include "support/counter.hpp"
 #include "collector/source.hpp"
 #include "config/config.hpp"
@@ -29,19 +30,19 @@ inline constexpr size_t kDatagramBytes = 65536;
 // way its packets come.
 struct SocketGroup {
     std::vector<int> fds;
-    std::string error;  // set when opening failed; fds is empty then
     // What the kernel granted each socket (SO_RCVBUF reads back twice the
     // usable size): below what was asked when net.core.rmem_max capped it.
     uint64_t rcvbuf_granted_bytes = 0;
-    static SocketGroup open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes,
-                            Encapsulation encap = Encapsulation::vxlan);
+    // Nothing is left open when it fails.
+    static Result<SocketGroup> open(const Endpoint& listen, size_t count, uint64_t rcvbuf_bytes,
+                                    Encapsulation encap = Encapsulation::vxlan);
 };
 
 // A UDP socket for the listen address ([::] takes IPv4 too, as users
-// expect); -1 with `error` set.
-int listen_socket(const Endpoint& listen, std::string& error);
+// expect; the caller closes it), or why not.
+Result<int> listen_socket(const Endpoint& listen);
 // Binds it there; on failure closes it and says why (a port in use names --listen).
-bool bind_listen(int fd, const Endpoint& listen, std::string& error);
+Result<> bind_listen(int fd, const Endpoint& listen);
 
 class UdpSource final : public Source {
 public:

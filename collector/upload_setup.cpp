@@ -32,8 +32,7 @@ public:
         return fd;
     }
     Result<> settle(const FinishedCapture& capture, bool remove) override {
-        if (std::string why = settle_uploaded_capture(capture, remove); !why.empty()) return fail(why);
-        return {};
+        return settle_uploaded_capture(capture, remove);
     }
     std::vector<FinishedCapture> pending() override {
         std::vector<FinishedCapture> found = pending_captures(config_.pcap.dir);
@@ -68,24 +67,20 @@ std::vector<std::string> endpoints_in_clear(const Config& config, const cloud::E
     return found;
 }
 
-std::string default_collector_id(std::string& why) {
+Result<std::string> default_collector_id() {
     if (const auto settings = cloud::imds_settings_from_environment(cloud::process_environment()); settings && *settings) {
         cloud::ImdsClient imds(**settings);
-        if (auto id = imds.instance_id(); id && parse_collector_id(id.value(), why)) return id.value();
+        if (auto id = imds.instance_id(); id && parse_collector_id(id.value())) return id.value();
     }
     char host[HOST_NAME_MAX + 1] = {};
-    if (gethostname(host, sizeof host - 1) != 0 || !*host) {
-        why = "no collector id: not on EC2 and no host name; give --collector-id";
-        return "";
-    }
-    if (!parse_collector_id(host, why)) {
-        why = "the host name cannot be the collector id (" + why + "); give --collector-id";
-        return "";
-    }
-    return host;
+    if (gethostname(host, sizeof host - 1) != 0 || !*host)
+        return fail("no collector id: not on EC2 and no host name; give --collector-id");
+    if (auto id = parse_collector_id(host); !id)
+        return fail("the host name cannot be the collector id (" + id.error() + "); give --collector-id");
+    return std::string(host);
 }
 
-std::shared_ptr<Uploader> make_uploader(const Config& config, const LogLine& log, std::string& why) {
+Result<std::shared_ptr<Uploader>> make_uploader(const Config& config, const LogLine& log) {
     const UploadConfig& u = config.upload;
     const cloud::EnvLookup env = cloud::process_environment();
     UploadOptions options;
@@ -94,23 +89,17 @@ std::shared_ptr<Uploader> make_uploader(const Config& config, const LogLine& log
         auto region = cloud::default_region(env);
         if (region) options.s3.location.region = region.value();
         else if (!u.endpoint.empty()) options.s3.location.region = "us-east-1";  // S3-compatible stores rarely care
-        else {
-            why = "upload: no region for bucket " + u.url.bucket + ": give --upload-region (" +
-                  region.error().describe() + ")";
-            return nullptr;
-        }
+        else
+            return fail("upload: no region for bucket " + u.url.bucket + ": give --upload-region (" +
+                        region.error().describe() + ")");
     }
-    if (auto location = cloud::check_location(options.s3.location); !location) {
-        why = "upload: " + location.error();
-        return nullptr;
-    }
+    if (auto location = cloud::check_location(options.s3.location); !location)
+        return fail("upload: " + location.error());
     auto source = cloud::choose_credential_source(env);
-    if (!source) {
-        why = "upload: no AWS credentials: " + source.error();
-        return nullptr;
-    }
-    options.collector_id = config.collector_id.empty() ? default_collector_id(why) : config.collector_id;
-    if (options.collector_id.empty()) return nullptr;
+    if (!source) return fail("upload: no AWS credentials: " + source.error());
+    if (!config.collector_id.empty()) options.collector_id = config.collector_id;
+    else if (auto id = default_collector_id()) options.collector_id = std::move(*id);
+    else return fail(std::move(id).error());
     options.prefix = u.url.prefix;
     options.storage_class = u.storage_class;
     options.delete_after_upload = u.delete_after_upload;

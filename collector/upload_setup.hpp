@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "base/result.hpp"
 #include "cloud/environment.hpp"
 #include "config/config.hpp"
 #include "upload/uploader.hpp"
@@ -14,13 +15,13 @@ namespace mirrortap {
 
 using LogLine = std::function<void(const std::string&)>;
 
-// The uploader `config` asks for (not started), or nullptr with `why`. May
-// ask IMDS for the region and the instance id (a second or two off EC2,
-// unless AWS_EC2_METADATA_DISABLED=true or they are configured).
-std::shared_ptr<Uploader> make_uploader(const Config& config, const LogLine& log, std::string& why);
+// The uploader `config` asks for (not started), or why not. May ask IMDS for
+// the region and the instance id (a second or two off EC2, unless
+// AWS_EC2_METADATA_DISABLED=true or they are configured).
+Result<std::shared_ptr<Uploader>> make_uploader(const Config& config, const LogLine& log);
 
 // The collector id when none is configured: the EC2 instance id, else the host name.
-std::string default_collector_id(std::string& why);
+Result<std::string> default_collector_id();
 
 // Every endpoint the collector would reach over plain http:// on another
 // host, one line each ("upload.endpoint http://10.0.0.5:9000"): the config's

@@ -25,29 +25,11 @@ constexpr uint32_t kIdleScanPerTick = 1024;
 
 }  // namespace
 
-std::string_view to_string(Refusal r) {
-    switch (r) {
-        case Refusal::too_short: return "too_short";
-        case Refusal::no_vni_flag: return "no_vni_flag";
-        case Refusal::inner_too_short: return "inner_too_short";
-        case Refusal::datagram_truncated: return "datagram_truncated";
-        case Refusal::session_limit: return "session_limit";
-        case Refusal::source_not_allowed: return "source_not_allowed";
-        case Refusal::vni_not_allowed: return "vni_not_allowed";
-        default: break;
-    }
-    if (r >= Refusal::geneve_too_short && size_t(r) < kRefusalCount)
-        return kGeneveErrorNames(GeneveError(size_t(r) - size_t(Refusal::geneve_too_short)));
-    return "unknown";
-}
-
-// GeneveError's values but `vxlan` line up with the geneve_ refusals.
-static_assert(kRefusalCount - size_t(Refusal::geneve_too_short) == kGeneveErrorNames.size() - 1);
-static_assert(size_t(GeneveError::vxlan) == kGeneveErrorNames.size() - 1);
-
 Refusal refusal_for(const GeneveResult& r) {
     if (r.error().reason == GeneveError::vxlan) return refusal_for(r.error().vxlan);
-    return Refusal(size_t(Refusal::geneve_too_short) + size_t(r.error().reason));
+    for (const GeneveErrorRefusal& g : kGeneveRefusals)
+        if (g.error == r.error().reason) return g.refusal;
+    return Refusal::geneve_too_short;
 }
 
 Refusal refusal_for(DecapError e) {

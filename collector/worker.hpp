@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/enum_names.hpp"
 #include "support/counter.hpp"
 #include "collector/session_table.hpp"
 #include "collector/sink_retirer.hpp"
@@ -20,7 +21,7 @@
 namespace mirrortap {
 
 // Why a datagram never reached a session. Each becomes a `reason` label of
-// mirrortap_decap_errors_total; the first values mirror DecapError.
+// mirrortap_decap_errors_total.
 enum class Refusal : uint8_t {
     too_short,
     no_vni_flag,
@@ -29,8 +30,8 @@ enum class Refusal : uint8_t {
     session_limit,       // max_sessions reached; new VNIs are not tracked
     source_not_allowed,  // outer source outside allowed_sources
     vni_not_allowed,     // VNI outside allowed_vnis
-    // GENEVE (--listen-geneve): GeneveError's values, in its order, from here;
-    // its to_string names them (geneve_too_short, ...).
+    // GENEVE (--listen-geneve): one per GeneveError but `vxlan`, named as
+    // decap's kGeneveErrorNames names it (refusal_for maps them).
     geneve_too_short,
     geneve_bad_version,
     geneve_oam,
@@ -42,8 +43,49 @@ enum class Refusal : uint8_t {
     geneve_inner_fragment,
     geneve_inner_not_udp_4789,
 };
-inline constexpr size_t kRefusalCount = 17;
-std::string_view to_string(Refusal r);
+inline constexpr auto kRefusalNames = enum_names<Refusal>({
+    {Refusal::too_short, "too_short"},
+    {Refusal::no_vni_flag, "no_vni_flag"},
+    {Refusal::inner_too_short, "inner_too_short"},
+    {Refusal::datagram_truncated, "datagram_truncated"},
+    {Refusal::session_limit, "session_limit"},
+    {Refusal::source_not_allowed, "source_not_allowed"},
+    {Refusal::vni_not_allowed, "vni_not_allowed"},
+    {Refusal::geneve_too_short, "geneve_too_short"},
+    {Refusal::geneve_bad_version, "geneve_bad_version"},
+    {Refusal::geneve_oam, "geneve_oam"},
+    {Refusal::geneve_options_too_long, "geneve_options_too_long"},
+    {Refusal::geneve_bad_option, "geneve_bad_option"},
+    {Refusal::geneve_critical_option, "geneve_critical_option"},
+    {Refusal::geneve_inner_not_ip, "geneve_inner_not_ip"},
+    {Refusal::geneve_inner_truncated, "geneve_inner_truncated"},
+    {Refusal::geneve_inner_fragment, "geneve_inner_fragment"},
+    {Refusal::geneve_inner_not_udp_4789, "geneve_inner_not_udp_4789"},
+});
+// The refusal each GeneveError but `vxlan` is counted as, keyed by the error.
+// Its names are decap's kGeneveErrorNames (checked below, when it compiles).
+struct GeneveErrorRefusal {
+    GeneveError error;
+    Refusal refusal;
+};
+inline constexpr std::array<GeneveErrorRefusal, 10> kGeneveRefusals = {{
+    {GeneveError::too_short, Refusal::geneve_too_short},
+    {GeneveError::bad_version, Refusal::geneve_bad_version},
+    {GeneveError::oam, Refusal::geneve_oam},
+    {GeneveError::options_too_long, Refusal::geneve_options_too_long},
+    {GeneveError::bad_option, Refusal::geneve_bad_option},
+    {GeneveError::critical_option, Refusal::geneve_critical_option},
+    {GeneveError::inner_not_ip, Refusal::geneve_inner_not_ip},
+    {GeneveError::inner_truncated, Refusal::geneve_inner_truncated},
+    {GeneveError::inner_fragment, Refusal::geneve_inner_fragment},
+    {GeneveError::inner_not_udp_4789, Refusal::geneve_inner_not_udp_4789},
+}};
+static_assert(kGeneveRefusals.size() == kGeneveErrorNames.size() - 1, "a row for every GeneveError but vxlan");
+static_assert([] {
+    for (const GeneveErrorRefusal& g : kGeneveRefusals)
+        if (kRefusalNames(g.refusal) != kGeneveErrorNames(g.error)) return false;
+    return true;
+}(), "a GENEVE refusal is counted under the name decap gives its error");
 Refusal refusal_for(DecapError e);
 // A GENEVE refusal, or the VXLAN one of the packet inside.
 Refusal refusal_for(const GeneveResult& r);
@@ -56,7 +98,7 @@ inline constexpr std::array<double, 19> kBatchSecondsBuckets = {
 struct WorkerCounters {
     RelaxedCounter received_packets;
     RelaxedCounter received_bytes;
-    std::array<RelaxedCounter, kRefusalCount> refused;
+    std::array<RelaxedCounter, kRefusalNames.size()> refused;
     std::array<RelaxedCounter, kBatchSecondsBuckets.size() + 1> batch_buckets;  // last is +Inf
     RelaxedCounter batch_count;
     RelaxedCounter batch_ns_sum;
@@ -99,7 +141,7 @@ public:
         for (const auto& s : sinks_) f(*s);
     }
     SourceStats source_stats() const { return source_->stats(); }
-    bool source_healthy(std::string& why) const { return source_->healthy(why); }
+    Result<> source_health() const { return source_->health(); }
     bool finished() const { return finished_.load(std::memory_order_acquire); }
 
 private:

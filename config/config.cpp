@@ -44,82 +44,66 @@ uint16_t Config::session_vlan(uint32_t vni) const {
     return vlan_for_vni(vni);
 }
 
-std::optional<UploadUrl> parse_upload_url(std::string_view text, std::string& why) {
+Result<UploadUrl> parse_upload_url(std::string_view text) {
     constexpr std::string_view kScheme = "s3://";
-    if (text.substr(0, kScheme.size()) != kScheme) {
-        why = quote(text) + " is not an s3://BUCKET/PREFIX URL";
-        return std::nullopt;
-    }
+    if (text.substr(0, kScheme.size()) != kScheme)
+        return fail(quote(text) + " is not an s3://BUCKET/PREFIX URL");
     std::string_view rest = text.substr(kScheme.size());
     const size_t slash = rest.find('/');
     UploadUrl url{std::string(text), std::string(rest.substr(0, slash)), ""};
-    if (!cloud::valid_bucket_name(url.bucket)) {
-        why = "bucket " + quote(url.bucket) +
-              " is not a valid S3 bucket name (3 to 63 of a-z, 0-9, '.', '-', starting and ending with a letter or digit)";
-        return std::nullopt;
-    }
+    if (!cloud::valid_bucket_name(url.bucket))
+        return fail("bucket " + quote(url.bucket) +
+                    " is not a valid S3 bucket name (3 to 63 of a-z, 0-9, '.', '-', starting and ending with a letter or digit)");
     if (slash != std::string_view::npos) {
         std::string_view prefix = rest.substr(slash + 1);
         while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
         url.prefix = std::string(prefix);
     }
-    if (url.prefix.find("//") != std::string::npos || url.prefix.starts_with('/')) {
-        why = "prefix " + quote(url.prefix) + " has an empty path segment ('//')";
-        return std::nullopt;
-    }
+    if (url.prefix.find("//") != std::string::npos || url.prefix.starts_with('/'))
+        return fail("prefix " + quote(url.prefix) + " has an empty path segment ('//')");
     if (!url.prefix.empty()) {
-        if (auto key = cloud::check_object_key(url.prefix); !key) {
-            why = "prefix " + quote(url.prefix) + ": " + key.error();
-            return std::nullopt;
-        }
-        if (url.prefix.size() > 512) {
-            why = "prefix is longer than 512 bytes: the keys under it would not fit S3's 1024";
-            return std::nullopt;
-        }
+        if (auto key = cloud::check_object_key(url.prefix); !key)
+            return fail("prefix " + quote(url.prefix) + ": " + key.error());
+        if (url.prefix.size() > 512)
+            return fail("prefix is longer than 512 bytes: the keys under it would not fit S3's 1024");
     }
     return url;
 }
 
-std::optional<std::string> parse_storage_class(std::string_view text, std::string& why) {
+Result<std::string> parse_storage_class(std::string_view text) {
     static const std::set<std::string_view> kClasses = {
         "STANDARD",   "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
         "GLACIER",    "DEEP_ARCHIVE",       "GLACIER_IR",  "OUTPOSTS",   "EXPRESS_ONEZONE"};
     if (text.empty() || kClasses.count(text)) return std::string(text);
-    why = quote(text) + " is not an S3 storage class (STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, "
-          "GLACIER_IR, GLACIER, DEEP_ARCHIVE, ...)";
-    return std::nullopt;
+    return fail(quote(text) + " is not an S3 storage class (STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, "
+                "GLACIER_IR, GLACIER, DEEP_ARCHIVE, ...)");
 }
 
-std::optional<std::string> parse_aws_region(std::string_view text, std::string& why) {
+Result<std::string> parse_aws_region(std::string_view text) {
     const bool shaped = !text.empty() && text.size() <= 32 &&
                         text.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string_view::npos &&
                         text.front() != '-' && text.back() != '-';
     if (text.empty() || shaped) return std::string(text);
-    why = quote(text) + " is not an AWS region name (like eu-west-1)";
-    return std::nullopt;
+    return fail(quote(text) + " is not an AWS region name (like eu-west-1)");
 }
 
-std::optional<std::string> parse_collector_id(std::string_view text, std::string& why) {
+Result<std::string> parse_collector_id(std::string_view text) {
     const bool shaped = text.size() <= 128 && text != "." && text != ".." &&
                         text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
                             std::string_view::npos;
     if (shaped) return std::string(text);
-    why = quote(text) + " cannot name a collector in object keys: 1 to 128 of A-Z a-z 0-9 . _ -";
-    return std::nullopt;
+    return fail(quote(text) + " cannot name a collector in object keys: 1 to 128 of A-Z a-z 0-9 . _ -");
 }
 
-std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why) {
+Result<uint32_t> parse_sink_name(std::string_view text) {
     for (uint32_t i = 0; i < kSinkNames.size(); ++i)
         if (text == kSinkNames[i]) return i;
-    why = "unknown sink " + quote(text) + " (pcap, tap, stream or forward)";
-    return std::nullopt;
+    return fail("unknown sink " + quote(text) + " (pcap, tap, stream or forward)");
 }
 
-std::optional<std::string> parse_auto_scaling_name(std::string_view text, std::string& why) {
-    if (text.empty() || text.size() > 255 || has_control_character(text) || text.find(':') != std::string_view::npos) {
-        why = quote(text) + " is not a group or hook name (1 to 255 characters, no control characters, no ':')";
-        return std::nullopt;
-    }
+Result<std::string> parse_auto_scaling_name(std::string_view text) {
+    if (text.empty() || text.size() > 255 || has_control_character(text) || text.find(':') != std::string_view::npos)
+        return fail(quote(text) + " is not a group or hook name (1 to 255 characters, no control characters, no ':')");
     return std::string(text);
 }
 
@@ -136,31 +120,23 @@ ConfigLoad load_config_file(const std::string& path) {
     return load_config_from_file<ConfigLoad>(path, [](std::string_view text) { return load_config_text(text); });
 }
 
-std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::string& why) {
-    if (text == "vni") return SessionKeyMode::vni;
-    if (text == "vni_and_source") return SessionKeyMode::vni_and_source;
-    why = "expected vni or vni_and_source, got " + quote(text);
-    return std::nullopt;
+Result<SessionKeyMode> parse_session_key(std::string_view text) {
+    if (auto mode = kSessionKeyModeNames.parse(text)) return *mode;
+    return fail("expected vni or vni_and_source, got " + quote(text));
 }
 
-bool valid_session_name(std::string_view name, std::string& why) {
-    if (name.empty() || name.size() > 64) {
-        why = "a session name has 1 to 64 characters";
-        return false;
-    }
-    if (name == "." || name == "..") {
-        why = quote(name) + " cannot be a directory name";
-        return false;
-    }
+Result<> valid_session_name(std::string_view name) {
+    if (name.empty() || name.size() > 64)
+        return fail("a session name has 1 to 64 characters");
+    if (name == "." || name == "..")
+        return fail(quote(name) + " cannot be a directory name");
     for (char ch : name) {
         const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
                         ch == '-' || ch == '_' || ch == '.';
-        if (!ok) {
-            why = quote(name) + " may use only letters, digits, '-', '_' and '.'";
-            return false;
-        }
+        if (!ok)
+            return fail(quote(name) + " may use only letters, digits, '-', '_' and '.'");
     }
-    return true;
+    return {};
 }
 
 bool Allowlist::source_allowed(const std::array<uint8_t, 16>& a) const {

@@ -8,12 +8,18 @@
 #include <string_view>
 #include <vector>
 
+#include "base/enum_names.hpp"
+#include "base/result.hpp"
 #include "support/errors.hpp"
 #include "support/parse.hpp"
 
 namespace mirrortap {
 
 enum class SessionKeyMode { vni, vni_and_source };
+inline constexpr auto kSessionKeyModeNames = enum_names<SessionKeyMode>({
+    {SessionKeyMode::vni, "vni"},
+    {SessionKeyMode::vni_and_source, "vni_and_source"},
+});
 
 // Who may send. Empty lists allow everyone (the default: an NLB in front
 // already limits who reaches the port).
@@ -201,19 +207,19 @@ ConfigLoad load_config_text(std::string_view text);
 ConfigLoad load_config_file(const std::string& path);
 
 // The collector's own value parsers (support/parse.hpp has the shared ones).
-// Each returns nullopt with `why` set on bad input.
-std::optional<SessionKeyMode> parse_session_key(std::string_view text, std::string& why);
+// Each fails with why on bad input.
+Result<SessionKeyMode> parse_session_key(std::string_view text);
 // Session names become directory names and label values.
-bool valid_session_name(std::string_view name, std::string& why);
-std::optional<uint32_t> parse_sink_name(std::string_view text, std::string& why);     // its index in kSinkNames
+Result<> valid_session_name(std::string_view name);
+Result<uint32_t> parse_sink_name(std::string_view text);  // its index in kSinkNames
 // Auto Scaling group and lifecycle hook names: 1 to 255 characters, no control characters, no ':'.
-std::optional<std::string> parse_auto_scaling_name(std::string_view text, std::string& why);
-std::optional<UploadUrl> parse_upload_url(std::string_view text, std::string& why);   // s3://BUCKET[/PREFIX]
-std::optional<std::string> parse_storage_class(std::string_view text, std::string& why);  // an S3 storage class
-std::optional<std::string> parse_aws_region(std::string_view text, std::string& why);     // us-east-1
+Result<std::string> parse_auto_scaling_name(std::string_view text);
+Result<UploadUrl> parse_upload_url(std::string_view text);        // s3://BUCKET[/PREFIX]
+Result<std::string> parse_storage_class(std::string_view text);  // an S3 storage class
+Result<std::string> parse_aws_region(std::string_view text);     // us-east-1
 
 // A collector id goes into object keys as collector=ID: 1 to 128 of A-Z a-z 0-9 . _ -
-std::optional<std::string> parse_collector_id(std::string_view text, std::string& why);
+Result<std::string> parse_collector_id(std::string_view text);
 
 // Checks between settings (names used twice, a forward that would loop, ...),
 // run after flags are applied too. Each setting's own bounds are its parser's.

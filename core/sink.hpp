@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.hpp"
 #include "core/session.hpp"
 #include "decap/bytes.hpp"
 #include "decap/flow.hpp"
@@ -71,8 +72,8 @@ public:
     // expire() gave `ticket` for: its counters are final, its slot may be reused.
     virtual bool released(uint64_t /*ticket*/) { return true; }
     virtual SinkStats stats() const = 0;
-    // False with a short reason when the sink cannot currently deliver.
-    virtual bool healthy(std::string& why) const = 0;
+    // Fails with a short reason when the sink cannot currently deliver.
+    virtual Result<> health() const = 0;
 };
 
 // What the sinks of one kind in every worker share (the TAP devices, the

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "base/enum_names.hpp"
 #include "support/counter.hpp"
 
 namespace mirrortap {
@@ -17,16 +18,20 @@ enum class SinkDropReason : uint8_t {
     no_reader,    // a stream with nobody reading
     not_open,     // the sink could not open its output (e.g. directory unwritable)
 };
-inline constexpr size_t kSinkDropReasonCount = 5;
-
-std::string_view to_string(SinkDropReason r);
+inline constexpr auto kSinkDropReasonNames = enum_names<SinkDropReason>({
+    {SinkDropReason::queue_full, "queue_full"},
+    {SinkDropReason::disk_full, "disk_full"},
+    {SinkDropReason::write_error, "write_error"},
+    {SinkDropReason::no_reader, "no_reader"},
+    {SinkDropReason::not_open, "not_open"},
+});
 
 // Each RelaxedCounter has one writing thread. For the pcap sink, its writer
 // thread counts `written` and every drop reason but queue_full, which the
 // receive worker counts.
 struct SinkCounters {
     RelaxedCounter written;
-    std::array<RelaxedCounter, kSinkDropReasonCount> dropped;
+    std::array<RelaxedCounter, kSinkDropReasonNames.size()> dropped;
     // A gauge: accepted, not yet on its way out. Shared: the pcap sink's
     // worker adds to it and its writer thread takes away.
     SharedGauge buffered;

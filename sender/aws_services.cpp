@@ -4,19 +4,6 @@
 
 namespace mirrortap::sender {
 
-std::string_view to_string(AwsService s) {
-    switch (s) {
-        case AwsService::none: return "none";
-        case AwsService::instance_metadata: return "instance metadata";
-        case AwsService::time_sync: return "the Amazon Time Sync Service";
-        case AwsService::windows_activation: return "Windows activation";
-        case AwsService::dhcp: return "DHCP";
-        case AwsService::dhcpv6: return "DHCPv6";
-        case AwsService::amazon_dns: return "Amazon DNS";
-    }
-    return "unknown";
-}
-
 VpcResolvers vpc_resolvers(const std::vector<Cidr>& vpc_blocks) {
     VpcResolvers out;
     for (const Cidr& b : vpc_blocks) {

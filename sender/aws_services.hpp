@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/enum_names.hpp"
 #include "decap/frame.hpp"
 #include "support/parse.hpp"
 
@@ -29,7 +30,16 @@ enum class AwsService : uint8_t {
 };
 
 // "instance metadata", "DHCP"...: for --explain ("AWS never mirrors ...").
-std::string_view to_string(AwsService s);
+// As --explain names them in a sentence ("AWS never mirrors DHCP").
+inline constexpr auto kAwsServiceNames = enum_phrases<AwsService>({
+    {AwsService::none, "none"},
+    {AwsService::instance_metadata, "instance metadata"},
+    {AwsService::time_sync, "the Amazon Time Sync Service"},
+    {AwsService::windows_activation, "Windows activation"},
+    {AwsService::dhcp, "DHCP"},
+    {AwsService::dhcpv6, "DHCPv6"},
+    {AwsService::amazon_dns, "Amazon DNS"},
+});
 
 namespace detail {
 

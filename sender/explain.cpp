@@ -67,7 +67,7 @@ std::string decision(const SessionEngine& engine, Direction dir, const InnerFram
         case NotMirrored::rejected: return "not mirrored: " + rule_text(c);
         case NotMirrored::no_match: return "not mirrored: no rule matched";
         case NotMirrored::non_ip: return "not mirrored: not IP";
-        case NotMirrored::aws_service: return "not mirrored: AWS never mirrors " + std::string(to_string(c.service)) +
+        case NotMirrored::aws_service: return "not mirrored: AWS never mirrors " + std::string(kAwsServiceNames(c.service)) +
                                               (c.service == AwsService::amazon_dns ? " unless a filter lists network_services: [amazon-dns]" : "");
     }
     return "not mirrored";

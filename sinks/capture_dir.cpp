@@ -89,36 +89,33 @@ std::string random_suffix() {
 
 }  // namespace
 
-std::optional<UserIds> lookup_user(const std::string& user, std::string& why) {
+Result<UserIds> lookup_user(const std::string& user) {
     passwd pw{}, *found = nullptr;
     char buf[4096];
-    if (getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) != 0 || !found) {
-        why = "unknown user '" + user + "'";
-        return std::nullopt;
-    }
+    if (getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) != 0 || !found)
+        return mirrortap::fail("unknown user '" + user + "'");
     return UserIds{pw.pw_uid, pw.pw_gid, pw.pw_name};
 }
 
-int group_id(const std::string& name, std::string& why) {
+Result<int> group_id(const std::string& name) {
     if (name.empty()) return -1;
     group gr{}, *found = nullptr;
     char buf[16384];
     if (getgrnam_r(name.c_str(), &gr, buf, sizeof buf, &found) == 0 && found) return int(gr.gr_gid);
-    why = "unknown group '" + name + "'";
-    return -1;
+    return mirrortap::fail("unknown group '" + name + "'");
 }
 
-int open_dir_path(const std::string& path, bool create, mode_t last_mode, std::string& why, bool* created_last) {
+Result<int> open_dir_path(const std::string& path, bool create, mode_t last_mode, bool* created_last) {
     if (created_last) *created_last = false;
     // Every failure keeps the errno of the call that failed, for callers that count by it.
-    const auto fail = [&why](std::string message, int err) {
-        why = std::move(message);
+    const auto refuse = [](std::string message, int err) {
+        Result<int> refused = mirrortap::fail(std::move(message));
         errno = err;
-        return -1;
+        return refused;
     };
-    if (path.empty()) return fail("empty directory path", ENOENT);
+    if (path.empty()) return refuse("empty directory path", ENOENT);
     Fd cur(::open(path[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (cur.fd < 0) return fail(path + ": " + std::strerror(errno), errno);
+    if (cur.fd < 0) return refuse(path + ": " + std::strerror(errno), errno);
     std::string walked = path[0] == '/' ? "" : ".";
     std::deque<std::string> todo;
     push_components(todo, path);
@@ -131,7 +128,7 @@ int open_dir_path(const std::string& path, bool create, mode_t last_mode, std::s
         bool made = false;
         if (next < 0 && errno == ENOENT && create) {
             made = mkdirat(cur.fd, name.c_str(), todo.empty() ? last_mode : 0755) == 0;
-            if (!made && errno != EEXIST) return fail("cannot create " + here + ": " + std::strerror(errno), errno);
+            if (!made && errno != EEXIST) return refuse("cannot create " + here + ": " + std::strerror(errno), errno);
             next = openat(cur.fd, name.c_str(), kDirFlags);
         }
         if (created_last) *created_last = made && todo.empty();
@@ -139,80 +136,85 @@ int open_dir_path(const std::string& path, bool create, mode_t last_mode, std::s
             const int err = errno;
             struct stat link{}, dir{};
             if (fstatat(cur.fd, name.c_str(), &link, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(link.st_mode))
-                return fail(here + " is not a directory", ENOTDIR);
+                return refuse(here + " is not a directory", ENOTDIR);
             if (fstat(cur.fd, &dir) != 0 || !planted_by_root(link, dir))
-                return fail(here + " is a symbolic link that " +
+                return refuse(here + " is a symbolic link that " +
                                 user_name(link.st_uid == 0 ? dir.st_uid : link.st_uid) +
                                 " can change; name the real directory instead",
                             ELOOP);
-            if (++links > kMaxLinks) return fail(here + ": " + std::strerror(err), ELOOP);
+            if (++links > kMaxLinks) return refuse(here + ": " + std::strerror(err), ELOOP);
             std::string target(4096, '\0');
             const ssize_t n = readlinkat(cur.fd, name.c_str(), target.data(), target.size());
-            if (n <= 0 || size_t(n) >= target.size()) return fail("cannot read the link " + here, ELOOP);
+            if (n <= 0 || size_t(n) >= target.size()) return refuse("cannot read the link " + here, ELOOP);
             target.resize(size_t(n));
             push_components(todo, target);
             if (target[0] == '/') {
                 cur.reset(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-                if (cur.fd < 0) return fail("/: " + std::string(std::strerror(errno)), errno);
+                if (cur.fd < 0) return refuse("/: " + std::string(std::strerror(errno)), errno);
                 walked = "";
             }
             continue;
         }
-        if (next < 0) return fail(here + ": " + std::strerror(errno), errno);
+        if (next < 0) return refuse(here + ": " + std::strerror(errno), errno);
         cur.reset(next);
         walked = here;
     }
     return cur.release();
 }
 
-std::string prepare_capture_dir(const PcapConfig& pcap, const std::string& user) {
-    std::string why;
+Result<> prepare_capture_dir(const PcapConfig& pcap, const std::string& user) {
     const bool hand_over = geteuid() == 0 && !user.empty();
-    const auto owner = hand_over ? lookup_user(user, why) : std::nullopt;
-    if (hand_over && !owner) return why + " for --user";
+    std::optional<UserIds> owner;
+    if (hand_over) {
+        auto found = lookup_user(user);
+        if (!found) return fail(found.error() + " for --user");
+        owner = std::move(*found);
+    }
     bool created = false;
-    Fd dir(open_dir_path(pcap.dir, true, 0750, why, &created));
-    if (dir.fd < 0) return "cannot create pcap directory " + pcap.dir + ": " + why;
+    auto opened = open_dir_path(pcap.dir, true, 0750, &created);
+    if (!opened) return fail("cannot create pcap directory " + pcap.dir + ": " + opened.error());
+    Fd dir(*opened);
     if (!hand_over) return check_capture_dir_writable(pcap);
     struct stat st{};
-    if (fstat(dir.fd, &st) != 0) return "pcap directory " + pcap.dir + ": " + std::strerror(errno);
-    if (st.st_uid == owner->uid) return "";
+    if (fstat(dir.fd, &st) != 0) return fail("pcap directory " + pcap.dir + ": " + std::strerror(errno));
+    if (st.st_uid == owner->uid) return {};
     // Only a directory made just now, still root's and empty (someone who can
     // write the parent may have swapped another in between mkdir and open),
     // and only it, through the descriptor we opened.
     if (!created || st.st_uid != 0 || !dir_is_empty(dir.fd))
-        return "pcap directory " + pcap.dir + " exists and belongs to " + user_name(st.st_uid) + ", not to " + user +
-               ": root does not hand over a directory it did not make; if it is meant for captures, give it to " +
-               user + " yourself (chown " + user + " " + pcap.dir + "), or name a directory that does not exist yet";
+        return fail("pcap directory " + pcap.dir + " exists and belongs to " + user_name(st.st_uid) + ", not to " +
+                    user +
+                    ": root does not hand over a directory it did not make; if it is meant for captures, give it to " +
+                    user + " yourself (chown " + user + " " + pcap.dir + "), or name a directory that does not exist yet");
     if (fchown(dir.fd, owner->uid, owner->gid) != 0)
-        return "cannot give pcap directory " + pcap.dir + " to " + user + ": " + std::strerror(errno);
-    return "";
+        return fail("cannot give pcap directory " + pcap.dir + " to " + user + ": " + std::strerror(errno));
+    return {};
 }
 
-std::string check_capture_dir_writable(const PcapConfig& pcap) {
+Result<> check_capture_dir_writable(const PcapConfig& pcap) {
     const std::string me = user_name(geteuid());
-    std::string why;
-    Fd dir(open_dir_path(pcap.dir, false, 0, why));
-    if (dir.fd < 0)
-        return "pcap directory " + pcap.dir + " cannot be opened as user " + me + ": " + why +
-               " (every directory above it must let " + me + " search it: chmod o+x, or a group " + me + " is in)";
+    auto opened = open_dir_path(pcap.dir, false, 0);
+    if (!opened)
+        return fail("pcap directory " + pcap.dir + " cannot be opened as user " + me + ": " + opened.error() +
+                    " (every directory above it must let " + me + " search it: chmod o+x, or a group " + me + " is in)");
+    Fd dir(*opened);
     const std::string probe = ".mirrortap-write-test-" + random_suffix();
     Fd file(openat(dir.fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (file.fd < 0)
-        return "pcap directory " + pcap.dir + " is not writable as user " + me + ": " + std::strerror(errno) +
-               " (give it to " + me + ": chown " + me + " " + pcap.dir + ")";
-    std::string failure;
+        return fail("pcap directory " + pcap.dir + " is not writable as user " + me + ": " + std::strerror(errno) +
+                    " (give it to " + me + ": chown " + me + " " + pcap.dir + ")");
+    Result<> result;
     if (!pcap.group.empty()) {
-        const int gid = group_id(pcap.group, why);
-        if (gid < 0) failure = "pcap.group: " + why;
-        else if (fchown(file.fd, uid_t(-1), gid_t(gid)) != 0)
-            failure = "pcap.group " + pcap.group + ": user " + me + " cannot give files to that group (" +
-                      std::strerror(errno) + "); make " + me + " a member (usermod -aG " + pcap.group + " " + me +
-                      ") or remove pcap.group";
+        const auto gid = group_id(pcap.group);
+        if (!gid) result = fail("pcap.group: " + gid.error());
+        else if (fchown(file.fd, uid_t(-1), gid_t(*gid)) != 0)
+            result = fail("pcap.group " + pcap.group + ": user " + me + " cannot give files to that group (" +
+                          std::strerror(errno) + "); make " + me + " a member (usermod -aG " + pcap.group + " " + me +
+                          ") or remove pcap.group");
     }
     file.reset(-1);
     unlinkat(dir.fd, probe.c_str(), 0);
-    return failure;
+    return result;
 }
 
 int open_session_dir(int capture_fd, const std::string& name, mode_t mode, int group_id) {

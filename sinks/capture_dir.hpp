@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "base/result.hpp"
 #include "config/config.hpp"
 
 namespace mirrortap {
@@ -24,33 +25,34 @@ struct UserIds {
     gid_t gid = 0;  // the user's primary group
     std::string name;
 };
-// Who `user` is; nullopt with `why` when nobody by that name exists.
-std::optional<UserIds> lookup_user(const std::string& user, std::string& why);
+// Who `user` is; fails when nobody by that name exists.
+Result<UserIds> lookup_user(const std::string& user);
 
-// Resolves a group name to its id; -1 with `why` set when there is none.
-int group_id(const std::string& name, std::string& why);
+// Resolves a group name to its id; -1 for no name (the process's group);
+// fails when there is no such group.
+Result<int> group_id(const std::string& name);
 
 // Opens `path` as a directory, one component at a time. A symbolic link is
 // followed only where no one but root can have put it (the link owned by
 // root, in a directory owned by root that no one else may write, or a sticky
 // one); any other link is refused and `why` names it. With `create`, missing
 // components are made: parents 0755, the last one `last_mode` (umask
-// applies). Returns a descriptor (O_RDONLY | O_DIRECTORY), or -1 with `why`.
+// applies). Returns a descriptor (O_RDONLY | O_DIRECTORY) the caller closes,
+// or why not, with errno that of the call that failed.
 // `created_last`, when given, says whether this call made the last component.
-int open_dir_path(const std::string& path, bool create, mode_t last_mode, std::string& why,
-                  bool* created_last = nullptr);
+Result<int> open_dir_path(const std::string& path, bool create, mode_t last_mode, bool* created_last = nullptr);
 
 // Makes the capture directory ready for the sinks. As root with --user: it
 // is made and given to the user, or it exists and belongs to the user
 // already (anything else is refused with the fix); the write check waits for the drop
 // (check_capture_dir_writable). Otherwise: it exists and the write check
-// runs now, as the process is. A one-line error that says what to do, or "".
-std::string prepare_capture_dir(const PcapConfig& pcap, const std::string& user);
+// runs now, as the process is. Fails with a one-line error that says what to do.
+Result<> prepare_capture_dir(const PcapConfig& pcap, const std::string& user);
 
 // As whoever the process runs as now: creates a file of a fresh name in the
 // capture directory (O_EXCL | O_NOFOLLOW, so nothing there is followed or
 // truncated), gives it pcap.group when one is set, and removes it.
-std::string check_capture_dir_writable(const PcapConfig& pcap);
+Result<> check_capture_dir_writable(const PcapConfig& pcap);
 
 // A session's directory in the capture directory, created when missing (with
 // `mode`, and group `group_id` unless -1). Never follows a symlink: one at

@@ -77,9 +77,9 @@ void for_each_entry(int dir_fd, const std::function<void(const std::string& name
 // Each session directory of the capture directory: real directories only, no link followed.
 void for_each_session_dir(const std::string& pcap_dir,
                           const std::function<void(const std::string& session, int dir_fd)>& visit) {
-    std::string why;
-    UniqueFd capture(open_dir_path(pcap_dir, false, 0, why));
-    if (capture.get() < 0) return;
+    const auto opened = open_dir_path(pcap_dir, false, 0);
+    if (!opened) return;
+    UniqueFd capture(*opened);
     for_each_entry(capture.get(), [&](const std::string& name) {
         UniqueFd dir(openat(capture.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (dir.get() >= 0) visit(name, dir.get());
@@ -227,9 +227,9 @@ std::vector<CaptureFileEntry> finished_capture_files(const std::string& pcap_dir
 }
 
 bool remove_capture_file(const std::string& pcap_dir, const std::string& session, const std::string& name) {
-    std::string why;
-    UniqueFd capture(open_dir_path(pcap_dir, false, 0, why));
-    if (capture.get() < 0) return false;
+    const auto opened = open_dir_path(pcap_dir, false, 0);
+    if (!opened) return false;
+    UniqueFd capture(*opened);
     UniqueFd dir(openat(capture.get(), session.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dir.get() < 0) return false;
     return remove_session_capture(dir.get(), name) == 0;
@@ -265,38 +265,39 @@ int remove_session_capture(int dir_fd, const std::string& name) {
     return unlinkat(dir_fd, name.c_str(), 0) == 0 ? 0 : errno;
 }
 
-int open_capture_file(const FinishedCapture& capture, const std::string& name, std::string& why) {
-    UniqueFd dir(open_dir_path(capture.directory, false, 0, why));
-    if (dir.get() < 0) return -1;
+Result<int> open_capture_file(const FinishedCapture& capture, const std::string& name) {
+    auto opened = open_dir_path(capture.directory, false, 0);
+    if (!opened) return opened;  // with its errno
+    UniqueFd dir(*opened);
     const int fd = open_regular(dir.get(), name, O_RDONLY);
-    if (fd < 0) {
-        const int err = errno;
-        why = capture.directory + "/" + name + ": " + (err == EINVAL ? "not a regular file" : std::strerror(err));
-        errno = err;
-    }
-    return fd;
+    if (fd >= 0) return fd;
+    const int err = errno;
+    Result<int> refused = fail(capture.directory + "/" + name + ": " +
+                               (err == EINVAL ? "not a regular file" : std::strerror(err)));
+    errno = err;
+    return refused;
 }
 
 bool marked_uploaded(int fd) { return fgetxattr(fd, kUploadedAttribute, nullptr, 0) >= 0; }
 
-std::string settle_uploaded_capture(const FinishedCapture& capture, bool remove) {
-    std::string why;
-    UniqueFd dir(open_dir_path(capture.directory, false, 0, why));
-    if (dir.get() < 0) return why;
+Result<> settle_uploaded_capture(const FinishedCapture& capture, bool remove) {
+    const auto opened = open_dir_path(capture.directory, false, 0);
+    if (!opened) return fail(opened.error());
+    UniqueFd dir(*opened);
     if (remove) {
         if (!capture.index_name.empty() && unlinkat(dir.get(), capture.index_name.c_str(), 0) != 0 && errno != ENOENT)
-            return "cannot remove " + capture.directory + "/" + capture.index_name + ": " + std::strerror(errno);
+            return fail("cannot remove " + capture.directory + "/" + capture.index_name + ": " + std::strerror(errno));
         if (const int err = remove_session_capture(dir.get(), capture.file_name); err != 0 && err != ENOENT)
-            return "cannot remove " + capture.directory + "/" + capture.file_name + ": " + std::strerror(err);
-        return "";
+            return fail("cannot remove " + capture.directory + "/" + capture.file_name + ": " + std::strerror(err));
+        return {};
     }
     UniqueFd fd(open_regular(dir.get(), capture.file_name, O_RDONLY));
-    if (fd.get() < 0) return capture.directory + "/" + capture.file_name + ": " + std::strerror(errno);
+    if (fd.get() < 0) return fail(capture.directory + "/" + capture.file_name + ": " + std::strerror(errno));
     static constexpr char kValue[] = "s3";
     if (fsetxattr(fd.get(), kUploadedAttribute, kValue, sizeof kValue - 1, 0) != 0)
-        return "cannot mark " + capture.directory + "/" + capture.file_name + " uploaded (" + kUploadedAttribute +
-               "): " + std::strerror(errno) + "; it will be uploaded again after a restart";
-    return "";
+        return fail("cannot mark " + capture.directory + "/" + capture.file_name + " uploaded (" + kUploadedAttribute +
+                    "): " + std::strerror(errno) + "; it will be uploaded again after a restart");
+    return {};
 }
 
 }  // namespace mirrortap

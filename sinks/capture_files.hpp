@@ -9,10 +9,12 @@
 // keep in step with retention; ext4, xfs and tmpfs (Linux 6.6+) keep it.
 #pragma once
 #include "support/flow_index_format.hpp"  // flow_index::kSuffix
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
 #include "core/finished_capture.hpp"
 
 namespace mirrortap {
@@ -73,14 +75,26 @@ void remove_current_link_naming(int dir_fd, const std::string& target);
 int remove_session_capture(int dir_fd, const std::string& name);
 
 // `name` in the capture's directory, read-only: a regular file, no link
-// followed anywhere on the way. -1 with errno and `why`.
-int open_capture_file(const FinishedCapture& capture, const std::string& name, std::string& why);
+// followed anywhere on the way. A descriptor the caller closes, or why not
+// with errno that of the call that failed.
+Result<int> open_capture_file(const FinishedCapture& capture, const std::string& name);
+// TODO(issue 27, lead): the old shape, kept only for collector/upload_setup.cpp's
+// CaptureDirAccess::open, which branch i27-cloud converts with CaptureFileAccess::open;
+// drop it when the two meet. -1 with errno and `why`.
+inline int open_capture_file(const FinishedCapture& capture, const std::string& name, std::string& why) {
+    auto fd = open_capture_file(capture, name);
+    if (fd) return *fd;
+    const int err = errno;
+    why = std::move(fd).error();
+    errno = err;
+    return -1;
+}
 
 // Whether the file behind `fd` carries the uploaded mark.
 bool marked_uploaded(int fd);
 
 // After an upload: the capture and its index removed (`remove`), or marked
-// uploaded (the mark goes on the pcap; its index goes with it). "" or why.
-std::string settle_uploaded_capture(const FinishedCapture& capture, bool remove);
+// uploaded (the mark goes on the pcap; its index goes with it). Fails with why.
+Result<> settle_uploaded_capture(const FinishedCapture& capture, bool remove);
 
 }  // namespace mirrortap

@@ -11,20 +11,17 @@
 
 namespace mirrortap {
 
-int open_forward_socket(const ForwardSinkOptions& options, std::string& why) {
+Result<int> open_forward_socket(const ForwardSinkOptions& options) {
     const int fd = socket(options.to.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        why = std::string("forward: socket: ") + std::strerror(errno);
-        return -1;
-    }
+    if (fd < 0) return fail(std::string("forward: socket: ") + std::strerror(errno));
     const int bytes = int(std::min<uint64_t>(options.sndbuf_bytes, INT32_MAX / 2));
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) != 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
     // Connected: the kernel routes once, and sendmmsg needs no address per message.
     if (connect(fd, reinterpret_cast<const sockaddr*>(&options.to.addr), options.to.len) != 0) {
-        why = "cannot forward to " + options.to.text + ": " + std::strerror(errno);
+        Result<int> refused = fail("cannot forward to " + options.to.text + ": " + std::strerror(errno));
         ::close(fd);
-        return -1;
+        return refused;
     }
     return fd;
 }
@@ -34,7 +31,8 @@ ForwardSink::ForwardSink(ForwardSinkOptions options)
       headers_(std::make_unique<std::byte[][8]>(kReceiveBatch)),
       iov_(std::make_unique<iovec[]>(2 * kReceiveBatch)),
       msgs_(std::make_unique<mmsghdr[]>(kReceiveBatch)) {
-    fd_ = open_forward_socket(opt_, open_error_);
+    if (auto fd = open_forward_socket(opt_)) fd_ = *fd;
+    else open_error_ = std::move(fd).error();
     for (size_t i = 0; i < kReceiveBatch; ++i) {
         msgs_[i] = {};
         msgs_[i].msg_hdr.msg_iov = &iov_[2 * i];
@@ -101,15 +99,11 @@ void ForwardSink::send_chunk(std::span<const Packet> batch) {
     }
 }
 
-bool ForwardSink::healthy(std::string& why) const {
-    if (!open_error_.empty()) {
-        why = open_error_;
-        return false;
-    }
+Result<> ForwardSink::health() const {
+    if (!open_error_.empty()) return fail(open_error_);
     const int err = last_error_.load(std::memory_order_relaxed);
-    if (err == 0) return true;
-    why = "cannot send to " + opt_.to.text + ": " + std::strerror(err);
-    return false;
+    if (err == 0) return {};
+    return fail("cannot send to " + opt_.to.text + ": " + std::strerror(err));
 }
 
 }  // namespace mirrortap

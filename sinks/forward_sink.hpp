@@ -22,8 +22,8 @@ struct ForwardSinkOptions {
 };
 
 // Opens the socket a forward sink would use, to report a bad destination
-// before any packet arrives. Returns the fd (caller closes), or -1 with `why`.
-int open_forward_socket(const ForwardSinkOptions& options, std::string& why);
+// before any packet arrives. Returns the fd (caller closes), or why not.
+Result<int> open_forward_socket(const ForwardSinkOptions& options);
 
 class ForwardSink final : public Sink {
 public:
@@ -37,7 +37,7 @@ public:
     void rotate() override {}
     void close() override;
     SinkStats stats() const override { return {bytes_written_.get(), 0}; }
-    bool healthy(std::string& why) const override;
+    Result<> health() const override;
 
 private:
     void send_chunk(std::span<const Packet> batch);

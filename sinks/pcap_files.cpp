@@ -295,9 +295,9 @@ void PcapFiles::point_current_at(SessionFiles& f, int dir_fd, const char* target
 // missing. Opened per cold-path step so that a session holds one descriptor
 // (its open file) between them. -1 with errno on failure.
 int PcapFiles::open_dir_fd(const SessionFiles& f) const {
-    std::string why;
-    const int capture_fd = open_dir_path(pcap_.dir, false, 0, why);
-    if (capture_fd < 0) return -1;
+    const auto opened = open_dir_path(pcap_.dir, false, 0);
+    if (!opened) return -1;
+    const int capture_fd = *opened;
     const int fd = open_session_dir(capture_fd, f.name, dir_mode_for(pcap_.file_mode), group_id_);
     const int err = errno;
     ::close(capture_fd);
@@ -633,10 +633,9 @@ void PcapFiles::end_session(uint32_t id) {
     take_down_current(f);
     // An ended session that left nothing (every file uploaded and removed, or
     // none written) leaves no directory either; rmdir refuses a non-empty one.
-    std::string why;
-    if (const int capture_fd = open_dir_path(pcap_.dir, false, 0, why); capture_fd >= 0) {
-        unlinkat(capture_fd, f.name.c_str(), AT_REMOVEDIR);
-        ::close(capture_fd);
+    if (const auto capture_fd = open_dir_path(pcap_.dir, false, 0)) {
+        unlinkat(*capture_fd, f.name.c_str(), AT_REMOVEDIR);
+        ::close(*capture_fd);
     }
     if (f.listed_open) std::erase(open_, &f);
     if (f.failing) --failing_;
@@ -707,9 +706,9 @@ void PcapFiles::add_session_names(std::unordered_set<std::string>& names) const 
 }
 
 void remove_empty_session_dirs(const std::string& pcap_dir, const std::unordered_set<std::string>& live) {
-    std::string why;
-    const int capture_fd = open_dir_path(pcap_dir, false, 0, why);
-    if (capture_fd < 0) return;
+    const auto opened = open_dir_path(pcap_dir, false, 0);
+    if (!opened) return;
+    const int capture_fd = *opened;
     const int list_fd = dup(capture_fd);
     DIR* d = list_fd >= 0 ? fdopendir(list_fd) : nullptr;
     if (!d) {
@@ -732,12 +731,11 @@ void remove_empty_session_dirs(const std::string& pcap_dir, const std::unordered
     ::close(capture_fd);
 }
 
-bool PcapFiles::healthy(std::string& why) const {
+Result<> PcapFiles::health() const {
     if (failing_sessions_.load(std::memory_order_relaxed) == 0 && !disk_low_.load(std::memory_order_relaxed))
-        return true;
+        return {};
     std::lock_guard lock(why_mutex_);
-    why = why_;
-    return false;
+    return fail(why_);
 }
 
 }  // namespace mirrortap

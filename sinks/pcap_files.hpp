@@ -18,6 +18,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/result.hpp"
+
 #include "config/config.hpp"
 #include "core/finished_capture.hpp"
 #include "core/sink.hpp"
@@ -92,7 +94,7 @@ public:
     const std::string& dir() const { return pcap_.dir; }
     // Descriptors of files being written that this sink holds open now.
     uint32_t open_descriptors() const { return open_descriptors_.load(std::memory_order_relaxed); }
-    bool healthy(std::string& why) const;
+    Result<> health() const;
 
 private:
     struct SessionFiles;

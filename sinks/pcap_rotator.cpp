@@ -202,6 +202,6 @@ void PcapRotator::sync() { writer_->sync(); }
 
 SinkStats PcapRotator::stats() const { return channel_->files.stats(); }
 
-bool PcapRotator::healthy(std::string& why) const { return channel_->files.healthy(why); }
+Result<> PcapRotator::health() const { return channel_->files.health(); }
 
 }  // namespace mirrortap

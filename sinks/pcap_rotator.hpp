@@ -75,7 +75,7 @@ public:
     uint64_t expire(Session& s) override;
     bool released(uint64_t ticket) override;
     SinkStats stats() const override;
-    bool healthy(std::string& why) const override;
+    Result<> health() const override;
 
     // Waits until the writer has dealt with everything handed to it so far.
     void sync();

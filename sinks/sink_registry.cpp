@@ -26,19 +26,13 @@ struct PcapShared final : SharedOutput {
     int group_id = -1;  // -1: the process's
 };
 
-std::string resolve_group(const std::string& name, int& gid) {
-    std::string why;
-    gid = group_id(name, why);
-    return why.empty() ? "" : "pcap.group: " + why;
-}
-
-std::string prepare_pcap(const Config& config, const std::shared_ptr<SharedOutput>&,
-                         std::shared_ptr<SharedOutput>& next) {
+Result<std::shared_ptr<SharedOutput>> prepare_pcap(const Config& config, const std::shared_ptr<SharedOutput>&) {
     auto shared = std::make_shared<PcapShared>();
-    if (auto why = resolve_group(config.pcap.group, shared->group_id); !why.empty()) return why;
-    if (auto why = prepare_capture_dir(config.pcap, config.user); !why.empty()) return why;
-    next = std::move(shared);
-    return "";
+    const auto gid = group_id(config.pcap.group);
+    if (!gid) return fail("pcap.group: " + gid.error());
+    shared->group_id = *gid;
+    if (auto ready = prepare_capture_dir(config.pcap, config.user); !ready) return fail(std::move(ready).error());
+    return shared;
 }
 
 // What flow indexes call this collector: the configured id, else the host name.
@@ -49,52 +43,43 @@ std::string collector_id(const Config& config) {
     return host;
 }
 
-std::unique_ptr<Sink> make_pcap(const SinkContext& x, std::string&) {
+Result<std::unique_ptr<Sink>> make_pcap(const SinkContext& x) {
     const auto& shared = static_cast<const PcapShared&>(*x.shared);
     PcapRotatorOptions options{x.config.pcap, x.config.snaplen, x.config.max_sessions, x.slot, 1'000'000'000,
                                shared.group_id, x.config.pcap.buffer_blocks};
     options.writer = x.services.pcap_writer;
     options.listener = x.services.finished_captures;
     options.collector_id = collector_id(x.config);
-    return std::make_unique<PcapRotator>(std::move(options));
+    return std::unique_ptr<Sink>(std::make_unique<PcapRotator>(std::move(options)));
 }
 
 // ---- tap: the IDS feed as interfaces ----------------------------------------
 
-std::string prepare_tap(const Config& config, const std::shared_ptr<SharedOutput>& running,
-                        std::shared_ptr<SharedOutput>& next) {
+Result<std::shared_ptr<SharedOutput>> prepare_tap(const Config& config, const std::shared_ptr<SharedOutput>& running) {
     const auto* open = static_cast<const TapDevices*>(running.get());
-    if (open && open->names() == config.tap) {
-        next = running;
-        return "";
-    }
+    if (open && open->names() == config.tap) return running;
     // Devices the running set holds are shared by descriptor (the tun driver
     // refuses a second attach); new ones are created here and vanish with
     // `taps` if the reload is refused.
     auto taps = std::make_shared<TapDevices>();
-    if (auto why = taps->open(config.tap, open); !why.empty()) return why;
-    next = std::move(taps);
-    return "";
+    if (auto opened = taps->open(config.tap, open); !opened) return fail(std::move(opened).error());
+    return std::shared_ptr<SharedOutput>(std::move(taps));
 }
 
-std::unique_ptr<Sink> make_tap(const SinkContext& x, std::string&) {
-    return std::make_unique<TapSink>(TapSinkOptions{std::static_pointer_cast<TapDevices>(x.shared),
-                                                    x.config.tap_session_vlan, x.config.snaplen, x.slot,
-                                                    x.config.sessions});
+Result<std::unique_ptr<Sink>> make_tap(const SinkContext& x) {
+    return std::unique_ptr<Sink>(std::make_unique<TapSink>(
+        TapSinkOptions{std::static_pointer_cast<TapDevices>(x.shared), x.config.tap_session_vlan, x.config.snaplen,
+                       x.slot, x.config.sessions}));
 }
 
 // ---- stream: the IDS feed as a live pcap stream ------------------------------
 
-std::string prepare_stream(const Config& config, const std::shared_ptr<SharedOutput>& running,
-                           std::shared_ptr<SharedOutput>& next) {
+Result<std::shared_ptr<SharedOutput>> prepare_stream(const Config& config,
+                                                     const std::shared_ptr<SharedOutput>& running) {
     const auto* open = static_cast<const StreamWriter*>(running.get());
-    if (open && open->target().text == config.stream) {
-        next = running;  // a reader of the stream sees no break
-        return "";
-    }
-    std::string why;
-    auto target = parse_stream_target(config.stream, why);
-    if (!target) return "stream: " + why;
+    if (open && open->target().text == config.stream) return running;  // a reader of the stream sees no break
+    auto target = parse_stream_target(config.stream);
+    if (!target) return fail("stream: " + target.error());
     StreamWriterOptions options{*target, config.snaplen};
     if (!config.user.empty()) {
         // The FIFO is opened again for every reader, by then as --user.
@@ -106,33 +91,30 @@ std::string prepare_stream(const Config& config, const std::shared_ptr<SharedOut
         }
     }
     auto writer = std::make_shared<StreamWriter>(options);
-    if (why = writer->open(); !why.empty()) return why;
-    next = std::move(writer);
-    return "";
+    if (auto opened = writer->open(); !opened) return fail(std::move(opened).error());
+    return std::shared_ptr<SharedOutput>(std::move(writer));
 }
 
-std::unique_ptr<Sink> make_stream(const SinkContext& x, std::string& why) {
+Result<std::unique_ptr<Sink>> make_stream(const SinkContext& x) {
     auto writer = std::static_pointer_cast<StreamWriter>(x.shared);
     auto sink = std::make_unique<StreamSink>(StreamSinkOptions{
         writer, x.config.snaplen, x.slot, x.config.stream_required, 5'000'000'000, x.worker});
-    if (sink->attached()) return sink;
-    why = "stream: too many producers for " + writer->target().text;
-    return nullptr;
+    if (sink->attached()) return std::unique_ptr<Sink>(std::move(sink));
+    return fail("stream: too many producers for " + writer->target().text);
 }
 
 // ---- forward: re-encapsulated to another VXLAN receiver --------------------
 
-std::string prepare_forward(const Config& config, const std::shared_ptr<SharedOutput>&,
-                            std::shared_ptr<SharedOutput>&) {
-    std::string why;
-    const int fd = open_forward_socket(ForwardSinkOptions{*config.forward}, why);
-    if (fd < 0) return why;
-    ::close(fd);
-    return "";
+// Nothing shared: the socket is opened only to refuse a bad destination now.
+Result<std::shared_ptr<SharedOutput>> prepare_forward(const Config& config, const std::shared_ptr<SharedOutput>&) {
+    const auto fd = open_forward_socket(ForwardSinkOptions{*config.forward});
+    if (!fd) return fail(fd.error());
+    ::close(*fd);
+    return std::shared_ptr<SharedOutput>();
 }
 
-std::unique_ptr<Sink> make_forward(const SinkContext& x, std::string&) {
-    return std::make_unique<ForwardSink>(ForwardSinkOptions{*x.config.forward, x.slot});
+Result<std::unique_ptr<Sink>> make_forward(const SinkContext& x) {
+    return std::unique_ptr<Sink>(std::make_unique<ForwardSink>(ForwardSinkOptions{*x.config.forward, x.slot}));
 }
 
 // ---- the table ---------------------------------------------------------------
@@ -160,28 +142,30 @@ static_assert(names_are_config_names(), "kSinkKinds and kSinkNames (config/confi
 
 const std::array<SinkKind, kSinkKindCount>& sink_kinds() { return kSinkKinds; }
 
-std::string prepare_sinks(const Config& config, const SharedOutputs& running, SharedOutputs& next) {
+Result<SharedOutputs> prepare_sinks(const Config& config, const SharedOutputs& running) {
+    SharedOutputs next;
     for (size_t k = 0; k < kSinkKindCount; ++k) {
         const SinkKind& kind = kSinkKinds[k];
-        next[k].reset();
         if (!kind.enabled(config) || !kind.prepare) continue;
-        if (auto why = kind.prepare(config, running[k], next[k]); !why.empty()) return why;
+        auto prepared = kind.prepare(config, running[k]);
+        if (!prepared) return fail(std::move(prepared).error());
+        next[k] = std::move(*prepared);
     }
-    return "";
+    return next;
 }
 
-std::string make_sinks(const Config& config, const SharedOutputs& shared, const SinkServices& services,
-                       uint64_t generation, uint32_t worker, std::vector<std::unique_ptr<Sink>>& out) {
-    out.clear();
+Result<std::vector<std::unique_ptr<Sink>>> make_sinks(const Config& config, const SharedOutputs& shared,
+                                                      const SinkServices& services, uint64_t generation,
+                                                      uint32_t worker) {
+    std::vector<std::unique_ptr<Sink>> out;
     for (size_t k = 0; k < kSinkKindCount; ++k) {
         const SinkKind& kind = kSinkKinds[k];
         if (!kind.enabled(config)) continue;
-        std::string why;
-        auto sink = kind.make(SinkContext{config, services, shared[k], counter_slot(k, generation), worker}, why);
-        if (!sink) return why;
-        out.push_back(std::move(sink));
+        auto sink = kind.make(SinkContext{config, services, shared[k], counter_slot(k, generation), worker});
+        if (!sink) return fail(std::move(sink).error());
+        out.push_back(std::move(*sink));
     }
-    return "";
+    return out;
 }
 
 }  // namespace mirrortap

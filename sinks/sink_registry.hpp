@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "config/config.hpp"
 #include "core/finished_capture.hpp"
 #include "core/sink.hpp"
@@ -78,14 +79,14 @@ struct SinkKind {
     std::string_view name;
     bool (*enabled)(const Config& config);
     // Checks that sinks of this kind can start with `config` and opens what
-    // they share into `next`, reusing `running` where the config still names
-    // it. Leaves what `running` holds as it is: when any kind fails, every
-    // `next` is dropped and the running sinks go on. "" or a one-line reason.
-    std::string (*prepare)(const Config& config, const std::shared_ptr<SharedOutput>& running,
-                           std::shared_ptr<SharedOutput>& next);
-    // One worker's sink, or nullptr with `why`. Builds only; nothing of the
-    // running sinks changes.
-    std::unique_ptr<Sink> (*make)(const SinkContext& context, std::string& why);
+    // they share (empty if nothing), reusing `running` where the config still
+    // names it. Leaves what `running` holds as it is: when any kind fails,
+    // what the others opened is dropped and the running sinks go on. Fails
+    // with a one-line reason.
+    Result<std::shared_ptr<SharedOutput>> (*prepare)(const Config& config,
+                                                     const std::shared_ptr<SharedOutput>& running);
+    // One worker's sink, or why not. Builds only; nothing of the running sinks changes.
+    Result<std::unique_ptr<Sink>> (*make)(const SinkContext& context);
     // A sink a reload replaced is closed on another thread while its successor
     // already writes, unless this is true: then the worker closes it itself,
     // between two batches, before the successor gets a packet (for sinks whose
@@ -95,14 +96,15 @@ struct SinkKind {
 
 const std::array<SinkKind, kSinkKindCount>& sink_kinds();
 
-// The prepare step of every kind `config` turns on, into `next`; `running`
+// What the prepare step of every kind `config` turns on opened; `running`
 // (the outputs of the sinks now running, empty at start) stays untouched.
-// "" or a one-line reason.
-std::string prepare_sinks(const Config& config, const SharedOutputs& running, SharedOutputs& next);
+// Fails with a one-line reason.
+Result<SharedOutputs> prepare_sinks(const Config& config, const SharedOutputs& running);
 
 // The sinks of receive worker `worker` for `config`, in kind order, counting
-// in the slots of `generation`, into `out`. "" or a one-line reason.
-std::string make_sinks(const Config& config, const SharedOutputs& shared, const SinkServices& services,
-                       uint64_t generation, uint32_t worker, std::vector<std::unique_ptr<Sink>>& out);
+// in the slots of `generation`. Fails with a one-line reason.
+Result<std::vector<std::unique_ptr<Sink>>> make_sinks(const Config& config, const SharedOutputs& shared,
+                                                      const SinkServices& services, uint64_t generation,
+                                                      uint32_t worker);
 
 }  // namespace mirrortap

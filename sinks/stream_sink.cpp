@@ -51,7 +51,7 @@ SinkDropReason reason_for_write(int err) {
 
 }  // namespace
 
-std::optional<StreamTarget> parse_stream_target(std::string_view text, std::string& why) {
+Result<StreamTarget> parse_stream_target(std::string_view text) {
     StreamTarget t;
     t.text = std::string(text);
     if (text == "-") {
@@ -61,16 +61,11 @@ std::optional<StreamTarget> parse_stream_target(std::string_view text, std::stri
     if (text.starts_with("unix:")) {
         t.kind = StreamTarget::Kind::unix_listen;
         t.path = std::string(text.substr(5));
-        if (t.path.empty() || t.path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-            why = "a unix socket path has 1 to " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes";
-            return std::nullopt;
-        }
+        if (t.path.empty() || t.path.size() >= sizeof(sockaddr_un{}.sun_path))
+            return fail("a unix socket path has 1 to " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes");
         return t;
     }
-    if (text.empty()) {
-        why = "expected -, a FIFO path or unix:PATH";
-        return std::nullopt;
-    }
+    if (text.empty()) return fail("expected -, a FIFO path or unix:PATH");
     t.kind = StreamTarget::Kind::fifo;
     t.path = std::string(text);
     return t;
@@ -129,10 +124,10 @@ StreamWriter::~StreamWriter() {
     if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
-std::string StreamWriter::open() {
+Result<> StreamWriter::open() {
     const StreamTarget& t = opt_.target;
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd_ < 0) return std::string("eventfd: ") + std::strerror(errno);
+    if (wake_fd_ < 0) return fail(std::string("eventfd: ") + std::strerror(errno));
     struct stat st{};
     // The FIFO and the socket are made as the --user the process becomes: it
     // owns them, and they can only be made where it may make files.
@@ -141,8 +136,9 @@ std::string StreamWriter::open() {
     const ActAsOwner as_owner(owner);
     switch (t.kind) {
         case StreamTarget::Kind::stdout_pipe:
-            if (fstat(STDOUT_FILENO, &st) != 0) return "--stream -: standard output is closed";
-            if (isatty(STDOUT_FILENO)) return "--stream -: standard output is a terminal; pipe it to a reader";
+            if (fstat(STDOUT_FILENO, &st) != 0) return fail("--stream -: standard output is closed");
+            if (isatty(STDOUT_FILENO))
+                return fail("--stream -: standard output is a terminal; pipe it to a reader");
             if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
                 set_nonblocking(STDOUT_FILENO);
                 fcntl(STDOUT_FILENO, F_SETPIPE_SZ, kPipeBytes);  // best effort
@@ -153,60 +149,69 @@ std::string StreamWriter::open() {
         case StreamTarget::Kind::fifo:
             if (stat(t.path.c_str(), &st) == 0) {
                 if (!S_ISFIFO(st.st_mode))
-                    return "--stream " + t.text + ": exists and is not a FIFO (use unix:PATH for a socket)";
+                    return fail("--stream " + t.text +
+                                ": exists and is not a FIFO (use unix:PATH for a socket)");
                 break;
             }
             // Made as the --user (ActAsOwner above): the writer reopens the
             // FIFO for every reader, after root has been dropped.
             if (errno != ENOENT || mkfifo(t.path.c_str(), 0640) != 0)
-                return "--stream " + t.text + ": cannot create FIFO" + (owner ? " as the --user" : "") + ": " +
-                       std::strerror(errno);
+                return fail("--stream " + t.text + ": cannot create FIFO" + (owner ? " as the --user" : "") + ": " +
+                            std::strerror(errno));
             made_fifo_ = true;
             break;
         case StreamTarget::Kind::unix_listen: {
             sockaddr_un addr{};
             addr.sun_family = AF_UNIX;
             std::memcpy(addr.sun_path, t.path.data(), t.path.size());
-            if (auto why = clear_stale_socket(addr); !why.empty()) return "--stream " + t.text + ": " + why;
+            if (auto cleared = clear_stale_socket(addr); !cleared)
+                return fail("--stream " + t.text + ": " + cleared.error());
             listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-            if (listen_fd_ < 0) return std::string("socket: ") + std::strerror(errno);
+            if (listen_fd_ < 0) return fail(std::string("socket: ") + std::strerror(errno));
             if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listen_fd_, 4) != 0)
-                return "--stream " + t.text + ": cannot listen" + (owner ? " as the --user" : "") + ": " +
-                       std::strerror(errno);
+                return fail("--stream " + t.text + ": cannot listen" + (owner ? " as the --user" : "") + ": " +
+                            std::strerror(errno));
             // Readers connect as the owner or a member of its group (connecting needs write).
             if (fchmodat(AT_FDCWD, t.path.c_str(), 0660, AT_SYMLINK_NOFOLLOW) != 0 ||
                 lstat(t.path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
-                return "--stream " + t.text + ": cannot set the socket's mode: " + std::strerror(errno);
+                return fail("--stream " + t.text + ": cannot set the socket's mode: " +
+                            std::strerror(errno));
             socket_dev_ = st.st_dev;
             socket_ino_ = st.st_ino;
             break;
         }
     }
-    return "";
+    return {};
 }
 
 void StreamWriter::start() {
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
 }
 
-std::string StreamWriter::clear_stale_socket(const sockaddr_un& addr) const {
+Result<> StreamWriter::clear_stale_socket(const sockaddr_un& addr) const {
     struct stat st{};
-    if (lstat(addr.sun_path, &st) != 0) return errno == ENOENT ? "" : std::strerror(errno);
-    if (!S_ISSOCK(st.st_mode)) return "exists and is not a socket";
+    if (lstat(addr.sun_path, &st) != 0) {
+        if (errno == ENOENT) return {};
+        return fail(std::strerror(errno));
+    }
+    if (!S_ISSOCK(st.st_mode)) return fail("exists and is not a socket");
     const uid_t ours = opt_.owner_uid >= 0 ? uid_t(opt_.owner_uid) : geteuid();
     if (st.st_uid != ours)
-        return "a socket of uid " + std::to_string(st.st_uid) + " is there, not ours; remove it if it is stale";
+        return fail("a socket of uid " + std::to_string(st.st_uid) +
+                    " is there, not ours; remove it if it is stale");
     // A socket someone still listens on is in use, even when it is ours: a second collector, say.
     const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (probe < 0) return std::string("socket: ") + std::strerror(errno);
+    if (probe < 0) return fail(std::string("socket: ") + std::strerror(errno));
     const bool live = connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 || errno == EAGAIN;
     const int err = errno;
     ::close(probe);
-    if (live) return "another process is listening there";
-    if (err != ECONNREFUSED) return std::string("cannot tell whether the socket there is in use: ") + std::strerror(err);
+    if (live) return fail("another process is listening there");
+    if (err != ECONNREFUSED)
+        return fail(std::string("cannot tell whether the socket there is in use: ") + std::strerror(err));
     // Left by an earlier run of ours: replace it.
-    if (unlink(addr.sun_path) != 0 && errno != ENOENT) return std::string("cannot remove the old socket: ") + std::strerror(errno);
-    return "";
+    if (unlink(addr.sun_path) != 0 && errno != ENOENT)
+        return fail(std::string("cannot remove the old socket: ") + std::strerror(errno));
+    return {};
 }
 
 StreamRing* StreamWriter::add_producer(uint32_t producer) {
@@ -591,20 +596,15 @@ SinkStats StreamSink::stats() const {
     return {ring_ ? ring_->bytes_written.load(std::memory_order_relaxed) - bytes_at_start_ : 0, 0};
 }
 
-bool StreamSink::healthy(std::string& why) const {
-    if (!opt_.required) return true;
-    if (!opt_.writer->has_reader()) {
-        why = "nobody reads the stream at " + opt_.writer->target().text;
-        return false;
-    }
+Result<> StreamSink::health() const {
+    if (!opt_.required) return {};
+    if (!opt_.writer->has_reader()) return fail("nobody reads the stream at " + opt_.writer->target().text);
     // A reader that holds the stream open and takes nothing is no reader: every
     // record is dropped as queue_full while it looks connected.
-    if (const uint64_t blocked = opt_.writer->blocked_ns(monotonic_ns()); blocked >= opt_.stall_grace_ns) {
-        why = "the reader of the stream at " + opt_.writer->target().text + " has taken nothing for " +
-              std::to_string(blocked / 1'000'000'000) + " s; records are dropped as queue_full";
-        return false;
-    }
-    return true;
+    if (const uint64_t blocked = opt_.writer->blocked_ns(monotonic_ns()); blocked >= opt_.stall_grace_ns)
+        return fail("the reader of the stream at " + opt_.writer->target().text + " has taken nothing for " +
+                    std::to_string(blocked / 1'000'000'000) + " s; records are dropped as queue_full");
+    return {};
 }
 
 }  // namespace mirrortap

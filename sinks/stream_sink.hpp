@@ -30,8 +30,8 @@ struct StreamTarget {
     std::string text;  // as the user wrote it, for messages
 };
 // `-` is stdout, `unix:PATH` a listening unix stream socket; anything else a
-// FIFO, created when missing. nullopt with `why` when PATH cannot be one.
-std::optional<StreamTarget> parse_stream_target(std::string_view text, std::string& why);
+// FIFO, created when missing. Fails when PATH cannot be one.
+Result<StreamTarget> parse_stream_target(std::string_view text);
 
 // One ring entry, 16-byte aligned; the pcap record header and data follow.
 struct StreamEntry {
@@ -139,8 +139,8 @@ public:
     ~StreamWriter() override;
 
     // Prepares the output (creates the FIFO, binds the socket); nothing is
-    // written until start(). One-line error, or "".
-    std::string open();
+    // written until start(). Fails with a one-line error.
+    Result<> open();
     // Starts the writer's thread (after the drop of root, see SharedOutput).
     void start() override;
     // A ring for one producer (a receive worker's sink), or nullptr when
@@ -170,8 +170,8 @@ private:
         size_t out_end;
     };
 
-    // Removes a socket an earlier run left at the path; "" or why not.
-    std::string clear_stale_socket(const sockaddr_un& addr) const;
+    // Removes a socket an earlier run left at the path, or says why not.
+    Result<> clear_stale_socket(const sockaddr_un& addr) const;
     void run();
     void try_connect(uint64_t now_ns);
     void connected(int fd);
@@ -243,7 +243,7 @@ public:
     uint64_t expire(Session& s) override;
     bool released(uint64_t ticket) override;
     SinkStats stats() const override;
-    bool healthy(std::string& why) const override;
+    Result<> health() const override;
     // False when the writer had no ring left for this sink (it would drop everything as not_open).
     bool attached() const { return ring_ != nullptr; }
 

@@ -63,27 +63,27 @@ void no_ipv6_link_local(const std::string& name) {
     ::close(fd);
 }
 
-std::string set_up(const std::string& name) {
+Result<> set_up(const std::string& name) {
     const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return std::string("socket: ") + std::strerror(errno);
+    if (s < 0) return fail(std::string("socket: ") + std::strerror(errno));
     ifreq ifr{};
     std::memcpy(ifr.ifr_name, name.data(), name.size());
-    std::string why;
+    Result<> result;
     if (ioctl(s, SIOCGIFMTU, &ifr) == 0 && uint32_t(ifr.ifr_mtu) < kTapMtu) {
         ifr.ifr_mtu = int(kTapMtu);
         ioctl(s, SIOCSIFMTU, &ifr);  // best effort: a smaller MTU only limits IDS snaplen
     }
     if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
-        why = "cannot read flags of TAP " + name + ": " + std::strerror(errno);
+        result = fail("cannot read flags of TAP " + name + ": " + std::strerror(errno));
     } else {
         // IFF_NOARP: mirrored ARP requests for the host's own addresses must
         // not be answered onto the feed. Up, so that capture on it works.
         ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP | IFF_NOARP);
         if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
-            why = "cannot bring TAP " + name + " up: " + std::strerror(errno);
+            result = fail("cannot bring TAP " + name + " up: " + std::strerror(errno));
     }
     ::close(s);
-    return why;
+    return result;
 }
 
 }  // namespace
@@ -101,20 +101,20 @@ TapDevices::~TapDevices() {
     for (int fd : fds_) ::close(fd);
 }
 
-std::string TapDevices::open(const std::vector<std::string>& names, const TapDevices* running) {
+Result<> TapDevices::open(const std::vector<std::string>& names, const TapDevices* running) {
     for (const auto& name : names) {
         if (running) {
             auto it = std::find(running->names_.begin(), running->names_.end(), name);
             if (it != running->names_.end()) {
                 const int fd = fcntl(running->fds_[size_t(it - running->names_.begin())], F_DUPFD_CLOEXEC, 0);
-                if (fd < 0) return "cannot share TAP " + name + ": " + std::strerror(errno);
+                if (fd < 0) return fail("cannot share TAP " + name + ": " + std::strerror(errno));
                 fds_.push_back(fd);
                 names_.push_back(name);
                 continue;
             }
         }
         const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0) return std::string("cannot open /dev/net/tun: ") + std::strerror(errno);
+        if (fd < 0) return fail(std::string("cannot open /dev/net/tun: ") + std::strerror(errno));
         ifreq ifr{};
         ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
         std::memcpy(ifr.ifr_name, name.data(), std::min(name.size(), size_t(IFNAMSIZ - 1)));
@@ -125,7 +125,7 @@ std::string TapDevices::open(const std::vector<std::string>& names, const TapDev
             if (err == EPERM) why += " (needs CAP_NET_ADMIN)";
             if (err == EBUSY) why += " (another program holds it)";
             if (err == EINVAL) why += " (an interface of that name exists and is not a single-queue TAP)";
-            return why;
+            return fail(std::move(why));
         }
         fds_.push_back(fd);
         names_.push_back(name);
@@ -136,9 +136,9 @@ std::string TapDevices::open(const std::vector<std::string>& names, const TapDev
         // Strict reverse-path filtering: mirrored IPv4 from sources not routed
         // over the TAP (all of them) never reaches the host's own sockets.
         write_sysctl("/proc/sys/net/ipv4/conf/" + name + "/rp_filter", "1");
-        if (auto why = set_up(name); !why.empty()) return why;
+        if (auto up = set_up(name); !up) return up;
     }
-    return "";
+    return {};
 }
 
 TapSink::TapSink(TapSinkOptions options)
@@ -199,14 +199,13 @@ void TapSink::write(std::span<const Packet> batch) {
     }
 }
 
-bool TapSink::healthy(std::string& why) const {
+Result<> TapSink::health() const {
     const int err = last_error_.load(std::memory_order_relaxed);
-    if (err == 0) return true;
+    if (err == 0) return {};
     const size_t device = last_error_device_.load(std::memory_order_relaxed);
     const auto& names = opt_.devices->names();
-    why = "cannot write to TAP " + (device < names.size() ? names[device] : std::string("?")) + ": " +
-          std::strerror(err);
-    return false;
+    return fail("cannot write to TAP " + (device < names.size() ? names[device] : std::string("?")) + ": " +
+                std::strerror(err));
 }
 
 uint64_t TapSink::expire(Session& s) {

@@ -44,8 +44,8 @@ public:
     // Creates (or attaches to) each named TAP, brings it up, with ARP and IPv6
     // off so the host never answers or adds frames of its own. Devices that
     // `running` already holds (a reload) are shared with it, not opened again,
-    // which the tun driver would refuse. One-line error, or "".
-    std::string open(const std::vector<std::string>& names, const TapDevices* running = nullptr);
+    // which the tun driver would refuse. Fails with a one-line error.
+    Result<> open(const std::vector<std::string>& names, const TapDevices* running = nullptr);
     // Takes an fd opened elsewhere (a supervisor's TAP, a test's socket):
     // frames go to it as to a TAP. Ours to close.
     void adopt(int fd, std::string name) {
@@ -82,7 +82,7 @@ public:
     // Forgets the session's VLAN: its id will serve another session.
     uint64_t expire(Session& s) override;
     SinkStats stats() const override { return {bytes_written_.get(), 0}; }
-    bool healthy(std::string& why) const override;
+    Result<> health() const override;
 
 private:
     uint16_t vlan_for(const Session& s);

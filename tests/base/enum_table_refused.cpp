@@ -17,6 +17,10 @@ constexpr auto kNames = enum_names<Colour>({{Colour::green, "green"}, {Colour::r
 constexpr auto kNames = enum_names<Colour>({{Colour::red, "red"}, {Colour::green, "red"}, {Colour::blue, "blue"}});
 #elif defined(REFUSE_NOT_SNAKE_CASE)
 constexpr auto kNames = enum_names<Colour>({{Colour::red, "red"}, {Colour::green, "Green"}, {Colour::blue, "blue"}});
+#elif defined(REFUSE_EMPTY_PHRASE)  // phrases may hold spaces and capitals, never nothing
+constexpr auto kNames = enum_phrases<Colour>({{Colour::red, "Red"}, {Colour::green, ""}, {Colour::blue, "deep blue"}});
+#elif defined(PHRASES)
+constexpr auto kNames = enum_phrases<Colour>({{Colour::red, "Red"}, {Colour::green, "green"}, {Colour::blue, "deep blue"}});
 #else
 constexpr auto kNames = enum_names<Colour>({{Colour::red, "red"}, {Colour::green, "green"}, {Colour::blue, "blue"}});
 #endif

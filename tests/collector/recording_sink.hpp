@@ -81,10 +81,9 @@ public:
         into_->closed.store(true, std::memory_order_release);
     }
     SinkStats stats() const override { return {}; }
-    bool healthy(std::string& why) const override {
-        if (!broken.load()) return true;
-        why = "told to be broken";
-        return false;
+    Result<> health() const override {
+        if (!broken.load()) return {};
+        return fail("told to be broken");
     }
 
     std::atomic<bool> hold{false};  // write() waits while set
@@ -107,11 +106,11 @@ struct LoopbackFeed {
     LoopbackFeed() {
         std::string why;
         const auto listen = parse_endpoint("127.0.0.1:0", why);
-        SocketGroup group = SocketGroup::open(*listen, 1, 8u << 20);
-        if (group.fds.empty()) throw std::runtime_error(group.error);
+        auto group = SocketGroup::open(*listen, 1, 8u << 20);
+        if (!group) throw std::runtime_error(group.error());
         socklen_t len = sizeof to;
-        getsockname(group.fds[0], reinterpret_cast<sockaddr*>(&to), &len);
-        source = std::make_unique<UdpSource>(group.fds[0]);
+        getsockname(group->fds[0], reinterpret_cast<sockaddr*>(&to), &len);
+        source = std::make_unique<UdpSource>(group->fds[0]);
         sender = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     }
     ~LoopbackFeed() { ::close(sender); }

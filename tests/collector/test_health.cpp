@@ -83,11 +83,10 @@ TEST_CASE("health: a sink that cannot deliver turns it red with the sink's reaso
     // A real stream sink on a FIFO that must be read (stream_required).
     TempDir tmp;
     const std::string fifo = (tmp.path / "feed").string();
-    std::string why;
-    auto target = parse_stream_target(fifo, why);
+    auto target = parse_stream_target(fifo);
     REQUIRE(target);
     auto writer = std::make_shared<StreamWriter>(StreamWriterOptions{*target, 65535});
-    REQUIRE(writer->open() == "");
+    REQUIRE(writer->open());
     writer->start();
     OneWorker w(std::make_unique<StreamSink>(
         StreamSinkOptions{writer, 65535, counter_slot(sink_kind("stream"), 0), true}));

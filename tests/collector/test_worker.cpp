@@ -54,6 +54,17 @@ std::shared_ptr<const Config> config_naming(uint32_t vni, const std::string& nam
 
 }  // namespace
 
+TEST_CASE("worker: a GENEVE refusal is counted under the name decap gives its error") {
+    for (const GeneveErrorRefusal& g : kGeneveRefusals) {
+        CAPTURE(kGeneveErrorNames(g.error));
+        CHECK(kRefusalNames(g.refusal) == kGeneveErrorNames(g.error));
+        const GeneveResult r = fail(GeneveRefusal{g.error, {}});
+        CHECK(refusal_for(r) == g.refusal);
+    }
+    const GeneveResult inner = fail(GeneveRefusal{GeneveError::vxlan, DecapError::no_vni_flag});
+    CHECK(refusal_for(inner) == Refusal::no_vni_flag);
+}
+
 TEST_CASE("worker: each session's packets reach the sinks it feeds, in the order they were sent") {
     // VNI 7 feeds only pcap; 8 and 9 feed every sink. Sent interleaved, so
     // each received batch mixes the three.

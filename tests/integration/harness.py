@@ -243,6 +243,8 @@ def parse_metrics(text):
         if not m:
             raise AssertionError(f"unparseable metrics line: {line!r}")
         labels = frozenset(_LABEL.findall(m.group(3) or ""))
+        # A series given twice (two reasons named alike, say) is one Prometheus refuses.
+        assert (m.group(1), labels) not in out, f"series given twice on the page: {line!r}"
         out[(m.group(1), labels)] = float(m.group(4))
     return out
 

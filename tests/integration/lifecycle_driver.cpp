@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
                                       return done;
                                   },
                               .log = say});
-    if (auto why = watcher.start(); !why.empty()) {
-        say("error: " + why);
+    if (auto started = watcher.start(); !started) {
+        say("error: " + started.error());
         return 1;
     }
     say("watching");

@@ -449,10 +449,33 @@ def a_capped_receive_buffer_is_reported():
     assert "listening on" in whole and "warning: receive buffer" not in whole, whole
 
 
+def every_reason_is_named_once():
+    """Every refusal and drop has its own `reason` label: each family with a reason shows each
+    of its reasons once (parse_metrics refuses a series given twice), in snake_case, before
+    anything was refused, and the refusals that happen are counted under their own names."""
+    with Collector("--listen-geneve", f"127.0.0.1:{free_port()}") as c:
+        c.send([b"\x08\x00", vxlan(5, udp4_frame())[:12], vxlan(6, udp4_frame(), flags=0x00)])
+        m = c.wait_metrics(lambda m: value(m, "mirrortap_decap_errors_total") >= 3, "three refusals counted")
+        reasons = {}
+        for (name, labels), _ in m.items():
+            for key, label in labels:
+                if key == "reason":
+                    reasons.setdefault(name, []).append(label)
+        assert "mirrortap_decap_errors_total" in reasons, sorted(reasons)
+        for name, labels in reasons.items():
+            for label in labels:
+                assert re.fullmatch(r"[a-z0-9_]+", label), (name, label)
+        decap = reasons["mirrortap_decap_errors_total"]
+        assert len(decap) == len(set(decap)), decap
+        assert value(m, "mirrortap_decap_errors_total", reason="too_short") == 1
+        assert value(m, "mirrortap_decap_errors_total", reason="inner_too_short") == 1
+        assert value(m, "mirrortap_decap_errors_total", reason="no_vni_flag") == 1
+
+
 if __name__ == "__main__":
     run({f.__name__: f for f in [
         frames_are_written_exactly, rotation_makes_valid_files, sighup_starts_new_files, ipv6_listen_works,
         two_workers_keep_session_order, sessions_split_by_source, session_limit_is_counted,
         idle_sessions_end_and_free_their_slots, reload_ends_sessions_its_allowlist_refuses, health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config,
         oversized_inner_frames_are_cut_to_the_snaplen, receive_workers_make_no_file_system_calls,
-        a_capped_receive_buffer_is_reported]})
+        a_capped_receive_buffer_is_reported, every_reason_is_named_once]})

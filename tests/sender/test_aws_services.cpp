@@ -88,7 +88,7 @@ std::vector<Case> cases() {
 
 TEST_CASE("aws services: each address and port pair AWS keeps out is recognised, nothing else") {
     for (const Case& c : cases()) {
-        INFO(to_string(c.service));
+        INFO(kAwsServiceNames(c.service));
         CHECK(aws_service(parsed(c.frame)) == c.service);
     }
 }
@@ -97,7 +97,7 @@ TEST_CASE("aws services: never mirrored by an accept-all session, either directi
     const SessionEngine plain({session(1, false)});
     const SessionEngine with_dns({session(1, false), session(2, true)});
     for (const Case& c : cases()) {
-        INFO(to_string(c.service));
+        INFO(kAwsServiceNames(c.service));
         for (Direction d : {Direction::ingress, Direction::egress}) {
             const Classification k = plain.classify(d, parsed(c.frame));
             CHECK(k.mirrored() == (c.service == AwsService::none));
@@ -123,7 +123,7 @@ TEST_CASE("aws services: the capture's BPF filter keeps out exactly what the eng
         const SessionEngine engine({session(1, dns)});
         INFO(f);
         for (const Case& c : cases()) {
-            INFO(to_string(c.service));
+            INFO(kAwsServiceNames(c.service));
             CHECK(bpf_passes(f, c.frame) == engine.classify(Direction::egress, parsed(c.frame)).mirrored());
         }
     }

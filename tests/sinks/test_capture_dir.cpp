@@ -31,10 +31,9 @@ std::string read_all(const fs::path& p) {
 TEST_CASE("capture dir: missing parents are made searchable, the last one with its own mode") {
     TempDir tmp;
     const fs::path dir = tmp.path / "a" / "b" / "captures";
-    std::string why;
-    const int fd = open_dir_path(dir.string(), true, 0700, why);
-    REQUIRE_MESSAGE(fd >= 0, why);
-    ::close(fd);
+    const auto fd = open_dir_path(dir.string(), true, 0700);
+    REQUIRE_MESSAGE(fd, fd.error());
+    ::close(*fd);
     struct stat st{};
     REQUIRE(stat((tmp.path / "a").c_str(), &st) == 0);
     const mode_t mask = umask(0);
@@ -49,24 +48,23 @@ TEST_CASE("capture dir: a link someone else can have planted is refused, root's 
     TempDir tmp;
     fs::create_directory(tmp.path / "real");
     fs::create_symlink(tmp.path / "real", tmp.path / "roots-link");
-    std::string why;
-    int fd = open_dir_path((tmp.path / "roots-link").string(), false, 0, why);
-    CHECK_MESSAGE(fd >= 0, why);
-    if (fd >= 0) ::close(fd);
+    const auto followed = open_dir_path((tmp.path / "roots-link").string(), false, 0);
+    CHECK_MESSAGE(followed, followed.error());
+    if (followed) ::close(*followed);
 
     fs::create_symlink(tmp.path / "real", tmp.path / "planted");
     REQUIRE(lchown((tmp.path / "planted").c_str(), kSomeoneElse, kSomeoneElse) == 0);
-    fd = open_dir_path((tmp.path / "planted" / "deeper").string(), true, 0750, why);
-    CHECK(fd == -1);
+    const auto planted = open_dir_path((tmp.path / "planted" / "deeper").string(), true, 0750);
+    CHECK_FALSE(planted);
     CHECK(errno == ELOOP);
-    CHECK(why.find("symbolic link") != std::string::npos);
+    CHECK(planted.error().find("symbolic link") != std::string::npos);
     CHECK_FALSE(fs::exists(tmp.path / "real" / "deeper"));  // nothing made through it
 
     // A link of root's in a directory someone else may write is theirs to swap.
     fs::create_directory(tmp.path / "open");
     REQUIRE(chown((tmp.path / "open").c_str(), kSomeoneElse, kSomeoneElse) == 0);
     fs::create_symlink(tmp.path / "real", tmp.path / "open" / "link");
-    CHECK(open_dir_path((tmp.path / "open" / "link").string(), false, 0, why) == -1);
+    CHECK_FALSE(open_dir_path((tmp.path / "open" / "link").string(), false, 0));
 }
 
 TEST_CASE("capture dir: session directories are never reached through a link") {
@@ -92,7 +90,7 @@ TEST_CASE("capture dir: the write check follows and truncates nothing, and leave
     fs::create_symlink(bait, tmp.path / "captures" / ".mirrortap-write-test");
     PcapConfig pcap;
     pcap.dir = (tmp.path / "captures").string();
-    CHECK(check_capture_dir_writable(pcap) == "");
+    CHECK(check_capture_dir_writable(pcap));
     CHECK(read_all(bait) == "keep me\n");
     size_t entries = 0;
     for ([[maybe_unused]] auto& e : fs::directory_iterator(tmp.path / "captures")) ++entries;

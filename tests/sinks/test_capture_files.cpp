@@ -105,10 +105,10 @@ TEST_CASE("capture files: pending captures are those not marked uploaded, oldest
     CHECK(found[1].bytes == pcap_bytes(3).size());
 
     // Kept and marked: no longer pending; removed: gone with its index.
-    CHECK(settle_uploaded_capture(found[0], false) == "");
+    CHECK(settle_uploaded_capture(found[0], false));
     char value[8] = {};
     CHECK(getxattr((tmp.path / "db" / found[0].file_name).c_str(), kUploadedAttribute, value, sizeof value) == 2);
-    CHECK(settle_uploaded_capture(found[1], true) == "");
+    CHECK(settle_uploaded_capture(found[1], true));
     CHECK_FALSE(fs::exists(tmp.path / "web" / found[1].file_name));
     CHECK_FALSE(fs::exists(tmp.path / "web" / found[1].index_name));
     CHECK(pending_captures(tmp.path.string()).empty());
@@ -128,9 +128,9 @@ TEST_CASE("capture files: links are never followed, neither to a session directo
     FinishedCapture c;
     c.directory = (tmp.path / "web").string();
     c.file_name = "web-20231114T221320Z-000001.pcap";
-    std::string why;
-    CHECK(open_capture_file(c, c.file_name, why) == -1);
-    CHECK(why.find(c.file_name) != std::string::npos);
+    const auto opened = open_capture_file(c, c.file_name);
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error().find(c.file_name) != std::string::npos);
 }
 
 TEST_CASE("capture files: the extent of a file stops at the first record that is cut or impossible") {

@@ -267,8 +267,7 @@ TEST_CASE("tap: each frame is written once, to the TAP of its flow, with its ses
         }
     CHECK(vlans[501] == 3);
     CHECK(vlans[7] == 1);
-    std::string why;
-    CHECK(sink.healthy(why));
+    CHECK(sink.health());
 }
 
 TEST_CASE("tap: a full device drops as queue_full and never blocks the caller") {
@@ -356,9 +355,8 @@ struct FifoReader {
 };
 
 StreamWriterOptions fifo_options(const fs::path& dir) {
-    std::string why;
     StreamWriterOptions o;
-    o.target = *parse_stream_target((dir / "feed").string(), why);
+    o.target = *parse_stream_target((dir / "feed").string());
     o.snaplen = 65535;
     o.reopen_interval_ns = 10'000'000;
     o.drain_timeout_ns = 200'000'000;
@@ -370,7 +368,7 @@ StreamWriterOptions fifo_options(const fs::path& dir) {
 TEST_CASE("stream: a FIFO reader gets a header, then every record in order, and EOF at the end") {
     TempDir tmp;
     auto writer = std::make_shared<StreamWriter>(fifo_options(tmp.path));
-    REQUIRE(writer->open() == "");
+    REQUIRE(writer->open());
     writer->start();
     struct stat st{};
     REQUIRE(stat((tmp.path / "feed").c_str(), &st) == 0);
@@ -413,14 +411,14 @@ TEST_CASE("stream: a FIFO reader gets a header, then every record in order, and 
 TEST_CASE("stream: a reader that leaves is counted as no_reader, and the next one gets a fresh header") {
     TempDir tmp;
     auto writer = std::make_shared<StreamWriter>(fifo_options(tmp.path));
-    REQUIRE(writer->open() == "");
+    REQUIRE(writer->open());
     writer->start();
     TestSession s(0, 7);
     auto owned = std::make_unique<StreamSink>(StreamSinkOptions{writer, 65535, uint32_t(sink_kind("stream")), true});
     StreamSink& sink = *owned;
-    std::string why;
-    CHECK_FALSE(sink.healthy(why));  // required, and nobody reads yet
-    CHECK(why.find("nobody reads") != std::string::npos);
+    const auto health = sink.health();
+    CHECK_FALSE(health);  // required, and nobody reads yet
+    CHECK(health.error().find("nobody reads") != std::string::npos);
     const Buf frame = tcp4(1, 2, 3, 4, 100);
     std::vector<Packet> batch(10, packet(s.s, frame));
     sink.write(batch);  // nobody reading: counted at once, nothing queued
@@ -429,7 +427,7 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader, and the next on
     const size_t first_bytes = kPcapFileHeaderBytes + 3 * (kPcapRecordHeaderBytes + frame.size());
     auto first = std::make_unique<FifoReader>((tmp.path / "feed").string(), first_bytes);
     REQUIRE(eventually([&] { return writer->has_reader(); }));
-    CHECK(sink.healthy(why));
+    CHECK(sink.health());
     sink.write(std::span(batch).first(3));
     first->join();  // read three records, then went away
     first.reset();
@@ -443,7 +441,7 @@ TEST_CASE("stream: a reader that leaves is counted as no_reader, and the next on
         sink.tick(0);
         return s.sink("stream").buffered.get() == 0;
     }));
-    CHECK_FALSE(sink.healthy(why));
+    CHECK_FALSE(sink.health());
 
     FifoReader second((tmp.path / "feed").string());
     REQUIRE(eventually([&] { return writer->has_reader(); }));
@@ -478,7 +476,7 @@ struct QuietReader {
         StreamWriterOptions o = fifo_options(dir);
         o.ring_bytes = ring_bytes;
         writer = std::make_shared<StreamWriter>(o);
-        REQUIRE(writer->open() == "");
+        REQUIRE(writer->open());
     writer->start();
         fd = ::open((dir / "feed").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         REQUIRE(fd >= 0);
@@ -492,7 +490,7 @@ struct QuietReader {
 TEST_CASE("stream: an ended session is let go of once every record queued for it is delivered and counted") {
     TempDir tmp;
     auto writer = std::make_shared<StreamWriter>(fifo_options(tmp.path));
-    REQUIRE(writer->open() == "");
+    REQUIRE(writer->open());
     writer->start();
     TestSession a(0, 501);
     FifoReader reader((tmp.path / "feed").string());
@@ -537,14 +535,16 @@ TEST_CASE("stream: a required stream is unhealthy while its reader takes nothing
     StreamSinkOptions o{reader.writer, 65535, uint32_t(sink_kind("stream")), true};
     o.stall_grace_ns = 50'000'000;
     StreamSink sink(o);
-    std::string why;
-    CHECK(sink.healthy(why));  // connected, nothing waiting
+    CHECK(sink.health());  // connected, nothing waiting
     const Buf frame = tcp4(1, 2, 3, 4, 1500);
     std::vector<Packet> batch(64, packet(s.s, frame));
     // Until the pipe and the ring are full and the writer waits on the reader.
+    std::string why;
     CHECK(eventually([&] {
         sink.write(batch);
-        return !sink.healthy(why);
+        auto health = sink.health();
+        if (!health) why = health.error();
+        return !health;
     }));
     CHECK(why.find("has taken nothing") != std::string::npos);
     CHECK(dropped(s.sink("stream"), SinkDropReason::queue_full) > 0);
@@ -554,7 +554,7 @@ TEST_CASE("stream: a required stream is unhealthy while its reader takes nothing
         while (::read(reader.fd, buf, sizeof buf) > 0) {
         }
         sink.tick(0);
-        return sink.healthy(why);
+        return bool(sink.health());
     }));
     sink.close();
     const SinkCounters& c = s.sink("stream");
@@ -606,31 +606,31 @@ TEST_CASE("stream: across a reload a worker's records keep their order: its new 
 }
 
 TEST_CASE("stream: targets are -, unix:PATH, or a FIFO path") {
-    std::string why;
-    CHECK(parse_stream_target("-", why)->kind == StreamTarget::Kind::stdout_pipe);
-    auto u = parse_stream_target("unix:/run/x.sock", why);
+    CHECK(parse_stream_target("-")->kind == StreamTarget::Kind::stdout_pipe);
+    auto u = parse_stream_target("unix:/run/x.sock");
     REQUIRE(u);
     CHECK(u->kind == StreamTarget::Kind::unix_listen);
     CHECK(u->path == "/run/x.sock");
-    CHECK(parse_stream_target("/tmp/feed", why)->kind == StreamTarget::Kind::fifo);
-    CHECK_FALSE(parse_stream_target("unix:", why));
-    CHECK_FALSE(parse_stream_target("", why));
+    CHECK(parse_stream_target("/tmp/feed")->kind == StreamTarget::Kind::fifo);
+    CHECK_FALSE(parse_stream_target("unix:"));
+    CHECK_FALSE(parse_stream_target(""));
     TempDir tmp;
     const std::string regular = (tmp.path / "file").string();
     ::close(::open(regular.c_str(), O_WRONLY | O_CREAT, 0600));
     StreamWriterOptions o;
-    o.target = *parse_stream_target(regular, why);
+    o.target = *parse_stream_target(regular);
     StreamWriter w(o);
-    CHECK(w.open().find("not a FIFO") != std::string::npos);
+    const auto opened = w.open();
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error().find("not a FIFO") != std::string::npos);
 }
 
 TEST_CASE("stream: over a unix socket, each reader that connects gets its own header") {
     TempDir tmp;
-    std::string why;
     StreamWriterOptions o;
-    o.target = *parse_stream_target("unix:" + (tmp.path / "s").string(), why);
+    o.target = *parse_stream_target("unix:" + (tmp.path / "s").string());
     auto writer = std::make_shared<StreamWriter>(o);
-    REQUIRE(writer->open() == "");
+    REQUIRE(writer->open());
     writer->start();
     TestSession s(0, 7);
     StreamSink sink(StreamSinkOptions{writer, 65535, uint32_t(sink_kind("stream")), false});
@@ -698,7 +698,7 @@ TEST_CASE("forward: each frame leaves as one VXLAN datagram with its session's V
         CHECK(Buf(d->frame.begin(), d->frame.end()) == want);
     }
     CHECK(web.sink("forward").written.get() + big.sink("forward").written.get() == 100);
-    CHECK(sink.healthy(why));
+    CHECK(sink.health());
     CHECK(sink.stats().bytes_written == 50 * (8 + 64) + 50 * (8 + 9000));
     sink.close();
     sink.write(batch);
@@ -724,5 +724,5 @@ TEST_CASE("forward: a destination that refuses (ICMP port unreachable) does not 
     for (int i = 0; i < 10; ++i) sink.write(batch);
     CHECK(s.sink("forward").written.get() == 320);
     CHECK(all_dropped(s.sink("forward")) == 0);
-    CHECK(sink.healthy(why));
+    CHECK(sink.health());
 }

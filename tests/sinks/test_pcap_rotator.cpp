@@ -380,9 +380,9 @@ TEST_CASE("pcap: an unwritable directory drops and counts, and says why") {
     CHECK(fx.counters().written.get() == 0);
     CHECK(fx.dropped(SinkDropReason::not_open) == 2);
     CHECK(fx.counters().buffered.get() == 0);
-    std::string why;
-    CHECK_FALSE(sink.healthy(why));
-    CHECK(why.find("plainfile") != std::string::npos);
+    const auto health = sink.health();
+    CHECK_FALSE(health);
+    CHECK(health.error().find("plainfile") != std::string::npos);
     sink.drain();
 }
 
@@ -587,9 +587,9 @@ TEST_CASE("pcap: a full disk (ENOSPC) leaves whole files and counts every record
     CHECK(written > 0);
     CHECK(full > 0);
     CHECK(fx.accounted() == kSent);
-    std::string why;
-    CHECK_FALSE(sink.healthy(why));
-    CHECK(why.find("disk") != std::string::npos);
+    const auto health = sink.health();
+    CHECK_FALSE(health);
+    CHECK(health.error().find("disk") != std::string::npos);
     sink.drain();
     CHECK(fx.counters().buffered.get() == 0);
     CHECK(fx.counters().written.get() == written);

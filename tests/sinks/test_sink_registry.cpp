@@ -51,8 +51,9 @@ TEST_CASE("registry: its kinds are kSinkNames, in order, and each kind's sinks c
         CAPTURE(kSinkNames[k]);
         CHECK(sink_kinds()[k].name == kSinkNames[k]);
         CHECK(sink_kind(kSinkNames[k]) == k);
-        std::string why;
-        CHECK(parse_sink_name(kSinkNames[k], why) == k);  // what per-session `sinks:` lists parse to
+        const auto parsed = parse_sink_name(kSinkNames[k]);  // what per-session `sinks:` lists parse to
+        REQUIRE(parsed);
+        CHECK(*parsed == k);
         for (uint64_t generation : {0, 1, 2, 3}) {
             const uint32_t slot = counter_slot(k, generation);
             CHECK(slot < kMaxSinks);
@@ -73,8 +74,9 @@ TEST_CASE("registry: every kind a config turns on is built, named and counting w
     c.pcap.dir = (tmp.path / "captures").string();
     c.stream = (tmp.path / "feed").string();
     c.forward = endpoint(port.text);
-    SharedOutputs outputs;
-    REQUIRE(prepare_sinks(c, {}, outputs) == "");
+    auto prepared = prepare_sinks(c, {});
+    REQUIRE_MESSAGE(prepared, prepared.error());
+    SharedOutputs outputs = std::move(*prepared);
     CHECK(std::filesystem::exists(tmp.path / "captures"));
     CHECK(std::filesystem::exists(tmp.path / "feed"));
     // TAPs are made by the system (CAP_NET_ADMIN); a socket adopted as one serves here.
@@ -87,8 +89,9 @@ TEST_CASE("registry: every kind a config turns on is built, named and counting w
     SinkServices services{std::make_shared<PcapWriter>(), nullptr};
     services.pcap_writer->start();
     for (uint64_t generation : {0, 1}) {
-        std::vector<std::unique_ptr<Sink>> sinks;
-        REQUIRE(make_sinks(c, outputs, services, generation, 0, sinks) == "");
+        auto made = make_sinks(c, outputs, services, generation, 0);
+        REQUIRE_MESSAGE(made, made.error());
+        std::vector<std::unique_ptr<Sink>> sinks = std::move(*made);
         REQUIRE(sinks.size() == kSinkNames.size());
         for (size_t k = 0; k < sinks.size(); ++k) {
             CHECK(sinks[k]->name() == kSinkNames[k]);
@@ -98,8 +101,9 @@ TEST_CASE("registry: every kind a config turns on is built, named and counting w
     }
     c.pcap.enabled = false;
     c.tap.clear();
-    std::vector<std::unique_ptr<Sink>> sinks;
-    REQUIRE(make_sinks(c, outputs, services, 0, 0, sinks) == "");
+    auto made = make_sinks(c, outputs, services, 0, 0);
+    REQUIRE_MESSAGE(made, made.error());
+    std::vector<std::unique_ptr<Sink>> sinks = std::move(*made);
     REQUIRE(sinks.size() == 2);
     CHECK(sinks[0]->name() == "stream");
     CHECK(sinks[1]->name() == "forward");
@@ -111,26 +115,25 @@ TEST_CASE("registry: preparing a config is all or nothing, and what runs is left
     Config running_config;
     running_config.pcap.dir = (tmp.path / "captures").string();
     running_config.stream = (tmp.path / "feed").string();
-    SharedOutputs running;
-    REQUIRE(prepare_sinks(running_config, {}, running) == "");
+    auto prepared = prepare_sinks(running_config, {});
+    REQUIRE_MESSAGE(prepared, prepared.error());
+    SharedOutputs running = std::move(*prepared);
     const auto running_writer = running[sink_kind("stream")];
     REQUIRE(running_writer);
 
     SUBCASE("the same stream is shared, not opened again") {
-        SharedOutputs next;
-        REQUIRE(prepare_sinks(running_config, running, next) == "");
-        CHECK(next[sink_kind("stream")] == running_writer);
+        auto next = prepare_sinks(running_config, running);
+        REQUIRE_MESSAGE(next, next.error());
+        CHECK((*next)[sink_kind("stream")] == running_writer);
     }
     SUBCASE("a step that fails after a new stream was opened leaves neither it nor its FIFO") {
         Config next_config = running_config;
         next_config.stream = (tmp.path / "other-feed").string();
         next_config.forward = endpoint("255.255.255.255:4789");  // connect(2) refuses broadcast: EACCES
-        {
-            SharedOutputs next;
-            CHECK(prepare_sinks(next_config, running, next) ==
-                  "cannot forward to 255.255.255.255:4789: Permission denied");
-            CHECK(std::filesystem::exists(tmp.path / "other-feed"));  // opened aside before the forward step failed
-        }
+        const auto next = prepare_sinks(next_config, running);
+        REQUIRE_FALSE(next);
+        CHECK(next.error() == "cannot forward to 255.255.255.255:4789: Permission denied");
+        // Opened aside before the forward step failed, and gone with the failure.
         CHECK_FALSE(std::filesystem::exists(tmp.path / "other-feed"));
     }
     SUBCASE("each step's own failure, with its reason") {
@@ -150,8 +153,9 @@ TEST_CASE("registry: preparing a config is all or nothing, and what runs is left
             bad.stream = (tmp.path / "missing" / "feed").string();
             want = "--stream " + bad.stream + ": cannot create FIFO: No such file or directory";
         }
-        SharedOutputs next;
-        CHECK(prepare_sinks(bad, running, next) == want);
+        const auto next = prepare_sinks(bad, running);
+        REQUIRE_FALSE(next);
+        CHECK(next.error() == want);
     }
     // Whatever was tried, the running outputs are those it had.
     CHECK(running[sink_kind("stream")] == running_writer);
