@@ -7,6 +7,7 @@
 // again can help). Broken invariants are not results: they abort or throw.
 #pragma once
 #include <cassert>
+#include <concepts>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -87,5 +88,31 @@ private:
 
     std::variant<T, E> state_;
 };
+
+template <class T>
+inline constexpr bool is_result_v = false;
+template <class T, class E>
+inline constexpr bool is_result_v<Result<T, E>> = true;
+
+// As std::expected's: equal when it holds a value equal to `other`. A free
+// template, so that neither side is converted to a Result to compare.
+template <class T, class E, class U>
+    requires(!is_result_v<U>) && requires(const T& t, const U& u) {
+        { t == u } -> std::convertible_to<bool>;
+    }
+constexpr bool operator==(const Result<T, E>& r, const U& other) {
+    return r.has_value() && *r == other;
+}
+
+// Two results are equal when both hold equal values or both equal errors.
+template <class T, class E, class T2, class E2>
+    requires requires(const T& t, const T2& t2, const E& e, const E2& e2) {
+        { t == t2 } -> std::convertible_to<bool>;
+        { e == e2 } -> std::convertible_to<bool>;
+    }
+constexpr bool operator==(const Result<T, E>& a, const Result<T2, E2>& b) {
+    if (a.has_value() != b.has_value()) return false;
+    return a.has_value() ? *a == *b : a.error() == b.error();
+}
 
 }  // namespace mirrortap

@@ -200,8 +200,7 @@ private:
         // datagrams out of it entirely.
         if (!source && o.target.family() == AF_INET && is_loopback(o.target)) {
             const bool target_is_dot2 = o.target.host == "127.0.0.2";
-            std::string why;
-            source = parse_endpoint(target_is_dot2 ? "127.0.0.3" : "127.0.0.2", kSourceRules, why);
+            if (auto second = parse_endpoint(target_is_dot2 ? "127.0.0.3" : "127.0.0.2", kSourceRules)) source = *second;
         }
         if (source) {
             Endpoint bind_to = *source;

@@ -29,8 +29,7 @@ Result<uint64_t> parse_count(std::string_view text, uint64_t min, uint64_t max) 
         }
         if (scale > 1) digits.remove_suffix(1);
     }
-    std::string number_why;
-    const auto n = parse_uint(digits, UINT64_MAX / scale, number_why);
+    const auto n = parse_uint(digits, UINT64_MAX / scale);
     if (!n) {
         const bool digits_only = !digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos;
         return fail(digits_only ? "count " + quote(text) + " is too large"

@@ -33,12 +33,7 @@ Result<uint64_t> parse_count(std::string_view text, uint64_t min, uint64_t max);
 // A count option of a bench tool's table, in [min, max].
 template <typename Options, typename At>
 SettingValue<Options> count_value(At at, uint64_t min, uint64_t max) {
-    // support's parsed_value takes a parser of the shape (text, why) -> optional.
-    return parsed_value<Options>(at, [min, max](std::string_view t, std::string& why) -> std::optional<uint64_t> {
-        const auto count = parse_count(t, min, max);
-        if (!count) why = count.error();
-        return count ? std::optional<uint64_t>(*count) : std::nullopt;
-    });
+    return parsed_value<Options>(at, [min, max](std::string_view t) { return parse_count(t, min, max); });
 }
 
 // Reads a bench tool's command line through its table of options (support's
@@ -50,7 +45,7 @@ template <typename Options>
 void parse_options_or_exit(int argc, char** argv, const SettingsTable<Options>& table, const char* tool,
                            const std::string& synopsis, const std::string& footer, Options& options) {
     for (const auto& s : table)
-        if (!s.default_text.empty() && !s.value.set(s.default_text, options).empty()) std::abort();  // a typo in the table
+        if (!s.default_text.empty() && !s.value.set(s.default_text, options).ok()) std::abort();  // a typo in the table
     FlagTable<Options> flags = flag_table(table);
     const std::vector<SettingDoc> actions = with_standard_actions({});
     for (const SettingDoc& a : actions) flags.specs.push_back({std::string(a.flag), false});

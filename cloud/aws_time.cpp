@@ -7,8 +7,7 @@
 namespace mirrortap::cloud {
 
 std::optional<SystemTime> parse_aws_time(std::string_view text) {
-    std::string why;
-    const auto ns = parse_rfc3339(text, why);
+    const auto ns = parse_rfc3339(text);
     if (!ns) return std::nullopt;
     return SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::nanoseconds(*ns)));
 }

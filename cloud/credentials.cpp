@@ -36,9 +36,8 @@ public:
     explicit WebIdentitySource(WebIdentitySettings settings) : settings_(std::move(settings)) {}
 
     Result<Credentials> fetch() override {
-        std::string why;
-        const auto token = read_regular_file(settings_.token_file, kMaxTokenFileBytes, "web identity token file", why);
-        if (!token) return fail(credential_error("InvalidIdentityToken", settings_.token_file + ": " + why));
+        const auto token = read_regular_file(settings_.token_file, kMaxTokenFileBytes, "web identity token file");
+        if (!token) return fail(credential_error("InvalidIdentityToken", settings_.token_file + ": " + token.error()));
         const std::string_view trimmed = trim_line(*token);
         if (trimmed.empty())
             return fail(
@@ -108,9 +107,8 @@ bool valid_session_name(std::string_view name) {
 
 mirrortap::Result<std::string> sts_url(const EnvLookup& env) {
     if (const auto endpoint = env("AWS_ENDPOINT_URL_STS")) {
-        std::string why;
-        auto url = parse_endpoint_url(*endpoint, why);
-        if (!url) return fail("AWS_ENDPOINT_URL_STS: " + why);
+        auto url = parse_endpoint_url(*endpoint);
+        if (!url) return fail("AWS_ENDPOINT_URL_STS: " + url.error());
         return std::move(*url);
     }
     auto region = env("AWS_REGION");
@@ -211,10 +209,10 @@ Result<Credentials> parse_sts_credentials(std::string_view xml) {
 }
 
 Result<Credentials> parse_imds_credentials(std::string_view text) {
-    ConfigError error;
-    const auto doc = json::parse(text, error);
+    const auto doc = json::parse(text);
     if (!doc)
-        return fail(credential_error("MalformedAnswer", "instance role credentials are not JSON: " + json::describe(error)));
+        return fail(
+            credential_error("MalformedAnswer", "instance role credentials are not JSON: " + json::describe(doc.error())));
     const auto field = [&](std::string_view key) { return json::string_member(*doc, key).value_or(""); };
     const std::string code = field("Code");
     if (code != "Success")

@@ -15,9 +15,8 @@ mirrortap::Result<std::optional<ImdsSettings>> imds_settings_from_environment(co
     }
     ImdsSettings settings;
     if (const auto endpoint = env("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
-        std::string why;
-        const auto url = parse_endpoint_url(*endpoint, why);
-        if (!url) return fail("AWS_EC2_METADATA_SERVICE_ENDPOINT: " + why);
+        const auto url = parse_endpoint_url(*endpoint);
+        if (!url) return fail("AWS_EC2_METADATA_SERVICE_ENDPOINT: " + url.error());
         settings.endpoint = *url;
     }
     return std::optional<ImdsSettings>(std::move(settings));

@@ -23,9 +23,8 @@ mirrortap::Result<std::string> endpoint_from_environment(const EnvLookup& env, s
     for (const std::string& name : {"AWS_ENDPOINT_URL_" + std::string(service), std::string("AWS_ENDPOINT_URL")}) {
         const auto value = env(name);
         if (!value) continue;
-        std::string why;
-        auto url = parse_endpoint_url(*value, why);
-        if (!url) return fail(name + ": " + why);
+        auto url = parse_endpoint_url(*value);
+        if (!url) return fail(name + ": " + url.error());
         return std::move(*url);
     }
     return std::string();

@@ -29,19 +29,4 @@ using mirrortap::Done;
 template <class T>
 using Result = mirrortap::Result<T, AwsError>;
 
-// One of our parsers (`Parse(text) -> mirrortap::Result<T>`: cloud's and
-// sessions') in the shape support/'s readers (parsed_value, list_value,
-// read_value) still take: `(text, why) -> std::optional<T>`, with `why` set
-// when there is no value. Goes once those readers take a Result (as
-// sender/values.hpp's twin does).
-template <auto Parse>
-auto with_why(std::string_view text, std::string& why) -> std::optional<typename decltype(Parse(text))::value_type> {
-    auto parsed = Parse(text);
-    if (!parsed) {
-        why = std::move(parsed).error();
-        return std::nullopt;
-    }
-    return std::move(*parsed);
-}
-
 }  // namespace mirrortap::cloud

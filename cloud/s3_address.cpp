@@ -39,9 +39,8 @@ size_t utf8_sequence_length(std::string_view text, size_t i) {
 }
 
 bool is_ipv4_literal(std::string_view name) {
-    std::string why;
     return name.find(':') == std::string_view::npos && name.find('/') == std::string_view::npos &&
-           std::count(name.begin(), name.end(), '.') == 3 && parse_cidr(name, why).has_value();
+           std::count(name.begin(), name.end(), '.') == 3 && parse_cidr(name).has_value();
 }
 
 }  // namespace
@@ -97,8 +96,7 @@ mirrortap::Result<> check_location(const S3Location& location) {
         return fail("region " + quote(location.region) + " is not a region name (like eu-west-1)");
     }
     if (!location.endpoint.empty()) {
-        std::string why;
-        if (!parse_endpoint_url(location.endpoint, why)) return fail(why);
+        if (auto url = parse_endpoint_url(location.endpoint); !url) return fail(url.error());
     }
     return {};
 }

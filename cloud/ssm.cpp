@@ -12,8 +12,7 @@ mirrortap::Result<std::string> ssm_endpoint(std::string_view region) {
 }
 
 std::optional<AwsError> parse_json_error(int http_status, std::string_view body) {
-    ConfigError not_json;
-    const auto doc = json::parse(body, not_json);
+    const auto doc = json::parse(body);
     if (!doc) return std::nullopt;
     std::string type = json::string_member(*doc, "__type").value_or("");
     if (type.empty()) return std::nullopt;
@@ -28,8 +27,7 @@ std::optional<AwsError> parse_json_error(int http_status, std::string_view body)
 }
 
 Result<std::string> parse_parameter_value(std::string_view body) {
-    ConfigError not_json;
-    const auto doc = json::parse(body, not_json);
+    const auto doc = json::parse(body);
     const json::Value* parameter = doc ? json::member(*doc, "Parameter") : nullptr;
     const auto value = parameter ? json::string_member(*parameter, "Value") : std::nullopt;
     if (!value) return fail(AwsError{0, "MalformedAnswer", "GetParameter answered without Parameter.Value", "", false, ""});

@@ -36,7 +36,7 @@ std::vector<std::string> untrusted_files(const std::string& config_path, const C
     std::vector<std::string> errors;
     const auto check = [&](const std::string& path, std::string_view what) {
         if (path.empty()) return;
-        if (auto why = check_trusted_file(path, owners, what); !why.empty()) errors.push_back(printable(why));
+        if (auto trusted = check_trusted_file(path, owners, what); !trusted) errors.push_back(printable(trusted.error()));
     };
     check(config_path, "config file");
     check(config.metrics_auth.password_file, "metrics_auth.password_file");

@@ -355,8 +355,8 @@ Result<> Exporter::open() {
     if (!listen) return {};
     server_ = std::make_unique<HttpServer>(
         HttpServer::DeferringHandler([this](const HttpRequest& r, HttpReply reply) { answer(r, std::move(reply)); }));
-    if (auto why = server_->bind(*listen); !why.empty())
-        return fail("cannot serve metrics on " + listen->text + ": " + why);
+    if (auto bound = server_->bind(*listen); !bound)
+        return fail("cannot serve metrics on " + listen->text + ": " + bound.error());
     return {};
 }
 

@@ -26,10 +26,9 @@ public:
     explicit CaptureDirAccess(Config config) : config_(std::move(config)) {}
 
     Result<int, CaptureOpenError> open(const FinishedCapture& capture, const std::string& name) override {
-        std::string why;
-        const int fd = open_capture_file(capture, name, why);
-        if (fd < 0) return fail(CaptureOpenError{errno, why});
-        return fd;
+        auto fd = open_capture_file(capture, name);
+        if (!fd) return fail(CaptureOpenError{errno, std::move(fd).error()});  // errno: the failed call's
+        return *fd;
     }
     Result<> settle(const FinishedCapture& capture, bool remove) override {
         return settle_uploaded_capture(capture, remove);

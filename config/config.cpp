@@ -17,8 +17,7 @@
 namespace mirrortap {
 
 Config::Config() {
-    std::string why;
-    listen = *parse_endpoint("0.0.0.0:4789", why);
+    listen = *parse_endpoint("0.0.0.0:4789");
 }
 
 const std::string* Config::name_for(uint32_t vni) const {

@@ -32,25 +32,10 @@ constexpr std::string_view kUpload = "Upload to S3 (finished pcaps; all bound at
 // The collector binds and connects to addresses, never to names.
 constexpr EndpointRules kLiteralAddress{};
 
-// support/'s settings table and YAML readers take `parse(text, why) ->
-// std::optional`; this hands them one of our parsers, which return a Result.
-// TODO(issue 27, lead): drop once support/ takes parsers that return a Result.
-template <auto Parse>
-auto why_out(std::string_view text, std::string& why) {
-    auto parsed = Parse(text);
-    using T = typename decltype(parsed)::value_type;
-    if (!parsed) {
-        why = std::move(parsed).error();
-        return std::optional<T>();
-    }
-    return std::optional<T>(std::move(*parsed));
-}
-
 // A password or token file's content into the field; the error names the file.
 Result<std::string> secret_from_file(std::string_view path) {
-    std::string file_why;
-    auto secret = read_secret_file(std::string(path), file_why);
-    if (!secret) return fail(quote(path) + ": " + file_why);
+    auto secret = read_secret_file(std::string(path));
+    if (!secret) return fail(quote(path) + ": " + secret.error());
     return std::move(*secret);
 }
 
@@ -58,11 +43,11 @@ Result<std::string> secret_from_file(std::string_view path) {
 // like the config file it is named in, collector/cli.cpp).
 template <auto Secret, auto Path>
 SettingValue<Config> secret_file_value() {
-    SettingValue<Config> v = parsed_value<C>(field<&C::metrics_auth, Secret>, why_out<secret_from_file>);
+    SettingValue<Config> v = parsed_value<C>(field<&C::metrics_auth, Secret>, secret_from_file);
     v.set = [set = v.set](std::string_view text, Config& c) {
-        std::string why = set(text, c);
-        if (why.empty()) c.metrics_auth.*Path = std::string(text);
-        return why;
+        auto read = set(text, c);
+        if (read) c.metrics_auth.*Path = std::string(text);
+        return read;
     };
     v.copy = [](Config& to, const Config& from) {
         to.metrics_auth.*Secret = from.metrics_auth.*Secret;
@@ -79,9 +64,8 @@ Result<std::string> parse_session_name(std::string_view text) {
 }
 
 Result<uint16_t> parse_vlan_id(std::string_view text) {
-    std::string why;
-    auto v = parse_uint(text, 4094, why);
-    if (!v) return fail(why);
+    auto v = parse_uint(text, 4094);
+    if (!v) return fail(v.error());
     if (*v == 0) return fail("0 is reserved; use 1 to 4094");
     return uint16_t(*v);
 }
@@ -95,16 +79,16 @@ NamedSession load_session(const YAML::Node& item, ErrorList& errors) {
              have_vni = true;
          }},
         {"name", [&](const YAML::Node& v, std::string_view key) {
-             if (auto name = read_value(v, key, errors, why_out<parse_session_name>)) s.name = *name;
+             if (auto name = read_value(v, key, errors, parse_session_name)) s.name = *name;
              have_name = true;
          }},
-        {"vlan", [&](const YAML::Node& v, std::string_view key) { s.vlan = read_value(v, key, errors, why_out<parse_vlan_id>); }},
+        {"vlan", [&](const YAML::Node& v, std::string_view key) { s.vlan = read_value(v, key, errors, parse_vlan_id); }},
         {"sinks", [&](const YAML::Node& v, std::string_view key) {
              auto items = list_items(v, std::string(key), errors);
              if (!items) return;
              s.sinks = 0;
              for (const ListItem& item : *items)
-                 if (auto i = parse_at(item.node, item.text, key, errors, why_out<parse_sink_name>)) s.sinks |= 1u << *i;
+                 if (auto i = parse_at(item.node, item.text, key, errors, parse_sink_name)) s.sinks |= 1u << *i;
          }},
     }, errors, "sessions entry");
     if (item.IsMap() && !have_vni) errors.add(error_at(item, "sessions entry: 'vni' is required"));
@@ -147,7 +131,7 @@ SettingsTable<Config> make_table() {
          .help = "bytes of each inner frame kept", .value = number_value<C>(field<&C::snaplen>, 14, 262144)},
         {.key = "session_key", .flag = "--session-key", .value_name = "MODE", .default_text = "vni",
          .group = kReceiving, .help = "what makes a session\nvni, or vni_and_source (VNI and outer source)", .on_reload = OnReload::restart,
-         .value = parsed_value<C>(field<&C::session_key>, why_out<parse_session_key>)},
+         .value = parsed_value<C>(field<&C::session_key>, parse_session_key)},
         {.key = "max_sessions", .flag = "--max-sessions", .value_name = "N", .default_text = "1024",
          .group = kReceiving, .help = "at most this many sessions\nfurther VNIs are dropped, counted as session_limit", .on_reload = OnReload::restart,
          .value = number_value<C>(field<&C::max_sessions>, 1, 1u << 20)},
@@ -258,14 +242,14 @@ SettingsTable<Config> make_table() {
                  "dropped and refused by reason, disk free, upload backlog, health\noff when empty",
          .on_reload = OnReload::restart,
          .value = parsed_value<C>(field<&C::cloudwatch, &CW::metric_namespace>,
-                                  cloud::with_why<cloud::parse_cloudwatch_namespace>)},
+                                  cloud::parse_cloudwatch_namespace)},
         {.key = "cloudwatch.fleet", .default_text = "mirrortap", .group = kMonitoring,
          .help = "value of the one dimension, Fleet, of every figure: alarms add up the collectors of a fleet by it",
          .on_reload = OnReload::restart,
-         .value = parsed_value<C>(field<&C::cloudwatch, &CW::fleet>, cloud::with_why<cloud::parse_dimension_value>)},
+         .value = parsed_value<C>(field<&C::cloudwatch, &CW::fleet>, cloud::parse_dimension_value)},
         {.key = "cloudwatch.region", .group = kMonitoring,
          .help = "CloudWatch's region; empty = AWS_REGION, AWS_DEFAULT_REGION, else the instance's (IMDS)",
-         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::cloudwatch, &CW::region>, why_out<parse_aws_region>)},
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::cloudwatch, &CW::region>, parse_aws_region)},
         {.key = "cloudwatch.endpoint", .group = kMonitoring,
          .help = "CloudWatch endpoint URL; empty = AWS_ENDPOINT_URL_CLOUDWATCH, else https://monitoring.REGION.amazonaws.com",
          .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::cloudwatch, &CW::endpoint>, parse_endpoint_url)},
@@ -281,19 +265,19 @@ SettingsTable<Config> make_table() {
         // ---- upload to S3 ----
         {.key = "upload.url", .flag = "--upload", .value_name = "s3://BUCKET/PREFIX", .group = kUpload,
          .help = "upload finished pcaps (and flow indexes) here, then delete them\noff when absent; keys PREFIX/pcap/session=/date=/hour=/collector=/FILE",
-         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::upload, &U::url>, why_out<parse_upload_url>)},
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::upload, &U::url>, parse_upload_url)},
         {.key = "upload.endpoint", .flag = "--upload-endpoint", .value_name = "URL", .group = kUpload,
          .help = "an S3-compatible store, http[s]://HOST[:PORT] (path-style)\nempty = AWS S3", .on_reload = OnReload::restart,
          .value = parsed_value<C>(field<&C::upload, &U::endpoint>, parse_endpoint_url)},
         {.key = "upload.region", .flag = "--upload-region", .value_name = "REGION", .group = kUpload,
          .help = "the bucket's region\nempty = AWS_REGION, AWS_DEFAULT_REGION, then the instance's (IMDS)",
-         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::upload, &U::region>, why_out<parse_aws_region>)},
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::upload, &U::region>, parse_aws_region)},
         {.key = "upload.delete_after_upload", .default_text = "true", .group = kUpload,
          .help = "delete each file once stored; false: keep it, marked uploaded (xattr user.mirrortap.uploaded)",
          .on_reload = OnReload::restart, .value = bool_value<C>(field<&C::upload, &U::delete_after_upload>)},
         {.key = "upload.storage_class", .group = kUpload,
          .help = "S3 storage class of the objects (STANDARD_IA, GLACIER_IR, ...); empty = the bucket's default",
-         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::upload, &U::storage_class>, why_out<parse_storage_class>)},
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::upload, &U::storage_class>, parse_storage_class)},
         {.key = "upload.drain_seconds", .default_text = "60", .group = kUpload,
          .help = "on SIGTERM, how long pending files may take to go up before the collector exits (a duration: 90s, 5m)",
          .on_reload = OnReload::restart,
@@ -304,7 +288,7 @@ SettingsTable<Config> make_table() {
          .value = duration_value<C>(field<&C::upload, &U::retry_cap_seconds>, seconds(1), seconds(3600))},
         {.key = "collector_id", .flag = "--collector-id", .value_name = "ID", .group = kUpload,
          .help = "this collector in flow indexes and object keys (collector=ID)\nempty = with upload the EC2 instance id (IMDS), else the host name",
-         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::collector_id>, why_out<parse_collector_id>)},
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::collector_id>, parse_collector_id)},
 
         // ---- privileges ----
         {.key = "user", .flag = "--user", .value_name = "NAME", .group = kPrivileges,
@@ -323,16 +307,16 @@ SettingsTable<Config> make_table() {
         {.key = "lifecycle.hook_name", .flag = "--lifecycle-hook", .value_name = "NAME", .group = kLifecycle,
          .help = "the group's termination lifecycle hook: on Terminated (IMDS), /readyz 503, files finished, then CompleteLifecycleAction\n"
                  "off when empty; needs lifecycle.group_name",
-         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::lifecycle, &L::hook_name>, why_out<parse_auto_scaling_name>)},
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::lifecycle, &L::hook_name>, parse_auto_scaling_name)},
         {.key = "lifecycle.group_name", .flag = "--lifecycle-group", .value_name = "NAME", .group = kLifecycle,
          .help = "the Auto Scaling group of the hook", .on_reload = OnReload::restart,
-         .value = parsed_value<C>(field<&C::lifecycle, &L::group_name>, why_out<parse_auto_scaling_name>)},
+         .value = parsed_value<C>(field<&C::lifecycle, &L::group_name>, parse_auto_scaling_name)},
         {.key = "lifecycle.endpoint", .group = kLifecycle,
          .help = "Auto Scaling endpoint URL; empty = AWS_ENDPOINT_URL_AUTO_SCALING, else https://autoscaling.REGION.amazonaws.com", .on_reload = OnReload::restart,
          .value = parsed_value<C>(field<&C::lifecycle, &L::endpoint>, parse_endpoint_url)},
         {.key = "lifecycle.region", .group = kLifecycle,
          .help = "region of the group; empty = AWS_REGION, AWS_DEFAULT_REGION, else the instance's (IMDS)",
-         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::lifecycle, &L::region>, why_out<parse_aws_region>)},
+         .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::lifecycle, &L::region>, parse_aws_region)},
         {.key = "lifecycle.poll_seconds", .default_text = "5", .group = kLifecycle,
          .help = "how often the instance's target lifecycle state is read from IMDS", .on_reload = OnReload::restart,
          .value = duration_value<C>(field<&C::lifecycle, &L::poll_seconds>, seconds(1), seconds(300))},

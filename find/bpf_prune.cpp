@@ -183,9 +183,8 @@ PartialFrame synthetic_frame(const IndexedFlow& flow, const std::vector<uint16_t
     if (ip) {
         put_unknown(f, 12);  // the MACs of an IP flow are not part of its key
     } else {
-        std::string why;
-        const auto dst = parse_mac(flow.dst, why);
-        const auto src = parse_mac(flow.src, why);
+        const auto dst = parse_mac(flow.dst);
+        const auto src = parse_mac(flow.src);
         if (!dst || !src) return {};
         put_known(f, dst->data(), 6);
         put_known(f, src->data(), 6);

@@ -137,11 +137,10 @@ Result<FlowIndex> parse_flow_index(std::string_view text) {
         ++line_number;
         if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
         LineFields l;
-        std::string what;
-        const bool ok = json::read_flat_object(
-            line, [&](std::string_view n, const FlatValue& v) { return read_member(l, n, v); }, what);
+        const auto read =
+            json::read_flat_object(line, [&](std::string_view n, const FlatValue& v) { return read_member(l, n, v); });
         const std::string at = "line " + std::to_string(line_number) + ": ";
-        if (!ok) return fail(at + what);
+        if (!read) return fail(at + read.error());
         if (l.version != flow_index::kVersion)
             return fail(at + "format version " + std::to_string(l.version) + ", this mirrortap-find reads version " +
                         std::to_string(flow_index::kVersion) + " (a newer collector wrote it)");

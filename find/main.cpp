@@ -58,15 +58,14 @@ int main(int argc, char** argv) {
     if (a.from.empty()) a.from.emplace_back(kDefaultCaptureDir);
     SearchOptions options;
     const uint64_t now = now_ns();
-    std::string why;
     if (a.since) {
-        const auto t = a.since->at(now, why);
-        if (!t) return usage_error("bad --since: " + why);
+        const auto t = a.since->at(now);
+        if (!t) return usage_error("bad --since: " + t.error());
         options.selection.since_ns = *t;
     }
     if (a.until) {
-        const auto t = a.until->at(now, why);
-        if (!t) return usage_error("bad --until: " + why);
+        const auto t = a.until->at(now);
+        if (!t) return usage_error("bad --until: " + t.error());
         options.selection.until_ns = *t;
     }
     if (options.selection.until_ns < options.selection.since_ns) return usage_error("--until is before --since");

@@ -370,9 +370,8 @@ Result<std::unique_ptr<Store>> s3_store(const S3Settings& settings) {
     std::string endpoint = settings.endpoint;
     if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL_S3").value_or(env("AWS_ENDPOINT_URL").value_or(""));
     if (!endpoint.empty()) {
-        std::string why;
-        const auto parsed = parse_endpoint_url(endpoint, why);
-        if (!parsed) return fail("endpoint " + endpoint + ": " + why);
+        const auto parsed = parse_endpoint_url(endpoint);
+        if (!parsed) return fail("endpoint " + endpoint + ": " + parsed.error());
         options.location.endpoint = *parsed;
         if (cloud::plain_http_to_another_host(*parsed)) {
             if (!settings.allow_insecure)

@@ -33,8 +33,8 @@ void check_errors(const std::vector<ConfigError>& errors) {
 
 // A parser that refuses says why, on one line.
 template <typename T>
-void check_refusal(const std::optional<T>& v, const std::string& why) {
-    if (!v) check_message(why);
+void check_refusal(const Result<T>& v) {
+    if (!v) check_message(v.error());
 }
 
 // The bytes as a command line: arguments split at NUL bytes, applied like the collector does.
@@ -78,39 +78,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size <= 4096) command_line(text);
 
     // The same bytes through each value parser.
-    std::string why;
-    auto size_bytes = parse_size_bytes(text, why);
-    check_refusal(size_bytes, why);
-    if (size_bytes) FUZZ_CHECK(parse_size_bytes(format_size(*size_bytes), why) == size_bytes);
-    why.clear();
-    auto endpoint = parse_endpoint(text, why);
-    check_refusal(endpoint, why);
+    auto size_bytes = parse_size_bytes(text);
+    check_refusal(size_bytes);
+    if (size_bytes) FUZZ_CHECK(parse_size_bytes(format_size(*size_bytes)) == size_bytes);
+    auto endpoint = parse_endpoint(text);
+    check_refusal(endpoint);
     if (endpoint) FUZZ_CHECK(endpoint->family() == AF_INET || endpoint->family() == AF_INET6);
-    why.clear();
-    auto target = parse_endpoint(text, EndpointRules{.allow_names = true, .default_port = 4789, .min_port = 1}, why);
-    check_refusal(target, why);
+    auto target = parse_endpoint(text, EndpointRules{.allow_names = true, .default_port = 4789, .min_port = 1});
+    check_refusal(target);
     if (target) FUZZ_CHECK(target->port >= 1 && (target->is_name() ? valid_host_name(target->host) : true));
-    why.clear();
-    auto number = parse_uint(text, 65535, why);
-    check_refusal(number, why);
+    auto number = parse_uint(text, 65535);
+    check_refusal(number);
     if (number) FUZZ_CHECK(*number <= 65535);
-    why.clear();
-    auto duration = parse_duration(text, why);
-    check_refusal(duration, why);
-    if (duration) FUZZ_CHECK(duration->count() >= 0 && parse_duration(format_duration(*duration), why) == duration);
-    why.clear();
-    auto cidr = parse_cidr(text, why);
-    check_refusal(cidr, why);
-    if (cidr) FUZZ_CHECK(parse_cidr(cidr->to_string(), why) == cidr);
-    why.clear();
-    auto range = parse_vni_range(text, why);
-    check_refusal(range, why);
+    auto duration = parse_duration(text);
+    check_refusal(duration);
+    if (duration) FUZZ_CHECK(duration->count() >= 0 && parse_duration(format_duration(*duration)) == duration);
+    auto cidr = parse_cidr(text);
+    check_refusal(cidr);
+    if (cidr) FUZZ_CHECK(parse_cidr(cidr->to_string()) == cidr);
+    auto range = parse_vni_range(text);
+    check_refusal(range);
     if (range) FUZZ_CHECK(range->first <= range->last && range->last <= 0xFFFFFF);
-    why.clear();
-    check_refusal(parse_bool(text, why), why);
-    why.clear();
-    check_refusal(parse_file_mode(text, why), why);
-    why.clear();
+    check_refusal(parse_bool(text));
+    check_refusal(parse_file_mode(text));
     if (auto key = parse_session_key(text); !key) check_message(key.error());
     if (auto valid = valid_session_name(text); !valid) check_message(valid.error());
     FUZZ_CHECK(!has_control_character(printable(text)));

@@ -81,14 +81,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     // The same bytes through each value parser.
     if (const auto rate = parse_rate(text); !rate) FUZZ_CHECK(!rate.error().empty());
-    std::string why;
-    if (!parse_endpoint(text, kTargetRules, why)) FUZZ_CHECK(!why.empty());
-    why.clear();
+    if (const auto target = parse_endpoint(text, kTargetRules); !target) FUZZ_CHECK(!target.error().empty());
     if (const auto protocol = parse_protocol(text); !protocol) FUZZ_CHECK(!protocol.error().empty());
-    if (!parse_mac(text, why)) FUZZ_CHECK(!why.empty());
-    why.clear();
-    if (const auto name = parse_interface_name(text, why)) FUZZ_CHECK(name->size() < 16);
-    else FUZZ_CHECK(!why.empty());
+    if (const auto mac = parse_mac(text); !mac) FUZZ_CHECK(!mac.error().empty());
+    if (const auto name = parse_interface_name(text)) FUZZ_CHECK(name->size() < 16);
+    else FUZZ_CHECK(!name.error().empty());
     if (const auto cidr = parse_filter_cidr(text); !cidr) FUZZ_CHECK(!cidr.error().empty());
 
     // And as a command line: words split at spaces and newlines, at most 64.

@@ -125,7 +125,7 @@ private:
     }
 
     std::optional<PortRange> port_range(const Node& node, const std::string& path) {
-        const auto port = [](std::string_view t, std::string& why) { return parse_uint(t, 65535, why); };
+        const auto port = [](std::string_view t) { return parse_uint(t, 65535); };
         if (!node.is_object() || !node["FromPort"] || !node["ToPort"]) {
             error(node, path, "a port range needs FromPort and ToPort");
             return std::nullopt;
@@ -148,10 +148,9 @@ private:
             return expected;
         }
         const auto named = read_value(d, path + ".TrafficDirection",
-                                      [](std::string_view t, std::string& why) -> std::optional<Direction> {
-                                          if (auto d = kDirectionNames.parse(t)) return d;
-                                          why = "expected ingress or egress, got " + quote(t);
-                                          return std::nullopt;
+                                      [](std::string_view t) -> Result<Direction> {
+                                          if (auto d = kDirectionNames.parse(t)) return *d;
+                                          return fail("expected ingress or egress, got " + quote(t));
                                       });
         if (named && expected && *named != *expected) {
             error(d, path + ".TrafficDirection",
@@ -164,15 +163,15 @@ private:
 
     std::optional<FilterRule> rule(const Node& node, const std::string& path) {
         FilterRule r;
-        bool ok = read_required(node, "RuleNumber", path, with_why<parse_rule_number>, r.rule_number);
-        ok &= read_required(node, "RuleAction", path, with_why<parse_rule_action>, r.action);
+        bool ok = read_required(node, "RuleNumber", path, parse_rule_number, r.rule_number);
+        ok &= read_required(node, "RuleAction", path, parse_rule_action, r.action);
         // Protocol absent (or 0) is AWS's "All protocols".
         uint64_t protocol = 0;
-        ok &= read_field(node, "Protocol", path, [](std::string_view t, std::string& why) { return parse_uint(t, 255, why); },
+        ok &= read_field(node, "Protocol", path, [](std::string_view t) { return parse_uint(t, 255); },
                          protocol);
         if (protocol != 0) r.protocol = uint8_t(protocol);
-        ok &= read_field(node, "SourceCidrBlock", path, with_why<parse_filter_cidr>, r.source_cidr);
-        ok &= read_field(node, "DestinationCidrBlock", path, with_why<parse_filter_cidr>, r.destination_cidr);
+        ok &= read_field(node, "SourceCidrBlock", path, parse_filter_cidr, r.source_cidr);
+        ok &= read_field(node, "DestinationCidrBlock", path, parse_filter_cidr, r.destination_cidr);
         for (auto [key, into] : {std::pair{"SourcePortRange", &r.source_ports},
                                  std::pair{"DestinationPortRange", &r.destination_ports}}) {
             if (const Node p = node[key]) {
@@ -337,9 +336,10 @@ private:
             return;
         }
         AwsSession s;
-        const auto number = [](std::string_view t, std::string& why) -> std::optional<uint16_t> {
-            const auto n = parse_uint(t, kMinSessionNumber, kMaxSessionNumber, why);
-            return n ? std::optional<uint16_t>(uint16_t(*n)) : std::nullopt;
+        const auto number = [](std::string_view t) -> Result<uint16_t> {
+            const auto n = parse_uint(t, kMinSessionNumber, kMaxSessionNumber);
+            if (!n) return fail(n.error());
+            return uint16_t(*n);
         };
         bool ok = read_required(node, "TrafficMirrorSessionId", path, parse_text, s.id);
         ok &= read_required(node, "NetworkInterfaceId", path, parse_text, s.network_interface_id);
@@ -347,7 +347,7 @@ private:
         ok &= read_required(node, "TrafficMirrorFilterId", path, parse_text, s.filter_id);
         ok &= read_required(node, "SessionNumber", path, number, s.session_number);
         ok &= read_required(node, "VirtualNetworkId", path, parse_vni, s.vni);
-        ok &= read_field(node, "PacketLength", path, with_why<parse_packet_length>, s.packet_length);
+        ok &= read_field(node, "PacketLength", path, parse_packet_length, s.packet_length);
         ok &= read_field(node, "Description", path, parse_text, s.description);
         if (!ok) return;
         if (!out_.sessions.emplace(s.id, s).second) error(node, path, "session " + printable(s.id) + " given twice");
@@ -375,21 +375,23 @@ private:
         if (!errors_.stopped() && out_.errors.size() > before) places_.emplace_back(before, at.path());
     }
 
-    // The single value at `n`, read by `parse(text, why)`, as a config's
-    // fields are (support/yaml_value.hpp): a list or object where one value
-    // belongs, or a refusal, is an error at `n` naming `key`.
+    // The single value at `n`, read by `parse(text) -> Result`, as a
+    // config's fields are (support/yaml_value.hpp): a list or object where
+    // one value belongs, or a refusal, is an error at `n` naming `key`, and nullopt.
     template <typename Parse>
     auto read_value(const Node& n, const std::string& key, Parse parse)
-        -> decltype(parse(std::string_view(), std::declval<std::string&>())) {
+        -> std::optional<typename decltype(parse(std::string_view()))::value_type> {
         if (!n.is_scalar()) {
             error_at(n, key + ": expected a single value");
             return std::nullopt;
         }
-        std::string why;
         const std::string text = n.scalar();
-        auto value = parse(std::string_view(text), why);
-        if (!value) error_at(n, key + ": " + why);
-        return value;
+        auto value = parse(std::string_view(text));
+        if (!value) {
+            error_at(n, key + ": " + value.error());
+            return std::nullopt;
+        }
+        return std::move(*value);
     }
 
 public:
@@ -420,10 +422,9 @@ AwsImport import_aws_filters_text(std::string_view text) {
         errors.add("empty: not what aws ec2 describe-traffic-mirror-filters prints");
         return out;
     }
-    ConfigError error;
-    const std::optional<json::Value> root =
-        json::parse(text, error, {.max_depth = kMaxJsonDepth, .unique_keys = true});
+    const auto root = json::parse(text, {.max_depth = kMaxJsonDepth, .unique_keys = true});
     if (!root) {
+        ConfigError error = root.error();
         if (error.message.find("nested deeper") != std::string::npos)
             error.message += ": not what aws ec2 describe-traffic-mirror-filters prints";
         errors.add(std::move(error));
@@ -436,11 +437,10 @@ AwsImport import_aws_filters_text(std::string_view text) {
 }
 
 AwsImport import_aws_filters_file(const std::string& path) {
-    std::string why;
-    const std::optional<std::string> text = read_regular_file(path, kMaxJsonBytes, "AWS filter file", why);
+    const auto text = read_regular_file(path, kMaxJsonBytes, "AWS filter file");
     if (!text) {
         AwsImport out;
-        out.errors.push_back({0, 0, why});
+        out.errors.push_back({0, 0, text.error()});
         return out;
     }
     return import_aws_filters_text(*text);

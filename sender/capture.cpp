@@ -23,9 +23,9 @@ uint32_t interface_mtu(const std::string& interface) {
 bool interface_mac(const std::string& interface, std::array<uint8_t, 6>& mac) {
     if (interface.find('/') != std::string::npos) return false;
     std::ifstream in("/sys/class/net/" + interface + "/address");
-    std::string text, why;
+    std::string text;
     if (!(in >> text)) return false;
-    const auto parsed = parse_mac(text, why);
+    const auto parsed = parse_mac(text);
     if (parsed) mac = *parsed;
     return parsed.has_value();
 }

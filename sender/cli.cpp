@@ -24,10 +24,9 @@ const std::vector<FlagSpec>& all_flag_specs() {
 
 // One action's use: its value read, or an error naming the flag.
 void apply_action(std::string_view flag, const std::string& value, SenderCommandLine& cl) {
-    std::string why;
     auto take = [&](auto parsed, auto& into) {
         if (parsed) into = static_cast<std::remove_reference_t<decltype(into)>>(*parsed);
-        else cl.errors.push_back("bad " + std::string(flag) + ": " + why);
+        else cl.errors.push_back("bad " + std::string(flag) + ": " + parsed.error());
     };
     if (flag == "--help") cl.help = true;
     else if (flag == "--version") cl.version = true;
@@ -36,10 +35,10 @@ void apply_action(std::string_view flag, const std::string& value, SenderCommand
     else if (flag == "--config") cl.config_path = value;
     else if (flag == "--import-aws-filter") cl.aws_filter_files.push_back(value);
     else if (flag == "--explain") cl.explain_path = value;
-    else if (flag == "--vni") take(parse_vni(value, why), cl.vni);
-    else if (flag == "--session-number") take(parse_uint(value, kMinSessionNumber, kMaxSessionNumber, why), cl.session_number);
-    else if (flag == "--packet-length") take(with_why<parse_packet_length>(value, why), cl.packet_length);
-    else if (flag == "--local-mac") take(parse_mac(value, why), cl.local_mac);
+    else if (flag == "--vni") take(parse_vni(value), cl.vni);
+    else if (flag == "--session-number") take(parse_uint(value, kMinSessionNumber, kMaxSessionNumber), cl.session_number);
+    else if (flag == "--packet-length") take(parse_packet_length(value), cl.packet_length);
+    else if (flag == "--local-mac") take(parse_mac(value), cl.local_mac);
 }
 
 }  // namespace

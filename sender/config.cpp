@@ -22,9 +22,8 @@ SourceMark mark_of(const YAML::Node& n) {
 ConfigError error_at_mark(SourceMark at, std::string message) { return {at.line, at.column, std::move(message)}; }
 
 Result<uint16_t> parse_rule_number(std::string_view text) {
-    std::string why;
-    const auto n = parse_uint(text, 1, 32766, why);
-    if (!n) return fail(why);
+    const auto n = parse_uint(text, 1, 32766);
+    if (!n) return fail(n.error());
     return uint16_t(*n);
 }
 
@@ -39,9 +38,8 @@ Result<Mapping> split_mapping(std::string_view text, std::string_view example) {
     const size_t eq = text.find('=');
     if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size())
         return fail("expected ID=VALUE such as " + std::string(example) + ", got " + quote(text));
-    std::string why;
-    auto label = parse_text(trim(text.substr(0, eq)), why);
-    if (!label) return fail(why);
+    auto label = parse_text(trim(text.substr(0, eq)));
+    if (!label) return fail(label.error());
     return Mapping{*label, trim(text.substr(eq + 1))};
 }
 
@@ -50,18 +48,16 @@ Result<Mapping> split_mapping(std::string_view text, std::string_view example) {
 Result<AwsInterfaceName> parse_aws_interface(std::string_view text) {
     auto m = split_mapping(text, "eni-0a1b2c3d4e5f67890=eth0");
     if (!m) return fail(std::move(m).error());
-    std::string why;
-    auto name = parse_interface_name(m->value, why);
-    if (!name) return fail(why);
+    auto name = parse_interface_name(m->value);
+    if (!name) return fail(name.error());
     return AwsInterfaceName{std::move(m->id), *name};
 }
 
 Result<AwsTargetAddress> parse_aws_target(std::string_view text) {
     auto m = split_mapping(text, "tmt-0a1b2c3d4e5f67890=nlb.example.com");
     if (!m) return fail(std::move(m).error());
-    std::string why;
-    auto endpoint = parse_endpoint(m->value, kTargetRules, why);
-    if (!endpoint) return fail(why);
+    auto endpoint = parse_endpoint(m->value, kTargetRules);
+    if (!endpoint) return fail(endpoint.error());
     return AwsTargetAddress{std::move(m->id), *endpoint};
 }
 
@@ -98,16 +94,14 @@ Result<> check_rule_count(size_t rules, Direction d) {
 namespace {
 
 Result<uint16_t> parse_port(std::string_view text) {
-    std::string why;
-    const auto n = parse_uint(text, 65535, why);
-    if (!n) return fail(why);
+    const auto n = parse_uint(text, 65535);
+    if (!n) return fail(n.error());
     return uint16_t(*n);
 }
 
 Result<uint16_t> parse_session_number(std::string_view text) {
-    std::string why;
-    const auto n = parse_uint(text, kMinSessionNumber, kMaxSessionNumber, why);
-    if (!n) return fail(why);
+    const auto n = parse_uint(text, kMinSessionNumber, kMaxSessionNumber);
+    if (!n) return fail(n.error());
     return uint16_t(*n);
 }
 
@@ -118,9 +112,8 @@ Result<uint16_t> parse_session_number(std::string_view text) {
 // Ethernet header would reach the collector (a decap error there), so the
 // sender asks for at least that much.
 Result<uint32_t> parse_packet_length(std::string_view text) {
-    std::string why;
-    const auto n = parse_uint(text, 0, UINT32_MAX, why);
-    if (!n) return fail(why);
+    const auto n = parse_uint(text, 0, UINT32_MAX);
+    if (!n) return fail(n.error());
     if (*n > kMaxPacketLength)
         return fail("AWS's valid values are 1-" + std::to_string(kMaxPacketLength) +
                     " (greater is an error response), got " + quote(text));
@@ -132,9 +125,8 @@ namespace {
 
 Result<std::string> parse_filter_id(std::string_view text) {
     if (text.empty()) return fail("expected the id of an imported filter, such as tmf-0a1b2c3d4e5f67890");
-    std::string why;
-    auto id = parse_text(text, why);
-    if (!id) return fail(why);
+    auto id = parse_text(text);
+    if (!id) return fail(id.error());
     return *id;
 }
 
@@ -145,7 +137,7 @@ std::optional<PortRange> read_port_range(const YAML::Node& n, const std::string&
     const auto port = [&](int i) {
         return [&, i](const YAML::Node& v, std::string_view name) {
             given[i] = true;
-            ports[i] = read_value(v, name, errors, with_why<parse_port>);
+            ports[i] = read_value(v, name, errors, parse_port);
         };
     };
     read_keys(n, {{"from_port", port(0)}, {"to_port", port(1)}}, errors, key);
@@ -183,20 +175,20 @@ std::optional<FilterRule> read_rule(const YAML::Node& item, ErrorList& errors) {
     read_keys(item, {
         {"rule_number", [&](const YAML::Node& v, std::string_view key) {
              number_given = true;
-             take(read_value(v, key, errors, with_why<parse_rule_number>), rule.rule_number);
+             take(read_value(v, key, errors, parse_rule_number), rule.rule_number);
          }},
         {"rule_action", [&](const YAML::Node& v, std::string_view key) {
              action_given = true;
-             take(read_value(v, key, errors, with_why<parse_rule_action>), rule.action);
+             take(read_value(v, key, errors, parse_rule_action), rule.action);
          }},
         {"protocol", [&](const YAML::Node& v, std::string_view key) {
              protocol_at = mark_of(v);
-             const auto protocol = read_value(v, key, errors, with_why<parse_protocol>);
+             const auto protocol = read_value(v, key, errors, parse_protocol);
              if (protocol) rule.protocol = *protocol;
              valid &= protocol.has_value();
          }},
-        {"source_cidr_block", field(with_why<parse_filter_cidr>, rule.source_cidr)},
-        {"destination_cidr_block", field(with_why<parse_filter_cidr>, rule.destination_cidr)},
+        {"source_cidr_block", field(parse_filter_cidr, rule.source_cidr)},
+        {"destination_cidr_block", field(parse_filter_cidr, rule.destination_cidr)},
         {"source_port_range", ports(rule.source_ports)},
         {"destination_port_range", ports(rule.destination_ports)},
         {"description", field(parse_text, rule.description)},
@@ -271,14 +263,11 @@ Filter read_filter(const YAML::Node& n, ErrorList& errors) {
 std::vector<std::string> read_interface_list(const YAML::Node& n, ErrorList& errors) {
     std::vector<std::string> names;
     auto add = [&](const YAML::Node& item, std::string_view text) {
-        std::string why;
-        if (auto name = parse_interface_name(text, why)) {
-            if (std::find(names.begin(), names.end(), *name) != names.end())
-                errors.add(error_at(item, "interface: " + quote(*name) + " is given twice"));
-            else names.push_back(std::move(*name));
-        } else {
-            errors.add(error_at(item, "interface: " + why));
-        }
+        auto name = parse_interface_name(text);
+        if (!name) errors.add(error_at(item, "interface: " + name.error()));
+        else if (std::find(names.begin(), names.end(), *name) != names.end())
+            errors.add(error_at(item, "interface: " + quote(*name) + " is given twice"));
+        else names.push_back(std::move(*name));
     };
     if (n.IsSequence()) {
         for (const YAML::Node& item : n) {
@@ -309,21 +298,21 @@ SessionConfig read_session(const YAML::Node& item, std::optional<uint16_t>& numb
     };
     read_keys(item, {
         {"session_number", reader([&](const YAML::Node& v, std::string_view key) {
-             number = read_value(v, key, errors, with_why<parse_session_number>);
+             number = read_value(v, key, errors, parse_session_number);
              if (number) s.session_number = *number;
          })},
         {"virtual_network_id", reader([&](const YAML::Node& v, std::string_view key) {
              if (auto n = read_value(v, key, errors, parse_vni)) s.vni = *n;
          })},
         {"packet_length", reader([&](const YAML::Node& v, std::string_view key) {
-             s.packet_length = read_value(v, key, errors, with_why<parse_packet_length>);
+             s.packet_length = read_value(v, key, errors, parse_packet_length);
          })},
         {"description", reader([&](const YAML::Node& v, std::string_view key) {
              if (auto d = read_value(v, key, errors, parse_text)) s.description = *d;
          })},
         {"filter", reader([&](const YAML::Node& v, std::string_view) { s.filter = read_filter(v, errors); })},
         {"traffic_mirror_filter_id", reader([&](const YAML::Node& v, std::string_view key) {
-             if (auto id = read_value(v, key, errors, with_why<parse_filter_id>)) sc.filter_id = *id;
+             if (auto id = read_value(v, key, errors, parse_filter_id)) sc.filter_id = *id;
              sc.filter_id_at = mark_of(v);
          })},
         {"interface", reader([&](const YAML::Node& v, std::string_view) {
@@ -331,9 +320,7 @@ SessionConfig read_session(const YAML::Node& item, std::optional<uint16_t>& numb
              sc.interfaces_at = mark_of(v);
          })},
         {"target", reader([&](const YAML::Node& v, std::string_view key) {
-             sc.target = read_value(v, key, errors, [](std::string_view t, std::string& why) {
-                 return parse_endpoint(t, kTargetRules, why);
-             });
+             sc.target = read_value(v, key, errors, [](std::string_view t) { return parse_endpoint(t, kTargetRules); });
              sc.target_at = mark_of(v);
          })},
     }, errors, "a session");

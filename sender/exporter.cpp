@@ -119,7 +119,8 @@ Result<> Exporter::start(const Endpoint& listen) {
         return {200, "text/plain; version=0.0.4; charset=utf-8",
                 prometheus::TextSerializer().Serialize(metrics_->Collect()), {}};
     });
-    if (auto why = server_->start(listen); !why.empty()) return fail("metrics on " + quote(listen.text) + ": " + why);
+    if (auto started = server_->start(listen); !started)
+        return fail("metrics on " + quote(listen.text) + ": " + started.error());
     return {};
 }
 

@@ -7,9 +7,8 @@
 namespace mirrortap::sender {
 
 Result<Cidr> parse_filter_cidr(std::string_view text) {
-    std::string why;
-    auto block = parse_cidr(text, why);
-    if (!block) return fail(why);
+    auto block = parse_cidr(text);
+    if (!block) return fail(block.error());
     if (block->is_v4() && text.find(':') != std::string_view::npos)
         return fail(quote(text) + " is an IPv4-mapped IPv6 block; filters tell IPv4 from IPv6, so write " +
                     block->to_string() + " for IPv4 packets");

@@ -29,19 +29,17 @@ constexpr EndpointRules kListenRules{.min_port = 1};
 // max_rate: "20000pps, 100Mbps" as the flag takes it, or in the file also
 // {packets_per_second: N, bits_per_second: N}. The flag replaces both caps.
 SettingValue<C> max_rate_value() {
-    SettingValue<C> v = parsed_value<C>(field<&C::max_rate>, with_why<parse_rate>);
+    SettingValue<C> v = parsed_value<C>(field<&C::max_rate>, parse_rate);
     v.shape = SettingValue<C>::Shape::node;
     v.load = [set = v.set](const YAML::Node& n, C& c, ErrorList& errors) {
         if (n.IsScalar()) {
-            if (std::string why = set(n.Scalar(), c); !why.empty()) errors.add(error_at(n, "max_rate: " + why));
+            if (auto set_rate = set(n.Scalar(), c); !set_rate) errors.add(error_at(n, "max_rate: " + set_rate.error()));
             return;
         }
         c.max_rate = {};
         const auto cap = [&](uint64_t& into) {
             return [&](const YAML::Node& value, std::string_view key) {
-                const auto read = read_value(value, key, errors, [](std::string_view t, std::string& why) {
-                    return parse_uint(t, UINT64_MAX, why);
-                });
+                const auto read = read_value(value, key, errors, [](std::string_view t) { return parse_uint(t, UINT64_MAX); });
                 if (read) into = *read;
             };
         };
@@ -54,9 +52,8 @@ SettingValue<C> max_rate_value() {
 
 // AWS VPC blocks are IPv4, /16 to /28.
 Result<Cidr> parse_vpc_cidr(std::string_view text) {
-    std::string why;
-    auto block = parse_cidr(text, why);
-    if (!block) return fail(why);
+    auto block = parse_cidr(text);
+    if (!block) return fail(block.error());
     if (!block->is_v4() || block->prefix_bits < 96 + 16 || block->prefix_bits > 96 + 28)
         return fail("a VPC block is IPv4, /16 to /28");
     return *block;
@@ -74,7 +71,7 @@ SettingsTable<C> make_table() {
          .value = size_value<C>(field<&C::capture_buffer_bytes>, 64 << 10, 1ull << 30)},
         {.key = "vpc_cidr", .flag = "--vpc-cidr", .value_name = "CIDR", .group = kCapture,
          .help = "the VPC's IPv4 block (/16../28)\nits Amazon DNS resolver (base + 2) is not mirrored unless a filter lists amazon-dns\nrepeat for several",
-         .value = list_value<C>(field<&C::vpc_cidrs>, with_why<parse_vpc_cidr>)},
+         .value = list_value<C>(field<&C::vpc_cidrs>, parse_vpc_cidr)},
         {.key = "poll_interval_usec", .flag = "--poll-usec", .value_name = "N", .default_text = "500",
          .group = kCapture,
          .help = "pause N microseconds after a quiet wake-up\nframes gather and leave in one sendmmsg\n0 = wake for every frame",
@@ -113,10 +110,10 @@ SettingsTable<C> make_table() {
          .value = list_value<C>(field<&C::aws_filter_files>, parse_text)},
         {.key = "aws_interface", .flag = "--aws-interface", .value_name = "ENI=IFACE", .group = kAws,
          .help = "an imported session's source network interface is IFACE here\nimported sessions of ENIs not named are not this host's: skipped\nrepeat for several",
-         .value = list_value<C>(field<&C::aws_interfaces>, with_why<parse_aws_interface>)},
+         .value = list_value<C>(field<&C::aws_interfaces>, parse_aws_interface)},
         {.key = "aws_target", .flag = "--aws-target", .value_name = "TMT=HOST[:PORT]", .group = kAws,
          .help = "an imported session's target is reached at HOST[:PORT] (an NLB's DNS name, an ENI's address)\nrepeat for several",
-         .value = list_value<C>(field<&C::aws_targets>, with_why<parse_aws_target>)},
+         .value = list_value<C>(field<&C::aws_targets>, parse_aws_target)},
 
         // ---- monitoring ----
         {.key = "metrics_listen", .flag = "--metrics-listen", .value_name = "ADDR:PORT", .group = kMonitoring,

@@ -42,8 +42,7 @@ Result<RateLimit> parse_rate(std::string_view text) {
         const RateUnit* unit = nullptr;
         for (const RateUnit& u : kRateUnits)
             if (suffix == u.suffix) unit = &u;
-        std::string number_why;
-        const auto n = parse_uint(part.substr(0, digits), UINT64_MAX / (unit ? unit->scale : 1), number_why);
+        const auto n = parse_uint(part.substr(0, digits), UINT64_MAX / (unit ? unit->scale : 1));
         if (!unit || digits == 0) return fail(expected);
         if (!n) return fail("rate " + quote(part) + " is too large");
         bool& given = unit->packets ? packets_given : bits_given;
@@ -61,8 +60,7 @@ Result<std::optional<uint8_t>> parse_protocol(std::string_view text) {
         {"icmp", kProtoIcmp}, {"tcp", kProtoTcp}, {"udp", kProtoUdp}, {"icmpv6", kProtoIcmpv6}, {"sctp", 132}};
     for (auto [name, number] : kNames)
         if (t == name) return std::optional<uint8_t>(number);
-    std::string number_why;
-    const auto n = parse_uint(text, 255, number_why);
+    const auto n = parse_uint(text, 255);
     if (!n)
         return fail("expected an IANA protocol number 0..255, a name (tcp, udp, icmp, icmpv6, sctp) or all, got " +
                     quote(text));

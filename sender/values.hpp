@@ -30,18 +30,5 @@ Result<RateLimit> parse_rate(std::string_view text);
 // (AWS's spellings of every protocol: an empty protocol).
 Result<std::optional<uint8_t>> parse_protocol(std::string_view text);
 
-// One of our parsers (`Parse(text) -> Result<T>`) in the shape support/'s
-// readers (parsed_value, list_value, read_value) still take: `(text, why)
-// -> std::optional<T>`, with `why` set when there is no value. Goes once
-// those readers take a Result.
-template <auto Parse>
-auto with_why(std::string_view text, std::string& why) -> std::optional<typename decltype(Parse(text))::value_type> {
-    auto parsed = Parse(text);
-    if (!parsed) {
-        why = std::move(parsed).error();
-        return std::nullopt;
-    }
-    return std::move(*parsed);
-}
 
 }  // namespace mirrortap::sender

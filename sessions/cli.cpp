@@ -44,9 +44,7 @@ void apply_action(std::string_view flag, const std::string& value, SessionsComma
     else if (flag == "--target") take(parse_target_id(value), s.target_id);
     else if (flag == "--filter") take(parse_filter_id(value), s.filter_id);
     else if (flag == "--vni") {
-        std::string why;  // support's parse_vni still answers with an out-parameter
-        const auto vni = parse_vni(value, why);
-        take(vni ? Result<uint32_t>(*vni) : Result<uint32_t>(fail(why)), s.vni);
+        take(parse_vni(value), s.vni);
     }
     else if (flag == "--session-number") take(parse_session_number(value), s.session_number);
     else if (flag == "--packet-length") take(parse_packet_length(value), s.packet_length);

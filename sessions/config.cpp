@@ -33,23 +33,23 @@ Selector read_selector(const YAML::Node& item, ErrorList& errors) {
     read_keys(item, {
         {"name", [&](const YAML::Node& v, std::string_view key) {
              named = true;
-             if (auto n = read_value(v, key, errors, cloud::with_why<parse_selector_name>)) s.name = *n;
+             if (auto n = read_value(v, key, errors, parse_selector_name)) s.name = *n;
          }},
         {"select", [&](const YAML::Node& v, std::string_view) { read_select(v, s.select, errors); }},
         {"target", [&](const YAML::Node& v, std::string_view key) {
-             if (auto id = read_value(v, key, errors, cloud::with_why<parse_target_id>)) s.target_id = *id;
+             if (auto id = read_value(v, key, errors, parse_target_id)) s.target_id = *id;
          }},
         {"filter", [&](const YAML::Node& v, std::string_view key) {
-             if (auto id = read_value(v, key, errors, cloud::with_why<parse_filter_id>)) s.filter_id = *id;
+             if (auto id = read_value(v, key, errors, parse_filter_id)) s.filter_id = *id;
          }},
         {"vni", [&](const YAML::Node& v, std::string_view key) {
              if (auto n = read_value(v, key, errors, parse_vni)) s.vni = *n;
          }},
         {"session_number", [&](const YAML::Node& v, std::string_view key) {
-             if (auto n = read_value(v, key, errors, cloud::with_why<parse_session_number>)) s.session_number = *n;
+             if (auto n = read_value(v, key, errors, parse_session_number)) s.session_number = *n;
          }},
         {"packet_length", [&](const YAML::Node& v, std::string_view key) {
-             s.packet_length = read_value(v, key, errors, cloud::with_why<parse_packet_length>);
+             s.packet_length = read_value(v, key, errors, parse_packet_length);
          }},
     }, errors, "a selector");
     if (item.IsMap() && !named) errors.add(error_at(item, "a selector needs a name"));

@@ -229,8 +229,8 @@ std::unique_ptr<HttpServer> serve_coverage(const Endpoint& listen, CoverageBoard
         answer.body = board.get();
         return answer;
     });
-    if (const std::string why = server->start(listen); !why.empty()) {
-        say("metrics on " + listen.text + ": " + why);
+    if (const auto started = server->start(listen); !started) {
+        say("metrics on " + listen.text + ": " + started.error());
         return nullptr;
     }
     say("serving coverage at http://" + listen.text + "/metrics");

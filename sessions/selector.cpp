@@ -121,16 +121,14 @@ Result<std::string> parse_selector_name(std::string_view text) {
 }
 
 Result<uint32_t> parse_session_number(std::string_view text) {
-    std::string why;
-    auto n = parse_uint(text, kMinSessionNumber, kMaxSessionNumber, why);
-    if (!n) return fail(why);
+    auto n = parse_uint(text, kMinSessionNumber, kMaxSessionNumber);
+    if (!n) return fail(n.error());
     return static_cast<uint32_t>(*n);
 }
 
 Result<uint32_t> parse_packet_length(std::string_view text) {
-    std::string why;
-    auto n = parse_uint(text, 1, kMaxPacketLength, why);
-    if (!n) return fail(why);
+    auto n = parse_uint(text, 1, kMaxPacketLength);
+    if (!n) return fail(n.error());
     return static_cast<uint32_t>(*n);
 }
 

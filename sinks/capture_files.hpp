@@ -78,17 +78,6 @@ int remove_session_capture(int dir_fd, const std::string& name);
 // followed anywhere on the way. A descriptor the caller closes, or why not
 // with errno that of the call that failed.
 Result<int> open_capture_file(const FinishedCapture& capture, const std::string& name);
-// TODO(issue 27, lead): the old shape, kept only for collector/upload_setup.cpp's
-// CaptureDirAccess::open, which branch i27-cloud converts with CaptureFileAccess::open;
-// drop it when the two meet. -1 with errno and `why`.
-inline int open_capture_file(const FinishedCapture& capture, const std::string& name, std::string& why) {
-    auto fd = open_capture_file(capture, name);
-    if (fd) return *fd;
-    const int err = errno;
-    why = std::move(fd).error();
-    errno = err;
-    return -1;
-}
 
 // Whether the file behind `fd` carries the uploaded mark.
 bool marked_uploaded(int fd);

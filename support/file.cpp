@@ -46,33 +46,26 @@ struct Fd {
 
 }  // namespace
 
-std::optional<std::string> read_regular_file(const std::string& path, size_t max_bytes, std::string_view what,
-                                             std::string& why) {
+Result<std::string> read_regular_file(const std::string& path, size_t max_bytes, std::string_view what) {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
     Fd file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
     if (file.fd < 0) {
         const int err = errno;
         struct stat st{};
         // A unix socket cannot be opened at all (ENXIO); say what it is.
-        if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-            why = not_regular(what, st.st_mode);
-        else
-            why = "cannot read " + std::string(what) + ": " + std::strerror(err);
-        return std::nullopt;
+        if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return fail(not_regular(what, st.st_mode));
+        return fail("cannot read " + std::string(what) + ": " + std::strerror(err));
     }
     struct stat st{};
     if (::fstat(file.fd, &st) != 0) {
-        why = "cannot read " + std::string(what) + ": " + std::strerror(errno);
-        return std::nullopt;
+        return fail("cannot read " + std::string(what) + ": " + std::strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) {
-        why = not_regular(what, st.st_mode);
-        return std::nullopt;
+        return fail(not_regular(what, st.st_mode));
     }
     const std::string too_big = std::string(what) + " is larger than " + size_text(max_bytes) + ", the most we read";
     if (uint64_t(st.st_size) > max_bytes) {
-        why = too_big;
-        return std::nullopt;
+        return fail(too_big);
     }
     // Read up to one byte past the cap: the file may have grown since fstat.
     std::string content(max_bytes + 1, '\0');
@@ -81,43 +74,33 @@ std::optional<std::string> read_regular_file(const std::string& path, size_t max
         const ssize_t n = ::read(file.fd, content.data() + got, content.size() - got);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            why = "cannot read " + std::string(what) + ": " + std::strerror(errno);
-            return std::nullopt;
+            return fail("cannot read " + std::string(what) + ": " + std::strerror(errno));
         }
         if (n == 0) break;
         got += size_t(n);
     }
     if (got > max_bytes) {
-        why = too_big;
-        return std::nullopt;
+        return fail(too_big);
     }
     content.resize(got);
     return content;
 }
 
-std::optional<std::string> read_config_file(const std::string& path, std::string& why) {
-    auto text = read_regular_file(path, kMaxConfigFileBytes, "config file", why);
-    if (text && text->empty()) {
-        why = "config file is empty";
-        return std::nullopt;
-    }
+Result<std::string> read_config_file(const std::string& path) {
+    auto text = read_regular_file(path, kMaxConfigFileBytes, "config file");
+    if (text && text->empty()) return fail("config file is empty");
     return text;
 }
 
-std::optional<std::string> read_secret_file(const std::string& path, std::string& why) {
-    auto text = read_regular_file(path, kMaxSecretFileBytes, "secret file", why);
-    if (!text) return std::nullopt;
+Result<std::string> read_secret_file(const std::string& path) {
+    auto text = read_regular_file(path, kMaxSecretFileBytes, "secret file");
+    if (!text) return text;
     std::string_view secret = *text;
     while (!secret.empty() && std::strchr(" \t\r\n", secret.back())) secret.remove_suffix(1);
     while (!secret.empty() && std::strchr(" \t\r\n", secret.front())) secret.remove_prefix(1);
-    if (secret.empty()) {
-        why = "secret file is empty";
-        return std::nullopt;
-    }
-    if (secret.find_first_of("\r\n") != std::string_view::npos) {
-        why = "secret file holds more than one line; a secret is one line";
-        return std::nullopt;
-    }
+    if (secret.empty()) return fail("secret file is empty");
+    if (secret.find_first_of("\r\n") != std::string_view::npos)
+        return fail("secret file holds more than one line; a secret is one line");
     return std::string(secret);
 }
 
@@ -137,37 +120,37 @@ std::string mode_text(mode_t mode) {
 }
 
 // One entry of the path: its owner among `owners`, no write for group or others.
-std::string check_trusted_entry(const std::string& path, const struct stat& st, std::span<const uid_t> owners,
-                                std::string_view what) {
+Result<> check_trusted_entry(const std::string& path, const struct stat& st, std::span<const uid_t> owners,
+                             std::string_view what) {
     const std::string kind = S_ISDIR(st.st_mode) ? "the directory of the " + std::string(what) : std::string(what);
     if (std::find(owners.begin(), owners.end(), st.st_uid) == owners.end()) {
         std::string allowed;
         for (const uid_t uid : owners)
             if (allowed.find(owner_name(uid)) == std::string::npos)
                 allowed += (allowed.empty() ? "" : " or ") + owner_name(uid);
-        return kind + " " + path + " belongs to " + owner_name(st.st_uid) + ", who could change what root does: " +
-               "it must belong to " + allowed + " (like OpenSSH's StrictModes); chown root " + path;
+        return fail(kind + " " + path + " belongs to " + owner_name(st.st_uid) + ", who could change what root does: " +
+                    "it must belong to " + allowed + " (like OpenSSH's StrictModes); chown root " + path);
     }
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return kind + " " + path + " is writable by " + ((st.st_mode & S_IWOTH) ? "anyone" : "its group") +
-               " (mode " + mode_text(st.st_mode) + "), who could change what root does (like OpenSSH's StrictModes); " +
-               "chmod go-w " + path;
-    return "";
+        return fail(kind + " " + path + " is writable by " + ((st.st_mode & S_IWOTH) ? "anyone" : "its group") +
+                    " (mode " + mode_text(st.st_mode) + "), who could change what root does (like OpenSSH's " +
+                    "StrictModes); chmod go-w " + path);
+    return {};
 }
 
 }  // namespace
 
-std::string check_trusted_file(const std::string& path, std::span<const uid_t> owners, std::string_view what) {
+Result<> check_trusted_file(const std::string& path, std::span<const uid_t> owners, std::string_view what) {
     // Resolved, so that a link cannot lead from a trusted place to an untrusted one.
     char resolved[PATH_MAX];
-    if (!realpath(path.c_str(), resolved)) return std::string(what) + " " + path + ": " + std::strerror(errno);
+    if (!realpath(path.c_str(), resolved)) return fail(std::string(what) + " " + path + ": " + std::strerror(errno));
     const std::string real = resolved;
     struct stat st{};
-    if (stat(real.c_str(), &st) != 0) return std::string(what) + " " + real + ": " + std::strerror(errno);
-    if (auto why = check_trusted_entry(real, st, owners, what); !why.empty()) return why;
+    if (stat(real.c_str(), &st) != 0) return fail(std::string(what) + " " + real + ": " + std::strerror(errno));
+    if (auto trusted = check_trusted_entry(real, st, owners, what); !trusted) return trusted;
     const size_t slash = real.rfind('/');
     const std::string dir = slash == 0 ? "/" : real.substr(0, slash);
-    if (stat(dir.c_str(), &st) != 0) return std::string(what) + " " + dir + ": " + std::strerror(errno);
+    if (stat(dir.c_str(), &st) != 0) return fail(std::string(what) + " " + dir + ": " + std::strerror(errno));
     return check_trusted_entry(dir, st, owners, what);
 }
 

@@ -42,7 +42,7 @@ bool same_secret(std::string_view given, std::string_view expected) {
 namespace {
 
 // The asio form of an endpoint parse_endpoint read as a literal address.
-std::optional<tcp::endpoint> asio_endpoint(const Endpoint& e, std::string& why) {
+Result<tcp::endpoint> asio_endpoint(const Endpoint& e) {
     if (e.family() == AF_INET) {
         const auto& in = reinterpret_cast<const sockaddr_in&>(e.addr);
         return tcp::endpoint(asio::ip::address_v4(ntohl(in.sin_addr.s_addr)), e.port);
@@ -53,8 +53,7 @@ std::optional<tcp::endpoint> asio_endpoint(const Endpoint& e, std::string& why) 
         std::memcpy(bytes.data(), in6.sin6_addr.s6_addr, bytes.size());
         return tcp::endpoint(asio::ip::address_v6(bytes, in6.sin6_scope_id), e.port);
     }
-    why = quote(e.text) + " is not a numeric IP address and port";
-    return std::nullopt;
+    return fail(quote(e.text) + " is not a numeric IP address and port");
 }
 
 std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
@@ -114,10 +113,10 @@ public:
         sending_.clear();
     }
 
-    std::string start(const Endpoint& listen) {
-        if (auto why = bind(listen); !why.empty()) return why;
+    Result<> start(const Endpoint& listen) {
+        if (auto bound = bind(listen); !bound) return bound;
         run();
-        return "";
+        return {};
     }
 
     void run() {
@@ -126,19 +125,18 @@ public:
         pthread_setname_np(thread_.native_handle(), "mt-http");
     }
 
-    std::string bind(const Endpoint& listen) {
-        std::string why;
-        const auto endpoint = asio_endpoint(listen, why);
-        if (!endpoint) return why;
+    Result<> bind(const Endpoint& listen) {
+        const auto endpoint = asio_endpoint(listen);
+        if (!endpoint) return fail(endpoint.error());
         boost::system::error_code ec;
         acceptor_.open(endpoint->protocol(), ec);
         if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
         if (!ec && endpoint->address().is_v6()) acceptor_.set_option(asio::ip::v6_only(false), ec);
         if (!ec) acceptor_.bind(*endpoint, ec);
         if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) return ec.message();
+        if (ec) return fail(ec.message());
         accept();  // queued: connections wait in the backlog until run()
-        return "";
+        return {};
     }
 
     uint16_t port() const {
@@ -375,9 +373,9 @@ HttpServer::HttpServer(Handler handler, HttpServerOptions options)
 
 HttpServer::~HttpServer() = default;
 
-std::string HttpServer::start(const Endpoint& listen) { return impl_->start(listen); }
+Result<> HttpServer::start(const Endpoint& listen) { return impl_->start(listen); }
 
-std::string HttpServer::bind(const Endpoint& listen) { return impl_->bind(listen); }
+Result<> HttpServer::bind(const Endpoint& listen) { return impl_->bind(listen); }
 
 void HttpServer::run() { impl_->run(); }
 

@@ -96,13 +96,13 @@ public:
     HttpServer& operator=(const HttpServer&) = delete;
 
     // Binds the address parse_endpoint read (a literal address: a name is
-    // refused) and starts serving; [::] takes IPv4 too. "" or a one-line
+    // refused) and starts serving; [::] takes IPv4 too. Refused: a one-line
     // reason for the caller to prefix with what the server was for.
-    std::string start(const Endpoint& listen);
+    Result<> start(const Endpoint& listen);
     // start() in two steps: bind() takes the address (a port below 1024 needs
     // root), run() starts the thread, which a process dropping root makes
     // after the drop so that no thread keeps root's identity.
-    std::string bind(const Endpoint& listen);
+    Result<> bind(const Endpoint& listen);
     void run();
     uint16_t port() const;
 

@@ -316,22 +316,18 @@ private:
 
 }  // namespace
 
-std::optional<Value> parse(std::string_view text, ConfigError& error, ParseLimits limits) {
+Result<Value, ConfigError> parse(std::string_view text, ParseLimits limits) {
     if (limits.max_depth > 0 || limits.unique_keys) {
         // The limits first, in a pass that builds nothing: a document nested
         // 100,000 deep is refused before it costs a tree.
         const char* read = nullptr;
         Checker checker(text, &read, limits);
-        if (!walk(text, read, checker)) {
-            error = checker.error;
-            return std::nullopt;
-        }
+        if (!walk(text, read, checker)) return fail(checker.error);
     }
     try {
         return Value::parse(text);
     } catch (const Value::parse_error& e) {
-        error = place(text, e.byte > 0 ? e.byte - 1 : 0, library_message(e));
-        return std::nullopt;
+        return fail(place(text, e.byte > 0 ? e.byte - 1 : 0, library_message(e)));
     }
 }
 
@@ -358,9 +354,11 @@ std::vector<ConfigError> locate(std::string_view text, const std::vector<Path>& 
     return locator.found;
 }
 
-bool read_flat_object(std::string_view text, const MemberFn& member, std::string& why) {
+Result<> read_flat_object(std::string_view text, const MemberFn& member) {
+    std::string why;
     FlatReader reader(member, why);
-    return Value::sax_parse(text, &reader);
+    if (!Value::sax_parse(text, &reader)) return fail(std::move(why));
+    return {};
 }
 
 void append_string(std::string& out, std::string_view text) {

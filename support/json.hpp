@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/result.hpp"
 #include "support/errors.hpp"
 
 namespace mirrortap::json {
@@ -33,9 +34,9 @@ struct ParseLimits {
 };
 
 // The document `text` (RFC 8259, UTF-8; surrogate pairs in \u escapes read as
-// the character they encode, a lone surrogate refused); nullopt with `error`
-// (line, column, what) when it is not JSON or breaks `limits`.
-std::optional<Value> parse(std::string_view text, ConfigError& error, ParseLimits limits = {});
+// the character they encode, a lone surrogate refused); refused with the
+// place (line, column, what) when it is not JSON or breaks `limits`.
+Result<Value, ConfigError> parse(std::string_view text, ParseLimits limits = {});
 
 // The member `key` of `object`; null when `object` is not an object or has no such member.
 const Value* member(const Value& object, std::string_view key);
@@ -66,10 +67,10 @@ using MemberFn = std::function<bool(std::string_view name, const FlatValue& valu
 
 // Reads one object whose members are scalars or arrays of unsigned integers,
 // calling `member` for each in order, without building a tree (30 % less
-// time than parse() on flow-index lines, docs/design.md "Libraries"). False with `why` ("syntax error at
-// column 12: ...", "bad vlans") when the text is not such an object or
-// `member` returns false for a value.
-bool read_flat_object(std::string_view text, const MemberFn& member, std::string& why);
+// time than parse() on flow-index lines, docs/design.md "Libraries").
+// Refused ("syntax error at column 12: ...", "bad vlans") when the text is
+// not such an object or `member` returns false for a value.
+Result<> read_flat_object(std::string_view text, const MemberFn& member);
 
 // `text` as a JSON string, quotes included, appended to `out`. Bytes that are
 // not UTF-8 become U+FFFD: what is written is always valid JSON.

@@ -42,32 +42,30 @@ std::string lower(std::string_view text) {
 
 }  // namespace
 
-std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max, std::string& why) {
-    return parse_uint(text, 0, max, why);
+Result<uint64_t> parse_uint(std::string_view text, uint64_t max) {
+    return parse_uint(text, 0, max);
 }
 
-std::optional<uint64_t> parse_uint(std::string_view text, uint64_t min, uint64_t max, std::string& why) {
+Result<uint64_t> parse_uint(std::string_view text, uint64_t min, uint64_t max) {
     const auto v = digits_value(text);
     if (!v) {
         // All digits but no value: too large for any counter we have.
         const bool too_long = !text.empty() && split_suffix(text).second.empty();
-        why = too_long ? "must be at most " + std::to_string(max) + ", got " + quote(text)
-                       : "expected a whole number, got " + quote(text);
-        return std::nullopt;
+        return fail(too_long ? "must be at most " + std::to_string(max) + ", got " + quote(text)
+                       : "expected a whole number, got " + quote(text));
     }
     if (*v < min || *v > max) {
-        why = (*v < min ? "must be at least " + std::to_string(min) : "must be at most " + std::to_string(max)) +
-              ", got " + quote(text);
-        return std::nullopt;
+        return fail((*v < min ? "must be at least " + std::to_string(min) : "must be at most " + std::to_string(max)) +
+                    ", got " + quote(text));
     }
-    return v;
+    return *v;
 }
 
-std::optional<uint64_t> parse_size_bytes(std::string_view text, std::string& why) {
-    return parse_size_bytes(text, 0, UINT64_MAX, why);
+Result<uint64_t> parse_size_bytes(std::string_view text) {
+    return parse_size_bytes(text, 0, UINT64_MAX);
 }
 
-std::optional<uint64_t> parse_size_bytes(std::string_view text, uint64_t min, uint64_t max, std::string& why) {
+Result<uint64_t> parse_size_bytes(std::string_view text, uint64_t min, uint64_t max) {
     const auto [digits, suffix] = split_suffix(text);
     unsigned shift = 0;
     if (suffix.size() > 1) shift = 99;
@@ -82,18 +80,15 @@ std::optional<uint64_t> parse_size_bytes(std::string_view text, uint64_t min, ui
     }
     const auto n = digits_value(digits);
     if (!n || shift == 99) {
-        why = "expected a size such as 4096, 64K, 100M, 1G or 2T, got " + quote(text);
-        return std::nullopt;
+        return fail("expected a size such as 4096, 64K, 100M, 1G or 2T, got " + quote(text));
     }
     if (*n > (UINT64_MAX >> shift)) {
-        why = "size " + quote(text) + " is too large";
-        return std::nullopt;
+        return fail("size " + quote(text) + " is too large");
     }
     const uint64_t v = *n << shift;
     if (v < min || v > max) {
-        why = (v < min ? "must be at least " + format_size(min) : "must be at most " + format_size(max)) +
-              ", got " + quote(text);
-        return std::nullopt;
+        return fail((v < min ? "must be at least " + format_size(min) : "must be at most " + format_size(max)) +
+                    ", got " + quote(text));
     }
     return v;
 }
@@ -120,29 +115,26 @@ constexpr DurationUnit kDurationUnits[] = {
 
 }  // namespace
 
-std::optional<Duration> parse_duration(std::string_view text, std::string& why) {
-    return parse_duration(text, Duration::zero(), Duration::max(), why);
+Result<Duration> parse_duration(std::string_view text) {
+    return parse_duration(text, Duration::zero(), Duration::max());
 }
 
-std::optional<Duration> parse_duration(std::string_view text, Duration min, Duration max, std::string& why) {
+Result<Duration> parse_duration(std::string_view text, Duration min, Duration max) {
     const auto [digits, suffix] = split_suffix(text);
     const auto n = digits_value(digits);
     const DurationUnit* unit = suffix.empty() ? &kDurationUnits[3] : nullptr;  // bare: seconds
     for (const auto& u : kDurationUnits)
         if (suffix == u.suffix) unit = &u;
     if (!n || !unit) {
-        why = "expected a duration such as 30 (seconds), 30s, 500ms, 5m, 2h or 1d, got " + quote(text);
-        return std::nullopt;
+        return fail("expected a duration such as 30 (seconds), 30s, 500ms, 5m, 2h or 1d, got " + quote(text));
     }
     if (*n > uint64_t(Duration::max().count() / unit->length.count())) {
-        why = "duration " + quote(text) + " is too long";
-        return std::nullopt;
+        return fail("duration " + quote(text) + " is too long");
     }
     const Duration d = unit->length * int64_t(*n);
     if (d < min || d > max) {
-        why = (d < min ? "must be at least " + format_duration(min) : "must be at most " + format_duration(max)) +
-              ", got " + quote(text);
-        return std::nullopt;
+        return fail((d < min ? "must be at least " + format_duration(min) : "must be at most " + format_duration(max)) +
+              ", got " + quote(text));
     }
     return d;
 }
@@ -153,29 +145,26 @@ std::string format_duration(Duration d) {
     return std::to_string(d.count()) + "ns";
 }
 
-std::optional<std::string> parse_text(std::string_view text, std::string& why) {
+Result<std::string> parse_text(std::string_view text) {
     if (has_control_character(text)) {
-        why = quote(text) + " holds a control character";
-        return std::nullopt;
+        return fail(quote(text) + " holds a control character");
     }
     return std::string(text);
 }
 
-std::optional<bool> parse_bool(std::string_view text, std::string& why) {
+Result<bool> parse_bool(std::string_view text) {
     const std::string t = lower(text);
     if (t == "true" || t == "yes" || t == "on") return true;
     if (t == "false" || t == "no" || t == "off") return false;
-    why = "expected true or false (or yes/no, on/off), got " + quote(text);
-    return std::nullopt;
+    return fail("expected true or false (or yes/no, on/off), got " + quote(text));
 }
 
-std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why) {
+Result<uint32_t> parse_file_mode(std::string_view text) {
     uint32_t v = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 8);
     if (text.empty() || text.front() == '-' || text.front() == '+' || ec != std::errc() ||
         end != text.data() + text.size() || v > 0777) {
-        why = "expected an octal file mode such as 0640, got " + quote(text);
-        return std::nullopt;
+        return fail("expected an octal file mode such as 0640, got " + quote(text));
     }
     return v;
 }
@@ -186,28 +175,23 @@ namespace {
 constexpr uint32_t kMaxVni = 0xFFFFFF;  // 24 bits; decap/vxlan.hpp has the same, but support is below decap
 }  // namespace
 
-std::optional<uint32_t> parse_vni(std::string_view text, std::string& why) {
-    std::string number_why;
-    const auto v = parse_uint(text, kMaxVni, number_why);
+Result<uint32_t> parse_vni(std::string_view text) {
+    const auto v = parse_uint(text, kMaxVni);
     if (!v) {
-        why = "expected a VNI (0..16777215), got " + quote(text);
-        return std::nullopt;
+        return fail("expected a VNI (0..16777215), got " + quote(text));
     }
     return uint32_t(*v);
 }
 
-std::optional<VniRange> parse_vni_range(std::string_view text, std::string& why) {
+Result<VniRange> parse_vni_range(std::string_view text) {
     const size_t dash = text.find('-');
-    std::string ignored;
-    const auto first = parse_uint(text.substr(0, dash), kMaxVni, ignored);
-    const auto last = dash == std::string_view::npos ? first : parse_uint(text.substr(dash + 1), kMaxVni, ignored);
+    const auto first = parse_uint(text.substr(0, dash), kMaxVni);
+    const auto last = dash == std::string_view::npos ? first : parse_uint(text.substr(dash + 1), kMaxVni);
     if (!first || !last) {
-        why = "expected a VNI (0..16777215) or a range such as 100-199, got " + quote(text);
-        return std::nullopt;
+        return fail("expected a VNI (0..16777215) or a range such as 100-199, got " + quote(text));
     }
     if (*last < *first) {
-        why = "range " + quote(text) + " is reversed; write the lower VNI first";
-        return std::nullopt;
+        return fail("range " + quote(text) + " is reversed; write the lower VNI first");
     }
     return VniRange{uint32_t(*first), uint32_t(*last)};
 }
@@ -241,7 +225,7 @@ std::string Cidr::to_string() const {
     return std::string(buf) + "/" + std::to_string(prefix_bits);
 }
 
-std::optional<Cidr> parse_cidr(std::string_view text, std::string& why) {
+Result<Cidr> parse_cidr(std::string_view text) {
     const size_t slash = text.find('/');
     const std::string host(text.substr(0, slash));
     Cidr c;
@@ -250,16 +234,13 @@ std::optional<Cidr> parse_cidr(std::string_view text, std::string& why) {
         std::memcpy(c.addr.data(), kMappedPrefix, 12);
         max_bits = 32;
     } else if (inet_pton(AF_INET6, host.c_str(), c.addr.data()) != 1) {
-        why = "expected an address or CIDR block such as 10.0.0.0/8 or 2001:db8::/32, got " + quote(text);
-        return std::nullopt;
+        return fail("expected an address or CIDR block such as 10.0.0.0/8 or 2001:db8::/32, got " + quote(text));
     }
     uint64_t bits = max_bits;
     if (slash != std::string_view::npos) {
-        std::string bits_why;
-        const auto b = parse_uint(text.substr(slash + 1), max_bits, bits_why);
+        const auto b = parse_uint(text.substr(slash + 1), max_bits);
         if (!b) {
-            why = "bad prefix length in " + quote(text) + ": " + bits_why;
-            return std::nullopt;
+            return fail("bad prefix length in " + quote(text) + ": " + b.error());
         }
         bits = *b;
     }
@@ -311,11 +292,11 @@ bool valid_host_name(std::string_view name) {
     return !std::all_of(last_label.begin(), last_label.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
 }
 
-std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why) {
-    return parse_endpoint(text, EndpointRules{}, why);
+Result<Endpoint> parse_endpoint(std::string_view text) {
+    return parse_endpoint(text, EndpointRules{});
 }
 
-std::optional<Endpoint> parse_endpoint(std::string_view text, const EndpointRules& rules, std::string& why) {
+Result<Endpoint> parse_endpoint(std::string_view text, const EndpointRules& rules) {
     Endpoint e;
     e.text = std::string(text);
     const std::string form = std::string(rules.allow_names ? "HOST" : "ADDRESS") +
@@ -327,16 +308,14 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, const EndpointRule
         const size_t close = text.find(']');
         const std::string_view after = close == std::string_view::npos ? "" : text.substr(close + 1);
         if (close == std::string_view::npos || (!after.empty() && after.front() != ':')) {
-            why = "expected " + form + ", got " + quote(text);
-            return std::nullopt;
+            return fail("expected " + form + ", got " + quote(text));
         }
         host = text.substr(1, close - 1);
         if (!after.empty()) port = after.substr(1);
     } else if (std::count(text.begin(), text.end(), ':') > 1) {
         // Several colons and no brackets: a bare IPv6 address, whose port cannot be told apart.
         if (!rules.default_port) {
-            why = "expected " + form + ", got " + quote(text);
-            return std::nullopt;
+            return fail("expected " + form + ", got " + quote(text));
         }
         host = text;
     } else if (const size_t colon = text.find(':'); colon != std::string_view::npos) {
@@ -346,15 +325,12 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, const EndpointRule
         host = text;
     }
     if (!port && !rules.default_port) {
-        why = "expected " + form + ", got " + quote(text);
-        return std::nullopt;
+        return fail("expected " + form + ", got " + quote(text));
     }
     if (port) {
-        std::string port_why;
-        const auto p = parse_uint(*port, rules.min_port, 65535, port_why);
+        const auto p = parse_uint(*port, rules.min_port, 65535);
         if (!p) {
-            why = "bad port in " + quote(text) + ": " + port_why;
-            return std::nullopt;
+            return fail("bad port in " + quote(text) + ": " + p.error());
         }
         e.port = uint16_t(*p);
     } else {
@@ -374,34 +350,29 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, const EndpointRule
     } else if (rules.allow_names && valid_host_name(host) && text.front() != '[') {
         e.addr = {};  // a name: the caller resolves it
     } else {
-        why = quote(host) + (rules.allow_names ? " is not an IPv4 or IPv6 address or a host name"
-                                                : " is not an IPv4 or IPv6 address");
-        return std::nullopt;
+        return fail(quote(host) + (rules.allow_names ? " is not an IPv4 or IPv6 address or a host name"
+                                                : " is not an IPv4 or IPv6 address"));
     }
     return e;
 }
 
-std::optional<std::string> parse_endpoint_url(std::string_view text, std::string& why) {
+Result<std::string> parse_endpoint_url(std::string_view text) {
     std::string_view rest = text;
     if (rest.starts_with("http://")) rest.remove_prefix(7);
     else if (rest.starts_with("https://")) rest.remove_prefix(8);
     else {
-        why = "endpoint " + quote(text) + " must start with http:// or https://";
-        return std::nullopt;
+        return fail("endpoint " + quote(text) + " must start with http:// or https://");
     }
     if (rest.ends_with('/')) rest.remove_suffix(1);
     if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos || has_control_character(rest)) {
-        why = "endpoint " + quote(text) + " must be http[s]://HOST[:PORT], with no path, query or credentials in it";
-        return std::nullopt;
+        return fail("endpoint " + quote(text) + " must be http[s]://HOST[:PORT], with no path, query or credentials in it");
     }
     EndpointRules rules;
     rules.allow_names = true;
     rules.default_port = 80;
     rules.min_port = 1;
-    std::string host_why;
-    if (!parse_endpoint(rest, rules, host_why)) {
-        why = "endpoint " + quote(text) + ": " + host_why;
-        return std::nullopt;
+    if (const auto host = parse_endpoint(rest, rules); !host) {
+        return fail("endpoint " + quote(text) + ": " + host.error());
     }
     return std::string(text.substr(0, text.size() - (text.ends_with('/') ? 1 : 0)));
 }
@@ -422,12 +393,8 @@ bool fixed_digits(std::string_view s, size_t at, size_t n, int& out) {
 
 }  // namespace
 
-std::optional<uint64_t> parse_rfc3339(std::string_view text, std::string& why) {
+Result<uint64_t> parse_rfc3339(std::string_view text) {
     const std::string form = "expected an RFC 3339 time such as 2026-12-01T10:02:00Z, got " + quote(text);
-    const auto fail = [&why](std::string message) -> std::optional<uint64_t> {
-        why = std::move(message);
-        return std::nullopt;
-    };
     int y, mo, d, h, mi, s;
     const bool shape = text.size() >= 19 && fixed_digits(text, 0, 4, y) && text[4] == '-' &&
                        fixed_digits(text, 5, 2, mo) && text[7] == '-' && fixed_digits(text, 8, 2, d) &&
@@ -465,36 +432,30 @@ std::optional<uint64_t> parse_rfc3339(std::string_view text, std::string& why) {
     return uint64_t(secs) * 1'000'000'000ull + fraction_ns;
 }
 
-std::optional<uint64_t> TimeArg::at(uint64_t now_ns, std::string& why) const {
+Result<uint64_t> TimeArg::at(uint64_t now_ns) const {
     if (!relative) return ns;
-    if (ns > now_ns) {
-        why = format_duration(Duration(int64_t(ns))) + " ago is before 1970";
-        return std::nullopt;
-    }
+    if (ns > now_ns) return fail(format_duration(Duration(int64_t(ns))) + " ago is before 1970");
     return now_ns - ns;
 }
 
-std::optional<TimeArg> parse_time_arg(std::string_view text, std::string& why) {
+Result<TimeArg> parse_time_arg(std::string_view text) {
     if (text.starts_with('-')) {
         // A century back is as far as a capture can reach; it keeps the sum in range.
-        const auto back = parse_duration(text.substr(1), Duration::zero(), std::chrono::hours(24 * 36525), why);
-        if (!back) {
-            why = "expected a time relative to now such as -15m, -2h or -1d, got " + quote(text);
-            return std::nullopt;
-        }
+        const auto back = parse_duration(text.substr(1), Duration::zero(), std::chrono::hours(24 * 36525));
+        if (!back) return fail("expected a time relative to now such as -15m, -2h or -1d, got " + quote(text));
         return TimeArg{uint64_t(back->count()), true};
     }
-    const auto ns = parse_rfc3339(text, why);
+    const auto ns = parse_rfc3339(text);
     if (!ns) {
-        if (why.starts_with("expected")) why += " (or a time relative to now: -15m)";
-        return std::nullopt;
+        if (ns.error().starts_with("expected")) return fail(ns.error() + " (or a time relative to now: -15m)");
+        return fail(ns.error());
     }
     return TimeArg{*ns, false};
 }
 
 // ---- interfaces ------------------------------------------------------------------
 
-std::optional<MacAddress> parse_mac(std::string_view text, std::string& why) {
+Result<MacAddress> parse_mac(std::string_view text) {
     MacAddress mac{};
     std::string_view rest = text;
     for (size_t i = 0; i < mac.size(); ++i) {
@@ -505,8 +466,7 @@ std::optional<MacAddress> parse_mac(std::string_view text, std::string& why) {
         const bool hex_only = group.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
         if (colon == std::string_view::npos || group.empty() || group.size() > 2 || !hex_only ||
             ec != std::errc() || end != group.data() + group.size()) {
-            why = "expected a MAC address such as 02:00:5e:10:00:01, got " + quote(text);
-            return std::nullopt;
+            return fail("expected a MAC address such as 02:00:5e:10:00:01, got " + quote(text));
         }
         mac[i] = uint8_t(v);
         rest.remove_prefix(std::min(rest.size(), colon + 1));
@@ -520,14 +480,13 @@ std::string mac_text(const MacAddress& mac) {
     return out;
 }
 
-std::optional<std::string> parse_interface_name(std::string_view text, std::string& why) {
+Result<std::string> parse_interface_name(std::string_view text) {
     constexpr size_t kMaxName = 15;  // IFNAMSIZ less the terminating NUL
     const bool bad_byte =
         text.find_first_of("/:% \t\n\v\f\r") != std::string_view::npos || has_control_character(text);
     if (text.empty() || text.size() > kMaxName || text == "." || text == ".." || bad_byte) {
-        why = "expected an interface name (1 to " + std::to_string(kMaxName) +
-              " bytes, no '/', ':', '%' or spaces), got " + quote(text);
-        return std::nullopt;
+        return fail("expected an interface name (1 to " + std::to_string(kMaxName) +
+              " bytes, no '/', ':', '%' or spaces), got " + quote(text));
     }
     return std::string(text);
 }

@@ -1,6 +1,6 @@
 // Value parsers for config files and command lines, shared by both programs.
-// Each takes the text as written and returns the value, or nullopt with
-// `why` set to one line that quotes the text (escaped with quote()).
+// Each takes the text as written and returns the value, or why not: one line
+// that quotes the text (escaped with quote()).
 #pragma once
 #include <sys/socket.h>
 
@@ -11,36 +11,38 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.hpp"
+
 namespace mirrortap {
 
 // ---- numbers, sizes, durations, switches ------------------------------------
 
 // A decimal whole number in [min, max]; no sign, no spaces, no suffix.
-std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max, std::string& why);
-std::optional<uint64_t> parse_uint(std::string_view text, uint64_t min, uint64_t max, std::string& why);
+Result<uint64_t> parse_uint(std::string_view text, uint64_t max);
+Result<uint64_t> parse_uint(std::string_view text, uint64_t min, uint64_t max);
 
 // Bytes: 4096, 64K, 100M, 1G, 2T (either case; powers of 1024), in [min, max].
-std::optional<uint64_t> parse_size_bytes(std::string_view text, std::string& why);
-std::optional<uint64_t> parse_size_bytes(std::string_view text, uint64_t min, uint64_t max, std::string& why);
+Result<uint64_t> parse_size_bytes(std::string_view text);
+Result<uint64_t> parse_size_bytes(std::string_view text, uint64_t min, uint64_t max);
 // The shortest exact spelling parse_size_bytes reads back: 1073741824 -> "1G", 65552 -> "65552".
 std::string format_size(uint64_t bytes);
 
 // A time span: 30 (seconds), 30s, 500ms, 5m, 2h, 1d; whole numbers only.
 using Duration = std::chrono::nanoseconds;
-std::optional<Duration> parse_duration(std::string_view text, std::string& why);
-std::optional<Duration> parse_duration(std::string_view text, Duration min, Duration max, std::string& why);
+Result<Duration> parse_duration(std::string_view text);
+Result<Duration> parse_duration(std::string_view text, Duration min, Duration max);
 // The largest whole unit: 300s -> "5m", 1500ms -> "1500ms".
 std::string format_duration(Duration d);
 
 // true/false, yes/no, on/off, in any case.
-std::optional<bool> parse_bool(std::string_view text, std::string& why);
+Result<bool> parse_bool(std::string_view text);
 
 // Free text (a path, a user name, a description shown back to people): any
 // bytes but control characters, which a log line or a metric label must not carry.
-std::optional<std::string> parse_text(std::string_view text, std::string& why);
+Result<std::string> parse_text(std::string_view text);
 
 // An octal permission mode, 0 to 0777: "0640", "640".
-std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why);
+Result<uint32_t> parse_file_mode(std::string_view text);
 
 // ---- times -------------------------------------------------------------------
 
@@ -48,23 +50,23 @@ std::optional<uint32_t> parse_file_mode(std::string_view text, std::string& why)
 // space between date and time, 'Z', 'z' or +HH:MM/-HH:MM after it, any number
 // of fraction digits (nanoseconds kept), a leap second's :60. Before 1970 is
 // refused. ("2026-12-01T10:02:00Z", "2026-12-01 11:02:00.5+01:00")
-std::optional<uint64_t> parse_rfc3339(std::string_view text, std::string& why);
+Result<uint64_t> parse_rfc3339(std::string_view text);
 
 // A point in time as a command line names it: RFC 3339, or a duration back
 // from now written with a minus ("-15m", "-2h", "-1d", "-90s", "-500ms").
 struct TimeArg {
     uint64_t ns = 0;        // since 1970, or (relative) back from now
     bool relative = false;
-    // The time this names when now is `now_ns`; nullopt with `why` for a time before 1970.
-    std::optional<uint64_t> at(uint64_t now_ns, std::string& why) const;
+    // The time this names when now is `now_ns`; refused for a time before 1970.
+    Result<uint64_t> at(uint64_t now_ns) const;
     bool operator==(const TimeArg&) const = default;
 };
-std::optional<TimeArg> parse_time_arg(std::string_view text, std::string& why);
+Result<TimeArg> parse_time_arg(std::string_view text);
 
 // ---- VXLAN network identifiers -----------------------------------------------
 
 // 0 .. 16777215.
-std::optional<uint32_t> parse_vni(std::string_view text, std::string& why);
+Result<uint32_t> parse_vni(std::string_view text);
 
 struct VniRange {
     uint32_t first = 0;
@@ -74,7 +76,7 @@ struct VniRange {
 };
 
 // "501" or "100-199"; a reversed range ("199-100") is refused, not swapped.
-std::optional<VniRange> parse_vni_range(std::string_view text, std::string& why);
+Result<VniRange> parse_vni_range(std::string_view text);
 
 // ---- addresses ----------------------------------------------------------------
 
@@ -93,7 +95,7 @@ struct Cidr {
 
 // "10.0.0.0/8", "2001:db8::/32", or a bare address (/32, /128). Host bits
 // are cleared: 10.1.2.3/8 is 10.0.0.0/8.
-std::optional<Cidr> parse_cidr(std::string_view text, std::string& why);
+Result<Cidr> parse_cidr(std::string_view text);
 
 // A UDP/TCP endpoint: a literal address with its socket address ready, or a
 // host name kept as text for the caller to resolve (and re-resolve).
@@ -118,8 +120,8 @@ struct EndpointRules {
 
 // "1.2.3.4:5", "[2001:db8::1]:5"; with rules, also "name:5", and without a
 // port "1.2.3.4", "2001:db8::1", "[2001:db8::1]", "name".
-std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why);
-std::optional<Endpoint> parse_endpoint(std::string_view text, const EndpointRules& rules, std::string& why);
+Result<Endpoint> parse_endpoint(std::string_view text);
+Result<Endpoint> parse_endpoint(std::string_view text, const EndpointRules& rules);
 
 // "10.0.0.1" or "2001:db8::1": the address of a socket address (IPv4 or
 // IPv6), without its port; "" for another family.
@@ -130,14 +132,14 @@ std::string endpoint_text(const sockaddr_storage& addr);
 // A service's endpoint URL: http:// or https://, a host (name, IPv4,
 // [IPv6]), an optional port, nothing after but an optional '/'. Returned
 // without the '/'. (S3-compatible stores, Auto Scaling, STS, IMDS.)
-std::optional<std::string> parse_endpoint_url(std::string_view text, std::string& why);
+Result<std::string> parse_endpoint_url(std::string_view text);
 
 // ---- interfaces ------------------------------------------------------------------
 
 using MacAddress = std::array<uint8_t, 6>;
 
 // "02:00:5e:10:00:01": six groups of one or two hex digits, either case.
-std::optional<MacAddress> parse_mac(std::string_view text, std::string& why);
+Result<MacAddress> parse_mac(std::string_view text);
 // "02:00:5e:10:00:01": what parse_mac reads back, lower case.
 std::string mac_text(const MacAddress& mac);
 
@@ -148,7 +150,7 @@ std::string mac_text(const MacAddress& mac);
 // interface (a TAP named "mt%d" would not be the name asked for; no existing
 // interface has one). '@' is allowed: "veth@1" is a name (`ip link` shows a
 // peer as "veth0@if2", which is not part of the name).
-std::optional<std::string> parse_interface_name(std::string_view text, std::string& why);
+Result<std::string> parse_interface_name(std::string_view text);
 
 // A DNS host name: dot-separated labels of letters, digits, '-' and '_',
 // 1 to 63 bytes each, 253 in all, not all digits in the last label.

@@ -51,8 +51,8 @@ struct SettingValue {
         node,    // a structure only the file can hold, read by `load` (a list of maps, say)
     };
     Shape shape = Shape::scalar;
-    // scalar: applies the value; list: appends one item. Returns "" or why not.
-    std::function<std::string(std::string_view text, Config&)> set;
+    // scalar: applies the value; list: appends one item. Refused: why not.
+    std::function<Result<>(std::string_view text, Config&)> set;
     std::function<void(Config&)> clear;                                // list: empties it before the items
     std::function<void(const YAML::Node&, Config&, ErrorList&)> load;  // node: reads it, errors at their place
     std::function<bool(const Config&, const Config&)> same;            // unchanged between two configs?
@@ -95,16 +95,15 @@ void compare_by_field(SettingValue<Config>& v, At at) {
 
 }  // namespace settings_detail
 
-// A scalar read by `parse(text, why) -> std::optional<V>` into the field.
+// A scalar read by `parse(text) -> Result<V>` into the field.
 template <typename Config, typename At, typename Parse>
 SettingValue<Config> parsed_value(At at, Parse parse) {
     SettingValue<Config> v;
-    v.set = [at, parse](std::string_view text, Config& c) -> std::string {
-        std::string why;
-        auto parsed = parse(text, why);
-        if (!parsed) return why;
+    v.set = [at, parse](std::string_view text, Config& c) -> Result<> {
+        auto parsed = parse(text);
+        if (!parsed) return fail(std::move(parsed).error());
         at(c) = static_cast<settings_detail::FieldType<Config, At>>(std::move(*parsed));
-        return "";
+        return {};
     };
     settings_detail::compare_by_field(v, at);
     return v;
@@ -114,60 +113,55 @@ SettingValue<Config> parsed_value(At at, Parse parse) {
 template <typename Config, typename At>
 SettingValue<Config> number_value(At at, uint64_t min = 0,
                                   uint64_t max = std::numeric_limits<settings_detail::FieldType<Config, At>>::max()) {
-    return parsed_value<Config>(at, [min, max](std::string_view t, std::string& why) { return parse_uint(t, min, max, why); });
+    return parsed_value<Config>(at, [min, max](std::string_view t) { return parse_uint(t, min, max); });
 }
 
 // Bytes with K/M/G/T, in [min, max].
 template <typename Config, typename At>
 SettingValue<Config> size_value(At at, uint64_t min = 0,
                                 uint64_t max = std::numeric_limits<settings_detail::FieldType<Config, At>>::max()) {
-    return parsed_value<Config>(at, [min, max](std::string_view t, std::string& why) {
-        return parse_size_bytes(t, min, max, why);
-    });
+    return parsed_value<Config>(at, [min, max](std::string_view t) { return parse_size_bytes(t, min, max); });
 }
 
 // A duration (30, 30s, 5m, ...) into an integral field counting `Unit`s; it must be whole Units.
 template <typename Config, typename At, typename Rep, typename Period>
 SettingValue<Config> duration_value(At at, std::chrono::duration<Rep, Period> min, std::chrono::duration<Rep, Period> max) {
     using Unit = std::chrono::duration<Rep, Period>;
-    return parsed_value<Config>(at, [min, max](std::string_view t, std::string& why) -> std::optional<Rep> {
-        const auto d = parse_duration(t, min, max, why);
-        if (!d) return std::nullopt;
-        if (*d % Unit(1) != Duration::zero()) {
-            why = "must be a whole number of " + format_duration(Unit(1)) + ", got " + quote(t);
-            return std::nullopt;
-        }
+    return parsed_value<Config>(at, [min, max](std::string_view t) -> Result<Rep> {
+        const auto d = parse_duration(t, min, max);
+        if (!d) return fail(d.error());
+        if (*d % Unit(1) != Duration::zero())
+            return fail("must be a whole number of " + format_duration(Unit(1)) + ", got " + quote(t));
         return std::chrono::duration_cast<Unit>(*d).count();
     });
 }
 
 template <typename Config, typename At>
 SettingValue<Config> bool_value(At at) {
-    return parsed_value<Config>(at, parse_bool);
+    return parsed_value<Config>(at, [](std::string_view t) { return parse_bool(t); });
 }
 
 // Free text (a path, a user name); control characters are refused.
 template <typename Config, typename At>
 SettingValue<Config> text_value(At at) {
-    return parsed_value<Config>(at, parse_text);
+    return parsed_value<Config>(at, [](std::string_view t) { return parse_text(t); });
 }
 
 template <typename Config, typename At>
 SettingValue<Config> endpoint_value(At at, EndpointRules rules = {}) {
-    return parsed_value<Config>(at, [rules](std::string_view t, std::string& why) { return parse_endpoint(t, rules, why); });
+    return parsed_value<Config>(at, [rules](std::string_view t) { return parse_endpoint(t, rules); });
 }
 
-// A list whose items `parse(text, why) -> std::optional<Item>` reads.
+// A list whose items `parse(text) -> Result<Item>` reads.
 template <typename Config, typename At, typename Parse>
 SettingValue<Config> list_value(At at, Parse parse) {
     SettingValue<Config> v;
     v.shape = SettingValue<Config>::Shape::list;
-    v.set = [at, parse](std::string_view text, Config& c) -> std::string {
-        std::string why;
-        auto item = parse(text, why);
-        if (!item) return why;
+    v.set = [at, parse](std::string_view text, Config& c) -> Result<> {
+        auto item = parse(text);
+        if (!item) return fail(std::move(item).error());
         at(c).push_back(std::move(*item));
-        return "";
+        return {};
     };
     v.clear = [at](Config& c) { at(c).clear(); };
     settings_detail::compare_by_field(v, at);
@@ -220,7 +214,7 @@ void load_setting(const Setting<Config>& s, const YAML::Node& n, Config& config,
     using Shape = typename SettingValue<Config>::Shape;
     const std::string key(s.key);
     auto set = [&](const YAML::Node& at, std::string_view text) {
-        if (std::string why = s.value.set(text, config); !why.empty()) errors.add(error_at(at, key + ": " + why));
+        if (auto set = s.value.set(text, config); !set) errors.add(error_at(at, key + ": " + set.error()));
     };
     switch (s.value.shape) {
         case Shape::node:
@@ -255,26 +249,24 @@ std::string_view long_flag_name(std::string_view flag);
 
 // Applies one use of a setting's flag. `first_use`: the first time this flag
 // appears on the command line, when a list drops what the file said (later
-// uses add to it). Returns "" or a one-line error naming the flag.
+// uses add to it). Refused: a one-line error naming the flag.
 template <typename Config>
-std::string apply_flag(const Setting<Config>& s, std::string_view value, bool first_use, Config& config) {
+Result<> apply_flag(const Setting<Config>& s, std::string_view value, bool first_use, Config& config) {
     using Shape = typename SettingValue<Config>::Shape;
-    std::string why;
+    Result<> set;
     if (s.value_name.empty()) {
-        why = s.value.set(s.switch_value, config);
+        set = s.value.set(s.switch_value, config);
     } else if (s.value.shape == Shape::list) {
         if (first_use) s.value.clear(config);
         for (std::string_view item : split_list(value))
-            if (why = s.value.set(item, config); !why.empty()) break;
-    } else if (s.value.shape == Shape::repeated) {
-        if (first_use) s.value.clear(config);
-        why = s.value.set(value, config);
+            if (set = s.value.set(item, config); !set) break;
     } else {
-        why = s.value.set(value, config);
+        if (s.value.shape == Shape::repeated && first_use) s.value.clear(config);
+        set = s.value.set(value, config);
     }
-    if (!why.empty()) return "bad " + std::string(long_flag_name(s.flag)) + ": " + why;
+    if (!set) return fail("bad " + std::string(long_flag_name(s.flag)) + ": " + set.error());
     if (s.flag_also) s.flag_also(config);
-    return "";
+    return {};
 }
 
 // The settings that have a flag, in table order, with the FlagSpecs that
@@ -305,8 +297,8 @@ std::vector<std::string> apply_flags(const FlagTable<Config>& flags, const std::
     std::vector<bool> used(flags.settings.size());
     for (const FlagUse& use : uses) {
         if (use.spec >= flags.settings.size()) continue;
-        if (auto e = apply_flag(*flags.settings[use.spec], use.value, !used[use.spec], config); !e.empty())
-            errors.push_back(std::move(e));
+        if (auto applied = apply_flag(*flags.settings[use.spec], use.value, !used[use.spec], config); !applied)
+            errors.push_back(std::move(applied).error());
         used[use.spec] = true;
     }
     return errors;

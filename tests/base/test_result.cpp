@@ -35,6 +35,8 @@ TEST_CASE("a result holds the value of a success") {
     CHECK(*r == 4);
     CHECK(r.value() == 4);
     CHECK(r.value_or(-1) == 4);
+    CHECK(r == 4);
+    CHECK_FALSE(r == 5);
 }
 
 TEST_CASE("a result holds the sentence of a failure") {
@@ -42,6 +44,7 @@ TEST_CASE("a result holds the sentence of a failure") {
     REQUIRE_FALSE(r);
     CHECK(r.error() == "odd: 7");
     CHECK(r.value_or(-1) == -1);
+    CHECK_FALSE(r == 0);  // a failure equals no value
 }
 
 TEST_CASE("a result's error may be an enum the caller branches on") {

@@ -71,17 +71,16 @@ TEST_CASE("s3_address: object keys are 1 to 1024 bytes of UTF-8 without control 
 }
 
 TEST_CASE("s3_address: endpoint URLs are a scheme, a host and a port, nothing more") {
-    std::string why;
-    CHECK(mirrortap::parse_endpoint_url("http://127.0.0.1:4568", why) == "http://127.0.0.1:4568");
-    CHECK(mirrortap::parse_endpoint_url("https://minio.example:9000/", why) == "https://minio.example:9000");
-    CHECK(mirrortap::parse_endpoint_url("http://[::1]:9000", why) == "http://[::1]:9000");
-    CHECK(mirrortap::parse_endpoint_url("http://store.example", why) == "http://store.example");
+    CHECK(mirrortap::parse_endpoint_url("http://127.0.0.1:4568") == "http://127.0.0.1:4568");
+    CHECK(mirrortap::parse_endpoint_url("https://minio.example:9000/") == "https://minio.example:9000");
+    CHECK(mirrortap::parse_endpoint_url("http://[::1]:9000") == "http://[::1]:9000");
+    CHECK(mirrortap::parse_endpoint_url("http://store.example") == "http://store.example");
     for (const char* bad : {"127.0.0.1:4568", "ftp://x", "http://", "http://h/path", "http://h:1?q", "http://u@h",
                             "http://h:0", "http://h:99999", "http://bad host"}) {
         CAPTURE(bad);
-        why.clear();
-        CHECK_FALSE(mirrortap::parse_endpoint_url(bad, why));
-        CHECK_FALSE(why.empty());
+        const auto url = mirrortap::parse_endpoint_url(bad);
+        REQUIRE_FALSE(url);
+        CHECK_FALSE(url.error().empty());
     }
 }
 

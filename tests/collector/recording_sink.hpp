@@ -104,8 +104,7 @@ struct LoopbackFeed {
     sockaddr_in to{};
 
     LoopbackFeed() {
-        std::string why;
-        const auto listen = parse_endpoint("127.0.0.1:0", why);
+        const auto listen = parse_endpoint("127.0.0.1:0");
         auto group = SocketGroup::open(*listen, 1, 8u << 20);
         if (!group) throw std::runtime_error(group.error());
         socklen_t len = sizeof to;

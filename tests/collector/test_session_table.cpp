@@ -268,8 +268,7 @@ TEST_CASE("session table: a reload's allowlist ends the sessions it refuses") {
     REQUIRE(kept);
     REQUIRE(refused);
     Config second = first;
-    std::string why;
-    second.allow.vnis.push_back(*parse_vni_range("501", why));
+    second.allow.vnis.push_back(*parse_vni_range("501"));
     table.apply(second);
     std::vector<Session*> ended;
     table.end_refused(second.allow, 8, ended);

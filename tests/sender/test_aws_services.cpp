@@ -173,9 +173,8 @@ TEST_CASE("aws services: network_services in the YAML filter and NetworkServices
 }
 
 TEST_CASE("aws services: the VPC's own resolver at base + 2 of vpc_cidr is Amazon DNS, in the engine and the BPF") {
-    std::string why;
     const VpcResolvers resolvers =
-        vpc_resolvers({*parse_cidr("10.0.0.0/16", why), *parse_cidr("172.31.16.0/20", why), *parse_cidr("10.0.0.0/16", why)});
+        vpc_resolvers({*parse_cidr("10.0.0.0/16"), *parse_cidr("172.31.16.0/20"), *parse_cidr("10.0.0.0/16")});
     REQUIRE(resolvers.size() == 2);
     CHECK(resolvers[0] == std::array<uint8_t, 4>{10, 0, 0, 2});
     CHECK(resolvers[1] == std::array<uint8_t, 4>{172, 31, 16, 2});

@@ -252,8 +252,7 @@ sessions:
 }
 
 TEST_CASE("config: targets are support's endpoints with names and port 4789 by default") {
-    std::string why;
-    auto target = [&](std::string_view t) { return parse_endpoint(t, kTargetRules, why); };
+    auto target = [&](std::string_view t) { return parse_endpoint(t, kTargetRules); };
     CHECK(target("collector.example.com")->host == "collector.example.com");
     CHECK(target("collector.example.com")->port == 4789);
     CHECK(target("nlb-1.elb.amazonaws.com:4790")->port == 4790);
@@ -320,10 +319,10 @@ TEST_CASE("values: protocols, MAC addresses, interface names, labels") {
     CHECK(first_error("interface: [eth0, 'bad/name']\n") ==
           "cfg:1:19: interface: expected an interface name (1 to 15 bytes, no '/', ':', '%' or spaces), got 'bad/name'");
 
-    std::string why;
-    CHECK(parse_text("web tier é", why) == "web tier é");
-    CHECK_FALSE(parse_text("web\nOK", why));
-    CHECK(why == "'web\\nOK' holds a control character");
+    CHECK(parse_text("web tier é") == "web tier é");
+    const auto control = parse_text("web\nOK");
+    REQUIRE_FALSE(control);
+    CHECK(control.error() == "'web\\nOK' holds a control character");
 }
 
 TEST_CASE("config: durations, sizes and lists where the settings are of that kind") {

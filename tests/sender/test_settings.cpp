@@ -61,7 +61,7 @@ TEST_CASE("settings: every default shown is the default a SenderConfig holds") {
         CAPTURE(s.key);
         SenderConfig parsed;
         const SenderConfig defaults;
-        CHECK(s.value.set(s.default_text, parsed) == "");
+        CHECK(s.value.set(s.default_text, parsed).ok());
         CHECK(s.value.same(parsed, defaults));
     }
     // Settings without a default shown are off or empty by default.

@@ -133,18 +133,14 @@ TEST_CASE("config: sessions/example.yaml loads, and names every key of the table
     CHECK(load.config.selectors.size() == 2);
     CHECK(load.config.unsupported_instance_types == SessionsConfig::default_unsupported_instance_types());
     std::string text;
-    {
-        std::string why;
-        text = *read_config_file(MIRRORTAP_SOURCE_DIR "/sessions/example.yaml", why);
-    }
+    text = *read_config_file(MIRRORTAP_SOURCE_DIR "/sessions/example.yaml");
     for (const auto& s : sessions_settings())
         CHECK_MESSAGE(text.find(std::string(s.key) + ":") != std::string::npos, s.key);
 }
 
 TEST_CASE("settings: docs/sessions.md's table is the one the declarations make") {
-    std::string why;
-    const auto doc = read_regular_file(MIRRORTAP_SOURCE_DIR "/docs/sessions.md", 1 << 20, "docs/sessions.md", why);
-    REQUIRE_MESSAGE(doc, why);
+    const auto doc = read_regular_file(MIRRORTAP_SOURCE_DIR "/docs/sessions.md", 1 << 20, "docs/sessions.md");
+    REQUIRE_MESSAGE(doc, (doc ? std::string() : doc.error()));
     const std::string begin = "<!-- settings table: begin -->\n", end = "<!-- settings table: end -->";
     const size_t from = doc->find(begin), to = doc->find(end);
     REQUIRE(from != std::string::npos);

@@ -677,8 +677,7 @@ TEST_CASE("forward: each frame leaves as one VXLAN datagram with its session's V
         setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     socklen_t len = sizeof addr;
     getsockname(rx, reinterpret_cast<sockaddr*>(&addr), &len);
-    std::string why;
-    auto to = parse_endpoint("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), why);
+    auto to = parse_endpoint("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
     REQUIRE(to);
     TestSession web(0, 501), big(1, 0xFFFFFF);
     ForwardSink sink(ForwardSinkOptions{*to, uint32_t(sink_kind("forward"))});
@@ -715,8 +714,7 @@ TEST_CASE("forward: a destination that refuses (ICMP port unreachable) does not 
     socklen_t len = sizeof addr;
     getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len);
     ::close(probe);  // nobody listens there now
-    std::string why;
-    auto to = parse_endpoint("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), why);
+    auto to = parse_endpoint("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
     TestSession s(0, 5);
     ForwardSink sink(ForwardSinkOptions{*to, uint32_t(sink_kind("forward"))});
     const Buf frame = tcp4(1, 2, 3, 4, 100);

@@ -36,9 +36,8 @@ struct UdpPort {
 };
 
 Endpoint endpoint(const std::string& text) {
-    std::string why;
-    auto e = parse_endpoint(text, why);
-    REQUIRE_MESSAGE(e, why);
+    auto e = parse_endpoint(text);
+    REQUIRE_MESSAGE(e, (e ? std::string() : e.error()));
     return *e;
 }
 

@@ -22,28 +22,33 @@ std::string write(const test::TempDir& dir, const std::string& name, const std::
 }
 
 std::string config_refusal(const std::string& path) {
-    std::string why;
-    CHECK_FALSE(read_config_file(path, why));
-    CHECK_FALSE(why.empty());
-    return why;
+    const auto read = read_config_file(path);
+    REQUIRE_FALSE(read);
+    CHECK_FALSE(read.error().empty());
+    return read.error();
 }
 
 std::string secret_refusal(const std::string& path) {
-    std::string why;
-    CHECK_FALSE(read_secret_file(path, why));
-    CHECK_FALSE(why.empty());
-    return why;
+    const auto read = read_secret_file(path);
+    REQUIRE_FALSE(read);
+    CHECK_FALSE(read.error().empty());
+    return read.error();
+}
+
+// "" when check_trusted_file trusts the config file at `path`, or its refusal.
+std::string distrust(const std::string& path, const std::vector<uid_t>& owners) {
+    const auto trusted = check_trusted_file(path, owners, "config file");
+    return trusted ? "" : trusted.error();
 }
 
 }  // namespace
 
 TEST_CASE("file: a regular config file is read whole") {
     test::TempDir dir;
-    std::string why;
     const std::string path = write(dir, "c.yaml", "listen: 127.0.0.1:1\n");
-    CHECK(read_config_file(path, why) == "listen: 127.0.0.1:1\n");
+    CHECK(read_config_file(path) == "listen: 127.0.0.1:1\n");
     const std::string cap = write(dir, "cap.yaml", std::string(kMaxConfigFileBytes, '#'));
-    CHECK(read_config_file(cap, why)->size() == kMaxConfigFileBytes);
+    CHECK(read_config_file(cap)->size() == kMaxConfigFileBytes);
 }
 
 TEST_CASE("file: directories, FIFOs, sockets and devices are refused without blocking") {
@@ -79,16 +84,14 @@ TEST_CASE("file: missing, over-size and empty files are refused, each with its o
     const std::string target = write(dir, "real.yaml", "a: 1\n");
     const std::string link = (dir.path / "link.yaml").string();
     REQUIRE(symlink(target.c_str(), link.c_str()) == 0);
-    std::string why;
-    CHECK(read_config_file(link, why) == "a: 1\n");
+    CHECK(read_config_file(link) == "a: 1\n");
 }
 
 TEST_CASE("file: a secret is one line of at most 4 KiB, trimmed") {
     test::TempDir dir;
-    std::string why;
-    CHECK(read_secret_file(write(dir, "s1", "s3cret\n"), why) == "s3cret");
-    CHECK(read_secret_file(write(dir, "s2", "  tok-123 \r\n"), why) == "tok-123");
-    CHECK(read_secret_file(write(dir, "s3", "no newline"), why) == "no newline");
+    CHECK(read_secret_file(write(dir, "s1", "s3cret\n")) == "s3cret");
+    CHECK(read_secret_file(write(dir, "s2", "  tok-123 \r\n")) == "tok-123");
+    CHECK(read_secret_file(write(dir, "s3", "no newline")) == "no newline");
     CHECK(secret_refusal(write(dir, "e1", "")) == "secret file is empty");
     CHECK(secret_refusal(write(dir, "e2", " \n\n")) == "secret file is empty");
     CHECK(secret_refusal(write(dir, "two", "one\ntwo\n")).find("more than one line") != std::string::npos);
@@ -105,30 +108,30 @@ TEST_CASE("file: a file root reads must be its own or the service user's, and cl
     ::chmod(tmp.path.c_str(), 0755);
     const uid_t me = geteuid();
     const std::vector<uid_t> mine = {me};
-    CHECK(check_trusted_file(path, mine, "config file") == "");
+    CHECK(distrust(path, mine) == "");
     // Someone else's: refused, saying whose and the fix.
     const std::vector<uid_t> others = {me + 1};
-    const std::string owned = check_trusted_file(path, others, "config file");
+    const std::string owned = distrust(path, others);
     CHECK(owned.find("config file " + path + " belongs to ") == 0);
     CHECK(owned.find("chown root " + path) != std::string::npos);
     // Writable by the group or by anyone: refused, with the mode and the fix.
     ::chmod(path.c_str(), 0664);
-    CHECK(check_trusted_file(path, mine, "config file") ==
+    CHECK(distrust(path, mine) ==
           "config file " + path + " is writable by its group (mode 0664), who could change what root does (like "
           "OpenSSH's StrictModes); chmod go-w " + path);
     ::chmod(path.c_str(), 0646);
-    CHECK(check_trusted_file(path, mine, "config file").find("is writable by anyone (mode 0646)") != std::string::npos);
+    CHECK(distrust(path, mine).find("is writable by anyone (mode 0646)") != std::string::npos);
     ::chmod(path.c_str(), 0644);
     // The directory holding it too: whoever may write there may swap the file.
     ::chmod(tmp.path.c_str(), 0777);
-    const std::string dir = check_trusted_file(path, mine, "config file");
+    const std::string dir = distrust(path, mine);
     CHECK(dir.find("the directory of the config file " + tmp.path.string() + " is writable by anyone") == 0);
     ::chmod(tmp.path.c_str(), 0755);
     // Through a link: the file it leads to is what is judged.
     const std::string link = (tmp.path / "link.yaml").string();
     REQUIRE(::symlink(path.c_str(), link.c_str()) == 0);
     ::chmod(path.c_str(), 0666);
-    CHECK(check_trusted_file(link, mine, "config file").find("config file " + path + " is writable") == 0);
-    CHECK(check_trusted_file((tmp.path / "missing").string(), mine, "config file").find("No such file") !=
+    CHECK(distrust(link, mine).find("config file " + path + " is writable") == 0);
+    CHECK(distrust((tmp.path / "missing").string(), mine).find("No such file") !=
           std::string::npos);
 }

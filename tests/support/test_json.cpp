@@ -15,7 +15,7 @@ namespace {
 // The members of one flat line, as "name=kind:value" in order.
 std::string flat(std::string_view line, std::string& why) {
     std::string out;
-    const bool ok = json::read_flat_object(
+    const auto read = json::read_flat_object(
         line,
         [&](std::string_view name, const json::FlatValue& v) {
             out += std::string(name) + "=";
@@ -33,25 +33,35 @@ std::string flat(std::string_view line, std::string& why) {
             }
             out += " ";
             return name != "refuse";
-        },
-        why);
-    return ok ? out : "refused";
+        });
+    if (!read) why = read.error();
+    return read ? out : "refused";
+}
+
+// json::parse, its refusal kept in `e` for the checks that follow.
+std::optional<json::Value> parse_keeping_error(std::string_view text, ConfigError& e, json::ParseLimits limits = {}) {
+    auto v = json::parse(text, limits);
+    if (!v) {
+        e = v.error();
+        return std::nullopt;
+    }
+    return *std::move(v);
 }
 
 }  // namespace
 
 TEST_CASE("json: escapes and surrogate pairs read as the characters they mean") {
     ConfigError e;
-    const auto v = json::parse(R"({"a":"q\"b\\s\/\b\f\n\r\t","b":"caf\u00e9","c":"\ud83d\ude00","d":"\uD83D\uDE00!"})", e);
+    const auto v = parse_keeping_error(R"({"a":"q\"b\\s\/\b\f\n\r\t","b":"caf\u00e9","c":"\ud83d\ude00","d":"\uD83D\uDE00!"})", e);
     REQUIRE(v);
     CHECK((*v)["a"] == "q\"b\\s/\b\f\n\r\t");
     CHECK((*v)["b"] == "caf\xC3\xA9");
     CHECK((*v)["c"] == "\xF0\x9F\x98\x80");
     CHECK((*v)["d"] == "\xF0\x9F\x98\x80!");
     // An escaped backslash before u is no escape.
-    CHECK((*json::parse(R"(["\\ud83d"])", e))[0] == "\\ud83d");
+    CHECK((*parse_keeping_error(R"(["\\ud83d"])", e))[0] == "\\ud83d");
     // A lone surrogate is no character: refused at its line.
-    CHECK_FALSE(json::parse("{\n\"a\": \"x\\ud83d\"}", e));
+    CHECK_FALSE(parse_keeping_error("{\n\"a\": \"x\\ud83d\"}", e));
     CHECK(e.line == 2);
     CHECK(e.message.find("surrogate") != std::string::npos);
     std::string why;
@@ -61,50 +71,50 @@ TEST_CASE("json: escapes and surrogate pairs read as the characters they mean") 
 
 TEST_CASE("json: syntax errors carry line and column, in characters") {
     ConfigError e;
-    CHECK_FALSE(json::parse("{\n \"a\": [\n  {,}\n]}", e));
+    CHECK_FALSE(parse_keeping_error("{\n \"a\": [\n  {,}\n]}", e));
     CHECK(e.line == 3);
     CHECK(e.column == 4);
     CHECK(e.message.find("[json.exception") == std::string::npos);  // the library's prefix is not ours to show
     // Columns count characters: two bytes of é are one column.
-    CHECK_FALSE(json::parse("{\"\xC3\xA9\": x}", e));
+    CHECK_FALSE(parse_keeping_error("{\"\xC3\xA9\": x}", e));
     CHECK(e.line == 1);
     CHECK(e.column == 7);
     // Cut short: at the end.
-    CHECK_FALSE(json::parse("{\"a\": [1,\n", e));
+    CHECK_FALSE(parse_keeping_error("{\"a\": [1,\n", e));
     CHECK(e.line == 2);
-    CHECK_FALSE(json::parse("", e));
-    CHECK_FALSE(json::parse("{} {}", e));  // text after the document
-    CHECK_FALSE(json::parse("{\"a\":1,}", e));  // no trailing commas, as JSON says
-    CHECK_FALSE(json::parse("{a:1}", e));       // nor bare words
-    CHECK_FALSE(json::parse("// no\n{}", e));   // nor comments
+    CHECK_FALSE(parse_keeping_error("", e));
+    CHECK_FALSE(parse_keeping_error("{} {}", e));  // text after the document
+    CHECK_FALSE(parse_keeping_error("{\"a\":1,}", e));  // no trailing commas, as JSON says
+    CHECK_FALSE(parse_keeping_error("{a:1}", e));       // nor bare words
+    CHECK_FALSE(parse_keeping_error("// no\n{}", e));   // nor comments
 }
 
 TEST_CASE("json: limits refuse repeated keys and deep nesting, only when asked") {
     ConfigError e;
     const std::string twice = "{\"a\": {\"k\": 1,\n \"k\": 2}, \"b\": {\"k\": 3}}";
-    const auto last = json::parse(twice, e);
+    const auto last = parse_keeping_error(twice, e);
     REQUIRE(last);  // the library keeps the last one
     CHECK((*last)["a"]["k"] == 2);
-    CHECK_FALSE(json::parse(twice, e, {.unique_keys = true}));
+    CHECK_FALSE(parse_keeping_error(twice, e, {.unique_keys = true}));
     CHECK(e.line == 2);
     CHECK(e.column == 2);
     CHECK(e.message == "key 'k' given twice in one mapping (first at line 1)");
     // The same key in two objects is no repeat.
-    CHECK(json::parse(R"({"a": {"k": 1}, "b": {"k": 1}, "c": [{"k": 1}, {"k": 2}]})", e, {.unique_keys = true}));
+    CHECK(parse_keeping_error(R"({"a": {"k": 1}, "b": {"k": 1}, "c": [{"k": 1}, {"k": 2}]})", e, {.unique_keys = true}));
 
     const std::string deep = std::string(100000, '[') + std::string(100000, ']');
-    CHECK(json::parse(deep, e));  // the library does not recurse: no limit of its own
-    CHECK_FALSE(json::parse(deep, e, {.max_depth = 64}));
+    CHECK(parse_keeping_error(deep, e));  // the library does not recurse: no limit of its own
+    CHECK_FALSE(parse_keeping_error(deep, e, {.max_depth = 64}));
     CHECK(e.message == "JSON nested deeper than 64 levels");
     CHECK(e.column == 65);
-    CHECK(json::parse(std::string(64, '[') + std::string(64, ']'), e, {.max_depth = 64}));
+    CHECK(parse_keeping_error(std::string(64, '[') + std::string(64, ']'), e, {.max_depth = 64}));
     // Brackets inside strings are not nesting.
-    CHECK(json::parse("[\"" + std::string(100, '[') + "\"]", e, {.max_depth = 2}));
+    CHECK(parse_keeping_error("[\"" + std::string(100, '[') + "\"]", e, {.max_depth = 2}));
 }
 
 TEST_CASE("json: integers keep every digit up to 2^64 - 1, and past it are not integers") {
     ConfigError e;
-    const auto v = json::parse("[18446744073709551615, 9223372036854775808, -1, 18446744073709551616, 1.5, 1e3]", e);
+    const auto v = parse_keeping_error("[18446744073709551615, 9223372036854775808, -1, 18446744073709551616, 1.5, 1e3]", e);
     REQUIRE(v);
     CHECK((*v)[0].is_number_unsigned());
     CHECK((*v)[0].get<uint64_t>() == std::numeric_limits<uint64_t>::max());
@@ -122,7 +132,7 @@ TEST_CASE("json: integers keep every digit up to 2^64 - 1, and past it are not i
 TEST_CASE("json: locate finds where values of an accepted document begin") {
     const std::string text = "{\"list\": [\n  {\"a\": 1, \"b\": \"x\"},\n  {\"a\": 22,\n   \"b\": [true, null]}],\n \"é\": 5}";
     ConfigError e;
-    REQUIRE(json::parse(text, e));
+    REQUIRE(parse_keeping_error(text, e));
     const auto at = json::locate(text, {{"list", size_t(1)},
                                         {"list", size_t(1), "b", size_t(1)},
                                         {"list", size_t(0), "b"},
@@ -174,7 +184,7 @@ TEST_CASE("json: written strings are valid JSON whatever the bytes") {
     // What is written reads back as what was meant.
     ConfigError e;
     const std::string odd = std::string("q\"\\/\x01\x7F\xF0\x9F\x98\x80");
-    CHECK(json::parse(json::quoted(odd), e)->get<std::string>() == odd);
+    CHECK(parse_keeping_error(json::quoted(odd), e)->get<std::string>() == odd);
 }
 
 TEST_CASE("json: a line is one object, members in the order written") {

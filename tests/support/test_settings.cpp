@@ -17,17 +17,13 @@ struct Output {
 };
 
 struct ToyConfig {
-    Endpoint listen = *parse_endpoint("0.0.0.0:4789", ignored_why());
+    Endpoint listen = *parse_endpoint("0.0.0.0:4789");
     uint32_t workers = 0;
     Output out;
     std::vector<VniRange> vnis;
     std::vector<std::string> names;  // from a structure only the file holds
     bool loud = false;
 
-    static std::string& ignored_why() {
-        static std::string why;
-        return why;
-    }
 };
 
 void load_names(const YAML::Node& n, std::vector<std::string>& names, ErrorList& errors) {
@@ -178,7 +174,7 @@ TEST_CASE("settings: a dash alone is a value, as in --stream -") {
 
 TEST_CASE("settings: a reload keeps restart-only values and says which") {
     ToyConfig running, next;
-    next.listen = *parse_endpoint("127.0.0.1:9", ToyConfig::ignored_why());
+    next.listen = *parse_endpoint("127.0.0.1:9");
     next.workers = running.workers;
     next.out.dir = "/new";
     const auto notes = keep_restart_only(toy_table(), next, running);
@@ -275,7 +271,7 @@ TEST_CASE("settings: every default shown parses to the default held") {
         CAPTURE(s.key);
         ToyConfig c;
         ToyConfig defaults;
-        CHECK(s.value.set(s.default_text, c) == "");
+        CHECK(s.value.set(s.default_text, c).ok());
         CHECK(s.value.same(c, defaults));
     }
 }

@@ -137,7 +137,7 @@ TEST_CASE("yaml: read_value reads one value with the parser, errors at its place
     REQUIRE(p.root);
     std::vector<ConfigError> out;
     ErrorList errors(out);
-    const auto number = [](std::string_view t, std::string& why) { return parse_uint(t, 1, 10, why); };
+    const auto number = [](std::string_view t) { return parse_uint(t, 1, 10); };
     CHECK(read_value((*p.root)["n"], "n", errors, number) == 7u);
     CHECK(out.empty());
     CHECK_FALSE(read_value((*p.root)["bad"], "bad", errors, number));
