@@ -70,7 +70,7 @@ SettingsTable<C> make_table() {
          .value = list_value<C>(field<&C::interfaces>, parse_interface_name),
          .flag_also = [](C& c) { c.interfaces_at.clear(); }},
         {.key = "capture_buffer_bytes", .flag = "-B,--buffer-size", .value_name = "BYTES", .default_text = "64M",
-         .group = kCapture, .help = "libpcap ring per interface (K/M/G), half for each direction", .on_reload = OnReload::restart,
+         .group = kCapture, .help = "capture ring per interface (K/M/G), both directions in one, in the order the interface saw them", .on_reload = OnReload::restart,
          .value = size_value<C>(field<&C::capture_buffer_bytes>, 64 << 10, 1ull << 30)},
         {.key = "vpc_cidr", .flag = "--vpc-cidr", .value_name = "CIDR", .group = kCapture,
          .help = "the VPC's IPv4 block (/16../28)\nits Amazon DNS resolver (base + 2) is not mirrored unless a filter lists amazon-dns\nrepeat for several",
