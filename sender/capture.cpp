@@ -1,6 +1,7 @@
 #include "sender/capture.hpp"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <linux/if_ether.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -141,6 +142,17 @@ tpacket_req3 ring_request(uint64_t buffer_bytes) {
     return req;
 }
 
+// linux/virtio_net.h's struct virtio_net_hdr (that header does not compile
+// as C++, and older copies lack UDP_L4), little-endian as virtio 1.0 and
+// af_packet on little-endian hosts write it.
+struct VirtioNetHeader {
+    uint8_t flags;
+    uint8_t gso_type;
+    uint16_t header_bytes, gso_size, csum_start, csum_offset;
+};
+static_assert(sizeof(VirtioNetHeader) == 10);
+constexpr uint8_t kGsoTcpV4 = 1, kGsoTcpV6 = 4, kGsoUdpL4 = 5, kGsoEcn = 0x80;
+
 std::string errno_text(const std::string& what) {
     return what + ": " + std::error_code(errno, std::generic_category()).message();
 }
@@ -164,6 +176,13 @@ Result<std::unique_ptr<Capture>> Capture::open(const std::string& interface, con
     const int version = TPACKET_V3;
     if (setsockopt(c->fd_, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0)
         return fail(interface + ": " + errno_text("PACKET_VERSION TPACKET_V3"));
+    // Each frame gets the kernel's virtio-net header before it: an
+    // aggregate's segment size, which the frame itself does not say (a UDP
+    // GSO aggregate has one UDP header over all its datagrams). Before the
+    // ring, or the kernel refuses it.
+    const int vnet = 1;
+    if (setsockopt(c->fd_, SOL_PACKET, PACKET_VNET_HDR, &vnet, sizeof vnet) != 0)
+        return fail(interface + ": " + errno_text("PACKET_VNET_HDR"));
     tpacket_req3 req = ring_request(options.buffer_bytes);
     if (setsockopt(c->fd_, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0)
         return fail(interface + ": " + errno_text("a " + std::to_string((uint64_t(req.tp_block_size) * req.tp_block_nr) >> 20) +
@@ -254,6 +273,15 @@ CapturedFrame Capture::view(const std::byte* header) {
     f.direction = link->sll_pkttype == PACKET_OUTGOING ? Direction::egress : Direction::ingress;
     f.frame = Bytes{header + h->tp_mac, h->tp_snaplen};
     f.wire_bytes = h->tp_len;
+    VirtioNetHeader vnet;  // right before the frame
+    std::memcpy(&vnet, header + h->tp_mac - sizeof vnet, sizeof vnet);
+    switch (vnet.gso_type & ~kGsoEcn) {
+        case kGsoTcpV4:
+        case kGsoTcpV6: f.aggregate = CapturedFrame::Aggregate::tcp; break;
+        case kGsoUdpL4: f.aggregate = CapturedFrame::Aggregate::udp; break;
+        default: break;
+    }
+    if (f.aggregate != CapturedFrame::Aggregate::none) f.segment_bytes = le16toh(vnet.gso_size);
     // The device took the 802.1Q tag out (VLAN offload): the wire carried
     // it after the MAC addresses, as libpcap puts it back too. Rare: a copy.
     if ((h->tp_status & TP_STATUS_VLAN_VALID) && h->tp_snaplen >= 12) {

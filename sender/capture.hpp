@@ -53,6 +53,13 @@ struct CapturedFrame {
     Bytes frame;
     uint32_t wire_bytes = 0;  // its length on the wire (the ring may hold less)
     Direction direction = Direction::ingress;
+    // An aggregate of segments (TSO/GSO on egress, GRO on ingress), as the
+    // kernel describes it (the virtio-net header PACKET_VNET_HDR puts before
+    // each frame): of which protocol, and the payload bytes of each segment
+    // the wire carries (the MSS; UDP_SEGMENT's size). 0: not an aggregate.
+    enum class Aggregate : uint8_t { none, tcp, udp };
+    Aggregate aggregate = Aggregate::none;
+    uint16_t segment_bytes = 0;
 };
 
 class Capture {

@@ -450,15 +450,18 @@ void Sender::handle_frame(Source& s, const CapturedFrame& captured) {
         return;
     }
     // What the wire carried: a TSO/GSO/GRO super-frame leaves as the
-    // segments the link would have had, each mirrored as one packet.
-    if (s.link_mtu != 0 && is_tcp_superframe(frame, inner, s.link_mtu)) {
-        const size_t segments = split_tcp(frame, inner, s.link_mtu, scratch_.data(), [&](Bytes segment) {
-            mirror(s, c.session_index, f, segment, ChecksumFix{});
-        });
-        if (segments > 0) {
-            stats_.resegmented.add(segments - 1);
-            return;
-        }
+    // segments the link would have had, each mirrored as one packet; by the
+    // kernel's segment size when it gave one, else by the link's MTU. A UDP
+    // GSO/GRO aggregate leaves as its datagrams.
+    const auto emit = [&](Bytes segment) { mirror(s, c.session_index, f, segment, ChecksumFix{}); };
+    size_t segments = 0;
+    if (captured.aggregate == CapturedFrame::Aggregate::udp)
+        segments = split_udp(frame, inner, captured.segment_bytes, scratch_.data(), emit);
+    else if (captured.aggregate == CapturedFrame::Aggregate::tcp || (s.link_mtu != 0 && is_tcp_superframe(frame, inner, s.link_mtu)))
+        segments = split_tcp(frame, inner, s.link_mtu, captured.segment_bytes, scratch_.data(), emit);
+    if (segments > 0) {
+        stats_.resegmented.add(segments - 1);
+        return;
     }
     // Checksum offload leaves a partial checksum (egress; and ingress over a
     // virtual link, which passes it on): the wire carries the real one.

@@ -23,11 +23,8 @@ set -euo pipefail
 BIN=${1:?usage: order_sender.sh BIN_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
-for tool in ip tcpdump tshark ethtool curl "$PY"; do
-    command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
 . "$HERE/netns_lib.sh"
+need_root_tools ip tcpdump tshark ethtool curl "$PY"
 need_bins "$BIN" mirrortap-sender mirrortap-collector
 netns_hosts o order
 
