@@ -151,7 +151,7 @@ struct VirtioNetHeader {
     uint16_t header_bytes, gso_size, csum_start, csum_offset;
 };
 static_assert(sizeof(VirtioNetHeader) == 10);
-constexpr uint8_t kGsoTcpV4 = 1, kGsoTcpV6 = 4, kGsoUdpL4 = 5, kGsoEcn = 0x80;
+constexpr uint8_t kGsoTcpV4 = 1, kGsoTcpV6 = 4, kGsoUdpL4 = 5, kGsoEcn = 0x80, kNeedsChecksum = 1;
 
 std::string errno_text(const std::string& what) {
     return what + ": " + std::error_code(errno, std::generic_category()).message();
@@ -281,7 +281,10 @@ CapturedFrame Capture::view(const std::byte* header) {
         case kGsoUdpL4: f.aggregate = CapturedFrame::Aggregate::udp; break;
         default: break;
     }
-    if (f.aggregate != CapturedFrame::Aggregate::none) f.segment_bytes = le16toh(vnet.gso_size);
+    if (f.aggregate != CapturedFrame::Aggregate::none) {
+        f.segment_bytes = le16toh(vnet.gso_size);
+        if (vnet.flags & kNeedsChecksum) f.segmented_header = le16toh(vnet.csum_start);
+    }
     // The device took the 802.1Q tag out (VLAN offload): the wire carried
     // it after the MAC addresses, as libpcap puts it back too. Rare: a copy.
     if ((h->tp_status & TP_STATUS_VLAN_VALID) && h->tp_snaplen >= 12) {

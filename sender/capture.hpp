@@ -60,6 +60,10 @@ struct CapturedFrame {
     enum class Aggregate : uint8_t { none, tcp, udp };
     Aggregate aggregate = Aggregate::none;
     uint16_t segment_bytes = 0;
+    // Where the header the kernel segments by starts, from the frame's first
+    // byte, when it says (a checksum left to complete); 0: not said. A
+    // tunnel's aggregate names its inner header: not the frame's own.
+    uint16_t segmented_header = 0;
 };
 
 class Capture {

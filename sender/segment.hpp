@@ -177,6 +177,7 @@ inline void set_segment_ip_header(std::byte* scratch, size_t l3, size_t l4, size
 // room for payload).
 template <typename Emit>
 size_t split_tcp(Bytes frame, const InnerFrame& in, uint32_t mtu, uint32_t gso_size, std::byte* scratch, Emit&& emit) {
+    if (in.flow.protocol != 6) return 0;
     const size_t l3 = in.l3_offset;
     const L4Place place = l4_place(frame, in);
     const size_t l4 = place.offset;

@@ -455,9 +455,14 @@ void Sender::handle_frame(Source& s, const CapturedFrame& captured) {
     // GSO/GRO aggregate leaves as its datagrams.
     const auto emit = [&](Bytes segment) { mirror(s, c.session_index, f, segment, ChecksumFix{}); };
     size_t segments = 0;
-    if (captured.aggregate == CapturedFrame::Aggregate::udp)
+    // A tunnel's aggregate (VXLAN, GENEVE over this interface) is segmented
+    // by its inner header: left as captured, cut to the path MTU.
+    const bool tunnel = captured.segmented_header != 0 && captured.segmented_header != l4_offset(frame, inner);
+    const bool tcp = captured.aggregate == CapturedFrame::Aggregate::tcp ||
+                     (s.link_mtu != 0 && is_tcp_superframe(frame, inner, s.link_mtu));
+    if (!tunnel && captured.aggregate == CapturedFrame::Aggregate::udp)
         segments = split_udp(frame, inner, captured.segment_bytes, scratch_.data(), emit);
-    else if (captured.aggregate == CapturedFrame::Aggregate::tcp || (s.link_mtu != 0 && is_tcp_superframe(frame, inner, s.link_mtu)))
+    else if (!tunnel && tcp)
         segments = split_tcp(frame, inner, s.link_mtu, captured.segment_bytes, scratch_.data(), emit);
     if (segments > 0) {
         stats_.resegmented.add(segments - 1);
