@@ -53,7 +53,7 @@ inline constexpr EndpointRules kTargetRules{.allow_names = true, .default_port =
 // and its interface name, or a target (tmt-...) and where to send.
 struct AwsInterfaceName {
     std::string id;         // NetworkInterfaceId
-    std::string interface;  // its name here
+    std::string interface;  // its name here; empty: found through IMDSv2 when run (eni.hpp)
     bool operator==(const AwsInterfaceName&) const = default;
 };
 struct AwsTargetAddress {
