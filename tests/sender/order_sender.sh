@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Wire order (issue 25, item 1): host A downloads a file from B over a veth
-# pair; mirrortap-sender on A mirrors the connection to mirrortap-collector in
-# C. One tcpdump on A's interface, both directions in one capture, is the
-# truth: the collector's pcap must hold the connection's frames in the truth's
-# order, and `tshark -z expert` must flag no more TCP analysis events on it
-# (spurious retransmissions, ACKed unseen segments) than on the truth.
+# pair, then sends B 20 UDP requests that B answers; mirrortap-sender on A
+# mirrors both to mirrortap-collector in C. One tcpdump on A's interface,
+# both directions in one capture, is the truth: the collector's pcap must
+# hold their frames in the truth's order, and `tshark -z expert` must flag
+# no more TCP analysis events on it (spurious retransmissions, ACKed unseen
+# segments) than on the truth.
 # Twice: offloads off (the frames must be the truth's, byte for byte) and on
 # (TSO/GSO out, GRO in: the truth holds super-frames, the mirror the wire's
 # segments; the order is compared by direction and ACK number).
-# The server and the client run on one CPU, so every frame of the connection
-# is handled there, one after another, and the interface's order is one
+# Servers and clients run on one CPU, so every frame is handled there, one after another, and the interface's order is one
 # order: on several CPUs the kernel hands two sockets (tcpdump's and the
 # sender's) frames it handles at the same moment in either order (measured:
 # 17 of 2961 frames in tcpdump's own capture step back in kernel time; the
@@ -39,6 +39,14 @@ head -c 3000000 /dev/urandom > "$WORK/www/download.bin"
 ip netns exec "$B" taskset -c 0 "$PY" -m http.server 8000 --bind 10.79.1.2 --directory "$WORK/www" >"$WORK/http.log" 2>&1 &
 PIDS+=($!)
 wait_for "web server" sh -c "ip netns exec $B ss -tln | grep -q ':8000'"
+# A UDP service that answers each request: the request/response half of the test.
+ip netns exec "$B" taskset -c 0 "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('10.79.1.2', 7007))
+while True:
+    data, peer = s.recvfrom(2048); s.sendto(b'response to ' + data, peer)" >"$WORK/udp.log" 2>&1 &
+PIDS+=($!)
+wait_for "UDP service" sh -c "ip netns exec $B ss -uln | grep -q ':7007'"
 
 run() {  # run MODE: on|off
     local mode=$1 dir="$WORK/$1"
@@ -55,7 +63,8 @@ run() {  # run MODE: on|off
         --allow-root >"$dir/collector.log" 2>&1 &
     local coll=$!; PIDS+=($coll)
     WAIT_LOG="$dir/collector.log" wait_for "collector socket" sh -c "ip netns exec $C ss -uln | grep -q 10.79.2.2:4789"
-    ip netns exec "$A" tcpdump -i ab -s 0 -B 65536 -U -w "$dir/truth.pcap" "tcp port 8000" 2>"$dir/tcpdump.log" &
+    ip netns exec "$A" tcpdump -i ab -s 0 -B 65536 -U -w "$dir/truth.pcap" "tcp port 8000 or udp port 7007" \
+        2>"$dir/tcpdump.log" &
     local td=$!; PIDS+=($td)
     wait_for "tcpdump" grep -q "listening on" "$dir/tcpdump.log"
     ip netns exec "$A" "$BIN/mirrortap-sender" -i ab -t 10.79.2.2 --vni 42 --accept-all --mtu 9000 \
@@ -64,6 +73,11 @@ run() {  # run MODE: on|off
     WAIT_LOG="$dir/sender.log" wait_for "sender" grep -q "capturing on" "$dir/sender.log"
     ip netns exec "$A" taskset -c 0 curl -s --max-time 60 -o "$dir/got.bin" http://10.79.1.2:8000/download.bin
     cmp -s "$dir/got.bin" "$WORK/www/download.bin" || { echo "FAIL: the download itself failed"; exit 1; }
+    ip netns exec "$A" taskset -c 0 "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+for i in range(20):
+    s.sendto(b'request %d ' % i + b'q' * (40 * i), ('10.79.1.2', 7007)); s.recv(2048)"
     sleep 1  # the connection's last frames: through the ring (1 ms blocks) and the collector
     kill -TERM "$sender"; wait "$sender" || { echo "FAIL: sender exited non-zero"; cat "$dir/sender.log"; exit 1; }
     sleep 0.5
@@ -75,7 +89,7 @@ run() {  # run MODE: on|off
     [ ${#files[@]} -gt 0 ] || { echo "FAIL: the collector wrote nothing"; cat "$dir/sender.log" "$dir/collector.log"; exit 1; }
     local exact=()
     [ "$mode" = off ] && exact=(--exact)
-    (cd "$HERE" && "$PY" check_order.py --truth "$dir/truth.pcap" --mirror "${files[@]}" --port 8000 \
+    (cd "$HERE" && "$PY" check_order.py --truth "$dir/truth.pcap" --mirror "${files[@]}" --port 8000 --udp-port 7007 \
         --merged "$dir/mirror.pcap" "${exact[@]}") || { cat "$dir/sender.log"; exit 1; }
 }
 
