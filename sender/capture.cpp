@@ -286,7 +286,8 @@ CapturedFrame Capture::view(const std::byte* header) {
         if (vnet.flags & kNeedsChecksum) f.segmented_header = le16toh(vnet.csum_start);
     }
     // The device took the 802.1Q tag out (VLAN offload): the wire carried
-    // it after the MAC addresses, as libpcap puts it back too. Rare: a copy.
+    // it after the MAC addresses, and it goes back there, as libpcap puts
+    // it back too: a copy into the capture's buffer (no allocation).
     if ((h->tp_status & TP_STATUS_VLAN_VALID) && h->tp_snaplen >= 12) {
         const uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : 0x8100;
         const size_t held = std::min<size_t>(h->tp_snaplen, tagged_.size() - 4);
@@ -297,6 +298,8 @@ CapturedFrame Capture::view(const std::byte* header) {
         std::memcpy(tagged_.data() + 16, f.frame.data() + 12, held - 12);
         f.frame = Bytes{tagged_.data(), held + 4};
         f.wire_bytes += 4;
+        // The kernel counts the header it names without the tag (af_packet passes no vlan_hlen).
+        if (f.segmented_header != 0) f.segmented_header += 4;
     }
     return f;
 }
