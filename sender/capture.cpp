@@ -281,9 +281,10 @@ CapturedFrame Capture::view(const std::byte* header) {
         case kGsoUdpL4: f.aggregate = CapturedFrame::Aggregate::udp; break;
         default: break;
     }
-    if (f.aggregate != CapturedFrame::Aggregate::none) {
-        f.segment_bytes = le16toh(vnet.gso_size);
-        if (vnet.flags & kNeedsChecksum) f.segmented_header = le16toh(vnet.csum_start);
+    if (f.aggregate != CapturedFrame::Aggregate::none) f.segment_bytes = le16toh(vnet.gso_size);
+    if (vnet.flags & kNeedsChecksum) {
+        f.checksum_start = le16toh(vnet.csum_start);
+        f.checksum_offset = le16toh(vnet.csum_offset);
     }
     // The device took the 802.1Q tag out (VLAN offload): the wire carried
     // it after the MAC addresses, and it goes back there, as libpcap puts
@@ -299,7 +300,7 @@ CapturedFrame Capture::view(const std::byte* header) {
         f.frame = Bytes{tagged_.data(), held + 4};
         f.wire_bytes += 4;
         // The kernel counts the header it names without the tag (af_packet passes no vlan_hlen).
-        if (f.segmented_header != 0) f.segmented_header += 4;
+        if (f.checksum_start != 0) f.checksum_start += 4;
     }
     return f;
 }

@@ -60,10 +60,13 @@ struct CapturedFrame {
     enum class Aggregate : uint8_t { none, tcp, udp };
     Aggregate aggregate = Aggregate::none;
     uint16_t segment_bytes = 0;
-    // Where the header the kernel segments by starts, from the frame's first
-    // byte, when it says (a checksum left to complete); 0: not said. A
-    // tunnel's aggregate names its inner header: not the frame's own.
-    uint16_t segmented_header = 0;
+    // The checksum the kernel left for the device to complete (checksum
+    // offload): summed from `checksum_start` (from the frame's first byte)
+    // to the end, its field at checksum_start + checksum_offset holding the
+    // pseudo header's sum; 0: none left. For an aggregate, checksum_start is
+    // also the header the kernel segments by: a tunnel's names its inner one.
+    uint16_t checksum_start = 0;
+    uint16_t checksum_offset = 0;
 };
 
 class Capture {

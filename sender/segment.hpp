@@ -142,6 +142,18 @@ inline ChecksumFix l4_checksum_fix(Bytes frame, const InnerFrame& in) {
     return {field, want};
 }
 
+// The checksum the kernel left to the device, completed: summed from
+// `start` to the IP packet's end (its field holds the pseudo header's sum,
+// so nothing else is added), written at start + `offset`. UDP's (offset 6)
+// 0 is sent as 0xFFFF. Nothing when the frame is cut short of its end.
+inline ChecksumFix offloaded_checksum_fix(Bytes frame, const InnerFrame& in, size_t start, size_t offset) {
+    const size_t end = in.original_length;
+    if (in.truncated() || end > frame.size() || start + offset + 2 > end) return {};
+    uint16_t value = checksum::fold(checksum::add(frame.data() + start, end - start, 0));
+    if (offset == 6 && value == 0) value = 0xFFFF;
+    return {start + offset, value};
+}
+
 // The TCP payload bytes per segment on a link of `mtu`, for a frame whose
 // IP and TCP headers take `headers` bytes.
 inline uint32_t segment_payload_bytes(uint32_t mtu, size_t ip_and_tcp_header_bytes) {
@@ -245,6 +257,56 @@ size_t split_udp(Bytes frame, const InnerFrame& in, uint32_t gso_size, std::byte
         emit(Bytes{scratch, headers + chunk});
     }
     return count;
+}
+
+// Cuts a tunnel's aggregate (outer IP and UDP, a tunnel header such as
+// VXLAN's or GENEVE's, then an inner Ethernet frame whose TCP or UDP the
+// kernel segments: `inner_l4`, where that header starts, is what the kernel
+// names) into the tunnel packets the wire carried: the inner frame cut by
+// split_tcp or split_udp, `gso_size` payload bytes each, behind the outer
+// headers with their IP length, IPv4 id (the first one's + i), header
+// checksum, UDP length and, when the aggregate has one, UDP checksum (an
+// IPv4 tunnel's zero stays zero). Returns the number of packets (0: not a
+// tunnel we can read: the inner IP header must sit right before
+// `inner_l4`, behind an Ethernet header).
+template <typename Emit>
+size_t split_tunnel(Bytes frame, const InnerFrame& outer, size_t inner_l4, bool tcp, uint32_t gso_size,
+                    std::byte* scratch, Emit&& emit) {
+    if (outer.flow.protocol != 17 || outer.truncated() || gso_size == 0 || inner_l4 >= frame.size()) return 0;
+    const L4Place place = l4_place(frame, outer);
+    const size_t l3 = outer.l3_offset, udp = place.offset;
+    if (udp == 0 || inner_l4 < udp + 8 + 14 + 20) return 0;
+    const uint8_t protocol = tcp ? 6 : 17;
+    // The inner IP header: IPv4 without options, or IPv6 without extension
+    // headers, right before the header the kernel names; an Ethernet type
+    // that says the same before it.
+    size_t inner_ip = 0;
+    if (uint8_t(frame[inner_l4 - 20]) == 0x45 && uint8_t(frame[inner_l4 - 20 + 9]) == protocol &&
+        load_be16(frame, inner_l4 - 22) == 0x0800)
+        inner_ip = inner_l4 - 20;
+    else if (inner_l4 >= udp + 8 + 14 + 40 && uint8_t(frame[inner_l4 - 40]) >> 4 == 6 &&
+             uint8_t(frame[inner_l4 - 40 + 6]) == protocol && load_be16(frame, inner_l4 - 42) == 0x86DD)
+        inner_ip = inner_l4 - 40;
+    if (inner_ip == 0) return 0;
+    const size_t prefix = inner_ip - 14;  // the outer headers and the tunnel header, up to the inner Ethernet
+    const Bytes inner_frame = frame.subspan(prefix);
+    const InnerFrame inner = parse_inner_frame(inner_frame);
+    const bool ipv6 = outer.flow.kind == FlowKind::ipv6;
+    const uint16_t id = ipv6 ? 0 : load_be16(frame, l3 + 4);
+    const bool udp_checksum = load_be16(frame, udp + 6) != 0 || ipv6;
+    std::memcpy(scratch, frame.data(), prefix);
+    size_t index = 0;
+    const auto wrap = [&](Bytes segment) {
+        const size_t bytes = prefix + segment.size();
+        set_segment_ip_header(scratch, l3, udp, bytes - l3, ipv6, id, index++);
+        store_be16(scratch + udp + 4, uint16_t(bytes - udp));
+        store_be16(scratch + udp + 6, 0);
+        if (udp_checksum)
+            store_be16(scratch + udp + 6, l4_checksum(scratch, l3, udp, bytes - udp, ipv6, 17, place.destination));
+        emit(Bytes{scratch, bytes});
+    };
+    return tcp ? split_tcp(inner_frame, inner, 0, gso_size, scratch + prefix, wrap)
+               : split_udp(inner_frame, inner, gso_size, scratch + prefix, wrap);
 }
 
 }  // namespace mirrortap::sender

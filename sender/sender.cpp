@@ -455,22 +455,31 @@ void Sender::handle_frame(Source& s, const CapturedFrame& captured) {
     // GSO/GRO aggregate leaves as its datagrams.
     const auto emit = [&](Bytes segment) { mirror(s, c.session_index, f, segment, ChecksumFix{}); };
     size_t segments = 0;
-    // A tunnel's aggregate (VXLAN, GENEVE over this interface) is segmented
-    // by its inner header: left as captured, cut to the path MTU.
-    const bool tunnel = captured.segmented_header != 0 && captured.segmented_header != l4_offset(frame, inner);
+    // A tunnel's aggregate (a VXLAN or GENEVE device over this interface)
+    // is segmented by its inner header: cut into the tunnel's packets.
+    const bool tunnel = captured.aggregate != CapturedFrame::Aggregate::none && captured.checksum_start != 0 &&
+                        captured.checksum_start != l4_offset(frame, inner);
     const bool tcp = captured.aggregate == CapturedFrame::Aggregate::tcp ||
                      (s.link_mtu != 0 && is_tcp_superframe(frame, inner, s.link_mtu));
-    if (!tunnel && captured.aggregate == CapturedFrame::Aggregate::udp)
+    if (tunnel)
+        segments = split_tunnel(frame, inner, captured.checksum_start, captured.aggregate == CapturedFrame::Aggregate::tcp,
+                                captured.segment_bytes, scratch_.data(), emit);
+    else if (captured.aggregate == CapturedFrame::Aggregate::udp)
         segments = split_udp(frame, inner, captured.segment_bytes, scratch_.data(), emit);
-    else if (!tunnel && tcp)
+    else if (tcp)
         segments = split_tcp(frame, inner, s.link_mtu, captured.segment_bytes, scratch_.data(), emit);
     if (segments > 0) {
         stats_.resegmented.add(segments - 1);
         return;
     }
     // Checksum offload leaves a partial checksum (egress; and ingress over a
-    // virtual link, which passes it on): the wire carries the real one.
-    mirror(s, c.session_index, f, frame, l4_checksum_fix(frame, inner));
+    // virtual link, which passes it on): the wire carries the real one. The
+    // kernel says where (a tunnel's inner one too); without its word, a
+    // checksum with the partial one's value is taken for one.
+    const ChecksumFix fix = captured.checksum_start != 0
+                                ? offloaded_checksum_fix(frame, inner, captured.checksum_start, captured.checksum_offset)
+                                : l4_checksum_fix(frame, inner);
+    mirror(s, c.session_index, f, frame, fix);
 }
 
 void Sender::mirror(Source& s, int session_index, const FlowKey& f, Bytes frame, ChecksumFix fix) {

@@ -11,6 +11,9 @@ demands, for each flow the test sent:
   tcp6  port 9002: a destination options header, 60000 bytes: every segment
         within the link MTU with the header, the stream whole;
   hop6  port 9003: a hop-by-hop header, one 300-byte datagram as sent;
+  vxlan port 9004: 60000 bytes of TCP through a VXLAN device (UDP 4790) over
+        the interface: every tunnel packet within the link MTU, outer IPv4
+        checksum right, the inner stream whole;
 each with a right checksum in tshark's reading, payloads as sent, in order.
 --truth (tcpdump on the source interface) shows the aggregates the kernel
 handed the captures, so that the test is known to have made some.
@@ -53,9 +56,19 @@ def parse(frame):
     return None
 
 
+def ipv4_checksum(frame):
+    """The folded sum of the outer IPv4 header: 0 when its checksum is right."""
+    ihl = (frame[14] & 0x0F) * 4
+    s = sum(struct.unpack(f"!{ihl // 2}H", frame[14:14 + ihl]))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
 def tshark_checksums(path):
     """Per frame: (protocols, udp checksum status, tcp checksum status); 1 = good."""
-    out = subprocess.run(["tshark", "-n", "-r", path, "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+    out = subprocess.run(["tshark", "-n", "-r", path, "-d", "udp.port==4790,vxlan",
+                          "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
                           "-T", "fields", "-E", "separator=;", "-e", "frame.protocols", "-e", "udp.checksum.status",
                           "-e", "tcp.checksum.status"], capture_output=True, text=True, check=True).stdout
     return [line.split(";") for line in out.splitlines()]
@@ -85,9 +98,16 @@ def main():
         print("FAIL: " + why)
         ok = False
 
-    flows = {9000: [], 9001: [], 9002: [], 9003: []}
+    flows = {9000: [], 9001: [], 9002: [], 9003: [], 9004: []}
     for (_, frame), (protocols, udp_status, tcp_status) in zip(records, shark):
         p = parse(frame)
+        if p and p[3] == 17 and p[5] == 4790:  # the tunnel: its inner frame after the VXLAN header
+            if ipv4_checksum(frame) != 0:
+                fail(f"vxlan: a bad outer IPv4 header checksum ({protocols})")
+            inner = parse(p[7][8:])
+            if inner and 9004 in (inner[4], inner[5]):
+                flows[9004].append((frame, inner, protocols, tcp_status.split(",")[-1]))
+            continue
         if not p or p[5] not in flows:
             continue
         flows[p[5]].append((frame, p, protocols, udp_status if p[3] == 17 else tcp_status))
@@ -115,28 +135,35 @@ def main():
     check_udp(9001, 6, [60], [1200] * 3 + [400], "udp6 UDP_SEGMENT with destination options")
     check_udp(9003, 6, [0], [300], "udp6 with hop-by-hop options")
 
-    data = [(f, p, protocols, status) for f, p, protocols, status in flows[9002] if p[7]]
-    syn = [p for _, p, _, _ in flows[9002] if not p[7] and p[4] != 9002]
-    biggest = max((len(f) for f, _, _, _ in data), default=0)
-    print(f"tcp6 with destination options: {len(data)} data segments, the largest frame {biggest} bytes")
-    if not data or not syn:
-        fail("tcp6: no data segments mirrored")
-    else:
+    def check_tcp(port, ext, name):
+        frames = flows[port]
+        data = [(f, p, protocols, status) for f, p, protocols, status in frames if p[7]]
+        syn = [p for _, p, _, _ in frames if not p[7] and p[4] != port]
+        biggest = max((len(f) for f, _, _, _ in data), default=0)
+        bad = sum(1 for _, _, _, status in frames if status != "1")
+        print(f"{name}: {len(data)} data segments, the largest frame {biggest} bytes; {bad} of {len(frames)} "
+              "frames with a TCP checksum tshark calls bad")
+        if bad:
+            fail(f"{name}: tshark reads bad TCP checksums")
+        if not data or not syn:
+            fail(f"{name}: no data segments mirrored")
+            return
         isn = syn[0][6]  # the SYN's sequence number
         stream = bytearray(60000)
         seen = bytearray(60000)
         for frame, p, protocols, status in data:
-            if p[2] != [60]:
-                fail(f"tcp6: a segment without its destination options header ({protocols})")
-            if status != "1":
-                fail(f"tcp6: tshark reads a bad TCP checksum ({protocols})")
+            if p[2] != ext:
+                fail(f"{name}: a segment without its extension headers {ext} ({protocols})")
             if len(frame) - 14 > a.mtu:
-                fail(f"tcp6: a {len(frame)}-byte frame is longer than the link's MTU {a.mtu} allows")
+                fail(f"{name}: a {len(frame)}-byte frame is longer than the link's MTU {a.mtu} allows")
             at = (p[6] - isn - 1) & 0xFFFFFFFF
             stream[at:at + len(p[7])] = p[7]
             seen[at:at + len(p[7])] = b"\x01" * len(p[7])
-        if bytes(stream) != pattern(9002, 60000) or seen.count(0):
-            fail("tcp6: the mirrored segments do not make the stream that was sent")
+        if bytes(stream) != pattern(port, 60000) or seen.count(0):
+            fail(f"{name}: the mirrored segments do not make the stream that was sent")
+
+    check_tcp(9002, [60], "tcp6 with destination options")
+    check_tcp(9004, [], "tcp4 through a VXLAN device")
 
     aggregates = sum(1 for _, frame in read_pcap(a.truth) if len(frame) - 14 > a.mtu)
     print(f"truth: {aggregates} frames longer than the link MTU at the source interface's capture (aggregates)")

@@ -30,27 +30,37 @@ for dev in "$A ab" "$B ba"; do
     set -- $dev
     ip netns exec "$1" ethtool -K "$2" tx on sg on tso on gso on tx-udp-segmentation on >/dev/null 2>&1 || true
 done
+# A VXLAN tunnel between A and B over ab (UDP 4790): its TCP aggregates reach
+# the capture whole, segmented by their inner header.
+ip -n "$A" link add vx0 type vxlan id 7 remote 10.81.1.2 dstport 4790 dev ab
+ip -n "$B" link add vx0 type vxlan id 7 remote 10.81.1.1 dstport 4790 dev ba
+ip -n "$A" addr add 10.181.0.1/24 dev vx0; ip -n "$B" addr add 10.181.0.2/24 dev vx0
+ip -n "$A" link set vx0 up; ip -n "$B" link set vx0 up
 
-# B takes what A sends: UDP on 9000, 9001, 9003, a TCP stream on 9002.
+# B takes what A sends: UDP on 9000, 9001, 9003, TCP streams on 9002 and 9004.
 ip netns exec "$B" "$PY" -c "
 import socket, threading
 for port in (9000, 9001, 9003):
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(('::', port))
     threading.Thread(target=lambda s=s: [s.recv(65536) for _ in iter(int, 1)], daemon=True).start()
-t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-t.bind(('::', 9002)); t.listen(1)
-c, _ = t.accept()
-while c.recv(65536): pass
+def stream(port):
+    t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind(('::', port)); t.listen(1)
+    c, _ = t.accept()
+    while c.recv(65536): pass
+streams = [threading.Thread(target=stream, args=(port,)) for port in (9002, 9004)]
+for t in streams: t.start()
+for t in streams: t.join()
 " >"$WORK/receiver.log" 2>&1 &
 PIDS+=($!)
-wait_for "receiver" sh -c "ip netns exec $B ss -tln | grep -q ':9002'"
+wait_for "receiver" sh -c "ip netns exec $B ss -tln | grep -q ':9004'"
 
 mkdir -p "$WORK/captures"
 ip netns exec "$C" "$BIN/mirrortap-collector" --listen 10.81.2.2:4789 --pcap-dir "$WORK/captures" --workers 1 \
     --allow-root >"$WORK/collector.log" 2>&1 &
 COLL=$!; PIDS+=($COLL)
 WAIT_LOG="$WORK/collector.log" wait_for "collector socket" sh -c "ip netns exec $C ss -uln | grep -q 10.81.2.2:4789"
-ip netns exec "$A" tcpdump -i ab -s 0 -B 65536 -U -w "$WORK/truth.pcap" "portrange 9000-9003 or ip6" \
+ip netns exec "$A" tcpdump -i ab -s 0 -B 65536 -U -w "$WORK/truth.pcap" "portrange 9000-9003 or ip6 or udp port 4790" \
     2>"$WORK/tcpdump.log" &
 TD=$!; PIDS+=($TD)
 wait_for "tcpdump" grep -q "listening on" "$WORK/tcpdump.log"
@@ -83,6 +93,11 @@ t6.sendall(pattern(9002, 60000))
 t6.shutdown(socket.SHUT_WR)
 t6.recv(1)
 t6.close()
+t4 = socket.create_connection(("10.181.0.2", 9004), timeout=30)
+t4.sendall(pattern(9004, 60000))
+t4.shutdown(socket.SHUT_WR)
+t4.recv(1)
+t4.close()
 EOF
 sleep 1  # the last frames: through the ring (1 ms blocks) and the collector
 kill -TERM "$SENDER"; wait "$SENDER" || { echo "FAIL: sender exited non-zero"; cat "$WORK/sender.log"; exit 1; }

@@ -257,3 +257,64 @@ TEST_CASE("segment: IPv6 extension headers stay in each segment, over a routing 
     pad_to(fragment, 14 + 40 + 8 + 8 + 100);
     CHECK(l4_offset(view(fragment), parse_inner_frame(view(fragment))) == 0);
 }
+
+TEST_CASE("segment: a tunnel's aggregate is cut into the tunnel packets the wire carried") {
+    // Outer IPv4 (id 0x0100), UDP 4790 with a zero checksum, VXLAN, then an
+    // inner TCP super-frame of 3000 bytes; the kernel segments by the inner
+    // TCP header with an MSS of 1200.
+    const Buf inner = tcp_frame(false, 3000);
+    Buf b = ethernet(0x0800);
+    const size_t outer_ip_bytes = 20 + 8 + 8 + inner.size();
+    ipv4(b, 17, {192, 0, 2, 1}, {192, 0, 2, 2}, uint16_t(outer_ip_bytes));
+    store_be16(b.data() + 14 + 4, 0x0100);
+    store_be16(b.data() + 14 + 10, 0);
+    store_be16(b.data() + 14 + 10, checksum::fold(checksum::add(b.data() + 14, 20, 0)));
+    ports(b, 50000, 4790);
+    put16(b, uint16_t(8 + 8 + inner.size()));
+    put16(b, 0);
+    put(b, {0x08, 0, 0, 0, 0, 0, 7, 0});
+    b.insert(b.end(), inner.begin(), inner.end());
+    const size_t prefix = 14 + 20 + 8 + 8;
+    const size_t inner_l4 = prefix + 14 + 20;
+    const InnerFrame outer = parse_inner_frame(view(b));
+    std::vector<Buf> packets;
+    std::vector<std::byte> scratch(2 * 65536);
+    const size_t n = split_tunnel(view(b), outer, inner_l4, true, 1200, scratch.data(),
+                                  [&](Bytes p) { packets.emplace_back(p.begin(), p.end()); });
+    REQUIRE(n == 3);
+    size_t offset = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const Bytes p = view(packets[i]);
+        const size_t chunk = i < 2 ? 1200 : 600;
+        CHECK(p.size() == prefix + 14 + 20 + 32 + chunk);
+        CHECK(load_be16(p, 14 + 2) == p.size() - 14);             // outer IP length
+        CHECK(load_be16(p, 14 + 4) == 0x0100 + i);                // outer id
+        CHECK(checksum::fold(checksum::add(p.data() + 14, 20, 0)) == 0);
+        CHECK(load_be16(p, 14 + 20 + 4) == p.size() - 14 - 20);  // outer UDP length
+        CHECK(load_be16(p, 14 + 20 + 6) == 0);                    // zero stays zero
+        const Bytes segment = p.subspan(prefix);
+        CHECK(checksums_good(segment));                            // the inner IP and TCP
+        const uint32_t seq = uint32_t(load_be16(segment, 34 + 4)) << 16 | load_be16(segment, 34 + 6);
+        CHECK(seq == 1000 + offset);
+        offset += chunk;
+    }
+    // The inner header is not where the kernel says: not split.
+    CHECK(split_tunnel(view(b), outer, inner_l4 + 4, true, 1200, scratch.data(), [](Bytes) {}) == 0);
+}
+
+TEST_CASE("segment: the checksum the kernel left to the device is completed where it says") {
+    // An inner TCP frame in a tunnel: the value check of l4_checksum_fix
+    // looks at the outer header only; the kernel's word finds the inner one.
+    for (bool v6 : {false, true}) {
+        Buf frame = with_partial_checksum(tcp_frame(v6, 100));
+        const InnerFrame in = parse_inner_frame(view(frame));
+        const size_t l4 = 14 + (v6 ? 40 : 20);
+        const ChecksumFix fix = offloaded_checksum_fix(view(frame), in, l4, 16);
+        REQUIRE(fix.field == l4 + 16);
+        store_be16(frame.data() + fix.field, fix.value);
+        CHECK(checksums_good(view(frame)));
+        Buf cut = with_partial_checksum(tcp_frame(v6, 100));
+        cut.resize(l4 + 40);
+        CHECK(offloaded_checksum_fix(view(cut), parse_inner_frame(view(cut)), l4, 16).field == 0);
+    }
+}
