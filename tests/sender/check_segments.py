@@ -14,6 +14,8 @@ demands, for each flow the test sent:
   vxlan port 9004: 60000 bytes of TCP through a VXLAN device (UDP 4790) over
         the interface: every tunnel packet within the link MTU, outer IPv4
         checksum right, the inner stream whole;
+  vxlan port 9005: UDP_SEGMENT 1000 over 3500 bytes through the same tunnel:
+        4 tunnel packets of 1000 * 3 + 500, inner IPv4 ids consecutive;
 each with a right checksum in tshark's reading, payloads as sent, in order.
 --truth (tcpdump on the source interface) shows the aggregates the kernel
 handed the captures, so that the test is known to have made some.
@@ -98,7 +100,7 @@ def main():
         print("FAIL: " + why)
         ok = False
 
-    flows = {9000: [], 9001: [], 9002: [], 9003: [], 9004: []}
+    flows = {9000: [], 9001: [], 9002: [], 9003: [], 9004: [], 9005: []}
     for (_, frame), (protocols, udp_status, tcp_status) in zip(records, shark):
         p = parse(frame)
         if p and p[3] == 17 and p[5] == 4790:  # the tunnel: its inner frame after the VXLAN header
@@ -107,6 +109,8 @@ def main():
             inner = parse(p[7][8:])
             if inner and 9004 in (inner[4], inner[5]):
                 flows[9004].append((frame, inner, protocols, tcp_status.split(",")[-1]))
+            elif inner and inner[5] == 9005:
+                flows[9005].append((frame, inner, protocols, udp_status.split(",")[-1]))
             continue
         if not p or p[5] not in flows:
             continue
@@ -134,6 +138,7 @@ def main():
     check_udp(9000, 4, [], [1000] * 5 + [500], "udp4 UDP_SEGMENT")
     check_udp(9001, 6, [60], [1200] * 3 + [400], "udp6 UDP_SEGMENT with destination options")
     check_udp(9003, 6, [0], [300], "udp6 with hop-by-hop options")
+    check_udp(9005, 4, [], [1000] * 3 + [500], "udp4 UDP_SEGMENT through a VXLAN device")
 
     def check_tcp(port, ext, name):
         frames = flows[port]

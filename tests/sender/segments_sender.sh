@@ -37,10 +37,10 @@ ip -n "$B" link add vx0 type vxlan id 7 remote 10.81.1.1 dstport 4790 dev ba
 ip -n "$A" addr add 10.181.0.1/24 dev vx0; ip -n "$B" addr add 10.181.0.2/24 dev vx0
 ip -n "$A" link set vx0 up; ip -n "$B" link set vx0 up
 
-# B takes what A sends: UDP on 9000, 9001, 9003, TCP streams on 9002 and 9004.
+# B takes what A sends: UDP on 9000, 9001, 9003, 9005, TCP streams on 9002 and 9004.
 ip netns exec "$B" "$PY" -c "
 import socket, threading
-for port in (9000, 9001, 9003):
+for port in (9000, 9001, 9003, 9005):
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(('::', port))
     threading.Thread(target=lambda s=s: [s.recv(65536) for _ in iter(int, 1)], daemon=True).start()
 def stream(port):
@@ -93,6 +93,9 @@ t6.sendall(pattern(9002, 60000))
 t6.shutdown(socket.SHUT_WR)
 t6.recv(1)
 t6.close()
+ut = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+ut.setsockopt(socket.SOL_UDP, UDP_SEGMENT, 1000)
+ut.sendto(pattern(9005, 3500), ("10.181.0.2", 9005))
 t4 = socket.create_connection(("10.181.0.2", 9004), timeout=30)
 t4.sendall(pattern(9004, 60000))
 t4.shutdown(socket.SHUT_WR)
