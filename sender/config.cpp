@@ -1,6 +1,7 @@
 #include "sender/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -46,6 +47,16 @@ Result<Mapping> split_mapping(std::string_view text, std::string_view example) {
 }  // namespace
 
 Result<AwsInterfaceName> parse_aws_interface(std::string_view text) {
+    // An ENI alone: its interface here is found through IMDSv2 (eni.hpp).
+    if (text.find('=') == std::string_view::npos) {
+        const std::string_view id = trim(text);
+        const std::string_view digits = id.substr(std::min<size_t>(4, id.size()));
+        const bool hex = std::all_of(digits.begin(), digits.end(), [](char c) { return std::isxdigit(uint8_t(c)); });
+        if (!id.starts_with("eni-") || !hex || (digits.size() != 8 && digits.size() != 17))
+            return fail("expected ENI or ENI=IFACE such as eni-0a1b2c3d4e5f67890 or eni-0a1b2c3d4e5f67890=eth0, got " +
+                        quote(text));
+        return AwsInterfaceName{std::string(id), ""};
+    }
     auto m = split_mapping(text, "eni-0a1b2c3d4e5f67890=eth0");
     if (!m) return fail(std::move(m).error());
     auto name = parse_interface_name(m->value);

@@ -53,7 +53,7 @@ inline constexpr EndpointRules kTargetRules{.allow_names = true, .default_port =
 // and its interface name, or a target (tmt-...) and where to send.
 struct AwsInterfaceName {
     std::string id;         // NetworkInterfaceId
-    std::string interface;  // its name here
+    std::string interface;  // its name here; empty: found through IMDSv2 when run (eni.hpp)
     bool operator==(const AwsInterfaceName&) const = default;
 };
 struct AwsTargetAddress {
@@ -82,7 +82,7 @@ struct SenderConfig {
     RateLimit max_rate;
     std::optional<Endpoint> metrics_listen;     // absent = off
     uint32_t batch_size = 64;                   // datagrams per sendmmsg
-    uint64_t capture_buffer_bytes = 64ull << 20;  // libpcap ring per interface
+    uint64_t capture_buffer_bytes = 64ull << 20;  // capture ring per interface, both directions
     uint64_t send_buffer_bytes = 4ull << 20;      // SO_SNDBUF
     uint32_t resolve_interval_seconds = 30;
     // A target unreachable this long (ICMP unreachable, no ARP/ND answer, no

@@ -16,6 +16,7 @@
 #include "sender/capture.hpp"
 #include "sender/cli.hpp"
 #include "sender/config.hpp"
+#include "sender/eni.hpp"
 #include "sender/explain.hpp"
 #include "sender/exporter.hpp"
 #include "sender/sender.hpp"
@@ -53,6 +54,7 @@ void add_imported_sessions(Loaded& out) {
             others.push_back(printable(id) + " (" + printable(s.network_interface_id) + ")");
             continue;
         }
+        if (iface->interface.empty()) continue;  // an ENI IMDSv2 could not place: its error is out already
         auto target = std::find_if(c.aws_targets.begin(), c.aws_targets.end(),
                                    [&](const AwsTargetAddress& m) { return m.id == s.target_id; });
         if (target == c.aws_targets.end()) {
@@ -112,6 +114,8 @@ Loaded load(const Options& o, bool for_run) {
     }
     out.aws.finish(out.errors);
     out.imported = out.aws.filters;
+    if (auto resolved = resolve_eni_interfaces(c.aws_interfaces); !resolved)
+        out.errors.push_back("mirrortap-sender: " + resolved.error());
     add_imported_sessions(out);
 
     if (o.vni) {

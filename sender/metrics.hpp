@@ -15,12 +15,12 @@ using T = prometheus::MetricType;
 inline constexpr Def build_info{"mirrortap_sender_build_info", T::Gauge,
     "Always 1; the version label says which build runs."};
 inline constexpr Def captured_packets{"mirrortap_sender_captured_packets_total", T::Counter,
-    "Frames read from libpcap, by interface. Each ends filtered, dropped or mirrored."};
+    "Frames read from the capture ring, by interface. Each ends filtered, dropped or mirrored."};
 inline constexpr Def captured_bytes{"mirrortap_sender_captured_bytes_total", T::Counter,
-    "Bytes of the frames read from libpcap (their length on the wire), by interface."};
+    "Bytes of the frames read from the capture ring (their length on the wire), by interface."};
 inline constexpr Def pcap_dropped{"mirrortap_sender_pcap_dropped_packets_total", T::Counter,
-    "Frames libpcap reports lost before the sender saw them: reason kernel (ps_drop, capture "
-    "ring full) or interface (ps_ifdrop)."};
+    "Frames lost before the sender saw them: reason kernel (the capture ring was full) or "
+    "interface (the interface's rx_dropped and rx_missed_errors)."};
 inline constexpr Def mirrored_packets{"mirrortap_sender_mirrored_packets_total", T::Counter,
     "Frames sent to the target, by the session that took them."};
 inline constexpr Def mirrored_bytes{"mirrortap_sender_mirrored_bytes_total", T::Counter,

@@ -89,7 +89,7 @@ struct Sender::Source {
     // there is no copy (out of descriptors). Asio's own refusal of the copy
     // is an exception.
     static Result<std::shared_ptr<Source>> open(Sender* o, std::unique_ptr<Capture> c, boost::asio::io_context& io) {
-        const int copy = ::dup(c->selectable_fd());
+        const int copy = ::dup(c->fd());
         if (copy < 0) {
             const std::error_code error(errno, std::generic_category());
             return fail(c->name() + ": dup: " + error.message());
@@ -122,7 +122,7 @@ struct Sender::Staged {
         std::shared_ptr<Source> opened;          // or new: opened and filtered, not armed yet
         uint64_t bit = 0;
     };
-    std::vector<Interface> interfaces;  // in capture_interfaces() order, two directions each
+    std::vector<Interface> interfaces;  // in capture_interfaces() order
 };
 
 Sender::Sender(boost::asio::io_context& io, SenderStats& stats)
@@ -130,9 +130,9 @@ Sender::Sender(boost::asio::io_context& io, SenderStats& stats)
 
 Sender::~Sender() { stop(); }
 
-std::shared_ptr<Sender::Source> Sender::running_source(const std::string& interface, Direction direction) const {
+std::shared_ptr<Sender::Source> Sender::running_source(const std::string& interface) const {
     for (const auto& s : sources_)
-        if (s->capture->name() == interface && s->capture->direction() == direction) return s;
+        if (s->capture->name() == interface) return s;
     return nullptr;
 }
 
@@ -145,7 +145,7 @@ const Sender::Target* Sender::running_target(const Endpoint& e) const {
 std::string Sender::interface_names() const {
     std::string names;
     for (auto& s : sources_)
-        if (s->capture->direction() == Direction::ingress) names += (names.empty() ? "" : ",") + s->capture->name();
+        names += (names.empty() ? "" : ",") + s->capture->name();
     return names;
 }
 
@@ -180,16 +180,15 @@ Result<Sender::Staged> Sender::stage(RunConfig run, std::vector<sockaddr_storage
         plan.tx = std::move(*tx);
         plan.tx->set_target(addresses[i]);
     }
-    // Two captures per interface, one per direction: the kernel says which
-    // way a frame went. Each gets half the ring the setting asks for.
-    const CaptureOptions options{c.capture_buffer_bytes / 2, 65535};
+    // One ring per interface for both directions: the interface's order is
+    // the ring's (capture.hpp); the kernel says which way each frame went.
+    const CaptureOptions options{c.capture_buffer_bytes, 65535};
     const std::vector<std::string> names = capture_interfaces(c);
-    for (size_t index = 0; index < names.size(); ++index)
-    for (const Direction direction : {Direction::ingress, Direction::egress}) {
+    for (size_t index = 0; index < names.size(); ++index) {
         const std::string& name = names[index];
         Staged::Interface& i = staged.interfaces.emplace_back();
         i.bit = uint64_t(1) << index;
-        if ((i.running = running_source(name, direction))) {
+        if ((i.running = running_source(name))) {
             // Its ring keeps what it holds; only the filter may change (a new target).
             if (i.running->capture->filter() != bpf) {
                 auto filter = i.running->capture->compile(bpf);
@@ -198,7 +197,7 @@ Result<Sender::Staged> Sender::stage(RunConfig run, std::vector<sockaddr_storage
             }
             continue;
         }
-        auto capture = Capture::open(name, direction, options);
+        auto capture = Capture::open(name, options);
         if (!capture) return fail(std::move(capture).error());
         if (auto filtered = (*capture)->set_filter(bpf); !filtered) return fail(std::move(filtered).error());
         try {
@@ -397,25 +396,11 @@ void Sender::arm(const std::shared_ptr<Source>& s) {
                      });
 }
 
-void Sender::on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
-    auto* s = reinterpret_cast<Source*>(user);
-    s->owner->handle_frame(*s, h, bytes);
-}
-
 uint64_t Sender::drain(Source& s) {
     now_ns_ = monotonic_ns();
-    uint64_t frames = 0;
-    // Bounded: each call empties what the ring holds now; under a flood the
-    // other interfaces and the timers get their turn after 64 rounds.
-    for (int round = 0; round < 64; ++round) {
-        const int n = pcap_dispatch(s.capture->handle(), -1, &Sender::on_frame, reinterpret_cast<u_char*>(&s));
-        if (n == PCAP_ERROR) {
-            log(s.capture->name() + ": " + pcap_geterr(s.capture->handle()));
-            break;
-        }
-        if (n <= 0) break;
-        frames += uint64_t(n);
-    }
+    // Bounded: one ring's worth of blocks; under a flood the other
+    // interfaces and the timers get their turn after it.
+    const uint64_t frames = s.capture->drain([&](const CapturedFrame& f) { handle_frame(s, f); });
     // The ring is empty: send what this wake-up gathered.
     for (Target& t : targets_) t.tx->flush();
     return frames;
@@ -423,17 +408,17 @@ uint64_t Sender::drain(Source& s) {
 
 // The hot path: no allocation, lock, log line or system call per frame
 // (sendmmsg runs once per batch in Transmitter::flush).
-void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) {
+void Sender::handle_frame(Source& s, const CapturedFrame& captured) {
     InterfaceStats* is = s.capture->stats();
     is->captured_packets.add();
-    is->captured_bytes.add(h->len);
-    if (h->caplen < kEthernetHeaderBytes) {
+    is->captured_bytes.add(captured.wire_bytes);
+    if (captured.frame.size() < kEthernetHeaderBytes) {
         stats_.filtered[size_t(FilteredVerdict::non_ip)].add();
         return;
     }
-    const Bytes frame{reinterpret_cast<const std::byte*>(bytes), h->caplen};
+    const Bytes frame = captured.frame;
     const InnerFrame inner = parse_inner_frame(frame);
-    const Direction dir = s.capture->direction();
+    const Direction dir = captured.direction;
 
     // The BPF filter already keeps our VXLAN (and ICMP errors quoting it)
     // out; this catches the moment between a new target and the new filter.
@@ -465,19 +450,36 @@ void Sender::handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes) 
         return;
     }
     // What the wire carried: a TSO/GSO/GRO super-frame leaves as the
-    // segments the link would have had, each mirrored as one packet.
-    if (s.link_mtu != 0 && is_tcp_superframe(frame, inner, s.link_mtu)) {
-        const size_t segments = split_tcp(frame, inner, s.link_mtu, scratch_.data(), [&](Bytes segment) {
-            mirror(s, c.session_index, f, segment, ChecksumFix{});
-        });
-        if (segments > 0) {
-            stats_.resegmented.add(segments - 1);
-            return;
-        }
+    // segments the link would have had, each mirrored as one packet; by the
+    // kernel's segment size when it gave one, else by the link's MTU. A UDP
+    // GSO/GRO aggregate leaves as its datagrams.
+    const auto emit = [&](Bytes segment) { mirror(s, c.session_index, f, segment, ChecksumFix{}); };
+    size_t segments = 0;
+    // A tunnel's aggregate (a VXLAN or GENEVE device over this interface)
+    // is segmented by its inner header: cut into the tunnel's packets.
+    const bool tunnel = captured.aggregate != CapturedFrame::Aggregate::none && captured.checksum_start != 0 &&
+                        captured.checksum_start != l4_offset(frame, inner);
+    const bool tcp = captured.aggregate == CapturedFrame::Aggregate::tcp ||
+                     (s.link_mtu != 0 && is_tcp_superframe(frame, inner, s.link_mtu));
+    if (tunnel)
+        segments = split_tunnel(frame, inner, captured.checksum_start, captured.aggregate == CapturedFrame::Aggregate::tcp,
+                                captured.segment_bytes, scratch_.data(), emit);
+    else if (captured.aggregate == CapturedFrame::Aggregate::udp)
+        segments = split_udp(frame, inner, captured.segment_bytes, scratch_.data(), emit);
+    else if (tcp)
+        segments = split_tcp(frame, inner, s.link_mtu, captured.segment_bytes, scratch_.data(), emit);
+    if (segments > 0) {
+        stats_.resegmented.add(segments - 1);
+        return;
     }
     // Checksum offload leaves a partial checksum (egress; and ingress over a
-    // virtual link, which passes it on): the wire carries the real one.
-    mirror(s, c.session_index, f, frame, l4_checksum_fix(frame, inner));
+    // virtual link, which passes it on): the wire carries the real one. The
+    // kernel says where (a tunnel's inner one too); without its word, a
+    // checksum with the partial one's value is taken for one.
+    const ChecksumFix fix = captured.checksum_start != 0
+                                ? offloaded_checksum_fix(frame, inner, captured.checksum_start, captured.checksum_offset)
+                                : l4_checksum_fix(frame, inner);
+    mirror(s, c.session_index, f, frame, fix);
 }
 
 void Sender::mirror(Source& s, int session_index, const FlowKey& f, Bytes frame, ChecksumFix fix) {

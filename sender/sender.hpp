@@ -87,12 +87,11 @@ private:
     const Target* running_target(const Endpoint& e) const;
     // Swaps the staged objects in; cannot fail.
     void commit(Staged& staged);
-    std::shared_ptr<Source> running_source(const std::string& interface, Direction direction) const;
+    std::shared_ptr<Source> running_source(const std::string& interface) const;
     std::string interface_names() const;  // "eth0,eth1", each once
     void arm(const std::shared_ptr<Source>& s);
     uint64_t drain(Source& s);  // returns the frames read
-    static void on_frame(u_char* user, const pcap_pkthdr* h, const u_char* bytes);
-    void handle_frame(Source& s, const pcap_pkthdr* h, const u_char* bytes);
+    void handle_frame(Source& s, const CapturedFrame& frame);
     // Sends one frame (or one segment of a super-frame) of a session that
     // took it, writing `fix` (a completed checksum) into the copy.
     void mirror(Source& s, int session_index, const FlowKey& f, Bytes frame, ChecksumFix fix);

@@ -51,8 +51,8 @@ struct InterfaceStats {
     std::string name;
     Count captured_packets;
     Count captured_bytes;   // bytes on the wire (pcap's len)
-    Count pcap_dropped;     // ps_drop: the capture ring was full
-    Count pcap_ifdropped;   // ps_ifdrop: dropped by the interface or driver
+    Count pcap_dropped;     // the capture ring was full (PACKET_STATISTICS tp_drops)
+    Count pcap_ifdropped;   // dropped by the interface or driver (rx_dropped, rx_missed_errors)
 };
 
 struct RuleStats {

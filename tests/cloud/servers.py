@@ -304,10 +304,14 @@ class Imds(StandIn):
     carry X-aws-ec2-metadata-token-ttl-seconds), required on every GET (401
     without it or with one it no longer knows). Role credentials carry a new
     AccessKeyId each time they are served, valid for `lifetime` seconds.
-    `token_uses`: how many GETs a token serves before it is forgotten."""
+    `token_uses`: how many GETs a token serves before it is forgotten.
+    `interfaces`: the instance's network interfaces, {MAC: ENI id}, listed
+    under meta-data/network/interfaces/macs/ as EC2 lists them."""
 
-    def __init__(self, lifetime=6 * 3600, token_uses=None, role="mirrortap-test-role", lifecycle_state="InService"):
+    def __init__(self, lifetime=6 * 3600, token_uses=None, role="mirrortap-test-role", lifecycle_state="InService",
+                 interfaces=None):
         self.lifetime = lifetime
+        self.interfaces = interfaces or {}
         # What meta-data/autoscaling/target-lifecycle-state says; None: 404, as outside a group.
         self.lifecycle_state = lifecycle_state
         self.token_uses = token_uses
@@ -344,8 +348,12 @@ class Imds(StandIn):
         }
         if self.lifecycle_state is not None:
             items["/latest/meta-data/autoscaling/target-lifecycle-state"] = self.lifecycle_state.encode()
-        if path in items:
-            return 200, [("Content-Type", "text/plain")], items[path]
+        if self.interfaces:
+            items["/latest/meta-data/network/interfaces/macs/"] = "\n".join(m + "/" for m in self.interfaces).encode()
+            for mac, eni in self.interfaces.items():
+                items[f"/latest/meta-data/network/interfaces/macs/{mac}/interface-id"] = eni.encode()
+        if urllib.parse.unquote(path) in items:  # a MAC's colons may come percent-encoded
+            return 200, [("Content-Type", "text/plain")], items[urllib.parse.unquote(path)]
         if path == f"/latest/meta-data/iam/security-credentials/{self.role}":
             self.credentials_served += 1
             now = time.time()

@@ -32,14 +32,8 @@ for ns in "$A" "$B" "$C"; do
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     ip -n "$ns" link set lo up
 done
-ip -n "$A" link add ab type veth peer name ba netns "$B"
-ip -n "$A" link add ac type veth peer name ca netns "$C"
-ip -n "$A" addr add 10.79.1.1/24 dev ab
-ip -n "$B" addr add 10.79.1.2/24 dev ba
-ip -n "$A" addr add 10.79.2.1/24 dev ac
-ip -n "$C" addr add 10.79.2.2/24 dev ca
-for l in "$A ab" "$A ac" "$B ba" "$C ca"; do set -- $l; ip -n "$1" link set "$2" up; done
-# An interface that exists but carries no Ethernet: libpcap opens it, the sender refuses it.
+netns_link_hosts 79
+# An interface that exists but carries no Ethernet: a packet socket opens it, the sender refuses it.
 ip -n "$A" tuntap add mode tun name mttun0
 ip -n "$A" link set mttun0 up
 

@@ -274,24 +274,3 @@ TEST_CASE("explain: each frame of a pcap file is shown with its session and rule
     CHECK_FALSE(explain_pcap("/nonexistent.pcap", engine, o, out));
 }
 
-TEST_CASE("capture: the ingress capture refuses unicast frames for another MAC, the kernel's PACKET_OTHERHOST") {
-    const std::string mac = "02:00:00:00:00:01";
-    const std::string in = with_direction_filter("ip", Direction::ingress, mac);
-    const std::string out = with_direction_filter("ip", Direction::egress, mac);
-    INFO(in);
-    auto to = [](std::initializer_list<uint8_t> dst) {
-        Buf b = ip4_frame(17, {10, 0, 0, 1}, {10, 0, 0, 2}, 5, 6);
-        std::copy(dst.begin(), dst.end(), reinterpret_cast<uint8_t*>(b.data()));
-        return b;
-    };
-    CHECK(bpf_passes(in, to({0x02, 0, 0, 0, 0, 0x01})));              // ours: PACKET_HOST
-    CHECK(bpf_passes(in, to({0xff, 0xff, 0xff, 0xff, 0xff, 0xff})));  // PACKET_BROADCAST
-    CHECK(bpf_passes(in, to({0x01, 0x00, 0x5e, 0, 0, 0x01})));        // PACKET_MULTICAST
-    CHECK_FALSE(bpf_passes(in, to({0x02, 0, 0, 0, 0, 0x02})));        // PACKET_OTHERHOST
-    // Egress is what the kernel sent: whatever the MACs say.
-    CHECK(bpf_passes(out, to({0x02, 0, 0, 0, 0, 0x02})));
-    // The expression still decides: not IP is refused either way.
-    CHECK_FALSE(bpf_passes(in, ethernet(0x0806)));
-    // An interface without a MAC (no other hosts to tell apart): the expression alone.
-    CHECK(with_direction_filter("ip", Direction::ingress, "") == "ip");
-}
