@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "find/store.hpp"
 #include "support/flow_index_format.hpp"
 #include "support/json.hpp"
 
@@ -160,7 +161,8 @@ Result<FlowIndex> parse_flow_index(std::string_view text) {
 }
 
 Result<FlowIndex> read_flow_index(std::string_view gz, uint64_t pcap_bytes) {
-    auto text = gunzip(gz);
+    // The cap holds while inflating: a bomb stops at it, not after.
+    auto text = gunzip(gz, kMaxIndexTextBytes);
     if (!text) return fail(std::move(text).error());
     auto index = parse_flow_index(*text);
     if (!index) return index;

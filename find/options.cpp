@@ -32,6 +32,10 @@ SettingsTable<FindArgs> make_table() {
          .help = "live: follow the files being written in each DIR across rotations\nuntil Ctrl-C, flushed "
                  "batch by batch\n(mirrortap-find --follow --session web 'port 443' | wireshark -k -i -)",
          .value = bool_value<A>(field<&A::follow>)},
+        {.key = "partial_ok", .flag = "--partial-ok", .switch_value = "true", .group = kOutput,
+         .help = "exit 0 even when something selected could not be read whole\n(a failed or short read, a "
+                 "corrupt or truncated file, an unusable index);\nit is still reported",
+         .value = bool_value<A>(field<&A::partial_ok>)},
         {.key = "s3_endpoint", .flag = "--s3-endpoint", .value_name = "URL", .group = kStore,
          .help = "an S3-compatible store (also AWS_ENDPOINT_URL_S3)", .value = text_value<A>(field<&A::endpoint>)},
         {.key = "region", .flag = "--region", .value_name = "REGION", .default_text = "us-east-1", .group = kStore,

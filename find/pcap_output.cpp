@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "find/store.hpp"
+
 namespace mirrortap::find {
 
 namespace {
@@ -11,7 +13,7 @@ struct FileHeader {
     uint16_t major = 2, minor = 4;
     int32_t thiszone = 0;
     uint32_t sigfigs = 0;
-    uint32_t snaplen = 262144;
+    uint32_t snaplen = kMaxRecordBytes;  // every record written is at most this long (the readers refuse longer)
     uint32_t linktype = 1;  // Ethernet
 };
 struct RecordHeader {
