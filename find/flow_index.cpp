@@ -93,7 +93,7 @@ bool read_member(LineFields& l, std::string_view name, const FlatValue& v) {
     if (name == key::session) return as_text(v, f.session);
     if (name == key::collector) return as_text(v, f.collector);
     if (name == key::file) return as_text(v, f.file);
-    if (name == key::vni) return true;
+    if (name == key::vni) return as_small(v, f.vni, 0xFFFFFF);
     if (name == key::file_first_ns) return as_u64(v, f.first_ns);
     if (name == key::file_last_ns) return as_u64(v, f.last_ns);
     if (name == key::file_packets) return as_u64(v, f.packets);

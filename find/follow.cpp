@@ -36,13 +36,17 @@ struct Batched {
     uint64_t ts_ns;
     uint32_t len;
     std::string data;
+    const Origin* origin;  // the follower's: lives as long as the followers
 };
 
 // One session of one directory: the file it reads and how far.
 class Follower {
 public:
     Follower(std::string dir, std::string session, std::FILE* log, bool from_current)
-        : dir_(std::move(dir)), session_(std::move(session)), log_(log), from_current_(from_current) {}
+        : dir_(std::move(dir)), session_(std::move(session)), log_(log), from_current_(from_current) {
+        origin_.session = session_;
+        origin_.collector = dir_;  // no index is read here: the directory stands for its collector
+    }
     ~Follower() {
         close_file();
         if (dir_fd_ >= 0) ::close(dir_fd_);
@@ -204,7 +208,7 @@ private:
             const pcap_pkthdr hdr{{time_t(h[0]), suseconds_t(h[1])}, h[2], h[3]};
             if (filter.matches(hdr, data))
                 batch.push_back({uint64_t(h[0]) * 1'000'000'000ull + uint64_t(h[1]) * ns_per_unit_, h[3],
-                                 std::string(reinterpret_cast<const char*>(data), h[2])});
+                                 std::string(reinterpret_cast<const char*>(data), h[2]), &origin_});
             pos += 16 + h[2];
         }
         pending_.erase(0, pos);
@@ -216,6 +220,7 @@ private:
     }
 
     std::string dir_, session_;
+    Origin origin_;
     std::FILE* log_;
     bool from_current_;
     bool said_waiting_ = false;
@@ -275,7 +280,8 @@ int run_follow(const FollowOptions& options, const CompiledFilter& filter, PcapO
         // Sessions and collectors side by side: one batch, in time order.
         std::stable_sort(batch.begin(), batch.end(), [](const Batched& a, const Batched& b) { return a.ts_ns < b.ts_ns; });
         for (const auto& p : batch) {
-            if (!out.write({p.ts_ns, uint32_t(p.data.size()), p.len, reinterpret_cast<const uint8_t*>(p.data.data())}))
+            if (!out.write({p.ts_ns, uint32_t(p.data.size()), p.len, reinterpret_cast<const uint8_t*>(p.data.data()),
+                            p.origin}))
                 return 0;  // the reader went away (EPIPE): done
         }
         if (!batch.empty() && !out.flush()) return 0;

@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
         follow.sessions = a.sessions;
         if (a.since || a.until) return usage_error("--follow takes no --since or --until");
         PcapOutput out;
-        if (auto opened = out.open(a.write); !opened) {
+        if (auto opened = out.open(a.write, a.format); !opened) {
             std::fprintf(stderr, "mirrortap-find: %s\n", opened.error().c_str());
             return 1;
         }
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
         }
     }
     PcapOutput out;
-    if (auto opened = out.open(a.write); !opened) {
+    if (auto opened = out.open(a.write, a.format); !opened) {
         std::fprintf(stderr, "mirrortap-find: %s\n", opened.error().c_str());
         return 1;
     }

@@ -28,6 +28,11 @@ SettingsTable<FindArgs> make_table() {
          .value = parsed_value<A>(field<&A::until>, parse_time_arg)},
         {.key = "write", .flag = "-w,--write", .value_name = "FILE", .group = kOutput,
          .help = "write the pcap to FILE instead of standard output", .value = text_value<A>(field<&A::write>)},
+        {.key = "format", .flag = "-F,--format", .value_name = "pcap|pcapng", .default_text = "pcap",
+         .group = kOutput,
+         .help = "pcapng: one interface per session and collector (session@collector,\nthe VNI in its "
+                 "description), nanosecond timestamps, as tshark -F",
+         .value = parsed_value<A>(field<&A::format>, parse_output_format)},
         {.key = "follow", .flag = "--follow", .switch_value = "true", .group = kOutput,
          .help = "live: follow the files being written in each DIR across rotations\nuntil Ctrl-C, flushed "
                  "batch by batch\n(mirrortap-find --follow --session web 'port 443' | wireshark -k -i -)",

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "find/pcap_output.hpp"
 #include "support/parse.hpp"
 #include "support/settings.hpp"
 
@@ -20,6 +21,7 @@ struct FindArgs {
     std::vector<std::string> sessions;   // empty: every session
     std::optional<TimeArg> since, until;
     std::string write;                   // "" = standard output
+    OutputFormat format = OutputFormat::pcap;
     bool follow = false;
     bool partial_ok = false;             // what could not be read is a warning, not exit 1
     std::string endpoint;                // an S3-compatible store; "" = AWS_ENDPOINT_URL_S3 or AWS
@@ -29,7 +31,7 @@ struct FindArgs {
 
 inline constexpr std::string_view kFindSynopsis =
     "[--from DIR|s3://BUCKET/PREFIX]... [--session NAME]... [--since TIME] [--until TIME] [-w FILE] "
-    "[--follow] [BPF EXPRESSION]";
+    "[-F pcap|pcapng] [--follow] [--partial-ok] [BPF EXPRESSION]";
 inline constexpr std::string_view kFindDescription =
     "The packets of the collectors' captures that match a libpcap expression (as tcpdump takes it, "
     "applied to the inner frames), from every source and file, merged by timestamp into one pcap "

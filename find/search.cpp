@@ -72,6 +72,7 @@ struct ReadPlan {
     // From the index: every record lies in [first_ns, last_ns]; one that
     // does not was not found where the index points (a misaligned index).
     uint64_t index_first_ns = 0, index_last_ns = ~0ull;
+    Origin origin;  // the pcapng interface of its packets
     uint64_t bytes() const {
         uint64_t n = 0;
         for (const auto& r : ranges) n += r.end - r.first;
@@ -120,6 +121,7 @@ public:
                                "records");
             if (!have(16 + h[2])) return false;
             p.ts_ns = ts_ns;
+            p.origin = &plan_.origin;
             p.caplen = h[2];
             p.len = h[3];
             p.data = reinterpret_cast<const uint8_t*>(buffer_.data() + pos_ + 16);
@@ -216,6 +218,8 @@ std::optional<ReadPlan> plan_file(const Store& store, const CaptureFile& f, cons
                                   const Selection& sel, StoreTally& tally, Shortfalls& shortfalls, std::FILE* log) {
     ReadPlan plan;
     plan.file = f;
+    plan.origin.session = f.session;
+    plan.origin.collector = f.collector;
     const auto whole = [&](const std::string& why, bool shortfall) {
         if (shortfall) shortfalls.report(f.where, why + ": reading the whole pcap");
         else std::fprintf(log, "mirrortap-find: %s: %s: reading the whole pcap\n", printable(f.where).c_str(), why.c_str());
@@ -244,6 +248,8 @@ std::optional<ReadPlan> plan_file(const Store& store, const CaptureFile& f, cons
     if (index->flows.empty()) return std::nullopt;
     if (index->file.last_ns < sel.since_ns || index->file.first_ns > sel.until_ns) return std::nullopt;
     if (!index->file.index_complete) return whole("flow index incomplete (its flow cap was reached)", false);
+    if (plan.origin.collector.empty()) plan.origin.collector = index->file.collector;
+    plan.origin.vni = index->file.vni;
     plan.index_first_ns = index->file.first_ns;
     plan.index_last_ns = index->file.last_ns;
     // The file header first (snaplen, timestamp unit); merged into the first range when that is near.
@@ -315,6 +321,24 @@ bool list_selection(std::vector<std::unique_ptr<Store>>& stores, const Selection
     return true;
 }
 
+// A file read without its index (the one being written, one whose index
+// is missing or unusable) takes the collector id and VNI another index of its
+// session in the same store gave; else the collector is the store itself.
+void name_origins(const std::vector<std::unique_ptr<Store>>& stores, std::vector<ReadPlan>& plans) {
+    std::map<std::pair<size_t, std::string>, Origin> known;
+    for (const auto& p : plans)
+        if (!p.origin.collector.empty() && p.origin.vni) known.try_emplace({p.file.store, p.origin.session}, p.origin);
+    for (auto& p : plans) {
+        const auto it = known.find({p.file.store, p.origin.session});
+        if (it == known.end()) {
+            if (p.origin.collector.empty()) p.origin.collector = stores[p.file.store]->describe();
+            continue;
+        }
+        if (p.origin.collector.empty()) p.origin.collector = it->second.collector;
+        if (!p.origin.vni && p.origin.collector == it->second.collector) p.origin.vni = it->second.vni;
+    }
+}
+
 // What to read of each file, in the order of each plan's earliest packet.
 // Indexes are fetched a batch at a time (a store may fetch a batch side by
 // side), each planned and dropped before the next batch: memory stays bounded.
@@ -347,6 +371,7 @@ std::vector<ReadPlan> plan_reads(std::vector<std::unique_ptr<Store>>& stores, co
             }
         }
     }
+    name_origins(stores, plans);
     std::stable_sort(plans.begin(), plans.end(), [](const ReadPlan& a, const ReadPlan& b) { return a.lower_ns < b.lower_ns; });
     return plans;
 }

@@ -110,7 +110,8 @@ class Fleet:
     first and the reverse to the second; finished files indexed beside them."""
 
     def __init__(self, rounds=30, rotate="16K", pad=0, min_files=2):
-        self.collectors = [Collector("--rotate-size", rotate, config=SESSIONS_CONFIG) for _ in range(2)]
+        self.collectors = [Collector("--rotate-size", rotate, "--collector-id", f"collector-{i}", config=SESSIONS_CONFIG)
+                           for i in range(2)]
         self.marks = []
         sent = [0, 0]
         for rnd in range(rounds):
@@ -781,6 +782,54 @@ def forbidden_and_short_objects_exit_non_zero():
         check_refused_env(store.find_args() + ["-w", os.path.join(root, "o.pcap")], "AccessDenied", lying_store_env())
     with LyingStore(objects, short_by=100) as store:
         check_refused_env(store.find_args() + ["-w", os.path.join(root, "o.pcap")], " bytes, got ", lying_store_env())
+
+
+
+# ---- pcapng: where each packet came from -------------------------------------------
+
+def index_origin(pcap_dir, session):
+    """(collector, vni) as the index of a finished file of the session says."""
+    with gzip.open(session_files(pcap_dir, session)[0] + ".flows.json.gz", "rt") as f:
+        line = json.loads(f.readline())
+    return line["collector"], line["vni"]
+
+
+def pcapng_output_names_each_packets_interface():
+    """-F pcapng: tshark reads it back with one interface per session and collector (session@collector,
+    the VNI in its description) on each packet; packets, order and nanosecond times equal the classic output."""
+    with Fleet() as fleet:
+        sources = ["--from", fleet.dirs[0], "--from", fleet.dirs[1]]
+        classic, ng, back = (os.path.join(fleet.tmp, n) for n in ("classic.pcap", "out.pcapng", "back.pcap"))
+        run_find(*sources, "-w", classic, "not port 5432")
+        run_find(*sources, "-F", "pcapng", "-w", ng, "not port 5432")
+        with open(ng, "rb") as f:
+            assert struct.unpack("<I", f.read(4))[0] == 0x0A0D0D0A  # a section header block first
+        subprocess.run(["editcap", "-F", "nsecpcap", ng, back], check=True, timeout=60)
+        want = pcap_records(classic)
+        assert len(want) > 100 and pcap_records(back) == want, "pcapng holds other packets than the classic pcap"
+        t = subprocess.run(["tshark", "-r", ng, "-T", "fields", "-E", "separator=|", "-e", "frame.interface_name",
+                            "-e", "frame.interface_description"], capture_output=True, text=True, timeout=60)
+        assert t.returncode == 0, t.stderr
+        shown = [tuple(ln.split("|")) for ln in t.stdout.splitlines()]
+        assert len(shown) == len(want)
+        # Each packet's interface: the session and collector whose files hold it.
+        origin_of = {}
+        for d in fleet.dirs:
+            for session in ("web", "db"):
+                collector, vni = index_origin(d, session)
+                part = os.path.join(fleet.tmp, "part.pcap")
+                run_find("--from", d, "--session", session, "-w", part, "not port 5432")
+                for rec in pcap_records(part):
+                    origin_of[rec] = (f"{session}@{collector}", vni)
+        for rec, (name, description) in zip(want, shown):
+            expected_name, vni = origin_of[rec]
+            assert name == expected_name, f"{name} != {expected_name}"
+            assert description.endswith(f"VNI {vni}" if vni is not None else "VNI unknown"), description
+        assert len({name for name, _ in shown}) == 4, set(shown)  # 2 sessions x 2 collectors
+        # Standard output too, as tshark -r - reads it.
+        p = subprocess.run(f"{FIND} {' '.join(sources)} -F pcapng 'not port 5432' | tshark -r - -T fields "
+                           f"-e frame.interface_name", shell=True, capture_output=True, text=True, timeout=60)
+        assert [ln for ln in p.stdout.splitlines()] == [n for n, _ in shown], p.stderr
 
 
 if __name__ == "__main__":
