@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "find/store.hpp"
 #include "support/flow_index_format.hpp"
 #include "support/json.hpp"
 
@@ -92,7 +93,7 @@ bool read_member(LineFields& l, std::string_view name, const FlatValue& v) {
     if (name == key::session) return as_text(v, f.session);
     if (name == key::collector) return as_text(v, f.collector);
     if (name == key::file) return as_text(v, f.file);
-    if (name == key::vni) return true;
+    if (name == key::vni) return as_small(v, f.vni, 0xFFFFFF);
     if (name == key::file_first_ns) return as_u64(v, f.first_ns);
     if (name == key::file_last_ns) return as_u64(v, f.last_ns);
     if (name == key::file_packets) return as_u64(v, f.packets);
@@ -160,7 +161,8 @@ Result<FlowIndex> parse_flow_index(std::string_view text) {
 }
 
 Result<FlowIndex> read_flow_index(std::string_view gz, uint64_t pcap_bytes) {
-    auto text = gunzip(gz);
+    // The cap holds while inflating: a bomb stops at it, not after.
+    auto text = gunzip(gz, kMaxIndexTextBytes);
     if (!text) return fail(std::move(text).error());
     auto index = parse_flow_index(*text);
     if (!index) return index;

@@ -30,6 +30,7 @@ struct IndexedFlow {
 // What every line repeats about the file itself.
 struct IndexedFile {
     std::string session, collector, file;
+    std::optional<uint32_t> vni;  // null in the index: unknown
     uint64_t first_ns = 0, last_ns = 0, packets = 0, bytes = 0;
     bool index_complete = true;
 };

@@ -14,6 +14,9 @@
 #include <set>
 #include <thread>
 
+#include "find/store.hpp"
+#include "support/text.hpp"
+
 namespace mirrortap::find {
 
 namespace {
@@ -33,13 +36,17 @@ struct Batched {
     uint64_t ts_ns;
     uint32_t len;
     std::string data;
+    const Origin* origin;  // the follower's: lives as long as the followers
 };
 
 // One session of one directory: the file it reads and how far.
 class Follower {
 public:
     Follower(std::string dir, std::string session, std::FILE* log, bool from_current)
-        : dir_(std::move(dir)), session_(std::move(session)), log_(log), from_current_(from_current) {}
+        : dir_(std::move(dir)), session_(std::move(session)), log_(log), from_current_(from_current) {
+        origin_.session = session_;
+        origin_.collector = dir_;  // no index is read here: the directory stands for its collector
+    }
     ~Follower() {
         close_file();
         if (dir_fd_ >= 0) ::close(dir_fd_);
@@ -56,9 +63,8 @@ public:
             const bool finished = !was_part || !name_exists(name_ + std::string(kPart));
             read_new(filter, batch);
             if (!finished) return;
-            if (!pending_.empty() || !header_done_)
-                std::fprintf(log_, "mirrortap-find: %s/%s/%s ends inside a record\n", dir_.c_str(), session_.c_str(),
-                             name_.c_str());
+            if (!broken_ && (!pending_.empty() || !header_done_))
+                std::fprintf(log_, "mirrortap-find: %s ends inside a record\n", printable(file_path()).c_str());
             last_ = name_;
             close_file();
         }
@@ -67,6 +73,18 @@ public:
     std::string where() const { return dir_ + "/" + session_; }
 
 private:
+    std::string file_path() const { return where() + "/" + name_ + (is_part_ ? std::string(kPart) : ""); }
+
+    // A file that cannot be a capture (a record longer than its snaplen or
+    // kMaxRecordBytes, a zero-length one): said once, and read no further
+    // (the buffer never grows for it); the next file is taken when it is finished.
+    void refuse(const std::string& why) {
+        std::fprintf(log_, "mirrortap-find: %s: %s; the rest of this file is skipped\n", printable(file_path()).c_str(),
+                     why.c_str());
+        broken_ = true;
+        pending_.clear();
+    }
+
     bool open_dir() {
         const std::string path = dir_ + "/" + session_;
         dir_fd_ = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -130,13 +148,23 @@ private:
             // Try the part first: it may be renamed between listing and opening.
             for (const bool part : {true, false}) {
                 const std::string name = part ? s + std::string(kPart) : s;
-                const int fd = openat(dir_fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                // Without blocking (a FIFO named like a capture), and regular files only.
+                const int fd = openat(dir_fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
                 if (fd < 0) continue;
+                struct stat st{};
+                if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+                    ::close(fd);
+                    std::fprintf(log_, "mirrortap-find: %s/%s: not a regular file: skipped\n", printable(where()).c_str(),
+                                 printable(name).c_str());
+                    last_ = s;
+                    return false;
+                }
                 fd_ = fd;
                 name_ = s;
                 is_part_ = part;
                 offset_ = 0;
                 header_done_ = false;
+                broken_ = false;
                 pending_.clear();
                 return true;
             }
@@ -146,7 +174,7 @@ private:
 
     void read_new(const CompiledFilter& filter, std::vector<Batched>& batch) {
         char buf[1 << 16];
-        while (true) {
+        while (!broken_) {
             const ssize_t n = ::pread(fd_, buf, sizeof buf, off_t(offset_));
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) break;
@@ -163,18 +191,24 @@ private:
             uint32_t magic;
             std::memcpy(&magic, pending_.data(), 4);
             ns_per_unit_ = magic == 0xA1B2C3D4 ? 1000 : 1;
+            uint32_t snaplen;
+            std::memcpy(&snaplen, pending_.data() + 16, 4);
+            snaplen_ = snaplen == 0 ? kMaxRecordBytes : std::min(snaplen, kMaxRecordBytes);
             header_done_ = true;
             pos = 24;
         }
         while (pending_.size() - pos >= 16) {
             uint32_t h[4];
             std::memcpy(h, pending_.data() + pos, sizeof h);
+            if (h[2] > snaplen_ || h[2] == 0)
+                return refuse("a record of " + std::to_string(h[2]) + " bytes (the file's snaplen is " +
+                              std::to_string(snaplen_) + ")");
             if (pending_.size() - pos < 16 + size_t(h[2])) break;
             const auto* data = reinterpret_cast<const uint8_t*>(pending_.data() + pos + 16);
             const pcap_pkthdr hdr{{time_t(h[0]), suseconds_t(h[1])}, h[2], h[3]};
             if (filter.matches(hdr, data))
                 batch.push_back({uint64_t(h[0]) * 1'000'000'000ull + uint64_t(h[1]) * ns_per_unit_, h[3],
-                                 std::string(reinterpret_cast<const char*>(data), h[2])});
+                                 std::string(reinterpret_cast<const char*>(data), h[2]), &origin_});
             pos += 16 + h[2];
         }
         pending_.erase(0, pos);
@@ -186,6 +220,7 @@ private:
     }
 
     std::string dir_, session_;
+    Origin origin_;
     std::FILE* log_;
     bool from_current_;
     bool said_waiting_ = false;
@@ -197,6 +232,8 @@ private:
     uint64_t offset_ = 0;
     bool header_done_ = false;
     uint64_t ns_per_unit_ = 1;
+    uint32_t snaplen_ = kMaxRecordBytes;
+    bool broken_ = false;  // refused: read no further
     std::string pending_;  // bytes of a record not yet whole
 };
 
@@ -243,7 +280,8 @@ int run_follow(const FollowOptions& options, const CompiledFilter& filter, PcapO
         // Sessions and collectors side by side: one batch, in time order.
         std::stable_sort(batch.begin(), batch.end(), [](const Batched& a, const Batched& b) { return a.ts_ns < b.ts_ns; });
         for (const auto& p : batch) {
-            if (!out.write({p.ts_ns, uint32_t(p.data.size()), p.len, reinterpret_cast<const uint8_t*>(p.data.data())}))
+            if (!out.write({p.ts_ns, uint32_t(p.data.size()), p.len, reinterpret_cast<const uint8_t*>(p.data.data()),
+                            p.origin}))
                 return 0;  // the reader went away (EPIPE): done
         }
         if (!batch.empty() && !out.flush()) return 0;

@@ -18,6 +18,7 @@
 #include "find/search.hpp"
 #include "find/store.hpp"
 #include "support/command_line.hpp"
+#include "support/text.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::find;
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
     if (options.selection.until_ns < options.selection.since_ns) return usage_error("--until is before --since");
     options.selection.sessions = a.sessions;
     options.progress = isatty(STDERR_FILENO) == 1;
+    options.partial_ok = a.partial_ok;
 
     CompiledFilter filter;
     if (auto compiled = filter.compile(cl.expression); !compiled) {
@@ -100,7 +102,7 @@ int main(int argc, char** argv) {
         follow.sessions = a.sessions;
         if (a.since || a.until) return usage_error("--follow takes no --since or --until");
         PcapOutput out;
-        if (auto opened = out.open(a.write); !opened) {
+        if (auto opened = out.open(a.write, a.format); !opened) {
             std::fprintf(stderr, "mirrortap-find: %s\n", opened.error().c_str());
             return 1;
         }
@@ -119,9 +121,17 @@ int main(int argc, char** argv) {
         } else {
             stores.push_back(local_store(f));
         }
+        // One source given twice (dir and dir/../dir, a bucket and prefix twice) is read once.
+        for (size_t i = 0; i + 1 < stores.size(); ++i) {
+            if (stores[i]->identity() != stores.back()->identity()) continue;
+            std::fprintf(stderr, "mirrortap-find: %s is the same source as %s: read once\n",
+                         printable(stores.back()->describe()).c_str(), printable(stores[i]->describe()).c_str());
+            stores.pop_back();
+            break;
+        }
     }
     PcapOutput out;
-    if (auto opened = out.open(a.write); !opened) {
+    if (auto opened = out.open(a.write, a.format); !opened) {
         std::fprintf(stderr, "mirrortap-find: %s\n", opened.error().c_str());
         return 1;
     }

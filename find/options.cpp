@@ -28,10 +28,19 @@ SettingsTable<FindArgs> make_table() {
          .value = parsed_value<A>(field<&A::until>, parse_time_arg)},
         {.key = "write", .flag = "-w,--write", .value_name = "FILE", .group = kOutput,
          .help = "write the pcap to FILE instead of standard output", .value = text_value<A>(field<&A::write>)},
+        {.key = "format", .flag = "-F,--format", .value_name = "pcap|pcapng", .default_text = "pcap",
+         .group = kOutput,
+         .help = "pcapng: one interface per session and collector (session@collector,\nthe VNI in its "
+                 "description), nanosecond timestamps, as tshark -F",
+         .value = parsed_value<A>(field<&A::format>, parse_output_format)},
         {.key = "follow", .flag = "--follow", .switch_value = "true", .group = kOutput,
          .help = "live: follow the files being written in each DIR across rotations\nuntil Ctrl-C, flushed "
                  "batch by batch\n(mirrortap-find --follow --session web 'port 443' | wireshark -k -i -)",
          .value = bool_value<A>(field<&A::follow>)},
+        {.key = "partial_ok", .flag = "--partial-ok", .switch_value = "true", .group = kOutput,
+         .help = "exit 0 even when something selected could not be read whole\n(a failed or short read, a "
+                 "corrupt or truncated file, an unusable index);\nit is still reported",
+         .value = bool_value<A>(field<&A::partial_ok>)},
         {.key = "s3_endpoint", .flag = "--s3-endpoint", .value_name = "URL", .group = kStore,
          .help = "an S3-compatible store (also AWS_ENDPOINT_URL_S3)", .value = text_value<A>(field<&A::endpoint>)},
         {.key = "region", .flag = "--region", .value_name = "REGION", .default_text = "us-east-1", .group = kStore,

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "find/pcap_output.hpp"
 #include "support/parse.hpp"
 #include "support/settings.hpp"
 
@@ -20,7 +21,9 @@ struct FindArgs {
     std::vector<std::string> sessions;   // empty: every session
     std::optional<TimeArg> since, until;
     std::string write;                   // "" = standard output
+    OutputFormat format = OutputFormat::pcap;
     bool follow = false;
+    bool partial_ok = false;             // what could not be read is a warning, not exit 1
     std::string endpoint;                // an S3-compatible store; "" = AWS_ENDPOINT_URL_S3 or AWS
     std::string region;                  // "" = AWS_REGION, else us-east-1
     bool allow_insecure = false;         // a plain http:// store on another host: accepted, with a warning
@@ -28,14 +31,15 @@ struct FindArgs {
 
 inline constexpr std::string_view kFindSynopsis =
     "[--from DIR|s3://BUCKET/PREFIX]... [--session NAME]... [--since TIME] [--until TIME] [-w FILE] "
-    "[--follow] [BPF EXPRESSION]";
+    "[-F pcap|pcapng] [--follow] [--partial-ok] [BPF EXPRESSION]";
 inline constexpr std::string_view kFindDescription =
     "The packets of the collectors' captures that match a libpcap expression (as tcpdump takes it, "
     "applied to the inner frames), from every source and file, merged by timestamp into one pcap "
     "(nanosecond) on standard output or FILE. Flow indexes (<file>.pcap.flows.json.gz) decide which "
     "files and byte ranges are read; without one, the whole pcap is read.\n\n"
     "What was read (files, bytes, from where) goes to standard error, with a progress bar when that "
-    "is a terminal. Exit status: 0 done, 1 failed, 2 usage.";
+    "is a terminal. Exit status: 0 done; 1 failed, or something selected could not be read whole (reported; "
+    "--partial-ok makes that exit 0); 2 usage.";
 
 const SettingsTable<FindArgs>& find_settings();
 const std::vector<std::string_view>& find_groups();

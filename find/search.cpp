@@ -13,7 +13,17 @@ namespace mirrortap::find {
 
 namespace {
 
-constexpr uint32_t kMaxRecordBytes = 1 << 20;  // a record longer than this is a corrupt file
+// What kept the answer from being whole (a read that failed, a short
+// object, a corrupt or truncated file, an index that could not be used):
+// each said on the log as it happens, all counted for the exit status.
+struct Shortfalls {
+    std::FILE* log;
+    uint64_t count = 0;
+    void report(const std::string& where, const std::string& what) {
+        std::fprintf(log, "mirrortap-find: %s: %s\n", printable(where).c_str(), printable(what).c_str());
+        ++count;
+    }
+};
 
 std::string human(uint64_t bytes) {
     char buf[32];
@@ -57,8 +67,12 @@ private:
 struct ReadPlan {
     CaptureFile file;
     std::vector<ByteRange> ranges;
-    bool whole = false;      // no usable index: the file header comes first
+    bool whole = false;      // no usable index: the whole file is read
     uint64_t lower_ns = 0;   // no packet of the plan is earlier
+    // From the index: every record lies in [first_ns, last_ns]; one that
+    // does not was not found where the index points (a misaligned index).
+    uint64_t index_first_ns = 0, index_last_ns = ~0ull;
+    Origin origin;  // the pcapng interface of its packets
     uint64_t bytes() const {
         uint64_t n = 0;
         for (const auto& r : ranges) n += r.end - r.first;
@@ -69,11 +83,12 @@ struct ReadPlan {
 // The matching packets of one plan, in file order, read chunk by chunk.
 class FileCursor {
 public:
+    // Every plan's first range starts at 0: the file header (magic, snaplen, link type) is read first.
     FileCursor(Store& store, const ReadPlan& plan, const CompiledFilter& filter, const Selection& sel,
-               Progress& progress, std::FILE* log)
-        : store_(store), plan_(plan), filter_(filter), sel_(sel), progress_(progress), log_(log) {
+               Progress& progress, Shortfalls& shortfalls)
+        : store_(store), plan_(plan), filter_(filter), sel_(sel), progress_(progress), shortfalls_(shortfalls) {
         if (!plan_.ranges.empty()) read_off_ = plan_.ranges[0].first;
-        header_pending_ = plan_.whole;
+        header_pending_ = true;
     }
 
     // The next matching packet (valid until the next call); false at the end.
@@ -86,13 +101,27 @@ public:
                 pos_ = 0;
                 read_off_ = plan_.ranges[range_].first;
             }
-            if (header_pending_ && !read_file_header()) return false;
+            if (header_pending_) {
+                if (!read_file_header()) return false;
+                continue;  // the header may be a range of its own
+            }
             if (!have(16)) return false;
             uint32_t h[4];
             std::memcpy(h, buffer_.data() + pos_, sizeof h);
-            if (h[2] > kMaxRecordBytes) return corrupt("a record of " + std::to_string(h[2]) + " bytes");
+            // Checked before the record is read: the buffer never grows past a record the output can hold.
+            if (h[2] > snaplen_)
+                return corrupt("a record of " + std::to_string(h[2]) + " bytes, above the file's snaplen (" +
+                               std::to_string(snaplen_) + ")");
+            if (h[2] == 0 || h[1] >= 1'000'000'000ull / ns_per_unit_)
+                return corrupt("not a record header (caplen " + std::to_string(h[2]) + ", fraction " +
+                               std::to_string(h[1]) + ")");
+            const uint64_t ts_ns = uint64_t(h[0]) * 1'000'000'000ull + uint64_t(h[1]) * ns_per_unit_;
+            if (ts_ns < plan_.index_first_ns || ts_ns > plan_.index_last_ns)
+                return corrupt("a record outside the time span its index gives: the index does not point at "
+                               "records");
             if (!have(16 + h[2])) return false;
-            p.ts_ns = uint64_t(h[0]) * 1'000'000'000ull + uint64_t(h[1]) * ns_per_unit_;
+            p.ts_ns = ts_ns;
+            p.origin = &plan_.origin;
             p.caplen = h[2];
             p.len = h[3];
             p.data = reinterpret_cast<const uint8_t*>(buffer_.data() + pos_ + 16);
@@ -107,9 +136,8 @@ private:
     bool range_left() const { return range_ < plan_.ranges.size() && read_off_ < plan_.ranges[range_].end; }
 
     bool corrupt(const std::string& what) {
-        std::fprintf(log_, "mirrortap-find: %s: %s at byte %llu; the rest of this file is skipped\n",
-                     plan_.file.where.c_str(), what.c_str(),
-                     static_cast<unsigned long long>(read_off_ - (buffer_.size() - pos_)));
+        shortfalls_.report(plan_.file.where, what + " at byte " + std::to_string(read_off_ - (buffer_.size() - pos_)) +
+                                                 "; the rest of this file is skipped");
         failed_ = true;
         return false;
     }
@@ -120,13 +148,22 @@ private:
         buffer_.erase(0, pos_);
         pos_ = 0;
         while (buffer_.size() < need) {
-            if (!range_left())
-                return buffer_.empty() && need == 16 ? false : corrupt("the range ends inside a record");
+            if (!range_left()) {
+                if (buffer_.empty() && need == 16) return false;
+                // The file being written ends where the writer is: its last whole record is its end for now.
+                if (plan_.file.growing && range_ + 1 == plan_.ranges.size()) {
+                    failed_ = true;
+                    return false;
+                }
+                return corrupt(plan_.whole ? "the file ends inside a record" : "the range ends inside a record");
+            }
             const uint64_t end = plan_.ranges[range_].end;
             const uint64_t want = std::min<uint64_t>(std::max<uint64_t>(store_.chunk_bytes(), need - buffer_.size()),
                                                      end - read_off_);
             const auto chunk = store_.read_range(plan_.file, read_off_, want);
             if (!chunk) return corrupt("read failed: " + chunk.error());
+            if (chunk->size() != want)
+                return corrupt("asked for " + std::to_string(want) + " bytes, got " + std::to_string(chunk->size()));
             progress_.add(want);
             read_off_ += want;
             buffer_ += *chunk;
@@ -137,10 +174,11 @@ private:
     bool read_file_header() {
         header_pending_ = false;
         if (!have(24)) return false;
-        uint32_t magic;
+        uint32_t magic, snaplen, linktype;
         std::memcpy(&magic, buffer_.data(), 4);
-        uint32_t linktype;
+        std::memcpy(&snaplen, buffer_.data() + 16, 4);
         std::memcpy(&linktype, buffer_.data() + 20, 4);
+        snaplen_ = snaplen == 0 ? kMaxRecordBytes : std::min(snaplen, kMaxRecordBytes);
         if (magic == 0xA1B23C4D) ns_per_unit_ = 1;
         else if (magic == 0xA1B2C3D4) ns_per_unit_ = 1000;
         else return corrupt("not a pcap in this machine's byte order");
@@ -154,12 +192,13 @@ private:
     const CompiledFilter& filter_;
     const Selection& sel_;
     Progress& progress_;
-    std::FILE* log_;
+    Shortfalls& shortfalls_;
     std::string buffer_;
     size_t pos_ = 0;
     size_t range_ = 0;
     uint64_t read_off_ = 0;
     uint64_t ns_per_unit_ = 1;
+    uint32_t snaplen_ = kMaxRecordBytes;  // the file's, at most kMaxRecordBytes (what the output's header says)
     bool header_pending_ = false;
     bool failed_ = false;
 };
@@ -169,27 +208,52 @@ struct StoreTally {
 };
 
 // What to read of one file, from its index when it has a usable one.
+// A missing index (a file being written has none yet; captures uploaded
+// without theirs) and an incomplete one (its flow cap was reached) are the
+// format working as documented: said, and the whole pcap read. An index that
+// is there but cannot be used (unreadable, corrupt, stale, above a cap) is a
+// shortfall of the store, counted as such.
 std::optional<ReadPlan> plan_file(const Store& store, const CaptureFile& f, const Store::IndexRead* read,
                                   const CompiledFilter& filter,
-                                  const Selection& sel, StoreTally& tally, std::FILE* log) {
+                                  const Selection& sel, StoreTally& tally, Shortfalls& shortfalls, std::FILE* log) {
     ReadPlan plan;
     plan.file = f;
-    const auto whole = [&](const std::string& why) {
-        std::fprintf(log, "mirrortap-find: %s: %s: reading the whole pcap\n", f.where.c_str(), why.c_str());
+    plan.origin.session = f.session;
+    plan.origin.collector = f.collector;
+    const auto whole = [&](const std::string& why, bool shortfall) {
+        if (shortfall) shortfalls.report(f.where, why + ": reading the whole pcap");
+        else std::fprintf(log, "mirrortap-find: %s: %s: reading the whole pcap\n", printable(f.where).c_str(), why.c_str());
         plan.whole = true;
         plan.lower_ns = f.start_ns;
-        if (f.size > 24) plan.ranges.push_back({0, f.size});
+        if (f.size > 0) plan.ranges.push_back({0, f.size});
         return plan;
     };
-    if (!read) return whole("no flow index");
-    if (!*read) return whole("flow index unreadable (" + read->error() + ")");
+    if (f.size < 24 && !f.growing) {
+        shortfalls.report(f.where, std::to_string(f.size) + " bytes: shorter than a pcap file header");
+        return std::nullopt;
+    }
+    if (f.growing) {
+        std::fprintf(log, "mirrortap-find: %s: being written: reading it to its last whole record\n",
+                     printable(f.where).c_str());
+        plan.whole = true;
+        plan.lower_ns = f.start_ns;
+        if (f.size > 0) plan.ranges.push_back({0, f.size});
+        return plan;
+    }
+    if (!read) return whole("no flow index", false);
+    if (!*read) return whole("flow index unreadable (" + read->error() + ")", true);
     tally.index_bytes += read->value().size();
     const auto index = read_flow_index(read->value(), f.size);
-    if (!index) return whole("flow index corrupt (" + index.error() + ")");
+    if (!index) return whole("flow index corrupt (" + index.error() + ")", true);
     if (index->flows.empty()) return std::nullopt;
     if (index->file.last_ns < sel.since_ns || index->file.first_ns > sel.until_ns) return std::nullopt;
-    if (!index->file.index_complete) return whole("flow index incomplete (its flow cap was reached)");
-    std::vector<ByteRange> ranges;
+    if (!index->file.index_complete) return whole("flow index incomplete (its flow cap was reached)", false);
+    if (plan.origin.collector.empty()) plan.origin.collector = index->file.collector;
+    plan.origin.vni = index->file.vni;
+    plan.index_first_ns = index->file.first_ns;
+    plan.index_last_ns = index->file.last_ns;
+    // The file header first (snaplen, timestamp unit); merged into the first range when that is near.
+    std::vector<ByteRange> ranges{{0, 24}};
     uint64_t lower = ~0ull;
     for (const auto& flow : index->flows) {
         if (flow.last_ns < sel.since_ns || flow.first_ns > sel.until_ns) continue;
@@ -197,7 +261,7 @@ std::optional<ReadPlan> plan_file(const Store& store, const CaptureFile& f, cons
         ranges.push_back({flow.first_offset, flow.end_offset});
         lower = std::min(lower, flow.first_ns);
     }
-    if (ranges.empty()) return std::nullopt;
+    if (ranges.size() == 1) return std::nullopt;
     plan.ranges = merge_ranges(std::move(ranges), store.coalesce_gap());
     plan.lower_ns = lower;
     return plan;
@@ -221,14 +285,16 @@ namespace {
 // says which); false, said on the log, when a store cannot be listed or a
 // session is in none of them (a typing error, not an empty answer).
 bool list_selection(std::vector<std::unique_ptr<Store>>& stores, const Selection& sel, std::vector<CaptureFile>& files,
-                    std::FILE* log) {
+                    Shortfalls& shortfalls, std::FILE* log) {
     for (size_t i = 0; i < stores.size(); ++i) {
-        auto listed = stores[i]->list(sel);
+        std::vector<std::string> refused;
+        auto listed = stores[i]->list(sel, refused);
         if (!listed) {
-            std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", stores[i]->describe().c_str(),
-                         listed.error().c_str());
+            std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", printable(stores[i]->describe()).c_str(),
+                         printable(listed.error()).c_str());
             return false;
         }
+        for (const auto& r : refused) shortfalls.report(stores[i]->describe(), r);
         for (auto& f : *listed) f.store = i;
         files.insert(files.end(), std::make_move_iterator(listed->begin()), std::make_move_iterator(listed->end()));
     }
@@ -238,16 +304,16 @@ bool list_selection(std::vector<std::unique_ptr<Store>>& stores, const Selection
         for (auto& store : stores) {
             const auto sessions = store->sessions();
             if (!sessions) {
-                std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", store->describe().c_str(),
-                             sessions.error().c_str());
+                std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", printable(store->describe()).c_str(),
+                             printable(sessions.error()).c_str());
                 return false;
             }
             known.insert(sessions->begin(), sessions->end());
         }
         if (known.count(s)) continue;
         std::string list;
-        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-        std::fprintf(log, "mirrortap-find: unknown session '%s' (sessions: %s)\n", s.c_str(),
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + printable(k);
+        std::fprintf(log, "mirrortap-find: unknown session '%s' (sessions: %s)\n", printable(s).c_str(),
                      list.empty() ? "none" : list.c_str());
         return false;
     }
@@ -255,12 +321,30 @@ bool list_selection(std::vector<std::unique_ptr<Store>>& stores, const Selection
     return true;
 }
 
+// A file read without its index (the one being written, one whose index
+// is missing or unusable) takes the collector id and VNI another index of its
+// session in the same store gave; else the collector is the store itself.
+void name_origins(const std::vector<std::unique_ptr<Store>>& stores, std::vector<ReadPlan>& plans) {
+    std::map<std::pair<size_t, std::string>, Origin> known;
+    for (const auto& p : plans)
+        if (!p.origin.collector.empty() && p.origin.vni) known.try_emplace({p.file.store, p.origin.session}, p.origin);
+    for (auto& p : plans) {
+        const auto it = known.find({p.file.store, p.origin.session});
+        if (it == known.end()) {
+            if (p.origin.collector.empty()) p.origin.collector = stores[p.file.store]->describe();
+            continue;
+        }
+        if (p.origin.collector.empty()) p.origin.collector = it->second.collector;
+        if (!p.origin.vni && p.origin.collector == it->second.collector) p.origin.vni = it->second.vni;
+    }
+}
+
 // What to read of each file, in the order of each plan's earliest packet.
 // Indexes are fetched a batch at a time (a store may fetch a batch side by
 // side), each planned and dropped before the next batch: memory stays bounded.
 std::vector<ReadPlan> plan_reads(std::vector<std::unique_ptr<Store>>& stores, const std::vector<CaptureFile>& files,
                                  const CompiledFilter& filter, const Selection& sel, std::vector<StoreTally>& tally,
-                                 std::FILE* log) {
+                                 Shortfalls& shortfalls, std::FILE* log) {
     std::vector<ReadPlan> plans;
     constexpr size_t kBatch = 64;
     for (size_t from = 0; from < files.size(); from += kBatch) {
@@ -281,12 +365,13 @@ std::vector<ReadPlan> plan_reads(std::vector<std::unique_ptr<Store>>& stores, co
             tally[f.store].stored += f.size;
             const auto found = index_reads.find(&f);
             if (auto plan = plan_file(*stores[f.store], f, found == index_reads.end() ? nullptr : &found->second,
-                                      filter, sel, tally[f.store], log)) {
+                                      filter, sel, tally[f.store], shortfalls, log)) {
                 tally[f.store].files_read++;
                 plans.push_back(std::move(*plan));
             }
         }
     }
+    name_origins(stores, plans);
     std::stable_sort(plans.begin(), plans.end(), [](const ReadPlan& a, const ReadPlan& b) { return a.lower_ns < b.lower_ns; });
     return plans;
 }
@@ -297,7 +382,7 @@ std::vector<ReadPlan> plan_reads(std::vector<std::unique_ptr<Store>>& stores, co
 // the output went away.
 bool read_merged(std::vector<std::unique_ptr<Store>>& stores, const std::vector<ReadPlan>& plans,
                  const CompiledFilter& filter, const Selection& sel, Progress& progress, PcapOutput& out,
-                 std::FILE* log) {
+                 Shortfalls& shortfalls) {
     struct Head {
         uint64_t ts;
         size_t cursor;
@@ -310,7 +395,7 @@ bool read_merged(std::vector<std::unique_ptr<Store>>& stores, const std::vector<
     for (;;) {
         while (next_plan < plans.size() && (heap.empty() || plans[next_plan].lower_ns <= heap.top().ts)) {
             const size_t i = next_plan++;
-            cursors[i] = std::make_unique<FileCursor>(*stores[plans[i].file.store], plans[i], filter, sel, progress, log);
+            cursors[i] = std::make_unique<FileCursor>(*stores[plans[i].file.store], plans[i], filter, sel, progress, shortfalls);
             if (cursors[i]->next(current[i])) heap.push({current[i].ts_ns, i});
             else cursors[i].reset();
         }
@@ -330,7 +415,7 @@ void report_tally(const std::vector<std::unique_ptr<Store>>& stores, const std::
     for (size_t i = 0; i < stores.size(); ++i) {
         const auto& t = tally[i];
         std::fprintf(log, "mirrortap-find: %s: %s in the selection (%s); read %s from %llu of them in %s; %s of indexes\n",
-                     stores[i]->describe().c_str(), count_of(t.files, "file").c_str(), human(t.stored).c_str(),
+                     printable(stores[i]->describe()).c_str(), count_of(t.files, "file").c_str(), human(t.stored).c_str(),
                      human(stores[i]->bytes_read).c_str(), static_cast<unsigned long long>(t.files_read),
                      count_of(stores[i]->requests, "request").c_str(), human(t.index_bytes).c_str());
         stored += t.stored;
@@ -353,17 +438,18 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
                PcapOutput& out, std::FILE* log) {
     const Selection& sel = options.selection;
     std::vector<CaptureFile> files;
-    if (!list_selection(stores, sel, files, log)) return 1;
+    Shortfalls shortfalls{log};
+    if (!list_selection(stores, sel, files, shortfalls, log)) return 1;
     std::vector<StoreTally> tally(stores.size());
-    const std::vector<ReadPlan> plans = plan_reads(stores, files, filter, sel, tally, log);
+    const std::vector<ReadPlan> plans = plan_reads(stores, files, filter, sel, tally, shortfalls, log);
     uint64_t planned = 0;
     for (const auto& p : plans) {
         std::fprintf(log, "mirrortap-find: reading %s of %s in %s: %s\n", human(p.bytes()).c_str(),
-                     human(p.file.size).c_str(), count_of(p.ranges.size(), "range").c_str(), p.file.where.c_str());
+                     human(p.file.size).c_str(), count_of(p.ranges.size(), "range").c_str(), printable(p.file.where).c_str());
         planned += p.bytes();
     }
     Progress progress(log, options.progress, planned);
-    const bool reader_stayed = read_merged(stores, plans, filter, sel, progress, out, log);
+    const bool reader_stayed = read_merged(stores, plans, filter, sel, progress, out, shortfalls);
     progress.finish();
     report_tally(stores, tally, out, log);
     if (!reader_stayed) {
@@ -372,7 +458,15 @@ int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions&
         std::fprintf(log, "mirrortap-find: writing the output failed: %s\n", flushed.error().c_str());
         return 1;
     }
-    return 0;
+    if (shortfalls.count == 0) return 0;
+    if (options.partial_ok) {
+        std::fprintf(log, "mirrortap-find: warning: %s above: the answer may be incomplete (--partial-ok)\n",
+                     count_of(shortfalls.count, "problem").c_str());
+        return 0;
+    }
+    std::fprintf(log, "mirrortap-find: %s above: the answer may be incomplete (--partial-ok accepts it; exit 1)\n",
+                 count_of(shortfalls.count, "problem").c_str());
+    return 1;
 }
 
 }  // namespace mirrortap::find

@@ -16,10 +16,13 @@ namespace mirrortap::find {
 struct SearchOptions {
     Selection selection;
     bool progress = false;  // a progress bar on the log (a terminal)
+    bool partial_ok = false;  // what could not be read is warned about, exit 0
 };
 
 // 0 when every selected capture was read; 1 when a store could not be
-// listed, or a session is unknown (the message says which exist).
+// listed, a session is unknown (the message says which exist), or anything
+// selected could not be read whole (a failed or short read, a corrupt or
+// truncated file, an unusable index) unless options.partial_ok.
 int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions& options, const CompiledFilter& filter,
                PcapOutput& out, std::FILE* log);
 

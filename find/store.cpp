@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <climits>
+#include <cstdlib>
 #include <map>
 #include <thread>
 
@@ -50,7 +52,8 @@ Result<std::string> full_pread(int fd, uint64_t offset, uint64_t length) {
 
 // A file of a session directory, opened without following a link in the
 // session or file name (the collector's user owns those directories; this
-// may run as root). The directory given with --from is taken as given.
+// may run as root) and without blocking (a FIFO named like a capture must not
+// hang the search). The directory given with --from is taken as given.
 int open_in_session(const std::string& dir, const std::string& session, const std::string& name) {
     const int top = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (top < 0) return -1;
@@ -61,19 +64,33 @@ int open_in_session(const std::string& dir, const std::string& session, const st
         errno = err;
         return -1;
     }
-    const int fd = name.empty() ? sd : openat(sd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    const int fd = name.empty() ? sd : openat(sd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     err = errno;
     if (fd != sd) ::close(sd);
     errno = err;
     return fd;
 }
 
+// A regular file opened by open_in_session, with its size; anything else
+// (a FIFO, a device, a directory) is refused.
+Result<uint64_t> regular_size(int fd) {
+    struct stat st{};
+    if (fstat(fd, &st) != 0) return fail(std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return fail("not a regular file");
+    return uint64_t(st.st_size);
+}
+
+constexpr std::string_view kPart = ".part";
+
 class LocalStore : public Store {
 public:
     explicit LocalStore(std::string dir) : dir_(std::move(dir)) {
         while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+        char real[PATH_MAX];
+        real_ = ::realpath(dir_.c_str(), real) ? real : dir_;
     }
     std::string describe() const override { return dir_; }
+    std::string identity() const override { return "dir:" + real_; }
     uint64_t chunk_bytes() const override { return 1 << 20; }
     uint64_t coalesce_gap() const override { return 16 << 10; }
 
@@ -91,7 +108,7 @@ public:
         return out;
     }
 
-    Result<std::vector<CaptureFile>> list(const Selection& sel) override {
+    Result<std::vector<CaptureFile>> list(const Selection& sel, std::vector<std::string>& refused) override {
         const auto names = sessions();
         if (!names) return fail(names.error());
         std::vector<CaptureFile> out;
@@ -108,11 +125,19 @@ public:
             std::set<std::string> entries;
             while (dirent* e = readdir(d)) entries.insert(e->d_name);
             for (const auto& n : entries) {
-                if (!n.ends_with(".pcap")) continue;
-                const auto start = name_start_ns(n);
+                // The file being written too: it holds the newest packets.
+                const bool growing = n.ends_with(".pcap" + std::string(kPart));
+                if (!n.ends_with(".pcap") && !growing) continue;
+                const std::string finished = growing ? n.substr(0, n.size() - kPart.size()) : n;
+                // Renamed between the listing and now: the finished name is listed too, or will be read by it.
+                if (growing && entries.count(finished)) continue;
+                const auto start = name_start_ns(finished);
                 struct stat st{};
-                if (!start || fstatat(dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+                if (!start || fstatat(dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+                if (!S_ISREG(st.st_mode)) {
+                    if (!S_ISLNK(st.st_mode)) refused.push_back(dir + "/" + n + ": not a regular file: not read");
                     continue;
+                }
                 if (*start > sel.until_ns) continue;
                 CaptureFile f;
                 f.where = dir + "/" + n;
@@ -121,7 +146,9 @@ public:
                 f.size = uint64_t(st.st_size);
                 f.start_ns = *start;
                 f.pcap_ref = f.where;
-                if (entries.count(n + std::string(flow_index::kSuffix))) f.index_ref = f.where + std::string(flow_index::kSuffix);
+                f.growing = growing;
+                if (!growing && entries.count(n + std::string(flow_index::kSuffix)))
+                    f.index_ref = f.where + std::string(flow_index::kSuffix);
                 out.push_back(std::move(f));
             }
             closedir(d);
@@ -133,8 +160,17 @@ public:
         if (fd_path_ != file.pcap_ref) {
             if (fd_ >= 0) ::close(fd_);
             fd_ = open_in_session(dir_, file.session, file.name);
+            // The file being written may have been finished (renamed) since it was listed.
+            if (fd_ < 0 && errno == ENOENT && file.growing)
+                fd_ = open_in_session(dir_, file.session, file.name.substr(0, file.name.size() - kPart.size()));
             fd_path_ = fd_ >= 0 ? file.pcap_ref : "";
             if (fd_ < 0) return fail(std::strerror(errno));
+            if (const auto size = regular_size(fd_); !size) {
+                ::close(fd_);
+                fd_ = -1;
+                fd_path_.clear();
+                return fail(size.error());
+            }
         }
         ++requests;
         auto bytes = full_pread(fd_, offset, length);
@@ -144,13 +180,14 @@ public:
 
     Result<std::string> read_index(const CaptureFile& file) override {
         const int fd = open_in_session(dir_, file.session, file.name + std::string(flow_index::kSuffix));
-        struct stat st{};
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            const std::string why = std::strerror(errno);
-            if (fd >= 0) ::close(fd);
-            return fail(why);
+        if (fd < 0) return fail(std::strerror(errno));
+        const auto size = regular_size(fd);
+        if (!size || *size > kMaxIndexBytes) {
+            ::close(fd);
+            if (!size) return fail(size.error());
+            return fail(std::to_string(*size) + " bytes, above the cap of " + std::to_string(kMaxIndexBytes));
         }
-        auto bytes = full_pread(fd, 0, uint64_t(st.st_size));
+        auto bytes = full_pread(fd, 0, *size);
         ::close(fd);
         return bytes;
     }
@@ -161,6 +198,7 @@ public:
 
 private:
     std::string dir_;
+    std::string real_;  // dir_ with links and .. resolved: two spellings of one directory are one source
     int fd_ = -1;  // the file last read: ranges of one file come one after another
     std::string fd_path_;
 };
@@ -205,59 +243,70 @@ public:
           client_(std::move(options), std::move(credentials)) {}
 
     std::string describe() const override { return url_; }
+    std::string identity() const override {
+        const auto& l = client_.options().location;
+        return "s3:" + l.endpoint + " " + l.bucket + "/" + prefix_;
+    }
     uint64_t chunk_bytes() const override { return 8 << 20; }
     uint64_t coalesce_gap() const override { return 256 << 10; }
 
     Result<std::set<std::string>> sessions() override {
         std::set<std::string> out;
-        auto listed = client_.list_objects(tree_prefix(cloud::kFlowsTree), kMaxObjects);
-        if (!listed) return fail(listed.error().describe());
-        for (const auto& o : listed.value())
-            if (const auto k = split_key(o.key, prefix_)) out.insert(k->session);
-        auto pcaps = client_.list_objects(tree_prefix(cloud::kPcapTree), kMaxObjects);
-        if (!pcaps) return fail(pcaps.error().describe());
-        for (const auto& o : pcaps.value())
-            if (const auto k = split_key(o.key, prefix_)) out.insert(k->session);
+        for (const auto& tree : {cloud::kFlowsTree, cloud::kPcapTree}) {
+            auto listed = each_object(tree_prefix(tree), [&](const cloud::ListedObject& o) {
+                if (const auto k = split_key(o.key, prefix_)) out.insert(k->session);
+            });
+            if (!listed) return fail(listed.error());
+        }
         return out;
     }
 
-    Result<std::vector<CaptureFile>> list(const Selection& sel) override {
-        // Index and pcap keys by (session, collector, file name).
-        std::map<std::tuple<std::string, std::string, std::string>, std::pair<cloud::ListedObject, cloud::ListedObject>> pcaps;
+    Result<std::vector<CaptureFile>> list(const Selection& sel, std::vector<std::string>&) override {
+        // Index and pcap keys by (session, collector, file name): only what
+        // may be read is kept, a page at a time.
+        struct Found {
+            std::string pcap_key, index_key;
+            uint64_t pcap_size = 0, index_size = 0;
+        };
+        std::map<std::tuple<std::string, std::string, std::string>, Found> pcaps;
         for (const auto& tree : {cloud::kPcapTree, cloud::kFlowsTree}) {
             for (const auto& prefix : prefixes(tree, sel)) {
-                auto listed = client_.list_objects(prefix, kMaxObjects);
-                if (!listed) return fail(listed.error().describe());
-                for (auto& o : listed.value()) {
+                auto listed = each_object(prefix, [&](const cloud::ListedObject& o) {
                     const auto k = split_key(o.key, prefix_);
-                    if (!k || k->tree != tree) continue;
+                    if (!k || k->tree != tree) return;
+                    if (!sel.sessions.empty() &&
+                        std::find(sel.sessions.begin(), sel.sessions.end(), k->session) == sel.sessions.end())
+                        return;
                     if (tree == cloud::kPcapTree) {
-                        if (k->file.ends_with(".pcap")) pcaps[{k->session, k->collector, k->file}].first = o;
+                        const auto start = name_start_ns(k->file);
+                        if (!k->file.ends_with(".pcap") || !start || *start > sel.until_ns) return;
+                        Found& f = pcaps[{k->session, k->collector, k->file}];
+                        f.pcap_key = o.key;
+                        f.pcap_size = o.size;
                     } else if (k->file.ends_with(flow_index::kSuffix)) {
                         const std::string pcap = k->file.substr(0, k->file.size() - flow_index::kSuffix.size());
-                        pcaps[{k->session, k->collector, pcap}].second = o;
+                        const auto it = pcaps.find({k->session, k->collector, pcap});
+                        if (it == pcaps.end()) return;  // an index without its pcap: nothing to read
+                        it->second.index_key = o.key;
+                        it->second.index_size = o.size;
                     }
-                }
+                });
+                if (!listed) return fail(listed.error());
             }
         }
         std::vector<CaptureFile> out;
         for (auto& [id, found] : pcaps) {
             const auto& [session, collector, name] = id;
-            if (!sel.sessions.empty() && std::find(sel.sessions.begin(), sel.sessions.end(), session) == sel.sessions.end())
-                continue;
-            const auto start = name_start_ns(name);
-            if (found.first.key.empty() || !start) continue;  // an index without its pcap: nothing to read
-            if (*start > sel.until_ns) continue;
             CaptureFile f;
-            f.where = "s3://" + client_.options().location.bucket + "/" + found.first.key;
+            f.where = "s3://" + client_.options().location.bucket + "/" + found.pcap_key;
             f.session = session;
             f.collector = collector;
             f.name = name;
-            f.size = found.first.size;
-            f.start_ns = *start;
-            f.pcap_ref = found.first.key;
-            f.index_ref = found.second.key;
-            f.index_size = found.second.size;
+            f.size = found.pcap_size;
+            f.start_ns = *name_start_ns(name);
+            f.pcap_ref = std::move(found.pcap_key);
+            f.index_ref = std::move(found.index_key);
+            f.index_size = found.index_size;
             out.push_back(std::move(f));
         }
         return out;
@@ -300,14 +349,36 @@ public:
     }
 
 private:
-    static constexpr size_t kMaxObjects = 1'000'000;
+    static constexpr size_t kMaxPages = 10'000;  // 10 million keys under one prefix
     static constexpr size_t kIndexThreads = 8;
 
-    // The size came with the listing: one GET, no HEAD.
+    // Every object under the prefix, a page (1,000 keys) at a time: no
+    // more than one page is held; a listing that does not end is cut off.
+    template <typename Each>
+    Result<Done> each_object(const std::string& prefix, Each&& each) {
+        std::string token;
+        for (size_t page_count = 0;; ++page_count) {
+            if (page_count == kMaxPages)
+                return fail("more than " + std::to_string(kMaxPages) + " pages of keys under " + printable(prefix));
+            auto page = client_.list_objects_page(prefix, token);
+            if (!page) return fail(page.error().describe());
+            for (const auto& o : page->objects) each(o);
+            if (page->next_continuation_token.empty() || page->next_continuation_token == token) return Done{};
+            token = std::move(page->next_continuation_token);
+        }
+    }
+
+    // The size came with the listing: one GET, no HEAD; refused above the
+    // cap before a byte is asked for, and the answer checked against it.
     static Result<std::string> get_index(cloud::S3Client& client, const CaptureFile& file) {
         if (file.index_size == 0) return std::string();
+        if (file.index_size > kMaxIndexBytes)
+            return fail("listed as " + std::to_string(file.index_size) + " bytes, above the cap of " +
+                        std::to_string(kMaxIndexBytes));
         auto got = client.get_object_range(file.index_ref, 0, file.index_size - 1);
         if (!got) return fail(got.error().describe());
+        if (got->size() != file.index_size)
+            return fail("listed as " + std::to_string(file.index_size) + " bytes, got " + std::to_string(got->size()));
         return std::move(got.value());
     }
     std::string tree_prefix(std::string_view tree) const { return prefix_ + std::string(tree) + "/"; }

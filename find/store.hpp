@@ -31,15 +31,33 @@ struct CaptureFile {
     std::string index_ref;  // path or key; "" when there is none
     uint64_t index_size = 0;  // as listed (S3)
     size_t store = 0;       // which Store holds it
+    // The file being written (.pcap.part): read up to its last whole record,
+    // and a record cut off at its end is where the writer is, not damage.
+    bool growing = false;
 };
+
+// Bounds on what a capture tree may hand us (it is writable by the
+// collector's user): an index above kMaxIndexBytes as stored, or inflating
+// past kMaxIndexTextBytes, is refused before (or while) it is read; a record
+// longer than kMaxRecordBytes (or than its file's snaplen) is a corrupt file.
+// The collector's default index (100,000 flows, a few hundred bytes each)
+// is far below both.
+inline constexpr uint64_t kMaxIndexBytes = 32ull << 20;
+inline constexpr uint64_t kMaxIndexTextBytes = 128ull << 20;
+inline constexpr uint32_t kMaxRecordBytes = 262144;  // also the snaplen mirrortap-find writes
 
 class Store {
 public:
     virtual ~Store() = default;
     virtual std::string describe() const = 0;
-    // The finished captures of the selected sessions that may hold packets of
-    // the window; or why the store cannot be read.
-    virtual Result<std::vector<CaptureFile>> list(const Selection& selection) = 0;
+    // What makes two stores the same source (a real path; an endpoint,
+    // bucket and prefix): a source given twice is read once.
+    virtual std::string identity() const = 0;
+    // The captures of the selected sessions that may hold packets of the
+    // window (finished ones, and the one being written); or why the store
+    // cannot be read. Entries that cannot be read as captures (a FIFO named
+    // like one) are added to `refused`, one line each.
+    virtual Result<std::vector<CaptureFile>> list(const Selection& selection, std::vector<std::string>& refused) = 0;
     // Every session the store holds (for "unknown session" messages).
     virtual Result<std::set<std::string>> sessions() = 0;
     // Bytes [offset, offset + length) of the capture, or the whole index.

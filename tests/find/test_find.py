@@ -8,6 +8,7 @@ format's own writer in Python) until the collector writes them."""
 import atexit
 import datetime
 import gzip
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,10 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import urllib.parse
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../integration"))
@@ -106,7 +110,8 @@ class Fleet:
     first and the reverse to the second; finished files indexed beside them."""
 
     def __init__(self, rounds=30, rotate="16K", pad=0, min_files=2):
-        self.collectors = [Collector("--rotate-size", rotate, config=SESSIONS_CONFIG) for _ in range(2)]
+        self.collectors = [Collector("--rotate-size", rotate, "--collector-id", f"collector-{i}", config=SESSIONS_CONFIG)
+                           for i in range(2)]
         self.marks = []
         sent = [0, 0]
         for rnd in range(rounds):
@@ -173,8 +178,8 @@ def run_find(*args, check=True, env=None, timeout=120):
     return out
 
 
-def check_query(fleet, sources, expression, sessions=None, since=None, until=None, env=None):
-    args = []
+def check_query(fleet, sources, expression, sessions=None, since=None, until=None, env=None, extra=()):
+    args = list(extra)
     for s in sources:
         args += ["--from", s]
     for s in sessions or []:
@@ -325,7 +330,12 @@ def corrupt_and_missing_index_fall_back():
         with gzip.open(files[4] + ".flows.json.gz", "wt") as f:
             for ln in flow_index.index_lines(files[4], "web", "x"):
                 f.write(ln.replace('"index_complete":true', '"index_complete":false') + "\n")
-        log, _ = check_query(fleet, fleet.dirs, "host 10.0.3.2")
+        # A corrupt or stale index is a shortfall of the store: said, and exit 1 unless --partial-ok.
+        out = run_find("--from", fleet.dirs[0], "--from", fleet.dirs[1], "-w", os.path.join(fleet.tmp, "o.pcap"),
+                       "host 10.0.3.2", check=False)
+        assert out.returncode == 1 and b"2 problems above: the answer may be incomplete" in out.stderr, out.stderr
+        log, _ = check_query(fleet, fleet.dirs, "host 10.0.3.2", extra=["--partial-ok"])
+        assert "warning: 2 problems above" in log, log
         assert f"{files[4]}: flow index incomplete" in log, log
         assert f"{files[0]}: flow index corrupt" in log and "reading the whole pcap" in log, log
         assert f"{files[1]}: no flow index: reading the whole pcap" in log, log
@@ -488,6 +498,338 @@ def follow_ends_cleanly_when_the_reader_goes():
                 break
         rc = find.wait(timeout=10)
         assert rc == 0, find.stderr.read().decode()
+
+
+# ---- truthful answers: what could not be read is said, and exits 1 -------------
+
+T0_NS = 1_796_119_200 * 1_000_000_000  # 2026-12-01T10:00:00Z, the instant in the file names below
+RSS_LIMIT_KIB = 256 << 10  # generous: a small query takes a few MiB; the failures it guards against took GiBs
+
+
+def write_pcap(path, records, snaplen=65535):
+    """A nanosecond pcap of (ts_ns, frame) records."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, snaplen, 1))
+        for ts, frame in records:
+            f.write(struct.pack("<IIII", ts // 1_000_000_000, ts % 1_000_000_000, len(frame), len(frame)) + frame)
+
+
+def small_tree(n=20, session="web", pad=40, index=True):
+    """A capture directory written here: one session, one finished pcap of n UDP packets (source port
+    4000 + i, so each its own flow) with its flow index."""
+    root = scratch()
+    os.makedirs(os.path.join(root, session))
+    path = os.path.join(root, session, f"{session}-20261201T100000Z-000001.pcap")
+    write_pcap(path, [(T0_NS + i * 1000, udp4_frame("10.0.3.1", "10.0.3.2", 4000 + i, 53, bytes(pad)))
+                      for i in range(n)])
+    if index:
+        flow_index.write_index(path, session, "c0")
+    return root, path
+
+
+def run_measured(*args, env=None, timeout=60):
+    """mirrortap-find's exit status, standard error and peak RSS in KiB (wait4's rusage: that process only).
+    A run that does not end within `timeout` is killed and fails the test (a hang, not a slow run)."""
+    err = tempfile.TemporaryFile()
+    p = subprocess.Popen([FIND] + list(args), stdout=subprocess.DEVNULL, stderr=err, env=env)
+    timer = threading.Timer(timeout, p.kill)
+    timer.start()
+    _, status, usage = os.wait4(p.pid, 0)
+    timer.cancel()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err.seek(0)
+    text = err.read().decode(errors="replace")
+    assert p.returncode != -signal.SIGKILL, f"mirrortap-find {args} did not end: {text}"
+    return p.returncode, text, usage.ru_maxrss
+
+
+def check_refused(args, message, rss_limit_kib=RSS_LIMIT_KIB):
+    """Exit 1 with `message`, within the RSS bound; then exit 0 under --partial-ok, still said."""
+    rc, err, rss = run_measured(*args)
+    print(f"{args}: exit {rc}, peak RSS {rss} KiB")
+    assert rc == 1 and message in err, f"exit {rc}: {err}"
+    assert "the answer may be incomplete (--partial-ok accepts it; exit 1)" in err, err
+    assert rss < rss_limit_kib, f"peak RSS {rss} KiB, the bound is {rss_limit_kib} KiB"
+    rc, err, _ = run_measured("--partial-ok", *args)
+    assert rc == 0 and message in err and "warning: " in err, f"--partial-ok: exit {rc}: {err}"
+    return err
+
+
+def current_file_is_read_without_follow():
+    """The file being written (current, a .pcap.part) holds the newest packets: a search finds them
+    without --follow, up to its last whole record."""
+    collector = Collector(config=SESSIONS_CONFIG)  # the default rotation: nothing is finished here
+    with collector:
+        frames = [udp4_frame("10.0.3.1", "10.0.3.2", 5000 + i, 53, b"q" * 30) for i in range(200)]
+        collector.send([vxlan(501, f) for f in frames])
+        collector.wait_settled(len(frames))
+        assert session_files(collector.pcap_dir, "web") == [], "expected only the file being written"
+        out_path = os.path.join(collector.tmp, "now.pcap")
+        out = run_find("--from", collector.pcap_dir, "--since", "-5m", "-w", out_path, "udp")
+        got = pcap_records(out_path)
+        assert sorted(data for _, _, data in got) == sorted(frames), f"{len(got)} of {len(frames)}: {out.stderr}"
+        assert b"being written: reading it to its last whole record" in out.stderr, out.stderr
+        assert collector.stop() == 0
+    # A .pcap.part cut inside a record is where its writer is, not damage: exit 0, the whole records.
+    root, path = small_tree(index=False)
+    cut = path + ".part"
+    os.rename(path, cut)
+    os.truncate(cut, os.path.getsize(cut) - 30)
+    out_path = os.path.join(root, "o.pcap")
+    run_find("--from", root, "-w", out_path)
+    assert len(pcap_records(out_path)) == 19
+
+
+def truncated_pcap_exits_non_zero():
+    root, path = small_tree(index=False)
+    os.truncate(path, os.path.getsize(path) - 30)
+    err = check_refused(["--from", root, "-w", os.path.join(root, "o.pcap")], "the file ends inside a record")
+    assert len(pcap_records(os.path.join(root, "o.pcap"))) == 19, err  # --partial-ok: what was whole
+    # A finished file shorter than its header.
+    with open(path, "wb") as f:
+        f.write(b"\x4d\x3c")
+    check_refused(["--from", root, "-w", os.path.join(root, "o.pcap")], "shorter than a pcap file header")
+
+
+def duplicate_sources_are_read_once():
+    root, _ = small_tree()
+    out_path = os.path.join(root, "o.pcap")
+    out = run_find("--from", root, "--from", os.path.join(root, "web", ".."), "--from", root + "/", "-w", out_path)
+    assert len(pcap_records(out_path)) == 20, out.stderr
+    assert out.stderr.count(b"is the same source as") == 2, out.stderr
+
+
+def sparse_index_is_refused():
+    """A 40 GB sparse index: refused by its size before a byte is read (was std::bad_alloc)."""
+    root, path = small_tree()
+    os.truncate(path + ".flows.json.gz", 40 << 30)
+    check_refused(["--from", root, "-w", os.path.join(root, "o.pcap")], "above the cap of")
+    assert len(pcap_records(os.path.join(root, "o.pcap"))) == 20  # --partial-ok: read whole instead
+
+
+def gzip_bomb_index_is_refused():
+    """A ~0.5 MiB index that inflates to 512 MiB: stopped at the cap while inflating."""
+    root, path = small_tree()
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    with open(path + ".flows.json.gz", "wb") as f:
+        zeros = bytes(1 << 20)
+        for _ in range(512):
+            f.write(z.compress(zeros))
+        f.write(z.flush())
+    check_refused(["--from", root, "-w", os.path.join(root, "o.pcap")], "bytes uncompressed",
+                  rss_limit_kib=512 << 10)
+
+
+def fifo_index_is_refused():
+    root, path = small_tree()
+    os.unlink(path + ".flows.json.gz")
+    os.mkfifo(path + ".flows.json.gz")
+    check_refused(["--from", root, "-w", os.path.join(root, "o.pcap")], "not a regular file")
+
+
+def fifo_capture_is_refused():
+    root, path = small_tree()
+    fifo = os.path.join(os.path.dirname(path), "web-20261201T100100Z-000002.pcap")
+    os.mkfifo(fifo)
+    check_refused(["--from", root, "-w", os.path.join(root, "o.pcap")], "not a regular file: not read")
+    assert len(pcap_records(os.path.join(root, "o.pcap"))) == 20
+
+
+def misaligned_index_is_refused():
+    """An index whose offsets point inside a record (here into a payload of zeros) would have read
+    made-up zero-length packets; the record header is refused instead."""
+    root, path = small_tree(n=400, pad=1000)
+    lines = []
+    for ln in flow_index.index_lines(path, "web", "c0"):
+        line = json.loads(ln)
+        line["first_offset"] += 16 + 42 + 100  # into the zeros of the flow's own payload
+        lines.append(json.dumps(line))
+    with gzip.open(path + ".flows.json.gz", "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    out_path = os.path.join(root, "o.pcap")
+    check_refused(["--from", root, "-w", out_path, "src port 4200"], "not a record header (caplen 0")
+    assert all(len(data) > 0 for _, _, data in pcap_records(out_path))
+
+
+def huge_caplen_under_follow_is_refused():
+    """A .pcap.part whose record claims 0xfffffff0 bytes: --follow says so and does not buffer for it."""
+    root = scratch()
+    os.makedirs(os.path.join(root, "web"))
+    part = os.path.join(root, "web", "web-20261201T100000Z-000001.pcap.part")
+    with open(part, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1))
+        f.write(struct.pack("<IIII", T0_NS // 1_000_000_000, 0, 0xFFFFFFF0, 0xFFFFFFF0))
+        f.write(bytes(4 << 20))
+    os.symlink(os.path.basename(part), os.path.join(root, "web", "current"))
+    err_path = os.path.join(root, "err")
+    with open(err_path, "wb") as err:
+        p = subprocess.Popen([FIND, "--follow", "--from", root], stdout=subprocess.DEVNULL, stderr=err)
+    said = False
+    for _ in range(200):  # bounded: 10 s
+        with open(err_path, "rb") as f:
+            text = f.read()
+        if b"the rest of this file is skipped" in text:
+            said = True
+            break
+        time.sleep(0.05)
+    with open(part, "ab") as f:  # the writer goes on: nothing more is buffered for this file
+        f.write(bytes(8 << 20))
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    _, status, usage = os.wait4(p.pid, 0)
+    with open(err_path, "rb") as f:
+        text = f.read().decode()
+    assert said and "a record of 4294967280 bytes" in text, text
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    print(f"--follow over a huge caplen: peak RSS {usage.ru_maxrss} KiB")
+    assert usage.ru_maxrss < RSS_LIMIT_KIB, usage.ru_maxrss
+
+
+def escape_sequences_in_names_are_escaped():
+    """A session directory and file named with terminal escape sequences reach standard error escaped."""
+    session = "evil\x1b]0;pwned\x07\x1b[2J"
+    root, path = small_tree(session=session, index=False)
+    rc, err, rss = run_measured("--from", root, "-w", os.path.join(root, "o.pcap"))
+    assert rc == 0, err
+    assert "\x1b" not in err and "\x07" not in err, repr(err)
+    assert "evil\\x1b]0;pwned\\x07\\x1b[2J" in err, err
+    assert rss < RSS_LIMIT_KIB
+
+
+class LyingStore:
+    """An S3-speaking server on loopback that answers as a broken or hostile store may: a listing that
+    claims sizes the objects do not have, GETs refused (403) or cut short. Not a stand-in for S3's
+    behaviour (s3rver is that, above): the peer whose lies mirrortap-find must survive."""
+
+    def __init__(self, objects, listed_sizes=None, forbidden=(), short_by=0):
+        from servers import LoopbackServer, error_answer
+        self.objects, self.listed = objects, dict(listed_sizes or {})
+        self.forbidden, self.short_by = set(forbidden), short_by
+        self.error_answer = error_answer
+        self.server = LoopbackServer()
+        self.server.serve = self.serve
+        self.paths = []
+
+    def serve(self, h):
+        self.paths.append(h.path)
+        url = urllib.parse.urlsplit(h.path)
+        query = urllib.parse.parse_qs(url.query)
+        bucket, _, key = url.path.lstrip("/").partition("/")
+        key = urllib.parse.unquote(key)
+        if not key and "list-type" in query:
+            prefix = query.get("prefix", [""])[0]
+            contents = "".join(f"<Contents><Key>{k}</Key><Size>{self.listed.get(k, len(v))}</Size>"
+                               f"<ETag>\"x\"</ETag><LastModified>2026-12-01T10:00:00.000Z</LastModified></Contents>"
+                               for k, v in sorted(self.objects.items()) if k.startswith(prefix))
+            body = (f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>{bucket}</Name>'
+                    f"<Prefix>{prefix}</Prefix>{contents}<IsTruncated>false</IsTruncated></ListBucketResult>").encode()
+            return self.server.respond(h, 200, [("Content-Type", "application/xml")], body)
+        if key in self.forbidden or key not in self.objects:
+            status, headers, body = self.error_answer("AccessDenied", "Access Denied", 403)
+            return self.server.respond(h, status, headers, body)
+        first, last = (int(x) for x in h.headers["Range"].removeprefix("bytes=").split("-"))
+        body = self.objects[key][first:last + 1]
+        body = body[:max(0, len(body) - self.short_by)]
+        self.server.respond(h, 206, [("Content-Range", f"bytes {first}-{first + len(body) - 1}/*")], body)
+
+    def find_args(self):
+        return ["--from", "s3://mirrortap-test/fleet", "--s3-endpoint", self.server.endpoint]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.stop()
+
+
+def lying_store_objects():
+    root, path = small_tree()
+    part = "session=web/date=2026-12-01/hour=10/collector=c0/"
+    name = os.path.basename(path)
+    with open(path, "rb") as f, open(path + ".flows.json.gz", "rb") as g:
+        objects = {f"fleet/pcap/{part}{name}": f.read(), f"fleet/flows/{part}{name}.flows.json.gz": g.read()}
+    return root, [k for k in objects if "/pcap/" in k][0], [k for k in objects if "/flows/" in k][0], objects
+
+
+def lying_store_env():
+    return dict(os.environ, AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s", AWS_REGION="us-east-1",
+                AWS_EC2_METADATA_DISABLED="true")
+
+
+def check_refused_env(args, message, env):
+    rc, err, rss = run_measured(*args, env=env)
+    print(f"exit {rc}, peak RSS {rss} KiB")
+    assert rc == 1 and message in err and "the answer may be incomplete" in err, f"exit {rc}: {err}"
+    assert rss < RSS_LIMIT_KIB, rss
+    rc, err, _ = run_measured("--partial-ok", *args, env=env)
+    assert rc == 0 and message in err and "warning: " in err, f"--partial-ok: exit {rc}: {err}"
+
+
+def oversize_s3_listing_is_refused():
+    """A listing that says the index is 5 GB: refused by that size, no GET of it (was 2.1 GB RSS)."""
+    root, pcap_key, index_key, objects = lying_store_objects()
+    with LyingStore(objects, listed_sizes={index_key: 5_000_000_000}) as store:
+        out = os.path.join(root, "o.pcap")
+        check_refused_env(store.find_args() + ["-w", out], "listed as 5000000000 bytes, above the cap", lying_store_env())
+        assert len(pcap_records(out)) == 20  # --partial-ok: the pcap read whole
+        assert not any("flows.json.gz" in p for p in store.paths if "list-type" not in p), store.paths
+
+
+def forbidden_and_short_objects_exit_non_zero():
+    """Every GetObject answered 403, or an object shorter than listed: said, exit 1 (was 'wrote 0 packets', 0)."""
+    root, pcap_key, index_key, objects = lying_store_objects()
+    with LyingStore(objects, forbidden=[pcap_key, index_key]) as store:
+        check_refused_env(store.find_args() + ["-w", os.path.join(root, "o.pcap")], "AccessDenied", lying_store_env())
+    with LyingStore(objects, short_by=100) as store:
+        check_refused_env(store.find_args() + ["-w", os.path.join(root, "o.pcap")], " bytes, got ", lying_store_env())
+
+
+
+# ---- pcapng: where each packet came from -------------------------------------------
+
+def index_origin(pcap_dir, session):
+    """(collector, vni) as the index of a finished file of the session says."""
+    with gzip.open(session_files(pcap_dir, session)[0] + ".flows.json.gz", "rt") as f:
+        line = json.loads(f.readline())
+    return line["collector"], line["vni"]
+
+
+def pcapng_output_names_each_packets_interface():
+    """-F pcapng: tshark reads it back with one interface per session and collector (session@collector,
+    the VNI in its description) on each packet; packets, order and nanosecond times equal the classic output."""
+    with Fleet() as fleet:
+        sources = ["--from", fleet.dirs[0], "--from", fleet.dirs[1]]
+        classic, ng, back = (os.path.join(fleet.tmp, n) for n in ("classic.pcap", "out.pcapng", "back.pcap"))
+        run_find(*sources, "-w", classic, "not port 5432")
+        run_find(*sources, "-F", "pcapng", "-w", ng, "not port 5432")
+        with open(ng, "rb") as f:
+            assert struct.unpack("<I", f.read(4))[0] == 0x0A0D0D0A  # a section header block first
+        subprocess.run(["editcap", "-F", "nsecpcap", ng, back], check=True, timeout=60)
+        want = pcap_records(classic)
+        assert len(want) > 100 and pcap_records(back) == want, "pcapng holds other packets than the classic pcap"
+        t = subprocess.run(["tshark", "-r", ng, "-T", "fields", "-E", "separator=|", "-e", "frame.interface_name",
+                            "-e", "frame.interface_description"], capture_output=True, text=True, timeout=60)
+        assert t.returncode == 0, t.stderr
+        shown = [tuple(ln.split("|")) for ln in t.stdout.splitlines()]
+        assert len(shown) == len(want)
+        # Each packet's interface: the session and collector whose files hold it.
+        origin_of = {}
+        for d in fleet.dirs:
+            for session in ("web", "db"):
+                collector, vni = index_origin(d, session)
+                part = os.path.join(fleet.tmp, "part.pcap")
+                run_find("--from", d, "--session", session, "-w", part, "not port 5432")
+                for rec in pcap_records(part):
+                    origin_of[rec] = (f"{session}@{collector}", vni)
+        for rec, (name, description) in zip(want, shown):
+            expected_name, vni = origin_of[rec]
+            assert name == expected_name, f"{name} != {expected_name}"
+            assert description.endswith(f"VNI {vni}" if vni is not None else "VNI unknown"), description
+        assert len({name for name, _ in shown}) == 4, set(shown)  # 2 sessions x 2 collectors
+        # Standard output too, as tshark -r - reads it.
+        p = subprocess.run(f"{FIND} {' '.join(sources)} -F pcapng 'not port 5432' | tshark -r - -T fields "
+                           f"-e frame.interface_name", shell=True, capture_output=True, text=True, timeout=60)
+        assert [ln for ln in p.stdout.splitlines()] == [n for n, _ in shown], p.stderr
 
 
 if __name__ == "__main__":

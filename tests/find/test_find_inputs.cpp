@@ -2,8 +2,17 @@
 #include <doctest/doctest.h>
 #include <zlib.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 #include "find/flow_index.hpp"
+#include "find/pcap_output.hpp"
 #include "find/search.hpp"
+#include "find/store.hpp"
 
 using namespace mirrortap::find;
 
@@ -39,6 +48,7 @@ TEST_CASE("an index line is read with every member the format gives") {
     const IndexedFlow& f = index->flows[0];
     CHECK(index->file.session == "web");
     CHECK(index->file.collector == "i-0abc");
+    CHECK(index->file.vni == 501u);
     CHECK(index->file.first_ns == 1796105580000000000ull);
     CHECK(f.first_offset == 24);
     CHECK(f.end_offset == 456);
@@ -60,8 +70,10 @@ TEST_CASE("nulls and non-IP lines are read") {
     replace(R"("src_port":40000)", R"("src_port":null)");
     replace(R"("src":"10.0.3.7")", R"("src":"02:00:00:00:00:aa")");
     replace(R"("ether_type":2048)", R"("ether_type":null)");
+    replace(R"("vni":501)", R"("vni":null)");
     const auto index = parse_flow_index(line);
     REQUIRE_MESSAGE(index, (index ? "" : index.error()));
+    CHECK_FALSE(index->file.vni);
     CHECK_FALSE(index->flows[0].ip_version);
     CHECK_FALSE(index->flows[0].src_port);
     CHECK(index->flows[0].src == "02:00:00:00:00:aa");
@@ -124,4 +136,87 @@ TEST_CASE("byte ranges merge where they touch or lie close") {
     CHECK(m[1].first == 250);
     CHECK(m[2].end == 700);
     CHECK(merge_ranges({{24, 100}, {150, 200}}, 50).size() == 1);
+}
+
+TEST_CASE("an index inflating past the cap is refused while inflating") {
+    const std::string bomb = gzip(std::string(kMaxIndexTextBytes + (1 << 20), ' '));
+    CHECK(bomb.size() < kMaxIndexBytes);
+    const auto refused = read_flow_index(bomb, 2000);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == "more than " + std::to_string(kMaxIndexTextBytes) + " bytes uncompressed");
+}
+
+TEST_CASE("-F takes pcap or pcapng, nothing else") {
+    CHECK(parse_output_format("pcap") == OutputFormat::pcap);
+    CHECK(parse_output_format("pcapng") == OutputFormat::pcapng);
+    const auto refused = parse_output_format("ng");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == "expected pcap or pcapng, got 'ng'");
+}
+
+namespace {
+
+struct Block {
+    uint32_t type;
+    std::string body;
+};
+
+// The blocks of a little-endian pcapng, each checked for its two equal lengths.
+std::vector<Block> pcapng_blocks(const std::string& bytes) {
+    std::vector<Block> out;
+    size_t pos = 0;
+    while (pos + 12 <= bytes.size()) {
+        uint32_t type, total, trailer;
+        std::memcpy(&type, bytes.data() + pos, 4);
+        std::memcpy(&total, bytes.data() + pos + 4, 4);
+        REQUIRE(total % 4 == 0);
+        REQUIRE(pos + total <= bytes.size());
+        std::memcpy(&trailer, bytes.data() + pos + total - 4, 4);
+        REQUIRE(trailer == total);
+        out.push_back({type, bytes.substr(pos + 8, total - 12)});
+        pos += total;
+    }
+    CHECK(pos == bytes.size());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("pcapng: one interface per session and collector, described before its first packet") {
+    char path[] = "/tmp/mirrortap-find-pcapng-XXXXXX";
+    const int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    const Origin web_a{"web", "c1", 501}, db_a{"db", "c1", std::nullopt}, web_b{"web", "c2", 501};
+    const uint8_t frame[60] = {1, 2, 3};
+    {
+        PcapOutput out;
+        REQUIRE(out.open(path, OutputFormat::pcapng));
+        for (const Origin* o : {&web_a, &db_a, &web_a, &web_b})
+            REQUIRE(out.write({1796105580123456789ull, 60, 1514, frame, o}));
+        REQUIRE(out.close());
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    ::unlink(path);
+    const auto blocks = pcapng_blocks(bytes.str());
+    // SHB, then an IDB before each interface's first EPB: web@c1, db@c1, (web@c1 again), web@c2.
+    std::vector<uint32_t> types;
+    for (const auto& b : blocks) types.push_back(b.type);
+    CHECK(types == std::vector<uint32_t>{0x0A0D0D0A, 1, 6, 1, 6, 6, 1, 6});
+    CHECK(blocks[1].body.find("web@c1") != std::string::npos);
+    CHECK(blocks[1].body.find("VNI 501") != std::string::npos);
+    CHECK(blocks[3].body.find("db@c1") != std::string::npos);
+    CHECK(blocks[3].body.find("VNI unknown") != std::string::npos);
+    CHECK(blocks[6].body.find("web@c2") != std::string::npos);
+    // An EPB: interface id, timestamp high and low in nanoseconds (if_tsresol 9), lengths, the frame.
+    uint32_t epb[5];
+    std::memcpy(epb, blocks[7].body.data(), sizeof epb);
+    CHECK(epb[0] == 2);
+    CHECK((uint64_t(epb[1]) << 32 | epb[2]) == 1796105580123456789ull);
+    CHECK(epb[3] == 60);
+    CHECK(epb[4] == 1514);
+    std::memcpy(epb, blocks[5].body.data(), 4);
+    CHECK(epb[0] == 0);  // web@c1 keeps its interface
 }
