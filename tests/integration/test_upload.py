@@ -582,6 +582,51 @@ def current_never_names_an_uploaded_file():
         assert records_in_bucket(s3.endpoint) == 20 + 15
 
 
+def retention_by_age_removes_only_uploaded_files():
+    """pcap.retain_seconds with delete_after_upload false: files stored and
+    marked go once older than the limit; with the store down, a file as old
+    but not yet uploaded stays (and goes up once the store is back). Files
+    are made old with os.utime; a reload makes the writer look at once."""
+    use_store_credentials()
+    two_hours_ago = time.time() - 2 * 3600
+
+    def make_old(paths):
+        for p in paths:
+            os.utime(p, (two_hours_ago, two_hours_ago))
+
+    aged = config(delete=False).replace("pcap:\n", "pcap:\n  retain_seconds: 1h\n")
+    state = {"down": False}
+
+    def fault(request, attempt):
+        return ("status", "ServiceUnavailable", 503) if state["down"] else None
+
+    with S3rver() as s3, RecordingProxy(s3.port, fault) as proxy:
+        with Collector(*upload_flags(proxy.endpoint), config=aged) as c:
+            sent = send_files(c, 501, 2, 20)
+            wait_uploads(c, 2)
+            stored = session_files(c.pcap_dir, "web")
+            assert len(stored) == 2 and all(os.getxattr(p, "user.mirrortap.uploaded") == b"s3" for p in stored)
+            state["down"] = True
+            sent += send_files(c, 501, 1, 20)
+            waiting = [p for p in session_files(c.pcap_dir, "web") if p not in stored]
+            assert len(waiting) == 1, waiting
+            make_old(stored + waiting)
+            c.reload(aged)
+            c.wait_stderr("reloaded", 4)  # three from send_files, then this one
+            for _ in range(200):  # bounded: 10 s
+                if session_files(c.pcap_dir, "web") == waiting:
+                    break
+                time.sleep(0.05)
+            assert session_files(c.pcap_dir, "web") == waiting, session_files(c.pcap_dir, "web")
+            assert not any(os.path.exists(p + ".flows.json.gz") for p in stored)
+            assert os.path.exists(waiting[0] + ".flows.json.gz")
+            state["down"] = False
+            m = wait_uploads(c, 3, timeout=120)
+            assert value(m, "mirrortap_upload_files_total", result="deleted_before_upload") == 0
+            assert c.stop() == 0
+        assert records_in_bucket(s3.endpoint) == sent
+
+
 def b64_sha256(data):
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
@@ -660,7 +705,8 @@ TESTS = [finished_files_reach_the_bucket_whole, store_down_at_start_then_up, sto
          uploads_run_as_the_user_after_the_drop, restart_with_a_backlog,
          sigterm_right_after_start_uploads_the_backlog_on_disk,
          part_files_are_recovered_after_sigkill, sigterm_uploads_the_backlog_before_exit,
-         current_never_names_an_uploaded_file, uploads_carry_checksums_and_a_corrupted_part_is_sent_again]
+         current_never_names_an_uploaded_file, uploads_carry_checksums_and_a_corrupted_part_is_sent_again,
+         retention_by_age_removes_only_uploaded_files]
 
 if __name__ == "__main__":
     run({t.__name__: t for t in TESTS})
