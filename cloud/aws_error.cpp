@@ -65,4 +65,28 @@ AwsError error_from_response(int http_status, std::string_view body, std::string
     return error;
 }
 
+bool checksum_error(const AwsError& error) {
+    if (error.code == "BadDigest" || error.code == "XAmzContentSHA256Mismatch" || error.code == "InvalidDigest")
+        return true;
+    if (error.code != "InvalidRequest") return false;
+    std::string lower = error.message;
+    for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    return lower.find("checksum") != std::string::npos;
+}
+
+RequestFailure classify_failure(const AwsError& error) {
+    static constexpr std::array<std::string_view, 6> kThrottlingCodes{
+        "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
+        "ServiceUnavailable"};
+    if (checksum_error(error)) return RequestFailure::checksum_mismatch;
+    if (error.http_status == 0) return RequestFailure::connection;
+    if (error.code == "ExpiredToken") return RequestFailure::expired_token;
+    if (error.http_status == 429 || error.http_status == 503) return RequestFailure::throttled;
+    for (const auto c : kThrottlingCodes)
+        if (error.code == c) return RequestFailure::throttled;
+    if (error.http_status >= 500 || error.code == "InternalError" || error.code == "RequestTimeout")
+        return RequestFailure::server_error;
+    return RequestFailure::refused;
+}
+
 }  // namespace mirrortap::cloud

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -37,20 +38,25 @@ private:
     MdContext sha256_{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
 };
 
-}  // namespace
+using Sha256 = std::array<uint8_t, 32>;
 
-std::string BodyDigests::content_md5() const { return to_base64(md5.data(), md5.size()); }
-std::string BodyDigests::sha256_hex() const { return to_hex(sha256.data(), sha256.size()); }
+class OneSha256 {
+public:
+    OneSha256() { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
+    void update(const void* data, size_t size) { EVP_DigestUpdate(ctx_.get(), data, size); }
+    Sha256 finish() {
+        Sha256 d{};
+        EVP_DigestFinal_ex(ctx_.get(), d.data(), nullptr);
+        return d;
+    }
 
-BodyDigests digest(std::string_view data) {
-    TwoDigests d;
-    d.update(data.data(), data.size());
-    return d.finish();
-}
+private:
+    MdContext ctx_{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
+};
 
-mirrortap::Result<BodyDigests> digest_file_range(int fd, uint64_t offset, uint64_t length) {
-    TwoDigests d;
-    std::vector<char> buffer(1 << 20);
+// `length` bytes from `offset` through `sink(data, size)`, read in 1 MiB pieces.
+template <class Sink>
+mirrortap::Result<> read_range(int fd, uint64_t offset, uint64_t length, std::vector<char>& buffer, Sink&& sink) {
     uint64_t done = 0;
     while (done < length) {
         const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
@@ -61,9 +67,62 @@ mirrortap::Result<BodyDigests> digest_file_range(int fd, uint64_t offset, uint64
             return fail("file ended at byte " + std::to_string(offset + done) + ", before the " +
                         std::to_string(length) + " bytes from " + std::to_string(offset));
         }
-        d.update(buffer.data(), static_cast<size_t>(got));
+        sink(buffer.data(), static_cast<size_t>(got));
         done += static_cast<uint64_t>(got);
     }
+    return {};
+}
+
+}  // namespace
+
+std::string BodyDigests::content_md5() const { return to_base64(md5.data(), md5.size()); }
+std::string BodyDigests::sha256_hex() const { return to_hex(sha256.data(), sha256.size()); }
+std::string BodyDigests::sha256_base64() const { return to_base64(sha256.data(), sha256.size()); }
+
+std::string FileDigests::sha256_hex() const { return to_hex(sha256.data(), sha256.size()); }
+
+std::string FileDigests::s3_checksum() const {
+    if (parts.size() == 1) return parts[0].sha256_base64();
+    OneSha256 composite;
+    for (const auto& part : parts) composite.update(part.sha256.data(), part.sha256.size());
+    const Sha256 d = composite.finish();
+    return to_base64(d.data(), d.size()) + "-" + std::to_string(parts.size());
+}
+
+PartPlan single_part(uint64_t size) { return PartPlan{size, 1, size}; }
+
+mirrortap::Result<FileDigests> digest_file_parts(int fd, const PartPlan& plan) {
+    FileDigests out;
+    out.parts.reserve(plan.count);
+    std::vector<char> buffer(1 << 20);
+    // One part: the whole file's SHA-256 is the part's. Several: a third
+    // digest beside each part's two, fed the same bytes as they are read.
+    OneSha256 whole;
+    const bool several = plan.count > 1;
+    for (uint32_t n = 1; n <= plan.count; ++n) {
+        TwoDigests part;
+        auto read = read_range(fd, plan.offset(n), plan.size(n), buffer, [&](const char* data, size_t size) {
+            part.update(data, size);
+            if (several) whole.update(data, size);
+        });
+        if (!read) return fail(read.error());
+        out.parts.push_back(part.finish());
+    }
+    out.sha256 = several ? whole.finish() : out.parts[0].sha256;
+    return out;
+}
+
+BodyDigests digest(std::string_view data) {
+    TwoDigests d;
+    d.update(data.data(), data.size());
+    return d.finish();
+}
+
+mirrortap::Result<BodyDigests> digest_file_range(int fd, uint64_t offset, uint64_t length) {
+    TwoDigests d;
+    std::vector<char> buffer(1 << 20);
+    auto read = read_range(fd, offset, length, buffer, [&](const char* data, size_t size) { d.update(data, size); });
+    if (!read) return fail(read.error());
     return d.finish();
 }
 

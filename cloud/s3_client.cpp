@@ -87,16 +87,38 @@ std::optional<std::string> url_decode(std::string_view text) {
 
 }  // namespace
 
-mirrortap::Result<> check_object_write(const ObjectWrite& write) {
+namespace {
+
+// The metadata as sent: the caller's and the file's SHA-256.
+std::vector<std::pair<std::string, std::string>> metadata_with_sha256(const ObjectWrite& write,
+                                                                      std::string sha256_hex) {
+    auto all = write.metadata;
+    all.emplace_back(std::string(kSha256Metadata), std::move(sha256_hex));
+    return all;
+}
+
+ObjectWrite with_sha256(const ObjectWrite& write, std::string sha256_hex) {
+    ObjectWrite sent = write;
+    sent.metadata = metadata_with_sha256(write, std::move(sha256_hex));
+    return sent;
+}
+
+// The headers of object data, beside the body digests every request carries:
+// S3's checksum, which it verifies and keeps with the object (or the part).
+void add_object_checksum(Headers& headers, const BodyDigests& d) {
+    headers.emplace_back("x-amz-checksum-sha256", d.sha256_base64());
+}
+
+mirrortap::Result<> check_metadata(const std::vector<std::pair<std::string, std::string>>& metadata) {
     size_t metadata_bytes = 0;
-    for (const auto& [name, value] : write.metadata) {
+    for (const auto& [name, value] : metadata) {
         if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
             return fail("metadata name " + quote(name) + " must be lowercase a-z, 0-9, '-' and '_'");
         if (value.empty() || !printable_ascii(value) || value.front() == ' ' || value.back() == ' ')
             return fail("metadata " + quote(name) + " value " + quote(value) +
                         " must be printable ASCII, not empty, without spaces at either end");
         metadata_bytes += name.size() + value.size();
-        for (const auto& [other, unused] : write.metadata) {
+        for (const auto& [other, unused] : metadata) {
             if (&other == &name) continue;
             if (other == name) return fail("metadata name " + quote(name) + " is given twice");
             // libcurl 7.88 sorts signed headers by "name:value": a name that
@@ -109,7 +131,18 @@ mirrortap::Result<> check_object_write(const ObjectWrite& write) {
         }
     }
     if (metadata_bytes > kMaxMetadataBytes)
-        return fail("metadata of " + std::to_string(metadata_bytes) + " bytes is more than S3's 2 KiB");
+        return fail("metadata of " + std::to_string(metadata_bytes) + " bytes is more than S3's 2 KiB" +
+                    " (the file's " + std::string(kSha256Metadata) + " included)");
+    return {};
+}
+
+}  // namespace
+
+mirrortap::Result<> check_object_write(const ObjectWrite& write) {
+    for (const auto& [name, unused] : write.metadata)
+        if (name == kSha256Metadata)
+            return fail("metadata name " + quote(name) + " is the client's own (the file's SHA-256)");
+    if (auto valid = check_metadata(metadata_with_sha256(write, std::string(64, '0'))); !valid) return valid;
     if (!write.storage_class.empty() &&
         (write.storage_class.size() > 32 ||
          write.storage_class.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != std::string::npos))
@@ -179,6 +212,10 @@ Result<HttpResponse> S3Client::send(std::string context, const BuildRequest& bui
                 last = answer ? error_from_response(answer->status, answer->body, answer->header("x-amz-request-id"))
                               : answer.error();
                 if (last.code == "ExpiredToken") credentials_->refresh_soon();
+                if (options_.on_failed_request && !(cancellable && cancelled())) {
+                    last.context = context;
+                    options_.on_failed_request(last);
+                }
             }
         }
         if (!last.retryable) break;
@@ -205,14 +242,14 @@ HttpRequest S3Client::memory_request(std::string method, std::string url, Header
     return r;
 }
 
-Result<HttpRequest> S3Client::file_request(std::string method, std::string url, Headers headers, FileBody body) {
-    const auto digests = digest_file_range(body.fd, body.offset, body.length);
-    if (!digests) return fail(local_error("ReadFailed", digests.error()));
+HttpRequest S3Client::file_request(std::string method, std::string url, Headers headers, FileBody body,
+                                   const BodyDigests& digests) const {
     HttpRequest r;
     r.method = std::move(method);
     r.url = std::move(url);
     r.headers = std::move(headers);
-    add_body_digests(r.headers, *digests);
+    add_body_digests(r.headers, digests);
+    add_object_checksum(r.headers, digests);
     r.file = body;
     r.limits = limits_for_body();
     return r;
@@ -238,22 +275,32 @@ Result<UploadResult> S3Client::put_object(int fd, uint64_t size, std::string_vie
     const std::string context = context_for("PutObject", key);
     for (const auto& valid : {check_object_key(key), check_object_write(write)})
         if (!valid) return fail(AwsError{0, "InvalidRequest", valid.error(), "", false, context});
+    const auto digests = digest_file_parts(fd, single_part(size));
+    if (!digests) return fail(AwsError{0, "ReadFailed", digests.error(), "", false, context});
+    const Headers headers = object_headers(with_sha256(write, digests->sha256_hex()));
     UploadResult result;
     stats_ = &result;
     const std::string url = s3_url(options_.location, key);
-    auto answer = send(context, [&] { return file_request("PUT", url, object_headers(write), FileBody{fd, 0, size}); });
+    auto answer = send(context, [&]() -> Result<HttpRequest> {
+        return file_request("PUT", url, headers, FileBody{fd, 0, size}, digests->parts[0]);
+    });
     stats_ = nullptr;
     if (!answer) return fail(answer.error());
     result.etag = answer->header("etag");
+    result.sha256_hex = digests->sha256_hex();
+    result.checksum_sha256 = digests->s3_checksum();
     return result;
 }
 
-Result<std::string> S3Client::create_multipart_upload(std::string_view key, const ObjectWrite& write) {
+Result<std::string> S3Client::create_multipart_upload(std::string_view key, const ObjectWrite& write,
+                                                      std::string_view sha256_hex) {
     const std::string context = context_for("CreateMultipartUpload", key);
     for (const auto& valid : {check_object_key(key), check_object_write(write)})
         if (!valid) return fail(AwsError{0, "InvalidRequest", valid.error(), "", false, context});
     const std::string url = s3_url(options_.location, key, {{"uploads", ""}});
-    auto answer = send(context, [&]() -> Result<HttpRequest> { return memory_request("POST", url, object_headers(write)); });
+    Headers headers = object_headers(with_sha256(write, std::string(sha256_hex)));
+    headers.emplace_back("x-amz-checksum-algorithm", "SHA256");
+    auto answer = send(context, [&]() -> Result<HttpRequest> { return memory_request("POST", url, headers); });
     if (!answer) return fail(answer.error());
     const auto doc = parse_xml(answer->body);
     const std::string why = doc ? std::string() : doc.error();
@@ -264,25 +311,26 @@ Result<std::string> S3Client::create_multipart_upload(std::string_view key, cons
     return upload_id;
 }
 
-Result<std::string> S3Client::upload_part(std::string_view key, std::string_view upload_id, uint32_t part_number,
-                                          FileBody body) {
+Result<CompletedPart> S3Client::upload_part(std::string_view key, std::string_view upload_id, uint32_t part_number,
+                                            FileBody body, const BodyDigests& digests) {
     const std::string context = "UploadPart " + std::to_string(part_number) + " of " + quote(key);
     const std::string url = s3_url(options_.location, key,
                                    {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}});
-    auto answer = send(context, [&] { return file_request("PUT", url, {}, body); });
+    auto answer = send(context, [&]() -> Result<HttpRequest> { return file_request("PUT", url, {}, body, digests); });
     if (!answer) return fail(answer.error());
     std::string etag = answer->header("etag");
     if (etag.empty()) return fail(AwsError{answer->status, "MalformedAnswer", "no ETag in the answer", "", false, context});
-    return etag;
+    return CompletedPart{std::move(etag), digests.sha256_base64()};
 }
 
 Result<std::string> S3Client::complete_multipart_upload(std::string_view key, std::string_view upload_id,
-                                                        const std::vector<std::string>& part_etags) {
+                                                        const std::vector<CompletedPart>& parts) {
     const std::string context = context_for("CompleteMultipartUpload", key);
+    // Each part with the checksum it was sent with, in the order of S3's CompletedPart.
     std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
-    for (size_t i = 0; i < part_etags.size(); ++i)
-        body += "<Part><ETag>" + xml_escape(part_etags[i]) + "</ETag><PartNumber>" + std::to_string(i + 1) +
-                "</PartNumber></Part>";
+    for (size_t i = 0; i < parts.size(); ++i)
+        body += "<Part><ChecksumSHA256>" + xml_escape(parts[i].checksum_sha256) + "</ChecksumSHA256><ETag>" +
+                xml_escape(parts[i].etag) + "</ETag><PartNumber>" + std::to_string(i + 1) + "</PartNumber></Part>";
     body += "</CompleteMultipartUpload>";
     const std::string url = s3_url(options_.location, key, {{"uploadId", std::string(upload_id)}});
     // S3 may answer 200 and still fail: the error is then in the body, found
@@ -322,25 +370,34 @@ Result<Done> S3Client::abort_multipart_upload(std::string_view key, std::string_
 
 Result<UploadResult> S3Client::multipart_upload(int fd, uint64_t size, std::string_view key,
                                                 const ObjectWrite& write) {
+    const std::string context = context_for("multipart upload", key);
     const auto plan = plan_parts(size, write.part_size);
-    if (!plan) return fail(AwsError{0, "EntityTooLarge", plan.error(), "", false, context_for("multipart upload", key)});
+    if (!plan) return fail(AwsError{0, "EntityTooLarge", plan.error(), "", false, context});
+    for (const auto& valid : {check_object_key(key), check_object_write(write)})
+        if (!valid) return fail(AwsError{0, "InvalidRequest", valid.error(), "", false, context});
+    // Every part's digests and the whole file's SHA-256 before Create, which carries the latter.
+    const auto digests = digest_file_parts(fd, *plan);
+    if (!digests) return fail(AwsError{0, "ReadFailed", digests.error(), "", false, context});
     UploadResult result;
+    result.sha256_hex = digests->sha256_hex();
+    result.checksum_sha256 = digests->s3_checksum();
     stats_ = &result;
-    auto upload_id = create_multipart_upload(key, write);
+    auto upload_id = create_multipart_upload(key, write, result.sha256_hex);
     if (!upload_id) {
         stats_ = nullptr;
         return fail(upload_id.error());
     }
-    std::vector<std::string> etags;
-    etags.reserve(plan->count);
+    std::vector<CompletedPart> parts;
+    parts.reserve(plan->count);
     std::optional<AwsError> failure;
     for (uint32_t n = 1; n <= plan->count && !failure; ++n) {
-        auto etag = upload_part(key, upload_id.value(), n, FileBody{fd, plan->offset(n), plan->size(n)});
-        if (etag) etags.push_back(std::move(etag.value()));
-        else failure = etag.error();
+        auto part = upload_part(key, upload_id.value(), n, FileBody{fd, plan->offset(n), plan->size(n)},
+                                digests->parts[n - 1]);
+        if (part) parts.push_back(std::move(part.value()));
+        else failure = part.error();
     }
     if (!failure) {
-        auto etag = complete_multipart_upload(key, upload_id.value(), etags);
+        auto etag = complete_multipart_upload(key, upload_id.value(), parts);
         if (etag) {
             result.etag = std::move(etag.value());
             result.parts = plan->count;

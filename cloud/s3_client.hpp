@@ -3,8 +3,15 @@
 // HeadObject, ListObjectsV2 and ranged GetObject. Requests are signed with
 // SigV4 by libcurl (see http.hpp for what that needs of a request); every
 // body carries Content-MD5 and its signed SHA-256, which S3 checks before it
-// stores anything. Each request is retried on its own (a failed part is
-// sent again, not the file) with capped, fully jittered exponential backoff.
+// stores anything. Object data also carries S3's own checksum (SHA-256:
+// x-amz-checksum-sha256 on PutObject and on each UploadPart, the parts'
+// ChecksumSHA256 in CompleteMultipartUpload), which S3 verifies and keeps
+// with the object, and the whole file's SHA-256 as metadata (kSha256Metadata).
+// A file is read once for all of these before its first request; a request
+// sent again carries the same digests, so a body that changed on the way (or
+// on disk) is refused again, never stored. Each request is retried on its
+// own (a failed part is sent again, not the file) with capped, fully
+// jittered exponential backoff.
 //
 // One thread uses an S3Client at a time; the CredentialProvider may be shared.
 #pragma once
@@ -17,6 +24,7 @@
 #include <vector>
 
 #include "cloud/credentials.hpp"
+#include "cloud/digest.hpp"
 #include "cloud/http.hpp"
 #include "cloud/part_plan.hpp"
 #include "cloud/result.hpp"
@@ -24,6 +32,10 @@
 #include "cloud/s3_address.hpp"
 
 namespace mirrortap::cloud {
+
+// The metadata name of the whole file's SHA-256 (lowercase hex), which every
+// upload carries: x-amz-meta-sha256. Callers may not give it themselves.
+inline constexpr std::string_view kSha256Metadata = "sha256";
 
 struct S3ClientOptions {
     S3Location location;
@@ -33,11 +45,15 @@ struct S3ClientOptions {
     HttpLimits limits;
     // While *cancel is true, transfers and backoff waits stop ("Cancelled").
     const std::atomic<bool>* cancel = nullptr;
+    // Told of every request that failed (an answer that was no success, or
+    // none at all), those tried again included; not of a cancelled one.
+    std::function<void(const AwsError&)> on_failed_request;
 };
 
 struct ObjectWrite {
     // User metadata, sent as x-amz-meta-NAME: VALUE. Names: lowercase a-z,
-    // 0-9, '-', '_'; values: printable ASCII; 2 KiB in all (S3's limit).
+    // 0-9, '-', '_'; values: printable ASCII; 2 KiB in all (S3's limit), the
+    // kSha256Metadata the client adds included.
     std::vector<std::pair<std::string, std::string>> metadata;
     std::string storage_class;  // "" for the bucket's default; STANDARD_IA, GLACIER_IR, ...
     std::string content_type = "application/octet-stream";
@@ -50,9 +66,17 @@ mirrortap::Result<> check_object_write(const ObjectWrite& write);
 
 struct UploadResult {
     std::string etag;
+    std::string sha256_hex;        // of the whole file, as its kSha256Metadata says
+    std::string checksum_sha256;   // S3's ChecksumSHA256 of the object (FileDigests::s3_checksum)
     uint32_t parts = 0;            // 0 for a single PutObject
     uint32_t retries = 0;          // requests sent again
     uint64_t body_bytes_sent = 0;  // bodies of every attempt, retries included
+};
+
+// A part S3 has stored: what CompleteMultipartUpload names it by.
+struct CompletedPart {
+    std::string etag;
+    std::string checksum_sha256;  // base64, as sent in x-amz-checksum-sha256
 };
 
 struct ObjectInfo {
@@ -90,11 +114,15 @@ public:
     Result<UploadResult> multipart_upload(int fd, uint64_t size, std::string_view key, const ObjectWrite& write);
 
     // The steps of a multipart upload, for callers that drive it themselves.
-    Result<std::string> create_multipart_upload(std::string_view key, const ObjectWrite& write);  // the upload id
-    Result<std::string> upload_part(std::string_view key, std::string_view upload_id, uint32_t part_number,
-                                    FileBody body);  // the part's ETag
+    // Create asks for SHA-256 checksums (x-amz-checksum-algorithm) and sends
+    // the whole file's SHA-256 as metadata; each part then carries its own
+    // checksum, from `digests` (digest_file_parts). Create answers the upload id.
+    Result<std::string> create_multipart_upload(std::string_view key, const ObjectWrite& write,
+                                                std::string_view sha256_hex);
+    Result<CompletedPart> upload_part(std::string_view key, std::string_view upload_id, uint32_t part_number,
+                                      FileBody body, const BodyDigests& digests);
     Result<std::string> complete_multipart_upload(std::string_view key, std::string_view upload_id,
-                                                  const std::vector<std::string>& part_etags);  // the object's ETag
+                                                  const std::vector<CompletedPart>& parts);  // the object's ETag
     Result<Done> abort_multipart_upload(std::string_view key, std::string_view upload_id);
 
     Result<ObjectInfo> head_object(std::string_view key);  // NotFound when absent
@@ -117,10 +145,11 @@ private:
     bool wait(std::chrono::milliseconds delay, bool cancellable);
     bool cancelled() const;
     HttpLimits limits_for_body() const;
-    // A request whose body (often none) is in memory, or is read from a file
-    // range; each with the digests S3 checks.
+    // A request whose body (often none) is in memory, hashed here; or object
+    // data read from a file range, with the digests taken before the first attempt.
     HttpRequest memory_request(std::string method, std::string url, Headers headers = {}, std::string body = "") const;
-    Result<HttpRequest> file_request(std::string method, std::string url, Headers headers, FileBody body);
+    HttpRequest file_request(std::string method, std::string url, Headers headers, FileBody body,
+                             const BodyDigests& digests) const;
 
     S3ClientOptions options_;
     std::shared_ptr<CredentialProvider> credentials_;

@@ -198,13 +198,16 @@ public:
         alive.value(double(workers_up));
         healthy.value(check_health(c_, draining_.load()).live ? 1 : 0);
 
-        Family upload_files(metrics::upload_files), upload_bytes(metrics::upload_bytes),
+        Family upload_files(metrics::upload_files), upload_failures(metrics::upload_request_failures),
+            upload_bytes(metrics::upload_bytes),
             upload_backlog_files(metrics::upload_backlog_files), upload_backlog_bytes(metrics::upload_backlog_bytes),
             upload_last_success(metrics::upload_last_success);
         if (uploader_) {
             const UploadStats u = uploader_->stats();
             for (const auto& [outcome, name] : kUploadOutcomeNames)
                 upload_files.value(double(u.files[size_t(outcome)]), {{"result", std::string(name)}});
+            for (const auto& [why, name] : cloud::kRequestFailureNames)
+                upload_failures.value(double(u.request_failures[size_t(why)]), {{"reason", std::string(name)}});
             upload_bytes.value(double(u.bytes));
             upload_backlog_files.value(double(u.backlog_files));
             upload_backlog_bytes.value(double(u.backlog_bytes));
@@ -217,7 +220,7 @@ public:
                           &session_bytes, &session_sources, &written, &dropped, &buffered, &expired_sessions,
                           &expired_packets, &expired_bytes, &expired_fed, &expired_written, &expired_dropped,
                           &rotated, &pcap_bytes, &index_files, &index_failures, &index_incomplete, &disk_free,
-                          &batch, &alive, &healthy, &upload_files, &upload_bytes, &upload_backlog_files,
+                          &batch, &alive, &healthy, &upload_files, &upload_failures, &upload_bytes, &upload_backlog_files,
                           &upload_backlog_bytes, &upload_last_success})
             if (!f->f.metric.empty()) out.push_back(std::move(f->f));
         return out;

@@ -79,6 +79,10 @@ inline constexpr Def upload_files{"mirrortap_upload_files_total", T::Counter,
     "Finished pcap files by what became of them on the way to S3: uploaded; failed (an attempt; the file stays queued); "
     "missing (gone before upload); unreadable (cannot be opened or named; left on disk); "
     "deleted_before_upload (retention at the disk floor)."};
+inline constexpr Def upload_request_failures{"mirrortap_upload_request_failures_total", T::Counter,
+    "Requests to S3 that failed, each attempt counted (those sent again included), by reason: checksum_mismatch "
+    "(the body did not match its Content-MD5, SHA-256 or x-amz-checksum-sha256), throttled, server_error, "
+    "connection, expired_token, refused."};
 inline constexpr Def upload_bytes{"mirrortap_upload_bytes_total", T::Counter,
     "Bytes of objects stored in S3 (pcaps and flow indexes)."};
 inline constexpr Def upload_backlog_files{"mirrortap_upload_backlog_files", T::Gauge,

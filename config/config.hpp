@@ -74,6 +74,9 @@ struct PcapConfig {
     uint32_t retain_files = 0;       // per session, 0 = keep all
     uint64_t retain_bytes = 0;       // per session, 0 = keep all
     uint64_t retain_total_bytes = 0; // all sessions together, 0 = keep all
+    // Finished files whose last write (modification time) is older than this
+    // are removed, every session directory's; 0 = keep all.
+    uint32_t retain_seconds = 0;
     uint32_t flush_interval_ms = 500;  // below a second so that tailing stays live
     // One block of records handed to the pcap writer thread (one write(2)).
     uint32_t buffer_bytes = 256 * 1024;

@@ -166,6 +166,12 @@ SettingsTable<Config> make_table() {
          .group = kPcap, .help = "finished bytes kept across all sessions, oldest removed first\n0 = keep all; "
                                  "with upload, files not yet uploaded stay unless below min_free",
          .value = size_value<C>(field<&C::pcap, &P::retain_total_bytes>)},
+        {.key = "pcap.retain_seconds", .flag = "--retain-seconds", .value_name = "N", .default_text = "0",
+         .group = kPcap,
+         .help = "finished files older than this are removed, with their flow indexes, in every session directory\n"
+                 "age from the file's last write (its modification time); 0 = keep all; (or a duration: 12h, 7d); "
+                 "with upload, files not yet uploaded stay unless below min_free",
+         .value = duration_value<C>(field<&C::pcap, &P::retain_seconds>, seconds(0), seconds(3660 * 86400))},
         {.key = "pcap.min_free_bytes", .flag = "--min-free", .value_name = "BYTES", .default_text = "0",
          .group = kPcap, .help = "stop writing below this free space\n0 = off; records counted as disk_full, /healthz 503",
          .value = size_value<C>(field<&C::pcap, &P::min_free_bytes>)},

@@ -208,22 +208,52 @@ std::vector<FinishedCapture> pending_captures(const std::string& pcap_dir) {
     return found;
 }
 
-std::vector<CaptureFileEntry> finished_capture_files(const std::string& pcap_dir) {
-    std::vector<CaptureFileEntry> found;
+namespace {
+
+// Each finished .pcap (a regular file) of every session directory, as `visit(entry, dir_fd)`.
+void for_each_finished_capture(const std::string& pcap_dir,
+                               const std::function<void(CaptureFileEntry entry, int dir_fd)>& visit) {
     for_each_session_dir(pcap_dir, [&](const std::string& session, int dir_fd) {
         for_each_entry(dir_fd, [&](const std::string& name) {
             struct stat st{};
             if (!name.ends_with(kPcapSuffix) || fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
                 !S_ISREG(st.st_mode))
                 return;
-            found.push_back({session, name, uint64_t(st.st_size),
-                             int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec});
+            visit({session, name, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec},
+                  dir_fd);
         });
     });
-    std::sort(found.begin(), found.end(), [](const CaptureFileEntry& a, const CaptureFileEntry& b) {
+}
+
+void sort_oldest_first(std::vector<CaptureFileEntry>& files) {
+    std::sort(files.begin(), files.end(), [](const CaptureFileEntry& a, const CaptureFileEntry& b) {
         return std::tie(a.mtime_ns, a.session, a.name) < std::tie(b.mtime_ns, b.session, b.name);
     });
+}
+
+}  // namespace
+
+std::vector<CaptureFileEntry> finished_capture_files(const std::string& pcap_dir) {
+    std::vector<CaptureFileEntry> found;
+    for_each_finished_capture(pcap_dir, [&](CaptureFileEntry entry, int) { found.push_back(std::move(entry)); });
+    sort_oldest_first(found);
     return found;
+}
+
+AgedCaptures captures_older_than(const std::string& pcap_dir, int64_t before_ns) {
+    AgedCaptures out;
+    for_each_finished_capture(pcap_dir, [&](CaptureFileEntry entry, int dir_fd) {
+        if (entry.mtime_ns >= before_ns) {
+            if (out.next_mtime_ns == 0 || entry.mtime_ns < out.next_mtime_ns) out.next_mtime_ns = entry.mtime_ns;
+            return;
+        }
+        // Only the few old enough are opened, for their mark.
+        UniqueFd fd(open_regular(dir_fd, entry.name, O_RDONLY));
+        entry.uploaded = fd.get() >= 0 && marked_uploaded(fd.get());
+        out.older.push_back(std::move(entry));
+    });
+    sort_oldest_first(out.older);
+    return out;
 }
 
 bool remove_capture_file(const std::string& pcap_dir, const std::string& session, const std::string& name) {

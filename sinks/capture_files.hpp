@@ -50,9 +50,19 @@ struct CaptureFileEntry {
     std::string name;
     uint64_t bytes = 0;
     int64_t mtime_ns = 0;
+    bool uploaded = false;  // the uploaded mark; read by captures_older_than only
 };
 // Every finished .pcap of every session directory, oldest (modification time) first.
 std::vector<CaptureFileEntry> finished_capture_files(const std::string& pcap_dir);
+// The finished captures of every session directory last written (modification
+// time) before `before_ns`, oldest first, each with whether it carries the
+// uploaded mark; and the oldest modification time of the others (0 when there
+// are none), which says when the next of them grows that old.
+struct AgedCaptures {
+    std::vector<CaptureFileEntry> older;
+    int64_t next_mtime_ns = 0;
+};
+AgedCaptures captures_older_than(const std::string& pcap_dir, int64_t before_ns);
 // Removes <pcap_dir>/<session>/<name> (and its flow index); false if it could not.
 // remove_session_capture's rule for `current` holds.
 bool remove_capture_file(const std::string& pcap_dir, const std::string& session, const std::string& name);

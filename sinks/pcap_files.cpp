@@ -572,10 +572,37 @@ void PcapFiles::apply_total_retention() {
         const std::string dir = pcap_.dir + "/" + file.session;
         if (!may_remove(dir, file.name.c_str()) || !remove_capture_file(pcap_.dir, file.session, file.name)) continue;
         total -= file.bytes;
-        const std::string path = dir + "/" + file.name;
-        for (auto& s : sessions_)
-            if (s && s->name == file.session) std::erase_if(s->finished, [&](const FinishedFile& f) { return f.path == path; });
+        forget_finished({dir + "/" + file.name});
     }
+}
+
+bool PcapFiles::may_remove_aged(const std::string& dir, const CaptureFileEntry& file) const {
+    if (!listener_ || file.uploaded) return true;
+    if (!disk_low_.load(std::memory_order_relaxed)) return false;
+    if (listener_->holds(dir, file.name)) listener_->removed_before_shipping(dir, file.name);
+    return true;
+}
+
+PcapFiles::AgeSweep PcapFiles::apply_age_retention(int64_t now_ns) {
+    AgeSweep out;
+    if (pcap_.retain_seconds == 0) return out;
+    const int64_t limit_ns = int64_t(pcap_.retain_seconds) * 1'000'000'000;
+    const AgedCaptures found = captures_older_than(pcap_.dir, now_ns - limit_ns);
+    if (found.next_mtime_ns != 0) out.next_due_ns = found.next_mtime_ns + limit_ns;
+    for (const auto& file : found.older) {
+        const std::string dir = pcap_.dir + "/" + file.session;
+        if (may_remove_aged(dir, file) && remove_capture_file(pcap_.dir, file.session, file.name))
+            out.removed.push_back(dir + "/" + file.name);
+    }
+    forget_finished(out.removed);
+    return out;
+}
+
+void PcapFiles::forget_finished(const std::vector<std::string>& paths) {
+    if (paths.empty()) return;
+    const std::unordered_set<std::string> gone(paths.begin(), paths.end());
+    for (auto& s : sessions_)
+        if (s) std::erase_if(s->finished, [&](const FinishedFile& f) { return gone.count(f.path) > 0; });
 }
 
 void PcapFiles::tick(uint64_t now_ns) {

@@ -23,6 +23,7 @@
 #include "config/config.hpp"
 #include "core/finished_capture.hpp"
 #include "core/sink.hpp"
+#include "sinks/capture_files.hpp"
 #include "sinks/flow_index.hpp"
 #include "sinks/pcap_blocks.hpp"
 
@@ -87,6 +88,20 @@ public:
     // take down its `current`, and forget it (the id will name another session).
     void end_session(uint32_t id);
 
+    // Writer thread. pcap.retain_seconds over the whole capture directory (the
+    // writer runs it for each directory with its newest sink's settings):
+    // every finished capture (.pcap, never the .pcap.part being written) last
+    // written (modification time) more than retain_seconds before `now_ns`
+    // (wall clock) is removed with its flow index. With an uploader, a file
+    // without the uploaded mark stays unless the disk is below its floor.
+    struct AgeSweep {
+        std::vector<std::string> removed;  // <dir>/<session>/<file> of each file removed
+        int64_t next_due_ns = 0;           // when the next file left grows too old; 0: none is left
+    };
+    AgeSweep apply_age_retention(int64_t now_ns);
+    // Writer thread. Files another sink's retention removed: no longer this sink's to count or remove.
+    void forget_finished(const std::vector<std::string>& paths);
+
     // Any thread.
     SinkStats stats() const { return {bytes_written_.get(), files_rotated_.get()}; }
     // Writer thread. The directory names of the sessions this sink holds.
@@ -121,6 +136,9 @@ private:
     // Whether retention may remove this finished file now: not while the
     // uploader holds it, unless the disk is below its floor (then it is told).
     bool may_remove(const std::string& dir, const char* name) const;
+    // The same for retention by age, which also finds files the uploader has
+    // not queued yet (at start, before its scan): one without the uploaded mark stays.
+    bool may_remove_aged(const std::string& dir, const CaptureFileEntry& file) const;
     void point_current_at(SessionFiles& f, int dir_fd, const char* target);
     // Descriptors follow active sessions: an open file's descriptor is
     // closed ("parked") when it idles or the sink is at max_open_files, and

@@ -13,8 +13,10 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <unordered_set>
 
 #include "sinks/pcap_rotator.hpp"
+#include "support/clock.hpp"
 
 namespace mirrortap {
 
@@ -209,6 +211,7 @@ void PcapWriter::wake_now() {
 bool PcapWriter::pass() {
     {
         std::lock_guard lock(mutex_);
+        if (!incoming_.empty()) next_age_sweep_ = {};  // new settings, or the files a start finds: look now
         for (auto& c : incoming_) channels_.push_back(std::move(c));
         incoming_.clear();
     }
@@ -225,7 +228,25 @@ bool PcapWriter::pass() {
         next_dir_sweep_ = std::chrono::steady_clock::now() + dir_sweep_interval_;
         sweep_empty_session_dirs();
     }
+    if (std::chrono::steady_clock::now() >= next_age_sweep_) sweep_by_age();
     return worked;
+}
+
+void PcapWriter::sweep_by_age() {
+    constexpr int64_t kSecondNs = 1'000'000'000;
+    const int64_t now_ns = int64_t(realtime_ns());
+    int64_t due_ns = now_ns + 60 * kSecondNs;
+    std::unordered_set<std::string> dirs;
+    for (size_t i = channels_.size(); i-- > 0;) {
+        PcapFiles& files = channels_[i]->files;
+        if (!dirs.insert(files.dir()).second) continue;
+        const PcapFiles::AgeSweep swept = files.apply_age_retention(now_ns);
+        if (swept.next_due_ns != 0) due_ns = std::min(due_ns, swept.next_due_ns);
+        for (const auto& other : channels_)
+            if (&other->files != &files && other->files.dir() == files.dir()) other->files.forget_finished(swept.removed);
+    }
+    next_age_sweep_ = std::chrono::steady_clock::now() +
+                      std::chrono::nanoseconds(std::clamp(due_ns - now_ns, kSecondNs, 60 * kSecondNs));
 }
 
 // Live means held by any sink of this writer: a session's directory is not

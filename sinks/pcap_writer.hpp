@@ -122,6 +122,11 @@ private:
     void wake_now();
     bool anything_to_do() const;
     void sweep_empty_session_dirs();
+    // pcap.retain_seconds, for each capture directory by its newest sink's
+    // settings (a reload's): when the oldest file grows too old, at least
+    // once a minute (a file the uploader held may be marked since), at once
+    // after a sink is attached (a start, a reload), and at most once a second.
+    void sweep_by_age();
 
     std::mutex mutex_;  // attach(), sync(), wait_done(): never a receive worker
     std::condition_variable passed_;
@@ -133,6 +138,7 @@ private:
     std::atomic<bool> sleeping_{false};
     const std::chrono::milliseconds dir_sweep_interval_;
     std::chrono::steady_clock::time_point next_dir_sweep_;  // the writer thread's
+    std::chrono::steady_clock::time_point next_age_sweep_;  // the writer thread's
     bool started_ = false;  // start() and stop() are called by the owner's thread only
     std::thread thread_;
 };

@@ -46,6 +46,10 @@ Uploader::Uploader(UploadOptions options, std::shared_ptr<cloud::CredentialProvi
                    std::unique_ptr<CaptureFileAccess> files)
     : options_(std::move(options)), credentials_(std::move(credentials)), files_access_(std::move(files)) {
     options_.s3.cancel = &cancel_;
+    // On the uploader's thread, inside the S3 client's retries; read by stats().
+    options_.s3.on_failed_request = [this](const cloud::AwsError& e) {
+        request_failures_[size_t(cloud::classify_failure(e))].fetch_add(1, std::memory_order_relaxed);
+    };
 }
 
 Uploader::~Uploader() { stop(); }
@@ -259,6 +263,8 @@ void Uploader::removed_before_shipping(const std::string& directory, const std::
 UploadStats Uploader::stats() const {
     UploadStats s;
     for (size_t i = 0; i < kUploadOutcomeNames.size(); ++i) s.files[i] = files_[i].load(std::memory_order_relaxed);
+    for (size_t i = 0; i < s.request_failures.size(); ++i)
+        s.request_failures[i] = request_failures_[i].load(std::memory_order_relaxed);
     s.bytes = bytes_.load(std::memory_order_relaxed);
     s.last_success_unix_seconds = last_success_.load(std::memory_order_relaxed);
     std::lock_guard lock(mutex_);

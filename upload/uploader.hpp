@@ -13,7 +13,8 @@
 //
 // Each capture goes up as PREFIX/pcap/session=../date=../hour=../collector=../FILE
 // (cloud/object_key.hpp), its flow index (if any) under PREFIX/flows/..., with
-// metadata (session, vni, collector, packets, first/last timestamps). Each
+// metadata (session, vni, collector, packets, first/last timestamps, and the
+// file's SHA-256, which the S3 client adds with S3's own checksums). Each
 // request is retried by the S3 client (a failed part, not the file); a file
 // that still fails waits with capped, fully jittered exponential backoff
 // and is tried again, for as long as it takes.
@@ -36,6 +37,7 @@
 
 #include "base/enum_names.hpp"
 #include "base/result.hpp"
+#include "cloud/aws_error.hpp"
 #include "cloud/credentials.hpp"
 #include "cloud/s3_client.hpp"
 #include "core/finished_capture.hpp"
@@ -98,6 +100,8 @@ struct UploadStats {
     uint64_t backlog_files = 0;            // queued or being uploaded
     uint64_t backlog_bytes = 0;
     int64_t last_success_unix_seconds = 0; // 0 until the first success
+    // Requests the store failed (each attempt, those sent again included), by why.
+    std::array<uint64_t, cloud::kRequestFailureNames.size()> request_failures{};
 };
 
 class Uploader final : public FinishedCaptureListener {
@@ -165,6 +169,7 @@ private:
     std::atomic<bool> cancel_{false};  // the S3 client's cancel flag
 
     std::array<std::atomic<uint64_t>, kUploadOutcomeNames.size()> files_{};
+    std::array<std::atomic<uint64_t>, cloud::kRequestFailureNames.size()> request_failures_{};
     std::atomic<uint64_t> bytes_{0};
     std::atomic<int64_t> last_success_{0};
     std::thread thread_;

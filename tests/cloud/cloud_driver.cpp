@@ -177,8 +177,10 @@ int main(int argc, char** argv) {
     if (command == "upload" && positional.size() == 3) {
         auto r = client.upload_file(positional[1], positional[2], write);
         if (!r) return fail(r.error());
-        std::printf("{\"ok\": true, \"etag\": %s, \"parts\": %u, \"retries\": %u, \"body_bytes_sent\": %llu}\n",
-                    json(r->etag).c_str(), r->parts, r->retries, static_cast<unsigned long long>(r->body_bytes_sent));
+        std::printf("{\"ok\": true, \"etag\": %s, \"parts\": %u, \"retries\": %u, \"body_bytes_sent\": %llu, "
+                    "\"sha256\": %s, \"checksum\": %s}\n",
+                    json(r->etag).c_str(), r->parts, r->retries, static_cast<unsigned long long>(r->body_bytes_sent),
+                    json(r->sha256_hex).c_str(), json(r->checksum_sha256).c_str());
         return 0;
     }
     if (command == "head" && positional.size() == 2) {

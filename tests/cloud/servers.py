@@ -10,6 +10,7 @@ import http.client
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -130,6 +131,7 @@ class Recorded:
         parsed = urllib.parse.urlsplit(path)
         self.query = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
         self.status = None
+        self.code = None  # the error code of the answer, when the proxy knows it
 
     def header(self, name):
         for n, v in self.headers:
@@ -204,12 +206,18 @@ def error_answer(code, message, status):
 
 class RecordingProxy(LoopbackServer):
     """An HTTP/1.1 proxy in front of s3rver. It records every request, checks
-    Content-MD5 and x-amz-content-sha256 against the body as S3 does (400
-    BadDigest / XAmzContentSHA256Mismatch), and asks `fault(request, attempt)`
-    whether to misbehave: None (pass on), ("status", code, status), ("cut",)
-    to close the connection half way through the body, or ("corrupt",) to flip
-    a byte of the body before the checks. `attempt` counts from 1 per method
-    and path+query. AbortMultipartUpload, which s3rver lacks, it answers itself."""
+    the body against x-amz-checksum-sha256, Content-MD5 and
+    x-amz-content-sha256 as S3 does (400 BadDigest, BadDigest,
+    XAmzContentSHA256Mismatch; a checksum that is no base64 SHA-256 is 400
+    InvalidRequest), and on CompleteMultipartUpload of an upload created with
+    x-amz-checksum-algorithm SHA256, that every part names the checksum it was
+    stored with (400 InvalidRequest / InvalidPart), which s3rver checks none
+    of. It asks `fault(request, attempt)` whether to misbehave: None (pass on),
+    ("status", code, status), ("cut",) to close the connection half way
+    through the body, or ("corrupt",) to flip a byte of the body before the
+    checks. `attempt` counts from 1 per method and path+query.
+    AbortMultipartUpload, which s3rver lacks, it answers itself. Each record's
+    `code` is the error code of its answer, if any."""
 
     HOP_BY_HOP = {"connection", "expect", "transfer-encoding", "content-length", "keep-alive"}
 
@@ -217,6 +225,8 @@ class RecordingProxy(LoopbackServer):
         self.upstream_port = upstream_port
         self.fault = fault or (lambda request, attempt: None)
         self.attempts = {}
+        self.checksum_uploads = set()  # upload ids created with x-amz-checksum-algorithm SHA256
+        self.part_checksums = {}  # (upload id, part number) -> the checksum its stored body had
         super().__init__()
 
     def serve(self, h):
@@ -242,11 +252,53 @@ class RecordingProxy(LoopbackServer):
         self.record(record)
         status, out_headers, out_body = self.answer(h, record, body, action)
         record.status = status
+        if status >= 300 and out_body.startswith(b"<?xml"):
+            code = out_body.split(b"<Code>", 1)[-1].split(b"</Code>", 1)[0]
+            record.code = code.decode() if b"<Code>" in out_body else None
         self.respond(h, status, out_headers, out_body)
+
+    def checksum_problem(self, record, body):
+        """S3's flexible checksum: None, or the error answer S3 gives."""
+        checksum = record.header("x-amz-checksum-sha256")
+        if checksum is None:
+            return None
+        try:
+            valid = len(base64.b64decode(checksum, validate=True)) == 32
+        except ValueError:
+            valid = False
+        if not valid:
+            return error_answer("InvalidRequest", "Value for x-amz-checksum-sha256 header is invalid.", 400)
+        if base64.b64encode(hashlib.sha256(body).digest()).decode() != checksum:
+            return error_answer("BadDigest", "The SHA256 you specified did not match the calculated checksum.", 400)
+        return None
+
+    def completion_problem(self, record):
+        """A Complete of a SHA256 upload must name each part's checksum as it was stored."""
+        upload = record.query.get("uploadId")
+        if upload not in self.checksum_uploads:
+            return None
+        parts = re.findall(rb"<Part>(.*?)</Part>", record.body, re.S)
+        for part in parts:
+            number = int(re.search(rb"<PartNumber>(\d+)</PartNumber>", part).group(1))
+            named = re.search(rb"<ChecksumSHA256>([^<]*)</ChecksumSHA256>", part)
+            if named is None:
+                return error_answer("InvalidRequest", "The upload was created using a sha256 checksum. The complete "
+                                    f"request must include the checksum for each part. It was missing for part {number} "
+                                    "in the request.", 400)
+            if self.part_checksums.get((upload, number)) != named.group(1).decode():
+                return error_answer("InvalidPart", "One or more of the specified parts could not be found.", 400)
+        return None
 
     def answer(self, h, record, body, action):
         if action and action[0] == "status":
             return error_answer(action[1], "injected by the test proxy", action[2])
+        problem = self.checksum_problem(record, body)
+        if problem:
+            return problem
+        if h.command == "POST" and "uploadId" in record.query:
+            problem = self.completion_problem(record)
+            if problem:
+                return problem
         md5 = record.header("Content-MD5")
         if md5 is not None and base64.b64encode(hashlib.md5(body).digest()).decode() != md5:
             return error_answer("BadDigest", "The Content-MD5 you specified did not match what we received.", 400)
@@ -267,6 +319,16 @@ class RecordingProxy(LoopbackServer):
         headers.append(("Content-Length", response.getheader("Content-Length", "0") if h.command == "HEAD"
                         else str(len(data))))
         conn.close()
+        if response.status == 200 and h.command == "POST" and "uploads" in record.query and \
+                (record.header("x-amz-checksum-algorithm") or "").upper() == "SHA256":
+            upload = re.search(rb"<UploadId>([^<]+)</UploadId>", data)
+            if upload:
+                with self.lock:
+                    self.checksum_uploads.add(upload.group(1).decode())
+        if response.status == 200 and h.command == "PUT" and "partNumber" in record.query:
+            with self.lock:
+                self.part_checksums[(record.query["uploadId"], int(record.query["partNumber"]))] = \
+                    record.header("x-amz-checksum-sha256")
         return response.status, headers, data
 
     def matching(self, method, query=None):

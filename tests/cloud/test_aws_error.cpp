@@ -85,3 +85,23 @@ TEST_CASE("xml: text comes back byte for byte with its spaces, and bodies are es
     REQUIRE_FALSE(malformed);
     CHECK(malformed.error().find("malformed XML") != std::string::npos);
 }
+
+TEST_CASE("aws_error: failed requests are sorted into the reasons the uploader counts") {
+    const auto reason = [](int status, std::string code, std::string message = "") {
+        return kRequestFailureNames(classify_failure(AwsError{status, std::move(code), std::move(message)}));
+    };
+    CHECK(reason(400, "BadDigest") == "checksum_mismatch");
+    CHECK(reason(400, "XAmzContentSHA256Mismatch") == "checksum_mismatch");
+    CHECK(reason(400, "InvalidRequest", "Value for x-amz-checksum-sha256 header is invalid.") == "checksum_mismatch");
+    CHECK(reason(400, "InvalidRequest", "The upload was created using a sha256 checksum. The complete request must "
+                                        "include the checksum for each part.") == "checksum_mismatch");
+    CHECK(reason(400, "InvalidRequest", "Missing required header for this request: Content-MD5") == "refused");
+    CHECK(reason(503, "SlowDown") == "throttled");
+    CHECK(reason(400, "Throttling") == "throttled");
+    CHECK(reason(429, "HTTP 429") == "throttled");
+    CHECK(reason(500, "InternalError") == "server_error");
+    CHECK(reason(400, "RequestTimeout") == "server_error");
+    CHECK(reason(0, "ConnectionFailed") == "connection");
+    CHECK(reason(400, "ExpiredToken") == "expired_token");
+    CHECK(reason(403, "AccessDenied") == "refused");
+}

@@ -63,7 +63,8 @@ def objects_read_back_with_the_aws_cli():
             assert result["parts"] == 0 and result["retries"] == 0, result
             digest, head = read_back(s3.endpoint, key, tmp)
             assert digest == sha256_file(path), key
-            assert head["Metadata"] == {"session": "web", "collector": "i-0abc"}, head
+            assert head["Metadata"] == {"session": "web", "collector": "i-0abc", "sha256": digest}, head
+            assert result["sha256"] == digest and result["checksum"] == b64_sha256(open(path, "rb").read()), result
             assert head["ContentType"] == "application/vnd.tcpdump.pcap", head
             assert head["ContentLength"] == 300_000
         listed = json.loads(aws(s3.endpoint, "s3api", "list-objects-v2", "--bucket", BUCKET))
@@ -86,9 +87,15 @@ def objects_read_back_with_the_aws_cli():
             assert f.read(1000) == g.read()
 
 
+def b64_sha256(data):
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
 def multipart_upload_reads_back_whole():
     """A file of several 5 MiB parts (and a short last one) is stored whole, in
-    one Create, one UploadPart per part and one Complete."""
+    one Create, one UploadPart per part and one Complete; with S3's SHA-256
+    checksums: asked for on Create, each part's in its UploadPart and again in
+    Complete, and the whole file's SHA-256 in the metadata."""
     tmp = scratch_dir()
     path = random_file(tmp, "big", 12 * MiB + 12345)
     with S3rver() as s3, RecordingProxy(s3.port) as proxy:
@@ -96,14 +103,26 @@ def multipart_upload_reads_back_whole():
                             "--storage-class", "STANDARD_IA")
         assert rc == 0 and result["parts"] == 3 and result["retries"] == 0, result
         digest, head = read_back(s3.endpoint, "multi/part file.pcap", tmp)
-        assert digest == sha256_file(path)
-        assert head["Metadata"] == {"kind": "capture"} and head.get("StorageClass") == "STANDARD_IA", head
-        assert len(proxy.matching("POST", {"uploads": ""})) == 1
-        parts = proxy.matching("PUT")
-        assert sorted(int(r.query["partNumber"]) for r in parts) == [1, 2, 3], parts
-        assert [len(r.body) for r in sorted(parts, key=lambda r: int(r.query["partNumber"]))] == [5 * MiB, 5 * MiB, 2 * MiB + 12345]
+        assert digest == sha256_file(path) == result["sha256"]
+        assert head["Metadata"] == {"kind": "capture", "sha256": digest}, head
+        assert head.get("StorageClass") == "STANDARD_IA", head
+        creates = proxy.matching("POST", {"uploads": ""})
+        assert len(creates) == 1 and creates[0].header("x-amz-checksum-algorithm") == "SHA256", creates
+        assert creates[0].header("x-amz-meta-sha256") == digest
+        parts = sorted(proxy.matching("PUT"), key=lambda r: int(r.query["partNumber"]))
+        assert [int(r.query["partNumber"]) for r in parts] == [1, 2, 3], parts
+        assert [len(r.body) for r in parts] == [5 * MiB, 5 * MiB, 2 * MiB + 12345]
+        for r in parts:
+            assert r.header("x-amz-checksum-sha256") == b64_sha256(r.body), r
         completes = [r for r in proxy.matching("POST") if "uploadId" in r.query]
-        assert len(completes) == 1 and b"<PartNumber>3</PartNumber>" in completes[0].body
+        assert len(completes) == 1 and completes[0].status == 200, completes
+        named = re.findall(rb"<ChecksumSHA256>([^<]+)</ChecksumSHA256><ETag>[^<]+</ETag><PartNumber>(\d)</PartNumber>",
+                           completes[0].body)
+        assert [(c.decode(), int(n)) for c, n in named] == [(b64_sha256(r.body), i + 1) for i, r in enumerate(parts)]
+        # S3's composite checksum of the object: of the parts' SHA-256s, and their count.
+        composite = base64.b64encode(hashlib.sha256(b"".join(hashlib.sha256(r.body).digest() for r in parts))
+                                     .digest()).decode() + "-3"
+        assert result["checksum"] == composite, result
         assert result["body_bytes_sent"] == os.path.getsize(path) + len(completes[0].body), result
 
 
@@ -155,10 +174,13 @@ def cut_connection_on_a_part_is_retried():
 
 
 def corrupted_part_is_refused_and_sent_again():
-    """A body damaged on the way fails S3's Content-MD5 check (BadDigest): it
-    is not stored, and the part is read and sent again."""
+    """A body damaged on the way fails S3's check of its x-amz-checksum-sha256
+    (BadDigest): it is not stored, and the part is read and sent again, with
+    the same checksum."""
     by_part = retried_part(part_two("corrupt"))
-    assert [r.status for r in by_part["2"]] == [400, 200]
+    assert [(r.status, r.code) for r in by_part["2"]] == [(400, "BadDigest"), (200, None)]
+    first, again = by_part["2"]
+    assert first.header("x-amz-checksum-sha256") == again.header("x-amz-checksum-sha256") == b64_sha256(again.body)
 
 
 def giving_up_aborts_the_upload():
@@ -275,6 +297,12 @@ def signatures_match_botocore():
                  ("DELETE", ("uploadId",))]:
         assert kind in kinds, (kind, kinds)
     assert any(r.path == f"/{BUCKET}/dots/./and/../stay.pcap" for r in proxy.requests)
+    # S3's checksums go on object data and Create, signed like every x-amz- header (check_signature).
+    for r in proxy.requests:
+        if r.method == "PUT":
+            assert r.header("x-amz-checksum-sha256") == b64_sha256(r.body), r
+        if r.method == "POST" and "uploads" in r.query:
+            assert r.header("x-amz-checksum-algorithm") == "SHA256" and len(r.header("x-amz-meta-sha256")) == 64, r
     for r in proxy.requests:
         check_signature(r, secret, token, region)
     print(f"{len(proxy.requests)} signatures match botocore's")

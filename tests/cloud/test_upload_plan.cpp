@@ -133,6 +133,13 @@ TEST_CASE("s3_client: what an object write may carry") {
     CHECK(refusal([](ObjectWrite& w) { w.metadata = {{"k", std::string(2048, 'v')}}; }).find("2 KiB") !=
           std::string::npos);
     CHECK(refusal([](ObjectWrite& w) { w.storage_class = "standard"; }) != "");
+    // The file's SHA-256 is the client's to send, and counts in the 2 KiB.
+    CHECK(refusal([](ObjectWrite& w) { w.metadata = {{"sha256", "x"}}; }).find("client's own") != std::string::npos);
+    CHECK(refusal([](ObjectWrite& w) { w.metadata = {{"sha256-of-what", "x"}}; }).find("out of order") !=
+          std::string::npos);
+    CHECK(refusal([](ObjectWrite& w) { w.metadata = {{"k", std::string(2048 - 1 - 70, 'v')}}; }) == "");
+    CHECK(refusal([](ObjectWrite& w) { w.metadata = {{"k", std::string(2048 - 70, 'v')}}; }).find("2 KiB") !=
+          std::string::npos);
     CHECK(refusal([](ObjectWrite& w) { w.content_type = ""; }) != "");
     CHECK(refusal([](ObjectWrite& w) { w.part_size = 4 * kMiB; }) != "");
     CHECK(refusal([](ObjectWrite& w) { w.multipart_threshold = 6 * kGiB; }) != "");
@@ -181,5 +188,39 @@ TEST_CASE("digest: a range of a file hashes like the same bytes in memory, and a
     const auto short_file = digest_file_range(fd, content.size() - 10, 11);
     CHECK_FALSE(short_file);
     CHECK(why_not(short_file).find("file ended") != std::string::npos);
+    close(fd);
+}
+
+TEST_CASE("digest: one read gives each part's digests and the whole file's SHA-256, and S3's checksum of them") {
+    test::TempDir dir;
+    const std::string path = (dir.path / "f").string();
+    std::string content;
+    for (int i = 0; i < 11 * 1024 * 1024 + 5; ++i) content += static_cast<char>(i * 13 + i / 509);
+    std::ofstream(path, std::ios::binary) << content;
+    const int fd = open(path.c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    const PartPlan three = plan(content.size(), 5 * kMiB);
+    REQUIRE(three.count == 3);
+    const auto parts = digest_file_parts(fd, three);
+    REQUIRE(parts);
+    REQUIRE(parts->parts.size() == 3);
+    CHECK(parts->sha256_hex() == sha256_hex(content));
+    std::string concatenated;
+    for (uint32_t n = 1; n <= 3; ++n) {
+        const BodyDigests expected = digest(std::string_view(content).substr(three.offset(n), three.size(n)));
+        CHECK(parts->parts[n - 1].content_md5() == expected.content_md5());
+        CHECK(parts->parts[n - 1].sha256_base64() == expected.sha256_base64());
+        concatenated.append(reinterpret_cast<const char*>(expected.sha256.data()), expected.sha256.size());
+    }
+    const BodyDigests composite = digest(concatenated);
+    CHECK(parts->s3_checksum() == composite.sha256_base64() + "-3");
+
+    const auto one = digest_file_parts(fd, single_part(content.size()));
+    REQUIRE(one);
+    CHECK(one->sha256_hex() == sha256_hex(content));
+    CHECK(one->s3_checksum() == one->parts[0].sha256_base64());
+    CHECK(digest("abc").sha256_base64() == "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+
+    CHECK_FALSE(digest_file_parts(fd, single_part(content.size() + 1)));
     close(fd);
 }

@@ -115,6 +115,50 @@ def sighup_starts_new_files():
         assert [len(tcpdump_frames(f)) for f in files] == [10, 10]
 
 
+def retention_by_age_removes_only_older_files():
+    """pcap.retain_seconds: the finished files last written (their modification
+    time) more than the limit ago go, with their flow indexes, in every session
+    directory (also one no session of this run holds); younger files, and
+    those this run writes, stay. A reload that lowers the limit applies at
+    once. Files are made old with os.utime: nothing waits on the clock."""
+    pcap_dir = os.path.join(tempfile.mkdtemp(prefix="mirrortap-age-"), "captures")
+    now = time.time()
+
+    def plant(session, name, age_seconds):
+        directory = os.path.join(pcap_dir, session)
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, name)
+        for p in (path, path + ".flows.json.gz"):
+            with open(p, "wb") as f:
+                f.write(b"an earlier run's file")
+        os.utime(path, (now - age_seconds, now - age_seconds))
+        return path
+
+    def gone(*paths):
+        for _ in range(200):  # bounded: 10 s
+            if not any(os.path.exists(p) for p in paths):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"still there: {[p for p in paths if os.path.exists(p)]}")
+
+    old = plant("web", "web-20261101T000000Z-000001.pcap", 2 * 3600)
+    young = plant("web", "web-20261101T013000Z-000001.pcap", 30 * 60)
+    other = plant("other", "other-20261031T000000Z-000001.pcap", 2 * 86400)
+    config = "pcap:\n  retain_seconds: {}\n  rotate_seconds: 0\nsessions:\n  - {{vni: 501, name: web}}\n"
+    with Collector(pcap_dir=pcap_dir, config=config.format("1h")) as c:
+        gone(old, old + ".flows.json.gz", other, other + ".flows.json.gz")
+        assert os.path.exists(young) and os.path.exists(young + ".flows.json.gz")
+        c.send([vxlan(501, seq_frame(501, i)) for i in range(10)])
+        c.wait_settled(10)
+        c.reload(config.format("10m"))  # finishes the open file too
+        c.wait_stderr("reloaded")
+        gone(young, young + ".flows.json.gz")
+        written = [f for f in session_files(pcap_dir, "web")]
+        assert len(written) == 1 and len(tcpdump_frames(written[0])) == 10, written
+        assert c.stop() == 0
+    assert session_files(pcap_dir, "web") == written
+
+
 def ipv6_listen_works():
     port = free_port(family=socket.AF_INET6, host="::1")
     with Collector(listen=f"[::1]:{port}") as c:
@@ -478,4 +522,4 @@ if __name__ == "__main__":
         two_workers_keep_session_order, sessions_split_by_source, session_limit_is_counted,
         idle_sessions_end_and_free_their_slots, reload_ends_sessions_its_allowlist_refuses, health_follows_the_pcap_directory, bad_input_gives_one_clear_line, help_version_and_check_config,
         oversized_inner_frames_are_cut_to_the_snaplen, receive_workers_make_no_file_system_calls,
-        a_capped_receive_buffer_is_reported, every_reason_is_named_once]})
+        a_capped_receive_buffer_is_reported, every_reason_is_named_once, retention_by_age_removes_only_older_files]})

@@ -4,14 +4,18 @@ and tshark. Faults come from the store itself (down, killed) or from the
 recording proxy of tests/cloud/servers.py (500s, slow answers, cut
 connections). In every test: the records in the bucket equal the datagrams
 the collector counted as written, and the counters say where the rest went."""
+import base64
+import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../cloud"))
@@ -578,13 +582,131 @@ def current_never_names_an_uploaded_file():
         assert records_in_bucket(s3.endpoint) == 20 + 15
 
 
+def retention_by_age_removes_only_uploaded_files():
+    """pcap.retain_seconds with delete_after_upload false: files stored and
+    marked go once older than the limit; with the store down, a file as old
+    but not yet uploaded stays (and goes up once the store is back). Files
+    are made old with os.utime; a reload makes the writer look at once."""
+    use_store_credentials()
+    two_hours_ago = time.time() - 2 * 3600
+
+    def make_old(paths):
+        for p in paths:
+            os.utime(p, (two_hours_ago, two_hours_ago))
+
+    aged = config(delete=False).replace("pcap:\n", "pcap:\n  retain_seconds: 1h\n")
+    state = {"down": False}
+
+    def fault(request, attempt):
+        return ("status", "ServiceUnavailable", 503) if state["down"] else None
+
+    with S3rver() as s3, RecordingProxy(s3.port, fault) as proxy:
+        with Collector(*upload_flags(proxy.endpoint), config=aged) as c:
+            sent = send_files(c, 501, 2, 20)
+            wait_uploads(c, 2)
+            stored = session_files(c.pcap_dir, "web")
+            assert len(stored) == 2 and all(os.getxattr(p, "user.mirrortap.uploaded") == b"s3" for p in stored)
+            state["down"] = True
+            sent += send_files(c, 501, 1, 20)
+            waiting = [p for p in session_files(c.pcap_dir, "web") if p not in stored]
+            assert len(waiting) == 1, waiting
+            make_old(stored + waiting)
+            c.reload(aged)
+            c.wait_stderr("reloaded", 4)  # three from send_files, then this one
+            for _ in range(200):  # bounded: 10 s
+                if session_files(c.pcap_dir, "web") == waiting:
+                    break
+                time.sleep(0.05)
+            assert session_files(c.pcap_dir, "web") == waiting, session_files(c.pcap_dir, "web")
+            assert not any(os.path.exists(p + ".flows.json.gz") for p in stored)
+            assert os.path.exists(waiting[0] + ".flows.json.gz")
+            state["down"] = False
+            m = wait_uploads(c, 3, timeout=120)
+            assert value(m, "mirrortap_upload_files_total", result="deleted_before_upload") == 0
+            assert c.stop() == 0
+        assert records_in_bucket(s3.endpoint) == sent
+
+
+def b64_sha256(data):
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def uploads_carry_checksums_and_a_corrupted_part_is_sent_again():
+    """Through the recording proxy (s3rver verifies no checksum; the proxy
+    does, as S3 would): a 20 MiB capture goes multipart and a small one and
+    the flow indexes as PutObject; every body carries x-amz-checksum-sha256 of
+    itself, Create asks for SHA256, Complete names each part's checksum, and
+    every object's x-amz-meta-sha256 is its file's SHA-256. Part 2's body is
+    damaged once on the way: the proxy refuses it (400 BadDigest), the part
+    alone is sent again with the same checksum, the object ends whole, and
+    the refusal is counted as checksum_mismatch, not as a failed file.
+    botocore computes each request's signature over the new headers too."""
+    use_store_credentials()
+    damaged = {"done": False}
+
+    def fault(request, attempt):
+        if request.method == "PUT" and request.query.get("partNumber") == "2" and not damaged["done"]:
+            damaged["done"] = True
+            return ("corrupt",)
+        return None
+
+    from test_cloud import check_signature
+    with S3rver() as s3, RecordingProxy(s3.port, fault) as proxy:
+        with Collector(*upload_flags(proxy.endpoint), "--rotate-size", "20M", config=config(delete=False)) as c:
+            # Records of 1296 bytes (a 16-byte header and the frame): 16,181 fill one 20 MiB file, the rest start the next.
+            per_file = 20 * 1024 * 1024 // 1296 + 20
+            c.send(frames(501, per_file, size=1280), pace_every=100)
+            written = value(c.wait_settled(per_file), "mirrortap_sink_written_packets_total", sink="pcap")
+            m = wait_uploads(c, 1)  # the 20 MiB file, finished by size
+            assert value(m, "mirrortap_upload_request_failures_total", reason="checksum_mismatch") == 1, upload_figures(m)
+            assert value(m, "mirrortap_upload_files_total", result="failed") == 0, upload_figures(m)
+            for reason in ("throttled", "server_error", "connection", "expired_token", "refused"):
+                assert value(m, "mirrortap_upload_request_failures_total", reason=reason) == 0, upload_figures(m)
+            assert c.stop() == 0  # SIGTERM finishes the open file and uploads everything before exit
+            assert "every finished file uploaded" in c.read_stderr()
+            assert damaged["done"], "the proxy never damaged a part"
+            assert records_in_bucket(s3.endpoint) == written == per_file
+
+        local = {os.path.basename(p): p for p in session_files(c.pcap_dir, "web")}
+        assert len(local) == 2, local
+        for p in list(local.values()):
+            local[os.path.basename(p) + ".flows.json.gz"] = p + ".flows.json.gz"
+        # Object data: every PutObject and UploadPart, refused or not, with the checksum of what was sent.
+        puts = proxy.matching("PUT")
+        assert puts and all(r.header("x-amz-checksum-sha256") == b64_sha256(r.body) for r in puts), puts
+        parts = [r for r in puts if "partNumber" in r.query]
+        assert [(r.query["partNumber"], r.status, r.code) for r in parts] == \
+            [("1", 200, None), ("2", 400, "BadDigest"), ("2", 200, None)], parts
+        assert parts[1].header("x-amz-checksum-sha256") == parts[2].header("x-amz-checksum-sha256")
+        creates = proxy.matching("POST", {"uploads": ""})
+        assert len(creates) == 1 and creates[0].header("x-amz-checksum-algorithm") == "SHA256", creates
+        completes = [r for r in proxy.matching("POST") if "uploadId" in r.query]
+        assert len(completes) == 1 and completes[0].status == 200, completes
+        named = [c.decode() for c in re.findall(rb"<ChecksumSHA256>([^<]+)</ChecksumSHA256>", completes[0].body)]
+        assert named == [b64_sha256(parts[0].body), b64_sha256(parts[2].body)], named
+        # Every object's metadata names its file's SHA-256; Create and PutObject sent it.
+        objects = [r for r in puts if "partNumber" not in r.query] + creates
+        assert len(objects) == 4, objects  # two captures, two indexes
+        scratch = tempfile.mkdtemp(prefix="mirrortap-readback-")
+        for key in listed(s3.endpoint) + listed(s3.endpoint, "flows"):
+            path = local[os.path.basename(key)]
+            digest = sha256_file(path)
+            assert head(s3.endpoint, key)["Metadata"]["sha256"] == digest, key
+            assert sha256_file(fetch(s3.endpoint, key, scratch)) == digest, key
+            sent = [r for r in objects if urllib.parse.unquote(r.path.split("?")[0]).endswith("/" + key)]
+            assert len(sent) == 1 and sent[0].header("x-amz-meta-sha256") == digest, (key, sent)
+        for r in proxy.requests:
+            check_signature(r, S3RVER_SECRET, None, "us-east-1")
+
+
 TESTS = [finished_files_reach_the_bucket_whole, store_down_at_start_then_up, store_cut_off_mid_upload,
          server_errors_and_slow_answers_are_outlasted, disk_filling_while_the_store_is_down,
          retention_keeps_what_is_not_uploaded, the_disk_floor_removes_files_not_uploaded_and_counts_them,
          uploads_run_as_the_user_after_the_drop, restart_with_a_backlog,
          sigterm_right_after_start_uploads_the_backlog_on_disk,
          part_files_are_recovered_after_sigkill, sigterm_uploads_the_backlog_before_exit,
-         current_never_names_an_uploaded_file]
+         current_never_names_an_uploaded_file, uploads_carry_checksums_and_a_corrupted_part_is_sent_again,
+         retention_by_age_removes_only_uploaded_files]
 
 if __name__ == "__main__":
     run({t.__name__: t for t in TESTS})

@@ -5,7 +5,9 @@
 #include <pcap/pcap.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -727,6 +729,102 @@ TEST_CASE("retention: retain_total_bytes holds across sessions, oldest first") {
     CHECK(a2 == std::vector<fs::path>{a[1]});  // s7's first file was the oldest of all
     CHECK(b2.size() == 2);
     next.drain();
+}
+
+namespace {
+
+// Sets a file's modification (and access) time to `seconds_ago` before now, as an old file would have it.
+void make_old(const fs::path& path, int64_t seconds_ago) {
+    const timespec then{time(nullptr) - seconds_ago, 0};
+    const timespec times[2] = {then, then};
+    REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("retention: by age removes finished files last written before the limit, in every session directory") {
+    Fixture fx;
+    auto writer = std::make_shared<PcapWriter>();
+    writer->start();
+    auto o = fx.options();
+    o.writer = writer;
+    PcapRotator sink(o);
+    for (uint32_t i = 0; i < 3; ++i) {  // s7, s8, s7: one file each
+        std::vector<Packet> batch = {fx.packet(kT0 + i * kSecond, i % 2)};
+        sink.write(batch);
+        sink.rotate();
+        sink.sync();
+    }
+    std::vector<Packet> open = {fx.packet(kT0 + 5 * kSecond)};  // s7's file being written
+    sink.write(open);
+    sink.tick(kT0 + 6 * kSecond);  // past the flush interval: the record goes to the writer
+    sink.sync();
+    sink.sync();
+    const auto a = files_in(fx.dir(0), ".pcap"), b = files_in(fx.dir(1), ".pcap");
+    const auto part = files_in(fx.dir(0), ".part");
+    REQUIRE(a.size() == 2);
+    REQUIRE(b.size() == 1);
+    REQUIRE(part.size() == 1);
+    // A session no sink holds (ended, or an earlier run's), with an index beside its file.
+    const fs::path gone = fx.tmp.path / "gone";
+    fs::create_directory(gone);
+    const fs::path gone_file = gone / "gone-20231114T221320Z-000001.pcap";
+    fs::copy_file(b[0], gone_file);
+    std::ofstream(gone_file.string() + ".flows.json.gz") << "index";
+    const fs::path a0_index = a[0].string() + ".flows.json.gz";
+    REQUIRE(fs::exists(a0_index));
+    make_old(a[0], 2 * 3600);          // older than the hour: goes, with its index
+    make_old(a[1], 3600 - 60);         // a minute short of it: stays
+    make_old(b[0], 3600 + 60);         // a minute past it: goes
+    make_old(gone_file, 30 * 86400);   // goes, though no sink holds its session
+    make_old(part[0], 2 * 3600);       // being written: never
+    auto r = fx.options();
+    r.writer = writer;
+    r.pcap.retain_seconds = 3600;
+    PcapRotator reloaded(r);  // a reload's sink: the writer looks at once, with its settings
+    reloaded.sync();
+    CHECK(files_in(fx.dir(0), ".pcap") == std::vector<fs::path>{a[1]});
+    CHECK_FALSE(fs::exists(a0_index));
+    CHECK(fs::exists(a[1].string() + ".flows.json.gz"));
+    CHECK(files_in(fx.dir(1), ".pcap").empty());
+    CHECK(files_in(gone, ".pcap").empty());
+    CHECK_FALSE(fs::exists(gone_file.string() + ".flows.json.gz"));
+    CHECK(files_in(fx.dir(0), ".part") == part);
+    sink.drain();
+    reloaded.drain();
+}
+
+TEST_CASE("retention: by age keeps a file not yet uploaded, and removes it once marked uploaded") {
+    Fixture fx;
+    auto listener = std::make_shared<HoldingListener>();
+    auto writer = std::make_shared<PcapWriter>();
+    writer->start();
+    auto o = fx.options();
+    o.writer = writer;
+    o.listener = listener;
+    PcapRotator sink(o);
+    std::vector<Packet> batch = {fx.packet(kT0)};
+    sink.write(batch);
+    sink.rotate();
+    sink.sync();
+    const auto files = files_in(fx.dir(), ".pcap");
+    REQUIRE(files.size() == 1);
+    make_old(files[0], 2 * 3600);
+    auto r = o;
+    r.pcap.retain_seconds = 3600;
+    {
+        PcapRotator kept(r);  // not uploaded (no mark), whatever the queue holds: kept
+        kept.sync();
+        CHECK(files_in(fx.dir(), ".pcap") == files);
+        kept.drain();
+    }
+    REQUIRE(setxattr(files[0].c_str(), "user.mirrortap.uploaded", "s3", 2, 0) == 0);
+    make_old(files[0], 2 * 3600);
+    PcapRotator removed(r);
+    removed.sync();
+    CHECK(files_in(fx.dir(), ".pcap").empty());
+    removed.drain();
+    sink.drain();
 }
 
 namespace {
