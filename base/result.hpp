@@ -6,7 +6,7 @@
 // (decap's refusals) or a struct (cloud's AwsError, which says whether trying
 // again can help). Broken invariants are not results: they abort or throw.
 #pragma once
-#include <cassert>
+#include <cstdlib>
 #include <concepts>
 #include <string>
 #include <type_traits>
@@ -57,7 +57,7 @@ public:
     constexpr explicit operator bool() const { return has_value(); }
 
     // Reading the value of a failure (or the error of a success) is a broken
-    // invariant of the caller: asserted, like std::expected's operator*.
+    // invariant of the caller: it aborts (std::expected's operator* leaves it undefined).
     constexpr T& value() & { return *std::get_if<0>(&checked(true)); }
     constexpr const T& value() const& { return *std::get_if<0>(&checked(true)); }
     constexpr T&& value() && { return std::move(*std::get_if<0>(&checked(true))); }
@@ -77,12 +77,14 @@ public:
     }
 
 private:
-    constexpr std::variant<T, E>& checked([[maybe_unused]] bool want_value) {
-        assert(has_value() == want_value);
+    // Aborts in every build, NDEBUG or not: reading the side that is not
+    // there is a bug, and stopping beats reading through a null pointer.
+    constexpr std::variant<T, E>& checked(bool want_value) {
+        if (has_value() != want_value) std::abort();
         return state_;
     }
-    constexpr const std::variant<T, E>& checked([[maybe_unused]] bool want_value) const {
-        assert(has_value() == want_value);
+    constexpr const std::variant<T, E>& checked(bool want_value) const {
+        if (has_value() != want_value) std::abort();
         return state_;
     }
 

@@ -1,6 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <memory>
+
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string>
 
 #include "base/result.hpp"
@@ -79,4 +83,20 @@ TEST_CASE("a result moves a value that cannot be copied") {
     REQUIRE(r);
     std::unique_ptr<int> owned = *std::move(r);
     CHECK(*owned == 5);
+}
+
+TEST_CASE("reading the side a result does not hold aborts, in every build") {
+    // In a child: the abort is the behaviour under test.
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        Result<int> failed = fail("no value");
+        volatile int read = *failed;
+        (void)read;
+        _exit(0);  // not reached when the read aborts
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGABRT);
 }
