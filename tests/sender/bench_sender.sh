@@ -13,12 +13,18 @@
 # mirrortap-sender (accept all, one session), tc u32 + mirred to vxlan.
 # Cost = (busy - baseline busy) / mirrored packets. Loss is reported first.
 #
-# usage: bench_sender.sh BIN_DIR [COUNT] [RATE_PPS] [ROUNDS]   (root; 77 = skipped)
+# OFFLOADS=off turns the veths' segmentation, receive offloads and checksum
+# offloads off (ethtool -K), so that every path computes every checksum
+# itself; the default leaves the veths as the kernel makes them.
+#
+# usage: [OFFLOADS=on|off] bench_sender.sh BIN_DIR [COUNT] [RATE_PPS] [ROUNDS]   (root; 77 = skipped)
 set -euo pipefail
 BIN=${1:?usage: bench_sender.sh BIN_DIR [COUNT] [RATE_PPS] [ROUNDS]}
 COUNT=${2:-300000}
 RATE=${3:-50000}
 ROUNDS=${4:-2}
+OFFLOADS=${OFFLOADS:-on}
+[[ $OFFLOADS == on || $OFFLOADS == off ]] || { echo "FAIL: OFFLOADS is on or off"; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
 for b in mirrortap-sender mirrortap-blast mirrortap-drain; do
     [ -x "$BIN/$b" ] || { echo "FAIL: $BIN/$b not built"; exit 1; }
@@ -42,6 +48,13 @@ ip -n "$A" link add ac type veth peer name ca netns "$C"
 ip -n "$A" addr add 10.78.1.1/24 dev ab; ip -n "$B" addr add 10.78.1.2/24 dev ba
 ip -n "$A" addr add 10.78.2.1/24 dev ac; ip -n "$C" addr add 10.78.2.2/24 dev ca
 for l in "$A ab" "$A ac" "$B ba" "$C ca"; do set -- $l; ip -n "$1" link set "$2" up; done
+if [ "$OFFLOADS" = off ]; then
+    command -v ethtool >/dev/null || { echo "SKIP: OFFLOADS=off needs ethtool"; exit 77; }
+    for l in "$A ab" "$A ac" "$B ba" "$C ca"; do
+        set -- $l
+        ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off >/dev/null
+    done
+fi
 ip netns exec "$A" ping -c 1 -q 10.78.1.2 >/dev/null; ip netns exec "$A" ping -c 1 -q 10.78.2.2 >/dev/null
 
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
@@ -102,6 +115,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 echo "stream: $COUNT datagrams of 200-byte frames at $RATE/s, A -> B; A's traffic mirrored to C"
+echo "offloads: $OFFLOADS"
 echo "rounds: $ROUNDS (per configuration, the round with the least process CPU is shown)"
 echo "load average before: $LOAD0"
 awk -v tick="$TICK_NS" '
