@@ -27,19 +27,10 @@ constexpr uint32_t kIdleScanPerTick = 1024;
 
 Refusal refusal_for(const GeneveResult& r) {
     if (r.error().reason == GeneveError::vxlan) return refusal_for(r.error().vxlan);
-    for (const GeneveErrorRefusal& g : kGeneveRefusals)
-        if (g.error == r.error().reason) return g.refusal;
-    return Refusal::geneve_too_short;
+    return kGeneveRefusals[size_t(r.error().reason)];
 }
 
-Refusal refusal_for(DecapError e) {
-    switch (e) {
-        case DecapError::too_short: return Refusal::too_short;
-        case DecapError::no_vni_flag: return Refusal::no_vni_flag;
-        case DecapError::inner_too_short: return Refusal::inner_too_short;
-    }
-    return Refusal::too_short;
-}
+Refusal refusal_for(DecapError e) { return kDecapRefusals[size_t(e)]; }
 
 Worker::Worker(std::shared_ptr<const Config> config, SessionBudget& budget, std::unique_ptr<Source> source,
                std::vector<std::unique_ptr<Sink>> sinks, SinkRetirer& retirer)
