@@ -40,6 +40,11 @@ void SinkRetirer::run() {
         closing_ = true;
         lock.unlock();
         for (auto& sink : next.sinks) sink->close();
+        // Until a replaced sink's own thread has finished it (the pcap writer
+        // its files), it is not gone: the next reload waits for it (Collector::
+        // settled), so that a storm of reloads holds at most one old
+        // generation, not as many as the writer lags behind.
+        for (auto& sink : next.sinks) sink->drain();
         next = {};  // destroyed here, with the config they ran with
         lock.lock();
         closing_ = false;

@@ -24,8 +24,9 @@ public:
     // Starts the thread; its owner calls it once root is dropped (collector/main.cpp).
     void start();
 
-    // From a worker, once it has stopped writing to `sinks`: close and destroy
-    // them, then drop `config` (the generation they ran with). Cold path.
+    // From a worker, once it has stopped writing to `sinks`: close and drain
+    // them (a pcap sink's files finished by the writer), destroy them, then
+    // drop `config` (the generation they ran with). Cold path.
     void retire(std::vector<std::unique_ptr<Sink>> sinks, std::shared_ptr<const Config> config);
     // Waits up to `timeout` until everything handed over so far is closed and gone.
     bool wait_idle(std::chrono::milliseconds timeout);

@@ -58,9 +58,10 @@ public:
     // closed and destroyed on another thread than the worker that wrote it,
     // after the worker's last write().
     virtual void close() = 0;
-    // After close(), once receiving has stopped (SIGTERM, never a reload):
-    // returns when everything this sink accepted is delivered or counted
-    // dropped, so that the sessions the sink counts into may be freed.
+    // After close(): returns when everything this sink accepted is delivered
+    // or counted dropped, so that the sessions the sink counts into may be
+    // freed. The worker calls it once receiving has stopped (SIGTERM); the
+    // retirer for a sink a reload replaced, off the receive path.
     virtual void drain() {}
     // The session has ended (idle, or refused by a reload): finish what this
     // sink holds of it (its file is finished, its buffered records written)

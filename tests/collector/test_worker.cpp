@@ -8,6 +8,7 @@
 #include "collector/sink_retirer.hpp"
 #include "collector/worker.hpp"
 #include "sinks/pcap_rotator.hpp"
+#include "sinks/pcap_writer.hpp"
 #include "sinks/sink_registry.hpp"
 #include "tests/collector/recording_sink.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -247,4 +248,38 @@ TEST_CASE("worker: idle sessions end, their pcap files are finished, and their s
         CHECK(indexes == 1);  // its flow index beside it
         CHECK(other == 0);
     }
+}
+
+TEST_CASE("retirer: a replaced pcap sink is gone only once the writer has finished its files") {
+    // A writer not yet started stands for a disk that lags: the sink a reload
+    // replaced must not count as retired before its records are in a file,
+    // or a storm of reloads piles up old generations behind the writer.
+    TempDir tmp;
+    auto writer = std::make_shared<PcapWriter>();
+    PcapRotatorOptions options;
+    options.pcap.dir = tmp.path.string();
+    options.max_sessions = 4;
+    options.writer = writer;
+    Session session;
+    session.id = 0;
+    session.vni = 7;
+    session.set_name(std::make_shared<const std::string>("s7"));
+    const Buf frame = udp4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, 1000, 2000, 200);
+    std::vector<std::unique_ptr<Sink>> replaced;
+    replaced.push_back(std::make_unique<PcapRotator>(options));
+    const std::vector<Packet> batch = {Packet{&session, 1'700'000'000'000'000'000ull, view(frame),
+                                              uint32_t(frame.size()), {}}};
+    replaced[0]->write(batch);
+    SinkRetirer retirer;
+    retirer.start();
+    retirer.retire(std::move(replaced), std::make_shared<const Config>());
+    CHECK_FALSE(retirer.wait_idle(std::chrono::milliseconds(200)));
+    CHECK(session.sinks[0].written.get() == 0);
+    writer->start();
+    REQUIRE(retirer.wait_idle(std::chrono::seconds(30)));
+    CHECK(session.sinks[0].written.get() == 1);
+    size_t finished = 0;
+    for (const auto& e : std::filesystem::directory_iterator(tmp.path / "s7"))
+        finished += e.path().extension() == ".pcap";
+    CHECK(finished == 1);
 }
