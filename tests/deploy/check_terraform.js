@@ -239,6 +239,25 @@ function requireResources(mod) {
   const lcfg = one("aws_s3_bucket_lifecycle_configuration");
   need("capture bucket: expiry after var.capture_retention_days, incomplete uploads aborted", lcfg &&
     mentions(lcfg, "var.capture_retention_days") && mentions(lcfg, "abort_incomplete_multipart_upload"));
+  // Evidence (deploy/README.md, "Evidence retention"); evidence.tftest.hcl
+  // applies it. Here, that the pieces are written as they must be.
+  need("capture bucket: Object Lock at creation, never a replacement for it later",
+    bucket && mentions(bucket.object_lock_enabled, "var.capture_object_lock") && mentions(first(bucket.lifecycle).ignore_changes, "object_lock_enabled"));
+  const lock = one("aws_s3_bucket_object_lock_configuration");
+  need("capture bucket: default retention of var.capture_object_lock_mode for var.capture_object_lock_days, after versioning",
+    lock && mentions(lock.rule, "var.capture_object_lock_mode") && mentions(lock.rule, "var.capture_object_lock_days") && mentions(lock.depends_on, "aws_s3_bucket_versioning.captures"));
+  const versioning = one("aws_s3_bucket_versioning");
+  need("capture bucket: versioning whenever Object Lock is on", versioning && mentions(versioning.count, "local.capture_versioning") &&
+    mentions(mod.blocks.locals.capture_versioning, "var.capture_object_lock") && mentions(versioning.versioning_configuration, "Enabled"));
+  const bucketPolicy = d.aws_iam_policy_document && d.aws_iam_policy_document.capture_bucket;
+  need("capture bucket policy: plain HTTP denied; other encryption denied only when asked for (the collector names none)",
+    one("aws_s3_bucket_policy") && bucketPolicy && mentions(bucketPolicy.statement, "aws:SecureTransport") &&
+    mentions(bucketPolicy.dynamic, "local.capture_upload_denials") && mentions(mod.blocks.locals.sse_header_present, "Null") &&
+    mentions(mod.blocks.locals.capture_upload_denials, "local.sse_header_present"));
+  const key = one("aws_kms_key");
+  need("capture key made here: rotation, kept from destruction", key && key.enable_key_rotation === true && first(key.lifecycle).prevent_destroy === true);
+  need("capture bucket: access logs to var.capture_access_log_bucket", one("aws_s3_bucket_logging", (l) => mentions(l.target_bucket, "var.capture_access_log_bucket")));
+  need("capture bucket: expiry never shorter than the lock", lcfg && mentions(first(lcfg.lifecycle).precondition, "var.capture_object_lock_days"));
   const s3ep = one("aws_vpc_endpoint", (e) => e.vpc_endpoint_type === "Gateway");
   need("gateway VPC endpoint for S3", s3ep && mentions(s3ep.service_name, ".s3"));
   const cfg = mod.blocks.locals.collector_config;
@@ -283,8 +302,10 @@ function requireResources(mod) {
     docs.upload && mentions(docs.upload.statement, "${var.capture_prefix}/*") && !mentions(docs.upload, "s3:ListBucket") &&
     [].concat(docs.upload.statement).flatMap((st) => st.actions).sort().join() ===
       ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"].join());
-  need("upload grant: the KMS key of an existing SSE-KMS bucket, GenerateDataKey and Decrypt", docs.upload &&
-    mentions(docs.upload.dynamic, "var.capture_kms_key_arn") && mentions(docs.upload.dynamic, "kms:GenerateDataKey") && mentions(docs.upload.dynamic, "kms:Decrypt"));
+  const kmsKey = mod.blocks.locals.capture_kms_key_arn;
+  need("upload grant: the capture key (an existing bucket's, given or made here), GenerateDataKey and Decrypt", docs.upload &&
+    mentions(docs.upload.dynamic, "local.capture_kms_key_arn") && mentions(kmsKey, "var.capture_kms_key_arn") && mentions(kmsKey, "aws_kms_key.captures") &&
+    mentions(docs.upload.dynamic, "kms:GenerateDataKey") && mentions(docs.upload.dynamic, "kms:Decrypt"));
   need("lifecycle grant: Complete/RecordHeartbeat on its own group only", docs.lifecycle &&
     mentions(docs.lifecycle.statement, "autoScalingGroupName/${local.asg_name}") &&
     mentions(docs.lifecycle.statement, "autoscaling:CompleteLifecycleAction") && mentions(docs.lifecycle.statement, "autoscaling:RecordLifecycleActionHeartbeat"));

@@ -3,7 +3,7 @@
 # fully offline; `terraform test` of the module against a mock aws provider and
 # planned by the real one (tests/deploy/terraform/*.tftest.hcl: both target
 # types, both flow affinities, uploads, IAM, the drain hook, disk sizing,
-# operator access); and
+# operator access, the capture bucket as evidence storage); and
 # the module's templates rendered by Terraform itself (the collector config is
 # then checked by the collector, the user data by bash).
 #
@@ -55,9 +55,9 @@ for root in modules/mirrortap examples/basic examples/gwlb; do
     fi
 done
 
-# The module's behaviour, applied against a mock aws provider (nlb and gwlb
-# .tftest.hcl: every run block asserts the resources, permissions and
-# rendered config), and planned whole by the real aws provider with its data
+# The module's behaviour, applied against a mock aws provider (nlb, gwlb,
+# operations, sessions and evidence .tftest.hcl: every run block asserts the
+# resources, permissions, bucket policy and rendered config), and planned whole by the real aws provider with its data
 # sources overridden (real_provider_plan.tftest.hcl: the provider's own
 # plan-time checks, both target types, both flow affinities). No AWS call.
 module_dir="$work/tf/modules/mirrortap"
@@ -128,6 +128,12 @@ if terraform -chdir="$vars" init -backend=false -input=false -no-color >"$work/v
     refused 'target_type=alb' "target_type: nlb or gwlb"
     refused 'capture_prefix=/captures/' "capture_prefix: one or more path segments"
     refused 'capture_bucket_name=Not_A_Bucket' "capture_bucket_name: an S3 bucket name"
+    refused 'capture_object_lock_mode=governance' "capture_object_lock_mode: GOVERNANCE or COMPLIANCE"
+    refused 'capture_object_lock_days=0' "capture_object_lock_days: whole days, 1..36500"
+    refused 'capture_object_lock_days=1.5' "capture_object_lock_days: whole days, 1..36500"
+    refused 'capture_noncurrent_version_days=-1' "capture_noncurrent_version_days: whole days"
+    refused 'capture_kms_key_arn=arn:aws:kms:eu-west-1:123456789012:alias/captures' "capture_kms_key_arn: arn:PARTITION:kms:REGION:ACCOUNT:key/ID"
+    refused 'capture_access_log_bucket=Logs' "capture_access_log_bucket: an S3 bucket name"
     refused 'drain_seconds=7200' "drain_seconds: 10..6600"
     refused 'package_sha256=abc' "package_sha256: 64 lowercase hex digits"
     refused 'ami_ssm_parameter=/aws/service/debian/release/bookworm/latest/amd64' "ami_ssm_parameter: a parameter path pinned to one image"

@@ -122,3 +122,58 @@ run "gwlb_source_ip" {
     error_message = "source_ip_dest_ip stickiness"
   }
 }
+
+# The capture bucket as evidence storage (evidence.tftest.hcl has the
+# behaviour): the provider's own checks of Object Lock, versioning, the
+# bucket policy, SSE-KMS with a key made here, access logs, the lifecycle.
+run "evidence_bucket" {
+  command = plan
+  variables {
+    capture_object_lock       = true
+    capture_object_lock_mode  = "COMPLIANCE"
+    capture_object_lock_days  = 30
+    capture_retention_days    = 90
+    create_capture_kms_key    = true
+    capture_access_log_bucket = "corp-s3-access-logs"
+  }
+  assert {
+    condition     = aws_s3_bucket.captures[0].object_lock_enabled && aws_kms_key.captures[0].enable_key_rotation
+    error_message = "a locked bucket, a rotating key"
+  }
+}
+
+# The bucket policy as the provider renders it, for a named bucket and a
+# given key (all known at plan): four Deny statements, and each upload Deny
+# only where an encryption header is present.
+run "evidence_bucket_policy_as_rendered" {
+  command = plan
+  variables {
+    capture_bucket_name = "corp-evidence"
+    capture_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+  assert {
+    condition = (
+      [for st in jsondecode(data.aws_iam_policy_document.capture_bucket[0].json).Statement : st.Sid]
+      == ["DenyInsecureTransport", "DenyOtherEncryption", "DenyOtherKmsKey", "DenyCustomerKeys"]
+      && alltrue([for st in jsondecode(data.aws_iam_policy_document.capture_bucket[0].json).Statement : st.Effect == "Deny" && st.Principal == "*"])
+    )
+    error_message = "four Deny statements for everyone"
+  }
+  assert {
+    condition = (
+      jsondecode(data.aws_iam_policy_document.capture_bucket[0].json).Statement[0].Condition == { Bool = { "aws:SecureTransport" = "false" } }
+      && jsondecode(data.aws_iam_policy_document.capture_bucket[0].json).Statement[1].Condition == {
+        Null            = { "s3:x-amz-server-side-encryption" = "false" }
+        StringNotEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" }
+      }
+      && jsondecode(data.aws_iam_policy_document.capture_bucket[0].json).Statement[2].Condition == {
+        Null                    = { "s3:x-amz-server-side-encryption" = "false" }
+        StringNotEqualsIfExists = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = var.capture_kms_key_arn }
+      }
+      && jsondecode(data.aws_iam_policy_document.capture_bucket[0].json).Statement[3].Condition == {
+        Null = { "s3:x-amz-server-side-encryption-customer-algorithm" = "false" }
+      }
+    )
+    error_message = "the conditions as AWS will read them"
+  }
+}

@@ -75,11 +75,12 @@ data "aws_iam_policy_document" "upload" {
     resources = ["${local.capture_bucket_arn}/${var.capture_prefix}/*"]
   }
 
-  # An existing bucket encrypted with a KMS key of its owner: S3 asks KMS for
-  # a data key on every PutObject and CreateMultipartUpload, and decrypts it
-  # again for each UploadPart and the CompleteMultipartUpload.
+  # A bucket encrypted with a KMS key (an existing bucket's, or the capture
+  # key of the bucket made here; storage.tf): S3 asks KMS for a data key on
+  # every PutObject and CreateMultipartUpload, and decrypts it again for
+  # each UploadPart and the CompleteMultipartUpload.
   dynamic "statement" {
-    for_each = var.capture_kms_key_arn == null ? [] : [var.capture_kms_key_arn]
+    for_each = local.capture_kms ? [local.capture_kms_key_arn] : []
     content {
       sid       = "CaptureKey"
       actions   = ["kms:GenerateDataKey", "kms:Decrypt"]

@@ -71,6 +71,18 @@ output "gwlb_endpoint_ids_by_az" {
 output "capture_bucket" {
   description = "Bucket the collectors upload finished pcaps to (null: no upload)."
   value       = local.capture_bucket
+
+  # The evidence settings shape the bucket made here; silently dropping
+  # them for an existing bucket would promise a lock that is not there.
+  precondition {
+    condition     = var.create_capture_bucket || !(var.capture_object_lock || var.capture_bucket_versioning || var.capture_access_log_bucket != null)
+    error_message = "capture_object_lock, capture_bucket_versioning and capture_access_log_bucket set up the bucket this module creates (create_capture_bucket = true); an existing bucket keeps its owner's settings."
+  }
+}
+
+output "capture_kms_key_arn" {
+  description = "The KMS key the captures are encrypted with (capture_kms_key_arn, or the key made with create_capture_kms_key); null: SSE-S3."
+  value       = local.capture_kms_key_arn
 }
 
 output "capture_url" {

@@ -515,7 +515,7 @@ variable "gwlb_acceptance_required" {
 # ---------------------------------------------------------------------------
 
 variable "create_capture_bucket" {
-  description = "Create the bucket that finished pcaps are uploaded to (SSE-S3, public access blocked, versioning off, expiry after capture_retention_days). false = use capture_bucket_name as it is, or no upload when that is null."
+  description = "Create the bucket that finished pcaps are uploaded to (SSE-S3 or SSE-KMS, public access blocked, HTTPS only, expiry after capture_retention_days; Object Lock, versioning and access logs as asked below). false = use capture_bucket_name as it is, or no upload when that is null."
   type        = bool
   default     = true
 }
@@ -532,14 +532,20 @@ variable "capture_bucket_name" {
 }
 
 variable "capture_kms_key_arn" {
-  description = "With an existing bucket whose default encryption is SSE-KMS: the key's ARN. The role then gets kms:GenerateDataKey (every PutObject and CreateMultipartUpload) and kms:Decrypt (UploadPart and CompleteMultipartUpload read the upload's data key back; HeadObject of an SSE-KMS object) on that key. null = SSE-S3 or no key of yours."
+  description = "A KMS key (kept outside this stack) for the captures. With create_capture_bucket: the new bucket's default encryption becomes SSE-KMS with it. With an existing bucket: the key its default encryption uses. Either way the role gets kms:GenerateDataKey (every PutObject and CreateMultipartUpload) and kms:Decrypt (UploadPart and CompleteMultipartUpload read the upload's data key back; HeadObject of an SSE-KMS object) on it, through S3 only. A key ARN, not an alias: IAM grants the use of a key only on its key ARN. null = SSE-S3, or create_capture_kms_key."
   type        = string
   default     = null
 
   validation {
-    condition     = var.capture_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$", var.capture_kms_key_arn))
-    error_message = "capture_kms_key_arn: arn:PARTITION:kms:REGION:ACCOUNT:key/ID."
+    condition     = var.capture_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.capture_kms_key_arn))
+    error_message = "capture_kms_key_arn: arn:PARTITION:kms:REGION:ACCOUNT:key/ID (a key ARN; an alias ARN cannot be granted)."
   }
+}
+
+variable "create_capture_kms_key" {
+  description = "With create_capture_bucket: make a customer managed KMS key (yearly rotation, 30-day deletion window, alias/NAME-captures) for the bucket's default encryption. Terraform then refuses to destroy it (prevent_destroy): locked captures are unreadable without it. A key in a stack of its own, given as capture_kms_key_arn, keeps it out of the fleet's lifecycle altogether."
+  type        = bool
+  default     = false
 }
 
 variable "capture_prefix" {
@@ -554,13 +560,69 @@ variable "capture_prefix" {
 }
 
 variable "capture_retention_days" {
-  description = "With create_capture_bucket: uploaded captures expire after this many days (0 = keep them)."
+  description = "With create_capture_bucket: uploaded captures expire after this many days (0 = keep them). With capture_object_lock, no fewer than capture_object_lock_days."
   type        = number
   default     = 30
 
   validation {
     condition     = var.capture_retention_days >= 0
     error_message = "capture_retention_days: 0 (keep) or more."
+  }
+}
+
+variable "capture_bucket_versioning" {
+  description = "With create_capture_bucket: keep every version of every object, so that a capture overwritten or deleted (by a person: the collector does neither) can be recovered for capture_noncurrent_version_days. Always on with capture_object_lock."
+  type        = bool
+  default     = false
+}
+
+variable "capture_noncurrent_version_days" {
+  description = "With versioning: how long a version that was replaced, deleted or expired is kept before S3 removes it (0 = keep them all). A version under Object Lock stays until its lock ends regardless."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.capture_noncurrent_version_days >= 0 && floor(var.capture_noncurrent_version_days) == var.capture_noncurrent_version_days
+    error_message = "capture_noncurrent_version_days: whole days, 0 (keep) or more."
+  }
+}
+
+variable "capture_object_lock" {
+  description = "With create_capture_bucket: S3 Object Lock (write once, read many) with versioning; every capture is locked for capture_object_lock_days in capture_object_lock_mode from its upload. Cannot be turned off once on (S3 refuses); capture_retention_days may not be shorter than the lock. deploy/README.md, \"Evidence retention\"."
+  type        = bool
+  default     = false
+}
+
+variable "capture_object_lock_mode" {
+  description = "GOVERNANCE: a principal with s3:BypassGovernanceRetention may still delete or shorten the lock. COMPLIANCE: nobody can, the account's root included, until the lock ends; a wrong figure cannot be undone."
+  type        = string
+  default     = "GOVERNANCE"
+
+  validation {
+    condition     = contains(["GOVERNANCE", "COMPLIANCE"], var.capture_object_lock_mode)
+    error_message = "capture_object_lock_mode: GOVERNANCE or COMPLIANCE."
+  }
+}
+
+variable "capture_object_lock_days" {
+  description = "With capture_object_lock: how many days each capture is locked from its upload."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.capture_object_lock_days >= 1 && var.capture_object_lock_days <= 36500 && floor(var.capture_object_lock_days) == var.capture_object_lock_days
+    error_message = "capture_object_lock_days: whole days, 1..36500."
+  }
+}
+
+variable "capture_access_log_bucket" {
+  description = "With create_capture_bucket: an existing bucket to receive the capture bucket's S3 server access logs, under BUCKET-NAME/ (same account and region, SSE-S3, no Object Lock, a policy letting logging.s3.amazonaws.com write; deploy/README.md). null = no access logs."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.capture_access_log_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.capture_access_log_bucket))
+    error_message = "capture_access_log_bucket: an S3 bucket name (3..63 of a-z 0-9 . -)."
   }
 }
 
