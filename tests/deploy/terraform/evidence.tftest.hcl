@@ -288,3 +288,15 @@ run "evidence_settings_need_the_bucket" {
 
   expect_failures = [output.capture_bucket]
 }
+
+run "access_logs_not_into_the_capture_bucket" {
+  command   = plan
+  state_key = "logs"
+
+  variables {
+    capture_bucket_name       = "corp-evidence"
+    capture_access_log_bucket = "corp-evidence"
+  }
+
+  expect_failures = [aws_s3_bucket_logging.captures]
+}
