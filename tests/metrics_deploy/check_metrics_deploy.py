@@ -186,6 +186,30 @@ def family_of(name, types):
 
 # ----------------------------------------------------------------------------- static checks
 
+def check_packet_links(panels, variables, fail):
+    """Issue 22: from a spike to its packets. Every panel that draws a series per session links
+    each series to mirrortap-find --serve's page with that session and the panel's time range, and
+    every such panel links the whole range; where the page answers is a dashboard variable."""
+    where = DASHBOARD
+    base = variables.get("packets_url", {})
+    fail.check(base.get("type") == "textbox" and base.get("query", "").startswith("http"),
+               where, "needs a textbox variable 'packets_url' (where mirrortap-find --serve answers)")
+    window = "since=${__from:date:iso}&until=${__to:date:iso}"
+    # A series per session: its legend names the session.
+    per_session = [p for p in panels if p.get("type") != "row" and any(
+        "{{session}}" in t.get("legendFormat", "") for t in p.get("targets", []))]
+    fail.check(per_session, where, "no panel draws a series per session")
+    for p in per_session:
+        pw = f"{where} panel '{p.get('title')}'"
+        series = [l.get("url", "") for l in p.get("fieldConfig", {}).get("defaults", {}).get("links", [])]
+        fail.check(any(u.startswith("${packets_url}/?") and "session=${__field.labels.session:percentencode}" in u
+                       and window in u for u in series),
+                   pw, "each session's series must link to ${packets_url}/?session=...&" + window)
+        whole = [l.get("url", "") for l in p.get("links", [])]
+        fail.check(any(u.startswith("${packets_url}/?") and window in u for u in whole),
+                   pw, "the panel must link the packets of its whole time range")
+
+
 def check_dashboard(dash, fail):
     where = DASHBOARD
     fail.check(isinstance(dash.get("schemaVersion"), int) and dash["schemaVersion"] >= 36,
@@ -245,6 +269,8 @@ def check_dashboard(dash, fail):
             else:
                 continue
             break
+
+    check_packet_links(flat, variables, fail)
 
     repeated = [i for i, p in enumerate(top) if p.get("type") == "row" and p.get("repeat") == "instance"]
     if fail.check(repeated, where, "needs a row repeated per instance (repeat: instance)"):
