@@ -223,13 +223,18 @@ public:
                 continue;
             }
             if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && errno == EAGAIN && wait(POLLOUT, Clock::now() + timeout_)) continue;
+            if (n < 0 && errno == EAGAIN && wait(POLLOUT, std::min(Clock::now() + timeout_, end_by_))) continue;
             return false;
         }
         return true;
     }
 
     uint64_t sent() const { return sent_; }
+
+    // A query's deadline: a client that reads slowly or not at all cannot
+    // keep a query (and its slot) past it by making every write wait.
+    void end_by(Clock::time_point deadline) { end_by_ = deadline; }
+    bool past_end() const { return Clock::now() >= end_by_; }
 
     // After refusing a request not read whole (headers too long): closing
     // with its rest unread would send a reset that can destroy the answer
@@ -260,6 +265,7 @@ private:
 
     UniqueFd fd_;
     std::chrono::milliseconds timeout_;
+    Clock::time_point end_by_ = Clock::time_point::max();
     uint64_t sent_ = 0;
 };
 
@@ -647,6 +653,7 @@ private:
         Query q;
         if (auto read = read_query(*p, opt_.limits, q); !read) return refuse(c, read.error());
         q.options.partial_ok = partial_ok;
+        c.end_by(*q.options.deadline);
         auto opened = stores(log);
         if (!opened) return refuse(c, opened.error());
         const std::string name = format == OutputFormat::pcapng ? "mirrortap.pcapng" : "mirrortap.pcap";
@@ -672,6 +679,8 @@ private:
         // transfer, so an answer that is not whole never passes for one.
         std::string why = report.end == SearchEnd::done
                               ? count_of(report.shortfalls, "problem") + " reading the sources (partial_ok=true accepts them)"
+                          : report.end == SearchEnd::reader_gone && c.past_end()
+                              ? "the query ran past its time limit while the client was not reading"
                               : report.why;
         return {200, "cut after " + count_of(out.packets(), "packet") + ": " + why};
     }

@@ -39,9 +39,9 @@ def tokens_file(entries=(("alice", TOKEN), ("bob", OTHER_TOKEN)), mode=0o600):
 class Server:
     """mirrortap-find --serve on 127.0.0.1 and a port the kernel picks; its standard error kept."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, env=None):
         self.proc = subprocess.Popen([FIND, "--serve", "127.0.0.1:0"] + list(args), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, env=env)
         self.lines = []
         self.port = None
         # The first lines say where it listens (or why it will not); the rest is read on a thread.
@@ -107,14 +107,14 @@ def query_string(sessions=(), since=None, until=None, expression=None, **more):
     return urlencode(params)
 
 
-def cli_bytes(sources, sessions=(), since=None, until=None, expression=None, fmt="pcap", extra=()):
+def cli_bytes(sources, sessions=(), since=None, until=None, expression=None, fmt="pcap", extra=(), env=None):
     args = [a for s in sources for a in ("--from", s)] + [a for s in sessions for a in ("--session", s)]
     if since is not None:
         args += ["--since", rfc3339(since)]
     if until is not None:
         args += ["--until", rfc3339(until)]
     path = os.path.join(scratch(), "cli.pcap")
-    run_find(*args, *extra, "-F", fmt, "-w", path, *([expression] if expression else []))
+    run_find(*args, *extra, "-F", fmt, "-w", path, *([expression] if expression else []), env=env)
     with open(path, "rb") as f:
         return f.read()
 
@@ -192,6 +192,37 @@ def api_answers_equal_the_cli():
         assert '#1 alice "GET /api/v1/sessions" 200 ' in log, log
         assert "/api/v1/pcap?filter=host+10.0.3.2&format=pcapng\" 200 " in log, log
         assert server.stop() == 0
+
+
+def s3_sources_answer_as_the_cli():
+    """The central setup: the API over the fleet's uploads in s3rver (and a directory beside a bucket),
+    its pcap byte for byte the CLI's over the same sources."""
+    from servers import BUCKET, S3rver
+    from test_find import fleet_in_s3
+    with Fleet() as fleet, S3rver() as s3:
+        env = dict(fleet_in_s3(fleet, s3), AWS_ENDPOINT_URL_S3=s3.endpoint)
+        a, b = fleet.marks
+        for sources in ([f"s3://{BUCKET}/fleet/a"], [fleet.dirs[0], f"s3://{BUCKET}/fleet/b"]):
+            args = [x for src in sources for x in ("--from", src)]
+            with Server(*args, "--serve-tokens", tokens_file(), env=env) as server:
+                status, _, body, _ = curl(server.url("/api/v1/sessions"))
+                assert status == 200, body
+                found = json.loads(body)["sessions"]
+                assert [x["name"] for x in found] == ["db", "web"] and \
+                    all(len(x["sources"]) == len(sources) for x in found), found
+                for q in (dict(expression="host 10.0.3.2"), dict(expression="port 443", sessions=["web"], since=a,
+                                                                 until=b)):
+                    for fmt in ("pcap", "pcapng"):
+                        status, rc, got, _ = curl(server.url("/api/v1/pcap?" + query_string(format=fmt, **q)))
+                        assert status == 200 and rc == 0, server.log()
+                        want = cli_bytes(sources, fmt=fmt, env=env, **q)
+                        assert got == want and len(want) > 100, f"{sources} {q} {fmt}: {len(got)} != {len(want)}"
+                status, _, body, _ = curl(server.url("/api/v1/flows?" + query_string(expression="port 5432")))
+                doc = json.loads(body)
+                assert status == 200 and doc["complete"] and doc["matching_flows"] == 12, doc
+                status, _, body, _ = curl(server.url("/api/v1/pcap?session=nope"))
+                assert status == 404 and "unknown session 'nope' (sessions: db, web)" in error_of(body)
+                assert server.stop() == 0
 
 
 def tokens_are_required():
@@ -317,6 +348,26 @@ def a_client_that_stops_reading_does_not_stall_another():
         stuck.close()
         assert server.stop() == 0
         assert 'bob "GET /api/v1/pcap?filter=udp" 200 ' in server.log(), server.log()
+
+
+def the_time_limit_frees_a_stalled_query():
+    """--serve-max-seconds bounds a query however its client reads: with the only query slot held by a
+    client that reads nothing, the slot comes free once the limit passes (no wall-clock threshold here:
+    the test only waits, boundedly, for it to happen) and the log says why the stream was cut."""
+    root = big_tree()
+    with Server("--from", root, "--serve-tokens", tokens_file(), "--serve-max-queries", "1",
+                "--serve-max-seconds", "1") as server:
+        stuck = stalled_client(server)
+        status, _, body, _ = curl(server.url("/api/v1/sessions"))
+        assert status == 429, body
+        for _ in range(3000):  # bounded: each try is a request
+            status, _, body, _ = curl(server.url("/api/v1/sessions"))
+            if status != 429:
+                break
+        assert status == 200, body
+        stuck.close()
+        assert server.stop() == 0
+        assert "the query ran past its time limit while the client was not reading" in server.log(), server.log()
 
 
 def problems_cut_the_stream():
