@@ -76,6 +76,13 @@ int serve_main(const FindCommandLine& cl) {
         if (!tokens) return usage_error(printable(tokens.error()));
         options.tokens = std::move(*tokens);
     }
+    if (a.serve_tls_cert.empty() != a.serve_tls_key.empty())
+        return usage_error("--serve-tls-cert and --serve-tls-key go together");
+    if (!a.serve_tls_cert.empty()) {
+        auto tls = TlsContext::load(a.serve_tls_cert, a.serve_tls_key);
+        if (!tls) return usage_error(printable(tls.error()));
+        options.tls = std::move(*tls);
+    }
     options.sources = sources_of(a);
     // Each query opens its own stores; opened once here so that a bad source is refused at start.
     if (auto stores = open_stores(options.sources, stderr); !stores) return usage_error(stores.error());

@@ -31,6 +31,7 @@ struct FindArgs {
     std::optional<Endpoint> serve;
     std::string serve_tokens;            // NAME SHA256-HEX lines
     bool serve_no_auth = false;          // only on a loopback address
+    std::string serve_tls_cert, serve_tls_key;  // PEM; both or neither
     uint64_t serve_max_bytes = 1ull << 30;  // capture bytes one query may read
     uint64_t serve_max_seconds = 300;
     uint64_t serve_max_queries = 4;

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include <cctype>
 #include <cerrno>
@@ -123,6 +125,33 @@ std::optional<std::string> Tokens::who(std::string_view authorization) const {
     return found->name;
 }
 
+Result<std::shared_ptr<const TlsContext>> TlsContext::load(const std::string& certificate, const std::string& key) {
+    const uid_t owners[] = {geteuid(), 0};
+    for (const auto& [path, what] : {std::pair{&certificate, "--serve-tls-cert file"}, {&key, "--serve-tls-key file"}})
+        if (auto trusted = check_trusted_file(*path, owners, what); !trusted) return fail(trusted.error());
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) return fail("cannot make a TLS context");
+    std::shared_ptr<const TlsContext> out(new TlsContext(ctx));
+    const auto openssl_error = [](const std::string& what) {
+        char text[256];
+        ERR_error_string_n(ERR_get_error(), text, sizeof text);
+        ERR_clear_error();
+        return what + ": " + text;
+    };
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    // A write retried after WANT_WRITE may come from a moved buffer (the chunk string is rebuilt).
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (SSL_CTX_use_certificate_chain_file(ctx, certificate.c_str()) != 1)
+        return fail(openssl_error("--serve-tls-cert " + certificate));
+    if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+        return fail(openssl_error("--serve-tls-key " + key));
+    if (SSL_CTX_check_private_key(ctx) != 1)
+        return fail(openssl_error("--serve-tls-key " + key + " is not the key of " + certificate));
+    return out;
+}
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
 bool is_loopback(const Endpoint& e) {
     if (e.family() == AF_INET) {
         const auto& in = reinterpret_cast<const sockaddr_in&>(e.addr);
@@ -169,28 +198,42 @@ const char* reason(int status) {
     }
 }
 
+// One client's socket (non-blocking), plain or TLS: every wait is a poll
+// with a deadline, so no client can hold its thread longer than the timeouts.
 class Connection {
 public:
-    // Owns `fd`, a non-blocking socket.
-    Connection(int fd, std::chrono::milliseconds timeout) : fd_(fd), timeout_(timeout) {}
+    // Owns `fd`. With `tls`, the handshake is the first thing read_request does.
+    Connection(int fd, std::chrono::milliseconds timeout, SSL_CTX* tls = nullptr) : fd_(fd), timeout_(timeout) {
+        if (!tls) return;
+        ssl_ = SSL_new(tls);
+        if (ssl_) SSL_set_fd(ssl_, fd);
+    }
+    ~Connection() {
+        if (!ssl_) return;
+        if (handshaken_) SSL_shutdown(ssl_);  // our close_notify, not waiting for the client's
+        SSL_free(ssl_);
+    }
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
 
     // The request line and headers, whole within the timeout; or the status
-    // to answer (0: the client left or timed out, nothing to answer).
+    // to answer (0: the client left, timed out or failed the TLS handshake:
+    // nothing to answer).
     Result<Request, Refusal> read_request() {
         const auto deadline = Clock::now() + timeout_;
+        if (ssl_ && !handshake(deadline)) return fail(Refusal{0, "TLS handshake failed"});
         std::string in;
         size_t end;
         while ((end = in.find("\r\n\r\n")) == std::string::npos) {
             if (in.size() >= kMaxRequestBytes) return fail(Refusal{431, "request line and headers above 8 KiB"});
-            if (!wait(POLLIN, deadline)) return fail(Refusal{408, "the request did not arrive in time"});
             char buf[2048];
-            const ssize_t n = ::recv(fd_.get(), buf, std::min(sizeof buf, kMaxRequestBytes - in.size()), 0);
-            if (n == 0) return fail(Refusal{0, "closed"});
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR) continue;
-                return fail(Refusal{0, std::strerror(errno)});
+            const Io got = receive(buf, std::min(sizeof buf, kMaxRequestBytes - in.size()));
+            if (got.n > 0) {
+                in.append(buf, size_t(got.n));
+                continue;
             }
-            in.append(buf, size_t(n));
+            if (got.wait == 0) return fail(Refusal{0, "closed"});
+            if (!wait(got.wait, deadline)) return fail(Refusal{408, "the request did not arrive in time"});
         }
         Request r;
         const std::string_view head(in.data(), end);
@@ -213,18 +256,17 @@ public:
         return r;
     }
 
-    // Everything, or false when the client left or took nothing for the timeout.
+    // Everything, or false when the client left or took nothing for the
+    // timeout (or past the query's deadline, end_by).
     bool send_all(std::string_view data) {
         while (!data.empty()) {
-            const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
-            if (n > 0) {
-                data.remove_prefix(size_t(n));
-                sent_ += uint64_t(n);
+            const Io put = transmit(data.data(), data.size());
+            if (put.n > 0) {
+                data.remove_prefix(size_t(put.n));
+                sent_ += uint64_t(put.n);
                 continue;
             }
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && errno == EAGAIN && wait(POLLOUT, std::min(Clock::now() + timeout_, end_by_))) continue;
-            return false;
+            if (put.wait == 0 || !wait(put.wait, std::min(Clock::now() + timeout_, end_by_))) return false;
         }
         return true;
     }
@@ -241,6 +283,7 @@ public:
     // before the client reads it. So: end our side, and read what the client
     // still sends for a moment (at most 64 KiB, 200 ms), as web servers do.
     void close_gracefully() {
+        if (ssl_) return;  // TLS: the close_notify of the destructor
         ::shutdown(fd_.get(), SHUT_WR);
         const auto deadline = Clock::now() + std::chrono::milliseconds(200);
         char buf[4096];
@@ -252,6 +295,48 @@ public:
     }
 
 private:
+    // One read or write: n bytes moved, or what to wait for (POLLIN,
+    // POLLOUT; a TLS read may need to write and the other way round), or
+    // neither: the connection is closed or failed.
+    struct Io {
+        ssize_t n = 0;
+        short wait = 0;
+    };
+
+    Io tls_result(int r) {
+        if (r > 0) return {r, 0};
+        switch (SSL_get_error(ssl_, r)) {
+            case SSL_ERROR_WANT_READ: return {0, POLLIN};
+            case SSL_ERROR_WANT_WRITE: return {0, POLLOUT};
+            default: ERR_clear_error(); return {};
+        }
+    }
+
+    Io receive(char* buf, size_t size) {
+        if (ssl_) return tls_result(SSL_read(ssl_, buf, int(size)));
+        const ssize_t n = ::recv(fd_.get(), buf, size, 0);
+        if (n > 0) return {n, 0};
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return {0, POLLIN};
+        return {};
+    }
+
+    Io transmit(const char* data, size_t size) {
+        if (ssl_) return tls_result(SSL_write(ssl_, data, int(std::min<size_t>(size, 1 << 20))));
+        const ssize_t n = ::send(fd_.get(), data, size, MSG_NOSIGNAL);
+        if (n > 0) return {n, 0};
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return {0, POLLOUT};
+        return {};
+    }
+
+    bool handshake(Clock::time_point deadline) {
+        if (!ssl_) return false;  // SSL_new failed
+        for (;;) {
+            const Io r = tls_result(SSL_accept(ssl_));
+            if (r.n > 0) return handshaken_ = true;
+            if (r.wait == 0 || !wait(r.wait, deadline)) return false;
+        }
+    }
+
     bool wait(short events, Clock::time_point deadline) {
         for (;;) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -265,6 +350,8 @@ private:
 
     UniqueFd fd_;
     std::chrono::milliseconds timeout_;
+    SSL* ssl_ = nullptr;
+    bool handshaken_ = false;
     Clock::time_point end_by_ = Clock::time_point::max();
     uint64_t sent_ = 0;
 };
@@ -472,7 +559,8 @@ public:
         sockaddr_storage bound{};
         socklen_t len = sizeof bound;
         ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&bound), &len);
-        std::fprintf(stderr, "mirrortap-find: serving on %s (%s)\n", endpoint_text(bound).c_str(),
+        std::fprintf(stderr, "mirrortap-find: serving on %s (%s, %s)\n", endpoint_text(bound).c_str(),
+                     opt_.tls ? "https" : "http",
                      opt_.tokens ? count_of(opt_.tokens->size(), "client").c_str() : "no authentication, loopback only");
         while (!stop.load()) {
             pollfd p{listener.get(), POLLIN, 0};
@@ -482,6 +570,11 @@ public:
             std::unique_lock lock(mutex_);
             if (connections_ >= kMaxConnections) {
                 lock.unlock();
+                // Over TLS an answer would need a handshake on this thread: closed instead.
+                if (opt_.tls) {
+                    ::close(fd);
+                    continue;
+                }
                 Connection c(fd, std::chrono::milliseconds(100));
                 refuse(c, {503, "too many connections", {{"Retry-After", "1"}}});
                 continue;
@@ -509,7 +602,7 @@ private:
     void serve_connection(int fd) {
         const auto began = Clock::now();
         const uint64_t id = ++requests_;
-        Connection c(fd, opt_.limits.io_timeout);
+        Connection c(fd, opt_.limits.io_timeout, opt_.tls ? opt_.tls->get() : nullptr);
         std::string who = "-";
         const auto request = c.read_request();
         if (!request) {

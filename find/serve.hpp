@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,8 @@
 #include "base/result.hpp"
 #include "find/store.hpp"
 #include "support/parse.hpp"
+
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX, kept out of this header
 
 namespace mirrortap::find {
 
@@ -64,8 +67,26 @@ std::string sha256_hex(std::string_view data);
 // --serve-no-auth may listen on.
 bool is_loopback(const Endpoint& e);
 
+// The server's TLS certificate (chain) and private key, from PEM files, for
+// TLS 1.2 and later; shared by every connection.
+class TlsContext {
+public:
+    // Both files must be trusted (check_trusted_file's rules, like the
+    // tokens file); or why not (unreadable, not PEM, a key of another certificate).
+    static Result<std::shared_ptr<const TlsContext>> load(const std::string& certificate, const std::string& key);
+    ~TlsContext();
+    TlsContext(const TlsContext&) = delete;
+    TlsContext& operator=(const TlsContext&) = delete;
+    ::ssl_ctx_st* get() const { return ctx_; }
+
+private:
+    explicit TlsContext(::ssl_ctx_st* ctx) : ctx_(ctx) {}
+    ::ssl_ctx_st* ctx_;
+};
+
 struct ServeOptions {
     Endpoint listen;
+    std::shared_ptr<const TlsContext> tls;  // null: plain HTTP
     std::optional<Tokens> tokens;  // nullopt: --serve-no-auth, checked to be on loopback
     Sources sources;
     ServeLimits limits;
