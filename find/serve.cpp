@@ -19,6 +19,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "find/bpf_prune.hpp"
@@ -480,8 +481,10 @@ public:
         if (file_) std::fclose(file_);
         std::free(text_);
     }
-    std::FILE* file() { return file_; }
+    // Without memory for the buffer, the lines go to stderr as they come.
+    std::FILE* file() { return file_ ? file_ : stderr; }
     void say(uint64_t id) {
+        if (!file_) return;
         std::fflush(file_);
         std::string_view rest(text_ ? text_ : "", size_);
         constexpr std::string_view kPrefix = "mirrortap-find: ";
@@ -581,11 +584,24 @@ public:
             }
             ++connections_;
             lock.unlock();
-            std::thread([this, fd] {
-                serve_connection(fd);
-                std::lock_guard done(mutex_);
-                if (--connections_ == 0) idle_.notify_all();
-            }).detach();
+            try {
+                std::thread([this, fd] {
+                    // One request's failure (out of memory, a library that throws) ends its
+                    // connection, not the server: an exception leaving a thread would abort it.
+                    try {
+                        serve_connection(fd);
+                    } catch (const std::exception& e) {
+                        std::fprintf(stderr, "mirrortap-find: a request failed: %s\n", e.what());
+                    }
+                    std::lock_guard done(mutex_);
+                    if (--connections_ == 0) idle_.notify_all();
+                }).detach();
+            } catch (const std::system_error&) {
+                // No thread to be had (a process or memory limit): this client is turned away, the rest go on.
+                ::close(fd);
+                std::lock_guard undo(mutex_);
+                --connections_;
+            }
         }
         // Running queries end by their own deadline; past a short wait they are abandoned with the process.
         std::unique_lock lock(mutex_);
