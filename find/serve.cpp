@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <list>
 #include <map>
 #include <mutex>
 #include <system_error>
@@ -571,7 +572,15 @@ public:
             const int fd = ::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) continue;
             std::unique_lock lock(mutex_);
-            if (connections_ >= kMaxConnections) {
+            // Full: the connection that has waited longest for its request
+            // makes room (its thread sees the shutdown and ends), so idle or
+            // trickling clients cannot lock health checks out. Until that
+            // thread has ended there is one more than the cap. Only when
+            // every connection is being answered is the newcomer refused.
+            if (connections_ >= kMaxConnections && !waiting_.empty()) {
+                ::shutdown(waiting_.front(), SHUT_RDWR);
+                waiting_.pop_front();
+            } else if (connections_ >= kMaxConnections) {
                 lock.unlock();
                 // Over TLS an answer would need a handshake on this thread: closed instead.
                 if (opt_.tls) {
@@ -583,6 +592,7 @@ public:
                 continue;
             }
             ++connections_;
+            waiting_.push_back(fd);
             lock.unlock();
             try {
                 std::thread([this, fd] {
@@ -598,8 +608,9 @@ public:
                 }).detach();
             } catch (const std::system_error&) {
                 // No thread to be had (a process or memory limit): this client is turned away, the rest go on.
-                ::close(fd);
                 std::lock_guard undo(mutex_);
+                waiting_.remove(fd);
+                ::close(fd);
                 --connections_;
             }
         }
@@ -621,6 +632,11 @@ private:
         Connection c(fd, opt_.limits.io_timeout, opt_.tls ? opt_.tls->get() : nullptr);
         std::string who = "-";
         const auto request = c.read_request();
+        {
+            // Before the socket can be closed (and its number reused): no longer one to make room with.
+            std::lock_guard lock(mutex_);
+            waiting_.remove(fd);
+        }
         if (!request) {
             if (request.error().status == 0) return;  // left before asking: nothing to log
             const Outcome refused = refuse(c, request.error());
@@ -811,6 +827,7 @@ private:
     std::mutex mutex_;
     std::condition_variable idle_;
     size_t connections_ = 0;
+    std::list<int> waiting_;  // connections whose request has not arrived, oldest first
     size_t queries_ = 0;
     std::atomic<uint64_t> requests_{0};
 };

@@ -301,6 +301,24 @@ def limits_answer_4xx():
         assert '"GET /api/v1/pcap" 413 ' in server.log(), server.log()
 
 
+def idle_connections_do_not_lock_out_health_checks():
+    """70 connections that never send a request (more than the 64 served at once): a health check and a
+    query are still answered, the longest-waiting idle connection closed to make room."""
+    root, _ = small_tree()
+    with Server("--from", root, "--serve-tokens", tokens_file()) as server:
+        idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(70)]
+        status, _, body, _ = curl(server.url("/healthz"), token=None)
+        assert status == 200 and body == b"ok\n"
+        status, _, body, _ = curl(server.url("/api/v1/pcap"))
+        assert status == 200 and body == cli_bytes([root])
+        # The oldest idle connection was closed by the server: it reads the end of the stream.
+        idle[0].settimeout(30)
+        assert idle[0].recv(1) == b""
+        for s in idle:
+            s.close()
+        assert server.stop() == 0
+
+
 def big_tree():
     """One session, a pcap of 16 MiB: more than the socket buffers between a server and a client that stops reading."""
     root = scratch()
