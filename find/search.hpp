@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "base/enum_names.hpp"
 #include "find/bpf_prune.hpp"
 #include "find/flow_index.hpp"
 #include "find/pcap_output.hpp"
@@ -31,16 +30,8 @@ struct SearchOptions {
 
 // How a search ended: the server answers each differently (200, 404, 413...);
 // the CLI turns them into its exit status.
+// Not printed: each comes with its sentence (SearchReport::why).
 enum class SearchEnd { done, not_listed, unknown_session, too_large, timed_out, reader_gone, write_failed };
-inline constexpr auto kSearchEndNames = enum_names<SearchEnd>({
-    {SearchEnd::done, "done"},
-    {SearchEnd::not_listed, "not_listed"},
-    {SearchEnd::unknown_session, "unknown_session"},
-    {SearchEnd::too_large, "too_large"},
-    {SearchEnd::timed_out, "timed_out"},
-    {SearchEnd::reader_gone, "reader_gone"},
-    {SearchEnd::write_failed, "write_failed"},
-});
 
 struct SearchReport {
     SearchEnd end = SearchEnd::done;

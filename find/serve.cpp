@@ -462,7 +462,8 @@ Result<Done, Refusal> read_query(const Params& p, const ServeLimits& limits, Que
         *at = *t;
     }
     if (sel.until_ns < sel.since_ns) return fail(Refusal{400, "until is before since"});
-    // libpcap's compiler keeps state in globals in the versions Debian ships: one at a time.
+    // One compile at a time: libpcap's compiler kept its state in globals
+    // before 1.8, and serializing what takes microseconds rules that out.
     static std::mutex compiling;
     std::lock_guard lock(compiling);
     const std::string expression = single(p, "filter").value_or("");
@@ -523,7 +524,6 @@ struct ChunkedBody {
     std::string head;
     bool head_sent = false;
     bool discard = false;  // the answer is a refusal: what is buffered goes nowhere
-    bool failed = false;
 
     static ssize_t write(void* cookie, const char* data, size_t size) {
         auto& self = *static_cast<ChunkedBody*>(cookie);
@@ -537,7 +537,6 @@ struct ChunkedBody {
         out.append(data, size);
         out += "\r\n";
         if (!self.connection.send_all(out)) {
-            self.failed = true;
             errno = EPIPE;  // PcapOutput takes this as the reader gone: the search stops
             return -1;
         }
@@ -549,7 +548,7 @@ struct ChunkedBody {
 
 class Server {
 public:
-    Server(const ServeOptions& options) : opt_(options) {}
+    explicit Server(const ServeOptions& options) : opt_(options) {}
 
     int run(const std::atomic<bool>& stop) {
         UniqueFd listener(::socket(opt_.listen.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
