@@ -418,8 +418,11 @@ Result<std::vector<ReadPlan>, Stop> plan_reads(std::vector<std::unique_ptr<Store
 // packet, so only overlapping files hold buffers. Ends with done, or
 // reader_gone when the reader of the output went away, or timed_out.
 SearchEnd read_merged(std::vector<std::unique_ptr<Store>>& stores, const std::vector<ReadPlan>& plans,
-                      const CompiledFilter& filter, const Selection& sel, Progress& progress, PcapOutput& out,
-                      Shortfalls& shortfalls, const Deadline& deadline) {
+                      const CompiledFilter& filter, const SearchOptions& options, Progress& progress,
+                      PcapOutput& out, Shortfalls& shortfalls) {
+    const Selection& sel = options.selection;
+    const Deadline deadline{options.deadline};
+    auto flushed_at = std::chrono::steady_clock::now();
     struct Head {
         uint64_t ts;
         size_t cursor;
@@ -442,6 +445,10 @@ SearchEnd read_merged(std::vector<std::unique_ptr<Store>>& stores, const std::ve
         const size_t i = heap.top().cursor;
         heap.pop();
         if (!out.write(current[i])) return SearchEnd::reader_gone;
+        if (options.flush_every && std::chrono::steady_clock::now() - flushed_at >= *options.flush_every) {
+            if (!out.flush()) return SearchEnd::reader_gone;
+            flushed_at = std::chrono::steady_clock::now();
+        }
         if (cursors[i]->next(current[i])) heap.push({current[i].ts_ns, i});
         else cursors[i].reset();
     }
@@ -488,9 +495,9 @@ SearchReport search(std::vector<std::unique_ptr<Store>>& stores, const SearchOpt
                      human(p.file.size).c_str(), count_of(p.ranges.size(), "range").c_str(), printable(p.file.where).c_str());
         planned += p.bytes();
     }
+    if (options.flush_every && !out.flush()) return {SearchEnd::reader_gone, "the reader closed the output", shortfalls.count};
     Progress progress(log, options.progress, planned);
-    const Deadline deadline{options.deadline};
-    const SearchEnd end = read_merged(stores, *plans, filter, sel, progress, out, shortfalls, deadline);
+    const SearchEnd end = read_merged(stores, *plans, filter, options, progress, out, shortfalls);
     progress.finish();
     report_tally(stores, tally, out, log);
     if (end == SearchEnd::reader_gone) {

@@ -26,6 +26,11 @@ struct SearchOptions {
     // reads any (0: no bound), and one still running at the deadline stops.
     uint64_t max_read_bytes = 0;
     std::optional<std::chrono::steady_clock::time_point> deadline;
+    // A stream someone watches (the server's pcap answer, read by Wireshark):
+    // the file header goes out once the plan is made, and what is written is
+    // flushed when a packet comes this long after the last flush, rather than
+    // only when the output's buffer fills.
+    std::optional<std::chrono::steady_clock::duration> flush_every;
 };
 
 // How a search ended: the server answers each differently (200, 404, 413...);

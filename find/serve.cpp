@@ -46,6 +46,9 @@ constexpr size_t kMaxFlowsLimit = 10000;
 constexpr size_t kDefaultFlowsLimit = 100;
 // The stream's buffer: what a client receives per chunk, at most.
 constexpr size_t kStreamBufferBytes = 64 << 10;
+// ...or sooner, once a packet comes this long after the last chunk: a
+// trickle of matches reaches Wireshark as it is found.
+constexpr auto kStreamFlushEvery = std::chrono::milliseconds(200);
 
 // The words of a line, split at spaces and tabs.
 std::vector<std::string_view> split_words(std::string_view line) {
@@ -777,6 +780,7 @@ private:
         Query q;
         if (auto read = read_query(*p, opt_.limits, q); !read) return refuse(c, read.error());
         q.options.partial_ok = partial_ok;
+        q.options.flush_every = kStreamFlushEvery;
         c.end_by(*q.options.deadline);
         auto opened = stores(log);
         if (!opened) return refuse(c, opened.error());

@@ -226,6 +226,19 @@ def s3_sources_answer_as_the_cli():
                 assert server.stop() == 0
 
 
+def curl_into_a_live_capture():
+    """The analyst's line: curl -N piped into a live capture from standard input (tshark -i -, what
+    wireshark -k -i - reads), in both formats: every packet arrives, as tcpdump counts them."""
+    root, _ = small_tree(n=200)
+    with Server("--from", root, "--serve-tokens", tokens_file()) as server:
+        for fmt in ("pcap", "pcapng"):
+            out = subprocess.run(f"curl -sSN -H 'Authorization: Bearer {TOKEN}' '{server.url('/api/v1/pcap?format=' + fmt)}'"
+                                 f" | tshark -i - -T fields -e frame.len", shell=True, capture_output=True, text=True,
+                                 timeout=120)
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.split() == ["82"] * 200, (fmt, out.stdout[:200], out.stderr)
+
+
 def tokens_are_required():
     root, _ = small_tree()
     tokens = tokens_file()
