@@ -16,6 +16,7 @@
 #include "find/options.hpp"
 #include "find/pcap_output.hpp"
 #include "find/search.hpp"
+#include "find/serve.hpp"
 #include "find/store.hpp"
 #include "support/command_line.hpp"
 #include "support/text.hpp"
@@ -41,6 +42,58 @@ uint64_t now_ns() {
 
 int usage_error(const std::string& what) { return report_usage_errors("mirrortap-find", {what}); }
 
+void stop_on_signals() {
+    struct sigaction sa{};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+Sources sources_of(const FindArgs& a) { return {a.from, a.endpoint, a.region, a.allow_insecure}; }
+
+// --serve: every refusal (the query flags, no tokens, no-auth off loopback,
+// an untrusted tokens file) comes before the address is bound.
+int serve_main(const FindCommandLine& cl) {
+    const FindArgs& a = cl.args;
+    if (a.follow || !a.write.empty() || a.since || a.until || !a.sessions.empty() || !cl.expression.empty() ||
+        a.format != OutputFormat::pcap || a.partial_ok)
+        return usage_error("--serve takes the query from each request: no --session, --since, --until, -w, -F, "
+                           "--follow, --partial-ok or filter expression");
+    ServeOptions options;
+    options.listen = *a.serve;
+    if (options.listen.is_name()) return usage_error("--serve takes a numeric address and port, not a name");
+    if (a.serve_no_auth && !a.serve_tokens.empty()) return usage_error("--serve-no-auth and --serve-tokens exclude each other");
+    if (a.serve_no_auth) {
+        if (!is_loopback(options.listen))
+            return usage_error("--serve-no-auth only on a loopback address (127.0.0.1, ::1), not " +
+                               printable(options.listen.text) + ": anyone who can reach it would read every capture; "
+                               "give --serve-tokens FILE");
+    } else {
+        if (a.serve_tokens.empty())
+            return usage_error("--serve needs --serve-tokens FILE (NAME SHA256-HEX lines), or --serve-no-auth on a "
+                               "loopback address");
+        auto tokens = Tokens::load(a.serve_tokens);
+        if (!tokens) return usage_error(printable(tokens.error()));
+        options.tokens = std::move(*tokens);
+    }
+    if (a.serve_tls_cert.empty() != a.serve_tls_key.empty())
+        return usage_error("--serve-tls-cert and --serve-tls-key go together");
+    if (!a.serve_tls_cert.empty()) {
+        auto tls = TlsContext::load(a.serve_tls_cert, a.serve_tls_key);
+        if (!tls) return usage_error(printable(tls.error()));
+        options.tls = std::move(*tls);
+    }
+    options.sources = sources_of(a);
+    // Each query opens its own stores; opened once here so that a bad source is refused at start.
+    if (auto stores = open_stores(options.sources, stderr); !stores) return usage_error(stores.error());
+    options.limits.max_read_bytes = a.serve_max_bytes;
+    options.limits.max_seconds = std::chrono::seconds(a.serve_max_seconds);
+    options.limits.max_queries = size_t(a.serve_max_queries);
+    ::signal(SIGPIPE, SIG_IGN);
+    stop_on_signals();
+    return serve(options, g_stop);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,6 +110,7 @@ int main(int argc, char** argv) {
     if (!cl.errors.empty()) return report_usage_errors("mirrortap-find", cl.errors);
     FindArgs& a = cl.args;
     if (a.from.empty()) a.from.emplace_back(kDefaultCaptureDir);
+    if (a.serve) return serve_main(cl);
     SearchOptions options;
     const uint64_t now = now_ns();
     if (a.since) {
@@ -90,10 +144,7 @@ int main(int argc, char** argv) {
 
     if (a.follow) {
         // Ctrl-C ends the live view between batches: what was written stays whole.
-        struct sigaction sa{};
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, nullptr);
-        sigaction(SIGTERM, &sa, nullptr);
+        stop_on_signals();
         FollowOptions follow;
         for (const auto& f : a.from) {
             if (f.starts_with("s3://")) return usage_error("--follow reads a collector's directory, not " + f);
@@ -112,24 +163,9 @@ int main(int argc, char** argv) {
         return rc;
     }
 
-    std::vector<std::unique_ptr<Store>> stores;
-    for (const auto& f : a.from) {
-        if (f.starts_with("s3://")) {
-            auto s = s3_store({f, a.endpoint, a.region, a.allow_insecure});
-            if (!s) return usage_error(s.error());
-            stores.push_back(std::move(*s));
-        } else {
-            stores.push_back(local_store(f));
-        }
-        // One source given twice (dir and dir/../dir, a bucket and prefix twice) is read once.
-        for (size_t i = 0; i + 1 < stores.size(); ++i) {
-            if (stores[i]->identity() != stores.back()->identity()) continue;
-            std::fprintf(stderr, "mirrortap-find: %s is the same source as %s: read once\n",
-                         printable(stores.back()->describe()).c_str(), printable(stores[i]->describe()).c_str());
-            stores.pop_back();
-            break;
-        }
-    }
+    auto opened = open_stores(sources_of(a), stderr);
+    if (!opened) return usage_error(opened.error());
+    std::vector<std::unique_ptr<Store>>& stores = *opened;
     PcapOutput out;
     if (auto opened = out.open(a.write, a.format); !opened) {
         std::fprintf(stderr, "mirrortap-find: %s\n", opened.error().c_str());

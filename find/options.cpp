@@ -9,6 +9,7 @@ namespace {
 constexpr std::string_view kWhat = "What to search";
 constexpr std::string_view kOutput = "Output";
 constexpr std::string_view kStore = "S3";
+constexpr std::string_view kServe = "Retrieval API (--serve)";
 constexpr std::string_view kOther = "Other";
 
 using A = FindArgs;
@@ -50,6 +51,30 @@ SettingsTable<FindArgs> make_table() {
          .help = "accept a plain http:// store on another host than this one\n(signed requests and captures "
                  "then cross the network in clear; warned about)",
          .value = bool_value<A>(field<&A::allow_insecure>)},
+        {.key = "serve", .flag = "--serve", .value_name = "ADDR:PORT", .group = kServe,
+         .help = "serve the sources over HTTP instead of searching once:\n/api/v1/sessions, /api/v1/flows, "
+                 "/api/v1/pcap (docs/find.md)",
+         .value = parsed_value<A>(field<&A::serve>, [](std::string_view t) { return parse_endpoint(t); })},
+        {.key = "serve_tokens", .flag = "--serve-tokens", .value_name = "FILE", .group = kServe,
+         .help = "the clients: one NAME SHA256-HEX-OF-TOKEN line each\n(printf %s TOKEN | sha256sum); "
+                 "not writable by group or others",
+         .value = text_value<A>(field<&A::serve_tokens>)},
+        {.key = "serve_no_auth", .flag = "--serve-no-auth", .switch_value = "true", .group = kServe,
+         .help = "serve without tokens: only on a loopback address", .value = bool_value<A>(field<&A::serve_no_auth>)},
+        {.key = "serve_tls_cert", .flag = "--serve-tls-cert", .value_name = "FILE", .group = kServe,
+         .help = "serve HTTPS with this PEM certificate (chain); with --serve-tls-key",
+         .value = text_value<A>(field<&A::serve_tls_cert>)},
+        {.key = "serve_tls_key", .flag = "--serve-tls-key", .value_name = "FILE", .group = kServe,
+         .help = "the certificate's PEM private key", .value = text_value<A>(field<&A::serve_tls_key>)},
+        {.key = "serve_max_bytes", .flag = "--serve-max-bytes", .value_name = "BYTES", .default_text = "1G",
+         .group = kServe, .help = "capture bytes one query may read (above: 413, before reading)",
+         .value = size_value<A>(field<&A::serve_max_bytes>, 1)},
+        {.key = "serve_max_seconds", .flag = "--serve-max-seconds", .value_name = "SECONDS", .default_text = "300",
+         .group = kServe, .help = "time one query may run (then stopped)",
+         .value = number_value<A>(field<&A::serve_max_seconds>, 1, 86400)},
+        {.key = "serve_max_queries", .flag = "--serve-max-queries", .value_name = "N", .default_text = "4",
+         .group = kServe, .help = "queries at once (more: 429)",
+         .value = number_value<A>(field<&A::serve_max_queries>, 1, 256)},
     };
 }
 
@@ -61,7 +86,7 @@ const SettingsTable<FindArgs>& find_settings() {
 }
 
 const std::vector<std::string_view>& find_groups() {
-    static const std::vector<std::string_view> groups = {kWhat, kOutput, kStore, kOther};
+    static const std::vector<std::string_view> groups = {kWhat, kOutput, kStore, kServe, kOther};
     return groups;
 }
 

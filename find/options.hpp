@@ -27,6 +27,14 @@ struct FindArgs {
     std::string endpoint;                // an S3-compatible store; "" = AWS_ENDPOINT_URL_S3 or AWS
     std::string region;                  // "" = AWS_REGION, else us-east-1
     bool allow_insecure = false;         // a plain http:// store on another host: accepted, with a warning
+    // --serve: the retrieval API (find/serve.hpp) instead of one search.
+    std::optional<Endpoint> serve;
+    std::string serve_tokens;            // NAME SHA256-HEX lines
+    bool serve_no_auth = false;          // only on a loopback address
+    std::string serve_tls_cert, serve_tls_key;  // PEM; both or neither
+    uint64_t serve_max_bytes = 1ull << 30;  // capture bytes one query may read
+    uint64_t serve_max_seconds = 300;
+    uint64_t serve_max_queries = 4;
 };
 
 inline constexpr std::string_view kFindSynopsis =
@@ -39,7 +47,9 @@ inline constexpr std::string_view kFindDescription =
     "files and byte ranges are read; without one, the whole pcap is read.\n\n"
     "What was read (files, bytes, from where) goes to standard error, with a progress bar when that "
     "is a terminal. Exit status: 0 done; 1 failed, or something selected could not be read whole (reported; "
-    "--partial-ok makes that exit 0); 2 usage.";
+    "--partial-ok makes that exit 0); 2 usage.\n\n"
+    "With --serve ADDR:PORT it answers the same queries over HTTP instead (/api/v1/sessions, /api/v1/flows, "
+    "/api/v1/pcap), to the clients of --serve-tokens; see docs/find.md.";
 
 const SettingsTable<FindArgs>& find_settings();
 const std::vector<std::string_view>& find_groups();

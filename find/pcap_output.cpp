@@ -58,7 +58,6 @@ Result<OutputFormat> parse_output_format(std::string_view text) {
 }
 
 Result<> PcapOutput::open(const std::string& path, OutputFormat format) {
-    format_ = format;
     if (path.empty()) {
         out_ = stdout;
     } else {
@@ -66,6 +65,19 @@ Result<> PcapOutput::open(const std::string& path, OutputFormat format) {
         if (!out_) return fail("cannot write " + path + ": " + std::strerror(errno));
         owned_ = true;
     }
+    if (auto started = start(format); !started) return started;
+    // A reader of a pipe (wireshark -k -i -) sees the file header at once.
+    return flush();
+}
+
+Result<> PcapOutput::attach(std::FILE* stream, OutputFormat format) {
+    out_ = stream;
+    owned_ = false;
+    return start(format);
+}
+
+Result<> PcapOutput::start(OutputFormat format) {
+    format_ = format;
     if (format_ == OutputFormat::pcapng) {
         std::string body;
         append_value(body, uint32_t(0x1A2B3C4D));  // byte-order magic
@@ -75,13 +87,11 @@ Result<> PcapOutput::open(const std::string& path, OutputFormat format) {
         option(body, kShbUserAppl, "mirrortap-find");
         option(body, kOptEnd, "");
         const std::string shb = block(kSectionHeader, std::move(body));
-        if (auto done = put(shb.data(), shb.size()); !done) return done;
-        return flush();
+        return put(shb.data(), shb.size());
     }
     static_assert(sizeof(FileHeader) == 24);
     const FileHeader h;
-    if (auto done = put(&h, sizeof h); !done) return done;
-    return flush();
+    return put(&h, sizeof h);
 }
 
 Result<> PcapOutput::failed() {

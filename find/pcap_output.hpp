@@ -44,6 +44,11 @@ class PcapOutput {
 public:
     // stdout when path is ""; or why it cannot be opened.
     Result<> open(const std::string& path, OutputFormat format = OutputFormat::pcap);
+    // To a stream the caller owns and closes (the server's HTTP response),
+    // the file header buffered, not flushed: nothing reaches the client
+    // before the search has found its sources, so a refusal can still be an
+    // HTTP error instead of a cut stream.
+    Result<> attach(std::FILE* stream, OutputFormat format);
     // Why not once a write failed (a closed pipe: the reader is gone).
     Result<> write(const Packet& p);
     Result<> flush();
@@ -52,6 +57,7 @@ public:
     bool reader_gone() const { return reader_gone_; }
 
 private:
+    Result<> start(OutputFormat format);  // the file header
     // errno's reason; a closed pipe is noted as the reader gone.
     Result<> failed();
     Result<> put(const void* data, size_t size);

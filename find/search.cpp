@@ -6,6 +6,7 @@
 #include <map>
 #include <queue>
 #include <set>
+#include <tuple>
 
 #include "support/text.hpp"
 
@@ -33,6 +34,12 @@ std::string human(uint64_t bytes) {
     else std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / 1073741824.0);
     return buf;
 }
+
+// The server's time bound on one query; none for the CLI.
+struct Deadline {
+    std::optional<std::chrono::steady_clock::time_point> at;
+    bool passed() const { return at && std::chrono::steady_clock::now() >= *at; }
+};
 
 // A bar on a terminal, redrawn at most ten times a second.
 class Progress {
@@ -85,8 +92,9 @@ class FileCursor {
 public:
     // Every plan's first range starts at 0: the file header (magic, snaplen, link type) is read first.
     FileCursor(Store& store, const ReadPlan& plan, const CompiledFilter& filter, const Selection& sel,
-               Progress& progress, Shortfalls& shortfalls)
-        : store_(store), plan_(plan), filter_(filter), sel_(sel), progress_(progress), shortfalls_(shortfalls) {
+               Progress& progress, Shortfalls& shortfalls, const Deadline& deadline)
+        : store_(store), plan_(plan), filter_(filter), sel_(sel), progress_(progress), shortfalls_(shortfalls),
+          deadline_(deadline) {
         if (!plan_.ranges.empty()) read_off_ = plan_.ranges[0].first;
         header_pending_ = true;
     }
@@ -148,6 +156,11 @@ private:
         buffer_.erase(0, pos_);
         pos_ = 0;
         while (buffer_.size() < need) {
+            // Past the deadline the cursor ends; the merge says why.
+            if (deadline_.passed()) {
+                failed_ = true;
+                return false;
+            }
             if (!range_left()) {
                 if (buffer_.empty() && need == 16) return false;
                 // The file being written ends where the writer is: its last whole record is its end for now.
@@ -193,6 +206,7 @@ private:
     const Selection& sel_;
     Progress& progress_;
     Shortfalls& shortfalls_;
+    const Deadline& deadline_;
     std::string buffer_;
     size_t pos_ = 0;
     size_t range_ = 0;
@@ -281,19 +295,28 @@ std::vector<ByteRange> merge_ranges(std::vector<ByteRange> ranges, uint64_t gap)
 
 namespace {
 
+// Why a search stopped before reading: said on the log and kept for the caller.
+struct Stop {
+    SearchEnd end;
+    std::string why;
+};
+Stop stop(std::FILE* log, SearchEnd end, const std::string& why) {
+    std::fprintf(log, "mirrortap-find: %s\n", why.c_str());
+    return {end, why};
+}
+
 // Every finished capture of the selection, from every store (CaptureFile::store
-// says which); false, said on the log, when a store cannot be listed or a
-// session is in none of them (a typing error, not an empty answer).
-bool list_selection(std::vector<std::unique_ptr<Store>>& stores, const Selection& sel, std::vector<CaptureFile>& files,
-                    Shortfalls& shortfalls, std::FILE* log) {
+// says which); refused when a store cannot be listed or a session is in none
+// of them (a typing error, not an empty answer).
+Result<std::vector<CaptureFile>, Stop> list_selection(std::vector<std::unique_ptr<Store>>& stores, const Selection& sel,
+                                                      Shortfalls& shortfalls, std::FILE* log) {
+    std::vector<CaptureFile> files;
     for (size_t i = 0; i < stores.size(); ++i) {
         std::vector<std::string> refused;
         auto listed = stores[i]->list(sel, refused);
-        if (!listed) {
-            std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", printable(stores[i]->describe()).c_str(),
-                         printable(listed.error()).c_str());
-            return false;
-        }
+        if (!listed)
+            return fail(stop(log, SearchEnd::not_listed, "cannot list " + printable(stores[i]->describe()) + ": " +
+                                                             printable(listed.error())));
         for (const auto& r : refused) shortfalls.report(stores[i]->describe(), r);
         for (auto& f : *listed) f.store = i;
         files.insert(files.end(), std::make_move_iterator(listed->begin()), std::make_move_iterator(listed->end()));
@@ -303,22 +326,19 @@ bool list_selection(std::vector<std::unique_ptr<Store>>& stores, const Selection
         std::set<std::string> known;
         for (auto& store : stores) {
             const auto sessions = store->sessions();
-            if (!sessions) {
-                std::fprintf(log, "mirrortap-find: cannot list %s: %s\n", printable(store->describe()).c_str(),
-                             printable(sessions.error()).c_str());
-                return false;
-            }
+            if (!sessions)
+                return fail(stop(log, SearchEnd::not_listed, "cannot list " + printable(store->describe()) + ": " +
+                                                                 printable(sessions.error())));
             known.insert(sessions->begin(), sessions->end());
         }
         if (known.count(s)) continue;
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + printable(k);
-        std::fprintf(log, "mirrortap-find: unknown session '%s' (sessions: %s)\n", printable(s).c_str(),
-                     list.empty() ? "none" : list.c_str());
-        return false;
+        return fail(stop(log, SearchEnd::unknown_session,
+                         "unknown session '" + printable(s) + "' (sessions: " + (list.empty() ? "none" : list) + ")"));
     }
     drop_files_before(files, sel.since_ns);
-    return true;
+    return files;
 }
 
 // A file read without its index (the one being written, one whose index
@@ -339,13 +359,12 @@ void name_origins(const std::vector<std::unique_ptr<Store>>& stores, std::vector
     }
 }
 
-// What to read of each file, in the order of each plan's earliest packet.
-// Indexes are fetched a batch at a time (a store may fetch a batch side by
-// side), each planned and dropped before the next batch: memory stays bounded.
-std::vector<ReadPlan> plan_reads(std::vector<std::unique_ptr<Store>>& stores, const std::vector<CaptureFile>& files,
-                                 const CompiledFilter& filter, const Selection& sel, std::vector<StoreTally>& tally,
-                                 Shortfalls& shortfalls, std::FILE* log) {
-    std::vector<ReadPlan> plans;
+// Calls `each(file, its index read or nullptr when it has none)` for every
+// file in order. Indexes are fetched a batch at a time (a store may fetch a
+// batch side by side), each used and dropped before the next batch: memory
+// stays bounded. Stops early when `each` returns false.
+template <class Each>
+void for_each_index(std::vector<std::unique_ptr<Store>>& stores, const std::vector<CaptureFile>& files, Each each) {
     constexpr size_t kBatch = 64;
     for (size_t from = 0; from < files.size(); from += kBatch) {
         const size_t to = std::min(files.size(), from + kBatch);
@@ -360,17 +379,35 @@ std::vector<ReadPlan> plan_reads(std::vector<std::unique_ptr<Store>>& stores, co
             for (size_t k = 0; k < reads.size(); ++k) index_reads[indexed[s][k]] = std::move(reads[k]);
         }
         for (size_t i = from; i < to; ++i) {
-            const CaptureFile& f = files[i];
-            tally[f.store].files++;
-            tally[f.store].stored += f.size;
-            const auto found = index_reads.find(&f);
-            if (auto plan = plan_file(*stores[f.store], f, found == index_reads.end() ? nullptr : &found->second,
-                                      filter, sel, tally[f.store], shortfalls, log)) {
-                tally[f.store].files_read++;
-                plans.push_back(std::move(*plan));
-            }
+            const auto found = index_reads.find(&files[i]);
+            if (!each(files[i], found == index_reads.end() ? nullptr : &found->second)) return;
         }
     }
+}
+
+// What to read of each file, in the order of each plan's earliest packet;
+// refused when the plan would read more than options.max_read_bytes.
+Result<std::vector<ReadPlan>, Stop> plan_reads(std::vector<std::unique_ptr<Store>>& stores,
+                                               const std::vector<CaptureFile>& files, const CompiledFilter& filter,
+                                               const SearchOptions& options, std::vector<StoreTally>& tally,
+                                               Shortfalls& shortfalls, std::FILE* log) {
+    std::vector<ReadPlan> plans;
+    uint64_t planned = 0;
+    const auto too_large = [&] { return options.max_read_bytes > 0 && planned > options.max_read_bytes; };
+    for_each_index(stores, files, [&](const CaptureFile& f, const Store::IndexRead* read) {
+        tally[f.store].files++;
+        tally[f.store].stored += f.size;
+        if (auto plan = plan_file(*stores[f.store], f, read, filter, options.selection, tally[f.store], shortfalls, log)) {
+            tally[f.store].files_read++;
+            planned += plan->bytes();
+            plans.push_back(std::move(*plan));
+        }
+        return !too_large();
+    });
+    if (too_large())
+        return fail(stop(log, SearchEnd::too_large,
+                         "the query would read more than " + human(options.max_read_bytes) +
+                             " of captures (this server's limit): narrow the window, the sessions or the filter"));
     name_origins(stores, plans);
     std::stable_sort(plans.begin(), plans.end(), [](const ReadPlan& a, const ReadPlan& b) { return a.lower_ns < b.lower_ns; });
     return plans;
@@ -378,11 +415,14 @@ std::vector<ReadPlan> plan_reads(std::vector<std::unique_ptr<Store>>& stores, co
 
 // Reads the plans and writes their matching packets merged by timestamp
 // (a k-way merge); a file joins once the merge reaches its earliest possible
-// packet, so only overlapping files hold buffers. false when the reader of
-// the output went away.
-bool read_merged(std::vector<std::unique_ptr<Store>>& stores, const std::vector<ReadPlan>& plans,
-                 const CompiledFilter& filter, const Selection& sel, Progress& progress, PcapOutput& out,
-                 Shortfalls& shortfalls) {
+// packet, so only overlapping files hold buffers. Ends with done, or
+// reader_gone when the reader of the output went away, or timed_out.
+SearchEnd read_merged(std::vector<std::unique_ptr<Store>>& stores, const std::vector<ReadPlan>& plans,
+                      const CompiledFilter& filter, const SearchOptions& options, Progress& progress,
+                      PcapOutput& out, Shortfalls& shortfalls) {
+    const Selection& sel = options.selection;
+    const Deadline deadline{options.deadline};
+    auto flushed_at = std::chrono::steady_clock::now();
     struct Head {
         uint64_t ts;
         size_t cursor;
@@ -395,14 +435,20 @@ bool read_merged(std::vector<std::unique_ptr<Store>>& stores, const std::vector<
     for (;;) {
         while (next_plan < plans.size() && (heap.empty() || plans[next_plan].lower_ns <= heap.top().ts)) {
             const size_t i = next_plan++;
-            cursors[i] = std::make_unique<FileCursor>(*stores[plans[i].file.store], plans[i], filter, sel, progress, shortfalls);
+            cursors[i] = std::make_unique<FileCursor>(*stores[plans[i].file.store], plans[i], filter, sel, progress,
+                                                      shortfalls, deadline);
             if (cursors[i]->next(current[i])) heap.push({current[i].ts_ns, i});
             else cursors[i].reset();
         }
-        if (heap.empty()) return true;
+        if (deadline.passed()) return SearchEnd::timed_out;
+        if (heap.empty()) return SearchEnd::done;
         const size_t i = heap.top().cursor;
         heap.pop();
-        if (!out.write(current[i])) return false;
+        if (!out.write(current[i])) return SearchEnd::reader_gone;
+        if (options.flush_every && std::chrono::steady_clock::now() - flushed_at >= *options.flush_every) {
+            if (!out.flush()) return SearchEnd::reader_gone;
+            flushed_at = std::chrono::steady_clock::now();
+        }
         if (cursors[i]->next(current[i])) heap.push({current[i].ts_ns, i});
         else cursors[i].reset();
     }
@@ -434,39 +480,125 @@ void report_tally(const std::vector<std::unique_ptr<Store>>& stores, const std::
 }  // namespace
 
 // List, plan, read: the index narrows the files and ranges before a pcap byte is read.
-int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions& options, const CompiledFilter& filter,
-               PcapOutput& out, std::FILE* log) {
+SearchReport search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions& options,
+                    const CompiledFilter& filter, PcapOutput& out, std::FILE* log) {
     const Selection& sel = options.selection;
-    std::vector<CaptureFile> files;
     Shortfalls shortfalls{log};
-    if (!list_selection(stores, sel, files, shortfalls, log)) return 1;
+    const auto files = list_selection(stores, sel, shortfalls, log);
+    if (!files) return {files.error().end, files.error().why, shortfalls.count};
     std::vector<StoreTally> tally(stores.size());
-    const std::vector<ReadPlan> plans = plan_reads(stores, files, filter, sel, tally, shortfalls, log);
+    const auto plans = plan_reads(stores, *files, filter, options, tally, shortfalls, log);
+    if (!plans) return {plans.error().end, plans.error().why, shortfalls.count};
     uint64_t planned = 0;
-    for (const auto& p : plans) {
+    for (const auto& p : *plans) {
         std::fprintf(log, "mirrortap-find: reading %s of %s in %s: %s\n", human(p.bytes()).c_str(),
                      human(p.file.size).c_str(), count_of(p.ranges.size(), "range").c_str(), printable(p.file.where).c_str());
         planned += p.bytes();
     }
+    if (options.flush_every && !out.flush()) return {SearchEnd::reader_gone, "the reader closed the output", shortfalls.count};
     Progress progress(log, options.progress, planned);
-    const bool reader_stayed = read_merged(stores, plans, filter, sel, progress, out, shortfalls);
+    const SearchEnd end = read_merged(stores, *plans, filter, options, progress, out, shortfalls);
     progress.finish();
     report_tally(stores, tally, out, log);
-    if (!reader_stayed) {
+    if (end == SearchEnd::reader_gone) {
         std::fprintf(log, "mirrortap-find: the reader closed the output\n");
-    } else if (auto flushed = out.flush(); !flushed) {
-        std::fprintf(log, "mirrortap-find: writing the output failed: %s\n", flushed.error().c_str());
-        return 1;
+        return {end, "the reader closed the output", shortfalls.count};
     }
-    if (shortfalls.count == 0) return 0;
+    if (end == SearchEnd::timed_out) return {end, stop(log, end, "the query ran past its time limit: stopped").why, shortfalls.count};
+    if (auto flushed = out.flush(); !flushed)
+        return {SearchEnd::write_failed, stop(log, SearchEnd::write_failed, "writing the output failed: " + flushed.error()).why,
+                shortfalls.count};
+    return {SearchEnd::done, "", shortfalls.count};
+}
+
+int run_search(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions& options, const CompiledFilter& filter,
+               PcapOutput& out, std::FILE* log) {
+    const SearchReport report = search(stores, options, filter, out, log);
+    if (report.end != SearchEnd::done && report.end != SearchEnd::reader_gone) return 1;
+    if (report.shortfalls == 0) return 0;
     if (options.partial_ok) {
         std::fprintf(log, "mirrortap-find: warning: %s above: the answer may be incomplete (--partial-ok)\n",
-                     count_of(shortfalls.count, "problem").c_str());
+                     count_of(report.shortfalls, "problem").c_str());
         return 0;
     }
     std::fprintf(log, "mirrortap-find: %s above: the answer may be incomplete (--partial-ok accepts it; exit 1)\n",
-                 count_of(shortfalls.count, "problem").c_str());
+                 count_of(report.shortfalls, "problem").c_str());
     return 1;
+}
+
+namespace {
+
+// A flow's identity in the flows answer: its session and collector, and its key.
+using FlowKey = std::tuple<std::string, std::string, std::optional<uint16_t>, std::vector<uint16_t>,
+                           std::optional<uint8_t>, std::optional<uint8_t>, std::string, std::string,
+                           std::optional<uint16_t>, std::optional<uint16_t>>;
+
+}  // namespace
+
+FlowsReport top_flows(std::vector<std::unique_ptr<Store>>& stores, const SearchOptions& options,
+                      const CompiledFilter& filter, size_t limit, std::FILE* log) {
+    const Selection& sel = options.selection;
+    FlowsReport report;
+    Shortfalls shortfalls{log};
+    const auto files = list_selection(stores, sel, shortfalls, log);
+    if (!files) {
+        report.end = files.error().end;
+        report.why = files.error().why;
+        report.shortfalls = shortfalls.count;
+        return report;
+    }
+    std::map<FlowKey, FlowRow> rows;
+    const Deadline deadline{options.deadline};
+    for_each_index(stores, *files, [&](const CaptureFile& f, const Store::IndexRead* read) {
+        report.files++;
+        if (f.growing || !read) {
+            report.unindexed_files++;
+            return !deadline.passed();
+        }
+        if (!*read) {
+            shortfalls.report(f.where, "flow index unreadable (" + read->error() + ")");
+            report.unindexed_files++;
+            return !deadline.passed();
+        }
+        const auto index = read_flow_index(read->value(), f.size);
+        if (!index || !index->file.index_complete) {
+            if (!index) shortfalls.report(f.where, "flow index corrupt (" + index.error() + ")");
+            report.unindexed_files++;
+            return !deadline.passed();
+        }
+        const std::string collector = f.collector.empty() ? index->file.collector : f.collector;
+        for (const auto& flow : index->flows) {
+            if (flow.last_ns < sel.since_ns || flow.first_ns > sel.until_ns) continue;
+            const FlowVerdict verdict = judge_flow(filter.program(), flow);
+            if (verdict == FlowVerdict::no_match) continue;
+            const FlowKey key{f.session, collector, flow.ether_type, flow.vlans, flow.ip_version, flow.protocol,
+                              flow.src, flow.dst, flow.src_port, flow.dst_port};
+            const auto [it, added] = rows.try_emplace(key, FlowRow{f.session, collector, flow, verdict});
+            if (added) continue;
+            IndexedFlow& sum = it->second.flow;
+            sum.first_ns = std::min(sum.first_ns, flow.first_ns);
+            sum.last_ns = std::max(sum.last_ns, flow.last_ns);
+            sum.packets += flow.packets;
+            sum.bytes += flow.bytes;
+            sum.fragments |= flow.fragments;
+            sum.ip6_ext |= flow.ip6_ext;
+            if (verdict == FlowVerdict::may_match) it->second.verdict = verdict;
+        }
+        return !deadline.passed();
+    });
+    report.shortfalls = shortfalls.count;
+    if (deadline.passed()) {
+        report.end = SearchEnd::timed_out;
+        report.why = stop(log, report.end, "the query ran past its time limit: stopped").why;
+        return report;
+    }
+    report.matching_flows = rows.size();
+    for (auto& [key, row] : rows) report.flows.push_back(std::move(row));
+    const auto larger = [](const FlowRow& a, const FlowRow& b) { return a.flow.bytes > b.flow.bytes; };
+    // Stable: equal flows keep the key order, so one query gives one answer.
+    std::stable_sort(report.flows.begin(), report.flows.end(), larger);
+    if (report.flows.size() > limit) report.flows.resize(limit);
+    return report;
 }
 
 }  // namespace mirrortap::find

@@ -484,4 +484,26 @@ void drop_files_before(std::vector<CaptureFile>& files, uint64_t since_ns) {
     files = std::move(kept);
 }
 
+Result<std::vector<std::unique_ptr<Store>>> open_stores(const Sources& sources, std::FILE* log) {
+    std::vector<std::unique_ptr<Store>> stores;
+    for (const auto& f : sources.from) {
+        if (f.starts_with("s3://")) {
+            auto s = s3_store({f, sources.endpoint, sources.region, sources.allow_insecure});
+            if (!s) return fail(s.error());
+            stores.push_back(std::move(*s));
+        } else {
+            stores.push_back(local_store(f));
+        }
+        for (size_t i = 0; i + 1 < stores.size(); ++i) {
+            if (stores[i]->identity() != stores.back()->identity()) continue;
+            if (log)
+                std::fprintf(log, "mirrortap-find: %s is the same source as %s: read once\n",
+                             printable(stores.back()->describe()).c_str(), printable(stores[i]->describe()).c_str());
+            stores.pop_back();
+            break;
+        }
+    }
+    return stores;
+}
+
 }  // namespace mirrortap::find

@@ -3,6 +3,7 @@
 // cloud/object_key.hpp says (PREFIX/pcap/... and PREFIX/flows/...).
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <set>
@@ -90,6 +91,17 @@ struct S3Settings {
 };
 // Or why not: a bad URL, endpoint or missing credentials.
 Result<std::unique_ptr<Store>> s3_store(const S3Settings& settings);
+
+// Where a query reads: directories and s3:// prefixes, and how to reach S3.
+struct Sources {
+    std::vector<std::string> from;
+    std::string endpoint, region;
+    bool allow_insecure = false;
+};
+// A store for each source, a source given twice (dir and dir/../dir, a bucket
+// and prefix twice) kept once and said on `log` (nullptr: not said); or why a
+// source cannot be read (a bad s3:// URL, missing credentials).
+Result<std::vector<std::unique_ptr<Store>>> open_stores(const Sources& sources, std::FILE* log);
 
 // Drops files that end before the window: within one (session, collector),
 // names sort by start, and a file ends before its successor starts.

@@ -239,14 +239,22 @@ def queries_over_two_collectors_match_tcpdump():
         assert len(srcs) == 2, "both directions expected"
 
 
+def fleet_in_s3(fleet, s3):
+    """The fleet's captures uploaded to s3rver: both collectors' under fleet/a, the second's also under
+    fleet/b. Returns the environment with s3rver's credentials (the aws CLI's, without an endpoint)."""
+    from servers import S3RVER_KEY, S3RVER_SECRET
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=S3RVER_KEY, AWS_SECRET_ACCESS_KEY=S3RVER_SECRET,
+               AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+    for i, d in enumerate(fleet.dirs):
+        upload_dir(s3, env, d, f"collector-{i}", "fleet/a")
+    upload_dir(s3, env, fleet.dirs[1], "collector-1", "fleet/b")
+    return env
+
+
 def s3_queries_match_tcpdump():
-    from servers import BUCKET, S3RVER_KEY, S3RVER_SECRET, S3rver
+    from servers import BUCKET, S3rver
     with Fleet() as fleet, S3rver() as s3:
-        env = dict(os.environ, AWS_ACCESS_KEY_ID=S3RVER_KEY, AWS_SECRET_ACCESS_KEY=S3RVER_SECRET,
-                   AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
-        for i, d in enumerate(fleet.dirs):
-            upload_dir(s3, env, d, f"collector-{i}", "fleet/a")
-        upload_dir(s3, env, fleet.dirs[1], "collector-1", "fleet/b")
+        env = fleet_in_s3(fleet, s3)
         source = f"s3://{BUCKET}/fleet/a"
         env_find = dict(env, AWS_ENDPOINT_URL_S3=s3.endpoint)
         for expression in ["host 10.0.3.2", "port 5432 and host 10.0.3.1", "udp", "not tcp", "vlan 100"]:
