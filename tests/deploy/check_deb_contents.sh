@@ -135,7 +135,8 @@ if [ "$HAVE_COLLECTOR" = 1 ]; then
 fi
 # mirrortap-find goes next to the collector, in its package.
 if [ "${HAVE_FIND:-0}" = 1 ]; then
-    printf '%s\n' /usr/bin/mirrortap-find /usr/share/man/man1/mirrortap-find.1.gz >>"$exp"
+    printf '%s\n' /usr/bin/mirrortap-find /usr/share/man/man1/mirrortap-find.1.gz \
+        /usr/share/mirrortap/systemd/mirrortap-find-serve.service /usr/share/doc/mirrortap-collector/find.md >>"$exp"
 fi
 # mirrortap-sessions too, with its unit aside (the Terraform user data installs it).
 if [ "${HAVE_SESSIONS:-0}" = 1 ]; then

@@ -91,6 +91,14 @@ if [ "${HAVE_SESSIONS:-0}" = 1 ]; then
     security mirrortap-sessions.service "mirrortap-sessions.service" 2.0
 fi
 
+# mirrortap-find --serve's unit, installed where the Terraform user data puts it.
+if [ "${HAVE_FIND:-0}" = 1 ]; then
+    cp "$root/usr/share/mirrortap/systemd/mirrortap-find-serve.service" "$units_dir/"
+    mkdir -p "$root/etc/default" && : >"$root/etc/default/mirrortap-find-serve"
+    verify mirrortap-find-serve.service "mirrortap-find-serve.service"
+    security mirrortap-find-serve.service "mirrortap-find-serve.service" 2.0
+fi
+
 # The journal's shipment (S3, awscli), installed where the Terraform user data puts it.
 for unit in mirrortap-journal-ship.service mirrortap-journal-ship-final.service mirrortap-journal-ship.timer; do
     cp "$root/usr/share/mirrortap/systemd/$unit" "$units_dir/"

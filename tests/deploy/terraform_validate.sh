@@ -238,14 +238,17 @@ output "user_data_url" {
     enable_tap = true, enable_ssm = true, region = "eu-west-1", deb_arch = "amd64", stop_timeout_seconds = 330,
     package_sha256 = "$(printf '%064d' 1)", journal = { url = "s3://captures-bucket/mirrortap/journal", minutes = 5 },
     collector_config = "listen: 0.0.0.0:4789\n",
-    sessions_config = templatefile("$tpl/sessions.yaml.tftpl", local.sessions)
+    sessions_config = templatefile("$tpl/sessions.yaml.tftpl", local.sessions),
+    find_serve = true, find_serve_listen = "0.0.0.0:8480",
+    find_serve_tokens = "grafana $(printf '%064d' 2)\n"
   })
 }
 output "user_data_s3" {
   value = templatefile("$tpl/user_data.sh.tftpl", {
     package_url = "", package_s3_uri = "s3://bucket/m.deb", package_sha256 = "$(printf '%064d' 0)",
     enable_tap = false, enable_ssm = false, region = "eu-west-1", deb_arch = "arm64", stop_timeout_seconds = 0, journal = null,
-    collector_config = "listen: 0.0.0.0:4789\n", sessions_config = ""
+    collector_config = "listen: 0.0.0.0:4789\n", sessions_config = "",
+    find_serve = false, find_serve_listen = "", find_serve_tokens = ""
   })
 }
 output "sessions_yaml" {
@@ -280,6 +283,11 @@ if terraform -chdir="$render" init -backend=false -input=false -no-color >"$work
                  grep -q 'enable --now mirrortap-sessions.service' '$render/user_data_url.txt' &&
                  ! grep -q mirrortap-sessions '$render/user_data_s3.txt' &&
                  [ \$(grep -n 'enable --now mirrortap-collector' '$render/user_data_url.txt' | cut -d: -f1) -lt \$(grep -n 'enable --now mirrortap-sessions' '$render/user_data_url.txt' | cut -d: -f1) ]"
+    check "user data enables mirrortap-find --serve only when asked, with its tokens file, after the collector" \
+        bash -c "grep -qx 'grafana $(printf '%064d' 2)' '$render/user_data_url.txt' &&
+                 grep -q 'enable --now mirrortap-find-serve.service' '$render/user_data_url.txt' &&
+                 ! grep -q mirrortap-find '$render/user_data_s3.txt' &&
+                 [ \$(grep -n 'enable --now mirrortap-collector' '$render/user_data_url.txt' | cut -d: -f1) -lt \$(grep -n 'enable --now mirrortap-find-serve' '$render/user_data_url.txt' | cut -d: -f1) ]"
     sessions="$MIRRORTAP_BUILD_DIR/bin/mirrortap-sessions"
     if [ "${HAVE_SESSIONS:-0}" = 1 ] && [ -x "$sessions" ]; then
         check "mirrortap-sessions --check-config accepts the rendered sessions.yaml" \

@@ -57,6 +57,9 @@ resource "aws_launch_template" "collector" {
     deb_arch             = local.deb_arch
     collector_config     = local.collector_config
     sessions_config      = local.sessions_enabled ? local.sessions_config : ""
+    find_serve           = var.find_serve
+    find_serve_listen    = "0.0.0.0:${var.find_serve_port}"
+    find_serve_tokens    = local.find_serve_tokens_file
   }))
 
   iam_instance_profile {
