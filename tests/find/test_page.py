@@ -311,5 +311,25 @@ def a_wrong_token_shows_401():
         assert os.listdir(browser.downloads) == []
 
 
+def problems_are_shown():
+    """A capture without its index and cut short: the flows say they are incomplete (complete:false), and
+    the pcap download, which the server cuts, says it did not complete and saves nothing."""
+    root, path = small_tree(index=False)
+    os.truncate(path, os.path.getsize(path) - 30)
+    with Server("--from", root, "--serve-tokens", tokens_file()) as server, Browser() as browser:
+        assert sign_in(browser, server) == "idle", browser.text("#error")
+        browser.click("#show")
+        assert browser.settled() == "idle", browser.text("#error")
+        doc = api(server, "/api/v1/flows")
+        assert not doc["complete"] and doc["unindexed_files"] == 1 and doc["flows"] == [], doc
+        assert browser.rows() == [] and browser.text("#status").startswith("0 of 0 matching flows")
+        assert browser.text("#notes").startswith("Incomplete: 1 file without a usable index"), browser.text("#notes")
+        browser.click("#pcap")
+        assert browser.settled() == "error"
+        assert browser.text("#error").startswith("the download did not complete"), browser.text("#error")
+        assert os.listdir(browser.downloads) == []
+        assert "cut after 19 packets" in server.log(), server.log()
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]]()
