@@ -332,4 +332,5 @@ def problems_are_shown():
 
 
 if __name__ == "__main__":
+    browser_binaries()  # skipped before any collector starts
     globals()[sys.argv[1]]()
