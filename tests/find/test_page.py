@@ -331,6 +331,25 @@ def problems_are_shown():
         assert "cut after 19 packets" in server.log(), server.log()
 
 
+def names_are_shown_as_text():
+    """A session whose name is markup (a directory may be named anything): listed, tabled and used in the
+    file name as text, never as an element; the download still the CLI's bytes."""
+    name = "x<img src=y onerror=alert(1)>"
+    root, _ = small_tree(session=name)
+    with Server("--from", root, "--serve-tokens", tokens_file()) as server, Browser() as browser:
+        assert sign_in(browser, server) == "idle", browser.text("#error")
+        assert browser.sessions() == {name: False}
+        browser.run("document.querySelector('#sessions input').click()")
+        browser.click("#show")
+        assert browser.settled() == "idle", browser.text("#error")
+        rows = browser.rows()
+        assert len(rows) == 20 and {r[0] for r in rows} == {name}, rows
+        assert browser.run("return document.querySelectorAll('img').length") == 0
+        saved, got = download(browser, "#pcap", ".pcap")
+        assert saved == "mirrortap-x-img-src-y-onerror-alert-1---all.pcap", saved
+        assert got == cli_bytes([root], [name])
+
+
 if __name__ == "__main__":
     browser_binaries()  # skipped before any collector starts
     globals()[sys.argv[1]]()
