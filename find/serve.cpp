@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "find/bpf_prune.hpp"
+#include "find/page.hpp"
 #include "find/pcap_output.hpp"
 #include "find/search.hpp"
 #include "support/file.hpp"
@@ -551,7 +552,7 @@ struct ChunkedBody {
 
 class Server {
 public:
-    explicit Server(const ServeOptions& options) : opt_(options) {}
+    Server(const ServeOptions& options, Page page) : opt_(options), page_(std::move(page)) {}
 
     int run(const std::atomic<bool>& stop) {
         UniqueFd listener(::socket(opt_.listen.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -654,6 +655,8 @@ private:
             return refuse(c, {405, "only GET is served", {{"Allow", "GET"}}});
         // A health check asks no query and reveals nothing: answered without a token.
         if (r.path == "/healthz") return answer(c, 200, "text/plain; charset=utf-8", "ok\n");
+        // The page holds no data (it asks the API with the token typed into it): served without one.
+        if (r.path == "/") return answer(c, 200, "text/html; charset=utf-8", page_.html, page_.headers);
         if (!r.path.starts_with("/api/v1/")) return refuse(c, {404, "no such endpoint: " + printable(r.path)});
         if (opt_.tokens) {
             const auto name = opt_.tokens->who(r.authorization);
@@ -827,6 +830,7 @@ private:
     }
 
     const ServeOptions& opt_;
+    const Page page_;
     std::mutex mutex_;
     std::condition_variable idle_;
     size_t connections_ = 0;
@@ -838,7 +842,12 @@ private:
 }  // namespace
 
 int serve(const ServeOptions& options, const std::atomic<bool>& stop) {
-    Server server(options);
+    auto page = Page::make(kPageHtml);
+    if (!page) {
+        std::fprintf(stderr, "mirrortap-find: the built-in page is broken: %s\n", page.error().c_str());
+        return 1;
+    }
+    Server server(options, std::move(*page));
     return server.run(stop);
 }
 

@@ -230,6 +230,9 @@ TEST_CASE("parse: RFC 3339 times with a zone, and times relative to now") {
     CHECK(must(parse_rfc3339("2024-05-01T13:05:02.123456789Z")) % 1'000'000'000 == 123456789);
     CHECK(must(parse_rfc3339("2016-12-31T23:59:60Z")) == 1483228800000000000ull);  // a leap second
     CHECK(must(parse_rfc3339("1970-01-01T00:00:00Z")) == 0);
+    // Grafana's ${__from:date:iso}, which the dashboard's links to the --serve page carry.
+    CHECK(must(parse_rfc3339("2026-12-01T06:13:00.000Z")) == 1796105580000000000ull);
+    CHECK(must(parse_rfc3339("2026-12-01T06:13:00.120Z")) == 1796105580120000000ull);
     CHECK(refusal(parse_rfc3339, "2026-12-01T06:13:00").find("zone") != std::string::npos);
     for (const char* bad : {"", "2024-05-01", "2024-02-30T00:00:00Z", "2024-05-01T24:00:00Z", "2024-05-01T13:60:00Z",
                             "2024-05-01T13:05:02.Z", "2024-05-01T13:05:02ZZ", "2024-05-01T13:05:02+1:00",
