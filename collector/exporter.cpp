@@ -201,8 +201,7 @@ public:
         Family upload_files(metrics::upload_files), upload_failures(metrics::upload_request_failures),
             upload_bytes(metrics::upload_bytes),
             upload_backlog_files(metrics::upload_backlog_files), upload_backlog_bytes(metrics::upload_backlog_bytes),
-            upload_last_success(metrics::upload_last_success), upload_manifests(metrics::upload_manifests),
-            upload_manifest_sequence(metrics::upload_manifest_sequence);
+            upload_last_success(metrics::upload_last_success);
         if (uploader_) {
             const UploadStats u = uploader_->stats();
             for (const auto& [outcome, name] : kUploadOutcomeNames)
@@ -213,10 +212,6 @@ public:
             upload_backlog_files.value(double(u.backlog_files));
             upload_backlog_bytes.value(double(u.backlog_bytes));
             upload_last_success.value(double(u.last_success_unix_seconds));
-            for (const UploadOutcome outcome : {UploadOutcome::uploaded, UploadOutcome::failed})
-                upload_manifests.value(double(u.manifests[size_t(outcome)]),
-                                       {{"result", std::string(kUploadOutcomeNames(outcome))}});
-            upload_manifest_sequence.value(double(u.manifest_sequence));
         }
 
         std::vector<MetricFamily> out;
@@ -226,7 +221,7 @@ public:
                           &expired_packets, &expired_bytes, &expired_fed, &expired_written, &expired_dropped,
                           &rotated, &pcap_bytes, &index_files, &index_failures, &index_incomplete, &disk_free,
                           &batch, &alive, &healthy, &upload_files, &upload_failures, &upload_bytes, &upload_backlog_files,
-                          &upload_backlog_bytes, &upload_last_success, &upload_manifests, &upload_manifest_sequence})
+                          &upload_backlog_bytes, &upload_last_success})
             if (!f->f.metric.empty()) out.push_back(std::move(f->f));
         return out;
     }

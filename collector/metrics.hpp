@@ -91,11 +91,6 @@ inline constexpr Def upload_backlog_bytes{"mirrortap_upload_backlog_bytes", T::G
     "Bytes of finished pcap files waiting for upload."};
 inline constexpr Def upload_last_success{"mirrortap_upload_last_success_timestamp_seconds", T::Gauge,
     "Unix time of the last file stored in S3; 0 until the first."};
-inline constexpr Def upload_manifests{"mirrortap_upload_manifests_total", T::Counter,
-    "Attempts to store a manifest of this collector's chain, by result: uploaded; failed (it stays first in line "
-    "and is tried again)."};
-inline constexpr Def upload_manifest_sequence{"mirrortap_upload_manifest_sequence", T::Gauge,
-    "Sequence number of the last manifest made in this collector's chain (0 before the first)."};
 inline constexpr Def healthy{"mirrortap_healthy", T::Gauge, "1 while /healthz answers 200, else 0."};
 
 }  // namespace mirrortap::metrics

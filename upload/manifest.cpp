@@ -12,6 +12,10 @@ namespace {
 
 using json::Value;
 
+// A name that is not UTF-8 (a session directory someone made) becomes U+FFFD
+// rather than an exception that would stop the chain; keys are checked apart.
+constexpr auto kReplaceBadUtf8 = nlohmann::json::error_handler_t::replace;
+
 std::string utc_with(uint64_t ns, const char* day_format, const char* joined) {
     const time_t secs = time_t(ns / 1'000'000'000ull);
     tm t{};
@@ -73,7 +77,7 @@ std::string chain_state_text(const ChainState& state) {
                      {"interval_start_ns", state.interval_start_ns},
                      {"files", files},
                      {"unsent", unsent}};
-    return v.dump() + "\n";
+    return v.dump(-1, ' ', false, kReplaceBadUtf8) + "\n";
 }
 
 Result<ChainState> parse_chain_state(std::string_view text) {
@@ -144,7 +148,8 @@ void cut_manifest(ChainState& state, std::string_view prefix, const ManifestCut&
                      {"dropped_since", utc_ns(cut.dropped_since_ns)},
                      {"dropped", dropped},
                      {"files", files}};
-    UnsentManifest m{manifest_key(prefix, state.collector, state.chain, sequence), v.dump(2) + "\n"};
+    UnsentManifest m{manifest_key(prefix, state.collector, state.chain, sequence),
+                     v.dump(2, ' ', false, kReplaceBadUtf8) + "\n"};
     state.sequence = sequence;
     state.previous_key = m.key;
     state.previous_sha256 = cloud::sha256_hex(m.body);

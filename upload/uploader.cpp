@@ -321,7 +321,6 @@ void Uploader::load_chain() {
                      std::to_string(chain_.sequence) + " (" + std::to_string(chain_.files.size()) +
                      " stored files recorded, " + std::to_string(chain_.unsent.size()) + " manifests to send)");
     }
-    manifest_sequence_.store(chain_.sequence, std::memory_order_relaxed);
     save_chain();
     std::lock_guard lock(mutex_);
     manifests_unsent_ = chain_.unsent.size();
@@ -359,7 +358,6 @@ void Uploader::cut(std::string_view cause) {
     }
     dropped_since_ns_ = c.end_ns;
     cut_manifest(chain_, options_.prefix, c);
-    manifest_sequence_.store(chain_.sequence, std::memory_order_relaxed);
     // Saved before it is sent: a manifest that went up is always one the state knows.
     save_chain();
 }
@@ -370,7 +368,6 @@ bool Uploader::send_manifest(cloud::S3Client& s3) {
     const UniqueFd fd(memfd_create("mirrortap-manifest", MFD_CLOEXEC));
     if (fd.get() < 0 || ::write(fd.get(), m.body.data(), m.body.size()) != ssize_t(m.body.size())) {
         options_.log(std::string("manifests: cannot stage ") + m.key + ": " + std::strerror(errno));
-        manifests_[size_t(UploadOutcome::failed)].fetch_add(1, std::memory_order_relaxed);
         return false;
     }
     cloud::ObjectWrite write;
@@ -379,11 +376,11 @@ bool Uploader::send_manifest(cloud::S3Client& s3) {
     write.metadata = {{"collector", options_.collector_id}, {"chain", chain_.chain}};
     auto stored = s3.upload_fd(fd.get(), m.body.size(), m.key, write);
     if (!stored) {
+        // Its requests are counted by reason (on_failed_request), as a capture's are.
         if (!cancel_.load()) options_.log("manifests: " + m.key + ": " + stored.error().describe());
-        if (!cancel_.load()) manifests_[size_t(UploadOutcome::failed)].fetch_add(1, std::memory_order_relaxed);
         return false;
     }
-    manifests_[size_t(UploadOutcome::uploaded)].fetch_add(1, std::memory_order_relaxed);
+    options_.log("manifests: stored " + m.key);
     chain_.unsent.erase(chain_.unsent.begin());
     save_chain();
     return true;
@@ -394,9 +391,6 @@ UploadStats Uploader::stats() const {
     for (size_t i = 0; i < kUploadOutcomeNames.size(); ++i) s.files[i] = files_[i].load(std::memory_order_relaxed);
     for (size_t i = 0; i < s.request_failures.size(); ++i)
         s.request_failures[i] = request_failures_[i].load(std::memory_order_relaxed);
-    for (size_t i = 0; i < kUploadOutcomeNames.size(); ++i)
-        s.manifests[i] = manifests_[i].load(std::memory_order_relaxed);
-    s.manifest_sequence = manifest_sequence_.load(std::memory_order_relaxed);
     s.bytes = bytes_.load(std::memory_order_relaxed);
     s.last_success_unix_seconds = last_success_.load(std::memory_order_relaxed);
     std::lock_guard lock(mutex_);

@@ -119,9 +119,6 @@ struct UploadStats {
     int64_t last_success_unix_seconds = 0; // 0 until the first success
     // Requests the store failed (each attempt, those sent again included), by why.
     std::array<uint64_t, cloud::kRequestFailureNames.size()> request_failures{};
-    // Manifests by what became of each attempt (uploaded or failed only).
-    std::array<uint64_t, kUploadOutcomeNames.size()> manifests{};
-    uint64_t manifest_sequence = 0;        // of the last manifest made in the chain
 };
 
 class Uploader final : public FinishedCaptureListener {
@@ -211,8 +208,6 @@ private:
     std::vector<std::pair<std::string, uint64_t>> drops_at_last_cut_;
     uint64_t process_start_ns_ = 0;
     uint64_t dropped_since_ns_ = 0;
-    std::atomic<uint64_t> manifest_sequence_{0};
-    std::array<std::atomic<uint64_t>, kUploadOutcomeNames.size()> manifests_{};
 
     std::array<std::atomic<uint64_t>, kUploadOutcomeNames.size()> files_{};
     std::array<std::atomic<uint64_t>, cloud::kRequestFailureNames.size()> request_failures_{};

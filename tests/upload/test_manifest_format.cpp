@@ -56,6 +56,17 @@ TEST_CASE("manifest: each names the one before by key and the SHA-256 of its byt
     CHECK((*second)["files"].empty());
 }
 
+TEST_CASE("manifest: a name that is not UTF-8 is written replaced, never thrown") {
+    ChainState s = new_chain("c1", 5'000'000'000);
+    s.files.push_back(a_file("web-1.pcap"));
+    s.files[0].session = "w\xff";
+    cut_manifest(s, "p", a_cut(6'000'000'000));
+    const auto body = json::parse(s.unsent[0].body);
+    REQUIRE(body);
+    CHECK((*body)["files"][0]["session"] == "w\xef\xbf\xbd");
+    CHECK(parse_chain_state(chain_state_text(s)));
+}
+
 TEST_CASE("manifest: the chain's state reads back as written") {
     ChainState s = new_chain("c1", 5'000'000'000);
     s.files.push_back(a_file("web-1.pcap"));
