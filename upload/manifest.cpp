@@ -131,6 +131,10 @@ void cut_manifest(ChainState& state, std::string_view prefix, const ManifestCut&
         e["last_timestamp"] = utc_ns(f.last_ns);
         files.push_back(std::move(e));
     }
+    Value waiting = Value::array();
+    for (const auto& w : cut.waiting)
+        waiting.push_back({{"session", w.session}, {"file", w.file}, {"size", w.size}, {"packets", w.packets},
+                           {"first_timestamp", utc_ns(w.first_ns)}, {"last_timestamp", utc_ns(w.last_ns)}});
     Value dropped = Value::object();
     for (const auto& [reason, packets] : cut.dropped) dropped[reason] = packets;
     const Value previous = state.sequence == 0
@@ -147,7 +151,8 @@ void cut_manifest(ChainState& state, std::string_view prefix, const ManifestCut&
                      {"process_start", utc_ns(cut.process_start_ns)},
                      {"dropped_since", utc_ns(cut.dropped_since_ns)},
                      {"dropped", dropped},
-                     {"files", files}};
+                     {"files", files},
+                     {"waiting", {{"count", cut.waiting_count}, {"files", waiting}}}};
     UnsentManifest m{manifest_key(prefix, state.collector, state.chain, sequence),
                      v.dump(2, ' ', false, kReplaceBadUtf8) + "\n"};
     state.sequence = sequence;

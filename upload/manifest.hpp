@@ -66,6 +66,18 @@ Result<ChainState> parse_chain_state(std::string_view text);
 std::string manifest_key(std::string_view prefix, std::string_view collector, std::string_view chain,
                          uint64_t sequence);
 
+// A capture finished on the collector's disk and not yet stored when a
+// manifest is cut: named (no SHA-256 yet: it is taken as it is uploaded), so
+// that one the store never gets is on record; a later manifest lists it
+// under `files` once stored.
+struct WaitingCapture {
+    std::string session;
+    std::string file;
+    uint64_t size = 0, packets = 0, first_ns = 0, last_ns = 0;
+};
+// A manifest names at most this many waiting captures (the oldest), and counts all.
+inline constexpr size_t kMaxWaitingListed = 1000;
+
 // Why and when a manifest is cut, and what this process counted as dropped
 // since `dropped_since_ns` (its previous manifest, or its start).
 struct ManifestCut {
@@ -74,6 +86,8 @@ struct ManifestCut {
     uint64_t process_start_ns = 0;
     uint64_t dropped_since_ns = 0;
     std::vector<std::pair<std::string, uint64_t>> dropped;  // "pcap:queue_full" -> packets
+    std::vector<WaitingCapture> waiting;  // at most kMaxWaitingListed, oldest first
+    uint64_t waiting_count = 0;           // all of them
 };
 
 // Makes the next manifest of `state` from its files: appended to

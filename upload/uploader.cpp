@@ -356,6 +356,15 @@ void Uploader::cut(std::string_view cause) {
         }
         drops_at_last_cut_ = std::move(now);
     }
+    {
+        std::lock_guard lock(mutex_);
+        c.waiting_count = queue_.size();
+        for (const auto& q : queue_) {
+            if (c.waiting.size() == kMaxWaitingListed) break;
+            const FinishedCapture& f = q.capture;
+            c.waiting.push_back({f.session, f.file_name, f.bytes, f.packets, f.first_ns, f.last_ns});
+        }
+    }
     dropped_since_ns_ = c.end_ns;
     cut_manifest(chain_, options_.prefix, c);
     // Saved before it is sent: a manifest that went up is always one the state knows.

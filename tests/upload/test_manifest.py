@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../integration"))
@@ -122,6 +123,19 @@ def wait_listed(endpoint, count, tries=600):
         if sum(len(d["files"]) for _, _, d in ms) >= count:
             return ms
     raise AssertionError(f"manifests never listed {count} files: {manifests(endpoint)}")
+
+
+def wait_state(pcap_dir, check, tries=600):
+    """Until the chain's state file satisfies `check` (bounded: `tries` reads, 50 ms apart)."""
+    for _ in range(tries):
+        try:
+            with open(os.path.join(pcap_dir, STATE)) as f:
+                if check(json.load(f)):
+                    return
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the chain state never got there")
 
 
 def run_files(endpoint, files, pcap_dir=None, wait_for=None):
@@ -284,8 +298,9 @@ def a_corrupt_state_starts_a_new_chain():
 def a_manifest_the_store_refuses_is_retried_and_counted():
     """The store down while a manifest is due, before any capture exists: the
     manifest's failed requests are counted (request failures, by reason, as a
-    capture's) and logged; once the store is up the manifest goes up first,
-    then the file and the manifests after it, the chain whole from 1."""
+    capture's) and logged; a manifest cut while the finished file waits for
+    the store names it under `waiting`; once the store is up the manifests go
+    up in order with the file, which a later manifest lists under `files`."""
     use_store_credentials()
     with StoreOnPort() as store, Collector(*upload_flags(store.endpoint), config=config(manifest="1s")) as c:
         c.wait_metrics(lambda m: value(m, "mirrortap_upload_request_failures_total", reason="connection") >= 1,
@@ -293,6 +308,7 @@ def a_manifest_the_store_refuses_is_retried_and_counted():
         assert value(c.metrics(), "mirrortap_upload_files_total", result="failed") == 0  # no capture yet
         c.wait_stderr(f"manifests: {PREFIX}/manifests/collector=it-collector-1/")
         send_files(c, 501, 1, 30)
+        wait_state(c.pcap_dir, lambda s: any(json.loads(u["body"])["waiting"]["count"] == 1 for u in s["unsent"]))
         store.up()
         wait_uploads(c, 1)
         wait_listed(store.endpoint, 1)
@@ -300,7 +316,10 @@ def a_manifest_the_store_refuses_is_retried_and_counted():
         assert c.stop() == 0
         ms = manifests(store.endpoint)
         check_chain(store.endpoint, ms)
-        check_files(store.endpoint, ms)
+        (key,) = check_files(store.endpoint, ms)
+        named = [d["sequence"] for _, _, d in ms if [w["file"] for w in d["waiting"]["files"]] == [key.split("/")[-1]]]
+        stored_in = [d["sequence"] for _, _, d in ms if d["files"]]
+        assert named and stored_in and max(named) < stored_in[0], (named, stored_in)
 
 
 def dropped_packets_are_in_the_manifest():

@@ -54,6 +54,22 @@ TEST_CASE("manifest: each names the one before by key and the SHA-256 of its byt
     CHECK((*second)["previous"]["sha256"] == cloud::sha256_hex(s.unsent[0].body));
     CHECK((*second)["interval"]["start"] == (*first)["interval"]["end"]);
     CHECK((*second)["files"].empty());
+    CHECK((*second)["waiting"]["count"] == 0);
+}
+
+TEST_CASE("manifest: captures finished and not yet stored are named, with how many there are") {
+    ChainState s = new_chain("c1", 5'000'000'000);
+    ManifestCut cut = a_cut(6'000'000'000);
+    cut.waiting = {{"web", "web-20261207T160000Z-000001.pcap", 100, 2, 1'000'000'000, 1'500'000'000}};
+    cut.waiting_count = 3;  // more than it lists, as when past kMaxWaitingListed
+    cut_manifest(s, "p", cut);
+    const auto body = json::parse(s.unsent[0].body);
+    REQUIRE(body);
+    CHECK((*body)["waiting"]["count"] == 3);
+    REQUIRE((*body)["waiting"]["files"].size() == 1);
+    CHECK((*body)["waiting"]["files"][0]["file"] == "web-20261207T160000Z-000001.pcap");
+    CHECK((*body)["waiting"]["files"][0]["last_timestamp"] == "1970-01-01T00:00:01.500000000Z");
+    CHECK((*body)["files"].empty());
 }
 
 TEST_CASE("manifest: a name that is not UTF-8 is written replaced, never thrown") {
