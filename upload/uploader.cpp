@@ -351,8 +351,10 @@ void Uploader::cut(std::string_view cause) {
         for (const auto& [reason, total] : now) {
             const auto before = std::find_if(drops_at_last_cut_.begin(), drops_at_last_cut_.end(),
                                              [&](auto& d) { return d.first == reason; });
-            const uint64_t rise = total - (before == drops_at_last_cut_.end() ? 0 : before->second);
-            if (rise > 0) c.dropped.emplace_back(reason, rise);
+            // A kind of sink a reload took away leaves the figures: its total
+            // can go down, which is no rise (and must not wrap around).
+            const uint64_t was = before == drops_at_last_cut_.end() ? 0 : before->second;
+            if (total > was) c.dropped.emplace_back(reason, total - was);
         }
         drops_at_last_cut_ = std::move(now);
     }
