@@ -295,6 +295,39 @@ def a_corrupt_state_starts_a_new_chain():
         check_files(s3.endpoint, ms)
 
 
+def links_planted_at_the_state_are_never_followed():
+    """Symbolic links planted as the chain state and as its .part, pointing at
+    a file of someone else's: the collector reads neither through the link
+    (ELOOP: it says so and begins a new chain), replaces the links with files
+    of its own, and the files they pointed at are unchanged."""
+    use_store_credentials()
+    victim_dir = tempfile.mkdtemp(prefix="mirrortap-victim-")
+    victims = [os.path.join(victim_dir, n) for n in ("state", "part")]
+    for v in victims:
+        with open(v, "w") as f:
+            f.write('{"version": 1, "not": "ours"}\n')
+    with S3rver() as s3:
+        c = Collector(*upload_flags(s3.endpoint), config=config(), defer_start=True)
+        os.makedirs(c.pcap_dir)
+        os.symlink(victims[0], os.path.join(c.pcap_dir, STATE))
+        os.symlink(victims[1], os.path.join(c.pcap_dir, STATE + ".part"))
+        with c:
+            c.start()
+            c.wait_stderr("cannot read the chain state")
+            send_files(c, 501, 1, 30)
+            wait_uploads(c, 1)
+            assert c.stop() == 0
+        for name in (STATE, STATE + ".part"):
+            assert not os.path.islink(os.path.join(c.pcap_dir, name)), name
+        for v in victims:
+            with open(v) as f:
+                assert f.read() == '{"version": 1, "not": "ours"}\n', v
+        ms = manifests(s3.endpoint)
+        assert len(ms) == 1
+        check_chain(s3.endpoint, ms)
+        check_files(s3.endpoint, ms)
+
+
 def a_manifest_the_store_refuses_is_retried_and_counted():
     """The store down while a manifest is due, before any capture exists: the
     manifest's failed requests are counted (request failures, by reason, as a
