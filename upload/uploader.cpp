@@ -200,10 +200,11 @@ void Uploader::run() {
         }
         if (manifests_unsent_ > 0 && !(manifest_failed && !queue_.empty())) {
             lock.unlock();
-            const bool sent = send_manifest(s3);
+            const auto sent = send_manifest(s3);
+            if (!sent && !cancel_.load()) options_.log("manifests: " + sent.error());
             lock.lock();
             manifests_unsent_ = chain_.unsent.size();
-            manifest_failed = !sent;
+            manifest_failed = !sent.ok();
             if (sent) failures_in_a_row = 0;
             else backoff_wait();
             if (queue_.empty() && !overflowed_ && manifests_unsent_ == 0) settled_.notify_all();
@@ -373,28 +374,22 @@ void Uploader::cut(std::string_view cause) {
     save_chain();
 }
 
-bool Uploader::send_manifest(cloud::S3Client& s3) {
+Result<> Uploader::send_manifest(cloud::S3Client& s3) {
     const UnsentManifest& m = chain_.unsent.front();
     // The S3 client reads files: the body goes through an anonymous one in memory.
     const UniqueFd fd(memfd_create("mirrortap-manifest", MFD_CLOEXEC));
-    if (fd.get() < 0 || ::write(fd.get(), m.body.data(), m.body.size()) != ssize_t(m.body.size())) {
-        options_.log(std::string("manifests: cannot stage ") + m.key + ": " + std::strerror(errno));
-        return false;
-    }
+    if (fd.get() < 0 || ::write(fd.get(), m.body.data(), m.body.size()) != ssize_t(m.body.size()))
+        return fail("cannot stage " + m.key + " in memory: " + std::strerror(errno));
     cloud::ObjectWrite write;
     write.storage_class = options_.storage_class;
     write.content_type = "application/json";
     write.metadata = {{"collector", options_.collector_id}, {"chain", chain_.chain}};
     auto stored = s3.upload_fd(fd.get(), m.body.size(), m.key, write);
-    if (!stored) {
-        // Its requests are counted by reason (on_failed_request), as a capture's are.
-        if (!cancel_.load()) options_.log("manifests: " + m.key + ": " + stored.error().describe());
-        return false;
-    }
+    if (!stored) return fail(m.key + ": " + stored.error().describe());
     options_.log("manifests: stored " + m.key);
     chain_.unsent.erase(chain_.unsent.begin());
     save_chain();
-    return true;
+    return {};
 }
 
 UploadStats Uploader::stats() const {

@@ -174,8 +174,9 @@ private:
     void save_chain();
     void record_stored(const FinishedCapture& capture, const Stored& pcap);
     void cut(std::string_view cause);
-    // Stores the oldest unsent manifest; false when it failed (counted, logged).
-    bool send_manifest(cloud::S3Client& s3);
+    // Stores the oldest unsent manifest, or why not (its failed requests are
+    // counted by on_failed_request, as a capture's are).
+    Result<> send_manifest(cloud::S3Client& s3);
     void count(UploadOutcome outcome) { files_[size_t(outcome)].fetch_add(1, std::memory_order_relaxed); }
     void wait_before_retry(uint32_t failures);
 
