@@ -75,8 +75,11 @@ struct WaitingCapture {
     std::string file;
     uint64_t size = 0, packets = 0, first_ns = 0, last_ns = 0;
 };
-// A manifest names at most this many waiting captures (the oldest), and counts all.
-inline constexpr size_t kMaxWaitingListed = 1000;
+// A manifest names at most this many waiting captures (the oldest), and counts
+// all: while the store is down every interval's manifest names the backlog
+// again, and the unsent ones wait in the chain's state (about 25 KB each at
+// most, so a day of 1-minute manifests stays far below its 256 MiB cap).
+inline constexpr size_t kMaxWaitingListed = 100;
 
 // Why and when a manifest is cut, and what this process counted as dropped
 // since `dropped_since_ns` (its previous manifest, or its start).
