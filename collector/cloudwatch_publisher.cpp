@@ -44,6 +44,15 @@ void add_by_reason(std::map<std::string, double>& totals, const std::vector<Metr
 
 }  // namespace
 
+std::map<std::string, double> packets_dropped_by_reason(const std::vector<MetricFamily>& families) {
+    std::map<std::string, double> dropped;
+    add_by_reason(dropped, families, metrics::socket_drops, "socket");
+    // Live sessions and ended ones: together, every packet a sink ever dropped.
+    add_by_reason(dropped, families, metrics::sink_dropped, "sink");
+    add_by_reason(dropped, families, metrics::expired_sink_dropped, "sink");
+    return dropped;
+}
+
 std::vector<cloud::MetricDatum> cloudwatch_figures(const std::vector<MetricFamily>& families, const std::string& fleet,
                                                    SentTotals& sent) {
     const std::vector<cloud::MetricDimension> by_fleet{{"Fleet", fleet}};
@@ -76,13 +85,9 @@ std::vector<cloud::MetricDatum> cloudwatch_figures(const std::vector<MetricFamil
         for (const ClientMetric& m : f->metric) received += value_of(*f, m);
     out.push_back({"PacketsReceived", "Count", rise("PacketsReceived", received), by_fleet});
 
-    std::map<std::string, double> dropped, refused;
-    add_by_reason(dropped, families, metrics::socket_drops, "socket");
-    // Live sessions and ended ones: together, every packet a sink ever dropped.
-    add_by_reason(dropped, families, metrics::sink_dropped, "sink");
-    add_by_reason(dropped, families, metrics::expired_sink_dropped, "sink");
+    std::map<std::string, double> refused;
     add_by_reason(refused, families, metrics::decap_errors, "decap");
-    counted("PacketsDropped", dropped);
+    counted("PacketsDropped", packets_dropped_by_reason(families));
     counted("PacketsRefused", refused);
 
     gauge(metrics::pcap_disk_free, "DiskFreeBytes", "Bytes");

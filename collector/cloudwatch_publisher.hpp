@@ -38,6 +38,11 @@
 
 namespace mirrortap {
 
+// Packets counted as dropped, in all since the start, by "sink:reason" or
+// "socket:reason" (pcap:queue_full, socket:queue_full), live and ended sessions
+// together: PacketsDropped's reasons here, a manifest's `dropped` (upload/manifest.hpp).
+std::map<std::string, double> packets_dropped_by_reason(const std::vector<prometheus::MetricFamily>& families);
+
 // Counter totals already sent, by figure and reason: what the next interval subtracts.
 using SentTotals = std::map<std::string, double>;
 

@@ -189,6 +189,21 @@ int main(int argc, char** argv) {
     if (auto fits = fit_descriptor_budget(collector); !fits) return exit_failed(fits.error());
     Exporter exporter(collector, uploader.get());
     if (auto serving = exporter.open(); !serving) return exit_failed(serving.error());
+    // Each manifest lists the packets dropped since the one before, read as /metrics reads them.
+    if (uploader)
+        uploader->set_drop_totals([&exporter] {
+            std::vector<std::pair<std::string, uint64_t>> totals;
+            for (const auto& [reason, packets] : packets_dropped_by_reason(exporter.collect()))
+                totals.emplace_back(reason, uint64_t(packets));
+            return totals;
+        });
+    // The uploader's thread reads the exporter: on every way out, it stops before the exporter goes.
+    struct StopFirst {
+        Uploader* uploader;
+        ~StopFirst() {
+            if (uploader) uploader->stop();
+        }
+    } stop_uploader_first{uploader.get()};
     // Sockets, sinks and the metrics port are open: root is no longer needed.
     // No thread exists yet (each is started below), so every one is born
     // with the user's identity and none can keep root's.

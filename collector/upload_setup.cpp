@@ -1,17 +1,30 @@
 #include "collector/upload_setup.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include "cloud/environment.hpp"
 #include "cloud/imds.hpp"
 #include "cloud/s3_address.hpp"
+#include "sinks/capture_dir.hpp"
 #include "sinks/capture_files.hpp"
+#include "support/unique_fd.hpp"
 
 namespace mirrortap {
 
 namespace {
+
+// A chain state larger than this is not one we wrote (it holds one interval's
+// files and the manifests not yet sent).
+constexpr off_t kMaxChainStateBytes = 256 << 20;
+constexpr const char* kChainStatePart = ".mirrortap-chain.part";
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 // The VNI a session directory's captures came from: a named session's, or
 // the one an automatic name carries; 0 when the name says nothing.
@@ -37,6 +50,55 @@ public:
         std::vector<FinishedCapture> found = pending_captures(config_.pcap.dir);
         for (auto& c : found) c.vni = vni_of_session(config_, c.session);
         return found;
+    }
+
+    // The capture directory is the user's (the uploader runs after the drop,
+    // as that user): it is opened as the pcap writer opens it (no link but
+    // root's followed), and the state file in it without following anything.
+    Result<std::string, CaptureOpenError> read_chain_state() override {
+        const std::string path = config_.pcap.dir + "/" + kChainStateName;
+        auto dir = open_dir_path(config_.pcap.dir, false, 0);
+        if (!dir) return fail(CaptureOpenError{errno, std::move(dir).error()});
+        const UniqueFd dir_fd(*dir);
+        const UniqueFd fd(openat(dir_fd.get(), kChainStateName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+        if (fd.get() < 0) return fail(CaptureOpenError{errno, errno_text(path)});
+        struct stat st{};
+        if (fstat(fd.get(), &st) != 0) return fail(CaptureOpenError{errno, errno_text(path)});
+        if (!S_ISREG(st.st_mode) || st.st_size > kMaxChainStateBytes)
+            return fail(CaptureOpenError{EINVAL, path + ": not a regular file of at most 256 MiB"});
+        std::string text(size_t(st.st_size), '\0');
+        size_t got = 0;
+        while (got < text.size()) {
+            const ssize_t n = pread(fd.get(), text.data() + got, text.size() - got, off_t(got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return fail(CaptureOpenError{n < 0 ? errno : EIO, errno_text(path)});
+            got += size_t(n);
+        }
+        return text;
+    }
+    // A fresh .part (a stale one, or anything planted under its name, is
+    // unlinked first, never written through), fsynced, renamed over the
+    // state, and the directory fsynced: after a crash the state is the old
+    // one or the new one, whole.
+    Result<> write_chain_state(const std::string& text) override {
+        auto dir = open_dir_path(config_.pcap.dir, false, 0);
+        if (!dir) return fail(std::move(dir).error());
+        const UniqueFd dir_fd(*dir);
+        const std::string part = config_.pcap.dir + "/" + kChainStatePart;
+        if (unlinkat(dir_fd.get(), kChainStatePart, 0) != 0 && errno != ENOENT) return fail(errno_text(part));
+        const UniqueFd fd(
+            openat(dir_fd.get(), kChainStatePart, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (fd.get() < 0) return fail(errno_text(part));
+        for (size_t done = 0; done < text.size();) {
+            const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return fail(errno_text(part));
+            done += size_t(n);
+        }
+        if (fsync(fd.get()) != 0) return fail(errno_text(part));
+        if (renameat(dir_fd.get(), kChainStatePart, dir_fd.get(), kChainStateName) != 0) return fail(errno_text(part));
+        if (fsync(dir_fd.get()) != 0) return fail(errno_text(config_.pcap.dir));
+        return {};
     }
 
 private:
@@ -105,6 +167,9 @@ Result<std::shared_ptr<Uploader>> make_uploader(const Config& config, const LogL
     options.backoff_cap = std::chrono::seconds(u.retry_cap_seconds);
     options.backoff_base = std::min<std::chrono::milliseconds>(options.backoff_base, options.backoff_cap);
     options.log = log;
+    const uint32_t manifest_seconds =
+        u.manifest_seconds ? u.manifest_seconds : config.pcap.rotate_seconds ? config.pcap.rotate_seconds : 300;
+    options.manifest_interval = std::chrono::seconds(manifest_seconds);
     log("uploading finished pcaps to " + u.url.text + (u.endpoint.empty() ? "" : " at " + u.endpoint) + " (region " +
         options.s3.location.region + ", credentials: " + (*source)->describe() + ", collector " + options.collector_id +
         ")");

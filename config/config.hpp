@@ -132,6 +132,8 @@ struct UploadConfig {
     std::string storage_class;   // "" = the bucket's default
     uint32_t drain_seconds = 60;  // SIGTERM: how long pending files may take to go up
     uint32_t retry_cap_seconds = 30;  // longest wait between attempts while the store fails
+    // Between two manifests of the chain (docs/evidence.md); 0 = pcap.rotate_seconds, or 300 when that is 0.
+    uint32_t manifest_seconds = 0;
     bool enabled() const { return !url.bucket.empty(); }
 };
 

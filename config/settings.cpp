@@ -292,6 +292,11 @@ SettingsTable<Config> make_table() {
          .help = "longest wait between attempts while the store fails (jittered backoff; a duration)",
          .on_reload = OnReload::restart,
          .value = duration_value<C>(field<&C::upload, &U::retry_cap_seconds>, seconds(1), seconds(3600))},
+        {.key = "upload.manifest_seconds", .default_text = "0", .group = kUpload,
+         .help = "between two manifests of this collector's chain (files stored, drops; docs/evidence.md)\n"
+                 "0 = pcap.rotate_seconds, or 300 when that is 0 (a duration)",
+         .on_reload = OnReload::restart,
+         .value = duration_value<C>(field<&C::upload, &U::manifest_seconds>, seconds(0), seconds(86400))},
         {.key = "collector_id", .flag = "--collector-id", .value_name = "ID", .group = kUpload,
          .help = "this collector in flow indexes and object keys (collector=ID)\nempty = with upload the EC2 instance id (IMDS), else the host name",
          .on_reload = OnReload::restart, .value = parsed_value<C>(field<&C::collector_id>, parse_collector_id)},

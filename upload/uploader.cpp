@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,24 +13,15 @@
 #include <optional>
 #include <utility>
 
+#include "cloud/digest.hpp"
 #include "cloud/object_key.hpp"
 #include "cloud/retry.hpp"
+#include "support/clock.hpp"
 #include "support/unique_fd.hpp"
 
 namespace mirrortap {
 
 namespace {
-
-// UTC with nanoseconds, as metadata: 2026-12-01T06:17:18.123456789Z.
-std::string utc_ns(uint64_t ns) {
-    const time_t secs = time_t(ns / 1'000'000'000ull);
-    tm t{};
-    gmtime_r(&secs, &t);
-    char day[32], out[48];
-    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &t);
-    snprintf(out, sizeof out, "%s.%09lluZ", day, static_cast<unsigned long long>(ns % 1'000'000'000ull));
-    return out;
-}
 
 std::string path_of(const FinishedCapture& c) { return c.directory + "/" + c.file_name; }
 
@@ -108,8 +100,8 @@ void Uploader::rescan() {
     if (added > 0) options_.log("upload: " + std::to_string(added) + " finished captures on disk queued for upload");
 }
 
-Result<Done, UploadOutcome> Uploader::put(cloud::S3Client& s3, const FinishedCapture& c, const std::string& name,
-                                          std::string_view tree) {
+Result<Uploader::Stored, UploadOutcome> Uploader::put(cloud::S3Client& s3, const FinishedCapture& c,
+                                                      const std::string& name, std::string_view tree) {
     auto opened = files_access_->open(c, name);
     if (!opened) {
         if (opened.error().error == ENOENT) return fail(UploadOutcome::missing);
@@ -146,7 +138,7 @@ Result<Done, UploadOutcome> Uploader::put(cloud::S3Client& s3, const FinishedCap
         return fail(hopeless ? UploadOutcome::unreadable : UploadOutcome::failed);
     }
     bytes_.fetch_add(uint64_t(st.st_size), std::memory_order_relaxed);
-    return {};
+    return Stored{*key, std::move(*stored)};
 }
 
 std::optional<UploadOutcome> Uploader::attempt(cloud::S3Client& s3, const FinishedCapture& c) {
@@ -159,6 +151,9 @@ std::optional<UploadOutcome> Uploader::attempt(cloud::S3Client& s3, const Finish
         if (cancel_.load()) return std::nullopt;  // cut short by a drain: neither a failure nor done
         return stored.error();
     }
+    // In the chain's state on disk before the file can go: a crash after
+    // this lists it (perhaps twice, if it is uploaded again), never not at all.
+    record_stored(c, *stored);
     if (auto settled = files_access_->settle(c, options_.delete_after_upload); !settled)
         options_.log("upload: stored, but " + settled.error());
     last_success_.store(int64_t(std::time(nullptr)), std::memory_order_relaxed);
@@ -169,11 +164,54 @@ void Uploader::run() {
     cloud::S3Client s3(options_.s3, credentials_);
     const cloud::RetryPolicy backoff{1, options_.backoff_base, options_.backoff_cap};
     uint32_t failures_in_a_row = 0;
+    load_chain();  // before the scan: the chain's files recorded by an earlier run come first
     rescan();  // what earlier runs left: the backlog of the disk
+    using Steady = std::chrono::steady_clock;
+    Steady::time_point next_manifest = Steady::now() + options_.manifest_interval;
+    bool manifest_failed = false;  // the last manifest attempt failed: a capture goes next, if any
     std::unique_lock lock(mutex_);
+    const auto backoff_wait = [&] {
+        if (cancel_.load()) return;
+        ++failures_in_a_row;
+        const auto delay = cloud::backoff_delay(backoff, int(std::min<uint32_t>(failures_in_a_row, 30)));
+        const uint64_t kicks = kicks_;
+        wake_.wait_for(lock, delay, [&] { return stopping_ || kicks_ != kicks; });
+    };
     for (;;) {
-        wake_.wait(lock, [&] { return stopping_ || (!cancel_.load() && (!queue_.empty() || overflowed_)); });
+        const auto drain_cut_due = [&] { return manifest_wanted_ && queue_.empty() && !overflowed_; };
+        wake_.wait_until(lock, next_manifest, [&] {
+            return stopping_ || (!cancel_.load() && (!queue_.empty() || overflowed_ || drain_cut_due() ||
+                                                     manifests_unsent_ > 0));
+        });
         if (stopping_) return;
+        if (cancel_.load()) {  // a drain ran out of time: nothing more is sent
+            wake_.wait(lock, [&] { return stopping_; });
+            return;
+        }
+        const bool interval_due = Steady::now() >= next_manifest;
+        if (interval_due || drain_cut_due()) {
+            const bool drain = drain_cut_due();
+            lock.unlock();
+            cut(drain ? "drain" : "interval");
+            lock.lock();
+            if (drain) manifest_wanted_ = false;
+            next_manifest = Steady::now() + options_.manifest_interval;
+            manifests_unsent_ = chain_.unsent.size();
+        }
+        if (manifests_unsent_ > 0 && !(manifest_failed && !queue_.empty())) {
+            lock.unlock();
+            const auto sent = send_manifest(s3);
+            if (!sent && !cancel_.load()) options_.log("manifests: " + sent.error());
+            lock.lock();
+            manifests_unsent_ = chain_.unsent.size();
+            manifest_failed = !sent.ok();
+            if (sent) failures_in_a_row = 0;
+            else backoff_wait();
+            if (queue_.empty() && !overflowed_ && manifests_unsent_ == 0) settled_.notify_all();
+            continue;
+        }
+        manifest_failed = false;
+        if (queue_.empty() && !overflowed_) continue;  // woken for a manifest
         if (queue_.empty()) {  // overflowed, and now there is room: the disk has the rest
             lock.unlock();
             rescan();
@@ -199,12 +237,7 @@ void Uploader::run() {
         } else {
             // To the back: one file the store refuses does not hold up the others.
             queue_.push_back(item);
-            if (!cancel_.load()) {
-                ++failures_in_a_row;
-                const auto delay = cloud::backoff_delay(backoff, int(std::min<uint32_t>(failures_in_a_row, 30)));
-                const uint64_t kicks = kicks_;
-                wake_.wait_for(lock, delay, [&] { return stopping_ || kicks_ != kicks; });
-            }
+            backoff_wait();
         }
         if (queue_.empty() && !overflowed_) settled_.notify_all();
     }
@@ -213,9 +246,11 @@ void Uploader::run() {
 bool Uploader::drain(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mutex_);
     ++kicks_;  // a backoff wait in progress ends: try now
+    manifest_wanted_ = true;  // once the queue is empty: a manifest that lists what the drain uploaded
     wake_.notify_all();
-    const bool done = settled_.wait_until(
-        lock, deadline, [&] { return queue_.empty() && !busy_ && !overflowed_ && !scanning_; });
+    const bool done = settled_.wait_until(lock, deadline, [&] {
+        return queue_.empty() && !busy_ && !overflowed_ && !scanning_ && !manifest_wanted_ && manifests_unsent_ == 0;
+    });
     if (!done) {
         cancel_.store(true);
         drain_cut_short_ = true;
@@ -258,6 +293,103 @@ void Uploader::removed_before_shipping(const std::string& directory, const std::
     backlog_bytes_ -= it->capture.bytes;
     queued_paths_.erase(path);
     queue_.erase(it);
+}
+
+void Uploader::load_chain() {
+    process_start_ns_ = dropped_since_ns_ = realtime_ns();
+    const auto fresh = [&](const std::string& why) {
+        chain_ = new_chain(options_.collector_id, process_start_ns_);
+        options_.log("manifests: " + why + ": a new chain " + chain_.chain + " begins");
+    };
+    auto text = files_access_->read_chain_state();
+    if (!text) {
+        fresh(text.error().error == ENOENT ? "no chain state in the capture directory (a first start)"
+                                           : "cannot read the chain state (" + text.error().why + ")");
+    } else if (auto state = parse_chain_state(*text); !state) {
+        // Never guessed at: a chain that cannot be continued ends where it is, visibly.
+        fresh("the chain state " + std::string(kChainStateName) + " is not usable (" + state.error() + ")");
+    } else if (state->collector != options_.collector_id) {
+        // The old chain's last files go into its own last manifest; its unsent ones still go up.
+        ChainState old = std::move(*state);
+        if (!old.files.empty())
+            cut_manifest(old, options_.prefix, {process_start_ns_, "collector_changed", process_start_ns_,
+                                                process_start_ns_, {}});
+        fresh("the chain state belongs to collector " + old.collector);
+        chain_.unsent = std::move(old.unsent);
+    } else {
+        chain_ = std::move(*state);
+        options_.log("manifests: chain " + chain_.chain + " continues after manifest " +
+                     std::to_string(chain_.sequence) + " (" + std::to_string(chain_.files.size()) +
+                     " stored files recorded, " + std::to_string(chain_.unsent.size()) + " manifests to send)");
+    }
+    save_chain();
+    std::lock_guard lock(mutex_);
+    manifests_unsent_ = chain_.unsent.size();
+}
+
+void Uploader::save_chain() {
+    // Not fatal: the chain stays in memory; only a crash before the next good write loses what it added.
+    if (auto saved = files_access_->write_chain_state(chain_state_text(chain_)); !saved)
+        options_.log("manifests: cannot save the chain state: " + saved.error());
+}
+
+void Uploader::record_stored(const FinishedCapture& c, const Stored& pcap) {
+    ManifestFile f{pcap.key, c.bytes, pcap.result.sha256_hex, pcap.result.checksum_sha256, c.session, c.vni,
+                   c.first_ns, c.last_ns, c.packets};
+    // The same bytes stored again (a crash between recording and removing
+    // them) are one entry; other bytes under the same key stay a second
+    // entry, so that an overwritten object shows in the manifest.
+    const auto same = std::find_if(chain_.files.begin(), chain_.files.end(),
+                                   [&](auto& e) { return e.key == f.key && e.sha256 == f.sha256; });
+    if (same == chain_.files.end()) chain_.files.push_back(std::move(f));
+    save_chain();
+}
+
+void Uploader::cut(std::string_view cause) {
+    ManifestCut c{realtime_ns(), cause, process_start_ns_, dropped_since_ns_, {}};
+    if (drop_totals_) {
+        auto now = drop_totals_();
+        for (const auto& [reason, total] : now) {
+            const auto before = std::find_if(drops_at_last_cut_.begin(), drops_at_last_cut_.end(),
+                                             [&](auto& d) { return d.first == reason; });
+            // A kind of sink a reload took away leaves the figures: its total
+            // can go down, which is no rise (and must not wrap around).
+            const uint64_t was = before == drops_at_last_cut_.end() ? 0 : before->second;
+            if (total > was) c.dropped.emplace_back(reason, total - was);
+        }
+        drops_at_last_cut_ = std::move(now);
+    }
+    {
+        std::lock_guard lock(mutex_);
+        c.waiting_count = queue_.size();
+        for (const auto& q : queue_) {
+            if (c.waiting.size() == kMaxWaitingListed) break;
+            const FinishedCapture& f = q.capture;
+            c.waiting.push_back({f.session, f.file_name, f.bytes, f.packets, f.first_ns, f.last_ns});
+        }
+    }
+    dropped_since_ns_ = c.end_ns;
+    cut_manifest(chain_, options_.prefix, c);
+    // Saved before it is sent: a manifest that went up is always one the state knows.
+    save_chain();
+}
+
+Result<> Uploader::send_manifest(cloud::S3Client& s3) {
+    const UnsentManifest& m = chain_.unsent.front();
+    // The S3 client reads files: the body goes through an anonymous one in memory.
+    const UniqueFd fd(memfd_create("mirrortap-manifest", MFD_CLOEXEC));
+    if (fd.get() < 0 || ::write(fd.get(), m.body.data(), m.body.size()) != ssize_t(m.body.size()))
+        return fail("cannot stage " + m.key + " in memory: " + std::strerror(errno));
+    cloud::ObjectWrite write;
+    write.storage_class = options_.storage_class;
+    write.content_type = "application/json";
+    write.metadata = {{"collector", options_.collector_id}, {"chain", chain_.chain}};
+    auto stored = s3.upload_fd(fd.get(), m.body.size(), m.key, write);
+    if (!stored) return fail(m.key + ": " + stored.error().describe());
+    options_.log("manifests: stored " + m.key);
+    chain_.unsent.erase(chain_.unsent.begin());
+    save_chain();
+    return {};
 }
 
 UploadStats Uploader::stats() const {

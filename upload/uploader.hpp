@@ -18,6 +18,12 @@
 // request is retried by the S3 client (a failed part, not the file); a file
 // that still fails waits with capped, fully jittered exponential backoff
 // and is tried again, for as long as it takes.
+//
+// The same thread keeps this collector's manifest chain (upload/manifest.hpp,
+// docs/evidence.md): each stored capture is recorded in the chain's state on
+// disk before its local file is removed, and every manifest_interval (and at
+// each drain) the files recorded since the last manifest go into the next
+// one, which is stored before any capture waiting behind it.
 #pragma once
 #include <array>
 #include <atomic>
@@ -41,6 +47,7 @@
 #include "cloud/credentials.hpp"
 #include "cloud/s3_client.hpp"
 #include "core/finished_capture.hpp"
+#include "upload/manifest.hpp"
 
 namespace mirrortap {
 
@@ -79,7 +86,16 @@ public:
     virtual Result<> settle(const FinishedCapture& capture, bool remove) = 0;
     // Every finished capture on disk not yet uploaded, oldest first.
     virtual std::vector<FinishedCapture> pending() = 0;
+    // The manifest chain's state file (kChainStateName) in the capture
+    // directory: its text; error ENOENT when there is none.
+    virtual Result<std::string, CaptureOpenError> read_chain_state() = 0;
+    // Replaces it whole (a new file, fsynced, renamed over it), or why not.
+    virtual Result<> write_chain_state(const std::string& text) = 0;
 };
+
+// Cumulative packets the collector counted as dropped, by "kind:reason"
+// ("pcap:queue_full", "socket:queue_full"): what a manifest's `dropped` rises from.
+using DropTotals = std::function<std::vector<std::pair<std::string, uint64_t>>()>;
 
 struct UploadOptions {
     cloud::S3ClientOptions s3;       // its `cancel` is the uploader's own
@@ -91,6 +107,7 @@ struct UploadOptions {
     std::chrono::milliseconds backoff_base{1000};
     std::chrono::milliseconds backoff_cap{30'000};
     size_t max_queue = 100'000;      // captures waiting; beyond, the next scan finds them
+    std::chrono::seconds manifest_interval{300};  // between two manifests of the chain
     std::function<void(const std::string&)> log = [](const std::string&) {};
 };
 
@@ -110,12 +127,16 @@ public:
              std::unique_ptr<CaptureFileAccess> files);
     ~Uploader() override;  // stop(): what is left stays on disk
 
-    // Starts the thread, which first queues what the capture directory holds.
+    // Before start(): where each manifest's drops come from (none when never set).
+    void set_drop_totals(DropTotals totals) { drop_totals_ = std::move(totals); }
+    // Starts the thread, which first reads the chain's state and queues what
+    // the capture directory holds.
     void start();
     // Pcap writer thread: queue it and return (never waits on the store).
     void capture_finished(const FinishedCapture& capture) override;
-    // Waits until everything queued is uploaded, or `deadline`; then a transfer
-    // in flight is cancelled. True when nothing was left. Any thread; the
+    // Waits until everything queued is uploaded, then a manifest (cause
+    // "drain") is made and stored, or `deadline`; then a transfer in flight
+    // is cancelled. True when nothing was left. Any thread; the
     // thread keeps running afterwards until stop().
     bool drain(std::chrono::steady_clock::time_point deadline);
     // Stops the thread (cancelling a transfer in flight). Idempotent.
@@ -135,6 +156,10 @@ private:
     struct Queued {
         FinishedCapture capture;
     };
+    struct Stored {
+        std::string key;
+        cloud::UploadResult result;
+    };
     void run();
     bool enqueue_locked(const FinishedCapture& capture);  // false when full
     void rescan();
@@ -142,8 +167,16 @@ private:
     // nothing when a drain cut it short.
     std::optional<UploadOutcome> attempt(cloud::S3Client& s3, const FinishedCapture& capture);
     // Uploads one file of the capture to the tree; what became of it (and the log) when it did not.
-    Result<Done, UploadOutcome> put(cloud::S3Client& s3, const FinishedCapture& capture, const std::string& name,
-                                    std::string_view tree);
+    Result<Stored, UploadOutcome> put(cloud::S3Client& s3, const FinishedCapture& capture, const std::string& name,
+                                      std::string_view tree);
+    // The manifest chain, all on the uploader's thread.
+    void load_chain();
+    void save_chain();
+    void record_stored(const FinishedCapture& capture, const Stored& pcap);
+    void cut(std::string_view cause);
+    // Stores the oldest unsent manifest, or why not (its failed requests are
+    // counted by on_failed_request, as a capture's are).
+    Result<> send_manifest(cloud::S3Client& s3);
     void count(UploadOutcome outcome) { files_[size_t(outcome)].fetch_add(1, std::memory_order_relaxed); }
     void wait_before_retry(uint32_t failures);
 
@@ -167,6 +200,15 @@ private:
     uint64_t kicks_ = 0;               // under mutex_: drain() ends a backoff wait by changing it
     uint64_t backlog_bytes_ = 0;       // under mutex_
     std::atomic<bool> cancel_{false};  // the S3 client's cancel flag
+    bool manifest_wanted_ = false;     // under mutex_: a drain asks for one once the queue is empty
+    size_t manifests_unsent_ = 0;      // under mutex_: chain_.unsent.size(), for drain()
+
+    // The uploader thread's alone (set_drop_totals before start).
+    DropTotals drop_totals_;
+    ChainState chain_;
+    std::vector<std::pair<std::string, uint64_t>> drops_at_last_cut_;
+    uint64_t process_start_ns_ = 0;
+    uint64_t dropped_since_ns_ = 0;
 
     std::array<std::atomic<uint64_t>, kUploadOutcomeNames.size()> files_{};
     std::array<std::atomic<uint64_t>, cloud::kRequestFailureNames.size()> request_failures_{};

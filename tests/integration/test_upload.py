@@ -685,7 +685,11 @@ def uploads_carry_checksums_and_a_corrupted_part_is_sent_again():
         named = [c.decode() for c in re.findall(rb"<ChecksumSHA256>([^<]+)</ChecksumSHA256>", completes[0].body)]
         assert named == [b64_sha256(parts[0].body), b64_sha256(parts[2].body)], named
         # Every object's metadata names its file's SHA-256; Create and PutObject sent it.
-        objects = [r for r in puts if "partNumber" not in r.query] + creates
+        # The drain's manifest (docs/evidence.md) went up the same way, its own SHA-256 in its metadata.
+        manifests = [r for r in puts if "/manifests/" in urllib.parse.unquote(r.path)]
+        assert manifests and all(r.header("x-amz-meta-sha256") == hashlib.sha256(r.body).hexdigest()
+                                 for r in manifests), manifests
+        objects = [r for r in puts if "partNumber" not in r.query and r not in manifests] + creates
         assert len(objects) == 4, objects  # two captures, two indexes
         scratch = tempfile.mkdtemp(prefix="mirrortap-readback-")
         for key in listed(s3.endpoint) + listed(s3.endpoint, "flows"):
