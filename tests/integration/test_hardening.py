@@ -879,11 +879,12 @@ def plain_http_to_another_host_is_refused():
         assert out.returncode == 0 and "warning" not in out.stderr, (text, extra, out.stderr)
 
     # A real start with the setting: the warning comes at every start. In a network namespace of
-    # its own, so that whatever it might send goes nowhere.
+    # its own, so that whatever it might send goes nowhere. The store is never reached, so each
+    # stop's drain (the manifest it cuts) gives up after drain_seconds: one, not the default 60.
     for key, val in env.items():
         os.environ[key] = val
     with Collector("--collector-id", "c1", config=upload + "  endpoint: http://192.0.2.10:9000\n"
-                   "allow_insecure_endpoints: true\n", defer_start=True) as c:
+                   "  drain_seconds: 1\nallow_insecure_endpoints: true\n", defer_start=True) as c:
         c.cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"] + c.cmd
         for _ in range(2):
             c.start()
