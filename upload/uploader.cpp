@@ -349,7 +349,10 @@ void Uploader::cut(std::string_view cause) {
     ManifestCut c{realtime_ns(), cause, process_start_ns_, dropped_since_ns_, {}};
     if (drop_totals_) {
         auto now = drop_totals_();
-        for (const auto& [reason, total] : now) {
+        for (const auto& figure : now) {
+            // Not a structured binding: clang before 16 cannot capture one in a lambda.
+            const std::string& reason = figure.first;
+            const uint64_t total = figure.second;
             const auto before = std::find_if(drops_at_last_cut_.begin(), drops_at_last_cut_.end(),
                                              [&](auto& d) { return d.first == reason; });
             // A kind of sink a reload took away leaves the figures: its total
