@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include <cctype>
@@ -27,6 +26,7 @@
 #include "find/page.hpp"
 #include "find/pcap_output.hpp"
 #include "find/search.hpp"
+#include "cloud/digest.hpp"
 #include "support/file.hpp"
 #include "support/http_server.hpp"
 #include "support/json.hpp"
@@ -80,19 +80,6 @@ bool is_hex64(std::string_view s) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < n; ++i) {
-        out += kHex[md[i] >> 4];
-        out += kHex[md[i] & 15];
-    }
-    return out;
-}
-
 Result<Tokens> Tokens::load(const std::string& path) {
     const uid_t owners[] = {geteuid(), 0};
     if (auto trusted = check_trusted_file(path, owners, "--serve-tokens file"); !trusted) return fail(trusted.error());
@@ -123,7 +110,7 @@ std::optional<std::string> Tokens::who(std::string_view authorization) const {
     if (authorization.size() <= kScheme.size() || authorization.substr(0, kScheme.size()) != kScheme) return std::nullopt;
     // Compared as hashes: the file holds no token, and every comparison is
     // of 64 characters whatever the token's length.
-    const std::string given = sha256_hex(authorization.substr(kScheme.size()));
+    const std::string given = cloud::sha256_hex(authorization.substr(kScheme.size()));
     const Client* found = nullptr;
     for (const auto& c : clients_)
         if (same_secret(given, c.sha256_hex) && !found) found = &c;

@@ -60,9 +60,6 @@ private:
     std::vector<Client> clients_;
 };
 
-// Lower-case hex SHA-256 of `data`.
-std::string sha256_hex(std::string_view data);
-
 // True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104: the only addresses
 // --serve-no-auth may listen on.
 bool is_loopback(const Endpoint& e);

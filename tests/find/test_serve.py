@@ -268,6 +268,11 @@ def tokens_are_required():
         f.write(f"carol {TOKEN}\n")  # the token itself, not its hash
     p = run_find("--serve", "127.0.0.1:0", "--from", root, "--serve-tokens", bad, check=False)
     assert p.returncode == 2 and b"expected NAME SHA256-HEX" in p.stderr, p.stderr
+    # A client named twice, and a file of comments only: refused, not served to nobody.
+    for entries, message in (((("alice", TOKEN), ("alice", OTHER_TOKEN)), b"client 'alice' is named twice"),
+                             ((), b"no clients")):
+        p = run_find("--serve", "127.0.0.1:0", "--from", root, "--serve-tokens", tokens_file(entries), check=False)
+        assert p.returncode == 2 and message in p.stderr and b"serving on" not in p.stderr, p.stderr
     p = run_find("--serve", "127.0.0.1:0", "--from", root, check=False)
     assert p.returncode == 2 and b"--serve needs --serve-tokens FILE" in p.stderr, p.stderr
 
