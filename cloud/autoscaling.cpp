@@ -11,7 +11,7 @@ namespace mirrortap::cloud {
 
 namespace {
 
-constexpr std::string_view kApiVersion = "2011-01-01";
+constexpr std::string_view kAutoScalingApiVersion = "2011-01-01";
 
 // What Auto Scaling answers when the action is no longer waiting: already
 // completed (by us, or by its timeout), or never started.
@@ -44,7 +44,7 @@ Result<Done> AutoScalingClient::call(std::string_view action_name, const Lifecyc
     const std::string context = std::string(action_name) + " for " + quote(action.instance_id) + " (group " +
                                 quote(action.group_name) + ", hook " + quote(action.hook_name) + ")";
     std::vector<QueryParam> form{{"Action", std::string(action_name)},
-                                 {"Version", std::string(kApiVersion)},
+                                 {"Version", std::string(kAutoScalingApiVersion)},
                                  {"AutoScalingGroupName", action.group_name},
                                  {"LifecycleHookName", action.hook_name},
                                  {"InstanceId", action.instance_id}};

@@ -12,7 +12,7 @@ namespace mirrortap::cloud {
 
 namespace {
 
-constexpr std::string_view kApiVersion = "2010-08-01";
+constexpr std::string_view kCloudWatchApiVersion = "2010-08-01";
 
 // Shortest text that reads back as the same double; CloudWatch refuses NaN
 // and infinities, and counts above 2^53 lose nothing a dashboard shows.
@@ -62,7 +62,7 @@ std::vector<std::vector<QueryParam>> put_metric_data_forms(std::string_view metr
     per_request = std::max<size_t>(1, std::min(per_request, kMaxDataPerPut));
     for (size_t first = 0; first < data.size(); first += per_request) {
         std::vector<QueryParam> form{{"Action", "PutMetricData"},
-                                     {"Version", std::string(kApiVersion)},
+                                     {"Version", std::string(kCloudWatchApiVersion)},
                                      {"Namespace", std::string(metric_namespace)}};
         for (size_t i = first; i < std::min(data.size(), first + per_request); ++i) {
             const MetricDatum& d = data[i];

@@ -8,7 +8,7 @@ namespace mirrortap::cloud {
 
 namespace {
 
-constexpr std::string_view kApiVersion = "2016-11-15";
+constexpr std::string_view kEc2ApiVersion = "2016-11-15";
 
 AwsError local_error(std::string code, std::string message) {
     return AwsError{0, std::move(code), std::move(message), "", false, ""};
@@ -57,7 +57,7 @@ std::optional<std::string> MirrorSession::tag(std::string_view key) const {
 
 std::vector<QueryParam> ec2_form(std::string_view action, std::vector<QueryParam> params,
                                  const std::vector<Ec2Filter>& filters) {
-    params.insert(params.begin(), {{"Action", std::string(action)}, {"Version", std::string(kApiVersion)}});
+    params.insert(params.begin(), {{"Action", std::string(action)}, {"Version", std::string(kEc2ApiVersion)}});
     for (size_t i = 0; i < filters.size(); ++i) {
         const std::string prefix = "Filter." + std::to_string(i + 1) + ".";
         params.push_back({prefix + "Name", filters[i].name});

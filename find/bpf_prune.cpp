@@ -168,14 +168,6 @@ bool has_ports(uint8_t protocol) { return protocol == 6 || protocol == 17 || pro
 
 }  // namespace
 
-const char* verdict_name(FlowVerdict v) {
-    switch (v) {
-        case FlowVerdict::no_match: return "no match";
-        case FlowVerdict::match: return "match";
-        default: return "may match";
-    }
-}
-
 PartialFrame synthetic_frame(const IndexedFlow& flow, const std::vector<uint16_t>& tpids) {
     PartialFrame f;
     if (!flow.ether_type) return {};

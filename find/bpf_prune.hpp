@@ -24,7 +24,6 @@ enum class FlowVerdict {
     match,      // every packet matches (the key alone decides)
     may_match,  // some bytes the key does not fix decide: read and filter
 };
-const char* verdict_name(FlowVerdict v);
 
 // A frame of which some bits are known: known[i] has a 1 for each bit of
 // bytes[i] the flow key fixes.

@@ -21,10 +21,8 @@ namespace mirrortap::find {
 
 namespace {
 
-constexpr std::string_view kPart = ".part";
-
 std::string stem(std::string_view name) {
-    if (name.ends_with(kPart)) name.remove_suffix(kPart.size());
+    if (name.ends_with(kPartSuffix)) name.remove_suffix(kPartSuffix.size());
     return std::string(name);
 }
 
@@ -60,7 +58,7 @@ public:
             const bool was_part = is_part_;
             // Gone from .part means finished: everything is written, so one
             // more read to the end takes the rest, and then the next file.
-            const bool finished = !was_part || !name_exists(name_ + std::string(kPart));
+            const bool finished = !was_part || !name_exists(name_ + std::string(kPartSuffix));
             read_new(filter, batch);
             if (!finished) return;
             if (!broken_ && (!pending_.empty() || !header_done_))
@@ -73,7 +71,7 @@ public:
     std::string where() const { return dir_ + "/" + session_; }
 
 private:
-    std::string file_path() const { return where() + "/" + name_ + (is_part_ ? std::string(kPart) : ""); }
+    std::string file_path() const { return where() + "/" + name_ + (is_part_ ? std::string(kPartSuffix) : ""); }
 
     // A file that cannot be a capture (a record longer than its snaplen or
     // kMaxRecordBytes, a zero-length one): said once, and read no further
@@ -116,7 +114,7 @@ private:
         }
         last_ = names.empty() ? "" : stem(names.back());
         // Only a finished file can be the newest here: wait for a newer one.
-        if (!names.empty() && names.back().ends_with(kPart)) last_ = "";
+        if (!names.empty() && names.back().ends_with(kPartSuffix)) last_ = "";
     }
 
     std::vector<std::string> list() const {
@@ -147,7 +145,7 @@ private:
             if (s <= last_) continue;
             // Try the part first: it may be renamed between listing and opening.
             for (const bool part : {true, false}) {
-                const std::string name = part ? s + std::string(kPart) : s;
+                const std::string name = part ? s + std::string(kPartSuffix) : s;
                 // Without blocking (a FIFO named like a capture), and regular files only.
                 const int fd = openat(dir_fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
                 if (fd < 0) continue;

@@ -80,8 +80,6 @@ Result<uint64_t> regular_size(int fd) {
     return uint64_t(st.st_size);
 }
 
-constexpr std::string_view kPart = ".part";
-
 class LocalStore : public Store {
 public:
     explicit LocalStore(std::string dir) : dir_(std::move(dir)) {
@@ -126,9 +124,9 @@ public:
             while (dirent* e = readdir(d)) entries.insert(e->d_name);
             for (const auto& n : entries) {
                 // The file being written too: it holds the newest packets.
-                const bool growing = n.ends_with(".pcap" + std::string(kPart));
+                const bool growing = n.ends_with(".pcap" + std::string(kPartSuffix));
                 if (!n.ends_with(".pcap") && !growing) continue;
-                const std::string finished = growing ? n.substr(0, n.size() - kPart.size()) : n;
+                const std::string finished = growing ? n.substr(0, n.size() - kPartSuffix.size()) : n;
                 // Renamed between the listing and now: the finished name is listed too, or will be read by it.
                 if (growing && entries.count(finished)) continue;
                 const auto start = name_start_ns(finished);
@@ -162,7 +160,7 @@ public:
             fd_ = open_in_session(dir_, file.session, file.name);
             // The file being written may have been finished (renamed) since it was listed.
             if (fd_ < 0 && errno == ENOENT && file.growing)
-                fd_ = open_in_session(dir_, file.session, file.name.substr(0, file.name.size() - kPart.size()));
+                fd_ = open_in_session(dir_, file.session, file.name.substr(0, file.name.size() - kPartSuffix.size()));
             fd_path_ = fd_ >= 0 ? file.pcap_ref : "";
             if (fd_ < 0) return fail(std::strerror(errno));
             if (const auto size = regular_size(fd_); !size) {

@@ -8,11 +8,15 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.hpp"
 
 namespace mirrortap::find {
+
+// The suffix of a capture the collector is still writing (`.pcap.part`).
+inline constexpr std::string_view kPartSuffix = ".part";
 
 // What to look for: sessions (empty = all) and the time window.
 struct Selection {

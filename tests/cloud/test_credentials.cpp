@@ -19,7 +19,7 @@ struct CountingSource final : CredentialSource {
     seconds lifetime{3600};
     std::function<SystemTime()> now;
 
-    Result<Credentials> fetch() override {
+    mirrortap::cloud::Result<Credentials> fetch() override {
         if (failing) return mirrortap::fail(AwsError{503, "ServiceUnavailable", "down", "", true, ""});
         const int n = ++fetched;
         return Credentials{"KEY" + std::to_string(n), "secret", "token", now() + lifetime};

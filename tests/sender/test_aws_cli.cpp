@@ -6,9 +6,11 @@
 #include <string>
 
 #include "sender/aws_import.hpp"
+#include "tests/support/config_errors.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::sender;
+using mirrortap::test::all_errors;
 
 #ifndef MIRRORTAP_SOURCE_DIR
 #error "MIRRORTAP_SOURCE_DIR must be defined"
@@ -17,12 +19,6 @@ using namespace mirrortap::sender;
 namespace {
 
 const std::string kData = std::string(MIRRORTAP_SOURCE_DIR) + "/tests/sender/data/";
-
-std::string all_errors(const std::vector<ConfigError>& errors) {
-    std::string s;
-    for (const auto& e : errors) s += format_error("f", e) + "\n";
-    return s;
-}
 
 std::string joined(const std::vector<std::string>& lines) {
     std::string s;
@@ -39,7 +35,7 @@ const char* kRule20 = R"({"TrafficMirrorFilterId": "tmf-1", "TrafficDirection": 
 
 TEST_CASE("aws cli: describe-traffic-mirror-sessions and -targets, whole outputs") {
     const AwsImport sessions = import_aws_filters_file(kData + "describe-traffic-mirror-sessions.json");
-    INFO(all_errors(sessions.errors));
+    INFO(all_errors(sessions.errors, "f"));
     REQUIRE(sessions.ok());
     REQUIRE(sessions.sessions.size() == 2);
     const AwsSession& web = sessions.sessions.at("tms-0d1e2f3a4b5c67890");
@@ -54,7 +50,7 @@ TEST_CASE("aws cli: describe-traffic-mirror-sessions and -targets, whole outputs
     CHECK(sessions.listings == std::set<std::string>{"describe-traffic-mirror-sessions"});
 
     const AwsImport targets = import_aws_filters_file(kData + "describe-traffic-mirror-targets.json");
-    INFO(all_errors(targets.errors));
+    INFO(all_errors(targets.errors, "f"));
     REQUIRE(targets.ok());
     REQUIRE(targets.targets.size() == 2);
     CHECK(targets.targets.at("tmt-0e1f2a3b4c5d67890").type == "network-load-balancer");
@@ -65,10 +61,10 @@ TEST_CASE("aws cli: describe-traffic-mirror-sessions and -targets, whole outputs
     const AwsImport bad = import_aws_filters_text(R"({"TrafficMirrorSessions": [{"TrafficMirrorSessionId": "tms-1",
         "TrafficMirrorTargetId": "tmt-1", "TrafficMirrorFilterId": "tmf-1", "NetworkInterfaceId": "eni-1",
         "SessionNumber": 40000, "VirtualNetworkId": 1, "PacketLength": 9000}]})");
-    const std::string all = all_errors(bad.errors);
+    const std::string all = all_errors(bad.errors, "f");
     CHECK(all.find("TrafficMirrorSessions[0].SessionNumber: must be at most 32766") != std::string::npos);
     CHECK(all.find("TrafficMirrorSessions[0].PacketLength: AWS's valid values are 1-8500") != std::string::npos);
-    CHECK(all_errors(import_aws_filters_text(R"({"TrafficMirrorSessions": [{"SessionNumber": 1}]})").errors)
+    CHECK(all_errors(import_aws_filters_text(R"({"TrafficMirrorSessions": [{"SessionNumber": 1}]})").errors, "f")
               .find("no TrafficMirrorSessionId") != std::string::npos);
 }
 
@@ -76,20 +72,20 @@ TEST_CASE("aws cli: --query lists and single objects of each kind") {
     // --query 'TrafficMirrorFilters[]'
     AwsImport filters = import_aws_filters_text(R"([{"TrafficMirrorFilterId": "tmf-1", "EgressFilterRules": [)" +
                                                 std::string(kRule10) + R"(]}, {"TrafficMirrorFilterId": "tmf-2"}])");
-    INFO(all_errors(filters.errors));
+    INFO(all_errors(filters.errors, "f"));
     REQUIRE(filters.ok());
     CHECK(filters.filters.size() == 2);
     CHECK(filters.filters.at("tmf-1").rules(Direction::egress).size() == 1);
     // --query 'TrafficMirrorFilters[].[EgressFilterRules, IngressFilterRules][]': lists of rules.
     AwsImport rules = import_aws_filters_text("[[" + std::string(kRule10) + "], [" + kRule20 + "]]");
-    INFO(all_errors(rules.errors));
+    INFO(all_errors(rules.errors, "f"));
     REQUIRE(rules.ok());
     CHECK(rules.filters.at("tmf-1").rules(Direction::egress).size() == 1);
     CHECK(rules.filters.at("tmf-1").rules(Direction::ingress).size() == 1);
     // --query 'TrafficMirrorSessions[0]' and 'TrafficMirrorTargets[]'
     AwsImport one = import_aws_filters_text(R"({"TrafficMirrorSessionId": "tms-1", "TrafficMirrorTargetId": "tmt-1",
         "TrafficMirrorFilterId": "tmf-1", "NetworkInterfaceId": "eni-1", "SessionNumber": 2, "VirtualNetworkId": 7})");
-    INFO(all_errors(one.errors));
+    INFO(all_errors(one.errors, "f"));
     REQUIRE(one.ok());
     CHECK(one.sessions.at("tms-1").session_number == 2);
     AwsImport targets = import_aws_filters_text(R"([{"TrafficMirrorTargetId": "tmt-1", "Type": "network-interface",

@@ -8,18 +8,13 @@
 #include "sender/config.hpp"
 #include "sender/session_engine.hpp"
 #include "tests/sender/packets.hpp"
+#include "tests/support/config_errors.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::sender;
 using namespace mirrortap::test;
 
 namespace {
-
-std::string all_errors(const std::vector<ConfigError>& errors) {
-    std::string s;
-    for (const auto& e : errors) s += format_error("cfg", e) + "\n";
-    return s;
-}
 
 // The config's load errors, then resolve_sessions' (what --check-config says).
 std::string problems(const std::string& yaml, std::vector<Session>* sessions = nullptr) {

@@ -10,6 +10,7 @@
 #include "sender/config.hpp"
 #include "sender/settings.hpp"
 #include "tests/sender/packets.hpp"
+#include "tests/support/config_errors.hpp"
 
 using namespace mirrortap;
 using namespace mirrortap::sender;
@@ -39,12 +40,6 @@ sessions:
         - {rule_number: 20, rule_action: accept,
            source_cidr_block: 0.0.0.0/0, destination_cidr_block: 10.0.0.0/8}
 )";
-
-std::string all_errors(const std::vector<ConfigError>& errors) {
-    std::string s;
-    for (const auto& e : errors) s += format_error("cfg", e) + "\n";
-    return s;
-}
 
 // The first error's text, with its place.
 std::string first_error(std::string_view yaml) {

@@ -24,10 +24,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint64_t kT0 = 1'700'000'000'000'000'000ull;
+constexpr uint64_t kCaptureT0 = 1'700'000'000'000'000'000ull;
 
 // A pcap as the writer makes it: the header, then `records` records of 100 bytes 1 ms apart from `t0`.
-std::string pcap_bytes(size_t records, uint64_t t0 = kT0) {
+std::string pcap_bytes(size_t records, uint64_t t0 = kCaptureT0) {
     std::string out;
     PcapFileHeader header;
     out.append(reinterpret_cast<const char*>(&header), sizeof header);
@@ -88,7 +88,7 @@ TEST_CASE("capture files: a .part without a whole record is removed, a foreign o
 
 TEST_CASE("capture files: pending captures are those not marked uploaded, oldest first, with their index") {
     TempDir tmp;
-    write_file(tmp.path / "web" / "web-20231114T221330Z-000002.pcap", pcap_bytes(3, kT0 + 10'000'000'000));
+    write_file(tmp.path / "web" / "web-20231114T221330Z-000002.pcap", pcap_bytes(3, kCaptureT0 + 10'000'000'000));
     write_file(tmp.path / "web" / "web-20231114T221330Z-000002.pcap.flows.json.gz", "index");
     write_file(tmp.path / "db" / "db-20231114T221320Z-000001.pcap", pcap_bytes(4));
     write_file(tmp.path / "db" / "db-20231114T221320Z-000001.pcap.part", pcap_bytes(1));  // being written
@@ -96,8 +96,8 @@ TEST_CASE("capture files: pending captures are those not marked uploaded, oldest
     REQUIRE(found.size() == 2);
     CHECK(found[0].session == "db");
     CHECK(found[0].packets == 4);
-    CHECK(found[0].first_ns == kT0);
-    CHECK(found[0].last_ns == kT0 + 3'000'000);
+    CHECK(found[0].first_ns == kCaptureT0);
+    CHECK(found[0].last_ns == kCaptureT0 + 3'000'000);
     CHECK(found[0].index_name.empty());
     CHECK(found[0].directory == (tmp.path / "db").string());
     CHECK(found[1].file_name == "web-20231114T221330Z-000002.pcap");
@@ -136,7 +136,7 @@ TEST_CASE("capture files: links are never followed, neither to a session directo
 TEST_CASE("capture files: the extent of a file stops at the first record that is cut or impossible") {
     TempDir tmp;
     std::string bytes = pcap_bytes(3);
-    PcapRecordHeader huge = make_record_header(kT0, 1u << 30, 1u << 30);  // no capture of ours has one
+    PcapRecordHeader huge = make_record_header(kCaptureT0, 1u << 30, 1u << 30);  // no capture of ours has one
     bytes.append(reinterpret_cast<const char*>(&huge), sizeof huge);
     write_file(tmp.path / "f.pcap", bytes);
     const int fd = ::open((tmp.path / "f.pcap").c_str(), O_RDONLY);

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint64_t kT0 = 1'764'569'580'000'000'000ull;  // 2025-12-01T06:13:00Z
+constexpr uint64_t kIndexT0 = 1'764'569'580'000'000'000ull;  // 2025-12-01T06:13:00Z
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> out;
@@ -68,10 +68,10 @@ TEST_CASE("flow index: one line per flow and direction, with counts, times and o
         index.add(offset, ts, uint32_t(f.size()), view(f));
         offset += sizeof(PcapRecordHeader) + f.size();
     };
-    add(a, kT0 + 5);
-    add(b, kT0 + 6);
-    add(a, kT0 + 7);
-    add(arp, kT0 + 8);
+    add(a, kIndexT0 + 5);
+    add(b, kIndexT0 + 6);
+    add(a, kIndexT0 + 7);
+    add(arp, kIndexT0 + 8);
     CHECK(index.flows() == 3);
     CHECK(index.packets() == 4);
     CHECK(index.complete());
@@ -97,8 +97,8 @@ TEST_CASE("flow index: the two directions of a connection are two lines") {
     FlowIndex index(100);
     const Buf there = udp4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, 1000, 53);
     const Buf back = udp4_frame({10, 0, 0, 2}, {10, 0, 0, 1}, 53, 1000);
-    index.add(24, kT0, 60, view(there));
-    index.add(100, kT0 + 1, 60, view(back));
+    index.add(24, kIndexT0, 60, view(there));
+    index.add(100, kIndexT0 + 1, 60, view(back));
     CHECK(index.flows() == 2);
 }
 
@@ -115,9 +115,9 @@ TEST_CASE("flow index: IPv6 with extension headers, fragments and ICMPv6") {
     Buf icmp = ethernet(0x86DD);
     ipv6(icmp, 58, 1, 2, 8);
     put(icmp, {128, 0, 0, 0, 0, 1, 0, 1});
-    index.add(24, kT0, 1468, view(frag));
-    index.add(200, kT0 + 1, uint32_t(later.size()), view(later));
-    index.add(400, kT0 + 2, uint32_t(icmp.size()), view(icmp));
+    index.add(24, kIndexT0, 1468, view(frag));
+    index.add(200, kIndexT0 + 1, uint32_t(later.size()), view(later));
+    index.add(400, kIndexT0 + 2, uint32_t(icmp.size()), view(icmp));
     const auto lines = lines_of(index.json_lines(kFile, 500));
     REQUIRE(lines.size() == 3);
     CHECK(has(lines[0], "\"bytes\":1468,"));
@@ -136,8 +136,8 @@ TEST_CASE("flow index: a truncated frame counts, and what it did not reach is nu
     runt.resize(9);
     Buf cut = ethernet(0x0800);
     ipv4(cut, 6, {10, 0, 0, 1}, {10, 0, 0, 2}, 1500);  // cut before the TCP header
-    index.add(24, kT0, 9, view(runt));
-    index.add(49, kT0 + 1, 1514, view(cut));
+    index.add(24, kIndexT0, 9, view(runt));
+    index.add(49, kIndexT0 + 1, 1514, view(cut));
     const auto lines = lines_of(index.json_lines(kFile, 200));
     REQUIRE(lines.size() == 2);
     CHECK(has(lines[0], "\"packets\":1,\"bytes\":9,\"first_offset\":24,\"end_offset\":49,\"ether_type\":null,"
@@ -152,10 +152,10 @@ TEST_CASE("flow index: past its cap new flows are left out and the index says in
     FlowIndex index(2);
     for (uint16_t port = 1; port <= 5; ++port) {
         const Buf f = udp4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, port, 53);
-        index.add(24 + port * 76u, kT0 + port, 60, view(f));
+        index.add(24 + port * 76u, kIndexT0 + port, 60, view(f));
     }
     const Buf first_again = udp4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, 1, 53);
-    index.add(1000, kT0 + 9, 60, view(first_again));  // a flow already in still counts
+    index.add(1000, kIndexT0 + 9, 60, view(first_again));  // a flow already in still counts
     CHECK(index.flows() == 2);
     CHECK_FALSE(index.complete());
     CHECK(index.packets() == 6);
@@ -183,12 +183,12 @@ struct TotalsSince {
     uint64_t incomplete_now() const { return flow_index_totals().incomplete.load() - incomplete; }
 };
 
-struct Fixture {
+struct IndexFixture {
     TempDir tmp;
     Session session;
     Buf a = tcp4(7, 40000, 5432);
     Buf b = udp4_frame({10, 0, 0, 5}, {10, 0, 0, 6}, 1000, 53, 80);
-    Fixture() {
+    IndexFixture() {
         session.id = 0;
         session.vni = 501;
         session.set_name(std::make_shared<const std::string>("web"));
@@ -214,10 +214,10 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("flow index file: written beside the pcap when it is finished, offsets into that pcap") {
-    Fixture fx;
+    IndexFixture fx;
     const TotalsSince totals;
     PcapRotator sink(fx.options());
-    std::vector<Packet> batch = {fx.packet(fx.a, kT0), fx.packet(fx.b, kT0 + 1), fx.packet(fx.a, kT0 + 2)};
+    std::vector<Packet> batch = {fx.packet(fx.a, kIndexT0), fx.packet(fx.b, kIndexT0 + 1), fx.packet(fx.a, kIndexT0 + 2)};
     sink.write(batch);
     sink.drain();
     const auto names = fx.names();
@@ -240,12 +240,12 @@ TEST_CASE("flow index file: written beside the pcap when it is finished, offsets
 }
 
 TEST_CASE("flow index file: pcap.flow_index false writes none") {
-    Fixture fx;
+    IndexFixture fx;
     auto o = fx.options();
     o.pcap.flow_index = false;
     const TotalsSince totals;
     PcapRotator sink(o);
-    std::vector<Packet> batch = {fx.packet(fx.a, kT0)};
+    std::vector<Packet> batch = {fx.packet(fx.a, kIndexT0)};
     sink.write(batch);
     sink.drain();
     CHECK(fx.names() == std::vector<std::string>{"web-20251201T061300Z-000001.pcap"});
@@ -253,12 +253,12 @@ TEST_CASE("flow index file: pcap.flow_index false writes none") {
 }
 
 TEST_CASE("flow index file: one that cannot be written is counted and the pcap is kept") {
-    Fixture fx;
+    IndexFixture fx;
     // A directory where the index's .part goes: neither removed nor opened.
     fs::create_directories(fx.dir() / "web-20251201T061300Z-000001.pcap.flows.json.gz.part");
     const TotalsSince totals;
     PcapRotator sink(fx.options());
-    std::vector<Packet> batch = {fx.packet(fx.a, kT0)};
+    std::vector<Packet> batch = {fx.packet(fx.a, kIndexT0)};
     sink.write(batch);
     sink.drain();
     CHECK(fs::is_regular_file(fx.dir() / "web-20251201T061300Z-000001.pcap"));
@@ -269,12 +269,12 @@ TEST_CASE("flow index file: one that cannot be written is counted and the pcap i
 }
 
 TEST_CASE("flow index file: the cap is counted and the index says incomplete") {
-    Fixture fx;
+    IndexFixture fx;
     auto o = fx.options();
     o.pcap.index_max_flows = 1;
     const TotalsSince totals;
     PcapRotator sink(o);
-    std::vector<Packet> batch = {fx.packet(fx.a, kT0), fx.packet(fx.b, kT0 + 1)};
+    std::vector<Packet> batch = {fx.packet(fx.a, kIndexT0), fx.packet(fx.b, kIndexT0 + 1)};
     sink.write(batch);
     sink.drain();
     const auto lines = lines_of(gunzip(fx.dir() / "web-20251201T061300Z-000001.pcap.flows.json.gz"));
@@ -285,14 +285,14 @@ TEST_CASE("flow index file: the cap is counted and the index says incomplete") {
 }
 
 TEST_CASE("flow index file: each rotated file has its own, and retention deletes it with its pcap") {
-    Fixture fx;
+    IndexFixture fx;
     auto o = fx.options();
     o.pcap.rotate_size_bytes = 4096;
     o.pcap.retain_files = 2;
     const TotalsSince totals;
     PcapRotator sink(o);
     for (uint64_t i = 0; i < 200; ++i) {
-        std::vector<Packet> batch = {fx.packet(i % 2 ? fx.a : fx.b, kT0 + i)};
+        std::vector<Packet> batch = {fx.packet(i % 2 ? fx.a : fx.b, kIndexT0 + i)};
         sink.write(batch);
     }
     sink.drain();
