@@ -17,10 +17,11 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "support/manifest_format.hpp"
 
 namespace mirrortap {
 
-inline constexpr int kManifestVersion = 1;
+inline constexpr int kManifestVersion = manifest_format::kVersion;
 // The chain's state, in the capture directory (beside the session directories).
 inline constexpr const char* kChainStateName = ".mirrortap-chain";
 
