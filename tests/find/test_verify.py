@@ -194,10 +194,24 @@ def each_mutation(store, endpoint, mut):
     return expect_clean(verify(store.source(), endpoint))
 
 
+def usage_errors_exit_2(endpoint):
+    """What --verify cannot take is refused before anything is read, exit 2, as find's other usage errors."""
+    for args in (["--verify"],  # no --from: the collector's own directory is not a bucket's layout
+                 ["--verify", "--from", "/nonexistent-dir"],
+                 ["--verify", "--from", "a", "--from", "b"],
+                 ["--verify", "--from", "/tmp", "--session", "web"],
+                 ["--verify", "--from", "/tmp", "port 80"],
+                 ["--verify", "--from", "/tmp", "--since", "2026-12-02T00:00:00Z", "--until", "2026-12-01T00:00:00Z"],
+                 ["--json", "--from", "/tmp"]):  # --json, --report and --collector go with --verify
+        r = subprocess.run([FIND, *args, "--s3-endpoint", endpoint], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and r.stdout == "" and "mirrortap-find" in r.stderr, (args, r.returncode, r.stderr)
+
+
 def each_finding_named_in_a_copy_and_in_the_bucket():
     use_store_credentials()
     with S3rver() as server:
         endpoint = server.endpoint
+        usage_errors_exit_2(endpoint)
         ms = make_store(endpoint)
         captures = [(f["key"], f) for _, _, d in ms for f in d["files"]]
         assert len(captures) == 3, captures
