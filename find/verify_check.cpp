@@ -83,15 +83,10 @@ Result<Manifest> parse_manifest(std::string_view text, std::string_view prefix) 
         m.start_ns = time_of(v.at(k::interval).at(k::start));
         m.end_ns = time_of(v.at(k::interval).at(k::end));
         for (const Value& f : v.at(k::files)) {
-            ListedFile e;
-            e.key = without_prefix(f.at(fk::key).get<std::string>(), prefix);
-            e.size = f.at(fk::size).get<uint64_t>();
-            e.sha256 = f.at(fk::sha256).get<std::string>();
-            e.s3_checksum = f.at(fk::s3_checksum).get<std::string>();
-            e.session = f.at(fk::session).get<std::string>();
-            e.first_ns = f.at(fk::first_ns).get<uint64_t>();
-            e.last_ns = f.at(fk::last_ns).get<uint64_t>();
-            m.files.push_back(std::move(e));
+            auto e = mf::file_from(f);
+            if (!e) return fail(std::move(e).error());
+            e->key = without_prefix(std::move(e->key), prefix);
+            m.files.push_back(std::move(*e));
         }
         for (const Value& w : v.at(k::waiting).at(k::files))
             m.waiting.push_back({w.at(fk::session).get<std::string>(), w.at(fk::file).get<std::string>()});

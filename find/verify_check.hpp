@@ -11,16 +11,12 @@
 
 #include "base/enum_names.hpp"
 #include "base/result.hpp"
+#include "support/manifest_format.hpp"
 
 namespace mirrortap::find::verify {
 
-// One stored capture as a manifest lists it.
-struct ListedFile {
-    std::string key;  // relative to the store's prefix
-    uint64_t size = 0;
-    std::string sha256, s3_checksum, session;
-    uint64_t first_ns = 0, last_ns = 0;
-};
+// One stored capture as a manifest lists it; its key made relative to the store's prefix.
+using ListedFile = manifest_format::ManifestFile;
 // A capture a manifest names as finished and not yet stored.
 struct WaitingFile {
     std::string session, file;

@@ -5,7 +5,11 @@
 // layering table), as flow_index_format.hpp is for flow indexes.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <string_view>
+
+#include "base/result.hpp"
+#include "support/json.hpp"
 
 namespace mirrortap::manifest_format {
 
@@ -55,5 +59,21 @@ inline constexpr std::string_view last_timestamp = "last_timestamp";
 inline constexpr std::string_view packets = "packets";
 inline constexpr std::string_view file = "file";  // a waiting capture's local name
 }  // namespace file_key
+
+// One stored capture as a manifest (and the chain's state) lists it.
+struct ManifestFile {
+    std::string key;
+    uint64_t size = 0;
+    std::string sha256;       // lowercase hex, the object's x-amz-meta-sha256
+    std::string s3_checksum;  // S3's ChecksumSHA256 of the object (composite "-N" for multipart)
+    std::string session;
+    uint32_t vni = 0;
+    uint64_t first_ns = 0, last_ns = 0, packets = 0;
+};
+
+// The entry's members (the timestamps as text are the writer's to add).
+json::Value file_value(const ManifestFile& file);
+// Reads what file_value wrote, or why not (a member missing or of another type).
+Result<ManifestFile> file_from(const json::Value& value);
 
 }  // namespace mirrortap::manifest_format

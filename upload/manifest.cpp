@@ -30,30 +30,8 @@ std::string utc_with(uint64_t ns, const char* day_format, const char* joined) {
     return out;
 }
 
-Value file_value(const ManifestFile& f) {
-    return {{fk::key, f.key},         {fk::size, f.size},       {fk::sha256, f.sha256},
-            {fk::s3_checksum, f.s3_checksum}, {fk::session, f.session}, {fk::vni, f.vni},
-            {fk::first_ns, f.first_ns}, {fk::last_ns, f.last_ns}, {fk::packets, f.packets}};
-}
-
-// Reads what file_value wrote; a state file is ours, so anything else is corruption.
-Result<ManifestFile> file_from(const Value& v) {
-    try {
-        ManifestFile f;
-        f.key = v.at(fk::key).get<std::string>();
-        f.size = v.at(fk::size).get<uint64_t>();
-        f.sha256 = v.at(fk::sha256).get<std::string>();
-        f.s3_checksum = v.at(fk::s3_checksum).get<std::string>();
-        f.session = v.at(fk::session).get<std::string>();
-        f.vni = v.at(fk::vni).get<uint32_t>();
-        f.first_ns = v.at(fk::first_ns).get<uint64_t>();
-        f.last_ns = v.at(fk::last_ns).get<uint64_t>();
-        f.packets = v.at(fk::packets).get<uint64_t>();
-        return f;
-    } catch (const nlohmann::json::exception& e) {
-        return fail(std::string("a file entry: ") + e.what());
-    }
-}
+using manifest_format::file_from;
+using manifest_format::file_value;
 
 }  // namespace
 

@@ -27,8 +27,8 @@ std::string capture_key(int n) {
 }
 
 ListedFile listed(int n) {
-    return {capture_key(n), 100 + uint64_t(n), mirrortap::cloud::sha256_hex(std::to_string(n)), "", "web",
-            uint64_t(1000 + 10 * n) * kS, uint64_t(1000 + 10 * n + 5) * kS};
+    return {capture_key(n), 100 + uint64_t(n), mirrortap::cloud::sha256_hex(std::to_string(n)), "", "web", 501,
+            uint64_t(1000 + 10 * n) * kS, uint64_t(1000 + 10 * n + 5) * kS, 3};
 }
 
 // A chain of `count` manifests, each over 10 s from t=1000 s, manifest n listing capture n.
