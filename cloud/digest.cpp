@@ -128,6 +128,19 @@ mirrortap::Result<BodyDigests> digest_file_range(int fd, uint64_t offset, uint64
 
 std::string sha256_hex(std::string_view data) { return digest(data).sha256_hex(); }
 
+Sha256Stream::Sha256Stream() : ctx_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+}
+Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Sha256Stream::update(std::string_view data) {
+    EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
+}
+std::array<uint8_t, 32> Sha256Stream::finish() {
+    std::array<uint8_t, 32> d{};
+    EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), d.data(), nullptr);
+    return d;
+}
+
 std::string to_hex(const uint8_t* data, size_t size) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;

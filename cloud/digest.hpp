@@ -53,6 +53,21 @@ mirrortap::Result<BodyDigests> digest_file_range(int fd, uint64_t offset, uint64
 // SHA-256 of `data` as lowercase hex.
 std::string sha256_hex(std::string_view data);
 
+// SHA-256 of bytes that come in pieces (an object read in ranges), so that a
+// large object is hashed without being held whole.
+class Sha256Stream {
+public:
+    Sha256Stream();
+    ~Sha256Stream();
+    Sha256Stream(const Sha256Stream&) = delete;
+    Sha256Stream& operator=(const Sha256Stream&) = delete;
+    void update(std::string_view data);
+    std::array<uint8_t, 32> finish();
+
+private:
+    void* ctx_;  // EVP_MD_CTX, kept out of this header
+};
+
 std::string to_hex(const uint8_t* data, size_t size);
 std::string to_base64(const uint8_t* data, size_t size);
 

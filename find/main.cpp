@@ -18,6 +18,7 @@
 #include "find/search.hpp"
 #include "find/serve.hpp"
 #include "find/store.hpp"
+#include "find/verify.hpp"
 #include "support/command_line.hpp"
 #include "support/text.hpp"
 
@@ -94,6 +95,37 @@ int serve_main(const FindCommandLine& cl) {
     return serve(options, g_stop);
 }
 
+// --verify: one source, a window, no search.
+int verify_main(const FindCommandLine& cl) {
+    const FindArgs& a = cl.args;
+    if (a.follow || a.serve || !a.write.empty() || !a.sessions.empty() || !cl.expression.empty() ||
+        a.format != OutputFormat::pcap || a.partial_ok)
+        return usage_error("--verify checks whole files of every session: no --session, --serve, -w, -F, --follow, "
+                           "--partial-ok or filter expression");
+    if (a.from.size() != 1) return usage_error("--verify takes one --from: a directory or s3://BUCKET/PREFIX");
+    VerifyOptions options;
+    options.from = a.from.front();
+    options.s3 = {options.from, a.endpoint, a.region, a.allow_insecure};
+    const uint64_t now = now_ns();
+    if (a.since) {
+        const auto t = a.since->at(now);
+        if (!t) return usage_error("bad --since: " + t.error());
+        options.since_ns = *t;
+    }
+    if (a.until) {
+        const auto t = a.until->at(now);
+        if (!t) return usage_error("bad --until: " + t.error());
+        options.until_ns = *t;
+    }
+    if (options.until_ns < options.since_ns) return usage_error("--until is before --since");
+    options.collector = a.collector;
+    options.json = a.json;
+    options.report = a.report;
+    options.progress = isatty(STDERR_FILENO) == 1;
+    ::signal(SIGPIPE, SIG_IGN);
+    return run_verify(options, stdout, stderr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,7 +141,11 @@ int main(int argc, char** argv) {
     }
     if (!cl.errors.empty()) return report_usage_errors("mirrortap-find", cl.errors);
     FindArgs& a = cl.args;
+    // --verify reads a bucket's layout, never the collector's own directory: its --from is not defaulted.
+    if (a.verify) return verify_main(cl);
     if (a.from.empty()) a.from.emplace_back(kDefaultCaptureDir);
+    if (!a.collector.empty() || a.json || !a.report.empty())
+        return usage_error("--collector, --json and --report go with --verify");
     if (a.serve) return serve_main(cl);
     SearchOptions options;
     const uint64_t now = now_ns();

@@ -10,6 +10,7 @@ constexpr std::string_view kWhat = "What to search";
 constexpr std::string_view kOutput = "Output";
 constexpr std::string_view kStore = "S3";
 constexpr std::string_view kServe = "Retrieval API (--serve)";
+constexpr std::string_view kVerify = "Verification (--verify)";
 constexpr std::string_view kOther = "Other";
 
 using A = FindArgs;
@@ -75,6 +76,19 @@ SettingsTable<FindArgs> make_table() {
         {.key = "serve_max_queries", .flag = "--serve-max-queries", .value_name = "N", .default_text = "4",
          .group = kServe, .help = "queries at once (more: 429)",
          .value = number_value<A>(field<&A::serve_max_queries>, 1, 256)},
+        {.key = "verify", .flag = "--verify", .switch_value = "true", .group = kVerify,
+         .help = "check the window against the collectors' manifest chains instead of\nsearching: one --from, a "
+                 "bucket's prefix or a copy of it (aws s3 sync);\nmissing, altered, extra and unchained files and "
+                 "gaps, exit 1 on any",
+         .value = bool_value<A>(field<&A::verify>)},
+        {.key = "collector", .flag = "--collector", .value_name = "ID", .group = kVerify,
+         .help = "only this collector's chains and captures (default all)",
+         .value = text_value<A>(field<&A::collector>)},
+        {.key = "json", .flag = "--json", .switch_value = "true", .group = kVerify,
+         .help = "the JSON report for auditors on standard output instead of the summary",
+         .value = bool_value<A>(field<&A::json>)},
+        {.key = "report", .flag = "--report", .value_name = "FILE", .group = kVerify,
+         .help = "also write the JSON report to FILE", .value = text_value<A>(field<&A::report>)},
     };
 }
 
@@ -86,7 +100,7 @@ const SettingsTable<FindArgs>& find_settings() {
 }
 
 const std::vector<std::string_view>& find_groups() {
-    static const std::vector<std::string_view> groups = {kWhat, kOutput, kStore, kServe, kOther};
+    static const std::vector<std::string_view> groups = {kWhat, kOutput, kStore, kServe, kVerify, kOther};
     return groups;
 }
 

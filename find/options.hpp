@@ -35,6 +35,11 @@ struct FindArgs {
     uint64_t serve_max_bytes = 1ull << 30;  // capture bytes one query may read
     uint64_t serve_max_seconds = 300;
     uint64_t serve_max_queries = 4;
+    // --verify: the manifest chains of the window instead of a search (find/verify.hpp).
+    bool verify = false;
+    std::string collector;               // "" = every collector
+    bool json = false;
+    std::string report;
 };
 
 inline constexpr std::string_view kFindSynopsis =
@@ -49,7 +54,11 @@ inline constexpr std::string_view kFindDescription =
     "is a terminal. Exit status: 0 done; 1 failed, or something selected could not be read whole (reported; "
     "--partial-ok makes that exit 0); 2 usage.\n\n"
     "With --serve ADDR:PORT it answers the same queries over HTTP instead (/api/v1/sessions, /api/v1/flows, "
-    "/api/v1/pcap), to the clients of --serve-tokens; see docs/find.md.";
+    "/api/v1/pcap), to the clients of --serve-tokens; see docs/find.md.\n\n"
+    "With --verify --from DIR|s3://BUCKET/PREFIX (a bucket's prefix, or a copy aws s3 sync made) it checks the "
+    "window's captures against the collectors' manifest chains instead: every "
+    "file listed is in the store with its SHA-256 and size, every link holds, nothing is in the store that no "
+    "manifest lists, and no interval is missing (docs/evidence.md). Exit status: 0 clean; 1 a finding; 2 usage.";
 
 const SettingsTable<FindArgs>& find_settings();
 const std::vector<std::string_view>& find_groups();

@@ -422,6 +422,13 @@ private:
 std::unique_ptr<Store> local_store(const std::string& dir) { return std::make_unique<LocalStore>(dir); }
 
 Result<std::unique_ptr<Store>> s3_store(const S3Settings& settings) {
+    auto access = s3_access(settings);
+    if (!access) return fail(access.error());
+    return std::unique_ptr<Store>(std::make_unique<S3Store>(settings.url, std::move(access->prefix),
+                                                            std::move(access->options), std::move(access->credentials)));
+}
+
+Result<S3Access> s3_access(const S3Settings& settings) {
     std::string_view rest = settings.url;
     rest.remove_prefix(std::string_view("s3://").size());
     const size_t slash = rest.find('/');
@@ -463,7 +470,7 @@ Result<std::unique_ptr<Store>> s3_store(const S3Settings& settings) {
     auto source = cloud::choose_credential_source(env);
     if (!source) return fail("no AWS credentials: " + source.error());
     auto credentials = std::make_shared<cloud::CredentialProvider>(std::move(*source));
-    return std::unique_ptr<Store>(std::make_unique<S3Store>(settings.url, prefix, std::move(options), std::move(credentials)));
+    return S3Access{std::move(options), std::move(credentials), std::move(prefix)};
 }
 
 void drop_files_before(std::vector<CaptureFile>& files, uint64_t since_ns) {

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "cloud/credentials.hpp"
+#include "cloud/s3_client.hpp"
 
 namespace mirrortap::find {
 
@@ -95,6 +97,15 @@ struct S3Settings {
 };
 // Or why not: a bad URL, endpoint or missing credentials.
 Result<std::unique_ptr<Store>> s3_store(const S3Settings& settings);
+
+// What an S3 client of `settings` needs (find's retries and limits, the
+// credentials of the environment), and the prefix ("" or "a/b/").
+struct S3Access {
+    cloud::S3ClientOptions options;
+    std::shared_ptr<cloud::CredentialProvider> credentials;
+    std::string prefix;
+};
+Result<S3Access> s3_access(const S3Settings& settings);
 
 // Where a query reads: directories and s3:// prefixes, and how to reach S3.
 struct Sources {

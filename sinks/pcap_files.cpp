@@ -142,7 +142,6 @@ struct PcapFiles::SessionFiles {
     uint64_t records_in_file = 0;
     uint64_t opened_ns = 0;
     uint64_t last_ns = 0;  // the open file's last record's timestamp
-    uint32_t seq = 0;
     bool failing = false;
     SinkDropReason failure_reason = SinkDropReason::write_error;
     uint64_t retry_at_ns = 0;
@@ -155,7 +154,7 @@ struct PcapFiles::SessionFiles {
     SinkCounters& counters(uint32_t sink_index) { return session->sinks[sink_index]; }
 };
 
-PcapFiles::PcapFiles(const PcapRotatorOptions& o)
+PcapFiles::PcapFiles(const PcapRotatorOptions& o, FileSequences& sequences)
     : pcap_(o.pcap),
       snaplen_(o.snaplen),
       sink_index_(o.sink_index),
@@ -165,7 +164,8 @@ PcapFiles::PcapFiles(const PcapRotatorOptions& o)
       collector_id_(o.collector_id),
       rotation_{o.pcap.rotate_size_bytes, o.pcap.rotate_seconds},
       retention_{o.pcap.retain_files, o.pcap.retain_bytes},
-      idle_close_ns_(uint64_t(o.pcap.idle_close_seconds) * 1'000'000'000ull) {}
+      idle_close_ns_(uint64_t(o.pcap.idle_close_seconds) * 1'000'000'000ull),
+      sequences_(sequences) {}
 
 PcapFiles::~PcapFiles() {
     for (auto& s : sessions_)
@@ -242,7 +242,7 @@ bool PcapFiles::open_file(SessionFiles& f, uint64_t start_ns) {
     int fd = -1;
     for (int attempt = 0; attempt < 1000 && fd < 0; ++attempt) {
         char seq[16];
-        snprintf(seq, sizeof seq, "%06u", ++f.seq);
+        snprintf(seq, sizeof seq, "%06u", sequences_.next(f.name));
         f.final_path = stem + seq + ".pcap";
         f.part_path = f.final_path + kPartSuffix;
         struct stat st{};

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -30,6 +31,22 @@
 namespace mirrortap {
 
 struct PcapRotatorOptions;
+
+// The last file sequence each session name took, kept by the writer thread
+// across reloads (a sink and its successor share one writer): a reload's new
+// sink goes on from it. A file finished in the same second as one before the
+// reload would otherwise take that file's name, which the disk no longer
+// shows once the uploader stored and removed it (delete_after_upload), and
+// its object would replace the earlier one in the bucket. By name, not by
+// session id: the name is what the files and keys carry. The writer
+// thread's alone.
+class FileSequences {
+public:
+    uint32_t next(const std::string& session_name) { return ++last_[session_name]; }
+
+private:
+    std::unordered_map<std::string, uint32_t> last_;
+};
 
 // What rotation and retention decide, kept apart from the I/O so it can be tested alone.
 struct RotationPolicy {
@@ -70,7 +87,7 @@ void remove_empty_session_dirs(const std::string& pcap_dir, const std::unordered
 
 class PcapFiles {
 public:
-    explicit PcapFiles(const PcapRotatorOptions& options);
+    PcapFiles(const PcapRotatorOptions& options, FileSequences& sequences);
     ~PcapFiles();
 
     // Writer thread. Writes one session's runs of records, in order, to its
@@ -168,6 +185,7 @@ private:
     std::vector<SessionFiles*> open_;  // sessions with a file open (its descriptor open or parked)
     std::list<SessionFiles*> by_last_write_;  // open descriptors, the longest unwritten first
     const uint64_t idle_close_ns_;
+    FileSequences& sequences_;  // the writer's, which outlives this sink
     uint64_t now_ns_ = 0;              // the latest time seen: ticks and record timestamps
     uint64_t next_space_check_ns_ = 0;
     uint32_t failing_ = 0;  // sessions whose last attempt failed; published by publish_health()

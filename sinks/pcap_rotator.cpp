@@ -35,7 +35,8 @@ std::shared_ptr<PcapWriter> writer_for(const PcapRotatorOptions& o) {
 PcapRotator::PcapRotator(PcapRotatorOptions options)
     : opt_(std::move(options)),
       writer_(writer_for(opt_)),
-      channel_(std::make_shared<PcapChannel>(opt_, block_bytes_for(opt_), block_count_for(opt_))) {
+      channel_(std::make_shared<PcapChannel>(opt_, block_bytes_for(opt_), block_count_for(opt_),
+                                             writer_->file_sequences())) {
     const uint32_t count = channel_->pool.count();
     spare_.reserve(count);
     // Highest first, so that block 0 is used first and the pages touched stay few.

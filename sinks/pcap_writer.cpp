@@ -59,11 +59,12 @@ BlockPool::~BlockPool() { munmap(base_, mapped_bytes_); }
 
 // ---- one sink's channel ------------------------------------------------------
 
-PcapChannel::PcapChannel(const PcapRotatorOptions& options, size_t block_bytes, uint32_t block_count)
+PcapChannel::PcapChannel(const PcapRotatorOptions& options, size_t block_bytes, uint32_t block_count,
+                         FileSequences& sequences)
     : pool(block_bytes, block_count),
       to_writer(block_count + kRotateMarks + kMaxEndingSessions),
       to_worker(block_count),
-      files(options),
+      files(options, sequences),
       flush_ns_(uint64_t(options.pcap.flush_interval_ms) * 1'000'000ull) {
     held_.reserve(block_count);
 }

@@ -39,7 +39,7 @@ public:
     // file and forget it. Block indices and session ids stay below it.
     static constexpr uint32_t kEndMark = 1u << 31;
 
-    PcapChannel(const PcapRotatorOptions& options, size_t block_bytes, uint32_t block_count);
+    PcapChannel(const PcapRotatorOptions& options, size_t block_bytes, uint32_t block_count, FileSequences& sequences);
 
     BlockPool pool;
     SpscRing to_writer;  // blocks to write, and rotate marks
@@ -114,6 +114,8 @@ public:
     // Blocks until `channel` is done (closed and finished). Channels closed
     // before it by the same thread are then done too.
     void wait_done(const PcapChannel& channel);
+    // The file sequences of every sink it serves: used on its thread only.
+    FileSequences& file_sequences() { return file_sequences_; }
 
 private:
     void run();
@@ -128,6 +130,7 @@ private:
     // after a sink is attached (a start, a reload), and at most once a second.
     void sweep_by_age();
 
+    FileSequences file_sequences_;  // before the channels: they refer to it until they go
     std::mutex mutex_;  // attach(), sync(), wait_done(): never a receive worker
     std::condition_variable passed_;
     std::vector<std::shared_ptr<PcapChannel>> incoming_;  // under mutex_

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "support/text.hpp"
 
@@ -392,6 +393,16 @@ bool fixed_digits(std::string_view s, size_t at, size_t n, int& out) {
 }
 
 }  // namespace
+
+std::string rfc3339_ns(uint64_t ns) {
+    const time_t secs = time_t(ns / 1'000'000'000ull);
+    tm t{};
+    gmtime_r(&secs, &t);
+    char day[32], out[48];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &t);
+    snprintf(out, sizeof out, "%s.%09lluZ", day, static_cast<unsigned long long>(ns % 1'000'000'000ull));
+    return out;
+}
 
 Result<uint64_t> parse_rfc3339(std::string_view text) {
     const std::string form = "expected an RFC 3339 time such as 2026-12-01T10:02:00Z, got " + quote(text);

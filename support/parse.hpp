@@ -51,6 +51,9 @@ Result<uint32_t> parse_file_mode(std::string_view text);
 // of fraction digits (nanoseconds kept), a leap second's :60. Before 1970 is
 // refused. ("2026-12-01T10:02:00Z", "2026-12-01 11:02:00.5+01:00")
 Result<uint64_t> parse_rfc3339(std::string_view text);
+// Its inverse for what this code writes: UTC with nine fraction digits
+// (2026-12-01T06:17:18.123456789Z), the manifests' and reports' times.
+std::string rfc3339_ns(uint64_t ns);
 
 // A point in time as a command line names it: RFC 3339, or a duration back
 // from now written with a minus ("-15m", "-2h", "-1d", "-90s", "-500ms").

@@ -5,12 +5,16 @@
 
 #include "cloud/digest.hpp"
 #include "support/json.hpp"
+#include "support/manifest_format.hpp"
+#include "support/parse.hpp"
 
 namespace mirrortap {
 
 namespace {
 
 using json::Value;
+namespace mk = manifest_format::key;
+namespace fk = manifest_format::file_key;
 
 // A name that is not UTF-8 (a session directory someone made) becomes U+FFFD
 // rather than an exception that would stop the chain; keys are checked apart.
@@ -26,34 +30,12 @@ std::string utc_with(uint64_t ns, const char* day_format, const char* joined) {
     return out;
 }
 
-Value file_value(const ManifestFile& f) {
-    return {{"key", f.key},         {"size", f.size},       {"sha256", f.sha256},
-            {"s3_checksum", f.s3_checksum}, {"session", f.session}, {"vni", f.vni},
-            {"first_ns", f.first_ns}, {"last_ns", f.last_ns}, {"packets", f.packets}};
-}
-
-// Reads what file_value wrote; a state file is ours, so anything else is corruption.
-Result<ManifestFile> file_from(const Value& v) {
-    try {
-        ManifestFile f;
-        f.key = v.at("key").get<std::string>();
-        f.size = v.at("size").get<uint64_t>();
-        f.sha256 = v.at("sha256").get<std::string>();
-        f.s3_checksum = v.at("s3_checksum").get<std::string>();
-        f.session = v.at("session").get<std::string>();
-        f.vni = v.at("vni").get<uint32_t>();
-        f.first_ns = v.at("first_ns").get<uint64_t>();
-        f.last_ns = v.at("last_ns").get<uint64_t>();
-        f.packets = v.at("packets").get<uint64_t>();
-        return f;
-    } catch (const nlohmann::json::exception& e) {
-        return fail(std::string("a file entry: ") + e.what());
-    }
-}
+using manifest_format::file_from;
+using manifest_format::file_value;
 
 }  // namespace
 
-std::string utc_ns(uint64_t ns) { return utc_with(ns, "%Y-%m-%dT%H:%M:%S", "%s.%09lluZ"); }
+std::string utc_ns(uint64_t ns) { return rfc3339_ns(ns); }
 
 ChainState new_chain(std::string collector, uint64_t start_ns) {
     ChainState s;
@@ -113,12 +95,14 @@ Result<ChainState> parse_chain_state(std::string_view text) {
 std::string manifest_key(std::string_view prefix, std::string_view collector, std::string_view chain,
                          uint64_t sequence) {
     char seq[24];
-    snprintf(seq, sizeof seq, "%010llu", static_cast<unsigned long long>(sequence));
+    snprintf(seq, sizeof seq, "%0*llu", manifest_format::kSequenceDigits, static_cast<unsigned long long>(sequence));
     std::string key(prefix);
     while (!key.empty() && key.back() == '/') key.pop_back();
     while (!key.empty() && key.front() == '/') key.erase(0, 1);
     if (!key.empty()) key += '/';
-    return key + "manifests/collector=" + std::string(collector) + "/chain=" + std::string(chain) + "/" + seq + ".json";
+    namespace mf = manifest_format;
+    return key + std::string(mf::kTree) + "/" + std::string(mf::kCollectorPart) + std::string(collector) + "/" +
+           std::string(mf::kChainPart) + std::string(chain) + "/" + seq + std::string(mf::kSuffix);
 }
 
 void cut_manifest(ChainState& state, std::string_view prefix, const ManifestCut& cut) {
@@ -127,32 +111,32 @@ void cut_manifest(ChainState& state, std::string_view prefix, const ManifestCut&
     for (const auto& f : state.files) {
         Value e = file_value(f);
         // For a reader: the timestamps as text beside the exact nanoseconds.
-        e["first_timestamp"] = utc_ns(f.first_ns);
-        e["last_timestamp"] = utc_ns(f.last_ns);
+        e[fk::first_timestamp] = utc_ns(f.first_ns);
+        e[fk::last_timestamp] = utc_ns(f.last_ns);
         files.push_back(std::move(e));
     }
     Value waiting = Value::array();
     for (const auto& w : cut.waiting)
-        waiting.push_back({{"session", w.session}, {"file", w.file}, {"size", w.size}, {"packets", w.packets},
-                           {"first_timestamp", utc_ns(w.first_ns)}, {"last_timestamp", utc_ns(w.last_ns)}});
+        waiting.push_back({{fk::session, w.session}, {fk::file, w.file}, {fk::size, w.size}, {fk::packets, w.packets},
+                           {fk::first_timestamp, utc_ns(w.first_ns)}, {fk::last_timestamp, utc_ns(w.last_ns)}});
     Value dropped = Value::object();
     for (const auto& [reason, packets] : cut.dropped) dropped[reason] = packets;
     const Value previous = state.sequence == 0
                                ? Value(nullptr)
-                               : Value{{"key", state.previous_key}, {"sha256", state.previous_sha256}};
-    const Value v = {{"format", "mirrortap-manifest"},
-                     {"version", kManifestVersion},
-                     {"collector", state.collector},
-                     {"chain", state.chain},
-                     {"sequence", sequence},
-                     {"previous", previous},
-                     {"cause", cut.cause},
-                     {"interval", {{"start", utc_ns(state.interval_start_ns)}, {"end", utc_ns(cut.end_ns)}}},
-                     {"process_start", utc_ns(cut.process_start_ns)},
-                     {"dropped_since", utc_ns(cut.dropped_since_ns)},
-                     {"dropped", dropped},
-                     {"files", files},
-                     {"waiting", {{"count", cut.waiting_count}, {"files", waiting}}}};
+                               : Value{{fk::key, state.previous_key}, {fk::sha256, state.previous_sha256}};
+    const Value v = {{mk::format, manifest_format::kFormat},
+                     {mk::version, kManifestVersion},
+                     {mk::collector, state.collector},
+                     {mk::chain, state.chain},
+                     {mk::sequence, sequence},
+                     {mk::previous, previous},
+                     {mk::cause, cut.cause},
+                     {mk::interval, {{mk::start, utc_ns(state.interval_start_ns)}, {mk::end, utc_ns(cut.end_ns)}}},
+                     {mk::process_start, utc_ns(cut.process_start_ns)},
+                     {mk::dropped_since, utc_ns(cut.dropped_since_ns)},
+                     {mk::dropped, dropped},
+                     {mk::files, files},
+                     {mk::waiting, {{mk::count, cut.waiting_count}, {mk::files, waiting}}}};
     UnsentManifest m{manifest_key(prefix, state.collector, state.chain, sequence),
                      v.dump(2, ' ', false, kReplaceBadUtf8) + "\n"};
     state.sequence = sequence;

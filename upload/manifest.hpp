@@ -17,23 +17,16 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "support/manifest_format.hpp"
 
 namespace mirrortap {
 
-inline constexpr int kManifestVersion = 1;
+inline constexpr int kManifestVersion = manifest_format::kVersion;
 // The chain's state, in the capture directory (beside the session directories).
 inline constexpr const char* kChainStateName = ".mirrortap-chain";
 
-// One stored capture as a manifest lists it.
-struct ManifestFile {
-    std::string key;
-    uint64_t size = 0;
-    std::string sha256;       // lowercase hex, the object's x-amz-meta-sha256
-    std::string s3_checksum;  // S3's ChecksumSHA256 of the object (composite "-N" for multipart)
-    std::string session;
-    uint32_t vni = 0;
-    uint64_t first_ns = 0, last_ns = 0, packets = 0;
-};
+// One stored capture as a manifest lists it (support/, where find reads it too).
+using manifest_format::ManifestFile;
 
 // A manifest made (its sequence taken, the state moved past it) and not yet stored.
 struct UnsentManifest {

@@ -544,6 +544,35 @@ TEST_CASE("pcap: a sink replaced by a reload finishes after it, and the session'
     CHECK(fx.counters().buffered.get() == 0);
 }
 
+TEST_CASE("pcap: after a reload, a file started in the second of one uploaded and removed gets a name of its own") {
+    Fixture fx;
+    auto writer = std::make_shared<PcapWriter>();
+    writer->start();
+    auto options = fx.options();
+    options.writer = writer;
+    auto first = std::make_unique<PcapRotator>(options);
+    std::vector<Packet> batch = {fx.packet(kT0)};
+    first->write(batch);
+    first->rotate();
+    first->sync();
+    const auto before = files_in(fx.dir(), ".pcap");
+    REQUIRE(before.size() == 1);
+    // The uploader stored it and removed it (delete_after_upload): the disk no longer shows the name.
+    fs::remove(before[0]);
+    // A reload (SIGHUP: a new sink on the same writer), and a record in the same second.
+    auto second = std::make_unique<PcapRotator>(options);
+    first->close();
+    first.reset();
+    batch = {fx.packet(kT0 + 1000)};
+    second->write(batch);
+    second->drain();
+    const auto after = files_in(fx.dir(), ".pcap");
+    REQUIRE(after.size() == 1);
+    // The same name would be the same S3 key: the earlier object would be replaced.
+    CHECK(after[0].filename() != before[0].filename());
+    CHECK(read_pcap(after[0]).records.size() == 1);
+}
+
 // ENOSPC for real: a 256 KiB tmpfs, mounted in a mount namespace of this thread
 // only; the writer thread started afterwards shares it.
 struct TmpfsMount {

@@ -222,6 +222,14 @@ TEST_CASE("text: a list of names wraps before the width, the first line after it
 // (credential expiry). The union of what the two former copies took: find's
 // 't', 'z', ' ' and offsets, AWS's fractions of any length; both refused a
 // missing zone, an impossible date and 24:00.
+// What manifests and --verify reports write, and read back exactly.
+TEST_CASE("parse: rfc3339_ns writes UTC with nine fraction digits, and parse_rfc3339 reads it back") {
+    CHECK(rfc3339_ns(0) == "1970-01-01T00:00:00.000000000Z");
+    CHECK(rfc3339_ns(1796105580000000007ull) == "2026-12-01T06:13:00.000000007Z");
+    for (uint64_t ns : {0ull, 1ull, 999'999'999ull, 1796105580123456789ull, 1483228799999999999ull})
+        CHECK(must(parse_rfc3339(rfc3339_ns(ns))) == ns);
+}
+
 TEST_CASE("parse: RFC 3339 times with a zone, and times relative to now") {
     CHECK(must(parse_rfc3339("2026-12-01T06:13:00Z")) == 1796105580000000000ull);
     CHECK(must(parse_rfc3339("2026-12-01T07:13:00.25+01:00")) == 1796105580250000000ull);
