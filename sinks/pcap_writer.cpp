@@ -138,8 +138,8 @@ void PcapChannel::carry_over(uint32_t id, uint64_t now) {
     Carry& carry = carry_[id];
     if (carry.records == 0) {
         // Its oldest record is at most a flush interval old now (flush_due()),
-        // so it reaches its file within quiet_flush_ms of its arrival. `now`
-        // never goes back: the queue stays in the order the carries are due.
+        // so it reaches its file within quiet_flush_ms of its arrival. While
+        // the clock goes forward the queue is in the order carries are due.
         carry.due_ns = now + quiet_ns_ - std::min(quiet_ns_, flush_ns_);
         carry_due_.push_back({id, carry.due_ns});
         carry.bytes.reserve(kQuietWriteBytes);  // it stays below that: more goes to the file
@@ -153,7 +153,12 @@ void PcapChannel::carry_over(uint32_t id, uint64_t now) {
 }
 
 bool PcapChannel::carry_due() const {
-    return !carry_due_.empty() && now_ns.load(std::memory_order_relaxed) >= carry_due_.front().due_ns;
+    if (carry_due_.empty()) return false;
+    const uint64_t now = now_ns.load(std::memory_order_relaxed);
+    const uint64_t due = carry_due_.front().due_ns;
+    // Due further off than quiet_flush_ms: the wall clock stepped back since.
+    // Written now, so that a step back cannot hold every carry behind it that long.
+    return now >= due || due - now > quiet_ns_;
 }
 
 void PcapChannel::write_due_carries(bool all) {

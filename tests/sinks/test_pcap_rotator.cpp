@@ -849,6 +849,13 @@ struct ManySessions {
         o.max_sessions = uint32_t(sessions.size());
         return o;
     }
+    // Flushes every 500 ms, and a quiet session's records wait up to 3 s.
+    PcapRotatorOptions quiet_options() {
+        PcapRotatorOptions o = options();
+        o.pcap.flush_interval_ms = 500;
+        o.pcap.quiet_flush_ms = 3000;
+        return o;
+    }
     Packet packet(uint32_t s, uint64_t ts_ns) { return Packet{sessions[s].get(), ts_ns, view(frame), uint32_t(frame.size()), {}}; }
     fs::path dir(uint32_t s) { return tmp.path / ("m" + std::to_string(s)); }
     SinkCounters& counters(uint32_t s) { return sessions[s]->sinks[0]; }
@@ -999,10 +1006,7 @@ TEST_CASE("pcap: an idle file gives up its descriptor and its next record opens 
 
 TEST_CASE("pcap: a quiet session's records wait up to quiet_flush_ms, a busy one's go at every flush, none lost") {
     ManySessions ms(2);  // session 0 busy, 1 quiet
-    auto o = ms.options();
-    o.pcap.flush_interval_ms = 500;
-    o.pcap.quiet_flush_ms = 3000;
-    PcapRotator sink(o);
+    PcapRotator sink(ms.quiet_options());
     constexpr uint64_t kMs = 1'000'000;
     const size_t record_bytes = sizeof(PcapRecordHeader) + ms.frame.size();
     const uint32_t busy_per_round = uint32_t(4096 / record_bytes) + 1;  // a page's worth a flush: not quiet
@@ -1055,6 +1059,21 @@ TEST_CASE("pcap: a quiet session's records wait up to quiet_flush_ms, a busy one
     CHECK(ms.counters(1).written.get() == 7);
     CHECK(ms.counters(1).buffered.get() == 0);
     CHECK(records_of(ms.dir(0)).size() == busy_sent);
+}
+
+TEST_CASE("pcap: a wall clock stepped back does not hold a quiet session's records for the length of the step") {
+    ManySessions ms(1);
+    PcapRotator sink(ms.quiet_options());
+    constexpr uint64_t kMs = 1'000'000;
+    const uint64_t t = kT0 + 3600 * kSecond;
+    ManySessions::write_tick_sync(sink, {ms.packet(0, t)}, t + 600 * kMs);  // makes the file
+    ManySessions::write_tick_sync(sink, {ms.packet(0, t + kSecond)}, t + 1600 * kMs);  // carried
+    CHECK(ms.counters(0).buffered.get() == 1);
+    // An hour back (NTP, an operator): the carry was due in 3 s, not in an hour and 3 s.
+    ManySessions::write_tick_sync(sink, {}, kT0 + 1700 * kMs);
+    CHECK(ms.counters(0).buffered.get() == 0);
+    CHECK(ms.counters(0).written.get() == 2);
+    sink.drain();
 }
 
 TEST_CASE("pcap: max_open_files bounds the descriptors of many active sessions, and every record lands") {
