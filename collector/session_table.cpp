@@ -16,12 +16,64 @@ bool is_v4_mapped(const SourceAddress& a) {
 }
 }  // namespace
 
-size_t SessionTable::KeyHash::operator()(const Key& k) const {
-    FlowKey f;
-    f.src = k.source;
-    f.src_port = uint16_t(k.vni);
-    f.dst_port = uint16_t(k.vni >> 16);
-    return FlowHash::symmetric(f);
+uint32_t SessionTable::hash(const Key& k) {
+    uint64_t a, b;
+    std::memcpy(&a, k.source.data(), 8);
+    std::memcpy(&b, k.source.data() + 8, 8);
+    // Two multiply-xorshift rounds (splitmix64's finaliser): every input bit reaches the low bits the table uses.
+    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b + k.vni) * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 29;
+    return uint32_t(h);
+}
+
+Session* SessionTable::Index::find(const Key& key) const {
+    if (entries_.empty()) return nullptr;
+    const size_t mask = entries_.size() - 1;
+    const uint32_t h = hash(key);
+    for (size_t i = h & mask;; i = (i + 1) & mask) {  // ends: the table is at most half full
+        const Entry& e = entries_[i];
+        if (!e.session) return nullptr;
+        if (e.hash == h && e.key == key) return e.session;
+    }
+}
+
+void SessionTable::Index::insert(const Key& key, Session* s) {
+    if ((used_ + 1) * 2 > entries_.size()) grow();
+    const size_t mask = entries_.size() - 1;
+    const uint32_t h = hash(key);
+    size_t i = h & mask;
+    while (entries_[i].session) i = (i + 1) & mask;
+    entries_[i] = Entry{key, h, s};
+    ++used_;
+}
+
+void SessionTable::Index::grow() {
+    std::vector<Entry> old(std::max<size_t>(64, entries_.size() * 2));
+    old.swap(entries_);
+    used_ = 0;
+    for (const Entry& e : old)
+        if (e.session) insert(e.key, e.session);
+}
+
+void SessionTable::Index::erase(const Key& key) {
+    if (entries_.empty()) return;
+    const size_t mask = entries_.size() - 1;
+    size_t i = hash(key) & mask;
+    while (entries_[i].session && !(entries_[i].key == key)) i = (i + 1) & mask;
+    if (!entries_[i].session) return;
+    // Backward shift: an entry after the hole moves into it unless its home
+    // slot lies after the hole (cyclically), so every probe still finds it.
+    for (size_t j = (i + 1) & mask; entries_[j].session; j = (j + 1) & mask) {
+        const size_t home = entries_[j].hash & mask;
+        const bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        entries_[i] = entries_[j];
+        i = j;
+    }
+    entries_[i] = Entry{};
+    --used_;
 }
 
 SessionTable::SessionTable(const Config& config, SessionBudget& budget)
@@ -54,8 +106,8 @@ Session* SessionTable::route(uint32_t vni, const SourceAddress& source) {
     if (config_->session_key == SessionKeyMode::vni_and_source) key.source = source;
     Session* s = last_;
     if (!s || !(key == last_key_)) {
-        auto it = index_.find(key);
-        s = it != index_.end() ? it->second : create(key);
+        s = index_.find(key);
+        if (!s) s = create(key);
         if (!s) return nullptr;
         last_key_ = key;
         last_ = s;
@@ -84,7 +136,7 @@ Session* SessionTable::create(const Key& key) {
     s->set_name(std::make_shared<const std::string>(name_for(*config_, key.vni, by_source ? &key.source : nullptr)));
     s->sink_mask.store(config_->sink_mask_for(key.vni), std::memory_order_relaxed);
     slots_[s->id] = Slot{key, SlotState::live, 0, 0};
-    index_.emplace(key, s);
+    index_.insert(key, s);
     s->in_use.store(true, std::memory_order_release);
     if (s->id == fresh) published_.store(fresh + 1, std::memory_order_release);
     return s;

@@ -78,6 +78,10 @@ struct PcapConfig {
     // are removed, every session directory's; 0 = keep all.
     uint32_t retain_seconds = 0;
     uint32_t flush_interval_ms = 500;  // below a second so that tailing stays live
+    // A session with under a page pending at a flush waits up to this long
+    // (more records or its time), so that thousands of quiet sessions make
+    // few large writes, not one small writev each per flush; 0 = off.
+    uint32_t quiet_flush_ms = 5000;
     // One block of records handed to the pcap writer thread (one write(2)).
     uint32_t buffer_bytes = 256 * 1024;
     // Blocks per worker's pool: buffer_blocks * buffer_bytes may wait for a

@@ -178,6 +178,11 @@ SettingsTable<Config> make_table() {
         {.key = "pcap.flush_interval_ms", .default_text = "500", .group = kPcap,
          .help = "how often buffered records reach the file, in ms",
          .value = number_value<C>(field<&C::pcap, &P::flush_interval_ms>, 0, 1000)},
+        {.key = "pcap.quiet_flush_ms", .default_text = "5000", .group = kPcap,
+         .help = "a session with under 4 KiB pending at a flush waits up to this long, in ms: quiet sessions make "
+                 "few large writes; 0 = off (every session every flush_interval_ms); below flush_interval_ms "
+                 "acts as it",
+         .value = number_value<C>(field<&C::pcap, &P::quiet_flush_ms>, 0, 60000)},
         {.key = "pcap.buffer_size", .default_text = "256K", .group = kPcap,
          .help = "size of one block of records handed to the writer; at least 64K + 16 so one record always fits",
          .value = size_value<C>(field<&C::pcap, &P::buffer_bytes>, 65536 + 16)},

@@ -279,6 +279,7 @@ bool PcapFiles::open_file(SessionFiles& f, uint64_t start_ns) {
         open_.push_back(&f);
         f.listed_open = true;
     }
+    next_expiry_ns_ = std::min(next_expiry_ns_, rotation_.deadline(start_ns));
     point_current_at(f, dir_fd, base_name(f.part_path));
     ::close(dir_fd);
     return true;
@@ -605,6 +606,10 @@ void PcapFiles::forget_finished(const std::vector<std::string>& paths) {
         if (s) std::erase_if(s->finished, [&](const FinishedFile& f) { return gone.count(f.path) > 0; });
 }
 
+bool PcapFiles::has_open_file(uint32_t id) const {
+    return id < sessions_.size() && sessions_[id] && sessions_[id]->file_open() && !sessions_[id]->failing;
+}
+
 void PcapFiles::tick(uint64_t now_ns) {
     now_ns_ = std::max(now_ns_, now_ns);
     check_free_space(now_ns_);
@@ -613,6 +618,18 @@ void PcapFiles::tick(uint64_t now_ns) {
     if (failing_ > 0)
         for (auto& s : sessions_)
             if (s && s->failing && !s->file_open() && now_ns_ >= s->retry_at_ns) open_file(*s, now_ns_);
+    finish_expired_files();
+    park_idle_files();
+    publish_health();
+}
+
+// Only when the earliest deadline has come: the writer ticks every pass, and
+// a walk over every open file each time cost 3 % of the collector's CPU at
+// 10,000 sessions (perf, bench rows m). Files finished elsewhere (by size,
+// SIGHUP, a session's end) stay listed until then; open_file() lists a file once.
+void PcapFiles::finish_expired_files() {
+    if (now_ns_ < next_expiry_ns_) return;
+    next_expiry_ns_ = ~0ull;
     for (size_t i = 0; i < open_.size();) {
         SessionFiles& f = *open_[i];
         if (f.file_open() && rotation_.expired(f.opened_ns, now_ns_)) finish_file(f);
@@ -622,10 +639,9 @@ void PcapFiles::tick(uint64_t now_ns) {
             open_.pop_back();
             continue;
         }
+        next_expiry_ns_ = std::min(next_expiry_ns_, rotation_.deadline(f.opened_ns));
         ++i;
     }
-    park_idle_files();
-    publish_health();
 }
 
 void PcapFiles::finish_all() {

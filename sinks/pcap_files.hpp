@@ -94,6 +94,9 @@ public:
     // files, as few writev calls as the rotation allows; counts each record
     // written or dropped.
     void write_runs(Session& s, std::span<const RecordRun> runs);
+    // Writer thread. Whether the session with this id has a file open (its
+    // descriptor open or parked) that its next records go to.
+    bool has_open_file(uint32_t id) const;
     // Writer thread. Time has moved on (a worker tick, or a record's timestamp):
     // finish files past their time, check free space, retry failed sessions.
     void tick(uint64_t now_ns);
@@ -165,6 +168,8 @@ private:
     void park(SessionFiles& f);
     bool unpark(SessionFiles& f);
     void park_idle_files();
+    // Files past rotate_seconds are finished; the rest stay listed in open_.
+    void finish_expired_files();
 
     int open_dir_fd(const SessionFiles& f) const;
     void note_failure(SessionFiles& f, const std::string& what, int err);
@@ -186,6 +191,7 @@ private:
     std::list<SessionFiles*> by_last_write_;  // open descriptors, the longest unwritten first
     const uint64_t idle_close_ns_;
     FileSequences& sequences_;  // the writer's, which outlives this sink
+    uint64_t next_expiry_ns_ = ~0ull;  // the earliest rotation deadline of the files in open_
     uint64_t now_ns_ = 0;              // the latest time seen: ticks and record timestamps
     uint64_t next_space_check_ns_ = 0;
     uint32_t failing_ = 0;  // sessions whose last attempt failed; published by publish_health()

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -73,8 +74,31 @@ private:
     void write_pending(uint32_t session_id);
     bool flush_due() const;
 
+    // A quiet session's records (pcap.quiet_flush_ms), copied out of the
+    // blocks so that the blocks go back to the worker at every flush.
+    struct Carry {
+        std::vector<std::byte> bytes;
+        uint32_t records = 0;
+        uint64_t last_ns = 0;
+        uint64_t due_ns = 0;  // when it goes to the file at the latest
+    };
+    struct CarryDue {
+        uint32_t id;
+        uint64_t due_ns;
+    };
+    // At a flush: the session's pending runs to its file, or, when it is
+    // quiet (little pending, its file open), to its carry.
+    void flush_session(uint32_t id, uint64_t now);
+    void carry_over(uint32_t id, uint64_t now);
+    // Carries whose time has come (all of them with `all`) to their files.
+    void write_due_carries(bool all);
+    bool carry_due() const;
+
     Snapshot snapshot_;
     const uint64_t flush_ns_;
+    const uint64_t quiet_ns_;                    // 0: every session is written at every flush
+    std::vector<Carry> carry_;                   // by Session::id
+    std::deque<CarryDue> carry_due_;             // one per carry begun, in the order they are due
     std::vector<uint32_t> held_;                 // blocks taken in and not yet written
     uint64_t held_oldest_ns_ = 0;                // the first record time of the oldest of them
     std::vector<std::vector<RecordRun>> pending_;  // by Session::id: runs of held blocks, in order

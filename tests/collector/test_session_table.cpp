@@ -241,6 +241,36 @@ TEST_CASE("session table: a VNI back after its session ended gets a new session,
     CHECK(budget.created.load() == 2);  // the ending one still counts until released
 }
 
+TEST_CASE("session table: thousands of sessions ending among live ones leave every live one found, by VNI and source") {
+    Config config = with_sessions({}, 16384);
+    config.session_key = SessionKeyMode::vni_and_source;
+    SessionBudget budget(config.max_sessions);
+    SessionTable table(config, budget);
+    constexpr uint32_t kSessions = 6000;
+    // Two sources a VNI, so that keys differ in the address as well as the VNI.
+    const auto source_of = [](uint32_t i) { return v4(10, 0, uint8_t(i % 2), 1); };
+    std::vector<Session*> made(kSessions);
+    for (uint32_t i = 0; i < kSessions; ++i) REQUIRE((made[i] = table.route(i / 2, source_of(i))));
+    std::vector<Session*> ended;
+    table.end_idle(kSecondNs, kSecondNs, kSessions, kSessions, ended);  // first look
+    for (uint32_t i = 0; i < kSessions; ++i)
+        if (i % 3 != 0) made[i]->packets.add();  // every third idles
+    table.end_idle(3 * kSecondNs, kSecondNs, kSessions, kSessions, ended);
+    REQUIRE(ended.size() == kSessions / 3);
+    std::vector<Session*> now_of(kSessions);
+    for (uint32_t i = 0; i < kSessions; ++i) {
+        INFO("session " << i);
+        Session* now = now_of[i] = table.route(i / 2, source_of(i));
+        REQUIRE(now);
+        if (i % 3 != 0) CHECK(now == made[i]);  // still found after the ends around it
+        else CHECK(now != made[i]);             // ended: a new session, never the ending one
+        CHECK(now->vni == i / 2);
+    }
+    // The new ones are found again as well, in an order the one-entry cache does not help.
+    for (uint32_t i = kSessions; i-- > 0;) CHECK(table.route(i / 2, source_of(i)) == now_of[i]);
+    CHECK(budget.created.load() == kSessions + kSessions / 3);
+}
+
 TEST_CASE("session table: the idle scan is bounded per call and goes round the table") {
     const Config config = with_sessions({}, 100);
     SessionBudget budget(config.max_sessions);

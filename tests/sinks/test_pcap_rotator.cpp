@@ -878,6 +878,13 @@ struct ManySessions {
         o.max_sessions = uint32_t(sessions.size());
         return o;
     }
+    // Flushes every 500 ms, and a quiet session's records wait up to 3 s.
+    PcapRotatorOptions quiet_options() {
+        PcapRotatorOptions o = options();
+        o.pcap.flush_interval_ms = 500;
+        o.pcap.quiet_flush_ms = 3000;
+        return o;
+    }
     Packet packet(uint32_t s, uint64_t ts_ns) { return Packet{sessions[s].get(), ts_ns, view(frame), uint32_t(frame.size()), {}}; }
     fs::path dir(uint32_t s) { return tmp.path / ("m" + std::to_string(s)); }
     SinkCounters& counters(uint32_t s) { return sessions[s]->sinks[0]; }
@@ -1004,6 +1011,7 @@ TEST_CASE("pcap: an idle file gives up its descriptor and its next record opens 
     ManySessions ms(2);
     auto o = ms.options();
     o.pcap.idle_close_seconds = 3;
+    o.pcap.quiet_flush_ms = 0;  // session 1's single records go out at once: its file is written, not idle
     PcapRotator sink(o);
     ManySessions::write_tick_sync(sink, {ms.packet(0, kT0), ms.packet(1, kT0)}, kT0 + kSecond);
     CHECK(descriptors_under(ms.tmp.path) == 2);
@@ -1023,6 +1031,78 @@ TEST_CASE("pcap: an idle file gives up its descriptor and its next record opens 
     REQUIRE(records.size() == 2);
     CHECK(records[1].ts_ns == kT0 + 5 * kSecond);
     CHECK(files_in(ms.dir(0), ".pcap").size() == 1);
+}
+
+TEST_CASE("pcap: a quiet session's records wait up to quiet_flush_ms, a busy one's go at every flush, none lost") {
+    ManySessions ms(2);  // session 0 busy, 1 quiet
+    PcapRotator sink(ms.quiet_options());
+    constexpr uint64_t kMs = 1'000'000;
+    const size_t record_bytes = sizeof(PcapRecordHeader) + ms.frame.size();
+    const uint32_t busy_per_round = uint32_t(4096 / record_bytes) + 1;  // a page's worth a flush: not quiet
+    const auto on_disk = [&](uint32_t s) {
+        const auto parts = files_in(ms.dir(s), ".part");
+        return parts.empty() ? size_t(0) : read_pcap(parts.at(0)).records.size();
+    };
+    // Their first records make their files at the first flush, quiet or not.
+    ManySessions::write_tick_sync(sink, {ms.packet(0, kT0), ms.packet(1, kT0)}, kT0 + 600 * kMs);
+    CHECK(on_disk(0) == 1);
+    CHECK(on_disk(1) == 1);
+    uint64_t busy_sent = 1;
+    for (uint64_t round = 1; round <= 3; ++round) {
+        const uint64_t t = kT0 + round * 1000 * kMs;
+        std::vector<Packet> batch;
+        for (uint32_t k = 0; k < busy_per_round; ++k) batch.push_back(ms.packet(0, t + k));
+        batch.push_back(ms.packet(1, t + busy_per_round));
+        busy_sent += busy_per_round;
+        ManySessions::write_tick_sync(sink, batch, t + 600 * kMs);
+        INFO("round " << round);
+        CHECK(on_disk(0) == busy_sent);  // flushed every interval
+        CHECK(ms.counters(0).written.get() == busy_sent);
+        CHECK(on_disk(1) == 1);  // waits, counted as buffered, not written
+        CHECK(ms.counters(1).written.get() == 1);
+        CHECK(ms.counters(1).buffered.get() == round);
+    }
+    // The first record carried came at kT0 + 1 s and was flushed 600 ms later (a tick late, as
+    // ticks can be): by 1 s + quiet_flush_ms + 100 ms it is in the file, with the rest.
+    ManySessions::write_tick_sync(sink, {}, kT0 + 3900 * kMs);
+    CHECK(on_disk(1) == 1);
+    ManySessions::write_tick_sync(sink, {}, kT0 + 4100 * kMs);
+    CHECK(on_disk(1) == 4);
+    CHECK(ms.counters(1).written.get() == 4);
+    CHECK(ms.counters(1).buffered.get() == 0);
+    // Carried again, then SIGHUP: the carry goes into the file it finishes.
+    ManySessions::write_tick_sync(sink, {ms.packet(1, kT0 + 5000 * kMs)}, kT0 + 5600 * kMs);
+    CHECK(on_disk(1) == 4);
+    sink.rotate();
+    sink.sync();
+    CHECK(files_in(ms.dir(1), ".part").empty());
+    CHECK(records_of(ms.dir(1)).size() == 5);
+    // Carried in a new file, then the collector stops: drained, not lost.
+    ManySessions::write_tick_sync(sink, {ms.packet(1, kT0 + 6000 * kMs)}, kT0 + 6600 * kMs);
+    ManySessions::write_tick_sync(sink, {ms.packet(1, kT0 + 7000 * kMs)}, kT0 + 7600 * kMs);
+    CHECK(ms.counters(1).buffered.get() == 1);  // the new file's first record went out, the next one waits
+    sink.drain();
+    const auto quiet = records_of(ms.dir(1));
+    REQUIRE(quiet.size() == 7);
+    for (size_t r = 1; r < quiet.size(); ++r) CHECK(quiet[r].ts_ns > quiet[r - 1].ts_ns);
+    CHECK(ms.counters(1).written.get() == 7);
+    CHECK(ms.counters(1).buffered.get() == 0);
+    CHECK(records_of(ms.dir(0)).size() == busy_sent);
+}
+
+TEST_CASE("pcap: a wall clock stepped back does not hold a quiet session's records for the length of the step") {
+    ManySessions ms(1);
+    PcapRotator sink(ms.quiet_options());
+    constexpr uint64_t kMs = 1'000'000;
+    const uint64_t t = kT0 + 3600 * kSecond;
+    ManySessions::write_tick_sync(sink, {ms.packet(0, t)}, t + 600 * kMs);  // makes the file
+    ManySessions::write_tick_sync(sink, {ms.packet(0, t + kSecond)}, t + 1600 * kMs);  // carried
+    CHECK(ms.counters(0).buffered.get() == 1);
+    // An hour back (NTP, an operator): the carry was due in 3 s, not in an hour and 3 s.
+    ManySessions::write_tick_sync(sink, {}, kT0 + 1700 * kMs);
+    CHECK(ms.counters(0).buffered.get() == 0);
+    CHECK(ms.counters(0).written.get() == 2);
+    sink.drain();
 }
 
 TEST_CASE("pcap: max_open_files bounds the descriptors of many active sessions, and every record lands") {
