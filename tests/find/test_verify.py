@@ -5,7 +5,8 @@ each mutation an auditor must catch (a flipped byte, a deleted object, a
 deleted manifest, an extra object, a gap in the intervals) is made on its own,
 in a copy `aws s3 sync` made and in the bucket itself, and --verify must name
 it in the summary and the JSON report and exit 1; the untouched store passes
-with exit 0."""
+with exit 0. --lock-days over the bucket finds every file unlocked (s3rver
+keeps no Object Lock), and over a copy is refused (exit 2)."""
 import hashlib
 import json
 import os
@@ -202,7 +203,10 @@ def usage_errors_exit_2(endpoint):
                  ["--verify", "--from", "/tmp", "--session", "web"],
                  ["--verify", "--from", "/tmp", "port 80"],
                  ["--verify", "--from", "/tmp", "--since", "2026-12-02T00:00:00Z", "--until", "2026-12-01T00:00:00Z"],
-                 ["--json", "--from", "/tmp"]):  # --json, --report and --collector go with --verify
+                 ["--verify", "--from", "/tmp", "--lock-days", "1"],  # a copy keeps no Object Lock
+                 ["--verify", "--from", f"s3://{BUCKET}/{PREFIX}", "--lock-days", "0"],
+                 ["--lock-days", "1", "--from", "/tmp"],  # --json, --report, --collector, --lock-days go with --verify
+                 ["--json", "--from", "/tmp"]):
         r = subprocess.run([FIND, *args, "--s3-endpoint", endpoint], capture_output=True, text=True, timeout=60)
         assert r.returncode == 2 and r.stdout == "" and "mirrortap-find" in r.stderr, (args, r.returncode, r.stderr)
 
@@ -233,6 +237,19 @@ def each_finding_named_in_a_copy_and_in_the_bucket():
         assert windowed["totals"]["files"] == 1 and windowed["totals"]["bytes_read"]["files"] == second["size"], \
             windowed["totals"]
         assert windowed["totals"]["manifests_read"] < len(ms), windowed["totals"]
+
+        # --lock-days: s3rver keeps no Object Lock (its HEAD sends no x-amz-object-lock-* header), so every file is
+        # unlocked and nothing else is found; the totals count none locked. Without the flag (above) the lock is
+        # not looked at.
+        rc, text, locked = verify(f"s3://{BUCKET}/{PREFIX}", endpoint, "--lock-days", "1")
+        assert rc == 1 and kinds(locked) == ["unlocked"], (rc, locked["findings"])
+        assert sorted(f["key"] for f in locked["findings"]) == sorted(relative(k) for k, _ in captures), \
+            locked["findings"]
+        for k, _ in captures:
+            expect((rc, text, locked), "unlocked", relative(k))
+        assert locked["lock_days"] == 1 and locked["totals"]["locked_files"] == 0, locked["totals"]
+        assert locked["totals"]["findings"]["unlocked"] == 3 and locked["totals"]["findings"]["lock_too_short"] == 0
+        assert report["lock_days"] is None and report["totals"]["locked_files"] is None, report["totals"]
 
         with tempfile.TemporaryDirectory() as tmp:
             copy = os.path.join(tmp, "copy")
