@@ -436,6 +436,9 @@ Result<ObjectInfo> S3Client::head_object(std::string_view key) {
     info.last_modified = answer->header("last-modified");
     info.content_type = answer->header("content-type");
     info.storage_class = answer->header("x-amz-storage-class");
+    info.object_lock_mode = answer->header("x-amz-object-lock-mode");
+    info.object_lock_retain_until = answer->header("x-amz-object-lock-retain-until-date");
+    info.object_lock_legal_hold = answer->header("x-amz-object-lock-legal-hold");
     for (const auto& [name, value] : answer->headers)
         if (name.starts_with("x-amz-meta-")) info.metadata.emplace_back(name.substr(11), value);
     return info;

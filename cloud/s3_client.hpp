@@ -86,6 +86,12 @@ struct ObjectInfo {
     std::string content_type;
     std::string storage_class;  // "" for STANDARD (S3 leaves the header out)
     std::vector<std::pair<std::string, std::string>> metadata;  // names without x-amz-meta-
+    // S3 Object Lock as HeadObject answers it, each "" when the header is
+    // absent (no lock, or a store without Object Lock): GOVERNANCE or
+    // COMPLIANCE; an ISO 8601 time (2026-12-08T10:00:00.000Z); ON or OFF.
+    std::string object_lock_mode;
+    std::string object_lock_retain_until;
+    std::string object_lock_legal_hold;
 };
 
 struct ListedObject {

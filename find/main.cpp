@@ -103,6 +103,8 @@ int verify_main(const FindCommandLine& cl) {
         return usage_error("--verify checks whole files of every session: no --session, --serve, -w, -F, --follow, "
                            "--partial-ok or filter expression");
     if (a.from.size() != 1) return usage_error("--verify takes one --from: a directory or s3://BUCKET/PREFIX");
+    if (a.lock_days && !a.from.front().starts_with("s3://"))
+        return usage_error("--lock-days needs an s3:// --from: a copy keeps no Object Lock");
     VerifyOptions options;
     options.from = a.from.front();
     options.s3 = {options.from, a.endpoint, a.region, a.allow_insecure};
@@ -121,6 +123,7 @@ int verify_main(const FindCommandLine& cl) {
     options.collector = a.collector;
     options.json = a.json;
     options.report = a.report;
+    options.lock_days = a.lock_days;
     options.progress = isatty(STDERR_FILENO) == 1;
     ::signal(SIGPIPE, SIG_IGN);
     return run_verify(options, stdout, stderr);
@@ -144,8 +147,8 @@ int main(int argc, char** argv) {
     // --verify reads a bucket's layout, never the collector's own directory: its --from is not defaulted.
     if (a.verify) return verify_main(cl);
     if (a.from.empty()) a.from.emplace_back(kDefaultCaptureDir);
-    if (!a.collector.empty() || a.json || !a.report.empty())
-        return usage_error("--collector, --json and --report go with --verify");
+    if (!a.collector.empty() || a.json || !a.report.empty() || a.lock_days)
+        return usage_error("--collector, --json, --report and --lock-days go with --verify");
     if (a.serve) return serve_main(cl);
     SearchOptions options;
     const uint64_t now = now_ns();

@@ -89,6 +89,10 @@ SettingsTable<FindArgs> make_table() {
          .value = bool_value<A>(field<&A::json>)},
         {.key = "report", .flag = "--report", .value_name = "FILE", .group = kVerify,
          .help = "also write the JSON report to FILE", .value = text_value<A>(field<&A::report>)},
+        {.key = "lock_days", .flag = "--lock-days", .value_name = "DAYS", .group = kVerify,
+         .help = "s3:// only: each file must be under S3 Object Lock (GOVERNANCE or\nCOMPLIANCE) or a legal "
+                 "hold until DAYS days past its last record;\nunlocked or lock_too_short otherwise",
+         .value = number_value<A>(field<&A::lock_days>, 1, 36500)},
     };
 }
 

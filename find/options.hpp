@@ -40,6 +40,7 @@ struct FindArgs {
     std::string collector;               // "" = every collector
     bool json = false;
     std::string report;
+    uint64_t lock_days = 0;              // 0 = the Object Lock is not checked
 };
 
 inline constexpr std::string_view kFindSynopsis =
@@ -58,7 +59,8 @@ inline constexpr std::string_view kFindDescription =
     "With --verify --from DIR|s3://BUCKET/PREFIX (a bucket's prefix, or a copy aws s3 sync made) it checks the "
     "window's captures against the collectors' manifest chains instead: every "
     "file listed is in the store with its SHA-256 and size, every link holds, nothing is in the store that no "
-    "manifest lists, and no interval is missing (docs/evidence.md). Exit status: 0 clean; 1 a finding; 2 usage.";
+    "manifest lists, and no interval is missing (docs/evidence.md); with --lock-days N, every file of an s3:// "
+    "source is also under S3 Object Lock or a legal hold until N days past its last record. Exit status: 0 clean; 1 a finding; 2 usage.";
 
 const SettingsTable<FindArgs>& find_settings();
 const std::vector<std::string_view>& find_groups();

@@ -43,8 +43,12 @@ public:
     virtual ~ObjectTree() = default;
     virtual Result<std::vector<StoredObject>> list(const std::string& under) = 0;
     virtual Result<std::string> read(const std::string& key, uint64_t offset, uint64_t length) = 0;
-    // x-amz-meta-sha256, where the store keeps metadata ("" elsewhere).
-    virtual Result<std::string> metadata_sha256(const std::string&) { return std::string(); }
+    // x-amz-meta-sha256 and the Object Lock, where the store keeps them ("" elsewhere).
+    struct Head {
+        std::string metadata_sha256;
+        ObjectLock lock;
+    };
+    virtual Result<Head> head(const std::string&) { return Head{}; }
     // Another handle for a thread of its own.
     virtual std::unique_ptr<ObjectTree> another() const = 0;
     virtual uint64_t chunk_bytes() const = 0;
@@ -184,12 +188,13 @@ public:
         return std::move(*got);
     }
 
-    Result<std::string> metadata_sha256(const std::string& key) override {
+    Result<Head> head(const std::string& key) override {
         auto info = client_.head_object(access_.prefix + key);
         if (!info) return fail(info.error().describe());
+        Head h{"", {info->object_lock_mode, info->object_lock_retain_until, info->object_lock_legal_hold}};
         for (const auto& [name, value] : info->metadata)
-            if (name == cloud::kSha256Metadata) return value;
-        return std::string();
+            if (name == cloud::kSha256Metadata) h.metadata_sha256 = value;
+        return h;
     }
 
     std::unique_ptr<ObjectTree> another() const override { return std::make_unique<S3Tree>(access_); }
@@ -303,6 +308,7 @@ public:
         files_ = files_to_check(manifests_, window_, findings_);
         hash_files();
         check_files(files_, reads_, findings_);
+        if (options_.lock_days) locked_ = check_locks(files_, reads_, lock_ns(), findings_);
         check_extras(manifests_, in_range_, findings_);
         return Done{};
     }
@@ -323,11 +329,13 @@ public:
                 {"window", {{"since", rfc3339_ns(options_.since_ns)},
                             {"until", options_.until_ns == ~0ull ? json::Value(nullptr) : json::Value(rfc3339_ns(options_.until_ns))}}},
                 {"collector", options_.collector.empty() ? json::Value(nullptr) : json::Value(options_.collector)},
+                {"lock_days", options_.lock_days ? json::Value(options_.lock_days) : json::Value(nullptr)},
                 {"clean", findings_.empty()},
                 {"totals",
                  {{"manifests_read", manifests_.size()},
                   {"manifests_in_window", in_window_},
                   {"files", files_.size()},
+                  {"locked_files", options_.lock_days ? json::Value(locked_) : json::Value(nullptr)},
                   {"file_bytes", file_bytes},
                   {"captures_in_key_range", in_range_.size()},
                   {"bytes_read",
@@ -348,11 +356,15 @@ public:
         std::fprintf(out, "  read %s of files and %s of manifests: %.3f %% over the files\n",
                      human_bytes(file_bytes_read_.load()).c_str(), human_bytes(manifest_bytes_read_).c_str(),
                      overhead_percent());
+        if (options_.lock_days)
+            std::fprintf(out, "  %zu of %zu files locked at least %llu days past their last record\n", locked_,
+                         files_.size(), static_cast<unsigned long long>(options_.lock_days));
         for (const auto& f : findings_)
             std::fprintf(out, "  %-9s %s: %s\n", std::string(kKindNames(f.kind)).c_str(),
                          printable(f.key).c_str(), printable(f.reason).c_str());
         if (findings_.empty()) {
-            std::fprintf(out, "clean: every file the manifests list is in the store, unaltered; every link holds\n");
+            std::fprintf(out, "clean: every file the manifests list is in the store, unaltered%s; every link holds\n",
+                         options_.lock_days ? ", locked for the period" : "");
             return;
         }
         std::string counts;
@@ -370,6 +382,8 @@ private:
         if (ns == 0) return "the first manifest";
         return ns == ~0ull ? "now" : rfc3339_ns(ns);
     }
+
+    uint64_t lock_ns() const { return options_.lock_days * 86400 * kSecond; }
 
     double overhead_percent() const {
         const uint64_t files = file_bytes_read_.load();
@@ -484,7 +498,13 @@ private:
                 if (!r.error.empty()) continue;
                 const auto digest = sha.finish();
                 r.sha256 = cloud::to_hex(digest.data(), digest.size());
-                if (auto meta = tree.metadata_sha256(files_[i].key)) r.metadata_sha256 = *meta;
+                r.headed = true;
+                if (auto head = tree.head(files_[i].key)) {
+                    r.metadata_sha256 = std::move(head->metadata_sha256);
+                    r.lock = std::move(head->lock);
+                } else {
+                    r.head_error = head.error();
+                }
             }
         };
         std::vector<std::unique_ptr<ObjectTree>> trees;
@@ -520,6 +540,7 @@ private:
     std::vector<ListedFile> files_;
     std::vector<ObjectRead> reads_;
     std::vector<Finding> findings_;
+    size_t locked_ = 0;  // with lock_days: files locked long enough
     std::atomic<uint64_t> file_bytes_read_{0};
     uint64_t manifest_bytes_read_ = 0;
     bool prefix_unknown_ = true;

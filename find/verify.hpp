@@ -18,9 +18,13 @@ struct VerifyOptions {
     bool json = false;       // the JSON report on standard output instead of the summary
     std::string report;      // also write the JSON report to this file
     bool progress = false;   // a progress line on standard error (a terminal)
+    // S3 only: each file must be under Object Lock (or a legal hold) until its
+    // last record + this many days; 0 = the lock is not checked.
+    uint64_t lock_days = 0;
 };
 
-// 0 clean, 1 a finding or the store could not be read, 2 a source that cannot be used.
+// 0 clean, 1 a finding or the store could not be read, 2 a source that cannot
+// be used (lock_days on a directory among them: a copy keeps no lock).
 int run_verify(const VerifyOptions& options, std::FILE* out, std::FILE* err);
 
 }  // namespace mirrortap::find

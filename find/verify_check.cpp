@@ -7,6 +7,7 @@
 #include "support/json.hpp"
 #include "support/manifest_format.hpp"
 #include "support/parse.hpp"
+#include "support/text.hpp"
 
 namespace mirrortap::find::verify {
 
@@ -232,6 +233,43 @@ void check_files(const std::vector<ListedFile>& files, const std::vector<ObjectR
             f.s3_checksum != hex_to_base64(f.sha256))
             out.push_back({Kind::altered, f.key, "its manifest's s3_checksum " + f.s3_checksum + " is not its sha256"});
     }
+}
+
+std::optional<Finding> check_lock(const ListedFile& f, const ObjectLock& lock, uint64_t lock_ns) {
+    if (lock.legal_hold == "ON") return std::nullopt;
+    const uint64_t required_ns = f.last_ns + lock_ns;
+    const std::string required = "its last record at " + rfc3339_ns(f.last_ns) + " needs it locked until " +
+                                 rfc3339_ns(required_ns);
+    if (lock.mode != "GOVERNANCE" && lock.mode != "COMPLIANCE")
+        return Finding{Kind::unlocked, f.key,
+                       (lock.mode.empty() ? std::string("no Object Lock retention and no legal hold")
+                                          : "Object Lock mode " + quote(lock.mode) + " is none S3 knows") +
+                           "; " + required};
+    const auto until = parse_rfc3339(lock.retain_until);
+    if (!until)
+        return Finding{Kind::unlocked, f.key,
+                       "Object Lock mode " + lock.mode + " with a retain-until date that cannot be read (" +
+                           until.error() + "); " + required};
+    if (*until < required_ns)
+        return Finding{Kind::lock_too_short, f.key,
+                       "locked (" + lock.mode + ") until " + lock.retain_until + "; " + required};
+    return std::nullopt;
+}
+
+size_t check_locks(const std::vector<ListedFile>& files, const std::vector<ObjectRead>& reads, uint64_t lock_ns,
+                   std::vector<Finding>& out) {
+    size_t locked = 0;
+    for (size_t i = 0; i < files.size(); ++i) {
+        const ObjectRead& r = reads[i];
+        if (!r.headed) continue;
+        if (!r.head_error.empty()) {
+            out.push_back({Kind::unlocked, files[i].key, "its lock could not be read: HEAD failed: " + r.head_error});
+            continue;
+        }
+        if (auto finding = check_lock(files[i], r.lock, lock_ns)) out.push_back(std::move(*finding));
+        else ++locked;
+    }
+    return locked;
 }
 
 void check_extras(const std::vector<ReadManifest>& manifests, const std::vector<StoredObject>& objects,

@@ -54,12 +54,15 @@ struct ReadManifest {
     bool in_window = false;       // its interval meets the window (else read to check a link or resolve)
 };
 
-enum class Kind : uint8_t { missing, altered, extra, unchained, gap };
+// unlocked and lock_too_short only with --lock-days (check_locks).
+enum class Kind : uint8_t { missing, altered, extra, unchained, gap, unlocked, lock_too_short };
 inline constexpr auto kKindNames = enum_names<Kind>({{Kind::missing, "missing"},
                                                      {Kind::altered, "altered"},
                                                      {Kind::extra, "extra"},
                                                      {Kind::unchained, "unchained"},
-                                                     {Kind::gap, "gap"}});
+                                                     {Kind::gap, "gap"},
+                                                     {Kind::unlocked, "unlocked"},
+                                                     {Kind::lock_too_short, "lock_too_short"}});
 
 struct Finding {
     Kind kind;
@@ -92,16 +95,37 @@ struct StoredObject {
     std::string key;  // relative
     uint64_t size = 0;
 };
+// S3 Object Lock as an object's HEAD answered it ("" where a header was absent).
+struct ObjectLock {
+    std::string mode;          // GOVERNANCE or COMPLIANCE
+    std::string retain_until;  // ISO 8601 (2026-12-08T10:00:00.000Z)
+    std::string legal_hold;    // ON or OFF
+};
 struct ObjectRead {
     bool present = false;
     uint64_t size = 0;  // as listed
     std::string sha256;           // of the bytes read ("" when the read failed)
     std::string metadata_sha256;  // x-amz-meta-sha256 where the store keeps it
     std::string error;            // why the object could not be read whole
+    // The HEAD made after a whole read (none for an object missing, of
+    // another size or not read whole: those are findings already).
+    bool headed = false;
+    std::string head_error;  // why the HEAD failed
+    ObjectLock lock;
 };
 // files[i] against reads[i].
 void check_files(const std::vector<ListedFile>& files, const std::vector<ObjectRead>& reads,
                  std::vector<Finding>& out);
+
+// Whether one file is kept at least `lock_ns` past its last record: a legal
+// hold ON keeps it until someone lifts it; else a GOVERNANCE or COMPLIANCE
+// mode whose retain-until date is that late. A lock that cannot be read
+// proves nothing, so it is `unlocked` too.
+std::optional<Finding> check_lock(const ListedFile& file, const ObjectLock& lock, uint64_t lock_ns);
+// check_lock of files[i] against reads[i], for each file headed; the number
+// of files locked long enough.
+size_t check_locks(const std::vector<ListedFile>& files, const std::vector<ObjectRead>& reads, uint64_t lock_ns,
+                   std::vector<Finding>& out);
 
 // Capture objects (already narrowed to the window's key range) no manifest read lists.
 void check_extras(const std::vector<ReadManifest>& manifests, const std::vector<StoredObject>& objects,

@@ -5,7 +5,10 @@ each mutation an auditor must catch (a flipped byte, a deleted object, a
 deleted manifest, an extra object, a gap in the intervals) is made on its own,
 in a copy `aws s3 sync` made and in the bucket itself, and --verify must name
 it in the summary and the JSON report and exit 1; the untouched store passes
-with exit 0."""
+with exit 0. --lock-days over the bucket finds every file unlocked (s3rver
+keeps no Object Lock); through a proxy that adds S3's lock headers to HEAD
+answers, locked and held files pass and a lock too short is found; over a
+copy --lock-days is refused (exit 2)."""
 import hashlib
 import json
 import os
@@ -13,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+from datetime import datetime, timedelta, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../integration"))
@@ -20,7 +25,7 @@ sys.path.insert(0, os.path.join(HERE, "../cloud"))
 sys.path.insert(0, os.path.join(HERE, "../upload"))
 
 from harness import BIN, Collector  # noqa: E402
-from servers import BUCKET, S3RVER_KEY, S3RVER_SECRET, S3rver  # noqa: E402
+from servers import BUCKET, S3RVER_KEY, S3RVER_SECRET, RecordingProxy, S3rver  # noqa: E402
 from test_manifest import chains, config, manifests, object_bytes, s3, wait_listed  # noqa: E402
 from test_upload import PREFIX, send_files, upload_flags, use_store_credentials, wait_uploads  # noqa: E402
 
@@ -143,6 +148,55 @@ class BucketStore:
         s3(self.endpoint).delete_object(Bucket=BUCKET, Key=key)
 
 
+class LockingProxy(RecordingProxy):
+    """In front of s3rver, which keeps no Object Lock: the HEAD answer of a key in `locks` carries the
+    x-amz-object-lock-* headers given for it, as S3 sends them to a reader allowed s3:GetObjectRetention
+    and s3:GetObjectLegalHold."""
+
+    def __init__(self, upstream_port):
+        self.locks = {}  # whole key -> [(header, value)]
+        super().__init__(upstream_port)
+
+    def answer(self, h, record, body, action):
+        status, headers, data = super().answer(h, record, body, action)
+        if h.command == "HEAD" and status == 200:
+            path = urllib.parse.unquote(urllib.parse.urlsplit(record.path).path)
+            for key, extra in self.locks.items():
+                if path.endswith("/" + key):
+                    headers = headers + extra
+        return status, headers, data
+
+
+def s3_date(rfc3339, plus):
+    """The whole second of an RFC 3339 time + `plus`, as S3 writes a retain-until date."""
+    t = datetime.strptime(rfc3339[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc) + plus
+    return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def locks_read_from_the_head(server, captures):
+    """Through a proxy that adds S3's lock headers: a COMPLIANCE lock two days past the last record and a
+    legal hold pass --lock-days 1, a GOVERNANCE lock a second short of a day is lock_too_short."""
+    (locked, f0), (held, _), (short, f2) = captures
+    with LockingProxy(server.port) as proxy:
+        proxy.locks = {
+            locked: [("x-amz-object-lock-mode", "COMPLIANCE"),
+                     ("x-amz-object-lock-retain-until-date", s3_date(f0["last_timestamp"], timedelta(days=2)))],
+            held: [("x-amz-object-lock-legal-hold", "ON")],
+            short: [("x-amz-object-lock-mode", "GOVERNANCE"),
+                    ("x-amz-object-lock-retain-until-date",
+                     s3_date(f2["last_timestamp"], timedelta(days=1, seconds=-1))),
+                    ("x-amz-object-lock-legal-hold", "OFF")],
+        }
+        found = verify(f"s3://{BUCKET}/{PREFIX}", proxy.endpoint, "--lock-days", "1")
+        heads = len(proxy.matching("HEAD"))
+    expect(found, "lock_too_short", relative(short))
+    rc, text, report = found
+    assert kinds(report) == ["lock_too_short"] and len(report["findings"]) == 1, report["findings"]
+    assert report["totals"]["locked_files"] == 2, report["totals"]
+    assert "2 of 3 files locked at least 1 days" in text, text
+    assert heads == 3, heads  # one HEAD per file, as without --lock-days
+
+
 def each_mutation(store, endpoint, mut):
     """Every mutation against `store`, each undone before the next; the store passes again at the end."""
     meta = store.meta if hasattr(store, "meta") else (lambda key: None)
@@ -202,7 +256,10 @@ def usage_errors_exit_2(endpoint):
                  ["--verify", "--from", "/tmp", "--session", "web"],
                  ["--verify", "--from", "/tmp", "port 80"],
                  ["--verify", "--from", "/tmp", "--since", "2026-12-02T00:00:00Z", "--until", "2026-12-01T00:00:00Z"],
-                 ["--json", "--from", "/tmp"]):  # --json, --report and --collector go with --verify
+                 ["--verify", "--from", "/tmp", "--lock-days", "1"],  # a copy keeps no Object Lock
+                 ["--verify", "--from", f"s3://{BUCKET}/{PREFIX}", "--lock-days", "0"],
+                 ["--lock-days", "1", "--from", "/tmp"],  # --json, --report, --collector, --lock-days go with --verify
+                 ["--json", "--from", "/tmp"]):
         r = subprocess.run([FIND, *args, "--s3-endpoint", endpoint], capture_output=True, text=True, timeout=60)
         assert r.returncode == 2 and r.stdout == "" and "mirrortap-find" in r.stderr, (args, r.returncode, r.stderr)
 
@@ -233,6 +290,20 @@ def each_finding_named_in_a_copy_and_in_the_bucket():
         assert windowed["totals"]["files"] == 1 and windowed["totals"]["bytes_read"]["files"] == second["size"], \
             windowed["totals"]
         assert windowed["totals"]["manifests_read"] < len(ms), windowed["totals"]
+
+        # --lock-days: s3rver keeps no Object Lock (its HEAD sends no x-amz-object-lock-* header), so every file is
+        # unlocked and nothing else is found; the totals count none locked. Without the flag (above) the lock is
+        # not looked at.
+        rc, text, locked = verify(f"s3://{BUCKET}/{PREFIX}", endpoint, "--lock-days", "1")
+        assert rc == 1 and kinds(locked) == ["unlocked"], (rc, locked["findings"])
+        assert sorted(f["key"] for f in locked["findings"]) == sorted(relative(k) for k, _ in captures), \
+            locked["findings"]
+        for k, _ in captures:
+            expect((rc, text, locked), "unlocked", relative(k))
+        assert locked["lock_days"] == 1 and locked["totals"]["locked_files"] == 0, locked["totals"]
+        assert locked["totals"]["findings"]["unlocked"] == 3 and locked["totals"]["findings"]["lock_too_short"] == 0
+        assert report["lock_days"] is None and report["totals"]["locked_files"] is None, report["totals"]
+        locks_read_from_the_head(server, captures)
 
         with tempfile.TemporaryDirectory() as tmp:
             copy = os.path.join(tmp, "copy")

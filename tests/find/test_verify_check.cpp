@@ -7,6 +7,7 @@
 
 #include "cloud/digest.hpp"
 #include "find/verify_check.hpp"
+#include "support/parse.hpp"
 
 using namespace mirrortap::find::verify;
 
@@ -245,4 +246,65 @@ TEST_CASE("verify: a single PutObject's checksum is the SHA-256 in base64") {
           "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
     CHECK(hex_to_base64("e3b0") == "");
     CHECK(hex_to_base64(std::string(64, 'g')) == "");
+}
+
+TEST_CASE("verify: a lock until the last record + the period passes, one a second short is lock_too_short") {
+    const ListedFile f = listed(1);  // last record at 1015 s
+    const uint64_t day = 86400 * kS;
+    const std::string enough = mirrortap::rfc3339_ns(f.last_ns + day);
+    const std::string short_by_a_second = mirrortap::rfc3339_ns(f.last_ns + day - kS);
+    CHECK_FALSE(check_lock(f, {"COMPLIANCE", enough, ""}, day));
+    CHECK_FALSE(check_lock(f, {"GOVERNANCE", "1970-01-02T00:17:00.000Z", "OFF"}, day));  // S3's own form, later
+    const auto too_short = check_lock(f, {"GOVERNANCE", short_by_a_second, "OFF"}, day);
+    REQUIRE(too_short);
+    CHECK(too_short->kind == Kind::lock_too_short);
+    CHECK(too_short->key == f.key);
+    CHECK(too_short->reason.find(short_by_a_second) != std::string::npos);
+    CHECK(too_short->reason.find(enough) != std::string::npos);  // what it needed
+}
+
+TEST_CASE("verify: no lock, or a mode S3 does not know, is unlocked; a legal hold alone is locked") {
+    const ListedFile f = listed(2);
+    const uint64_t day = 86400 * kS;
+    for (const ObjectLock& none : {ObjectLock{}, ObjectLock{"", "", "OFF"}, ObjectLock{"", "2100-01-01T00:00:00Z", ""},
+                                   ObjectLock{"governance", "2100-01-01T00:00:00Z", ""}}) {
+        const auto finding = check_lock(f, none, day);
+        REQUIRE(finding);
+        CHECK(finding->kind == Kind::unlocked);
+    }
+    CHECK_FALSE(check_lock(f, {"", "", "ON"}, day));
+    // A hold keeps it until lifted, whatever the retention says.
+    CHECK_FALSE(check_lock(f, {"GOVERNANCE", "1970-01-01T00:00:01Z", "ON"}, day));
+}
+
+TEST_CASE("verify: a mode whose retain-until date cannot be read proves nothing: unlocked") {
+    const ListedFile f = listed(3);
+    for (const char* date : {"", "tomorrow", "2100-01-01", "2100-13-01T00:00:00Z"}) {
+        const auto finding = check_lock(f, {"COMPLIANCE", date, ""}, 86400 * kS);
+        REQUIRE(finding);
+        CHECK(finding->kind == Kind::unlocked);
+        CHECK(finding->reason.find("cannot be read") != std::string::npos);
+    }
+}
+
+TEST_CASE("verify: locks are checked for the files headed, counted, and a failed HEAD is unlocked") {
+    std::vector<ListedFile> files = {listed(1), listed(2), listed(3), listed(4)};
+    const uint64_t day = 86400 * kS;
+    std::vector<ObjectRead> reads(4);
+    for (auto& r : reads) r.headed = true;
+    reads[0].lock = {"COMPLIANCE", mirrortap::rfc3339_ns(files[0].last_ns + 2 * day), ""};
+    reads[1].lock = {"COMPLIANCE", mirrortap::rfc3339_ns(files[1].last_ns + 2 * day), ""};
+    reads[2].head_error = "503 SlowDown";
+    reads[3].headed = false;  // missing or not read whole: a finding of check_files already
+    std::vector<Finding> fs;
+    CHECK(check_locks(files, reads, day, fs) == 2);
+    REQUIRE(fs.size() == 1);
+    CHECK(fs[0].kind == Kind::unlocked);
+    CHECK(fs[0].key == files[2].key);
+    fs.clear();
+    CHECK(check_locks(files, reads, 3 * day, fs) == 0);  // a longer period than either lock
+    REQUIRE(fs.size() == 3);
+    CHECK(fs[0].kind == Kind::lock_too_short);
+    CHECK(fs[1].kind == Kind::lock_too_short);
+    CHECK(fs[2].kind == Kind::unlocked);
 }
