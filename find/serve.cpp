@@ -332,7 +332,10 @@ private:
 
     bool wait(short events, Clock::time_point deadline) {
         for (;;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            // Rounded up: truncated, the last millisecond read as 0 and a wait
+            // ended before its deadline, so a query cut by its time limit was
+            // logged as a reader that left (past_end() was not yet true).
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
             if (left <= 0) return false;
             pollfd p{fd_.get(), events, 0};
             const int r = ::poll(&p, 1, int(std::min<long long>(left, 1000)));

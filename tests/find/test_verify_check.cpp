@@ -263,7 +263,7 @@ TEST_CASE("verify: a lock until the last record + the period passes, one a secon
     CHECK(too_short->reason.find(enough) != std::string::npos);  // what it needed
 }
 
-TEST_CASE("verify: no lock, or a mode S3 does not know, is unlocked; a legal hold alone is locked") {
+TEST_CASE("verify: no lock, or a mode S3 does not know, is unlocked, and a legal hold alone is locked") {
     const ListedFile f = listed(2);
     const uint64_t day = 86400 * kS;
     for (const ObjectLock& none : {ObjectLock{}, ObjectLock{"", "", "OFF"}, ObjectLock{"", "2100-01-01T00:00:00Z", ""},
