@@ -27,7 +27,7 @@ std::string stem(std::string_view name) {
 }
 
 bool capture_name(std::string_view name, const std::string& session) {
-    return name.starts_with(session + "-") && (name.ends_with(".pcap") || name.ends_with(".pcap.part"));
+    return name.starts_with(session + "-") && (capture_names::is_finished(name) || capture_names::is_growing(name));
 }
 
 struct Batched {

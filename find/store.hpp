@@ -14,11 +14,11 @@
 #include "base/result.hpp"
 #include "cloud/credentials.hpp"
 #include "cloud/s3_client.hpp"
+#include "support/capture_names.hpp"
 
 namespace mirrortap::find {
 
-// The suffix of a capture the collector is still writing (`.pcap.part`).
-inline constexpr std::string_view kPartSuffix = ".part";
+using capture_names::kPartSuffix;
 
 // What to look for: sessions (empty = all) and the time window.
 struct Selection {

@@ -19,14 +19,13 @@
 
 #include "sinks/capture_dir.hpp"
 #include "sinks/pcap_format.hpp"
+#include "support/capture_names.hpp"
 #include "support/unique_fd.hpp"
 
 namespace mirrortap {
 
 namespace {
 
-constexpr std::string_view kPcapSuffix = ".pcap";
-constexpr std::string_view kPartSuffix = ".pcap.part";
 constexpr const char* kCurrentLink = "current";
 constexpr const char* kCurrentLinkNew = "current.new";
 
@@ -171,7 +170,7 @@ std::vector<std::string> recover_part_files(const std::string& pcap_dir) {
     std::vector<std::string> lines;
     for_each_session_dir(pcap_dir, [&](const std::string& session, int dir_fd) {
         for_each_entry(dir_fd, [&](const std::string& name) {
-            if (name.ends_with(kPartSuffix)) lines.push_back(recover_part(pcap_dir + "/" + session, dir_fd, name));
+            if (capture_names::is_growing(name)) lines.push_back(recover_part(pcap_dir + "/" + session, dir_fd, name));
         });
     });
     return lines;
@@ -181,7 +180,7 @@ std::vector<FinishedCapture> pending_captures(const std::string& pcap_dir) {
     std::vector<FinishedCapture> found;
     for_each_session_dir(pcap_dir, [&](const std::string& session, int dir_fd) {
         for_each_entry(dir_fd, [&](const std::string& name) {
-            if (!name.ends_with(kPcapSuffix)) return;
+            if (!capture_names::is_finished(name)) return;
             UniqueFd fd(open_regular(dir_fd, name, O_RDONLY));
             if (fd.get() < 0 || marked_uploaded(fd.get())) return;
             const uint64_t size = file_size(fd.get());
@@ -216,7 +215,7 @@ void for_each_finished_capture(const std::string& pcap_dir,
     for_each_session_dir(pcap_dir, [&](const std::string& session, int dir_fd) {
         for_each_entry(dir_fd, [&](const std::string& name) {
             struct stat st{};
-            if (!name.ends_with(kPcapSuffix) || fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            if (!capture_names::is_finished(name) || fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
                 !S_ISREG(st.st_mode))
                 return;
             visit({session, name, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec},
@@ -285,7 +284,7 @@ int remove_session_capture(int dir_fd, const std::string& name) {
         std::string newest;
         for_each_entry(dir_fd, [&](const std::string& entry) {
             struct stat st{};
-            if (entry == name || entry <= newest || !(entry.ends_with(kPcapSuffix) || entry.ends_with(kPartSuffix)))
+            if (entry == name || entry <= newest || !(capture_names::is_finished(entry) || capture_names::is_growing(entry)))
                 return;
             if (fstatat(dir_fd, entry.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) newest = entry;
         });

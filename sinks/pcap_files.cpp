@@ -18,13 +18,13 @@
 #include "sinks/capture_files.hpp"
 #include "sinks/pcap_format.hpp"
 #include "sinks/pcap_rotator.hpp"
+#include "support/capture_names.hpp"
 #include "support/flow_index_format.hpp"
 
 namespace mirrortap {
 
 namespace {
 
-constexpr const char* kPartSuffix = ".part";
 
 SinkDropReason reason_for(int err) {
     switch (err) {
@@ -243,8 +243,8 @@ bool PcapFiles::open_file(SessionFiles& f, uint64_t start_ns) {
     for (int attempt = 0; attempt < 1000 && fd < 0; ++attempt) {
         char seq[16];
         snprintf(seq, sizeof seq, "%06u", sequences_.next(f.name));
-        f.final_path = stem + seq + ".pcap";
-        f.part_path = f.final_path + kPartSuffix;
+        f.final_path = stem + seq + std::string(capture_names::kPcapSuffix);
+        f.part_path = f.final_path + std::string(capture_names::kPartSuffix);
         struct stat st{};
         if (fstatat(dir_fd, base_name(f.final_path), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;  // never clobber
         // O_NOFOLLOW with O_EXCL: a name someone planted is never opened through.
@@ -468,7 +468,7 @@ void PcapFiles::index_records(SessionFiles& f, uint64_t offset, const std::byte*
 std::string PcapFiles::write_index(SessionFiles& f, int dir_fd) {
     if (!f.index) return "";
     std::string name = std::string(base_name(f.final_path)) + std::string(flow_index::kSuffix);
-    const std::string part = name + kPartSuffix;
+    const std::string part = name + std::string(capture_names::kPartSuffix);
     const IndexedFile file{f.name, f.session->vni, collector_id_, base_name(f.final_path)};
     int err = f.index->write(dir_fd, part.c_str(), pcap_.file_mode, group_id_, file, f.committed_bytes);
     if (err == 0 && renameat(dir_fd, part.c_str(), dir_fd, name.c_str()) != 0) {
