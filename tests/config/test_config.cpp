@@ -233,6 +233,25 @@ TEST_CASE("config: bounds live with each setting and report their line") {
     CHECK(l.config.pcap.rotate_size_bytes == 2ull << 40);
 }
 
+TEST_CASE("config: pcap.quiet_flush_ms takes 0 to 60000 milliseconds and refuses anything else") {
+    CHECK(Config{}.pcap.quiet_flush_ms == 5000);
+    ConfigLoad off = load_config_text("pcap:\n  quiet_flush_ms: 0\n");
+    REQUIRE(off.ok());
+    CHECK(off.config.pcap.quiet_flush_ms == 0);
+    ConfigLoad most = load_config_text("pcap:\n  quiet_flush_ms: 60000\n");
+    REQUIRE(most.ok());
+    CHECK(most.config.pcap.quiet_flush_ms == 60000);
+    const ConfigError over = only_error(load_config_text("pcap:\n  quiet_flush_ms: 60001\n"));
+    CHECK(over.message == "pcap.quiet_flush_ms: must be at most 60000, got '60001'");
+    CHECK(over.line == 2);
+    for (const char* bad : {"-1", "5s", "1.5", "lots", "\"\""}) {
+        CAPTURE(bad);
+        const ConfigError e = only_error(load_config_text(std::string("pcap:\n  quiet_flush_ms: ") + bad + "\n"));
+        CHECK(e.message.rfind("pcap.quiet_flush_ms: ", 0) == 0);
+        CHECK(e.line == 2);
+    }
+}
+
 TEST_CASE("config: at most fifty errors, then one line says so") {
     std::string yaml = "sessions:\n";
     for (int i = 0; i < 500; ++i) yaml += "  - {vni: 99999999, name: \"bad name\"}\n";

@@ -101,6 +101,14 @@ struct Fixture {
         o.max_sessions = 4;
         return o;
     }
+    // Options on a started writer of their own; copies share it, as the
+    // collector's sinks of every generation (reloads) share one writer.
+    PcapRotatorOptions shared_writer_options() {
+        PcapRotatorOptions o = options();
+        o.writer = std::make_shared<PcapWriter>();
+        o.writer->start();
+        return o;
+    }
     Fixture() {
         for (uint32_t i = 0; i < sessions.size(); ++i) {
             sessions[i].id = i;
@@ -508,11 +516,7 @@ TEST_CASE("pcap: close() hands everything over and drain() waits until it is wri
 
 TEST_CASE("pcap: a sink replaced by a reload finishes after it, and the session's files keep record order") {
     Fixture fx;
-    // One writer for both, as the collector gives every generation's sinks.
-    auto writer = std::make_shared<PcapWriter>();
-    writer->start();
-    auto options = fx.options();
-    options.writer = writer;
+    const auto options = fx.shared_writer_options();  // one writer for both
     auto first = std::make_unique<PcapRotator>(options);
     std::vector<Packet> batch;
     for (uint64_t i = 0; i < 100; ++i) batch.push_back(fx.packet(kT0 + i));
@@ -546,10 +550,7 @@ TEST_CASE("pcap: a sink replaced by a reload finishes after it, and the session'
 
 TEST_CASE("pcap: after a reload, a file started in the second of one uploaded and removed gets a name of its own") {
     Fixture fx;
-    auto writer = std::make_shared<PcapWriter>();
-    writer->start();
-    auto options = fx.options();
-    options.writer = writer;
+    const auto options = fx.shared_writer_options();
     auto first = std::make_unique<PcapRotator>(options);
     std::vector<Packet> batch = {fx.packet(kT0)};
     first->write(batch);
@@ -773,10 +774,7 @@ void make_old(const fs::path& path, int64_t seconds_ago) {
 
 TEST_CASE("retention: by age removes finished files last written before the limit, in every session directory") {
     Fixture fx;
-    auto writer = std::make_shared<PcapWriter>();
-    writer->start();
-    auto o = fx.options();
-    o.writer = writer;
+    const auto o = fx.shared_writer_options();
     PcapRotator sink(o);
     for (uint32_t i = 0; i < 3; ++i) {  // s7, s8, s7: one file each
         std::vector<Packet> batch = {fx.packet(kT0 + i * kSecond, i % 2)};
@@ -807,8 +805,7 @@ TEST_CASE("retention: by age removes finished files last written before the limi
     make_old(b[0], 3600 + 60);         // a minute past it: goes
     make_old(gone_file, 30 * 86400);   // goes, though no sink holds its session
     make_old(part[0], 2 * 3600);       // being written: never
-    auto r = fx.options();
-    r.writer = writer;
+    auto r = o;
     r.pcap.retain_seconds = 3600;
     PcapRotator reloaded(r);  // a reload's sink: the writer looks at once, with its settings
     reloaded.sync();
@@ -826,10 +823,7 @@ TEST_CASE("retention: by age removes finished files last written before the limi
 TEST_CASE("retention: by age keeps a file not yet uploaded, and removes it once marked uploaded") {
     Fixture fx;
     auto listener = std::make_shared<HoldingListener>();
-    auto writer = std::make_shared<PcapWriter>();
-    writer->start();
-    auto o = fx.options();
-    o.writer = writer;
+    auto o = fx.shared_writer_options();
     o.listener = listener;
     PcapRotator sink(o);
     std::vector<Packet> batch = {fx.packet(kT0)};
