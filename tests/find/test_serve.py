@@ -317,6 +317,24 @@ def limits_answer_4xx():
         status, _, _, _ = curl(server.url("/api/v1/pcap"), extra=["-H", "X-Big: " + "a" * 9000])
         assert status == 431
         assert '"GET /api/v1/pcap" 413 ' in server.log(), server.log()
+        # Heads no client library sends, on a socket of our own: each is a 400 with its reason.
+        auth = f"Authorization: Bearer {TOKEN}\r\n"
+        for head, message in (
+                ("GET /api/v1/sessions HTTP/1.1\r\nHost: x\r\n" + auth + auth, "Authorization given twice"),
+                ("GET /api/v1/sessions HTTP/9.9\r\nHost: x\r\n" + auth, "not an HTTP/1 request"),
+                ("GET /api/v1/sessions\r\nHost: x\r\n" + auth, "not an HTTP/1 request"),
+                ("GET /api/v1/sessions HTTP/1.1\r\nHost x\r\n" + auth, "not an HTTP/1 request")):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as c:
+                c.sendall((head + "\r\n").encode())
+                answer = b""
+                while chunk := c.recv(65536):
+                    answer += chunk
+            status_line, _, rest = answer.partition(b"\r\n")
+            assert status_line.startswith(b"HTTP/1.1 400 "), (head, answer)
+            assert message in error_of(rest.partition(b"\r\n\r\n")[2]), (head, answer)
+        # The server is whole after them.
+        status, _, body, _ = curl(server.url("/api/v1/sessions"))
+        assert status == 200, (status, body)
 
 
 def idle_connections_do_not_lock_out_health_checks():
