@@ -445,12 +445,13 @@ Result<ObjectInfo> S3Client::head_object(std::string_view key) {
 }
 
 Result<ListPage> S3Client::list_objects_page(std::string_view prefix, std::string_view continuation_token,
-                                             uint32_t max_keys) {
+                                             uint32_t max_keys, std::string_view start_after) {
     std::vector<QueryParam> query{{"list-type", "2"},
                                   {"encoding-type", "url"},
                                   {"max-keys", std::to_string(std::clamp<uint32_t>(max_keys, 1, 1000))}};
     if (!prefix.empty()) query.push_back({"prefix", std::string(prefix)});
     if (!continuation_token.empty()) query.push_back({"continuation-token", std::string(continuation_token)});
+    else if (!start_after.empty()) query.push_back({"start-after", std::string(start_after)});
     const std::string url = s3_url(options_.location, "", query);
     const std::string context = "ListObjectsV2 " + quote(prefix);
     auto answer = send(context, [&]() -> Result<HttpRequest> { return memory_request("GET", url); });

@@ -132,8 +132,10 @@ public:
     Result<Done> abort_multipart_upload(std::string_view key, std::string_view upload_id);
 
     Result<ObjectInfo> head_object(std::string_view key);  // NotFound when absent
+    // `start_after` (without a continuation token): only keys after it, in
+    // S3's byte order; a caller skips a run of keys it does not need so.
     Result<ListPage> list_objects_page(std::string_view prefix, std::string_view continuation_token,
-                                       uint32_t max_keys = 1000);
+                                       uint32_t max_keys = 1000, std::string_view start_after = "");
     // Every page, in key order, stopping after max_objects.
     Result<std::vector<ListedObject>> list_objects(std::string_view prefix, size_t max_objects);
     // Bytes first..last (inclusive) of an object.

@@ -124,8 +124,8 @@ public:
             while (dirent* e = readdir(d)) entries.insert(e->d_name);
             for (const auto& n : entries) {
                 // The file being written too: it holds the newest packets.
-                const bool growing = n.ends_with(".pcap" + std::string(kPartSuffix));
-                if (!n.ends_with(".pcap") && !growing) continue;
+                const bool growing = capture_names::is_growing(n);
+                if (!capture_names::is_finished(n) && !growing) continue;
                 const std::string finished = growing ? n.substr(0, n.size() - kPartSuffix.size()) : n;
                 // Renamed between the listing and now: the finished name is listed too, or will be read by it.
                 if (growing && entries.count(finished)) continue;
@@ -248,13 +248,14 @@ public:
     uint64_t chunk_bytes() const override { return 8 << 20; }
     uint64_t coalesce_gap() const override { return 256 << 10; }
 
+    // One level of each tree (session=NAME/), not every key under it: a
+    // bucket of a year's captures answers in a request or two.
     Result<std::set<std::string>> sessions() override {
         std::set<std::string> out;
         for (const auto& tree : {cloud::kFlowsTree, cloud::kPcapTree}) {
-            auto listed = each_object(tree_prefix(tree), [&](const cloud::ListedObject& o) {
-                if (const auto k = split_key(o.key, prefix_)) out.insert(k->session);
-            });
-            if (!listed) return fail(listed.error());
+            auto names = sessions_of(tree);
+            if (!names) return fail(names.error());
+            out.insert(names->begin(), names->end());
         }
         return out;
     }
@@ -268,7 +269,9 @@ public:
         };
         std::map<std::tuple<std::string, std::string, std::string>, Found> pcaps;
         for (const auto& tree : {cloud::kPcapTree, cloud::kFlowsTree}) {
-            for (const auto& prefix : prefixes(tree, sel)) {
+            auto under = prefixes(tree, sel);
+            if (!under) return fail(under.error());
+            for (const auto& prefix : *under) {
                 auto listed = each_object(prefix, [&](const cloud::ListedObject& o) {
                     const auto k = split_key(o.key, prefix_);
                     if (!k || k->tree != tree) return;
@@ -366,6 +369,38 @@ private:
         }
     }
 
+    // The sessions a tree holds, without reading every key: a page of keys
+    // at a time, each page starting past the last session the one before
+    // reached (start-after "session=NAME0": '0' follows '/', so every key of
+    // NAME sorts before it). One request for a small bucket, about one a
+    // session for a large one. (Not delimiter=/: s3rver answers that with
+    // nothing for keys more than one level down, and a store that drops
+    // names would hide captures.)
+    Result<std::set<std::string>> sessions_of(std::string_view tree) {
+        std::set<std::string> names;
+        const std::string under = tree_prefix(tree) + "session=";
+        std::string after;
+        for (size_t page_count = 0;; ++page_count) {
+            if (page_count == kMaxPages)
+                return fail("more than " + std::to_string(kMaxPages) + " pages of keys under " + printable(under));
+            auto page = client_.list_objects_page(under, "", 1000, after);
+            if (!page) return fail(page.error().describe());
+            std::string last;
+            for (const auto& o : page->objects) {
+                if (!o.key.starts_with(under) || o.key <= after)
+                    return fail("the store listed " + printable(o.key) + " for keys under " + printable(under) +
+                                " after " + printable(after));
+                const std::string_view rest = std::string_view(o.key).substr(under.size());
+                const size_t slash = rest.find('/');
+                if (slash == 0 || slash == std::string_view::npos) continue;  // no session's key
+                last = std::string(rest.substr(0, slash));
+                names.insert(last);
+            }
+            if (page->next_continuation_token.empty() || page->objects.empty()) return names;
+            after = last.empty() ? page->objects.back().key : under + last + "0";
+        }
+    }
+
     // The size came with the listing: one GET, no HEAD; refused above the
     // cap before a byte is asked for, and the answer checked against it.
     static Result<std::string> get_index(cloud::S3Client& client, const CaptureFile& file) {
@@ -384,13 +419,21 @@ private:
     // Listing prefixes: one per session, narrowed to dates when the window
     // is bounded (a file is under the date it started: one day earlier is
     // listed too, for files that began before midnight).
-    std::vector<std::string> prefixes(std::string_view tree, const Selection& sel) const {
-        if (sel.sessions.empty()) return {tree_prefix(tree)};
+    // Without sessions named, a bounded window lists the tree's sessions
+    // first (one level), so that only the window's dates are read of each.
+    Result<std::vector<std::string>> prefixes(std::string_view tree, const Selection& sel) {
         std::vector<std::string> out;
         const uint64_t until = std::min<uint64_t>(sel.until_ns, now_ns());
         const uint64_t day = 86400 * kSecond;
         const bool by_date = sel.since_ns > day && until >= sel.since_ns && until - sel.since_ns <= 31 * day;
-        for (const auto& s : sel.sessions) {
+        std::vector<std::string> sessions = sel.sessions;
+        if (sessions.empty()) {
+            if (!by_date) return std::vector<std::string>{tree_prefix(tree)};
+            auto all = sessions_of(tree);
+            if (!all) return fail(all.error());
+            sessions.assign(all->begin(), all->end());
+        }
+        for (const auto& s : sessions) {
             const std::string session = tree_prefix(tree) + "session=" + s + "/";
             if (!by_date) {
                 out.push_back(session);

@@ -273,6 +273,45 @@ def s3_queries_match_tcpdump():
         assert out.returncode == 1 and b"unknown session 'nope' (sessions: db, web)" in out.stderr, out.stderr
 
 
+def s3_listings_stay_in_the_window():
+    """Without --session, a bounded window finds each tree's sessions by skipping past them (start-after
+    "session=NAME0"), then lists only the window's dates of each; a capture filed under another date is
+    never listed, and the answer is tcpdump's. A session of more than a page of keys costs one page."""
+    from servers import BUCKET, RecordingProxy, S3rver
+    with Fleet() as fleet, S3rver() as s3, RecordingProxy(s3.port) as proxy:
+        env = fleet_in_s3(fleet, s3)
+        # A session years before the window, of 1,001 captures (a page and one): listing it whole would cost
+        # two pages, and its date must never be listed for the window.
+        bulk = scratch()
+        part = "session=archive/date=2001-01-01/hour=00/collector=collector-0"
+        os.makedirs(os.path.join(bulk, "pcap", part))
+        for i in range(1001):
+            write_pcap(os.path.join(bulk, "pcap", part, f"archive-20010101T000000Z-{i:06d}.pcap"),
+                       [(978307200 * 10**9 + i, b"\0" * 60)])
+        out = subprocess.run(["aws", "s3", "cp", "--recursive", "--only-show-errors", "--endpoint-url", s3.endpoint,
+                              bulk, f"s3://{BUCKET}/fleet/a/"], capture_output=True, text=True, env=env, timeout=300)
+        assert out.returncode == 0, out.stderr
+        env_find = dict(env, AWS_ENDPOINT_URL_S3=proxy.endpoint)
+        source = f"s3://{BUCKET}/fleet/a"
+        a, b = fleet.marks[0], fleet.marks[-1]
+        check_query(fleet, [source], "tcp", since=a, until=b, env=env_find)
+        lists = proxy.matching("GET", {"list-type": "2"})
+        for r in lists:
+            prefix = r.query.get("prefix", "")
+            assert prefix.endswith("/session=") or "/date=" in prefix, f"listed beyond the window: {r.path}"
+            assert "date=2001" not in prefix, f"the old capture's date was listed: {r.path}"
+        # The pcap tree's sessions: a page of archive's keys, then past them to db and web, then the end.
+        skips = [r.query.get("start-after") for r in lists if r.query.get("prefix") == "fleet/a/pcap/session="]
+        assert skips == [None, "fleet/a/pcap/session=archive0"], skips
+        # Every session still named by an unknown one.
+        out = run_find("--from", source, "--session", "nope", "-w", os.path.join(fleet.tmp, "o.pcap"), check=False,
+                       env=env_find)
+        assert out.returncode == 1 and b"unknown session 'nope' (sessions: archive, db, web)" in out.stderr, out.stderr
+        # Without a window nothing narrows: the whole tree is listed, and the old captures are found.
+        run_find("--from", source, "--session", "archive", "-w", os.path.join(fleet.tmp, "all.pcap"), env=env_find)
+        assert len(pcap_records(os.path.join(fleet.tmp, "all.pcap"))) == 1001
+
+
 def upload_dir(s3, env, pcap_dir, collector, prefix, indexes=True):
     """Every finished pcap (and index, unless told not to) under PREFIX/{pcap,flows}/session=/date=/hour=/collector=/, laid out
     in a staging tree (hard links) and sent with one aws s3 cp --recursive."""
