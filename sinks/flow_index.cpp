@@ -151,7 +151,8 @@ size_t IndexFlowKeyHash::operator()(const IndexFlowKey& k) const {
 }
 
 void FlowIndex::clear() {
-    flows_.clear();
+    entries_.clear();
+    std::fill(slots_.begin(), slots_.end(), 0);
     capped_ = false;
     packets_ = 0;
     first_ns_ = ~0ull;
@@ -165,15 +166,12 @@ void FlowIndex::add(uint64_t offset, uint64_t timestamp_ns, uint32_t wire_length
     last_ns_ = std::max(last_ns_, timestamp_ns);
     const InnerFrame parsed = parse_inner_frame(frame);
     const IndexFlowKey key = IndexFlowKey::of(parsed);
-    auto it = flows_.find(key);
-    if (it == flows_.end()) {
-        if (flows_.size() >= max_flows_) {
-            capped_ = true;
-            return;
-        }
-        it = flows_.emplace(key, IndexFlowStats{}).first;
+    Entry* entry = find_or_add(key);
+    if (!entry) {
+        capped_ = true;
+        return;
     }
-    IndexFlowStats& s = it->second;
+    IndexFlowStats& s = entry->stats;
     s.first_ns = std::min(s.first_ns, timestamp_ns);
     s.last_ns = std::max(s.last_ns, timestamp_ns);
     ++s.packets;
@@ -182,6 +180,39 @@ void FlowIndex::add(uint64_t offset, uint64_t timestamp_ns, uint32_t wire_length
     s.end_offset = std::max(s.end_offset, offset + 16 + frame.size());
     s.fragments |= parsed.fragment;
     s.ipv6_extensions |= parsed.ipv6_extensions;
+}
+
+FlowIndex::Entry* FlowIndex::find_or_add(const IndexFlowKey& key) {
+    const uint64_t hash = IndexFlowKeyHash{}(key);
+    const uint64_t tag = hash & ~uint64_t(0xFFFFFFFF);
+    if (!slots_.empty()) {
+        const size_t mask = slots_.size() - 1;
+        for (size_t i = hash & mask;; i = (i + 1) & mask) {
+            const uint64_t slot = slots_[i];
+            if (slot == 0) break;
+            if ((slot & ~uint64_t(0xFFFFFFFF)) == tag && entries_[(slot & 0xFFFFFFFF) - 1].key == key)
+                return &entries_[(slot & 0xFFFFFFFF) - 1];
+        }
+    }
+    if (entries_.size() >= max_flows_) return nullptr;
+    if ((entries_.size() + 1) * 2 > slots_.size()) grow_slots();
+    entries_.push_back(Entry{key, IndexFlowStats{}});
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = tag | uint64_t(entries_.size());
+    return &entries_.back();
+}
+
+void FlowIndex::grow_slots() {
+    slots_.assign(std::max<size_t>(16, slots_.size() * 2), 0);
+    const size_t mask = slots_.size() - 1;
+    for (size_t n = 0; n < entries_.size(); ++n) {
+        const uint64_t hash = IndexFlowKeyHash{}(entries_[n].key);
+        size_t i = hash & mask;
+        while (slots_[i] != 0) i = (i + 1) & mask;
+        slots_[i] = (hash & ~uint64_t(0xFFFFFFFF)) | uint64_t(n + 1);
+    }
 }
 
 template <typename Sink>
@@ -200,15 +231,17 @@ void FlowIndex::each_line(const IndexedFile& file, uint64_t file_bytes, Sink&& s
         .boolean(key::index_complete, complete());
 
     // In file order: a reader walking the lines reads the file forwards.
-    std::vector<const std::pair<const IndexFlowKey, IndexFlowStats>*> order;
-    order.reserve(flows_.size());
-    for (const auto& entry : flows_) order.push_back(&entry);
-    std::sort(order.begin(), order.end(),
-              [](auto* a, auto* b) { return a->second.first_offset < b->second.first_offset; });
+    // Entries are in the order of their first record already; sorted by
+    // offset all the same, which costs nothing then and holds if that changes.
+    std::vector<const Entry*> order;
+    order.reserve(entries_.size());
+    for (const auto& entry : entries_) order.push_back(&entry);
+    std::stable_sort(order.begin(), order.end(),
+                     [](auto* a, auto* b) { return a->stats.first_offset < b->stats.first_offset; });
     std::string line;
     for (const auto* entry : order) {
         line = head;
-        append_flow(line, entry->first, entry->second);
+        append_flow(line, entry->key, entry->stats);
         sink(std::string_view(line));
     }
 }

@@ -4,14 +4,14 @@
 // appends records (the records are in memory then: no second pass over the
 // file), written beside the pcap as gzipped JSON lines when the file is finished.
 //
-// Writer thread only. A new flow allocates (a map node): the writer is not a
+// Writer thread only. A new flow may grow two vectors: the writer is not a
 // receive worker, and the cap bounds the memory one file's index may take.
 #pragma once
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "decap/bytes.hpp"
 #include "decap/frame.hpp"
@@ -85,7 +85,7 @@ public:
     void add(uint64_t offset, uint64_t timestamp_ns, uint32_t wire_length, Bytes frame);
 
     bool complete() const { return !capped_; }
-    size_t flows() const { return flows_.size(); }
+    size_t flows() const { return entries_.size(); }
     uint64_t packets() const { return packets_; }
     uint64_t first_ns() const { return packets_ ? first_ns_ : 0; }
     uint64_t last_ns() const { return last_ns_; }
@@ -103,8 +103,23 @@ private:
     template <typename Sink>
     void each_line(const IndexedFile& file, uint64_t file_bytes, Sink&& sink) const;
 
+    struct Entry {
+        IndexFlowKey key;
+        IndexFlowStats stats;
+    };
+    // The entry of `key`, added (when there is room under the cap) if new; nullptr past the cap.
+    Entry* find_or_add(const IndexFlowKey& key);
+    void grow_slots();
+
     uint32_t max_flows_;
-    std::unordered_map<IndexFlowKey, IndexFlowStats, IndexFlowKeyHash> flows_;
+    // The flows in the order of their first record, found through an open
+    // addressing table (linear probing, at most half full) of slots: the hash's
+    // high 32 bits and the entry's index + 1 (0: empty). At 10,000 sessions a
+    // packet's lookup was a quarter of the writer's time in a node-based map
+    // (a bucket, the node before, the node: three cache misses); here a slot
+    // and its entry.
+    std::vector<Entry> entries_;
+    std::vector<uint64_t> slots_;
     bool capped_ = false;
     uint64_t packets_ = 0;
     uint64_t first_ns_ = ~0ull;

@@ -169,6 +169,32 @@ TEST_CASE("flow index: past its cap new flows are left out and the index says in
     CHECK(index.flows() == 0);
 }
 
+TEST_CASE("flow index: thousands of flows, each found again after the table grew, and again after clear()") {
+    FlowIndex index(100000);
+    for (int round = 0; round < 2; ++round) {
+        constexpr uint16_t kFlows = 5000;
+        for (int pass = 0; pass < 3; ++pass) {
+            for (uint16_t port = 1; port <= kFlows; ++port) {
+                const Buf f = udp4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, port, 53);
+                index.add(24 + (uint64_t(pass) * kFlows + port) * 76u, kIndexT0 + port, 60, view(f));
+            }
+        }
+        CHECK(index.flows() == kFlows);
+        CHECK(index.complete());
+        const auto lines = lines_of(index.json_lines(kFile, 5'000'000));
+        REQUIRE(lines.size() == kFlows);
+        // In the order of their first record, each seen three times.
+        for (uint16_t port = 1; port <= kFlows; ++port) {
+            const std::string& line = lines[port - 1];
+            CHECK(has(line, "\"src_port\":" + std::to_string(port) + ","));
+            CHECK(has(line, "\"packets\":3,"));
+            CHECK(has(line, "\"first_offset\":" + std::to_string(24 + port * 76u) + ","));
+        }
+        index.clear();
+        CHECK(index.flows() == 0);
+    }
+}
+
 // ---- beside the pcap, as the writer thread writes it ----
 
 namespace {
