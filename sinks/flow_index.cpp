@@ -182,37 +182,39 @@ void FlowIndex::add(uint64_t offset, uint64_t timestamp_ns, uint32_t wire_length
     s.ipv6_extensions |= parsed.ipv6_extensions;
 }
 
+namespace {
+// A slot: the hash's high 32 bits (compared before the entry is touched) and the entry's index + 1.
+constexpr uint64_t kTagBits = ~uint64_t(0xFFFFFFFF);
+uint64_t slot_of(uint64_t hash, size_t entry) { return (hash & kTagBits) | uint64_t(entry + 1); }
+size_t entry_of(uint64_t slot) { return size_t(slot & ~kTagBits) - 1; }
+}  // namespace
+
 FlowIndex::Entry* FlowIndex::find_or_add(const IndexFlowKey& key) {
     const uint64_t hash = IndexFlowKeyHash{}(key);
-    const uint64_t tag = hash & ~uint64_t(0xFFFFFFFF);
     if (!slots_.empty()) {
         const size_t mask = slots_.size() - 1;
-        for (size_t i = hash & mask;; i = (i + 1) & mask) {
-            const uint64_t slot = slots_[i];
-            if (slot == 0) break;
-            if ((slot & ~uint64_t(0xFFFFFFFF)) == tag && entries_[(slot & 0xFFFFFFFF) - 1].key == key)
-                return &entries_[(slot & 0xFFFFFFFF) - 1];
+        for (size_t i = hash & mask; slots_[i] != 0; i = (i + 1) & mask) {
+            if ((slots_[i] & kTagBits) == (hash & kTagBits) && entries_[entry_of(slots_[i])].key == key)
+                return &entries_[entry_of(slots_[i])];
         }
     }
     if (entries_.size() >= max_flows_) return nullptr;
     if ((entries_.size() + 1) * 2 > slots_.size()) grow_slots();
     entries_.push_back(Entry{key, IndexFlowStats{}});
-    const size_t mask = slots_.size() - 1;
-    size_t i = hash & mask;
-    while (slots_[i] != 0) i = (i + 1) & mask;
-    slots_[i] = tag | uint64_t(entries_.size());
+    place(hash, entries_.size() - 1);
     return &entries_.back();
 }
 
 void FlowIndex::grow_slots() {
     slots_.assign(std::max<size_t>(16, slots_.size() * 2), 0);
+    for (size_t n = 0; n < entries_.size(); ++n) place(IndexFlowKeyHash{}(entries_[n].key), n);
+}
+
+void FlowIndex::place(uint64_t hash, size_t entry) {
     const size_t mask = slots_.size() - 1;
-    for (size_t n = 0; n < entries_.size(); ++n) {
-        const uint64_t hash = IndexFlowKeyHash{}(entries_[n].key);
-        size_t i = hash & mask;
-        while (slots_[i] != 0) i = (i + 1) & mask;
-        slots_[i] = (hash & ~uint64_t(0xFFFFFFFF)) | uint64_t(n + 1);
-    }
+    size_t i = hash & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = slot_of(hash, entry);
 }
 
 template <typename Sink>

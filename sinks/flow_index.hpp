@@ -110,6 +110,8 @@ private:
     // The entry of `key`, added (when there is room under the cap) if new; nullptr past the cap.
     Entry* find_or_add(const IndexFlowKey& key);
     void grow_slots();
+    // Entry `entry` into the first free slot from its hash on (there is one: at most half are used).
+    void place(uint64_t hash, size_t entry);
 
     uint32_t max_flows_;
     // The flows in the order of their first record, found through an open
